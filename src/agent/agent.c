@@ -1,0 +1,540 @@
+/* agent.c — the host agent: registration under a lease, the reconcile loop and the per-instance
+ * operations (prepare files, define, start, stop, reboot, delete). */
+#include "agent.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/stat.h>
+
+#include "common/errors.h"
+#include "common/log.h"
+#include "common/proc.h"
+#include "common/util.h"
+#include "model/model.h"
+
+#define KEEPALIVE_DIVISOR 3            /* renew the lease three times per TTL */
+#define TICK_MS 1000                    /* observe domains at least this often */
+#define QEMU_IMG_TIMEOUT_MS 60000
+#define CAS_RETRIES 50
+
+struct agent {
+        struct agent_config cfg;
+        int64_t lease;
+        pthread_t thread;
+        atomic_bool stop;
+        pthread_mutex_t lock;           /* guards busy and workers */
+        pthread_cond_t idle;
+        char **busy;                    /* ids of instances with an operation under way */
+        size_t n_busy;
+        int64_t next_keepalive;
+};
+
+struct job {
+        struct agent *agent;
+        char *id;
+};
+
+static const struct hv_driver *drv(struct agent *a) { return hv_conn_driver(a->cfg.hv); }
+
+/* Registration. */
+
+static int register_host(struct agent *a) {
+        struct hv_host_info hi = {};
+        int r = drv(a)->host_info(a->cfg.hv, &hi);
+        if (r < 0)
+                return log_error_errno(r, "reading host information: %m (%s)", hv_last_error());
+        r = store_lease_grant(a->cfg.store, a->cfg.lease_ttl_s, &a->lease);
+        if (r < 0) {
+                hv_host_info_clear(&hi);
+                return log_error_errno(r, "granting the host lease: %m");
+        }
+        _cleanup_free_ char *started = time_format_ms(now_ms());
+        json_t *h = json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:I, s:s, s:s, s:s, s:s}", "name", a->cfg.host_name,
+                              "cpus", hi.cpus, "sockets", hi.sockets, "cores", hi.cores, "threads", hi.threads,
+                              "numa_nodes", hi.numa_nodes, "mem_mib", (json_int_t) hi.mem_mib, "accel",
+                              hi.accel ? hi.accel : "", "hypervisor", drv(a)->name, "uri", hi.uri ? hi.uri : "",
+                              "started", started);
+        _cleanup_free_ char *value = json_dump_compact(h);
+        _cleanup_free_ char *key = xasprintf(MODEL_HOSTS_PREFIX "%s", a->cfg.host_name);
+        _cleanup_free_ char *live = xasprintf("/tide/hostlive/%s", a->cfg.host_name);
+        struct store_op ops[] = {
+                { .type = STORE_OP_PUT, .key = key, .value = value },
+                { .type = STORE_OP_PUT, .key = live, .value = "up", .lease = a->lease },
+        };
+        struct store_txn txn = { .success = ops, .n_success = 2 };
+        r = store_txn(a->cfg.store, &txn, NULL, NULL);
+        if (r >= 0)
+                log_info("host '%s' registered: %d CPUs, %d NUMA node(s), %lld MiB, %s acceleration, %s",
+                         a->cfg.host_name, hi.cpus, hi.numa_nodes, (long long) hi.mem_mib, hi.accel, hi.uri);
+        else
+                log_error_errno(r, "registering host '%s': %m", a->cfg.host_name);
+        json_decref(h);
+        hv_host_info_clear(&hi);
+        a->next_keepalive = mono_ms() + a->cfg.lease_ttl_s * 1000 / KEEPALIVE_DIVISOR;
+        return r;
+}
+
+static void keepalive(struct agent *a) {
+        if (mono_ms() < a->next_keepalive)
+                return;
+        int r = store_lease_keepalive(a->cfg.store, a->lease);
+        if (r == TIDE_E_LEASE) {
+                log_warning("host lease expired; registering again");
+                (void) register_host(a);
+                return;
+        }
+        if (r < 0)
+                log_warning_errno(r, "renewing the host lease: %m");
+        a->next_keepalive = mono_ms() + a->cfg.lease_ttl_s * 1000 / KEEPALIVE_DIVISOR;
+}
+
+/* Updating the instance's record: fn changes the freshly read object; retried on conflict.
+ * Returns TIDE_E_NOT_FOUND when the instance is gone. */
+typedef void (*update_fn)(json_t *inst, void *userdata);
+
+static int update_instance(struct agent *a, const char *id, update_fn fn, void *userdata) {
+        for (int i = 0; i < CAS_RETRIES; i++) {
+                json_t *inst;
+                int64_t rev;
+                int r = model_obj_get(a->cfg.store, MODEL_INSTANCE, id, &inst, &rev);
+                if (r < 0)
+                        return r;
+                fn(inst, userdata);
+                _cleanup_free_ char *t = time_format_ms(now_ms());
+                json_object_set_new(inst, "updated", json_string(t));
+                r = model_obj_update(a->cfg.store, MODEL_INSTANCE, inst, rev, NULL);
+                json_decref(inst);
+                if (r != TIDE_E_CONFLICT)
+                        return r;
+        }
+        return TIDE_E_CONFLICT;
+}
+
+struct status_change {
+        const char *status;
+        const char *error;          /* NULL: clear */
+        bool clear_task;
+        int64_t reboot_done;        /* -1: leave */
+        json_t *extra;              /* members merged in (borrowed) */
+};
+
+static void apply_status(json_t *inst, void *userdata) {
+        struct status_change *c = userdata;
+        if (c->status)
+                json_object_set_new(inst, "status", json_string(c->status));
+        json_object_set_new(inst, "error", c->error ? json_string(c->error) : json_null());
+        if (c->clear_task)
+                json_object_set_new(inst, "task", json_null());
+        if (c->reboot_done >= 0)
+                json_object_set_new(inst, "reboot_done", json_integer(c->reboot_done));
+        if (c->extra)
+                json_object_update(inst, c->extra);
+}
+
+static int set_status(struct agent *a, const char *id, struct status_change c) {
+        return update_instance(a, id, apply_status, &c);
+}
+
+static void fail_instance(struct agent *a, json_t *inst, int error, const char *what) {
+        _cleanup_free_ char *msg = xasprintf("%s: %s%s%s", what, tide_strerror(error), *hv_last_error() ? ": " : "",
+                                             hv_last_error());
+        log_error("instance '%s': %s", json_str(inst, "name", ""), msg);
+        (void) set_status(a, json_str(inst, "id", ""),
+                          (struct status_change) { .status = "error", .error = msg, .clear_task = true, .reboot_done = -1 });
+        model_event_emit(a->cfg.store, "error", "instance.error", inst, a->cfg.host_name, "%s", msg);
+}
+
+/* Files of an instance. */
+
+static char *inst_dir(struct agent *a, const char *id) { return xasprintf("%s/instances/%s", a->cfg.state_dir, id); }
+
+static int run_tool(char **argv, const char *what) {
+        _cleanup_free_ char *err = NULL;
+        int r = proc_run(argv, QEMU_IMG_TIMEOUT_MS, NULL, &err);
+        if (r < 0)
+                return log_error_errno(r, "%s: running %s: %m", what, argv[0]);
+        if (r != 0) {
+                log_error("%s: %s exited with %d: %s", what, argv[0], r, err);
+                return TIDE_E_BACKEND;
+        }
+        return 0;
+}
+
+static int make_seed(const char *dir, json_t *inst) {
+        _cleanup_free_ char *ud = xasprintf("%s/seed/user-data", dir), *md = xasprintf("%s/seed/meta-data", dir);
+        _cleanup_free_ char *seed_dir = xasprintf("%s/seed", dir), *iso = xasprintf("%s/seed.iso", dir);
+        _cleanup_free_ char *meta = xasprintf("instance-id: %s\nlocal-hostname: %s\n", json_str(inst, "id", ""),
+                                              json_str(inst, "name", ""));
+        const char *user_data = json_str(inst, "user_data", "");
+        int r = mkdir_p(seed_dir, 0700);
+        if (r >= 0)
+                r = write_file_atomic(ud, user_data, strlen(user_data), 0600);
+        if (r >= 0)
+                r = write_file_atomic(md, meta, strlen(meta), 0600);
+        if (r < 0)
+                return log_error_errno(r, "writing the config drive's files: %m");
+        char *argv[] = { "genisoimage", "-quiet", "-output", iso, "-volid", "cidata", "-joliet", "-rock", ud, md, NULL };
+        r = run_tool(argv, "making the config drive");
+        (void) rm_rf(seed_dir);
+        return r;
+}
+
+/* Creates the instance's directory, disk overlay and config drive unless they exist. */
+static int prepare_files(struct agent *a, json_t *inst, json_t *image) {
+        const char *id = json_str(inst, "id", "");
+        _cleanup_free_ char *dir = inst_dir(a, id);
+        _cleanup_free_ char *disk = xasprintf("%s/disk.qcow2", dir);
+        int r = mkdir_p(dir, 0755);
+        if (r < 0)
+                return log_error_errno(r, "creating %s: %m", dir);
+        if (access(disk, F_OK) < 0) {
+                int64_t size = json_int(inst, "disk_gib", 1) << 30;
+                if (json_int(image, "virtual_size", 0) > size)
+                        size = json_int(image, "virtual_size", 0);
+                _cleanup_free_ char *sz = xasprintf("%lld", (long long) size);
+                _cleanup_free_ char *tmp = xasprintf("%s.tmp", disk);
+                char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-F", (char *) json_str(image, "format", "raw"),
+                                 "-b", (char *) json_str(image, "path", ""), tmp, sz, NULL };
+                (void) unlink(tmp);
+                r = run_tool(argv, "creating the disk overlay");
+                if (r < 0)
+                        return r;
+                if (rename(tmp, disk) < 0)
+                        return log_error_errno(-errno, "renaming %s: %m", tmp);
+        }
+        _cleanup_free_ char *iso = xasprintf("%s/seed.iso", dir);
+        if (*json_str(inst, "user_data", "") && access(iso, F_OK) < 0)
+                return make_seed(dir, inst);
+        return 0;
+}
+
+static int define_domain(struct agent *a, json_t *inst) {
+        const char *id = json_str(inst, "id", "");
+        json_t *image;
+        int r = model_obj_get(a->cfg.store, MODEL_IMAGE, json_str(inst, "image_id", ""), &image, NULL);
+        if (r < 0)
+                return log_error_errno(r, "instance '%s': image: %m", json_str(inst, "name", ""));
+        r = prepare_files(a, inst, image);
+        if (r < 0) {
+                json_decref(image);
+                return r;
+        }
+        _cleanup_free_ char *dir = inst_dir(a, id);
+        _cleanup_free_ char *img_dir = xasprintf("%s/images/%s", a->cfg.state_dir, json_str(image, "id", ""));
+        _cleanup_free_ char *disk = xasprintf("%s/disk.qcow2", dir), *iso = xasprintf("%s/seed.iso", dir);
+        _cleanup_free_ char *console = xasprintf("%s/console.log", dir);
+        _cleanup_free_ char *kernel = xasprintf("%s/vmlinuz", img_dir), *initrd = xasprintf("%s/initrd.img", img_dir);
+        _cleanup_free_ char *name = xasprintf(HV_DOMAIN_PREFIX "%s", json_str(inst, "name", ""));
+        bool has_kernel = json_is_true(json_object_get(image, "kernel"));
+        struct hv_domain_spec spec = {
+                .uuid = id,
+                .name = name,
+                .vcpus = (int) json_int(inst, "vcpus", 1),
+                .max_vcpus = (int) json_int(inst, "max_vcpus", json_int(inst, "vcpus", 1)),
+                .ram_mib = json_int(inst, "ram_mib", 256),
+                .max_ram_mib = json_int(inst, "max_ram_mib", json_int(inst, "ram_mib", 256)),
+                .disk_path = disk,
+                .seed_path = access(iso, F_OK) == 0 ? iso : NULL,
+                .kernel = has_kernel ? kernel : NULL,
+                .initrd = has_kernel && json_is_true(json_object_get(image, "initrd")) ? initrd : NULL,
+                .cmdline = has_kernel ? json_str(image, "cmdline", NULL) : NULL,
+                .console_log = console,
+                .balloon_period_s = 1,
+        };
+        r = drv(a)->define(a->cfg.hv, &spec);
+        json_decref(image);
+        if (r < 0)
+                return log_error_errno(r, "defining domain %s: %m (%s)", name, hv_last_error());
+        return 0;
+}
+
+/* One instance's operation, run in a worker thread. Re-reads the instance: the store is the
+ * only truth, whatever the loop saw when it dispatched the job. */
+static void reconcile_one(struct agent *a, const char *id) {
+        json_t *inst;
+        int r = model_obj_get(a->cfg.store, MODEL_INSTANCE, id, &inst, NULL);
+        if (r < 0)
+                return;
+        const char *name = json_str(inst, "name", "");
+        const char *desired = json_str(inst, "desired", "running");
+        const char *status = json_str(inst, "status", "");
+        const char *host = a->cfg.host_name;
+        struct hv_domain_info di = {};
+        r = drv(a)->domain_info(a->cfg.hv, id, &di);
+        bool defined = r >= 0;
+        bool running = defined && (di.state == HV_STATE_RUNNING || di.state == HV_STATE_BLOCKED ||
+                                   di.state == HV_STATE_PAUSED || di.state == HV_STATE_SHUTDOWN);
+        hv_domain_info_clear(&di);
+        if (r < 0 && r != TIDE_E_NOT_FOUND) {
+                log_warning_errno(r, "instance '%s': reading domain state: %m (%s)", name, hv_last_error());
+                goto out;
+        }
+
+        if (streq(desired, "deleted")) {
+                int64_t t0 = mono_ms();
+                r = drv(a)->undefine(a->cfg.hv, id);
+                if (r < 0) {
+                        fail_instance(a, inst, r, "deleting the domain");
+                        goto out;
+                }
+                _cleanup_free_ char *dir = inst_dir(a, id);
+                if ((r = rm_rf(dir)) < 0)
+                        log_warning_errno(r, "removing %s: %m", dir);
+                r = model_obj_delete(a->cfg.store, MODEL_INSTANCE, inst, 0);
+                if (r < 0)
+                        log_error_errno(r, "removing instance '%s' from the store: %m", name);
+                else {
+                        log_info("instance '%s' deleted", name);
+                        model_event_emit(a->cfg.store, "info", "instance.deleted", inst, host,
+                                         "instance '%s' deleted in %lld ms", name, (long long) (mono_ms() - t0));
+                }
+                goto out;
+        }
+        if (streq(status, "error"))
+                goto out; /* stays as it is until an action or a delete */
+
+        if (streq(desired, "running")) {
+                if (!defined || !running) {
+                        /* A guest that powered itself off while running stays off, as asked from inside. */
+                        if (defined && streq(status, "running") && json_is_null(json_object_get(inst, "task"))) {
+                                json_t *extra = json_pack("{s:s}", "desired", "stopped");
+                                set_status(a, id, (struct status_change) { .status = "stopped", .clear_task = true,
+                                                                           .reboot_done = -1, .extra = extra });
+                                json_decref(extra);
+                                model_event_emit(a->cfg.store, "warning", "instance.stopped", inst, host,
+                                                 "the guest powered itself off");
+                                goto out;
+                        }
+                        int64_t t0 = mono_ms(), t_defined = t0;
+                        if (!defined) {
+                                r = define_domain(a, inst);
+                                if (r < 0) {
+                                        fail_instance(a, inst, r, "preparing the domain");
+                                        goto out;
+                                }
+                                t_defined = mono_ms();
+                        }
+                        r = drv(a)->start(a->cfg.hv, id);
+                        int64_t t1 = mono_ms();
+                        if (r < 0) {
+                                fail_instance(a, inst, r, "starting the domain");
+                                goto out;
+                        }
+                        json_t *extra = json_pack("{s:I, s:I, s:I}", "t_started_ms", (json_int_t) now_ms(), "prep_ms",
+                                                  (json_int_t) (t_defined - t0), "hv_start_ms", (json_int_t) (t1 - t_defined));
+                        set_status(a, id, (struct status_change) { .status = "running", .clear_task = true,
+                                                                   .reboot_done = json_int(inst, "reboot_seq", 0),
+                                                                   .extra = extra });
+                        json_decref(extra);
+                        log_info("instance '%s' started (prepare %lld ms, start %lld ms)", name,
+                                 (long long) (t_defined - t0), (long long) (t1 - t_defined));
+                        model_event_emit(a->cfg.store, "info", "instance.running", inst, host,
+                                         "domain started in %lld ms", (long long) (t1 - t0));
+                        goto out;
+                }
+                if (json_int(inst, "reboot_seq", 0) > json_int(inst, "reboot_done", 0)) {
+                        r = drv(a)->reboot(a->cfg.hv, id);
+                        if (r < 0) {
+                                fail_instance(a, inst, r, "rebooting");
+                                goto out;
+                        }
+                        set_status(a, id, (struct status_change) { .status = "running", .clear_task = true,
+                                                                   .reboot_done = json_int(inst, "reboot_seq", 0) });
+                        model_event_emit(a->cfg.store, "info", "instance.rebooted", inst, host, "instance '%s' rebooted", name);
+                        goto out;
+                }
+                if (!streq(status, "running") || !json_is_null(json_object_get(inst, "task"))) {
+                        set_status(a, id, (struct status_change) { .status = "running", .clear_task = true, .reboot_done = -1 });
+                        model_event_emit(a->cfg.store, "info", "instance.running", inst, host,
+                                         "domain found running (adopted)");
+                }
+                goto out;
+        }
+
+        if (streq(desired, "stopped")) {
+                if (running) {
+                        int64_t t0 = mono_ms();
+                        r = drv(a)->shutdown(a->cfg.hv, id, a->cfg.shutdown_timeout_ms);
+                        if (r < 0) {
+                                fail_instance(a, inst, r, "stopping the domain");
+                                goto out;
+                        }
+                        model_event_emit(a->cfg.store, "info", "instance.stopped", inst, host,
+                                         "domain stopped in %lld ms", (long long) (mono_ms() - t0));
+                } else if (streq(status, "stopped") && json_is_null(json_object_get(inst, "task")))
+                        goto out;
+                set_status(a, id, (struct status_change) { .status = "stopped", .clear_task = true,
+                                                           .reboot_done = json_int(inst, "reboot_seq", 0) });
+        }
+out:
+        json_decref(inst);
+}
+
+/* Whether the instance needs an operation, given its domain's state (NULL: not defined). */
+static bool needs_work(json_t *inst, const struct hv_domain_info *di) {
+        const char *desired = json_str(inst, "desired", "running"), *status = json_str(inst, "status", "");
+        bool running = di && di->state != HV_STATE_SHUTOFF && di->state != HV_STATE_CRASHED &&
+                       di->state != HV_STATE_NOSTATE;
+        bool settled = json_is_null(json_object_get(inst, "task"));
+        if (streq(desired, "deleted"))
+                return true;
+        if (streq(status, "error"))
+                return false;
+        if (streq(desired, "running"))
+                return !running || !settled || !streq(status, "running") ||
+                       json_int(inst, "reboot_seq", 0) > json_int(inst, "reboot_done", 0);
+        if (streq(desired, "stopped"))
+                return running || !settled || !streq(status, "stopped");
+        return false;
+}
+
+static bool is_busy_locked(struct agent *a, const char *id) {
+        for (size_t i = 0; i < a->n_busy; i++)
+                if (streq(a->busy[i], id))
+                        return true;
+        return false;
+}
+
+static void *worker(void *p) {
+        struct job *j = p;
+        struct agent *a = j->agent;
+        reconcile_one(a, j->id);
+        pthread_mutex_lock(&a->lock);
+        for (size_t i = 0; i < a->n_busy; i++)
+                if (streq(a->busy[i], j->id)) {
+                        free(a->busy[i]);
+                        a->busy[i] = a->busy[--a->n_busy];
+                        break;
+                }
+        pthread_cond_broadcast(&a->idle);
+        pthread_mutex_unlock(&a->lock);
+        free(j->id);
+        free(j);
+        return NULL;
+}
+
+static void dispatch(struct agent *a, const char *id) {
+        pthread_mutex_lock(&a->lock);
+        if (is_busy_locked(a, id) || atomic_load(&a->stop)) {
+                pthread_mutex_unlock(&a->lock);
+                return;
+        }
+        a->busy = xrealloc(a->busy, (a->n_busy + 1) * sizeof(char *));
+        a->busy[a->n_busy++] = xstrdup(id);
+        pthread_mutex_unlock(&a->lock);
+
+        struct job *j = xmalloc(sizeof *j);
+        *j = (struct job) { .agent = a, .id = xstrdup(id) };
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        pthread_t t;
+        int r = pthread_create(&t, &attr, worker, j);
+        pthread_attr_destroy(&attr);
+        if (r != 0) {
+                log_error_errno(-r, "starting a worker: %m");
+                worker(j); /* run it here rather than lose it */
+        }
+}
+
+static void reconcile_all(struct agent *a) {
+        json_t *all;
+        int r = model_obj_list(a->cfg.store, MODEL_INSTANCE, &all);
+        if (r < 0) {
+                log_warning_errno(r, "listing instances: %m");
+                return;
+        }
+        struct hv_domain_info *doms = NULL;
+        size_t n_doms = 0;
+        r = drv(a)->list(a->cfg.hv, &doms, &n_doms);
+        if (r < 0) {
+                log_warning_errno(r, "listing domains: %m (%s)", hv_last_error());
+                json_decref(all);
+                return;
+        }
+        size_t i;
+        json_t *inst;
+        json_array_foreach(all, i, inst) {
+                if (!streq(json_str(inst, "host", ""), a->cfg.host_name))
+                        continue;
+                const struct hv_domain_info *di = NULL;
+                for (size_t k = 0; k < n_doms && !di; k++)
+                        if (streq(doms[k].uuid, json_str(inst, "id", "")))
+                                di = &doms[k];
+                if (needs_work(inst, di))
+                        dispatch(a, json_str(inst, "id", ""));
+        }
+        hv_domain_info_array_free(doms, n_doms);
+        json_decref(all);
+}
+
+static void *agent_main(void *p) {
+        struct agent *a = p;
+        struct store_watch *w = NULL;
+        int64_t rev = 0;
+        while (!atomic_load(&a->stop)) {
+                keepalive(a);
+                if (!w) {
+                        if (store_revision(a->cfg.store, &rev) < 0 ||
+                            store_watch_new(a->cfg.store, "/tide/instances/", rev, &w) < 0) {
+                                w = NULL;
+                                usleep(TICK_MS * 1000);
+                                continue;
+                        }
+                }
+                reconcile_all(a);
+                /* Wait for a change to any instance, or the tick that observes the domains. */
+                struct store_events ev = {};
+                int r = store_watch_next(w, TICK_MS, &ev);
+                store_events_clear(&ev);
+                if (r < 0) {
+                        /* Compacted or failed: start a new watch; the next pass reads everything anyway. */
+                        store_watch_free(w);
+                        w = NULL;
+                }
+        }
+        store_watch_free(w);
+        return NULL;
+}
+
+int agent_new(const struct agent_config *cfg, struct agent **ret) {
+        struct agent *a = xcalloc(1, sizeof *a);
+        a->cfg = *cfg;
+        if (a->cfg.lease_ttl_s <= 0)
+                a->cfg.lease_ttl_s = 10;
+        if (a->cfg.shutdown_timeout_ms <= 0)
+                a->cfg.shutdown_timeout_ms = 30000;
+        pthread_mutex_init(&a->lock, NULL);
+        pthread_cond_init(&a->idle, NULL);
+        int r = register_host(a);
+        if (r < 0) {
+                agent_free(a);
+                return r;
+        }
+        r = pthread_create(&a->thread, NULL, agent_main, a);
+        if (r != 0) {
+                a->thread = 0;
+                agent_free(a);
+                return log_error_errno(-r, "starting the agent: %m");
+        }
+        *ret = a;
+        return 0;
+}
+
+void agent_free(struct agent *a) {
+        if (!a)
+                return;
+        atomic_store(&a->stop, true);
+        if (a->thread)
+                pthread_join(a->thread, NULL);
+        pthread_mutex_lock(&a->lock);
+        while (a->n_busy > 0)
+                pthread_cond_wait(&a->idle, &a->lock);
+        pthread_mutex_unlock(&a->lock);
+        free(a->busy);
+        pthread_mutex_destroy(&a->lock);
+        pthread_cond_destroy(&a->idle);
+        free(a);
+}

@@ -1,0 +1,26 @@
+/* agent.h — the agent of one host: registers the host under a lease and keeps it alive,
+ * realises the instances assigned to the host through the hypervisor driver (disk overlay,
+ * config drive, console log, domain), and reports their state. Level-triggered: each pass
+ * compares what the store asks for with what the hypervisor has; running it twice does no harm.
+ * Restarting the agent adopts the domains it finds running. */
+#pragma once
+
+#include "agent/hv.h"
+#include "store/store.h"
+
+struct agent_config {
+        struct store *store;          /* borrowed */
+        struct hv_conn *hv;           /* borrowed */
+        const char *state_dir;        /* instances/<id>/ and images/<id>/ live here */
+        const char *host_name;
+        int lease_ttl_s;              /* default 10 */
+        int shutdown_timeout_ms;      /* graceful stop before power-off; default 30000 */
+};
+
+struct agent;
+
+/* Registers the host and starts the agent's thread. ret gets the agent. */
+int agent_new(const struct agent_config *cfg, struct agent **ret);
+/* Stops the thread and waits for operations in progress; domains keep running and the lease
+ * is left to expire (a restart within its TTL takes over). NULL is fine. */
+void agent_free(struct agent *a);

@@ -1,0 +1,136 @@
+/* hv.h — the hypervisor driver interface: a table of functions per implementation.
+ *
+ * Implementations: hv_libvirt (libvirt's QEMU driver, real VMs) and, later, hv_sim (simulated
+ * hosts for the scheduler and controllers at scale). The agent owns everything around a domain
+ * (its disk overlay, config drive and console log files); a driver only defines, starts, stops
+ * and inspects domains. Domains are named by the instance's UUID, which is also the domain UUID.
+ *
+ * All functions return >= 0 on success or a negative error (errors.h): TIDE_E_NOT_FOUND for a
+ * domain the hypervisor does not know, TIDE_E_BACKEND for a hypervisor failure (the driver
+ * keeps the hypervisor's message: hv_last_error()). A connection may be used from one thread
+ * at a time per call; the libvirt driver serialises internally. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HV_DOMAIN_PREFIX "tide-"   /* every domain tide defines is named tide-<instance name> */
+
+/* Limits of a domain spec (hv_domain_xml() refuses anything outside them). 255 vCPUs is the
+ * most QEMU's 'pc' (i440fx) machine takes. */
+#define HV_MAX_VCPUS 255
+#define HV_MIN_RAM_MIB INT64_C(16)
+#define HV_MAX_RAM_MIB (INT64_C(4) * 1024 * 1024)   /* 4 TiB */
+
+enum hv_state {
+        HV_STATE_NOSTATE,
+        HV_STATE_RUNNING,
+        HV_STATE_BLOCKED,
+        HV_STATE_PAUSED,
+        HV_STATE_SHUTDOWN,   /* being shut down */
+        HV_STATE_SHUTOFF,
+        HV_STATE_CRASHED,
+        HV_STATE_PMSUSPENDED,
+        HV_STATE_MAX,
+};
+
+const char *hv_state_to_string(enum hv_state s);
+
+struct hv_host_info {
+        char *hostname;
+        int cpus;            /* logical CPUs online */
+        int sockets, cores, threads;
+        int numa_nodes;
+        int64_t mem_mib;     /* total memory */
+        char *accel;         /* "kvm", "tcg" or "sim" */
+        char *uri;           /* the connection's URI, e.g. qemu:///embed?root=... */
+};
+
+void hv_host_info_clear(struct hv_host_info *h);
+
+/* What a domain is made of. Paths are absolute; strings are data (never interpreted) but must
+ * be UTF-8 without control characters. uuid is in lowercase canonical form. */
+struct hv_domain_spec {
+        const char *uuid;          /* instance id; becomes the domain UUID */
+        const char *name;          /* domain name: HV_DOMAIN_PREFIX + instance name */
+        int vcpus;                 /* online at boot */
+        int max_vcpus;             /* >= vcpus; the rest can be hot-added */
+        int64_t ram_mib;           /* current memory (balloon target at boot) */
+        int64_t max_ram_mib;       /* >= ram_mib */
+        const char *disk_path;     /* qcow2 overlay, the root disk (vda) */
+        const char *seed_path;     /* NoCloud ISO (label cidata) as vdb, read-only; NULL for none */
+        const char *kernel;        /* direct kernel boot; NULL boots from the disk */
+        const char *initrd;        /* NULL for none */
+        const char *cmdline;       /* NULL for none */
+        const char *console_log;   /* serial console appended to this file */
+        int balloon_period_s;      /* balloon statistics period; 0 for none */
+};
+
+struct hv_domain_info {
+        char *uuid;
+        char *name;
+        enum hv_state state;
+        int vcpus;                 /* current */
+        int64_t mem_kib;           /* current */
+        int64_t max_mem_kib;
+        bool persistent;
+        int64_t cpu_time_ns;
+};
+
+void hv_domain_info_clear(struct hv_domain_info *d);
+void hv_domain_info_array_free(struct hv_domain_info *d, size_t n);
+
+struct hv_conn;
+
+struct hv_driver {
+        const char *name;
+        /* Opens a connection. uri NULL chooses (libvirt: qemu:///system where libvirtd
+         * answers, else the embedded driver under state_dir/libvirt). ret gets the connection. */
+        int (*open)(const char *uri, const char *state_dir, struct hv_conn **ret);
+        void (*close)(struct hv_conn *c);
+        int (*host_info)(struct hv_conn *c, struct hv_host_info *ret);
+        /* Defines (or redefines) a persistent domain from spec. */
+        int (*define)(struct hv_conn *c, const struct hv_domain_spec *spec);
+        /* Starts a defined domain; already running is success. */
+        int (*start)(struct hv_conn *c, const char *uuid);
+        /* Asks the guest to shut down (ACPI) and waits up to timeout_ms, then powers it off.
+         * Already off is success. */
+        /* Returns 0 when the guest shut down by itself (or was off), 1 when it was powered off. */
+        int (*shutdown)(struct hv_conn *c, const char *uuid, int timeout_ms);
+        /* Powers off at once; already off is success. */
+        int (*destroy)(struct hv_conn *c, const char *uuid);
+        /* Resets a running domain at once (the reset button: the guest OS is not asked; a clean
+         * restart is shutdown() then start()). TIDE_E_CONFLICT when it is not running. */
+        int (*reboot)(struct hv_conn *c, const char *uuid);
+        /* Removes the definition (powering off first if running); absent is success. */
+        int (*undefine)(struct hv_conn *c, const char *uuid);
+        /* TIDE_E_NOT_FOUND when the domain is unknown. ret gets info the caller clears. */
+        int (*domain_info)(struct hv_conn *c, const char *uuid, struct hv_domain_info *ret);
+        /* Every domain tide defined on this connection (name starts with HV_DOMAIN_PREFIX). */
+        int (*list)(struct hv_conn *c, struct hv_domain_info **ret, size_t *ret_n);
+};
+
+/* Every connection starts with its driver, so callers can use hv_conn_driver(). */
+struct hv_conn_base {
+        const struct hv_driver *driver;
+};
+
+static inline const struct hv_driver *hv_conn_driver(struct hv_conn *c) {
+        return ((struct hv_conn_base *) c)->driver;
+}
+
+extern const struct hv_driver hv_libvirt_driver;
+
+/* The text of the last hypervisor error seen by this thread ("" when none). */
+const char *hv_last_error(void);
+
+/* "kvm" where /dev/kvm works for stock guests, else "tcg" (no /dev/kvm, no access, or a
+ * KVM-PVM module, which cannot run stock guest kernels). reason gets a static explanation. */
+const char *hv_detect_accel(const char **ret_reason);
+
+/* Builds the libvirt domain XML for spec with libxml2's writer. domain_type is "kvm" or
+ * "qemu". Pure: no I/O. ret gets the XML (caller frees). TIDE_E_INVALID for a bad spec: name
+ * not HV_DOMAIN_PREFIX + something, limits above, relative paths, initrd or cmdline without
+ * a kernel. */
+int hv_domain_xml(const struct hv_domain_spec *spec, const char *domain_type, char **ret);

@@ -1,0 +1,73 @@
+/* api.h — tided's REST/JSON API (docs/api.md): an HTTP server on TCP (token required) and on a
+ * root-only unix socket, and the route table that dispatches to one file per resource. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "store/store.h"
+
+#define API_BODY_MAX (1024 * 1024)
+#define API_DEFAULT_LISTEN "127.0.0.1:7480"
+
+struct api_config {
+        struct store *store;       /* borrowed */
+        const char *state_dir;     /* images/, instances/ and the unix socket live here */
+        const char *listen;        /* "ADDR:PORT" for TCP, NULL for none */
+        const char *socket_path;   /* unix socket, NULL for none */
+        const char *token;         /* bearer token required on TCP */
+        const char *host_name;     /* this host's name (console logs of its instances are local) */
+};
+
+struct api;
+
+/* Starts the servers. ret gets the running API (api_free stops it). */
+int api_new(const struct api_config *cfg, struct api **ret);
+/* Stops the servers (waits for requests in progress) and frees; NULL is fine. */
+void api_free(struct api *a);
+
+/* What handlers see. */
+struct api_request {
+        const char *method;
+        const char *path;
+        const char *params[4];     /* the {} segments of the route, in order */
+        json_t *body;              /* parsed JSON body, or NULL when there was none */
+        struct api *api;
+        void *conn;                /* struct MHD_Connection, for query arguments */
+};
+
+struct api_reply {
+        int status;
+        json_t *json;              /* owned; sent as application/json */
+        char *text;                /* owned; sent as text/plain when json is NULL */
+        size_t text_len;
+};
+
+typedef int (*api_handler)(struct api_request *req, struct api_reply *rep);
+
+struct api_route {
+        const char *method;
+        const char *pattern;       /* "/v1/instances/{}/action": {} matches one segment */
+        api_handler handler;
+};
+
+/* The route tables of each resource file. */
+extern const struct api_route api_flavor_routes[];
+extern const struct api_route api_image_routes[];
+extern const struct api_route api_instance_routes[];
+extern const struct api_route api_host_routes[];
+
+/* Accessors for handlers. */
+struct store *api_store(struct api_request *req);
+const struct api_config *api_config(struct api_request *req);
+/* A query argument, or NULL. */
+const char *api_query(struct api_request *req, const char *key);
+
+/* Counts the instances whose member key (e.g. "flavor_id") equals id. */
+int api_count_users(struct api_request *req, const char *key, const char *id, size_t *ret);
+
+/* Sets an error reply {"error":{"code","message"}} with the status for code; returns code. */
+int api_error(struct api_reply *rep, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Sets a JSON reply (takes ownership of json); returns 0. */
+int api_json(struct api_reply *rep, int status, json_t *json);

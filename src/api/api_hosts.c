@@ -1,0 +1,84 @@
+/* api_hosts.c — /v1/hosts (read-only, registered by agents), /v1/events and /v1/health. */
+#include "api.h"
+
+#include "common/errors.h"
+#include "common/util.h"
+#include "model/model.h"
+
+/* Adds what the host's instances use. */
+static void add_usage(json_t *host, json_t *instances) {
+        int64_t n = 0, vcpus = 0, ram = 0;
+        size_t i;
+        json_t *inst;
+        json_array_foreach(instances, i, inst) {
+                if (!streq(json_str(inst, "host", ""), json_str(host, "name", "")))
+                        continue;
+                n++;
+                vcpus += json_int(inst, "vcpus", 0);
+                ram += json_int(inst, "ram_mib", 0);
+        }
+        json_object_set_new(host, "instances", json_integer(n));
+        json_object_set_new(host, "vcpus_used", json_integer(vcpus));
+        json_object_set_new(host, "ram_mib_used", json_integer(ram));
+}
+
+static int host_list(struct api_request *req, struct api_reply *rep) {
+        json_t *hosts, *instances;
+        int r = model_host_list(api_store(req), &hosts);
+        if (r < 0)
+                return api_error(rep, r, "listing hosts: %s", tide_strerror(r));
+        r = model_obj_list(api_store(req), MODEL_INSTANCE, &instances);
+        if (r < 0) {
+                json_decref(hosts);
+                return api_error(rep, r, "listing instances: %s", tide_strerror(r));
+        }
+        size_t i;
+        json_t *h;
+        json_array_foreach(hosts, i, h)
+                add_usage(h, instances);
+        json_decref(instances);
+        return api_json(rep, 200, json_pack("{s:o}", "hosts", hosts));
+}
+
+static int host_show(struct api_request *req, struct api_reply *rep) {
+        json_t *h, *instances;
+        int r = model_host_get(api_store(req), req->params[0], &h);
+        if (r < 0)
+                return api_error(rep, r, "host '%.64s': %s", req->params[0], tide_strerror(r));
+        if (model_obj_list(api_store(req), MODEL_INSTANCE, &instances) >= 0) {
+                add_usage(h, instances);
+                json_decref(instances);
+        }
+        return api_json(rep, 200, h);
+}
+
+static int event_list(struct api_request *req, struct api_reply *rep) {
+        int64_t limit = 100;
+        const char *l = api_query(req, "limit");
+        if (l && parse_int64(l, 1, 1000, &limit) < 0)
+                return api_error(rep, TIDE_E_INVALID, "limit must be an integer from 1 to 1000");
+        const char *inst = api_query(req, "instance");
+        json_t *a;
+        int r = model_event_list(api_store(req), inst, (size_t) limit, &a);
+        if (r < 0)
+                return api_error(rep, r, "listing events: %s", tide_strerror(r));
+        return api_json(rep, 200, json_pack("{s:o}", "events", a));
+}
+
+static int health(struct api_request *req, struct api_reply *rep) {
+        int64_t rev;
+        int r = store_revision(api_store(req), &rev);
+        if (r < 0)
+                return api_error(rep, r, "store: %s", tide_strerror(r));
+        return api_json(rep, 200, json_pack("{s:s, s:s, s:s, s:I}", "status", "ok", "version", TIDE_VERSION,
+                                            "store", store_backend_name(api_store(req)), "revision",
+                                            (json_int_t) rev));
+}
+
+const struct api_route api_host_routes[] = {
+        { "GET", "/v1/hosts", host_list },
+        { "GET", "/v1/hosts/{}", host_show },
+        { "GET", "/v1/events", event_list },
+        { "GET", "/v1/health", health },
+        {},
+};

@@ -1,0 +1,212 @@
+/* api_images.c — /v1/images: copies checked disks (and kernels, initrds) into the image store. */
+#include "api.h"
+
+#include <errno.h>
+#include <sys/stat.h>
+
+#include "common/errors.h"
+#include "common/log.h"
+#include "common/proc.h"
+#include "common/util.h"
+#include "model/model.h"
+
+#define QEMU_IMG_TIMEOUT_MS 30000
+#define IMAGE_FILE_MAX (1LL << 40) /* 1 TiB: a sanity bound on what is copied */
+
+static int image_list(struct api_request *req, struct api_reply *rep) {
+        json_t *a;
+        int r = model_obj_list(api_store(req), MODEL_IMAGE, &a);
+        if (r < 0)
+                return api_error(rep, r, "listing images: %s", tide_strerror(r));
+        return api_json(rep, 200, json_pack("{s:o}", "images", a));
+}
+
+static int image_show(struct api_request *req, struct api_reply *rep) {
+        json_t *i;
+        int r = model_obj_get(api_store(req), MODEL_IMAGE, req->params[0], &i, NULL);
+        if (r < 0)
+                return api_error(rep, r, "image '%.64s': %s", req->params[0], tide_strerror(r));
+        return api_json(rep, 200, i);
+}
+
+/* Runs qemu-img info on path (format probed when format is NULL, else explicit) and checks
+ * that the disk is qcow2 or raw without a backing file or an external data file. */
+static int inspect_disk(const char *path, const char *format, struct api_reply *rep, json_t **ret) {
+        char *argv[] = { "qemu-img", "info", "--output=json", NULL, NULL, NULL, NULL };
+        size_t n = 3;
+        _cleanup_free_ char *fmtarg = format ? xasprintf("-f%s", format) : NULL;
+        if (fmtarg)
+                argv[n++] = fmtarg;
+        else
+                argv[n++] = "-U"; /* no lock needed to read a header */
+        argv[n++] = (char *) path;
+        _cleanup_free_ char *out = NULL, *err = NULL;
+        int r = proc_run(argv, QEMU_IMG_TIMEOUT_MS, &out, &err);
+        if (r < 0)
+                return api_error(rep, TIDE_E_BACKEND, "running qemu-img: %s", tide_strerror(r));
+        if (r != 0)
+                return api_error(rep, TIDE_E_INVALID, "'%s' is not a readable disk image: %.300s", path,
+                                 err && *err ? err : "qemu-img failed");
+        json_t *info = json_loads(out, 0, NULL);
+        if (!json_is_object(info)) {
+                json_decref(info);
+                return api_error(rep, TIDE_E_BACKEND, "qemu-img gave no JSON for '%s'", path);
+        }
+        const char *fmt = json_str(info, "format", "");
+        if (!streq(fmt, "qcow2") && !streq(fmt, "raw"))
+                r = api_error(rep, TIDE_E_INVALID, "'%s' is in format '%s'; qcow2 or raw is needed", path, fmt);
+        else if (json_object_get(info, "backing-filename") || json_object_get(info, "full-backing-filename"))
+                r = api_error(rep, TIDE_E_INVALID, "'%s' names a backing file; a self-contained disk is needed",
+                              path);
+        else if (json_object_get(json_object_get(json_object_get(info, "format-specific"), "data"),
+                                 "data-file"))
+                r = api_error(rep, TIDE_E_INVALID, "'%s' names an external data file; a self-contained disk "
+                              "is needed", path);
+        if (r < 0) {
+                json_decref(info);
+                return r;
+        }
+        *ret = info;
+        return 0;
+}
+
+/* Copies src into dir/name after checking it is a regular file. */
+static int copy_in(const char *src, const char *dir, const char *name, struct api_reply *rep) {
+        struct stat st;
+        if (stat(src, &st) < 0)
+                return api_error(rep, TIDE_E_INVALID, "cannot read '%s': %s", src, strerror(errno));
+        if (!S_ISREG(st.st_mode))
+                return api_error(rep, TIDE_E_INVALID, "'%s' is not a regular file", src);
+        if (st.st_size > IMAGE_FILE_MAX)
+                return api_error(rep, TIDE_E_INVALID, "'%s' is over 1 TiB", src);
+        _cleanup_free_ char *dst = xasprintf("%s/%s", dir, name);
+        int r = copy_file(src, dst, 0644);
+        if (r < 0)
+                return api_error(rep, TIDE_E_BACKEND, "copying '%s': %s", src, tide_strerror(r));
+        return 0;
+}
+
+static int image_create(struct api_request *req, struct api_reply *rep) {
+        json_t *img = NULL;
+        _cleanup_free_ char *err = NULL;
+        int r = model_image_from_request(req->body, &img, &err);
+        if (r < 0)
+                return api_error(rep, r, "%s", err);
+
+        const char *name = json_str(img, "name", "");
+        json_t *existing;
+        if (model_obj_get(api_store(req), MODEL_IMAGE, name, &existing, NULL) >= 0) {
+                json_decref(existing);
+                json_decref(img);
+                return api_error(rep, TIDE_E_EXISTS, "image '%s' already exists", name);
+        }
+
+        _cleanup_free_ char *id = id_new_uuid();
+        _cleanup_free_ char *dir = xasprintf("%s/images/%s", api_config(req)->state_dir, id);
+        _cleanup_free_ char *tmp = xasprintf("%s.tmp", dir);
+        _cleanup_free_ char *format = NULL, *disk_name = NULL, *copied = NULL, *created = NULL;
+        _cleanup_free_ char *final_path = NULL;
+        json_t *info = NULL;
+        bool made = false;
+
+        /* The source is probed once to learn its format; the copy is checked again with that
+         * format given explicitly, so a file changed between the two cannot slip through. */
+        r = inspect_disk(json_str(img, "disk", ""), NULL, rep, &info);
+        if (r < 0)
+                goto out;
+        format = xstrdup(json_str(info, "format", ""));
+        json_decref(TAKE_PTR(info));
+
+        r = mkdir_p(tmp, 0755);
+        if (r < 0) {
+                api_error(rep, TIDE_E_BACKEND, "creating %s: %s", tmp, tide_strerror(r));
+                goto out;
+        }
+        made = true;
+        disk_name = xasprintf("disk.%s", format);
+        if ((r = copy_in(json_str(img, "disk", ""), tmp, disk_name, rep)) < 0)
+                goto out;
+        if (json_object_get(img, "kernel") && (r = copy_in(json_str(img, "kernel", ""), tmp, "vmlinuz", rep)) < 0)
+                goto out;
+        if (json_object_get(img, "initrd") && (r = copy_in(json_str(img, "initrd", ""), tmp, "initrd.img", rep)) < 0)
+                goto out;
+        copied = xasprintf("%s/%s", tmp, disk_name);
+        r = inspect_disk(copied, format, rep, &info);
+        if (r < 0)
+                goto out;
+        if (rename(tmp, dir) < 0) {
+                r = api_error(rep, TIDE_E_BACKEND, "renaming %s: %s", tmp, strerror(errno));
+                goto out;
+        }
+
+        created = time_format_ms(now_ms());
+        json_t *src = json_pack("{s:s}", "disk", json_str(img, "disk", ""));
+        json_object_set_new(img, "source", src);
+        json_object_del(img, "disk");
+        json_object_set_new(img, "id", json_string(id));
+        json_object_set_new(img, "format", json_string(format));
+        json_object_set_new(img, "virtual_size", json_integer(json_int(info, "virtual-size", 0)));
+        json_object_set_new(img, "size", json_integer(json_int(info, "actual-size", 0)));
+        final_path = xasprintf("%s/%s", dir, disk_name);
+        json_object_set_new(img, "path", json_string(final_path));
+        if (json_object_get(img, "kernel")) {
+                json_object_set(src, "kernel", json_object_get(img, "kernel"));
+                json_object_set_new(img, "kernel", json_true());
+        }
+        if (json_object_get(img, "initrd")) {
+                json_object_set(src, "initrd", json_object_get(img, "initrd"));
+                json_object_set_new(img, "initrd", json_true());
+        }
+        json_object_set_new(img, "created", json_string(created));
+        r = model_obj_create(api_store(req), MODEL_IMAGE, img, NULL);
+        if (r < 0) {
+                api_error(rep, r, r == TIDE_E_EXISTS ? "image '%s' already exists" : "storing image '%s': %s",
+                          name, tide_strerror(r));
+                (void) rm_rf(dir);
+                goto out;
+        }
+        model_event_emit(api_store(req), "info", "image.created", NULL, NULL, "image '%s' created (%s, %lld bytes)",
+                         name, format, (long long) json_int(img, "virtual_size", 0));
+        api_json(rep, 201, TAKE_PTR(img));
+        r = 0;
+out:
+        if (made)
+                (void) rm_rf(tmp);
+        json_decref(info);
+        json_decref(img);
+        return r;
+}
+
+static int image_delete(struct api_request *req, struct api_reply *rep) {
+        json_t *img;
+        int64_t rev;
+        int r = model_obj_get(api_store(req), MODEL_IMAGE, req->params[0], &img, &rev);
+        if (r < 0)
+                return api_error(rep, r, "image '%.64s': %s", req->params[0], tide_strerror(r));
+        size_t users;
+        r = api_count_users(req, "image_id", json_str(img, "id", ""), &users);
+        if (r >= 0 && users > 0)
+                r = api_error(rep, TIDE_E_IN_USE, "image '%s' is used by %zu instance(s)",
+                              json_str(img, "name", ""), users);
+        else if (r >= 0 && (r = model_obj_delete(api_store(req), MODEL_IMAGE, img, rev)) < 0)
+                api_error(rep, r, "deleting image '%s': %s", json_str(img, "name", ""), tide_strerror(r));
+        if (r >= 0) {
+                _cleanup_free_ char *dir = xasprintf("%s/images/%s", api_config(req)->state_dir,
+                                                     json_str(img, "id", ""));
+                if (rm_rf(dir) < 0)
+                        log_warning("removing %s failed; remove it by hand", dir);
+                model_event_emit(api_store(req), "info", "image.deleted", NULL, NULL, "image '%s' deleted",
+                                 json_str(img, "name", ""));
+                rep->status = 204;
+        }
+        json_decref(img);
+        return r;
+}
+
+const struct api_route api_image_routes[] = {
+        { "GET", "/v1/images", image_list },
+        { "POST", "/v1/images", image_create },
+        { "GET", "/v1/images/{}", image_show },
+        { "DELETE", "/v1/images/{}", image_delete },
+        {},
+};

@@ -1,0 +1,299 @@
+/* api_instances.c — /v1/instances: create (placed at once), actions, delete, console.
+ *
+ * The API records what is wanted ("desired", "task"); the agent of the instance's host does it
+ * and reports "status". Long operations answer 202. */
+#include "api.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "common/errors.h"
+#include "common/util.h"
+#include "model/model.h"
+#include "sched/sched.h"
+
+#define CONSOLE_CHUNK_MAX (1024 * 1024)
+#define CAS_RETRIES 20
+
+/* The instance as the API shows it: user_data replaced by its size. Takes inst. */
+static json_t *public_view(json_t *inst) {
+        json_object_set_new(inst, "user_data_size", json_integer((json_int_t) strlen(json_str(inst, "user_data", ""))));
+        json_object_del(inst, "user_data");
+        return inst;
+}
+
+static int instance_list(struct api_request *req, struct api_reply *rep) {
+        json_t *a;
+        int r = model_obj_list(api_store(req), MODEL_INSTANCE, &a);
+        if (r < 0)
+                return api_error(rep, r, "listing instances: %s", tide_strerror(r));
+        size_t i;
+        json_t *inst;
+        json_array_foreach(a, i, inst)
+                public_view(inst);
+        return api_json(rep, 200, json_pack("{s:o}", "instances", a));
+}
+
+static int instance_show(struct api_request *req, struct api_reply *rep) {
+        json_t *inst;
+        int r = model_obj_get(api_store(req), MODEL_INSTANCE, req->params[0], &inst, NULL);
+        if (r < 0)
+                return api_error(rep, r, "instance '%.64s': %s", req->params[0], tide_strerror(r));
+        return api_json(rep, 200, public_view(inst));
+}
+
+static void set_now(json_t *inst, const char *key) {
+        _cleanup_free_ char *t = time_format_ms(now_ms());
+        json_object_set_new(inst, key, json_string(t));
+}
+
+static int instance_create(struct api_request *req, struct api_reply *rep) {
+        int64_t t_request = now_ms();
+        struct store *s = api_store(req);
+        json_t *inst = NULL, *flavor = NULL, *image = NULL, *hosts = NULL, *all = NULL;
+        _cleanup_free_ char *err = NULL, *host = NULL, *reason = NULL, *id = NULL;
+        int r = model_instance_from_request(req->body, &inst, &err);
+        if (r < 0)
+                return api_error(rep, r, "%s", err);
+
+        if ((r = model_obj_get(s, MODEL_FLAVOR, json_str(inst, "flavor", ""), &flavor, NULL)) < 0) {
+                api_error(rep, r, "flavor '%s': %s", json_str(inst, "flavor", ""), tide_strerror(r));
+                goto out;
+        }
+        if ((r = model_obj_get(s, MODEL_IMAGE, json_str(inst, "image", ""), &image, NULL)) < 0) {
+                api_error(rep, r, "image '%s': %s", json_str(inst, "image", ""), tide_strerror(r));
+                goto out;
+        }
+        id = id_new_uuid();
+        json_object_set_new(inst, "id", json_string(id));
+        json_object_set_new(inst, "flavor", json_string(json_str(flavor, "name", "")));
+        json_object_set_new(inst, "flavor_id", json_string(json_str(flavor, "id", "")));
+        json_object_set_new(inst, "image", json_string(json_str(image, "name", "")));
+        json_object_set_new(inst, "image_id", json_string(json_str(image, "id", "")));
+        const char *copied[] = { "vcpus", "max_vcpus", "ram_mib", "max_ram_mib", "disk_gib" };
+        for (size_t i = 0; i < ELEMENTSOF(copied); i++)
+                json_object_set(inst, copied[i], json_object_get(flavor, copied[i]));
+        json_object_set_new(inst, "desired", json_string("running"));
+        json_object_set_new(inst, "reboot_seq", json_integer(0));
+        json_object_set_new(inst, "error", json_null());
+        json_object_set_new(inst, "t_request_ms", json_integer(t_request));
+        set_now(inst, "created");
+        set_now(inst, "updated");
+
+        if ((r = model_host_list(s, &hosts)) < 0 || (r = model_obj_list(s, MODEL_INSTANCE, &all)) < 0) {
+                api_error(rep, r, "reading hosts: %s", tide_strerror(r));
+                goto out;
+        }
+        r = sched_pick_host(hosts, all, inst, &host, &reason);
+        if (r >= 0) {
+                json_object_set_new(inst, "host", json_string(host));
+                json_object_set_new(inst, "status", json_string("building"));
+                json_object_set_new(inst, "task", json_string("creating"));
+        } else {
+                /* No valid host is not bad input: the instance exists, in error, with the reason. */
+                json_object_set_new(inst, "host", json_null());
+                json_object_set_new(inst, "status", json_string("error"));
+                json_object_set_new(inst, "task", json_null());
+                json_object_set_new(inst, "error", json_string(reason));
+        }
+
+        r = model_obj_create(s, MODEL_INSTANCE, inst, NULL);
+        if (r < 0) {
+                api_error(rep, r, r == TIDE_E_EXISTS ? "instance '%s' already exists" : "storing instance '%s': %s",
+                          json_str(inst, "name", ""), tide_strerror(r));
+                goto out;
+        }
+        if (host)
+                model_event_emit(s, "info", "instance.created", inst, host, "instance '%s' placed on host '%s'",
+                                 json_str(inst, "name", ""), host);
+        else
+                model_event_emit(s, "error", "instance.error", inst, NULL, "instance '%s': %s",
+                                 json_str(inst, "name", ""), reason);
+        api_json(rep, 202, public_view(TAKE_PTR(inst)));
+        r = 0;
+out:
+        json_decref(inst);
+        json_decref(flavor);
+        json_decref(image);
+        json_decref(hosts);
+        json_decref(all);
+        return r;
+}
+
+/* Applies an action to the stored instance with compare-and-swap, retrying when the agent
+ * changed it in between. check() may refuse (returning an error reply). */
+typedef int (*mutate_fn)(json_t *inst, struct api_reply *rep);
+
+static int mutate(struct api_request *req, struct api_reply *rep, mutate_fn fn, const char *event_type,
+                  const char *what) {
+        struct store *s = api_store(req);
+        for (int attempt = 0; attempt < CAS_RETRIES; attempt++) {
+                json_t *inst;
+                int64_t rev;
+                int r = model_obj_get(s, MODEL_INSTANCE, req->params[0], &inst, &rev);
+                if (r < 0)
+                        return api_error(rep, r, "instance '%.64s': %s", req->params[0], tide_strerror(r));
+                r = fn(inst, rep);
+                if (r < 0) {
+                        json_decref(inst);
+                        return r;
+                }
+                set_now(inst, "updated");
+                r = model_obj_update(s, MODEL_INSTANCE, inst, rev, NULL);
+                if (r == TIDE_E_CONFLICT) {
+                        json_decref(inst);
+                        continue;
+                }
+                if (r < 0) {
+                        json_decref(inst);
+                        return api_error(rep, r, "updating instance: %s", tide_strerror(r));
+                }
+                model_event_emit(s, "info", event_type, inst, json_str(inst, "host", NULL), "%s requested for '%s'",
+                                 what, json_str(inst, "name", ""));
+                return api_json(rep, 202, public_view(inst));
+        }
+        return api_error(rep, TIDE_E_CONFLICT, "instance '%.64s' keeps changing; try again", req->params[0]);
+}
+
+static int refuse_if_deleting(json_t *inst, struct api_reply *rep) {
+        if (streq(json_str(inst, "desired", ""), "deleted"))
+                return api_error(rep, TIDE_E_CONFLICT, "instance '%s' is being deleted", json_str(inst, "name", ""));
+        if (json_is_null(json_object_get(inst, "host")))
+                return api_error(rep, TIDE_E_CONFLICT, "instance '%s' has no host: %s", json_str(inst, "name", ""),
+                                 json_str(inst, "error", "not placed"));
+        return 0;
+}
+
+static int do_start(json_t *inst, struct api_reply *rep) {
+        int r = refuse_if_deleting(inst, rep);
+        if (r < 0)
+                return r;
+        json_object_set_new(inst, "desired", json_string("running"));
+        if (!streq(json_str(inst, "status", ""), "running"))
+                json_object_set_new(inst, "task", json_string("starting"));
+        return 0;
+}
+
+static int do_stop(json_t *inst, struct api_reply *rep) {
+        int r = refuse_if_deleting(inst, rep);
+        if (r < 0)
+                return r;
+        json_object_set_new(inst, "desired", json_string("stopped"));
+        if (!streq(json_str(inst, "status", ""), "stopped"))
+                json_object_set_new(inst, "task", json_string("stopping"));
+        return 0;
+}
+
+static int do_reboot(json_t *inst, struct api_reply *rep) {
+        int r = refuse_if_deleting(inst, rep);
+        if (r < 0)
+                return r;
+        if (!streq(json_str(inst, "status", ""), "running") || !streq(json_str(inst, "desired", ""), "running"))
+                return api_error(rep, TIDE_E_CONFLICT, "instance '%s' is not running", json_str(inst, "name", ""));
+        json_object_set_new(inst, "reboot_seq", json_integer(json_int(inst, "reboot_seq", 0) + 1));
+        json_object_set_new(inst, "task", json_string("rebooting"));
+        return 0;
+}
+
+static int do_delete(json_t *inst, struct api_reply *rep) {
+        json_object_set_new(inst, "desired", json_string("deleted"));
+        json_object_set_new(inst, "status", json_string("deleting"));
+        json_object_set_new(inst, "task", json_string("deleting"));
+        return 0;
+}
+
+static int instance_action(struct api_request *req, struct api_reply *rep) {
+        static const struct {
+                const char *name;
+                mutate_fn fn;
+                const char *event;
+        } actions[] = {
+                { "start", do_start, "instance.start" },
+                { "stop", do_stop, "instance.stop" },
+                { "reboot", do_reboot, "instance.reboot" },
+        };
+        const char *action = json_str(req->body, "action", NULL);
+        if (!json_is_object(req->body) || !action || json_object_size(req->body) != 1)
+                return api_error(rep, TIDE_E_INVALID, "the body must be {\"action\": \"start\"|\"stop\"|\"reboot\"}");
+        for (size_t i = 0; i < ELEMENTSOF(actions); i++)
+                if (streq(action, actions[i].name))
+                        return mutate(req, rep, actions[i].fn, actions[i].event, action);
+        return api_error(rep, TIDE_E_INVALID, "unknown action '%.32s': start, stop or reboot", action);
+}
+
+static int instance_delete(struct api_request *req, struct api_reply *rep) {
+        /* An instance that never got a host has nothing to tear down: it goes at once. */
+        json_t *inst;
+        int64_t rev;
+        int r = model_obj_get(api_store(req), MODEL_INSTANCE, req->params[0], &inst, &rev);
+        if (r < 0)
+                return api_error(rep, r, "instance '%.64s': %s", req->params[0], tide_strerror(r));
+        if (json_is_null(json_object_get(inst, "host"))) {
+                r = model_obj_delete(api_store(req), MODEL_INSTANCE, inst, rev);
+                if (r >= 0) {
+                        model_event_emit(api_store(req), "info", "instance.deleted", inst, NULL,
+                                         "instance '%s' deleted", json_str(inst, "name", ""));
+                        json_decref(inst);
+                        rep->status = 204;
+                        return 0;
+                }
+        }
+        json_decref(inst);
+        return mutate(req, rep, do_delete, "instance.delete", "delete");
+}
+
+static int instance_console(struct api_request *req, struct api_reply *rep) {
+        json_t *inst;
+        int r = model_obj_get(api_store(req), MODEL_INSTANCE, req->params[0], &inst, NULL);
+        if (r < 0)
+                return api_error(rep, r, "instance '%.64s': %s", req->params[0], tide_strerror(r));
+        _cleanup_free_ char *path = xasprintf("%s/instances/%s/console.log", api_config(req)->state_dir,
+                                              json_str(inst, "id", ""));
+        bool local = streq(json_str(inst, "host", ""), api_config(req)->host_name);
+        json_decref(inst);
+        if (!local)
+                return api_error(rep, TIDE_E_UNSUPPORTED, "the console of an instance on another host is "
+                                 "served by that host's tided");
+        int64_t offset = 0;
+        const char *o = api_query(req, "offset");
+        if (o && parse_int64(o, 0, INT64_MAX, &offset) < 0)
+                return api_error(rep, TIDE_E_INVALID, "offset must be a non-negative integer");
+
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+                if (errno != ENOENT)
+                        return api_error(rep, TIDE_E_BACKEND, "reading console: %s", strerror(errno));
+                rep->status = 200;
+                rep->text = xstrdup("");
+                return 0;
+        }
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return api_error(rep, TIDE_E_BACKEND, "reading console: %s", strerror(errno));
+        if (offset > st.st_size)
+                offset = st.st_size;
+        size_t want = (size_t) (st.st_size - offset);
+        if (want > CONSOLE_CHUNK_MAX)
+                want = CONSOLE_CHUNK_MAX;
+        char *buf = xmalloc(want + 1);
+        ssize_t n = pread(fd, buf, want, offset);
+        if (n < 0) {
+                free(buf);
+                return api_error(rep, TIDE_E_BACKEND, "reading console: %s", strerror(errno));
+        }
+        rep->status = 200;
+        rep->text = buf;
+        rep->text_len = (size_t) n;
+        return 0;
+}
+
+const struct api_route api_instance_routes[] = {
+        { "GET", "/v1/instances", instance_list },
+        { "POST", "/v1/instances", instance_create },
+        { "GET", "/v1/instances/{}", instance_show },
+        { "DELETE", "/v1/instances/{}", instance_delete },
+        { "POST", "/v1/instances/{}/action", instance_action },
+        { "GET", "/v1/instances/{}/console", instance_console },
+        {},
+};

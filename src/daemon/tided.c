@@ -1,0 +1,188 @@
+/* tided — tide's daemon: on one host it runs the API, the agent and (later) the controllers on
+ * the embedded SQLite store and libvirt's embedded QEMU driver. Logs to stderr; SIGTERM or SIGINT
+ * stop it cleanly and leave the VMs running. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "agent/agent.h"
+#include "agent/hv.h"
+#include "api/api.h"
+#include "common/errors.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "model/model.h"
+#include "store/store.h"
+
+#define DEFAULT_STATE_DIR "/var/lib/tide"
+
+static void usage(FILE *f) {
+        fputs("Usage: tided [OPTIONS]\n"
+              "\n"
+              "Runs tide on this host: the API, the agent and the controllers.\n"
+              "\n"
+              "Options:\n"
+              "  --state-dir DIR       where tided keeps its store, images, instances and socket\n"
+              "                        (default " DEFAULT_STATE_DIR ")\n"
+              "  --listen ADDR:PORT    TCP address of the API (default " API_DEFAULT_LISTEN "); 'none' for none\n"
+              "  --libvirt-uri URI     libvirt connection (default: qemu:///system where libvirtd\n"
+              "                        answers, else the embedded driver under STATE/libvirt)\n"
+              "  --store URL           store (default sqlite:STATE/store.db)\n"
+              "  --host-name NAME      this host's name in the pool (default: the hostname)\n"
+              "  --shutdown-timeout S  seconds a guest gets to shut down before power-off (default 30)\n"
+              "  --debug               log debug messages\n"
+              "  -h, --help            show this help\n",
+              f);
+}
+
+static int ensure_token(const char *state_dir, char **ret) {
+        _cleanup_free_ char *path = xasprintf("%s/admin.token", state_dir);
+        char *tok = NULL;
+        int r = read_file(path, 4096, &tok, NULL);
+        if (r >= 0) {
+                tok[strcspn(tok, "\r\n")] = 0;
+                if (strlen(tok) >= 16) {
+                        *ret = tok;
+                        return 0;
+                }
+                free(tok);
+                return log_error_errno(TIDE_E_INVALID, "%s holds no valid token; remove it to make a new one", path);
+        }
+        if (r != -ENOENT)
+                return log_error_errno(r, "reading %s: %m", path);
+        tok = id_new_token(32);
+        _cleanup_free_ char *line = xasprintf("%s\n", tok);
+        r = write_file_atomic(path, line, strlen(line), 0600);
+        if (r < 0) {
+                free(tok);
+                return log_error_errno(r, "writing %s: %m", path);
+        }
+        log_info("admin token written to %s", path);
+        *ret = tok;
+        return 0;
+}
+
+int main(int argc, char **argv) {
+        enum { OPT_STATE = 256, OPT_LISTEN, OPT_URI, OPT_STORE, OPT_HOST, OPT_SHUTDOWN, OPT_DEBUG };
+        static const struct option opts[] = {
+                { "state-dir", required_argument, NULL, OPT_STATE },
+                { "listen", required_argument, NULL, OPT_LISTEN },
+                { "libvirt-uri", required_argument, NULL, OPT_URI },
+                { "store", required_argument, NULL, OPT_STORE },
+                { "host-name", required_argument, NULL, OPT_HOST },
+                { "shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN },
+                { "debug", no_argument, NULL, OPT_DEBUG },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        const char *state_arg = DEFAULT_STATE_DIR, *listen = API_DEFAULT_LISTEN, *uri = NULL, *store_url = NULL;
+        const char *host_arg = NULL;
+        int64_t shutdown_s = 30;
+        int c;
+        log_set_ident("tided");
+        while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+                switch (c) {
+                case OPT_STATE: state_arg = optarg; break;
+                case OPT_LISTEN: listen = streq(optarg, "none") ? NULL : optarg; break;
+                case OPT_URI: uri = optarg; break;
+                case OPT_STORE: store_url = optarg; break;
+                case OPT_HOST: host_arg = optarg; break;
+                case OPT_SHUTDOWN:
+                        if (parse_int64(optarg, 1, 3600, &shutdown_s) < 0) {
+                                fprintf(stderr, "tided: --shutdown-timeout needs seconds from 1 to 3600\n");
+                                return 2;
+                        }
+                        break;
+                case OPT_DEBUG: log_set_level(LOG_LVL_DEBUG); break;
+                case 'h': usage(stdout); return 0;
+                default: usage(stderr); return 2;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "tided: unexpected argument '%s'\n", argv[optind]);
+                usage(stderr);
+                return 2;
+        }
+
+        char hostname[256] = "";
+        if (!host_arg) {
+                gethostname(hostname, sizeof hostname - 1);
+                host_arg = hostname;
+        }
+        if (!model_name_valid(host_arg)) {
+                fprintf(stderr, "tided: host name '%s' is not a valid name; pass --host-name\n", host_arg);
+                return 2;
+        }
+
+        int r = mkdir_p(state_arg, 0755);
+        if (r < 0) {
+                log_error_errno(r, "creating %s: %m", state_arg);
+                return 1;
+        }
+        _cleanup_free_ char *state_dir = realpath(state_arg, NULL);
+        if (!state_dir) {
+                log_error_errno(-errno, "resolving %s: %m", state_arg);
+                return 1;
+        }
+        (void) chmod(state_dir, 0755);
+
+        /* Signals are taken by sigwait in this thread only; every other thread inherits the mask. */
+        sigset_t sigs;
+        sigemptyset(&sigs);
+        sigaddset(&sigs, SIGTERM);
+        sigaddset(&sigs, SIGINT);
+        sigaddset(&sigs, SIGHUP);
+        pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+        signal(SIGPIPE, SIG_IGN);
+
+        _cleanup_free_ char *token = NULL;
+        _cleanup_free_ char *default_store = xasprintf("sqlite:%s/store.db", state_dir);
+        _cleanup_free_ char *sock = xasprintf("%s/tided.sock", state_dir);
+        struct store *store = NULL;
+        struct hv_conn *hv = NULL;
+        struct agent *agent = NULL;
+        struct api *api = NULL;
+        int ret = 1;
+
+        if (ensure_token(state_dir, &token) < 0)
+                goto out;
+        r = store_open(store_url ? store_url : default_store, &store);
+        if (r < 0) {
+                log_error_errno(r, "opening the store %s: %m", store_url ? store_url : default_store);
+                goto out;
+        }
+        r = hv_libvirt_driver.open(uri, state_dir, &hv);
+        if (r < 0) {
+                log_error_errno(r, "connecting to libvirt: %m (%s)", hv_last_error());
+                goto out;
+        }
+        struct agent_config acfg = {
+                .store = store, .hv = hv, .state_dir = state_dir, .host_name = host_arg,
+                .shutdown_timeout_ms = (int) shutdown_s * 1000,
+        };
+        if (agent_new(&acfg, &agent) < 0)
+                goto out;
+        struct api_config cfg = {
+                .store = store, .state_dir = state_dir, .listen = listen, .socket_path = sock,
+                .token = token, .host_name = host_arg,
+        };
+        if (api_new(&cfg, &api) < 0)
+                goto out;
+        log_info("tided ready: state %s, store %s, API on %s and %s", state_dir, store_backend_name(store),
+                 listen ? listen : "(no TCP)", sock);
+
+        int sig;
+        while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP)
+                log_info("SIGHUP ignored");
+        log_info("signal %d: stopping (VMs keep running)", sig);
+        ret = 0;
+out:
+        api_free(api);
+        agent_free(agent);
+        if (hv)
+                hv_conn_driver(hv)->close(hv);
+        store_free(store);
+        return ret;
+}

@@ -1,0 +1,99 @@
+/* model.h — tide's objects (flavors, images, instances, hosts, events), their JSON form,
+ * their validation and their place in the store.
+ *
+ * Objects are JSON documents (jansson). Keys:
+ *   /tide/<kind>/<id>            the object (kind: flavors, images, instances)
+ *   /tide/names/<kind>/<name>    the id of the object with that name (names are unique per kind)
+ *   /tide/hosts/<name>           a host, attached to its agent's lease
+ *   /tide/events/<stamp>-<seq>   an event
+ * Validation is pure; the model_obj_* and model_event_* functions do store I/O but never log. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+#define MODEL_NAME_MAX 63
+#define MODEL_USER_DATA_MAX (64 * 1024)
+#define MODEL_CMDLINE_MAX 4096
+#define MODEL_PRIORITY_DEFAULT 500
+#define MODEL_EVENTS_KEEP 10000
+
+enum model_kind {
+        MODEL_FLAVOR,
+        MODEL_IMAGE,
+        MODEL_INSTANCE,
+        MODEL_KIND_MAX,
+};
+
+/* "flavors", "images", "instances". */
+const char *model_kind_plural(enum model_kind k);
+/* "flavor", "image", "instance". */
+const char *model_kind_singular(enum model_kind k);
+
+/* Instance states. */
+enum instance_status {
+        INSTANCE_BUILDING,
+        INSTANCE_RUNNING,
+        INSTANCE_STOPPED,
+        INSTANCE_ERROR,
+        INSTANCE_DELETING,
+        INSTANCE_STATUS_MAX,
+};
+
+const char *instance_status_to_string(enum instance_status s);
+/* -1 for an unknown string. */
+int instance_status_from_string(const char *s);
+
+/* True for a name of 1-63 characters of [A-Za-z0-9._-] starting with a letter or digit. */
+bool model_name_valid(const char *name);
+/* True for a lowercase textual UUID. */
+bool model_id_valid(const char *id);
+
+/* Validation of a request body into the canonical object. On success ret gets a new object
+ * (without id and created, which the caller adds); on failure returns TIDE_E_INVALID and
+ * ret_err gets a message (caller frees). Pure. */
+int model_flavor_from_request(json_t *body, json_t **ret, char **ret_err);
+int model_instance_from_request(json_t *body, json_t **ret, char **ret_err);
+/* Images: checks name and paths only (the disk is inspected by the caller). */
+int model_image_from_request(json_t *body, json_t **ret, char **ret_err);
+
+/* Small JSON accessors: a missing or mistyped member gives the default. */
+const char *json_str(json_t *o, const char *key, const char *def);
+int64_t json_int(json_t *o, const char *key, int64_t def);
+bool json_bool(json_t *o, const char *key, bool def);
+/* Serialises compactly; caller frees. */
+char *json_dump_compact(json_t *o);
+
+/* Store I/O for named objects. A "ref" is a name or an id. */
+
+/* Loads the object of kind named by ref. ret gets a new reference; ret_rev (may be NULL) its
+ * mod_rev. TIDE_E_NOT_FOUND when absent. */
+int model_obj_get(struct store *s, enum model_kind k, const char *ref, json_t **ret, int64_t *ret_rev);
+/* All objects of a kind, sorted by name. ret gets a new array. */
+int model_obj_list(struct store *s, enum model_kind k, json_t **ret);
+/* Stores a new object (which must have "id" and "name") and its name key in one transaction:
+ * TIDE_E_EXISTS when the name is taken. */
+int model_obj_create(struct store *s, enum model_kind k, json_t *obj, int64_t *ret_rev);
+/* Replaces an object if its mod_rev is still rev: TIDE_E_CONFLICT otherwise. */
+int model_obj_update(struct store *s, enum model_kind k, json_t *obj, int64_t rev, int64_t *ret_rev);
+/* Removes an object and its name key, if its mod_rev is still rev (0: unconditionally). */
+int model_obj_delete(struct store *s, enum model_kind k, json_t *obj, int64_t rev);
+/* Key of an object: "/tide/<kind>/<id>"; caller frees. */
+char *model_obj_key(enum model_kind k, const char *id);
+
+/* Events. severity: "info", "warning" or "error". type: e.g. "instance.running". instance may
+ * be NULL (an instance object: its name and id are recorded). Writes /tide/events/<stamp>-<seq>
+ * and trims the oldest past MODEL_EVENTS_KEEP now and then. */
+int model_event_emit(struct store *s, const char *severity, const char *type, json_t *instance,
+                     const char *host, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* The newest limit events, oldest first; only those of the instance with that name or id when
+ * instance_ref is non-NULL. ret gets a new array. */
+int model_event_list(struct store *s, const char *instance_ref, size_t limit, json_t **ret);
+
+/* Hosts. */
+#define MODEL_HOSTS_PREFIX "/tide/hosts/"
+int model_host_list(struct store *s, json_t **ret);
+int model_host_get(struct store *s, const char *name, json_t **ret);

@@ -1,0 +1,251 @@
+/* model_store.c — tide's objects in the store: named objects, events and hosts. No logging. */
+#include "model.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+
+#include "common/errors.h"
+#include "common/util.h"
+
+char *model_obj_key(enum model_kind k, const char *id) {
+        return xasprintf("/tide/%s/%s", model_kind_plural(k), id);
+}
+
+static char *name_key(enum model_kind k, const char *name) {
+        return xasprintf("/tide/names/%s/%s", model_kind_plural(k), name);
+}
+
+static int load(struct store *s, const char *key, json_t **ret, int64_t *ret_rev) {
+        struct store_kv kv = {};
+        int r = store_get(s, key, &kv);
+        if (r < 0)
+                return r;
+        json_t *o = json_loadb(kv.value, kv.value_len, 0, NULL);
+        int64_t rev = kv.mod_rev;
+        store_kv_clear(&kv);
+        if (!json_is_object(o)) {
+                json_decref(o);
+                return TIDE_E_BACKEND; /* the store holds only what tide wrote */
+        }
+        *ret = o;
+        if (ret_rev)
+                *ret_rev = rev;
+        return 0;
+}
+
+int model_obj_get(struct store *s, enum model_kind k, const char *ref, json_t **ret, int64_t *ret_rev) {
+        if (!ref || (!model_id_valid(ref) && !model_name_valid(ref)))
+                return TIDE_E_NOT_FOUND;
+        if (model_id_valid(ref)) {
+                _cleanup_free_ char *key = model_obj_key(k, ref);
+                int r = load(s, key, ret, ret_rev);
+                if (r != TIDE_E_NOT_FOUND)
+                        return r;
+        }
+        if (!model_name_valid(ref))
+                return TIDE_E_NOT_FOUND;
+        _cleanup_free_ char *nk = name_key(k, ref);
+        struct store_kv kv = {};
+        int r = store_get(s, nk, &kv);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *key = model_obj_key(k, kv.value);
+        store_kv_clear(&kv);
+        return load(s, key, ret, ret_rev);
+}
+
+static int by_name(const void *a, const void *b) {
+        json_t *x = *(json_t *const *) a, *y = *(json_t *const *) b;
+        return strcmp(json_str(x, "name", ""), json_str(y, "name", ""));
+}
+
+/* Loads every JSON object under prefix into a new array, sorted by "name". */
+static int load_prefix(struct store *s, const char *prefix, json_t **ret) {
+        struct store_kvs kvs = {};
+        int r = store_range(s, prefix, 0, &kvs, NULL);
+        if (r < 0)
+                return r;
+        _cleanup_free_ json_t **v = xcalloc(kvs.n, sizeof(json_t *));
+        size_t n = 0;
+        for (size_t i = 0; i < kvs.n; i++) {
+                json_t *o = json_loadb(kvs.items[i].value, kvs.items[i].value_len, 0, NULL);
+                if (json_is_object(o))
+                        v[n++] = o;
+                else
+                        json_decref(o);
+        }
+        store_kvs_clear(&kvs);
+        qsort(v, n, sizeof(json_t *), by_name);
+        json_t *a = json_array();
+        for (size_t i = 0; i < n; i++)
+                json_array_append_new(a, v[i]);
+        *ret = a;
+        return 0;
+}
+
+int model_obj_list(struct store *s, enum model_kind k, json_t **ret) {
+        _cleanup_free_ char *prefix = xasprintf("/tide/%s/", model_kind_plural(k));
+        return load_prefix(s, prefix, ret);
+}
+
+int model_obj_create(struct store *s, enum model_kind k, json_t *obj, int64_t *ret_rev) {
+        const char *id = json_str(obj, "id", NULL), *name = json_str(obj, "name", NULL);
+        if (!model_id_valid(id) || !model_name_valid(name))
+                return TIDE_E_INVALID;
+        _cleanup_free_ char *key = model_obj_key(k, id), *nk = name_key(k, name);
+        _cleanup_free_ char *value = json_dump_compact(obj);
+        struct store_cmp cmps[] = {
+                { .key = nk, .target = STORE_CMP_MOD_REV, .op = STORE_CMP_EQUAL, .number = 0 },
+                { .key = key, .target = STORE_CMP_MOD_REV, .op = STORE_CMP_EQUAL, .number = 0 },
+        };
+        struct store_op ops[] = {
+                { .type = STORE_OP_PUT, .key = nk, .value = id },
+                { .type = STORE_OP_PUT, .key = key, .value = value },
+        };
+        struct store_txn txn = { .cmps = cmps, .n_cmps = 2, .success = ops, .n_success = 2 };
+        bool ok;
+        int r = store_txn(s, &txn, &ok, ret_rev);
+        if (r < 0)
+                return r;
+        return ok ? 0 : TIDE_E_EXISTS;
+}
+
+int model_obj_update(struct store *s, enum model_kind k, json_t *obj, int64_t rev, int64_t *ret_rev) {
+        const char *id = json_str(obj, "id", NULL);
+        if (!model_id_valid(id))
+                return TIDE_E_INVALID;
+        _cleanup_free_ char *key = model_obj_key(k, id);
+        _cleanup_free_ char *value = json_dump_compact(obj);
+        return store_cas(s, key, value, rev, ret_rev);
+}
+
+int model_obj_delete(struct store *s, enum model_kind k, json_t *obj, int64_t rev) {
+        const char *id = json_str(obj, "id", NULL), *name = json_str(obj, "name", NULL);
+        if (!model_id_valid(id) || !model_name_valid(name))
+                return TIDE_E_INVALID;
+        _cleanup_free_ char *key = model_obj_key(k, id), *nk = name_key(k, name);
+        struct store_cmp cmp = { .key = key, .target = STORE_CMP_MOD_REV, .op = STORE_CMP_EQUAL,
+                                 .number = rev };
+        struct store_op ops[] = {
+                { .type = STORE_OP_DELETE, .key = key },
+                { .type = STORE_OP_DELETE, .key = nk },
+        };
+        struct store_txn txn = { .cmps = &cmp, .n_cmps = rev > 0 ? 1 : 0, .success = ops, .n_success = 2 };
+        bool ok;
+        int r = store_txn(s, &txn, &ok, NULL);
+        if (r < 0)
+                return r;
+        return ok ? 0 : TIDE_E_CONFLICT;
+}
+
+/* Events. */
+
+#define EVENTS_PREFIX "/tide/events/"
+
+static atomic_uint emits;
+
+static void trim_events(struct store *s) {
+        struct store_kvs kvs = {};
+        if (store_range(s, EVENTS_PREFIX, 0, &kvs, NULL) < 0)
+                return;
+        if (kvs.n > MODEL_EVENTS_KEEP) {
+                size_t n = kvs.n - MODEL_EVENTS_KEEP;
+                _cleanup_free_ struct store_op *ops = xcalloc(n, sizeof *ops);
+                for (size_t i = 0; i < n; i++)
+                        ops[i] = (struct store_op) { .type = STORE_OP_DELETE, .key = kvs.items[i].key };
+                struct store_txn txn = { .success = ops, .n_success = n };
+                (void) store_txn(s, &txn, NULL, NULL); /* best effort: the next trim retries */
+        }
+        store_kvs_clear(&kvs);
+}
+
+int model_event_emit(struct store *s, const char *severity, const char *type, json_t *instance,
+                     const char *host, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        _cleanup_free_ char *msg = xvasprintf(fmt, ap);
+        va_end(ap);
+
+        int64_t ms = now_ms();
+        _cleanup_free_ char *rnd = id_new_token(4);
+        _cleanup_free_ char *id = xasprintf("%017lld-%s", (long long) ms, rnd);
+        _cleanup_free_ char *stamp = time_format_ms(ms);
+        json_t *e = json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", id, "time", stamp, "severity",
+                              severity, "type", type, "message", msg);
+        const char *dot = strchr(type, '.');
+        json_object_set_new(e, "object", dot ? json_stringn(type, (size_t) (dot - type)) : json_string(type));
+        if (instance) {
+                json_object_set_new(e, "instance", json_string(json_str(instance, "name", "")));
+                json_object_set_new(e, "instance_id", json_string(json_str(instance, "id", "")));
+        }
+        if (host)
+                json_object_set_new(e, "host", json_string(host));
+        _cleanup_free_ char *key = xasprintf(EVENTS_PREFIX "%s", id);
+        _cleanup_free_ char *value = json_dump_compact(e);
+        json_decref(e);
+        int r = store_put(s, key, value, 0, NULL);
+        if (r >= 0 && atomic_fetch_add(&emits, 1) % 500 == 499)
+                trim_events(s);
+        return r;
+}
+
+int model_event_list(struct store *s, const char *instance_ref, size_t limit, json_t **ret) {
+        struct store_kvs kvs = {};
+        int r = store_range(s, EVENTS_PREFIX, 0, &kvs, NULL);
+        if (r < 0)
+                return r;
+        json_t *a = json_array();
+        /* Newest first from the end, then reversed: the limit keeps the newest. */
+        for (size_t i = kvs.n; i > 0 && json_array_size(a) < limit; i--) {
+                json_t *e = json_loadb(kvs.items[i - 1].value, kvs.items[i - 1].value_len, 0, NULL);
+                if (!json_is_object(e) ||
+                    (instance_ref && !streq(json_str(e, "instance", ""), instance_ref) &&
+                     !streq(json_str(e, "instance_id", ""), instance_ref))) {
+                        json_decref(e);
+                        continue;
+                }
+                json_array_insert_new(a, 0, e);
+        }
+        store_kvs_clear(&kvs);
+        *ret = a;
+        return 0;
+}
+
+/* Hosts: the record under /tide/hosts/<name> persists; /tide/hostlive/<name>, attached to the
+ * agent's lease, says it is up. */
+
+#define HOSTLIVE_PREFIX "/tide/hostlive/"
+
+static void mark_state(struct store *s, json_t *h) {
+        _cleanup_free_ char *key = xasprintf(HOSTLIVE_PREFIX "%s", json_str(h, "name", ""));
+        struct store_kv kv = {};
+        bool up = store_get(s, key, &kv) >= 0;
+        store_kv_clear(&kv);
+        json_object_set_new(h, "state", json_string(up ? "up" : "down"));
+}
+
+int model_host_list(struct store *s, json_t **ret) {
+        json_t *a;
+        int r = load_prefix(s, MODEL_HOSTS_PREFIX, &a);
+        if (r < 0)
+                return r;
+        size_t i;
+        json_t *h;
+        json_array_foreach(a, i, h)
+                mark_state(s, h);
+        *ret = a;
+        return 0;
+}
+
+int model_host_get(struct store *s, const char *name, json_t **ret) {
+        if (!model_name_valid(name))
+                return TIDE_E_NOT_FOUND;
+        _cleanup_free_ char *key = xasprintf(MODEL_HOSTS_PREFIX "%s", name);
+        json_t *h;
+        int r = load(s, key, &h, NULL);
+        if (r < 0)
+                return r;
+        mark_state(s, h);
+        *ret = h;
+        return 0;
+}

@@ -1,0 +1,36 @@
+/* store_backend.h — the table of functions each store backend implements (private to src/store). */
+#pragma once
+
+#include "store.h"
+
+struct store_backend {
+        const char *name;
+        int (*open)(const char *location, struct store **ret);
+        void (*free)(struct store *s);
+        int (*revision)(struct store *s, int64_t *ret_rev);
+        int (*get)(struct store *s, const char *key, struct store_kv *ret);
+        int (*range)(struct store *s, const char *prefix, size_t limit, struct store_kvs *ret,
+                     int64_t *ret_rev);
+        int (*txn)(struct store *s, const struct store_txn *txn, bool *ret_succeeded, int64_t *ret_rev);
+        int (*lease_grant)(struct store *s, int64_t ttl_s, int64_t *ret_id);
+        int (*lease_keepalive)(struct store *s, int64_t id);
+        int (*lease_revoke)(struct store *s, int64_t id);
+        int (*watch_new)(struct store *s, const char *prefix, int64_t after_rev, struct store_watch **ret);
+        int (*watch_next)(struct store_watch *w, int timeout_ms, struct store_events *ret);
+        void (*watch_free)(struct store_watch *w);
+};
+
+/* Every backend's struct store starts with this, so store.c can dispatch. */
+struct store {
+        const struct store_backend *backend;
+};
+
+struct store_watch {
+        const struct store_backend *backend;
+};
+
+extern const struct store_backend store_sqlite_backend;
+
+/* SQLite backend: keep at least keep (>= 1) revisions of history instead of the default 10,000
+ * (tests use it to reach compaction quickly). s must be a SQLite store. */
+void store_sqlite_set_history_keep(struct store *s, int64_t keep);
