@@ -106,7 +106,7 @@ static int image_create(struct api_request *req, struct api_reply *rep) {
         _cleanup_free_ char *tmp = xasprintf("%s.tmp", dir);
         _cleanup_free_ char *format = NULL, *disk_name = NULL, *copied = NULL, *created = NULL;
         _cleanup_free_ char *final_path = NULL;
-        json_t *info = NULL;
+        json_t *info = NULL, *src = NULL;
         bool made = false;
 
         /* The source is probed once to learn its format; the copy is checked again with that
@@ -140,7 +140,7 @@ static int image_create(struct api_request *req, struct api_reply *rep) {
         }
 
         created = time_format_ms(now_ms());
-        json_t *src = json_pack("{s:s}", "disk", json_str(img, "disk", ""));
+        src = json_pack("{s:s}", "disk", json_str(img, "disk", ""));
         json_object_set_new(img, "source", src);
         json_object_del(img, "disk");
         json_object_set_new(img, "id", json_string(id));

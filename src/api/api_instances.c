@@ -48,6 +48,9 @@ static void set_now(json_t *inst, const char *key) {
         json_object_set_new(inst, key, json_string(t));
 }
 
+/* What an instance copies from its flavor, so that it keeps its size whatever becomes of it. */
+static const char *const flavor_fields[] = { "vcpus", "max_vcpus", "ram_mib", "max_ram_mib", "disk_gib" };
+
 static int instance_create(struct api_request *req, struct api_reply *rep) {
         int64_t t_request = now_ms();
         struct store *s = api_store(req);
@@ -71,9 +74,8 @@ static int instance_create(struct api_request *req, struct api_reply *rep) {
         json_object_set_new(inst, "flavor_id", json_string(json_str(flavor, "id", "")));
         json_object_set_new(inst, "image", json_string(json_str(image, "name", "")));
         json_object_set_new(inst, "image_id", json_string(json_str(image, "id", "")));
-        const char *copied[] = { "vcpus", "max_vcpus", "ram_mib", "max_ram_mib", "disk_gib" };
-        for (size_t i = 0; i < ELEMENTSOF(copied); i++)
-                json_object_set(inst, copied[i], json_object_get(flavor, copied[i]));
+        for (size_t i = 0; i < ELEMENTSOF(flavor_fields); i++)
+                json_object_set(inst, flavor_fields[i], json_object_get(flavor, flavor_fields[i]));
         json_object_set_new(inst, "desired", json_string("running"));
         json_object_set_new(inst, "reboot_seq", json_integer(0));
         json_object_set_new(inst, "error", json_null());

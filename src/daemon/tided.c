@@ -144,6 +144,8 @@ int main(int argc, char **argv) {
         struct hv_conn *hv = NULL;
         struct agent *agent = NULL;
         struct api *api = NULL;
+        struct agent_config acfg;
+        struct api_config cfg;
         int ret = 1;
 
         if (ensure_token(state_dir, &token) < 0)
@@ -158,13 +160,13 @@ int main(int argc, char **argv) {
                 log_error_errno(r, "connecting to libvirt: %m (%s)", hv_last_error());
                 goto out;
         }
-        struct agent_config acfg = {
+        acfg = (struct agent_config) {
                 .store = store, .hv = hv, .state_dir = state_dir, .host_name = host_arg,
                 .shutdown_timeout_ms = (int) shutdown_s * 1000,
         };
         if (agent_new(&acfg, &agent) < 0)
                 goto out;
-        struct api_config cfg = {
+        cfg = (struct api_config) {
                 .store = store, .state_dir = state_dir, .listen = listen, .socket_path = sock,
                 .token = token, .host_name = host_arg,
         };

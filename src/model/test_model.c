@@ -1,0 +1,130 @@
+/* Unit tests of request validation and names (pure code). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "common/errors.h"
+#include "common/util.h"
+#include "model/model.h"
+
+static void names_accept_plain_words(void **state) {
+        assert_true(model_name_valid("web-1"));
+        assert_true(model_name_valid("db.primary_2"));
+        assert_true(model_name_valid("A"));
+}
+
+static void names_refuse_paths_quotes_and_shell(void **state) {
+        const char *bad[] = { "", "a/b", "..", "a..b", ".hidden", "-x", "it's", "a\"b", "<b>", "a&b", "a;b",
+                              "$(rm)", "a b", "a\nb", "`x`", "a|b", "é" };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                assert_false(model_name_valid(bad[i]));
+        char longname[80];
+        memset(longname, 'a', sizeof longname - 1);
+        longname[sizeof longname - 1] = 0;
+        assert_false(model_name_valid(longname));
+}
+
+static void ids_are_lowercase_uuids(void **state) {
+        _cleanup_free_ char *id = id_new_uuid();
+        assert_true(model_id_valid(id));
+        assert_false(model_id_valid("1C6F0000-0000-4000-8000-000000000000"));
+        assert_false(model_id_valid("web-1"));
+}
+
+static int flavor(const char *text, json_t **ret, char **ret_err) {
+        json_t *body = json_loads(text, 0, NULL);
+        int r = model_flavor_from_request(body, ret, ret_err);
+        json_decref(body);
+        return r;
+}
+
+static void flavor_defaults_maxima_to_its_size(void **state) {
+        json_t *f;
+        char *err = NULL;
+        assert_int_equal(flavor("{\"name\":\"small\",\"vcpus\":2,\"ram_mib\":256,\"disk_gib\":1}", &f, &err), 0);
+        assert_int_equal(json_int(f, "max_vcpus", 0), 2);
+        assert_int_equal(json_int(f, "max_ram_mib", 0), 256);
+        json_decref(f);
+}
+
+static void flavor_refuses_negative_absurd_and_mistyped_sizes(void **state) {
+        const char *bad[] = {
+                "{\"name\":\"x\",\"vcpus\":-1,\"ram_mib\":256,\"disk_gib\":1}",
+                "{\"name\":\"x\",\"vcpus\":1,\"ram_mib\":99999999999,\"disk_gib\":1}",
+                "{\"name\":\"x\",\"vcpus\":\"2\",\"ram_mib\":256,\"disk_gib\":1}",
+                "{\"name\":\"x\",\"vcpus\":1.5,\"ram_mib\":256,\"disk_gib\":1}",
+                "{\"name\":\"x\",\"vcpus\":4,\"ram_mib\":256,\"disk_gib\":1,\"max_vcpus\":2}",
+                "{\"name\":\"x\",\"vcpus\":1,\"ram_mib\":256}",
+                "{\"name\":\"a/b\",\"vcpus\":1,\"ram_mib\":256,\"disk_gib\":1}",
+                "{\"name\":\"x\",\"vcpus\":1,\"ram_mib\":256,\"disk_gib\":1,\"color\":\"red\"}",
+                "[1,2]",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                json_t *f = NULL;
+                char *err = NULL;
+                assert_int_equal(flavor(bad[i], &f, &err), TIDE_E_INVALID);
+                assert_non_null(err);
+                assert_null(f);
+                free(err);
+        }
+}
+
+static void instance_request_needs_flavor_and_image(void **state) {
+        json_t *body = json_loads("{\"name\":\"web\",\"image\":\"tiny\"}", 0, NULL), *inst = NULL;
+        char *err = NULL;
+        assert_int_equal(model_instance_from_request(body, &inst, &err), TIDE_E_INVALID);
+        assert_non_null(strstr(err, "flavor"));
+        free(err);
+        json_decref(body);
+}
+
+static void instance_request_gets_defaults(void **state) {
+        json_t *body = json_loads("{\"name\":\"web\",\"flavor\":\"small\",\"image\":\"tiny\"}", 0, NULL), *inst;
+        char *err = NULL;
+        assert_int_equal(model_instance_from_request(body, &inst, &err), 0);
+        assert_int_equal(json_int(inst, "priority", 0), MODEL_PRIORITY_DEFAULT);
+        assert_false(json_bool(inst, "ha", true));
+        json_decref(inst);
+        json_decref(body);
+}
+
+static void instance_user_data_is_bounded(void **state) {
+        char *big = xmalloc(MODEL_USER_DATA_MAX + 2);
+        memset(big, 'x', MODEL_USER_DATA_MAX + 1);
+        big[MODEL_USER_DATA_MAX + 1] = 0;
+        json_t *body = json_pack("{s:s, s:s, s:s, s:s}", "name", "web", "flavor", "small", "image", "tiny", "user_data", big);
+        json_t *inst = NULL;
+        char *err = NULL;
+        assert_int_equal(model_instance_from_request(body, &inst, &err), TIDE_E_INVALID);
+        free(err);
+        free(big);
+        json_decref(body);
+}
+
+static void image_request_needs_absolute_paths(void **state) {
+        json_t *body = json_loads("{\"name\":\"tiny\",\"disk\":\"relative.qcow2\"}", 0, NULL), *img = NULL;
+        char *err = NULL;
+        assert_int_equal(model_image_from_request(body, &img, &err), TIDE_E_INVALID);
+        free(err);
+        json_decref(body);
+        body = json_loads("{\"name\":\"tiny\",\"disk\":\"/a.qcow2\",\"initrd\":\"/i\"}", 0, NULL);
+        assert_int_equal(model_image_from_request(body, &img, &err), TIDE_E_INVALID);
+        free(err);
+        json_decref(body);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(names_accept_plain_words),
+                cmocka_unit_test(names_refuse_paths_quotes_and_shell),
+                cmocka_unit_test(ids_are_lowercase_uuids),
+                cmocka_unit_test(flavor_defaults_maxima_to_its_size),
+                cmocka_unit_test(flavor_refuses_negative_absurd_and_mistyped_sizes),
+                cmocka_unit_test(instance_request_needs_flavor_and_image),
+                cmocka_unit_test(instance_request_gets_defaults),
+                cmocka_unit_test(instance_user_data_is_bounded),
+                cmocka_unit_test(image_request_needs_absolute_paths),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

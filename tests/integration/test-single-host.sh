@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# test-single-host.sh: tided on one host with real tiny guests, end to end.
+#
+# Starts tided in a temporary state directory (embedded SQLite store, embedded libvirt), creates a
+# flavor and an image, boots two real guests and waits for TIDE-GUEST-READY on their consoles,
+# runs user-data, reboots, stops and starts, checks that bad input is refused with nothing left
+# behind, checks with virsh that libvirt holds exactly what tide reports, restarts tided and checks
+# the guests were adopted (same QEMU processes), deletes everything and checks nothing is left.
+#
+# Needs TIDED and TIDE (binaries) and TIDE_GUEST_DIR (scripts/mkimage output).
+# Exit: 0 pass, 77 skip (no guest image), anything else fail.
+set -euo pipefail
+
+: "${TIDED:?TIDED must name the tided binary}" "${TIDE:?TIDE must name the tide binary}"
+G=${TIDE_GUEST_DIR:-}
+if [ -z "$G" ] || [ ! -s "$G/tiny.qcow2" ]; then
+	echo "SKIP: no tiny guest (set TIDE_GUEST_DIR to scripts/mkimage's output)"
+	exit 77
+fi
+
+T=$(mktemp -d /tmp/tide-it.XXXXXX)
+STATE=$T/state
+PORT=$((20000 + RANDOM % 20000))
+URL=http://127.0.0.1:$PORT
+EMBED="qemu:///embed?root=$STATE/libvirt"
+export TIDE_SOCKET=$STATE/tided.sock
+unset TIDE_URL TIDE_TOKEN
+TIDED_PID=
+
+log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
+fail() {
+	log "FAIL: $*"
+	log "tided log (last 40 lines):"
+	tail -n 40 "$T/tided.log" >&2 || true
+	exit 1
+}
+
+stop_tided() {
+	[ -n "$TIDED_PID" ] || return 0
+	kill -TERM "$TIDED_PID" 2>/dev/null || true
+	local rc=0
+	wait "$TIDED_PID" || rc=$?
+	TIDED_PID=
+	return $rc
+}
+
+cleanup() {
+	local rc=$?
+	stop_tided || true
+	# Power off whatever this test's libvirt root still runs, so no QEMU outlives the test.
+	if [ -d "$STATE/libvirt" ]; then
+		for d in $(virsh -q -c "$EMBED" list --all --name 2>/dev/null); do
+			virsh -q -c "$EMBED" destroy "$d" >/dev/null 2>&1 || true
+			virsh -q -c "$EMBED" undefine "$d" >/dev/null 2>&1 || true
+		done
+	fi
+	if [ $rc -eq 0 ]; then rm -rf "$T"; else log "state kept in $T"; fi
+}
+trap cleanup EXIT
+
+start_tided() {
+	"$TIDED" --state-dir "$STATE" --listen "127.0.0.1:$PORT" --shutdown-timeout 20 >>"$T/tided.log" 2>&1 &
+	TIDED_PID=$!
+	for _ in $(seq 1 100); do
+		if [ -S "$TIDE_SOCKET" ] && "$TIDE" host list -f json >/dev/null 2>&1; then return 0; fi
+		kill -0 "$TIDED_PID" 2>/dev/null || fail "tided exited at start"
+		sleep 0.1
+	done
+	fail "tided did not answer within 10 s"
+}
+
+field() { "$TIDE" instance show "$1" -f json | jq -r ".$2"; }
+
+wait_console() { # NAME PATTERN COUNT TIMEOUT
+	local n
+	for _ in $(seq 1 $(($4 * 2))); do
+		n=$("$TIDE" instance console "$1" | tr -d '\r' | grep -c -- "$2" || true)
+		[ "$n" -ge "$3" ] && return 0
+		sleep 0.5
+	done
+	"$TIDE" instance console "$1" | tail -n 30 >&2
+	fail "'$2' x$3 not seen on $1's console within $4 s"
+}
+
+qemu_pid() { pgrep -f -- "guest=tide-$1," | head -n 1; }
+
+api() { # METHOD PATH [CURL ARGS...] -> prints the HTTP status, body in $T/body
+	local m=$1 p=$2
+	shift 2
+	curl -s -o "$T/body" -w '%{http_code}' -X "$m" -H "Authorization: Bearer $(cat "$STATE/admin.token")" \
+		-H 'Content-Type: application/json' "$@" "$URL$p"
+}
+
+expect() { # STATUS CODE METHOD PATH [CURL ARGS...]
+	local want=$1 code=$2 got
+	shift 2
+	got=$(api "$@")
+	[ "$got" = "$want" ] || fail "$1 $2: status $got, expected $want: $(cat "$T/body")"
+	[ "$(jq -r .error.code "$T/body")" = "$code" ] || fail "$1 $2: error code $(cat "$T/body"), expected $code"
+}
+
+log "starting tided in $STATE"
+start_tided
+[ "$(stat -c %a "$STATE/admin.token")" = 600 ] || fail "admin.token is not mode 0600"
+[ "$(stat -c %a "$TIDE_SOCKET")" = 600 ] || fail "the unix socket is not mode 0600"
+[ "$("$TIDE" host list -f json | jq -r '.[0].state')" = up ] || fail "the host is not up"
+
+"$TIDE" flavor create small --vcpus 1 --ram 192 --disk 1 --max-vcpus 2 --max-ram 256 >/dev/null
+"$TIDE" image create tiny --disk "$G/tiny.qcow2" --kernel "$G/vmlinuz" --initrd "$G/initrd.img" \
+	--cmdline "$(cat "$G/cmdline")" >/dev/null
+[ "$("$TIDE" image show tiny -f json | jq -r .format)" = qcow2 ] || fail "image format not recorded"
+
+printf '#!/bin/sh\necho user-data-ran\ntide-load --cpu 30 --threads 1 --mem 8 --duration 2\n' >"$T/user-data"
+log "creating two instances"
+"$TIDE" instance create vm1 --flavor small --image tiny --wait >/dev/null
+"$TIDE" instance create vm2 --flavor small --image tiny --user-data "$T/user-data" --priority high --wait >/dev/null
+for vm in vm1 vm2; do
+	j=$("$TIDE" instance show $vm -f json)
+	for k in id name status host flavor image created; do
+		[ "$(jq -r ".$k // empty" <<<"$j")" != "" ] || fail "instance show $vm lacks $k"
+	done
+	[ "$(jq -r .status <<<"$j")" = running ] || fail "$vm is not running: $j"
+done
+[ "$(field vm2 priority)" = 750 ] || fail "priority high was not recorded as 750"
+wait_console vm1 TIDE-GUEST-READY 1 120
+wait_console vm2 TIDE-GUEST-READY 1 120
+wait_console vm2 "TIDE-USERDATA exit=0" 1 60
+wait_console vm2 "TIDE-LOAD done" 1 5
+wait_console vm2 user-data-ran 1 5
+"$TIDE" event list --instance vm1 -f json | jq -e 'map(.type) | index("instance.running")' >/dev/null ||
+	fail "no instance.running event for vm1"
+
+log "reboot, stop, start"
+"$TIDE" instance reboot vm1 --wait >/dev/null
+wait_console vm1 TIDE-GUEST-READY 2 120
+"$TIDE" instance stop vm1 --wait >/dev/null
+[ "$(field vm1 status)" = stopped ] || fail "vm1 did not stop"
+[ -z "$(qemu_pid vm1)" ] || fail "vm1's QEMU still runs after stop"
+"$TIDE" instance start vm1 --wait >/dev/null
+[ "$(field vm1 status)" = running ] || fail "vm1 did not start again"
+wait_console vm1 TIDE-GUEST-READY 3 120
+
+log "bad input"
+before_dirs=$(ls "$STATE/instances" | sort)
+before_images=$(ls "$STATE/images" | sort)
+got=$(curl -s -o /dev/null -w '%{http_code}' "$URL/v1/instances")
+[ "$got" = 401 ] || fail "no token: status $got"
+got=$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer wrong' "$URL/v1/instances")
+[ "$got" = 401 ] || fail "bad token: status $got"
+expect 404 not_found POST /v1/instances -d '{"name":"x1","flavor":"nope","image":"tiny"}'
+expect 404 not_found POST /v1/instances -d '{"name":"x1","flavor":"small","image":"nope"}'
+expect 409 exists POST /v1/instances -d '{"name":"vm1","flavor":"small","image":"tiny"}'
+expect 400 invalid POST /v1/instances -d '{"name":"x1","flavor":"small",'
+expect 400 invalid POST /v1/instances -d '{"name":"x1","flavor":"small","image":"tiny","priority":-5}'
+head -c $((10 * 1024 * 1024)) /dev/zero | tr '\0' 'a' >"$T/big"
+expect 413 too_large POST /v1/instances --data-binary @"$T/big"
+for bad in 'a/b' '..' '../x' 'x"y' "it's" '<b>' 'a&b' '$(reboot)' 'a;b' 'a|b' 'a b' '`id`'; do
+	body=$(jq -cn --arg n "$bad" '{name:$n,flavor:"small",image:"tiny"}')
+	expect 400 invalid POST /v1/instances -d "$body"
+	body=$(jq -cn --arg n "$bad" '{name:$n,vcpus:1,ram_mib:128,disk_gib:1}')
+	expect 400 invalid POST /v1/flavors -d "$body"
+done
+expect 400 invalid POST /v1/flavors -d '{"name":"neg","vcpus":-1,"ram_mib":128,"disk_gib":1}'
+expect 400 invalid POST /v1/flavors -d '{"name":"huge","vcpus":1,"ram_mib":999999999999,"disk_gib":1}'
+expect 400 invalid POST /v1/flavors -d '{"name":"zero","vcpus":0,"ram_mib":128,"disk_gib":1}'
+qemu-img create -q -f qcow2 -F qcow2 -b "$G/tiny.qcow2" "$T/backed.qcow2"
+expect 400 invalid POST /v1/images -d "{\"name\":\"backed\",\"disk\":\"$T/backed.qcow2\"}"
+expect 400 invalid POST /v1/images -d "{\"name\":\"missing\",\"disk\":\"$T/does-not-exist\"}"
+expect 400 invalid POST /v1/images -d '{"name":"rel","disk":"relative/path"}'
+expect 404 not_found GET /v1/instances/nope
+expect 409 in_use DELETE /v1/flavors/small
+expect 409 in_use DELETE /v1/images/tiny
+if "$TIDE" instance create x2 --flavor nope --image tiny 2>"$T/err"; then fail "the CLI accepted an unknown flavor"; fi
+grep -q "nope" "$T/err" || fail "the CLI's error does not name the flavor: $(cat "$T/err")"
+[ "$("$TIDE" instance list -f json | jq length)" = 2 ] || fail "bad input created instances"
+[ "$("$TIDE" flavor list -f json | jq length)" = 1 ] || fail "bad input created flavors"
+[ "$("$TIDE" image list -f json | jq length)" = 1 ] || fail "bad input created images"
+[ "$(ls "$STATE/instances" | sort)" = "$before_dirs" ] || fail "bad input left instance files"
+[ "$(ls "$STATE/images" | sort)" = "$before_images" ] || fail "bad input left image files"
+
+log "restart: tided stops, the guests keep running, libvirt agrees with tide, tided adopts them"
+tide_view=$("$TIDE" instance list -f json | jq -r '.[] | "tide-\(.name) \(.id) \(.status)"' | sort)
+pid1=$(qemu_pid vm1)
+pid2=$(qemu_pid vm2)
+[ -n "$pid1" ] && [ -n "$pid2" ] || fail "no QEMU processes for the guests"
+stop_tided || fail "tided did not exit cleanly on SIGTERM"
+kill -0 "$pid1" && kill -0 "$pid2" || fail "guests died with tided"
+virsh_view=$(virsh -q -c "$EMBED" list --all --name | grep -v '^$' | while read -r d; do
+	echo "$d $(virsh -q -c "$EMBED" domuuid "$d") $(virsh -q -c "$EMBED" domstate "$d" | sed 's/shut off/stopped/')"
+done | sort)
+[ "$tide_view" = "$virsh_view" ] || fail "libvirt and tide disagree: tide: [$tide_view] virsh: [$virsh_view]"
+start_tided
+[ "$(field vm1 status)" = running ] && [ "$(field vm2 status)" = running ] || fail "guests not running after restart"
+[ "$(qemu_pid vm1)" = "$pid1" ] && [ "$(qemu_pid vm2)" = "$pid2" ] || fail "guests were restarted, not adopted"
+seq_before=$("$TIDE" instance console vm2 | tr -d '\r' | grep -c TIDE-HEARTBEAT || true)
+sleep 3
+seq_after=$("$TIDE" instance console vm2 | tr -d '\r' | grep -c TIDE-HEARTBEAT || true)
+[ "$seq_after" -gt "$seq_before" ] || fail "vm2's heartbeats stopped after the restart"
+
+log "delete everything"
+"$TIDE" instance delete vm1 --wait >/dev/null
+"$TIDE" instance delete vm2 --wait >/dev/null
+"$TIDE" image delete tiny >/dev/null
+"$TIDE" flavor delete small >/dev/null
+[ "$("$TIDE" instance list -f json | jq length)" = 0 ] || fail "instances left"
+[ -z "$(qemu_pid vm1)$(qemu_pid vm2)" ] || fail "QEMU processes left"
+[ -z "$(ls -A "$STATE/instances")" ] || fail "instance files left: $(ls "$STATE/instances")"
+[ -z "$(ls -A "$STATE/images")" ] || fail "image files left"
+stop_tided || fail "tided did not exit cleanly"
+[ -z "$(virsh -q -c "$EMBED" list --all --name | grep -v '^$' || true)" ] || fail "libvirt still has domains"
+left=$(sqlite3 "$STATE/store.db" "SELECT count(*) FROM kv WHERE key LIKE '/tide/instances/%' OR key LIKE '/tide/names/%' OR key LIKE '/tide/images/%' OR key LIKE '/tide/flavors/%'")
+[ "$left" = 0 ] || fail "$left store keys left"
+log "PASS"
