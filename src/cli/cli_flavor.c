@@ -1,0 +1,49 @@
+/* cli_flavor.c — tide flavor create|list|show|delete. */
+#include "cli/cli.h"
+
+static const struct cli_column flavor_columns[] = {
+        { "NAME", "name", NULL },
+        { "VCPUS", "vcpus", NULL },
+        { "RAM", "ram_mib", cli_cell_mib },
+        { "DISK", "disk_gib", cli_cell_gib },
+        { "MAX_VCPUS", "max_vcpus", NULL },
+        { "MAX_RAM", "max_ram_mib", cli_cell_mib },
+        { "ID", "id", NULL },
+};
+
+int cli_flavor_create(struct cli_ctx *ctx, const struct cli_args *a) {
+        json_t *body = json_pack("{s:s, s:I, s:I, s:I}", "name", a->name, "vcpus",
+                                 (json_int_t) a->vcpus, "ram_mib", (json_int_t) a->ram_mib,
+                                 "disk_gib", (json_int_t) a->disk_gib);
+        if (!body) {
+                /* The only input that can make json_pack fail is a name that is not UTF-8. */
+                cli_error("NAME must be UTF-8");
+                return CLI_EXIT_FAILURE;
+        }
+        if (a->given & CLI_F(CLI_OPT_MAX_VCPUS))
+                json_object_set_new(body, "max_vcpus", json_integer(a->max_vcpus));
+        if (a->given & CLI_F(CLI_OPT_MAX_RAM))
+                json_object_set_new(body, "max_ram_mib", json_integer(a->max_ram_mib));
+
+        json_t *flavor = NULL;
+        int r = cli_api_call(ctx, "POST", "/v1/flavors", body, 0, 0, &flavor);
+        json_decref(body);
+        if (r < 0)
+                return CLI_EXIT_FAILURE;
+        r = cli_print_answer(ctx, flavor, a->format);
+        json_decref(flavor);
+        return r;
+}
+
+int cli_flavor_list(struct cli_ctx *ctx, const struct cli_args *a) {
+        return cli_run_list(ctx, "/v1/flavors", "flavors", flavor_columns,
+                            ELEMENTSOF(flavor_columns), a->format);
+}
+
+int cli_flavor_show(struct cli_ctx *ctx, const struct cli_args *a) {
+        return cli_run_show(ctx, "flavors", a->name, a->format);
+}
+
+int cli_flavor_delete(struct cli_ctx *ctx, const struct cli_args *a) {
+        return cli_run_delete(ctx, "flavors", a->name);
+}

@@ -1,0 +1,242 @@
+/* cli_instance.c — tide instance create|list|show|start|stop|reboot|delete|console. */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <time.h>
+
+#include "common/errors.h"
+
+#define WAIT_POLL_MS 200
+#define CONSOLE_POLL_MS 500
+/* A poll's GET may take at least this long even when the wait is nearly over. */
+#define WAIT_MIN_REQUEST_MS 1000
+
+static const struct cli_column instance_columns[] = {
+        { "NAME", "name", NULL },
+        { "STATUS", "status", NULL },
+        { "TASK", "task", NULL },
+        { "HOST", "host", NULL },
+        { "FLAVOR", "flavor", NULL },
+        { "IMAGE", "image", NULL },
+        { "VCPUS", "vcpus", NULL },
+        { "RAM", "ram_mib", cli_cell_mib },
+};
+
+static void sleep_ms(int64_t ms) {
+        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+}
+
+static char *instance_path(const char *name_or_id, const char *suffix) {
+        _cleanup_free_ char *e = cli_escape(name_or_id);
+        return xasprintf("/v1/instances/%s%s", e, suffix);
+}
+
+/* Polls the instance until the operation that leads to want ("running", "stopped",
+ * "deleted") has finished, starting from the object the API answered with (*inst, replaced
+ * by the latest; NULL once deleted). Returns an enum cli_exit, every failure reported. */
+static int wait_for(struct cli_ctx *ctx, const char *name, json_t **inst, const char *want,
+                    int64_t timeout_s) {
+        /* Poll by id: a new instance of the same name must not end the wait. */
+        const char *id = json_string_value(json_object_get(*inst, "id"));
+        _cleanup_free_ char *path = instance_path(id ? id : name, "");
+        int64_t deadline = mono_ms() + timeout_s * 1000;
+
+        for (;;) {
+                _cleanup_free_ char *reason = NULL;
+                switch (cli_wait_check(*inst, want, &reason)) {
+                case CLI_WAIT_DONE:
+                        return CLI_EXIT_OK;
+                case CLI_WAIT_FAILED:
+                        cli_error("instance '%s': %s", name, reason);
+                        return CLI_EXIT_FAILURE;
+                case CLI_WAIT_PENDING:
+                        break;
+                }
+
+                int64_t left = deadline - mono_ms();
+                if (left <= 0) {
+                        _cleanup_free_ char *status = cli_cell_value(json_object_get(*inst, "status"));
+                        _cleanup_free_ char *task = cli_cell_value(json_object_get(*inst, "task"));
+                        cli_error("timed out after %" PRId64 " s waiting for instance '%s' to be %s "
+                                  "(status %s, task %s)", timeout_s, name, want, status, task);
+                        return CLI_EXIT_FAILURE;
+                }
+                sleep_ms(left < WAIT_POLL_MS ? left : WAIT_POLL_MS);
+
+                left = deadline - mono_ms();
+                json_t *next = NULL;
+                int r = cli_api_call(ctx, "GET", path, NULL,
+                                     streq(want, "deleted") ? CLI_API_QUIET_NOT_FOUND : 0,
+                                     left > WAIT_MIN_REQUEST_MS ? left : WAIT_MIN_REQUEST_MS, &next);
+                if (r == TIDE_E_NOT_FOUND && streq(want, "deleted")) {
+                        json_decref(*inst);
+                        *inst = NULL;
+                        return CLI_EXIT_OK;
+                }
+                if (r < 0)
+                        return CLI_EXIT_FAILURE;
+                if (!json_is_object(next)) {
+                        cli_error("malformed answer for instance '%s': not an object", name);
+                        json_decref(next);
+                        return CLI_EXIT_FAILURE;
+                }
+                json_decref(*inst);
+                *inst = next;
+        }
+}
+
+/* Reads the user-data file: UTF-8 text of at most CLI_USER_DATA_MAX bytes. Returns a new
+ * JSON string or NULL (reported). */
+static json_t *read_user_data(const char *path) {
+        _cleanup_free_ char *data = NULL;
+        size_t len = 0;
+        int r = read_file(path, CLI_USER_DATA_MAX, &data, &len);
+        if (r == -EFBIG) {
+                cli_error("user-data '%s': larger than %d KiB", path, CLI_USER_DATA_MAX / 1024);
+                return NULL;
+        }
+        if (r < 0) {
+                cli_error("user-data '%s': %s", path, tide_strerror(r));
+                return NULL;
+        }
+        json_t *s = memchr(data, 0, len) ? NULL : json_stringn(data, len);
+        if (!s)
+                cli_error("user-data '%s': not UTF-8 text", path);
+        return s;
+}
+
+int cli_instance_create(struct cli_ctx *ctx, const struct cli_args *a) {
+        json_t *body = json_pack("{s:s, s:s, s:s}", "name", a->name, "flavor", a->flavor,
+                                 "image", a->image);
+        if (!body) {
+                cli_error("NAME, --flavor and --image must be UTF-8");
+                return CLI_EXIT_FAILURE;
+        }
+        if (a->user_data_file) {
+                json_t *ud = read_user_data(a->user_data_file);
+                if (!ud) {
+                        json_decref(body);
+                        return CLI_EXIT_FAILURE;
+                }
+                json_object_set_new(body, "user_data", ud);
+        }
+        if (a->given & CLI_F(CLI_OPT_PRIORITY))
+                json_object_set_new(body, "priority", json_integer(a->priority));
+        if (a->ha)
+                json_object_set_new(body, "ha", json_true());
+
+        json_t *inst = NULL;
+        int r = cli_api_call(ctx, "POST", "/v1/instances", body, 0, 0, &inst);
+        json_decref(body);
+        if (r < 0)
+                return CLI_EXIT_FAILURE;
+        if (a->wait && !json_is_object(inst)) {
+                cli_error("malformed answer for instance '%s': not an object", a->name);
+                json_decref(inst);
+                return CLI_EXIT_FAILURE;
+        }
+        r = a->wait ? wait_for(ctx, a->name, &inst, "running", a->timeout_s) : CLI_EXIT_OK;
+        if (r == CLI_EXIT_OK)
+                r = cli_print_answer(ctx, inst, a->format);
+        json_decref(inst);
+        return r;
+}
+
+int cli_instance_list(struct cli_ctx *ctx, const struct cli_args *a) {
+        return cli_run_list(ctx, "/v1/instances", "instances", instance_columns,
+                            ELEMENTSOF(instance_columns), a->format);
+}
+
+int cli_instance_show(struct cli_ctx *ctx, const struct cli_args *a) {
+        return cli_run_show(ctx, "instances", a->name, a->format);
+}
+
+static int instance_action(struct cli_ctx *ctx, const struct cli_args *a, const char *action,
+                           const char *want) {
+        _cleanup_free_ char *path = instance_path(a->name, "/action");
+        json_t *body = json_pack("{s:s}", "action", action);
+        if (!body)
+                abort();  /* our own ASCII: only allocation can fail, and tide aborts on it */
+        json_t *inst = NULL;
+        int r = cli_api_call(ctx, "POST", path, body, 0, 0, &inst);
+        json_decref(body);
+        if (r < 0)
+                return CLI_EXIT_FAILURE;
+        if (a->wait && !json_is_object(inst)) {
+                cli_error("malformed answer for instance '%s': not an object", a->name);
+                json_decref(inst);
+                return CLI_EXIT_FAILURE;
+        }
+        r = a->wait ? wait_for(ctx, a->name, &inst, want, a->timeout_s) : CLI_EXIT_OK;
+        if (r == CLI_EXIT_OK)
+                r = cli_print_answer(ctx, inst, a->format);
+        json_decref(inst);
+        return r;
+}
+
+int cli_instance_start(struct cli_ctx *ctx, const struct cli_args *a) {
+        return instance_action(ctx, a, "start", "running");
+}
+
+int cli_instance_stop(struct cli_ctx *ctx, const struct cli_args *a) {
+        return instance_action(ctx, a, "stop", "stopped");
+}
+
+int cli_instance_reboot(struct cli_ctx *ctx, const struct cli_args *a) {
+        return instance_action(ctx, a, "reboot", "running");
+}
+
+int cli_instance_delete(struct cli_ctx *ctx, const struct cli_args *a) {
+        _cleanup_free_ char *path = instance_path(a->name, "");
+        json_t *inst = NULL;
+        int r = cli_api_call(ctx, "DELETE", path, NULL, 0, 0, &inst);
+        if (r < 0)
+                return CLI_EXIT_FAILURE;
+        r = CLI_EXIT_OK;
+        /* An answer without the object (204) leaves nothing to wait for. */
+        if (a->wait && json_is_object(inst))
+                r = wait_for(ctx, a->name, &inst, "deleted", a->timeout_s);
+        json_decref(inst);
+        return r;
+}
+
+/* Writes console output. On a terminal, control characters other than tab, newline and
+ * carriage return are replaced: the guest must not drive the operator's terminal. */
+static int write_console(const char *data, size_t len, bool tty) {
+        if (!tty)
+                return fwrite(data, 1, len, stdout) == len ? 0 : -EIO;
+        for (size_t i = 0; i < len; i++) {
+                unsigned char c = (unsigned char) data[i];
+                if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f)
+                        c = '?';
+                if (putchar(c) == EOF)
+                        return -EIO;
+        }
+        return 0;
+}
+
+int cli_instance_console(struct cli_ctx *ctx, const struct cli_args *a) {
+        _cleanup_free_ char *path = instance_path(a->name, "/console");
+        bool tty = isatty(STDOUT_FILENO);
+        uint64_t offset = 0;
+
+        for (;;) {
+                _cleanup_free_ char *p = offset ? xasprintf("%s?offset=%" PRIu64, path, offset)
+                                                : xstrdup(path);
+                _cleanup_free_ char *data = NULL;
+                size_t len = 0;
+                if (cli_api_get_text(ctx, p, &data, &len) < 0)
+                        return CLI_EXIT_FAILURE;
+                if (write_console(data, len, tty) < 0 || fflush(stdout) == EOF)
+                        return CLI_EXIT_FAILURE;  /* stdout went away (a closed pipe) */
+                offset += len;
+                if (!a->follow)
+                        return CLI_EXIT_OK;
+                /* Runs until interrupted: SIGINT's default action ends the process, and all
+                 * output so far has been flushed. */
+                sleep_ms(CONSOLE_POLL_MS);
+        }
+}

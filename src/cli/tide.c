@@ -1,0 +1,279 @@
+/* tide.c — the tide command-line client: global options, the command table, dispatch.
+ *
+ *   tide [--url URL] [--token TOKEN] [--socket PATH] NOUN VERB [ARGS]
+ *
+ * Exit status: 0 success, 1 failure (reported on stderr), 2 usage error. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+
+#include "cli/cli.h"
+#include "cli/cli_http.h"
+#include "common/errors.h"
+
+#ifndef TIDE_VERSION
+#define TIDE_VERSION "0.1.0"
+#endif
+
+#define DEFAULT_STATE_DIR "/var/lib/tide"
+#define TOKEN_FILE_MAX 4096
+
+#define O(x) CLI_F(CLI_OPT_##x)
+#define FORMAT_USAGE "[-f table|json]"
+#define WAIT_USAGE "[--wait [--timeout SECONDS]]"
+
+static const struct cli_command commands[] = {
+        { "flavor", "create", cli_flavor_create, true,
+          O(VCPUS) | O(RAM) | O(DISK_GIB) | O(MAX_VCPUS) | O(MAX_RAM) | O(FORMAT),
+          O(VCPUS) | O(RAM) | O(DISK_GIB),
+          "NAME --vcpus N --ram MIB --disk GIB [--max-vcpus N] [--max-ram MIB] " FORMAT_USAGE,
+          "Create a flavor: a VM size, and the maxima a VM of it may grow to." },
+        { "flavor", "list", cli_flavor_list, false, O(FORMAT), 0, FORMAT_USAGE,
+          "List the flavors." },
+        { "flavor", "show", cli_flavor_show, true, O(FORMAT), 0, "NAME " FORMAT_USAGE,
+          "Show one flavor, by name or id." },
+        { "flavor", "delete", cli_flavor_delete, true, 0, 0, "NAME",
+          "Delete a flavor that no instance uses." },
+
+        { "image", "create", cli_image_create, true,
+          O(DISK_FILE) | O(KERNEL) | O(INITRD) | O(CMDLINE) | O(FORMAT), O(DISK_FILE),
+          "NAME --disk FILE [--kernel FILE [--initrd FILE] [--cmdline STR]] " FORMAT_USAGE,
+          "Register an image: tided copies the files (read on its host) into its image store." },
+        { "image", "list", cli_image_list, false, O(FORMAT), 0, FORMAT_USAGE,
+          "List the images." },
+        { "image", "show", cli_image_show, true, O(FORMAT), 0, "NAME " FORMAT_USAGE,
+          "Show one image, by name or id." },
+        { "image", "delete", cli_image_delete, true, 0, 0, "NAME",
+          "Delete an image that no instance uses." },
+
+        { "instance", "create", cli_instance_create, true,
+          O(FLAVOR) | O(IMAGE) | O(USER_DATA) | O(PRIORITY) | O(HA) | O(WAIT) | O(TIMEOUT) |
+                  O(FORMAT),
+          O(FLAVOR) | O(IMAGE),
+          "NAME --flavor FLAVOR --image IMAGE [--user-data FILE] "
+          "[--priority N|low|normal|high] [--ha] " WAIT_USAGE " " FORMAT_USAGE,
+          "Create and start an instance." },
+        { "instance", "list", cli_instance_list, false, O(FORMAT), 0, FORMAT_USAGE,
+          "List the instances." },
+        { "instance", "show", cli_instance_show, true, O(FORMAT), 0, "NAME " FORMAT_USAGE,
+          "Show one instance, by name or id." },
+        { "instance", "start", cli_instance_start, true, O(WAIT) | O(TIMEOUT) | O(FORMAT), 0,
+          "NAME " WAIT_USAGE " " FORMAT_USAGE, "Start a stopped instance." },
+        { "instance", "stop", cli_instance_stop, true, O(WAIT) | O(TIMEOUT) | O(FORMAT), 0,
+          "NAME " WAIT_USAGE " " FORMAT_USAGE, "Stop an instance." },
+        { "instance", "reboot", cli_instance_reboot, true, O(WAIT) | O(TIMEOUT) | O(FORMAT), 0,
+          "NAME " WAIT_USAGE " " FORMAT_USAGE, "Reboot an instance." },
+        { "instance", "delete", cli_instance_delete, true, O(WAIT) | O(TIMEOUT), 0,
+          "NAME " WAIT_USAGE, "Delete an instance and its disk." },
+        { "instance", "console", cli_instance_console, true, O(FOLLOW), 0, "NAME [--follow]",
+          "Print the instance's serial console log." },
+
+        { "host", "list", cli_host_list, false, O(FORMAT), 0, FORMAT_USAGE,
+          "List the hosts." },
+        { "host", "show", cli_host_show, true, O(FORMAT), 0, "NAME " FORMAT_USAGE,
+          "Show one host." },
+
+        { "event", "list", cli_event_list, false, O(INSTANCE) | O(LIMIT) | O(FORMAT), 0,
+          "[--instance NAME] [--limit N] " FORMAT_USAGE,
+          "List events, oldest first." },
+};
+
+static void print_commands(FILE *f, const char *noun) {
+        for (size_t i = 0; i < ELEMENTSOF(commands); i++) {
+                const struct cli_command *c = &commands[i];
+                if (noun && !streq(c->noun, noun))
+                        continue;
+                fprintf(f, "  tide %s %s%s%s\n", c->noun, c->verb, *c->usage ? " " : "", c->usage);
+        }
+}
+
+static void main_help(FILE *f) {
+        fputs("Usage: tide [--url URL] [--token TOKEN] [--socket PATH] COMMAND ...\n"
+              "\n"
+              "The command-line client of tided, the tide VM pool daemon.\n"
+              "\n"
+              "Commands:\n", f);
+        print_commands(f, NULL);
+        fputs("\n"
+              "Options:\n"
+              "  --url URL       tided's API over TCP, e.g. http://127.0.0.1:7480 (env TIDE_URL)\n"
+              "  --token TOKEN   bearer token for --url (env TIDE_TOKEN; default: the contents\n"
+              "                  of $TIDE_STATE_DIR/admin.token or " DEFAULT_STATE_DIR "/admin.token)\n"
+              "  --socket PATH   tided's unix socket when no URL is given (env TIDE_SOCKET;\n"
+              "                  default $TIDE_STATE_DIR/tided.sock or " DEFAULT_STATE_DIR "/tided.sock)\n"
+              "  --version       print the version\n"
+              "  -h, --help      show this help\n"
+              "\n"
+              "Run 'tide NOUN VERB --help' for a command's options.\n", f);
+}
+
+static void noun_help(FILE *f, const char *noun) {
+        fprintf(f, "Usage: tide %s VERB ...\n\nCommands:\n", noun);
+        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+                if (streq(commands[i].noun, noun))
+                        fprintf(f, "  %-10s %s\n", commands[i].verb, commands[i].help);
+        fprintf(f, "\nRun 'tide %s VERB --help' for a command's options.\n", noun);
+}
+
+static bool noun_exists(const char *noun) {
+        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+                if (streq(commands[i].noun, noun))
+                        return true;
+        return false;
+}
+
+static const struct cli_command *find_command(const char *noun, const char *verb) {
+        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+                if (streq(commands[i].noun, noun) && streq(commands[i].verb, verb))
+                        return &commands[i];
+        return NULL;
+}
+
+static const char *env(const char *name) {
+        const char *v = getenv(name);
+        return v && *v ? v : NULL;
+}
+
+/* The admin token tided leaves in its state directory, when this user may read it. */
+static char *load_token(void) {
+        const char *dir = env("TIDE_STATE_DIR") ?: DEFAULT_STATE_DIR;
+        _cleanup_free_ char *path = xasprintf("%s/admin.token", dir);
+        _cleanup_free_ char *data = NULL;
+        size_t len = 0;
+        if (read_file(path, TOKEN_FILE_MAX, &data, &len) < 0)
+                return NULL;  /* no token then: tided's 401 tells the user, with a hint */
+        while (len > 0 && strchr(" \t\r\n", data[len - 1]))
+                data[--len] = 0;
+        return len > 0 && !memchr(data, 0, len) ? TAKE_PTR(data) : NULL;
+}
+
+static _printf_(1, 2) int usage_error(const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        _cleanup_free_ char *msg = xvasprintf(fmt, ap);
+        va_end(ap);
+        fprintf(stderr, "tide: %s\nRun 'tide --help' for usage.\n", msg);
+        return CLI_EXIT_USAGE;
+}
+
+static int run(int argc, char **argv) {
+        enum { ARG_URL = 0x100, ARG_TOKEN, ARG_SOCKET, ARG_VERSION };
+        static const struct option options[] = {
+                { "url", required_argument, NULL, ARG_URL },
+                { "token", required_argument, NULL, ARG_TOKEN },
+                { "socket", required_argument, NULL, ARG_SOCKET },
+                { "version", no_argument, NULL, ARG_VERSION },
+                { "help", no_argument, NULL, 'h' },
+                {}
+        };
+        const char *url = NULL, *token = NULL, *socket_path = NULL;
+
+        opterr = 0;
+        optind = 0;
+        /* "+": stop at the command, whose options are its own. */
+        for (int c; (c = getopt_long(argc, argv, "+:h", options, NULL)) != -1;) {
+                switch (c) {
+                case ARG_URL: url = optarg; break;
+                case ARG_TOKEN: token = optarg; break;
+                case ARG_SOCKET: socket_path = optarg; break;
+                case ARG_VERSION:
+                        printf("tide %s\n", TIDE_VERSION);
+                        return CLI_EXIT_OK;
+                case 'h':
+                        main_help(stdout);
+                        return CLI_EXIT_OK;
+                case ':':
+                        return usage_error("option '%s' needs an argument", argv[optind - 1]);
+                default:
+                        return usage_error("unknown option '%s'", argv[optind - 1]);
+                }
+        }
+        if (url && socket_path)
+                return usage_error("give --url or --socket, not both");
+
+        if (optind >= argc) {
+                fputs("tide: missing command\n", stderr);
+                main_help(stderr);
+                return CLI_EXIT_USAGE;
+        }
+        const char *noun = argv[optind];
+        if (!noun_exists(noun))
+                return usage_error("unknown command '%s'", noun);
+        if (optind + 1 >= argc) {
+                fprintf(stderr, "tide %s: missing command\n", noun);
+                noun_help(stderr, noun);
+                return CLI_EXIT_USAGE;
+        }
+        const char *verb = argv[optind + 1];
+        if (streq(verb, "-h") || streq(verb, "--help")) {
+                noun_help(stdout, noun);
+                return CLI_EXIT_OK;
+        }
+        const struct cli_command *cmd = find_command(noun, verb);
+        if (!cmd) {
+                fprintf(stderr, "tide %s: unknown command '%s'\n", noun, verb);
+                noun_help(stderr, noun);
+                return CLI_EXIT_USAGE;
+        }
+
+        struct cli_args args;
+        _cleanup_free_ char *err = NULL;
+        int r = cli_args_parse(cmd, argc - optind - 1, argv + optind + 1, &args, &err);
+        if (r == CLI_ARGS_HELP) {
+                cli_command_help(stdout, cmd);
+                return CLI_EXIT_OK;
+        }
+        if (r < 0) {
+                fprintf(stderr, "tide %s %s: %s\nUsage: tide %s %s %s\n"
+                        "Run 'tide %s %s --help' for more.\n", noun, verb, err, noun, verb,
+                        cmd->usage, noun, verb);
+                return CLI_EXIT_USAGE;
+        }
+
+        /* The command line beats the environment: an explicit --socket overrides TIDE_URL. */
+        if (!url && !socket_path)
+                url = env("TIDE_URL");
+        _cleanup_free_ char *socket_default = NULL;
+        if (!url && !socket_path)
+                socket_path = env("TIDE_SOCKET");
+        if (!url && !socket_path) {
+                socket_default = xasprintf("%s/tided.sock",
+                                           env("TIDE_STATE_DIR") ?: DEFAULT_STATE_DIR);
+                socket_path = socket_default;
+        }
+        if (!token)
+                token = env("TIDE_TOKEN");
+        _cleanup_free_ char *token_file = NULL;
+        if (!token && url)
+                token = token_file = load_token();
+
+        struct cli_ctx ctx = {};
+        r = cli_http_new(url, url ? NULL : socket_path, token, &ctx.http);
+        if (r < 0) {
+                cli_error("cannot set up the HTTP client: %s", tide_strerror(r));
+                return CLI_EXIT_FAILURE;
+        }
+        r = cmd->run(&ctx, &args);
+        cli_http_free(ctx.http);
+        return r;
+}
+
+int main(int argc, char **argv) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+                cli_error("cannot initialise libcurl");
+                return CLI_EXIT_FAILURE;
+        }
+        int r = run(argc, argv);
+        curl_global_cleanup();
+
+        /* Output that could not be written is a failure, not silence (a full disk, a pipe). */
+        errno = 0;
+        if (fflush(stdout) == EOF || ferror(stdout)) {
+                if (errno != EPIPE)
+                        cli_error("cannot write the output%s%s", errno ? ": " : "",
+                                  errno ? strerror(errno) : "");
+                return CLI_EXIT_FAILURE;
+        }
+        return r;
+}
