@@ -9,6 +9,7 @@
 
 #define WAIT_POLL_MS 200
 #define CONSOLE_POLL_MS 500
+#define CONSOLE_MORE_MIN (64 * 1024)
 /* A poll's GET may take at least this long even when the wait is nearly over. */
 #define WAIT_MIN_REQUEST_MS 1000
 
@@ -233,6 +234,11 @@ int cli_instance_console(struct cli_ctx *ctx, const struct cli_args *a) {
                 if (write_console(data, len, tty) < 0 || fflush(stdout) == EOF)
                         return CLI_EXIT_FAILURE;  /* stdout went away (a closed pipe) */
                 offset += len;
+                /* tided answers a long log in chunks (of 1 MiB): a big answer means more is
+                 * waiting, a short one that we reached the end, for now. Not "until an empty
+                 * answer": a chatty guest would keep a plain read from ever ending. */
+                if (len >= CONSOLE_MORE_MIN)
+                        continue;
                 if (!a->follow)
                         return CLI_EXIT_OK;
                 /* Runs until interrupted: SIGINT's default action ends the process, and all
