@@ -279,7 +279,7 @@ int api_new(const struct api_config *cfg, struct api **ret) {
                 }
         }
         if (cfg->socket_path) {
-                int fd;
+                int fd = -1;
                 r = unix_listen(cfg->socket_path, &fd);
                 if (r < 0) {
                         log_error_errno(r, "cannot listen on %s: %m", cfg->socket_path);
