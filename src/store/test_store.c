@@ -1,0 +1,604 @@
+/* test_store.c — unit tests of the store's data model on its SQLite backend: opening, keys and
+ * revisions, prefix ranges, transactions and their compares, create and CAS, limits, leases. */
+#include "test_store_helpers.h"
+
+/* ---- opening ---- */
+
+static void test_open_accepts_sqlite_url_and_plain_path(void **state) {
+        struct fixture *f = *state;
+        assert_string_equal(store_backend_name(f->s), "sqlite");
+        put(f->s, "/k", "v");
+
+        _cleanup_free_ char *url = xasprintf("sqlite:%s", f->path);
+        struct store *s2 = NULL;
+        assert_int_equal(store_open(url, &s2), 0);
+        assert_value(s2, "/k", "v");
+        store_free(s2);
+}
+
+static void test_open_etcd_is_unsupported(void **state) {
+        struct store *s = NULL;
+        assert_int_equal(store_open("etcd:http://127.0.0.1:2379", &s), TIDE_E_UNSUPPORTED);
+        assert_int_equal(store_open("sqlite:", &s), TIDE_E_INVALID);
+        assert_null(s);
+}
+
+static void test_reopen_keeps_keys_and_revision(void **state) {
+        struct fixture *f = *state;
+        put(f->s, "/a", "1");
+        int64_t rev = put(f->s, "/b", "2");
+        store_free(f->s);
+        assert_int_equal(store_open(f->path, &f->s), 0);
+        assert_int_equal(revision(f->s), rev);
+        assert_value(f->s, "/a", "1");
+        assert_value(f->s, "/b", "2");
+}
+
+/* ---- keys ---- */
+
+static void test_put_then_get_returns_value(void **state) {
+        struct fixture *f = *state;
+        put(f->s, "/tide/instances/1", "{\"name\":\"web\"}");
+        assert_value(f->s, "/tide/instances/1", "{\"name\":\"web\"}");
+}
+
+static void test_get_absent_is_not_found(void **state) {
+        struct fixture *f = *state;
+        assert_absent(f->s, "/nothing");
+}
+
+static void test_empty_value_round_trips(void **state) {
+        struct fixture *f = *state;
+        put(f->s, "/empty", "");
+        assert_value(f->s, "/empty", "");
+}
+
+static void test_put_sets_create_rev_mod_rev_and_version(void **state) {
+        struct fixture *f = *state;
+        assert_int_equal(revision(f->s), 0);
+        int64_t r1 = put(f->s, "/k", "a");
+        int64_t r2 = put(f->s, "/other", "x");
+        int64_t r3 = put(f->s, "/k", "b");
+        assert_int_equal(r1, 1);
+        assert_int_equal(r2, 2);
+        assert_int_equal(r3, 3);
+
+        struct store_kv kv = {};
+        assert_int_equal(store_get(f->s, "/k", &kv), 0);
+        assert_int_equal(kv.create_rev, 1);
+        assert_int_equal(kv.mod_rev, 3);
+        assert_int_equal(kv.version, 2);
+        assert_int_equal(kv.lease, 0);
+        store_kv_clear(&kv);
+}
+
+static void test_recreated_key_starts_a_new_life(void **state) {
+        struct fixture *f = *state;
+        put(f->s, "/k", "a");
+        put(f->s, "/k", "b");
+        assert_int_equal(store_delete(f->s, "/k", NULL), 0);
+        int64_t rev = put(f->s, "/k", "c");
+
+        struct store_kv kv = {};
+        assert_int_equal(store_get(f->s, "/k", &kv), 0);
+        assert_int_equal(kv.create_rev, rev);
+        assert_int_equal(kv.version, 1);
+        store_kv_clear(&kv);
+}
+
+static void test_range_returns_prefix_in_key_order(void **state) {
+        struct fixture *f = *state;
+        put(f->s, "/a/2", "2");
+        put(f->s, "/a0", "outside");
+        put(f->s, "/a/1", "1");
+        put(f->s, "/a", "outside too");
+        put(f->s, "/a/3/x", "3");
+        put(f->s, "/b/1", "outside");
+
+        struct store_kvs kvs = {};
+        int64_t rev = -1;
+        assert_int_equal(store_range(f->s, "/a/", 0, &kvs, &rev), 0);
+        assert_int_equal(rev, 6);
+        assert_int_equal(kvs.n, 3);
+        assert_string_equal(kvs.items[0].key, "/a/1");
+        assert_string_equal(kvs.items[1].key, "/a/2");
+        assert_string_equal(kvs.items[2].key, "/a/3/x");
+        assert_string_equal(kvs.items[2].value, "3");
+        store_kvs_clear(&kvs);
+}
+
+static void test_range_stops_at_limit(void **state) {
+        struct fixture *f = *state;
+        for (int i = 0; i < 10; i++) {
+                char key[32];
+                snprintf(key, sizeof key, "/l/%02d", i);
+                put(f->s, key, "v");
+        }
+        struct store_kvs kvs = {};
+        assert_int_equal(store_range(f->s, "/l/", 4, &kvs, NULL), 0);
+        assert_int_equal(kvs.n, 4);
+        assert_string_equal(kvs.items[3].key, "/l/03");
+        store_kvs_clear(&kvs);
+}
+
+static void test_range_empty_prefix_returns_every_key(void **state) {
+        struct fixture *f = *state;
+        put(f->s, "/x", "1");
+        put(f->s, "a", "2");
+        put(f->s, "\xff\xff", "3");
+        struct store_kvs kvs = {};
+        assert_int_equal(store_range(f->s, "", 0, &kvs, NULL), 0);
+        assert_int_equal(kvs.n, 3);
+        assert_string_equal(kvs.items[2].key, "\xff\xff");
+        store_kvs_clear(&kvs);
+}
+
+static void test_range_prefix_ending_in_0xff_bytes(void **state) {
+        struct fixture *f = *state;
+        put(f->s, "a\xff", "in");
+        put(f->s, "a\xff\xff" "b", "in");
+        put(f->s, "b", "out");
+        put(f->s, "a\xfe", "out");
+        struct store_kvs kvs = {};
+        assert_int_equal(store_range(f->s, "a\xff", 0, &kvs, NULL), 0);
+        assert_int_equal(kvs.n, 2);
+        assert_string_equal(kvs.items[0].key, "a\xff");
+        assert_string_equal(kvs.items[1].key, "a\xff\xff" "b");
+        store_kvs_clear(&kvs);
+}
+
+static void test_range_of_absent_prefix_is_empty(void **state) {
+        struct fixture *f = *state;
+        put(f->s, "/a/1", "1");
+        struct store_kvs kvs = {};
+        assert_int_equal(store_range(f->s, "/z/", 0, &kvs, NULL), 0);
+        assert_int_equal(kvs.n, 0);
+        store_kvs_clear(&kvs);
+}
+
+static void test_delete_removes_key(void **state) {
+        struct fixture *f = *state;
+        put(f->s, "/k", "v");
+        int64_t rev = -1;
+        assert_int_equal(store_delete(f->s, "/k", &rev), 0);
+        assert_int_equal(rev, 2);
+        assert_absent(f->s, "/k");
+}
+
+static void test_delete_absent_is_not_found_and_writes_nothing(void **state) {
+        struct fixture *f = *state;
+        put(f->s, "/k", "v");
+        assert_int_equal(store_delete(f->s, "/nothing", NULL), TIDE_E_NOT_FOUND);
+        assert_int_equal(revision(f->s), 1);
+}
+
+static void test_delete_prefix_removes_only_that_prefix(void **state) {
+        struct fixture *f = *state;
+        put(f->s, "/p/1", "1");
+        put(f->s, "/p/2", "2");
+        put(f->s, "/p", "stays");
+        put(f->s, "/q/1", "stays");
+        const struct store_op op = { .type = STORE_OP_DELETE_PREFIX, .key = "/p/" };
+        const struct store_txn txn = { .success = &op, .n_success = 1 };
+        int64_t rev = -1;
+        assert_int_equal(store_txn(f->s, &txn, NULL, &rev), 0);
+        assert_int_equal(rev, 5);
+        assert_absent(f->s, "/p/1");
+        assert_absent(f->s, "/p/2");
+        assert_value(f->s, "/p", "stays");
+        assert_value(f->s, "/q/1", "stays");
+}
+
+/* ---- transactions ---- */
+
+static void test_txn_applies_all_ops_at_one_revision(void **state) {
+        struct fixture *f = *state;
+        put(f->s, "/gone", "x");
+        const struct store_op ops[] = {
+                { .type = STORE_OP_PUT, .key = "/a", .value = "1" },
+                { .type = STORE_OP_PUT, .key = "/b", .value = "2" },
+                { .type = STORE_OP_DELETE, .key = "/gone" },
+        };
+        const struct store_txn txn = { .success = ops, .n_success = 3 };
+        bool ok = false;
+        int64_t rev = -1;
+        assert_int_equal(store_txn(f->s, &txn, &ok, &rev), 0);
+        assert_true(ok);
+        assert_int_equal(rev, 2);
+
+        struct store_kvs kvs = {};
+        assert_int_equal(store_range(f->s, "/", 0, &kvs, NULL), 0);
+        assert_int_equal(kvs.n, 2);
+        assert_int_equal(kvs.items[0].mod_rev, 2);
+        assert_int_equal(kvs.items[1].mod_rev, 2);
+        store_kvs_clear(&kvs);
+}
+
+static void test_txn_runs_failure_branch_when_a_compare_fails(void **state) {
+        struct fixture *f = *state;
+        put(f->s, "/k", "v");
+        const struct store_cmp cmps[] = {
+                { .key = "/k", .target = STORE_CMP_VERSION, .op = STORE_CMP_EQUAL, .number = 1 },
+                { .key = "/k", .target = STORE_CMP_VALUE, .op = STORE_CMP_EQUAL, .value = "other" },
+        };
+        const struct store_op yes = { .type = STORE_OP_PUT, .key = "/yes", .value = "1" };
+        const struct store_op no = { .type = STORE_OP_PUT, .key = "/no", .value = "1" };
+        const struct store_txn txn = {
+                .cmps = cmps, .n_cmps = 2, .success = &yes, .n_success = 1, .failure = &no, .n_failure = 1,
+        };
+        bool ok = true;
+        assert_int_equal(store_txn(f->s, &txn, &ok, NULL), 0);
+        assert_false(ok);
+        assert_absent(f->s, "/yes");
+        assert_value(f->s, "/no", "1");
+}
+
+static void test_txn_without_writes_keeps_revision(void **state) {
+        struct fixture *f = *state;
+        put(f->s, "/k", "v");
+        const struct store_cmp cmp = {
+                .key = "/k", .target = STORE_CMP_VALUE, .op = STORE_CMP_EQUAL, .value = "v",
+        };
+        const struct store_op del = { .type = STORE_OP_DELETE, .key = "/absent" };
+        const struct store_op delp = { .type = STORE_OP_DELETE_PREFIX, .key = "/none/" };
+        const struct store_op ops[] = { del, delp };
+        const struct store_txn only_cmp = { .cmps = &cmp, .n_cmps = 1 };
+        const struct store_txn absent = { .cmps = &cmp, .n_cmps = 1, .success = ops, .n_success = 2 };
+        bool ok = false;
+        int64_t rev = -1;
+        assert_int_equal(store_txn(f->s, &only_cmp, &ok, &rev), 0);
+        assert_true(ok);
+        assert_int_equal(rev, 1);
+        assert_int_equal(store_txn(f->s, &absent, &ok, &rev), 0);
+        assert_int_equal(rev, 1);
+        assert_int_equal(revision(f->s), 1);
+}
+
+struct cmp_case {
+        enum store_cmp_target target;
+        enum store_cmp_op op;
+        int64_t number;
+        const char *value;
+        bool expected;
+};
+
+/* Runs each case against key and checks which branch ran. */
+static void check_cmp_cases(struct store *s, const char *key, const struct cmp_case *cases, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                const struct store_cmp cmp = {
+                        .key = key, .target = cases[i].target, .op = cases[i].op,
+                        .number = cases[i].number, .value = cases[i].value,
+                };
+                const struct store_txn txn = { .cmps = &cmp, .n_cmps = 1 };
+                bool ok = !cases[i].expected;
+                assert_int_equal(store_txn(s, &txn, &ok, NULL), 0);
+                if (ok != cases[i].expected)
+                        fail_msg("case %zu: target %d op %d gave %d", i, cases[i].target, cases[i].op, ok);
+        }
+}
+
+static void test_txn_compares_revisions_and_version(void **state) {
+        struct fixture *f = *state;
+        put(f->s, "/k", "a");          /* rev 1: create_rev 1 */
+        put(f->s, "/other", "x");      /* rev 2 */
+        put(f->s, "/k", "b");          /* rev 3: mod_rev 3, version 2 */
+        static const struct cmp_case cases[] = {
+                { STORE_CMP_MOD_REV, STORE_CMP_EQUAL, 3, NULL, true },
+                { STORE_CMP_MOD_REV, STORE_CMP_EQUAL, 2, NULL, false },
+                { STORE_CMP_MOD_REV, STORE_CMP_NOT_EQUAL, 2, NULL, true },
+                { STORE_CMP_MOD_REV, STORE_CMP_NOT_EQUAL, 3, NULL, false },
+                { STORE_CMP_MOD_REV, STORE_CMP_LESS, 4, NULL, true },
+                { STORE_CMP_MOD_REV, STORE_CMP_LESS, 3, NULL, false },
+                { STORE_CMP_MOD_REV, STORE_CMP_GREATER, 2, NULL, true },
+                { STORE_CMP_MOD_REV, STORE_CMP_GREATER, 3, NULL, false },
+                { STORE_CMP_CREATE_REV, STORE_CMP_EQUAL, 1, NULL, true },
+                { STORE_CMP_CREATE_REV, STORE_CMP_EQUAL, 3, NULL, false },
+                { STORE_CMP_CREATE_REV, STORE_CMP_NOT_EQUAL, 3, NULL, true },
+                { STORE_CMP_CREATE_REV, STORE_CMP_LESS, 2, NULL, true },
+                { STORE_CMP_CREATE_REV, STORE_CMP_LESS, 1, NULL, false },
+                { STORE_CMP_CREATE_REV, STORE_CMP_GREATER, 0, NULL, true },
+                { STORE_CMP_CREATE_REV, STORE_CMP_GREATER, 1, NULL, false },
+                { STORE_CMP_VERSION, STORE_CMP_EQUAL, 2, NULL, true },
+                { STORE_CMP_VERSION, STORE_CMP_EQUAL, 1, NULL, false },
+                { STORE_CMP_VERSION, STORE_CMP_NOT_EQUAL, 1, NULL, true },
+                { STORE_CMP_VERSION, STORE_CMP_NOT_EQUAL, 2, NULL, false },
+                { STORE_CMP_VERSION, STORE_CMP_LESS, 3, NULL, true },
+                { STORE_CMP_VERSION, STORE_CMP_LESS, 2, NULL, false },
+                { STORE_CMP_VERSION, STORE_CMP_GREATER, 1, NULL, true },
+                { STORE_CMP_VERSION, STORE_CMP_GREATER, 2, NULL, false },
+        };
+        check_cmp_cases(f->s, "/k", cases, ELEMENTSOF(cases));
+}
+
+static void test_txn_compares_values_bytewise(void **state) {
+        struct fixture *f = *state;
+        put(f->s, "/k", "bcd");
+        static const struct cmp_case cases[] = {
+                { STORE_CMP_VALUE, STORE_CMP_EQUAL, 0, "bcd", true },
+                { STORE_CMP_VALUE, STORE_CMP_EQUAL, 0, "bc", false },
+                { STORE_CMP_VALUE, STORE_CMP_NOT_EQUAL, 0, "bcde", true },
+                { STORE_CMP_VALUE, STORE_CMP_NOT_EQUAL, 0, "bcd", false },
+                { STORE_CMP_VALUE, STORE_CMP_LESS, 0, "bce", true },
+                { STORE_CMP_VALUE, STORE_CMP_LESS, 0, "bcde", true },
+                { STORE_CMP_VALUE, STORE_CMP_LESS, 0, "bc", false },
+                { STORE_CMP_VALUE, STORE_CMP_LESS, 0, "bcd", false },
+                { STORE_CMP_VALUE, STORE_CMP_GREATER, 0, "bc", true },
+                { STORE_CMP_VALUE, STORE_CMP_GREATER, 0, "a\xff", true },
+                { STORE_CMP_VALUE, STORE_CMP_GREATER, 0, "bcd", false },
+                { STORE_CMP_VALUE, STORE_CMP_GREATER, 0, "c", false },
+        };
+        check_cmp_cases(f->s, "/k", cases, ELEMENTSOF(cases));
+}
+
+static void test_txn_compares_absent_key_as_zero_and_no_value(void **state) {
+        struct fixture *f = *state;
+        static const struct cmp_case cases[] = {
+                { STORE_CMP_MOD_REV, STORE_CMP_EQUAL, 0, NULL, true },
+                { STORE_CMP_CREATE_REV, STORE_CMP_EQUAL, 0, NULL, true },
+                { STORE_CMP_VERSION, STORE_CMP_EQUAL, 0, NULL, true },
+                { STORE_CMP_VERSION, STORE_CMP_GREATER, 0, NULL, false },
+                { STORE_CMP_MOD_REV, STORE_CMP_LESS, 1, NULL, true },
+                { STORE_CMP_VALUE, STORE_CMP_EQUAL, 0, "", false },
+                { STORE_CMP_VALUE, STORE_CMP_NOT_EQUAL, 0, "x", false },
+        };
+        check_cmp_cases(f->s, "/absent", cases, ELEMENTSOF(cases));
+}
+
+static void test_txn_naming_a_key_twice_is_invalid(void **state) {
+        struct fixture *f = *state;
+        const struct store_op twice[] = {
+                { .type = STORE_OP_PUT, .key = "/a", .value = "1" },
+                { .type = STORE_OP_PUT, .key = "/a", .value = "2" },
+        };
+        const struct store_op overlap[] = {
+                { .type = STORE_OP_PUT, .key = "/p/a", .value = "1" },
+                { .type = STORE_OP_DELETE_PREFIX, .key = "/p/" },
+        };
+        const struct store_txn t1 = { .success = twice, .n_success = 2 };
+        const struct store_txn t2 = { .failure = overlap, .n_failure = 2 };
+        assert_int_equal(store_txn(f->s, &t1, NULL, NULL), TIDE_E_INVALID);
+        assert_int_equal(store_txn(f->s, &t2, NULL, NULL), TIDE_E_INVALID);
+        assert_int_equal(revision(f->s), 0);
+}
+
+static void test_txn_with_too_many_ops_is_too_large(void **state) {
+        struct fixture *f = *state;
+        struct store_op ops[STORE_TXN_OPS_MAX + 1];
+        char keys[STORE_TXN_OPS_MAX + 1][16];
+        for (size_t i = 0; i < ELEMENTSOF(ops); i++) {
+                snprintf(keys[i], sizeof keys[i], "/k%zu", i);
+                ops[i] = (struct store_op) { .type = STORE_OP_PUT, .key = keys[i], .value = "v" };
+        }
+        struct store_txn txn = { .success = ops, .n_success = STORE_TXN_OPS_MAX + 1 };
+        assert_int_equal(store_txn(f->s, &txn, NULL, NULL), TIDE_E_TOO_LARGE);
+        txn.n_success = STORE_TXN_OPS_MAX;
+        assert_int_equal(store_txn(f->s, &txn, NULL, NULL), 0);
+}
+
+static void test_create_of_existing_key_is_exists(void **state) {
+        struct fixture *f = *state;
+        int64_t rev = -1;
+        assert_int_equal(store_create(f->s, "/k", "first", 0, &rev), 0);
+        assert_int_equal(rev, 1);
+        assert_int_equal(store_create(f->s, "/k", "second", 0, &rev), TIDE_E_EXISTS);
+        assert_value(f->s, "/k", "first");
+        assert_int_equal(revision(f->s), 1);
+}
+
+static void test_cas_with_current_mod_rev_replaces(void **state) {
+        struct fixture *f = *state;
+        int64_t rev = put(f->s, "/k", "1"), rev2 = -1;
+        assert_int_equal(store_cas(f->s, "/k", "2", rev, &rev2), 0);
+        assert_int_equal(rev2, rev + 1);
+        assert_value(f->s, "/k", "2");
+}
+
+static void test_cas_with_stale_mod_rev_is_conflict(void **state) {
+        struct fixture *f = *state;
+        int64_t rev = put(f->s, "/k", "1");
+        put(f->s, "/k", "2");
+        assert_int_equal(store_cas(f->s, "/k", "3", rev, NULL), TIDE_E_CONFLICT);
+        assert_value(f->s, "/k", "2");
+}
+
+static void test_cas_of_deleted_key_is_conflict(void **state) {
+        struct fixture *f = *state;
+        int64_t rev = put(f->s, "/k", "1");
+        assert_int_equal(store_delete(f->s, "/k", NULL), 0);
+        assert_int_equal(store_cas(f->s, "/k", "2", rev, NULL), TIDE_E_CONFLICT);
+        assert_absent(f->s, "/k");
+}
+
+/* ---- limits ---- */
+
+static void test_key_over_limit_is_too_large(void **state) {
+        struct fixture *f = *state;
+        _cleanup_free_ char *key = xmalloc(STORE_KEY_MAX + 2);
+        memset(key, 'k', STORE_KEY_MAX + 1);
+        key[STORE_KEY_MAX + 1] = 0;
+        assert_int_equal(store_put(f->s, key, "v", 0, NULL), TIDE_E_TOO_LARGE);
+        struct store_kv kv = {};
+        assert_int_equal(store_get(f->s, key, &kv), TIDE_E_TOO_LARGE);
+        key[STORE_KEY_MAX] = 0;
+        put(f->s, key, "v");
+        assert_value(f->s, key, "v");
+}
+
+static void test_value_over_limit_is_too_large(void **state) {
+        struct fixture *f = *state;
+        _cleanup_free_ char *value = xmalloc(STORE_VALUE_MAX + 2);
+        memset(value, 'v', STORE_VALUE_MAX + 1);
+        value[STORE_VALUE_MAX + 1] = 0;
+        assert_int_equal(store_put(f->s, "/big", value, 0, NULL), TIDE_E_TOO_LARGE);
+        value[STORE_VALUE_MAX] = 0;
+        put(f->s, "/big", value);
+        struct store_kv kv = {};
+        assert_int_equal(store_get(f->s, "/big", &kv), 0);
+        assert_int_equal(kv.value_len, STORE_VALUE_MAX);
+        store_kv_clear(&kv);
+}
+
+static void test_empty_or_null_key_is_invalid(void **state) {
+        struct fixture *f = *state;
+        struct store_kv kv = {};
+        assert_int_equal(store_put(f->s, "", "v", 0, NULL), TIDE_E_INVALID);
+        assert_int_equal(store_get(f->s, "", &kv), TIDE_E_INVALID);
+        assert_int_equal(store_delete(f->s, NULL, NULL), TIDE_E_INVALID);
+        assert_int_equal(store_put(f->s, "/k", NULL, 0, NULL), TIDE_E_INVALID);
+        const struct store_op op = { .type = STORE_OP_DELETE_PREFIX, .key = "" };
+        const struct store_txn txn = { .success = &op, .n_success = 1 };
+        assert_int_equal(store_txn(f->s, &txn, NULL, NULL), TIDE_E_INVALID);
+}
+
+/* ---- leases ---- */
+
+static void test_lease_grant_returns_positive_id(void **state) {
+        struct fixture *f = *state;
+        int64_t a = 0, b = 0;
+        assert_int_equal(store_lease_grant(f->s, 10, &a), 0);
+        assert_int_equal(store_lease_grant(f->s, 10, &b), 0);
+        assert_true(a > 0);
+        assert_true(b > 0);
+        assert_true(a != b);
+}
+
+static void test_lease_ttl_out_of_range_is_invalid(void **state) {
+        struct fixture *f = *state;
+        int64_t id;
+        assert_int_equal(store_lease_grant(f->s, 0, &id), TIDE_E_INVALID);
+        assert_int_equal(store_lease_grant(f->s, STORE_LEASE_TTL_MAX + 1, &id), TIDE_E_INVALID);
+}
+
+static void test_put_with_unknown_lease_is_lease_error(void **state) {
+        struct fixture *f = *state;
+        assert_int_equal(store_put(f->s, "/k", "v", 12345, NULL), TIDE_E_LEASE);
+        assert_absent(f->s, "/k");
+        assert_int_equal(revision(f->s), 0);
+}
+
+static void test_put_records_lease_on_key(void **state) {
+        struct fixture *f = *state;
+        int64_t id;
+        assert_int_equal(store_lease_grant(f->s, 10, &id), 0);
+        assert_int_equal(store_put(f->s, "/k", "v", id, NULL), 0);
+        struct store_kv kv = {};
+        assert_int_equal(store_get(f->s, "/k", &kv), 0);
+        assert_int_equal(kv.lease, id);
+        store_kv_clear(&kv);
+}
+
+static void test_leased_keys_vanish_after_expiry(void **state) {
+        struct fixture *f = *state;
+        int64_t id;
+        assert_int_equal(store_lease_grant(f->s, 1, &id), 0);
+        assert_int_equal(store_put(f->s, "/host/a", "up", id, NULL), 0);
+        assert_int_equal(store_put(f->s, "/host/b", "up", id, NULL), 0);
+        put(f->s, "/host/c", "no lease");
+        int64_t before = revision(f->s);
+        sleep_ms(1100);
+
+        assert_absent(f->s, "/host/a");
+        struct store_kvs kvs = {};
+        assert_int_equal(store_range(f->s, "/host/", 0, &kvs, NULL), 0);
+        assert_int_equal(kvs.n, 1);
+        assert_string_equal(kvs.items[0].key, "/host/c");
+        store_kvs_clear(&kvs);
+        /* Both deletions share one revision of their own. */
+        assert_int_equal(revision(f->s), before + 1);
+        assert_int_equal(store_lease_keepalive(f->s, id), TIDE_E_LEASE);
+        assert_int_equal(store_put(f->s, "/host/a", "up", id, NULL), TIDE_E_LEASE);
+}
+
+static void test_keepalive_keeps_leased_keys(void **state) {
+        struct fixture *f = *state;
+        int64_t id;
+        assert_int_equal(store_lease_grant(f->s, 1, &id), 0);
+        assert_int_equal(store_put(f->s, "/host/a", "up", id, NULL), 0);
+        for (int i = 0; i < 5; i++) {
+                sleep_ms(400);
+                assert_int_equal(store_lease_keepalive(f->s, id), 0);
+        }
+        assert_value(f->s, "/host/a", "up");
+}
+
+static void test_keepalive_of_unknown_lease_is_lease_error(void **state) {
+        struct fixture *f = *state;
+        assert_int_equal(store_lease_keepalive(f->s, 777), TIDE_E_LEASE);
+        assert_int_equal(store_lease_revoke(f->s, 777), TIDE_E_LEASE);
+}
+
+static void test_revoke_deletes_leased_keys(void **state) {
+        struct fixture *f = *state;
+        int64_t id;
+        assert_int_equal(store_lease_grant(f->s, 60, &id), 0);
+        assert_int_equal(store_put(f->s, "/a", "1", id, NULL), 0);
+        assert_int_equal(store_put(f->s, "/b", "2", id, NULL), 0);
+        put(f->s, "/c", "3");
+        int64_t rev = revision(f->s);
+
+        assert_int_equal(store_lease_revoke(f->s, id), 0);
+        assert_absent(f->s, "/a");
+        assert_absent(f->s, "/b");
+        assert_value(f->s, "/c", "3");
+        assert_int_equal(revision(f->s), rev + 1);
+        assert_int_equal(store_lease_revoke(f->s, id), TIDE_E_LEASE);
+}
+
+static void test_put_without_lease_detaches_key(void **state) {
+        struct fixture *f = *state;
+        int64_t id;
+        assert_int_equal(store_lease_grant(f->s, 60, &id), 0);
+        assert_int_equal(store_put(f->s, "/a", "1", id, NULL), 0);
+        put(f->s, "/a", "2");
+        assert_int_equal(store_lease_revoke(f->s, id), 0);
+        assert_value(f->s, "/a", "2");
+}
+
+int main(int argc, char **argv) {
+        int r;
+        if (test_store_prologue(argc, argv, &r))
+                return r;
+        const struct CMUnitTest tests[] = {
+                T(test_open_accepts_sqlite_url_and_plain_path),
+                T(test_open_etcd_is_unsupported),
+                T(test_reopen_keeps_keys_and_revision),
+                T(test_put_then_get_returns_value),
+                T(test_get_absent_is_not_found),
+                T(test_empty_value_round_trips),
+                T(test_put_sets_create_rev_mod_rev_and_version),
+                T(test_recreated_key_starts_a_new_life),
+                T(test_range_returns_prefix_in_key_order),
+                T(test_range_stops_at_limit),
+                T(test_range_empty_prefix_returns_every_key),
+                T(test_range_prefix_ending_in_0xff_bytes),
+                T(test_range_of_absent_prefix_is_empty),
+                T(test_delete_removes_key),
+                T(test_delete_absent_is_not_found_and_writes_nothing),
+                T(test_delete_prefix_removes_only_that_prefix),
+                T(test_txn_applies_all_ops_at_one_revision),
+                T(test_txn_runs_failure_branch_when_a_compare_fails),
+                T(test_txn_without_writes_keeps_revision),
+                T(test_txn_compares_revisions_and_version),
+                T(test_txn_compares_values_bytewise),
+                T(test_txn_compares_absent_key_as_zero_and_no_value),
+                T(test_txn_naming_a_key_twice_is_invalid),
+                T(test_txn_with_too_many_ops_is_too_large),
+                T(test_create_of_existing_key_is_exists),
+                T(test_cas_with_current_mod_rev_replaces),
+                T(test_cas_with_stale_mod_rev_is_conflict),
+                T(test_cas_of_deleted_key_is_conflict),
+                T(test_key_over_limit_is_too_large),
+                T(test_value_over_limit_is_too_large),
+                T(test_empty_or_null_key_is_invalid),
+                T(test_lease_grant_returns_positive_id),
+                T(test_lease_ttl_out_of_range_is_invalid),
+                T(test_put_with_unknown_lease_is_lease_error),
+                T(test_put_records_lease_on_key),
+                T(test_leased_keys_vanish_after_expiry),
+                T(test_keepalive_keeps_leased_keys),
+                T(test_keepalive_of_unknown_lease_is_lease_error),
+                T(test_revoke_deletes_leased_keys),
+                T(test_put_without_lease_detaches_key),
+        };
+        return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
