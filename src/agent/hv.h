@@ -3,12 +3,13 @@
  * Implementations: hv_libvirt (libvirt's QEMU driver, real VMs) and, later, hv_sim (simulated
  * hosts for the scheduler and controllers at scale). The agent owns everything around a domain
  * (its disk overlay, config drive and console log files); a driver only defines, starts, stops
- * and inspects domains. Domains are named by the instance's UUID, which is also the domain UUID.
+ * and inspects domains. Domains are identified by the instance's UUID, which is also the domain
+ * UUID, and named HV_DOMAIN_PREFIX + the instance's name.
  *
  * All functions return >= 0 on success or a negative error (errors.h): TIDE_E_NOT_FOUND for a
  * domain the hypervisor does not know, TIDE_E_BACKEND for a hypervisor failure (the driver
- * keeps the hypervisor's message: hv_last_error()). A connection may be used from one thread
- * at a time per call; the libvirt driver serialises internally. */
+ * keeps the hypervisor's message: hv_last_error()). A libvirt connection may be used from
+ * several threads at once (libvirt serialises the operations on one domain itself). */
 #pragma once
 
 #include <stdbool.h>
@@ -86,7 +87,11 @@ struct hv_conn;
 struct hv_driver {
         const char *name;
         /* Opens a connection. uri NULL chooses (libvirt: qemu:///system where libvirtd
-         * answers, else the embedded driver under state_dir/libvirt). ret gets the connection. */
+         * answers, else the embedded driver under state_dir/libvirt). ret gets the connection.
+         * An embedded root belongs to one process at a time (a second one gets
+         * TIDE_E_BACKEND); a process can use only one embedded root in its lifetime. Domains
+         * outlive the connection and the process: the next process to open the root adopts
+         * them. */
         int (*open)(const char *uri, const char *state_dir, struct hv_conn **ret);
         void (*close)(struct hv_conn *c);
         int (*host_info)(struct hv_conn *c, struct hv_host_info *ret);

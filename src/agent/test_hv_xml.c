@@ -1,0 +1,201 @@
+/* test_hv_xml.c — golden-file tests of hv_domain_xml() and its spec validation.
+ *
+ * Each case's XML is compared byte for byte with tests/hv/<case>.xml. After a deliberate
+ * change to the XML, regenerate the files with TIDE_UPDATE_GOLDEN=1 and review the diff. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <cmocka.h>
+
+#include "agent/hv.h"
+#include "common/errors.h"
+#include "common/util.h"
+
+#ifndef TIDE_HV_GOLDEN_DIR
+#error "TIDE_HV_GOLDEN_DIR must name the directory of the expected XML files"
+#endif
+
+static const struct hv_domain_spec base = {
+        .uuid = "2f1c4a9e-3b7d-4c8e-9a1f-0123456789ab",
+        .name = "tide-web-1",
+        .vcpus = 2,
+        .max_vcpus = 8,
+        .ram_mib = 512,
+        .max_ram_mib = 2048,
+        .disk_path = "/var/lib/tide/instances/2f1c4a9e-3b7d-4c8e-9a1f-0123456789ab/disk.qcow2",
+        .seed_path = "/var/lib/tide/instances/2f1c4a9e-3b7d-4c8e-9a1f-0123456789ab/seed.iso",
+        .kernel = "/var/lib/tide/images/tiny/vmlinuz",
+        .initrd = "/var/lib/tide/images/tiny/initrd.img",
+        .cmdline = "console=ttyS0 root=/dev/vda rw panic=-1 quiet",
+        .console_log = "/var/lib/tide/instances/2f1c4a9e-3b7d-4c8e-9a1f-0123456789ab/console.log",
+        .balloon_period_s = 5,
+};
+
+static void check_golden(const struct hv_domain_spec *spec, const char *type, const char *name) {
+        _cleanup_free_ char *xml = NULL;
+        assert_int_equal(hv_domain_xml(spec, type, &xml), 0);
+        assert_non_null(xml);
+
+        _cleanup_free_ char *path = xasprintf("%s/%s.xml", TIDE_HV_GOLDEN_DIR, name);
+        const char *update = getenv("TIDE_UPDATE_GOLDEN");
+        if (update && streq(update, "1"))
+                assert_int_equal(write_file_atomic(path, xml, strlen(xml), 0644), 0);
+
+        _cleanup_free_ char *expected = NULL;
+        size_t len;
+        int r = read_file(path, 1 << 20, &expected, &len);
+        if (r < 0)
+                fail_msg("cannot read %s (%s); TIDE_UPDATE_GOLDEN=1 writes it", path, tide_strerror(r));
+        if (!streq(expected, xml))
+                fail_msg("%s differs from the XML built:\n%s", path, xml);
+}
+
+/* Direct kernel boot with a config drive, software emulation. */
+static void test_kernel_boot_tcg(void **state) {
+        check_golden(&base, "qemu", "kernel-boot-tcg");
+}
+
+/* Boot from the disk, no config drive, no balloon statistics, KVM, all vCPUs online. */
+static void test_disk_boot_kvm(void **state) {
+        struct hv_domain_spec s = base;
+        s.seed_path = s.kernel = s.initrd = s.cmdline = NULL;
+        s.balloon_period_s = 0;
+        s.vcpus = s.max_vcpus = 4;
+        s.ram_mib = s.max_ram_mib = 1024;
+        check_golden(&s, "kvm", "disk-boot-kvm");
+}
+
+/* Names, paths and the command line are data: markup characters come out escaped. */
+static void test_escaping(void **state) {
+        struct hv_domain_spec s = base;
+        s.name = "tide-<b>&'\"caf\xc3\xa9";
+        s.disk_path = "/srv/a&b/<disk>.qcow2";
+        s.seed_path = NULL;
+        s.cmdline = "console=ttyS0 tide.msg=\"a<b&c>'d\"";
+        s.console_log = "/srv/x\"y'/console.log";
+        check_golden(&s, "qemu", "escaping");
+}
+
+/* The limits themselves are accepted. */
+static void test_limits_accepted(void **state) {
+        struct hv_domain_spec s = base;
+        _cleanup_free_ char *a = NULL, *b = NULL;
+        s.vcpus = s.max_vcpus = HV_MAX_VCPUS;
+        s.ram_mib = HV_MIN_RAM_MIB;
+        s.max_ram_mib = HV_MAX_RAM_MIB;
+        assert_int_equal(hv_domain_xml(&s, "qemu", &a), 0);
+        s.vcpus = s.max_vcpus = 1;
+        s.ram_mib = s.max_ram_mib = HV_MIN_RAM_MIB;
+        assert_int_equal(hv_domain_xml(&s, "kvm", &b), 0);
+}
+
+static void expect_invalid(const struct hv_domain_spec *s, const char *type) {
+        char *xml = (char *) 0x1;   /* must stay untouched */
+        assert_int_equal(hv_domain_xml(s, type, &xml), TIDE_E_INVALID);
+        assert_ptr_equal(xml, (char *) 0x1);
+}
+
+#define INVALID(field_assignment) do {                  \
+                struct hv_domain_spec s = base;         \
+                field_assignment;                       \
+                expect_invalid(&s, "qemu");             \
+        } while (0)
+
+static void test_invalid_specs(void **state) {
+        expect_invalid(NULL, "qemu");
+        expect_invalid(&base, NULL);
+        expect_invalid(&base, "xen");
+        expect_invalid(&base, "");
+
+        INVALID(s.uuid = NULL);
+        INVALID(s.uuid = "");
+        INVALID(s.uuid = "2f1c4a9e-3b7d-4c8e-9a1f-0123456789a");     /* short */
+        INVALID(s.uuid = "2F1C4A9E-3B7D-4C8E-9A1F-0123456789AB");    /* not canonical */
+        INVALID(s.uuid = "2f1c4a9e+3b7d-4c8e-9a1f-0123456789ab");
+        INVALID(s.uuid = "2f1c4a9e-3b7d-4c8e-9a1f-0123456789ag");
+
+        INVALID(s.name = NULL);
+        INVALID(s.name = "");
+        INVALID(s.name = "web-1");                                   /* no prefix */
+        INVALID(s.name = HV_DOMAIN_PREFIX);                          /* prefix only */
+        INVALID(s.name = "tide-a/b");
+        INVALID(s.name = "tide-a\nb");
+        INVALID(s.name = "tide-\xc3\x28");                           /* bad UTF-8 */
+
+        INVALID(s.vcpus = 0);
+        INVALID(s.vcpus = -1);
+        INVALID((s.vcpus = 9, s.max_vcpus = 8));
+        INVALID(s.max_vcpus = HV_MAX_VCPUS + 1);
+
+        INVALID(s.ram_mib = HV_MIN_RAM_MIB - 1);
+        INVALID((s.ram_mib = 4096, s.max_ram_mib = 2048));
+        INVALID(s.max_ram_mib = HV_MAX_RAM_MIB + 1);
+
+        INVALID(s.disk_path = NULL);
+        INVALID(s.disk_path = "");
+        INVALID(s.disk_path = "disk.qcow2");
+        INVALID(s.console_log = NULL);
+        INVALID(s.console_log = "console.log");
+        INVALID(s.seed_path = "seed.iso");
+        INVALID(s.kernel = "vmlinuz");
+        INVALID(s.initrd = "initrd.img");
+        INVALID(s.disk_path = "/a\tb");
+
+        INVALID((s.kernel = NULL, s.cmdline = NULL));                /* initrd without a kernel */
+        INVALID((s.kernel = NULL, s.initrd = NULL));                 /* cmdline without a kernel */
+        INVALID(s.cmdline = "console=ttyS0\r\n");
+
+        INVALID(s.balloon_period_s = -1);
+        INVALID(s.balloon_period_s = 3601);
+
+        _cleanup_free_ char *long_line = xmalloc(4096);
+        memset(long_line, 'x', 4095);
+        long_line[4095] = '\0';
+        INVALID(s.cmdline = long_line);
+}
+
+static void test_state_names(void **state) {
+        assert_string_equal(hv_state_to_string(HV_STATE_RUNNING), "running");
+        assert_string_equal(hv_state_to_string(HV_STATE_SHUTOFF), "shutoff");
+        assert_string_equal(hv_state_to_string(HV_STATE_PMSUSPENDED), "pmsuspended");
+        for (int s = 0; s < HV_STATE_MAX; s++)
+                assert_non_null(hv_state_to_string((enum hv_state) s));
+        assert_string_equal(hv_state_to_string(HV_STATE_MAX), "unknown");
+        assert_string_equal(hv_state_to_string((enum hv_state) -1), "unknown");
+}
+
+static void test_clear_accepts_null(void **state) {
+        hv_host_info_clear(NULL);
+        hv_domain_info_clear(NULL);
+        hv_domain_info_array_free(NULL, 3);
+
+        struct hv_domain_info *a = xcalloc(2, sizeof *a);
+        a[0].uuid = xstrdup(base.uuid);
+        a[1].name = xstrdup(base.name);
+        hv_domain_info_array_free(a, 2);   /* no leak under valgrind/ASan */
+}
+
+static void test_detect_accel(void **state) {
+        const char *why = NULL;
+        const char *accel = hv_detect_accel(&why);
+        assert_true(streq(accel, "kvm") || streq(accel, "tcg"));
+        assert_non_null(why);
+        if (access("/sys/module/kvm_pvm", F_OK) == 0)
+                assert_string_equal(accel, "tcg");
+        assert_string_equal(hv_detect_accel(NULL), accel);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_kernel_boot_tcg),
+                cmocka_unit_test(test_disk_boot_kvm),
+                cmocka_unit_test(test_escaping),
+                cmocka_unit_test(test_limits_accepted),
+                cmocka_unit_test(test_invalid_specs),
+                cmocka_unit_test(test_state_names),
+                cmocka_unit_test(test_clear_accepts_null),
+                cmocka_unit_test(test_detect_accel),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,399 @@
+/* test_hv_libvirt.c — the libvirt driver against real libvirt and QEMU (embedded driver).
+ *
+ * Boots the tiny guest (TIDE_GUEST_DIR: tiny.qcow2, vmlinuz, initrd.img, cmdline; see
+ * scripts/mkimage) under a temporary state directory and walks it through the driver's
+ * whole lifecycle. The phases that talk to libvirt run in child processes, because the
+ * embedded driver stays bound to its root (and holds its lock) until the process exits:
+ *
+ *   A  opens the embedded driver, times define+start, defines and starts the test
+ *      domain, then dies by SIGTERM without closing anything (an agent being killed);
+ *   -  the parent sees the guest print TIDE-GUEST-READY on its console log;
+ *   B  a new process adopts the running domain, checks list/domain_info, resets it,
+ *      shuts it down by ACPI, checks idempotence, undefines it;
+ *   -  the parent checks no QEMU of the test is left, and removes the directory.
+ *
+ * Exit 77 (skipped) without a guest, without root or without QEMU. */
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/hv.h"
+#include "common/errors.h"
+#include "common/proc.h"
+#include "common/util.h"
+
+#define READY_MARKER "TIDE-GUEST-READY"
+#define BOOT_TIMEOUT_MS 90000
+#define SHUTDOWN_TIMEOUT_MS 60000
+#define BENCH_ROUNDS 5
+
+static char *state_dir, *uri, *guest_dir, *disk, *console_log, *kernel, *initrd, *cmdline;
+static char *uuid, *name;
+
+#define CHECK(cond) do {                                                                   \
+                if (!(cond)) {                                                             \
+                        fprintf(stderr, "%s:%d: check failed: %s (last hypervisor error: %s)\n", \
+                                __FILE__, __LINE__, #cond, hv_last_error());               \
+                        exit(1);                                                           \
+                }                                                                          \
+        } while (0)
+
+#define CHECK_R(expr, expected) do {                                                       \
+                int _r = (expr);                                                           \
+                if (_r != (expected)) {                                                    \
+                        fprintf(stderr, "%s:%d: %s returned %d (%s), expected %d (%s)\n",   \
+                                __FILE__, __LINE__, #expr, _r, hv_last_error(), (expected), \
+                                tide_strerror(expected));                                 \
+                        exit(1);                                                           \
+                }                                                                          \
+        } while (0)
+
+static void sleep_ms(int ms) {
+        nanosleep(&(struct timespec) { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L }, NULL);
+}
+
+static int count_markers(void) {
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        if (read_file(console_log, 16u << 20, &text, &len) < 0)
+                return 0;
+        int n = 0;
+        for (const char *p = text; (p = strstr(p, READY_MARKER)); p += strlen(READY_MARKER))
+                n++;
+        return n;
+}
+
+static bool wait_markers(int n) {
+        int64_t deadline = mono_ms() + BOOT_TIMEOUT_MS;
+        while (mono_ms() < deadline) {
+                if (count_markers() >= n)
+                        return true;
+                sleep_ms(200);
+        }
+        return false;
+}
+
+static struct hv_domain_spec spec_for(const char *id, const char *dom_name, const char *disk_path) {
+        return (struct hv_domain_spec) {
+                .uuid = id,
+                .name = dom_name,
+                .vcpus = 1,
+                .max_vcpus = 2,
+                .ram_mib = 192,
+                .max_ram_mib = 256,
+                .disk_path = disk_path,
+                .kernel = kernel,
+                .initrd = initrd,
+                .cmdline = cmdline,
+                .console_log = console_log,
+                .balloon_period_s = 2,
+        };
+}
+
+static int create_overlay(const char *path) {
+        _cleanup_free_ char *image = xasprintf("%s/tiny.qcow2", guest_dir);
+        char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", image,
+                         (char *) path, NULL };
+        _cleanup_free_ char *err = NULL;
+        int r = proc_run(argv, 60000, NULL, &err);
+        if (r != 0)
+                fprintf(stderr, "qemu-img: %d: %s\n", r, err ? err : "");
+        return r == 0 ? 0 : -EIO;
+}
+
+static bool list_has(struct hv_conn *c, const char *id, enum hv_state *ret_state) {
+        const struct hv_driver *d = hv_conn_driver(c);
+        struct hv_domain_info *l = NULL;
+        size_t n = 0;
+        CHECK_R(d->list(c, &l, &n), 0);
+        bool found = false;
+        for (size_t i = 0; i < n; i++) {
+                CHECK(startswith(l[i].name, HV_DOMAIN_PREFIX));
+                if (streq(l[i].uuid, id)) {
+                        found = true;
+                        if (ret_state)
+                                *ret_state = l[i].state;
+                }
+        }
+        hv_domain_info_array_free(l, n);
+        return found;
+}
+
+static int cmp_int64(const void *a, const void *b) {
+        int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
+        return x < y ? -1 : x > y;
+}
+
+/* Define+start of a throwaway domain, BENCH_ROUNDS times; prints the median. */
+static void bench_define_start(struct hv_conn *c) {
+        const struct hv_driver *d = hv_conn_driver(c);
+        _cleanup_free_ char *id = id_new_uuid();
+        _cleanup_free_ char *bname = xasprintf("%s-bench", name);
+        _cleanup_free_ char *bdisk = xasprintf("%s/bench.qcow2", state_dir);
+        CHECK(create_overlay(bdisk) == 0);
+        struct hv_domain_spec s = spec_for(id, bname, bdisk);
+        _cleanup_free_ char *blog = xasprintf("%s/bench-console.log", state_dir);
+        s.console_log = blog;
+        int64_t def_us[BENCH_ROUNDS], start_us[BENCH_ROUNDS], total_us[BENCH_ROUNDS];
+        for (int i = 0; i < BENCH_ROUNDS; i++) {
+                int64_t t0 = mono_us();
+                CHECK_R(d->define(c, &s), 0);
+                int64_t t1 = mono_us();
+                CHECK_R(d->start(c, id), 0);
+                int64_t t2 = mono_us();
+                def_us[i] = t1 - t0;
+                start_us[i] = t2 - t1;
+                total_us[i] = t2 - t0;
+                CHECK_R(d->undefine(c, id), 0);
+        }
+        qsort(def_us, BENCH_ROUNDS, sizeof def_us[0], cmp_int64);
+        qsort(start_us, BENCH_ROUNDS, sizeof start_us[0], cmp_int64);
+        qsort(total_us, BENCH_ROUNDS, sizeof total_us[0], cmp_int64);
+        printf("define+start median of %d: %.1f ms (define %.1f ms, start %.1f ms; min %.1f, max %.1f)\n",
+               BENCH_ROUNDS, total_us[BENCH_ROUNDS / 2] / 1000.0, def_us[BENCH_ROUNDS / 2] / 1000.0,
+               start_us[BENCH_ROUNDS / 2] / 1000.0, total_us[0] / 1000.0,
+               total_us[BENCH_ROUNDS - 1] / 1000.0);
+        fflush(stdout);
+}
+
+/* Phase A: a first agent process. Ends by SIGTERM, leaving the guest running. */
+static void phase_define_start(void) {
+        const struct hv_driver *d = &hv_libvirt_driver;
+        struct hv_conn *c = NULL;
+        int64_t t0 = mono_ms();
+        CHECK_R(d->open(uri, state_dir, &c), 0);
+        printf("open (embedded, first in this root): %lld ms\n", (long long) (mono_ms() - t0));
+        CHECK(hv_conn_driver(c) == d);
+
+        struct hv_host_info hi = {};
+        CHECK_R(d->host_info(c, &hi), 0);
+        CHECK(hi.cpus > 0 && hi.mem_mib > 0 && hi.numa_nodes >= 1 && hi.sockets >= 1);
+        CHECK(hi.hostname && *hi.hostname);
+        CHECK(startswith(hi.uri, "qemu:///embed"));
+        const char *why;
+        CHECK(streq(hi.accel, hv_detect_accel(&why)));
+        printf("host: %d cpus, %d NUMA nodes, %lld MiB, accel %s (%s)\n", hi.cpus, hi.numa_nodes,
+               (long long) hi.mem_mib, hi.accel, why);
+        hv_host_info_clear(&hi);
+
+        CHECK_R(d->start(c, uuid), TIDE_E_NOT_FOUND);
+        CHECK_R(d->domain_info(c, uuid, &(struct hv_domain_info) {}), TIDE_E_NOT_FOUND);
+        CHECK(!list_has(c, uuid, NULL));
+
+        bench_define_start(c);
+
+        struct hv_domain_spec s = spec_for(uuid, name, disk);
+        CHECK_R(d->define(c, &s), 0);
+        CHECK_R(d->define(c, &s), 0);   /* redefining is fine */
+        struct hv_domain_info di = {};
+        CHECK_R(d->domain_info(c, uuid, &di), 0);
+        CHECK(di.state == HV_STATE_SHUTOFF && di.persistent);
+        CHECK(streq(di.uuid, uuid) && streq(di.name, name));
+        CHECK(di.max_mem_kib == 256 * 1024 && di.mem_kib == 192 * 1024 && di.vcpus == 1);
+        hv_domain_info_clear(&di);
+
+        CHECK_R(d->start(c, uuid), 0);
+        CHECK_R(d->start(c, uuid), 0);   /* already running */
+        enum hv_state st;
+        CHECK(list_has(c, uuid, &st) && st == HV_STATE_RUNNING);
+        fflush(stdout);
+        /* No close: an agent killed by its service manager. QEMU must live on. */
+        raise(SIGTERM);
+        _exit(3);
+}
+
+static pid_t qemu_pid(void) {
+        _cleanup_free_ char *path = xasprintf("%s/libvirt/run/qemu/%s.pid", state_dir, name);
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        int64_t pid;
+        if (read_file(path, 64, &text, &len) < 0)
+                return -1;
+        text[strcspn(text, "\n")] = '\0';
+        return parse_int64(text, 1, INT32_MAX, &pid) < 0 ? -1 : (pid_t) pid;
+}
+
+/* Alive and not a zombie waiting for init to reap it. */
+static bool process_alive(pid_t pid) {
+        _cleanup_free_ char *path = xasprintf("/proc/%d/stat", (int) pid);
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        if (read_file(path, 4096, &text, &len) < 0)
+                return false;
+        const char *p = strrchr(text, ')');
+        return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
+/* Any process whose command line names the test's domains (guest=<name>...). */
+static bool any_test_qemu(void) {
+        _cleanup_free_ char *needle = xasprintf("guest=%s", name);
+        DIR *dir = opendir("/proc");
+        if (!dir)
+                return false;
+        bool found = false;
+        struct dirent *de;
+        while (!found && (de = readdir(dir))) {
+                int64_t pid;
+                if (parse_int64(de->d_name, 1, INT32_MAX, &pid) < 0 || !process_alive((pid_t) pid))
+                        continue;
+                _cleanup_free_ char *path = xasprintf("/proc/%s/cmdline", de->d_name);
+                _cleanup_free_ char *text = NULL;
+                size_t len;
+                if (read_file(path, 1 << 20, &text, &len) < 0)
+                        continue;
+                for (size_t i = 0; i < len; i++)
+                        if (text[i] == '\0')
+                                text[i] = ' ';
+                found = strstr(text, needle) != NULL;
+        }
+        closedir(dir);
+        return found;
+}
+
+/* Phase B: a second agent process adopts the guest and takes it through the rest. */
+static void phase_adopt_and_finish(void) {
+        const struct hv_driver *d = &hv_libvirt_driver;
+        struct hv_conn *c = NULL;
+        int64_t t0 = mono_ms();
+        CHECK_R(d->open(uri, state_dir, &c), 0);
+        printf("open (embedded, adopting): %lld ms\n", (long long) (mono_ms() - t0));
+
+        struct hv_domain_info di = {};
+        CHECK_R(d->domain_info(c, uuid, &di), 0);
+        CHECK(di.state == HV_STATE_RUNNING);
+        CHECK(di.cpu_time_ns > 0 && di.vcpus == 1 && di.max_mem_kib == 256 * 1024);
+        hv_domain_info_clear(&di);
+        enum hv_state st;
+        CHECK(list_has(c, uuid, &st) && st == HV_STATE_RUNNING);
+        CHECK_R(d->start(c, uuid), 0);
+
+        /* reboot: a reset; the guest boots again into the same console log. */
+        int before = count_markers();
+        CHECK_R(d->reboot(c, uuid), 0);
+        CHECK(wait_markers(before + 1));
+        printf("rebooted\n");
+
+        t0 = mono_ms();
+        CHECK_R(d->shutdown(c, uuid, SHUTDOWN_TIMEOUT_MS), 0);   /* 0: the guest obeyed ACPI */
+        printf("ACPI shutdown: %lld ms\n", (long long) (mono_ms() - t0));
+        CHECK_R(d->domain_info(c, uuid, &di), 0);
+        CHECK(di.state == HV_STATE_SHUTOFF);
+        hv_domain_info_clear(&di);
+        CHECK_R(d->shutdown(c, uuid, 1000), 0);
+        CHECK_R(d->destroy(c, uuid), 0);
+        CHECK_R(d->reboot(c, uuid), TIDE_E_CONFLICT);
+
+        /* Start again, power off at once, and undefine a running domain. */
+        CHECK_R(d->start(c, uuid), 0);
+        CHECK_R(d->destroy(c, uuid), 0);
+        CHECK_R(d->start(c, uuid), 0);
+        CHECK_R(d->undefine(c, uuid), 0);
+        CHECK_R(d->undefine(c, uuid), 0);
+        CHECK_R(d->domain_info(c, uuid, &di), TIDE_E_NOT_FOUND);
+        CHECK_R(d->start(c, uuid), TIDE_E_NOT_FOUND);
+        CHECK_R(d->destroy(c, uuid), TIDE_E_NOT_FOUND);
+        CHECK_R(d->shutdown(c, uuid, 0), TIDE_E_NOT_FOUND);
+        CHECK(!list_has(c, uuid, NULL));
+
+        /* Closing stops the event loop thread; opening again in the same process restarts it. */
+        d->close(c);
+        CHECK_R(d->open(uri, state_dir, &c), 0);
+        struct hv_domain_info *l = NULL;
+        size_t n = 1;
+        CHECK_R(d->list(c, &l, &n), 0);
+        CHECK(n == 0);   /* the bench domain is gone too */
+        hv_domain_info_array_free(l, n);
+
+        d->close(c);
+        fflush(stdout);
+        _exit(0);
+}
+
+static int run_phase(void (*fn)(void), int *ret_signal) {
+        fflush(stdout);
+        pid_t pid = fork();
+        CHECK(pid >= 0);
+        if (pid == 0)
+                fn();   /* never returns */
+        int status;
+        CHECK(waitpid(pid, &status, 0) == pid);
+        *ret_signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static bool have_guest(void) {
+        const char *files[] = { "tiny.qcow2", "vmlinuz", "initrd.img", "cmdline" };
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                _cleanup_free_ char *p = xasprintf("%s/%s", guest_dir, files[i]);
+                if (access(p, R_OK) < 0)
+                        return false;
+        }
+        return true;
+}
+
+int main(void) {
+        guest_dir = getenv("TIDE_GUEST_DIR");
+        if (!guest_dir || !*guest_dir || !have_guest()) {
+                printf("SKIP: TIDE_GUEST_DIR unset or without tiny.qcow2, vmlinuz, initrd.img, cmdline\n");
+                return 77;
+        }
+        if (geteuid() != 0) {
+                printf("SKIP: the embedded QEMU driver runs QEMU as root and needs root\n");
+                return 77;
+        }
+        char *probe[] = { "qemu-system-x86_64", "--version", NULL };
+        if (proc_run(probe, 10000, NULL, NULL) != 0) {
+                printf("SKIP: no qemu-system-x86_64\n");
+                return 77;
+        }
+
+        char tmpl[] = "/tmp/tide-hv-XXXXXX";
+        CHECK(mkdtemp(tmpl));
+        state_dir = tmpl;
+        /* Explicitly embedded, even where a libvirtd runs. */
+        uri = xasprintf("qemu:///embed?root=%s/libvirt", state_dir);
+        uuid = id_new_uuid();
+        name = xasprintf("tide-hvtest-%d", (int) getpid());
+        disk = xasprintf("%s/disk.qcow2", state_dir);
+        console_log = xasprintf("%s/console.log", state_dir);
+        kernel = xasprintf("%s/vmlinuz", guest_dir);
+        initrd = xasprintf("%s/initrd.img", guest_dir);
+        _cleanup_free_ char *cmdline_path = xasprintf("%s/cmdline", guest_dir);
+        size_t len;
+        CHECK(read_file(cmdline_path, 4096, &cmdline, &len) == 0);
+        cmdline[strcspn(cmdline, "\n")] = '\0';
+        CHECK(create_overlay(disk) == 0);
+        printf("state dir %s, domain %s (%s)\n", state_dir, name, uuid);
+
+        int sig, rc = run_phase(phase_define_start, &sig);
+        CHECK(rc == -1 && sig == SIGTERM);   /* phase A died as intended, after all its checks */
+
+        pid_t qpid = qemu_pid();
+        CHECK(qpid > 0 && process_alive(qpid));
+        int64_t t0 = mono_ms();
+        CHECK(wait_markers(1));
+        printf("guest ready on the console %lld ms after its agent died; QEMU pid %d lives on\n",
+               (long long) (mono_ms() - t0), (int) qpid);
+        CHECK(process_alive(qpid));
+
+        rc = run_phase(phase_adopt_and_finish, &sig);
+        CHECK(rc == 0);
+
+        /* The QEMU processes end at once; init reaps them in its own time. */
+        int64_t deadline = mono_ms() + 30000;
+        while ((process_alive(qpid) || any_test_qemu()) && mono_ms() < deadline)
+                sleep_ms(100);
+        CHECK(!process_alive(qpid));
+        CHECK(!any_test_qemu());
+
+        CHECK(rm_rf(state_dir) == 0);
+        printf("PASS\n");
+        return 0;
+}
