@@ -82,6 +82,9 @@ int main(int argc, char **argv) {
         int64_t shutdown_s = 30;
         int c;
         log_set_ident("tided");
+        /* libvirt's own log would print its warnings to stderr; its errors reach tided through
+         * the driver, which logs them once where they are handled. Set before any thread starts. */
+        setenv("LIBVIRT_LOG_OUTPUTS", "4:stderr", 0);
         while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
                 switch (c) {
                 case OPT_STATE: state_arg = optarg; break;

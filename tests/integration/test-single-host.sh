@@ -25,6 +25,7 @@ URL=http://127.0.0.1:$PORT
 EMBED="qemu:///embed?root=$STATE/libvirt"
 export TIDE_SOCKET=$STATE/tided.sock
 unset TIDE_URL TIDE_TOKEN
+export LIBVIRT_LOG_OUTPUTS="4:stderr" # virsh: errors only
 TIDED_PID=
 
 log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
