@@ -361,8 +361,13 @@ static void reconcile_one(struct agent *a, const char *id) {
                                 fail_instance(a, inst, r, "stopping the domain");
                                 goto out;
                         }
-                        model_event_emit(a->cfg.store, "info", "instance.stopped", inst, host,
-                                         "domain stopped in %lld ms", (long long) (mono_ms() - t0));
+                        if (r == 1)
+                                model_event_emit(a->cfg.store, "warning", "instance.stopped", inst, host,
+                                                 "powered off after %lld ms: the guest did not shut down",
+                                                 (long long) (mono_ms() - t0));
+                        else
+                                model_event_emit(a->cfg.store, "info", "instance.stopped", inst, host,
+                                                 "guest shut down in %lld ms", (long long) (mono_ms() - t0));
                 } else if (streq(status, "stopped") && json_is_null(json_object_get(inst, "task")))
                         goto out;
                 set_status(a, id, (struct status_change) { .status = "stopped", .clear_task = true,

@@ -167,10 +167,19 @@ static int refuse_if_deleting(json_t *inst, struct api_reply *rep) {
         return 0;
 }
 
+/* An action on an instance in error asks the agent to try again: the error is cleared. */
+static void retry_if_error(json_t *inst) {
+        if (!streq(json_str(inst, "status", ""), "error"))
+                return;
+        json_object_set_new(inst, "status", json_string("building"));
+        json_object_set_new(inst, "error", json_null());
+}
+
 static int do_start(json_t *inst, struct api_reply *rep) {
         int r = refuse_if_deleting(inst, rep);
         if (r < 0)
                 return r;
+        retry_if_error(inst);
         json_object_set_new(inst, "desired", json_string("running"));
         if (!streq(json_str(inst, "status", ""), "running"))
                 json_object_set_new(inst, "task", json_string("starting"));
@@ -181,6 +190,7 @@ static int do_stop(json_t *inst, struct api_reply *rep) {
         int r = refuse_if_deleting(inst, rep);
         if (r < 0)
                 return r;
+        retry_if_error(inst);
         json_object_set_new(inst, "desired", json_string("stopped"));
         if (!streq(json_str(inst, "status", ""), "stopped"))
                 json_object_set_new(inst, "task", json_string("stopping"));
