@@ -82,9 +82,7 @@ int main(int argc, char **argv) {
         int64_t shutdown_s = 30;
         int c;
         log_set_ident("tided");
-        /* libvirt's own log would print its warnings to stderr; its errors reach tided through
-         * the driver, which logs them once where they are handled. Set before any thread starts. */
-        setenv("LIBVIRT_LOG_OUTPUTS", "4:stderr", 0);
+
         while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
                 switch (c) {
                 case OPT_STATE: state_arg = optarg; break;
@@ -130,6 +128,12 @@ int main(int argc, char **argv) {
                 return 1;
         }
         (void) chmod(state_dir, 0755);
+
+        /* libvirt logs every error it raises, also those tided expects and handles (a domain
+         * already gone); the driver hands them to tided, which logs what matters once. libvirt's
+         * own log goes to a file, set before any thread starts. */
+        _cleanup_free_ char *libvirt_log = xasprintf("4:file:%s/libvirt.log", state_dir);
+        setenv("LIBVIRT_LOG_OUTPUTS", libvirt_log, 0);
 
         /* Signals are taken by sigwait in this thread only; every other thread inherits the mask. */
         sigset_t sigs;

@@ -186,8 +186,8 @@ pid2=$(qemu_pid vm2)
 [ -n "$pid1" ] && [ -n "$pid2" ] || fail "no QEMU processes for the guests"
 stop_tided || fail "tided did not exit cleanly on SIGTERM"
 kill -0 "$pid1" && kill -0 "$pid2" || fail "guests died with tided"
-virsh_view=$(virsh -q -c "$EMBED" list --all --name | grep -v '^$' | while read -r d; do
-	echo "$d $(virsh -q -c "$EMBED" domuuid "$d") $(virsh -q -c "$EMBED" domstate "$d" | sed 's/shut off/stopped/')"
+virsh_view=$(virsh -q -c "$EMBED" list --all --name 2>/dev/null | grep -v '^$' | while read -r d; do
+	echo "$d $(virsh -q -c "$EMBED" domuuid "$d" 2>/dev/null) $(virsh -q -c "$EMBED" domstate "$d" 2>/dev/null | sed 's/shut off/stopped/')"
 done | sort)
 [ "$tide_view" = "$virsh_view" ] || fail "libvirt and tide disagree: tide: [$tide_view] virsh: [$virsh_view]"
 start_tided
