@@ -17,6 +17,7 @@ if [ -z "$G" ] || [ ! -s "$G/tiny.qcow2" ]; then
 	echo "SKIP: no tiny guest (set TIDE_GUEST_DIR to scripts/mkimage's output)"
 	exit 77
 fi
+G=$(cd "$G" && pwd)
 
 T=$(mktemp -d /tmp/tide-it.XXXXXX)
 STATE=$T/state
@@ -166,6 +167,8 @@ expect 400 invalid POST /v1/flavors -d '{"name":"huge","vcpus":1,"ram_mib":99999
 expect 400 invalid POST /v1/flavors -d '{"name":"zero","vcpus":0,"ram_mib":128,"disk_gib":1}'
 qemu-img create -q -f qcow2 -F qcow2 -b "$G/tiny.qcow2" "$T/backed.qcow2"
 expect 400 invalid POST /v1/images -d "{\"name\":\"backed\",\"disk\":\"$T/backed.qcow2\"}"
+qemu-img create -q -f qcow2 -o data_file="$T/data.raw" "$T/datafile.qcow2" 64M
+expect 400 invalid POST /v1/images -d "{\"name\":\"datafile\",\"disk\":\"$T/datafile.qcow2\"}"
 expect 400 invalid POST /v1/images -d "{\"name\":\"missing\",\"disk\":\"$T/does-not-exist\"}"
 expect 400 invalid POST /v1/images -d '{"name":"rel","disk":"relative/path"}'
 expect 404 not_found GET /v1/instances/nope
