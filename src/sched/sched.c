@@ -28,8 +28,8 @@ int sched_pick_host(json_t *hosts, json_t *instances, json_t *inst, char **ret_h
                         used_cpu += json_int(o, "vcpus", 0);
                         used_ram += json_int(o, "ram_mib", 0);
                 }
-                double cap_cpu = (double) json_int(h, "cpus", 0) * SCHED_CPU_RATIO;
-                double cap_ram = (double) json_int(h, "mem_mib", 0) * SCHED_RAM_RATIO;
+                double cap_cpu = (double) json_int(h, "cpus", 0) * 2.0;
+                double cap_ram = (double) json_int(h, "mem_mib", 0) * 1.5;
                 if (!streq(json_str(h, "state", ""), "up"))
                         rejected[F_STATE]++;
                 else if ((double) (used_cpu + need_cpu) > cap_cpu)

@@ -1,17 +1,197 @@
-/* sched.h — placement: which host takes an instance. Pure: a snapshot in, a decision out.
+/* sched.h — placement: which host (and, for dedicated VMs, which host CPUs and NUMA node) takes
+ * an instance. Pure: a snapshot of hosts and a request in, a decision and its explanation out.
  *
- * This first scheduler filters hosts by state and by CPU and RAM capacity under allocation
- * ratios, and weighs the rest by free RAM (spread). */
+ * The decision runs in named stages (Pacemaker's way): filters reject hosts, weighers score the
+ * rest, the best score wins (ties go to the lowest host name, so decisions are deterministic),
+ * and for a dedicated VM the CPUs and NUMA node are chosen on the winner. sched_claim() books
+ * a decision into the host's usage and sched_release() gives it back, so a caller can run a
+ * stream of decisions on one snapshot. Callers make decisions durable themselves (the API
+ * commits each one to the store with a transaction on the host's allocation revision).
+ *
+ * Capacity of a host, with ratio r and reserve R (per host, else the cluster's config):
+ *   shared vCPUs:  used_vcpus + vcpus <= (cpus - reserved_cpus - pinned CPUs) * cpu_ratio
+ *   dedicated:     vcpus free CPUs (neither pinned nor reserved), and the shared vCPUs already
+ *                  there must still fit on the CPUs that stay unpinned
+ *   RAM:           used_ram + ram <= (mem_mib - reserved_ram_mib) * ram_ratio
+ *                  (dedicated VMs and hugepages VMs are not overcommitted: their RAM counts
+ *                  against the NUMA node they are bound to, at ratio 1.0)
+ *   disk:          used_disk + disk <= disk_gib * disk_ratio
+ * Reserved CPUs are the lowest-numbered CPUs of the host; shared VMs float on every CPU that is
+ * neither reserved nor pinned. */
 #pragma once
 
 #include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
-#define SCHED_CPU_RATIO 2.0
-#define SCHED_RAM_RATIO 1.5
+#define SCHED_MAX_CPUS 1024           /* CPUs per host */
+#define SCHED_MAX_NUMA 16             /* NUMA nodes per host */
+#define SCHED_MAX_LABELS 16
+#define SCHED_MAX_HINTS 8
 
-/* Chooses a host for inst (needs "vcpus" and "ram_mib") among hosts (array of host objects with
- * "name", "state", "cpus", "mem_mib") given instances (array; those with a "host" and not
- * deleted count as using it). On success ret_host gets the host's name (caller frees); when no
- * host fits, returns TIDE_E_NO_HOST and ret_reason gets a message counting hosts per failing
- * filter, e.g. "no valid host: 3 hosts; 2 rejected by ram, 1 by state". */
+typedef struct { uint64_t w[SCHED_MAX_CPUS / 64]; } sched_cpuset;
+
+enum sched_filter {
+        SCHED_F_STATE,          /* host down or draining */
+        SCHED_F_HINT,           /* host=NAME or a label hint does not match */
+        SCHED_F_AFFINITY,       /* hard (anti-)affinity of the server group */
+        SCHED_F_CPU,
+        SCHED_F_RAM,
+        SCHED_F_DISK,
+        SCHED_F_DEDICATED,      /* not enough free CPUs to pin */
+        SCHED_F_NUMA,           /* no NUMA node can hold the VM (dedicated or hugepages) */
+        SCHED_F_HUGEPAGES,      /* no hugepages, or not enough free */
+        SCHED_F_MAX,
+};
+
+/* "state", "hint", "affinity", "cpu", "ram", "disk", "dedicated", "numa", "hugepages". */
+const char *sched_filter_name(enum sched_filter f);
+
+enum sched_mode { SCHED_SPREAD, SCHED_PACK, SCHED_MODE_MAX };
+
+struct sched_config {
+        double cpu_ratio;          /* default 2.0 */
+        double ram_ratio;          /* default 1.5 */
+        double disk_ratio;         /* default 1.0 */
+        int reserved_cpus;         /* default 0 */
+        int64_t reserved_ram_mib;  /* default 0 */
+        enum sched_mode mode;      /* default spread */
+        /* Weigher multipliers (0 turns one off). Defaults: ram 1.0, cpu 1.0, load 0.5, numa 0.2,
+         * soft_affinity 10.0. */
+        double w_ram, w_cpu, w_load, w_numa, w_soft_affinity;
+};
+
+void sched_config_default(struct sched_config *c);
+
+struct sched_numa_node {
+        sched_cpuset cpus;         /* the node's CPUs */
+        int64_t mem_mib;
+        int64_t hugepages_mib;     /* total memory in hugepages (0: none) */
+        /* usage */
+        int64_t bound_ram_mib;     /* RAM of dedicated/hugepages VMs bound to this node */
+        int64_t hugepages_used_mib;
+};
+
+struct sched_host {
+        const char *name;          /* borrowed or owned by the caller */
+        bool up;
+        bool draining;
+        int cpus;
+        int64_t mem_mib;
+        int64_t disk_gib;
+        /* Per-host overrides; a negative value means "the cluster's". */
+        double cpu_ratio, ram_ratio, disk_ratio;
+        int reserved_cpus;
+        int64_t reserved_ram_mib;
+        int n_numa;                /* >= 1; a host without NUMA data has one node with every CPU */
+        struct sched_numa_node numa[SCHED_MAX_NUMA];
+        int n_labels;
+        const char *labels[SCHED_MAX_LABELS];   /* "key=value" */
+        double load;               /* measured CPU use 0..1 of the host, negative when unknown */
+        /* usage */
+        int64_t used_vcpus;        /* vCPUs of shared VMs */
+        int64_t used_ram_mib;      /* RAM of shared VMs (overcommittable) */
+        int64_t used_disk_gib;
+        sched_cpuset pinned;       /* CPUs given to dedicated VMs */
+        int64_t instances;
+};
+
+enum sched_group_policy {
+        SCHED_GROUP_NONE,
+        SCHED_GROUP_AFFINITY,
+        SCHED_GROUP_ANTI_AFFINITY,
+        SCHED_GROUP_SOFT_AFFINITY,
+        SCHED_GROUP_SOFT_ANTI_AFFINITY,
+        SCHED_GROUP_POLICY_MAX,
+};
+
+/* "none", "affinity", "anti-affinity", "soft-affinity", "soft-anti-affinity"; -1 if unknown. */
+const char *sched_group_policy_name(enum sched_group_policy p);
+int sched_group_policy_from_string(const char *s);
+
+struct sched_request {
+        const char *id;            /* for messages only */
+        int vcpus;
+        int64_t ram_mib;
+        int64_t disk_gib;
+        bool dedicated;            /* cpu_policy=dedicated: each vCPU pinned to its own CPU */
+        bool hugepages;            /* memory backed by hugepages */
+        enum sched_group_policy group_policy;
+        /* Hosts of the group's other members (one entry per member; repeats allowed). */
+        const char *const *group_hosts;
+        size_t n_group_hosts;
+        /* "host=NAME" or "key=value" (a host label); all must match. */
+        const char *hints[SCHED_MAX_HINTS];
+        int n_hints;
+};
+
+struct sched_decision {
+        int host;                  /* index into the hosts array */
+        int numa_node;             /* bound node, -1 for none (shared VMs without hugepages) */
+        int n_pinned;
+        int pinned[256];           /* host CPU of vCPU i, for dedicated VMs */
+        double score;
+};
+
+/* Per host, why it was rejected or how it scored. */
+struct sched_explain {
+        int rejected_by;           /* an enum sched_filter, or -1 when it passed */
+        double score;              /* when it passed */
+        double weights[4];         /* ram, cpu, load, numa parts of score (before soft affinity) */
+        char detail[120];          /* e.g. "needs 512 MiB, 300 of 1536 free" */
+};
+
+/* Places req on one of hosts[0..n). On success ret gets the decision and returns 0. When no
+ * host fits, returns TIDE_E_NO_HOST and ret_reason (if non-NULL) gets a message counting hosts
+ * per failing filter: "no valid host: 3 hosts; 2 rejected by ram, 1 by numa" (caller frees).
+ * explain, when non-NULL, has room for n entries and is filled for every host. Never allocates
+ * on success when ret_reason is unused, and never does I/O. */
+int sched_place(const struct sched_config *cfg, const struct sched_host *hosts, size_t n,
+                const struct sched_request *req, struct sched_decision *ret,
+                struct sched_explain *explain, char **ret_reason);
+
+/* Books a decision into hosts[d->host]'s usage / gives it back. */
+void sched_claim(struct sched_host *h, const struct sched_request *req, const struct sched_decision *d);
+void sched_release(struct sched_host *h, const struct sched_request *req, const struct sched_decision *d);
+
+/* Invariant check for tests: returns 0 when h's usage is within policy (ratios, no CPU pinned
+ * twice — callers track that — no pinned CPU reserved, NUMA bound RAM within nodes), else
+ * TIDE_E_CONFLICT with ret_reason set (caller frees). */
+int sched_host_check(const struct sched_config *cfg, const struct sched_host *h, char **ret_reason);
+
+/* cpusets */
+static inline void sched_cpuset_set(sched_cpuset *s, int cpu) { s->w[cpu / 64] |= 1ull << (cpu % 64); }
+static inline void sched_cpuset_clear(sched_cpuset *s, int cpu) { s->w[cpu / 64] &= ~(1ull << (cpu % 64)); }
+static inline bool sched_cpuset_has(const sched_cpuset *s, int cpu) { return s->w[cpu / 64] >> (cpu % 64) & 1; }
+int sched_cpuset_count(const sched_cpuset *s);
+/* Parses "0-3,8,10-11" (at most SCHED_MAX_CPUS); TIDE_E_INVALID on bad input. Formats the same. */
+int sched_cpuset_parse(const char *s, sched_cpuset *ret);
+char *sched_cpuset_format(const sched_cpuset *s);
+
+/* JSON forms (golden files, the store's allocation records, the API's explain output).
+ *
+ * Host: {"name","state":"up"|"down","draining"?,"cpus","mem_mib","disk_gib","cpu_ratio"?,
+ *        "ram_ratio"?,"disk_ratio"?,"reserved_cpus"?,"reserved_ram_mib"?,
+ *        "numa":[{"cpus":"0-7","mem_mib","hugepages_mib"?}]?,"labels":{"zone":"hk-a"}?,"load"?,
+ *        "used":{"vcpus","ram_mib","disk_gib","pinned":"0-3","instances",
+ *                "numa":[{"bound_ram_mib","hugepages_used_mib"}]}?}
+ * Strings a sched_host points to belong to the JSON object: keep it alive as long as the host.
+ * Request: {"id"?,"vcpus","ram_mib","disk_gib","cpu_policy":"shared"|"dedicated"?,
+ *           "hugepages":bool?,"group_policy"?,"group_hosts":[...]?,"hints":["zone=a"]?}
+ * Decision: {"host":NAME,"numa_node":N|null,"pinned":[cpu of vcpu0, ...]|[],"score":S}
+ * Config: {"cpu_ratio",...,"mode":"spread"|"pack","weights":{"ram","cpu","load","numa",
+ *          "soft_affinity"}} with every member optional. */
+int sched_host_from_json(json_t *o, struct sched_host *ret, char **ret_err);
+json_t *sched_host_usage_to_json(const struct sched_host *h);
+int sched_request_from_json(json_t *o, struct sched_request *ret, char **ret_err);
+/* Frees what sched_request_from_json allocated (the group_hosts array). */
+void sched_request_clear(struct sched_request *r);
+int sched_config_from_json(json_t *o, struct sched_config *ret, char **ret_err);
+json_t *sched_decision_to_json(const struct sched_host *hosts, const struct sched_decision *d);
+/* Parses a decision back (numa node and pinned CPUs) for sched_release. host is left -1. */
+int sched_decision_from_json(json_t *o, struct sched_decision *ret);
+json_t *sched_explain_to_json(const struct sched_host *hosts, size_t n, const struct sched_explain *e);
+
+/* The first scheduler's entry point, over JSON snapshots; the API moves to sched_place(). */
 int sched_pick_host(json_t *hosts, json_t *instances, json_t *inst, char **ret_host, char **ret_reason);
