@@ -23,6 +23,8 @@
 #define HV_MAX_VCPUS 255
 #define HV_MIN_RAM_MIB INT64_C(16)
 #define HV_MAX_RAM_MIB (INT64_C(4) * 1024 * 1024)   /* 4 TiB */
+#define HV_MAX_CPUS 1024         /* host CPUs: pinned CPU numbers are 0 .. HV_MAX_CPUS - 1 */
+#define HV_MAX_NUMA_NODES 64     /* NUMA node numbers are 0 .. HV_MAX_NUMA_NODES - 1 */
 
 enum hv_state {
         HV_STATE_NOSTATE,
@@ -66,6 +68,22 @@ struct hv_domain_spec {
         const char *cmdline;       /* NULL for none */
         const char *console_log;   /* serial console appended to this file */
         int balloon_period_s;      /* balloon statistics period; 0 for none */
+
+        /* Placement on the host. A zero-initialised spec pins nothing, binds to no NUMA node
+         * and uses normal pages. */
+        const int *pin_cpus;       /* NULL, or the host CPU (0 .. HV_MAX_CPUS - 1) of each vCPU:
+                                    * pin_cpus[i] for vCPU i, for every vCPU the domain can
+                                    * ever have, so n_pin_cpus == max_vcpus (hot-added vCPUs
+                                    * must not float over CPUs given to others). A CPU may
+                                    * appear twice. Emits <cputune><vcpupin/>. */
+        int n_pin_cpus;            /* 0 with pin_cpus NULL, else max_vcpus */
+        bool has_numa_node;        /* false: memory on any node. true: memory strictly on
+                                    * numa_node (<numatune><memory mode='strict'/>) */
+        int numa_node;             /* 0 .. HV_MAX_NUMA_NODES - 1; must be 0 unless has_numa_node */
+        bool hugepages;            /* guest RAM in the host's default-size hugepages
+                                    * (<memoryBacking><hugepages/>); max_ram_mib must then be a
+                                    * multiple of 2. The balloon cannot give hugepages back to
+                                    * the host: such a domain should have ram_mib == max_ram_mib. */
 };
 
 struct hv_domain_info {
@@ -95,9 +113,13 @@ struct hv_driver {
         int (*open)(const char *uri, const char *state_dir, struct hv_conn **ret);
         void (*close)(struct hv_conn *c);
         int (*host_info)(struct hv_conn *c, struct hv_host_info *ret);
-        /* Defines (or redefines) a persistent domain from spec. */
+        /* Defines (or redefines) a persistent domain from spec; a running domain keeps its
+         * old configuration until it is next started. TIDE_E_INVALID for a spec
+         * hv_domain_spec_validate() refuses. Host resources (pinned CPUs beyond the
+         * host's, a NUMA node it lacks, hugepages) are checked only by start(). */
         int (*define)(struct hv_conn *c, const struct hv_domain_spec *spec);
-        /* Starts a defined domain; already running is success. */
+        /* Starts a defined domain; already running is success. TIDE_E_BACKEND when the host
+         * cannot run it as specified (no such CPU or NUMA node, not enough hugepages). */
         int (*start)(struct hv_conn *c, const char *uuid);
         /* Asks the guest to shut down (ACPI) and waits up to timeout_ms, then powers it off.
          * Already off is success. */
@@ -134,8 +156,14 @@ const char *hv_last_error(void);
  * KVM-PVM module, which cannot run stock guest kernels). reason gets a static explanation. */
 const char *hv_detect_accel(const char **ret_reason);
 
+/* Checks spec against the limits every driver enforces: canonical UUID, name
+ * HV_DOMAIN_PREFIX + something, vCPU and RAM limits above, pin_cpus and NUMA node as
+ * documented in struct hv_domain_spec, hugepages RAM a multiple of 2 MiB. With files, also
+ * the file fields: absolute paths, initrd or cmdline only with a kernel. Pure. 0 or
+ * TIDE_E_INVALID. */
+int hv_domain_spec_validate(const struct hv_domain_spec *spec, bool files);
+
 /* Builds the libvirt domain XML for spec with libxml2's writer. domain_type is "kvm" or
- * "qemu". Pure: no I/O. ret gets the XML (caller frees). TIDE_E_INVALID for a bad spec: name
- * not HV_DOMAIN_PREFIX + something, limits above, relative paths, initrd or cmdline without
- * a kernel. */
+ * "qemu". Pure: no I/O. ret gets the XML (caller frees). TIDE_E_INVALID for a bad spec
+ * (hv_domain_spec_validate() with files) or domain type. */
 int hv_domain_xml(const struct hv_domain_spec *spec, const char *domain_type, char **ret);

@@ -130,10 +130,45 @@ static bool uuid_ok(const char *u) {
         return true;
 }
 
-static int spec_validate(const struct hv_domain_spec *s, const char *domain_type) {
-        if (!s || !domain_type || !(streq(domain_type, "kvm") || streq(domain_type, "qemu")))
-                return TIDE_E_INVALID;
-        if (!uuid_ok(s->uuid))
+/* Pinning covers every vCPU the domain can have; see struct hv_domain_spec. */
+static bool placement_ok(const struct hv_domain_spec *s) {
+        if (!s->pin_cpus != (s->n_pin_cpus == 0))
+                return false;
+        if (s->pin_cpus) {
+                if (s->n_pin_cpus != s->max_vcpus)
+                        return false;
+                for (int i = 0; i < s->n_pin_cpus; i++)
+                        if (s->pin_cpus[i] < 0 || s->pin_cpus[i] >= HV_MAX_CPUS)
+                                return false;
+        }
+        /* A node number without the flag is a caller who forgot the flag: refuse rather than
+         * silently not binding. */
+        if (s->has_numa_node ? s->numa_node < 0 || s->numa_node >= HV_MAX_NUMA_NODES : s->numa_node != 0)
+                return false;
+        /* QEMU needs the RAM to be a whole number of pages (2 MiB, x86's default size). */
+        if (s->hugepages && s->max_ram_mib % 2 != 0)
+                return false;
+        return true;
+}
+
+static bool files_ok(const struct hv_domain_spec *s) {
+        if (!path_ok(s->disk_path) || !path_ok(s->console_log))
+                return false;
+        if (s->seed_path && !path_ok(s->seed_path))
+                return false;
+        if (s->kernel && !path_ok(s->kernel))
+                return false;
+        /* An initrd or command line without a kernel would be silently ignored: refuse it. */
+        if (s->initrd && (!s->kernel || !path_ok(s->initrd)))
+                return false;
+        if (s->cmdline && (!s->kernel || !text_ok(s->cmdline, HV_CMDLINE_MAX)))
+                return false;
+        return true;
+}
+
+/* The limits every driver enforces (hv.h); the file fields only with files. */
+int hv_domain_spec_validate(const struct hv_domain_spec *s, bool files) {
+        if (!s || !uuid_ok(s->uuid))
                 return TIDE_E_INVALID;
         /* Every tide domain carries the prefix, so list() finds what define() made; libvirt
          * itself refuses '/' in names. */
@@ -144,18 +179,11 @@ static int spec_validate(const struct hv_domain_spec *s, const char *domain_type
                 return TIDE_E_INVALID;
         if (s->ram_mib < HV_MIN_RAM_MIB || s->max_ram_mib < s->ram_mib || s->max_ram_mib > HV_MAX_RAM_MIB)
                 return TIDE_E_INVALID;
-        if (!path_ok(s->disk_path) || !path_ok(s->console_log))
-                return TIDE_E_INVALID;
-        if (s->seed_path && !path_ok(s->seed_path))
-                return TIDE_E_INVALID;
-        if (s->kernel && !path_ok(s->kernel))
-                return TIDE_E_INVALID;
-        /* An initrd or command line without a kernel would be silently ignored: refuse it. */
-        if (s->initrd && (!s->kernel || !path_ok(s->initrd)))
-                return TIDE_E_INVALID;
-        if (s->cmdline && (!s->kernel || !text_ok(s->cmdline, HV_CMDLINE_MAX)))
-                return TIDE_E_INVALID;
         if (s->balloon_period_s < 0 || s->balloon_period_s > HV_BALLOON_PERIOD_MAX)
+                return TIDE_E_INVALID;
+        if (!placement_ok(s))
+                return TIDE_E_INVALID;
+        if (files && !files_ok(s))
                 return TIDE_E_INVALID;
         return 0;
 }
@@ -238,6 +266,30 @@ static void write_cpu(struct xw *x, const char *domain_type) {
                 element(x, "model", "fallback", "forbid", "qemu64");
         }
         end(x);
+}
+
+/* Pinning and NUMA binding, in libvirt's own order (cputune, then numatune). */
+static void write_placement(struct xw *x, const struct hv_domain_spec *s) {
+        if (s->n_pin_cpus > 0) {
+                start(x, "cputune");
+                for (int i = 0; i < s->n_pin_cpus; i++) {
+                        start(x, "vcpupin");
+                        attr_int(x, "vcpu", i);
+                        attr_int(x, "cpuset", s->pin_cpus[i]);
+                        end(x);
+                }
+                end(x);
+        }
+        if (s->has_numa_node) {
+                start(x, "numatune");
+                start(x, "memory");
+                /* strict: the guest's memory never spills to another node; the scheduler
+                 * made sure it fits. */
+                attr(x, "mode", "strict");
+                attr_int(x, "nodeset", s->numa_node);
+                end(x);
+                end(x);
+        }
 }
 
 static void write_os(struct xw *x, const struct hv_domain_spec *s) {
@@ -333,7 +385,9 @@ static void write_devices(struct xw *x, const struct hv_domain_spec *s) {
 /* Builds the domain XML for spec (see hv.h). Pure; ret gets a NUL-terminated string the
  * caller frees. TIDE_E_INVALID for a bad spec or domain type, -ENOMEM if libxml2 fails. */
 int hv_domain_xml(const struct hv_domain_spec *spec, const char *domain_type, char **ret) {
-        int r = spec_validate(spec, domain_type);
+        if (!domain_type || !(streq(domain_type, "kvm") || streq(domain_type, "qemu")))
+                return TIDE_E_INVALID;
+        int r = hv_domain_spec_validate(spec, true);
         if (r < 0)
                 return r;
 
@@ -367,6 +421,12 @@ int hv_domain_xml(const struct hv_domain_spec *spec, const char *domain_type, ch
         /* <memory> is the most the guest can have; the balloon holds it at currentMemory. */
         memory(&x, "memory", spec->max_ram_mib);
         memory(&x, "currentMemory", spec->ram_mib);
+        if (spec->hugepages) {
+                /* The host's default hugepage size; the node follows numatune. */
+                start(&x, "memoryBacking");
+                empty(&x, "hugepages");
+                end(&x);
+        }
         snprintf(num, sizeof num, "%d", spec->vcpus);
         start(&x, "vcpu");
         attr(&x, "placement", "static");
@@ -374,6 +434,7 @@ int hv_domain_xml(const struct hv_domain_spec *spec, const char *domain_type, ch
         snprintf(num, sizeof num, "%d", spec->max_vcpus);
         text(&x, num);
         end(&x);
+        write_placement(&x, spec);
 
         write_os(&x, spec);
         start(&x, "features");

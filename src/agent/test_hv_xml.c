@@ -77,6 +77,81 @@ static void test_escaping(void **state) {
         check_golden(&s, "qemu", "escaping");
 }
 
+static const int pins8[8] = { 4, 5, 6, 7, 12, 13, 14, 15 };
+
+/* Every vCPU pinned to its host CPU: <cputune> with one <vcpupin> per vCPU, offline ones too. */
+static void test_pinned(void **state) {
+        struct hv_domain_spec s = base;
+        s.pin_cpus = pins8;
+        s.n_pin_cpus = 8;
+        check_golden(&s, "kvm", "pinned");
+}
+
+/* Memory bound strictly to one NUMA node: <numatune>. */
+static void test_numa_node(void **state) {
+        struct hv_domain_spec s = base;
+        s.has_numa_node = true;
+        s.numa_node = 1;
+        check_golden(&s, "qemu", "numa-node");
+}
+
+/* Node 0 is a binding too when has_numa_node says so. */
+static void test_numa_node_zero(void **state) {
+        struct hv_domain_spec s = base;
+        _cleanup_free_ char *with = NULL, *without = NULL;
+        s.has_numa_node = true;
+        assert_int_equal(hv_domain_xml(&s, "qemu", &with), 0);
+        assert_non_null(strstr(with, "<memory mode=\"strict\" nodeset=\"0\"/>"));
+        s.has_numa_node = false;
+        assert_int_equal(hv_domain_xml(&s, "qemu", &without), 0);
+        assert_null(strstr(without, "numatune"));
+}
+
+/* RAM in hugepages: <memoryBacking><hugepages/>. */
+static void test_hugepages(void **state) {
+        struct hv_domain_spec s = base;
+        s.hugepages = true;
+        s.ram_mib = s.max_ram_mib = 1024;
+        check_golden(&s, "qemu", "hugepages");
+}
+
+/* A dedicated VM as the scheduler places it: pinned inside one node, bound to it, hugepages. */
+static void test_dedicated(void **state) {
+        static const int pins2[2] = { 9, 11 };
+        struct hv_domain_spec s = base;
+        s.vcpus = s.max_vcpus = 2;
+        s.ram_mib = s.max_ram_mib = 2048;
+        s.pin_cpus = pins2;
+        s.n_pin_cpus = 2;
+        s.has_numa_node = true;
+        s.numa_node = 1;
+        s.hugepages = true;
+        check_golden(&s, "kvm", "dedicated");
+}
+
+/* A zero-initialised placement adds nothing: the XML of the base case. */
+static void test_no_placement(void **state) {
+        _cleanup_free_ char *xml = NULL;
+        assert_int_equal(hv_domain_xml(&base, "qemu", &xml), 0);
+        assert_null(strstr(xml, "cputune"));
+        assert_null(strstr(xml, "numatune"));
+        assert_null(strstr(xml, "memoryBacking"));
+}
+
+/* A virtual driver's spec needs no files; the same spec fails hv_domain_xml(). */
+static void test_validate_without_files(void **state) {
+        struct hv_domain_spec s = base;
+        s.disk_path = s.seed_path = s.kernel = s.console_log = NULL;
+        assert_int_equal(hv_domain_spec_validate(&s, false), 0);
+        assert_int_equal(hv_domain_spec_validate(&s, true), TIDE_E_INVALID);
+        s.initrd = "relative";   /* file fields are not looked at */
+        assert_int_equal(hv_domain_spec_validate(&s, false), 0);
+        s.vcpus = 0;             /* the rest is */
+        assert_int_equal(hv_domain_spec_validate(&s, false), TIDE_E_INVALID);
+        assert_int_equal(hv_domain_spec_validate(NULL, false), TIDE_E_INVALID);
+        assert_int_equal(hv_domain_spec_validate(&base, true), 0);
+}
+
 /* The limits themselves are accepted. */
 static void test_limits_accepted(void **state) {
         struct hv_domain_spec s = base;
@@ -88,6 +163,18 @@ static void test_limits_accepted(void **state) {
         s.vcpus = s.max_vcpus = 1;
         s.ram_mib = s.max_ram_mib = HV_MIN_RAM_MIB;
         assert_int_equal(hv_domain_xml(&s, "kvm", &b), 0);
+
+        _cleanup_free_ char *c = NULL;
+        int pins[HV_MAX_VCPUS];
+        for (int i = 0; i < HV_MAX_VCPUS; i++)
+                pins[i] = HV_MAX_CPUS - 1 - i;
+        s.vcpus = s.max_vcpus = s.n_pin_cpus = HV_MAX_VCPUS;
+        s.pin_cpus = pins;
+        s.has_numa_node = true;
+        s.numa_node = HV_MAX_NUMA_NODES - 1;
+        s.hugepages = true;
+        assert_int_equal(hv_domain_xml(&s, "kvm", &c), 0);
+        assert_non_null(strstr(c, "<vcpupin vcpu=\"254\" cpuset=\"769\"/>"));
 }
 
 static void expect_invalid(const struct hv_domain_spec *s, const char *type) {
@@ -149,6 +236,20 @@ static void test_invalid_specs(void **state) {
         INVALID(s.balloon_period_s = -1);
         INVALID(s.balloon_period_s = 3601);
 
+        static const int pins[8] = { 0, 1, 2, 3, 4, 5, 6, 7 };
+        static const int bad_pin[8] = { 0, 1, 2, 3, 4, 5, 6, HV_MAX_CPUS };
+        static const int neg_pin[8] = { 0, 1, 2, 3, 4, 5, -1, 7 };
+        INVALID(s.pin_cpus = pins);                                  /* n_pin_cpus 0 */
+        INVALID(s.n_pin_cpus = 8);                                   /* no array */
+        INVALID((s.pin_cpus = pins, s.n_pin_cpus = 2));              /* vcpus, not max_vcpus */
+        INVALID((s.pin_cpus = pins, s.n_pin_cpus = -8));
+        INVALID((s.pin_cpus = bad_pin, s.n_pin_cpus = 8));
+        INVALID((s.pin_cpus = neg_pin, s.n_pin_cpus = 8));
+        INVALID(s.numa_node = 1);                                    /* without has_numa_node */
+        INVALID((s.has_numa_node = true, s.numa_node = -1));
+        INVALID((s.has_numa_node = true, s.numa_node = HV_MAX_NUMA_NODES));
+        INVALID((s.hugepages = true, s.max_ram_mib = 2047));         /* not whole 2 MiB pages */
+
         _cleanup_free_ char *long_line = xmalloc(4096);
         memset(long_line, 'x', 4095);
         long_line[4095] = '\0';
@@ -191,6 +292,13 @@ int main(void) {
                 cmocka_unit_test(test_kernel_boot_tcg),
                 cmocka_unit_test(test_disk_boot_kvm),
                 cmocka_unit_test(test_escaping),
+                cmocka_unit_test(test_pinned),
+                cmocka_unit_test(test_numa_node),
+                cmocka_unit_test(test_numa_node_zero),
+                cmocka_unit_test(test_hugepages),
+                cmocka_unit_test(test_dedicated),
+                cmocka_unit_test(test_no_placement),
+                cmocka_unit_test(test_validate_without_files),
                 cmocka_unit_test(test_limits_accepted),
                 cmocka_unit_test(test_invalid_specs),
                 cmocka_unit_test(test_state_names),
