@@ -40,16 +40,30 @@ enum hv_state {
 
 const char *hv_state_to_string(enum hv_state s);
 
+/* One NUMA node (a libvirt capabilities <cell>). */
+struct hv_numa_node {
+        int id;                  /* the node's number, as numatune's nodeset names it */
+        char *cpus;              /* its CPUs as a list of ranges: "0-7,16-23" */
+        int64_t mem_mib;         /* its memory, hugepages included */
+        int64_t hugepages_mib;   /* of which in hugepages (2 MiB and 1 GiB pages), all of
+                                  * them, free or not */
+};
+
 struct hv_host_info {
         char *hostname;
         int cpus;            /* logical CPUs online */
         int sockets, cores, threads;
-        int numa_nodes;
+        int numa_nodes;      /* == n_numa; kept for the callers written before numa[] */
         int64_t mem_mib;     /* total memory */
+        int64_t disk_gib;    /* size of the filesystem for instance disks; 0 when unknown */
         char *accel;         /* "kvm", "tcg" or "sim" */
         char *uri;           /* the connection's URI, e.g. qemu:///embed?root=... */
+        int n_numa;          /* >= 1: a host that reports no topology has one node with every
+                              * CPU and all the memory */
+        struct hv_numa_node *numa;   /* n_numa nodes, by increasing id */
 };
 
+/* Frees the strings and nodes of h and zeroes it; NULL is fine. */
 void hv_host_info_clear(struct hv_host_info *h);
 
 /* What a domain is made of. Paths are absolute; strings are data (never interpreted) but must
@@ -115,7 +129,8 @@ struct hv_driver {
         int (*host_info)(struct hv_conn *c, struct hv_host_info *ret);
         /* Defines (or redefines) a persistent domain from spec; a running domain keeps its
          * old configuration until it is next started. TIDE_E_INVALID for a spec
-         * hv_domain_spec_validate() refuses. Host resources (pinned CPUs beyond the
+         * hv_domain_spec_validate() refuses; TIDE_E_EXISTS when another domain has that name,
+         * or this UUID is defined under another name. Host resources (pinned CPUs beyond the
          * host's, a NUMA node it lacks, hugepages) are checked only by start(). */
         int (*define)(struct hv_conn *c, const struct hv_domain_spec *spec);
         /* Starts a defined domain; already running is success. TIDE_E_BACKEND when the host

@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <sys/socket.h>
+#include <sys/statvfs.h>
 #include <sys/un.h>
 #include <time.h>
 
@@ -40,6 +41,7 @@ struct hv_conn {
         virConnectPtr vc;
         const char *accel;          /* static: "kvm" or "tcg" */
         const char *domain_type;    /* static: "kvm" or "qemu", follows accel */
+        char *disk_dir;             /* where instance disks live (the state directory), or NULL */
 };
 
 /* ---- errors ---- */
@@ -279,6 +281,10 @@ static int lv_open(const char *uri, const char *state_dir, struct hv_conn **ret)
         c->vc = vc;
         c->accel = hv_detect_accel(NULL);
         c->domain_type = streq(c->accel, "kvm") ? "kvm" : "qemu";
+        if (state_dir && state_dir[0] == '/')
+                c->disk_dir = xstrdup(state_dir);
+        else if (root)
+                c->disk_dir = xstrdup(root);
         *ret = c;
         return 0;
 }
@@ -288,31 +294,160 @@ static void lv_close(struct hv_conn *c) {
         if (!c)
                 return;
         virConnectClose(c->vc);
+        free(c->disk_dir);
         free(c);
         loop_unref();
 }
 
-/* Number of NUMA cells in the capabilities XML; 0 when it cannot tell. */
-static int caps_numa_cells(const char *caps) {
+/* ---- host information ---- */
+
+/* The node set expr selects relative to node, or NULL (caller frees with xmlXPathFreeObject). */
+static xmlXPathObjectPtr xpath_nodes(xmlXPathContextPtr ctx, xmlNodePtr node, const char *expr) {
+        ctx->node = node;
+        xmlXPathObjectPtr o = xmlXPathEvalExpression(BAD_CAST expr, ctx);
+        if (o && (o->type != XPATH_NODESET || !o->nodesetval)) {
+                xmlXPathFreeObject(o);
+                return NULL;
+        }
+        return o;
+}
+
+/* An attribute or the text of node as an integer in [min, max]; -1 when absent or bad. */
+static int64_t xml_int(xmlNodePtr node, const char *attr_name, int64_t min, int64_t max) {
+        xmlChar *v = attr_name ? xmlGetProp(node, BAD_CAST attr_name) : xmlNodeGetContent(node);
+        int64_t n = -1;
+        if (!v || parse_int64((const char *) v, min, max, &n) < 0)
+                n = -1;
+        xmlFree(v);
+        return n;
+}
+
+/* The size of one unit='...' in KiB, as libvirt writes them; 0 for anything else. */
+static int64_t unit_kib(xmlNodePtr node) {
+        xmlChar *u = xmlGetProp(node, BAD_CAST "unit");
+        int64_t k = 0;
+        if (!u || xmlStrcmp(u, BAD_CAST "KiB") == 0)
+                k = 1;
+        else if (xmlStrcmp(u, BAD_CAST "MiB") == 0)
+                k = 1024;
+        else if (xmlStrcmp(u, BAD_CAST "GiB") == 0)
+                k = 1024 * 1024;
+        xmlFree(u);
+        return k;
+}
+
+static int cmp_int(const void *a, const void *b) {
+        int x = *(const int *) a, y = *(const int *) b;
+        return x < y ? -1 : x > y;
+}
+
+/* "0-7,16-23" for the n CPU numbers in ids (sorted here, duplicates dropped). */
+static char *cpu_list(int *ids, size_t n) {
+        qsort(ids, n, sizeof *ids, cmp_int);
+        _cleanup_free_ char *out = xstrdup("");
+        for (size_t i = 0; i < n;) {
+                size_t j = i;
+                while (j + 1 < n && ids[j + 1] <= ids[j] + 1)
+                        j++;
+                char *next = ids[j] == ids[i] ? xasprintf("%s%s%d", out, *out ? "," : "", ids[i])
+                                              : xasprintf("%s%s%d-%d", out, *out ? "," : "", ids[i], ids[j]);
+                free(out);
+                out = next;
+                i = j + 1;
+        }
+        return TAKE_PTR(out);
+}
+
+/* One <cell> into ret: id, CPUs, memory and hugepages. false when it lacks an id or CPUs. */
+static bool parse_cell(xmlXPathContextPtr ctx, xmlNodePtr cell, struct hv_numa_node *ret) {
+        int64_t id = xml_int(cell, "id", 0, HV_MAX_NUMA_NODES - 1);
+        if (id < 0)
+                return false;
+        int64_t mem_kib = 0, huge_kib = 0;
+        xmlXPathObjectPtr o = xpath_nodes(ctx, cell, "memory");
+        if (o && o->nodesetval->nodeNr > 0) {
+                xmlNodePtr m = o->nodesetval->nodeTab[0];
+                int64_t v = xml_int(m, NULL, 0, INT64_MAX / (1024 * 1024));
+                mem_kib = v > 0 ? v * unit_kib(m) : 0;
+        }
+        xmlXPathFreeObject(o);
+        /* Pages bigger than the base page are hugepages: 2 MiB and 1 GiB on x86. */
+        o = xpath_nodes(ctx, cell, "pages");
+        for (int i = 0; o && i < o->nodesetval->nodeNr; i++) {
+                xmlNodePtr p = o->nodesetval->nodeTab[i];
+                int64_t size = xml_int(p, "size", 1, INT64_C(1) << 30), count = xml_int(p, NULL, 0, INT64_C(1) << 40);
+                int64_t k = unit_kib(p);
+                if (size > 0 && count > 0 && k > 0 && size * k > 4)
+                        huge_kib += size * k * count;
+        }
+        xmlXPathFreeObject(o);
+        o = xpath_nodes(ctx, cell, "cpus/cpu");
+        int n = o ? o->nodesetval->nodeNr : 0;
+        _cleanup_free_ int *ids = n > 0 ? xcalloc((size_t) n, sizeof *ids) : NULL;
+        int k = 0;
+        for (int i = 0; i < n; i++) {
+                int64_t cpu = xml_int(o->nodesetval->nodeTab[i], "id", 0, INT32_MAX);
+                if (cpu >= 0)
+                        ids[k++] = (int) cpu;
+        }
+        xmlXPathFreeObject(o);
+        if (k == 0)
+                return false;
+        *ret = (struct hv_numa_node) {
+                .id = (int) id,
+                .cpus = cpu_list(ids, (size_t) k),
+                .mem_mib = mem_kib / 1024,
+                .hugepages_mib = huge_kib / 1024,
+        };
+        return true;
+}
+
+static int cmp_node(const void *a, const void *b) {
+        return cmp_int(&((const struct hv_numa_node *) a)->id, &((const struct hv_numa_node *) b)->id);
+}
+
+/* The NUMA cells of the capabilities XML (/capabilities/host/topology/cells/cell), sorted by
+ * id; 0 nodes when the XML has none or a cell cannot be read (the caller falls back). */
+static void caps_numa(const char *caps, struct hv_numa_node **ret, int *ret_n) {
+        *ret = NULL;
+        *ret_n = 0;
         size_t len = strlen(caps);
         if (len > HV_CAPS_MAX)
-                return 0;
+                return;
         xmlDocPtr doc = xmlReadMemory(caps, (int) len, "capabilities.xml", NULL,
                                       XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
         if (!doc)
-                return 0;
-        int n = 0;
+                return;
         xmlXPathContextPtr ctx = xmlXPathNewContext(doc);
-        if (ctx) {
-                xmlXPathObjectPtr o = xmlXPathEvalExpression(
-                        BAD_CAST "count(/capabilities/host/topology/cells/cell)", ctx);
-                if (o && o->type == XPATH_NUMBER && o->floatval >= 0 && o->floatval < 65536)
-                        n = (int) o->floatval;
-                xmlXPathFreeObject(o);
-                xmlXPathFreeContext(ctx);
-        }
+        xmlXPathObjectPtr o = ctx ? xpath_nodes(ctx, xmlDocGetRootElement(doc),
+                                                "/capabilities/host/topology/cells/cell") : NULL;
+        int n = o ? o->nodesetval->nodeNr : 0;
+        if (n > HV_MAX_NUMA_NODES)
+                n = 0;
+        struct hv_numa_node *nodes = n > 0 ? xcalloc((size_t) n, sizeof *nodes) : NULL;
+        int k = 0;
+        while (k < n && parse_cell(ctx, o->nodesetval->nodeTab[k], &nodes[k]))
+                k++;
+        xmlXPathFreeObject(o);
+        xmlXPathFreeContext(ctx);
         xmlFreeDoc(doc);
-        return n;
+        if (k < n) {   /* all or nothing: a partial topology would mislead placement */
+                for (int i = 0; i < k; i++)
+                        free(nodes[i].cpus);
+                free(nodes);
+                return;
+        }
+        qsort(nodes, (size_t) n, sizeof *nodes, cmp_node);
+        *ret = nodes;
+        *ret_n = n;
+}
+
+/* Size of the filesystem holding dir in GiB; 0 when unknown. */
+static int64_t fs_gib(const char *dir) {
+        struct statvfs st;
+        if (!dir || statvfs(dir, &st) < 0)
+                return 0;
+        return (int64_t) ((uint64_t) st.f_blocks * st.f_frsize >> 30);
 }
 
 static int lv_host_info(struct hv_conn *c, struct hv_host_info *ret) {
@@ -322,15 +457,27 @@ static int lv_host_info(struct hv_conn *c, struct hv_host_info *ret) {
         char *caps = virConnectGetCapabilities(c->vc);
         if (!caps)
                 return fail();
-        int cells = caps_numa_cells(caps);
+        struct hv_numa_node *numa;
+        int n_numa;
+        caps_numa(caps, &numa, &n_numa);
         free(caps);
+        if (n_numa == 0) {
+                /* No topology: one node with every CPU and all the memory. */
+                numa = xcalloc(1, sizeof *numa);
+                numa[0] = (struct hv_numa_node) {
+                        .cpus = ni.cpus > 1 ? xasprintf("0-%u", ni.cpus - 1) : xstrdup("0"),
+                        .mem_mib = (int64_t) (ni.memory / 1024),
+                };
+                n_numa = 1;
+        }
         char *host = virConnectGetHostname(c->vc);
-        if (!host)
-                return fail();
-        char *uri = virConnectGetURI(c->vc);
-        if (!uri) {
+        char *uri = host ? virConnectGetURI(c->vc) : NULL;
+        if (!host || !uri) {
                 int r = fail();
                 free(host);
+                for (int i = 0; i < n_numa; i++)
+                        free(numa[i].cpus);
+                free(numa);
                 return r;
         }
 
@@ -342,10 +489,13 @@ static int lv_host_info(struct hv_conn *c, struct hv_host_info *ret) {
                 .sockets = (int) (ni.sockets * (ni.nodes > 0 ? ni.nodes : 1)),
                 .cores = (int) ni.cores,
                 .threads = (int) ni.threads,
-                .numa_nodes = cells > 0 ? cells : (int) ni.nodes,
+                .numa_nodes = n_numa,
                 .mem_mib = (int64_t) (ni.memory / 1024),
+                .disk_gib = fs_gib(c->disk_dir),
                 .accel = xstrdup(c->accel),
                 .uri = uri,
+                .n_numa = n_numa,
+                .numa = numa,
         };
         return 0;
 }
@@ -366,14 +516,36 @@ static int is_active(virDomainPtr d) {
         return a < 0 ? fail() : a;
 }
 
+/* Whether spec's name belongs to another UUID, or its UUID to another name: libvirt refuses
+ * that define with a generic error code. Keeps the define's error text. */
+static bool name_clash(struct hv_conn *c, const struct hv_domain_spec *spec) {
+        _cleanup_free_ char *msg = xstrdup(hv_last_error());
+        bool clash = false;
+        char uuid[VIR_UUID_STRING_BUFLEN];
+        virDomainPtr d = virDomainLookupByName(c->vc, spec->name);
+        if (d) {
+                clash = virDomainGetUUIDString(d, uuid) == 0 && !streq(uuid, spec->uuid);
+                virDomainFree(d);
+        }
+        if (!clash && (d = virDomainLookupByUUIDString(c->vc, spec->uuid))) {
+                const char *name = virDomainGetName(d);
+                clash = name && !streq(name, spec->name);
+                virDomainFree(d);
+        }
+        set_last_error(msg);
+        return clash;
+}
+
 static int lv_define(struct hv_conn *c, const struct hv_domain_spec *spec) {
         _cleanup_free_ char *xml = NULL;
         int r = hv_domain_xml(spec, c->domain_type, &xml);
         if (r < 0)
                 return fail_with(r, "invalid domain spec");
         _cleanup_domain_ virDomainPtr d = virDomainDefineXMLFlags(c->vc, xml, VIR_DOMAIN_DEFINE_VALIDATE);
-        if (!d)
-                return fail();
+        if (!d) {
+                r = fail();
+                return r == TIDE_E_BACKEND && name_clash(c, spec) ? TIDE_E_EXISTS : r;
+        }
         return 0;
 }
 

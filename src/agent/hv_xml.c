@@ -43,13 +43,16 @@ const char *hv_state_to_string(enum hv_state s) {
         return state_names[s];
 }
 
-/* Frees the strings of h and zeroes it; NULL is fine. */
+/* Frees the strings and NUMA nodes of h and zeroes it; NULL is fine. */
 void hv_host_info_clear(struct hv_host_info *h) {
         if (!h)
                 return;
         free(h->hostname);
         free(h->accel);
         free(h->uri);
+        for (int i = 0; h->numa && i < h->n_numa; i++)
+                free(h->numa[i].cpus);
+        free(h->numa);
         *h = (struct hv_host_info) {};
 }
 

@@ -275,6 +275,14 @@ static void test_clear_accepts_null(void **state) {
         a[0].uuid = xstrdup(base.uuid);
         a[1].name = xstrdup(base.name);
         hv_domain_info_array_free(a, 2);   /* no leak under valgrind/ASan */
+
+        struct hv_host_info h = { .hostname = xstrdup("h"), .n_numa = 2, .numa_nodes = 2 };
+        h.numa = xcalloc(2, sizeof *h.numa);
+        h.numa[0].cpus = xstrdup("0-3");
+        h.numa[1].cpus = NULL;
+        hv_host_info_clear(&h);            /* frees the nodes too */
+        assert_null(h.numa);
+        assert_int_equal(h.n_numa, 0);
 }
 
 static void test_detect_accel(void **state) {
