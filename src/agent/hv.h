@@ -1,9 +1,9 @@
 /* hv.h — the hypervisor driver interface: a table of functions per implementation.
  *
- * Implementations: hv_libvirt (libvirt's QEMU driver, real VMs) and, later, hv_sim (simulated
- * hosts for the scheduler and controllers at scale). The agent owns everything around a domain
- * (its disk overlay, config drive and console log files); a driver only defines, starts, stops
- * and inspects domains. Domains are identified by the instance's UUID, which is also the domain
+ * Implementations (hv_drivers[]): hv_libvirt (libvirt's QEMU driver, real VMs) and hv_sim
+ * (simulated hosts in memory, for the scheduler and controllers at scale). The agent owns
+ * everything around a domain (its disk overlay, config drive and console log files); a driver
+ * only defines, starts, stops and inspects domains. Domains are identified by the instance's UUID, which is also the domain
  * UUID, and named HV_DOMAIN_PREFIX + the instance's name.
  *
  * All functions return >= 0 on success or a negative error (errors.h): TIDE_E_NOT_FOUND for a
@@ -12,6 +12,7 @@
  * several threads at once (libvirt serialises the operations on one domain itself). */
 #pragma once
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -118,6 +119,10 @@ struct hv_conn;
 
 struct hv_driver {
         const char *name;
+        /* true: the driver needs no files on disk (hv_sim). It ignores disk_path, seed_path,
+         * kernel, initrd, cmdline and console_log (they may be NULL), so the agent can skip
+         * disk overlays, config drives and console logs for its domains. */
+        bool virtual;
         /* Opens a connection. uri NULL chooses (libvirt: qemu:///system where libvirtd
          * answers, else the embedded driver under state_dir/libvirt). ret gets the connection.
          * An embedded root belongs to one process at a time (a second one gets
@@ -163,9 +168,20 @@ static inline const struct hv_driver *hv_conn_driver(struct hv_conn *c) {
 }
 
 extern const struct hv_driver hv_libvirt_driver;
+extern const struct hv_driver hv_sim_driver;
+
+/* Every driver, NULL-terminated: hv_libvirt first, then hv_sim. */
+extern const struct hv_driver *const hv_drivers[];
+
+/* The driver for uri: hv_sim for "sim:" URIs, hv_libvirt for anything else (NULL included:
+ * libvirt chooses). Never NULL. */
+const struct hv_driver *hv_driver_for_uri(const char *uri);
 
 /* The text of the last hypervisor error seen by this thread ("" when none). */
 const char *hv_last_error(void);
+/* For drivers: sets this thread's hv_last_error() text (truncated to 1 KiB). */
+void hv_set_last_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void hv_set_last_errorv(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 /* "kvm" where /dev/kvm works for stock guests, else "tcg" (no /dev/kvm, no access, or a
  * KVM-PVM module, which cannot run stock guest kernels). reason gets a static explanation. */
@@ -174,11 +190,40 @@ const char *hv_detect_accel(const char **ret_reason);
 /* Checks spec against the limits every driver enforces: canonical UUID, name
  * HV_DOMAIN_PREFIX + something, vCPU and RAM limits above, pin_cpus and NUMA node as
  * documented in struct hv_domain_spec, hugepages RAM a multiple of 2 MiB. With files, also
- * the file fields: absolute paths, initrd or cmdline only with a kernel. Pure. 0 or
- * TIDE_E_INVALID. */
+ * the file fields: absolute paths, initrd or cmdline only with a kernel (what a driver that
+ * is not virtual needs). Pure. 0 or TIDE_E_INVALID. */
 int hv_domain_spec_validate(const struct hv_domain_spec *spec, bool files);
 
 /* Builds the libvirt domain XML for spec with libxml2's writer. domain_type is "kvm" or
  * "qemu". Pure: no I/O. ret gets the XML (caller frees). TIDE_E_INVALID for a bad spec
  * (hv_domain_spec_validate() with files) or domain type. */
 int hv_domain_xml(const struct hv_domain_spec *spec, const char *domain_type, char **ret);
+
+/* ---- the simulator (hv_sim) ----
+ *
+ * URI: sim:///NAME?cpus=64&numa=1&mem_mib=262144&hugepages_mib=0&disk_gib=2000 (every parameter
+ * optional, those values are the defaults). One connection is one simulated host, NAME its
+ * hostname ([A-Za-z0-9._-], 1..63 bytes). CPUs, memory and hugepages are split evenly over
+ * the NUMA nodes in ranges of consecutive CPUs (cpus a multiple of numa; memory remainders go
+ * to the lowest nodes); hugepages_mib is even and at most mem_mib. Its domains live in memory
+ * as long as the connection: close() forgets them. State changes at once (shutdown: the guest
+ * always obeys, returns 0); cpu_time_ns stays 0. No I/O, no threads; every call takes the
+ * connection's mutex. start() refuses (TIDE_E_BACKEND) pinned CPUs or a NUMA node the host
+ * does not have and hugepages beyond the free ones (a bound domain takes them from its node,
+ * an unbound one from the nodes in order), as libvirt does at start. */
+
+/* A simulated domain's placement as the simulator keeps it. */
+struct hv_sim_domain {
+        enum hv_state state;
+        int vcpus, max_vcpus;
+        int64_t ram_mib, max_ram_mib;
+        int n_pin_cpus;                  /* 0: not pinned */
+        int pin_cpus[HV_MAX_VCPUS];
+        bool has_numa_node;
+        int numa_node;
+        bool hugepages;
+};
+
+/* The configuration domain uuid runs with when running, else its definition; into ret.
+ * TIDE_E_NOT_FOUND for an unknown domain, TIDE_E_INVALID when c is not an hv_sim connection. */
+int hv_sim_domain_get(struct hv_conn *c, const char *uuid, struct hv_sim_domain *ret);

@@ -46,14 +46,8 @@ struct hv_conn {
 
 /* ---- errors ---- */
 
-static _Thread_local char last_error[1024];
-
-const char *hv_last_error(void) {
-        return last_error;
-}
-
 static void set_last_error(const char *msg) {
-        snprintf(last_error, sizeof last_error, "%s", msg);
+        hv_set_last_error("%s", msg);
 }
 
 /* Replaces libvirt's default handler, which prints every error to stderr. Errors raised in

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/kvm.h>
+#include <stdarg.h>
 #include <sys/ioctl.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -36,6 +37,24 @@ static const char *const state_names[HV_STATE_MAX] = {
         [HV_STATE_PMSUSPENDED] = "pmsuspended",
 };
 
+/* hv_last_error()'s text, per thread, whichever driver failed. */
+static _Thread_local char last_error[1024];
+
+const char *hv_last_error(void) {
+        return last_error;
+}
+
+void hv_set_last_errorv(const char *fmt, va_list ap) {
+        vsnprintf(last_error, sizeof last_error, fmt, ap);
+}
+
+void hv_set_last_error(const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        hv_set_last_errorv(fmt, ap);
+        va_end(ap);
+}
+
 /* Name of a state ("running", "shutoff", ...); "unknown" for values out of range. */
 const char *hv_state_to_string(enum hv_state s) {
         if ((unsigned) s >= HV_STATE_MAX)
@@ -54,6 +73,20 @@ void hv_host_info_clear(struct hv_host_info *h) {
                 free(h->numa[i].cpus);
         free(h->numa);
         *h = (struct hv_host_info) {};
+}
+
+/* The table lives here, with the other helpers every user of hv.h links. */
+const struct hv_driver *const hv_drivers[] = {
+        &hv_libvirt_driver,
+        &hv_sim_driver,
+        NULL,
+};
+
+/* hv_sim for "sim:" URIs, else hv_libvirt; never NULL. */
+const struct hv_driver *hv_driver_for_uri(const char *uri) {
+        if (uri && startswith(uri, "sim:"))
+                return &hv_sim_driver;
+        return &hv_libvirt_driver;
 }
 
 /* Frees the strings of d and zeroes it; NULL is fine. */

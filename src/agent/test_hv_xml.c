@@ -285,6 +285,18 @@ static void test_clear_accepts_null(void **state) {
         assert_int_equal(h.n_numa, 0);
 }
 
+/* The table: libvirt first, the simulator second; sim: URIs choose the simulator. */
+static void test_driver_table(void **state) {
+        assert_ptr_equal(hv_drivers[0], &hv_libvirt_driver);
+        assert_ptr_equal(hv_drivers[1], &hv_sim_driver);
+        assert_null(hv_drivers[2]);
+        assert_false(hv_libvirt_driver.virtual);
+        assert_true(hv_sim_driver.virtual);
+        assert_ptr_equal(hv_driver_for_uri("sim:///h1?cpus=4"), &hv_sim_driver);
+        assert_ptr_equal(hv_driver_for_uri("qemu:///system"), &hv_libvirt_driver);
+        assert_ptr_equal(hv_driver_for_uri(NULL), &hv_libvirt_driver);
+}
+
 static void test_detect_accel(void **state) {
         const char *why = NULL;
         const char *accel = hv_detect_accel(&why);
@@ -312,6 +324,7 @@ int main(void) {
                 cmocka_unit_test(test_state_names),
                 cmocka_unit_test(test_clear_accepts_null),
                 cmocka_unit_test(test_detect_accel),
+                cmocka_unit_test(test_driver_table),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,537 @@
+/* hv_sim.c — the simulated hypervisor driver: one host and its domains, in memory.
+ *
+ * Lets the scheduler, the controllers and the agent run against thousands of hosts in one
+ * process, without QEMU and deterministically. A connection is a host; its domains sit in an
+ * array sorted by UUID (binary search to find one; list() comes out in UUID order, the same
+ * on every run). Each domain keeps its definition and, while it runs, the configuration it
+ * was started with, as libvirt does. The error codes and idempotence are those hv.h gives
+ * every driver. No I/O, no threads, nothing logs: every call takes the connection's mutex. */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "agent/hv.h"
+#include "common/errors.h"
+#include "common/util.h"
+
+#define SIM_SCHEME "sim:///"
+#define SIM_NAME_MAX 63
+#define SIM_MAX_MEM_MIB (INT64_C(64) * 1024 * 1024)   /* 64 TiB */
+#define SIM_MAX_DISK_GIB (INT64_C(1) << 30)
+#define SIM_URI_MAX 1024
+
+/* What define() keeps of a spec: everything but the file fields. */
+struct sim_config {
+        int vcpus, max_vcpus;
+        int64_t ram_mib, max_ram_mib;
+        int n_pin_cpus;
+        int *pin_cpus;
+        bool has_numa_node;
+        int numa_node;
+        bool hugepages;
+};
+
+struct sim_domain {
+        char uuid[37];
+        char *name;
+        enum hv_state state;       /* HV_STATE_RUNNING or HV_STATE_SHUTOFF */
+        struct sim_config def;     /* the definition */
+        struct sim_config live;    /* while running: what it was started with */
+        int64_t *huge_mib;         /* while running with hugepages: taken from each node */
+};
+
+struct sim_node {
+        int cpu_first, n_cpus;
+        int64_t mem_mib, hugepages_mib;
+        int64_t hugepages_used_mib;   /* by running domains */
+};
+
+struct hv_conn {
+        struct hv_conn_base base;   /* first: hv_conn_driver() reads it */
+        pthread_mutex_t lock;       /* guards everything below */
+        char *name, *uri;
+        int cpus, n_numa;
+        int64_t mem_mib, hugepages_mib, disk_gib;
+        struct sim_node *nodes;
+        struct sim_domain **doms;   /* sorted by uuid */
+        size_t n_doms, cap_doms;
+};
+
+static int fail_with(int error, const char *fmt, ...) _printf_(2, 3);
+static int fail_with(int error, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        hv_set_last_errorv(fmt, ap);
+        va_end(ap);
+        return error;
+}
+
+/* ---- the URI ---- */
+
+static bool name_ok(const char *s, size_t n) {
+        if (n == 0 || n > SIM_NAME_MAX)
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                char ch = s[i];
+                if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                      ch == '.' || ch == '_' || ch == '-'))
+                        return false;
+        }
+        return true;
+}
+
+struct sim_param {
+        const char *key;
+        int64_t min, max, def;
+};
+
+enum { P_CPUS, P_NUMA, P_MEM, P_HUGE, P_DISK, P_MAX };
+
+static const struct sim_param params[P_MAX] = {
+        [P_CPUS] = { "cpus", 1, HV_MAX_CPUS, 64 },
+        [P_NUMA] = { "numa", 1, HV_MAX_NUMA_NODES, 1 },
+        [P_MEM] = { "mem_mib", 256, SIM_MAX_MEM_MIB, 262144 },
+        [P_HUGE] = { "hugepages_mib", 0, SIM_MAX_MEM_MIB, 0 },
+        [P_DISK] = { "disk_gib", 0, SIM_MAX_DISK_GIB, 2000 },
+};
+
+/* Parses uri into name (allocated) and the parameter values; TIDE_E_INVALID with a message
+ * for anything else: unknown or repeated keys, values out of range or not decimal. */
+static int parse_uri(const char *uri, char **ret_name, int64_t v[P_MAX]) {
+        if (!uri)
+                return fail_with(TIDE_E_INVALID, "the simulator needs a URI: sim:///NAME?cpus=...");
+        if (strlen(uri) > SIM_URI_MAX)
+                return fail_with(TIDE_E_INVALID, "simulator URI longer than %d bytes", SIM_URI_MAX);
+        if (!startswith(uri, SIM_SCHEME))
+                return fail_with(TIDE_E_INVALID, "simulator URI does not start with %s", SIM_SCHEME);
+        const char *p = uri + strlen(SIM_SCHEME);
+        size_t n = strcspn(p, "?");
+        if (!name_ok(p, n))
+                return fail_with(TIDE_E_INVALID, "simulated host name must be 1 to %d of [A-Za-z0-9._-]",
+                                 SIM_NAME_MAX);
+        _cleanup_free_ char *name = xstrndup(p, n);
+        p += n;
+
+        bool seen[P_MAX] = {};
+        for (int i = 0; i < P_MAX; i++)
+                v[i] = params[i].def;
+        if (*p == '?')
+                p++;
+        while (*p) {
+                size_t len = strcspn(p, "&");
+                _cleanup_free_ char *pair = xstrndup(p, len);
+                p += len;
+                if (*p == '&' && !*++p)
+                        return fail_with(TIDE_E_INVALID, "simulator URI ends with '&'");
+                char *eq = strchr(pair, '=');
+                if (!eq)
+                        return fail_with(TIDE_E_INVALID, "simulator URI parameter '%s' without a value", pair);
+                *eq = '\0';
+                int k = 0;
+                while (k < P_MAX && !streq(pair, params[k].key))
+                        k++;
+                if (k == P_MAX)
+                        return fail_with(TIDE_E_INVALID, "unknown simulator URI parameter '%s'", pair);
+                if (seen[k])
+                        return fail_with(TIDE_E_INVALID, "simulator URI parameter '%s' given twice", pair);
+                seen[k] = true;
+                if (parse_int64(eq + 1, params[k].min, params[k].max, &v[k]) < 0)
+                        return fail_with(TIDE_E_INVALID, "simulator URI: %s must be an integer in [%" PRId64 ", %" PRId64 "]",
+                                         pair, params[k].min, params[k].max);
+        }
+        if (v[P_CPUS] % v[P_NUMA] != 0)
+                return fail_with(TIDE_E_INVALID, "simulator URI: cpus (%" PRId64 ") must be a multiple of numa (%" PRId64 ")",
+                                 v[P_CPUS], v[P_NUMA]);
+        if (v[P_MEM] < v[P_NUMA])
+                return fail_with(TIDE_E_INVALID, "simulator URI: less than 1 MiB of memory per NUMA node");
+        if (v[P_HUGE] > v[P_MEM] || v[P_HUGE] % 2 != 0)
+                return fail_with(TIDE_E_INVALID, "simulator URI: hugepages_mib must be even and at most mem_mib");
+        *ret_name = TAKE_PTR(name);
+        return 0;
+}
+
+/* ---- domains ---- */
+
+static void config_clear(struct sim_config *cfg) {
+        free(cfg->pin_cpus);
+        *cfg = (struct sim_config) {};
+}
+
+static void config_copy(struct sim_config *dst, const struct sim_config *src) {
+        *dst = *src;
+        if (src->n_pin_cpus > 0) {
+                dst->pin_cpus = xmalloc((size_t) src->n_pin_cpus * sizeof *dst->pin_cpus);
+                memcpy(dst->pin_cpus, src->pin_cpus, (size_t) src->n_pin_cpus * sizeof *dst->pin_cpus);
+        }
+}
+
+static void config_from_spec(struct sim_config *cfg, const struct hv_domain_spec *s) {
+        struct sim_config from = {
+                .vcpus = s->vcpus, .max_vcpus = s->max_vcpus,
+                .ram_mib = s->ram_mib, .max_ram_mib = s->max_ram_mib,
+                .n_pin_cpus = s->n_pin_cpus, .pin_cpus = (int *) s->pin_cpus,
+                .has_numa_node = s->has_numa_node, .numa_node = s->numa_node,
+                .hugepages = s->hugepages,
+        };
+        config_copy(cfg, &from);
+}
+
+static void domain_free(struct sim_domain *d) {
+        if (!d)
+                return;
+        free(d->name);
+        config_clear(&d->def);
+        config_clear(&d->live);
+        free(d->huge_mib);
+        free(d);
+}
+
+/* Index of uuid in c->doms, or where it would go (ret_found false). */
+static size_t find(struct hv_conn *c, const char *uuid, bool *ret_found) {
+        size_t lo = 0, hi = c->n_doms;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                int cmp = strcmp(c->doms[mid]->uuid, uuid);
+                if (cmp == 0) {
+                        *ret_found = true;
+                        return mid;
+                }
+                if (cmp < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        *ret_found = false;
+        return lo;
+}
+
+/* The domain, or NULL with TIDE_E_NOT_FOUND (or TIDE_E_INVALID for no UUID) in *ret_r. */
+static struct sim_domain *lookup(struct hv_conn *c, const char *uuid, int *ret_r) {
+        if (!uuid) {
+                *ret_r = fail_with(TIDE_E_INVALID, "no domain UUID");
+                return NULL;
+        }
+        bool found;
+        size_t i = find(c, uuid, &found);
+        if (!found) {
+                *ret_r = fail_with(TIDE_E_NOT_FOUND, "no domain with UUID '%s'", uuid);
+                return NULL;
+        }
+        return c->doms[i];
+}
+
+/* Powers d off, giving its hugepages back. */
+static void power_off(struct hv_conn *c, struct sim_domain *d) {
+        if (d->state != HV_STATE_RUNNING)
+                return;
+        for (int i = 0; d->huge_mib && i < c->n_numa; i++)
+                c->nodes[i].hugepages_used_mib -= d->huge_mib[i];
+        free(d->huge_mib);
+        d->huge_mib = NULL;
+        config_clear(&d->live);
+        d->state = HV_STATE_SHUTOFF;
+}
+
+/* Takes the hugepages of cfg (from its node, or from the nodes in order) into ret_taken;
+ * TIDE_E_BACKEND when they are not free. */
+static int take_hugepages(struct hv_conn *c, const struct sim_config *cfg, int64_t **ret_taken) {
+        int64_t need = cfg->max_ram_mib;
+        int64_t *taken = xcalloc((size_t) c->n_numa, sizeof *taken);
+        int first = cfg->has_numa_node ? cfg->numa_node : 0;
+        int last = cfg->has_numa_node ? cfg->numa_node : c->n_numa - 1;
+        for (int i = first; i <= last && need > 0; i++) {
+                int64_t avail = c->nodes[i].hugepages_mib - c->nodes[i].hugepages_used_mib;
+                taken[i] = avail < need ? avail : need;
+                need -= taken[i];
+        }
+        if (need > 0) {
+                free(taken);
+                return fail_with(TIDE_E_BACKEND, "not enough free hugepages for %" PRId64 " MiB%s",
+                                 cfg->max_ram_mib, cfg->has_numa_node ? " on the bound NUMA node" : "");
+        }
+        for (int i = 0; i < c->n_numa; i++)
+                c->nodes[i].hugepages_used_mib += taken[i];
+        *ret_taken = taken;
+        return 0;
+}
+
+static void fill_info(const struct sim_domain *d, struct hv_domain_info *ret) {
+        const struct sim_config *cfg = d->state == HV_STATE_RUNNING ? &d->live : &d->def;
+        *ret = (struct hv_domain_info) {
+                .uuid = xstrdup(d->uuid),
+                .name = xstrdup(d->name),
+                .state = d->state,
+                .vcpus = cfg->vcpus,
+                .mem_kib = cfg->ram_mib * 1024,
+                .max_mem_kib = cfg->max_ram_mib * 1024,
+                .persistent = true,
+                .cpu_time_ns = 0,
+        };
+}
+
+/* ---- the driver ---- */
+
+static int sim_open(const char *uri, const char *state_dir, struct hv_conn **ret) {
+        _cleanup_free_ char *name = NULL;
+        int64_t v[P_MAX];
+        int r = parse_uri(uri, &name, v);
+        if (r < 0)
+                return r;
+
+        struct hv_conn *c = xcalloc(1, sizeof *c);
+        c->base.driver = &hv_sim_driver;
+        pthread_mutex_init(&c->lock, NULL);
+        c->cpus = (int) v[P_CPUS];
+        c->n_numa = (int) v[P_NUMA];
+        c->mem_mib = v[P_MEM];
+        c->hugepages_mib = v[P_HUGE];
+        c->disk_gib = v[P_DISK];
+        /* Canonical: every parameter, so the URI alone says what the host is. */
+        c->uri = xasprintf(SIM_SCHEME "%s?cpus=%d&numa=%d&mem_mib=%" PRId64 "&hugepages_mib=%" PRId64
+                           "&disk_gib=%" PRId64, name, c->cpus, c->n_numa, c->mem_mib, c->hugepages_mib,
+                           c->disk_gib);
+        c->name = TAKE_PTR(name);
+        c->nodes = xcalloc((size_t) c->n_numa, sizeof *c->nodes);
+        int per_node = c->cpus / c->n_numa;
+        int64_t pages = c->hugepages_mib / 2;   /* 2 MiB pages */
+        for (int i = 0; i < c->n_numa; i++) {
+                struct sim_node *n = &c->nodes[i];
+                n->cpu_first = i * per_node;
+                n->n_cpus = per_node;
+                n->mem_mib = c->mem_mib / c->n_numa + (i < c->mem_mib % c->n_numa);
+                n->hugepages_mib = 2 * (pages / c->n_numa + (i < pages % c->n_numa));
+        }
+        *ret = c;
+        return 0;
+}
+
+/* Closes the connection and forgets its domains. NULL is fine. */
+static void sim_close(struct hv_conn *c) {
+        if (!c)
+                return;
+        for (size_t i = 0; i < c->n_doms; i++)
+                domain_free(c->doms[i]);
+        free(c->doms);
+        free(c->nodes);
+        free(c->name);
+        free(c->uri);
+        pthread_mutex_destroy(&c->lock);
+        free(c);
+}
+
+static char *cpu_range(int first, int n) {
+        return n == 1 ? xasprintf("%d", first) : xasprintf("%d-%d", first, first + n - 1);
+}
+
+static int sim_host_info(struct hv_conn *c, struct hv_host_info *ret) {
+        /* Everything read here is fixed at open: no lock needed. */
+        struct hv_numa_node *numa = xcalloc((size_t) c->n_numa, sizeof *numa);
+        for (int i = 0; i < c->n_numa; i++)
+                numa[i] = (struct hv_numa_node) {
+                        .id = i,
+                        .cpus = cpu_range(c->nodes[i].cpu_first, c->nodes[i].n_cpus),
+                        .mem_mib = c->nodes[i].mem_mib,
+                        .hugepages_mib = c->nodes[i].hugepages_mib,
+                };
+        *ret = (struct hv_host_info) {
+                .hostname = xstrdup(c->name),
+                .cpus = c->cpus,
+                .sockets = c->n_numa,
+                .cores = c->cpus / c->n_numa,
+                .threads = 1,
+                .numa_nodes = c->n_numa,
+                .mem_mib = c->mem_mib,
+                .disk_gib = c->disk_gib,
+                .accel = xstrdup("sim"),
+                .uri = xstrdup(c->uri),
+                .n_numa = c->n_numa,
+                .numa = numa,
+        };
+        return 0;
+}
+
+/* define() under the lock. */
+static int define_locked(struct hv_conn *c, const struct hv_domain_spec *spec) {
+        /* libvirt's rules: a name belongs to one UUID, a UUID to one name. */
+        for (size_t i = 0; i < c->n_doms; i++)
+                if (streq(c->doms[i]->name, spec->name) && !streq(c->doms[i]->uuid, spec->uuid))
+                        return fail_with(TIDE_E_EXISTS, "domain '%s' already exists with UUID %s", spec->name,
+                                         c->doms[i]->uuid);
+        bool found;
+        size_t at = find(c, spec->uuid, &found);
+        if (found) {
+                struct sim_domain *d = c->doms[at];
+                if (!streq(d->name, spec->name))
+                        return fail_with(TIDE_E_EXISTS, "UUID %s is already defined as domain '%s'",
+                                         spec->uuid, d->name);
+                config_clear(&d->def);
+                config_from_spec(&d->def, spec);
+                return 0;
+        }
+        struct sim_domain *d = xcalloc(1, sizeof *d);
+        snprintf(d->uuid, sizeof d->uuid, "%s", spec->uuid);
+        d->name = xstrdup(spec->name);
+        d->state = HV_STATE_SHUTOFF;
+        config_from_spec(&d->def, spec);
+        if (c->n_doms == c->cap_doms) {
+                c->cap_doms = c->cap_doms ? 2 * c->cap_doms : 16;
+                c->doms = xrealloc(c->doms, c->cap_doms * sizeof *c->doms);
+        }
+        memmove(&c->doms[at + 1], &c->doms[at], (c->n_doms - at) * sizeof *c->doms);
+        c->doms[at] = d;
+        c->n_doms++;
+        return 0;
+}
+
+static int sim_define(struct hv_conn *c, const struct hv_domain_spec *spec) {
+        if (hv_domain_spec_validate(spec, false) < 0)
+                return fail_with(TIDE_E_INVALID, "invalid domain spec");
+        pthread_mutex_lock(&c->lock);
+        int r = define_locked(c, spec);
+        pthread_mutex_unlock(&c->lock);
+        return r;
+}
+
+/* Whether the host has what cfg asks for; TIDE_E_BACKEND as libvirt fails at start. */
+static int check_host(struct hv_conn *c, const struct sim_config *cfg) {
+        for (int i = 0; i < cfg->n_pin_cpus; i++)
+                if (cfg->pin_cpus[i] >= c->cpus)
+                        return fail_with(TIDE_E_BACKEND, "vCPU %d pinned to CPU %d, the host has %d CPUs", i,
+                                         cfg->pin_cpus[i], c->cpus);
+        if (cfg->has_numa_node && cfg->numa_node >= c->n_numa)
+                return fail_with(TIDE_E_BACKEND, "NUMA node %d is unavailable", cfg->numa_node);
+        return 0;
+}
+
+static int sim_start(struct hv_conn *c, const char *uuid) {
+        pthread_mutex_lock(&c->lock);
+        int r = 0;
+        struct sim_domain *d = lookup(c, uuid, &r);
+        if (!d || d->state == HV_STATE_RUNNING)
+                goto out;
+        if ((r = check_host(c, &d->def)) < 0)
+                goto out;
+        if (d->def.hugepages && (r = take_hugepages(c, &d->def, &d->huge_mib)) < 0)
+                goto out;
+        config_copy(&d->live, &d->def);
+        d->state = HV_STATE_RUNNING;
+out:
+        pthread_mutex_unlock(&c->lock);
+        return r;
+}
+
+/* Simulated guests obey the power button at once: 0, never 1. */
+static int sim_shutdown(struct hv_conn *c, const char *uuid, int timeout_ms) {
+        if (timeout_ms < 0)
+                return fail_with(TIDE_E_INVALID, "negative shutdown timeout");
+        pthread_mutex_lock(&c->lock);
+        int r = 0;
+        struct sim_domain *d = lookup(c, uuid, &r);
+        if (d)
+                power_off(c, d);
+        pthread_mutex_unlock(&c->lock);
+        return r;
+}
+
+static int sim_destroy(struct hv_conn *c, const char *uuid) {
+        pthread_mutex_lock(&c->lock);
+        int r = 0;
+        struct sim_domain *d = lookup(c, uuid, &r);
+        if (d)
+                power_off(c, d);
+        pthread_mutex_unlock(&c->lock);
+        return r;
+}
+
+static int sim_reboot(struct hv_conn *c, const char *uuid) {
+        pthread_mutex_lock(&c->lock);
+        int r = 0;
+        struct sim_domain *d = lookup(c, uuid, &r);
+        if (d && d->state != HV_STATE_RUNNING)
+                r = fail_with(TIDE_E_CONFLICT, "domain is not running");
+        /* A reset keeps the running configuration, as QEMU does. */
+        pthread_mutex_unlock(&c->lock);
+        return r;
+}
+
+static int sim_undefine(struct hv_conn *c, const char *uuid) {
+        if (!uuid)
+                return fail_with(TIDE_E_INVALID, "no domain UUID");
+        pthread_mutex_lock(&c->lock);
+        bool found;
+        size_t at = find(c, uuid, &found);
+        if (found) {
+                struct sim_domain *d = c->doms[at];
+                power_off(c, d);
+                domain_free(d);
+                memmove(&c->doms[at], &c->doms[at + 1], (c->n_doms - at - 1) * sizeof *c->doms);
+                c->n_doms--;
+        }
+        pthread_mutex_unlock(&c->lock);
+        return 0;
+}
+
+static int sim_domain_info(struct hv_conn *c, const char *uuid, struct hv_domain_info *ret) {
+        pthread_mutex_lock(&c->lock);
+        int r = 0;
+        struct sim_domain *d = lookup(c, uuid, &r);
+        if (d)
+                fill_info(d, ret);
+        pthread_mutex_unlock(&c->lock);
+        return r;
+}
+
+static int sim_list(struct hv_conn *c, struct hv_domain_info **ret, size_t *ret_n) {
+        pthread_mutex_lock(&c->lock);
+        size_t n = c->n_doms;
+        struct hv_domain_info *out = n > 0 ? xcalloc(n, sizeof *out) : NULL;
+        for (size_t i = 0; i < n; i++)
+                fill_info(c->doms[i], &out[i]);
+        pthread_mutex_unlock(&c->lock);
+        *ret = out;
+        *ret_n = n;
+        return 0;
+}
+
+/* The running configuration of a running domain, else its definition (hv.h). */
+int hv_sim_domain_get(struct hv_conn *c, const char *uuid, struct hv_sim_domain *ret) {
+        if (!c || hv_conn_driver(c) != &hv_sim_driver)
+                return fail_with(TIDE_E_INVALID, "not a simulator connection");
+        pthread_mutex_lock(&c->lock);
+        int r = 0;
+        struct sim_domain *d = lookup(c, uuid, &r);
+        if (d) {
+                const struct sim_config *cfg = d->state == HV_STATE_RUNNING ? &d->live : &d->def;
+                *ret = (struct hv_sim_domain) {
+                        .state = d->state,
+                        .vcpus = cfg->vcpus, .max_vcpus = cfg->max_vcpus,
+                        .ram_mib = cfg->ram_mib, .max_ram_mib = cfg->max_ram_mib,
+                        .n_pin_cpus = cfg->n_pin_cpus,
+                        .has_numa_node = cfg->has_numa_node, .numa_node = cfg->numa_node,
+                        .hugepages = cfg->hugepages,
+                };
+                if (cfg->n_pin_cpus > 0)
+                        memcpy(ret->pin_cpus, cfg->pin_cpus, (size_t) cfg->n_pin_cpus * sizeof *cfg->pin_cpus);
+        }
+        pthread_mutex_unlock(&c->lock);
+        return r;
+}
+
+/* The simulator (hv.h, "the simulator"). virtual: it needs none of the agent's files. */
+const struct hv_driver hv_sim_driver = {
+        .name = "sim",
+        .virtual = true,
+        .open = sim_open,
+        .close = sim_close,
+        .host_info = sim_host_info,
+        .define = sim_define,
+        .start = sim_start,
+        .shutdown = sim_shutdown,
+        .destroy = sim_destroy,
+        .reboot = sim_reboot,
+        .undefine = sim_undefine,
+        .domain_info = sim_domain_info,
+        .list = sim_list,
+};
