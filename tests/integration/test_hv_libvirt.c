@@ -5,8 +5,10 @@
  * whole lifecycle. The phases that talk to libvirt run in child processes, because the
  * embedded driver stays bound to its root (and holds its lock) until the process exits:
  *
- *   A  opens the embedded driver, times define+start, defines and starts the test
- *      domain, then dies by SIGTERM without closing anything (an agent being killed);
+ *   A  opens the embedded driver, reads the host's NUMA topology, times define+start, starts
+ *      a domain pinned to the last CPU and bound to the first NUMA node (and checks its vCPU
+ *      threads' affinity), checks what start() refuses, defines and starts the test domain,
+ *      then dies by SIGTERM without closing anything (an agent being killed);
  *   -  the parent sees the guest print TIDE-GUEST-READY on its console log;
  *   B  a new process adopts the running domain, checks list/domain_info, resets it,
  *      shuts it down by ACPI, checks idempotence, undefines it;
@@ -163,6 +165,122 @@ static void bench_define_start(struct hv_conn *c) {
         fflush(stdout);
 }
 
+/* The pid of the QEMU running dom_name, from the embedded driver's pid file; -1 if none. */
+static pid_t qemu_pid_of(const char *dom_name) {
+        _cleanup_free_ char *path = xasprintf("%s/libvirt/run/qemu/%s.pid", state_dir, dom_name);
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        int64_t pid;
+        if (read_file(path, 64, &text, &len) < 0)
+                return -1;
+        text[strcspn(text, "\n")] = '\0';
+        return parse_int64(text, 1, INT32_MAX, &pid) < 0 ? -1 : (pid_t) pid;
+}
+
+static pid_t qemu_pid(void) {
+        return qemu_pid_of(name);
+}
+
+/* The CPU affinity list of the QEMU thread named thread_name ("CPU 0/TCG"), or NULL. */
+static char *thread_affinity(pid_t pid, const char *thread_name) {
+        _cleanup_free_ char *dir_path = xasprintf("/proc/%d/task", (int) pid);
+        DIR *dir = opendir(dir_path);
+        if (!dir)
+                return NULL;
+        char *found = NULL;
+        struct dirent *de;
+        while (!found && (de = readdir(dir))) {
+                if (de->d_name[0] == '.')
+                        continue;
+                _cleanup_free_ char *comm_path = xasprintf("%s/%s/comm", dir_path, de->d_name);
+                _cleanup_free_ char *status_path = xasprintf("%s/%s/status", dir_path, de->d_name);
+                _cleanup_free_ char *comm = NULL, *status = NULL;
+                size_t len;
+                if (read_file(comm_path, 256, &comm, &len) < 0 || read_file(status_path, 1 << 16, &status, &len) < 0)
+                        continue;
+                comm[strcspn(comm, "\n")] = '\0';
+                const char *p = strstr(status, "Cpus_allowed_list:");
+                if (!streq(comm, thread_name) || !p)
+                        continue;
+                p += strlen("Cpus_allowed_list:");
+                p += strspn(p, " \t");
+                found = xstrndup(p, strcspn(p, "\n"));
+        }
+        closedir(dir);
+        return found;
+}
+
+/* Pinning and NUMA binding under the embedded driver: a domain with every vCPU on the
+ * host's last CPU and its memory strictly on the first node starts, and its vCPU thread
+ * runs only there. start() refuses a CPU or node the host lacks, and hugepages where none
+ * are set up. */
+static void check_placement(struct hv_conn *c, const struct hv_host_info *hi) {
+        const struct hv_driver *d = hv_conn_driver(c);
+        _cleanup_free_ char *id = id_new_uuid();
+        _cleanup_free_ char *pname = xasprintf("%s-pinned", name);
+        _cleanup_free_ char *pdisk = xasprintf("%s/pinned.qcow2", state_dir);
+        _cleanup_free_ char *plog = xasprintf("%s/pinned-console.log", state_dir);
+        CHECK(create_overlay(pdisk) == 0);
+        int last = hi->cpus - 1;
+        const int pins[2] = { last, last };
+        struct hv_domain_spec s = spec_for(id, pname, pdisk);
+        s.console_log = plog;
+        s.pin_cpus = pins;
+        s.n_pin_cpus = 2;
+        s.has_numa_node = true;
+        s.numa_node = hi->numa[0].id;
+        CHECK_R(d->define(c, &s), 0);
+        CHECK_R(d->start(c, id), 0);
+        struct hv_domain_info di = {};
+        CHECK_R(d->domain_info(c, id, &di), 0);
+        CHECK(di.state == HV_STATE_RUNNING);
+        hv_domain_info_clear(&di);
+        pid_t pid = qemu_pid_of(pname);
+        CHECK(pid > 0);
+        _cleanup_free_ char *thread = xasprintf("CPU 0/%s", streq(hi->accel, "kvm") ? "KVM" : "TCG");
+        _cleanup_free_ char *want = xasprintf("%d", last);
+        _cleanup_free_ char *aff = thread_affinity(pid, thread);
+        CHECK(aff && streq(aff, want));
+        printf("pinned domain runs: vCPU 0 (thread '%s') on CPU %s, memory strictly on node %d\n", thread,
+               aff, s.numa_node);
+        CHECK_R(d->undefine(c, id), 0);
+
+        /* What the host lacks fails at start, not at define. */
+        const int beyond[2] = { hi->cpus, hi->cpus };
+        s.pin_cpus = beyond;
+        CHECK_R(d->define(c, &s), 0);
+        CHECK_R(d->start(c, id), TIDE_E_BACKEND);
+        printf("pinned to CPU %d: %s\n", hi->cpus, hv_last_error());
+        s.pin_cpus = pins;
+        s.numa_node = hi->numa[hi->n_numa - 1].id + 1;
+        CHECK_R(d->define(c, &s), 0);
+        CHECK_R(d->start(c, id), TIDE_E_BACKEND);
+        printf("bound to NUMA node %d: %s\n", s.numa_node, hv_last_error());
+        int64_t huge = 0;
+        for (int i = 0; i < hi->n_numa; i++)
+                huge += hi->numa[i].hugepages_mib;
+        if (huge == 0) {
+                s.numa_node = hi->numa[0].id;
+                s.hugepages = true;
+                s.ram_mib = s.max_ram_mib;
+                CHECK_R(d->define(c, &s), 0);
+                CHECK_R(d->start(c, id), TIDE_E_BACKEND);
+                printf("hugepages on a host without them: %s\n", hv_last_error());
+        }
+        CHECK_R(d->undefine(c, id), 0);
+
+        /* A name belongs to one UUID. */
+        _cleanup_free_ char *other = id_new_uuid();
+        struct hv_domain_spec clash = spec_for(other, pname, pdisk);
+        clash.console_log = plog;
+        CHECK_R(d->define(c, &s), 0);
+        CHECK_R(d->define(c, &clash), TIDE_E_EXISTS);
+        CHECK(*hv_last_error());
+        CHECK_R(d->undefine(c, id), 0);
+        CHECK_R(d->define(c, &clash), 0);
+        CHECK_R(d->undefine(c, other), 0);
+}
+
 /* Phase A: a first agent process. Ends by SIGTERM, leaving the guest running. */
 static void phase_define_start(void) {
         const struct hv_driver *d = &hv_libvirt_driver;
@@ -179,8 +297,22 @@ static void phase_define_start(void) {
         CHECK(startswith(hi.uri, "qemu:///embed"));
         const char *why;
         CHECK(streq(hi.accel, hv_detect_accel(&why)));
-        printf("host: %d cpus, %d NUMA nodes, %lld MiB, accel %s (%s)\n", hi.cpus, hi.numa_nodes,
-               (long long) hi.mem_mib, hi.accel, why);
+        printf("host: %d cpus, %d NUMA nodes, %lld MiB, %lld GiB disk, accel %s (%s)\n", hi.cpus,
+               hi.numa_nodes, (long long) hi.mem_mib, (long long) hi.disk_gib, hi.accel, why);
+        CHECK(hi.n_numa == hi.numa_nodes && hi.numa && hi.disk_gib > 0);
+        int64_t node_mem = 0;
+        for (int i = 0; i < hi.n_numa; i++) {
+                const struct hv_numa_node *nn = &hi.numa[i];
+                printf("  node %d: cpus %s, %lld MiB, %lld MiB in hugepages\n", nn->id, nn->cpus,
+                       (long long) nn->mem_mib, (long long) nn->hugepages_mib);
+                CHECK(nn->cpus && *nn->cpus && nn->mem_mib > 0 && nn->hugepages_mib >= 0);
+                CHECK(i == 0 || nn->id > hi.numa[i - 1].id);
+                node_mem += nn->mem_mib;
+        }
+        /* The nodes' memory is the host's, give or take rounding per node. */
+        CHECK(node_mem <= hi.mem_mib + hi.n_numa && node_mem >= hi.mem_mib - hi.n_numa);
+
+        check_placement(c, &hi);
         hv_host_info_clear(&hi);
 
         CHECK_R(d->start(c, uuid), TIDE_E_NOT_FOUND);
@@ -207,17 +339,6 @@ static void phase_define_start(void) {
         /* No close: an agent killed by its service manager. QEMU must live on. */
         raise(SIGTERM);
         _exit(3);
-}
-
-static pid_t qemu_pid(void) {
-        _cleanup_free_ char *path = xasprintf("%s/libvirt/run/qemu/%s.pid", state_dir, name);
-        _cleanup_free_ char *text = NULL;
-        size_t len;
-        int64_t pid;
-        if (read_file(path, 64, &text, &len) < 0)
-                return -1;
-        text[strcspn(text, "\n")] = '\0';
-        return parse_int64(text, 1, INT32_MAX, &pid) < 0 ? -1 : (pid_t) pid;
 }
 
 /* Alive and not a zombie waiting for init to reap it. */
