@@ -45,10 +45,49 @@ enum cli_opt {
         CLI_OPT_FOLLOW,
         CLI_OPT_INSTANCE,
         CLI_OPT_LIMIT,
+        CLI_OPT_CPU_POLICY,
+        CLI_OPT_HUGEPAGES,
+        CLI_OPT_HINT,
+        CLI_OPT_GROUP,
+        CLI_OPT_DRY_RUN,
+        CLI_OPT_CPU_RATIO,
+        CLI_OPT_RAM_RATIO,
+        CLI_OPT_DISK_RATIO,
+        CLI_OPT_RESERVED_CPUS,
+        CLI_OPT_RESERVED_RAM,
+        CLI_OPT_MODE,
+        CLI_OPT_WEIGHT,
+        CLI_OPT_POLICY,
+        CLI_OPT_LABEL,
+        CLI_OPT_UNLABEL,
+        CLI_OPT_DRAIN,
+        CLI_OPT_UNDRAIN,
         CLI_OPT_MAX,
 };
 
-#define CLI_F(opt) (1u << (opt))
+/* Option masks are 64 bits wide. */
+#define CLI_F(opt) (UINT64_C(1) << (opt))
+
+/* The placement weighers --weight NAME=X names, in the API's order. */
+enum cli_weight {
+        CLI_WEIGHT_RAM,
+        CLI_WEIGHT_CPU,
+        CLI_WEIGHT_LOAD,
+        CLI_WEIGHT_NUMA,
+        CLI_WEIGHT_SOFT_AFFINITY,
+        CLI_WEIGHT_MAX,
+};
+
+/* "ram", "cpu", "load", "numa", "soft_affinity": the API's names. */
+const char *cli_weight_name(enum cli_weight w);
+
+/* The API's limits on repeatable options: hints per instance, labels per host. */
+#define CLI_HINTS_MAX 8
+#define CLI_LABELS_MAX 16
+/* Keys and values of hints and labels: 1-63 characters of A-Z a-z 0-9 . _ - (the API's). */
+#define CLI_LABEL_MAX 63
+/* The word that resets a setting (ratio, reserve, weight) to the cluster's or the default. */
+#define CLI_RESET_WORD "default"
 
 /* Default for --timeout, in seconds. */
 #define CLI_WAIT_TIMEOUT_DEFAULT_S 300
@@ -59,7 +98,8 @@ enum cli_opt {
  * numeric option that was not given is 0; `given` has the bit of every option seen. */
 struct cli_args {
         const char *name;             /* the NAME operand, for commands that take one */
-        unsigned given;               /* CLI_F(opt) for each option seen */
+        uint64_t given;               /* CLI_F(opt) for each option seen */
+        uint64_t reset;               /* CLI_F(opt) of settings given as "default" */
         enum cli_format format;
         int64_t vcpus, ram_mib, disk_gib, max_vcpus, max_ram_mib;
         const char *disk_file, *kernel, *initrd, *cmdline;
@@ -69,20 +109,53 @@ struct cli_args {
         int64_t timeout_s;            /* CLI_WAIT_TIMEOUT_DEFAULT_S unless --timeout */
         const char *instance;
         int64_t limit;
+        /* Placement. Repeatable options keep their words in order; KEY=VALUE words have been
+         * checked (cli_parse_label()). */
+        const char *cpu_policy;       /* "shared" or "dedicated" */
+        bool hugepages, dry_run, drain, undrain;
+        const char *hints[CLI_HINTS_MAX];
+        size_t n_hints;
+        const char *group;
+        double cpu_ratio, ram_ratio, disk_ratio;
+        int64_t reserved_cpus, reserved_ram_mib;
+        const char *mode;             /* "spread" or "pack" */
+        double weights[CLI_WEIGHT_MAX];
+        unsigned weights_given;       /* 1u << enum cli_weight of each --weight */
+        unsigned weights_reset;       /* of those, the ones given as NAME=default */
+        const char *policy;           /* a server group policy */
+        const char *labels[CLI_LABELS_MAX];    /* "KEY=VALUE" */
+        size_t n_labels;
+        const char *unlabels[CLI_LABELS_MAX];  /* "KEY" */
+        size_t n_unlabels;
 };
 
 struct cli_ctx;
 
+/* One command. Its verb is one word ("list") or two separated by one space ("config show":
+ * `tide placement config show`); cli_command_find() matches either against the command line. */
 struct cli_command {
         const char *noun;
         const char *verb;
         int (*run)(struct cli_ctx *ctx, const struct cli_args *args);
         bool takes_name;              /* exactly one NAME operand */
-        unsigned options;             /* CLI_F() of the options accepted (-h always is) */
-        unsigned required;            /* CLI_F() of the options that must be given */
+        uint64_t options;             /* CLI_F() of the options accepted (-h always is) */
+        uint64_t required;            /* CLI_F() of the options that must be given */
         const char *usage;            /* what follows "tide NOUN VERB" */
         const char *help;             /* one line */
+        uint64_t one_of;              /* CLI_F() of options at least one of which must be given
+                                       * (0: no such rule); for commands that change settings */
 };
+
+/* Finds the command of table[0..n) that names noun and whose verb is the first word, or the
+ * first two words, of words[0..nwords) (the command line after the noun). A one-word verb is
+ * tried before a two-word one. Returns the command with *ret_nwords set to the words its verb
+ * took (1 or 2), or NULL. Pure. */
+const struct cli_command *cli_command_find(const struct cli_command *table, size_t n,
+                                           const char *noun, int nwords, char *const *words,
+                                           int *ret_nwords);
+/* Whether word is the first word of a two-word verb of noun ("config" for "config show"). */
+bool cli_verb_is_group(const struct cli_command *table, size_t n, const char *noun,
+                       const char *word);
 
 /* What cli_args_parse() found besides plain success. */
 enum {
@@ -101,6 +174,16 @@ int cli_args_parse(const struct cli_command *cmd, int argc, char **argv, struct 
 /* Parses a priority: an integer 1-1000 or low (250), normal (500), high (750).
  * Returns 0 with *ret set, or -EINVAL / -ERANGE. */
 int cli_parse_priority(const char *s, int64_t *ret);
+
+/* Parses a decimal number (strtod): the whole string, finite, no leading space, no hex, inf
+ * or nan. Returns 0 with *ret set, -EINVAL (not a number) or -ERANGE (overflows). */
+int cli_parse_double(const char *s, double *ret);
+
+/* Checks a KEY=VALUE word (a hint or a label): KEY and VALUE 1-63 characters of A-Z a-z 0-9
+ * . _ -. Returns 0 with *ret_key_len the length of KEY, or -EINVAL. */
+int cli_parse_label(const char *s, size_t *ret_key_len);
+/* Checks a label KEY alone (--unlabel). Returns 0 or -EINVAL. */
+int cli_parse_label_key(const char *s);
 
 /* Prints "Usage: tide NOUN VERB USAGE", the help line and the accepted options to f. */
 void cli_command_help(FILE *f, const struct cli_command *cmd);
@@ -182,4 +265,47 @@ int cli_instance_delete(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_instance_console(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_host_list(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_host_show(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_host_set(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_placement_explain(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_placement_config_show(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_placement_config_set(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_server_group_create(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_server_group_list(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_server_group_show(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_server_group_delete(struct cli_ctx *ctx, const struct cli_args *a);
+
+/* The members of a settings PATCH that host set and placement config set share: cpu_ratio,
+ * ram_ratio, disk_ratio, reserved_cpus and reserved_ram_mib, for each option given, null for
+ * those given as "default". Returns a new object. */
+json_t *cli_settings_body(const struct cli_args *a);
+
+/* Prints a host (GET /v1/hosts/{name}) in table form: its own members as FIELD VALUE rows,
+ * then its NUMA nodes (NODE CPUS MEM HUGEPAGES BOUND_RAM HUGEPAGES_USED, usage from
+ * allocation.numa), its settings (`config`, labels as labels.KEY) and its allocation; with
+ * CLI_FORMAT_JSON the host as it is. Returns 0, -EINVAL (not an object) or -EIO. Pure. */
+int cli_host_print(FILE *f, enum cli_format format, const json_t *host);
+/* Prints a server group: its members as FIELD VALUE rows, then INSTANCE HOST rows of its
+ * `members`; or the group as JSON. Returns 0, -EINVAL (not an object) or -EIO. Pure. */
+int cli_server_group_print(FILE *f, enum cli_format format, const json_t *group);
+
+/* Pure printers of the placement answers (cli_placement.c), unit-tested.
+ *
+ * cli_placement_print() prints a placement explanation, the answer of a dry run or of GET
+ * /v1/instances/{ref}/placement: FIELD VALUE rows (instance; for the recorded placement also
+ * status, reason and placement; then the decision placing it now would make, or the
+ * no-valid-host reason), a blank line, and one row per host: HOST RESULT FILTER SCORE
+ * DETAIL, a missing member printed as "-". With CLI_FORMAT_JSON the answer as it is. Returns
+ * 0, -EINVAL (not an object) or -EIO. */
+int cli_placement_print(FILE *f, enum cli_format format, const json_t *answer);
+/* Whether the answer holds a decision (a host was found). */
+bool cli_placement_found(const json_t *answer);
+/* A decision {"host","numa_node","pinned","score"} as one line: "host node2, NUMA node 0,
+ * pinned CPUs 4-5, score 0.82"; "-" for NULL or null. New string. */
+char *cli_placement_describe(const json_t *decision);
+/* A list of CPU numbers as ranges: [0,1,2,5,7,8] -> "0-2,5,7-8"; "-" when empty or not a
+ * list of integers. New string. */
+char *cli_format_cpu_list(const json_t *cpus);
+/* A number for people: whole numbers without decimals, others with at most 3, trailing
+ * zeros dropped (0.61, 2, -0.125). New string. */
+char *cli_format_number(double d);
 int cli_event_list(struct cli_ctx *ctx, const struct cli_args *a);

@@ -16,25 +16,50 @@ static const struct cli_command create_cmd = {
                 CLI_F(CLI_OPT_WAIT) | CLI_F(CLI_OPT_TIMEOUT) | CLI_F(CLI_OPT_FORMAT) |
                 CLI_F(CLI_OPT_USER_DATA),
         CLI_F(CLI_OPT_FLAVOR) | CLI_F(CLI_OPT_IMAGE),
-        "NAME --flavor F --image I", "test",
+        "NAME --flavor F --image I", "test", 0,
 };
 
 static const struct cli_command list_cmd = {
         "event", "list", run_nothing, false,
-        CLI_F(CLI_OPT_FORMAT) | CLI_F(CLI_OPT_LIMIT) | CLI_F(CLI_OPT_INSTANCE), 0, "", "test",
+        CLI_F(CLI_OPT_FORMAT) | CLI_F(CLI_OPT_LIMIT) | CLI_F(CLI_OPT_INSTANCE), 0, "", "test", 0,
 };
 
 static const struct cli_command flavor_cmd = {
         "flavor", "create", run_nothing, true,
         CLI_F(CLI_OPT_VCPUS) | CLI_F(CLI_OPT_RAM) | CLI_F(CLI_OPT_DISK_GIB) | CLI_F(CLI_OPT_MAX_RAM),
-        CLI_F(CLI_OPT_VCPUS) | CLI_F(CLI_OPT_RAM) | CLI_F(CLI_OPT_DISK_GIB), "", "test",
+        CLI_F(CLI_OPT_VCPUS) | CLI_F(CLI_OPT_RAM) | CLI_F(CLI_OPT_DISK_GIB), "", "test", 0,
 };
 
 static const struct cli_command image_cmd = {
         "image", "create", run_nothing, true,
         CLI_F(CLI_OPT_DISK_FILE) | CLI_F(CLI_OPT_KERNEL) | CLI_F(CLI_OPT_INITRD) |
                 CLI_F(CLI_OPT_CMDLINE),
-        CLI_F(CLI_OPT_DISK_FILE), "", "test",
+        CLI_F(CLI_OPT_DISK_FILE), "", "test", 0,
+};
+
+static const struct cli_command instance_create_cmd = {
+        "instance", "create", run_nothing, true,
+        CLI_F(CLI_OPT_FLAVOR) | CLI_F(CLI_OPT_IMAGE) | CLI_F(CLI_OPT_HINT) | CLI_F(CLI_OPT_GROUP) |
+                CLI_F(CLI_OPT_DRY_RUN) | CLI_F(CLI_OPT_WAIT),
+        CLI_F(CLI_OPT_FLAVOR) | CLI_F(CLI_OPT_IMAGE), "", "test", 0,
+};
+
+#define SETTINGS (CLI_F(CLI_OPT_CPU_RATIO) | CLI_F(CLI_OPT_RAM_RATIO) | \
+                  CLI_F(CLI_OPT_RESERVED_CPUS) | CLI_F(CLI_OPT_RESERVED_RAM))
+
+static const struct cli_command host_set_cmd = {
+        "host", "set", run_nothing, true,
+        SETTINGS | CLI_F(CLI_OPT_LABEL) | CLI_F(CLI_OPT_UNLABEL) | CLI_F(CLI_OPT_DRAIN) |
+                CLI_F(CLI_OPT_UNDRAIN) | CLI_F(CLI_OPT_FORMAT),
+        0, "", "test",
+        SETTINGS | CLI_F(CLI_OPT_LABEL) | CLI_F(CLI_OPT_UNLABEL) | CLI_F(CLI_OPT_DRAIN) |
+                CLI_F(CLI_OPT_UNDRAIN),
+};
+
+static const struct cli_command config_set_cmd = {
+        "placement", "config set", run_nothing, false,
+        SETTINGS | CLI_F(CLI_OPT_MODE) | CLI_F(CLI_OPT_WEIGHT), 0, "", "test",
+        SETTINGS | CLI_F(CLI_OPT_MODE) | CLI_F(CLI_OPT_WEIGHT),
 };
 
 /* Parses a NULL-terminated list of words (copied: getopt permutes argv). */
@@ -275,6 +300,254 @@ static void test_escape(void **state) {
         free(s);
 }
 
+static void test_hints_repeat_in_order(void **state) {
+        struct cli_args a;
+        char *err;
+        assert_int_equal(parse(&instance_create_cmd, &a, &err, "create", "w", "--flavor", "f",
+                               "--image", "i", "--hint", "zone=hk-a", "--hint=host=node1",
+                               "--group", "web", NULL), CLI_ARGS_OK);
+        assert_int_equal(a.n_hints, 2);
+        assert_string_equal(a.hints[0], "zone=hk-a");
+        assert_string_equal(a.hints[1], "host=node1");
+        assert_string_equal(a.group, "web");
+        assert_false(a.dry_run);
+}
+
+static void test_at_most_eight_hints(void **state) {
+        struct cli_args a;
+        char *err;
+        assert_int_equal(parse(&instance_create_cmd, &a, &err, "create", "w", "--flavor", "f",
+                               "--image", "i", "--hint", "a=1", "--hint", "b=2", "--hint", "c=3",
+                               "--hint", "d=4", "--hint", "e=5", "--hint", "f=6", "--hint", "g=7",
+                               "--hint", "h=8", NULL), CLI_ARGS_OK);
+        assert_int_equal(a.n_hints, 8);
+        assert_int_equal(parse(&instance_create_cmd, &a, &err, "create", "w", "--flavor", "f",
+                               "--image", "i", "--hint", "a=1", "--hint", "b=2", "--hint", "c=3",
+                               "--hint", "d=4", "--hint", "e=5", "--hint", "f=6", "--hint", "g=7",
+                               "--hint", "h=8", "--hint", "i=9", NULL), -EINVAL);
+        assert_string_equal(err, "at most 8 --hint options");
+        free(err);
+}
+
+static void test_hint_must_be_key_value(void **state) {
+        static const char *const bad[] = { "zone", "=a", "zone=", "zo ne=a", "zone=a=b",
+                                           "zone=\xc3\xa9",
+                                           "k=0123456789012345678901234567890123456789"
+                                           "012345678901234567890123" };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                struct cli_args a;
+                char *err;
+                assert_int_equal(parse(&instance_create_cmd, &a, &err, "create", "w", "--flavor",
+                                       "f", "--image", "i", "--hint", bad[i], NULL), -EINVAL);
+                assert_non_null(strstr(err, "--hint must be KEY=VALUE"));
+                free(err);
+        }
+}
+
+static void test_dry_run_excludes_wait(void **state) {
+        struct cli_args a;
+        char *err;
+        assert_int_equal(parse(&instance_create_cmd, &a, &err, "create", "w", "--flavor", "f",
+                               "--image", "i", "--dry-run", NULL), CLI_ARGS_OK);
+        assert_true(a.dry_run);
+        assert_int_equal(parse(&instance_create_cmd, &a, &err, "create", "w", "--flavor", "f",
+                               "--image", "i", "--dry-run", "--wait", NULL), -EINVAL);
+        free(err);
+}
+
+static void test_labels_and_unlabels(void **state) {
+        struct cli_args a;
+        char *err;
+        assert_int_equal(parse(&host_set_cmd, &a, &err, "set", "node1", "--label", "zone=hk-a",
+                               "--unlabel", "rack", "--label", "ssd=true", "--drain", NULL),
+                         CLI_ARGS_OK);
+        assert_string_equal(a.name, "node1");
+        assert_int_equal(a.n_labels, 2);
+        assert_string_equal(a.labels[0], "zone=hk-a");
+        assert_string_equal(a.labels[1], "ssd=true");
+        assert_int_equal(a.n_unlabels, 1);
+        assert_string_equal(a.unlabels[0], "rack");
+        assert_true(a.drain);
+}
+
+static void test_label_key_once(void **state) {
+        struct cli_args a;
+        char *err;
+        assert_int_equal(parse(&host_set_cmd, &a, &err, "set", "n", "--label", "zone=a",
+                               "--label", "zone=b", NULL), -EINVAL);
+        assert_string_equal(err, "label 'zone' given twice");
+        free(err);
+        assert_int_equal(parse(&host_set_cmd, &a, &err, "set", "n", "--unlabel", "zone",
+                               "--label", "zone=b", NULL), -EINVAL);
+        assert_string_equal(err, "label 'zone' given twice");
+        free(err);
+        /* A key that is a prefix of another is another key. */
+        assert_int_equal(parse(&host_set_cmd, &a, &err, "set", "n", "--label", "zone=a",
+                               "--unlabel", "zon", NULL), CLI_ARGS_OK);
+        assert_int_equal(parse(&host_set_cmd, &a, &err, "set", "n", "--unlabel", "a=b", NULL),
+                         -EINVAL);
+        assert_non_null(strstr(err, "--unlabel needs a KEY"));
+        free(err);
+}
+
+static void test_drain_and_undrain_conflict(void **state) {
+        struct cli_args a;
+        char *err;
+        assert_int_equal(parse(&host_set_cmd, &a, &err, "set", "n", "--drain", "--undrain",
+                               NULL), -EINVAL);
+        assert_string_equal(err, "give --drain or --undrain, not both");
+        free(err);
+}
+
+static void test_set_needs_a_change(void **state) {
+        struct cli_args a;
+        char *err;
+        assert_int_equal(parse(&host_set_cmd, &a, &err, "set", "n", "-f", "json", NULL),
+                         -EINVAL);
+        assert_string_equal(err, "nothing to change: give at least one option");
+        free(err);
+        assert_int_equal(parse(&config_set_cmd, &a, &err, "set", NULL), -EINVAL);
+        free(err);
+        /* --help still works. */
+        assert_int_equal(parse(&config_set_cmd, &a, &err, "set", "--help", NULL), CLI_ARGS_HELP);
+}
+
+static void test_ratios_are_checked_doubles(void **state) {
+        struct cli_args a;
+        char *err;
+        assert_int_equal(parse(&host_set_cmd, &a, &err, "set", "n", "--cpu-ratio", "4",
+                               "--ram-ratio", "1.25", "--reserved-cpus", "2", "--reserved-ram",
+                               "default", NULL), CLI_ARGS_OK);
+        assert_true(a.cpu_ratio == 4.0);
+        assert_true(a.ram_ratio == 1.25);
+        assert_int_equal(a.reserved_cpus, 2);
+        assert_true(a.reset & CLI_F(CLI_OPT_RESERVED_RAM));
+        assert_false(a.reset & CLI_F(CLI_OPT_CPU_RATIO));
+        assert_true(a.given & CLI_F(CLI_OPT_RESERVED_RAM));
+
+        static const char *const bad[] = { "", "x", "1.5x", " 1", "0", "-1", "nan", "inf",
+                                           "1e999", "0x10", "1,5" };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                assert_int_equal(parse(&host_set_cmd, &a, &err, "set", "n", "--cpu-ratio",
+                                       bad[i], NULL), -EINVAL);
+                assert_non_null(strstr(err, "--cpu-ratio must be a number above 0"));
+                free(err);
+        }
+        assert_int_equal(parse(&host_set_cmd, &a, &err, "set", "n", "--reserved-cpus", "-1",
+                               NULL), -EINVAL);
+        free(err);
+}
+
+static void test_parse_double(void **state) {
+        double d;
+        assert_int_equal(cli_parse_double("2.5", &d), 0);
+        assert_true(d == 2.5);
+        assert_int_equal(cli_parse_double("-1e-3", &d), 0);
+        assert_true(d == -1e-3);
+        assert_int_equal(cli_parse_double("1e999", &d), -ERANGE);
+        assert_int_equal(cli_parse_double("-1e999", &d), -ERANGE);
+        assert_int_equal(cli_parse_double("", &d), -EINVAL);
+        assert_int_equal(cli_parse_double("1.", &d), 0);
+        assert_int_equal(cli_parse_double(".", &d), -EINVAL);
+        assert_int_equal(cli_parse_double("e5", &d), -EINVAL);
+        assert_int_equal(cli_parse_double("1e", &d), -EINVAL);
+        assert_int_equal(cli_parse_double("INF", &d), -EINVAL);
+        assert_int_equal(cli_parse_double("1 ", &d), -EINVAL);
+}
+
+static void test_weights_repeat(void **state) {
+        struct cli_args a;
+        char *err;
+        assert_int_equal(parse(&config_set_cmd, &a, &err, "set", "--weight", "ram=2",
+                               "--weight", "soft_affinity=-1.5", "--weight", "numa=default",
+                               "--mode", "pack", NULL), CLI_ARGS_OK);
+        assert_int_equal(a.weights_given, (1u << CLI_WEIGHT_RAM) |
+                                                  (1u << CLI_WEIGHT_SOFT_AFFINITY) |
+                                                  (1u << CLI_WEIGHT_NUMA));
+        assert_int_equal(a.weights_reset, 1u << CLI_WEIGHT_NUMA);
+        assert_true(a.weights[CLI_WEIGHT_RAM] == 2.0);
+        assert_true(a.weights[CLI_WEIGHT_SOFT_AFFINITY] == -1.5);
+        assert_string_equal(a.mode, "pack");
+        assert_string_equal(cli_weight_name(CLI_WEIGHT_SOFT_AFFINITY), "soft_affinity");
+}
+
+static void test_weight_errors(void **state) {
+        static const struct { const char *arg, *msg; } cases[] = {
+                { "disk=1", "--weight must be NAME=X" },
+                { "ram", "--weight must be NAME=X" },
+                { "ra=1", "--weight must be NAME=X" },
+                { "ram=", "--weight ram needs a number" },
+                { "ram=lots", "--weight ram needs a number" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                struct cli_args a;
+                char *err;
+                assert_int_equal(parse(&config_set_cmd, &a, &err, "set", "--weight",
+                                       cases[i].arg, NULL), -EINVAL);
+                assert_non_null(strstr(err, cases[i].msg));
+                free(err);
+        }
+        struct cli_args a;
+        char *err;
+        assert_int_equal(parse(&config_set_cmd, &a, &err, "set", "--weight", "cpu=1",
+                               "--weight", "cpu=2", NULL), -EINVAL);
+        assert_string_equal(err, "--weight cpu given twice");
+        free(err);
+        assert_int_equal(parse(&config_set_cmd, &a, &err, "set", "--mode", "fill", NULL),
+                         -EINVAL);
+        free(err);
+}
+
+static const struct cli_command table[] = {
+        { "placement", "explain", run_nothing, true, CLI_F(CLI_OPT_FORMAT), 0, "", "", 0 },
+        { "placement", "config show", run_nothing, false, CLI_F(CLI_OPT_FORMAT), 0, "", "", 0 },
+        { "placement", "config set", run_nothing, false, CLI_F(CLI_OPT_MODE), 0, "", "", 0 },
+        { "host", "show", run_nothing, true, 0, 0, "", "", 0 },
+};
+
+static void test_three_word_commands(void **state) {
+        char *w1[] = { "config", "show", "-f", "json" };
+        int n = 0;
+        const struct cli_command *c = cli_command_find(table, ELEMENTSOF(table), "placement", 4,
+                                                       w1, &n);
+        assert_ptr_equal(c, &table[1]);
+        assert_int_equal(n, 2);
+        /* The parser gets the words from the verb's last one on. */
+        struct cli_args a;
+        char *err = NULL;
+        assert_int_equal(cli_args_parse(c, 4 - n + 1, w1 + n - 1, &a, &err), CLI_ARGS_OK);
+        assert_int_equal(a.format, CLI_FORMAT_JSON);
+
+        char *w2[] = { "config", "set", "--mode", "pack" };
+        c = cli_command_find(table, ELEMENTSOF(table), "placement", 4, w2, &n);
+        assert_ptr_equal(c, &table[2]);
+        assert_int_equal(n, 2);
+
+        char *w3[] = { "explain", "web-1" };
+        c = cli_command_find(table, ELEMENTSOF(table), "placement", 2, w3, &n);
+        assert_ptr_equal(c, &table[0]);
+        assert_int_equal(n, 1);
+}
+
+static void test_three_word_misses(void **state) {
+        int n = 0;
+        char *w1[] = { "config" };
+        assert_null(cli_command_find(table, ELEMENTSOF(table), "placement", 1, w1, &n));
+        char *w2[] = { "config", "bogus" };
+        assert_null(cli_command_find(table, ELEMENTSOF(table), "placement", 2, w2, &n));
+        char *w3[] = { "conf", "show" };
+        assert_null(cli_command_find(table, ELEMENTSOF(table), "placement", 2, w3, &n));
+        char *w4[] = { "config show" };  /* one argument with a space is not two words */
+        assert_null(cli_command_find(table, ELEMENTSOF(table), "placement", 1, w4, &n));
+        char *w5[] = { "config", "show" };
+        assert_null(cli_command_find(table, ELEMENTSOF(table), "host", 2, w5, &n));
+        assert_true(cli_verb_is_group(table, ELEMENTSOF(table), "placement", "config"));
+        assert_false(cli_verb_is_group(table, ELEMENTSOF(table), "placement", "conf"));
+        assert_false(cli_verb_is_group(table, ELEMENTSOF(table), "placement", "explain"));
+        assert_false(cli_verb_is_group(table, ELEMENTSOF(table), "host", "config"));
+        assert_false(cli_verb_is_group(table, ELEMENTSOF(table), "placement", ""));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_create_all_options_any_order),
@@ -297,6 +570,20 @@ int main(void) {
                 cmocka_unit_test(test_parse_twice_resets_getopt),
                 cmocka_unit_test(test_priority_names_and_numbers),
                 cmocka_unit_test(test_escape),
+                cmocka_unit_test(test_hints_repeat_in_order),
+                cmocka_unit_test(test_at_most_eight_hints),
+                cmocka_unit_test(test_hint_must_be_key_value),
+                cmocka_unit_test(test_dry_run_excludes_wait),
+                cmocka_unit_test(test_labels_and_unlabels),
+                cmocka_unit_test(test_label_key_once),
+                cmocka_unit_test(test_drain_and_undrain_conflict),
+                cmocka_unit_test(test_set_needs_a_change),
+                cmocka_unit_test(test_ratios_are_checked_doubles),
+                cmocka_unit_test(test_parse_double),
+                cmocka_unit_test(test_weights_repeat),
+                cmocka_unit_test(test_weight_errors),
+                cmocka_unit_test(test_three_word_commands),
+                cmocka_unit_test(test_three_word_misses),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,8 @@ static const struct cli_column flavor_columns[] = {
         { "DISK", "disk_gib", cli_cell_gib },
         { "MAX_VCPUS", "max_vcpus", NULL },
         { "MAX_RAM", "max_ram_mib", cli_cell_mib },
+        { "CPU_POLICY", "cpu_policy", NULL },
+        { "HUGEPAGES", "hugepages", NULL },
         { "ID", "id", NULL },
 };
 
@@ -24,6 +26,10 @@ int cli_flavor_create(struct cli_ctx *ctx, const struct cli_args *a) {
                 json_object_set_new(body, "max_vcpus", json_integer(a->max_vcpus));
         if (a->given & CLI_F(CLI_OPT_MAX_RAM))
                 json_object_set_new(body, "max_ram_mib", json_integer(a->max_ram_mib));
+        if (a->cpu_policy)
+                json_object_set_new(body, "cpu_policy", json_string(a->cpu_policy));
+        if (a->hugepages)
+                json_object_set_new(body, "hugepages", json_true());
 
         json_t *flavor = NULL;
         int r = cli_api_call(ctx, "POST", "/v1/flavors", body, 0, 0, &flavor);

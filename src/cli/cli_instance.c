@@ -109,6 +109,21 @@ static json_t *read_user_data(const char *path) {
         return s;
 }
 
+/* Prints a dry run's answer. Exit 0 when a host would take the instance, 1 when none would:
+ * scripts can ask before they create. */
+static int print_dry_run(const json_t *answer, enum cli_format format) {
+        if (!json_is_object(answer)) {
+                cli_error("malformed answer to the dry run: not an object");
+                return CLI_EXIT_FAILURE;
+        }
+        int r = cli_placement_print(stdout, format, answer);
+        if (r < 0) {
+                cli_error("cannot print the answer: %s", strerror(-r));
+                return CLI_EXIT_FAILURE;
+        }
+        return cli_placement_found(answer) ? CLI_EXIT_OK : CLI_EXIT_FAILURE;
+}
+
 int cli_instance_create(struct cli_ctx *ctx, const struct cli_args *a) {
         json_t *body = json_pack("{s:s, s:s, s:s}", "name", a->name, "flavor", a->flavor,
                                  "image", a->image);
@@ -128,12 +143,35 @@ int cli_instance_create(struct cli_ctx *ctx, const struct cli_args *a) {
                 json_object_set_new(body, "priority", json_integer(a->priority));
         if (a->ha)
                 json_object_set_new(body, "ha", json_true());
+        if (a->n_hints > 0) {
+                /* The words were checked (ASCII): json_string cannot fail on them. */
+                json_t *hints = json_array();
+                for (size_t i = 0; i < a->n_hints; i++)
+                        json_array_append_new(hints, json_string(a->hints[i]));
+                json_object_set_new(body, "hints", hints);
+        }
+        if (a->group) {
+                json_t *g = json_string(a->group);
+                if (!g) {
+                        cli_error("--group must be UTF-8");
+                        json_decref(body);
+                        return CLI_EXIT_FAILURE;
+                }
+                json_object_set_new(body, "group", g);
+        }
 
         json_t *inst = NULL;
-        int r = cli_api_call(ctx, "POST", "/v1/instances", body, 0, 0, &inst);
+        int r = cli_api_call(ctx, "POST",
+                             a->dry_run ? "/v1/instances?dry_run=true" : "/v1/instances", body,
+                             0, 0, &inst);
         json_decref(body);
         if (r < 0)
                 return CLI_EXIT_FAILURE;
+        if (a->dry_run) {
+                r = print_dry_run(inst, a->format);
+                json_decref(inst);
+                return r;
+        }
         if (a->wait && !json_is_object(inst)) {
                 cli_error("malformed answer for instance '%s': not an object", a->name);
                 json_decref(inst);

@@ -151,6 +151,10 @@ void cli_table_print(const struct cli_table *t, FILE *f) {
         }
 }
 
+size_t cli_table_rows(const struct cli_table *t) {
+        return t->nrows - 1;
+}
+
 int cli_print_json(FILE *f, const json_t *v) {
         if (json_dumpf(v, f, JSON_INDENT(2) | JSON_ENCODE_ANY) < 0)
                 return -EIO;
@@ -199,6 +203,46 @@ int cli_print_object(FILE *f, enum cli_format format, const json_t *obj) {
                 char *row[2] = { cli_sanitize(key), cli_cell_value(v) };
                 cli_table_add_row(t, row);
         }
+        cli_table_print(t, f);
+        return 0;
+}
+
+static bool in_list(const char *const *list, const char *s) {
+        for (; list && *list; list++)
+                if (streq(*list, s))
+                        return true;
+        return false;
+}
+
+void cli_table_add_fields(struct cli_table *t, const char *prefix, const json_t *obj,
+                          const char *const *skip) {
+        const char *key;
+        json_t *v;
+        json_object_foreach((json_t *) obj, key, v) {
+                if (in_list(skip, key))
+                        continue;
+                _cleanup_free_ char *name = prefix ? xasprintf("%s.%s", prefix, key)
+                                                   : xstrdup(key);
+                if (json_is_object(v) && json_object_size(v) > 0) {
+                        cli_table_add_fields(t, name, v, NULL);
+                        continue;
+                }
+                bool empty = (json_is_object(v) && json_object_size(v) == 0) ||
+                             (json_is_string(v) && !*json_string_value(v));
+                char *row[2] = { cli_sanitize(name), empty ? xstrdup("-") : cli_cell_value(v) };
+                cli_table_add_row(t, row);
+        }
+}
+
+int cli_print_fields(FILE *f, enum cli_format format, const json_t *obj) {
+        if (!json_is_object(obj))
+                return -EINVAL;
+        if (format == CLI_FORMAT_JSON)
+                return cli_print_json(f, obj);
+
+        static const char *const headers[] = { "FIELD", "VALUE" };
+        _cleanup_table_ struct cli_table *t = cli_table_new(2, headers);
+        cli_table_add_fields(t, NULL, obj, NULL);
         cli_table_print(t, f);
         return 0;
 }

@@ -59,6 +59,8 @@ static inline void cli_table_freep(struct cli_table **t) { cli_table_free(*t); }
 /* Adds a row of ncols cells, taking ownership of every cell (each a malloc'ed string). */
 void cli_table_add_row(struct cli_table *t, char **cells);
 void cli_table_print(const struct cli_table *t, FILE *f);
+/* The number of rows added, the header not counted. */
+size_t cli_table_rows(const struct cli_table *t);
 
 /* Prints v as indented JSON followed by a newline. Returns 0 or -EIO. */
 int cli_print_json(FILE *f, const json_t *v);
@@ -70,3 +72,14 @@ int cli_print_list(FILE *f, enum cli_format format, const json_t *array,
 /* Prints one object: FIELD VALUE rows in its key order, or the object as JSON. Returns 0,
  * -EINVAL (not an object) or -EIO. */
 int cli_print_object(FILE *f, enum cli_format format, const json_t *obj);
+
+/* Adds a row per member of obj to a two-column table, in key order. A nested object's
+ * members become rows of their own, named with a dot ("weights.ram", "labels.zone"); an
+ * empty object or an empty string is "-". Members whose names are in skip (a NULL-terminated
+ * list, or NULL) are left out, at the top level only. prefix (may be NULL) is put before
+ * every name, with a dot. */
+void cli_table_add_fields(struct cli_table *t, const char *prefix, const json_t *obj,
+                          const char *const *skip);
+/* Prints one object as cli_print_object does, with nested objects flattened as
+ * cli_table_add_fields() does. Returns 0, -EINVAL (not an object) or -EIO. */
+int cli_print_fields(FILE *f, enum cli_format format, const json_t *obj);

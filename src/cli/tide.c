@@ -22,61 +22,98 @@
 #define O(x) CLI_F(CLI_OPT_##x)
 #define FORMAT_USAGE "[-f table|json]"
 #define WAIT_USAGE "[--wait [--timeout SECONDS]]"
+#define RATIO_USAGE "[--cpu-ratio X] [--ram-ratio X] [--disk-ratio X] [--reserved-cpus N] " \
+        "[--reserved-ram MIB]"
+#define RATIO_OPTIONS (O(CPU_RATIO) | O(RAM_RATIO) | O(DISK_RATIO) | O(RESERVED_CPUS) | \
+                       O(RESERVED_RAM))
+#define HOST_SET_OPTIONS (O(LABEL) | O(UNLABEL) | RATIO_OPTIONS | O(DRAIN) | O(UNDRAIN))
+#define PLACEMENT_SET_OPTIONS (RATIO_OPTIONS | O(MODE) | O(WEIGHT))
 
+/* Rows: noun, verb, handler, takes NAME, options accepted, options required, usage, help,
+ * and the options at least one of which a settings change needs (0: none). */
 static const struct cli_command commands[] = {
         { "flavor", "create", cli_flavor_create, true,
-          O(VCPUS) | O(RAM) | O(DISK_GIB) | O(MAX_VCPUS) | O(MAX_RAM) | O(FORMAT),
+          O(VCPUS) | O(RAM) | O(DISK_GIB) | O(MAX_VCPUS) | O(MAX_RAM) | O(CPU_POLICY) |
+                  O(HUGEPAGES) | O(FORMAT),
           O(VCPUS) | O(RAM) | O(DISK_GIB),
-          "NAME --vcpus N --ram MIB --disk GIB [--max-vcpus N] [--max-ram MIB] " FORMAT_USAGE,
-          "Create a flavor: a VM size, and the maxima a VM of it may grow to." },
+          "NAME --vcpus N --ram MIB --disk GIB [--max-vcpus N] [--max-ram MIB] "
+          "[--cpu-policy shared|dedicated] [--hugepages] " FORMAT_USAGE,
+          "Create a flavor: a VM size, the maxima a VM of it may grow to, and its placement.",
+          0 },
         { "flavor", "list", cli_flavor_list, false, O(FORMAT), 0, FORMAT_USAGE,
-          "List the flavors." },
+          "List the flavors.", 0 },
         { "flavor", "show", cli_flavor_show, true, O(FORMAT), 0, "NAME " FORMAT_USAGE,
-          "Show one flavor, by name or id." },
+          "Show one flavor, by name or id.", 0 },
         { "flavor", "delete", cli_flavor_delete, true, 0, 0, "NAME",
-          "Delete a flavor that no instance uses." },
+          "Delete a flavor that no instance uses.", 0 },
 
         { "image", "create", cli_image_create, true,
           O(DISK_FILE) | O(KERNEL) | O(INITRD) | O(CMDLINE) | O(FORMAT), O(DISK_FILE),
           "NAME --disk FILE [--kernel FILE [--initrd FILE] [--cmdline STR]] " FORMAT_USAGE,
-          "Register an image: tided copies the files (read on its host) into its image store." },
+          "Register an image: tided copies the files (read on its host) into its image store.",
+          0 },
         { "image", "list", cli_image_list, false, O(FORMAT), 0, FORMAT_USAGE,
-          "List the images." },
+          "List the images.", 0 },
         { "image", "show", cli_image_show, true, O(FORMAT), 0, "NAME " FORMAT_USAGE,
-          "Show one image, by name or id." },
+          "Show one image, by name or id.", 0 },
         { "image", "delete", cli_image_delete, true, 0, 0, "NAME",
-          "Delete an image that no instance uses." },
+          "Delete an image that no instance uses.", 0 },
 
         { "instance", "create", cli_instance_create, true,
-          O(FLAVOR) | O(IMAGE) | O(USER_DATA) | O(PRIORITY) | O(HA) | O(WAIT) | O(TIMEOUT) |
-                  O(FORMAT),
+          O(FLAVOR) | O(IMAGE) | O(USER_DATA) | O(PRIORITY) | O(HA) | O(HINT) | O(GROUP) |
+                  O(DRY_RUN) | O(WAIT) | O(TIMEOUT) | O(FORMAT),
           O(FLAVOR) | O(IMAGE),
           "NAME --flavor FLAVOR --image IMAGE [--user-data FILE] "
-          "[--priority N|low|normal|high] [--ha] " WAIT_USAGE " " FORMAT_USAGE,
-          "Create and start an instance." },
+          "[--priority N|low|normal|high] [--ha] [--hint KEY=VALUE]... [--group NAME] "
+          "[--dry-run | --wait [--timeout SECONDS]] " FORMAT_USAGE,
+          "Create and start an instance; with --dry-run, only show where it would go.", 0 },
         { "instance", "list", cli_instance_list, false, O(FORMAT), 0, FORMAT_USAGE,
-          "List the instances." },
+          "List the instances.", 0 },
         { "instance", "show", cli_instance_show, true, O(FORMAT), 0, "NAME " FORMAT_USAGE,
-          "Show one instance, by name or id." },
+          "Show one instance, by name or id.", 0 },
         { "instance", "start", cli_instance_start, true, O(WAIT) | O(TIMEOUT) | O(FORMAT), 0,
-          "NAME " WAIT_USAGE " " FORMAT_USAGE, "Start a stopped instance." },
+          "NAME " WAIT_USAGE " " FORMAT_USAGE, "Start a stopped instance.", 0 },
         { "instance", "stop", cli_instance_stop, true, O(WAIT) | O(TIMEOUT) | O(FORMAT), 0,
-          "NAME " WAIT_USAGE " " FORMAT_USAGE, "Stop an instance." },
+          "NAME " WAIT_USAGE " " FORMAT_USAGE, "Stop an instance.", 0 },
         { "instance", "reboot", cli_instance_reboot, true, O(WAIT) | O(TIMEOUT) | O(FORMAT), 0,
-          "NAME " WAIT_USAGE " " FORMAT_USAGE, "Reboot an instance." },
+          "NAME " WAIT_USAGE " " FORMAT_USAGE, "Reboot an instance.", 0 },
         { "instance", "delete", cli_instance_delete, true, O(WAIT) | O(TIMEOUT), 0,
-          "NAME " WAIT_USAGE, "Delete an instance and its disk." },
+          "NAME " WAIT_USAGE, "Delete an instance and its disk.", 0 },
         { "instance", "console", cli_instance_console, true, O(FOLLOW), 0, "NAME [--follow]",
-          "Print the instance's serial console log." },
+          "Print the instance's serial console log.", 0 },
 
         { "host", "list", cli_host_list, false, O(FORMAT), 0, FORMAT_USAGE,
-          "List the hosts." },
+          "List the hosts.", 0 },
         { "host", "show", cli_host_show, true, O(FORMAT), 0, "NAME " FORMAT_USAGE,
-          "Show one host." },
+          "Show one host: its NUMA nodes, settings and allocation.", 0 },
+        { "host", "set", cli_host_set, true, HOST_SET_OPTIONS | O(FORMAT), 0,
+          "NAME [--label KEY=VALUE]... [--unlabel KEY]... " RATIO_USAGE " [--drain|--undrain] "
+          FORMAT_USAGE,
+          "Change a host's labels, ratios, reserves or draining.", HOST_SET_OPTIONS },
+
+        { "placement", "explain", cli_placement_explain, true, O(FORMAT), 0,
+          "NAME " FORMAT_USAGE,
+          "Show an instance's placement, and where it would go now, host by host.", 0 },
+        { "placement", "config show", cli_placement_config_show, false, O(FORMAT), 0,
+          FORMAT_USAGE, "Show the cluster's placement settings.", 0 },
+        { "placement", "config set", cli_placement_config_set, false,
+          PLACEMENT_SET_OPTIONS | O(FORMAT), 0,
+          RATIO_USAGE " [--mode spread|pack] [--weight NAME=X]... " FORMAT_USAGE,
+          "Change the cluster's placement settings.", PLACEMENT_SET_OPTIONS },
+
+        { "server-group", "create", cli_server_group_create, true, O(POLICY) | O(FORMAT),
+          O(POLICY), "NAME --policy affinity|anti-affinity|soft-affinity|soft-anti-affinity "
+          FORMAT_USAGE, "Create a server group, whose members are kept together or apart.", 0 },
+        { "server-group", "list", cli_server_group_list, false, O(FORMAT), 0, FORMAT_USAGE,
+          "List the server groups.", 0 },
+        { "server-group", "show", cli_server_group_show, true, O(FORMAT), 0,
+          "NAME " FORMAT_USAGE, "Show a server group and where its members are.", 0 },
+        { "server-group", "delete", cli_server_group_delete, true, 0, 0, "NAME",
+          "Delete a server group that has no members.", 0 },
 
         { "event", "list", cli_event_list, false, O(INSTANCE) | O(LIMIT) | O(FORMAT), 0,
           "[--instance NAME] [--limit N] " FORMAT_USAGE,
-          "List events, oldest first." },
+          "List events, oldest first.", 0 },
 };
 
 static void print_commands(FILE *f, const char *noun) {
@@ -112,7 +149,7 @@ static void noun_help(FILE *f, const char *noun) {
         fprintf(f, "Usage: tide %s VERB ...\n\nCommands:\n", noun);
         for (size_t i = 0; i < ELEMENTSOF(commands); i++)
                 if (streq(commands[i].noun, noun))
-                        fprintf(f, "  %-10s %s\n", commands[i].verb, commands[i].help);
+                        fprintf(f, "  %-12s %s\n", commands[i].verb, commands[i].help);
         fprintf(f, "\nRun 'tide %s VERB --help' for a command's options.\n", noun);
 }
 
@@ -121,13 +158,6 @@ static bool noun_exists(const char *noun) {
                 if (streq(commands[i].noun, noun))
                         return true;
         return false;
-}
-
-static const struct cli_command *find_command(const char *noun, const char *verb) {
-        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
-                if (streq(commands[i].noun, noun) && streq(commands[i].verb, verb))
-                        return &commands[i];
-        return NULL;
 }
 
 static const char *env(const char *name) {
@@ -210,24 +240,44 @@ static int run(int argc, char **argv) {
                 noun_help(stdout, noun);
                 return CLI_EXIT_OK;
         }
-        const struct cli_command *cmd = find_command(noun, verb);
+        int nwords = 0;
+        const struct cli_command *cmd = cli_command_find(commands, ELEMENTSOF(commands), noun,
+                                                         argc - optind - 1, argv + optind + 1,
+                                                         &nwords);
+        if (!cmd && cli_verb_is_group(commands, ELEMENTSOF(commands), noun, verb)) {
+                /* "tide placement config", "... config --help", "... config bogus" */
+                const char *next = optind + 2 < argc ? argv[optind + 2] : NULL;
+                if (next && (streq(next, "-h") || streq(next, "--help"))) {
+                        noun_help(stdout, noun);
+                        return CLI_EXIT_OK;
+                }
+                if (next)
+                        fprintf(stderr, "tide %s %s: unknown command '%s'\n", noun, verb, next);
+                else
+                        fprintf(stderr, "tide %s %s: missing command\n", noun, verb);
+                noun_help(stderr, noun);
+                return CLI_EXIT_USAGE;
+        }
         if (!cmd) {
                 fprintf(stderr, "tide %s: unknown command '%s'\n", noun, verb);
                 noun_help(stderr, noun);
                 return CLI_EXIT_USAGE;
         }
+        verb = cmd->verb;
 
         struct cli_args args;
         _cleanup_free_ char *err = NULL;
-        int r = cli_args_parse(cmd, argc - optind - 1, argv + optind + 1, &args, &err);
+        /* The parser's argv[0] is the verb's last word; options and operands follow it. */
+        int skip = optind + nwords;
+        int r = cli_args_parse(cmd, argc - skip, argv + skip, &args, &err);
         if (r == CLI_ARGS_HELP) {
                 cli_command_help(stdout, cmd);
                 return CLI_EXIT_OK;
         }
         if (r < 0) {
-                fprintf(stderr, "tide %s %s: %s\nUsage: tide %s %s %s\n"
+                fprintf(stderr, "tide %s %s: %s\nUsage: tide %s %s%s%s\n"
                         "Run 'tide %s %s --help' for more.\n", noun, verb, err, noun, verb,
-                        cmd->usage, noun, verb);
+                        *cmd->usage ? " " : "", cmd->usage, noun, verb);
                 return CLI_EXIT_USAGE;
         }
 
