@@ -2,22 +2,56 @@
  * an instance. Pure: a snapshot of hosts and a request in, a decision and its explanation out.
  *
  * The decision runs in named stages (Pacemaker's way): filters reject hosts, weighers score the
- * rest, the best score wins (ties go to the lowest host name, so decisions are deterministic),
- * and for a dedicated VM the CPUs and NUMA node are chosen on the winner. sched_claim() books
- * a decision into the host's usage and sched_release() gives it back, so a caller can run a
- * stream of decisions on one snapshot. Callers make decisions durable themselves (the API
- * commits each one to the store with a transaction on the host's allocation revision).
+ * rest, the best score wins (ties go to the lowest host name by strcmp, so decisions are
+ * deterministic), and for a dedicated VM the CPUs and NUMA node are chosen on the winner.
+ * sched_claim() books a decision into the host's usage and sched_release() gives it back, so a
+ * caller can run a stream of decisions on one snapshot. Callers make decisions durable
+ * themselves (the API commits each one to the store with a transaction on the host's
+ * allocation revision).
  *
- * Capacity of a host, with ratio r and reserve R (per host, else the cluster's config):
+ * Capacity of a host, with ratio r and reserve R (per host, else the cluster's config), where
+ * hugepages = sum of the nodes' hugepages_mib (carved out of mem_mib at boot, never given to
+ * small-page VMs) and bound = sum of the nodes' bound_ram_mib:
  *   shared vCPUs:  used_vcpus + vcpus <= (cpus - reserved_cpus - pinned CPUs) * cpu_ratio
- *   dedicated:     vcpus free CPUs (neither pinned nor reserved), and the shared vCPUs already
- *                  there must still fit on the CPUs that stay unpinned
- *   RAM:           used_ram + ram <= (mem_mib - reserved_ram_mib) * ram_ratio
- *                  (dedicated VMs and hugepages VMs are not overcommitted: their RAM counts
- *                  against the NUMA node they are bound to, at ratio 1.0)
+ *   dedicated:     vcpus free CPUs (in a NUMA node, neither pinned nor reserved) [dedicated],
+ *                  and the shared vCPUs already there must still fit on the CPUs that stay
+ *                  unpinned: used_vcpus <= (cpus - reserved - pinned - vcpus) * cpu_ratio [cpu]
+ *   RAM (shared):  used_ram + ram <= (mem_mib - reserved_ram_mib - hugepages - bound) * ram_ratio
+ *   RAM (dedicated, small pages): never overcommitted; it is bound to a NUMA node at ratio 1.0
+ *                  (node: bound_ram_mib + ram <= mem_mib - hugepages_mib [numa]) and shrinks the
+ *                  shared pool: used_ram <= (mem_mib - reserved - hugepages - bound - ram) * ram_ratio,
+ *                  with bound + ram <= mem_mib - reserved - hugepages [ram]
+ *   RAM (hugepages VMs, shared or dedicated): from one node's free hugepages [numa]; the host
+ *                  must have that much free hugepages in all [hugepages]; small pages untouched
  *   disk:          used_disk + disk <= disk_gib * disk_ratio
- * Reserved CPUs are the lowest-numbered CPUs of the host; shared VMs float on every CPU that is
- * neither reserved nor pinned. */
+ * The bracket names the filter that rejects a host breaking the rule. Filters run in enum order
+ * and a host counts under the first that rejects it; "numa" judges only hosts that have enough
+ * free CPUs and hugepages in total (else "dedicated" or "hugepages" rejects them).
+ *
+ * Reserved CPUs are the lowest-numbered CPUs of the host (of its NUMA nodes' CPUs); shared VMs
+ * float on every CPU that is neither reserved nor pinned; reserved CPUs are never pinned.
+ *
+ * NUMA: a dedicated VM goes inside one node when one has its vCPUs free (and its RAM: free small
+ * pages, or free hugepages for a hugepages VM) — of those, the node with the fewest free CPUs,
+ * so pinned VMs pack and big holes stay; its vCPUs get that node's lowest free CPUs. Only a VM
+ * with more vCPUs than any node has (less reserved CPUs) spreads over nodes: the nodes with the
+ * most free CPUs first, numa_node -1, memory not bound, its RAM accounted to the nodes in
+ * proportion to the vCPUs pinned there (each share must fit). A hugepages VM always gets the
+ * node holding its RAM in hugepages (for shared ones the node with the fewest free hugepages
+ * that fits). A spread hugepages VM keeps its memory bound to that node.
+ *
+ * Weighers (each part 0..1 times its multiplier; the score is their sum):
+ *   ram   spread: free fraction of the host's small-page RAM after the VM (used_ram / ram_ratio +
+ *         bound over mem - reserved - hugepages; for hugepages VMs the free hugepages fraction);
+ *         pack: 1 - that
+ *   cpu   spread: free fraction of the host's CPUs after the VM ((used_vcpus / cpu_ratio + pinned)
+ *         over cpus - reserved); pack: 1 - that
+ *   load  1 - load when measured, 0.5 when unknown
+ *   numa  1 when the VM fits one NUMA node: for dedicated and hugepages VMs, when it is placed
+ *         inside one; for other VMs, when its vCPUs and RAM are no more than the CPUs and
+ *         small-page memory of the host's largest node; else 0
+ *   soft affinity   + w_soft_affinity * (group members on the host / group members) for
+ *         soft-affinity, minus that for soft-anti-affinity. */
 #pragma once
 
 #include <jansson.h>
@@ -65,37 +99,64 @@ struct sched_config {
 void sched_config_default(struct sched_config *c);
 
 struct sched_numa_node {
-        sched_cpuset cpus;         /* the node's CPUs */
-        int64_t mem_mib;
-        int64_t hugepages_mib;     /* total memory in hugepages (0: none) */
+        int id;                    /* the host's node number (what numatune names) */
+        int64_t mem_mib;           /* the node's memory, its hugepages included */
+        int64_t hugepages_mib;     /* of which in hugepages (0: none) */
         /* usage */
-        int64_t bound_ram_mib;     /* RAM of dedicated/hugepages VMs bound to this node */
+        int64_t bound_ram_mib;     /* small-page RAM of dedicated VMs accounted to this node */
         int64_t hugepages_used_mib;
+        sched_cpuset cpus;         /* the node's CPUs */
 };
 
+struct sched_label {
+        const char *key, *value;   /* borrowed, like name */
+};
+
+/* Derived from a host's numa[], pinned, name and labels by sched_host_sync(), so that the
+ * filters read one small block instead of every node. sched_host_from_json, sched_claim and
+ * sched_release keep it; code that fills or changes a host by hand calls sched_host_sync()
+ * after. A host whose totals are not valid is placed correctly, only more slowly. */
+struct sched_host_totals {
+        bool valid;
+        int n_pinned;                   /* CPUs in pinned */
+        int big_node_cpus;              /* CPUs of the node with the most CPUs */
+        int64_t big_node_mem_mib;       /* its small-page memory (mem_mib - hugepages_mib) */
+        int64_t bound_ram_mib;          /* sum of numa[].bound_ram_mib */
+        int64_t hugepages_mib;          /* sum of numa[].hugepages_mib */
+        int64_t hugepages_used_mib;     /* sum of numa[].hugepages_used_mib */
+        uint64_t name_hash;             /* group members and host hints are matched by it first */
+        uint64_t label_bloom;           /* a bit per "key=value" label: hints are matched by it first */
+};
+
+/* The fields the filters read come first: a scan over many hosts touches little memory. */
 struct sched_host {
         const char *name;          /* borrowed or owned by the caller */
         bool up;
         bool draining;
         int cpus;
+        /* Per-host overrides; a negative value means "the cluster's". */
+        int reserved_cpus;
+        double cpu_ratio, ram_ratio, disk_ratio;
+        int64_t reserved_ram_mib;
         int64_t mem_mib;
         int64_t disk_gib;
-        /* Per-host overrides; a negative value means "the cluster's". */
-        double cpu_ratio, ram_ratio, disk_ratio;
-        int reserved_cpus;
-        int64_t reserved_ram_mib;
-        int n_numa;                /* >= 1; a host without NUMA data has one node with every CPU */
-        struct sched_numa_node numa[SCHED_MAX_NUMA];
-        int n_labels;
-        const char *labels[SCHED_MAX_LABELS];   /* "key=value" */
         double load;               /* measured CPU use 0..1 of the host, negative when unknown */
         /* usage */
         int64_t used_vcpus;        /* vCPUs of shared VMs */
-        int64_t used_ram_mib;      /* RAM of shared VMs (overcommittable) */
+        int64_t used_ram_mib;      /* RAM of shared VMs without hugepages (overcommittable) */
         int64_t used_disk_gib;
-        sched_cpuset pinned;       /* CPUs given to dedicated VMs */
         int64_t instances;
+        struct sched_host_totals sum;
+        sched_cpuset pinned;       /* CPUs given to dedicated VMs */
+        int n_labels;
+        struct sched_label labels[SCHED_MAX_LABELS];
+        int n_numa;                /* >= 1; a host without NUMA data has one node with every CPU */
+        struct sched_numa_node numa[SCHED_MAX_NUMA];
 };
+
+/* Recomputes h->sum from the rest of h; when h->n_numa is 0 it first makes the one node of a
+ * host without NUMA data (CPUs 0..cpus-1, all of mem_mib). */
+void sched_host_sync(struct sched_host *h);
 
 enum sched_group_policy {
         SCHED_GROUP_NONE,
@@ -106,7 +167,8 @@ enum sched_group_policy {
         SCHED_GROUP_POLICY_MAX,
 };
 
-/* "none", "affinity", "anti-affinity", "soft-affinity", "soft-anti-affinity"; -1 if unknown. */
+/* "none", "affinity", "anti-affinity", "soft-affinity", "soft-anti-affinity" (NULL when out of
+ * range); from_string gives the enum value, or -1 for an unknown string. */
 const char *sched_group_policy_name(enum sched_group_policy p);
 int sched_group_policy_from_string(const char *s);
 
@@ -126,11 +188,14 @@ struct sched_request {
         int n_hints;
 };
 
+#define SCHED_MAX_PINNED 256       /* vCPUs of a dedicated VM */
+
 struct sched_decision {
         int host;                  /* index into the hosts array */
-        int numa_node;             /* bound node, -1 for none (shared VMs without hugepages) */
+        int numa_node;             /* id of the node the VM's memory is bound to, -1 for none
+                                    * (shared VMs without hugepages, spread dedicated VMs) */
         int n_pinned;
-        int pinned[256];           /* host CPU of vCPU i, for dedicated VMs */
+        int pinned[SCHED_MAX_PINNED];   /* host CPU of vCPU i, for dedicated VMs */
         double score;
 };
 
@@ -145,13 +210,17 @@ struct sched_explain {
 /* Places req on one of hosts[0..n). On success ret gets the decision and returns 0. When no
  * host fits, returns TIDE_E_NO_HOST and ret_reason (if non-NULL) gets a message counting hosts
  * per failing filter: "no valid host: 3 hosts; 2 rejected by ram, 1 by numa" (caller frees).
+ * A malformed request (vcpus < 1, negative sizes, a dedicated VM over SCHED_MAX_PINNED vCPUs,
+ * a hint without '=', an unknown group policy) is TIDE_E_INVALID, with ret_reason set.
  * explain, when non-NULL, has room for n entries and is filled for every host. Never allocates
- * on success when ret_reason is unused, and never does I/O. */
+ * on success when ret_reason is unused (except for a group whose members are on more than 256
+ * hosts), and never does I/O. */
 int sched_place(const struct sched_config *cfg, const struct sched_host *hosts, size_t n,
                 const struct sched_request *req, struct sched_decision *ret,
                 struct sched_explain *explain, char **ret_reason);
 
-/* Books a decision into hosts[d->host]'s usage / gives it back. */
+/* Books a decision into hosts[d->host]'s usage / gives it back (the same request and decision;
+ * a release never takes usage below zero). */
 void sched_claim(struct sched_host *h, const struct sched_request *req, const struct sched_decision *d);
 void sched_release(struct sched_host *h, const struct sched_request *req, const struct sched_decision *d);
 
@@ -171,17 +240,23 @@ char *sched_cpuset_format(const sched_cpuset *s);
 
 /* JSON forms (golden files, the store's allocation records, the API's explain output).
  *
- * Host: {"name","state":"up"|"down","draining"?,"cpus","mem_mib","disk_gib","cpu_ratio"?,
+ * Host: {"name","state":"up"|"down"?,"draining"?,"cpus","mem_mib","disk_gib"?,"cpu_ratio"?,
  *        "ram_ratio"?,"disk_ratio"?,"reserved_cpus"?,"reserved_ram_mib"?,
- *        "numa":[{"cpus":"0-7","mem_mib","hugepages_mib"?}]?,"labels":{"zone":"hk-a"}?,"load"?,
- *        "used":{"vcpus","ram_mib","disk_gib","pinned":"0-3","instances",
- *                "numa":[{"bound_ram_mib","hugepages_used_mib"}]}?}
+ *        "numa":[{"id"?,"cpus":"0-7","mem_mib","hugepages_mib"?}]?,"labels":{"zone":"hk-a"}?,
+ *        "load"?,"used":{"vcpus","ram_mib","disk_gib","pinned":"0-3","instances",
+ *                        "numa":[{"bound_ram_mib","hugepages_used_mib"}]}?}
+ *   (state defaults to up, disk_gib to 0, a node's id to its index; other members are ignored;
+ *   "used" may lack any member; its "numa" follows the order of the host's "numa".)
  * Strings a sched_host points to belong to the JSON object: keep it alive as long as the host.
  * Request: {"id"?,"vcpus","ram_mib","disk_gib","cpu_policy":"shared"|"dedicated"?,
  *           "hugepages":bool?,"group_policy"?,"group_hosts":[...]?,"hints":["zone=a"]?}
  * Decision: {"host":NAME,"numa_node":N|null,"pinned":[cpu of vcpu0, ...]|[],"score":S}
+ * Explain: [{"host","rejected_by":FILTER|null,"score":S|null,"weights":{"ram","cpu","load",
+ *           "numa"}|null,"detail"}], hosts that passed first by score (best first, ties by
+ *           name), then the rejected ones by name.
  * Config: {"cpu_ratio",...,"mode":"spread"|"pack","weights":{"ram","cpu","load","numa",
  *          "soft_affinity"}} with every member optional. */
+/* The from_json functions return TIDE_E_INVALID with ret_err set (caller frees) on bad input. */
 int sched_host_from_json(json_t *o, struct sched_host *ret, char **ret_err);
 json_t *sched_host_usage_to_json(const struct sched_host *h);
 int sched_request_from_json(json_t *o, struct sched_request *ret, char **ret_err);
