@@ -7,87 +7,121 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/proc.h"
 #include "common/util.h"
 #include "model/model.h"
+#include "sched/sched_store.h"
 
 #define KEEPALIVE_DIVISOR 3            /* renew the lease three times per TTL */
 #define TICK_MS 1000                    /* observe domains at least this often */
 #define QEMU_IMG_TIMEOUT_MS 60000
 #define CAS_RETRIES 50
 
+struct agent_host {
+        char *name;
+        struct hv_conn *hv;             /* borrowed */
+        int64_t lease;
+        int64_t next_keepalive;
+};
+
 struct agent {
         struct agent_config cfg;
-        int64_t lease;
+        struct agent_host *hosts;
+        size_t n_hosts;
         pthread_t thread;
         atomic_bool stop;
         pthread_mutex_t lock;           /* guards busy and workers */
         pthread_cond_t idle;
         char **busy;                    /* ids of instances with an operation under way */
         size_t n_busy;
-        int64_t next_keepalive;
 };
 
 struct job {
         struct agent *agent;
+        struct agent_host *host;
         char *id;
 };
 
-static const struct hv_driver *drv(struct agent *a) { return hv_conn_driver(a->cfg.hv); }
+static const struct hv_driver *drv(struct agent_host *h) { return hv_conn_driver(h->hv); }
 
 /* Registration. */
 
-static int register_host(struct agent *a) {
+/* Size of the filesystem that holds the instances' disks, for drivers that do not say. */
+static int64_t state_disk_gib(struct agent *a) {
+        struct statvfs sv;
+        if (statvfs(a->cfg.state_dir, &sv) < 0)
+                return 0;
+        return (int64_t) ((uint64_t) sv.f_blocks * sv.f_frsize >> 30);
+}
+
+static int register_host(struct agent *a, struct agent_host *h) {
         struct hv_host_info hi = {};
-        int r = drv(a)->host_info(a->cfg.hv, &hi);
+        int r = drv(h)->host_info(h->hv, &hi);
         if (r < 0)
                 return log_error_errno(r, "reading host information: %m (%s)", hv_last_error());
-        r = store_lease_grant(a->cfg.store, a->cfg.lease_ttl_s, &a->lease);
+        if (!h->name) {
+                if (!model_name_valid(hi.hostname)) {
+                        log_error("host name '%s' is not a valid name", hi.hostname ? hi.hostname : "");
+                        hv_host_info_clear(&hi);
+                        return TIDE_E_INVALID;
+                }
+                h->name = xstrdup(hi.hostname);
+        }
+        r = store_lease_grant(a->cfg.store, a->cfg.lease_ttl_s, &h->lease);
         if (r < 0) {
                 hv_host_info_clear(&hi);
                 return log_error_errno(r, "granting the host lease: %m");
         }
         _cleanup_free_ char *started = time_format_ms(now_ms());
-        json_t *h = json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:I, s:s, s:s, s:s, s:s}", "name", a->cfg.host_name,
+        json_t *rec = json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:I, s:s, s:s, s:s, s:s}", "name", h->name,
                               "cpus", hi.cpus, "sockets", hi.sockets, "cores", hi.cores, "threads", hi.threads,
                               "numa_nodes", hi.numa_nodes, "mem_mib", (json_int_t) hi.mem_mib, "accel",
-                              hi.accel ? hi.accel : "", "hypervisor", drv(a)->name, "uri", hi.uri ? hi.uri : "",
+                              hi.accel ? hi.accel : "", "hypervisor", drv(h)->name, "uri", hi.uri ? hi.uri : "",
                               "started", started);
-        _cleanup_free_ char *value = json_dump_compact(h);
-        _cleanup_free_ char *key = xasprintf(MODEL_HOSTS_PREFIX "%s", a->cfg.host_name);
-        _cleanup_free_ char *live = xasprintf("/tide/hostlive/%s", a->cfg.host_name);
+        json_t *numa = json_array();
+        for (int i = 0; i < hi.n_numa; i++)
+                json_array_append_new(numa, json_pack("{s:i, s:s, s:I, s:I}", "id", hi.numa[i].id, "cpus",
+                                                      hi.numa[i].cpus ? hi.numa[i].cpus : "", "mem_mib",
+                                                      (json_int_t) hi.numa[i].mem_mib, "hugepages_mib",
+                                                      (json_int_t) hi.numa[i].hugepages_mib));
+        json_object_set_new(rec, "numa", numa);
+        json_object_set_new(rec, "disk_gib", json_integer(hi.disk_gib > 0 ? hi.disk_gib : state_disk_gib(a)));
+        _cleanup_free_ char *value = json_dump_compact(rec);
+        _cleanup_free_ char *key = xasprintf(MODEL_HOSTS_PREFIX "%s", h->name);
+        _cleanup_free_ char *live = xasprintf("/tide/hostlive/%s", h->name);
         struct store_op ops[] = {
                 { .type = STORE_OP_PUT, .key = key, .value = value },
-                { .type = STORE_OP_PUT, .key = live, .value = "up", .lease = a->lease },
+                { .type = STORE_OP_PUT, .key = live, .value = "up", .lease = h->lease },
         };
         struct store_txn txn = { .success = ops, .n_success = 2 };
         r = store_txn(a->cfg.store, &txn, NULL, NULL);
         if (r >= 0)
                 log_info("host '%s' registered: %d CPUs, %d NUMA node(s), %lld MiB, %s acceleration, %s",
-                         a->cfg.host_name, hi.cpus, hi.numa_nodes, (long long) hi.mem_mib, hi.accel, hi.uri);
+                         h->name, hi.cpus, hi.numa_nodes, (long long) hi.mem_mib, hi.accel, hi.uri);
         else
-                log_error_errno(r, "registering host '%s': %m", a->cfg.host_name);
-        json_decref(h);
+                log_error_errno(r, "registering host '%s': %m", h->name);
+        json_decref(rec);
         hv_host_info_clear(&hi);
-        a->next_keepalive = mono_ms() + a->cfg.lease_ttl_s * 1000 / KEEPALIVE_DIVISOR;
+        h->next_keepalive = mono_ms() + a->cfg.lease_ttl_s * 1000 / KEEPALIVE_DIVISOR;
         return r;
 }
 
-static void keepalive(struct agent *a) {
-        if (mono_ms() < a->next_keepalive)
+static void keepalive(struct agent *a, struct agent_host *h) {
+        if (mono_ms() < h->next_keepalive)
                 return;
-        int r = store_lease_keepalive(a->cfg.store, a->lease);
+        int r = store_lease_keepalive(a->cfg.store, h->lease);
         if (r == TIDE_E_LEASE) {
                 log_warning("host lease expired; registering again");
-                (void) register_host(a);
+                (void) register_host(a, h);
                 return;
         }
         if (r < 0)
                 log_warning_errno(r, "renewing the host lease: %m");
-        a->next_keepalive = mono_ms() + a->cfg.lease_ttl_s * 1000 / KEEPALIVE_DIVISOR;
+        h->next_keepalive = mono_ms() + a->cfg.lease_ttl_s * 1000 / KEEPALIVE_DIVISOR;
 }
 
 /* Updating the instance's record: fn changes the freshly read object; retried on conflict.
@@ -137,13 +171,13 @@ static int set_status(struct agent *a, const char *id, struct status_change c) {
         return update_instance(a, id, apply_status, &c);
 }
 
-static void fail_instance(struct agent *a, json_t *inst, int error, const char *what) {
+static void fail_instance(struct agent *a, struct agent_host *h, json_t *inst, int error, const char *what) {
         _cleanup_free_ char *msg = xasprintf("%s: %s%s%s", what, tide_strerror(error), *hv_last_error() ? ": " : "",
                                              hv_last_error());
         log_error("instance '%s': %s", json_str(inst, "name", ""), msg);
         (void) set_status(a, json_str(inst, "id", ""),
                           (struct status_change) { .status = "error", .error = msg, .clear_task = true, .reboot_done = -1 });
-        model_event_emit(a->cfg.store, "error", "instance.error", inst, a->cfg.host_name, "%s", msg);
+        model_event_emit(a->cfg.store, "error", "instance.error", inst, h->name, "%s", msg);
 }
 
 /* Files of an instance. */
@@ -210,8 +244,46 @@ static int prepare_files(struct agent *a, json_t *inst, json_t *image) {
         return 0;
 }
 
-static int define_domain(struct agent *a, json_t *inst) {
+/* The decision's pinned CPUs and NUMA node go into the spec; pins gets the CPU array. */
+static void apply_placement(json_t *inst, struct hv_domain_spec *spec, int **pins) {
+        json_t *p = json_object_get(inst, "placement");
+        json_t *pinned = json_object_get(p, "pinned");
+        size_t n = json_array_size(pinned);
+        if (n > 0 && n == (size_t) spec->max_vcpus) {
+                *pins = xcalloc(n, sizeof(int));
+                for (size_t i = 0; i < n; i++)
+                        (*pins)[i] = (int) json_integer_value(json_array_get(pinned, i));
+                spec->pin_cpus = *pins;
+                spec->n_pin_cpus = (int) n;
+        }
+        json_t *node = json_object_get(p, "numa_node");
+        if (json_is_integer(node)) {
+                spec->has_numa_node = true;
+                spec->numa_node = (int) json_integer_value(node);
+        }
+        spec->hugepages = json_bool(inst, "hugepages", false);
+}
+
+static int define_domain(struct agent *a, struct agent_host *h, json_t *inst) {
         const char *id = json_str(inst, "id", "");
+        _cleanup_free_ char *name = xasprintf(HV_DOMAIN_PREFIX "%s", json_str(inst, "name", ""));
+        _cleanup_free_ int *pins = NULL;
+        struct hv_domain_spec spec = {
+                .uuid = id,
+                .name = name,
+                .vcpus = (int) json_int(inst, "vcpus", 1),
+                .max_vcpus = (int) json_int(inst, "max_vcpus", json_int(inst, "vcpus", 1)),
+                .ram_mib = json_int(inst, "ram_mib", 256),
+                .max_ram_mib = json_int(inst, "max_ram_mib", json_int(inst, "ram_mib", 256)),
+                .balloon_period_s = 1,
+        };
+        apply_placement(inst, &spec, &pins);
+        if (drv(h)->virtual) {
+                /* A simulated host has no files: nothing to prepare. */
+                int r = drv(h)->define(h->hv, &spec);
+                return r < 0 ? log_error_errno(r, "defining domain %s: %m (%s)", name, hv_last_error()) : 0;
+        }
+
         json_t *image;
         int r = model_obj_get(a->cfg.store, MODEL_IMAGE, json_str(inst, "image_id", ""), &image, NULL);
         if (r < 0)
@@ -226,24 +298,14 @@ static int define_domain(struct agent *a, json_t *inst) {
         _cleanup_free_ char *disk = xasprintf("%s/disk.qcow2", dir), *iso = xasprintf("%s/seed.iso", dir);
         _cleanup_free_ char *console = xasprintf("%s/console.log", dir);
         _cleanup_free_ char *kernel = xasprintf("%s/vmlinuz", img_dir), *initrd = xasprintf("%s/initrd.img", img_dir);
-        _cleanup_free_ char *name = xasprintf(HV_DOMAIN_PREFIX "%s", json_str(inst, "name", ""));
         bool has_kernel = json_is_true(json_object_get(image, "kernel"));
-        struct hv_domain_spec spec = {
-                .uuid = id,
-                .name = name,
-                .vcpus = (int) json_int(inst, "vcpus", 1),
-                .max_vcpus = (int) json_int(inst, "max_vcpus", json_int(inst, "vcpus", 1)),
-                .ram_mib = json_int(inst, "ram_mib", 256),
-                .max_ram_mib = json_int(inst, "max_ram_mib", json_int(inst, "ram_mib", 256)),
-                .disk_path = disk,
-                .seed_path = access(iso, F_OK) == 0 ? iso : NULL,
-                .kernel = has_kernel ? kernel : NULL,
-                .initrd = has_kernel && json_is_true(json_object_get(image, "initrd")) ? initrd : NULL,
-                .cmdline = has_kernel ? json_str(image, "cmdline", NULL) : NULL,
-                .console_log = console,
-                .balloon_period_s = 1,
-        };
-        r = drv(a)->define(a->cfg.hv, &spec);
+        spec.disk_path = disk;
+        spec.seed_path = access(iso, F_OK) == 0 ? iso : NULL;
+        spec.kernel = has_kernel ? kernel : NULL;
+        spec.initrd = has_kernel && json_is_true(json_object_get(image, "initrd")) ? initrd : NULL;
+        spec.cmdline = has_kernel ? json_str(image, "cmdline", NULL) : NULL;
+        spec.console_log = console;
+        r = drv(h)->define(h->hv, &spec);
         json_decref(image);
         if (r < 0)
                 return log_error_errno(r, "defining domain %s: %m (%s)", name, hv_last_error());
@@ -252,7 +314,7 @@ static int define_domain(struct agent *a, json_t *inst) {
 
 /* One instance's operation, run in a worker thread. Re-reads the instance: the store is the
  * only truth, whatever the loop saw when it dispatched the job. */
-static void reconcile_one(struct agent *a, const char *id) {
+static void reconcile_one(struct agent *a, struct agent_host *h, const char *id) {
         json_t *inst;
         int r = model_obj_get(a->cfg.store, MODEL_INSTANCE, id, &inst, NULL);
         if (r < 0)
@@ -260,9 +322,9 @@ static void reconcile_one(struct agent *a, const char *id) {
         const char *name = json_str(inst, "name", "");
         const char *desired = json_str(inst, "desired", "running");
         const char *status = json_str(inst, "status", "");
-        const char *host = a->cfg.host_name;
+        const char *host = h->name;
         struct hv_domain_info di = {};
-        r = drv(a)->domain_info(a->cfg.hv, id, &di);
+        r = drv(h)->domain_info(h->hv, id, &di);
         bool defined = r >= 0;
         bool running = defined && (di.state == HV_STATE_RUNNING || di.state == HV_STATE_BLOCKED ||
                                    di.state == HV_STATE_PAUSED || di.state == HV_STATE_SHUTDOWN);
@@ -274,15 +336,16 @@ static void reconcile_one(struct agent *a, const char *id) {
 
         if (streq(desired, "deleted")) {
                 int64_t t0 = mono_ms();
-                r = drv(a)->undefine(a->cfg.hv, id);
+                r = drv(h)->undefine(h->hv, id);
                 if (r < 0) {
-                        fail_instance(a, inst, r, "deleting the domain");
+                        fail_instance(a, h, inst, r, "deleting the domain");
                         goto out;
                 }
                 _cleanup_free_ char *dir = inst_dir(a, id);
                 if ((r = rm_rf(dir)) < 0)
                         log_warning_errno(r, "removing %s: %m", dir);
-                r = model_obj_delete(a->cfg.store, MODEL_INSTANCE, inst, 0);
+                /* The record goes with its claim on the host, in one transaction. */
+                r = sched_store_delete(a->cfg.store, inst);
                 if (r < 0)
                         log_error_errno(r, "removing instance '%s' from the store: %m", name);
                 else {
@@ -309,17 +372,17 @@ static void reconcile_one(struct agent *a, const char *id) {
                         }
                         int64_t t0 = mono_ms(), t_defined = t0;
                         if (!defined) {
-                                r = define_domain(a, inst);
+                                r = define_domain(a, h, inst);
                                 if (r < 0) {
-                                        fail_instance(a, inst, r, "preparing the domain");
+                                        fail_instance(a, h, inst, r, "preparing the domain");
                                         goto out;
                                 }
                                 t_defined = mono_ms();
                         }
-                        r = drv(a)->start(a->cfg.hv, id);
+                        r = drv(h)->start(h->hv, id);
                         int64_t t1 = mono_ms();
                         if (r < 0) {
-                                fail_instance(a, inst, r, "starting the domain");
+                                fail_instance(a, h, inst, r, "starting the domain");
                                 goto out;
                         }
                         json_t *extra = json_pack("{s:I, s:I, s:I}", "t_started_ms", (json_int_t) now_ms(), "prep_ms",
@@ -335,9 +398,9 @@ static void reconcile_one(struct agent *a, const char *id) {
                         goto out;
                 }
                 if (json_int(inst, "reboot_seq", 0) > json_int(inst, "reboot_done", 0)) {
-                        r = drv(a)->reboot(a->cfg.hv, id);
+                        r = drv(h)->reboot(h->hv, id);
                         if (r < 0) {
-                                fail_instance(a, inst, r, "rebooting");
+                                fail_instance(a, h, inst, r, "rebooting");
                                 goto out;
                         }
                         set_status(a, id, (struct status_change) { .status = "running", .clear_task = true,
@@ -356,9 +419,9 @@ static void reconcile_one(struct agent *a, const char *id) {
         if (streq(desired, "stopped")) {
                 if (running) {
                         int64_t t0 = mono_ms();
-                        r = drv(a)->shutdown(a->cfg.hv, id, a->cfg.shutdown_timeout_ms);
+                        r = drv(h)->shutdown(h->hv, id, a->cfg.shutdown_timeout_ms);
                         if (r < 0) {
-                                fail_instance(a, inst, r, "stopping the domain");
+                                fail_instance(a, h, inst, r, "stopping the domain");
                                 goto out;
                         }
                         if (r == 1)
@@ -405,7 +468,7 @@ static bool is_busy_locked(struct agent *a, const char *id) {
 static void *worker(void *p) {
         struct job *j = p;
         struct agent *a = j->agent;
-        reconcile_one(a, j->id);
+        reconcile_one(a, j->host, j->id);
         pthread_mutex_lock(&a->lock);
         for (size_t i = 0; i < a->n_busy; i++)
                 if (streq(a->busy[i], j->id)) {
@@ -420,7 +483,7 @@ static void *worker(void *p) {
         return NULL;
 }
 
-static void dispatch(struct agent *a, const char *id) {
+static void dispatch(struct agent *a, struct agent_host *h, const char *id) {
         pthread_mutex_lock(&a->lock);
         if (is_busy_locked(a, id) || atomic_load(&a->stop)) {
                 pthread_mutex_unlock(&a->lock);
@@ -431,7 +494,7 @@ static void dispatch(struct agent *a, const char *id) {
         pthread_mutex_unlock(&a->lock);
 
         struct job *j = xmalloc(sizeof *j);
-        *j = (struct job) { .agent = a, .id = xstrdup(id) };
+        *j = (struct job) { .agent = a, .host = h, .id = xstrdup(id) };
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -444,6 +507,30 @@ static void dispatch(struct agent *a, const char *id) {
         }
 }
 
+/* One host's pass: each of its instances against its domains. */
+static void reconcile_host(struct agent *a, struct agent_host *h, json_t *all) {
+        struct hv_domain_info *doms = NULL;
+        size_t n_doms = 0;
+        int r = drv(h)->list(h->hv, &doms, &n_doms);
+        if (r < 0) {
+                log_warning_errno(r, "host '%s': listing domains: %m (%s)", h->name, hv_last_error());
+                return;
+        }
+        size_t i;
+        json_t *inst;
+        json_array_foreach(all, i, inst) {
+                if (!streq(json_str(inst, "host", ""), h->name))
+                        continue;
+                const struct hv_domain_info *di = NULL;
+                for (size_t k = 0; k < n_doms && !di; k++)
+                        if (streq(doms[k].uuid, json_str(inst, "id", "")))
+                                di = &doms[k];
+                if (needs_work(inst, di))
+                        dispatch(a, h, json_str(inst, "id", ""));
+        }
+        hv_domain_info_array_free(doms, n_doms);
+}
+
 static void reconcile_all(struct agent *a) {
         json_t *all;
         int r = model_obj_list(a->cfg.store, MODEL_INSTANCE, &all);
@@ -451,27 +538,8 @@ static void reconcile_all(struct agent *a) {
                 log_warning_errno(r, "listing instances: %m");
                 return;
         }
-        struct hv_domain_info *doms = NULL;
-        size_t n_doms = 0;
-        r = drv(a)->list(a->cfg.hv, &doms, &n_doms);
-        if (r < 0) {
-                log_warning_errno(r, "listing domains: %m (%s)", hv_last_error());
-                json_decref(all);
-                return;
-        }
-        size_t i;
-        json_t *inst;
-        json_array_foreach(all, i, inst) {
-                if (!streq(json_str(inst, "host", ""), a->cfg.host_name))
-                        continue;
-                const struct hv_domain_info *di = NULL;
-                for (size_t k = 0; k < n_doms && !di; k++)
-                        if (streq(doms[k].uuid, json_str(inst, "id", "")))
-                                di = &doms[k];
-                if (needs_work(inst, di))
-                        dispatch(a, json_str(inst, "id", ""));
-        }
-        hv_domain_info_array_free(doms, n_doms);
+        for (size_t i = 0; i < a->n_hosts; i++)
+                reconcile_host(a, &a->hosts[i], all);
         json_decref(all);
 }
 
@@ -480,7 +548,8 @@ static void *agent_main(void *p) {
         struct store_watch *w = NULL;
         int64_t rev = 0;
         while (!atomic_load(&a->stop)) {
-                keepalive(a);
+                for (size_t i = 0; i < a->n_hosts; i++)
+                        keepalive(a, &a->hosts[i]);
                 if (!w) {
                         if (store_revision(a->cfg.store, &rev) < 0 ||
                             store_watch_new(a->cfg.store, "/tide/instances/", rev, &w) < 0) {
@@ -513,7 +582,14 @@ int agent_new(const struct agent_config *cfg, struct agent **ret) {
                 a->cfg.shutdown_timeout_ms = 30000;
         pthread_mutex_init(&a->lock, NULL);
         pthread_cond_init(&a->idle, NULL);
-        int r = register_host(a);
+        a->hosts = xcalloc(cfg->n_hosts, sizeof *a->hosts);
+        a->n_hosts = cfg->n_hosts;
+        int r = 0;
+        for (size_t i = 0; i < a->n_hosts && r >= 0; i++) {
+                a->hosts[i] = (struct agent_host) { .name = cfg->hosts[i].name ? xstrdup(cfg->hosts[i].name) : NULL,
+                                                    .hv = cfg->hosts[i].hv };
+                r = register_host(a, &a->hosts[i]);
+        }
         if (r < 0) {
                 agent_free(a);
                 return r;
@@ -539,6 +615,9 @@ void agent_free(struct agent *a) {
                 pthread_cond_wait(&a->idle, &a->lock);
         pthread_mutex_unlock(&a->lock);
         free(a->busy);
+        for (size_t i = 0; i < a->n_hosts; i++)
+                free(a->hosts[i].name);
+        free(a->hosts);
         pthread_mutex_destroy(&a->lock);
         pthread_cond_destroy(&a->idle);
         free(a);

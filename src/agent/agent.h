@@ -8,11 +8,18 @@
 #include "agent/hv.h"
 #include "store/store.h"
 
+struct agent_host_config {
+        const char *name;             /* the host's name in the pool; NULL: the hypervisor's */
+        struct hv_conn *hv;           /* borrowed: its hypervisor connection */
+};
+
+/* One agent runs one host, or several simulated ones (each with its own lease and driver
+ * connection) in one process. */
 struct agent_config {
         struct store *store;          /* borrowed */
-        struct hv_conn *hv;           /* borrowed */
+        const struct agent_host_config *hosts;   /* copied */
+        size_t n_hosts;
         const char *state_dir;        /* instances/<id>/ and images/<id>/ live here */
-        const char *host_name;
         int lease_ttl_s;              /* default 10 */
         int shutdown_timeout_ms;      /* graceful stop before power-off; default 30000 */
 };

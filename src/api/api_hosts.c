@@ -4,6 +4,7 @@
 #include "common/errors.h"
 #include "common/util.h"
 #include "model/model.h"
+#include "sched/sched_store.h"
 
 /* Adds what the host's instances use. */
 static void add_usage(json_t *host, json_t *instances) {
@@ -22,6 +23,19 @@ static void add_usage(json_t *host, json_t *instances) {
         json_object_set_new(host, "ram_mib_used", json_integer(ram));
 }
 
+/* Adds the operator's settings ("config") and the placement allocation ("allocation"). */
+static void add_placement(struct api_request *req, json_t *host) {
+        const char *name = json_str(host, "name", "");
+        _cleanup_free_ char *ck = xasprintf(SCHED_HOSTCONF_PREFIX "%s", name);
+        _cleanup_free_ char *ak = xasprintf(SCHED_ALLOC_PREFIX "%s", name);
+        json_t *conf, *alloc;
+        int64_t rev;
+        if (api_read_json_key(api_store(req), ck, &conf, &rev) >= 0)
+                json_object_set_new(host, "config", conf);
+        if (api_read_json_key(api_store(req), ak, &alloc, &rev) >= 0)
+                json_object_set_new(host, "allocation", alloc);
+}
+
 static int host_list(struct api_request *req, struct api_reply *rep) {
         json_t *hosts, *instances;
         int r = model_host_list(api_store(req), &hosts);
@@ -34,8 +48,10 @@ static int host_list(struct api_request *req, struct api_reply *rep) {
         }
         size_t i;
         json_t *h;
-        json_array_foreach(hosts, i, h)
+        json_array_foreach(hosts, i, h) {
                 add_usage(h, instances);
+                add_placement(req, h);
+        }
         json_decref(instances);
         return api_json(rep, 200, json_pack("{s:o}", "hosts", hosts));
 }
@@ -49,7 +65,41 @@ static int host_show(struct api_request *req, struct api_reply *rep) {
                 add_usage(h, instances);
                 json_decref(instances);
         }
+        add_placement(req, h);
         return api_json(rep, 200, h);
+}
+
+/* Changes a host's settings: labels, ratios, reserves, draining (merged into what is set). */
+static int host_update(struct api_request *req, struct api_reply *rep) {
+        json_t *h;
+        int r = model_host_get(api_store(req), req->params[0], &h);
+        if (r < 0)
+                return api_error(rep, r, "host '%.64s': %s", req->params[0], tide_strerror(r));
+        json_decref(h);
+        _cleanup_free_ char *key = xasprintf(SCHED_HOSTCONF_PREFIX "%s", req->params[0]);
+        for (int attempt = 0; attempt < 20; attempt++) {
+                json_t *cur, *merged;
+                int64_t rev;
+                _cleanup_free_ char *err = NULL;
+                r = api_read_json_key(api_store(req), key, &cur, &rev);
+                if (r < 0)
+                        return api_error(rep, r, "reading host settings: %s", tide_strerror(r));
+                r = model_host_config_merge(cur, req->body, &merged, &err);
+                json_decref(cur);
+                if (r < 0)
+                        return api_error(rep, r, "%s", err);
+                _cleanup_free_ char *value = json_dump_compact(merged);
+                json_decref(merged);
+                r = rev ? store_cas(api_store(req), key, value, rev, NULL) : store_create(api_store(req), key, value, 0, NULL);
+                if (r == TIDE_E_CONFLICT || r == TIDE_E_EXISTS)
+                        continue;
+                if (r < 0)
+                        return api_error(rep, r, "storing host settings: %s", tide_strerror(r));
+                model_event_emit(api_store(req), "info", "host.config", NULL, req->params[0],
+                                 "host '%s' settings changed: %s", req->params[0], value);
+                return host_show(req, rep);
+        }
+        return api_error(rep, TIDE_E_CONFLICT, "host settings keep changing; try again");
 }
 
 static int event_list(struct api_request *req, struct api_reply *rep) {
@@ -78,6 +128,7 @@ static int health(struct api_request *req, struct api_reply *rep) {
 const struct api_route api_host_routes[] = {
         { "GET", "/v1/hosts", host_list },
         { "GET", "/v1/hosts/{}", host_show },
+        { "PATCH", "/v1/hosts/{}", host_update },
         { "GET", "/v1/events", event_list },
         { "GET", "/v1/health", health },
         {},

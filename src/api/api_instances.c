@@ -11,7 +11,7 @@
 #include "common/errors.h"
 #include "common/util.h"
 #include "model/model.h"
-#include "sched/sched.h"
+#include "sched/sched_store.h"
 
 #define CONSOLE_CHUNK_MAX (1024 * 1024)
 #define CAS_RETRIES 20
@@ -49,13 +49,17 @@ static void set_now(json_t *inst, const char *key) {
 }
 
 /* What an instance copies from its flavor, so that it keeps its size whatever becomes of it. */
-static const char *const flavor_fields[] = { "vcpus", "max_vcpus", "ram_mib", "max_ram_mib", "disk_gib" };
+static const char *const flavor_fields[] = {
+        "vcpus", "max_vcpus", "ram_mib", "max_ram_mib", "disk_gib", "cpu_policy", "hugepages",
+};
 
 static int instance_create(struct api_request *req, struct api_reply *rep) {
         int64_t t_request = now_ms();
         struct store *s = api_store(req);
-        json_t *inst = NULL, *flavor = NULL, *image = NULL, *hosts = NULL, *all = NULL;
-        _cleanup_free_ char *err = NULL, *host = NULL, *reason = NULL, *id = NULL;
+        json_t *inst = NULL, *flavor = NULL, *image = NULL, *group = NULL;
+        _cleanup_free_ char *err = NULL, *reason = NULL, *id = NULL;
+        const char *dry = api_query(req, "dry_run");
+        bool dry_run = dry && (streq(dry, "true") || streq(dry, "1"));
         int r = model_instance_from_request(req->body, &inst, &err);
         if (r < 0)
                 return api_error(rep, r, "%s", err);
@@ -68,14 +72,24 @@ static int instance_create(struct api_request *req, struct api_reply *rep) {
                 api_error(rep, r, "image '%s': %s", json_str(inst, "image", ""), tide_strerror(r));
                 goto out;
         }
+        if (json_object_get(inst, "group") &&
+            (r = model_obj_get(s, MODEL_SERVER_GROUP, json_str(inst, "group", ""), &group, NULL)) < 0) {
+                api_error(rep, r, "server group '%s': %s", json_str(inst, "group", ""), tide_strerror(r));
+                goto out;
+        }
         id = id_new_uuid();
         json_object_set_new(inst, "id", json_string(id));
         json_object_set_new(inst, "flavor", json_string(json_str(flavor, "name", "")));
         json_object_set_new(inst, "flavor_id", json_string(json_str(flavor, "id", "")));
         json_object_set_new(inst, "image", json_string(json_str(image, "name", "")));
         json_object_set_new(inst, "image_id", json_string(json_str(image, "id", "")));
+        if (group) {
+                json_object_set_new(inst, "group", json_string(json_str(group, "name", "")));
+                json_object_set_new(inst, "group_id", json_string(json_str(group, "id", "")));
+        }
         for (size_t i = 0; i < ELEMENTSOF(flavor_fields); i++)
-                json_object_set(inst, flavor_fields[i], json_object_get(flavor, flavor_fields[i]));
+                if (json_object_get(flavor, flavor_fields[i]))
+                        json_object_set(inst, flavor_fields[i], json_object_get(flavor, flavor_fields[i]));
         json_object_set_new(inst, "desired", json_string("running"));
         json_object_set_new(inst, "reboot_seq", json_integer(0));
         json_object_set_new(inst, "error", json_null());
@@ -83,33 +97,32 @@ static int instance_create(struct api_request *req, struct api_reply *rep) {
         set_now(inst, "created");
         set_now(inst, "updated");
 
-        if ((r = model_host_list(s, &hosts)) < 0 || (r = model_obj_list(s, MODEL_INSTANCE, &all)) < 0) {
-                api_error(rep, r, "reading hosts: %s", tide_strerror(r));
+        if (dry_run) {
+                /* Nothing is stored: the answer is what placing it now would do. */
+                json_t *ex;
+                r = sched_store_explain(s, inst, group, &ex);
+                if (r < 0) {
+                        api_error(rep, r, "placing: %s", tide_strerror(r));
+                        goto out;
+                }
+                json_object_set_new(ex, "instance", json_string(json_str(inst, "name", "")));
+                api_json(rep, 200, ex);
+                r = 0;
                 goto out;
         }
-        r = sched_pick_host(hosts, all, inst, &host, &reason);
-        if (r >= 0) {
-                json_object_set_new(inst, "host", json_string(host));
-                json_object_set_new(inst, "status", json_string("building"));
-                json_object_set_new(inst, "task", json_string("creating"));
-        } else {
-                /* No valid host is not bad input: the instance exists, in error, with the reason. */
-                json_object_set_new(inst, "host", json_null());
-                json_object_set_new(inst, "status", json_string("error"));
-                json_object_set_new(inst, "task", json_null());
-                json_object_set_new(inst, "error", json_string(reason));
-        }
 
-        r = model_obj_create(s, MODEL_INSTANCE, inst, NULL);
-        if (r < 0) {
+        r = sched_store_create(s, inst, group, &reason);
+        if (r < 0 && r != TIDE_E_NO_HOST) {
                 api_error(rep, r, r == TIDE_E_EXISTS ? "instance '%s' already exists" : "storing instance '%s': %s",
                           json_str(inst, "name", ""), tide_strerror(r));
                 goto out;
         }
-        if (host)
-                model_event_emit(s, "info", "instance.created", inst, host, "instance '%s' placed on host '%s'",
-                                 json_str(inst, "name", ""), host);
+        if (r >= 0)
+                model_event_emit(s, "info", "instance.created", inst, json_str(inst, "host", ""),
+                                 "instance '%s' placed on host '%s'", json_str(inst, "name", ""),
+                                 json_str(inst, "host", ""));
         else
+                /* No valid host is not bad input: the instance exists, in error, with the reason. */
                 model_event_emit(s, "error", "instance.error", inst, NULL, "instance '%s': %s",
                                  json_str(inst, "name", ""), reason);
         api_json(rep, 202, public_view(TAKE_PTR(inst)));
@@ -118,8 +131,29 @@ out:
         json_decref(inst);
         json_decref(flavor);
         json_decref(image);
-        json_decref(hosts);
-        json_decref(all);
+        json_decref(group);
+        return r;
+}
+
+static int instance_placement(struct api_request *req, struct api_reply *rep) {
+        json_t *inst, *group = NULL, *ex;
+        int r = model_obj_get(api_store(req), MODEL_INSTANCE, req->params[0], &inst, NULL);
+        if (r < 0)
+                return api_error(rep, r, "instance '%.64s': %s", req->params[0], tide_strerror(r));
+        if (json_str(inst, "group_id", NULL))
+                (void) model_obj_get(api_store(req), MODEL_SERVER_GROUP, json_str(inst, "group_id", ""), &group, NULL);
+        r = sched_store_explain(api_store(req), inst, group, &ex);
+        if (r >= 0) {
+                json_object_set_new(ex, "instance", json_string(json_str(inst, "name", "")));
+                json_object_set(ex, "placement", json_object_get(inst, "placement") ?: json_null());
+                json_object_set(ex, "host", json_object_get(inst, "host") ?: json_null());
+                json_object_set_new(ex, "status", json_string(json_str(inst, "status", "")));
+                json_object_set(ex, "reason", json_object_get(inst, "error") ?: json_null());
+                api_json(rep, 200, ex);
+        } else
+                api_error(rep, r, "explaining: %s", tide_strerror(r));
+        json_decref(inst);
+        json_decref(group);
         return r;
 }
 
@@ -237,12 +271,11 @@ static int instance_action(struct api_request *req, struct api_reply *rep) {
 static int instance_delete(struct api_request *req, struct api_reply *rep) {
         /* An instance that never got a host has nothing to tear down: it goes at once. */
         json_t *inst;
-        int64_t rev;
-        int r = model_obj_get(api_store(req), MODEL_INSTANCE, req->params[0], &inst, &rev);
+        int r = model_obj_get(api_store(req), MODEL_INSTANCE, req->params[0], &inst, NULL);
         if (r < 0)
                 return api_error(rep, r, "instance '%.64s': %s", req->params[0], tide_strerror(r));
         if (json_is_null(json_object_get(inst, "host"))) {
-                r = model_obj_delete(api_store(req), MODEL_INSTANCE, inst, rev);
+                r = sched_store_delete(api_store(req), inst);
                 if (r >= 0) {
                         model_event_emit(api_store(req), "info", "instance.deleted", inst, NULL,
                                          "instance '%s' deleted", json_str(inst, "name", ""));
@@ -307,5 +340,6 @@ const struct api_route api_instance_routes[] = {
         { "DELETE", "/v1/instances/{}", instance_delete },
         { "POST", "/v1/instances/{}/action", instance_action },
         { "GET", "/v1/instances/{}/console", instance_console },
+        { "GET", "/v1/instances/{}/placement", instance_placement },
         {},
 };

@@ -29,7 +29,8 @@ struct api {
 };
 
 static const struct api_route *const route_tables[] = {
-        api_flavor_routes, api_image_routes, api_instance_routes, api_host_routes,
+        api_flavor_routes, api_image_routes, api_instance_routes, api_host_routes, api_server_group_routes,
+        api_placement_routes,
 };
 
 struct store *api_store(struct api_request *req) { return req->api->cfg.store; }
@@ -86,7 +87,7 @@ struct request_state {
 static enum MHD_Result send_reply(struct MHD_Connection *conn, struct api_reply *rep) {
         struct MHD_Response *resp;
         if (rep->json) {
-                char *s = json_dumps(rep->json, JSON_COMPACT);
+                char *s = json_dumps(rep->json, JSON_COMPACT | JSON_REAL_PRECISION(10));
                 size_t n = strlen(s);
                 s = xrealloc(s, n + 2);
                 s[n] = '\n';

@@ -17,6 +17,7 @@
 #include "store/store.h"
 
 #define DEFAULT_STATE_DIR "/var/lib/tide"
+#define SIM_HOSTS_MAX 10000
 
 static void usage(FILE *f) {
         fputs("Usage: tided [OPTIONS]\n"
@@ -32,6 +33,10 @@ static void usage(FILE *f) {
               "  --store URL           store (default sqlite:STATE/store.db)\n"
               "  --host-name NAME      this host's name in the pool (default: the hostname)\n"
               "  --shutdown-timeout S  seconds a guest gets to shut down before power-off (default 30)\n"
+              "  --sim-hosts N         run N simulated hosts (sim-1 ... sim-N, no VMs) instead of this\n"
+              "                        machine's hypervisor: for tests and benchmarks of placement\n"
+              "  --sim-shape SHAPE     the simulated hosts' shape, e.g. cpus=64,numa=2,mem_mib=262144,\n"
+              "                        hugepages_mib=0,disk_gib=2000\n"
               "  --debug               log debug messages\n"
               "  -h, --help            show this help\n",
               f);
@@ -65,7 +70,8 @@ static int ensure_token(const char *state_dir, char **ret) {
 }
 
 int main(int argc, char **argv) {
-        enum { OPT_STATE = 256, OPT_LISTEN, OPT_URI, OPT_STORE, OPT_HOST, OPT_SHUTDOWN, OPT_DEBUG };
+        enum { OPT_STATE = 256, OPT_LISTEN, OPT_URI, OPT_STORE, OPT_HOST, OPT_SHUTDOWN, OPT_DEBUG, OPT_SIM_HOSTS,
+               OPT_SIM_SHAPE };
         static const struct option opts[] = {
                 { "state-dir", required_argument, NULL, OPT_STATE },
                 { "listen", required_argument, NULL, OPT_LISTEN },
@@ -74,12 +80,15 @@ int main(int argc, char **argv) {
                 { "host-name", required_argument, NULL, OPT_HOST },
                 { "shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN },
                 { "debug", no_argument, NULL, OPT_DEBUG },
+                { "sim-hosts", required_argument, NULL, OPT_SIM_HOSTS },
+                { "sim-shape", required_argument, NULL, OPT_SIM_SHAPE },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
         const char *state_arg = DEFAULT_STATE_DIR, *listen = API_DEFAULT_LISTEN, *uri = NULL, *store_url = NULL;
         const char *host_arg = NULL;
-        int64_t shutdown_s = 30;
+        int64_t shutdown_s = 30, sim_hosts = 0;
+        const char *sim_shape = "cpus=16,numa=2,mem_mib=65536,disk_gib=1000";
         int c;
         log_set_ident("tided");
 
@@ -97,6 +106,13 @@ int main(int argc, char **argv) {
                         }
                         break;
                 case OPT_DEBUG: log_set_level(LOG_LVL_DEBUG); break;
+                case OPT_SIM_HOSTS:
+                        if (parse_int64(optarg, 1, SIM_HOSTS_MAX, &sim_hosts) < 0) {
+                                fprintf(stderr, "tided: --sim-hosts needs a count from 1 to %d\n", SIM_HOSTS_MAX);
+                                return 2;
+                        }
+                        break;
+                case OPT_SIM_SHAPE: sim_shape = optarg; break;
                 case 'h': usage(stdout); return 0;
                 default: usage(stderr); return 2;
                 }
@@ -149,6 +165,9 @@ int main(int argc, char **argv) {
         _cleanup_free_ char *sock = xasprintf("%s/tided.sock", state_dir);
         struct store *store = NULL;
         struct hv_conn *hv = NULL;
+        struct hv_conn **sims = NULL;
+        struct agent_host_config *hosts = NULL;
+        size_t n_hosts = 0;
         struct agent *agent = NULL;
         struct api *api = NULL;
         struct agent_config acfg;
@@ -162,13 +181,35 @@ int main(int argc, char **argv) {
                 log_error_errno(r, "opening the store %s: %m", store_url ? store_url : default_store);
                 goto out;
         }
-        r = hv_libvirt_driver.open(uri, state_dir, &hv);
-        if (r < 0) {
-                log_error_errno(r, "connecting to libvirt: %m (%s)", hv_last_error());
-                goto out;
+        if (sim_hosts > 0) {
+                /* Simulated hosts stand in for this machine's hypervisor. */
+                sims = xcalloc((size_t) sim_hosts, sizeof *sims);
+                hosts = xcalloc((size_t) sim_hosts, sizeof *hosts);
+                _cleanup_free_ char *query = xstrdup(sim_shape);
+                for (char *p = query; *p; p++)
+                        if (*p == ',')
+                                *p = '&';
+                for (int64_t i = 0; i < sim_hosts; i++) {
+                        _cleanup_free_ char *sim_uri = xasprintf("sim:///sim-%lld?%s", (long long) i + 1, query);
+                        r = hv_sim_driver.open(sim_uri, state_dir, &sims[i]);
+                        if (r < 0) {
+                                log_error_errno(r, "simulated host: %m (--sim-shape '%s': %s)", sim_shape, hv_last_error());
+                                goto out;
+                        }
+                        hosts[n_hosts++] = (struct agent_host_config) { .name = NULL, .hv = sims[i] };
+                }
+                log_info("running %lld simulated hosts of shape %s", (long long) sim_hosts, sim_shape);
+        } else {
+                r = hv_driver_for_uri(uri)->open(uri, state_dir, &hv);
+                if (r < 0) {
+                        log_error_errno(r, "connecting to libvirt: %m (%s)", hv_last_error());
+                        goto out;
+                }
+                hosts = xcalloc(1, sizeof *hosts);
+                hosts[n_hosts++] = (struct agent_host_config) { .name = host_arg, .hv = hv };
         }
         acfg = (struct agent_config) {
-                .store = store, .hv = hv, .state_dir = state_dir, .host_name = host_arg,
+                .store = store, .hosts = hosts, .n_hosts = n_hosts, .state_dir = state_dir,
                 .shutdown_timeout_ms = (int) shutdown_s * 1000,
         };
         if (agent_new(&acfg, &agent) < 0)
@@ -192,6 +233,11 @@ out:
         agent_free(agent);
         if (hv)
                 hv_conn_driver(hv)->close(hv);
+        for (size_t i = 0; sims && i < (size_t) sim_hosts; i++)
+                if (sims[i])
+                        hv_conn_driver(sims[i])->close(sims[i]);
+        free(sims);
+        free(hosts);
         store_free(store);
         return ret;
 }

@@ -6,8 +6,8 @@
 #include "common/errors.h"
 #include "common/util.h"
 
-static const char *const kind_plural[MODEL_KIND_MAX] = { "flavors", "images", "instances" };
-static const char *const kind_singular[MODEL_KIND_MAX] = { "flavor", "image", "instance" };
+static const char *const kind_plural[MODEL_KIND_MAX] = { "flavors", "images", "instances", "server-groups" };
+static const char *const kind_singular[MODEL_KIND_MAX] = { "flavor", "image", "instance", "server group" };
 static const char *const status_names[INSTANCE_STATUS_MAX] = {
         "building", "running", "stopped", "error", "deleting",
 };
@@ -131,7 +131,7 @@ static int get_int(json_t *body, const char *key, int64_t min, int64_t max, int6
 
 int model_flavor_from_request(json_t *body, json_t **ret, char **ret_err) {
         static const char *const allowed[] = {
-                "name", "vcpus", "ram_mib", "disk_gib", "max_vcpus", "max_ram_mib", NULL,
+                "name", "vcpus", "ram_mib", "disk_gib", "max_vcpus", "max_ram_mib", "cpu_policy", "hugepages", NULL,
         };
         const char *name;
         int64_t vcpus, ram, disk, max_vcpus, max_ram;
@@ -146,9 +146,21 @@ int model_flavor_from_request(json_t *body, json_t **ret, char **ret_err) {
             (r = get_int(body, "max_ram_mib", ram, 4194304, ram, ret_err, &max_ram)) < 0)
                 return r;
 
-        *ret = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", "name", name, "vcpus", (json_int_t) vcpus,
+        const char *policy = json_str(body, "cpu_policy", "shared");
+        if (json_object_get(body, "cpu_policy") && !json_is_string(json_object_get(body, "cpu_policy")))
+                return fail(ret_err, "'cpu_policy' must be \"shared\" or \"dedicated\"");
+        if (!streq(policy, "shared") && !streq(policy, "dedicated"))
+                return fail(ret_err, "'cpu_policy' must be \"shared\" or \"dedicated\"");
+        json_t *hp = json_object_get(body, "hugepages");
+        if (hp && !json_is_boolean(hp))
+                return fail(ret_err, "'hugepages' must be true or false");
+        if (streq(policy, "dedicated") && max_vcpus != vcpus)
+                return fail(ret_err, "a dedicated flavor cannot grow: 'max_vcpus' must equal 'vcpus'");
+
+        *ret = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:b}", "name", name, "vcpus", (json_int_t) vcpus,
                          "ram_mib", (json_int_t) ram, "disk_gib", (json_int_t) disk, "max_vcpus",
-                         (json_int_t) max_vcpus, "max_ram_mib", (json_int_t) max_ram);
+                         (json_int_t) max_vcpus, "max_ram_mib", (json_int_t) max_ram, "cpu_policy", policy,
+                         "hugepages", hp && json_is_true(hp));
         return 0;
 }
 
@@ -208,7 +220,7 @@ int model_image_from_request(json_t *body, json_t **ret, char **ret_err) {
 
 int model_instance_from_request(json_t *body, json_t **ret, char **ret_err) {
         static const char *const allowed[] = {
-                "name", "flavor", "image", "user_data", "priority", "ha", NULL,
+                "name", "flavor", "image", "user_data", "priority", "ha", "hints", "group", NULL,
         };
         const char *name;
         int64_t priority;
@@ -238,9 +250,202 @@ int model_instance_from_request(json_t *body, json_t **ret, char **ret_err) {
         if (ha && !json_is_boolean(ha))
                 return fail(ret_err, "'ha' must be true or false");
 
+        json_t *hints = json_object_get(body, "hints");
+        if (hints && !json_is_array(hints))
+                return fail(ret_err, "'hints' must be an array of \"key=value\" strings");
+        if (json_array_size(hints) > MODEL_HINTS_MAX)
+                return fail(ret_err, "at most %d hints", MODEL_HINTS_MAX);
+        size_t hi;
+        json_t *h;
+        json_array_foreach(hints, hi, h) {
+                const char *t = json_is_string(h) ? json_string_value(h) : NULL;
+                const char *eq = t ? strchr(t, '=') : NULL;
+                if (!eq || eq == t || !eq[1] || strlen(t) > 128)
+                        return fail(ret_err, "hint %zu must be \"key=value\" (at most 128 characters)", hi + 1);
+                _cleanup_free_ char *key = xstrndup(t, (size_t) (eq - t));
+                if (!model_label_valid(key) || !model_label_valid(eq + 1))
+                        return fail(ret_err, "hint '%.64s': keys and values are 1-63 characters of "
+                                    "A-Z a-z 0-9 . _ -", t);
+        }
+        json_t *group = json_object_get(body, "group");
+        if (group && !json_is_null(group) &&
+            (!json_is_string(group) || (!model_name_valid(json_string_value(group)) &&
+                                        !model_id_valid(json_string_value(group)))))
+                return fail(ret_err, "'group' must be a server group name or id");
+
         *ret = json_pack("{s:s, s:O, s:O, s:s, s:I, s:b}", "name", name, "flavor",
                          json_object_get(body, "flavor"), "image", json_object_get(body, "image"),
                          "user_data", ud && json_is_string(ud) ? json_string_value(ud) : "",
                          "priority", (json_int_t) priority, "ha", ha && json_is_true(ha));
+        json_object_set_new(*ret, "hints", hints ? json_deep_copy(hints) : json_array());
+        if (group && json_is_string(group))
+                json_object_set(*ret, "group", group);
         return 0;
+}
+
+bool model_label_valid(const char *s) {
+        if (!s || !*s || strlen(s) > MODEL_NAME_MAX)
+                return false;
+        for (const char *p = s; *p; p++)
+                if (!isalnum((unsigned char) *p) && *p != '.' && *p != '_' && *p != '-')
+                        return false;
+        return true;
+}
+
+int model_server_group_from_request(json_t *body, json_t **ret, char **ret_err) {
+        static const char *const allowed[] = { "name", "policy", NULL };
+        static const char *const policies[] = {
+                "affinity", "anti-affinity", "soft-affinity", "soft-anti-affinity",
+        };
+        const char *name;
+        int r;
+        if ((r = check_members(body, allowed, ret_err)) < 0 ||
+            (r = get_name(body, "server group", ret_err, &name)) < 0)
+                return r;
+        const char *policy = json_str(body, "policy", NULL);
+        bool ok = false;
+        for (size_t i = 0; policy && i < ELEMENTSOF(policies); i++)
+                ok = ok || streq(policy, policies[i]);
+        if (!ok)
+                return fail(ret_err, "'policy' must be affinity, anti-affinity, soft-affinity or soft-anti-affinity");
+        *ret = json_pack("{s:s, s:s}", "name", name, "policy", policy);
+        return 0;
+}
+
+/* A number member in [min, max] merged into o; null removes it (back to the default). */
+static int merge_number(json_t *o, json_t *body, const char *key, double min, double max, bool integer,
+                        char **ret_err) {
+        json_t *v = json_object_get(body, key);
+        if (!v)
+                return 0;
+        if (json_is_null(v)) {
+                json_object_del(o, key);
+                return 0;
+        }
+        if (integer ? !json_is_integer(v) : !json_is_number(v))
+                return fail(ret_err, "'%s' must be %s", key, integer ? "an integer" : "a number");
+        double d = json_number_value(v);
+        if (d < min || d > max)
+                return fail(ret_err, "'%s' must be between %g and %g", key, min, max);
+        json_object_set(o, key, v);
+        return 0;
+}
+
+static int merge_ratios(json_t *o, json_t *body, char **ret_err) {
+        int r;
+        if ((r = merge_number(o, body, "cpu_ratio", 0.1, 64, false, ret_err)) < 0 ||
+            (r = merge_number(o, body, "ram_ratio", 0.1, 16, false, ret_err)) < 0 ||
+            (r = merge_number(o, body, "disk_ratio", 0.1, 16, false, ret_err)) < 0 ||
+            (r = merge_number(o, body, "reserved_cpus", 0, 1023, true, ret_err)) < 0 ||
+            (r = merge_number(o, body, "reserved_ram_mib", 0, 4194304, true, ret_err)) < 0)
+                return r;
+        return 0;
+}
+
+int model_host_config_merge(json_t *current, json_t *body, json_t **ret, char **ret_err) {
+        static const char *const allowed[] = {
+                "labels", "cpu_ratio", "ram_ratio", "disk_ratio", "reserved_cpus", "reserved_ram_mib",
+                "draining", NULL,
+        };
+        int r = check_members(body, allowed, ret_err);
+        if (r < 0)
+                return r;
+        json_t *o = current ? json_deep_copy(current) : json_object(), *d, *labels;
+        if ((r = merge_ratios(o, body, ret_err)) < 0)
+                goto fail;
+        d = json_object_get(body, "draining");
+        if (d) {
+                if (!json_is_boolean(d)) {
+                        r = fail(ret_err, "'draining' must be true or false");
+                        goto fail;
+                }
+                json_object_set(o, "draining", d);
+        }
+        labels = json_object_get(body, "labels");
+        if (labels) {
+                if (!json_is_object(labels)) {
+                        r = fail(ret_err, "'labels' must be an object of \"key\": \"value\"");
+                        goto fail;
+                }
+                json_t *cur = json_object_get(o, "labels");
+                if (!json_is_object(cur)) {
+                        cur = json_object();
+                        json_object_set_new(o, "labels", cur);
+                }
+                const char *k;
+                json_t *v;
+                json_object_foreach(labels, k, v) {
+                        if (!model_label_valid(k) || (!json_is_null(v) && (!json_is_string(v) ||
+                                                                             !model_label_valid(json_string_value(v))))) {
+                                r = fail(ret_err, "label '%.64s': keys and values are 1-63 characters of "
+                                         "A-Z a-z 0-9 . _ -", k);
+                                goto fail;
+                        }
+                        if (json_is_null(v))
+                                json_object_del(cur, k);
+                        else
+                                json_object_set(cur, k, v);
+                }
+                if (json_object_size(cur) > MODEL_LABELS_MAX) {
+                        r = fail(ret_err, "at most %d labels", MODEL_LABELS_MAX);
+                        goto fail;
+                }
+        }
+        *ret = o;
+        return 0;
+fail:
+        json_decref(o);
+        return r;
+}
+
+int model_placement_config_merge(json_t *current, json_t *body, json_t **ret, char **ret_err) {
+        static const char *const allowed[] = {
+                "cpu_ratio", "ram_ratio", "disk_ratio", "reserved_cpus", "reserved_ram_mib", "mode", "weights", NULL,
+        };
+        static const char *const weights[] = { "ram", "cpu", "load", "numa", "soft_affinity" };
+        int r = check_members(body, allowed, ret_err);
+        if (r < 0)
+                return r;
+        json_t *o = current ? json_deep_copy(current) : json_object(), *mode, *w;
+        if ((r = merge_ratios(o, body, ret_err)) < 0)
+                goto fail;
+        mode = json_object_get(body, "mode");
+        if (mode) {
+                if (!json_is_string(mode) || (!streq(json_string_value(mode), "spread") &&
+                                              !streq(json_string_value(mode), "pack"))) {
+                        r = fail(ret_err, "'mode' must be spread or pack");
+                        goto fail;
+                }
+                json_object_set(o, "mode", mode);
+        }
+        w = json_object_get(body, "weights");
+        if (w) {
+                if (!json_is_object(w)) {
+                        r = fail(ret_err, "'weights' must be an object");
+                        goto fail;
+                }
+                json_t *cur = json_object_get(o, "weights");
+                if (!json_is_object(cur)) {
+                        cur = json_object();
+                        json_object_set_new(o, "weights", cur);
+                }
+                const char *k;
+                json_t *v;
+                json_object_foreach(w, k, v) {
+                        bool known = false;
+                        for (size_t i = 0; i < ELEMENTSOF(weights); i++)
+                                known = known || streq(k, weights[i]);
+                        if (!known) {
+                                r = fail(ret_err, "unknown weight '%.32s': ram, cpu, load, numa or soft_affinity", k);
+                                goto fail;
+                        }
+                        if ((r = merge_number(cur, w, k, -100, 100, false, ret_err)) < 0)
+                                goto fail;
+                }
+        }
+        *ret = o;
+        return 0;
+fail:
+        json_decref(o);
+        return r;
 }

@@ -20,17 +20,20 @@
 #define MODEL_CMDLINE_MAX 4096
 #define MODEL_PRIORITY_DEFAULT 500
 #define MODEL_EVENTS_KEEP 10000
+#define MODEL_HINTS_MAX 8
+#define MODEL_LABELS_MAX 16
 
 enum model_kind {
         MODEL_FLAVOR,
         MODEL_IMAGE,
         MODEL_INSTANCE,
+        MODEL_SERVER_GROUP,
         MODEL_KIND_MAX,
 };
 
-/* "flavors", "images", "instances". */
+/* "flavors", "images", "instances", "server-groups". */
 const char *model_kind_plural(enum model_kind k);
-/* "flavor", "image", "instance". */
+/* "flavor", "image", "instance", "server group". */
 const char *model_kind_singular(enum model_kind k);
 
 /* Instance states. */
@@ -49,6 +52,8 @@ int instance_status_from_string(const char *s);
 
 /* True for a name of 1-63 characters of [A-Za-z0-9._-] starting with a letter or digit. */
 bool model_name_valid(const char *name);
+/* True for a label key or value (and a hint's parts): 1-63 characters of [A-Za-z0-9._-]. */
+bool model_label_valid(const char *s);
 /* True for a lowercase textual UUID. */
 bool model_id_valid(const char *id);
 
@@ -57,6 +62,15 @@ bool model_id_valid(const char *id);
  * ret_err gets a message (caller frees). Pure. */
 int model_flavor_from_request(json_t *body, json_t **ret, char **ret_err);
 int model_instance_from_request(json_t *body, json_t **ret, char **ret_err);
+/* Server groups: {"name", "policy": affinity|anti-affinity|soft-affinity|soft-anti-affinity}. */
+int model_server_group_from_request(json_t *body, json_t **ret, char **ret_err);
+/* Host settings an operator may change (merged into what is there): labels (a null value
+ * removes a label), cpu_ratio, ram_ratio, disk_ratio, reserved_cpus, reserved_ram_mib,
+ * draining. ret gets the merged settings. */
+int model_host_config_merge(json_t *current, json_t *body, json_t **ret, char **ret_err);
+/* Cluster-wide placement settings (merged): cpu_ratio, ram_ratio, disk_ratio, reserved_cpus,
+ * reserved_ram_mib, mode (spread|pack), weights {ram, cpu, load, numa, soft_affinity}. */
+int model_placement_config_merge(json_t *current, json_t *body, json_t **ret, char **ret_err);
 /* Images: checks name and paths only (the disk is inspected by the caller). */
 int model_image_from_request(json_t *body, json_t **ret, char **ret_err);
 
@@ -83,6 +97,8 @@ int model_obj_update(struct store *s, enum model_kind k, json_t *obj, int64_t re
 int model_obj_delete(struct store *s, enum model_kind k, json_t *obj, int64_t rev);
 /* Key of an object: "/tide/<kind>/<id>"; caller frees. */
 char *model_obj_key(enum model_kind k, const char *id);
+/* Key of an object's name: "/tide/names/<kind>/<name>"; caller frees. */
+char *model_name_key(enum model_kind k, const char *name);
 
 /* Events. severity: "info", "warning" or "error". type: e.g. "instance.running". instance may
  * be NULL (an instance object: its name and id are recorded). Writes /tide/events/<stamp>-<seq>

@@ -11,7 +11,7 @@ char *model_obj_key(enum model_kind k, const char *id) {
         return xasprintf("/tide/%s/%s", model_kind_plural(k), id);
 }
 
-static char *name_key(enum model_kind k, const char *name) {
+char *model_name_key(enum model_kind k, const char *name) {
         return xasprintf("/tide/names/%s/%s", model_kind_plural(k), name);
 }
 
@@ -44,7 +44,7 @@ int model_obj_get(struct store *s, enum model_kind k, const char *ref, json_t **
         }
         if (!model_name_valid(ref))
                 return TIDE_E_NOT_FOUND;
-        _cleanup_free_ char *nk = name_key(k, ref);
+        _cleanup_free_ char *nk = model_name_key(k, ref);
         struct store_kv kv = {};
         int r = store_get(s, nk, &kv);
         if (r < 0)
@@ -92,7 +92,7 @@ int model_obj_create(struct store *s, enum model_kind k, json_t *obj, int64_t *r
         const char *id = json_str(obj, "id", NULL), *name = json_str(obj, "name", NULL);
         if (!model_id_valid(id) || !model_name_valid(name))
                 return TIDE_E_INVALID;
-        _cleanup_free_ char *key = model_obj_key(k, id), *nk = name_key(k, name);
+        _cleanup_free_ char *key = model_obj_key(k, id), *nk = model_name_key(k, name);
         _cleanup_free_ char *value = json_dump_compact(obj);
         struct store_cmp cmps[] = {
                 { .key = nk, .target = STORE_CMP_MOD_REV, .op = STORE_CMP_EQUAL, .number = 0 },
@@ -123,7 +123,7 @@ int model_obj_delete(struct store *s, enum model_kind k, json_t *obj, int64_t re
         const char *id = json_str(obj, "id", NULL), *name = json_str(obj, "name", NULL);
         if (!model_id_valid(id) || !model_name_valid(name))
                 return TIDE_E_INVALID;
-        _cleanup_free_ char *key = model_obj_key(k, id), *nk = name_key(k, name);
+        _cleanup_free_ char *key = model_obj_key(k, id), *nk = model_name_key(k, name);
         struct store_cmp cmp = { .key = key, .target = STORE_CMP_MOD_REV, .op = STORE_CMP_EQUAL,
                                  .number = rev };
         struct store_op ops[] = {

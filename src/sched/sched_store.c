@@ -1,0 +1,404 @@
+/* sched_store.c — placement snapshots from the store and decisions committed with
+ * compare-and-swap on the host's allocation (see sched_store.h). No logging. */
+#include "sched_store.h"
+
+#include "common/errors.h"
+#include "common/util.h"
+#include "model/model.h"
+
+#define PLACE_RETRIES 50
+
+/* The kv of prefix+name in kvs (sorted by key), or NULL. */
+static struct store_kv *find_kv(struct store_kvs *kvs, const char *prefix, const char *name) {
+        size_t lo = 0, hi = kvs->n, plen = strlen(prefix);
+        while (lo < hi) {
+                size_t mid = (lo + hi) / 2;
+                const char *k = kvs->items[mid].key;
+                int c = strncmp(k, prefix, plen);
+                if (c == 0)
+                        c = strcmp(k + plen, name);
+                if (c == 0)
+                        return &kvs->items[mid];
+                if (c < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return NULL;
+}
+
+static json_t *parse_kv(const struct store_kv *kv) {
+        return kv ? json_loadb(kv->value, kv->value_len, 0, NULL) : NULL;
+}
+
+void sched_snapshot_clear(struct sched_snapshot *snap) {
+        for (size_t i = 0; i < snap->n; i++)
+                json_decref(snap->host_json[i]);
+        free(snap->hosts);
+        free(snap->host_json);
+        free(snap->alloc_rev);
+        *snap = (struct sched_snapshot) {};
+}
+
+int sched_snapshot_find(const struct sched_snapshot *snap, const char *name) {
+        for (size_t i = 0; i < snap->n; i++)
+                if (streq(snap->hosts[i].name, name))
+                        return (int) i;
+        return -1;
+}
+
+static int read_config(struct store *s, struct sched_config *cfg) {
+        sched_config_default(cfg);
+        struct store_kv kv = {};
+        int r = store_get(s, SCHED_CONFIG_KEY, &kv);
+        if (r == TIDE_E_NOT_FOUND)
+                return 0;
+        if (r < 0)
+                return r;
+        json_t *o = parse_kv(&kv);
+        store_kv_clear(&kv);
+        _cleanup_free_ char *err = NULL;
+        r = o ? sched_config_from_json(o, cfg, &err) : TIDE_E_BACKEND;
+        json_decref(o);
+        return r;
+}
+
+int sched_snapshot_read(struct store *s, struct sched_snapshot *ret) {
+        struct store_kvs hosts = {}, live = {}, conf = {}, alloc = {};
+        struct sched_snapshot snap = {};
+        int r;
+        if ((r = store_range(s, MODEL_HOSTS_PREFIX, 0, &hosts, NULL)) < 0 ||
+            (r = store_range(s, "/tide/hostlive/", 0, &live, NULL)) < 0 ||
+            (r = store_range(s, SCHED_HOSTCONF_PREFIX, 0, &conf, NULL)) < 0 ||
+            (r = store_range(s, SCHED_ALLOC_PREFIX, 0, &alloc, NULL)) < 0 ||
+            (r = read_config(s, &snap.cfg)) < 0)
+                goto out;
+
+        snap.hosts = xcalloc(hosts.n, sizeof *snap.hosts);
+        snap.host_json = xcalloc(hosts.n, sizeof *snap.host_json);
+        snap.alloc_rev = xcalloc(hosts.n, sizeof *snap.alloc_rev);
+        for (size_t i = 0; i < hosts.n; i++) {
+                json_t *h = parse_kv(&hosts.items[i]);
+                if (!json_is_object(h)) {
+                        json_decref(h);
+                        continue;
+                }
+                const char *name = json_str(h, "name", "");
+                json_object_set_new(h, "state", json_string(find_kv(&live, "/tide/hostlive/", name) ? "up" : "down"));
+                json_t *c = parse_kv(find_kv(&conf, SCHED_HOSTCONF_PREFIX, name));
+                if (json_is_object(c))
+                        json_object_update(h, c);
+                json_decref(c);
+                struct store_kv *a = find_kv(&alloc, SCHED_ALLOC_PREFIX, name);
+                json_t *used = parse_kv(a);
+                if (json_is_object(used))
+                        json_object_set(h, "used", used);
+                json_decref(used);
+                _cleanup_free_ char *err = NULL;
+                if (sched_host_from_json(h, &snap.hosts[snap.n], &err) < 0) {
+                        json_decref(h); /* a host tide cannot read cannot take instances */
+                        continue;
+                }
+                snap.host_json[snap.n] = h;
+                snap.alloc_rev[snap.n] = a ? a->mod_rev : 0;
+                snap.n++;
+        }
+        *ret = snap;
+        snap = (struct sched_snapshot) {};
+out:
+        sched_snapshot_clear(&snap);
+        store_kvs_clear(&hosts);
+        store_kvs_clear(&live);
+        store_kvs_clear(&conf);
+        store_kvs_clear(&alloc);
+        return r;
+}
+
+int sched_request_from_instance(json_t *inst, json_t *group, json_t *members, struct sched_request *ret,
+                                json_t **ret_holder) {
+        json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:s, s:b}", "id", json_str(inst, "id", ""), "vcpus",
+                              (json_int_t) json_int(inst, "vcpus", 1), "ram_mib", (json_int_t) json_int(inst, "ram_mib", 0),
+                              "disk_gib", (json_int_t) json_int(inst, "disk_gib", 0), "cpu_policy",
+                              json_str(inst, "cpu_policy", "shared"), "hugepages", json_bool(inst, "hugepages", false));
+        json_object_set(o, "hints", json_object_get(inst, "hints") ?: json_array());
+        if (group) {
+                json_object_set_new(o, "group_policy", json_string(json_str(group, "policy", "none")));
+                json_t *hs = json_array();
+                const char *id;
+                json_t *host;
+                json_object_foreach(members, id, host)
+                        if (!streq(id, json_str(inst, "id", "")) && json_is_string(host))
+                                json_array_append(hs, host);
+                json_object_set_new(o, "group_hosts", hs);
+        }
+        _cleanup_free_ char *err = NULL;
+        int r = sched_request_from_json(o, ret, &err);
+        if (r < 0) {
+                json_decref(o);
+                return r;
+        }
+        *ret_holder = o;
+        return 0;
+}
+
+/* Reads the group's members record; ret gets {} when there is none, ret_rev its mod_rev. */
+static int read_members(struct store *s, json_t *group, json_t **ret, int64_t *ret_rev) {
+        *ret = NULL;
+        *ret_rev = 0;
+        if (!group)
+                return 0;
+        _cleanup_free_ char *key = xasprintf(SCHED_GROUPMEMBERS_PREFIX "%s", json_str(group, "id", ""));
+        struct store_kv kv = {};
+        int r = store_get(s, key, &kv);
+        if (r == TIDE_E_NOT_FOUND) {
+                *ret = json_object();
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        *ret = parse_kv(&kv);
+        *ret_rev = kv.mod_rev;
+        store_kv_clear(&kv);
+        if (!json_is_object(*ret)) {
+                json_decref(*ret);
+                *ret = json_object();
+        }
+        return 0;
+}
+
+int sched_store_create(struct store *s, json_t *inst, json_t *group, char **ret_reason) {
+        const char *id = json_str(inst, "id", ""), *name = json_str(inst, "name", "");
+        _cleanup_free_ char *key = model_obj_key(MODEL_INSTANCE, id);
+        _cleanup_free_ char *nk = model_name_key(MODEL_INSTANCE, name);
+        _cleanup_free_ char *gkey = group ? xasprintf(SCHED_GROUPMEMBERS_PREFIX "%s", json_str(group, "id", "")) : NULL;
+
+        for (int attempt = 0; attempt < PLACE_RETRIES; attempt++) {
+                struct sched_snapshot snap = {};
+                struct sched_request req = {};
+                struct sched_decision d = {};
+                json_t *members = NULL, *holder = NULL;
+                int64_t members_rev = 0;
+                _cleanup_free_ char *reason = NULL, *value = NULL, *alloc_value = NULL, *alloc_key = NULL;
+                _cleanup_free_ char *members_value = NULL;
+                int r = sched_snapshot_read(s, &snap);
+                if (r >= 0)
+                        r = read_members(s, group, &members, &members_rev);
+                if (r >= 0)
+                        r = sched_request_from_instance(inst, group, members, &req, &holder);
+                if (r >= 0) {
+                        r = sched_place(&snap.cfg, snap.hosts, snap.n, &req, &d, NULL, &reason);
+                        if (r == TIDE_E_NO_HOST) {
+                                json_object_set_new(inst, "host", json_null());
+                                json_object_set_new(inst, "placement", json_null());
+                                json_object_set_new(inst, "status", json_string("error"));
+                                json_object_set_new(inst, "task", json_null());
+                                json_object_set_new(inst, "error", json_string(reason));
+                        }
+                }
+                struct store_op ops[4];
+                struct store_cmp cmps[4];
+                size_t n_ops = 0, n_cmps = 0;
+                if (r >= 0) {
+                        struct sched_host *h = &snap.hosts[d.host];
+                        sched_claim(h, &req, &d);
+                        json_t *used = sched_host_usage_to_json(h);
+                        alloc_value = json_dump_compact(used);
+                        json_decref(used);
+                        alloc_key = xasprintf(SCHED_ALLOC_PREFIX "%s", h->name);
+                        json_object_set_new(inst, "host", json_string(h->name));
+                        json_object_set_new(inst, "placement", sched_decision_to_json(snap.hosts, &d));
+                        json_object_set_new(inst, "status", json_string("building"));
+                        json_object_set_new(inst, "task", json_string("creating"));
+                        json_object_set_new(inst, "error", json_null());
+                        cmps[n_cmps++] = (struct store_cmp) { .key = alloc_key, .target = STORE_CMP_MOD_REV,
+                                                              .op = STORE_CMP_EQUAL, .number = snap.alloc_rev[d.host] };
+                        ops[n_ops++] = (struct store_op) { .type = STORE_OP_PUT, .key = alloc_key, .value = alloc_value };
+                        if (group) {
+                                json_object_set_new(members, id, json_string(h->name));
+                                members_value = json_dump_compact(members);
+                                cmps[n_cmps++] = (struct store_cmp) { .key = gkey, .target = STORE_CMP_MOD_REV,
+                                                                      .op = STORE_CMP_EQUAL, .number = members_rev };
+                                ops[n_ops++] = (struct store_op) { .type = STORE_OP_PUT, .key = gkey,
+                                                                   .value = members_value };
+                        }
+                }
+                if (r >= 0 || r == TIDE_E_NO_HOST) {
+                        value = json_dump_compact(inst);
+                        cmps[n_cmps++] = (struct store_cmp) { .key = nk, .target = STORE_CMP_MOD_REV,
+                                                              .op = STORE_CMP_EQUAL, .number = 0 };
+                        cmps[n_cmps++] = (struct store_cmp) { .key = key, .target = STORE_CMP_MOD_REV,
+                                                              .op = STORE_CMP_EQUAL, .number = 0 };
+                        ops[n_ops++] = (struct store_op) { .type = STORE_OP_PUT, .key = nk, .value = id };
+                        ops[n_ops++] = (struct store_op) { .type = STORE_OP_PUT, .key = key, .value = value };
+                        struct store_txn txn = { .cmps = cmps, .n_cmps = n_cmps, .success = ops, .n_success = n_ops };
+                        bool ok = false;
+                        int k = store_txn(s, &txn, &ok, NULL);
+                        if (k < 0)
+                                r = k;
+                        else if (!ok) {
+                                struct store_kv kv = {};
+                                r = store_get(s, nk, &kv) >= 0 ? TIDE_E_EXISTS : TIDE_E_CONFLICT;
+                                store_kv_clear(&kv);
+                        }
+                }
+                sched_request_clear(&req);
+                json_decref(holder);
+                sched_snapshot_clear(&snap);
+                json_decref(members);
+                if (r == TIDE_E_CONFLICT)
+                        continue; /* another placement took the host (or the group) first: decide again */
+                if (r == TIDE_E_NO_HOST && ret_reason)
+                        *ret_reason = TAKE_PTR(reason);
+                return r;
+        }
+        return TIDE_E_CONFLICT;
+}
+
+/* The host's usage with the instance's claim given back, as JSON; NULL when the host or its
+ * allocation is unknown (then there is nothing to give back). */
+static json_t *released_usage(json_t *inst, json_t *host_rec, json_t *alloc) {
+        if (!json_is_object(host_rec) || !json_is_object(alloc) || !json_is_object(json_object_get(inst, "placement")))
+                return NULL;
+        json_t *h = json_deep_copy(host_rec);
+        json_object_set(h, "used", alloc);
+        json_object_set_new(h, "state", json_string("up"));
+        struct sched_host sh;
+        struct sched_request req = {};
+        struct sched_decision d = {};
+        json_t *out = NULL, *holder = NULL;
+        _cleanup_free_ char *err = NULL;
+        if (sched_host_from_json(h, &sh, &err) >= 0 && sched_request_from_instance(inst, NULL, NULL, &req, &holder) >= 0 &&
+            sched_decision_from_json(json_object_get(inst, "placement"), &d) >= 0) {
+                sched_release(&sh, &req, &d);
+                out = sched_host_usage_to_json(&sh);
+        }
+        sched_request_clear(&req);
+        json_decref(holder);
+        json_decref(h);
+        return out;
+}
+
+static int get_json(struct store *s, const char *key, json_t **ret, int64_t *ret_rev) {
+        struct store_kv kv = {};
+        *ret = NULL;
+        *ret_rev = 0;
+        int r = store_get(s, key, &kv);
+        if (r == TIDE_E_NOT_FOUND)
+                return 0;
+        if (r < 0)
+                return r;
+        *ret = parse_kv(&kv);
+        *ret_rev = kv.mod_rev;
+        store_kv_clear(&kv);
+        return 0;
+}
+
+int sched_store_delete(struct store *s, json_t *inst_in) {
+        const char *id = json_str(inst_in, "id", "");
+        _cleanup_free_ char *key = model_obj_key(MODEL_INSTANCE, id);
+        for (int attempt = 0; attempt < PLACE_RETRIES; attempt++) {
+                json_t *inst = NULL, *host_rec = NULL, *alloc = NULL, *members = NULL, *used = NULL;
+                int64_t rev, host_rev, alloc_rev = 0, members_rev = 0;
+                _cleanup_free_ char *nk = NULL, *hkey = NULL, *akey = NULL, *gkey = NULL;
+                _cleanup_free_ char *alloc_value = NULL, *members_value = NULL;
+                int r = get_json(s, key, &inst, &rev);
+                if (r < 0 || !inst)
+                        return r; /* gone already: nothing to do */
+                nk = model_name_key(MODEL_INSTANCE, json_str(inst, "name", ""));
+                struct store_cmp cmps[3];
+                struct store_op ops[4];
+                size_t n_cmps = 0, n_ops = 0;
+                cmps[n_cmps++] = (struct store_cmp) { .key = key, .target = STORE_CMP_MOD_REV, .op = STORE_CMP_EQUAL,
+                                                      .number = rev };
+                ops[n_ops++] = (struct store_op) { .type = STORE_OP_DELETE, .key = key };
+                ops[n_ops++] = (struct store_op) { .type = STORE_OP_DELETE, .key = nk };
+
+                const char *host = json_str(inst, "host", NULL);
+                if (host) {
+                        hkey = xasprintf(MODEL_HOSTS_PREFIX "%s", host);
+                        akey = xasprintf(SCHED_ALLOC_PREFIX "%s", host);
+                        if ((r = get_json(s, hkey, &host_rec, &host_rev)) >= 0)
+                                r = get_json(s, akey, &alloc, &alloc_rev);
+                        used = r >= 0 ? released_usage(inst, host_rec, alloc) : NULL;
+                        if (used) {
+                                alloc_value = json_dump_compact(used);
+                                cmps[n_cmps++] = (struct store_cmp) { .key = akey, .target = STORE_CMP_MOD_REV,
+                                                                      .op = STORE_CMP_EQUAL, .number = alloc_rev };
+                                ops[n_ops++] = (struct store_op) { .type = STORE_OP_PUT, .key = akey,
+                                                                   .value = alloc_value };
+                        }
+                }
+                const char *gid = json_str(inst, "group_id", NULL);
+                if (r >= 0 && gid) {
+                        gkey = xasprintf(SCHED_GROUPMEMBERS_PREFIX "%s", gid);
+                        r = get_json(s, gkey, &members, &members_rev);
+                        if (r >= 0 && json_is_object(members) && json_object_get(members, id)) {
+                                json_object_del(members, id);
+                                members_value = json_dump_compact(members);
+                                cmps[n_cmps++] = (struct store_cmp) { .key = gkey, .target = STORE_CMP_MOD_REV,
+                                                                      .op = STORE_CMP_EQUAL, .number = members_rev };
+                                ops[n_ops++] = json_object_size(members) > 0
+                                        ? (struct store_op) { .type = STORE_OP_PUT, .key = gkey, .value = members_value }
+                                        : (struct store_op) { .type = STORE_OP_DELETE, .key = gkey };
+                        }
+                }
+                bool ok = false;
+                if (r >= 0) {
+                        struct store_txn txn = { .cmps = cmps, .n_cmps = n_cmps, .success = ops, .n_success = n_ops };
+                        r = store_txn(s, &txn, &ok, NULL);
+                }
+                json_decref(inst);
+                json_decref(host_rec);
+                json_decref(alloc);
+                json_decref(members);
+                json_decref(used);
+                if (r < 0)
+                        return r;
+                if (ok)
+                        return 0;
+        }
+        return TIDE_E_CONFLICT;
+}
+
+int sched_store_explain(struct store *s, json_t *inst, json_t *group, json_t **ret) {
+        struct sched_snapshot snap = {};
+        struct sched_request req = {};
+        json_t *members = NULL, *holder = NULL;
+        int64_t members_rev;
+        _cleanup_free_ char *reason = NULL;
+        _cleanup_free_ struct sched_explain *ex = NULL;
+        struct sched_decision d = {};
+        json_t *o;
+        int own;
+        int r = sched_snapshot_read(s, &snap);
+        if (r >= 0)
+                r = read_members(s, group, &members, &members_rev);
+        if (r >= 0)
+                r = sched_request_from_instance(inst, group, members, &req, &holder);
+        if (r < 0)
+                goto out;
+        /* Its own claim is given back first: the question is where it would go now. */
+        own = json_is_object(json_object_get(inst, "placement")) ? sched_snapshot_find(&snap, json_str(inst, "host", "")) : -1;
+        if (own >= 0) {
+                struct sched_decision mine = {};
+                if (sched_decision_from_json(json_object_get(inst, "placement"), &mine) >= 0)
+                        sched_release(&snap.hosts[own], &req, &mine);
+        }
+        ex = xcalloc(snap.n ? snap.n : 1, sizeof *ex);
+        r = sched_place(&snap.cfg, snap.hosts, snap.n, &req, &d, ex, &reason);
+        o = json_object();
+        json_object_set_new(o, "decision", r >= 0 ? sched_decision_to_json(snap.hosts, &d) : json_null());
+        json_object_set_new(o, "error", r == TIDE_E_NO_HOST ? json_string(reason) : json_null());
+        json_object_set_new(o, "hosts", sched_explain_to_json(snap.hosts, snap.n, ex));
+        if (r >= 0 || r == TIDE_E_NO_HOST) {
+                *ret = o;
+                r = 0;
+        } else
+                json_decref(o);
+out:
+        sched_request_clear(&req);
+        json_decref(holder);
+        sched_snapshot_clear(&snap);
+        json_decref(members);
+        return r;
+}

@@ -1,0 +1,57 @@
+/* sched_store.h — placement against the store: snapshots of hosts and their allocations, and
+ * decisions committed atomically.
+ *
+ * Keys (besides model.h's):
+ *   /tide/alloc/<host>            the host's usage (sched_host_usage_to_json), changed only by
+ *                                 transactions that compare its revision
+ *   /tide/hostconf/<host>         operator settings of a host (labels, ratios, reserves, draining)
+ *   /tide/config/placement        cluster-wide placement settings
+ *   /tide/groupmembers/<group id> {"<instance id>": "<host>"} for server groups
+ * An instance's decision is kept in it as "placement" (sched_decision_to_json). Unlike the rest
+ * of src/sched this file does store I/O; it never logs. */
+#pragma once
+
+#include <jansson.h>
+
+#include "sched/sched.h"
+#include "store/store.h"
+
+#define SCHED_ALLOC_PREFIX "/tide/alloc/"
+#define SCHED_HOSTCONF_PREFIX "/tide/hostconf/"
+#define SCHED_CONFIG_KEY "/tide/config/placement"
+#define SCHED_GROUPMEMBERS_PREFIX "/tide/groupmembers/"
+
+struct sched_snapshot {
+        struct sched_config cfg;
+        size_t n;
+        struct sched_host *hosts;
+        json_t **host_json;        /* the JSON each host's strings point into */
+        int64_t *alloc_rev;        /* mod_rev of each host's allocation key, 0 when absent */
+};
+
+/* Reads every host with its settings, state and usage. ret gets the snapshot (clear it). */
+int sched_snapshot_read(struct store *s, struct sched_snapshot *ret);
+void sched_snapshot_clear(struct sched_snapshot *snap);
+/* Index of the host named name, or -1. */
+int sched_snapshot_find(const struct sched_snapshot *snap, const char *name);
+
+/* The placement request of an instance object (vcpus, ram_mib, disk_gib, cpu_policy,
+ * hugepages, hints, and the hosts of its server group's other members from members, which may
+ * be NULL). The request's strings live in *ret_holder: clear the request with
+ * sched_request_clear, then json_decref the holder. */
+int sched_request_from_instance(json_t *inst, json_t *group, json_t *members, struct sched_request *ret,
+                                json_t **ret_holder);
+
+/* Places a new instance and stores it in one transaction with the host's allocation (and the
+ * group's members): "host", "placement", status "building" are set in inst. When no host fits,
+ * the instance is stored in status "error" with the reason (and TIDE_E_NO_HOST is returned,
+ * ret_reason set). TIDE_E_EXISTS when the name is taken. Retries lost races. group may be NULL. */
+int sched_store_create(struct store *s, json_t *inst, json_t *group, char **ret_reason);
+
+/* Gives the instance's claim back and deletes the instance (and its name and group
+ * membership) in one transaction. */
+int sched_store_delete(struct store *s, json_t *inst);
+
+/* What placing inst now would do, host by host, with inst's own claim given back first:
+ * {"decision": ... | null, "error": reason | null, "hosts": [...]} (sched_explain_to_json). */
+int sched_store_explain(struct store *s, json_t *inst, json_t *group, json_t **ret);
