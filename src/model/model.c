@@ -156,6 +156,9 @@ int model_flavor_from_request(json_t *body, json_t **ret, char **ret_err) {
                 return fail(ret_err, "'hugepages' must be true or false");
         if (streq(policy, "dedicated") && max_vcpus != vcpus)
                 return fail(ret_err, "a dedicated flavor cannot grow: 'max_vcpus' must equal 'vcpus'");
+        if (hp && json_is_true(hp) && (max_ram != ram || ram % 2 != 0))
+                return fail(ret_err, "a hugepages flavor's memory cannot be ballooned: 'max_ram_mib' must equal "
+                            "'ram_mib', an even number of MiB");
 
         *ret = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:b}", "name", name, "vcpus", (json_int_t) vcpus,
                          "ram_mib", (json_int_t) ram, "disk_gib", (json_int_t) disk, "max_vcpus",

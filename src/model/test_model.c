@@ -58,6 +58,10 @@ static void flavor_refuses_negative_absurd_and_mistyped_sizes(void **state) {
                 "{\"name\":\"x\",\"vcpus\":1,\"ram_mib\":256}",
                 "{\"name\":\"a/b\",\"vcpus\":1,\"ram_mib\":256,\"disk_gib\":1}",
                 "{\"name\":\"x\",\"vcpus\":1,\"ram_mib\":256,\"disk_gib\":1,\"color\":\"red\"}",
+                "{\"name\":\"x\",\"vcpus\":2,\"ram_mib\":256,\"disk_gib\":1,\"max_vcpus\":4,\"cpu_policy\":\"dedicated\"}",
+                "{\"name\":\"x\",\"vcpus\":1,\"ram_mib\":256,\"disk_gib\":1,\"cpu_policy\":\"pinned\"}",
+                "{\"name\":\"x\",\"vcpus\":1,\"ram_mib\":256,\"disk_gib\":1,\"max_ram_mib\":512,\"hugepages\":true}",
+                "{\"name\":\"x\",\"vcpus\":1,\"ram_mib\":255,\"disk_gib\":1,\"hugepages\":true}",
                 "[1,2]",
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
@@ -114,6 +118,68 @@ static void image_request_needs_absolute_paths(void **state) {
         json_decref(body);
 }
 
+static void hints_must_be_key_value_labels(void **state) {
+        const char *bad[] = {
+                "[\"zone\"]", "[\"=a\"]", "[\"zone=\"]", "[\"zone=a b\"]", "[1]", "\"zone=a\"",
+                "[\"a=1\",\"b=2\",\"c=3\",\"d=4\",\"e=5\",\"f=6\",\"g=7\",\"h=8\",\"i=9\"]",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                _cleanup_free_ char *text = xasprintf("{\"name\":\"w\",\"flavor\":\"f\",\"image\":\"i\","
+                                                      "\"hints\":%s}", bad[i]);
+                json_t *body = json_loads(text, 0, NULL), *inst = NULL;
+                char *err = NULL;
+                assert_non_null(body);
+                assert_int_equal(model_instance_from_request(body, &inst, &err), TIDE_E_INVALID);
+                free(err);
+                json_decref(body);
+        }
+}
+
+static void server_group_policy_is_one_of_four(void **state) {
+        json_t *body = json_loads("{\"name\":\"g\",\"policy\":\"anti-affinity\"}", 0, NULL), *g;
+        char *err = NULL;
+        assert_int_equal(model_server_group_from_request(body, &g, &err), 0);
+        json_decref(g);
+        json_decref(body);
+        body = json_loads("{\"name\":\"g\",\"policy\":\"apart\"}", 0, NULL);
+        assert_int_equal(model_server_group_from_request(body, &g, &err), TIDE_E_INVALID);
+        free(err);
+        json_decref(body);
+}
+
+static void host_config_merges_labels_and_resets_with_null(void **state) {
+        json_t *cur = json_loads("{\"labels\":{\"zone\":\"a\",\"rack\":\"r1\"},\"cpu_ratio\":3.0}", 0, NULL);
+        json_t *body = json_loads("{\"labels\":{\"rack\":null,\"tier\":\"gold\"},\"cpu_ratio\":null,"
+                                  "\"draining\":true}", 0, NULL);
+        json_t *out;
+        char *err = NULL;
+        assert_int_equal(model_host_config_merge(cur, body, &out, &err), 0);
+        assert_string_equal(json_str(json_object_get(out, "labels"), "zone", ""), "a");
+        assert_string_equal(json_str(json_object_get(out, "labels"), "tier", ""), "gold");
+        assert_null(json_object_get(json_object_get(out, "labels"), "rack"));
+        assert_null(json_object_get(out, "cpu_ratio"));
+        assert_true(json_bool(out, "draining", false));
+        json_decref(out);
+        json_decref(body);
+        body = json_loads("{\"cpu_ratio\":-1}", 0, NULL);
+        assert_int_equal(model_host_config_merge(cur, body, &out, &err), TIDE_E_INVALID);
+        free(err);
+        json_decref(body);
+        json_decref(cur);
+}
+
+static void placement_config_refuses_unknown_weights_and_modes(void **state) {
+        const char *bad[] = { "{\"mode\":\"random\"}", "{\"weights\":{\"luck\":1}}", "{\"ram_ratio\":\"2\"}",
+                              "{\"colour\":1}" };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                json_t *body = json_loads(bad[i], 0, NULL), *out = NULL;
+                char *err = NULL;
+                assert_int_equal(model_placement_config_merge(NULL, body, &out, &err), TIDE_E_INVALID);
+                free(err);
+                json_decref(body);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(names_accept_plain_words),
@@ -125,6 +191,10 @@ int main(void) {
                 cmocka_unit_test(instance_request_gets_defaults),
                 cmocka_unit_test(instance_user_data_is_bounded),
                 cmocka_unit_test(image_request_needs_absolute_paths),
+                cmocka_unit_test(hints_must_be_key_value_labels),
+                cmocka_unit_test(server_group_policy_is_one_of_four),
+                cmocka_unit_test(host_config_merges_labels_and_resets_with_null),
+                cmocka_unit_test(placement_config_refuses_unknown_weights_and_modes),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
