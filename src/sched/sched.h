@@ -51,7 +51,12 @@
  *         inside one; for other VMs, when its vCPUs and RAM are no more than the CPUs and
  *         small-page memory of the host's largest node; else 0
  *   soft affinity   + w_soft_affinity * (group members on the host / group members) for
- *         soft-affinity, minus that for soft-anti-affinity. */
+ *         soft-affinity, minus that for soft-anti-affinity.
+ *
+ * Speed: one pass over the hosts array, no allocation, no per-node work for shared VMs. In
+ * spread mode a host whose upper bound (struct sched_host_bound, 32 bytes) is below the best
+ * score so far is skipped; the decision is the one a full pass gives (the explain pass, which
+ * skips nothing, is the proof the tests use). */
 #pragma once
 
 #include <jansson.h>
@@ -99,7 +104,7 @@ struct sched_config {
 void sched_config_default(struct sched_config *c);
 
 struct sched_numa_node {
-        int id;                    /* the host's node number (what numatune names) */
+        int id;                    /* the host's node number (what numatune names), unique */
         int64_t mem_mib;           /* the node's memory, its hugepages included */
         int64_t hugepages_mib;     /* of which in hugepages (0: none) */
         /* usage */
@@ -112,27 +117,69 @@ struct sched_label {
         const char *key, *value;   /* borrowed, like name */
 };
 
-/* Derived from a host's numa[], pinned, name and labels by sched_host_sync(), so that the
- * filters read one small block instead of every node. sched_host_from_json, sched_claim and
- * sched_release keep it; code that fills or changes a host by hand calls sched_host_sync()
- * after. A host whose totals are not valid is placed correctly, only more slowly. */
+/* Per node, derived: what a NUMA placement reads instead of the node's cpuset. */
+struct sched_node_totals {
+        int cpus;                       /* CPUs of the node */
+        int free_cpus;                  /* of them not pinned (reserved ones included) */
+        int64_t free_mib;               /* small pages not bound: mem_mib - hugepages_mib - bound_ram_mib */
+        int64_t free_hugepages_mib;     /* hugepages_mib - hugepages_used_mib */
+};
+
+#define SCHED_LOW_CPUS 8                /* the lowest CPUs whose node the totals remember */
+
+/* Derived from the rest of a host by sched_host_sync(): what the filters and weighers read,
+ * ready to compute with (doubles: no conversions in the scan over hosts) and without touching
+ * the nodes' cpusets. sched_host_from_json, sched_claim and sched_release keep it; code that
+ * fills or changes a host by hand (anything but up and draining) calls sched_host_sync() after.
+ * A host whose totals are not valid is placed correctly, only more slowly. */
 struct sched_host_totals {
+        double shared_cpus;             /* cpus - CPUs pinned (reserves not taken off) */
+        double cpus;
+        double pool_mib;                /* mem_mib - hugepages - bound RAM (reserve not taken off) */
+        double small_mib;               /* mem_mib - hugepages: the small-page memory */
+        double used_vcpus, used_ram_mib, used_disk_gib, disk_gib;
+        double load_part;               /* the load weigher's part: 1 - load, 0.5 when unknown */
+        double big_node_cpus;           /* CPUs of the node with the most CPUs */
+        double big_node_mem_mib;        /* its small-page memory (mem_mib - hugepages_mib) */
         bool valid;
+        bool overrides;                 /* a per-host ratio or reserve is set */
         int n_pinned;                   /* CPUs in pinned */
-        int big_node_cpus;              /* CPUs of the node with the most CPUs */
-        int64_t big_node_mem_mib;       /* its small-page memory (mem_mib - hugepages_mib) */
         int64_t bound_ram_mib;          /* sum of numa[].bound_ram_mib */
         int64_t hugepages_mib;          /* sum of numa[].hugepages_mib */
         int64_t hugepages_used_mib;     /* sum of numa[].hugepages_used_mib */
         uint64_t name_hash;             /* group members and host hints are matched by it first */
         uint64_t label_bloom;           /* a bit per "key=value" label: hints are matched by it first */
+        int cpu_words;                  /* 64-bit words of the cpusets that hold the nodes' CPUs */
+        int n_low;                      /* entries in low_node (min(CPUs of the nodes, SCHED_LOW_CPUS)) */
+        uint8_t low_node[SCHED_LOW_CPUS];   /* node index of the host's i-th lowest CPU */
+        uint8_t low_pinned;             /* bit i: that CPU is pinned */
+        struct sched_node_totals node[SCHED_MAX_NUMA];
 };
 
-/* The fields the filters read come first: a scan over many hosts touches little memory. */
+/* Derived by sched_host_sync() too: a host's free fractions before a VM, rounded so that
+ * ram - (ram_used + m * ram_inv) / ram_ratio bounds the ram weigher's part from above for any
+ * VM of m MiB under any reserve (the same for cpu), and so a spread decision skips a host that
+ * cannot win after reading these 32 bytes only. */
+struct sched_host_bound {
+        float ram;                      /* (mem - hugepages - bound RAM) / (mem - hugepages), up */
+        float ram_used;                 /* used_ram_mib / (mem - hugepages), down */
+        float ram_inv;                  /* 1 / (mem - hugepages), down; 0: do not skip this host
+                                         * (not synced, or it has its own ratios or reserves) */
+        float cpu;                      /* (cpus - pinned) / cpus, up */
+        float cpu_used;                 /* used_vcpus / cpus, down */
+        float cpu_inv;                  /* 1 / cpus, down */
+        float load;                     /* the load part: 1 - load, 0.5 when unknown, up */
+        float hugepages;                /* free hugepages / hugepages, up (0: none) */
+} __attribute__((aligned(16)));
+
+/* The bound, the state and the derived totals come first: a scan over many hosts reads one to
+ * three cache lines of each. */
 struct sched_host {
+        struct sched_host_bound bound;
         const char *name;          /* borrowed or owned by the caller */
         bool up;
         bool draining;
+        struct sched_host_totals sum;
         int cpus;
         /* Per-host overrides; a negative value means "the cluster's". */
         int reserved_cpus;
@@ -146,7 +193,6 @@ struct sched_host {
         int64_t used_ram_mib;      /* RAM of shared VMs without hugepages (overcommittable) */
         int64_t used_disk_gib;
         int64_t instances;
-        struct sched_host_totals sum;
         sched_cpuset pinned;       /* CPUs given to dedicated VMs */
         int n_labels;
         struct sched_label labels[SCHED_MAX_LABELS];
@@ -154,8 +200,8 @@ struct sched_host {
         struct sched_numa_node numa[SCHED_MAX_NUMA];
 };
 
-/* Recomputes h->sum from the rest of h; when h->n_numa is 0 it first makes the one node of a
- * host without NUMA data (CPUs 0..cpus-1, all of mem_mib). */
+/* Recomputes h->sum and h->bound from the rest of h; when h->n_numa is 0 it first makes the
+ * one node of a host without NUMA data (CPUs 0..cpus-1, all of mem_mib). */
 void sched_host_sync(struct sched_host *h);
 
 enum sched_group_policy {

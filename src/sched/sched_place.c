@@ -15,6 +15,7 @@
 #include "common/util.h"
 
 #define CPU_WORDS (SCHED_MAX_CPUS / 64)
+#define _hot_ inline __attribute__((always_inline))   /* the per-host steps of the scan */
 #define GROUP_STACK_HOSTS 256   /* distinct member hosts held in the stack table */
 
 static const char *const filter_names[SCHED_F_MAX] = {
@@ -92,6 +93,24 @@ static inline uint64_t bloom_bit(uint64_t hash) {
         return 1ull << (hash >> 58);
 }
 
+/* num / den within 0..1 (NaN gives 0), without branches. */
+static _hot_ double frac(double num, double den) {
+        double q = num / den;
+        q = q > 0 ? q : 0;
+        return q < 1 ? q : 1;
+}
+
+/* x as a float no smaller (float_up) or no greater (float_down) than x. */
+static float float_up(double x) {
+        float f = (float) x;
+        return (double) f < x ? nextafterf(f, HUGE_VALF) : f;
+}
+
+static float float_down(double x) {
+        float f = (float) x;
+        return (double) f > x ? nextafterf(f, -HUGE_VALF) : f;
+}
+
 void sched_host_sync(struct sched_host *h) {
         if (h->n_numa <= 0) {
                 h->n_numa = 1;
@@ -104,55 +123,76 @@ void sched_host_sync(struct sched_host *h) {
         if (h->n_labels > SCHED_MAX_LABELS)
                 h->n_labels = SCHED_MAX_LABELS;
 
-        struct sched_host_totals t = { .valid = true, .n_pinned = sched_cpuset_count(&h->pinned) };
+        struct sched_host_totals t = {
+                .valid = true,
+                .overrides = h->cpu_ratio >= 0 || h->ram_ratio >= 0 || h->disk_ratio >= 0 || h->reserved_cpus >= 0 ||
+                             h->reserved_ram_mib >= 0,
+                .n_pinned = sched_cpuset_count(&h->pinned),
+        };
+        int big = -1;
+        sched_cpuset all = {};
+        for (int k = 0; k < h->n_numa; k++)
+                for (int w = 0; w < CPU_WORDS; w++) {
+                        all.w[w] |= h->numa[k].cpus.w[w];
+                        if (h->numa[k].cpus.w[w] && w + 1 > t.cpu_words)
+                                t.cpu_words = w + 1;
+                }
         for (int k = 0; k < h->n_numa; k++) {
                 const struct sched_numa_node *nd = &h->numa[k];
-                int c = sched_cpuset_count(&nd->cpus);
-                if (c > t.big_node_cpus || (k == 0 && c == 0)) {
-                        t.big_node_cpus = c;
-                        t.big_node_mem_mib = nd->mem_mib - nd->hugepages_mib;
+                struct sched_node_totals *nt = &t.node[k];
+                for (int w = 0; w < t.cpu_words; w++) {
+                        nt->cpus += __builtin_popcountll(nd->cpus.w[w]);
+                        nt->free_cpus += __builtin_popcountll(nd->cpus.w[w] & ~h->pinned.w[w]);
+                }
+                nt->free_mib = nd->mem_mib - nd->hugepages_mib - nd->bound_ram_mib;
+                nt->free_hugepages_mib = nd->hugepages_mib - nd->hugepages_used_mib;
+                if (big < 0 || nt->cpus > t.node[big].cpus) {
+                        big = k;
+                        t.big_node_cpus = nt->cpus;
+                        t.big_node_mem_mib = (double) (nd->mem_mib - nd->hugepages_mib);
                 }
                 t.bound_ram_mib += nd->bound_ram_mib;
                 t.hugepages_mib += nd->hugepages_mib;
                 t.hugepages_used_mib += nd->hugepages_used_mib;
         }
+        t.shared_cpus = (double) (h->cpus - t.n_pinned);
+        t.cpus = (double) h->cpus;
+        t.small_mib = (double) (h->mem_mib - t.hugepages_mib);
+        t.pool_mib = (double) (h->mem_mib - t.hugepages_mib - t.bound_ram_mib);
+        t.used_vcpus = (double) h->used_vcpus;
+        t.used_ram_mib = (double) h->used_ram_mib;
+        t.used_disk_gib = (double) h->used_disk_gib;
+        t.disk_gib = (double) h->disk_gib;
+        t.load_part = h->load >= 0 ? 1 - (h->load < 1 ? h->load : 1) : 0.5;
+        h->bound = (struct sched_host_bound) {};
+        if (t.small_mib > 0 && t.cpus > 0 && !t.overrides)
+                h->bound = (struct sched_host_bound) {
+                        .ram = float_up(t.pool_mib / t.small_mib),
+                        .ram_used = float_down(t.used_ram_mib / t.small_mib),
+                        .ram_inv = float_down(1 / t.small_mib),
+                        .cpu = float_up(t.shared_cpus / t.cpus),
+                        .cpu_used = float_down(t.used_vcpus / t.cpus),
+                        .cpu_inv = float_down(1 / t.cpus),
+                        .load = float_up(t.load_part),
+                        .hugepages = t.hugepages_mib > 0
+                                             ? float_up((double) (t.hugepages_mib - t.hugepages_used_mib) / (double) t.hugepages_mib)
+                                             : 0,
+                };
+        for (int w = 0; w < t.cpu_words && t.n_low < SCHED_LOW_CPUS; w++)
+                for (uint64_t x = all.w[w]; x && t.n_low < SCHED_LOW_CPUS; x &= x - 1) {
+                        int cpu = w * 64 + __builtin_ctzll(x);
+                        for (int k = 0; k < h->n_numa; k++)
+                                if (sched_cpuset_has(&h->numa[k].cpus, cpu))
+                                        t.low_node[t.n_low] = (uint8_t) k;
+                        if (sched_cpuset_has(&h->pinned, cpu))
+                                t.low_pinned |= (uint8_t) (1u << t.n_low);
+                        t.n_low++;
+                }
         t.name_hash = hash_str(h->name);
         for (int i = 0; i < h->n_labels; i++)
                 if (h->labels[i].key && h->labels[i].value)
                         t.label_bloom |= bloom_bit(hash_label(h->labels[i].key, h->labels[i].value));
         h->sum = t;
-}
-
-/* Effective settings of a host: its own, else the cluster's. */
-
-static inline double ratio_of(double host, double cluster) {
-        return host >= 0 ? host : cluster;
-}
-
-static inline int reserved_cpus_of(const struct sched_host *h, const struct sched_config *cfg) {
-        int r = h->reserved_cpus >= 0 ? h->reserved_cpus : cfg->reserved_cpus;
-        return r < 0 ? 0 : r > h->cpus ? h->cpus : r;
-}
-
-static inline int64_t reserved_ram_of(const struct sched_host *h, const struct sched_config *cfg) {
-        int64_t r = h->reserved_ram_mib >= 0 ? h->reserved_ram_mib : cfg->reserved_ram_mib;
-        return r < 0 ? 0 : r;
-}
-
-/* The lowest r CPUs of h's nodes. */
-static void reserved_set(const struct sched_host *h, int r, sched_cpuset *ret) {
-        *ret = (sched_cpuset) {};
-        for (int w = 0; w < CPU_WORDS && r > 0; w++) {
-                uint64_t u = 0;
-                for (int k = 0; k < h->n_numa; k++)
-                        u |= h->numa[k].cpus.w[w];
-                while (u && r > 0) {
-                        uint64_t low = u & -u;
-                        ret->w[w] |= low;
-                        u &= u - 1;
-                        r--;
-                }
-        }
 }
 
 /* The request, prepared once per decision. */
@@ -179,12 +219,49 @@ struct group_table {
 struct req_ctx {
         const struct sched_config *cfg;
         const struct sched_request *req;
-        bool dedicated, hugepages, numa_vm;
+        bool dedicated, hugepages, numa_vm, pack;
+        int reserved;              /* the cluster's reserves, >= 0 */
+        double reserved_ram;
+        double vcpus, ram_mib, disk_gib;   /* the request's, as doubles */
         int n_hints;
         struct hint hints[SCHED_MAX_HINTS];
-        bool group;                /* a policy with members to look at */
+        bool group;                /* a policy, and members to look at */
         struct group_table members;
+        bool prune;                /* hosts whose upper bound cannot win may be skipped */
+        bool soft_affinity;        /* the group's policy is soft-affinity */
+        double inv_rr, inv_cr;     /* 1 / the cluster's ratios */
+        double numa_bound;         /* the numa part's bound */
 };
+
+/* Effective settings of a host: its own, else the cluster's. */
+struct eff {
+        int reserved;              /* CPUs, at most the host's */
+        double res_cpus;           /* the same */
+        double res_ram;
+        double cr, rr, dr;
+};
+
+static inline double ratio_of(double host, double cluster) {
+        return host >= 0 ? host : cluster;
+}
+
+static _hot_ void eff_get(const struct req_ctx *c, const struct sched_host *h, struct eff *f) {
+        const struct sched_config *cfg = c->cfg;
+        int r = c->reserved;
+        f->res_ram = c->reserved_ram;
+        f->cr = cfg->cpu_ratio;
+        f->rr = cfg->ram_ratio;
+        f->dr = cfg->disk_ratio;
+        if (__builtin_expect(h->sum.overrides, 0)) {
+                r = h->reserved_cpus >= 0 ? h->reserved_cpus : r;
+                f->res_ram = h->reserved_ram_mib >= 0 ? (double) h->reserved_ram_mib : f->res_ram;
+                f->cr = ratio_of(h->cpu_ratio, f->cr);
+                f->rr = ratio_of(h->ram_ratio, f->rr);
+                f->dr = ratio_of(h->disk_ratio, f->dr);
+        }
+        f->reserved = r < h->cpus ? r : h->cpus > 0 ? h->cpus : 0;
+        f->res_cpus = f->reserved;
+}
 
 static uint32_t members_on(const struct group_table *t, uint64_t hash, const char *name) {
         for (size_t i = hash & t->mask;; i = (i + 1) & t->mask) {
@@ -242,9 +319,22 @@ static int req_prepare(const struct sched_config *cfg, const struct sched_reques
                 .dedicated = req->dedicated,
                 .hugepages = req->hugepages,
                 .numa_vm = req->dedicated || req->hugepages,
+                .pack = cfg->mode == SCHED_PACK,
+                .reserved = cfg->reserved_cpus > 0 ? cfg->reserved_cpus : 0,
+                .reserved_ram = cfg->reserved_ram_mib > 0 ? (double) cfg->reserved_ram_mib : 0,
+                .vcpus = req->vcpus,
+                .ram_mib = (double) req->ram_mib,
+                .disk_gib = (double) req->disk_gib,
                 .n_hints = req->n_hints,
                 .group = req->group_policy != SCHED_GROUP_NONE && req->n_group_hosts > 0,
+                /* The bounds hold for spread's parts with multipliers that are not negative. */
+                .prune = cfg->mode == SCHED_SPREAD && cfg->w_ram >= 0 && cfg->w_cpu >= 0 && cfg->w_load >= 0 &&
+                         cfg->ram_ratio > 0 && cfg->cpu_ratio > 0,
+                .inv_rr = cfg->ram_ratio > 0 ? 1 / cfg->ram_ratio : 0,
+                .inv_cr = cfg->cpu_ratio > 0 ? 1 / cfg->cpu_ratio : 0,
+                .numa_bound = cfg->w_numa > 0 ? cfg->w_numa : 0,
         };
+        c->soft_affinity = c->group && req->group_policy == SCHED_GROUP_SOFT_AFFINITY;
         for (int i = 0; i < req->n_hints; i++) {
                 const char *s = req->hints[i], *eq = s ? strchr(s, '=') : NULL;
                 if (!eq || eq == s)
@@ -259,24 +349,40 @@ static int req_prepare(const struct sched_config *cfg, const struct sched_reques
         return 0;
 }
 
+/* Fills c's group table: on the stack (slots) when the members are on few hosts, else on the
+ * heap (returned, the caller frees). */
+static struct member *group_prepare(struct req_ctx *c, struct member *slots, size_t n_slots) {
+        struct member *heap = NULL;
+        size_t want = 16;
+        if (!c->group)
+                return NULL;
+        while (want < 2 * c->req->n_group_hosts)
+                want *= 2;
+        if (want <= n_slots) {
+                c->members.slots = slots;
+                memset(slots, 0, want * sizeof *slots);
+        } else
+                c->members.slots = heap = xcalloc(want, sizeof *heap);
+        c->members.mask = want - 1;
+        for (size_t i = 0; i < c->req->n_group_hosts; i++)
+                members_add(&c->members, c->req->group_hosts[i]);
+        return heap;
+}
+
 /* The per-host verdict, and what the weighers and the explanation need from the filters. */
 struct eval {
         int filter;                /* the first filter that rejected the host, -1 when it passed */
-        int reserved;              /* effective reserved CPUs */
         int members;               /* group members on the host */
         int node;                  /* index of the NUMA node chosen (numa VMs), -1 for none */
         bool spread;               /* dedicated VM spread over nodes */
         int free_pin;              /* free CPUs to pin (dedicated VMs) */
-        double cpu_ratio, ram_ratio, disk_ratio;
-        int64_t pool;              /* small-page RAM for VMs: mem - reserved - hugepages */
-        const struct sched_host_totals *sum;
         const struct sched_host *host;   /* the host judged: the one given, or a synced copy */
 };
 
-static bool hint_matches(const struct hint *hint, const struct sched_host *h, const struct sched_host_totals *t) {
+static bool hint_matches(const struct hint *hint, const struct sched_host *h) {
         if (hint->host)
-                return h->name && t->name_hash == hint->hash && streq(h->name, hint->value);
-        if (!(t->label_bloom & bloom_bit(hint->hash)))
+                return h->name && h->sum.name_hash == hint->hash && streq(h->name, hint->value);
+        if (!(h->sum.label_bloom & bloom_bit(hint->hash)))
                 return false;
         for (int i = 0; i < h->n_labels; i++) {
                 const struct sched_label *l = &h->labels[i];
@@ -287,41 +393,78 @@ static bool hint_matches(const struct hint *hint, const struct sched_host *h, co
         return false;
 }
 
-/* Free CPUs of each node (not pinned, not reserved) and CPUs it could give at all (not
- * reserved); returns the total free. */
-static int node_cpus(const struct sched_host *h, const sched_cpuset *res, int free[], int usable[]) {
-        int total = 0;
-        for (int k = 0; k < h->n_numa; k++) {
-                const sched_cpuset *cs = &h->numa[k].cpus;
-                int f = 0, u = 0;
-                for (int w = 0; w < CPU_WORDS; w++) {
-                        uint64_t x = cs->w[w] & ~res->w[w];
-                        u += __builtin_popcountll(x);
-                        f += __builtin_popcountll(x & ~h->pinned.w[w]);
-                }
-                free[k] = f;
-                usable[k] = u;
-                total += f;
+/* NUMA: CPUs per node. */
+
+/* The lowest r CPUs of h's nodes. */
+static void reserved_set(const struct sched_host *h, int r, sched_cpuset *ret) {
+        *ret = (sched_cpuset) {};
+        for (int w = 0; w < h->sum.cpu_words && r > 0; w++) {
+                uint64_t u = 0;
+                for (int k = 0; k < h->n_numa; k++)
+                        u |= h->numa[k].cpus.w[w];
+                for (; u && r > 0; u &= u - 1, r--)
+                        ret->w[w] |= u & -u;
         }
+}
+
+/* Free CPUs of each node (neither pinned nor among the lowest r) and the CPUs it could give at
+ * all (not reserved); returns the total free. From the totals when they know the lowest r
+ * CPUs, else from the cpusets. */
+static int node_free(const struct sched_host *h, int r, int free[], int usable[]) {
+        const struct sched_host_totals *t = &h->sum;
+        int total = 0;
+        if (r <= t->n_low || t->n_low < SCHED_LOW_CPUS) {
+                for (int k = 0; k < h->n_numa; k++) {
+                        free[k] = t->node[k].free_cpus;
+                        usable[k] = t->node[k].cpus;
+                }
+                for (int j = 0; j < r && j < t->n_low; j++) {
+                        usable[t->low_node[j]]--;
+                        if (!(t->low_pinned >> j & 1))
+                                free[t->low_node[j]]--;
+                }
+        } else {
+                sched_cpuset res;
+                reserved_set(h, r, &res);
+                for (int k = 0; k < h->n_numa; k++) {
+                        const sched_cpuset *cs = &h->numa[k].cpus;
+                        free[k] = usable[k] = 0;
+                        for (int w = 0; w < t->cpu_words; w++) {
+                                uint64_t x = cs->w[w] & ~res.w[w];
+                                usable[k] += __builtin_popcountll(x);
+                                free[k] += __builtin_popcountll(x & ~h->pinned.w[w]);
+                        }
+                }
+        }
+        for (int k = 0; k < h->n_numa; k++)
+                total += free[k];
         return total;
 }
 
 /* The order in which a spread VM takes nodes: most free CPUs first, then lowest index. */
-static int spread_order(const struct sched_host *h, const int free[], int order[]) {
-        int n = 0;
-        for (int k = 0; k < h->n_numa; k++) {
-                int j = n++;
-                while (j > 0 && free[order[j - 1]] < free[k]) {
+static int spread_order(int n_numa, const int free[], int order[]) {
+        for (int k = 0; k < n_numa; k++) {
+                int j = k;
+                for (; j > 0 && free[order[j - 1]] < free[k]; j--)
                         order[j] = order[j - 1];
-                        j--;
-                }
                 order[j] = k;
         }
-        return n;
+        return n_numa;
 }
 
-/* RAM shares of a spread dedicated VM: by the vCPUs on each node (pinned[i] is vCPU i's CPU),
- * the remainder to the node of vCPU 0. share[] has n_numa entries. */
+/* RAM shares of a spread VM from its vCPUs per node (count[]): in proportion, the remainder to
+ * node first (that of vCPU 0). */
+static void shares_of(int n_numa, int64_t ram, const int count[], int vcpus, int first, int64_t share[]) {
+        int64_t given = 0;
+        for (int k = 0; k < n_numa; k++) {
+                share[k] = vcpus > 0 ? ram * count[k] / vcpus : 0;
+                given += share[k];
+        }
+        if (first >= 0)
+                share[first] += ram - given;
+}
+
+/* The same from a decision's pinned CPUs, for claims and releases. */
 static void spread_shares(const struct sched_host *h, int64_t ram, const int *pinned, int n_pinned, int64_t share[]) {
         int count[SCHED_MAX_NUMA] = {}, first = -1;
         for (int i = 0; i < n_pinned; i++)
@@ -332,53 +475,41 @@ static void spread_shares(const struct sched_host *h, int64_t ram, const int *pi
                                         first = k;
                                 break;
                         }
-        int64_t given = 0;
-        for (int k = 0; k < h->n_numa; k++) {
-                share[k] = n_pinned > 0 ? ram * count[k] / n_pinned : 0;
-                given += share[k];
-        }
-        if (first >= 0)
-                share[first] += ram - given;
+        shares_of(h->n_numa, ram, count, n_pinned, first, share);
 }
 
-/* Picks the CPUs of a dedicated VM into pinned[] (vCPU order): the lowest free CPUs of node
- * `node`, or of the nodes in spread order. Returns how many it found. */
-static int pick_cpus(const struct sched_host *h, const sched_cpuset *res, int vcpus, int node, bool spread,
-                     const int free[], int pinned[]) {
+/* Picks a dedicated VM's CPUs into pinned[] (vCPU order): the lowest free CPUs of node `node`,
+ * or of the nodes in spread order. Returns how many it found. */
+static int pick_cpus(const struct sched_host *h, int reserved, int vcpus, int node, bool spread, const int free[],
+                     int pinned[]) {
         int order[SCHED_MAX_NUMA], n_order = 1, n = 0;
+        sched_cpuset res;
+        reserved_set(h, reserved, &res);
         if (spread)
-                n_order = spread_order(h, free, order);
+                n_order = spread_order(h->n_numa, free, order);
         else
                 order[0] = node;
         for (int o = 0; o < n_order && n < vcpus; o++) {
                 const sched_cpuset *cs = &h->numa[order[o]].cpus;
-                for (int w = 0; w < CPU_WORDS && n < vcpus; w++) {
-                        uint64_t x = cs->w[w] & ~res->w[w] & ~h->pinned.w[w];
-                        while (x && n < vcpus) {
+                for (int w = 0; w < h->sum.cpu_words && n < vcpus; w++)
+                        for (uint64_t x = cs->w[w] & ~res.w[w] & ~h->pinned.w[w]; x && n < vcpus; x &= x - 1)
                                 pinned[n++] = w * 64 + __builtin_ctzll(x);
-                                x &= x - 1;
-                        }
-                }
         }
         return n;
 }
 
 /* Stages dedicated, numa and hugepages for a VM that needs a NUMA node: sets e->node,
  * e->spread and e->free_pin, and returns the first of the three filters that rejects h, or -1. */
-static int numa_stage(const struct req_ctx *c, const struct sched_host *h, struct eval *e) {
+static int numa_stage(const struct req_ctx *c, const struct sched_host *h, const struct eff *f, struct eval *e) {
         const struct sched_request *req = c->req;
-        const struct sched_host_totals *t = e->sum;
+        const struct sched_host_totals *t = &h->sum;
         int free[SCHED_MAX_NUMA] = {}, usable[SCHED_MAX_NUMA] = {};
-        sched_cpuset res = {};
 
         if (c->dedicated) {
-                /* Free pinnable CPUs are at most the unreserved, unpinned ones. */
-                if (h->cpus - e->reserved - t->n_pinned < req->vcpus) {
-                        e->free_pin = h->cpus - e->reserved - t->n_pinned;
+                e->free_pin = (int) (t->shared_cpus - f->res_cpus);   /* an upper bound, without the node reads */
+                if (e->free_pin < req->vcpus)
                         return SCHED_F_DEDICATED;
-                }
-                reserved_set(h, e->reserved, &res);
-                e->free_pin = node_cpus(h, &res, free, usable);
+                e->free_pin = node_free(h, f->reserved, free, usable);
                 if (e->free_pin < req->vcpus)
                         return SCHED_F_DEDICATED;
         }
@@ -389,24 +520,22 @@ static int numa_stage(const struct req_ctx *c, const struct sched_host *h, struc
         int64_t need_hp = c->hugepages ? req->ram_mib : 0;
         int need_cpus = c->dedicated ? req->vcpus : 0;
         int best = -1, best_hp = -1, max_usable = 0;
-        int64_t best_key_hp = 0;
+        int64_t best_key = 0;
         for (int k = 0; k < h->n_numa; k++) {
-                const struct sched_numa_node *nd = &h->numa[k];
-                int64_t free_mem = nd->mem_mib - nd->hugepages_mib - nd->bound_ram_mib;
-                int64_t free_hp = nd->hugepages_mib - nd->hugepages_used_mib;
+                const struct sched_node_totals *nt = &t->node[k];
                 if (usable[k] > max_usable)
                         max_usable = usable[k];
-                if (free_hp >= need_hp && need_hp > 0 &&
-                    (best_hp < 0 || free_hp < h->numa[best_hp].hugepages_mib - h->numa[best_hp].hugepages_used_mib))
+                if (need_hp > 0 && nt->free_hugepages_mib >= need_hp &&
+                    (best_hp < 0 || nt->free_hugepages_mib < t->node[best_hp].free_hugepages_mib))
                         best_hp = k;
-                if (free[k] < need_cpus || free_mem < need_mem || free_hp < need_hp)
+                if (free[k] < need_cpus || nt->free_mib < need_mem || nt->free_hugepages_mib < need_hp)
                         continue;
-                /* Dedicated: the fewest free CPUs that fit (pack pinned VMs); hugepages: then
-                 * the fewest free hugepages; then the lowest index. */
-                int64_t key_hp = need_hp > 0 ? free_hp : 0;
-                if (best < 0 || free[k] < free[best] || (free[k] == free[best] && key_hp < best_key_hp)) {
+                /* The fewest free CPUs that fit (pinned VMs pack, big holes stay); for hugepages
+                 * then the fewest free hugepages; then the lowest index. */
+                int64_t key = need_hp > 0 ? nt->free_hugepages_mib : 0;
+                if (best < 0 || free[k] < free[best] || (free[k] == free[best] && key < best_key)) {
                         best = k;
-                        best_key_hp = key_hp;
+                        best_key = key;
                 }
         }
         if (best >= 0) {
@@ -416,7 +545,8 @@ static int numa_stage(const struct req_ctx *c, const struct sched_host *h, struc
         if (!c->dedicated || req->vcpus <= max_usable)
                 return SCHED_F_NUMA;    /* it would fit one node, but none has room now */
 
-        /* More vCPUs than any node has: spread the CPUs over nodes. */
+        /* More vCPUs than any node has: the CPUs spread over nodes. A hugepages VM keeps its
+         * memory on one node; another has its RAM accounted to the nodes by vCPUs. */
         if (c->hugepages) {
                 if (best_hp < 0)
                         return SCHED_F_NUMA;
@@ -424,30 +554,59 @@ static int numa_stage(const struct req_ctx *c, const struct sched_host *h, struc
                 e->spread = true;
                 return -1;
         }
-        int pinned[SCHED_MAX_PINNED];
+        int order[SCHED_MAX_NUMA], count[SCHED_MAX_NUMA] = {}, left = req->vcpus;
         int64_t share[SCHED_MAX_NUMA];
-        int n = pick_cpus(h, &res, req->vcpus, -1, true, free, pinned);
-        spread_shares(h, req->ram_mib, pinned, n, share);
+        spread_order(h->n_numa, free, order);
+        for (int o = 0; o < h->n_numa && left > 0; o++) {
+                count[order[o]] = free[order[o]] < left ? free[order[o]] : left;
+                left -= count[order[o]];
+        }
+        shares_of(h->n_numa, req->ram_mib, count, req->vcpus, order[0], share);
         for (int k = 0; k < h->n_numa; k++)
-                if (share[k] > h->numa[k].mem_mib - h->numa[k].hugepages_mib - h->numa[k].bound_ram_mib)
+                if (share[k] > t->node[k].free_mib)
                         return SCHED_F_NUMA;
         e->node = -1;
         e->spread = true;
         return -1;
 }
 
+/* The capacity filters cpu, ram and disk, in that order; -1 when all pass. One branch for the
+ * usual case of a host that passes all three. */
+static _hot_ int capacity_filters(const struct req_ctx *c, const struct sched_host *h, const struct eff *f, bool ded,
+                                   bool hp) {
+        const struct sched_host_totals *t = &h->sum;
+        double shared = t->shared_cpus - f->res_cpus;
+        double pool = t->pool_mib - f->res_ram;
+        bool cpu_ok, ram_ok, disk_ok;
+        if (ded) {
+                double left = shared - c->vcpus;
+                cpu_ok = t->used_vcpus <= (left > 0 ? left : 0) * f->cr;
+        } else
+                cpu_ok = t->used_vcpus + c->vcpus <= shared * f->cr;
+        if (hp)
+                ram_ok = true;   /* from hugepages: the small-page pool is untouched */
+        else if (ded)
+                ram_ok = (pool - c->ram_mib >= 0) & (t->used_ram_mib <= (pool - c->ram_mib) * f->rr);
+        else
+                ram_ok = t->used_ram_mib + c->ram_mib <= pool * f->rr;
+        disk_ok = t->used_disk_gib + c->disk_gib <= t->disk_gib * f->dr;
+        if (__builtin_expect(cpu_ok & ram_ok & disk_ok, 1))
+                return -1;
+        return !cpu_ok ? SCHED_F_CPU : !ram_ok ? SCHED_F_RAM : SCHED_F_DISK;
+}
+
 /* Runs the filters on one host, in enum order. */
-static inline int filter_host(const struct req_ctx *c, const struct sched_host *h, struct sched_host *tmp,
-                              struct eval *e) {
+static _hot_ int filter_host(const struct req_ctx *c, const struct sched_host *h, struct sched_host *tmp,
+                              struct eff *f, struct eval *e, bool numa_vm) {
+        bool ded = numa_vm && c->dedicated, hp = numa_vm && c->hugepages;
         const struct sched_request *req = c->req;
-        const struct sched_config *cfg = c->cfg;
-        const struct sched_host_totals *t;
+        int r;
 
         e->node = -1;
         e->spread = false;
         e->members = 0;
         e->host = h;
-        if (!h->up || h->draining)
+        if (__builtin_expect(!h->up | h->draining, 0))
                 return SCHED_F_STATE;
         if (__builtin_expect(!h->sum.valid, 0)) {
                 /* Filled by hand: judge a synced copy. */
@@ -455,96 +614,55 @@ static inline int filter_host(const struct req_ctx *c, const struct sched_host *
                 sched_host_sync(tmp);
                 h = e->host = tmp;
         }
-        t = e->sum = &h->sum;
-
         for (int i = 0; i < c->n_hints; i++)
-                if (!hint_matches(&c->hints[i], h, t))
+                if (!hint_matches(&c->hints[i], h))
                         return SCHED_F_HINT;
-
         if (c->group) {
-                e->members = h->name ? (int) members_on(&c->members, t->name_hash, h->name) : 0;
-                if (req->group_policy == SCHED_GROUP_AFFINITY && e->members == 0)
-                        return SCHED_F_AFFINITY;
-                if (req->group_policy == SCHED_GROUP_ANTI_AFFINITY && e->members > 0)
+                e->members = h->name ? (int) members_on(&c->members, h->sum.name_hash, h->name) : 0;
+                if ((req->group_policy == SCHED_GROUP_AFFINITY && e->members == 0) ||
+                    (req->group_policy == SCHED_GROUP_ANTI_AFFINITY && e->members > 0))
                         return SCHED_F_AFFINITY;
         }
-
-        e->reserved = reserved_cpus_of(h, cfg);
-        e->cpu_ratio = ratio_of(h->cpu_ratio, cfg->cpu_ratio);
-        int shared_cpus = h->cpus - e->reserved - t->n_pinned;
-        if (c->dedicated) {
-                int left = shared_cpus - req->vcpus;
-                if ((double) h->used_vcpus > (double) (left > 0 ? left : 0) * e->cpu_ratio)
-                        return SCHED_F_CPU;
-        } else if ((double) (h->used_vcpus + req->vcpus) > (double) shared_cpus * e->cpu_ratio)
-                return SCHED_F_CPU;
-
-        e->ram_ratio = ratio_of(h->ram_ratio, cfg->ram_ratio);
-        e->pool = h->mem_mib - reserved_ram_of(h, cfg) - t->hugepages_mib;
-        if (c->hugepages) {
-                /* from hugepages: the small-page pool is untouched */
-        } else if (c->dedicated) {
-                int64_t left = e->pool - t->bound_ram_mib - req->ram_mib;
-                if (left < 0 || (double) h->used_ram_mib > (double) left * e->ram_ratio)
-                        return SCHED_F_RAM;
-        } else if ((double) (h->used_ram_mib + req->ram_mib) > (double) (e->pool - t->bound_ram_mib) * e->ram_ratio)
-                return SCHED_F_RAM;
-
-        e->disk_ratio = ratio_of(h->disk_ratio, cfg->disk_ratio);
-        if ((double) (h->used_disk_gib + req->disk_gib) > (double) h->disk_gib * e->disk_ratio)
-                return SCHED_F_DISK;
-
-        if (c->numa_vm)
-                return numa_stage(c, h, e);
-        return -1;
+        eff_get(c, h, f);
+        if ((r = capacity_filters(c, h, f, ded, hp)) >= 0)
+                return r;
+        return numa_vm ? numa_stage(c, h, f, e) : -1;
 }
 
-static inline double clamp01(double x) {
-        return x > 1 ? 1 : x > 0 ? x : 0;   /* NaN gives 0 */
-}
-
-/* The weighers: parts[] gets ram, cpu, load, numa (multiplied); returns the score. */
-static inline double weigh_host(const struct req_ctx *c, const struct sched_host *h, const struct eval *e,
-                                double parts[4]) {
+/* The weighers: parts[] gets ram, cpu, load, numa (multiplied); returns the score. The one
+ * arithmetic for every path, so that a decision and its explanation agree to the bit. */
+static _hot_ double weigh_host(const struct req_ctx *c, const struct sched_host *h, const struct eff *f,
+                                const struct eval *e, double parts[4], bool numa_vm) {
+        bool ded = numa_vm && c->dedicated, hp = numa_vm && c->hugepages;
         const struct sched_request *req = c->req;
         const struct sched_config *cfg = c->cfg;
-        const struct sched_host_totals *t = e->sum;
-        double ram, cpu, load, numa, soft = 0;
+        const struct sched_host_totals *t = &h->sum;
+        double ram, cpu, numa, soft = 0;
 
-        if (c->hugepages)
-                ram = t->hugepages_mib > 0
-                              ? (double) (t->hugepages_mib - t->hugepages_used_mib - req->ram_mib) / (double) t->hugepages_mib
-                              : 0;
-        else {
-                int64_t bound = t->bound_ram_mib + (c->dedicated ? req->ram_mib : 0);
-                int64_t used = h->used_ram_mib + (c->dedicated ? 0 : req->ram_mib);
-                double denom = (double) e->pool * e->ram_ratio;
-                ram = denom > 0 ? ((double) (e->pool - bound) * e->ram_ratio - (double) used) / denom : 0;
-        }
-        {
-                int usable = h->cpus - e->reserved;
-                int pinned = t->n_pinned + (c->dedicated ? req->vcpus : 0);
-                int64_t used = h->used_vcpus + (c->dedicated ? 0 : req->vcpus);
-                double denom = (double) usable * e->cpu_ratio;
-                cpu = denom > 0 ? ((double) (usable - pinned) * e->cpu_ratio - (double) used) / denom : 0;
-        }
-        ram = clamp01(ram);
-        cpu = clamp01(cpu);
-        if (cfg->mode == SCHED_PACK) {
+        if (hp)
+                ram = frac((double) (t->hugepages_mib - t->hugepages_used_mib) - c->ram_mib, (double) t->hugepages_mib);
+        else if (ded)
+                ram = frac((t->pool_mib - f->res_ram - c->ram_mib) * f->rr - t->used_ram_mib, (t->small_mib - f->res_ram) * f->rr);
+        else
+                ram = frac((t->pool_mib - f->res_ram) * f->rr - (t->used_ram_mib + c->ram_mib), (t->small_mib - f->res_ram) * f->rr);
+        if (ded)
+                cpu = frac((t->shared_cpus - f->res_cpus - c->vcpus) * f->cr - t->used_vcpus, (t->cpus - f->res_cpus) * f->cr);
+        else
+                cpu = frac((t->shared_cpus - f->res_cpus) * f->cr - (t->used_vcpus + c->vcpus), (t->cpus - f->res_cpus) * f->cr);
+        if (c->pack) {
                 ram = 1 - ram;
                 cpu = 1 - cpu;
         }
-        load = h->load >= 0 ? 1 - clamp01(h->load) : 0.5;
-        if (c->numa_vm)
+        if (numa_vm)
                 numa = e->spread ? 0 : 1;
         else
-                numa = req->vcpus <= t->big_node_cpus && req->ram_mib <= t->big_node_mem_mib ? 1 : 0;
+                numa = (double) ((c->vcpus <= t->big_node_cpus) & (c->ram_mib <= t->big_node_mem_mib));
 
         parts[0] = cfg->w_ram * ram;
         parts[1] = cfg->w_cpu * cpu;
-        parts[2] = cfg->w_load * load;
+        parts[2] = cfg->w_load * t->load_part;
         parts[3] = cfg->w_numa * numa;
-        if (c->group && req->n_group_hosts > 0) {
+        if (c->group) {
                 double share = (double) e->members / (double) req->n_group_hosts;
                 if (req->group_policy == SCHED_GROUP_SOFT_AFFINITY)
                         soft = cfg->w_soft_affinity * share;
@@ -555,11 +673,12 @@ static inline double weigh_host(const struct req_ctx *c, const struct sched_host
 }
 
 /* Explanation of one host's verdict (not on the hot path). */
-static void explain_detail(const struct req_ctx *c, const struct sched_host *h, const struct eval *e, char *buf,
-                           size_t size) {
+static void explain_detail(const struct req_ctx *c, const struct sched_host *h, const struct eff *f,
+                           const struct eval *e, char *buf, size_t size) {
         const struct sched_request *req = c->req;
-        const struct sched_host_totals *t = e->sum;
+        const struct sched_host_totals *t = &h->sum;
         long long ram = (long long) req->ram_mib;
+        double pool = t->pool_mib - f->res_ram;
         switch (e->filter) {
         case -1:
                 if (c->numa_vm && e->spread && e->node >= 0)
@@ -576,7 +695,7 @@ static void explain_detail(const struct req_ctx *c, const struct sched_host *h, 
                 break;
         case SCHED_F_HINT:
                 for (int i = 0; i < c->n_hints; i++)
-                        if (!hint_matches(&c->hints[i], h, t)) {
+                        if (!hint_matches(&c->hints[i], h)) {
                                 snprintf(buf, size, "does not match hint %.80s", req->hints[i]);
                                 break;
                         }
@@ -589,31 +708,29 @@ static void explain_detail(const struct req_ctx *c, const struct sched_host *h, 
                                  e->members == 1 ? "" : "s");
                 break;
         case SCHED_F_CPU: {
-                int shared = h->cpus - e->reserved - t->n_pinned;
+                int shared = h->cpus - f->reserved - t->n_pinned;
                 if (c->dedicated) {
                         int left = shared - req->vcpus;
                         snprintf(buf, size, "pinning %d CPUs leaves room for %lld shared vCPUs, %lld in use", req->vcpus,
-                                 (long long) floor((left > 0 ? left : 0) * e->cpu_ratio), (long long) h->used_vcpus);
+                                 (long long) floor((left > 0 ? left : 0) * f->cr), (long long) h->used_vcpus);
                 } else {
-                        long long cap = (long long) floor(shared * e->cpu_ratio);
+                        long long cap = (long long) floor(shared * f->cr);
                         snprintf(buf, size, "needs %d vCPUs, %lld of %lld free", req->vcpus, cap - (long long) h->used_vcpus,
                                  cap);
                 }
                 break;
         }
         case SCHED_F_RAM:
-                if (c->dedicated) {
-                        long long free = (long long) (e->pool - t->bound_ram_mib) -
-                                         (long long) ceil((double) h->used_ram_mib / (e->ram_ratio > 0 ? e->ram_ratio : 1));
-                        snprintf(buf, size, "needs %lld MiB not overcommitted, %lld of %lld free", ram, free,
-                                 (long long) e->pool);
-                } else {
-                        long long cap = (long long) floor((double) (e->pool - t->bound_ram_mib) * e->ram_ratio);
+                if (c->dedicated)
+                        snprintf(buf, size, "needs %lld MiB not overcommitted, %lld free", ram,
+                                 (long long) pool - (long long) ceil((double) h->used_ram_mib / (f->rr > 0 ? f->rr : 1)));
+                else {
+                        long long cap = (long long) floor(pool * f->rr);
                         snprintf(buf, size, "needs %lld MiB, %lld of %lld free", ram, cap - (long long) h->used_ram_mib, cap);
                 }
                 break;
         case SCHED_F_DISK: {
-                long long cap = (long long) floor((double) h->disk_gib * e->disk_ratio);
+                long long cap = (long long) floor((double) h->disk_gib * f->dr);
                 snprintf(buf, size, "needs %lld GiB, %lld of %lld free", (long long) req->disk_gib,
                          cap - (long long) h->used_disk_gib, cap);
                 break;
@@ -654,27 +771,84 @@ static char *no_host_reason(size_t n, const size_t rejected[SCHED_F_MAX]) {
         return strbuf_steal(&b);
 }
 
-/* Fills c's group table: on the stack (slots) when the members are on few hosts, else on the
- * heap (returned, the caller frees). */
-static struct member *group_prepare(struct req_ctx *c, struct member *slots, size_t n_slots) {
-        struct member *heap = NULL;
-        size_t want = 16;
-        if (!c->group)
-                return NULL;
-        while (want < 2 * c->req->n_group_hosts)
-                want *= 2;
-        if (want <= n_slots) {
-                c->members.slots = slots;
-                c->members.mask = want - 1;
-                memset(slots, 0, want * sizeof *slots);
-        } else {
-                heap = xcalloc(want, sizeof *heap);
-                c->members.slots = heap;
-                c->members.mask = want - 1;
+static inline bool name_before(const struct sched_host *a, const struct sched_host *b) {
+        return strcmp(a->name ? a->name : "", b->name ? b->name : "") < 0;
+}
+
+/* The winner so far. */
+struct best {
+        ssize_t i;
+        double score;
+        struct eval e;
+        struct eff f;
+};
+
+/* One pass over the hosts. Inlined into sched_place with constant numa_vm and explain, so
+ * that the usual loop (a shared VM, no explanation) is straight-line code. */
+static inline __attribute__((always_inline)) void scan(const struct req_ctx *c, const struct sched_host *hosts,
+                                                       size_t n, struct sched_explain *explain, size_t rejected[],
+                                                       struct best *b, bool numa_vm, bool explaining) {
+        const struct sched_config *cfg = c->cfg;
+        bool prune = c->prune && !explaining, ded = numa_vm && c->dedicated, hp = numa_vm && c->hugepages;
+        struct sched_host tmp;
+        for (size_t i = 0; i < n; i++) {
+                const struct sched_host *h;
+                struct eval e;
+                struct eff f;
+                double parts[4];
+                /* Hosts are far apart in memory: fetch the bound a few hosts ahead. */
+                __builtin_prefetch(&hosts[i + 16 < n ? i + 16 : i].bound);
+                if (prune && b->i >= 0 && __builtin_expect(hosts[i].bound.ram_inv > 0, 1)) {
+                        /* The weighers' parts from above (sched.h, struct sched_host_bound; the
+                         * numa part at best, soft affinity as it is): a host whose bound is below
+                         * the best, with room for rounding, can neither win nor tie. A host the
+                         * filters would reject may be skipped too: a best exists. */
+                        const struct sched_host_bound *u = &hosts[i].bound;
+                        double ram, cpu;
+                        if (hp)
+                                ram = u->hugepages;
+                        else if (ded)
+                                ram = u->ram - (double) u->ram_used * c->inv_rr - c->ram_mib * u->ram_inv;
+                        else
+                                ram = u->ram - ((double) u->ram_used + c->ram_mib * u->ram_inv) * c->inv_rr;
+                        if (ded)
+                                cpu = u->cpu - (double) u->cpu_used * c->inv_cr - c->vcpus * u->cpu_inv;
+                        else
+                                cpu = u->cpu - ((double) u->cpu_used + c->vcpus * u->cpu_inv) * c->inv_cr;
+                        double ub = cfg->w_ram * ram + cfg->w_cpu * cpu + cfg->w_load * (double) u->load + c->numa_bound;
+                        if (c->soft_affinity && hosts[i].name)
+                                ub += cfg->w_soft_affinity * members_on(&c->members, hosts[i].sum.name_hash, hosts[i].name) /
+                                      (double) c->req->n_group_hosts;
+                        if (ub + 1e-9 * (1 + fabs(b->score)) < b->score)
+                                continue;
+                }
+                e.filter = filter_host(c, &hosts[i], &tmp, &f, &e, numa_vm);
+                h = e.host;
+                if (e.filter >= 0) {
+                        rejected[e.filter]++;
+                        if (explaining) {
+                                explain[i] = (struct sched_explain) { .rejected_by = e.filter };
+                                explain_detail(c, h, &f, &e, explain[i].detail, sizeof explain[i].detail);
+                        }
+                        continue;
+                }
+                double score = weigh_host(c, h, &f, &e, parts, numa_vm);
+                if (explaining) {
+                        explain[i] = (struct sched_explain) {
+                                .rejected_by = -1,
+                                .score = score,
+                                .weights = { parts[0], parts[1], parts[2], parts[3] },
+                        };
+                        explain_detail(c, h, &f, &e, explain[i].detail, sizeof explain[i].detail);
+                }
+                if (__builtin_expect(score >= b->score, 0) &&
+                    (score > b->score || (b->i >= 0 && name_before(&hosts[i], &hosts[b->i])))) {
+                        b->i = (ssize_t) i;
+                        b->score = score;
+                        b->e = e;
+                        b->f = f;
+                }
         }
-        for (size_t i = 0; i < c->req->n_group_hosts; i++)
-                members_add(&c->members, c->req->group_hosts[i]);
-        return heap;
 }
 
 int sched_place(const struct sched_config *cfg, const struct sched_host *hosts, size_t n,
@@ -683,70 +857,48 @@ int sched_place(const struct sched_config *cfg, const struct sched_host *hosts, 
         struct req_ctx c;
         struct member slots[2 * GROUP_STACK_HOSTS];
         size_t rejected[SCHED_F_MAX] = {};
-        struct sched_host tmp;
         int r = req_prepare(cfg, req, &c, ret_reason);
         if (r < 0)
                 return r;
         _cleanup_free_ struct member *heap = group_prepare(&c, slots, ELEMENTSOF(slots));
 
-        ssize_t best = -1;
-        double best_score = 0;
-        struct eval best_eval = {};
-        for (size_t i = 0; i < n; i++) {
-                const struct sched_host *h = &hosts[i];
-                struct eval e;
-                double parts[4];
-                __builtin_prefetch(&hosts[i + 4 < n ? i + 4 : i]);
-                e.filter = filter_host(&c, h, &tmp, &e);
-                h = e.host;
-                if (e.filter >= 0) {
-                        rejected[e.filter]++;
-                        if (explain) {
-                                explain[i] = (struct sched_explain) { .rejected_by = e.filter };
-                                explain_detail(&c, h, &e, explain[i].detail, sizeof explain[i].detail);
-                        }
-                        continue;
-                }
-                double score = weigh_host(&c, h, &e, parts);
-                if (explain) {
-                        explain[i] = (struct sched_explain) {
-                                .rejected_by = -1,
-                                .score = score,
-                                .weights = { parts[0], parts[1], parts[2], parts[3] },
-                        };
-                        explain_detail(&c, h, &e, explain[i].detail, sizeof explain[i].detail);
-                }
-                if (best < 0 || score > best_score ||
-                    (score == best_score && strcmp(h->name ? h->name : "", hosts[best].name ? hosts[best].name : "") < 0)) {
-                        best = (ssize_t) i;
-                        best_score = score;
-                        best_eval = e;
-                }
-        }
-        if (best < 0) {
+        struct best b = { .i = -1, .score = -HUGE_VAL };
+        if (explain) {
+                if (c.numa_vm)
+                        scan(&c, hosts, n, explain, rejected, &b, true, true);
+                else
+                        scan(&c, hosts, n, explain, rejected, &b, false, true);
+        } else if (c.numa_vm)
+                scan(&c, hosts, n, NULL, rejected, &b, true, false);
+        else
+                scan(&c, hosts, n, NULL, rejected, &b, false, false);
+        if (b.i < 0) {
                 if (ret_reason)
                         *ret_reason = no_host_reason(n, rejected);
                 return TIDE_E_NO_HOST;
         }
 
         /* The winner's NUMA node and CPUs. */
-        const struct sched_host *h = &hosts[best];
-        ret->host = (int) best;
-        ret->numa_node = best_eval.node >= 0 ? h->numa[best_eval.node].id : -1;
+        struct sched_host tmp;
+        const struct sched_host *h = &hosts[b.i];
+        if (!h->sum.valid) {
+                tmp = *h;
+                sched_host_sync(&tmp);
+                h = &tmp;
+        }
+        ret->host = (int) b.i;
+        ret->numa_node = b.e.node >= 0 ? h->numa[b.e.node].id : -1;
         ret->n_pinned = 0;
-        ret->score = best_score;
+        ret->score = b.score;
         if (c.dedicated) {
-                int free[SCHED_MAX_NUMA] = {}, usable[SCHED_MAX_NUMA];
-                sched_cpuset res;
-                const struct sched_host *hh = h;
-                if (!h->sum.valid) {
-                        tmp = *h;
-                        sched_host_sync(&tmp);
-                        hh = &tmp;
+                int free[SCHED_MAX_NUMA], usable[SCHED_MAX_NUMA];
+                node_free(h, b.f.reserved, free, usable);
+                ret->n_pinned = pick_cpus(h, b.f.reserved, req->vcpus, b.e.node, b.e.spread, free, ret->pinned);
+                if (ret->n_pinned != req->vcpus) {
+                        if (ret_reason)
+                                *ret_reason = xasprintf("host %s: its totals are out of date", h->name ? h->name : "?");
+                        return TIDE_E_CONFLICT;
                 }
-                reserved_set(hh, reserved_cpus_of(hh, cfg), &res);
-                node_cpus(hh, &res, free, usable);
-                ret->n_pinned = pick_cpus(hh, &res, req->vcpus, best_eval.node, best_eval.spread, free, ret->pinned);
         }
         return 0;
 }
@@ -760,71 +912,48 @@ static int node_index(const struct sched_host *h, int id) {
         return -1;
 }
 
-/* v -= d, never below zero; returns what was taken. */
-static int64_t take(int64_t *v, int64_t d) {
-        int64_t t = d < *v ? d : *v;
-        if (t < 0)
-                t = 0;
-        *v -= t;
-        return t;
+/* v += d on a claim; v -= d, never below zero, on a release. */
+static void add(int64_t *v, int64_t d, bool claim) {
+        if (claim)
+                *v += d;
+        else
+                *v = *v > d ? *v - d : 0;
 }
 
 static void book(struct sched_host *h, const struct sched_request *req, const struct sched_decision *d, bool claim) {
-        if (!h->sum.valid)
-                sched_host_sync(h);
-        struct sched_host_totals *t = &h->sum;
-        int64_t ram = req->ram_mib;
-        if (claim) {
-                h->instances++;
-                h->used_disk_gib += req->disk_gib;
-        } else {
-                take(&h->instances, 1);
-                take(&h->used_disk_gib, req->disk_gib);
-        }
-
+        if (h->n_numa <= 0)
+                sched_host_sync(h);     /* the node of a host without NUMA data */
+        add(&h->instances, 1, claim);
+        add(&h->used_disk_gib, req->disk_gib, claim);
         if (req->dedicated) {
                 for (int i = 0; i < d->n_pinned && i < SCHED_MAX_PINNED; i++) {
                         int cpu = d->pinned[i];
-                        if (cpu < 0 || cpu >= SCHED_MAX_CPUS || sched_cpuset_has(&h->pinned, cpu) == claim)
+                        if (cpu < 0 || cpu >= SCHED_MAX_CPUS)
                                 continue;
                         if (claim)
                                 sched_cpuset_set(&h->pinned, cpu);
                         else
                                 sched_cpuset_clear(&h->pinned, cpu);
-                        t->n_pinned += claim ? 1 : -1;
                 }
-        } else if (claim)
-                h->used_vcpus += req->vcpus;
-        else
-                take(&h->used_vcpus, req->vcpus);
+        } else
+                add(&h->used_vcpus, req->vcpus, claim);
 
         int k = d->numa_node >= 0 ? node_index(h, d->numa_node) : -1;
         if (req->hugepages) {
-                if (k < 0)
-                        return;
-                if (claim) {
-                        h->numa[k].hugepages_used_mib += ram;
-                        t->hugepages_used_mib += ram;
-                } else
-                        t->hugepages_used_mib -= take(&h->numa[k].hugepages_used_mib, ram);
+                if (k >= 0)
+                        add(&h->numa[k].hugepages_used_mib, req->ram_mib, claim);
         } else if (req->dedicated) {
                 int64_t share[SCHED_MAX_NUMA] = {};
                 if (k >= 0)
-                        share[k] = ram;
+                        share[k] = req->ram_mib;
                 else
-                        spread_shares(h, ram, d->pinned, d->n_pinned < SCHED_MAX_PINNED ? d->n_pinned : SCHED_MAX_PINNED,
+                        spread_shares(h, req->ram_mib, d->pinned, d->n_pinned < SCHED_MAX_PINNED ? d->n_pinned : SCHED_MAX_PINNED,
                                       share);
-                for (int j = 0; j < h->n_numa; j++) {
-                        if (claim) {
-                                h->numa[j].bound_ram_mib += share[j];
-                                t->bound_ram_mib += share[j];
-                        } else
-                                t->bound_ram_mib -= take(&h->numa[j].bound_ram_mib, share[j]);
-                }
-        } else if (claim)
-                h->used_ram_mib += ram;
-        else
-                take(&h->used_ram_mib, ram);
+                for (int j = 0; j < h->n_numa; j++)
+                        add(&h->numa[j].bound_ram_mib, share[j], claim);
+        } else
+                add(&h->used_ram_mib, req->ram_mib, claim);
+        sched_host_sync(h);
 }
 
 void sched_claim(struct sched_host *h, const struct sched_request *req, const struct sched_decision *d) {
@@ -848,24 +977,39 @@ static int conflict(char **ret_reason, const char *fmt, ...) {
         return TIDE_E_CONFLICT;
 }
 
+static bool totals_equal(const struct sched_host_totals *a, const struct sched_host_totals *b, int n_numa) {
+        if (a->shared_cpus != b->shared_cpus || a->cpus != b->cpus || a->pool_mib != b->pool_mib ||
+            a->small_mib != b->small_mib || a->used_vcpus != b->used_vcpus || a->used_ram_mib != b->used_ram_mib ||
+            a->used_disk_gib != b->used_disk_gib || a->disk_gib != b->disk_gib || a->load_part != b->load_part ||
+            a->big_node_cpus != b->big_node_cpus || a->big_node_mem_mib != b->big_node_mem_mib ||
+            a->overrides != b->overrides || a->n_pinned != b->n_pinned || a->bound_ram_mib != b->bound_ram_mib ||
+            a->hugepages_mib != b->hugepages_mib || a->hugepages_used_mib != b->hugepages_used_mib ||
+            a->name_hash != b->name_hash || a->label_bloom != b->label_bloom || a->cpu_words != b->cpu_words ||
+            a->n_low != b->n_low || a->low_pinned != b->low_pinned || memcmp(a->low_node, b->low_node, sizeof a->low_node) != 0)
+                return false;
+        for (int k = 0; k < n_numa; k++)
+                if (a->node[k].cpus != b->node[k].cpus || a->node[k].free_cpus != b->node[k].free_cpus ||
+                    a->node[k].free_mib != b->node[k].free_mib || a->node[k].free_hugepages_mib != b->node[k].free_hugepages_mib)
+                        return false;
+        return true;
+}
+
 int sched_host_check(const struct sched_config *cfg, const struct sched_host *h, char **ret_reason) {
         struct sched_host s = *h;
         const char *name = h->name ? h->name : "?";
         sched_host_sync(&s);
-        const struct sched_host_totals *a = &h->sum, *b = &s.sum;
-        if (a->valid && (a->n_pinned != b->n_pinned || a->big_node_cpus != b->big_node_cpus ||
-                         a->big_node_mem_mib != b->big_node_mem_mib || a->bound_ram_mib != b->bound_ram_mib ||
-                         a->hugepages_mib != b->hugepages_mib || a->hugepages_used_mib != b->hugepages_used_mib ||
-                         a->name_hash != b->name_hash || a->label_bloom != b->label_bloom))
+        if (h->sum.valid && (h->n_numa != s.n_numa || !totals_equal(&h->sum, &s.sum, s.n_numa) ||
+                             memcmp(&h->bound, &s.bound, sizeof s.bound) != 0))
                 return conflict(ret_reason, "%s: derived totals out of date", name);
         if (h->used_vcpus < 0 || h->used_ram_mib < 0 || h->used_disk_gib < 0 || h->instances < 0)
                 return conflict(ret_reason, "%s: negative usage", name);
 
-        int reserved = reserved_cpus_of(&s, cfg);
-        double cr = ratio_of(h->cpu_ratio, cfg->cpu_ratio), rr = ratio_of(h->ram_ratio, cfg->ram_ratio),
-               dr = ratio_of(h->disk_ratio, cfg->disk_ratio);
+        struct req_ctx c = { .cfg = cfg, .reserved = cfg->reserved_cpus > 0 ? cfg->reserved_cpus : 0,
+                             .reserved_ram = cfg->reserved_ram_mib > 0 ? (double) cfg->reserved_ram_mib : 0 };
+        struct eff f;
+        eff_get(&c, &s, &f);
         sched_cpuset res, nodes = {};
-        reserved_set(&s, reserved, &res);
+        reserved_set(&s, f.reserved, &res);
         for (int k = 0; k < s.n_numa; k++)
                 for (int w = 0; w < CPU_WORDS; w++) {
                         if (nodes.w[w] & s.numa[k].cpus.w[w])
@@ -880,22 +1024,22 @@ int sched_host_check(const struct sched_config *cfg, const struct sched_host *h,
                         return conflict(ret_reason, "%s: CPU %d is pinned outside the NUMA nodes", name,
                                         w * 64 + __builtin_ctzll(s.pinned.w[w] & ~nodes.w[w]));
         }
-        int shared = s.cpus - reserved - s.sum.n_pinned;
+        int shared = s.cpus - f.reserved - s.sum.n_pinned;
         if (shared < 0)
-                return conflict(ret_reason, "%s: %d CPUs pinned, %d not reserved", name, s.sum.n_pinned, s.cpus - reserved);
-        if (h->used_vcpus > 0 && (double) h->used_vcpus > (double) shared * cr)
+                return conflict(ret_reason, "%s: %d CPUs pinned, %d not reserved", name, s.sum.n_pinned, s.cpus - f.reserved);
+        if (h->used_vcpus > 0 && (double) h->used_vcpus > (double) shared * f.cr)
                 return conflict(ret_reason, "%s: %lld shared vCPUs on %d CPUs at ratio %g", name,
-                                (long long) h->used_vcpus, shared, cr);
-        int64_t pool = s.mem_mib - reserved_ram_of(&s, cfg) - s.sum.hugepages_mib - s.sum.bound_ram_mib;
+                                (long long) h->used_vcpus, shared, f.cr);
+        double pool = s.sum.pool_mib - f.res_ram;
         if (s.sum.bound_ram_mib > 0 && pool < 0)
                 return conflict(ret_reason, "%s: %lld MiB bound, more than the host has", name,
                                 (long long) s.sum.bound_ram_mib);
-        if (h->used_ram_mib > 0 && (double) h->used_ram_mib > (double) pool * rr)
-                return conflict(ret_reason, "%s: %lld MiB shared RAM in %lld MiB at ratio %g", name,
-                                (long long) h->used_ram_mib, (long long) pool, rr);
-        if (h->used_disk_gib > 0 && (double) h->used_disk_gib > (double) h->disk_gib * dr)
+        if (h->used_ram_mib > 0 && (double) h->used_ram_mib > pool * f.rr)
+                return conflict(ret_reason, "%s: %lld MiB shared RAM in %.0f MiB at ratio %g", name,
+                                (long long) h->used_ram_mib, pool, f.rr);
+        if (h->used_disk_gib > 0 && (double) h->used_disk_gib > (double) h->disk_gib * f.dr)
                 return conflict(ret_reason, "%s: %lld GiB disk in %lld GiB at ratio %g", name,
-                                (long long) h->used_disk_gib, (long long) h->disk_gib, dr);
+                                (long long) h->used_disk_gib, (long long) h->disk_gib, f.dr);
         for (int k = 0; k < s.n_numa; k++) {
                 const struct sched_numa_node *nd = &s.numa[k];
                 if (nd->bound_ram_mib < 0 || nd->hugepages_used_mib < 0)

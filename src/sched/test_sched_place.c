@@ -531,6 +531,7 @@ static void load_unknown_counts_as_half(void **state) {
         load(&f, "[" H("a", ",\"load\":0.6") "," H("b", "") "," H("c", ",\"load\":0.4") "]");
         assert_string_equal(place(&f, SMALL), "c");
         f.hosts[2].load = 0.55;
+        sched_host_sync(&f.hosts[2]);
         assert_string_equal(place(&f, SMALL), "b");
         unload(&f);
 }
