@@ -711,12 +711,13 @@ static void explain_detail(const struct req_ctx *c, const struct sched_host *h, 
                 int shared = h->cpus - f->reserved - t->n_pinned;
                 if (c->dedicated) {
                         int left = shared - req->vcpus;
-                        snprintf(buf, size, "pinning %d CPUs leaves room for %lld shared vCPUs, %lld in use", req->vcpus,
-                                 (long long) floor((left > 0 ? left : 0) * f->cr), (long long) h->used_vcpus);
+                        snprintf(buf, size, "pinning %d CPU%s leaves room for %lld shared vCPUs, %lld in use", req->vcpus,
+                                 req->vcpus == 1 ? "" : "s", (long long) floor((left > 0 ? left : 0) * f->cr),
+                                 (long long) h->used_vcpus);
                 } else {
                         long long cap = (long long) floor(shared * f->cr);
-                        snprintf(buf, size, "needs %d vCPUs, %lld of %lld free", req->vcpus, cap - (long long) h->used_vcpus,
-                                 cap);
+                        snprintf(buf, size, "needs %d vCPU%s, %lld of %lld free", req->vcpus, req->vcpus == 1 ? "" : "s",
+                                 cap - (long long) h->used_vcpus, cap);
                 }
                 break;
         }
@@ -736,13 +737,15 @@ static void explain_detail(const struct req_ctx *c, const struct sched_host *h, 
                 break;
         }
         case SCHED_F_DEDICATED:
-                snprintf(buf, size, "needs %d free CPUs to pin, %d free", req->vcpus, e->free_pin);
+                snprintf(buf, size, "needs %d free CPU%s to pin, %d free", req->vcpus, req->vcpus == 1 ? "" : "s", e->free_pin);
                 break;
         case SCHED_F_NUMA:
                 if (c->dedicated && c->hugepages)
-                        snprintf(buf, size, "no NUMA node has %d free CPUs and %lld MiB of free hugepages", req->vcpus, ram);
+                        snprintf(buf, size, "no NUMA node has %d free CPU%s and %lld MiB of free hugepages", req->vcpus,
+                                 req->vcpus == 1 ? "" : "s", ram);
                 else if (c->dedicated)
-                        snprintf(buf, size, "no NUMA node has %d free CPUs and %lld MiB free", req->vcpus, ram);
+                        snprintf(buf, size, "no NUMA node has %d free CPU%s and %lld MiB free", req->vcpus,
+                                 req->vcpus == 1 ? "" : "s", ram);
                 else
                         snprintf(buf, size, "no NUMA node has %lld MiB of free hugepages", ram);
                 break;
