@@ -260,7 +260,9 @@ struct sched_explain {
  * a hint without '=', an unknown group policy) is TIDE_E_INVALID, with ret_reason set.
  * explain, when non-NULL, has room for n entries and is filled for every host. Never allocates
  * on success when ret_reason is unused (except for a group whose members are on more than 256
- * hosts), and never does I/O. */
+ * hosts), and never does I/O. TIDE_E_CONFLICT only when the winner's totals disagree with its
+ * cpusets (a host changed by hand without sched_host_sync). hosts must be synced or zeroed
+ * where not filled (sched_host_from_json does both). */
 int sched_place(const struct sched_config *cfg, const struct sched_host *hosts, size_t n,
                 const struct sched_request *req, struct sched_decision *ret,
                 struct sched_explain *explain, char **ret_reason);
@@ -270,8 +272,9 @@ int sched_place(const struct sched_config *cfg, const struct sched_host *hosts, 
 void sched_claim(struct sched_host *h, const struct sched_request *req, const struct sched_decision *d);
 void sched_release(struct sched_host *h, const struct sched_request *req, const struct sched_decision *d);
 
-/* Invariant check for tests: returns 0 when h's usage is within policy (ratios, no CPU pinned
- * twice — callers track that — no pinned CPU reserved, NUMA bound RAM within nodes), else
+/* Invariant check for tests: returns 0 when h's usage is within policy (ratios, no pinned CPU
+ * reserved or outside the nodes, NUMA bound RAM and hugepages within nodes, no CPU in two nodes,
+ * derived totals up to date; that no CPU is pinned twice the caller tracks), else
  * TIDE_E_CONFLICT with ret_reason set (caller frees). */
 int sched_host_check(const struct sched_config *cfg, const struct sched_host *h, char **ret_reason);
 
