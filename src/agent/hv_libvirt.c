@@ -10,8 +10,10 @@
  * remote connection): one thread per process runs libvirt's default loop while at least one
  * connection is open. libvirt's errors are kept per thread for hv_last_error() instead of being
  * printed. Library code: nothing here logs. */
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -25,6 +27,7 @@
 #include <libxml/parser.h>
 #include <libxml/uri.h>
 #include <libxml/xpath.h>
+#include <libxml/xpathInternals.h>
 
 #include "agent/hv.h"
 #include "common/errors.h"
@@ -35,6 +38,8 @@
 #define HV_SHUTDOWN_POLL_MS 50
 #define HV_SHUTDOWN_REPRESS_MS 5000
 #define HV_CAPS_MAX (16u << 20)
+#define HV_DOMAIN_XML_MAX (16u << 20)
+#define HV_QEMU_THREADS_MAX 4096   /* per pass of move_emulator_threads(); QEMU has ~10 + vCPUs */
 
 struct hv_conn {
         struct hv_conn_base base;   /* first: hv_conn_driver() reads it */
@@ -42,6 +47,8 @@ struct hv_conn {
         const char *accel;          /* static: "kvm" or "tcg" */
         const char *domain_type;    /* static: "kvm" or "qemu", follows accel */
         char *disk_dir;             /* where instance disks live (the state directory), or NULL */
+        char *run_dir;              /* where libvirt keeps <domain>.pid of running domains (QEMU
+                                     * on this host: embedded or qemu:///system), or NULL */
 };
 
 /* ---- errors ---- */
@@ -279,6 +286,10 @@ static int lv_open(const char *uri, const char *state_dir, struct hv_conn **ret)
                 c->disk_dir = xstrdup(state_dir);
         else if (root)
                 c->disk_dir = xstrdup(root);
+        if (root)
+                c->run_dir = xasprintf("%s/run/qemu", root);
+        else if (streq(chosen, HV_SYSTEM_URI))
+                c->run_dir = xstrdup("/run/libvirt/qemu");
         *ret = c;
         return 0;
 }
@@ -289,6 +300,7 @@ static void lv_close(struct hv_conn *c) {
                 return;
         virConnectClose(c->vc);
         free(c->disk_dir);
+        free(c->run_dir);
         free(c);
         loop_unref();
 }
@@ -747,10 +759,216 @@ static int lv_list(struct hv_conn *c, struct hv_domain_info **ret, size_t *ret_n
         return 0;
 }
 
+/* ---- moving floating threads ---- */
+
+/* What set_cpuset() needs of one definition of a domain (the running or the persistent one). */
+struct vcpu_layout {
+        int max_vcpus;
+        bool floating;   /* no vCPU pinned to a CPU of its own */
+};
+
+/* The layout of a parsed domain XML; false when it has no readable <vcpu>. hv_domain_xml()
+ * marks every domain "floating" or "pinned" in tide's metadata; a domain defined before the
+ * mark existed is pinned when it has any <vcpupin>, which tide then wrote only for pinned
+ * domains. */
+static bool doc_layout(xmlDocPtr doc, xmlXPathContextPtr ctx, struct vcpu_layout *ret) {
+        xmlNodePtr root = xmlDocGetRootElement(doc);
+        xmlXPathObjectPtr o = xpath_nodes(ctx, root, "/domain/vcpu");
+        int64_t max = o && o->nodesetval->nodeNr == 1 ? xml_int(o->nodesetval->nodeTab[0], NULL, 1, HV_MAX_VCPUS) : -1;
+        xmlXPathFreeObject(o);
+        if (max < 1 || xmlXPathRegisterNs(ctx, BAD_CAST "tide", BAD_CAST HV_XMLNS_INSTANCE) < 0)
+                return false;
+        ctx->node = root;
+        o = xmlXPathEvalExpression(BAD_CAST "string(/domain/metadata/tide:instance/tide:vcpus)", ctx);
+        const char *mark = o && o->type == XPATH_STRING && o->stringval ? (const char *) o->stringval : "";
+        bool floating;
+        if (streq(mark, "floating") || streq(mark, "pinned"))
+                floating = streq(mark, "floating");
+        else {
+                xmlXPathObjectPtr pins = xpath_nodes(ctx, root, "/domain/cputune/vcpupin");
+                floating = !pins || pins->nodesetval->nodeNr == 0;
+                xmlXPathFreeObject(pins);
+        }
+        xmlXPathFreeObject(o);
+        *ret = (struct vcpu_layout) { .max_vcpus = (int) max, .floating = floating };
+        return true;
+}
+
+/* The layout of d's running definition (xml_flags 0) or persistent one
+ * (VIR_DOMAIN_XML_INACTIVE). */
+static int read_layout(virDomainPtr d, unsigned xml_flags, struct vcpu_layout *ret) {
+        char *xml = virDomainGetXMLDesc(d, xml_flags);
+        if (!xml)
+                return fail();
+        size_t len = strlen(xml);
+        xmlDocPtr doc = len <= HV_DOMAIN_XML_MAX ? xmlReadMemory(xml, (int) len, "domain.xml", NULL,
+                                                                XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
+                                                 : NULL;
+        free(xml);
+        xmlXPathContextPtr ctx = doc ? xmlXPathNewContext(doc) : NULL;
+        bool ok = ctx && doc_layout(doc, ctx, ret);
+        xmlXPathFreeContext(ctx);
+        xmlFreeDoc(doc);
+        return ok ? 0 : fail_with(TIDE_E_BACKEND, "cannot read the domain's vCPUs from its XML");
+}
+
+/* Pins the floating vCPUs and the emulator of one definition of d (flags:
+ * VIR_DOMAIN_AFFECT_LIVE or VIR_DOMAIN_AFFECT_CONFIG). Offline vCPUs too: libvirt keeps their
+ * pinning for when they are hot-added. The <vcpu cpuset> of the definition stays as it was:
+ * the pins override it for every vCPU and the emulator. */
+static int pin_floating(virDomainPtr d, unsigned xml_flags, unsigned char *map, int maplen, unsigned flags) {
+        struct vcpu_layout l = {};
+        int r = read_layout(d, xml_flags, &l);
+        if (r < 0)
+                return r;
+        for (int i = 0; l.floating && i < l.max_vcpus; i++)
+                if (virDomainPinVcpuFlags(d, (unsigned) i, map, maplen, flags) < 0)
+                        return fail();
+        if (virDomainPinEmulator(d, map, maplen, flags) < 0)
+                return fail();
+        return 0;
+}
+
+/* Whether every CPU of map is one of the host's online CPUs (libvirt would fail half-way
+ * through otherwise: a cgroup's cpuset.cpus refuses CPUs the host lacks); sets *ret_maplen
+ * to the bytes of map that matter. */
+static int check_host_cpus(struct hv_conn *c, const uint8_t *map, int *ret_maplen) {
+        unsigned char *online = NULL;
+        int n = virNodeGetCPUMap(c->vc, &online, NULL, 0);
+        if (n < 0)
+                return fail();
+        int missing = -1;
+        for (int cpu = 0; cpu < HV_MAX_CPUS && missing < 0; cpu++)
+                if ((map[cpu / 8] & (1u << (cpu % 8))) &&
+                    (cpu >= n || !(online[cpu / 8] & (1u << (cpu % 8)))))
+                        missing = cpu;
+        free(online);
+        if (missing >= 0) {
+                hv_set_last_error("CPU %d of the list is not one of the host's online CPUs", missing);
+                return TIDE_E_BACKEND;
+        }
+        int len = HV_CPUMAP_BYTES;
+        while (len > 1 && map[len - 1] == 0)
+                len--;
+        *ret_maplen = len;
+        return 0;
+}
+
+/* The pid of the QEMU running d, from libvirt's pid file and checked against QEMU's -uuid
+ * argument (a stale file may name a recycled pid); 0 when unknown. */
+static pid_t qemu_pid(struct hv_conn *c, virDomainPtr d) {
+        const char *name = virDomainGetName(d);
+        char uuid[VIR_UUID_STRING_BUFLEN];
+        if (!c->run_dir || !name || virDomainGetUUIDString(d, uuid) < 0)
+                return 0;
+        _cleanup_free_ char *path = xasprintf("%s/%s.pid", c->run_dir, name);
+        _cleanup_free_ char *text = NULL, *cmdline = NULL;
+        size_t len;
+        int64_t pid;
+        if (read_file(path, 64, &text, &len) < 0)
+                return 0;
+        text[strcspn(text, "\n")] = '\0';
+        if (parse_int64(text, 1, INT32_MAX, &pid) < 0)
+                return 0;
+        _cleanup_free_ char *cmd_path = xasprintf("/proc/%d/cmdline", (int) pid);
+        if (read_file(cmd_path, 1 << 20, &cmdline, &len) < 0)
+                return 0;
+        for (const char *a = cmdline; a < cmdline + len; a += strlen(a) + 1)
+                if (streq(a, "-uuid") && a + strlen(a) + 1 < cmdline + len && streq(a + strlen(a) + 1, uuid))
+                        return (pid_t) pid;
+        return 0;
+}
+
+/* Whether a QEMU thread is a vCPU: QEMU names them "CPU <n>/KVM" ("ALL CPUs/TCG" for
+ * single-threaded TCG) when libvirt passes debug-threads=on, which it always does. */
+static bool vcpu_thread(const char *comm) {
+        return strchr(comm, '/') && (endswith(comm, "/KVM") || endswith(comm, "/TCG"));
+}
+
+/* Gives every thread of QEMU pid that is not a vCPU the affinity map. libvirt moves the
+ * emulator's cgroup and QEMU's main thread only, and since Linux 6.2 a cgroup change keeps
+ * what sched_setaffinity() last asked for a thread wherever the two overlap: libvirt sets
+ * QEMU's affinity before exec, every thread inherits it, so without this the RCU, monitor
+ * and worker threads would stay on the old set's intersection with the new one. Twice, for
+ * threads started meanwhile by a thread not yet moved. Fails without touching anything when
+ * no thread is named as a vCPU (a QEMU without debug-threads). */
+static int move_emulator_threads(pid_t pid, const uint8_t *map) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        for (int cpu = 0; cpu < HV_MAX_CPUS && cpu < CPU_SETSIZE; cpu++)
+                if (map[cpu / 8] & (1u << (cpu % 8)))
+                        CPU_SET(cpu, &set);
+        _cleanup_free_ char *task_dir = xasprintf("/proc/%d/task", (int) pid);
+        for (int pass = 0; pass < 2; pass++) {
+                DIR *dir = opendir(task_dir);
+                if (!dir)
+                        return 0;   /* QEMU ended meanwhile */
+                _cleanup_free_ pid_t *tids = xcalloc(HV_QEMU_THREADS_MAX, sizeof *tids);
+                size_t n = 0;
+                bool saw_vcpu = false;
+                struct dirent *de;
+                while ((de = readdir(dir)) && n < HV_QEMU_THREADS_MAX) {
+                        int64_t tid;
+                        if (parse_int64(de->d_name, 1, INT32_MAX, &tid) < 0)
+                                continue;
+                        _cleanup_free_ char *comm_path = xasprintf("%s/%s/comm", task_dir, de->d_name);
+                        _cleanup_free_ char *comm = NULL;
+                        size_t len;
+                        if (read_file(comm_path, 64, &comm, &len) < 0)
+                                continue;   /* the thread ended */
+                        comm[strcspn(comm, "\n")] = '\0';
+                        if (vcpu_thread(comm))
+                                saw_vcpu = true;
+                        else
+                                tids[n++] = (pid_t) tid;
+                }
+                closedir(dir);
+                if (!saw_vcpu)
+                        return fail_with(TIDE_E_BACKEND, "cannot tell QEMU's vCPU threads from its emulator threads");
+                for (size_t i = 0; i < n; i++)
+                        if (sched_setaffinity(tids[i], sizeof set, &set) < 0 && errno != ESRCH) {
+                                hv_set_last_error("setting the affinity of QEMU thread %d: %s", (int) tids[i],
+                                                  strerror(errno));
+                                return TIDE_E_BACKEND;
+                        }
+        }
+        return 0;
+}
+
+static int lv_set_cpuset(struct hv_conn *c, const char *uuid, const char *cpuset) {
+        uint8_t map[HV_CPUMAP_BYTES];
+        if (hv_cpuset_parse(cpuset, map) < 0)
+                return fail_with(TIDE_E_INVALID, "invalid CPU list");
+        _cleanup_domain_ virDomainPtr d = NULL;
+        int r = lookup(c, uuid, &d);
+        if (r < 0)
+                return r;
+        int maplen = 0;
+        if ((r = check_host_cpus(c, map, &maplen)) < 0)
+                return r;
+        int persistent = virDomainIsPersistent(d);
+        if (persistent < 0)
+                return fail();
+        /* The definition first: a domain that starts meanwhile starts with the new list, and
+         * one running by now is moved below. */
+        if (persistent && (r = pin_floating(d, VIR_DOMAIN_XML_INACTIVE, map, maplen, VIR_DOMAIN_AFFECT_CONFIG)) < 0)
+                return r;
+        if ((r = is_active(d)) <= 0)
+                return r;
+        r = pin_floating(d, 0, map, maplen, VIR_DOMAIN_AFFECT_LIVE);
+        pid_t pid = r >= 0 ? qemu_pid(c, d) : 0;
+        if (pid > 0)
+                r = move_emulator_threads(pid, map);
+        /* Stopped meanwhile: its definition is all there is left to change. */
+        return r < 0 && is_active(d) == 0 ? 0 : r;
+}
+
 /* The libvirt driver (hv.h). Idempotent where hv.h says so; errors map VIR_ERR_NO_DOMAIN to
  * TIDE_E_NOT_FOUND, VIR_ERR_INVALID_ARG to TIDE_E_INVALID and everything else to
  * TIDE_E_BACKEND, with libvirt's text in hv_last_error(). The first use of a fresh embedded
- * root probes QEMU's capabilities (seconds); libvirt caches them under the root. */
+ * root probes QEMU's capabilities (seconds); libvirt caches them under the root.
+ * set_cpuset() pins through libvirt, then (QEMU on this host: embedded or qemu:///system)
+ * sets the affinity of QEMU's emulator threads itself, which libvirt cannot fully do. */
 const struct hv_driver hv_libvirt_driver = {
         .name = "libvirt",
         .open = lv_open,
@@ -764,4 +982,5 @@ const struct hv_driver hv_libvirt_driver = {
         .undefine = lv_undefine,
         .domain_info = lv_domain_info,
         .list = lv_list,
+        .set_cpuset = lv_set_cpuset,
 };

@@ -31,6 +31,7 @@ struct sim_config {
         bool has_numa_node;
         int numa_node;
         bool hugepages;
+        char *cpuset;              /* NULL: any CPU */
 };
 
 struct sim_domain {
@@ -156,6 +157,7 @@ static int parse_uri(const char *uri, char **ret_name, int64_t v[P_MAX]) {
 
 static void config_clear(struct sim_config *cfg) {
         free(cfg->pin_cpus);
+        free(cfg->cpuset);
         *cfg = (struct sim_config) {};
 }
 
@@ -165,6 +167,7 @@ static void config_copy(struct sim_config *dst, const struct sim_config *src) {
                 dst->pin_cpus = xmalloc((size_t) src->n_pin_cpus * sizeof *dst->pin_cpus);
                 memcpy(dst->pin_cpus, src->pin_cpus, (size_t) src->n_pin_cpus * sizeof *dst->pin_cpus);
         }
+        dst->cpuset = src->cpuset ? xstrdup(src->cpuset) : NULL;
 }
 
 static void config_from_spec(struct sim_config *cfg, const struct hv_domain_spec *s) {
@@ -174,6 +177,7 @@ static void config_from_spec(struct sim_config *cfg, const struct hv_domain_spec
                 .n_pin_cpus = s->n_pin_cpus, .pin_cpus = (int *) s->pin_cpus,
                 .has_numa_node = s->has_numa_node, .numa_node = s->numa_node,
                 .hugepages = s->hugepages,
+                .cpuset = (char *) s->cpuset,
         };
         config_copy(cfg, &from);
 }
@@ -394,6 +398,19 @@ static int sim_define(struct hv_conn *c, const struct hv_domain_spec *spec) {
         return r;
 }
 
+/* Whether every CPU of cpuset (valid, or NULL) is one the host has; TIDE_E_BACKEND as
+ * libvirt fails to set such an affinity (a cgroup's cpuset.cpus refuses it). */
+static int check_cpuset(struct hv_conn *c, const char *cpuset) {
+        uint8_t map[HV_CPUMAP_BYTES];
+        if (!cpuset || hv_cpuset_parse(cpuset, map) < 0)
+                return 0;
+        for (int cpu = c->cpus; cpu < HV_MAX_CPUS; cpu++)
+                if (map[cpu / 8] & (1u << (cpu % 8)))
+                        return fail_with(TIDE_E_BACKEND, "CPU %d of the list '%s' is beyond the host's %d CPUs", cpu,
+                                         cpuset, c->cpus);
+        return 0;
+}
+
 /* Whether the host has what cfg asks for; TIDE_E_BACKEND as libvirt fails at start. */
 static int check_host(struct hv_conn *c, const struct sim_config *cfg) {
         for (int i = 0; i < cfg->n_pin_cpus; i++)
@@ -402,7 +419,7 @@ static int check_host(struct hv_conn *c, const struct sim_config *cfg) {
                                          cfg->pin_cpus[i], c->cpus);
         if (cfg->has_numa_node && cfg->numa_node >= c->n_numa)
                 return fail_with(TIDE_E_BACKEND, "NUMA node %d is unavailable", cfg->numa_node);
-        return 0;
+        return check_cpuset(c, cfg->cpuset);
 }
 
 static int sim_start(struct hv_conn *c, const char *uuid) {
@@ -495,6 +512,27 @@ static int sim_list(struct hv_conn *c, struct hv_domain_info **ret, size_t *ret_
         return 0;
 }
 
+/* Records cpuset in the definition and, when running, in the running configuration: the
+ * simulator has no threads to move. A list with CPUs beyond the host's changes nothing. */
+static int sim_set_cpuset(struct hv_conn *c, const char *uuid, const char *cpuset) {
+        if (hv_cpuset_parse(cpuset, NULL) < 0)
+                return fail_with(TIDE_E_INVALID, "invalid CPU list");
+        pthread_mutex_lock(&c->lock);
+        int r = 0;
+        struct sim_domain *d = lookup(c, uuid, &r);
+        if (!d || (r = check_cpuset(c, cpuset)) < 0)
+                goto out;
+        if (d->state == HV_STATE_RUNNING) {
+                free(d->live.cpuset);
+                d->live.cpuset = xstrdup(cpuset);
+        }
+        free(d->def.cpuset);
+        d->def.cpuset = xstrdup(cpuset);
+out:
+        pthread_mutex_unlock(&c->lock);
+        return r;
+}
+
 /* The running configuration of a running domain, else its definition (hv.h). */
 int hv_sim_domain_get(struct hv_conn *c, const char *uuid, struct hv_sim_domain *ret) {
         if (!c || hv_conn_driver(c) != &hv_sim_driver)
@@ -514,6 +552,8 @@ int hv_sim_domain_get(struct hv_conn *c, const char *uuid, struct hv_sim_domain 
                 };
                 if (cfg->n_pin_cpus > 0)
                         memcpy(ret->pin_cpus, cfg->pin_cpus, (size_t) cfg->n_pin_cpus * sizeof *cfg->pin_cpus);
+                /* Validated: at most HV_CPUSET_MAX bytes. */
+                snprintf(ret->cpuset, sizeof ret->cpuset, "%s", cfg->cpuset ? cfg->cpuset : "");
         }
         pthread_mutex_unlock(&c->lock);
         return r;
@@ -534,4 +574,5 @@ const struct hv_driver hv_sim_driver = {
         .undefine = sim_undefine,
         .domain_info = sim_domain_info,
         .list = sim_list,
+        .set_cpuset = sim_set_cpuset,
 };

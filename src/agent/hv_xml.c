@@ -20,7 +20,6 @@
 #include "common/errors.h"
 #include "common/util.h"
 
-#define HV_XMLNS_INSTANCE "https://tide.dev/xmlns/instance/1"
 #define HV_NAME_MAX 200          /* bytes; libvirt has no hard limit, paths built from it do */
 #define HV_PATH_MAX 4095
 #define HV_CMDLINE_MAX 2047      /* x86 COMMAND_LINE_SIZE is 2048 with the NUL */
@@ -166,6 +165,52 @@ static bool uuid_ok(const char *u) {
         return true;
 }
 
+/* One CPU number at p: the position after it, or NULL for no digit or a number of
+ * HV_MAX_CPUS or more (checked digit by digit: no overflow, however long the input). */
+static const char *parse_cpu(const char *p, int *ret) {
+        if (*p < '0' || *p > '9')
+                return NULL;
+        int v = 0;
+        while (*p >= '0' && *p <= '9') {
+                v = v * 10 + (*p++ - '0');
+                if (v >= HV_MAX_CPUS)
+                        return NULL;
+        }
+        *ret = v;
+        return p;
+}
+
+/* A CPU list (hv.h): "N" or "N-M" with N <= M, comma-separated. */
+int hv_cpuset_parse(const char *list, uint8_t ret_map[HV_CPUMAP_BYTES]) {
+        if (!list || strlen(list) > HV_CPUSET_MAX)
+                return TIDE_E_INVALID;
+        uint8_t map[HV_CPUMAP_BYTES] = {};
+        const char *p = list;
+        int n = 0;
+        for (;;) {
+                int first, last;
+                if (!(p = parse_cpu(p, &first)))
+                        return TIDE_E_INVALID;
+                last = first;
+                if (*p == '-' && !(p = parse_cpu(p + 1, &last)))
+                        return TIDE_E_INVALID;
+                if (last < first)
+                        return TIDE_E_INVALID;
+                for (int cpu = first; cpu <= last; cpu++) {
+                        uint8_t bit = (uint8_t) (1u << (cpu % 8));
+                        n += !(map[cpu / 8] & bit);
+                        map[cpu / 8] |= bit;
+                }
+                if (*p == '\0')
+                        break;
+                if (*p++ != ',')
+                        return TIDE_E_INVALID;
+        }
+        if (ret_map)
+                memcpy(ret_map, map, sizeof map);
+        return n;
+}
+
 /* Pinning covers every vCPU the domain can have; see struct hv_domain_spec. */
 static bool placement_ok(const struct hv_domain_spec *s) {
         if (!s->pin_cpus != (s->n_pin_cpus == 0))
@@ -183,6 +228,8 @@ static bool placement_ok(const struct hv_domain_spec *s) {
                 return false;
         /* QEMU needs the RAM to be a whole number of pages (2 MiB, x86's default size). */
         if (s->hugepages && s->max_ram_mib % 2 != 0)
+                return false;
+        if (s->cpuset && hv_cpuset_parse(s->cpuset, NULL) < 0)
                 return false;
         return true;
 }
@@ -306,12 +353,21 @@ static void write_cpu(struct xw *x, const char *domain_type) {
 
 /* Pinning and NUMA binding, in libvirt's own order (cputune, then numatune). */
 static void write_placement(struct xw *x, const struct hv_domain_spec *s) {
-        if (s->n_pin_cpus > 0) {
+        if (s->n_pin_cpus > 0 || s->cpuset) {
                 start(x, "cputune");
                 for (int i = 0; i < s->n_pin_cpus; i++) {
                         start(x, "vcpupin");
                         attr_int(x, "vcpu", i);
                         attr_int(x, "cpuset", s->pin_cpus[i]);
+                        end(x);
+                }
+                /* Also without pin_cpus, where <vcpu cpuset> alone would cover the emulator:
+                 * libvirt gives QEMU its first affinity (before exec, inherited by every thread
+                 * QEMU starts) from emulatorpin, but not from <vcpu cpuset>, which reaches
+                 * only the threads libvirt moves itself later. */
+                if (s->cpuset) {
+                        start(x, "emulatorpin");
+                        attr(x, "cpuset", s->cpuset);
                         end(x);
                 }
                 end(x);
@@ -451,6 +507,11 @@ int hv_domain_xml(const struct hv_domain_spec *spec, const char *domain_type, ch
         if (x.r >= 0)
                 check(&x, xmlTextWriterWriteElementNS(x.w, BAD_CAST "tide", BAD_CAST "uuid", NULL,
                                                       BAD_CAST spec->uuid));
+        /* Whether the vCPUs float: once set_cpuset() has pinned every vCPU of a floating
+         * domain to the pool, the <cputune> of both kinds looks alike. */
+        if (x.r >= 0)
+                check(&x, xmlTextWriterWriteElementNS(x.w, BAD_CAST "tide", BAD_CAST "vcpus", NULL,
+                                                      BAD_CAST (spec->n_pin_cpus > 0 ? "pinned" : "floating")));
         end(&x);
         end(&x);
 
@@ -466,6 +527,8 @@ int hv_domain_xml(const struct hv_domain_spec *spec, const char *domain_type, ch
         snprintf(num, sizeof num, "%d", spec->vcpus);
         start(&x, "vcpu");
         attr(&x, "placement", "static");
+        if (spec->cpuset)
+                attr(&x, "cpuset", spec->cpuset);   /* the default of every thread not pinned */
         attr(&x, "current", num);
         snprintf(num, sizeof num, "%d", spec->max_vcpus);
         text(&x, num);

@@ -291,6 +291,98 @@ static void test_start_checks_host(void **state) {
         d->close(c);
 }
 
+static const char *cpuset_of(struct hv_conn *c, const char *uuid, struct hv_sim_domain *sd) {
+        assert_int_equal(hv_sim_domain_get(c, uuid, sd), 0);
+        return sd->cpuset;
+}
+
+/* The spec's cpuset is kept (copied), and set_cpuset() changes it in the definition and, while
+ * the domain runs, in its running configuration; idempotent. */
+static void test_set_cpuset(void **state) {
+        struct hv_conn *c = open_ok("sim:///h1?cpus=8");
+        struct hv_sim_domain sd;
+        struct hv_domain_spec s = spec(UUID1, "tide-a");
+        char *list = xstrdup("0-3");
+        s.cpuset = list;
+        assert_int_equal(d->define(c, &s), 0);
+        free(list);
+        assert_string_equal(cpuset_of(c, UUID1, &sd), "0-3");
+
+        assert_int_equal(d->set_cpuset(c, UUID1, "4-7"), 0);   /* off: the definition */
+        assert_string_equal(cpuset_of(c, UUID1, &sd), "4-7");
+        assert_int_equal(d->start(c, UUID1), 0);
+        assert_string_equal(cpuset_of(c, UUID1, &sd), "4-7");
+        assert_int_equal(d->set_cpuset(c, UUID1, "2,5-6"), 0);   /* running: moved at once */
+        assert_string_equal(cpuset_of(c, UUID1, &sd), "2,5-6");
+        assert_int_equal(d->set_cpuset(c, UUID1, "2,5-6"), 0);
+        assert_string_equal(cpuset_of(c, UUID1, &sd), "2,5-6");
+        assert_int_equal(d->destroy(c, UUID1), 0);               /* and kept in the definition */
+        assert_string_equal(cpuset_of(c, UUID1, &sd), "2,5-6");
+
+        /* A redefinition replaces it, and applies at the next start as the rest does. */
+        assert_int_equal(d->start(c, UUID1), 0);
+        s.cpuset = NULL;
+        assert_int_equal(d->define(c, &s), 0);
+        assert_string_equal(cpuset_of(c, UUID1, &sd), "2,5-6");
+        assert_int_equal(d->destroy(c, UUID1), 0);
+        assert_string_equal(cpuset_of(c, UUID1, &sd), "");
+        d->close(c);
+}
+
+/* A pinned domain keeps its pins: only its emulator's list changes. */
+static void test_set_cpuset_pinned(void **state) {
+        struct hv_conn *c = open_ok("sim:///h1?cpus=8");
+        static const int pins[4] = { 4, 5, 6, 7 };
+        struct hv_domain_spec s = spec(UUID1, "tide-a");
+        s.pin_cpus = pins;
+        s.n_pin_cpus = 4;
+        s.cpuset = "0-3";
+        assert_int_equal(d->define(c, &s), 0);
+        assert_int_equal(d->start(c, UUID1), 0);
+        assert_int_equal(d->set_cpuset(c, UUID1, "0-2"), 0);
+        struct hv_sim_domain sd;
+        assert_string_equal(cpuset_of(c, UUID1, &sd), "0-2");
+        assert_int_equal(sd.n_pin_cpus, 4);
+        assert_int_equal(sd.pin_cpus[0], 4);
+        assert_int_equal(sd.pin_cpus[3], 7);
+        d->close(c);
+}
+
+/* Bad lists, unknown domains and CPUs the host lacks fail, and nothing changes. */
+static void test_set_cpuset_errors(void **state) {
+        struct hv_conn *c = open_ok("sim:///h1?cpus=8");
+        struct hv_sim_domain sd;
+        struct hv_domain_spec s = spec(UUID1, "tide-a");
+        s.cpuset = "1";
+        assert_int_equal(d->set_cpuset(c, UUID1, "0"), TIDE_E_NOT_FOUND);
+        assert_int_equal(d->define(c, &s), 0);
+        assert_int_equal(d->set_cpuset(c, UUID1, NULL), TIDE_E_INVALID);
+        assert_int_equal(d->set_cpuset(c, UUID1, ""), TIDE_E_INVALID);
+        assert_int_equal(d->set_cpuset(c, UUID1, "1-"), TIDE_E_INVALID);
+        assert_int_equal(d->set_cpuset(c, UUID1, "1024"), TIDE_E_INVALID);
+        assert_int_equal(d->set_cpuset(c, NULL, "0"), TIDE_E_INVALID);
+        assert_int_equal(d->set_cpuset(c, UUID1, "0,8"), TIDE_E_BACKEND);   /* off too */
+        assert_non_null(strstr(hv_last_error(), "CPU 8"));
+        assert_string_equal(cpuset_of(c, UUID1, &sd), "1");
+        assert_int_equal(d->start(c, UUID1), 0);
+        assert_int_equal(d->set_cpuset(c, UUID1, "7-8"), TIDE_E_BACKEND);
+        assert_string_equal(cpuset_of(c, UUID1, &sd), "1");
+        assert_int_equal(d->set_cpuset(c, UUID1, "7"), 0);
+        assert_string_equal(cpuset_of(c, UUID1, &sd), "7");
+
+        /* start() refuses a spec's list with a CPU the host lacks, as libvirt does. */
+        struct hv_domain_spec s2 = spec(UUID2, "tide-b");
+        s2.cpuset = "6-9";
+        assert_int_equal(d->define(c, &s2), 0);
+        assert_int_equal(d->start(c, UUID2), TIDE_E_BACKEND);
+        s2.cpuset = "6-7";
+        assert_int_equal(d->define(c, &s2), 0);
+        assert_int_equal(d->start(c, UUID2), 0);
+        s2.cpuset = "0-3,x";
+        assert_int_equal(d->define(c, &s2), TIDE_E_INVALID);
+        d->close(c);
+}
+
 /* list() returns every domain, in UUID order, with its state. */
 static void test_list(void **state) {
         struct hv_conn *c = open_ok("sim:///h1");
@@ -366,7 +458,8 @@ static void *worker_main(void *arg) {
                 struct hv_domain_spec s = spec(uuid, name);
                 struct hv_domain_info *l = NULL;
                 size_t n = 0;
-                if (d->define(w->c, &s) < 0 || d->start(w->c, uuid) < 0 || d->list(w->c, &l, &n) < 0)
+                if (d->define(w->c, &s) < 0 || d->start(w->c, uuid) < 0 || d->list(w->c, &l, &n) < 0 ||
+                    d->set_cpuset(w->c, uuid, i % 3 ? "0-31" : "32-63") < 0)
                         w->errors++;
                 hv_domain_info_array_free(l, n);
                 if (i % 2 == 0 && (d->shutdown(w->c, uuid, 0) < 0 || d->undefine(w->c, uuid) < 0))
@@ -432,6 +525,9 @@ int main(void) {
                 cmocka_unit_test(test_define_copies_spec),
                 cmocka_unit_test(test_define_invalid_and_clashes),
                 cmocka_unit_test(test_start_checks_host),
+                cmocka_unit_test(test_set_cpuset),
+                cmocka_unit_test(test_set_cpuset_pinned),
+                cmocka_unit_test(test_set_cpuset_errors),
                 cmocka_unit_test(test_list),
                 cmocka_unit_test(test_hosts_are_separate),
                 cmocka_unit_test(test_domain_get_needs_sim),

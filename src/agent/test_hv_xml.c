@@ -115,7 +115,8 @@ static void test_hugepages(void **state) {
         check_golden(&s, "qemu", "hugepages");
 }
 
-/* A dedicated VM as the scheduler places it: pinned inside one node, bound to it, hugepages. */
+/* A dedicated VM as the scheduler places it: pinned inside one node, bound to it, hugepages,
+ * its emulator on the shared pool (every CPU but its own, here, and 0-1 reserved). */
 static void test_dedicated(void **state) {
         static const int pins2[2] = { 9, 11 };
         struct hv_domain_spec s = base;
@@ -126,7 +127,98 @@ static void test_dedicated(void **state) {
         s.has_numa_node = true;
         s.numa_node = 1;
         s.hugepages = true;
+        s.cpuset = "2-8,10,12-15";
         check_golden(&s, "kvm", "dedicated");
+}
+
+/* A shared VM kept on the shared pool: <vcpu cpuset> for the vCPUs, <emulatorpin> for the
+ * emulator, no <vcpupin>; marked floating for set_cpuset(). */
+static void test_shared(void **state) {
+        struct hv_domain_spec s = base;
+        s.cpuset = "2-7,10";
+        check_golden(&s, "qemu", "shared");
+}
+
+/* Pinned without a cpuset: the vCPUs are pinned, the emulator floats; marked pinned. */
+static void test_pinned_without_cpuset(void **state) {
+        static const int pins2[2] = { 9, 11 };
+        struct hv_domain_spec s = base;
+        s.vcpus = s.max_vcpus = 2;
+        s.pin_cpus = pins2;
+        s.n_pin_cpus = 2;
+        _cleanup_free_ char *xml = NULL;
+        assert_int_equal(hv_domain_xml(&s, "qemu", &xml), 0);
+        assert_non_null(strstr(xml, "<tide:vcpus>pinned</tide:vcpus>"));
+        assert_non_null(strstr(xml, "<vcpu placement=\"static\" current=\"2\">2</vcpu>"));
+        assert_non_null(strstr(xml, "<vcpupin vcpu=\"1\" cpuset=\"11\"/>"));
+        assert_null(strstr(xml, "emulatorpin"));
+}
+
+/* The list goes into the XML as given: libvirt reads the same syntax. */
+static void test_cpuset_as_given(void **state) {
+        struct hv_domain_spec s = base;
+        s.cpuset = "7,0-3,2";
+        _cleanup_free_ char *xml = NULL;
+        assert_int_equal(hv_domain_xml(&s, "qemu", &xml), 0);
+        assert_non_null(strstr(xml, "<vcpu placement=\"static\" cpuset=\"7,0-3,2\" current=\"2\">8</vcpu>"));
+        assert_non_null(strstr(xml, "<emulatorpin cpuset=\"7,0-3,2\"/>"));
+}
+
+static bool cpu_in(const uint8_t *map, int cpu) {
+        return map[cpu / 8] & (1u << (cpu % 8));
+}
+
+/* hv_cpuset_parse(): single CPUs and ranges, in any order and overlapping, into libvirt's
+ * cpumap layout; the count is of distinct CPUs. */
+static void test_cpuset_parse(void **state) {
+        uint8_t map[HV_CPUMAP_BYTES];
+        assert_int_equal(hv_cpuset_parse("0", map), 1);
+        assert_int_equal(map[0], 0x01);
+        assert_int_equal(hv_cpuset_parse("2-7,10", map), 7);
+        assert_int_equal(map[0], 0xfc);
+        assert_int_equal(map[1], 0x04);
+        for (int i = 2; i < HV_CPUMAP_BYTES; i++)
+                assert_int_equal(map[i], 0);
+        assert_int_equal(hv_cpuset_parse("10,2-7,3-4,10", map), 7);
+        assert_int_equal(map[0], 0xfc);
+        assert_int_equal(hv_cpuset_parse("5-5", map), 1);
+        assert_int_equal(hv_cpuset_parse("0-1023", map), HV_MAX_CPUS);
+        for (int i = 0; i < HV_CPUMAP_BYTES; i++)
+                assert_int_equal(map[i], 0xff);
+        assert_int_equal(hv_cpuset_parse("1023", map), 1);
+        assert_true(cpu_in(map, 1023));
+        assert_false(cpu_in(map, 1022));
+        assert_int_equal(hv_cpuset_parse("007", map), 1);   /* decimal, as libvirt reads it */
+        assert_true(cpu_in(map, 7));
+        assert_int_equal(hv_cpuset_parse("0-3,8", NULL), 5);
+}
+
+/* Anything else is refused, and the map is left alone. */
+static void test_cpuset_parse_invalid(void **state) {
+        static const char *const bad[] = {
+                "", ",", "0,", ",0", "0,,1", "-1", "1-", "-", "3-2", "1-2-3", "0 ", " 0", "0, 1", "a",
+                "0x1", "^1", "0-3,^2", "1024", "0-1024", "99999999999999999999", "+1", "1;2", "1\n",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                uint8_t map[HV_CPUMAP_BYTES];
+                memset(map, 0xa5, sizeof map);
+                if (hv_cpuset_parse(bad[i], map) != TIDE_E_INVALID)
+                        fail_msg("'%s' was accepted", bad[i]);
+                for (int k = 0; k < HV_CPUMAP_BYTES; k++)
+                        assert_int_equal(map[k], 0xa5);
+        }
+        assert_int_equal(hv_cpuset_parse(NULL, NULL), TIDE_E_INVALID);
+
+        /* HV_CPUSET_MAX bytes are fine, one more is not: "1,1,...,1" (or ",11" at the end). */
+        char *list = xmalloc(HV_CPUSET_MAX + 2);
+        for (size_t i = 0; i < HV_CPUSET_MAX; i++)
+                list[i] = i % 2 ? ',' : '1';
+        list[HV_CPUSET_MAX - 1] = '1';
+        list[HV_CPUSET_MAX] = '\0';
+        assert_true(hv_cpuset_parse(list, NULL) >= 1);
+        strcat(list, "1");
+        assert_int_equal(hv_cpuset_parse(list, NULL), TIDE_E_INVALID);
+        free(list);
 }
 
 /* A zero-initialised placement adds nothing: the XML of the base case. */
@@ -136,6 +228,8 @@ static void test_no_placement(void **state) {
         assert_null(strstr(xml, "cputune"));
         assert_null(strstr(xml, "numatune"));
         assert_null(strstr(xml, "memoryBacking"));
+        assert_null(strstr(xml, "cpuset"));
+        assert_non_null(strstr(xml, "<tide:vcpus>floating</tide:vcpus>"));
 }
 
 /* A virtual driver's spec needs no files; the same spec fails hv_domain_xml(). */
@@ -173,8 +267,10 @@ static void test_limits_accepted(void **state) {
         s.has_numa_node = true;
         s.numa_node = HV_MAX_NUMA_NODES - 1;
         s.hugepages = true;
+        s.cpuset = "0-1023";
         assert_int_equal(hv_domain_xml(&s, "kvm", &c), 0);
         assert_non_null(strstr(c, "<vcpupin vcpu=\"254\" cpuset=\"769\"/>"));
+        assert_non_null(strstr(c, "<emulatorpin cpuset=\"0-1023\"/>"));
 }
 
 static void expect_invalid(const struct hv_domain_spec *s, const char *type) {
@@ -249,6 +345,12 @@ static void test_invalid_specs(void **state) {
         INVALID((s.has_numa_node = true, s.numa_node = -1));
         INVALID((s.has_numa_node = true, s.numa_node = HV_MAX_NUMA_NODES));
         INVALID((s.hugepages = true, s.max_ram_mib = 2047));         /* not whole 2 MiB pages */
+        INVALID(s.cpuset = "");                                      /* NULL for any CPU */
+        INVALID(s.cpuset = "2-7,");
+        INVALID(s.cpuset = "7-2");
+        INVALID(s.cpuset = "0-1024");                                /* beyond HV_MAX_CPUS */
+        INVALID(s.cpuset = "0-3\"/><x");
+        INVALID((s.pin_cpus = pins, s.n_pin_cpus = 8, s.cpuset = "all"));
 
         _cleanup_free_ char *long_line = xmalloc(4096);
         memset(long_line, 'x', 4095);
@@ -317,6 +419,11 @@ int main(void) {
                 cmocka_unit_test(test_numa_node_zero),
                 cmocka_unit_test(test_hugepages),
                 cmocka_unit_test(test_dedicated),
+                cmocka_unit_test(test_shared),
+                cmocka_unit_test(test_pinned_without_cpuset),
+                cmocka_unit_test(test_cpuset_as_given),
+                cmocka_unit_test(test_cpuset_parse),
+                cmocka_unit_test(test_cpuset_parse_invalid),
                 cmocka_unit_test(test_no_placement),
                 cmocka_unit_test(test_validate_without_files),
                 cmocka_unit_test(test_limits_accepted),

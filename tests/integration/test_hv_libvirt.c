@@ -7,11 +7,13 @@
  *
  *   A  opens the embedded driver, reads the host's NUMA topology, times define+start, starts
  *      a domain pinned to the last CPU and bound to the first NUMA node (and checks its vCPU
- *      threads' affinity), checks what start() refuses, defines and starts the test domain,
- *      then dies by SIGTERM without closing anything (an agent being killed);
+ *      threads' affinity), checks what start() refuses, moves a floating and a pinned domain
+ *      between CPU sets with set_cpuset() (checking every QEMU thread's affinity), defines
+ *      and starts the test domain, then dies by SIGTERM without closing anything (an agent
+ *      being killed);
  *   -  the parent sees the guest print TIDE-GUEST-READY on its console log;
- *   B  a new process adopts the running domain, checks list/domain_info, resets it,
- *      shuts it down by ACPI, checks idempotence, undefines it;
+ *   B  a new process adopts the running domain, checks list/domain_info, moves it to CPU 0,
+ *      resets it, shuts it down by ACPI, checks idempotence, undefines it;
  *   -  the parent checks no QEMU of the test is left, and removes the directory.
  *
  * Exit 77 (skipped) without a guest, without root or without QEMU. */
@@ -281,6 +283,152 @@ static void check_placement(struct hv_conn *c, const struct hv_host_info *hi) {
         CHECK_R(d->undefine(c, other), 0);
 }
 
+/* Whether every thread of QEMU pid may run exactly where it should: its vCPU threads
+ * ("CPU n/TCG", "CPU n/KVM") on vcpu_want, the others (the emulator: main loop, I/O, RCU,
+ * workers) on emu_want, as Cpus_allowed_list writes CPU lists. Prints what differs. */
+static bool threads_on(pid_t pid, const char *vcpu_want, const char *emu_want) {
+        _cleanup_free_ char *dir_path = xasprintf("/proc/%d/task", (int) pid);
+        DIR *dir = opendir(dir_path);
+        if (!dir)
+                return false;
+        bool ok = true;
+        int n_vcpu = 0, n_emu = 0;
+        struct dirent *de;
+        while ((de = readdir(dir))) {
+                if (de->d_name[0] == '.')
+                        continue;
+                _cleanup_free_ char *comm_path = xasprintf("%s/%s/comm", dir_path, de->d_name);
+                _cleanup_free_ char *status_path = xasprintf("%s/%s/status", dir_path, de->d_name);
+                _cleanup_free_ char *comm = NULL, *status = NULL;
+                size_t len;
+                if (read_file(comm_path, 256, &comm, &len) < 0 || read_file(status_path, 1 << 16, &status, &len) < 0)
+                        continue;   /* the thread ended meanwhile */
+                comm[strcspn(comm, "\n")] = '\0';
+                const char *p = strstr(status, "Cpus_allowed_list:");
+                if (!p)
+                        continue;
+                p += strlen("Cpus_allowed_list:");
+                p += strspn(p, " \t");
+                _cleanup_free_ char *aff = xstrndup(p, strcspn(p, "\n"));
+                bool vcpu = startswith(comm, "CPU ") && (endswith(comm, "/TCG") || endswith(comm, "/KVM"));
+                const char *want = vcpu ? vcpu_want : emu_want;
+                if (vcpu)
+                        n_vcpu++;
+                else
+                        n_emu++;
+                if (!streq(aff, want)) {
+                        fprintf(stderr, "thread %s '%s' may run on CPUs %s, not %s\n", de->d_name, comm, aff, want);
+                        ok = false;
+                }
+        }
+        closedir(dir);
+        return ok && n_vcpu > 0 && n_emu > 0;
+}
+
+/* Whether the file at path (under the embedded root) contains every string of want. */
+static bool file_has(const char *path, const char *const *want, size_t n) {
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        if (read_file(path, 1 << 20, &text, &len) < 0)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!strstr(text, want[i])) {
+                        fprintf(stderr, "%s lacks %s\n", path, want[i]);
+                        return false;
+                }
+        return true;
+}
+
+/* The shared pool moves: set_cpuset() moves a floating domain's vCPUs (the offline one too)
+ * and emulator live and in its definition, or only its definition while it is off, and only
+ * the emulator of a pinned domain. Needs two CPUs. */
+static void check_cpuset(struct hv_conn *c, const struct hv_host_info *hi) {
+        if (hi->cpus < 2) {
+                printf("set_cpuset not checked: the host has one CPU\n");
+                return;
+        }
+        const struct hv_driver *d = hv_conn_driver(c);
+        _cleanup_free_ char *id = id_new_uuid();
+        _cleanup_free_ char *fname = xasprintf("%s-floating", name);
+        _cleanup_free_ char *fdisk = xasprintf("%s/floating.qcow2", state_dir);
+        _cleanup_free_ char *flog = xasprintf("%s/floating-console.log", state_dir);
+        _cleanup_free_ char *config = xasprintf("%s/libvirt/etc/qemu/%s.xml", state_dir, fname);
+        _cleanup_free_ char *status = xasprintf("%s/libvirt/run/qemu/%s.xml", state_dir, fname);
+        CHECK(create_overlay(fdisk) == 0);
+        struct hv_domain_spec s = spec_for(id, fname, fdisk);   /* vCPU 0 online, vCPU 1 not */
+        s.console_log = flog;
+        s.cpuset = "0";
+        CHECK_R(d->define(c, &s), 0);
+        CHECK_R(d->start(c, id), 0);
+        pid_t pid = qemu_pid_of(fname);
+        CHECK(pid > 0);
+        CHECK(threads_on(pid, "0", "0"));
+
+        CHECK_R(d->set_cpuset(c, id, "1"), 0);
+        CHECK(threads_on(pid, "1", "1"));
+        static const char *const moved[] = { "<vcpupin vcpu='0' cpuset='1'/>", "<vcpupin vcpu='1' cpuset='1'/>",
+                                             "<emulatorpin cpuset='1'/>" };
+        CHECK(file_has(config, moved, ELEMENTSOF(moved)));   /* the persistent definition */
+        CHECK(file_has(status, moved, ELEMENTSOF(moved)));   /* the running one, offline vCPU 1 too */
+        printf("floating domain moved live from CPU 0 to CPU 1, its definition too\n");
+        CHECK_R(d->set_cpuset(c, id, "1"), 0);   /* idempotent */
+        CHECK(threads_on(pid, "1", "1"));
+
+        CHECK_R(d->set_cpuset(c, id, NULL), TIDE_E_INVALID);
+        CHECK_R(d->set_cpuset(c, id, "1-"), TIDE_E_INVALID);
+        CHECK_R(d->set_cpuset(c, id, ""), TIDE_E_INVALID);
+        _cleanup_free_ char *other = id_new_uuid();
+        CHECK_R(d->set_cpuset(c, other, "0"), TIDE_E_NOT_FOUND);
+        _cleanup_free_ char *beyond = xasprintf("0,%d", hi->cpus);
+        CHECK_R(d->set_cpuset(c, id, beyond), TIDE_E_BACKEND);   /* and nothing changes */
+        printf("set_cpuset %s: %s\n", beyond, hv_last_error());
+        CHECK(threads_on(pid, "1", "1"));
+        CHECK(file_has(config, moved, ELEMENTSOF(moved)));
+
+        /* Off: only the definition changes, and the next start follows it. */
+        CHECK_R(d->destroy(c, id), 0);
+        CHECK_R(d->set_cpuset(c, id, "0"), 0);
+        static const char *const back[] = { "<vcpupin vcpu='1' cpuset='0'/>", "<emulatorpin cpuset='0'/>" };
+        CHECK(file_has(config, back, ELEMENTSOF(back)));
+        CHECK_R(d->start(c, id), 0);
+        pid = qemu_pid_of(fname);
+        CHECK(pid > 0);
+        CHECK(threads_on(pid, "0", "0"));
+        _cleanup_free_ char *all = xasprintf("0-%d", hi->cpus - 1);
+        CHECK_R(d->set_cpuset(c, id, all), 0);
+        CHECK(threads_on(pid, all, all));
+        printf("set while off, started on CPU 0, then moved to %s\n", all);
+        CHECK_R(d->undefine(c, id), 0);
+        CHECK_R(d->set_cpuset(c, id, "0"), TIDE_E_NOT_FOUND);
+
+        /* A dedicated domain: vCPUs on CPU 1, the emulator on the pool; a new pool moves
+         * only the emulator. */
+        const int pins[2] = { 1, 1 };
+        s.pin_cpus = pins;
+        s.n_pin_cpus = 2;
+        CHECK_R(d->define(c, &s), 0);
+        CHECK_R(d->start(c, id), 0);
+        pid = qemu_pid_of(fname);
+        CHECK(pid > 0);
+        CHECK(threads_on(pid, "1", "0"));
+        CHECK_R(d->set_cpuset(c, id, "0-1"), 0);
+        CHECK(threads_on(pid, "1", "0-1"));
+        static const char *const pinned[] = { "<vcpupin vcpu='0' cpuset='1'/>", "<vcpupin vcpu='1' cpuset='1'/>",
+                                              "<emulatorpin cpuset='0-1'/>" };
+        CHECK(file_has(config, pinned, ELEMENTSOF(pinned)));
+        printf("pinned domain: vCPUs stay on CPU 1, emulator moved from CPU 0 to 0-1\n");
+        CHECK_R(d->undefine(c, id), 0);
+
+        /* A cpuset with a CPU the host lacks fails at start, as a pinned CPU does. */
+        s.pin_cpus = NULL;
+        s.n_pin_cpus = 0;
+        s.cpuset = beyond;
+        CHECK_R(d->define(c, &s), 0);
+        CHECK_R(d->start(c, id), TIDE_E_BACKEND);
+        printf("cpuset %s at start: %s\n", beyond, hv_last_error());
+        CHECK_R(d->undefine(c, id), 0);
+}
+
 /* Phase A: a first agent process. Ends by SIGTERM, leaving the guest running. */
 static void phase_define_start(void) {
         const struct hv_driver *d = &hv_libvirt_driver;
@@ -313,6 +461,7 @@ static void phase_define_start(void) {
         CHECK(node_mem <= hi.mem_mib + hi.n_numa && node_mem >= hi.mem_mib - hi.n_numa);
 
         check_placement(c, &hi);
+        check_cpuset(c, &hi);
         hv_host_info_clear(&hi);
 
         CHECK_R(d->start(c, uuid), TIDE_E_NOT_FOUND);
@@ -394,6 +543,11 @@ static void phase_adopt_and_finish(void) {
         enum hv_state st;
         CHECK(list_has(c, uuid, &st) && st == HV_STATE_RUNNING);
         CHECK_R(d->start(c, uuid), 0);
+
+        /* A domain defined without a cpuset, adopted from another process, moves too. */
+        CHECK_R(d->set_cpuset(c, uuid, "0"), 0);
+        CHECK(threads_on(qemu_pid(), "0", "0"));
+        printf("adopted domain moved to CPU 0\n");
 
         /* reboot: a reset; the guest boots again into the same console log. */
         int before = count_markers();
