@@ -3,8 +3,9 @@
  * affinity), the NUMA node and CPUs of the winner, claims and releases, and the invariant check.
  *
  * sched_place() is the hot path: one pass over the hosts array, no allocation, cheap filters
- * first, and the per-node work only for VMs that need a NUMA node. The formulas are in sched.h;
- * explain output and the no-valid-host message are built here too. */
+ * first, per-node work only for VMs that need a NUMA node, and (spread mode) hosts skipped on
+ * their 32-byte upper bound when it cannot reach the best score so far. The formulas are in
+ * sched.h; explanations and the no-valid-host message are built here too. */
 #include "sched.h"
 
 #include <math.h>
@@ -93,7 +94,7 @@ static inline uint64_t bloom_bit(uint64_t hash) {
         return 1ull << (hash >> 58);
 }
 
-/* num / den within 0..1 (NaN gives 0), without branches. */
+/* num / den within 0..1 (NaN gives 0). */
 static _hot_ double frac(double num, double den) {
         double q = num / den;
         q = q > 0 ? q : 0;
