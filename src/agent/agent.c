@@ -21,11 +21,20 @@
 #define QEMU_IMG_TIMEOUT_MS 60000
 #define CAS_RETRIES 50
 
+struct applied_cpuset {
+        char *id;                       /* instance */
+        char *cpuset;                   /* the shared pool last applied to its domain */
+};
+
 struct agent_host {
         char *name;
         struct hv_conn *hv;             /* borrowed */
         int64_t lease;
         int64_t next_keepalive;
+        char *pool;                     /* the shared CPU pool (a CPU list), NULL when unknown;
+                                         * guarded by agent.lock: workers read it */
+        struct applied_cpuset *applied; /* main thread only */
+        size_t n_applied;
 };
 
 struct agent {
@@ -278,6 +287,11 @@ static int define_domain(struct agent *a, struct agent_host *h, json_t *inst) {
                 .balloon_period_s = 1,
         };
         apply_placement(inst, &spec, &pins);
+        _cleanup_free_ char *pool = NULL;
+        pthread_mutex_lock(&a->lock);
+        pool = h->pool ? xstrdup(h->pool) : NULL;
+        pthread_mutex_unlock(&a->lock);
+        spec.cpuset = pool;
         if (drv(h)->virtual) {
                 /* A simulated host has no files: nothing to prepare. */
                 int r = drv(h)->define(h->hv, &spec);
@@ -508,7 +522,59 @@ static void dispatch(struct agent *a, struct agent_host *h, const char *id) {
 }
 
 /* One host's pass: each of its instances against its domains. */
-static void reconcile_host(struct agent *a, struct agent_host *h, json_t *all) {
+static bool busy(struct agent *a, const char *id) {
+        pthread_mutex_lock(&a->lock);
+        bool b = is_busy_locked(a, id);
+        pthread_mutex_unlock(&a->lock);
+        return b;
+}
+
+/* Keeps every domain of the host on the shared pool: shared VMs float on it and every VM's
+ * emulator threads run there, off the CPUs pinned to dedicated VMs. Applied when the pool
+ * changes (a dedicated VM came or went) and once for each domain this agent has not yet set,
+ * before any new domain starts, so that a dedicated VM finds its CPUs free. */
+static void apply_pool(struct agent *a, struct agent_host *h, const struct hv_domain_info *doms, size_t n_doms) {
+        if (!h->pool)
+                return;
+        /* Forget domains that are gone. */
+        for (size_t k = 0; k < h->n_applied;) {
+                bool found = false;
+                for (size_t d = 0; d < n_doms && !found; d++)
+                        found = streq(doms[d].uuid, h->applied[k].id);
+                if (found) {
+                        k++;
+                        continue;
+                }
+                free(h->applied[k].id);
+                free(h->applied[k].cpuset);
+                h->applied[k] = h->applied[--h->n_applied];
+        }
+        for (size_t d = 0; d < n_doms; d++) {
+                struct applied_cpuset *ap = NULL;
+                for (size_t k = 0; k < h->n_applied && !ap; k++)
+                        if (streq(h->applied[k].id, doms[d].uuid))
+                                ap = &h->applied[k];
+                if ((ap && streq(ap->cpuset, h->pool)) || busy(a, doms[d].uuid))
+                        continue;
+                int r = drv(h)->set_cpuset(h->hv, doms[d].uuid, h->pool);
+                if (r < 0) {
+                        log_warning_errno(r, "domain %s: moving to CPUs %s: %m (%s)", doms[d].name, h->pool,
+                                          hv_last_error());
+                        continue;
+                }
+                log_debug("domain %s on CPUs %s", doms[d].name, h->pool);
+                if (!ap) {
+                        h->applied = xrealloc(h->applied, (h->n_applied + 1) * sizeof *h->applied);
+                        ap = &h->applied[h->n_applied++];
+                        *ap = (struct applied_cpuset) { .id = xstrdup(doms[d].uuid) };
+                }
+                free(ap->cpuset);
+                ap->cpuset = xstrdup(h->pool);
+        }
+}
+
+/* One host's pass: the shared pool first, then each of its instances against its domains. */
+static void reconcile_host(struct agent *a, struct agent_host *h, json_t *all, const struct sched_snapshot *snap) {
         struct hv_domain_info *doms = NULL;
         size_t n_doms = 0;
         int r = drv(h)->list(h->hv, &doms, &n_doms);
@@ -516,6 +582,22 @@ static void reconcile_host(struct agent *a, struct agent_host *h, json_t *all) {
                 log_warning_errno(r, "host '%s': listing domains: %m (%s)", h->name, hv_last_error());
                 return;
         }
+        int idx = snap ? sched_snapshot_find(snap, h->name) : -1;
+        if (idx >= 0) {
+                sched_cpuset pool;
+                sched_shared_pool(&snap->cfg, &snap->hosts[idx], &pool);
+                char *p = sched_cpuset_format(&pool);
+                pthread_mutex_lock(&a->lock);
+                if (h->pool && streq(h->pool, p))
+                        free(p);
+                else {
+                        free(h->pool);
+                        h->pool = p;
+                }
+                pthread_mutex_unlock(&a->lock);
+        }
+        apply_pool(a, h, doms, n_doms);
+
         size_t i;
         json_t *inst;
         json_array_foreach(all, i, inst) {
@@ -538,8 +620,13 @@ static void reconcile_all(struct agent *a) {
                 log_warning_errno(r, "listing instances: %m");
                 return;
         }
+        struct sched_snapshot snap = {};
+        r = sched_snapshot_read(a->cfg.store, &snap);
+        if (r < 0)
+                log_warning_errno(r, "reading the placement snapshot: %m");
         for (size_t i = 0; i < a->n_hosts; i++)
-                reconcile_host(a, &a->hosts[i], all);
+                reconcile_host(a, &a->hosts[i], all, r >= 0 ? &snap : NULL);
+        sched_snapshot_clear(&snap);
         json_decref(all);
 }
 
@@ -615,8 +702,15 @@ void agent_free(struct agent *a) {
                 pthread_cond_wait(&a->idle, &a->lock);
         pthread_mutex_unlock(&a->lock);
         free(a->busy);
-        for (size_t i = 0; i < a->n_hosts; i++)
+        for (size_t i = 0; i < a->n_hosts; i++) {
                 free(a->hosts[i].name);
+                free(a->hosts[i].pool);
+                for (size_t k = 0; k < a->hosts[i].n_applied; k++) {
+                        free(a->hosts[i].applied[k].id);
+                        free(a->hosts[i].applied[k].cpuset);
+                }
+                free(a->hosts[i].applied);
+        }
         free(a->hosts);
         pthread_mutex_destroy(&a->lock);
         pthread_cond_destroy(&a->idle);

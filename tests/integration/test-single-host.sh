@@ -201,6 +201,33 @@ sleep 3
 seq_after=$("$TIDE" instance console vm2 | tr -d '\r' | grep -c TIDE-HEARTBEAT || true)
 [ "$seq_after" -gt "$seq_before" ] || fail "vm2's heartbeats stopped after the restart"
 
+log "a dedicated VM: its vCPU gets a CPU of its own, the shared VMs move off it"
+cpus_of() { # QEMU-PID THREAD-NAME-PATTERN -> the CPU lists its matching threads may run on
+	for t in /proc/"$1"/task/*; do
+		grep -q -- "$2" "$t/comm" 2>/dev/null && awk '/Cpus_allowed_list/ { print $2 }' "$t/status"
+	done | sort -u
+}
+"$TIDE" flavor create ded --vcpus 1 --ram 128 --disk 1 --cpu-policy dedicated >/dev/null
+"$TIDE" instance create d1 --flavor ded --image tiny --wait >/dev/null
+pin=$("$TIDE" instance show d1 -f json | jq -r '.placement.pinned[0]')
+[ "$pin" != null ] || fail "d1 has no pinned CPU"
+other=$((1 - pin))
+[ "$(cpus_of "$(qemu_pid d1)" 'CPU 0/')" = "$pin" ] || fail "d1's vCPU is not on CPU $pin: $(cpus_of "$(qemu_pid d1)" 'CPU 0/')"
+for _ in $(seq 1 50); do
+	[ "$(cpus_of "$pid1" .)" = "$other" ] && [ "$(cpus_of "$pid2" .)" = "$other" ] && break
+	sleep 0.2
+done
+[ "$(cpus_of "$pid1" .)" = "$other" ] || fail "vm1's threads may still run on $(cpus_of "$pid1" .), not only $other"
+[ "$(cpus_of "$pid2" .)" = "$other" ] || fail "vm2's threads may still run on $(cpus_of "$pid2" .), not only $other"
+wait_console d1 TIDE-GUEST-READY 1 120
+"$TIDE" instance delete d1 --wait >/dev/null
+for _ in $(seq 1 50); do
+	[ "$(cpus_of "$pid1" 'CPU 0/')" = 0-1 ] && break
+	sleep 0.2
+done
+[ "$(cpus_of "$pid1" 'CPU 0/')" = 0-1 ] || fail "vm1 did not get CPU $pin back: $(cpus_of "$pid1" 'CPU 0/')"
+"$TIDE" flavor delete ded >/dev/null
+
 log "delete everything"
 "$TIDE" instance delete vm1 --wait >/dev/null
 "$TIDE" instance delete vm2 --wait >/dev/null
@@ -211,7 +238,7 @@ log "delete everything"
 [ -z "$(ls -A "$STATE/instances")" ] || fail "instance files left: $(ls "$STATE/instances")"
 [ -z "$(ls -A "$STATE/images")" ] || fail "image files left"
 stop_tided || fail "tided did not exit cleanly"
-[ -z "$(virsh -q -c "$EMBED" list --all --name | grep -v '^$' || true)" ] || fail "libvirt still has domains"
+[ -z "$(virsh -q -c "$EMBED" list --all --name 2>/dev/null | grep -v '^$' || true)" ] || fail "libvirt still has domains"
 left=$(sqlite3 "$STATE/store.db" "SELECT count(*) FROM kv WHERE key LIKE '/tide/instances/%' OR key LIKE '/tide/names/%' OR key LIKE '/tide/images/%' OR key LIKE '/tide/flavors/%'")
 [ "$left" = 0 ] || fail "$left store keys left"
 log "PASS"
