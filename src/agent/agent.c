@@ -35,6 +35,7 @@ struct agent_host {
                                          * guarded by agent.lock: workers read it */
         struct applied_cpuset *applied; /* main thread only */
         size_t n_applied;
+        uint64_t cpu_busy, cpu_total;   /* the last /proc/stat sample (real hosts) */
 };
 
 struct agent {
@@ -119,6 +120,27 @@ static int register_host(struct agent *a, struct agent_host *h) {
         return r;
 }
 
+/* The host's CPU use (0..1) since the last call, from /proc/stat; negative when unknown. */
+static double sample_cpu_load(struct agent_host *h) {
+        _cleanup_free_ char *stat = NULL;
+        if (read_file("/proc/stat", 1 << 20, &stat, NULL) < 0)
+                return -1;
+        unsigned long long v[8] = {};
+        if (sscanf(stat, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+                   &v[6], &v[7]) < 4)
+                return -1;
+        uint64_t total = 0;
+        for (int i = 0; i < 8; i++)
+                total += v[i];
+        uint64_t busy = total - v[3] - v[4]; /* less idle and iowait */
+        double load = -1;
+        if (h->cpu_total && total > h->cpu_total)
+                load = (double) (busy - h->cpu_busy) / (double) (total - h->cpu_total);
+        h->cpu_busy = busy;
+        h->cpu_total = total;
+        return load;
+}
+
 static void keepalive(struct agent *a, struct agent_host *h) {
         if (mono_ms() < h->next_keepalive)
                 return;
@@ -130,6 +152,14 @@ static void keepalive(struct agent *a, struct agent_host *h) {
         }
         if (r < 0)
                 log_warning_errno(r, "renewing the host lease: %m");
+        /* The measured load rides on the liveness key, for placement's load weigher. */
+        double load = drv(h)->virtual ? -1 : sample_cpu_load(h);
+        if (load >= 0) {
+                _cleanup_free_ char *key = xasprintf("/tide/hostlive/%s", h->name);
+                _cleanup_free_ char *value = xasprintf("{\"load\":%.3f}", load);
+                if ((r = store_put(a->cfg.store, key, value, h->lease, NULL)) < 0)
+                        log_warning_errno(r, "reporting the host's load: %m");
+        }
         h->next_keepalive = mono_ms() + a->cfg.lease_ttl_s * 1000 / KEEPALIVE_DIVISOR;
 }
 

@@ -220,8 +220,13 @@ static void mark_state(struct store *s, json_t *h) {
         _cleanup_free_ char *key = xasprintf(HOSTLIVE_PREFIX "%s", json_str(h, "name", ""));
         struct store_kv kv = {};
         bool up = store_get(s, key, &kv) >= 0;
+        json_t *live = up ? json_loadb(kv.value, kv.value_len, 0, NULL) : NULL;
         store_kv_clear(&kv);
         json_object_set_new(h, "state", json_string(up ? "up" : "down"));
+        /* The agent reports the host's measured CPU use (0..1) on its liveness key. */
+        if (json_is_number(json_object_get(live, "load")))
+                json_object_set(h, "load", json_object_get(live, "load"));
+        json_decref(live);
 }
 
 int model_host_list(struct store *s, json_t **ret) {

@@ -84,7 +84,12 @@ int sched_snapshot_read(struct store *s, struct sched_snapshot *ret) {
                         continue;
                 }
                 const char *name = json_str(h, "name", "");
-                json_object_set_new(h, "state", json_string(find_kv(&live, "/tide/hostlive/", name) ? "up" : "down"));
+                struct store_kv *lv = find_kv(&live, "/tide/hostlive/", name);
+                json_object_set_new(h, "state", json_string(lv ? "up" : "down"));
+                json_t *lj = parse_kv(lv);
+                if (json_is_number(json_object_get(lj, "load")))
+                        json_object_set(h, "load", json_object_get(lj, "load"));
+                json_decref(lj);
                 json_t *c = parse_kv(find_kv(&conf, SCHED_HOSTCONF_PREFIX, name));
                 if (json_is_object(c))
                         json_object_update(h, c);
