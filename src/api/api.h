@@ -69,9 +69,6 @@ const char *api_query(struct api_request *req, const char *key);
 /* Counts the instances whose member key (e.g. "flavor_id") equals id. */
 int api_count_users(struct api_request *req, const char *key, const char *id, size_t *ret);
 
-/* Reads the JSON object at key; ret gets {} when absent and ret_rev its mod_rev (0 when absent). */
-int api_read_json_key(struct store *s, const char *key, json_t **ret, int64_t *ret_rev);
-
 /* Sets an error reply {"error":{"code","message"}} with the status for code; returns code. */
 int api_error(struct api_reply *rep, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Sets a JSON reply (takes ownership of json); returns 0. */

@@ -30,9 +30,9 @@ static void add_placement(struct api_request *req, json_t *host) {
         _cleanup_free_ char *ak = xasprintf(SCHED_ALLOC_PREFIX "%s", name);
         json_t *conf, *alloc;
         int64_t rev;
-        if (api_read_json_key(api_store(req), ck, &conf, &rev) >= 0)
+        if (model_json_get(api_store(req), ck, &conf, &rev) >= 0)
                 json_object_set_new(host, "config", conf);
-        if (api_read_json_key(api_store(req), ak, &alloc, &rev) >= 0)
+        if (model_json_get(api_store(req), ak, &alloc, &rev) >= 0)
                 json_object_set_new(host, "allocation", alloc);
 }
 
@@ -81,7 +81,7 @@ static int host_update(struct api_request *req, struct api_reply *rep) {
                 json_t *cur, *merged;
                 int64_t rev;
                 _cleanup_free_ char *err = NULL;
-                r = api_read_json_key(api_store(req), key, &cur, &rev);
+                r = model_json_get(api_store(req), key, &cur, &rev);
                 if (r < 0)
                         return api_error(rep, r, "reading host settings: %s", tide_strerror(r));
                 r = model_host_config_merge(cur, req->body, &merged, &err);

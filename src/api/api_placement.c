@@ -7,26 +7,6 @@
 #include "model/model.h"
 #include "sched/sched_store.h"
 
-/* Reads a JSON object key; ret gets {} when absent, ret_rev its mod_rev (0 when absent). */
-int api_read_json_key(struct store *s, const char *key, json_t **ret, int64_t *ret_rev) {
-        struct store_kv kv = {};
-        int r = store_get(s, key, &kv);
-        *ret_rev = 0;
-        if (r == TIDE_E_NOT_FOUND) {
-                *ret = json_object();
-                return 0;
-        }
-        if (r < 0)
-                return r;
-        *ret = json_loadb(kv.value, kv.value_len, 0, NULL);
-        *ret_rev = kv.mod_rev;
-        store_kv_clear(&kv);
-        if (!json_is_object(*ret)) {
-                json_decref(*ret);
-                *ret = json_object();
-        }
-        return 0;
-}
 
 /* Shows settings with the defaults filled in. */
 static json_t *effective_config(json_t *set) {
@@ -44,7 +24,7 @@ static json_t *effective_config(json_t *set) {
 static int config_show(struct api_request *req, struct api_reply *rep) {
         json_t *cur;
         int64_t rev;
-        int r = api_read_json_key(api_store(req), SCHED_CONFIG_KEY, &cur, &rev);
+        int r = model_json_get(api_store(req), SCHED_CONFIG_KEY, &cur, &rev);
         if (r < 0)
                 return api_error(rep, r, "reading placement settings: %s", tide_strerror(r));
         json_t *eff = effective_config(cur);
@@ -57,7 +37,7 @@ static int config_update(struct api_request *req, struct api_reply *rep) {
                 json_t *cur, *merged;
                 int64_t rev;
                 _cleanup_free_ char *err = NULL;
-                int r = api_read_json_key(api_store(req), SCHED_CONFIG_KEY, &cur, &rev);
+                int r = model_json_get(api_store(req), SCHED_CONFIG_KEY, &cur, &rev);
                 if (r < 0)
                         return api_error(rep, r, "reading placement settings: %s", tide_strerror(r));
                 r = model_placement_config_merge(cur, req->body, &merged, &err);

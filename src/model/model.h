@@ -97,6 +97,9 @@ int model_obj_update(struct store *s, enum model_kind k, json_t *obj, int64_t re
 int model_obj_delete(struct store *s, enum model_kind k, json_t *obj, int64_t rev);
 /* Key of an object: "/tide/<kind>/<id>"; caller frees. */
 char *model_obj_key(enum model_kind k, const char *id);
+/* Reads the JSON object stored at key. Absent (or not an object): *ret gets a new empty
+ * object and *ret_rev 0. Otherwise *ret gets the object and *ret_rev its mod_rev. */
+int model_json_get(struct store *s, const char *key, json_t **ret, int64_t *ret_rev);
 /* Key of an object's name: "/tide/names/<kind>/<name>"; caller frees. */
 char *model_name_key(enum model_kind k, const char *name);
 

@@ -15,6 +15,22 @@ char *model_name_key(enum model_kind k, const char *name) {
         return xasprintf("/tide/names/%s/%s", model_kind_plural(k), name);
 }
 
+int model_json_get(struct store *s, const char *key, json_t **ret, int64_t *ret_rev) {
+        struct store_kv kv = {};
+        int r = store_get(s, key, &kv);
+        if (r < 0 && r != TIDE_E_NOT_FOUND)
+                return r;
+        json_t *o = r >= 0 ? json_loadb(kv.value, kv.value_len, 0, NULL) : NULL;
+        *ret_rev = r >= 0 ? kv.mod_rev : 0;
+        store_kv_clear(&kv);
+        if (!json_is_object(o)) {
+                json_decref(o);
+                o = json_object();
+        }
+        *ret = o;
+        return 0;
+}
+
 static int load(struct store *s, const char *key, json_t **ret, int64_t *ret_rev) {
         struct store_kv kv = {};
         int r = store_get(s, key, &kv);

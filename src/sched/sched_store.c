@@ -147,28 +147,14 @@ int sched_request_from_instance(json_t *inst, json_t *group, json_t *members, st
 }
 
 /* Reads the group's members record; ret gets {} when there is none, ret_rev its mod_rev. */
+/* Reads the group's members record ({} when there is none); NULL for no group. */
 static int read_members(struct store *s, json_t *group, json_t **ret, int64_t *ret_rev) {
         *ret = NULL;
         *ret_rev = 0;
         if (!group)
                 return 0;
         _cleanup_free_ char *key = xasprintf(SCHED_GROUPMEMBERS_PREFIX "%s", json_str(group, "id", ""));
-        struct store_kv kv = {};
-        int r = store_get(s, key, &kv);
-        if (r == TIDE_E_NOT_FOUND) {
-                *ret = json_object();
-                return 0;
-        }
-        if (r < 0)
-                return r;
-        *ret = parse_kv(&kv);
-        *ret_rev = kv.mod_rev;
-        store_kv_clear(&kv);
-        if (!json_is_object(*ret)) {
-                json_decref(*ret);
-                *ret = json_object();
-        }
-        return 0;
+        return model_json_get(s, key, ret, ret_rev);
 }
 
 int sched_store_create(struct store *s, json_t *inst, json_t *group, char **ret_reason) {
@@ -283,32 +269,20 @@ static json_t *released_usage(json_t *inst, json_t *host_rec, json_t *alloc) {
         return out;
 }
 
-static int get_json(struct store *s, const char *key, json_t **ret, int64_t *ret_rev) {
-        struct store_kv kv = {};
-        *ret = NULL;
-        *ret_rev = 0;
-        int r = store_get(s, key, &kv);
-        if (r == TIDE_E_NOT_FOUND)
-                return 0;
-        if (r < 0)
-                return r;
-        *ret = parse_kv(&kv);
-        *ret_rev = kv.mod_rev;
-        store_kv_clear(&kv);
-        return 0;
-}
 
 int sched_store_delete(struct store *s, json_t *inst_in) {
         const char *id = json_str(inst_in, "id", "");
         _cleanup_free_ char *key = model_obj_key(MODEL_INSTANCE, id);
         for (int attempt = 0; attempt < PLACE_RETRIES; attempt++) {
                 json_t *inst = NULL, *host_rec = NULL, *alloc = NULL, *members = NULL, *used = NULL;
-                int64_t rev, host_rev, alloc_rev = 0, members_rev = 0;
+                int64_t rev, host_rev = 0, alloc_rev = 0, members_rev = 0;
                 _cleanup_free_ char *nk = NULL, *hkey = NULL, *akey = NULL, *gkey = NULL;
                 _cleanup_free_ char *alloc_value = NULL, *members_value = NULL;
-                int r = get_json(s, key, &inst, &rev);
-                if (r < 0 || !inst)
+                int r = model_json_get(s, key, &inst, &rev);
+                if (r < 0 || rev == 0) {
+                        json_decref(inst);
                         return r; /* gone already: nothing to do */
+                }
                 nk = model_name_key(MODEL_INSTANCE, json_str(inst, "name", ""));
                 struct store_cmp cmps[3];
                 struct store_op ops[4];
@@ -322,9 +296,9 @@ int sched_store_delete(struct store *s, json_t *inst_in) {
                 if (host) {
                         hkey = xasprintf(MODEL_HOSTS_PREFIX "%s", host);
                         akey = xasprintf(SCHED_ALLOC_PREFIX "%s", host);
-                        if ((r = get_json(s, hkey, &host_rec, &host_rev)) >= 0)
-                                r = get_json(s, akey, &alloc, &alloc_rev);
-                        used = r >= 0 ? released_usage(inst, host_rec, alloc) : NULL;
+                        if ((r = model_json_get(s, hkey, &host_rec, &host_rev)) >= 0)
+                                r = model_json_get(s, akey, &alloc, &alloc_rev);
+                        used = r >= 0 && host_rev && alloc_rev ? released_usage(inst, host_rec, alloc) : NULL;
                         if (used) {
                                 alloc_value = json_dump_compact(used);
                                 cmps[n_cmps++] = (struct store_cmp) { .key = akey, .target = STORE_CMP_MOD_REV,
@@ -336,7 +310,7 @@ int sched_store_delete(struct store *s, json_t *inst_in) {
                 const char *gid = json_str(inst, "group_id", NULL);
                 if (r >= 0 && gid) {
                         gkey = xasprintf(SCHED_GROUPMEMBERS_PREFIX "%s", gid);
-                        r = get_json(s, gkey, &members, &members_rev);
+                        r = model_json_get(s, gkey, &members, &members_rev);
                         if (r >= 0 && json_is_object(members) && json_object_get(members, id)) {
                                 json_object_del(members, id);
                                 members_value = json_dump_compact(members);
