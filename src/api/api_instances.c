@@ -56,7 +56,7 @@ static const char *const flavor_fields[] = {
 static int instance_create(struct api_request *req, struct api_reply *rep) {
         int64_t t_request = now_ms();
         struct store *s = api_store(req);
-        json_t *inst = NULL, *flavor = NULL, *image = NULL, *group = NULL;
+        json_t *inst = NULL, *flavor = NULL, *image = NULL, *group = NULL, *policy;
         _cleanup_free_ char *err = NULL, *reason = NULL, *id = NULL;
         const char *dry = api_query(req, "dry_run");
         bool dry_run = dry && (streq(dry, "true") || streq(dry, "1"));
@@ -90,6 +90,12 @@ static int instance_create(struct api_request *req, struct api_reply *rep) {
         for (size_t i = 0; i < ELEMENTSOF(flavor_fields); i++)
                 if (json_object_get(flavor, flavor_fields[i]))
                         json_object_set(inst, flavor_fields[i], json_object_get(flavor, flavor_fields[i]));
+        policy = json_object_get(inst, "_policy");
+        if (policy && (r = model_instance_policy_merge(inst, policy, &err)) < 0) {
+                api_error(rep, r, "%s", err);
+                goto out;
+        }
+        json_object_del(inst, "_policy");
         json_object_set_new(inst, "desired", json_string("running"));
         json_object_set_new(inst, "reboot_seq", json_integer(0));
         json_object_set_new(inst, "error", json_null());
@@ -159,7 +165,7 @@ static int instance_placement(struct api_request *req, struct api_reply *rep) {
 
 /* Applies an action to the stored instance with compare-and-swap, retrying when the agent
  * changed it in between. check() may refuse (returning an error reply). */
-typedef int (*mutate_fn)(json_t *inst, struct api_reply *rep);
+typedef int (*mutate_fn)(json_t *inst, struct api_request *req, struct api_reply *rep);
 
 static int mutate(struct api_request *req, struct api_reply *rep, mutate_fn fn, const char *event_type,
                   const char *what) {
@@ -170,7 +176,7 @@ static int mutate(struct api_request *req, struct api_reply *rep, mutate_fn fn, 
                 int r = model_obj_get(s, MODEL_INSTANCE, req->params[0], &inst, &rev);
                 if (r < 0)
                         return api_error(rep, r, "instance '%.64s': %s", req->params[0], tide_strerror(r));
-                r = fn(inst, rep);
+                r = fn(inst, req, rep);
                 if (r < 0) {
                         json_decref(inst);
                         return r;
@@ -209,7 +215,7 @@ static void retry_if_error(json_t *inst) {
         json_object_set_new(inst, "error", json_null());
 }
 
-static int do_start(json_t *inst, struct api_reply *rep) {
+static int do_start(json_t *inst, struct api_request *req, struct api_reply *rep) {
         int r = refuse_if_deleting(inst, rep);
         if (r < 0)
                 return r;
@@ -220,7 +226,7 @@ static int do_start(json_t *inst, struct api_reply *rep) {
         return 0;
 }
 
-static int do_stop(json_t *inst, struct api_reply *rep) {
+static int do_stop(json_t *inst, struct api_request *req, struct api_reply *rep) {
         int r = refuse_if_deleting(inst, rep);
         if (r < 0)
                 return r;
@@ -231,7 +237,7 @@ static int do_stop(json_t *inst, struct api_reply *rep) {
         return 0;
 }
 
-static int do_reboot(json_t *inst, struct api_reply *rep) {
+static int do_reboot(json_t *inst, struct api_request *req, struct api_reply *rep) {
         int r = refuse_if_deleting(inst, rep);
         if (r < 0)
                 return r;
@@ -242,11 +248,30 @@ static int do_reboot(json_t *inst, struct api_reply *rep) {
         return 0;
 }
 
-static int do_delete(json_t *inst, struct api_reply *rep) {
+static int do_delete(json_t *inst, struct api_request *req, struct api_reply *rep) {
         json_object_set_new(inst, "desired", json_string("deleted"));
         json_object_set_new(inst, "status", json_string("deleting"));
         json_object_set_new(inst, "task", json_string("deleting"));
         return 0;
+}
+
+/* The elastic policy: priority, reservations, limits, the off switch. */
+static int do_set(json_t *inst, struct api_request *req, struct api_reply *rep) {
+        if (streq(json_str(inst, "desired", ""), "deleted"))
+                return api_error(rep, TIDE_E_CONFLICT, "instance '%s' is being deleted", json_str(inst, "name", ""));
+        _cleanup_free_ char *err = NULL;
+        int r = model_instance_policy_merge(inst, req->body, &err);
+        return r < 0 ? api_error(rep, r, "%s", err) : 0;
+}
+
+static int instance_update(struct api_request *req, struct api_reply *rep) {
+        if (!json_is_object(req->body))
+                return api_error(rep, TIDE_E_INVALID, "the body must be a JSON object");
+        /* The policy takes effect through the host's elastic loop: 200, not 202. */
+        int r = mutate(req, rep, do_set, "instance.policy", "policy change");
+        if (r >= 0)
+                rep->status = 200;
+        return r;
 }
 
 static int instance_action(struct api_request *req, struct api_reply *rep) {
@@ -338,6 +363,7 @@ const struct api_route api_instance_routes[] = {
         { "POST", "/v1/instances", instance_create },
         { "GET", "/v1/instances/{}", instance_show },
         { "DELETE", "/v1/instances/{}", instance_delete },
+        { "PATCH", "/v1/instances/{}", instance_update },
         { "POST", "/v1/instances/{}/action", instance_action },
         { "GET", "/v1/instances/{}/console", instance_console },
         { "GET", "/v1/instances/{}/placement", instance_placement },

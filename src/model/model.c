@@ -74,6 +74,8 @@ char *json_dump_compact(json_t *o) {
 }
 
 static int fail(char **ret_err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int merge_number(json_t *o, json_t *body, const char *key, double min, double max, bool integer,
+                        char **ret_err);
 static int fail(char **ret_err, const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
@@ -223,7 +225,8 @@ int model_image_from_request(json_t *body, json_t **ret, char **ret_err) {
 
 int model_instance_from_request(json_t *body, json_t **ret, char **ret_err) {
         static const char *const allowed[] = {
-                "name", "flavor", "image", "user_data", "priority", "ha", "hints", "group", NULL,
+                "name", "flavor", "image", "user_data", "priority", "ha", "hints", "group", "cpu_reservation",
+                "cpu_limit", "mem_reservation", "mem_limit", "elastic", NULL,
         };
         const char *name;
         int64_t priority;
@@ -283,7 +286,61 @@ int model_instance_from_request(json_t *body, json_t **ret, char **ret_err) {
         json_object_set_new(*ret, "hints", hints ? json_deep_copy(hints) : json_array());
         if (group && json_is_string(group))
                 json_object_set(*ret, "group", group);
+        /* The elastic policy is checked against the flavor by model_instance_policy_merge once
+         * the flavor is known; here only its members are carried over. */
+        static const char *const policy[] = { "cpu_reservation", "cpu_limit", "mem_reservation", "mem_limit", "elastic" };
+        json_t *p = json_object();
+        for (size_t i = 0; i < ELEMENTSOF(policy); i++)
+                if (json_object_get(body, policy[i]))
+                        json_object_set(p, policy[i], json_object_get(body, policy[i]));
+        json_object_set_new(*ret, "_policy", p);
         return 0;
+}
+
+int model_instance_policy_merge(json_t *inst, json_t *body, char **ret_err) {
+        static const char *const allowed[] = {
+                "priority", "cpu_reservation", "cpu_limit", "mem_reservation", "mem_limit", "elastic", NULL,
+        };
+        int r = check_members(body, allowed, ret_err);
+        if (r < 0)
+                return r;
+        json_t *o = json_deep_copy(inst), *e, *cl, *ml;
+        int64_t max_vcpus = json_int(inst, "max_vcpus", json_int(inst, "vcpus", 1));
+        int64_t max_ram = json_int(inst, "max_ram_mib", json_int(inst, "ram_mib", 0));
+        if ((r = merge_number(o, body, "priority", 1, 1000, true, ret_err)) < 0 ||
+            (r = merge_number(o, body, "cpu_reservation", 0, (double) max_vcpus, false, ret_err)) < 0 ||
+            (r = merge_number(o, body, "cpu_limit", 0.01, (double) max_vcpus, false, ret_err)) < 0 ||
+            (r = merge_number(o, body, "mem_reservation", 0, (double) max_ram, true, ret_err)) < 0 ||
+            (r = merge_number(o, body, "mem_limit", 16, (double) max_ram, true, ret_err)) < 0)
+                goto out;
+        e = json_object_get(body, "elastic");
+        if (e && !json_is_boolean(e)) {
+                r = fail(ret_err, "'elastic' must be true or false");
+                goto out;
+        }
+        if (e)
+                json_object_set(o, "elastic", e);
+        cl = json_object_get(o, "cpu_limit");
+        ml = json_object_get(o, "mem_limit");
+        if (cl && json_number_value(cl) < json_number_value(json_object_get(o, "cpu_reservation"))) {
+                r = fail(ret_err, "'cpu_limit' (%g) is below 'cpu_reservation' (%g)", json_number_value(cl),
+                         json_number_value(json_object_get(o, "cpu_reservation")));
+                goto out;
+        }
+        if (ml && json_integer_value(ml) < json_int(o, "mem_reservation", 0)) {
+                r = fail(ret_err, "'mem_limit' (%lld) is below 'mem_reservation' (%lld)", (long long) json_integer_value(ml),
+                         (long long) json_int(o, "mem_reservation", 0));
+                goto out;
+        }
+        json_object_update(inst, o);
+        /* A member reset with null was removed from o: remove it from inst too. */
+        for (const char *const *k = allowed; *k; k++)
+                if (!json_object_get(o, *k))
+                        json_object_del(inst, *k);
+        r = 0;
+out:
+        json_decref(o);
+        return r;
 }
 
 bool model_label_valid(const char *s) {
@@ -348,7 +405,7 @@ static int merge_ratios(json_t *o, json_t *body, char **ret_err) {
 int model_host_config_merge(json_t *current, json_t *body, json_t **ret, char **ret_err) {
         static const char *const allowed[] = {
                 "labels", "cpu_ratio", "ram_ratio", "disk_ratio", "reserved_cpus", "reserved_ram_mib",
-                "draining", NULL,
+                "draining", "elastic", NULL,
         };
         int r = check_members(body, allowed, ret_err);
         if (r < 0)
@@ -356,13 +413,19 @@ int model_host_config_merge(json_t *current, json_t *body, json_t **ret, char **
         json_t *o = current ? json_deep_copy(current) : json_object(), *d, *labels;
         if ((r = merge_ratios(o, body, ret_err)) < 0)
                 goto fail;
-        d = json_object_get(body, "draining");
-        if (d) {
-                if (!json_is_boolean(d)) {
-                        r = fail(ret_err, "'draining' must be true or false");
+        for (size_t i = 0; i < 2; i++) {
+                const char *key = i == 0 ? "draining" : "elastic";
+                d = json_object_get(body, key);
+                if (!d)
+                        continue;
+                if (!json_is_boolean(d) && !json_is_null(d)) {
+                        r = fail(ret_err, "'%s' must be true or false", key);
                         goto fail;
                 }
-                json_object_set(o, "draining", d);
+                if (json_is_null(d))
+                        json_object_del(o, key);
+                else
+                        json_object_set(o, key, d);
         }
         labels = json_object_get(body, "labels");
         if (labels) {

@@ -62,11 +62,17 @@ bool model_id_valid(const char *id);
  * ret_err gets a message (caller frees). Pure. */
 int model_flavor_from_request(json_t *body, json_t **ret, char **ret_err);
 int model_instance_from_request(json_t *body, json_t **ret, char **ret_err);
+/* The elastic policy of an instance, merged from body into inst (which must hold the flavor's
+ * max_vcpus and max_ram_mib): priority (1-1000), cpu_reservation and cpu_limit (cores, up to
+ * max_vcpus), mem_reservation and mem_limit (MiB, up to max_ram_mib), elastic (bool). A null
+ * member resets it. Limits must not be below reservations. inst is changed only on success. */
+int model_instance_policy_merge(json_t *inst, json_t *body, char **ret_err);
 /* Server groups: {"name", "policy": affinity|anti-affinity|soft-affinity|soft-anti-affinity}. */
 int model_server_group_from_request(json_t *body, json_t **ret, char **ret_err);
 /* Host settings an operator may change (merged into what is there): labels (a null value
  * removes a label), cpu_ratio, ram_ratio, disk_ratio, reserved_cpus, reserved_ram_mib,
- * draining. ret gets the merged settings. */
+ * draining, elastic (false turns the elastic loop off on that host). ret gets the merged
+ * settings. */
 int model_host_config_merge(json_t *current, json_t *body, json_t **ret, char **ret_err);
 /* Cluster-wide placement settings (merged): cpu_ratio, ram_ratio, disk_ratio, reserved_cpus,
  * reserved_ram_mib, mode (spread|pack), weights {ram, cpu, load, numa, soft_affinity}. */

@@ -180,6 +180,42 @@ static void placement_config_refuses_unknown_weights_and_modes(void **state) {
         }
 }
 
+static void policy_limits_stay_above_reservations(void **state) {
+        json_t *inst = json_loads("{\"name\":\"db\",\"vcpus\":2,\"max_vcpus\":4,\"ram_mib\":512,"
+                                  "\"max_ram_mib\":1024,\"cpu_reservation\":2.0}", 0, NULL);
+        json_t *body = json_loads("{\"cpu_limit\":1.5}", 0, NULL);
+        char *err = NULL;
+        assert_int_equal(model_instance_policy_merge(inst, body, &err), TIDE_E_INVALID);
+        assert_null(json_object_get(inst, "cpu_limit")); /* unchanged on failure */
+        free(err);
+        json_decref(body);
+        body = json_loads("{\"cpu_limit\":3.5,\"mem_reservation\":256,\"elastic\":false,\"priority\":750}", 0, NULL);
+        assert_int_equal(model_instance_policy_merge(inst, body, &err), 0);
+        assert_true(json_number_value(json_object_get(inst, "cpu_limit")) == 3.5);
+        assert_false(json_bool(inst, "elastic", true));
+        json_decref(body);
+        body = json_loads("{\"mem_reservation\":null}", 0, NULL);
+        assert_int_equal(model_instance_policy_merge(inst, body, &err), 0);
+        assert_null(json_object_get(inst, "mem_reservation"));
+        json_decref(body);
+        json_decref(inst);
+}
+
+static void policy_is_bounded_by_the_flavor_maxima(void **state) {
+        json_t *inst = json_loads("{\"name\":\"db\",\"vcpus\":2,\"max_vcpus\":4,\"ram_mib\":512,"
+                                  "\"max_ram_mib\":1024}", 0, NULL);
+        const char *bad[] = { "{\"cpu_reservation\":5}", "{\"mem_limit\":2048}", "{\"mem_reservation\":1.5}",
+                              "{\"elastic\":\"off\"}", "{\"vcpus\":3}", "{\"priority\":0}" };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                json_t *body = json_loads(bad[i], 0, NULL);
+                char *err = NULL;
+                assert_int_equal(model_instance_policy_merge(inst, body, &err), TIDE_E_INVALID);
+                free(err);
+                json_decref(body);
+        }
+        json_decref(inst);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(names_accept_plain_words),
@@ -195,6 +231,8 @@ int main(void) {
                 cmocka_unit_test(server_group_policy_is_one_of_four),
                 cmocka_unit_test(host_config_merges_labels_and_resets_with_null),
                 cmocka_unit_test(placement_config_refuses_unknown_weights_and_modes),
+                cmocka_unit_test(policy_limits_stay_above_reservations),
+                cmocka_unit_test(policy_is_bounded_by_the_flavor_maxima),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
