@@ -131,6 +131,119 @@ struct hv_domain_info {
 void hv_domain_info_clear(struct hv_domain_info *d);
 void hv_domain_info_array_free(struct hv_domain_info *d, size_t n);
 
+/* ---- statistics ----
+ *
+ * Counters (times, bytes, requests, packets, faults) count from the start of the domain's
+ * current QEMU process (libvirt) or of its current run (hv_sim): a restart sets them back to
+ * 0. Rates come from the difference of two samples over the difference of their sample_ns.
+ * A group a driver could not read this time has its has_ flag false and zeros: a domain that
+ * is off has only its state, vCPU counts and balloon figures from its definition; the libvirt
+ * driver also skips the groups that need QEMU's monitor while the domain is busy with a
+ * long job (a migration, a vCPU unplug waiting for the guest) rather than wait for it. */
+
+/* One vCPU of a running domain. */
+struct hv_vcpu_stats {
+        bool online;           /* false: not plugged in (or not reported); the rest is 0 */
+        int64_t time_ns;       /* CPU time the vCPU's thread ran */
+        int64_t wait_ns;       /* libvirt's vcpu.N.wait: runnable but waiting for a host CPU, from
+                                * the kernel's schedstats; 0 on kernels that keep none
+                                * (CONFIG_SCHEDSTATS off or kernel.sched_schedstats=0, the
+                                * usual default) */
+        int64_t delay_ns;      /* libvirt's vcpu.N.delay: queued on a host runqueue without
+                                * running (the kernel's schedstat run_delay, kept by every
+                                * Linux; CFS quota throttling counts too; the guest sees it as
+                                * steal time) */
+};
+
+struct hv_domain_stats {
+        char *uuid;
+        char *name;
+        enum hv_state state;
+        int64_t sample_ns;     /* when sampled, on the driver's clock: CLOCK_MONOTONIC (libvirt)
+                                * or simulated time (hv_sim); only differences mean anything */
+
+        bool has_cpu;
+        int64_t cpu_time_ns;   /* every thread of the domain: vCPUs and emulator */
+        bool has_cpu_split;    /* cpu_user_ns and cpu_system_ns were reported */
+        int64_t cpu_user_ns, cpu_system_ns;
+
+        int vcpus_current;     /* online vCPUs */
+        int vcpus_max;         /* the most it can have (hot-add up to this) */
+        int n_vcpu;            /* entries of vcpu[]: vcpus_max, or more when the hypervisor
+                                * reported higher vCPU numbers */
+        struct hv_vcpu_stats *vcpu;   /* by vCPU number; NULL when n_vcpu == 0 */
+        bool has_vcpu_wait;    /* some vCPU reported wait_ns (even as 0) */
+        bool has_vcpu_delay;   /* some vCPU reported delay_ns */
+        int64_t vcpu_time_ns;  /* sum of vcpu[].time_ns */
+        int64_t ready_ns;      /* "ready" time, summed over the vCPUs: delay_ns where reported,
+                                * else wait_ns. Demand = use + ready. */
+
+        bool has_balloon;
+        int64_t balloon_current_kib;   /* the balloon's size: what the guest has now */
+        int64_t balloon_maximum_kib;   /* the most it can be given (the domain's memory) */
+        bool has_guest_mem;    /* the guest's balloon driver reported its memory statistics
+                                * (needs <memballoon><stats period>, i.e. balloon_period_s) */
+        int64_t available_kib; /* the guest's total memory (its MemTotal) */
+        int64_t unused_kib;    /* left completely unused by the guest (MemFree) */
+        int64_t usable_kib;    /* available to the guest's programs without swapping
+                                * (MemAvailable); 0 with an older guest that does not tell */
+        int64_t disk_caches_kib;   /* the guest's page cache, which it could drop */
+        int64_t swap_in_kib, swap_out_kib;
+        int64_t major_faults, minor_faults;
+        int64_t guest_mem_updated_s;   /* when the guest last reported, seconds since the
+                                        * Epoch (libvirt) or simulated seconds (hv_sim) */
+        bool has_rss;
+        int64_t rss_kib;       /* resident memory of the domain's process on the host */
+
+        bool has_block;        /* block figures read (0 disks included) */
+        int64_t block_rd_bytes, block_wr_bytes, block_rd_reqs, block_wr_reqs;   /* all disks */
+        bool has_net;          /* network figures read (0 interfaces included) */
+        int64_t net_rx_bytes, net_tx_bytes, net_rx_packets, net_tx_packets;    /* all NICs */
+};
+
+/* Frees what d holds and zeroes it; NULL is fine. */
+void hv_domain_stats_clear(struct hv_domain_stats *d);
+void hv_domain_stats_array_free(struct hv_domain_stats *d, size_t n);
+
+/* The host as a whole. */
+struct hv_host_stats {
+        int64_t sample_ns;     /* on the driver's clock, as hv_domain_stats.sample_ns */
+        int cpus;              /* online CPUs */
+        /* Summed over all CPUs since the host booted (hv_sim: since open). */
+        int64_t cpu_user_ns, cpu_system_ns, cpu_idle_ns, cpu_iowait_ns;
+        int64_t mem_total_kib, mem_free_kib;
+        int64_t mem_available_kib;   /* MemAvailable: free plus what the kernel could reclaim */
+        int64_t mem_cached_kib, mem_buffers_kib;
+        double load1, load5, load15;   /* run-queue load averages */
+};
+
+/* ---- CPU tuning ---- */
+
+/* Shares: the weight of a domain's CPU claim against the host's other domains when CPUs
+ * are contended (libvirt's cpu_shares: cgroup v1 cpu.shares, cgroup v2 cpu.weight). The
+ * range is the one both cgroup versions accept. A domain tide never tuned has the cgroup
+ * default: 1024 under cgroup v1 but 100 under v2, so set shares on every domain of a host. */
+#define HV_SHARES_MIN 2
+#define HV_SHARES_MAX 10000
+#define HV_SHARES_DEFAULT 1024
+#define HV_PERIOD_MIN_US INT64_C(1000)       /* CFS bandwidth period limits (the kernel's) */
+#define HV_PERIOD_MAX_US INT64_C(1000000)
+#define HV_QUOTA_MIN_US INT64_C(1000)
+
+struct hv_cpu_tune {
+        int shares;            /* HV_SHARES_MIN .. HV_SHARES_MAX */
+        int64_t quota_us;      /* CPU time all the domain's threads (vCPUs and emulator) may
+                                * use per period, over all host CPUs: 150000 per 100000 is 1.5
+                                * cores. 0: no limit. Else HV_QUOTA_MIN_US .. HV_MAX_CPUS *
+                                * period_us */
+        int64_t period_us;     /* HV_PERIOD_MIN_US .. HV_PERIOD_MAX_US with a quota; with
+                                * quota_us 0 it is ignored by set_cpu_tune() (any value) and
+                                * reported as the hypervisor keeps it */
+};
+
+/* 0 when t is within the limits above, else TIDE_E_INVALID. Pure. */
+int hv_cpu_tune_validate(const struct hv_cpu_tune *t);
+
 struct hv_conn;
 
 struct hv_driver {
@@ -186,6 +299,40 @@ struct hv_driver {
          * a list with a CPU the host does not have (online) is refused before anything
          * changes. */
         int (*set_cpuset)(struct hv_conn *c, const char *uuid, const char *cpuset);
+
+        /* ---- statistics and elastic controls ---- */
+
+        /* Statistics of every tide domain (name starts with HV_DOMAIN_PREFIX), running or
+         * not, in one call (libvirt: one virConnectGetAllDomainStats). ret gets an array the
+         * caller frees with hv_domain_stats_array_free(); order unspecified (hv_sim: by
+         * UUID). */
+        int (*stats)(struct hv_conn *c, struct hv_domain_stats **ret, size_t *ret_n);
+        /* The host's CPU times, memory and load averages into ret. */
+        int (*host_stats)(struct hv_conn *c, struct hv_host_stats *ret);
+        /* Sets the number of online vCPUs to n (1 <= n <= the domain's maximum, else
+         * TIDE_E_INVALID): a running domain gets vCPUs hot-added or hot-removed (the highest
+         * numbers go first) and its persistent definition's current count follows, so a
+         * restart keeps n; a domain that is off gets its definition changed. Returns when
+         * the hypervisor has done it: a hot-added vCPU is plugged in (the guest then brings
+         * it online by itself, within a second for the tiny guest), a hot-removed one is
+         * unplugged by the guest (libvirt waits up to 5 s for the guest to let it go; a
+         * guest that does not: TIDE_E_TIMEOUT, and the vCPU may still go later). Idempotent.
+         * TIDE_E_NOT_FOUND for an unknown domain. */
+        int (*set_vcpus)(struct hv_conn *c, const char *uuid, int n);
+        /* Sets the balloon target of a running domain to mib (HV_MIN_RAM_MIB .. the domain's
+         * maximum memory, else TIDE_E_INVALID) and the persistent definition's current memory
+         * with it; a domain that is off gets its definition changed. Returns at once: the
+         * guest's balloon driver inflates or deflates within a second or so
+         * (balloon_current_kib in stats() shows where it is). Idempotent. */
+        int (*set_memory)(struct hv_conn *c, const char *uuid, int64_t mib);
+        /* Sets the domain's CPU shares and its CPU limit (quota per period for all its
+         * threads together; libvirt: cpu_shares, global_period, global_quota), live and in
+         * its persistent definition, or only in the definition while it is off. Idempotent.
+         * TIDE_E_INVALID for a t that hv_cpu_tune_validate() refuses. */
+        int (*set_cpu_tune)(struct hv_conn *c, const char *uuid, const struct hv_cpu_tune *t);
+        /* The domain's shares and limit into ret: the running domain's, else its
+         * definition's (libvirt: virDomainGetSchedulerParameters). quota_us 0: no limit. */
+        int (*get_cpu_tune)(struct hv_conn *c, const char *uuid, struct hv_cpu_tune *ret);
 };
 
 /* Every connection starts with its driver, so callers can use hv_conn_driver(). */
@@ -237,6 +384,39 @@ int hv_domain_spec_validate(const struct hv_domain_spec *spec, bool files);
  * (hv_domain_spec_validate() with files) or domain type. */
 int hv_domain_xml(const struct hv_domain_spec *spec, const char *domain_type, char **ret);
 
+/* ---- pure helpers of the statistics (hv_stats.c) ---- */
+
+/* For drivers: adds one figure of libvirt's all-domain statistics to s, by its name:
+ * "state.state" (libvirt's virDomainState numbers, which enum hv_state follows),
+ * "cpu.time|user|system", "vcpu.current|maximum", "vcpu.N.state|time|wait|delay",
+ * "balloon.current|maximum|available|unused|usable|rss|disk_caches|swap_in|swap_out|
+ * major_fault|minor_fault|last-update", "block.count", "block.N.rd.bytes|wr.bytes|rd.reqs|
+ * wr.reqs", "net.count" and "net.N.rx.bytes|tx.bytes|rx.pkts|tx.pkts" (disks and NICs are
+ * summed), setting the matching has_ flag. Other names, vCPU numbers from HV_MAX_VCPUS on
+ * and states out of range are ignored; values beyond INT64_MAX count as INT64_MAX. Grows
+ * s->vcpu as vCPU numbers come. Pure. */
+void hv_domain_stats_add(struct hv_domain_stats *s, const char *name, uint64_t value);
+
+/* For drivers, once every figure is in: sizes vcpu[] to at least vcpus_max, and sums
+ * vcpu_time_ns and ready_ns. Pure. */
+void hv_domain_stats_finish(struct hv_domain_stats *s);
+
+/* Weighted max-min fair shares of capacity (water-filling): each of the n claimants gets at
+ * most want[i]; the capacity goes to the claimants in proportion to weight[i], and what one
+ * does not want is shared by the others in the same proportions, until every claim is met
+ * or nothing is left. A claimant with want[i] <= 0 or weight[i] <= 0 gets 0. ret[i] gets
+ * claimant i's share (ret may not alias want or weight). Pure; O(n log n). */
+void hv_fair_share(size_t n, const double *want, const double *weight, double capacity, double *ret);
+
+/* The three load averages of /proc/loadavg's text ("0.62 0.62 0.69 1/88 7139") into ret.
+ * 0 or TIDE_E_INVALID. Pure. */
+int hv_parse_loadavg(const char *text, double ret[3]);
+
+/* The value of field key ("MemAvailable") of /proc/meminfo's text, in KiB, into ret_kib.
+ * TIDE_E_NOT_FOUND when the text has no such field, TIDE_E_INVALID when its value is not a
+ * number of kB. Pure. */
+int hv_parse_meminfo(const char *text, const char *key, int64_t *ret_kib);
+
 /* ---- the simulator (hv_sim) ----
  *
  * URI: sim:///NAME?cpus=64&numa=1&mem_mib=262144&hugepages_mib=0&disk_gib=2000 (every parameter
@@ -245,12 +425,38 @@ int hv_domain_xml(const struct hv_domain_spec *spec, const char *domain_type, ch
  * the NUMA nodes in ranges of consecutive CPUs (cpus a multiple of numa; memory remainders go
  * to the lowest nodes); hugepages_mib is even and at most mem_mib. Its domains live in memory
  * as long as the connection: close() forgets them. State changes at once (shutdown: the guest
- * always obeys, returns 0); cpu_time_ns stays 0. No I/O, no threads; every call takes the
- * connection's mutex. start() refuses (TIDE_E_BACKEND) pinned CPUs or a NUMA node the host
+ * always obeys, returns 0). No I/O, no threads; every call takes the connection's mutex. start() refuses (TIDE_E_BACKEND) pinned CPUs or a NUMA node the host
  * does not have and hugepages beyond the free ones (a bound domain takes them from its node,
  * an unbound one from the nodes in order), as libvirt does at start; start() and set_cpuset()
  * also refuse a cpuset with a CPU the host does not have. set_cpuset() records the list as
- * given, in the definition and, while running, in the running configuration. */
+ * given, in the definition and, while running, in the running configuration.
+ *
+ * The load model. Each domain has a demand, set with hv_sim_set_demand() (0 cores and 0 MiB
+ * until then): what its guest's programs would use given all they ask for. A simulated
+ * clock (starting at 0 at open) drives it: on real time, every call that reads or changes
+ * the model first moves the clock on by the real (CLOCK_MONOTONIC) time elapsed since the
+ * last such call; from the first hv_sim_advance() on, only hv_sim_advance() moves it, so a
+ * test or benchmark runs deterministically and faster than real time (open, then
+ * hv_sim_advance(c, 0) at once: the clock starts at exactly 0). Between two moments of the
+ * clock, with everything constant in between, each running domain:
+ *   - has runnable = min(cpu demand, vcpus) cores' worth of vCPUs wanting to run, and may
+ *     run cap = min(runnable, CPUs of its cpuset or distinct pinned CPUs, quota_us /
+ *     period_us) of them;
+ *   - runs served = its weighted max-min fair share (hv_fair_share(), by shares) of the
+ *     host's CPUs, capped at cap: cpu_time_ns, spread evenly over its online vCPUs' time_ns
+ *     (cpu_user_ns is all of it; the simulated emulator costs nothing);
+ *   - waits ready = runnable - served (host contention, placement, quota throttling), spread
+ *     evenly over its vCPUs' wait_ns and delay_ns, so demand beyond its vCPUs is invisible
+ *     to the host, as it is on a real one;
+ *   - memory: the balloon's current size is the live ram_mib (set_memory() moves it at
+ *     once); the guest has available = current, uses min(mem demand, current) (rss), and
+ *     unused = usable = the rest; no page cache, swap or faults.
+ * All CPUs are one pool for contention (cpusets and pins only limit how many cores a domain
+ * can use). The host: user time is what domains ran, idle the rest; used memory is the rss
+ * of the running domains (max_ram_mib for hugepage domains), free = available = the rest;
+ * load averages follow the runnable cores (Linux's exponential averages, in continuous
+ * time). Block and network counters stay 0. Counters start at 0 when a domain starts; stats
+ * of a domain that is off report its definition. */
 
 /* A simulated domain's placement as the simulator keeps it. */
 struct hv_sim_domain {
@@ -263,8 +469,28 @@ struct hv_sim_domain {
         int numa_node;
         bool hugepages;
         char cpuset[HV_CPUSET_MAX + 1];  /* the CPU list as given; "": none (any CPU) */
+        struct hv_cpu_tune tune;         /* shares HV_SHARES_DEFAULT, quota 0 (none), period
+                                          * 100000 until set_cpu_tune() */
+        double cpu_demand;               /* hv_sim_set_demand()'s */
+        int64_t mem_demand_mib;
 };
 
 /* The configuration domain uuid runs with when running, else its definition; into ret.
  * TIDE_E_NOT_FOUND for an unknown domain, TIDE_E_INVALID when c is not an hv_sim connection. */
 int hv_sim_domain_get(struct hv_conn *c, const char *uuid, struct hv_sim_domain *ret);
+
+/* Sets the demand of domain uuid's guest: cpu_cores (0 .. HV_MAX_VCPUS) cores and mem_mib
+ * (0 .. HV_MAX_RAM_MIB) MiB, from now on (the clock is brought up to date first). Kept while
+ * the domain is off and across restarts. TIDE_E_INVALID for values out of range or when c
+ * is not an hv_sim connection, TIDE_E_NOT_FOUND for an unknown domain. */
+int hv_sim_set_demand(struct hv_conn *c, const char *uuid, double cpu_cores, int64_t mem_mib);
+
+/* Puts c's clock on manual time for good and moves it ns (>= 0) forward, running the load
+ * model over that time; hv_sim_advance(c, 0) only stops the real-time clock (the real time
+ * since the last call that moved it is not counted). TIDE_E_INVALID for ns < 0 or when c is
+ * not an hv_sim connection. */
+int hv_sim_advance(struct hv_conn *c, int64_t ns);
+
+/* c's simulated clock in ns (hv_domain_stats.sample_ns), brought up to date first on real
+ * time; -1 when c is not an hv_sim connection. */
+int64_t hv_sim_now(struct hv_conn *c);
