@@ -8,9 +8,11 @@
  * every driver. No I/O, no threads, nothing logs: every call takes the connection's mutex. */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "agent/hv.h"
 #include "common/errors.h"
@@ -21,6 +23,8 @@
 #define SIM_MAX_MEM_MIB (INT64_C(64) * 1024 * 1024)   /* 64 TiB */
 #define SIM_MAX_DISK_GIB (INT64_C(1) << 30)
 #define SIM_URI_MAX 1024
+#define SIM_PERIOD_DEFAULT_US INT64_C(100000)   /* the kernel's CFS period */
+#define NS_PER_S 1000000000.0
 
 /* What define() keeps of a spec: everything but the file fields. */
 struct sim_config {
@@ -32,6 +36,9 @@ struct sim_config {
         int numa_node;
         bool hugepages;
         char *cpuset;              /* NULL: any CPU */
+        int cores;                 /* the most cores its vCPUs can use at once: distinct pinned
+                                    * CPUs, else CPUs of cpuset; 0: no limit */
+        struct hv_cpu_tune tune;
 };
 
 struct sim_domain {
@@ -41,6 +48,12 @@ struct sim_domain {
         struct sim_config def;     /* the definition */
         struct sim_config live;    /* while running: what it was started with */
         int64_t *huge_mib;         /* while running with hugepages: taken from each node */
+        double cpu_demand;         /* hv_sim_set_demand()'s, kept across restarts */
+        int64_t mem_demand_mib;
+        /* While running, since start: what the load model accrued. */
+        int64_t cpu_time_ns;
+        int64_t *vcpu_time_ns;     /* live.max_vcpus each */
+        int64_t *vcpu_ready_ns;
 };
 
 struct sim_node {
@@ -58,6 +71,12 @@ struct hv_conn {
         struct sim_node *nodes;
         struct sim_domain **doms;   /* sorted by uuid */
         size_t n_doms, cap_doms;
+        /* The load model's clock and the host's counters (hv.h, "the load model"). */
+        bool manual_clock;          /* hv_sim_advance() was called */
+        int64_t now_ns;             /* simulated time since open */
+        int64_t real_ns;            /* CLOCK_MONOTONIC when the clock last followed it */
+        int64_t host_busy_ns, host_idle_ns;
+        double load[3];             /* 1, 5 and 15 minute averages of the runnable cores */
 };
 
 static int fail_with(int error, const char *fmt, ...) _printf_(2, 3);
@@ -170,6 +189,24 @@ static void config_copy(struct sim_config *dst, const struct sim_config *src) {
         dst->cpuset = src->cpuset ? xstrdup(src->cpuset) : NULL;
 }
 
+/* How many cores the vCPUs of a domain so placed can use at once; 0: no limit. */
+static int config_cores(const struct sim_config *cfg) {
+        uint8_t map[HV_CPUMAP_BYTES] = {};
+        if (cfg->n_pin_cpus > 0) {
+                int n = 0;
+                for (int i = 0; i < cfg->n_pin_cpus; i++) {
+                        int cpu = cfg->pin_cpus[i];
+                        if (!(map[cpu / 8] & (1u << (cpu % 8)))) {
+                                map[cpu / 8] |= (uint8_t) (1u << (cpu % 8));
+                                n++;
+                        }
+                }
+                return n;
+        }
+        int n = cfg->cpuset ? hv_cpuset_parse(cfg->cpuset, NULL) : 0;
+        return n > 0 ? n : 0;
+}
+
 static void config_from_spec(struct sim_config *cfg, const struct hv_domain_spec *s) {
         struct sim_config from = {
                 .vcpus = s->vcpus, .max_vcpus = s->max_vcpus,
@@ -178,7 +215,10 @@ static void config_from_spec(struct sim_config *cfg, const struct hv_domain_spec
                 .has_numa_node = s->has_numa_node, .numa_node = s->numa_node,
                 .hugepages = s->hugepages,
                 .cpuset = (char *) s->cpuset,
+                /* What a domain gets from libvirt until its CPU tuning is set. */
+                .tune = { .shares = HV_SHARES_DEFAULT, .period_us = SIM_PERIOD_DEFAULT_US },
         };
+        from.cores = config_cores(&from);
         config_copy(cfg, &from);
 }
 
@@ -189,6 +229,8 @@ static void domain_free(struct sim_domain *d) {
         config_clear(&d->def);
         config_clear(&d->live);
         free(d->huge_mib);
+        free(d->vcpu_time_ns);
+        free(d->vcpu_ready_ns);
         free(d);
 }
 
@@ -236,6 +278,86 @@ static void power_off(struct hv_conn *c, struct sim_domain *d) {
         d->huge_mib = NULL;
         config_clear(&d->live);
         d->state = HV_STATE_SHUTOFF;
+        free(d->vcpu_time_ns);
+        free(d->vcpu_ready_ns);
+        d->vcpu_time_ns = d->vcpu_ready_ns = NULL;
+        d->cpu_time_ns = 0;
+}
+
+/* ---- the load model (hv.h) ---- */
+
+static int64_t mono_ns(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The cores domain d's vCPUs want to run now (its demand within its vCPUs) into
+ * *ret_runnable, and what they may run: within its placement and quota too. */
+static double may_run(const struct hv_conn *c, const struct sim_domain *d, double *ret_runnable) {
+        const struct sim_config *cfg = &d->live;
+        double runnable = fmin(d->cpu_demand, (double) cfg->vcpus);
+        *ret_runnable = runnable;
+        double cap = fmin(runnable, (double) (cfg->cores > 0 ? cfg->cores : c->cpus));
+        if (cfg->tune.quota_us > 0)
+                cap = fmin(cap, (double) cfg->tune.quota_us / (double) cfg->tune.period_us);
+        return cap;
+}
+
+/* Runs the model dt_ns forward with everything as it is now. */
+static void accrue(struct hv_conn *c, int64_t dt_ns) {
+        if (dt_ns <= 0)
+                return;
+        size_t n = c->n_doms;
+        _cleanup_free_ double *want = n > 0 ? xcalloc(n, sizeof *want) : NULL;
+        _cleanup_free_ double *weight = n > 0 ? xcalloc(n, sizeof *weight) : NULL;
+        _cleanup_free_ double *runnable = n > 0 ? xcalloc(n, sizeof *runnable) : NULL;
+        _cleanup_free_ double *served = n > 0 ? xcalloc(n, sizeof *served) : NULL;
+        for (size_t i = 0; i < n; i++) {
+                const struct sim_domain *d = c->doms[i];
+                if (d->state != HV_STATE_RUNNING)
+                        continue;
+                want[i] = may_run(c, d, &runnable[i]);
+                weight[i] = d->live.tune.shares;
+        }
+        hv_fair_share(n, want, weight, (double) c->cpus, served);
+        double dt = (double) dt_ns, total_runnable = 0;
+        int64_t busy = 0;
+        for (size_t i = 0; i < n; i++) {
+                struct sim_domain *d = c->doms[i];
+                if (d->state != HV_STATE_RUNNING || d->live.vcpus < 1)
+                        continue;
+                int v = d->live.vcpus;
+                int64_t run = llround(served[i] / v * dt);
+                int64_t ready = llround(fmax(runnable[i] - served[i], 0) / v * dt);
+                for (int k = 0; k < v; k++) {
+                        d->vcpu_time_ns[k] += run;
+                        d->vcpu_ready_ns[k] += ready;
+                }
+                d->cpu_time_ns += run * v;
+                busy += run * v;
+                total_runnable += runnable[i];
+        }
+        int64_t all = llround((double) c->cpus * dt);
+        c->host_busy_ns += busy;
+        c->host_idle_ns += all > busy ? all - busy : 0;
+        /* Linux's load averages are exponentially damped over 1, 5 and 15 minutes. */
+        static const double window_s[3] = { 60, 300, 900 };
+        for (int k = 0; k < 3; k++) {
+                double e = exp(-dt / NS_PER_S / window_s[k]);
+                c->load[k] = c->load[k] * e + total_runnable * (1 - e);
+        }
+        c->now_ns += dt_ns;
+}
+
+/* On real time, runs the model up to the present. Every call that reads or changes it
+ * comes here first, under the lock, so each interval runs with what held during it. */
+static void sync_clock(struct hv_conn *c) {
+        if (c->manual_clock)
+                return;
+        int64_t t = mono_ns();
+        accrue(c, t - c->real_ns);
+        c->real_ns = t;
 }
 
 /* Takes the hugepages of cfg (from its node, or from the nodes in order) into ret_taken;
@@ -271,7 +393,7 @@ static void fill_info(const struct sim_domain *d, struct hv_domain_info *ret) {
                 .mem_kib = cfg->ram_mib * 1024,
                 .max_mem_kib = cfg->max_ram_mib * 1024,
                 .persistent = true,
-                .cpu_time_ns = 0,
+                .cpu_time_ns = d->state == HV_STATE_RUNNING ? d->cpu_time_ns : 0,
         };
 }
 
@@ -287,6 +409,7 @@ static int sim_open(const char *uri, const char *state_dir, struct hv_conn **ret
         struct hv_conn *c = xcalloc(1, sizeof *c);
         c->base.driver = &hv_sim_driver;
         pthread_mutex_init(&c->lock, NULL);
+        c->real_ns = mono_ns();
         c->cpus = (int) v[P_CPUS];
         c->n_numa = (int) v[P_NUMA];
         c->mem_mib = v[P_MEM];
@@ -393,6 +516,7 @@ static int sim_define(struct hv_conn *c, const struct hv_domain_spec *spec) {
         if (hv_domain_spec_validate(spec, false) < 0)
                 return fail_with(TIDE_E_INVALID, "invalid domain spec");
         pthread_mutex_lock(&c->lock);
+        sync_clock(c);
         int r = define_locked(c, spec);
         pthread_mutex_unlock(&c->lock);
         return r;
@@ -424,6 +548,7 @@ static int check_host(struct hv_conn *c, const struct sim_config *cfg) {
 
 static int sim_start(struct hv_conn *c, const char *uuid) {
         pthread_mutex_lock(&c->lock);
+        sync_clock(c);
         int r = 0;
         struct sim_domain *d = lookup(c, uuid, &r);
         if (!d || d->state == HV_STATE_RUNNING)
@@ -434,6 +559,8 @@ static int sim_start(struct hv_conn *c, const char *uuid) {
                 goto out;
         config_copy(&d->live, &d->def);
         d->state = HV_STATE_RUNNING;
+        d->vcpu_time_ns = xcalloc((size_t) d->live.max_vcpus, sizeof *d->vcpu_time_ns);
+        d->vcpu_ready_ns = xcalloc((size_t) d->live.max_vcpus, sizeof *d->vcpu_ready_ns);
 out:
         pthread_mutex_unlock(&c->lock);
         return r;
@@ -444,6 +571,7 @@ static int sim_shutdown(struct hv_conn *c, const char *uuid, int timeout_ms) {
         if (timeout_ms < 0)
                 return fail_with(TIDE_E_INVALID, "negative shutdown timeout");
         pthread_mutex_lock(&c->lock);
+        sync_clock(c);
         int r = 0;
         struct sim_domain *d = lookup(c, uuid, &r);
         if (d)
@@ -454,6 +582,7 @@ static int sim_shutdown(struct hv_conn *c, const char *uuid, int timeout_ms) {
 
 static int sim_destroy(struct hv_conn *c, const char *uuid) {
         pthread_mutex_lock(&c->lock);
+        sync_clock(c);
         int r = 0;
         struct sim_domain *d = lookup(c, uuid, &r);
         if (d)
@@ -464,6 +593,7 @@ static int sim_destroy(struct hv_conn *c, const char *uuid) {
 
 static int sim_reboot(struct hv_conn *c, const char *uuid) {
         pthread_mutex_lock(&c->lock);
+        sync_clock(c);
         int r = 0;
         struct sim_domain *d = lookup(c, uuid, &r);
         if (d && d->state != HV_STATE_RUNNING)
@@ -477,6 +607,7 @@ static int sim_undefine(struct hv_conn *c, const char *uuid) {
         if (!uuid)
                 return fail_with(TIDE_E_INVALID, "no domain UUID");
         pthread_mutex_lock(&c->lock);
+        sync_clock(c);
         bool found;
         size_t at = find(c, uuid, &found);
         if (found) {
@@ -492,6 +623,7 @@ static int sim_undefine(struct hv_conn *c, const char *uuid) {
 
 static int sim_domain_info(struct hv_conn *c, const char *uuid, struct hv_domain_info *ret) {
         pthread_mutex_lock(&c->lock);
+        sync_clock(c);
         int r = 0;
         struct sim_domain *d = lookup(c, uuid, &r);
         if (d)
@@ -502,6 +634,7 @@ static int sim_domain_info(struct hv_conn *c, const char *uuid, struct hv_domain
 
 static int sim_list(struct hv_conn *c, struct hv_domain_info **ret, size_t *ret_n) {
         pthread_mutex_lock(&c->lock);
+        sync_clock(c);
         size_t n = c->n_doms;
         struct hv_domain_info *out = n > 0 ? xcalloc(n, sizeof *out) : NULL;
         for (size_t i = 0; i < n; i++)
@@ -518,6 +651,7 @@ static int sim_set_cpuset(struct hv_conn *c, const char *uuid, const char *cpuse
         if (hv_cpuset_parse(cpuset, NULL) < 0)
                 return fail_with(TIDE_E_INVALID, "invalid CPU list");
         pthread_mutex_lock(&c->lock);
+        sync_clock(c);
         int r = 0;
         struct sim_domain *d = lookup(c, uuid, &r);
         if (!d || (r = check_cpuset(c, cpuset)) < 0)
@@ -525,12 +659,227 @@ static int sim_set_cpuset(struct hv_conn *c, const char *uuid, const char *cpuse
         if (d->state == HV_STATE_RUNNING) {
                 free(d->live.cpuset);
                 d->live.cpuset = xstrdup(cpuset);
+                d->live.cores = config_cores(&d->live);
         }
         free(d->def.cpuset);
         d->def.cpuset = xstrdup(cpuset);
+        d->def.cores = config_cores(&d->def);
 out:
         pthread_mutex_unlock(&c->lock);
         return r;
+}
+
+/* ---- statistics and elastic controls ---- */
+
+static void fill_stats(const struct hv_conn *c, const struct sim_domain *d, struct hv_domain_stats *ret) {
+        bool running = d->state == HV_STATE_RUNNING;
+        const struct sim_config *cfg = running ? &d->live : &d->def;
+        struct hv_domain_stats s = {
+                .uuid = xstrdup(d->uuid),
+                .name = xstrdup(d->name),
+                .state = d->state,
+                .sample_ns = c->now_ns,
+                .vcpus_current = cfg->vcpus,
+                .vcpus_max = cfg->max_vcpus,
+                .has_balloon = true,
+                .balloon_current_kib = cfg->ram_mib * 1024,
+                .balloon_maximum_kib = cfg->max_ram_mib * 1024,
+        };
+        if (running) {
+                s.has_cpu = s.has_cpu_split = true;
+                s.cpu_time_ns = s.cpu_user_ns = d->cpu_time_ns;
+                s.has_vcpu_wait = s.has_vcpu_delay = true;
+                s.n_vcpu = cfg->max_vcpus;
+                s.vcpu = xcalloc((size_t) s.n_vcpu, sizeof *s.vcpu);
+                for (int k = 0; k < cfg->vcpus; k++)
+                        s.vcpu[k] = (struct hv_vcpu_stats) {
+                                .online = true,
+                                .time_ns = d->vcpu_time_ns[k],
+                                .wait_ns = d->vcpu_ready_ns[k],
+                                .delay_ns = d->vcpu_ready_ns[k],
+                        };
+                int64_t used = d->mem_demand_mib < cfg->ram_mib ? d->mem_demand_mib : cfg->ram_mib;
+                s.has_guest_mem = true;
+                s.available_kib = cfg->ram_mib * 1024;
+                s.unused_kib = s.usable_kib = (cfg->ram_mib - used) * 1024;
+                s.guest_mem_updated_s = c->now_ns / 1000000000;
+                s.has_rss = true;
+                s.rss_kib = used * 1024;
+                s.has_block = s.has_net = true;   /* simulated guests do no I/O */
+        }
+        hv_domain_stats_finish(&s);
+        *ret = s;
+}
+
+static int sim_stats(struct hv_conn *c, struct hv_domain_stats **ret, size_t *ret_n) {
+        pthread_mutex_lock(&c->lock);
+        sync_clock(c);
+        size_t n = c->n_doms;
+        struct hv_domain_stats *out = n > 0 ? xcalloc(n, sizeof *out) : NULL;
+        for (size_t i = 0; i < n; i++)
+                fill_stats(c, c->doms[i], &out[i]);
+        pthread_mutex_unlock(&c->lock);
+        *ret = out;
+        *ret_n = n;
+        return 0;
+}
+
+static int sim_host_stats(struct hv_conn *c, struct hv_host_stats *ret) {
+        pthread_mutex_lock(&c->lock);
+        sync_clock(c);
+        int64_t used_kib = 0;
+        for (size_t i = 0; i < c->n_doms; i++) {
+                const struct sim_domain *d = c->doms[i];
+                if (d->state != HV_STATE_RUNNING)
+                        continue;
+                int64_t mib = d->live.hugepages ? d->live.max_ram_mib
+                              : d->mem_demand_mib < d->live.ram_mib ? d->mem_demand_mib : d->live.ram_mib;
+                used_kib += mib * 1024;
+        }
+        int64_t total = c->mem_mib * 1024, free_kib = total > used_kib ? total - used_kib : 0;
+        *ret = (struct hv_host_stats) {
+                .sample_ns = c->now_ns,
+                .cpus = c->cpus,
+                .cpu_user_ns = c->host_busy_ns,
+                .cpu_idle_ns = c->host_idle_ns,
+                .mem_total_kib = total,
+                .mem_free_kib = free_kib,
+                .mem_available_kib = free_kib,
+                .load1 = c->load[0],
+                .load5 = c->load[1],
+                .load15 = c->load[2],
+        };
+        pthread_mutex_unlock(&c->lock);
+        return 0;
+}
+
+/* Hot-adds or hot-removes vCPUs at once (the highest go first, their counters with them,
+ * as a real vCPU's thread goes), and keeps the definition in step. */
+static int sim_set_vcpus(struct hv_conn *c, const char *uuid, int n) {
+        if (n < 1 || n > HV_MAX_VCPUS)
+                return fail_with(TIDE_E_INVALID, "vCPU count out of range");
+        pthread_mutex_lock(&c->lock);
+        sync_clock(c);
+        int r = 0;
+        struct sim_domain *d = lookup(c, uuid, &r);
+        bool running = d && d->state == HV_STATE_RUNNING;
+        if (!d)
+                goto out;
+        if (n > d->def.max_vcpus || (running && n > d->live.max_vcpus)) {
+                r = fail_with(TIDE_E_INVALID, "%d vCPUs is more than the domain's maximum of %d", n,
+                              running && d->live.max_vcpus < d->def.max_vcpus ? d->live.max_vcpus : d->def.max_vcpus);
+                goto out;
+        }
+        if (running) {
+                for (int k = n; k < d->live.vcpus; k++)
+                        d->vcpu_time_ns[k] = d->vcpu_ready_ns[k] = 0;
+                d->live.vcpus = n;
+        }
+        d->def.vcpus = n;
+out:
+        pthread_mutex_unlock(&c->lock);
+        return r;
+}
+
+/* The balloon reaches its target at once. */
+static int sim_set_memory(struct hv_conn *c, const char *uuid, int64_t mib) {
+        if (mib < HV_MIN_RAM_MIB || mib > HV_MAX_RAM_MIB)
+                return fail_with(TIDE_E_INVALID, "memory size out of range");
+        pthread_mutex_lock(&c->lock);
+        sync_clock(c);
+        int r = 0;
+        struct sim_domain *d = lookup(c, uuid, &r);
+        bool running = d && d->state == HV_STATE_RUNNING;
+        if (!d)
+                goto out;
+        if (mib > d->def.max_ram_mib || (running && mib > d->live.max_ram_mib)) {
+                r = fail_with(TIDE_E_INVALID, "%" PRId64 " MiB is more than the domain's maximum", mib);
+                goto out;
+        }
+        if (running)
+                d->live.ram_mib = mib;
+        d->def.ram_mib = mib;
+out:
+        pthread_mutex_unlock(&c->lock);
+        return r;
+}
+
+static void tune_apply(struct hv_cpu_tune *dst, const struct hv_cpu_tune *t) {
+        dst->shares = t->shares;
+        dst->quota_us = t->quota_us;
+        if (t->quota_us > 0)   /* without a quota the period stays as it was, as in libvirt */
+                dst->period_us = t->period_us;
+}
+
+static int sim_set_cpu_tune(struct hv_conn *c, const char *uuid, const struct hv_cpu_tune *t) {
+        if (hv_cpu_tune_validate(t) < 0)
+                return fail_with(TIDE_E_INVALID, "CPU shares, period or quota out of range");
+        pthread_mutex_lock(&c->lock);
+        sync_clock(c);
+        int r = 0;
+        struct sim_domain *d = lookup(c, uuid, &r);
+        if (d) {
+                if (d->state == HV_STATE_RUNNING)
+                        tune_apply(&d->live.tune, t);
+                tune_apply(&d->def.tune, t);
+        }
+        pthread_mutex_unlock(&c->lock);
+        return r;
+}
+
+static int sim_get_cpu_tune(struct hv_conn *c, const char *uuid, struct hv_cpu_tune *ret) {
+        pthread_mutex_lock(&c->lock);
+        int r = 0;
+        struct sim_domain *d = lookup(c, uuid, &r);
+        if (d)
+                *ret = d->state == HV_STATE_RUNNING ? d->live.tune : d->def.tune;
+        pthread_mutex_unlock(&c->lock);
+        return r;
+}
+
+static bool is_sim(struct hv_conn *c) {
+        return c && hv_conn_driver(c) == &hv_sim_driver;
+}
+
+int hv_sim_set_demand(struct hv_conn *c, const char *uuid, double cpu_cores, int64_t mem_mib) {
+        if (!is_sim(c))
+                return fail_with(TIDE_E_INVALID, "not a simulator connection");
+        if (!(cpu_cores >= 0 && cpu_cores <= HV_MAX_VCPUS) || mem_mib < 0 || mem_mib > HV_MAX_RAM_MIB)
+                return fail_with(TIDE_E_INVALID, "demand out of range");
+        pthread_mutex_lock(&c->lock);
+        sync_clock(c);
+        int r = 0;
+        struct sim_domain *d = lookup(c, uuid, &r);
+        if (d) {
+                d->cpu_demand = cpu_cores;
+                d->mem_demand_mib = mem_mib;
+        }
+        pthread_mutex_unlock(&c->lock);
+        return r;
+}
+
+int hv_sim_advance(struct hv_conn *c, int64_t ns) {
+        if (!is_sim(c))
+                return fail_with(TIDE_E_INVALID, "not a simulator connection");
+        if (ns < 0)
+                return fail_with(TIDE_E_INVALID, "the simulated clock cannot go back");
+        pthread_mutex_lock(&c->lock);
+        /* The real time since the last call that moved the clock is dropped: opened and
+         * switched at once, a connection's clock starts at exactly 0. */
+        c->manual_clock = true;
+        accrue(c, ns);
+        pthread_mutex_unlock(&c->lock);
+        return 0;
+}
+
+int64_t hv_sim_now(struct hv_conn *c) {
+        if (!is_sim(c))
+                return -1;
+        pthread_mutex_lock(&c->lock);
+        sync_clock(c);
+        int64_t t = c->now_ns;
+        pthread_mutex_unlock(&c->lock);
+        return t;
 }
 
 /* The running configuration of a running domain, else its definition (hv.h). */
@@ -538,6 +887,7 @@ int hv_sim_domain_get(struct hv_conn *c, const char *uuid, struct hv_sim_domain 
         if (!c || hv_conn_driver(c) != &hv_sim_driver)
                 return fail_with(TIDE_E_INVALID, "not a simulator connection");
         pthread_mutex_lock(&c->lock);
+        sync_clock(c);
         int r = 0;
         struct sim_domain *d = lookup(c, uuid, &r);
         if (d) {
@@ -549,6 +899,9 @@ int hv_sim_domain_get(struct hv_conn *c, const char *uuid, struct hv_sim_domain 
                         .n_pin_cpus = cfg->n_pin_cpus,
                         .has_numa_node = cfg->has_numa_node, .numa_node = cfg->numa_node,
                         .hugepages = cfg->hugepages,
+                        .tune = cfg->tune,
+                        .cpu_demand = d->cpu_demand,
+                        .mem_demand_mib = d->mem_demand_mib,
                 };
                 if (cfg->n_pin_cpus > 0)
                         memcpy(ret->pin_cpus, cfg->pin_cpus, (size_t) cfg->n_pin_cpus * sizeof *cfg->pin_cpus);
@@ -575,4 +928,10 @@ const struct hv_driver hv_sim_driver = {
         .domain_info = sim_domain_info,
         .list = sim_list,
         .set_cpuset = sim_set_cpuset,
+        .stats = sim_stats,
+        .host_stats = sim_host_stats,
+        .set_vcpus = sim_set_vcpus,
+        .set_memory = sim_set_memory,
+        .set_cpu_tune = sim_set_cpu_tune,
+        .get_cpu_tune = sim_get_cpu_tune,
 };

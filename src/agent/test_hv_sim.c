@@ -1,9 +1,11 @@
 /* test_hv_sim.c — the simulated hypervisor driver: its URI, host model, lifecycle and locking. */
+#include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "agent/hv.h"
@@ -515,6 +517,434 @@ static void test_many_hosts(void **state) {
         assert_true(mono_us() - t0 < 10 * 1000 * 1000);
 }
 
+/* ---- statistics, elastic controls and the load model ---- */
+
+#define S_NS INT64_C(1000000000)
+
+/* stats() of one domain, by UUID; fails the test when it is not there. */
+static struct hv_domain_stats stats_of(struct hv_conn *c, const char *uuid) {
+        struct hv_domain_stats *all = NULL, found = {};
+        size_t n = 0;
+        assert_int_equal(d->stats(c, &all, &n), 0);
+        bool seen = false;
+        for (size_t i = 0; i < n; i++)
+                if (streq(all[i].uuid, uuid)) {
+                        found = all[i];
+                        all[i] = (struct hv_domain_stats) {};   /* handed out */
+                        seen = true;
+                }
+        hv_domain_stats_array_free(all, n);
+        if (!seen)
+                fail_msg("no stats for %s", uuid);
+        return found;
+}
+
+/* A host on manual time with domain tide-a (UUID1: 2 of 4 vCPUs, 512 of 1024 MiB) running. */
+static struct hv_conn *host_with_domain(const char *uri) {
+        struct hv_conn *c = open_ok(uri);
+        assert_int_equal(hv_sim_advance(c, 0), 0);
+        struct hv_domain_spec s = spec(UUID1, "tide-a");
+        assert_int_equal(d->define(c, &s), 0);
+        assert_int_equal(d->start(c, UUID1), 0);
+        return c;
+}
+
+/* A domain that is off reports its definition; a running one every group, at 0 before any
+ * time passed and with no demand. */
+static void test_stats_shapes(void **state) {
+        struct hv_conn *c = open_ok("sim:///h1?cpus=8");
+        assert_int_equal(hv_sim_advance(c, 0), 0);
+        struct hv_domain_spec s = spec(UUID1, "tide-a");
+        assert_int_equal(d->define(c, &s), 0);
+        struct hv_domain_stats st = stats_of(c, UUID1);
+        assert_string_equal(st.name, "tide-a");
+        assert_int_equal(st.state, HV_STATE_SHUTOFF);
+        assert_int_equal(st.vcpus_current, 2);
+        assert_int_equal(st.vcpus_max, 4);
+        assert_true(st.has_balloon);
+        assert_int_equal(st.balloon_current_kib, 512 * 1024);
+        assert_int_equal(st.balloon_maximum_kib, 1024 * 1024);
+        assert_false(st.has_cpu || st.has_guest_mem || st.has_rss || st.has_block || st.has_net || st.has_vcpu_delay);
+        hv_domain_stats_clear(&st);
+
+        assert_int_equal(d->start(c, UUID1), 0);
+        st = stats_of(c, UUID1);
+        assert_int_equal(st.state, HV_STATE_RUNNING);
+        assert_true(st.has_cpu && st.has_cpu_split && st.has_vcpu_wait && st.has_vcpu_delay && st.has_guest_mem &&
+                    st.has_rss && st.has_block && st.has_net);
+        assert_int_equal(st.n_vcpu, 4);
+        assert_true(st.vcpu[0].online && st.vcpu[1].online && !st.vcpu[2].online && !st.vcpu[3].online);
+        assert_int_equal(st.cpu_time_ns, 0);
+        assert_int_equal(st.available_kib, 512 * 1024);
+        assert_int_equal(st.usable_kib, 512 * 1024);
+        assert_int_equal(st.rss_kib, 0);
+        assert_int_equal(st.sample_ns, 0);
+        hv_domain_stats_clear(&st);
+        d->close(c);
+}
+
+/* Demand within the vCPUs on an idle host is served in full, spread over the vCPUs. */
+static void test_model_demand_served(void **state) {
+        struct hv_conn *c = host_with_domain("sim:///h1?cpus=8");
+        assert_int_equal(hv_sim_set_demand(c, UUID1, 1.5, 0), 0);
+        assert_int_equal(hv_sim_advance(c, 10 * S_NS), 0);
+        assert_int_equal(hv_sim_now(c), 10 * S_NS);
+        struct hv_domain_stats st = stats_of(c, UUID1);
+        assert_int_equal(st.sample_ns, 10 * S_NS);
+        assert_int_equal(st.cpu_time_ns, 15 * S_NS);
+        assert_int_equal(st.cpu_user_ns, 15 * S_NS);
+        assert_int_equal(st.vcpu[0].time_ns, 7500000000);
+        assert_int_equal(st.vcpu[1].time_ns, 7500000000);
+        assert_int_equal(st.vcpu_time_ns, 15 * S_NS);
+        assert_int_equal(st.ready_ns, 0);
+        hv_domain_stats_clear(&st);
+
+        struct hv_domain_info di = {};
+        assert_int_equal(d->domain_info(c, UUID1, &di), 0);
+        assert_int_equal(di.cpu_time_ns, 15 * S_NS);
+        hv_domain_info_clear(&di);
+
+        struct hv_host_stats h = {};
+        assert_int_equal(d->host_stats(c, &h), 0);
+        assert_int_equal(h.sample_ns, 10 * S_NS);
+        assert_int_equal(h.cpus, 8);
+        assert_int_equal(h.cpu_user_ns, 15 * S_NS);
+        assert_int_equal(h.cpu_idle_ns, 65 * S_NS);
+        assert_int_equal(h.cpu_system_ns, 0);
+        d->close(c);
+}
+
+/* Demand beyond the vCPUs saturates them and is invisible as ready time, as on a real host;
+ * hot-added vCPUs take more of it. */
+static void test_model_demand_beyond_vcpus(void **state) {
+        struct hv_conn *c = host_with_domain("sim:///h1?cpus=8");
+        assert_int_equal(hv_sim_set_demand(c, UUID1, 3.7, 0), 0);
+        assert_int_equal(hv_sim_advance(c, S_NS), 0);
+        struct hv_domain_stats st = stats_of(c, UUID1);
+        assert_int_equal(st.cpu_time_ns, 2 * S_NS);
+        assert_int_equal(st.ready_ns, 0);
+        hv_domain_stats_clear(&st);
+        assert_int_equal(d->set_vcpus(c, UUID1, 4), 0);
+        assert_int_equal(hv_sim_advance(c, S_NS), 0);
+        st = stats_of(c, UUID1);
+        assert_int_equal(st.cpu_time_ns, 2 * S_NS + 3700000000);
+        assert_int_equal(st.vcpu[3].time_ns, 925000000);
+        assert_int_equal(st.vcpu[0].time_ns, S_NS + 925000000);
+        assert_int_equal(st.vcpus_current, 4);
+        hv_domain_stats_clear(&st);
+        d->close(c);
+}
+
+/* A quota caps what runs; the rest of what the vCPUs could run waits (throttled). */
+static void test_model_quota(void **state) {
+        struct hv_conn *c = host_with_domain("sim:///h1?cpus=8");
+        assert_int_equal(hv_sim_set_demand(c, UUID1, 2, 0), 0);
+        struct hv_cpu_tune t = { .shares = 1024, .period_us = 100000, .quota_us = 50000 };
+        assert_int_equal(d->set_cpu_tune(c, UUID1, &t), 0);
+        assert_int_equal(hv_sim_advance(c, 4 * S_NS), 0);
+        struct hv_domain_stats st = stats_of(c, UUID1);
+        assert_int_equal(st.cpu_time_ns, 2 * S_NS);
+        assert_int_equal(st.ready_ns, 6 * S_NS);
+        assert_int_equal(st.vcpu[0].wait_ns, 3 * S_NS);
+        assert_int_equal(st.vcpu[0].delay_ns, 3 * S_NS);
+        hv_domain_stats_clear(&st);
+        /* No quota: full speed again from now on. */
+        t.quota_us = 0;
+        assert_int_equal(d->set_cpu_tune(c, UUID1, &t), 0);
+        assert_int_equal(hv_sim_advance(c, S_NS), 0);
+        st = stats_of(c, UUID1);
+        assert_int_equal(st.cpu_time_ns, 4 * S_NS);
+        assert_int_equal(st.ready_ns, 6 * S_NS);
+        hv_domain_stats_clear(&st);
+        d->close(c);
+}
+
+/* Two domains wanting more than the host has share it by their shares; what one does not
+ * want goes to the other. */
+static void test_model_contention_by_shares(void **state) {
+        struct hv_conn *c = host_with_domain("sim:///h1?cpus=3");
+        struct hv_domain_spec s = spec(UUID2, "tide-b");
+        s.vcpus = 4;
+        assert_int_equal(d->define(c, &s), 0);
+        assert_int_equal(d->start(c, UUID2), 0);
+        assert_int_equal(d->set_vcpus(c, UUID1, 4), 0);
+        assert_int_equal(d->set_cpu_tune(c, UUID1, &(struct hv_cpu_tune) { .shares = 2048 }), 0);
+        assert_int_equal(hv_sim_set_demand(c, UUID1, 4, 0), 0);
+        assert_int_equal(hv_sim_set_demand(c, UUID2, 4, 0), 0);
+        assert_int_equal(hv_sim_advance(c, 3 * S_NS), 0);
+        struct hv_domain_stats a = stats_of(c, UUID1), b = stats_of(c, UUID2);
+        assert_int_equal(a.cpu_time_ns, 6 * S_NS);    /* 2 of 3 CPUs */
+        assert_int_equal(a.ready_ns, 6 * S_NS);       /* wanted 4 */
+        assert_int_equal(b.cpu_time_ns, 3 * S_NS);    /* 1 of 3 */
+        assert_int_equal(b.ready_ns, 9 * S_NS);
+        hv_domain_stats_clear(&a);
+        hv_domain_stats_clear(&b);
+
+        /* The high-share domain idles down to half a core: the other gets the rest. */
+        assert_int_equal(hv_sim_set_demand(c, UUID1, 0.5, 0), 0);
+        assert_int_equal(hv_sim_advance(c, 2 * S_NS), 0);
+        a = stats_of(c, UUID1);
+        b = stats_of(c, UUID2);
+        assert_int_equal(a.cpu_time_ns, 7 * S_NS);
+        assert_int_equal(a.ready_ns, 6 * S_NS);
+        assert_int_equal(b.cpu_time_ns, 8 * S_NS);
+        assert_int_equal(b.ready_ns, 12 * S_NS);
+        hv_domain_stats_clear(&a);
+        hv_domain_stats_clear(&b);
+
+        struct hv_host_stats h = {};
+        assert_int_equal(d->host_stats(c, &h), 0);
+        assert_int_equal(h.cpu_user_ns, 15 * S_NS);
+        assert_int_equal(h.cpu_idle_ns, 0);
+        d->close(c);
+}
+
+/* A cpuset or pins limit a domain to the cores they hold. */
+static void test_model_cpuset_limits(void **state) {
+        struct hv_conn *c = host_with_domain("sim:///h1?cpus=8");
+        assert_int_equal(hv_sim_set_demand(c, UUID1, 2, 0), 0);
+        assert_int_equal(d->set_cpuset(c, UUID1, "3"), 0);
+        assert_int_equal(hv_sim_advance(c, S_NS), 0);
+        struct hv_domain_stats st = stats_of(c, UUID1);
+        assert_int_equal(st.cpu_time_ns, S_NS);
+        assert_int_equal(st.ready_ns, S_NS);
+        hv_domain_stats_clear(&st);
+
+        static const int pins[4] = { 5, 6, 6, 5 };
+        struct hv_domain_spec s = spec(UUID2, "tide-b");
+        s.vcpus = 4;
+        s.pin_cpus = pins;
+        s.n_pin_cpus = 4;
+        assert_int_equal(d->define(c, &s), 0);
+        assert_int_equal(d->start(c, UUID2), 0);
+        assert_int_equal(hv_sim_set_demand(c, UUID2, 4, 0), 0);
+        assert_int_equal(hv_sim_advance(c, S_NS), 0);
+        st = stats_of(c, UUID2);
+        assert_int_equal(st.cpu_time_ns, 2 * S_NS);   /* two distinct CPUs */
+        hv_domain_stats_clear(&st);
+        d->close(c);
+}
+
+/* The guest's memory follows its demand within the balloon; set_memory() moves the balloon
+ * at once, and the host's free memory with the domains' use. */
+static void test_model_memory(void **state) {
+        struct hv_conn *c = host_with_domain("sim:///h1?cpus=8&mem_mib=4096");
+        assert_int_equal(hv_sim_set_demand(c, UUID1, 0, 200), 0);
+        struct hv_domain_stats st = stats_of(c, UUID1);
+        assert_int_equal(st.balloon_current_kib, 512 * 1024);
+        assert_int_equal(st.available_kib, 512 * 1024);
+        assert_int_equal(st.usable_kib, 312 * 1024);
+        assert_int_equal(st.unused_kib, 312 * 1024);
+        assert_int_equal(st.rss_kib, 200 * 1024);
+        hv_domain_stats_clear(&st);
+        struct hv_host_stats h = {};
+        assert_int_equal(d->host_stats(c, &h), 0);
+        assert_int_equal(h.mem_total_kib, 4096 * 1024);
+        assert_int_equal(h.mem_free_kib, (4096 - 200) * 1024);
+        assert_int_equal(h.mem_available_kib, (4096 - 200) * 1024);
+
+        assert_int_equal(d->set_memory(c, UUID1, 256), 0);
+        assert_int_equal(hv_sim_set_demand(c, UUID1, 0, 300), 0);   /* more than it has */
+        st = stats_of(c, UUID1);
+        assert_int_equal(st.balloon_current_kib, 256 * 1024);
+        assert_int_equal(st.available_kib, 256 * 1024);
+        assert_int_equal(st.usable_kib, 0);
+        assert_int_equal(st.rss_kib, 256 * 1024);
+        hv_domain_stats_clear(&st);
+        struct hv_sim_domain sd;
+        assert_int_equal(hv_sim_domain_get(c, UUID1, &sd), 0);
+        assert_int_equal(sd.ram_mib, 256);
+        assert_int_equal(sd.mem_demand_mib, 300);
+        d->close(c);
+}
+
+/* Load averages are Linux's exponential averages of the runnable cores. */
+static void test_model_load_average(void **state) {
+        struct hv_conn *c = host_with_domain("sim:///h1?cpus=8");
+        assert_int_equal(hv_sim_set_demand(c, UUID1, 2, 0), 0);
+        assert_int_equal(hv_sim_advance(c, 30 * S_NS), 0);
+        assert_int_equal(hv_sim_advance(c, 30 * S_NS), 0);   /* in steps or at once: the same */
+        struct hv_host_stats h = {};
+        assert_int_equal(d->host_stats(c, &h), 0);
+        assert_float_equal(h.load1, 2 * (1 - exp(-1.0)), 1e-9);
+        assert_float_equal(h.load5, 2 * (1 - exp(-60.0 / 300)), 1e-9);
+        assert_float_equal(h.load15, 2 * (1 - exp(-60.0 / 900)), 1e-9);
+        d->close(c);
+}
+
+/* Counters start at 0 with every start; the demand stays with the domain. */
+static void test_model_restart(void **state) {
+        struct hv_conn *c = host_with_domain("sim:///h1?cpus=8");
+        assert_int_equal(hv_sim_set_demand(c, UUID1, 1, 64), 0);
+        assert_int_equal(hv_sim_advance(c, S_NS), 0);
+        assert_int_equal(d->destroy(c, UUID1), 0);
+        assert_int_equal(hv_sim_advance(c, S_NS), 0);   /* off: nothing accrues */
+        assert_int_equal(d->start(c, UUID1), 0);
+        struct hv_domain_stats st = stats_of(c, UUID1);
+        assert_int_equal(st.cpu_time_ns, 0);
+        hv_domain_stats_clear(&st);
+        assert_int_equal(hv_sim_advance(c, S_NS), 0);
+        st = stats_of(c, UUID1);
+        assert_int_equal(st.cpu_time_ns, S_NS);
+        assert_int_equal(st.rss_kib, 64 * 1024);
+        hv_domain_stats_clear(&st);
+        struct hv_host_stats h = {};
+        assert_int_equal(d->host_stats(c, &h), 0);
+        assert_int_equal(h.cpu_user_ns, 2 * S_NS);
+        assert_int_equal(h.cpu_idle_ns, 22 * S_NS);
+        d->close(c);
+}
+
+/* On real time, the clock follows CLOCK_MONOTONIC until hv_sim_advance() takes it over. */
+static void test_model_real_time(void **state) {
+        struct hv_conn *c = open_ok("sim:///h1?cpus=8");
+        struct hv_domain_spec s = spec(UUID1, "tide-a");
+        assert_int_equal(d->define(c, &s), 0);
+        assert_int_equal(d->start(c, UUID1), 0);
+        assert_int_equal(hv_sim_set_demand(c, UUID1, 1, 0), 0);
+        int64_t t0 = hv_sim_now(c);
+        nanosleep(&(struct timespec) { .tv_nsec = 50 * 1000 * 1000 }, NULL);
+        struct hv_domain_stats st = stats_of(c, UUID1);
+        assert_true(st.sample_ns - t0 >= 50 * 1000 * 1000);
+        assert_true(st.cpu_time_ns >= 50 * 1000 * 1000);
+        assert_true(st.cpu_time_ns <= st.sample_ns);   /* one core at most */
+        hv_domain_stats_clear(&st);
+
+        assert_int_equal(hv_sim_advance(c, 0), 0);
+        int64_t frozen = hv_sim_now(c);
+        nanosleep(&(struct timespec) { .tv_nsec = 10 * 1000 * 1000 }, NULL);
+        assert_int_equal(hv_sim_now(c), frozen);
+        assert_int_equal(hv_sim_advance(c, 5), 0);
+        assert_int_equal(hv_sim_now(c), frozen + 5);
+        d->close(c);
+}
+
+/* set_vcpus() hot-adds and hot-removes within the maximum, taking the removed vCPUs'
+ * counters with them, and keeps the definition in step; off, only the definition. */
+static void test_set_vcpus(void **state) {
+        struct hv_conn *c = host_with_domain("sim:///h1?cpus=8");
+        struct hv_sim_domain sd;
+        assert_int_equal(hv_sim_set_demand(c, UUID1, 4, 0), 0);
+        assert_int_equal(d->set_vcpus(c, UUID1, 4), 0);
+        assert_int_equal(hv_sim_advance(c, S_NS), 0);
+        assert_int_equal(d->set_vcpus(c, UUID1, 1), 0);
+        assert_int_equal(d->set_vcpus(c, UUID1, 1), 0);   /* idempotent */
+        struct hv_domain_stats st = stats_of(c, UUID1);
+        assert_int_equal(st.vcpus_current, 1);
+        assert_int_equal(st.cpu_time_ns, 4 * S_NS);       /* the domain's total keeps it */
+        assert_int_equal(st.vcpu_time_ns, S_NS);          /* the vCPUs left only their own */
+        assert_false(st.vcpu[1].online);
+        assert_int_equal(st.vcpu[1].time_ns, 0);
+        hv_domain_stats_clear(&st);
+        assert_int_equal(d->set_vcpus(c, UUID1, 0), TIDE_E_INVALID);
+        assert_int_equal(d->set_vcpus(c, UUID1, 5), TIDE_E_INVALID);
+        assert_true(*hv_last_error());
+        assert_int_equal(d->set_vcpus(c, UUID1, HV_MAX_VCPUS + 1), TIDE_E_INVALID);
+        assert_int_equal(d->set_vcpus(c, UUID2, 1), TIDE_E_NOT_FOUND);
+        assert_int_equal(hv_sim_domain_get(c, UUID1, &sd), 0);
+        assert_int_equal(sd.vcpus, 1);
+
+        /* A restart keeps the count. */
+        assert_int_equal(d->destroy(c, UUID1), 0);
+        assert_int_equal(hv_sim_domain_get(c, UUID1, &sd), 0);
+        assert_int_equal(sd.vcpus, 1);
+        assert_int_equal(d->set_vcpus(c, UUID1, 3), 0);   /* off: the definition */
+        assert_int_equal(d->start(c, UUID1), 0);
+        assert_int_equal(hv_sim_domain_get(c, UUID1, &sd), 0);
+        assert_int_equal(sd.vcpus, 3);
+        d->close(c);
+}
+
+/* set_memory() moves the balloon within the domain's maximum, in the definition too. */
+static void test_set_memory(void **state) {
+        struct hv_conn *c = host_with_domain("sim:///h1?cpus=8");
+        struct hv_sim_domain sd;
+        assert_int_equal(d->set_memory(c, UUID1, 1024), 0);
+        assert_int_equal(d->set_memory(c, UUID1, 1024), 0);
+        assert_int_equal(hv_sim_domain_get(c, UUID1, &sd), 0);
+        assert_int_equal(sd.ram_mib, 1024);
+        assert_int_equal(d->set_memory(c, UUID1, 1025), TIDE_E_INVALID);
+        assert_int_equal(d->set_memory(c, UUID1, HV_MIN_RAM_MIB - 1), TIDE_E_INVALID);
+        assert_int_equal(d->set_memory(c, UUID2, 512), TIDE_E_NOT_FOUND);
+        assert_int_equal(d->set_memory(c, UUID1, 300), 0);
+        assert_int_equal(d->destroy(c, UUID1), 0);
+        assert_int_equal(hv_sim_domain_get(c, UUID1, &sd), 0);
+        assert_int_equal(sd.ram_mib, 300);
+        assert_int_equal(d->set_memory(c, UUID1, 400), 0);
+        assert_int_equal(d->start(c, UUID1), 0);
+        struct hv_domain_stats st = stats_of(c, UUID1);
+        assert_int_equal(st.balloon_current_kib, 400 * 1024);
+        hv_domain_stats_clear(&st);
+        d->close(c);
+}
+
+/* set_cpu_tune() and get_cpu_tune(): libvirt's defaults first, a quota of 0 keeps the
+ * period, a redefinition resets the definition's. */
+static void test_cpu_tune(void **state) {
+        struct hv_conn *c = host_with_domain("sim:///h1?cpus=8");
+        struct hv_cpu_tune t = {};
+        assert_int_equal(d->get_cpu_tune(c, UUID1, &t), 0);
+        assert_int_equal(t.shares, HV_SHARES_DEFAULT);
+        assert_int_equal(t.quota_us, 0);
+        assert_int_equal(t.period_us, 100000);
+        struct hv_cpu_tune want = { .shares = 512, .period_us = 50000, .quota_us = 75000 };
+        assert_int_equal(d->set_cpu_tune(c, UUID1, &want), 0);
+        assert_int_equal(d->set_cpu_tune(c, UUID1, &want), 0);
+        assert_int_equal(d->get_cpu_tune(c, UUID1, &t), 0);
+        assert_memory_equal(&t, &want, sizeof t);
+        struct hv_sim_domain sd;
+        assert_int_equal(hv_sim_domain_get(c, UUID1, &sd), 0);
+        assert_memory_equal(&sd.tune, &want, sizeof want);
+        assert_int_equal(d->set_cpu_tune(c, UUID1, &(struct hv_cpu_tune) { .shares = 300, .period_us = 7 }), 0);
+        assert_int_equal(d->get_cpu_tune(c, UUID1, &t), 0);
+        assert_int_equal(t.shares, 300);
+        assert_int_equal(t.quota_us, 0);
+        assert_int_equal(t.period_us, 50000);
+        assert_int_equal(d->set_cpu_tune(c, UUID1, &(struct hv_cpu_tune) { .shares = 1 }), TIDE_E_INVALID);
+        assert_int_equal(d->set_cpu_tune(c, UUID1, NULL), TIDE_E_INVALID);
+        assert_int_equal(d->set_cpu_tune(c, UUID2, &want), TIDE_E_NOT_FOUND);
+        assert_int_equal(d->get_cpu_tune(c, UUID2, &t), TIDE_E_NOT_FOUND);
+
+        /* Kept across a restart; a redefinition applies at the next start. */
+        assert_int_equal(d->destroy(c, UUID1), 0);
+        assert_int_equal(d->get_cpu_tune(c, UUID1, &t), 0);
+        assert_int_equal(t.shares, 300);
+        assert_int_equal(d->start(c, UUID1), 0);
+        struct hv_domain_spec s = spec(UUID1, "tide-a");
+        assert_int_equal(d->define(c, &s), 0);
+        assert_int_equal(d->get_cpu_tune(c, UUID1, &t), 0);
+        assert_int_equal(t.shares, 300);
+        assert_int_equal(d->destroy(c, UUID1), 0);
+        assert_int_equal(d->get_cpu_tune(c, UUID1, &t), 0);
+        assert_int_equal(t.shares, HV_SHARES_DEFAULT);
+        d->close(c);
+}
+
+/* The test hooks check their arguments and their connection. */
+static void test_model_hooks_errors(void **state) {
+        struct hv_conn *c = host_with_domain("sim:///h1?cpus=8");
+        assert_int_equal(hv_sim_set_demand(c, UUID1, -0.1, 0), TIDE_E_INVALID);
+        assert_int_equal(hv_sim_set_demand(c, UUID1, NAN, 0), TIDE_E_INVALID);
+        assert_int_equal(hv_sim_set_demand(c, UUID1, HV_MAX_VCPUS + 1, 0), TIDE_E_INVALID);
+        assert_int_equal(hv_sim_set_demand(c, UUID1, 1, -1), TIDE_E_INVALID);
+        assert_int_equal(hv_sim_set_demand(c, UUID1, 1, HV_MAX_RAM_MIB + 1), TIDE_E_INVALID);
+        assert_int_equal(hv_sim_set_demand(c, UUID2, 1, 0), TIDE_E_NOT_FOUND);
+        assert_int_equal(hv_sim_set_demand(c, NULL, 1, 0), TIDE_E_INVALID);
+        assert_int_equal(hv_sim_advance(c, -1), TIDE_E_INVALID);
+        struct hv_conn_base fake = { .driver = &hv_libvirt_driver };
+        assert_int_equal(hv_sim_set_demand((struct hv_conn *) &fake, UUID1, 1, 0), TIDE_E_INVALID);
+        assert_int_equal(hv_sim_advance((struct hv_conn *) &fake, 1), TIDE_E_INVALID);
+        assert_int_equal(hv_sim_now((struct hv_conn *) &fake), -1);
+        assert_int_equal(hv_sim_advance(NULL, 1), TIDE_E_INVALID);
+        /* The demand of a domain that is off is kept for its next start. */
+        assert_int_equal(d->destroy(c, UUID1), 0);
+        assert_int_equal(hv_sim_set_demand(c, UUID1, 0.25, 10), 0);
+        struct hv_sim_domain sd;
+        assert_int_equal(hv_sim_domain_get(c, UUID1, &sd), 0);
+        assert_true(sd.cpu_demand == 0.25);
+        d->close(c);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_open_host_shape),
@@ -533,6 +963,20 @@ int main(void) {
                 cmocka_unit_test(test_domain_get_needs_sim),
                 cmocka_unit_test(test_threads),
                 cmocka_unit_test(test_many_hosts),
+                cmocka_unit_test(test_stats_shapes),
+                cmocka_unit_test(test_model_demand_served),
+                cmocka_unit_test(test_model_demand_beyond_vcpus),
+                cmocka_unit_test(test_model_quota),
+                cmocka_unit_test(test_model_contention_by_shares),
+                cmocka_unit_test(test_model_cpuset_limits),
+                cmocka_unit_test(test_model_memory),
+                cmocka_unit_test(test_model_load_average),
+                cmocka_unit_test(test_model_restart),
+                cmocka_unit_test(test_model_real_time),
+                cmocka_unit_test(test_set_vcpus),
+                cmocka_unit_test(test_set_memory),
+                cmocka_unit_test(test_cpu_tune),
+                cmocka_unit_test(test_model_hooks_errors),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
