@@ -62,6 +62,12 @@ enum cli_opt {
         CLI_OPT_UNLABEL,
         CLI_OPT_DRAIN,
         CLI_OPT_UNDRAIN,
+        CLI_OPT_CPU_RESERVATION,
+        CLI_OPT_CPU_LIMIT,
+        CLI_OPT_MEM_RESERVATION,
+        CLI_OPT_MEM_LIMIT,
+        CLI_OPT_ELASTIC,
+        CLI_OPT_STATS_LIMIT,          /* --limit of the stats: history entries, up to 10000 */
         CLI_OPT_MAX,
 };
 
@@ -86,7 +92,8 @@ const char *cli_weight_name(enum cli_weight w);
 #define CLI_LABELS_MAX 16
 /* Keys and values of hints and labels: 1-63 characters of A-Z a-z 0-9 . _ - (the API's). */
 #define CLI_LABEL_MAX 63
-/* The word that resets a setting (ratio, reserve, weight) to the cluster's or the default. */
+/* The word that resets a setting (ratio, reserve, weight, elastic policy) to the cluster's or
+ * the default. */
 #define CLI_RESET_WORD "default"
 
 /* Default for --timeout, in seconds. */
@@ -127,12 +134,19 @@ struct cli_args {
         size_t n_labels;
         const char *unlabels[CLI_LABELS_MAX];  /* "KEY" */
         size_t n_unlabels;
+        /* The elastic policy (instances) and --elastic (instances, hosts); "default" sets the
+         * option's bit in `reset` instead. */
+        double cpu_reservation, cpu_limit;    /* cores */
+        int64_t mem_reservation_mib, mem_limit_mib;
+        bool elastic;                         /* --elastic on */
+        int64_t stats_limit;                  /* --limit of the stats */
 };
 
 struct cli_ctx;
 
 /* One command. Its verb is one word ("list") or two separated by one space ("config show":
- * `tide placement config show`); cli_command_find() matches either against the command line. */
+ * `tide placement config show`); cli_command_find() matches either against the command line.
+ * A noun with no verbs has one command of verb "" (`tide metrics`). */
 struct cli_command {
         const char *noun;
         const char *verb;
@@ -262,10 +276,14 @@ int cli_instance_start(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_instance_stop(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_instance_reboot(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_instance_delete(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_instance_set(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_instance_stats(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_instance_console(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_host_list(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_host_show(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_host_set(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_host_stats(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_metrics(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_placement_explain(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_placement_config_show(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_placement_config_set(struct cli_ctx *ctx, const struct cli_args *a);
@@ -278,6 +296,30 @@ int cli_server_group_delete(struct cli_ctx *ctx, const struct cli_args *a);
  * ram_ratio, disk_ratio, reserved_cpus and reserved_ram_mib, for each option given, null for
  * those given as "default". Returns a new object. */
 json_t *cli_settings_body(const struct cli_args *a);
+
+/* The elastic policy of an instance create or set: priority, cpu_reservation, cpu_limit (cores,
+ * reals), mem_reservation, mem_limit (MiB, integers) and elastic (a boolean), for each option
+ * given. An option given as "default" is null when resets is true (a PATCH resets it), and
+ * left out otherwise (a create gets the default anyway). Returns a new object. Pure. */
+json_t *cli_policy_body(const struct cli_args *a, bool resets);
+
+/* Prints the answer of GET /v1/instances/{name}/stats: FIELD VALUE rows (name, id, host, when
+ * the newest sample was taken and, when now_ms > 0, how long before now_ms; then its figures:
+ * CPU used and ready in cores, the busiest vCPU, vCPUs online/max, the balloon and its
+ * maximum, the guest's usable, available and unused memory and the host's RSS in MiB,
+ * demand, entitlement, the elastic loop's actions), a figure the sample lacks printed as
+ * "-"; then, when `history` has entries, a blank line and TIME CPU READY VCPUS BALLOON
+ * USABLE rows, TIME relative to the newest sample ("-3s"). With CLI_FORMAT_JSON the answer
+ * as it is. Returns 0, -EINVAL (not an object) or -EIO. Pure. */
+int cli_stats_print_instance(FILE *f, enum cli_format format, const json_t *answer,
+                             int64_t now_ms);
+/* Prints the answer of GET /v1/hosts/{name}/stats as cli_stats_print_instance() does: host,
+ * sample time, CPUs, busy, idle and iowait cores, memory total, available and free in MiB,
+ * the load averages, the VMs; then TIME BUSY IDLE IOWAIT AVAILABLE LOAD1 rows. Pure. */
+int cli_stats_print_host(FILE *f, enum cli_format format, const json_t *answer, int64_t now_ms);
+/* A time offset in milliseconds as whole seconds for people, rounded: "0s", "-3s", "+12s",
+ * "-2m05s", "-1h03m". New string. */
+char *cli_format_relative(int64_t ms);
 
 /* Prints a host (GET /v1/hosts/{name}) in table form: its own members as FIELD VALUE rows,
  * then its NUMA nodes (NODE CPUS MEM HUGEPAGES BOUND_RAM HUGEPAGES_USED, usage from

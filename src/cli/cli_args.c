@@ -33,7 +33,7 @@ static const struct option_def option_defs[CLI_OPT_MAX] = {
         [CLI_OPT_FLAVOR] = { "flavor", 0, true, "FLAVOR", "flavor name or id" },
         [CLI_OPT_IMAGE] = { "image", 0, true, "IMAGE", "image name or id" },
         [CLI_OPT_USER_DATA] = { "user-data", 0, true, "FILE", "user-data script for the guest (at most 64 KiB)" },
-        [CLI_OPT_PRIORITY] = { "priority", 0, true, "N|low|normal|high", "1-1000; low 250, normal 500 (default), high 750" },
+        [CLI_OPT_PRIORITY] = { "priority", 0, true, "N|low|normal|high", "1-1000 (CPU shares under contention); low 250, normal 500 (default), high 750; 'default' resets" },
         [CLI_OPT_HA] = { "ha", 0, false, NULL, "restart the instance on another host when its host fails" },
         [CLI_OPT_WAIT] = { "wait", 0, false, NULL, "wait until the operation has finished" },
         [CLI_OPT_TIMEOUT] = { "timeout", 0, true, "SECONDS", "give up waiting after this long (default 300)" },
@@ -57,6 +57,12 @@ static const struct option_def option_defs[CLI_OPT_MAX] = {
         [CLI_OPT_UNLABEL] = { "unlabel", 0, true, "KEY", "remove a label (repeatable)" },
         [CLI_OPT_DRAIN] = { "drain", 0, false, NULL, "take no new instances" },
         [CLI_OPT_UNDRAIN] = { "undrain", 0, false, NULL, "take new instances again" },
+        [CLI_OPT_CPU_RESERVATION] = { "cpu-reservation", 0, true, "CORES", "CPU guaranteed to the instance, in cores, up to the flavor's max vCPUs ('default' resets)" },
+        [CLI_OPT_CPU_LIMIT] = { "cpu-limit", 0, true, "CORES", "CPU the instance may use at most, in cores ('default' resets)" },
+        [CLI_OPT_MEM_RESERVATION] = { "mem-reservation", 0, true, "MIB", "memory the balloon never takes the instance below ('default' resets)" },
+        [CLI_OPT_MEM_LIMIT] = { "mem-limit", 0, true, "MIB", "memory the instance may have at most, up to the flavor's max RAM ('default' resets)" },
+        [CLI_OPT_ELASTIC] = { "elastic", 0, true, "on|off|default", "off: the elastic loop leaves the resources as defined" },
+        [CLI_OPT_STATS_LIMIT] = { "limit", 0, true, "N", "history entries, the newest (1-10000; default 10 for the table, tided's 60 for json)" },
 };
 
 static const char *const weight_names[CLI_WEIGHT_MAX] = {
@@ -292,6 +298,47 @@ static int store_label(enum cli_opt id, const char *arg, struct cli_args *a, cha
         return 0;
 }
 
+/* One member of the elastic policy: cores (a number, 0 or more; a limit above 0), MiB (a
+ * whole number; a limit above 0), on|off; or "default" to reset it. tided checks them
+ * against the flavor's maxima and each other. */
+static int store_policy(enum cli_opt id, const char *arg, struct cli_args *a, char **ret_error) {
+        const char *n = option_defs[id].long_name;
+        if (streq(arg, CLI_RESET_WORD)) {
+                a->reset |= CLI_F(id);
+                return 0;
+        }
+        a->reset &= ~CLI_F(id);
+        switch (id) {
+        case CLI_OPT_CPU_RESERVATION:
+        case CLI_OPT_CPU_LIMIT: {
+                bool limit = id == CLI_OPT_CPU_LIMIT;
+                double d;
+                if (cli_parse_double(arg, &d) < 0 || d < 0 || (limit && d == 0)) {
+                        *ret_error = xasprintf("--%s must be a number of cores %s or '"
+                                               CLI_RESET_WORD "', not '%s'", n,
+                                               limit ? "above 0" : "(0 or more)", arg);
+                        return -EINVAL;
+                }
+                *(limit ? &a->cpu_limit : &a->cpu_reservation) = d;
+                return 0;
+        }
+        case CLI_OPT_MEM_RESERVATION:
+                return parse_number(arg, 0, INT64_MAX, &a->mem_reservation_mib, ret_error, n);
+        case CLI_OPT_MEM_LIMIT:
+                return parse_number(arg, 1, INT64_MAX, &a->mem_limit_mib, ret_error, n);
+        case CLI_OPT_ELASTIC:
+                if (!streq(arg, "on") && !streq(arg, "off")) {
+                        *ret_error = xasprintf("--elastic must be 'on', 'off' or '" CLI_RESET_WORD
+                                               "', not '%s'", arg);
+                        return -EINVAL;
+                }
+                a->elastic = streq(arg, "on");
+                return 0;
+        default:
+                abort();
+        }
+}
+
 /* Stores one option's value. The server checks the API's exact limits; here only what
  * cannot be meaningful is refused, and the limits that the CLI itself documents. */
 static int store_option(enum cli_opt id, const char *arg, struct cli_args *a, char **ret_error) {
@@ -321,11 +368,16 @@ static int store_option(enum cli_opt id, const char *arg, struct cli_args *a, ch
         case CLI_OPT_IMAGE: a->image = arg; return 0;
         case CLI_OPT_USER_DATA: a->user_data_file = arg; return 0;
         case CLI_OPT_PRIORITY:
+                if (streq(arg, CLI_RESET_WORD)) {
+                        a->reset |= CLI_F(id);
+                        return 0;
+                }
                 if (cli_parse_priority(arg, &a->priority) < 0) {
-                        *ret_error = xasprintf("--priority must be 1-1000, low, normal or high, "
-                                               "not '%s'", arg);
+                        *ret_error = xasprintf("--priority must be 1-1000, low, normal, high or '"
+                                               CLI_RESET_WORD "', not '%s'", arg);
                         return -EINVAL;
                 }
+                a->reset &= ~CLI_F(id);
                 return 0;
         case CLI_OPT_HA: a->ha = true; return 0;
         case CLI_OPT_WAIT: a->wait = true; return 0;
@@ -389,6 +441,14 @@ static int store_option(enum cli_opt id, const char *arg, struct cli_args *a, ch
                 return store_label(id, arg, a, ret_error);
         case CLI_OPT_DRAIN: a->drain = true; return 0;
         case CLI_OPT_UNDRAIN: a->undrain = true; return 0;
+        case CLI_OPT_CPU_RESERVATION:
+        case CLI_OPT_CPU_LIMIT:
+        case CLI_OPT_MEM_RESERVATION:
+        case CLI_OPT_MEM_LIMIT:
+        case CLI_OPT_ELASTIC:
+                return store_policy(id, arg, a, ret_error);
+        case CLI_OPT_STATS_LIMIT:
+                return parse_number(arg, 1, 10000, &a->stats_limit, ret_error, n);
         case CLI_OPT_MAX:
                 break;
         }
@@ -537,8 +597,10 @@ int cli_args_parse(const struct cli_command *cmd, int argc, char **argv, struct 
 }
 
 void cli_command_help(FILE *f, const struct cli_command *cmd) {
-        fprintf(f, "Usage: tide %s %s%s%s\n\n%s\n", cmd->noun, cmd->verb,
-                cmd->usage && *cmd->usage ? " " : "", cmd->usage ? cmd->usage : "", cmd->help);
+        /* A noun's own command ("tide metrics") has an empty verb. */
+        fprintf(f, "Usage: tide %s%s%s%s%s\n\n%s\n", cmd->noun, *cmd->verb ? " " : "",
+                cmd->verb, cmd->usage && *cmd->usage ? " " : "", cmd->usage ? cmd->usage : "",
+                cmd->help);
         fputs("\nOptions:\n", f);
         for (int id = 0; id < CLI_OPT_MAX; id++) {
                 if (!(cmd->options & CLI_F(id)))

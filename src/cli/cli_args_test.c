@@ -62,6 +62,24 @@ static const struct cli_command config_set_cmd = {
         SETTINGS | CLI_F(CLI_OPT_MODE) | CLI_F(CLI_OPT_WEIGHT),
 };
 
+#define POLICY (CLI_F(CLI_OPT_PRIORITY) | CLI_F(CLI_OPT_CPU_RESERVATION) | \
+                CLI_F(CLI_OPT_CPU_LIMIT) | CLI_F(CLI_OPT_MEM_RESERVATION) | \
+                CLI_F(CLI_OPT_MEM_LIMIT) | CLI_F(CLI_OPT_ELASTIC))
+
+static const struct cli_command instance_set_cmd = {
+        "instance", "set", run_nothing, true, POLICY | CLI_F(CLI_OPT_FORMAT), 0, "", "test",
+        POLICY,
+};
+
+static const struct cli_command stats_cmd = {
+        "instance", "stats", run_nothing, true,
+        CLI_F(CLI_OPT_STATS_LIMIT) | CLI_F(CLI_OPT_FORMAT), 0, "", "test", 0,
+};
+
+static const struct cli_command metrics_cmd = {
+        "metrics", "", run_nothing, false, 0, 0, "", "Print the metrics.", 0,
+};
+
 /* Parses a NULL-terminated list of words (copied: getopt permutes argv). */
 static int parse(const struct cli_command *cmd, struct cli_args *a, char **err, ...) {
         static char *argv[64];
@@ -438,6 +456,142 @@ static void test_ratios_are_checked_doubles(void **state) {
         free(err);
 }
 
+static void test_policy_options(void **state) {
+        struct cli_args a;
+        char *err;
+        assert_int_equal(parse(&instance_set_cmd, &a, &err, "set", "web", "--cpu-reservation",
+                               "0.5", "--cpu-limit", "2", "--mem-reservation", "0",
+                               "--mem-limit", "1024", "--elastic", "off", "--priority", "high",
+                               NULL), CLI_ARGS_OK);
+        assert_true(a.cpu_reservation == 0.5);
+        assert_true(a.cpu_limit == 2.0);
+        assert_int_equal(a.mem_reservation_mib, 0);
+        assert_int_equal(a.mem_limit_mib, 1024);
+        assert_false(a.elastic);
+        assert_int_equal(a.priority, 750);
+        assert_int_equal(a.given & POLICY, POLICY);
+        assert_int_equal(a.reset, 0);
+        assert_int_equal(parse(&instance_set_cmd, &a, &err, "set", "web", "--elastic", "on",
+                               NULL), CLI_ARGS_OK);
+        assert_true(a.elastic);
+}
+
+static void test_policy_default_resets(void **state) {
+        struct cli_args a;
+        char *err;
+        assert_int_equal(parse(&instance_set_cmd, &a, &err, "set", "web", "--cpu-limit",
+                               "default", "--elastic", "default", "--priority", "default",
+                               "--mem-limit", "512", NULL), CLI_ARGS_OK);
+        assert_int_equal(a.reset, CLI_F(CLI_OPT_CPU_LIMIT) | CLI_F(CLI_OPT_ELASTIC) |
+                                          CLI_F(CLI_OPT_PRIORITY));
+        /* The last word wins: a value after "default" takes the reset back. */
+        assert_int_equal(parse(&instance_set_cmd, &a, &err, "set", "web", "--cpu-limit",
+                               "default", "--cpu-limit", "1.5", NULL), CLI_ARGS_OK);
+        assert_int_equal(a.reset, 0);
+        assert_true(a.cpu_limit == 1.5);
+}
+
+static void test_policy_values_checked(void **state) {
+        static const char *const bad[][2] = {
+                { "--cpu-reservation", "-1" }, { "--cpu-reservation", "x" },
+                { "--cpu-limit", "0" }, { "--cpu-limit", "nan" },
+                { "--mem-reservation", "-1" }, { "--mem-reservation", "1.5" },
+                { "--mem-limit", "0" }, { "--elastic", "yes" }, { "--elastic", "" },
+                { "--priority", "1001" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                struct cli_args a;
+                char *err;
+                assert_int_equal(parse(&instance_set_cmd, &a, &err, "set", "web", bad[i][0],
+                                       bad[i][1], NULL), -EINVAL);
+                assert_non_null(strstr(err, bad[i][0]));
+                free(err);
+        }
+}
+
+static void test_instance_set_needs_a_change(void **state) {
+        struct cli_args a;
+        char *err;
+        assert_int_equal(parse(&instance_set_cmd, &a, &err, "set", "web", "-f", "json", NULL),
+                         -EINVAL);
+        assert_string_equal(err, "nothing to change: give at least one option");
+        free(err);
+}
+
+static void assert_json(json_t *j, const char *want) {
+        char *got = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+        assert_string_equal(got, want);
+        free(got);
+        json_decref(j);
+}
+
+static void test_policy_body(void **state) {
+        struct cli_args a;
+        char *err;
+        assert_int_equal(parse(&instance_set_cmd, &a, &err, "set", "web", "--cpu-reservation",
+                               "0.5", "--cpu-limit", "default", "--mem-reservation", "256",
+                               "--mem-limit", "default", "--elastic", "on", "--priority", "low",
+                               NULL), CLI_ARGS_OK);
+        /* A PATCH resets with null; a create leaves a reset out. */
+        assert_json(cli_policy_body(&a, true),
+                    "{\"cpu_limit\":null,\"cpu_reservation\":0.5,\"elastic\":true,"
+                    "\"mem_limit\":null,\"mem_reservation\":256,\"priority\":250}");
+        assert_json(cli_policy_body(&a, false),
+                    "{\"cpu_reservation\":0.5,\"elastic\":true,\"mem_reservation\":256,"
+                    "\"priority\":250}");
+        /* Only what was given. */
+        assert_int_equal(parse(&instance_set_cmd, &a, &err, "set", "web", "--elastic", "off",
+                               NULL), CLI_ARGS_OK);
+        assert_json(cli_policy_body(&a, true), "{\"elastic\":false}");
+        /* Cores are reals even when whole: the API takes a number either way. */
+        assert_int_equal(parse(&instance_set_cmd, &a, &err, "set", "web", "--cpu-limit", "2",
+                               NULL), CLI_ARGS_OK);
+        assert_json(cli_policy_body(&a, true), "{\"cpu_limit\":2.0}");
+}
+
+static void test_stats_limit_range(void **state) {
+        struct cli_args a;
+        char *err;
+        assert_int_equal(parse(&stats_cmd, &a, &err, "stats", "web", "--limit", "10000", NULL),
+                         CLI_ARGS_OK);
+        assert_int_equal(a.stats_limit, 10000);
+        assert_true(a.given & CLI_F(CLI_OPT_STATS_LIMIT));
+        assert_int_equal(parse(&stats_cmd, &a, &err, "stats", "web", "--limit", "10001", NULL),
+                         -EINVAL);
+        assert_string_equal(err, "--limit must be between 1 and 10000, not '10001'");
+        free(err);
+        assert_int_equal(parse(&stats_cmd, &a, &err, "stats", "web", "--limit", "0", NULL),
+                         -EINVAL);
+        free(err);
+        /* The events' --limit keeps its own range. */
+        assert_int_equal(parse(&list_cmd, &a, &err, "list", "--limit", "1001", NULL), -EINVAL);
+        assert_string_equal(err, "--limit must be between 1 and 1000, not '1001'");
+        free(err);
+}
+
+static void test_noun_command(void **state) {
+        struct cli_args a;
+        char *err;
+        /* The parser's argv[0] is the noun itself. */
+        assert_int_equal(parse(&metrics_cmd, &a, &err, "metrics", NULL), CLI_ARGS_OK);
+        assert_int_equal(parse(&metrics_cmd, &a, &err, "metrics", "--help", NULL),
+                         CLI_ARGS_HELP);
+        assert_int_equal(parse(&metrics_cmd, &a, &err, "metrics", "extra", NULL), -EINVAL);
+        assert_string_equal(err, "unexpected argument 'extra'");
+        free(err);
+        assert_int_equal(parse(&metrics_cmd, &a, &err, "metrics", "-f", "json", NULL), -EINVAL);
+        free(err);
+
+        char *out = NULL;
+        size_t n;
+        FILE *f = open_memstream(&out, &n);
+        cli_command_help(f, &metrics_cmd);
+        fclose(f);
+        assert_string_equal(out, "Usage: tide metrics\n\nPrint the metrics.\n\nOptions:\n"
+                                 "  -h, --help                         show this help\n");
+        free(out);
+}
+
 static void test_parse_double(void **state) {
         double d;
         assert_int_equal(cli_parse_double("2.5", &d), 0);
@@ -579,6 +733,13 @@ int main(void) {
                 cmocka_unit_test(test_drain_and_undrain_conflict),
                 cmocka_unit_test(test_set_needs_a_change),
                 cmocka_unit_test(test_ratios_are_checked_doubles),
+                cmocka_unit_test(test_policy_options),
+                cmocka_unit_test(test_policy_default_resets),
+                cmocka_unit_test(test_policy_values_checked),
+                cmocka_unit_test(test_instance_set_needs_a_change),
+                cmocka_unit_test(test_policy_body),
+                cmocka_unit_test(test_stats_limit_range),
+                cmocka_unit_test(test_noun_command),
                 cmocka_unit_test(test_parse_double),
                 cmocka_unit_test(test_weights_repeat),
                 cmocka_unit_test(test_weight_errors),

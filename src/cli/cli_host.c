@@ -1,4 +1,4 @@
-/* cli_host.c — tide host list|show|set. */
+/* cli_host.c — tide host list|show|set (stats: cli_stats.c). */
 #include "cli/cli.h"
 
 #include <errno.h>
@@ -127,6 +127,10 @@ int cli_host_set(struct cli_ctx *ctx, const struct cli_args *a) {
         }
         if (a->drain || a->undrain)
                 json_object_set_new(body, "draining", json_boolean(a->drain));
+        if (a->given & CLI_F(CLI_OPT_ELASTIC))
+                json_object_set_new(body, "elastic", a->reset & CLI_F(CLI_OPT_ELASTIC)
+                                                             ? json_null()
+                                                             : json_boolean(a->elastic));
 
         _cleanup_free_ char *path = host_path(a->name);
         json_t *j = NULL;

@@ -1,4 +1,5 @@
-/* cli_instance.c — tide instance create|list|show|start|stop|reboot|delete|console. */
+/* cli_instance.c — tide instance create|list|show|set|start|stop|reboot|delete|console
+ * (stats: cli_stats.c). */
 #include "cli/cli.h"
 
 #include <errno.h>
@@ -139,8 +140,9 @@ int cli_instance_create(struct cli_ctx *ctx, const struct cli_args *a) {
                 }
                 json_object_set_new(body, "user_data", ud);
         }
-        if (a->given & CLI_F(CLI_OPT_PRIORITY))
-                json_object_set_new(body, "priority", json_integer(a->priority));
+        json_t *policy = cli_policy_body(a, false);
+        json_object_update(body, policy);
+        json_decref(policy);
         if (a->ha)
                 json_object_set_new(body, "ha", json_true());
         if (a->n_hints > 0) {
@@ -180,6 +182,46 @@ int cli_instance_create(struct cli_ctx *ctx, const struct cli_args *a) {
         r = a->wait ? wait_for(ctx, a->name, &inst, "running", a->timeout_s) : CLI_EXIT_OK;
         if (r == CLI_EXIT_OK)
                 r = cli_print_answer(ctx, inst, a->format);
+        json_decref(inst);
+        return r;
+}
+
+/* Sets key to value when opt was given: null when it was given as "default" and resets is
+ * true, nothing when it was given so and resets is false. Takes value. */
+static void set_policy(json_t *body, const struct cli_args *a, enum cli_opt opt, bool resets,
+                       const char *key, json_t *value) {
+        if ((a->given & CLI_F(opt)) && (a->reset & CLI_F(opt))) {
+                json_decref(value);
+                value = resets ? json_null() : NULL;
+        }
+        if ((a->given & CLI_F(opt)) && value)
+                json_object_set_new(body, key, value);
+        else
+                json_decref(value);
+}
+
+json_t *cli_policy_body(const struct cli_args *a, bool resets) {
+        json_t *body = json_object();
+        set_policy(body, a, CLI_OPT_PRIORITY, resets, "priority", json_integer(a->priority));
+        set_policy(body, a, CLI_OPT_CPU_RESERVATION, resets, "cpu_reservation",
+                   json_real(a->cpu_reservation));
+        set_policy(body, a, CLI_OPT_CPU_LIMIT, resets, "cpu_limit", json_real(a->cpu_limit));
+        set_policy(body, a, CLI_OPT_MEM_RESERVATION, resets, "mem_reservation",
+                   json_integer(a->mem_reservation_mib));
+        set_policy(body, a, CLI_OPT_MEM_LIMIT, resets, "mem_limit", json_integer(a->mem_limit_mib));
+        set_policy(body, a, CLI_OPT_ELASTIC, resets, "elastic", json_boolean(a->elastic));
+        return body;
+}
+
+int cli_instance_set(struct cli_ctx *ctx, const struct cli_args *a) {
+        json_t *body = cli_policy_body(a, true);
+        _cleanup_free_ char *path = instance_path(a->name, "");
+        json_t *inst = NULL;
+        int r = cli_api_call(ctx, "PATCH", path, body, 0, 0, &inst);
+        json_decref(body);
+        if (r < 0)
+                return CLI_EXIT_FAILURE;
+        r = cli_print_answer(ctx, inst, a->format);
         json_decref(inst);
         return r;
 }

@@ -26,10 +26,17 @@
         "[--reserved-ram MIB]"
 #define RATIO_OPTIONS (O(CPU_RATIO) | O(RAM_RATIO) | O(DISK_RATIO) | O(RESERVED_CPUS) | \
                        O(RESERVED_RAM))
-#define HOST_SET_OPTIONS (O(LABEL) | O(UNLABEL) | RATIO_OPTIONS | O(DRAIN) | O(UNDRAIN))
+#define HOST_SET_OPTIONS (O(LABEL) | O(UNLABEL) | RATIO_OPTIONS | O(DRAIN) | O(UNDRAIN) | \
+                          O(ELASTIC))
+#define POLICY_USAGE "[--cpu-reservation CORES] [--cpu-limit CORES] [--mem-reservation MIB] " \
+        "[--mem-limit MIB] [--elastic on|off]"
+#define POLICY_OPTIONS (O(CPU_RESERVATION) | O(CPU_LIMIT) | O(MEM_RESERVATION) | O(MEM_LIMIT) | \
+                        O(ELASTIC))
+#define STATS_USAGE "[--limit N] " FORMAT_USAGE
 #define PLACEMENT_SET_OPTIONS (RATIO_OPTIONS | O(MODE) | O(WEIGHT))
 
-/* Rows: noun, verb, handler, takes NAME, options accepted, options required, usage, help,
+/* Rows: noun, verb ("" for a noun with no verbs), handler, takes NAME, options accepted,
+ * options required, usage, help,
  * and the options at least one of which a settings change needs (0: none). */
 static const struct cli_command commands[] = {
         { "flavor", "create", cli_flavor_create, true,
@@ -60,17 +67,24 @@ static const struct cli_command commands[] = {
           "Delete an image that no instance uses.", 0 },
 
         { "instance", "create", cli_instance_create, true,
-          O(FLAVOR) | O(IMAGE) | O(USER_DATA) | O(PRIORITY) | O(HA) | O(HINT) | O(GROUP) |
-                  O(DRY_RUN) | O(WAIT) | O(TIMEOUT) | O(FORMAT),
+          O(FLAVOR) | O(IMAGE) | O(USER_DATA) | O(PRIORITY) | POLICY_OPTIONS | O(HA) | O(HINT) |
+                  O(GROUP) | O(DRY_RUN) | O(WAIT) | O(TIMEOUT) | O(FORMAT),
           O(FLAVOR) | O(IMAGE),
           "NAME --flavor FLAVOR --image IMAGE [--user-data FILE] "
-          "[--priority N|low|normal|high] [--ha] [--hint KEY=VALUE]... [--group NAME] "
-          "[--dry-run | --wait [--timeout SECONDS]] " FORMAT_USAGE,
+          "[--priority N|low|normal|high] " POLICY_USAGE " [--ha] [--hint KEY=VALUE]... "
+          "[--group NAME] [--dry-run | --wait [--timeout SECONDS]] " FORMAT_USAGE,
           "Create and start an instance; with --dry-run, only show where it would go.", 0 },
         { "instance", "list", cli_instance_list, false, O(FORMAT), 0, FORMAT_USAGE,
           "List the instances.", 0 },
         { "instance", "show", cli_instance_show, true, O(FORMAT), 0, "NAME " FORMAT_USAGE,
           "Show one instance, by name or id.", 0 },
+        { "instance", "set", cli_instance_set, true, O(PRIORITY) | POLICY_OPTIONS | O(FORMAT), 0,
+          "NAME [--priority N|low|normal|high] " POLICY_USAGE " " FORMAT_USAGE,
+          "Change an instance's elastic policy; 'default' as a value resets one.",
+          O(PRIORITY) | POLICY_OPTIONS },
+        { "instance", "stats", cli_instance_stats, true, O(STATS_LIMIT) | O(FORMAT), 0,
+          "NAME " STATS_USAGE,
+          "Show an instance's measured CPU and memory, then its recent history.", 0 },
         { "instance", "start", cli_instance_start, true, O(WAIT) | O(TIMEOUT) | O(FORMAT), 0,
           "NAME " WAIT_USAGE " " FORMAT_USAGE, "Start a stopped instance.", 0 },
         { "instance", "stop", cli_instance_stop, true, O(WAIT) | O(TIMEOUT) | O(FORMAT), 0,
@@ -88,8 +102,12 @@ static const struct cli_command commands[] = {
           "Show one host: its NUMA nodes, settings and allocation.", 0 },
         { "host", "set", cli_host_set, true, HOST_SET_OPTIONS | O(FORMAT), 0,
           "NAME [--label KEY=VALUE]... [--unlabel KEY]... " RATIO_USAGE " [--drain|--undrain] "
-          FORMAT_USAGE,
-          "Change a host's labels, ratios, reserves or draining.", HOST_SET_OPTIONS },
+          "[--elastic on|off] " FORMAT_USAGE,
+          "Change a host's labels, ratios, reserves, draining or elastic loop.",
+          HOST_SET_OPTIONS },
+        { "host", "stats", cli_host_stats, true, O(STATS_LIMIT) | O(FORMAT), 0,
+          "NAME " STATS_USAGE,
+          "Show a host's measured CPU, memory and load, then their recent history.", 0 },
 
         { "placement", "explain", cli_placement_explain, true, O(FORMAT), 0,
           "NAME " FORMAT_USAGE,
@@ -114,6 +132,10 @@ static const struct cli_command commands[] = {
         { "event", "list", cli_event_list, false, O(INSTANCE) | O(LIMIT) | O(FORMAT), 0,
           "[--instance NAME] [--limit N] " FORMAT_USAGE,
           "List events, oldest first.", 0 },
+
+        /* A noun's own command: no verb. */
+        { "metrics", "", cli_metrics, false, 0, 0, "",
+          "Print tided's Prometheus metrics (GET /metrics) as they are.", 0 },
 };
 
 static void print_commands(FILE *f, const char *noun) {
@@ -121,7 +143,8 @@ static void print_commands(FILE *f, const char *noun) {
                 const struct cli_command *c = &commands[i];
                 if (noun && !streq(c->noun, noun))
                         continue;
-                fprintf(f, "  tide %s %s%s%s\n", c->noun, c->verb, *c->usage ? " " : "", c->usage);
+                fprintf(f, "  tide %s%s%s%s%s\n", c->noun, *c->verb ? " " : "", c->verb,
+                        *c->usage ? " " : "", c->usage);
         }
 }
 
@@ -151,6 +174,14 @@ static void noun_help(FILE *f, const char *noun) {
                 if (streq(commands[i].noun, noun))
                         fprintf(f, "  %-12s %s\n", commands[i].verb, commands[i].help);
         fprintf(f, "\nRun 'tide %s VERB --help' for a command's options.\n", noun);
+}
+
+/* The command of a noun that has no verbs ("tide metrics"), or NULL. */
+static const struct cli_command *noun_command(const char *noun) {
+        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+                if (streq(commands[i].noun, noun) && !*commands[i].verb)
+                        return &commands[i];
+        return NULL;
 }
 
 static bool noun_exists(const char *noun) {
@@ -185,6 +216,48 @@ static _printf_(1, 2) int usage_error(const char *fmt, ...) {
         va_end(ap);
         fprintf(stderr, "tide: %s\nRun 'tide --help' for usage.\n", msg);
         return CLI_EXIT_USAGE;
+}
+
+/* Finds the command that words[1..] names for the noun words[0]. Sets *ret_cmd and
+ * *ret_nwords (the words of its verb) when there is one; otherwise prints the noun's help,
+ * on stdout when it was asked for (returns CLI_EXIT_OK) or on stderr with the problem
+ * (returns CLI_EXIT_USAGE), and leaves *ret_cmd alone. */
+static int find_verb(int nwords, char **words, const struct cli_command **ret_cmd,
+                     int *ret_nwords) {
+        const char *noun = words[0];
+        if (nwords < 2) {
+                fprintf(stderr, "tide %s: missing command\n", noun);
+                noun_help(stderr, noun);
+                return CLI_EXIT_USAGE;
+        }
+        const char *verb = words[1];
+        if (streq(verb, "-h") || streq(verb, "--help")) {
+                noun_help(stdout, noun);
+                return CLI_EXIT_OK;
+        }
+        const struct cli_command *cmd = cli_command_find(commands, ELEMENTSOF(commands), noun,
+                                                         nwords - 1, words + 1, ret_nwords);
+        if (!cmd && cli_verb_is_group(commands, ELEMENTSOF(commands), noun, verb)) {
+                /* "tide placement config", "... config --help", "... config bogus" */
+                const char *next = nwords > 2 ? words[2] : NULL;
+                if (next && (streq(next, "-h") || streq(next, "--help"))) {
+                        noun_help(stdout, noun);
+                        return CLI_EXIT_OK;
+                }
+                if (next)
+                        fprintf(stderr, "tide %s %s: unknown command '%s'\n", noun, verb, next);
+                else
+                        fprintf(stderr, "tide %s %s: missing command\n", noun, verb);
+                noun_help(stderr, noun);
+                return CLI_EXIT_USAGE;
+        }
+        if (!cmd) {
+                fprintf(stderr, "tide %s: unknown command '%s'\n", noun, verb);
+                noun_help(stderr, noun);
+                return CLI_EXIT_USAGE;
+        }
+        *ret_cmd = cmd;
+        return CLI_EXIT_OK;
 }
 
 static int run(int argc, char **argv) {
@@ -230,44 +303,20 @@ static int run(int argc, char **argv) {
         const char *noun = argv[optind];
         if (!noun_exists(noun))
                 return usage_error("unknown command '%s'", noun);
-        if (optind + 1 >= argc) {
-                fprintf(stderr, "tide %s: missing command\n", noun);
-                noun_help(stderr, noun);
-                return CLI_EXIT_USAGE;
-        }
-        const char *verb = argv[optind + 1];
-        if (streq(verb, "-h") || streq(verb, "--help")) {
-                noun_help(stdout, noun);
-                return CLI_EXIT_OK;
-        }
+        const struct cli_command *cmd = noun_command(noun);
         int nwords = 0;
-        const struct cli_command *cmd = cli_command_find(commands, ELEMENTSOF(commands), noun,
-                                                         argc - optind - 1, argv + optind + 1,
-                                                         &nwords);
-        if (!cmd && cli_verb_is_group(commands, ELEMENTSOF(commands), noun, verb)) {
-                /* "tide placement config", "... config --help", "... config bogus" */
-                const char *next = optind + 2 < argc ? argv[optind + 2] : NULL;
-                if (next && (streq(next, "-h") || streq(next, "--help"))) {
-                        noun_help(stdout, noun);
-                        return CLI_EXIT_OK;
-                }
-                if (next)
-                        fprintf(stderr, "tide %s %s: unknown command '%s'\n", noun, verb, next);
-                else
-                        fprintf(stderr, "tide %s %s: missing command\n", noun, verb);
-                noun_help(stderr, noun);
-                return CLI_EXIT_USAGE;
-        }
         if (!cmd) {
-                fprintf(stderr, "tide %s: unknown command '%s'\n", noun, verb);
-                noun_help(stderr, noun);
-                return CLI_EXIT_USAGE;
+                int status = find_verb(argc - optind, argv + optind, &cmd, &nwords);
+                if (!cmd)
+                        return status;  /* reported, or the noun's help printed */
         }
-        verb = cmd->verb;
+        _cleanup_free_ char *cmd_name = *cmd->verb ? xasprintf("%s %s", noun, cmd->verb)
+                                                   : xstrdup(noun);
 
         struct cli_args args;
         _cleanup_free_ char *err = NULL;
-        /* The parser's argv[0] is the verb's last word; options and operands follow it. */
+        /* The parser's argv[0] is the verb's last word (the noun for a noun's own command);
+         * options and operands follow it. */
         int skip = optind + nwords;
         int r = cli_args_parse(cmd, argc - skip, argv + skip, &args, &err);
         if (r == CLI_ARGS_HELP) {
@@ -275,9 +324,9 @@ static int run(int argc, char **argv) {
                 return CLI_EXIT_OK;
         }
         if (r < 0) {
-                fprintf(stderr, "tide %s %s: %s\nUsage: tide %s %s%s%s\n"
-                        "Run 'tide %s %s --help' for more.\n", noun, verb, err, noun, verb,
-                        *cmd->usage ? " " : "", cmd->usage, noun, verb);
+                fprintf(stderr, "tide %s: %s\nUsage: tide %s%s%s\n"
+                        "Run 'tide %s --help' for more.\n", cmd_name, err, cmd_name,
+                        *cmd->usage ? " " : "", cmd->usage, cmd_name);
                 return CLI_EXIT_USAGE;
         }
 
