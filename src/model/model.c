@@ -314,11 +314,13 @@ int model_instance_policy_merge(json_t *inst, json_t *body, char **ret_err) {
             (r = merge_number(o, body, "mem_limit", 16, (double) max_ram, true, ret_err)) < 0)
                 goto out;
         e = json_object_get(body, "elastic");
-        if (e && !json_is_boolean(e)) {
+        if (e && !json_is_boolean(e) && !json_is_null(e)) {
                 r = fail(ret_err, "'elastic' must be true or false");
                 goto out;
         }
-        if (e)
+        if (e && json_is_null(e))
+                json_object_del(o, "elastic");
+        else if (e)
                 json_object_set(o, "elastic", e);
         cl = json_object_get(o, "cpu_limit");
         ml = json_object_get(o, "mem_limit");
