@@ -351,6 +351,26 @@ static void write_cpu(struct xw *x, const char *domain_type) {
         end(x);
 }
 
+/* Every vCPU but the first hot-pluggable, those online at boot too: without <vcpus>,
+ * libvirt makes every vCPU online at boot a fixed one, so once set_vcpus() has raised the
+ * definition's current count, the domain's next run could not give those vCPUs back. vCPU 0
+ * cannot be unplugged (QEMU). */
+static void write_vcpus(struct xw *x, const struct hv_domain_spec *spec) {
+        if (spec->max_vcpus < 2)
+                return;
+        start(x, "vcpus");
+        for (int i = 0; i < spec->max_vcpus; i++) {
+                char id[16];
+                snprintf(id, sizeof id, "%d", i);
+                start(x, "vcpu");
+                attr(x, "id", id);
+                attr(x, "enabled", i < spec->vcpus ? "yes" : "no");
+                attr(x, "hotpluggable", i == 0 ? "no" : "yes");
+                end(x);
+        }
+        end(x);
+}
+
 /* Pinning and NUMA binding, in libvirt's own order (cputune, then numatune). */
 static void write_placement(struct xw *x, const struct hv_domain_spec *s) {
         if (s->n_pin_cpus > 0 || s->cpuset) {
@@ -533,6 +553,7 @@ int hv_domain_xml(const struct hv_domain_spec *spec, const char *domain_type, ch
         snprintf(num, sizeof num, "%d", spec->max_vcpus);
         text(&x, num);
         end(&x);
+        write_vcpus(&x, spec);
         write_placement(&x, spec);
 
         write_os(&x, spec);
