@@ -63,6 +63,10 @@ struct hv_host_info {
         int64_t mem_mib;     /* total memory */
         int64_t disk_gib;    /* size of the filesystem for instance disks; 0 when unknown */
         char *accel;         /* "kvm", "tcg" or "sim" */
+        bool vcpu_unplug;    /* set_vcpus() can hot-remove vCPUs: not under TCG (QEMU 7.2
+                              * never confirms a TCG vCPU's unplug to libvirt, and aborts
+                              * when one is plugged in again: its translation contexts,
+                              * one per vCPU thread ever started, are never given back) */
         char *uri;           /* the connection's URI, e.g. qemu:///embed?root=... */
         int n_numa;          /* >= 1: a host that reports no topology has one node with every
                               * CPU and all the memory */
@@ -138,8 +142,13 @@ void hv_domain_info_array_free(struct hv_domain_info *d, size_t n);
  * 0. Rates come from the difference of two samples over the difference of their sample_ns.
  * A group a driver could not read this time has its has_ flag false and zeros: a domain that
  * is off has only its state, vCPU counts and balloon figures from its definition; the libvirt
- * driver also skips the groups that need QEMU's monitor while the domain is busy with a
- * long job (a migration, a vCPU unplug waiting for the guest) rather than wait for it. */
+ * driver also skips the groups that need QEMU's monitor (guest memory, rss, block) while the
+ * domain is busy with a job rather than wait for it: a migration, a vCPU unplug waiting for
+ * the guest, or, right after open(), the embedded driver reconnecting to a domain an
+ * earlier process started (the first sample of a new agent often lacks them).
+ *
+ * Sums over vCPUs (vcpu_time_ns, ready_ns) count the vCPUs present: they drop when a vCPU
+ * is hot-removed; take rates per vCPU, over the vCPUs online in both samples. */
 
 /* One vCPU of a running domain. */
 struct hv_vcpu_stats {
@@ -195,9 +204,9 @@ struct hv_domain_stats {
         bool has_rss;
         int64_t rss_kib;       /* resident memory of the domain's process on the host */
 
-        bool has_block;        /* block figures read (0 disks included) */
+        bool has_block;        /* block figures read (or the domain has no disk) */
         int64_t block_rd_bytes, block_wr_bytes, block_rd_reqs, block_wr_reqs;   /* all disks */
-        bool has_net;          /* network figures read (0 interfaces included) */
+        bool has_net;          /* network figures read (or the domain has no NIC) */
         int64_t net_rx_bytes, net_tx_bytes, net_rx_packets, net_tx_packets;    /* all NICs */
 };
 
@@ -316,8 +325,10 @@ struct hv_driver {
          * the hypervisor has done it: a hot-added vCPU is plugged in (the guest then brings
          * it online by itself, within a second for the tiny guest), a hot-removed one is
          * unplugged by the guest (libvirt waits up to 5 s for the guest to let it go; a
-         * guest that does not: TIDE_E_TIMEOUT, and the vCPU may still go later). Idempotent.
-         * TIDE_E_NOT_FOUND for an unknown domain. */
+         * guest that does not: TIDE_E_TIMEOUT, and the vCPU may still go later). Where
+         * host_info's vcpu_unplug is false (TCG), fewer vCPUs than a running domain has is
+         * TIDE_E_UNSUPPORTED and changes nothing: cap such a domain with set_cpu_tune()'s
+         * quota instead. Idempotent. TIDE_E_NOT_FOUND for an unknown domain. */
         int (*set_vcpus)(struct hv_conn *c, const char *uuid, int n);
         /* Sets the balloon target of a running domain to mib (HV_MIN_RAM_MIB .. the domain's
          * maximum memory, else TIDE_E_INVALID) and the persistent definition's current memory
@@ -331,7 +342,9 @@ struct hv_driver {
          * TIDE_E_INVALID for a t that hv_cpu_tune_validate() refuses. */
         int (*set_cpu_tune)(struct hv_conn *c, const char *uuid, const struct hv_cpu_tune *t);
         /* The domain's shares and limit into ret: the running domain's, else its
-         * definition's (libvirt: virDomainGetSchedulerParameters). quota_us 0: no limit. */
+         * definition's (libvirt: virDomainGetSchedulerParameters). quota_us 0: no limit. A
+         * definition that never had shares or a period set reports them as 0 (libvirt; the
+         * cgroup default applies at start). */
         int (*get_cpu_tune)(struct hv_conn *c, const char *uuid, struct hv_cpu_tune *ret);
 };
 

@@ -472,6 +472,7 @@ static int sim_host_info(struct hv_conn *c, struct hv_host_info *ret) {
                 .mem_mib = c->mem_mib,
                 .disk_gib = c->disk_gib,
                 .accel = xstrdup("sim"),
+                .vcpu_unplug = true,
                 .uri = xstrdup(c->uri),
                 .n_numa = c->n_numa,
                 .numa = numa,

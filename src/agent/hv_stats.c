@@ -170,12 +170,17 @@ void hv_domain_stats_add(struct hv_domain_stats *s, const char *name, uint64_t v
                         s->vcpus_max = n;
                 return;
         }
+        /* The device counts come from the definition, the counters from QEMU (block) or the
+         * host (net), which libvirt may have skipped: only no device at all, or a device's
+         * counters, say the figures are there. */
         if (streq(name, "block.count")) {
-                s->has_block = true;
+                if (v == 0)
+                        s->has_block = true;
                 return;
         }
         if (streq(name, "net.count")) {
-                s->has_net = true;
+                if (v == 0)
+                        s->has_net = true;
                 return;
         }
         const char *rest;

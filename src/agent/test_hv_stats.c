@@ -114,6 +114,20 @@ static void test_add_domain_off(void **state) {
         hv_domain_stats_clear(&s);
 }
 
+/* Device counts alone (libvirt skipped QEMU's counters: the domain was busy with a job) do
+ * not make block or network figures; no device at all does. */
+static void test_add_device_counts(void **state) {
+        static const struct figure skipped[] = { { "block.count", 2 }, { "block.0.name", 0 }, { "net.count", 1 } };
+        struct hv_domain_stats s = {};
+        add_all(&s, skipped, ELEMENTSOF(skipped));
+        assert_false(s.has_block || s.has_net);
+        hv_domain_stats_clear(&s);
+        static const struct figure none[] = { { "block.count", 0 }, { "net.count", 0 } };
+        add_all(&s, none, ELEMENTSOF(none));
+        assert_true(s.has_block && s.has_net);
+        hv_domain_stats_clear(&s);
+}
+
 /* Without vcpu.N.delay (an older libvirt), ready time is the schedstats wait. */
 static void test_ready_falls_back_to_wait(void **state) {
         static const struct figure f[] = {
@@ -267,6 +281,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_add_libvirt_record),
                 cmocka_unit_test(test_add_domain_off),
+                cmocka_unit_test(test_add_device_counts),
                 cmocka_unit_test(test_ready_falls_back_to_wait),
                 cmocka_unit_test(test_add_ignores_the_unknown),
                 cmocka_unit_test(test_fair_share_no_contention),

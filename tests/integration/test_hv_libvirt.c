@@ -12,8 +12,12 @@
  *      and starts the test domain, then dies by SIGTERM without closing anything (an agent
  *      being killed);
  *   -  the parent sees the guest print TIDE-GUEST-READY on its console log;
- *   B  a new process adopts the running domain, checks list/domain_info, moves it to CPU 0,
- *      resets it, shuts it down by ACPI, checks idempotence, undefines it;
+ *   B  a new process adopts the running domain, checks list/domain_info, its statistics and
+ *      the host's (and times stats() with one and three guests), hot-adds a vCPU (and
+ *      removes it where the accelerator allows), moves the balloon and sets CPU shares and
+ *      quota, each seen from inside the guest or read back, moves it to CPU 0, resets it,
+ *      shuts it down by ACPI, checks idempotence, restarts it with the vCPUs and memory set,
+ *      undefines it;
  *   -  the parent checks no QEMU of the test is left, and removes the directory.
  *
  * Exit 77 (skipped) without a guest, without root or without QEMU. */
@@ -429,6 +433,315 @@ static void check_cpuset(struct hv_conn *c, const struct hv_host_info *hi) {
         CHECK_R(d->undefine(c, id), 0);
 }
 
+/* ---- statistics and elastic controls ---- */
+
+#define ELASTIC_TIMEOUT_MS 20000
+
+/* The last heartbeat the guest printed after byte from of its console log. */
+struct heartbeat {
+        int64_t seq, cpus, mem_avail_kib, mem_total_kib;
+};
+
+static size_t console_size(void) {
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+        return read_file(console_log, 16u << 20, &text, &len) < 0 ? 0 : len;
+}
+
+static int64_t field_of(const char *line, const char *key) {
+        const char *p = strstr(line, key);
+        int64_t v = -1;
+        if (!p)
+                return -1;
+        p += strlen(key);
+        _cleanup_free_ char *num = xstrndup(p, strspn(p, "0123456789"));
+        return parse_int64(num, 0, INT64_MAX, &v) < 0 ? -1 : v;
+}
+
+static bool last_heartbeat(size_t from, struct heartbeat *ret) {
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        if (read_file(console_log, 16u << 20, &text, &len) < 0 || from >= len)
+                return false;
+        bool found = false;
+        for (char *line = text + from; line && *line;) {
+                char *nl = strchr(line, '\n');
+                if (nl)
+                        *nl = '\0';
+                if (startswith(line, "TIDE-HEARTBEAT ") && strchr(line, '\r')) {   /* a whole line */
+                        struct heartbeat hb = {
+                                .seq = field_of(line, " seq="),
+                                .cpus = field_of(line, " cpus="),
+                                .mem_avail_kib = field_of(line, " mem_avail_kib="),
+                                .mem_total_kib = field_of(line, " mem_total_kib="),
+                        };
+                        if (hb.seq > 0 && hb.cpus > 0 && hb.mem_total_kib > 0) {
+                                *ret = hb;
+                                found = true;
+                        }
+                }
+                line = nl ? nl + 1 : NULL;
+        }
+        return found;
+}
+
+/* Waits for a heartbeat after from with cpus == want_cpus (when > 0) and mem_total_kib
+ * below mem_below (when > 0) or above mem_above (when > 0); the ms it took, or -1. */
+static int64_t wait_heartbeat(size_t from, int64_t want_cpus, int64_t mem_below, int64_t mem_above,
+                              struct heartbeat *ret) {
+        int64_t t0 = mono_ms();
+        while (mono_ms() - t0 < ELASTIC_TIMEOUT_MS) {
+                struct heartbeat hb;
+                if (last_heartbeat(from, &hb) && (want_cpus <= 0 || hb.cpus == want_cpus) &&
+                    (mem_below <= 0 || hb.mem_total_kib < mem_below) && (mem_above <= 0 || hb.mem_total_kib > mem_above)) {
+                        if (ret)
+                                *ret = hb;
+                        return mono_ms() - t0;
+                }
+                sleep_ms(100);
+        }
+        return -1;
+}
+
+/* stats() of the domain id, into ret (caller clears); false when it is not listed. Every
+ * domain listed is one of tide's. */
+static bool stats_of(struct hv_conn *c, const char *id, struct hv_domain_stats *ret) {
+        struct hv_domain_stats *all = NULL;
+        size_t n = 0;
+        CHECK_R(hv_conn_driver(c)->stats(c, &all, &n), 0);
+        bool found = false;
+        for (size_t i = 0; i < n; i++) {
+                CHECK(startswith(all[i].name, HV_DOMAIN_PREFIX) && all[i].sample_ns > 0);
+                if (streq(all[i].uuid, id)) {
+                        *ret = all[i];
+                        all[i] = (struct hv_domain_stats) {};
+                        found = true;
+                }
+        }
+        hv_domain_stats_array_free(all, n);
+        return found;
+}
+
+static void print_stats(const struct hv_domain_stats *s) {
+        printf("  stats of %s: state %s, cpu %.2f s (user/system %s), vCPUs %d of %d, vcpu.N.wait %s, "
+               "vcpu.N.delay %s, ready %.3f s; balloon %lld of %lld KiB; guest memory %s",
+               s->name, hv_state_to_string(s->state), s->cpu_time_ns / 1e9, s->has_cpu_split ? "given" : "absent",
+               s->vcpus_current, s->vcpus_max, s->has_vcpu_wait ? "present" : "absent",
+               s->has_vcpu_delay ? "present" : "absent", s->ready_ns / 1e9, (long long) s->balloon_current_kib,
+               (long long) s->balloon_maximum_kib, s->has_guest_mem ? "present" : "absent");
+        if (s->has_guest_mem)
+                printf(" (available %lld, unused %lld, usable %lld KiB)", (long long) s->available_kib,
+                       (long long) s->unused_kib, (long long) s->usable_kib);
+        printf("; rss %s %lld KiB; block %s (%lld B read, %lld B written); net %s\n", s->has_rss ? "present" : "absent",
+               (long long) s->rss_kib, s->has_block ? "present" : "absent", (long long) s->block_rd_bytes,
+               (long long) s->block_wr_bytes, s->has_net ? "present" : "absent");
+        for (int i = 0; i < s->n_vcpu; i++)
+                printf("    vCPU %d: %s, time %.2f s, wait %lld ns, delay %lld ns\n", i,
+                       s->vcpu[i].online ? "online" : "offline", s->vcpu[i].time_ns / 1e9, (long long) s->vcpu[i].wait_ns,
+                       (long long) s->vcpu[i].delay_ns);
+}
+
+/* What the running test domain reports, and the host. */
+static void check_stats(struct hv_conn *c) {
+        const struct hv_driver *d = hv_conn_driver(c);
+        struct hv_domain_stats s = {};
+        /* The guest reports its memory every balloon_period_s (2 s). */
+        int64_t t0 = mono_ms();
+        for (;;) {
+                CHECK(stats_of(c, uuid, &s));
+                if (s.has_guest_mem || mono_ms() - t0 > ELASTIC_TIMEOUT_MS)
+                        break;
+                hv_domain_stats_clear(&s);
+                sleep_ms(200);
+        }
+        print_stats(&s);
+        CHECK(s.state == HV_STATE_RUNNING && s.has_cpu && s.cpu_time_ns > 0);
+        CHECK(s.vcpus_current == 1 && s.vcpus_max == 2 && s.n_vcpu == 2);
+        CHECK(s.vcpu[0].online && !s.vcpu[1].online && s.vcpu[0].time_ns > 0);
+        CHECK(s.vcpu_time_ns <= s.cpu_time_ns);   /* the domain's total has the emulator too */
+        CHECK(s.has_balloon && s.balloon_current_kib == 192 * 1024 && s.balloon_maximum_kib == 256 * 1024);
+        CHECK(s.has_guest_mem && s.available_kib > 0 && s.available_kib <= s.balloon_maximum_kib);   /* may still be inflating */
+        CHECK(s.usable_kib > 0 && s.usable_kib <= s.available_kib && s.unused_kib <= s.available_kib);
+        CHECK(s.has_rss && s.rss_kib > 0);
+        CHECK(s.has_block && s.block_rd_bytes > 0 && s.block_rd_reqs > 0);
+        CHECK(s.has_net && s.net_rx_bytes == 0);   /* no NIC */
+        int64_t cpu0 = s.cpu_time_ns;
+        hv_domain_stats_clear(&s);
+        sleep_ms(1000);
+        CHECK(stats_of(c, uuid, &s));
+        CHECK(s.cpu_time_ns > cpu0);
+        hv_domain_stats_clear(&s);
+
+        struct hv_host_stats h = {}, h2 = {};
+        CHECK_R(d->host_stats(c, &h), 0);
+        sleep_ms(500);
+        CHECK_R(d->host_stats(c, &h2), 0);
+        printf("  host: %d CPUs, user %.1f s, system %.1f s, idle %.1f s, iowait %.1f s; memory %lld KiB, free %lld, "
+               "available %lld, cached %lld, buffers %lld; load %.2f %.2f %.2f\n", h.cpus, h.cpu_user_ns / 1e9,
+               h.cpu_system_ns / 1e9, h.cpu_idle_ns / 1e9, h.cpu_iowait_ns / 1e9, (long long) h.mem_total_kib,
+               (long long) h.mem_free_kib, (long long) h.mem_available_kib, (long long) h.mem_cached_kib,
+               (long long) h.mem_buffers_kib, h.load1, h.load5, h.load15);
+        CHECK(h.cpus > 0 && h.mem_total_kib > 0 && h.mem_free_kib > 0 && h.mem_free_kib <= h.mem_total_kib);
+        CHECK(h.mem_available_kib >= h.mem_free_kib && h.mem_available_kib <= h.mem_total_kib);
+        CHECK(h.cpu_user_ns > 0 && h.cpu_idle_ns > 0 && h.load1 >= 0 && h.load15 >= 0);
+        int64_t busy = (h2.cpu_user_ns + h2.cpu_system_ns + h2.cpu_idle_ns + h2.cpu_iowait_ns) -
+                       (h.cpu_user_ns + h.cpu_system_ns + h.cpu_idle_ns + h.cpu_iowait_ns);
+        int64_t wall = h2.sample_ns - h.sample_ns;
+        printf("  host CPU time over %.0f ms: %.2f CPUs' worth\n", wall / 1e6, (double) busy / (double) wall);
+        CHECK(busy > 0 && busy <= (int64_t) h.cpus * wall * 3 / 2);   /* jiffies are coarse */
+}
+
+/* The median of BENCH_ROUNDS * 4 stats() calls with n_extra more guests running. */
+static void bench_stats(struct hv_conn *c, int n_extra) {
+        const struct hv_driver *d = hv_conn_driver(c);
+        char *ids[2] = {};
+        for (int i = 0; i < n_extra; i++) {
+                ids[i] = id_new_uuid();
+                _cleanup_free_ char *xname = xasprintf("%s-extra%d", name, i);
+                _cleanup_free_ char *xdisk = xasprintf("%s/extra%d.qcow2", state_dir, i);
+                _cleanup_free_ char *xlog = xasprintf("%s/extra%d-console.log", state_dir, i);
+                CHECK(create_overlay(xdisk) == 0);
+                struct hv_domain_spec s = spec_for(ids[i], xname, xdisk);
+                s.console_log = xlog;
+                CHECK_R(d->define(c, &s), 0);
+                CHECK_R(d->start(c, ids[i]), 0);
+        }
+        sleep_ms(n_extra > 0 ? 3000 : 0);   /* their balloon drivers come up */
+        enum { N = BENCH_ROUNDS * 4 };
+        int64_t us[N];
+        size_t n_doms = 0;
+        for (int i = 0; i < N; i++) {
+                struct hv_domain_stats *all = NULL;
+                int64_t t0 = mono_us();
+                CHECK_R(d->stats(c, &all, &n_doms), 0);
+                us[i] = mono_us() - t0;
+                hv_domain_stats_array_free(all, n_doms);
+                sleep_ms(50);
+        }
+        qsort(us, N, sizeof us[0], cmp_int64);
+        struct hv_host_stats h;
+        int64_t t0 = mono_us();
+        CHECK_R(d->host_stats(c, &h), 0);
+        printf("stats() with %zu running guests, %d calls: median %.2f ms, min %.2f, max %.2f; host_stats() %.2f ms\n",
+               n_doms, N, us[N / 2] / 1000.0, us[0] / 1000.0, us[N - 1] / 1000.0, (mono_us() - t0) / 1000.0);
+        CHECK(n_doms == (size_t) (1 + n_extra));
+        for (int i = 0; i < n_extra; i++) {
+                CHECK_R(d->undefine(c, ids[i]), 0);
+                free(ids[i]);
+        }
+}
+
+/* vCPUs, balloon and CPU tuning of the running test domain, checked inside the guest. Leaves
+ * it with its vCPU count in *ret_vcpus (2 where vCPUs cannot be hot-removed) and 192 MiB. */
+static void check_elastic(struct hv_conn *c, int *ret_vcpus) {
+        const struct hv_driver *d = hv_conn_driver(c);
+        struct hv_host_info hi = {};
+        CHECK_R(d->host_info(c, &hi), 0);
+        bool unplug = hi.vcpu_unplug;
+        hv_host_info_clear(&hi);
+        _cleanup_free_ char *config = xasprintf("%s/libvirt/etc/qemu/%s.xml", state_dir, name);
+        struct heartbeat hb;
+        size_t from = console_size();
+        CHECK(wait_heartbeat(from, 1, 0, 0, &hb) >= 0);   /* the guest runs and has 1 CPU */
+
+        /* Hot-add: the guest brings the new CPU online by itself. */
+        int64_t t0 = mono_ms();
+        from = console_size();
+        CHECK_R(d->set_vcpus(c, uuid, 2), 0);
+        int64_t call_ms = mono_ms() - t0;
+        int64_t seen_ms = wait_heartbeat(from, 2, 0, 0, &hb);
+        CHECK(seen_ms >= 0);
+        printf("set_vcpus(2): %lld ms, the guest's heartbeat shows cpus=2 %lld ms later\n", (long long) call_ms,
+               (long long) seen_ms);
+        struct hv_domain_stats s = {};
+        CHECK(stats_of(c, uuid, &s));
+        CHECK(s.vcpus_current == 2 && s.vcpu[1].online);
+        hv_domain_stats_clear(&s);
+        static const char *const two[] = { "<vcpu id='1' enabled='yes' hotpluggable='yes'" };
+        CHECK(file_has(config, two, 1));   /* the definition follows */
+        CHECK_R(d->set_vcpus(c, uuid, 2), 0);   /* idempotent */
+        CHECK_R(d->set_vcpus(c, uuid, 3), TIDE_E_INVALID);
+        CHECK_R(d->set_vcpus(c, uuid, 0), TIDE_E_INVALID);
+
+        /* Hot-remove where the accelerator allows it. */
+        from = console_size();
+        if (unplug) {
+                t0 = mono_ms();
+                CHECK_R(d->set_vcpus(c, uuid, 1), 0);
+                call_ms = mono_ms() - t0;
+                seen_ms = wait_heartbeat(from, 1, 0, 0, &hb);
+                CHECK(seen_ms >= 0);
+                printf("set_vcpus(1): %lld ms, the guest's heartbeat shows cpus=1 %lld ms later\n", (long long) call_ms,
+                       (long long) seen_ms);
+                *ret_vcpus = 1;
+        } else {
+                CHECK_R(d->set_vcpus(c, uuid, 1), TIDE_E_UNSUPPORTED);
+                printf("set_vcpus(1) refused: %s\n", hv_last_error());
+                sleep_ms(1500);
+                CHECK(last_heartbeat(from, &hb) && hb.cpus == 2);
+                *ret_vcpus = 2;
+        }
+
+        /* The balloon: the guest's total memory drops, and comes back. */
+        CHECK(wait_heartbeat(console_size(), 0, 0, 0, &hb) >= 0);
+        int64_t total0 = hb.mem_total_kib;
+        from = console_size();
+        t0 = mono_ms();
+        CHECK_R(d->set_memory(c, uuid, 128), 0);
+        call_ms = mono_ms() - t0;
+        seen_ms = wait_heartbeat(from, 0, total0 - 48 * 1024, 0, &hb);
+        CHECK(seen_ms >= 0);
+        printf("set_memory(128): %lld ms, the guest's mem_total_kib %lld -> %lld %lld ms later\n", (long long) call_ms,
+               (long long) total0, (long long) hb.mem_total_kib, (long long) seen_ms);
+        t0 = mono_ms();
+        for (;;) {   /* libvirt hears of the balloon's new size from QEMU */
+                CHECK(stats_of(c, uuid, &s));
+                bool done = s.balloon_current_kib == 128 * 1024;
+                hv_domain_stats_clear(&s);
+                if (done)
+                        break;
+                CHECK(mono_ms() - t0 < ELASTIC_TIMEOUT_MS);
+                sleep_ms(200);
+        }
+        static const char *const small[] = { "<currentMemory unit='KiB'>131072</currentMemory>" };
+        CHECK(file_has(config, small, 1));
+        CHECK_R(d->set_memory(c, uuid, 257), TIDE_E_INVALID);
+        CHECK_R(d->set_memory(c, uuid, 8), TIDE_E_INVALID);
+        from = console_size();
+        CHECK_R(d->set_memory(c, uuid, 192), 0);
+        seen_ms = wait_heartbeat(from, 0, 0, total0 - 16 * 1024, &hb);
+        CHECK(seen_ms >= 0);
+        printf("set_memory(192): mem_total_kib back to %lld %lld ms later\n", (long long) hb.mem_total_kib,
+               (long long) seen_ms);
+
+        /* Shares and a limit of half a core for the whole domain. */
+        struct hv_cpu_tune t = {}, want = { .shares = 512, .period_us = 100000, .quota_us = 50000 };
+        CHECK_R(d->get_cpu_tune(c, uuid, &t), 0);
+        printf("CPU tuning before: shares %d, period %lld us, quota %lld us\n", t.shares, (long long) t.period_us,
+               (long long) t.quota_us);
+        CHECK(t.quota_us == 0);
+        t0 = mono_ms();
+        CHECK_R(d->set_cpu_tune(c, uuid, &want), 0);
+        call_ms = mono_ms() - t0;
+        CHECK_R(d->get_cpu_tune(c, uuid, &t), 0);
+        CHECK(t.shares == want.shares && t.period_us == want.period_us && t.quota_us == want.quota_us);
+        static const char *const tuned[] = { "<shares>512</shares>", "<global_period>100000</global_period>",
+                                             "<global_quota>50000</global_quota>" };
+        CHECK(file_has(config, tuned, ELEMENTSOF(tuned)));
+        CHECK_R(d->set_cpu_tune(c, uuid, &want), 0);   /* idempotent */
+        printf("set_cpu_tune(shares 512, 50000 us per 100000 us): %lld ms, read back through the scheduler "
+               "parameters\n", (long long) call_ms);
+        CHECK_R(d->set_cpu_tune(c, uuid, &(struct hv_cpu_tune) { .shares = 1 }), TIDE_E_INVALID);
+        CHECK_R(d->set_cpu_tune(c, uuid, &(struct hv_cpu_tune) { .shares = 1024 }), 0);
+        CHECK_R(d->get_cpu_tune(c, uuid, &t), 0);
+        CHECK(t.shares == 1024 && t.quota_us == 0);
+        _cleanup_free_ char *other = id_new_uuid();
+        CHECK_R(d->set_vcpus(c, other, 1), TIDE_E_NOT_FOUND);
+        CHECK_R(d->set_memory(c, other, 128), TIDE_E_NOT_FOUND);
+        CHECK_R(d->set_cpu_tune(c, other, &want), TIDE_E_NOT_FOUND);
+        CHECK_R(d->get_cpu_tune(c, other, &t), TIDE_E_NOT_FOUND);
+}
+
 /* Phase A: a first agent process. Ends by SIGTERM, leaving the guest running. */
 static void phase_define_start(void) {
         const struct hv_driver *d = &hv_libvirt_driver;
@@ -544,6 +857,14 @@ static void phase_adopt_and_finish(void) {
         CHECK(list_has(c, uuid, &st) && st == HV_STATE_RUNNING);
         CHECK_R(d->start(c, uuid), 0);
 
+        check_stats(c);
+        bench_stats(c, 0);
+        bench_stats(c, 2);
+        int vcpus = 0;
+        t0 = mono_ms();
+        check_elastic(c, &vcpus);
+        printf("elastic controls checked in %lld ms\n", (long long) (mono_ms() - t0));
+
         /* A domain defined without a cpuset, adopted from another process, moves too. */
         CHECK_R(d->set_cpuset(c, uuid, "0"), 0);
         CHECK(threads_on(qemu_pid(), "0", "0"));
@@ -565,8 +886,15 @@ static void phase_adopt_and_finish(void) {
         CHECK_R(d->destroy(c, uuid), 0);
         CHECK_R(d->reboot(c, uuid), TIDE_E_CONFLICT);
 
-        /* Start again, power off at once, and undefine a running domain. */
+        /* Start again (with the vCPUs and balloon set_vcpus() and set_memory() left in the
+         * definition), power off at once, and undefine a running domain. */
         CHECK_R(d->start(c, uuid), 0);
+        CHECK_R(d->domain_info(c, uuid, &di), 0);
+        CHECK(di.vcpus == vcpus && di.max_mem_kib == 256 * 1024);
+        hv_domain_info_clear(&di);
+        struct hv_cpu_tune tune = {};
+        CHECK_R(d->get_cpu_tune(c, uuid, &tune), 0);
+        CHECK(tune.shares == 1024 && tune.quota_us == 0);
         CHECK_R(d->destroy(c, uuid), 0);
         CHECK_R(d->start(c, uuid), 0);
         CHECK_R(d->undefine(c, uuid), 0);
