@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "common/proc.h"
 #include "common/util.h"
+#include "metrics/metrics.h"
 #include "model/model.h"
 #include "sched/sched_store.h"
 
@@ -660,13 +661,71 @@ static void reconcile_all(struct agent *a) {
         json_decref(all);
 }
 
+/* Measurements: one bulk statistics call per host, recorded with the host's own figures. */
+
+static void sample_host(struct agent *a, struct agent_host *h, int64_t t_ms) {
+        struct hv_domain_stats *st = NULL;
+        size_t n = 0;
+        struct hv_host_stats hs = {};
+        int r = drv(h)->stats(h->hv, &st, &n);
+        if (r < 0) {
+                log_warning_errno(r, "host '%s': reading statistics: %m (%s)", h->name, hv_last_error());
+                return;
+        }
+        if ((r = drv(h)->host_stats(h->hv, &hs)) < 0)
+                log_warning_errno(r, "host '%s': reading host statistics: %m (%s)", h->name, hv_last_error());
+        struct metrics_host_sample host = {
+                .host = h->name, .cpus = hs.cpus, .cpu_user_ns = hs.cpu_user_ns, .cpu_system_ns = hs.cpu_system_ns,
+                .cpu_idle_ns = hs.cpu_idle_ns, .cpu_iowait_ns = hs.cpu_iowait_ns, .mem_total_kib = hs.mem_total_kib,
+                .mem_free_kib = hs.mem_free_kib, .mem_available_kib = hs.mem_available_kib, .load1 = hs.load1,
+                .load5 = hs.load5, .load15 = hs.load15,
+        };
+        struct metrics_vm_sample *vms = xcalloc(n ? n : 1, sizeof *vms);
+        for (size_t i = 0; i < n; i++) {
+                const struct hv_domain_stats *d = &st[i];
+                struct metrics_vm_sample *v = &vms[i];
+                *v = (struct metrics_vm_sample) {
+                        .id = d->uuid, .host = h->name, .running = d->state == HV_STATE_RUNNING ||
+                                d->state == HV_STATE_BLOCKED,
+                        .cpu_time_ns = d->cpu_time_ns, .vcpus = d->vcpus_current, .vcpus_max = d->vcpus_max,
+                        .balloon_current_kib = d->balloon_current_kib, .balloon_max_kib = d->balloon_maximum_kib,
+                        .has_guest_mem = d->has_guest_mem, .mem_available_kib = d->available_kib,
+                        .mem_unused_kib = d->unused_kib, .mem_usable_kib = d->usable_kib, .mem_rss_kib = d->rss_kib,
+                        .block_rd_bytes = d->block_rd_bytes, .block_wr_bytes = d->block_wr_bytes,
+                        .block_rd_reqs = d->block_rd_reqs, .block_wr_reqs = d->block_wr_reqs,
+                        .net_rx_bytes = d->net_rx_bytes, .net_tx_bytes = d->net_tx_bytes,
+                        .net_rx_packets = d->net_rx_packets, .net_tx_packets = d->net_tx_packets,
+                };
+                /* Instances are named by their domains: tide-<name>. */
+                v->name = startswith(d->name, HV_DOMAIN_PREFIX) ? d->name + strlen(HV_DOMAIN_PREFIX) : d->name;
+                v->n_vcpu = d->n_vcpu < METRICS_MAX_VCPUS ? d->n_vcpu : METRICS_MAX_VCPUS;
+                for (int k = 0; k < v->n_vcpu; k++) {
+                        v->vcpu_time_ns[k] = d->vcpu[k].time_ns;
+                        /* Ready time: run-queue delay where the kernel keeps it, else schedstat wait. */
+                        v->vcpu_wait_ns[k] = d->has_vcpu_delay ? d->vcpu[k].delay_ns : d->vcpu[k].wait_ns;
+                }
+        }
+        metrics_record(a->cfg.metrics, t_ms, &host, vms, n);
+        free(vms);
+        hv_domain_stats_array_free(st, n);
+}
+
 static void *agent_main(void *p) {
         struct agent *a = p;
         struct store_watch *w = NULL;
         int64_t rev = 0;
+        int64_t next_sample = mono_ms();
         while (!atomic_load(&a->stop)) {
                 for (size_t i = 0; i < a->n_hosts; i++)
                         keepalive(a, &a->hosts[i]);
+                if (a->cfg.metrics && mono_ms() >= next_sample) {
+                        int64_t t = now_ms();
+                        for (size_t i = 0; i < a->n_hosts; i++)
+                                sample_host(a, &a->hosts[i], t);
+                        next_sample += a->cfg.sample_ms;
+                        if (next_sample < mono_ms())
+                                next_sample = mono_ms() + a->cfg.sample_ms; /* fell behind: skip, don't burst */
+                }
                 if (!w) {
                         if (store_revision(a->cfg.store, &rev) < 0 ||
                             store_watch_new(a->cfg.store, "/tide/instances/", rev, &w) < 0) {
@@ -678,7 +737,10 @@ static void *agent_main(void *p) {
                 reconcile_all(a);
                 /* Wait for a change to any instance, or the tick that observes the domains. */
                 struct store_events ev = {};
-                int r = store_watch_next(w, TICK_MS, &ev);
+                int64_t wait = TICK_MS;
+                if (a->cfg.metrics && next_sample - mono_ms() < wait)
+                        wait = next_sample - mono_ms() > 0 ? next_sample - mono_ms() : 0;
+                int r = store_watch_next(w, (int) wait, &ev);
                 store_events_clear(&ev);
                 if (r < 0) {
                         /* Compacted or failed: start a new watch; the next pass reads everything anyway. */
@@ -697,6 +759,8 @@ int agent_new(const struct agent_config *cfg, struct agent **ret) {
                 a->cfg.lease_ttl_s = 10;
         if (a->cfg.shutdown_timeout_ms <= 0)
                 a->cfg.shutdown_timeout_ms = 30000;
+        if (a->cfg.sample_ms <= 0)
+                a->cfg.sample_ms = 1000;
         pthread_mutex_init(&a->lock, NULL);
         pthread_cond_init(&a->idle, NULL);
         a->hosts = xcalloc(cfg->n_hosts, sizeof *a->hosts);

@@ -8,6 +8,8 @@
 #include "agent/hv.h"
 #include "store/store.h"
 
+struct metrics;
+
 struct agent_host_config {
         const char *name;             /* the host's name in the pool; NULL: the hypervisor's */
         struct hv_conn *hv;           /* borrowed: its hypervisor connection */
@@ -22,6 +24,8 @@ struct agent_config {
         const char *state_dir;        /* instances/<id>/ and images/<id>/ live here */
         int lease_ttl_s;              /* default 10 */
         int shutdown_timeout_ms;      /* graceful stop before power-off; default 30000 */
+        struct metrics *metrics;      /* borrowed: where the samples go; NULL for none */
+        int sample_ms;                /* sampling period; default 1000 */
 };
 
 struct agent;

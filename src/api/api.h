@@ -8,6 +8,8 @@
 
 #include "store/store.h"
 
+struct metrics;
+
 #define API_BODY_MAX (1024 * 1024)
 #define API_DEFAULT_LISTEN "127.0.0.1:7480"
 
@@ -18,6 +20,7 @@ struct api_config {
         const char *socket_path;   /* unix socket, NULL for none */
         const char *token;         /* bearer token required on TCP */
         const char *host_name;     /* this host's name (console logs of its instances are local) */
+        struct metrics *metrics;   /* borrowed: this tided's measurements; NULL for none */
 };
 
 struct api;
@@ -42,6 +45,7 @@ struct api_reply {
         json_t *json;              /* owned; sent as application/json */
         char *text;                /* owned; sent as text/plain when json is NULL */
         size_t text_len;
+        const char *content_type;  /* for text; NULL: text/plain; charset=utf-8 */
 };
 
 typedef int (*api_handler)(struct api_request *req, struct api_reply *rep);
@@ -59,6 +63,7 @@ extern const struct api_route api_instance_routes[];
 extern const struct api_route api_host_routes[];
 extern const struct api_route api_server_group_routes[];
 extern const struct api_route api_placement_routes[];
+extern const struct api_route api_metrics_routes[];
 
 /* Accessors for handlers. */
 struct store *api_store(struct api_request *req);

@@ -30,7 +30,7 @@ struct api {
 
 static const struct api_route *const route_tables[] = {
         api_flavor_routes, api_image_routes, api_instance_routes, api_host_routes, api_server_group_routes,
-        api_placement_routes,
+        api_placement_routes, api_metrics_routes,
 };
 
 struct store *api_store(struct api_request *req) { return req->api->cfg.store; }
@@ -97,7 +97,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct api_reply 
         } else if (rep->text) {
                 resp = MHD_create_response_from_buffer(rep->text_len, TAKE_PTR(rep->text),
                                                        MHD_RESPMEM_MUST_FREE);
-                MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
+                MHD_add_response_header(resp, "Content-Type",
+                                        rep->content_type ? rep->content_type : "text/plain; charset=utf-8");
         } else
                 resp = MHD_create_response_from_buffer(0, (void *) "", MHD_RESPMEM_PERSISTENT);
         enum MHD_Result ret = MHD_queue_response(conn, (unsigned) rep->status, resp);

@@ -13,6 +13,7 @@
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "metrics/metrics.h"
 #include "model/model.h"
 #include "store/store.h"
 
@@ -170,6 +171,7 @@ int main(int argc, char **argv) {
         size_t n_hosts = 0;
         struct agent *agent = NULL;
         struct api *api = NULL;
+        struct metrics *metrics = metrics_new(0);
         struct agent_config acfg;
         struct api_config cfg;
         int ret = 1;
@@ -210,13 +212,13 @@ int main(int argc, char **argv) {
         }
         acfg = (struct agent_config) {
                 .store = store, .hosts = hosts, .n_hosts = n_hosts, .state_dir = state_dir,
-                .shutdown_timeout_ms = (int) shutdown_s * 1000,
+                .shutdown_timeout_ms = (int) shutdown_s * 1000, .metrics = metrics,
         };
         if (agent_new(&acfg, &agent) < 0)
                 goto out;
         cfg = (struct api_config) {
                 .store = store, .state_dir = state_dir, .listen = listen, .socket_path = sock,
-                .token = token, .host_name = host_arg,
+                .token = token, .host_name = host_arg, .metrics = metrics,
         };
         if (api_new(&cfg, &api) < 0)
                 goto out;
@@ -239,5 +241,6 @@ out:
         free(sims);
         free(hosts);
         store_free(store);
+        metrics_free(metrics);
         return ret;
 }
