@@ -22,40 +22,7 @@
 #define QEMU_IMG_TIMEOUT_MS 60000
 #define CAS_RETRIES 50
 
-struct applied_cpuset {
-        char *id;                       /* instance */
-        char *cpuset;                   /* the shared pool last applied to its domain */
-};
-
-struct agent_host {
-        char *name;
-        struct hv_conn *hv;             /* borrowed */
-        int64_t lease;
-        int64_t next_keepalive;
-        char *pool;                     /* the shared CPU pool (a CPU list), NULL when unknown;
-                                         * guarded by agent.lock: workers read it */
-        struct applied_cpuset *applied; /* main thread only */
-        size_t n_applied;
-        uint64_t cpu_busy, cpu_total;   /* the last /proc/stat sample (real hosts) */
-};
-
-struct agent {
-        struct agent_config cfg;
-        struct agent_host *hosts;
-        size_t n_hosts;
-        pthread_t thread;
-        atomic_bool stop;
-        pthread_mutex_t lock;           /* guards busy and workers */
-        pthread_cond_t idle;
-        char **busy;                    /* ids of instances with an operation under way */
-        size_t n_busy;
-};
-
-struct job {
-        struct agent *agent;
-        struct agent_host *host;
-        char *id;
-};
+#include "agent/agent_internal.h"
 
 static const struct hv_driver *drv(struct agent_host *h) { return hv_conn_driver(h->hv); }
 
@@ -93,6 +60,7 @@ static int register_host(struct agent *a, struct agent_host *h) {
                               "numa_nodes", hi.numa_nodes, "mem_mib", (json_int_t) hi.mem_mib, "accel",
                               hi.accel ? hi.accel : "", "hypervisor", drv(h)->name, "uri", hi.uri ? hi.uri : "",
                               "started", started);
+        h->vcpu_unplug = hi.vcpu_unplug;
         json_t *numa = json_array();
         for (int i = 0; i < hi.n_numa; i++)
                 json_array_append_new(numa, json_pack("{s:i, s:s, s:I, s:I}", "id", hi.numa[i].id, "cpus",
@@ -553,7 +521,7 @@ static void dispatch(struct agent *a, struct agent_host *h, const char *id) {
 }
 
 /* One host's pass: each of its instances against its domains. */
-static bool busy(struct agent *a, const char *id) {
+bool agent_is_busy(struct agent *a, const char *id) {
         pthread_mutex_lock(&a->lock);
         bool b = is_busy_locked(a, id);
         pthread_mutex_unlock(&a->lock);
@@ -585,7 +553,7 @@ static void apply_pool(struct agent *a, struct agent_host *h, const struct hv_do
                 for (size_t k = 0; k < h->n_applied && !ap; k++)
                         if (streq(h->applied[k].id, doms[d].uuid))
                                 ap = &h->applied[k];
-                if ((ap && streq(ap->cpuset, h->pool)) || busy(a, doms[d].uuid))
+                if ((ap && streq(ap->cpuset, h->pool)) || agent_is_busy(a, doms[d].uuid))
                         continue;
                 int r = drv(h)->set_cpuset(h->hv, doms[d].uuid, h->pool);
                 if (r < 0) {
@@ -722,6 +690,12 @@ static void *agent_main(void *p) {
                         int64_t t = now_ms();
                         for (size_t i = 0; i < a->n_hosts; i++)
                                 sample_host(a, &a->hosts[i], t);
+                        json_t *all;
+                        if (model_obj_list(a->cfg.store, MODEL_INSTANCE, &all) >= 0) {
+                                for (size_t i = 0; i < a->n_hosts; i++)
+                                        agent_elastic_pass(a, &a->hosts[i], all);
+                                json_decref(all);
+                        }
                         next_sample += a->cfg.sample_ms;
                         if (next_sample < mono_ms())
                                 next_sample = mono_ms() + a->cfg.sample_ms; /* fell behind: skip, don't burst */
@@ -804,6 +778,7 @@ void agent_free(struct agent *a) {
                         free(a->hosts[i].applied[k].cpuset);
                 }
                 free(a->hosts[i].applied);
+                agent_elastic_clear(&a->hosts[i]);
         }
         free(a->hosts);
         pthread_mutex_destroy(&a->lock);
