@@ -316,6 +316,3 @@ json_t *sched_decision_to_json(const struct sched_host *hosts, const struct sche
 /* Parses a decision back (numa node and pinned CPUs) for sched_release. host is left -1. */
 int sched_decision_from_json(json_t *o, struct sched_decision *ret);
 json_t *sched_explain_to_json(const struct sched_host *hosts, size_t n, const struct sched_explain *e);
-
-/* The first scheduler's entry point, over JSON snapshots; the API moves to sched_place(). */
-int sched_pick_host(json_t *hosts, json_t *instances, json_t *inst, char **ret_host, char **ret_reason);
