@@ -485,6 +485,11 @@ static void write_devices(struct xw *x, const struct hv_domain_spec *s) {
         attr(x, "model", "virtio");
         /* Pages the guest frees go back to the host without a balloon round trip. */
         attr(x, "freePageReporting", "on");
+        /* Deflate on OOM: a guest whose programs ask for more than the balloon left it takes
+         * pages back from the balloon instead of killing, until the elastic loop grows it
+         * (within a pass). The guest's MemTotal then stays at the boot size; what the balloon
+         * holds is balloon_kib in stats, and the guest's MemAvailable excludes it. */
+        attr(x, "autodeflate", "on");
         if (s->balloon_period_s > 0) {
                 start(x, "stats");
                 attr_int(x, "period", s->balloon_period_s);

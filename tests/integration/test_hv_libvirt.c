@@ -440,6 +440,8 @@ static void check_cpuset(struct hv_conn *c, const struct hv_host_info *hi) {
 /* The last heartbeat the guest printed after byte from of its console log. */
 struct heartbeat {
         int64_t seq, cpus, mem_avail_kib, mem_total_kib;
+        int64_t mem_kib;    /* what the guest can use: MemTotal less what the balloon holds
+                             * (with deflate-on-OOM the balloon leaves MemTotal alone) */
 };
 
 static size_t console_size(void) {
@@ -475,7 +477,9 @@ static bool last_heartbeat(size_t from, struct heartbeat *ret) {
                                 .mem_avail_kib = field_of(line, " mem_avail_kib="),
                                 .mem_total_kib = field_of(line, " mem_total_kib="),
                         };
-                        if (hb.seq > 0 && hb.cpus > 0 && hb.mem_total_kib > 0) {
+                        int64_t balloon = field_of(line, " balloon_kib=");
+                        hb.mem_kib = hb.mem_total_kib - (balloon > 0 ? balloon : 0);
+                        if (hb.seq > 0 && hb.cpus > 0 && hb.mem_total_kib > 0 && balloon >= 0) {
                                 *ret = hb;
                                 found = true;
                         }
@@ -485,7 +489,7 @@ static bool last_heartbeat(size_t from, struct heartbeat *ret) {
         return found;
 }
 
-/* Waits for a heartbeat after from with cpus == want_cpus (when > 0) and mem_total_kib
+/* Waits for a heartbeat after from with cpus == want_cpus (when > 0) and mem_kib
  * below mem_below (when > 0) or above mem_above (when > 0); the ms it took, or -1. */
 static int64_t wait_heartbeat(size_t from, int64_t want_cpus, int64_t mem_below, int64_t mem_above,
                               struct heartbeat *ret) {
@@ -493,7 +497,7 @@ static int64_t wait_heartbeat(size_t from, int64_t want_cpus, int64_t mem_below,
         while (mono_ms() - t0 < ELASTIC_TIMEOUT_MS) {
                 struct heartbeat hb;
                 if (last_heartbeat(from, &hb) && (want_cpus <= 0 || hb.cpus == want_cpus) &&
-                    (mem_below <= 0 || hb.mem_total_kib < mem_below) && (mem_above <= 0 || hb.mem_total_kib > mem_above)) {
+                    (mem_below <= 0 || hb.mem_kib < mem_below) && (mem_above <= 0 || hb.mem_kib > mem_above)) {
                         if (ret)
                                 *ret = hb;
                         return mono_ms() - t0;
@@ -682,17 +686,18 @@ static void check_elastic(struct hv_conn *c, int *ret_vcpus) {
                 *ret_vcpus = 2;
         }
 
-        /* The balloon: the guest's total memory drops, and comes back. */
+        /* The balloon: the guest's memory drops, and comes back; MemTotal stays (deflate-on-OOM). */
         CHECK(wait_heartbeat(console_size(), 0, 0, 0, &hb) >= 0);
-        int64_t total0 = hb.mem_total_kib;
+        int64_t total0 = hb.mem_kib, memtotal0 = hb.mem_total_kib;
         from = console_size();
         t0 = mono_ms();
         CHECK_R(d->set_memory(c, uuid, 128), 0);
         call_ms = mono_ms() - t0;
         seen_ms = wait_heartbeat(from, 0, total0 - 48 * 1024, 0, &hb);
         CHECK(seen_ms >= 0);
-        printf("set_memory(128): %lld ms, the guest's mem_total_kib %lld -> %lld %lld ms later\n", (long long) call_ms,
-               (long long) total0, (long long) hb.mem_total_kib, (long long) seen_ms);
+        printf("set_memory(128): %lld ms, the guest's memory (MemTotal less the balloon) %lld -> %lld KiB %lld ms later\n",
+               (long long) call_ms, (long long) total0, (long long) hb.mem_kib, (long long) seen_ms);
+        CHECK(hb.mem_total_kib == memtotal0);
         t0 = mono_ms();
         for (;;) {   /* libvirt hears of the balloon's new size from QEMU */
                 CHECK(stats_of(c, uuid, &s));
@@ -711,7 +716,7 @@ static void check_elastic(struct hv_conn *c, int *ret_vcpus) {
         CHECK_R(d->set_memory(c, uuid, 192), 0);
         seen_ms = wait_heartbeat(from, 0, 0, total0 - 16 * 1024, &hb);
         CHECK(seen_ms >= 0);
-        printf("set_memory(192): mem_total_kib back to %lld %lld ms later\n", (long long) hb.mem_total_kib,
+        printf("set_memory(192): the guest's memory back to %lld KiB %lld ms later\n", (long long) hb.mem_kib,
                (long long) seen_ms);
 
         /* Shares and a limit of half a core for the whole domain. */
@@ -931,6 +936,33 @@ static int run_phase(void (*fn)(void), int *ret_signal) {
         return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* On a failed check (exit(1) in the main process) the guests this test started would outlive
+ * it: end every QEMU of its state directory (the embedded driver's pid files). The state
+ * directory itself is kept, and named, for a look at the consoles. */
+static pid_t main_pid;
+
+static void kill_leftover_qemu(void) {
+        if (getpid() != main_pid || !state_dir)
+                return;
+        _cleanup_free_ char *dir_path = xasprintf("%s/libvirt/run/qemu", state_dir);
+        DIR *dir = opendir(dir_path);
+        if (!dir)
+                return;
+        struct dirent *de;
+        while ((de = readdir(dir))) {
+                size_t l = strlen(de->d_name);
+                if (l <= 4 || !streq(de->d_name + l - 4, ".pid"))
+                        continue;
+                _cleanup_free_ char *dom = xstrndup(de->d_name, l - 4);
+                pid_t pid = qemu_pid_of(dom);
+                if (pid > 0 && kill(pid, SIGKILL) == 0)
+                        fprintf(stderr, "killed QEMU %d (%s) left by the failed test\n", (int) pid, dom);
+        }
+        closedir(dir);
+        if (access(state_dir, F_OK) == 0)
+                fprintf(stderr, "state kept in %s\n", state_dir);
+}
+
 static bool have_guest(void) {
         const char *files[] = { "tiny.qcow2", "vmlinuz", "initrd.img", "cmdline" };
         for (size_t i = 0; i < ELEMENTSOF(files); i++) {
@@ -960,6 +992,8 @@ int main(void) {
         char tmpl[] = "/tmp/tide-hv-XXXXXX";
         CHECK(mkdtemp(tmpl));
         state_dir = tmpl;
+        main_pid = getpid();
+        CHECK(atexit(kill_leftover_qemu) == 0);
         /* Explicitly embedded, even where a libvirtd runs. */
         uri = xasprintf("qemu:///embed?root=%s/libvirt", state_dir);
         uuid = id_new_uuid();
@@ -997,6 +1031,7 @@ int main(void) {
         CHECK(!any_test_qemu());
 
         CHECK(rm_rf(state_dir) == 0);
+        state_dir = NULL;
         printf("PASS\n");
         return 0;
 }
