@@ -31,6 +31,7 @@ void elastic_params_default(struct elastic_params *p) {
                 .mem_free_keep_ratio = 0.25,
                 .mem_grow_below_ratio = 0.20,
                 .mem_step_min_mib = 32,
+                .mem_settle_ms = 3000,
         };
 }
 
@@ -119,7 +120,7 @@ static int params_check(const struct elastic_params *p) {
             !(finite_nonneg(p->mem_free_keep_ratio) && p->mem_free_keep_ratio < 1) ||
             /* Growth must stop short of what a reclaim leaves free, or the two would take turns. */
             !(finite_nonneg(p->mem_grow_below_ratio) && p->mem_grow_below_ratio < p->mem_free_keep_ratio) ||
-            p->mem_step_min_mib < 0)
+            p->mem_step_min_mib < 0 || p->mem_settle_ms < 0)
                 return TIDE_E_INVALID;
         return 0;
 }
@@ -457,6 +458,15 @@ static void stage_memory(struct plan *pl) {
                 struct mem_move mv = { .i = i, .priority = v->priority };
 
                 if ((double) usable < p->mem_grow_below_ratio * (double) cur && cur < cap) {
+                        /* Right after a balloon change the VM's size and the guest's free memory
+                         * are read at different moments (QEMU reports the size at most once a
+                         * second, the guest its figures once a period) while the balloon moves:
+                         * an inflating VM can look short of memory it is not short of. Wait
+                         * for them to settle, unless the guest is out (it also deflates the
+                         * balloon itself before its OOM killer would act). */
+                        if (v->state->has_mem_change &&
+                            pl->now - v->state->last_mem_change_ms < p->mem_settle_ms && usable >= p->mem_step_min_mib)
+                                continue;
                         /* Give back at once, no cooldown: twice the free memory it should keep less
                          * what it has (what is missing plus the keep again), so that one step
                          * leaves it well above the trigger; a guest that is out of memory (less
@@ -469,6 +479,9 @@ static void stage_memory(struct plan *pl) {
                         mv.why = MEM_GUEST_LOW;
                         if (mv.target < fl)
                                 mv.target = fl;
+                        if (v->state->has_mem_change && pl->now - v->state->last_mem_change_ms < p->mem_settle_ms &&
+                            v->state->mem_target_mib >= mv.target)
+                                continue;   /* the balloon is still on its way there */
                         mv.amount = mv.target - cur;
                         grow[n_grow++] = mv;
                 } else if (cur < fl) {

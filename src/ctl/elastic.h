@@ -38,6 +38,10 @@ struct elastic_params {
         double mem_grow_below_ratio;   /* give memory back when the guest's usable < this of its current
                                         * (default 0.20; must be below mem_free_keep_ratio) */
         int64_t mem_step_min_mib;      /* smallest balloon change worth making (default 32) */
+        int64_t mem_settle_ms;         /* a balloon change and the figures that show it take this
+                                        * long: no growth on a low guest this soon after the VM's
+                                        * last balloon change (default 3000), unless the guest is
+                                        * out of memory (usable below mem_step_min_mib) */
 };
 
 void elastic_params_default(struct elastic_params *p);

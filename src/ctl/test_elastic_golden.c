@@ -52,6 +52,7 @@ static const struct field params_fields[] = {
         FIELD(elastic_params, mem_free_keep_ratio, F_DOUBLE),
         FIELD(elastic_params, mem_grow_below_ratio, F_DOUBLE),
         FIELD(elastic_params, mem_step_min_mib, F_INT64),
+        FIELD(elastic_params, mem_settle_ms, F_INT64),
         { NULL, 0, 0 },
 };
 
