@@ -4,43 +4,12 @@
 # an event that says why; with its elastic policy off it keeps what it has.
 # Needs TIDED, TIDE, TIDE_GUEST_DIR. Exit: 0 pass, 77 skip (no guest), else fail.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+it_init elastic guest
 
-: "${TIDED:?}" "${TIDE:?}"
-G=${TIDE_GUEST_DIR:-}
-[ -n "$G" ] && [ -s "$G/tiny.qcow2" ] || { echo "SKIP: no tiny guest"; exit 77; }
-G=$(cd "$G" && pwd)
-T=$(mktemp -d /tmp/tide-elastic.XXXXXX)
-STATE=$T/state
-EMBED="qemu:///embed?root=$STATE/libvirt"
-export TIDE_SOCKET=$STATE/tided.sock LIBVIRT_LOG_OUTPUTS="4:stderr"
-unset TIDE_URL TIDE_TOKEN
-TIDED_PID=
-
-log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
-fail() {
-	log "FAIL: $*"
-	tail -n 20 "$T/tided.log" >&2 || true
-	exit 1
-}
-cleanup() {
-	local rc=$?
-	[ -z "$TIDED_PID" ] || { kill -TERM "$TIDED_PID" 2>/dev/null || true; wait "$TIDED_PID" 2>/dev/null || true; }
-	if [ -d "$STATE/libvirt" ]; then
-		for d in $(virsh -q -c "$EMBED" list --all --name 2>/dev/null); do
-			virsh -q -c "$EMBED" destroy "$d" >/dev/null 2>&1 || true
-			virsh -q -c "$EMBED" undefine "$d" >/dev/null 2>&1 || true
-		done
-	fi
-	if [ $rc -eq 0 ]; then rm -rf "$T"; else log "state kept in $T"; fi
-}
-trap cleanup EXIT
-
-"$TIDED" --state-dir "$STATE" --listen none >"$T/tided.log" 2>&1 &
-TIDED_PID=$!
-for _ in $(seq 1 200); do "$TIDE" host list >/dev/null 2>&1 && break; sleep 0.1; done
+it_start_tided --listen none
 "$TIDE" flavor create grow --vcpus 1 --ram 192 --disk 1 --max-vcpus 2 --max-ram 256 >/dev/null
-"$TIDE" image create tiny --disk "$G/tiny.qcow2" --kernel "$G/vmlinuz" --initrd "$G/initrd.img" \
-	--cmdline "$(cat "$G/cmdline")" >/dev/null
+it_image_tiny
 printf '#!/bin/sh\ntide-load --cpu 100 --duration 300\n' >"$T/user-data"
 
 heartbeat_cpus() {

@@ -7,48 +7,19 @@
 # it. The stats routes answer with history.
 # Needs TIDED, TIDE, TIDE_GUEST_DIR. Exit: 0 pass, 77 skip (no guest, no prometheus), else fail.
 set -euo pipefail
-
-: "${TIDED:?}" "${TIDE:?}"
-G=${TIDE_GUEST_DIR:-}
-[ -n "$G" ] && [ -s "$G/tiny.qcow2" ] || { echo "SKIP: no tiny guest"; exit 77; }
+. "$(dirname "$0")/lib.sh"
 command -v prometheus >/dev/null && command -v promtool >/dev/null || { echo "SKIP: no prometheus"; exit 77; }
-G=$(cd "$G" && pwd)
-
-T=$(mktemp -d /tmp/tide-metrics.XXXXXX)
-STATE=$T/state
-PORT=$((20000 + RANDOM % 10000))
+it_init metrics guest
 PROM_PORT=$((30000 + RANDOM % 10000))
-EMBED="qemu:///embed?root=$STATE/libvirt"
-export TIDE_SOCKET=$STATE/tided.sock LIBVIRT_LOG_OUTPUTS="4:stderr"
-unset TIDE_URL TIDE_TOKEN
-TIDED_PID= PROM_PID=
-
-log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
-fail() {
-	log "FAIL: $*"
-	tail -n 20 "$T/tided.log" >&2 || true
-	exit 1
-}
-cleanup() {
-	local rc=$?
+PROM_PID=
+stop_prometheus() {
 	[ -z "$PROM_PID" ] || { kill "$PROM_PID" 2>/dev/null || true; wait "$PROM_PID" 2>/dev/null || true; }
-	[ -z "$TIDED_PID" ] || { kill -TERM "$TIDED_PID" 2>/dev/null || true; wait "$TIDED_PID" 2>/dev/null || true; }
-	if [ -d "$STATE/libvirt" ]; then
-		for d in $(virsh -q -c "$EMBED" list --all --name 2>/dev/null); do
-			virsh -q -c "$EMBED" destroy "$d" >/dev/null 2>&1 || true
-			virsh -q -c "$EMBED" undefine "$d" >/dev/null 2>&1 || true
-		done
-	fi
-	if [ $rc -eq 0 ]; then rm -rf "$T"; else log "state kept in $T"; fi
 }
-trap cleanup EXIT
+IT_CLEANUP_HOOK=stop_prometheus
 
-"$TIDED" --state-dir "$STATE" --listen "127.0.0.1:$PORT" >"$T/tided.log" 2>&1 &
-TIDED_PID=$!
-for _ in $(seq 1 200); do "$TIDE" host list >/dev/null 2>&1 && break; sleep 0.1; done
+it_start_tided
 "$TIDE" flavor create m --vcpus 1 --ram 192 --disk 1 >/dev/null
-"$TIDE" image create tiny --disk "$G/tiny.qcow2" --kernel "$G/vmlinuz" --initrd "$G/initrd.img" \
-	--cmdline "$(cat "$G/cmdline")" >/dev/null
+it_image_tiny
 printf '#!/bin/sh\ntide-load --cpu 100 --threads 1 --duration 120\n' >"$T/user-data"
 "$TIDE" instance create busy --flavor m --image tiny --user-data "$T/user-data" --wait >/dev/null
 for _ in $(seq 1 240); do

@@ -7,26 +7,8 @@
 # deleting everything gives every resource back.
 # Needs TIDED and TIDE. Exit: 0 pass, anything else fail.
 set -euo pipefail
-
-: "${TIDED:?TIDED must name the tided binary}" "${TIDE:?TIDE must name the tide binary}"
-T=$(mktemp -d /tmp/tide-place.XXXXXX)
-STATE=$T/state
-export TIDE_SOCKET=$STATE/tided.sock
-unset TIDE_URL TIDE_TOKEN
-TIDED_PID=
-
-log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
-fail() {
-	log "FAIL: $*"
-	tail -n 30 "$T/tided.log" >&2 || true
-	exit 1
-}
-cleanup() {
-	local rc=$?
-	if [ -n "$TIDED_PID" ]; then kill -TERM "$TIDED_PID" 2>/dev/null || true; wait "$TIDED_PID" || true; fi
-	if [ $rc -eq 0 ]; then rm -rf "$T"; else log "state kept in $T"; fi
-}
-trap cleanup EXIT
+. "$(dirname "$0")/lib.sh"
+it_init place
 
 api() { # METHOD PATH [BODY] -> body on stdout, status in $T/status
 	curl -s --unix-socket "$TIDE_SOCKET" -o "$T/out.$$" -w '%{http_code}' -X "$1" \
@@ -34,9 +16,7 @@ api() { # METHOD PATH [BODY] -> body on stdout, status in $T/status
 	cat "$T/out.$$"
 }
 
-"$TIDED" --state-dir "$STATE" --listen none --sim-hosts 4 \
-	--sim-shape cpus=8,numa=2,mem_mib=8192,disk_gib=100 >"$T/tided.log" 2>&1 &
-TIDED_PID=$!
+it_start_tided --listen none --sim-hosts 4 --sim-shape cpus=8,numa=2,mem_mib=8192,disk_gib=100
 for _ in $(seq 1 100); do
 	[ "$("$TIDE" host list -f json 2>/dev/null | jq '[.[] | select(.state == "up")] | length' 2>/dev/null)" = 4 ] && break
 	sleep 0.1

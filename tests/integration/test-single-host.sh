@@ -10,79 +10,17 @@
 # Needs TIDED and TIDE (binaries) and TIDE_GUEST_DIR (scripts/mkimage output).
 # Exit: 0 pass, 77 skip (no guest image), anything else fail.
 set -euo pipefail
-
-: "${TIDED:?TIDED must name the tided binary}" "${TIDE:?TIDE must name the tide binary}"
-G=${TIDE_GUEST_DIR:-}
-if [ -z "$G" ] || [ ! -s "$G/tiny.qcow2" ]; then
-	echo "SKIP: no tiny guest (set TIDE_GUEST_DIR to scripts/mkimage's output)"
-	exit 77
-fi
-G=$(cd "$G" && pwd)
-
-T=$(mktemp -d /tmp/tide-it.XXXXXX)
-STATE=$T/state
-PORT=$((20000 + RANDOM % 20000))
+. "$(dirname "$0")/lib.sh"
+it_init it guest
 URL=http://127.0.0.1:$PORT
-EMBED="qemu:///embed?root=$STATE/libvirt"
-export TIDE_SOCKET=$STATE/tided.sock
-unset TIDE_URL TIDE_TOKEN
-export LIBVIRT_LOG_OUTPUTS="4:stderr" # virsh: errors only
-TIDED_PID=
 
-log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
-fail() {
-	log "FAIL: $*"
-	log "tided log (last 40 lines):"
-	tail -n 40 "$T/tided.log" >&2 || true
-	exit 1
-}
-
-stop_tided() {
-	[ -n "$TIDED_PID" ] || return 0
-	kill -TERM "$TIDED_PID" 2>/dev/null || true
-	local rc=0
-	wait "$TIDED_PID" || rc=$?
-	TIDED_PID=
-	return $rc
-}
-
-cleanup() {
-	local rc=$?
-	stop_tided || true
-	# Power off whatever this test's libvirt root still runs, so no QEMU outlives the test.
-	if [ -d "$STATE/libvirt" ]; then
-		for d in $(virsh -q -c "$EMBED" list --all --name 2>/dev/null); do
-			virsh -q -c "$EMBED" destroy "$d" >/dev/null 2>&1 || true
-			virsh -q -c "$EMBED" undefine "$d" >/dev/null 2>&1 || true
-		done
-	fi
-	if [ $rc -eq 0 ]; then rm -rf "$T"; else log "state kept in $T"; fi
-}
-trap cleanup EXIT
-
-start_tided() {
-	"$TIDED" --state-dir "$STATE" --listen "127.0.0.1:$PORT" --shutdown-timeout 20 >>"$T/tided.log" 2>&1 &
-	TIDED_PID=$!
-	for _ in $(seq 1 100); do
-		if [ -S "$TIDE_SOCKET" ] && "$TIDE" host list -f json >/dev/null 2>&1; then return 0; fi
-		kill -0 "$TIDED_PID" 2>/dev/null || fail "tided exited at start"
-		sleep 0.1
-	done
-	fail "tided did not answer within 10 s"
+start_tided() { it_start_tided --shutdown-timeout 20; }
+stop_tided() { it_stop_tided; }
+must_console() { # NAME PATTERN COUNT TIMEOUT
+	wait_console "$@" || fail "'$2' x$3 not seen on $1's console within $4 s"
 }
 
 field() { "$TIDE" instance show "$1" -f json | jq -r ".$2"; }
-
-wait_console() { # NAME PATTERN COUNT TIMEOUT
-	local n
-	for _ in $(seq 1 $(($4 * 2))); do
-		n=$("$TIDE" instance console "$1" | tr -d '\r' | grep -c -- "$2" || true)
-		[ "$n" -ge "$3" ] && return 0
-		sleep 0.5
-	done
-	"$TIDE" instance console "$1" | tail -n 30 >&2
-	fail "'$2' x$3 not seen on $1's console within $4 s"
-}
 
 qemu_pid() { pgrep -f -- "guest=tide-$1," | head -n 1; }
 
@@ -108,8 +46,7 @@ start_tided
 [ "$("$TIDE" host list -f json | jq -r '.[0].state')" = up ] || fail "the host is not up"
 
 "$TIDE" flavor create small --vcpus 1 --ram 192 --disk 1 --max-vcpus 2 --max-ram 256 >/dev/null
-"$TIDE" image create tiny --disk "$G/tiny.qcow2" --kernel "$G/vmlinuz" --initrd "$G/initrd.img" \
-	--cmdline "$(cat "$G/cmdline")" >/dev/null
+it_image_tiny
 [ "$("$TIDE" image show tiny -f json | jq -r .format)" = qcow2 ] || fail "image format not recorded"
 
 printf '#!/bin/sh\necho user-data-ran\ntide-load --cpu 30 --threads 1 --mem 8 --duration 2\n' >"$T/user-data"
@@ -124,23 +61,23 @@ for vm in vm1 vm2; do
 	[ "$(jq -r .status <<<"$j")" = running ] || fail "$vm is not running: $j"
 done
 [ "$(field vm2 priority)" = 750 ] || fail "priority high was not recorded as 750"
-wait_console vm1 TIDE-GUEST-READY 1 120
-wait_console vm2 TIDE-GUEST-READY 1 120
-wait_console vm2 "TIDE-USERDATA exit=0" 1 60
-wait_console vm2 "TIDE-LOAD done" 1 5
-wait_console vm2 user-data-ran 1 5
+must_console vm1 TIDE-GUEST-READY 1 120
+must_console vm2 TIDE-GUEST-READY 1 120
+must_console vm2 "TIDE-USERDATA exit=0" 1 60
+must_console vm2 "TIDE-LOAD done" 1 5
+must_console vm2 user-data-ran 1 5
 "$TIDE" event list --instance vm1 -f json | jq -e 'map(.type) | index("instance.running")' >/dev/null ||
 	fail "no instance.running event for vm1"
 
 log "reboot, stop, start"
 "$TIDE" instance reboot vm1 --wait >/dev/null
-wait_console vm1 TIDE-GUEST-READY 2 120
+must_console vm1 TIDE-GUEST-READY 2 120
 "$TIDE" instance stop vm1 --wait >/dev/null
 [ "$(field vm1 status)" = stopped ] || fail "vm1 did not stop"
 [ -z "$(qemu_pid vm1)" ] || fail "vm1's QEMU still runs after stop"
 "$TIDE" instance start vm1 --wait >/dev/null
 [ "$(field vm1 status)" = running ] || fail "vm1 did not start again"
-wait_console vm1 TIDE-GUEST-READY 3 120
+must_console vm1 TIDE-GUEST-READY 3 120
 
 log "bad input"
 before_dirs=$(ls "$STATE/instances" | sort)
@@ -219,7 +156,7 @@ for _ in $(seq 1 50); do
 done
 [ "$(cpus_of "$pid1" .)" = "$other" ] || fail "vm1's threads may still run on $(cpus_of "$pid1" .), not only $other"
 [ "$(cpus_of "$pid2" .)" = "$other" ] || fail "vm2's threads may still run on $(cpus_of "$pid2" .), not only $other"
-wait_console d1 TIDE-GUEST-READY 1 120
+must_console d1 TIDE-GUEST-READY 1 120
 "$TIDE" instance delete d1 --wait >/dev/null
 for _ in $(seq 1 50); do
 	[ "$(cpus_of "$pid1" 'CPU 0/')" = 0-1 ] && break
