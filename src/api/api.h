@@ -9,6 +9,7 @@
 #include "store/store.h"
 
 struct metrics;
+struct autoscaler;
 
 #define API_BODY_MAX (1024 * 1024)
 #define API_DEFAULT_LISTEN "127.0.0.1:7480"
@@ -21,6 +22,7 @@ struct api_config {
         const char *token;         /* bearer token required on TCP */
         const char *host_name;     /* this host's name (console logs of its instances are local) */
         struct metrics *metrics;   /* borrowed: this tided's measurements; NULL for none */
+        struct autoscaler *autoscaler;   /* borrowed: what it sees of the groups; NULL for none */
 };
 
 struct api;
@@ -62,6 +64,7 @@ extern const struct api_route api_image_routes[];
 extern const struct api_route api_instance_routes[];
 extern const struct api_route api_host_routes[];
 extern const struct api_route api_server_group_routes[];
+extern const struct api_route api_group_routes[];
 extern const struct api_route api_placement_routes[];
 extern const struct api_route api_metrics_routes[];
 

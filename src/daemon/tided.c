@@ -13,6 +13,7 @@
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "ctl/autoscaler.h"
 #include "metrics/metrics.h"
 #include "model/model.h"
 #include "store/store.h"
@@ -171,6 +172,7 @@ int main(int argc, char **argv) {
         size_t n_hosts = 0;
         struct agent *agent = NULL;
         struct api *api = NULL;
+        struct autoscaler *autoscaler = NULL;
         struct metrics *metrics = metrics_new(0);
         struct agent_config acfg;
         struct api_config cfg;
@@ -216,9 +218,11 @@ int main(int argc, char **argv) {
         };
         if (agent_new(&acfg, &agent) < 0)
                 goto out;
+        if (autoscaler_new(&(struct autoscaler_config) { .store = store, .metrics = metrics }, &autoscaler) < 0)
+                goto out;
         cfg = (struct api_config) {
                 .store = store, .state_dir = state_dir, .listen = listen, .socket_path = sock,
-                .token = token, .host_name = host_arg, .metrics = metrics,
+                .token = token, .host_name = host_arg, .metrics = metrics, .autoscaler = autoscaler,
         };
         if (api_new(&cfg, &api) < 0)
                 goto out;
@@ -232,6 +236,7 @@ int main(int argc, char **argv) {
         ret = 0;
 out:
         api_free(api);
+        autoscaler_free(autoscaler);
         agent_free(agent);
         if (hv)
                 hv_conn_driver(hv)->close(hv);

@@ -1,13 +1,14 @@
 /* model.c — names, states and request validation of tide's objects. Pure: no I/O. */
 #include "model.h"
+#include "model_priv.h"
 
 #include <ctype.h>
 
 #include "common/errors.h"
 #include "common/util.h"
 
-static const char *const kind_plural[MODEL_KIND_MAX] = { "flavors", "images", "instances", "server-groups" };
-static const char *const kind_singular[MODEL_KIND_MAX] = { "flavor", "image", "instance", "server group" };
+static const char *const kind_plural[MODEL_KIND_MAX] = { "flavors", "images", "instances", "server-groups", "groups" };
+static const char *const kind_singular[MODEL_KIND_MAX] = { "flavor", "image", "instance", "server group", "group" };
 static const char *const status_names[INSTANCE_STATUS_MAX] = {
         "building", "running", "stopped", "error", "deleting",
 };
@@ -73,10 +74,9 @@ char *json_dump_compact(json_t *o) {
         return s;
 }
 
-static int fail(char **ret_err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int merge_number(json_t *o, json_t *body, const char *key, double min, double max, bool integer,
                         char **ret_err);
-static int fail(char **ret_err, const char *fmt, ...) {
+int model_fail(char **ret_err, const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
         *ret_err = xvasprintf(fmt, ap);
@@ -85,9 +85,9 @@ static int fail(char **ret_err, const char *fmt, ...) {
 }
 
 /* Checks that body is an object whose members are all in allowed. */
-static int check_members(json_t *body, const char *const *allowed, char **ret_err) {
+int model_check_members(json_t *body, const char *const *allowed, char **ret_err) {
         if (!json_is_object(body))
-                return fail(ret_err, "the body must be a JSON object");
+                return model_fail(ret_err, "the body must be a JSON object");
         const char *key;
         json_t *v;
         json_object_foreach(body, key, v) {
@@ -95,37 +95,37 @@ static int check_members(json_t *body, const char *const *allowed, char **ret_er
                 for (const char *const *a = allowed; *a; a++)
                         ok = ok || streq(*a, key);
                 if (!ok)
-                        return fail(ret_err, "unknown field '%.64s'", key);
+                        return model_fail(ret_err, "unknown field '%.64s'", key);
         }
         return 0;
 }
 
-static int get_name(json_t *body, const char *what, char **ret_err, const char **ret) {
+int model_get_name(json_t *body, const char *what, char **ret_err, const char **ret) {
         json_t *v = json_object_get(body, "name");
         if (!v)
-                return fail(ret_err, "%s: 'name' is required", what);
+                return model_fail(ret_err, "%s: 'name' is required", what);
         if (!json_is_string(v) || !model_name_valid(json_string_value(v)))
-                return fail(ret_err, "%s name must be 1-%d characters of A-Z a-z 0-9 . _ - starting "
+                return model_fail(ret_err, "%s name must be 1-%d characters of A-Z a-z 0-9 . _ - starting "
                             "with a letter or digit", what, MODEL_NAME_MAX);
         *ret = json_string_value(v);
         return 0;
 }
 
 /* An integer field in [min, max]; def < min means required. */
-static int get_int(json_t *body, const char *key, int64_t min, int64_t max, int64_t def,
+int model_get_int(json_t *body, const char *key, int64_t min, int64_t max, int64_t def,
                    char **ret_err, int64_t *ret) {
         json_t *v = json_object_get(body, key);
         if (!v) {
                 if (def < min)
-                        return fail(ret_err, "'%s' is required", key);
+                        return model_fail(ret_err, "'%s' is required", key);
                 *ret = def;
                 return 0;
         }
         if (!json_is_integer(v))
-                return fail(ret_err, "'%s' must be an integer", key);
+                return model_fail(ret_err, "'%s' must be an integer", key);
         json_int_t n = json_integer_value(v);
         if (n < min || n > max)
-                return fail(ret_err, "'%s' must be between %lld and %lld", key, (long long) min,
+                return model_fail(ret_err, "'%s' must be between %lld and %lld", key, (long long) min,
                             (long long) max);
         *ret = n;
         return 0;
@@ -139,27 +139,27 @@ int model_flavor_from_request(json_t *body, json_t **ret, char **ret_err) {
         int64_t vcpus, ram, disk, max_vcpus, max_ram;
         int r;
 
-        if ((r = check_members(body, allowed, ret_err)) < 0 ||
-            (r = get_name(body, "flavor", ret_err, &name)) < 0 ||
-            (r = get_int(body, "vcpus", 1, 256, -1, ret_err, &vcpus)) < 0 ||
-            (r = get_int(body, "ram_mib", 16, 4194304, -1, ret_err, &ram)) < 0 ||
-            (r = get_int(body, "disk_gib", 1, 65536, -1, ret_err, &disk)) < 0 ||
-            (r = get_int(body, "max_vcpus", vcpus, 256, vcpus, ret_err, &max_vcpus)) < 0 ||
-            (r = get_int(body, "max_ram_mib", ram, 4194304, ram, ret_err, &max_ram)) < 0)
+        if ((r = model_check_members(body, allowed, ret_err)) < 0 ||
+            (r = model_get_name(body, "flavor", ret_err, &name)) < 0 ||
+            (r = model_get_int(body, "vcpus", 1, 256, -1, ret_err, &vcpus)) < 0 ||
+            (r = model_get_int(body, "ram_mib", 16, 4194304, -1, ret_err, &ram)) < 0 ||
+            (r = model_get_int(body, "disk_gib", 1, 65536, -1, ret_err, &disk)) < 0 ||
+            (r = model_get_int(body, "max_vcpus", vcpus, 256, vcpus, ret_err, &max_vcpus)) < 0 ||
+            (r = model_get_int(body, "max_ram_mib", ram, 4194304, ram, ret_err, &max_ram)) < 0)
                 return r;
 
         const char *policy = json_str(body, "cpu_policy", "shared");
         if (json_object_get(body, "cpu_policy") && !json_is_string(json_object_get(body, "cpu_policy")))
-                return fail(ret_err, "'cpu_policy' must be \"shared\" or \"dedicated\"");
+                return model_fail(ret_err, "'cpu_policy' must be \"shared\" or \"dedicated\"");
         if (!streq(policy, "shared") && !streq(policy, "dedicated"))
-                return fail(ret_err, "'cpu_policy' must be \"shared\" or \"dedicated\"");
+                return model_fail(ret_err, "'cpu_policy' must be \"shared\" or \"dedicated\"");
         json_t *hp = json_object_get(body, "hugepages");
         if (hp && !json_is_boolean(hp))
-                return fail(ret_err, "'hugepages' must be true or false");
+                return model_fail(ret_err, "'hugepages' must be true or false");
         if (streq(policy, "dedicated") && max_vcpus != vcpus)
-                return fail(ret_err, "a dedicated flavor cannot grow: 'max_vcpus' must equal 'vcpus'");
+                return model_fail(ret_err, "a dedicated flavor cannot grow: 'max_vcpus' must equal 'vcpus'");
         if (hp && json_is_true(hp) && (max_ram != ram || ram % 2 != 0))
-                return fail(ret_err, "a hugepages flavor's memory cannot be ballooned: 'max_ram_mib' must equal "
+                return model_fail(ret_err, "a hugepages flavor's memory cannot be ballooned: 'max_ram_mib' must equal "
                             "'ram_mib', an even number of MiB");
 
         *ret = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:b}", "name", name, "vcpus", (json_int_t) vcpus,
@@ -173,15 +173,15 @@ static int get_path(json_t *body, const char *key, bool required, char **ret_err
         json_t *v = json_object_get(body, key);
         if (!v || json_is_null(v)) {
                 if (required)
-                        return fail(ret_err, "'%s' is required", key);
+                        return model_fail(ret_err, "'%s' is required", key);
                 *ret = NULL;
                 return 0;
         }
         if (!json_is_string(v))
-                return fail(ret_err, "'%s' must be a string", key);
+                return model_fail(ret_err, "'%s' must be a string", key);
         const char *p = json_string_value(v);
         if (p[0] != '/' || strlen(p) > 4096)
-                return fail(ret_err, "'%s' must be an absolute path on tided's host", key);
+                return model_fail(ret_err, "'%s' must be an absolute path on tided's host", key);
         *ret = p;
         return 0;
 }
@@ -191,25 +191,25 @@ int model_image_from_request(json_t *body, json_t **ret, char **ret_err) {
         const char *name, *disk, *kernel, *initrd;
         int r;
 
-        if ((r = check_members(body, allowed, ret_err)) < 0 ||
-            (r = get_name(body, "image", ret_err, &name)) < 0 ||
+        if ((r = model_check_members(body, allowed, ret_err)) < 0 ||
+            (r = model_get_name(body, "image", ret_err, &name)) < 0 ||
             (r = get_path(body, "disk", true, ret_err, &disk)) < 0 ||
             (r = get_path(body, "kernel", false, ret_err, &kernel)) < 0 ||
             (r = get_path(body, "initrd", false, ret_err, &initrd)) < 0)
                 return r;
         if (initrd && !kernel)
-                return fail(ret_err, "'initrd' needs 'kernel'");
+                return model_fail(ret_err, "'initrd' needs 'kernel'");
 
         json_t *cmdline = json_object_get(body, "cmdline");
         if (cmdline && !json_is_null(cmdline)) {
                 if (!json_is_string(cmdline) || json_string_length(cmdline) > MODEL_CMDLINE_MAX)
-                        return fail(ret_err, "'cmdline' must be a string of at most %d bytes",
+                        return model_fail(ret_err, "'cmdline' must be a string of at most %d bytes",
                                     MODEL_CMDLINE_MAX);
                 if (!kernel)
-                        return fail(ret_err, "'cmdline' needs 'kernel'");
+                        return model_fail(ret_err, "'cmdline' needs 'kernel'");
                 for (const char *p = json_string_value(cmdline); *p; p++)
                         if ((unsigned char) *p < 0x20)
-                                return fail(ret_err, "'cmdline' must not hold control characters");
+                                return model_fail(ret_err, "'cmdline' must not hold control characters");
         }
 
         json_t *o = json_pack("{s:s, s:s}", "name", name, "disk", disk);
@@ -232,52 +232,52 @@ int model_instance_from_request(json_t *body, json_t **ret, char **ret_err) {
         int64_t priority;
         int r;
 
-        if ((r = check_members(body, allowed, ret_err)) < 0 ||
-            (r = get_name(body, "instance", ret_err, &name)) < 0 ||
-            (r = get_int(body, "priority", 1, 1000, MODEL_PRIORITY_DEFAULT, ret_err, &priority)) < 0)
+        if ((r = model_check_members(body, allowed, ret_err)) < 0 ||
+            (r = model_get_name(body, "instance", ret_err, &name)) < 0 ||
+            (r = model_get_int(body, "priority", 1, 1000, MODEL_PRIORITY_DEFAULT, ret_err, &priority)) < 0)
                 return r;
 
         const char *refs[] = { "flavor", "image" };
         for (size_t i = 0; i < ELEMENTSOF(refs); i++) {
                 json_t *v = json_object_get(body, refs[i]);
                 if (!v)
-                        return fail(ret_err, "'%s' is required", refs[i]);
+                        return model_fail(ret_err, "'%s' is required", refs[i]);
                 if (!json_is_string(v) || (!model_name_valid(json_string_value(v)) &&
                                             !model_id_valid(json_string_value(v))))
-                        return fail(ret_err, "'%s' must be a %s name or id", refs[i], refs[i]);
+                        return model_fail(ret_err, "'%s' must be a %s name or id", refs[i], refs[i]);
         }
 
         json_t *ud = json_object_get(body, "user_data");
         if (ud && !json_is_null(ud) &&
             (!json_is_string(ud) || json_string_length(ud) > MODEL_USER_DATA_MAX))
-                return fail(ret_err, "'user_data' must be a string of at most %d bytes",
+                return model_fail(ret_err, "'user_data' must be a string of at most %d bytes",
                             MODEL_USER_DATA_MAX);
         json_t *ha = json_object_get(body, "ha");
         if (ha && !json_is_boolean(ha))
-                return fail(ret_err, "'ha' must be true or false");
+                return model_fail(ret_err, "'ha' must be true or false");
 
         json_t *hints = json_object_get(body, "hints");
         if (hints && !json_is_array(hints))
-                return fail(ret_err, "'hints' must be an array of \"key=value\" strings");
+                return model_fail(ret_err, "'hints' must be an array of \"key=value\" strings");
         if (json_array_size(hints) > MODEL_HINTS_MAX)
-                return fail(ret_err, "at most %d hints", MODEL_HINTS_MAX);
+                return model_fail(ret_err, "at most %d hints", MODEL_HINTS_MAX);
         size_t hi;
         json_t *h;
         json_array_foreach(hints, hi, h) {
                 const char *t = json_is_string(h) ? json_string_value(h) : NULL;
                 const char *eq = t ? strchr(t, '=') : NULL;
                 if (!eq || eq == t || !eq[1] || strlen(t) > 128)
-                        return fail(ret_err, "hint %zu must be \"key=value\" (at most 128 characters)", hi + 1);
+                        return model_fail(ret_err, "hint %zu must be \"key=value\" (at most 128 characters)", hi + 1);
                 _cleanup_free_ char *key = xstrndup(t, (size_t) (eq - t));
                 if (!model_label_valid(key) || !model_label_valid(eq + 1))
-                        return fail(ret_err, "hint '%.64s': keys and values are 1-63 characters of "
+                        return model_fail(ret_err, "hint '%.64s': keys and values are 1-63 characters of "
                                     "A-Z a-z 0-9 . _ -", t);
         }
         json_t *group = json_object_get(body, "group");
         if (group && !json_is_null(group) &&
             (!json_is_string(group) || (!model_name_valid(json_string_value(group)) &&
                                         !model_id_valid(json_string_value(group)))))
-                return fail(ret_err, "'group' must be a server group name or id");
+                return model_fail(ret_err, "'group' must be a server group name or id");
 
         *ret = json_pack("{s:s, s:O, s:O, s:s, s:I, s:b}", "name", name, "flavor",
                          json_object_get(body, "flavor"), "image", json_object_get(body, "image"),
@@ -301,7 +301,7 @@ int model_instance_policy_merge(json_t *inst, json_t *body, char **ret_err) {
         static const char *const allowed[] = {
                 "priority", "cpu_reservation", "cpu_limit", "mem_reservation", "mem_limit", "elastic", NULL,
         };
-        int r = check_members(body, allowed, ret_err);
+        int r = model_check_members(body, allowed, ret_err);
         if (r < 0)
                 return r;
         json_t *o = json_deep_copy(inst), *e, *cl, *ml;
@@ -315,7 +315,7 @@ int model_instance_policy_merge(json_t *inst, json_t *body, char **ret_err) {
                 goto out;
         e = json_object_get(body, "elastic");
         if (e && !json_is_boolean(e) && !json_is_null(e)) {
-                r = fail(ret_err, "'elastic' must be true or false");
+                r = model_fail(ret_err, "'elastic' must be true or false");
                 goto out;
         }
         if (e && json_is_null(e))
@@ -325,12 +325,12 @@ int model_instance_policy_merge(json_t *inst, json_t *body, char **ret_err) {
         cl = json_object_get(o, "cpu_limit");
         ml = json_object_get(o, "mem_limit");
         if (cl && json_number_value(cl) < json_number_value(json_object_get(o, "cpu_reservation"))) {
-                r = fail(ret_err, "'cpu_limit' (%g) is below 'cpu_reservation' (%g)", json_number_value(cl),
+                r = model_fail(ret_err, "'cpu_limit' (%g) is below 'cpu_reservation' (%g)", json_number_value(cl),
                          json_number_value(json_object_get(o, "cpu_reservation")));
                 goto out;
         }
         if (ml && json_integer_value(ml) < json_int(o, "mem_reservation", 0)) {
-                r = fail(ret_err, "'mem_limit' (%lld) is below 'mem_reservation' (%lld)", (long long) json_integer_value(ml),
+                r = model_fail(ret_err, "'mem_limit' (%lld) is below 'mem_reservation' (%lld)", (long long) json_integer_value(ml),
                          (long long) json_int(o, "mem_reservation", 0));
                 goto out;
         }
@@ -361,15 +361,15 @@ int model_server_group_from_request(json_t *body, json_t **ret, char **ret_err) 
         };
         const char *name;
         int r;
-        if ((r = check_members(body, allowed, ret_err)) < 0 ||
-            (r = get_name(body, "server group", ret_err, &name)) < 0)
+        if ((r = model_check_members(body, allowed, ret_err)) < 0 ||
+            (r = model_get_name(body, "server group", ret_err, &name)) < 0)
                 return r;
         const char *policy = json_str(body, "policy", NULL);
         bool ok = false;
         for (size_t i = 0; policy && i < ELEMENTSOF(policies); i++)
                 ok = ok || streq(policy, policies[i]);
         if (!ok)
-                return fail(ret_err, "'policy' must be affinity, anti-affinity, soft-affinity or soft-anti-affinity");
+                return model_fail(ret_err, "'policy' must be affinity, anti-affinity, soft-affinity or soft-anti-affinity");
         *ret = json_pack("{s:s, s:s}", "name", name, "policy", policy);
         return 0;
 }
@@ -385,10 +385,10 @@ static int merge_number(json_t *o, json_t *body, const char *key, double min, do
                 return 0;
         }
         if (integer ? !json_is_integer(v) : !json_is_number(v))
-                return fail(ret_err, "'%s' must be %s", key, integer ? "an integer" : "a number");
+                return model_fail(ret_err, "'%s' must be %s", key, integer ? "an integer" : "a number");
         double d = json_number_value(v);
         if (d < min || d > max)
-                return fail(ret_err, "'%s' must be between %g and %g", key, min, max);
+                return model_fail(ret_err, "'%s' must be between %g and %g", key, min, max);
         json_object_set(o, key, v);
         return 0;
 }
@@ -409,7 +409,7 @@ int model_host_config_merge(json_t *current, json_t *body, json_t **ret, char **
                 "labels", "cpu_ratio", "ram_ratio", "disk_ratio", "reserved_cpus", "reserved_ram_mib",
                 "draining", "elastic", NULL,
         };
-        int r = check_members(body, allowed, ret_err);
+        int r = model_check_members(body, allowed, ret_err);
         if (r < 0)
                 return r;
         json_t *o = current ? json_deep_copy(current) : json_object(), *d, *labels;
@@ -421,7 +421,7 @@ int model_host_config_merge(json_t *current, json_t *body, json_t **ret, char **
                 if (!d)
                         continue;
                 if (!json_is_boolean(d) && !json_is_null(d)) {
-                        r = fail(ret_err, "'%s' must be true or false", key);
+                        r = model_fail(ret_err, "'%s' must be true or false", key);
                         goto fail;
                 }
                 if (json_is_null(d))
@@ -432,7 +432,7 @@ int model_host_config_merge(json_t *current, json_t *body, json_t **ret, char **
         labels = json_object_get(body, "labels");
         if (labels) {
                 if (!json_is_object(labels)) {
-                        r = fail(ret_err, "'labels' must be an object of \"key\": \"value\"");
+                        r = model_fail(ret_err, "'labels' must be an object of \"key\": \"value\"");
                         goto fail;
                 }
                 json_t *cur = json_object_get(o, "labels");
@@ -445,7 +445,7 @@ int model_host_config_merge(json_t *current, json_t *body, json_t **ret, char **
                 json_object_foreach(labels, k, v) {
                         if (!model_label_valid(k) || (!json_is_null(v) && (!json_is_string(v) ||
                                                                              !model_label_valid(json_string_value(v))))) {
-                                r = fail(ret_err, "label '%.64s': keys and values are 1-63 characters of "
+                                r = model_fail(ret_err, "label '%.64s': keys and values are 1-63 characters of "
                                          "A-Z a-z 0-9 . _ -", k);
                                 goto fail;
                         }
@@ -455,7 +455,7 @@ int model_host_config_merge(json_t *current, json_t *body, json_t **ret, char **
                                 json_object_set(cur, k, v);
                 }
                 if (json_object_size(cur) > MODEL_LABELS_MAX) {
-                        r = fail(ret_err, "at most %d labels", MODEL_LABELS_MAX);
+                        r = model_fail(ret_err, "at most %d labels", MODEL_LABELS_MAX);
                         goto fail;
                 }
         }
@@ -471,7 +471,7 @@ int model_placement_config_merge(json_t *current, json_t *body, json_t **ret, ch
                 "cpu_ratio", "ram_ratio", "disk_ratio", "reserved_cpus", "reserved_ram_mib", "mode", "weights", NULL,
         };
         static const char *const weights[] = { "ram", "cpu", "load", "numa", "soft_affinity" };
-        int r = check_members(body, allowed, ret_err);
+        int r = model_check_members(body, allowed, ret_err);
         if (r < 0)
                 return r;
         json_t *o = current ? json_deep_copy(current) : json_object(), *mode, *w;
@@ -481,7 +481,7 @@ int model_placement_config_merge(json_t *current, json_t *body, json_t **ret, ch
         if (mode) {
                 if (!json_is_string(mode) || (!streq(json_string_value(mode), "spread") &&
                                               !streq(json_string_value(mode), "pack"))) {
-                        r = fail(ret_err, "'mode' must be spread or pack");
+                        r = model_fail(ret_err, "'mode' must be spread or pack");
                         goto fail;
                 }
                 json_object_set(o, "mode", mode);
@@ -489,7 +489,7 @@ int model_placement_config_merge(json_t *current, json_t *body, json_t **ret, ch
         w = json_object_get(body, "weights");
         if (w) {
                 if (!json_is_object(w)) {
-                        r = fail(ret_err, "'weights' must be an object");
+                        r = model_fail(ret_err, "'weights' must be an object");
                         goto fail;
                 }
                 json_t *cur = json_object_get(o, "weights");
@@ -504,7 +504,7 @@ int model_placement_config_merge(json_t *current, json_t *body, json_t **ret, ch
                         for (size_t i = 0; i < ELEMENTSOF(weights); i++)
                                 known = known || streq(k, weights[i]);
                         if (!known) {
-                                r = fail(ret_err, "unknown weight '%.32s': ram, cpu, load, numa or soft_affinity", k);
+                                r = model_fail(ret_err, "unknown weight '%.32s': ram, cpu, load, numa or soft_affinity", k);
                                 goto fail;
                         }
                         if ((r = merge_number(cur, w, k, -100, 100, false, ret_err)) < 0)

@@ -175,13 +175,8 @@ static void trim_events(struct store *s) {
         store_kvs_clear(&kvs);
 }
 
-int model_event_emit(struct store *s, const char *severity, const char *type, json_t *instance,
-                     const char *host, const char *fmt, ...) {
-        va_list ap;
-        va_start(ap, fmt);
-        _cleanup_free_ char *msg = xvasprintf(fmt, ap);
-        va_end(ap);
-
+static int event_put(struct store *s, const char *severity, const char *type, json_t *instance, json_t *group,
+                     const char *host, const char *msg) {
         int64_t ms = now_ms();
         _cleanup_free_ char *rnd = id_new_token(4);
         _cleanup_free_ char *id = xasprintf("%017lld-%s", (long long) ms, rnd);
@@ -194,6 +189,10 @@ int model_event_emit(struct store *s, const char *severity, const char *type, js
                 json_object_set_new(e, "instance", json_string(json_str(instance, "name", "")));
                 json_object_set_new(e, "instance_id", json_string(json_str(instance, "id", "")));
         }
+        if (group) {
+                json_object_set_new(e, "group", json_string(json_str(group, "name", "")));
+                json_object_set_new(e, "group_id", json_string(json_str(group, "id", "")));
+        }
         if (host)
                 json_object_set_new(e, "host", json_string(host));
         _cleanup_free_ char *key = xasprintf(EVENTS_PREFIX "%s", id);
@@ -205,18 +204,37 @@ int model_event_emit(struct store *s, const char *severity, const char *type, js
         return r;
 }
 
-int model_event_list(struct store *s, const char *instance_ref, size_t limit, json_t **ret) {
+int model_event_emit(struct store *s, const char *severity, const char *type, json_t *instance,
+                     const char *host, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        _cleanup_free_ char *msg = xvasprintf(fmt, ap);
+        va_end(ap);
+        return event_put(s, severity, type, instance, NULL, host, msg);
+}
+
+int model_group_event_emit(struct store *s, const char *severity, const char *type, json_t *group, json_t *instance,
+                           const char *host, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        _cleanup_free_ char *msg = xvasprintf(fmt, ap);
+        va_end(ap);
+        return event_put(s, severity, type, instance, group, host, msg);
+}
+
+/* The newest limit events whose <what> or <what>_id is ref (all when ref is NULL). */
+static int event_list(struct store *s, const char *what, const char *ref, size_t limit, json_t **ret) {
         struct store_kvs kvs = {};
         int r = store_range(s, EVENTS_PREFIX, 0, &kvs, NULL);
         if (r < 0)
                 return r;
+        _cleanup_free_ char *id_key = xasprintf("%s_id", what);
         json_t *a = json_array();
         /* Newest first from the end, then reversed: the limit keeps the newest. */
         for (size_t i = kvs.n; i > 0 && json_array_size(a) < limit; i--) {
                 json_t *e = json_loadb(kvs.items[i - 1].value, kvs.items[i - 1].value_len, 0, NULL);
                 if (!json_is_object(e) ||
-                    (instance_ref && !streq(json_str(e, "instance", ""), instance_ref) &&
-                     !streq(json_str(e, "instance_id", ""), instance_ref))) {
+                    (ref && !streq(json_str(e, what, ""), ref) && !streq(json_str(e, id_key, ""), ref))) {
                         json_decref(e);
                         continue;
                 }
@@ -225,6 +243,14 @@ int model_event_list(struct store *s, const char *instance_ref, size_t limit, js
         store_kvs_clear(&kvs);
         *ret = a;
         return 0;
+}
+
+int model_event_list(struct store *s, const char *instance_ref, size_t limit, json_t **ret) {
+        return event_list(s, "instance", instance_ref, limit, ret);
+}
+
+int model_group_event_list(struct store *s, const char *group_ref, size_t limit, json_t **ret) {
+        return event_list(s, "group", group_ref, limit, ret);
 }
 
 /* Hosts: the record under /tide/hosts/<name> persists; /tide/hostlive/<name>, attached to the

@@ -1,0 +1,320 @@
+/* api_groups.c — /v1/groups: autoscaling groups and their scaling policies. The API records
+ * what is wanted (min, max, desired, policies); the autoscaler (src/ctl/autoscaler.c) creates
+ * and removes the members. */
+#include "api.h"
+
+#include "common/errors.h"
+#include "common/util.h"
+#include "ctl/autoscaler.h"
+#include "model/model.h"
+
+#define CAS_RETRIES 20
+#define GROUP_EVENTS 10
+
+static void set_now(json_t *o, const char *key) {
+        _cleanup_free_ char *t = time_format_ms(now_ms());
+        json_object_set_new(o, key, json_string(t));
+}
+
+/* The group's members: [{"name", "status", "host", "leaving"}], by name; and their count. */
+static json_t *members_of(struct api_request *req, json_t *g, size_t *ret_active) {
+        json_t *all, *m = json_array();
+        size_t active = 0;
+        if (model_obj_list(api_store(req), MODEL_INSTANCE, &all) >= 0) {
+                size_t i;
+                json_t *inst;
+                json_array_foreach(all, i, inst) {
+                        if (!streq(json_str(inst, "asg_id", ""), json_str(g, "id", "")))
+                                continue;
+                        bool leaving = json_int(inst, "asg_leaving_ms", 0) > 0 ||
+                                       streq(json_str(inst, "desired", ""), "deleted");
+                        active += !leaving;
+                        json_array_append_new(m, json_pack("{s:s, s:s, s:O, s:b}", "name", json_str(inst, "name", ""),
+                                                           "status", json_str(inst, "status", ""), "host",
+                                                           json_object_get(inst, "host") ?: json_null(), "leaving",
+                                                           leaving));
+                }
+                json_decref(all);
+        }
+        if (ret_active)
+                *ret_active = active;
+        return m;
+}
+
+static int group_list(struct api_request *req, struct api_reply *rep) {
+        json_t *a;
+        int r = model_obj_list(api_store(req), MODEL_GROUP, &a);
+        if (r < 0)
+                return api_error(rep, r, "listing groups: %s", tide_strerror(r));
+        size_t i, active;
+        json_t *g;
+        json_array_foreach(a, i, g) {
+                json_decref(members_of(req, g, &active));
+                json_object_set_new(g, "members", json_integer((json_int_t) active));
+                json_object_set_new(g, "policies", json_integer((json_int_t) json_array_size(json_object_get(g, "policies"))));
+                json_object_del(g, "user_data");
+                json_object_del(g, "decisions");
+        }
+        return api_json(rep, 200, json_pack("{s:o}", "groups", a));
+}
+
+/* The group as `tide group show` wants it: members, each policy with what the autoscaler sees
+ * now (value, how long the condition has held, cooldown left), the last decisions and events. */
+static json_t *group_view(struct api_request *req, json_t *g) {
+        json_object_set_new(g, "user_data_size", json_integer((json_int_t) strlen(json_str(g, "user_data", ""))));
+        json_object_del(g, "user_data");
+        json_object_set_new(g, "members", members_of(req, g, NULL));
+        json_t *status = NULL;
+        struct autoscaler *as = api_config(req)->autoscaler;
+        if (as)
+                (void) autoscaler_group_status(as, json_str(g, "id", ""), &status);
+        int64_t now = now_ms();
+        size_t i;
+        json_t *p;
+        json_array_foreach(json_object_get(g, "policies"), i, p) {
+                json_t *seen = NULL, *sp;
+                size_t k;
+                json_array_foreach(json_object_get(status, "policies"), k, sp)
+                        if (streq(json_str(sp, "name", ""), json_str(p, "name", "")))
+                                seen = sp;
+                json_object_set(p, "value", seen ? json_object_get(seen, "value") : json_null());
+                json_object_set(p, "holding", seen ? json_object_get(seen, "holding") : json_false());
+                json_object_set(p, "held_s", seen ? json_object_get(seen, "held_s") : json_integer(0));
+                int64_t last = json_int(p, "last_action_ms", 0);
+                int64_t left = last > 0 ? last + json_int(p, "cooldown_s", 0) * 1000 - now : 0;
+                json_object_set_new(p, "cooldown_left_s", json_real(left > 0 ? (double) left / 1000.0 : 0.0));
+        }
+        json_decref(status);
+        json_t *events;
+        if (model_group_event_list(api_store(req), json_str(g, "id", ""), GROUP_EVENTS, &events) >= 0)
+                json_object_set_new(g, "events", events);
+        if (!json_object_get(g, "decisions"))
+                json_object_set_new(g, "decisions", json_array());
+        return g;
+}
+
+/* A soft-anti-affinity server group that spreads the members over the hosts. */
+static int make_spread_group(struct api_request *req, json_t *g, struct api_reply *rep) {
+        _cleanup_free_ char *name = xasprintf("asg-%s", json_str(g, "name", "")), *id = id_new_uuid();
+        _cleanup_free_ char *created = time_format_ms(now_ms());
+        json_t *sg = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", name, "policy", "soft-anti-affinity", "id", id,
+                               "created", created, "asg_id", json_str(g, "id", ""));
+        int r = model_obj_create(api_store(req), MODEL_SERVER_GROUP, sg, NULL);
+        json_decref(sg);
+        if (r < 0)
+                return api_error(rep, r, r == TIDE_E_EXISTS ? "server group '%s' (which spreads the members) already exists"
+                                                            : "creating server group '%s': %s",
+                                 name, tide_strerror(r));
+        json_object_set_new(g, "server_group", json_string(id));
+        return 0;
+}
+
+static int group_create(struct api_request *req, struct api_reply *rep) {
+        struct store *s = api_store(req);
+        json_t *g = NULL, *flavor = NULL, *image = NULL, *sg;
+        _cleanup_free_ char *err = NULL, *id = NULL;
+        int r = model_group_from_request(req->body, &g, &err);
+        if (r < 0)
+                return api_error(rep, r, "%s", err);
+        if ((r = model_obj_get(s, MODEL_FLAVOR, json_str(g, "flavor", ""), &flavor, NULL)) < 0) {
+                api_error(rep, r, "flavor '%s': %s", json_str(g, "flavor", ""), tide_strerror(r));
+                goto out;
+        }
+        if ((r = model_obj_get(s, MODEL_IMAGE, json_str(g, "image", ""), &image, NULL)) < 0) {
+                api_error(rep, r, "image '%s': %s", json_str(g, "image", ""), tide_strerror(r));
+                goto out;
+        }
+        json_object_set_new(g, "flavor", json_string(json_str(flavor, "name", "")));
+        json_object_set_new(g, "image", json_string(json_str(image, "name", "")));
+        id = id_new_uuid();
+        json_object_set_new(g, "id", json_string(id));
+        set_now(g, "created");
+        set_now(g, "updated");
+        if (model_obj_get(s, MODEL_GROUP, json_str(g, "name", ""), &sg, NULL) >= 0) {
+                json_decref(sg);
+                r = api_error(rep, TIDE_E_EXISTS, "group '%s' already exists", json_str(g, "name", ""));
+                goto out;
+        }
+        if (json_bool(g, "spread", true) && (r = make_spread_group(req, g, rep)) < 0)
+                goto out;
+        r = model_obj_create(s, MODEL_GROUP, g, NULL);
+        if (r < 0) {
+                api_error(rep, r, r == TIDE_E_EXISTS ? "group '%s' already exists" : "creating group '%s': %s",
+                          json_str(g, "name", ""), tide_strerror(r));
+                /* Nothing half-made: the spread group goes again. */
+                if (json_str(g, "server_group", NULL) &&
+                    model_obj_get(s, MODEL_SERVER_GROUP, json_str(g, "server_group", ""), &sg, NULL) >= 0) {
+                        (void) model_obj_delete(s, MODEL_SERVER_GROUP, sg, 0);
+                        json_decref(sg);
+                }
+                goto out;
+        }
+        model_group_event_emit(s, "info", "group.created", g, NULL, NULL,
+                               "group '%s' created: %lld member(s) of flavor '%s', min %lld, max %lld, %zu policies",
+                               json_str(g, "name", ""), (long long) json_int(g, "desired", 0), json_str(g, "flavor", ""),
+                               (long long) json_int(g, "min", 0), (long long) json_int(g, "max", 0),
+                               json_array_size(json_object_get(g, "policies")));
+        api_json(rep, 201, group_view(req, TAKE_PTR(g)));
+out:
+        json_decref(g);
+        json_decref(flavor);
+        json_decref(image);
+        return r < 0 ? r : 0;
+}
+
+static int group_show(struct api_request *req, struct api_reply *rep) {
+        json_t *g;
+        int r = model_obj_get(api_store(req), MODEL_GROUP, req->params[0], &g, NULL);
+        if (r < 0)
+                return api_error(rep, r, "group '%.64s': %s", req->params[0], tide_strerror(r));
+        return api_json(rep, 200, group_view(req, g));
+}
+
+typedef int (*group_fn)(json_t *g, struct api_request *req, struct api_reply *rep, char *what, size_t what_len);
+
+/* Applies fn to the stored group with compare-and-swap, retrying when the autoscaler changed
+ * it in between; an event says what changed. */
+static int mutate(struct api_request *req, struct api_reply *rep, group_fn fn, int status) {
+        struct store *s = api_store(req);
+        for (int attempt = 0; attempt < CAS_RETRIES; attempt++) {
+                json_t *g;
+                int64_t rev;
+                char what[256] = "";
+                int r = model_obj_get(s, MODEL_GROUP, req->params[0], &g, &rev);
+                if (r < 0)
+                        return api_error(rep, r, "group '%.64s': %s", req->params[0], tide_strerror(r));
+                if ((r = fn(g, req, rep, what, sizeof what)) < 0) {
+                        json_decref(g);
+                        return r;
+                }
+                set_now(g, "updated");
+                r = model_obj_update(s, MODEL_GROUP, g, rev, NULL);
+                if (r == TIDE_E_CONFLICT) {
+                        json_decref(g);
+                        continue;
+                }
+                if (r < 0) {
+                        json_decref(g);
+                        return api_error(rep, r, "updating group: %s", tide_strerror(r));
+                }
+                model_group_event_emit(s, "info", "group.updated", g, NULL, NULL, "group '%s': %s", json_str(g, "name", ""),
+                                       what);
+                return api_json(rep, status, group_view(req, g));
+        }
+        return api_error(rep, TIDE_E_CONFLICT, "group '%.64s' keeps changing; try again", req->params[0]);
+}
+
+static int do_set(json_t *g, struct api_request *req, struct api_reply *rep, char *what, size_t what_len) {
+        _cleanup_free_ char *err = NULL;
+        int r = model_group_set_merge(g, req->body, &err);
+        if (r < 0)
+                return api_error(rep, r, "%s", err);
+        snprintf(what, what_len, "min %lld, max %lld, desired %lld", (long long) json_int(g, "min", 0),
+                 (long long) json_int(g, "max", 0), (long long) json_int(g, "desired", 0));
+        return 0;
+}
+
+static int do_policy_add(json_t *g, struct api_request *req, struct api_reply *rep, char *what, size_t what_len) {
+        json_t *p;
+        _cleanup_free_ char *err = NULL;
+        int r = model_group_policy_from_request(req->body, &p, &err);
+        if (r < 0)
+                return api_error(rep, r, "%s", err);
+        r = model_group_policy_add(g, p, &err);
+        if (r >= 0)
+                snprintf(what, what_len, "policy '%s' added: %s %s %s %g for %llds: %s, cooldown %llds", json_str(p, "name", ""),
+                         json_str(p, "metric", ""), json_str(p, "stat", ""), json_str(p, "op", ""),
+                         json_number_value(json_object_get(p, "threshold")), (long long) json_int(p, "for_s", 0),
+                         json_str(p, "adjust", ""), (long long) json_int(p, "cooldown_s", 0));
+        json_decref(p);
+        return r < 0 ? api_error(rep, r, "%s", err) : 0;
+}
+
+static int do_policy_delete(json_t *g, struct api_request *req, struct api_reply *rep, char *what, size_t what_len) {
+        json_t *list = json_object_get(g, "policies");
+        size_t i;
+        json_t *p;
+        json_array_foreach(list, i, p)
+                if (streq(json_str(p, "name", ""), req->params[1])) {
+                        snprintf(what, what_len, "policy '%s' deleted", req->params[1]);
+                        json_array_remove(list, i);
+                        return 0;
+                }
+        return api_error(rep, TIDE_E_NOT_FOUND, "group '%s' has no policy '%.64s'", json_str(g, "name", ""), req->params[1]);
+}
+
+static int group_update(struct api_request *req, struct api_reply *rep) {
+        return mutate(req, rep, do_set, 200);
+}
+
+static int policy_add(struct api_request *req, struct api_reply *rep) {
+        return mutate(req, rep, do_policy_add, 201);
+}
+
+static int policy_delete(struct api_request *req, struct api_reply *rep) {
+        int r = mutate(req, rep, do_policy_delete, 200);
+        if (r >= 0) {
+                json_decref(rep->json);
+                rep->json = NULL;
+                rep->status = 204;
+        }
+        return r;
+}
+
+static void delete_member(struct store *s, const char *id) {
+        for (int attempt = 0; attempt < CAS_RETRIES; attempt++) {
+                json_t *inst;
+                int64_t rev;
+                if (model_obj_get(s, MODEL_INSTANCE, id, &inst, &rev) < 0)
+                        return;
+                json_object_set_new(inst, "desired", json_string("deleted"));
+                json_object_set_new(inst, "status", json_string("deleting"));
+                json_object_set_new(inst, "task", json_string("deleting"));
+                int r = model_obj_update(s, MODEL_INSTANCE, inst, rev, NULL);
+                json_decref(inst);
+                if (r != TIDE_E_CONFLICT)
+                        return;
+        }
+}
+
+/* The group goes at once; its members are deleted (the agents tear them down) and the server
+ * group that spread them goes with the last of them (the autoscaler sees to it). */
+static int group_delete(struct api_request *req, struct api_reply *rep) {
+        struct store *s = api_store(req);
+        json_t *g, *all = NULL;
+        int64_t rev;
+        int r = model_obj_get(s, MODEL_GROUP, req->params[0], &g, &rev);
+        if (r < 0)
+                return api_error(rep, r, "group '%.64s': %s", req->params[0], tide_strerror(r));
+        if ((r = model_obj_delete(s, MODEL_GROUP, g, rev)) < 0) {
+                api_error(rep, r, r == TIDE_E_CONFLICT ? "group '%s' changed meanwhile; try again" : "deleting group '%s': %s",
+                          json_str(g, "name", ""), tide_strerror(r));
+                json_decref(g);
+                return r;
+        }
+        size_t n = 0, i;
+        json_t *inst;
+        if (model_obj_list(s, MODEL_INSTANCE, &all) >= 0)
+                json_array_foreach(all, i, inst)
+                        if (streq(json_str(inst, "asg_id", ""), json_str(g, "id", ""))) {
+                                delete_member(s, json_str(inst, "id", ""));
+                                n++;
+                        }
+        json_decref(all);
+        model_group_event_emit(s, "info", "group.deleted", g, NULL, NULL, "group '%s' deleted with its %zu member(s)",
+                               json_str(g, "name", ""), n);
+        json_decref(g);
+        rep->status = 204;
+        return 0;
+}
+
+const struct api_route api_group_routes[] = {
+        { "GET", "/v1/groups", group_list },
+        { "POST", "/v1/groups", group_create },
+        { "GET", "/v1/groups/{}", group_show },
+        { "PATCH", "/v1/groups/{}", group_update },
+        { "DELETE", "/v1/groups/{}", group_delete },
+        { "POST", "/v1/groups/{}/policies", policy_add },
+        { "DELETE", "/v1/groups/{}/policies/{}", policy_delete },
+        {},
+};

@@ -1,0 +1,550 @@
+/* autoscaler.c — the controller of autoscaling groups (autoscaler.h). */
+#include "ctl/autoscaler.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "common/errors.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "ctl/autoscale.h"
+#include "metrics/metrics.h"
+#include "model/model.h"
+#include "sched/sched_store.h"
+
+#define CAS_RETRIES 10
+#define DECISIONS_KEEP 10
+#define SAMPLE_STALE_MS 5000   /* a member's measurement older than this does not count */
+
+/* A policy's state between passes, by group id and policy name. */
+struct slot {
+        char *group_id, *policy;
+        struct as_policy_state st;
+        bool seen;                 /* in the last pass: slots not seen are dropped */
+};
+
+struct autoscaler {
+        struct autoscaler_config cfg;
+        pthread_t thread;
+        pthread_mutex_t lock;      /* slots, stop, last_pass_ms */
+        pthread_cond_t wake;
+        bool stop;
+        struct slot *slots;
+        size_t n_slots;
+        int64_t last_pass_ms;
+};
+
+static struct slot *slot_for(struct autoscaler *a, const char *group_id, const char *policy, int64_t last_ms) {
+        for (size_t i = 0; i < a->n_slots; i++)
+                if (streq(a->slots[i].group_id, group_id) && streq(a->slots[i].policy, policy))
+                        return &a->slots[i];
+        a->slots = xrealloc(a->slots, (a->n_slots + 1) * sizeof *a->slots);
+        struct slot *s = &a->slots[a->n_slots++];
+        /* A cooldown survives restarts: the record keeps when the policy last acted. */
+        *s = (struct slot) { .group_id = xstrdup(group_id), .policy = xstrdup(policy),
+                             .st = { .has_last = last_ms > 0, .last_ms = last_ms } };
+        return s;
+}
+
+static void slots_sweep(struct autoscaler *a) {
+        size_t k = 0;
+        for (size_t i = 0; i < a->n_slots; i++) {
+                if (a->slots[i].seen) {
+                        a->slots[i].seen = false;
+                        a->slots[k++] = a->slots[i];
+                } else {
+                        free(a->slots[i].group_id);
+                        free(a->slots[i].policy);
+                }
+        }
+        a->n_slots = k;
+}
+
+/* ---- members ---- */
+
+enum member_kind {
+        MEMBER_HEALTHY,            /* building or running: counts */
+        MEMBER_STOPPED,            /* stopped, not by us: does not count, left alone */
+        MEMBER_FAILED,             /* in error: deleted and replaced */
+        MEMBER_LEAVING,            /* on its way out (stopping, then deleted) */
+        MEMBER_GONE,               /* being deleted */
+};
+
+struct member {
+        json_t *inst;              /* borrowed from the pass's list */
+        enum member_kind kind;
+        int64_t index;             /* <group>-<index> */
+        int64_t created_ms;
+};
+
+static int64_t member_index(const char *group, const char *name) {
+        size_t l = strlen(group);
+        int64_t n;
+        if (strncmp(name, group, l) != 0 || name[l] != '-' || parse_int64(name + l + 1, 1, INT32_MAX, &n) < 0)
+                return 0;
+        return n;
+}
+
+static int64_t created_ms_of(json_t *inst) {
+        /* t_request_ms is when it was asked for (ms since the epoch). */
+        return json_int(inst, "t_request_ms", 0);
+}
+
+static enum member_kind classify(json_t *inst) {
+        const char *desired = json_str(inst, "desired", ""), *status = json_str(inst, "status", "");
+        if (streq(desired, "deleted"))
+                return MEMBER_GONE;
+        if (json_int(inst, "asg_leaving_ms", 0) > 0)
+                return MEMBER_LEAVING;
+        if (streq(status, "error"))
+                return MEMBER_FAILED;
+        if (streq(desired, "stopped") || streq(status, "stopped"))
+                return MEMBER_STOPPED;
+        return MEMBER_HEALTHY;
+}
+
+typedef void (*inst_fn)(json_t *inst, void *userdata);
+
+/* Applies fn to the stored instance with compare-and-swap, retrying on conflicts. */
+static int update_instance(struct store *s, const char *id, inst_fn fn, void *userdata) {
+        for (int attempt = 0; attempt < CAS_RETRIES; attempt++) {
+                json_t *inst;
+                int64_t rev;
+                int r = model_obj_get(s, MODEL_INSTANCE, id, &inst, &rev);
+                if (r < 0)
+                        return r;
+                fn(inst, userdata);
+                _cleanup_free_ char *t = time_format_ms(now_ms());
+                json_object_set_new(inst, "updated", json_string(t));
+                r = model_obj_update(s, MODEL_INSTANCE, inst, rev, NULL);
+                json_decref(inst);
+                if (r != TIDE_E_CONFLICT)
+                        return r;
+        }
+        return TIDE_E_CONFLICT;
+}
+
+static void do_delete(json_t *inst, void *userdata) {
+        json_object_set_new(inst, "desired", json_string("deleted"));
+        json_object_set_new(inst, "status", json_string("deleting"));
+        json_object_set_new(inst, "task", json_string("deleting"));
+}
+
+static void do_leave(json_t *inst, void *userdata) {
+        int64_t now = *(int64_t *) userdata;
+        json_object_set_new(inst, "asg_leaving_ms", json_integer(now));
+        if (streq(json_str(inst, "status", ""), "running") || streq(json_str(inst, "status", ""), "building")) {
+                json_object_set_new(inst, "desired", json_string("stopped"));
+                json_object_set_new(inst, "task", json_string("stopping"));
+        }
+}
+
+/* ---- measurements ---- */
+
+static double member_value(struct metrics *m, const char *metric, json_t *inst, int64_t now) {
+        struct metrics_vm_rates r;
+        const char *id = json_str(inst, "id", "");
+        if (!streq(json_str(inst, "status", ""), "running") || metrics_vm_rates(m, id, &r) < 0 ||
+            now - r.t_ms > SAMPLE_STALE_MS)
+                return NAN;
+        if (streq(metric, "cpu"))
+                return r.vcpus > 0 ? 100.0 * r.cpu_cores / r.vcpus : NAN;
+        if (streq(metric, "memory"))
+                return r.has_guest_mem && r.balloon_kib > 0
+                               ? 100.0 * (double) (r.balloon_kib - r.mem_usable_kib) / (double) r.balloon_kib
+                               : NAN;
+        if (streq(metric, "cpu_cores"))
+                return r.cpu_cores;
+        if (streq(metric, "ready_cores"))
+                return r.ready_cores;
+        if (streq(metric, "vcpu_busy_max"))
+                return r.vcpu_busy_max;
+        if (streq(metric, "vcpus"))
+                return r.vcpus;
+        if (streq(metric, "balloon_kib"))
+                return (double) r.balloon_kib;
+        if (strncmp(metric, "mem_", 4) == 0 && !r.has_guest_mem)
+                return NAN;
+        if (streq(metric, "mem_usable_kib"))
+                return (double) r.mem_usable_kib;
+        if (streq(metric, "mem_unused_kib"))
+                return (double) r.mem_unused_kib;
+        if (streq(metric, "mem_available_kib"))
+                return (double) r.mem_available_kib;
+        /* demand_cores, entitlement_cores: what the elastic loop set, in the VM's JSON. */
+        json_t *j;
+        if (metrics_vm_json(m, id, 1, &j) < 0)
+                return NAN;
+        json_t *v = json_object_get(json_object_get(j, "current"), metric);
+        double x = json_is_number(v) ? json_number_value(v) : NAN;
+        json_decref(j);
+        return x;
+}
+
+static void policy_of(json_t *p, struct as_policy *ret) {
+        int stat = as_stat_from_string(json_str(p, "stat", "avg"));
+        int adjust = as_adjust_from_string(json_str(p, "adjust_type", "change"));
+        int victim = as_victim_from_string(json_str(p, "victim", "newest"));
+        *ret = (struct as_policy) {
+                .name = json_str(p, "name", "policy"),
+                .metric = json_str(p, "metric", "cpu"),
+                .stat = stat < 0 ? AS_STAT_AVG : (enum as_stat) stat,
+                .above = streq(json_str(p, "op", "above"), "above"),
+                .threshold = json_number_value(json_object_get(p, "threshold")),
+                .for_ms = json_int(p, "for_s", 300) * 1000,
+                .adjust = adjust < 0 ? AS_ADJUST_CHANGE : (enum as_adjust) adjust,
+                .adjustment = (double) json_int(p, "adjustment", 0),
+                .cooldown_ms = json_int(p, "cooldown_s", 300) * 1000,
+                .victim = victim < 0 ? AS_VICTIM_NEWEST : (enum as_victim) victim,
+        };
+}
+
+/* ---- one group ---- */
+
+struct decided {
+        const struct as_decision *d;
+        const char *policy;
+        int64_t now;
+};
+
+static void record_decision(json_t *g, const struct decided *dc) {
+        json_object_set_new(g, "desired", json_integer(dc->d->to));
+        json_object_set_new(g, "shrink_victim", json_string(as_victim_name(dc->d->victim)));
+        size_t i;
+        json_t *p;
+        json_array_foreach(json_object_get(g, "policies"), i, p)
+                if (streq(json_str(p, "name", ""), dc->policy))
+                        json_object_set_new(p, "last_action_ms", json_integer(dc->now));
+        json_t *list = json_object_get(g, "decisions");
+        if (!json_is_array(list)) {
+                list = json_array();
+                json_object_set_new(g, "decisions", list);
+        }
+        _cleanup_free_ char *t = time_format_ms(dc->now);
+        json_array_append_new(list, json_pack("{s:s, s:s, s:I, s:I, s:s}", "time", t, "policy", dc->policy, "from",
+                                              (json_int_t) dc->d->from, "to", (json_int_t) dc->d->to, "reason",
+                                              dc->d->reason));
+        while (json_array_size(list) > DECISIONS_KEEP)
+                json_array_remove(list, 0);
+}
+
+/* Evaluates g's policies; a decision is stored in the group (compare-and-swap on rev) with its
+ * event. *desired gets the group's desired size after the pass. */
+static void evaluate(struct autoscaler *a, json_t *g, int64_t rev, struct member *mem, size_t n_mem, int64_t now,
+                     int64_t *desired) {
+        json_t *policies = json_object_get(g, "policies");
+        size_t n = json_array_size(policies);
+        *desired = json_int(g, "desired", 0);
+        if (n == 0)
+                return;
+        struct as_policy *pol = xcalloc(n, sizeof *pol);
+        struct as_policy_state *st = xcalloc(n, sizeof *st);
+        double *agg = xcalloc(n, sizeof *agg), *vals = xcalloc(n_mem ? n_mem : 1, sizeof *vals);
+        for (size_t i = 0; i < n; i++) {
+                json_t *p = json_array_get(policies, i);
+                policy_of(p, &pol[i]);
+                size_t k = 0;
+                for (size_t j = 0; j < n_mem; j++)
+                        if (mem[j].kind == MEMBER_HEALTHY)
+                                vals[k++] = member_value(a->cfg.metrics, pol[i].metric, mem[j].inst, now);
+                agg[i] = as_aggregate(pol[i].stat, vals, k);
+        }
+        pthread_mutex_lock(&a->lock);
+        for (size_t i = 0; i < n; i++) {
+                json_t *p = json_array_get(policies, i);
+                struct slot *s = slot_for(a, json_str(g, "id", ""), pol[i].name, json_int(p, "last_action_ms", 0));
+                s->seen = true;
+                st[i] = s->st;
+        }
+        pthread_mutex_unlock(&a->lock);
+
+        struct as_decision d;
+        struct as_policy_state *before = xcalloc(n, sizeof *before);
+        memcpy(before, st, n * sizeof *st);
+        as_evaluate(pol, st, agg, n, *desired, json_int(g, "min", 0), json_int(g, "max", 0), now, &d);
+        bool keep_state = true;
+        if (d.act) {
+                struct decided dc = { .d = &d, .policy = pol[d.policy].name, .now = now };
+                record_decision(g, &dc);
+                int r = model_obj_update(a->cfg.store, MODEL_GROUP, g, rev, NULL);
+                if (r >= 0) {
+                        *desired = d.to;
+                        log_info("group '%s': %s", json_str(g, "name", ""), d.reason);
+                        model_group_event_emit(a->cfg.store, "info", "group.scale", g, NULL, NULL, "%s", d.reason);
+                } else {
+                        /* Changed meanwhile (a set, a new policy): the next pass decides again. */
+                        keep_state = false;
+                        if (r != TIDE_E_CONFLICT)
+                                log_warning_errno(r, "group '%s': recording a decision: %m", json_str(g, "name", ""));
+                }
+        }
+        pthread_mutex_lock(&a->lock);
+        for (size_t i = 0; i < n; i++) {
+                /* A slot may have moved (slot_for reallocates): look it up again. */
+                struct slot *s = slot_for(a, json_str(g, "id", ""), pol[i].name, 0);
+                /* A decision not recorded is as if not taken: the next pass takes it again. */
+                s->st = keep_state || i != d.policy ? st[i] : before[i];
+        }
+        pthread_mutex_unlock(&a->lock);
+        free(pol);
+        free(st);
+        free(agg);
+        free(vals);
+        free(before);
+}
+
+static void add_member(struct autoscaler *a, json_t *g, const char *server_group, int64_t index, int64_t now) {
+        _cleanup_free_ char *name = xasprintf("%s-%" PRId64, json_str(g, "name", ""), index);
+        json_t *body = json_pack("{s:s, s:O, s:O, s:O, s:O}", "name", name, "flavor", json_object_get(g, "flavor"), "image",
+                                 json_object_get(g, "image"), "user_data", json_object_get(g, "user_data"), "priority",
+                                 json_object_get(g, "priority"));
+        if (json_object_get(g, "elastic"))
+                json_object_set(body, "elastic", json_object_get(g, "elastic"));
+        if (server_group)
+                json_object_set_new(body, "group", json_string(server_group));
+        json_t *extra = json_pack("{s:s, s:s}", "asg", json_str(g, "name", ""), "asg_id", json_str(g, "id", ""));
+        json_t *inst = NULL;
+        _cleanup_free_ char *err = NULL;
+        int r = sched_instance_create(a->cfg.store, body, extra, false, now, &inst, &err);
+        if (r >= 0)
+                model_group_event_emit(a->cfg.store, "info", "group.member_added", g, inst, json_str(inst, "host", NULL),
+                                       "group '%s': member '%s' added on host '%s' (desired %" PRId64 ")",
+                                       json_str(g, "name", ""), name, json_str(inst, "host", ""), json_int(g, "desired", 0));
+        else if (r == TIDE_E_NO_HOST)
+                model_group_event_emit(a->cfg.store, "error", "group.member_added", g, inst, NULL,
+                                       "group '%s': member '%s' has no host: %s", json_str(g, "name", ""), name, err);
+        else
+                model_group_event_emit(a->cfg.store, "error", "group.error", g, NULL, NULL,
+                                       "group '%s': cannot add member '%s': %s", json_str(g, "name", ""), name, err);
+        if (r < 0 && r != TIDE_E_NO_HOST)
+                log_warning("group '%s': adding member '%s': %s", json_str(g, "name", ""), name, err);
+        json_decref(inst);
+        json_decref(extra);
+        json_decref(body);
+}
+
+static void reconcile(struct autoscaler *a, json_t *g, struct member *mem, size_t n_mem, int64_t desired, int64_t now) {
+        const char *gname = json_str(g, "name", "");
+        size_t healthy = 0;
+        for (size_t i = 0; i < n_mem; i++) {
+                struct member *m = &mem[i];
+                const char *mname = json_str(m->inst, "name", "");
+                switch (m->kind) {
+                case MEMBER_HEALTHY:
+                        healthy++;
+                        break;
+                case MEMBER_FAILED:
+                        if (update_instance(a->cfg.store, json_str(m->inst, "id", ""), do_delete, NULL) >= 0)
+                                model_group_event_emit(a->cfg.store, "warning", "group.member_failed", g, m->inst, NULL,
+                                                       "group '%s': member '%s' failed (%s): deleted, to be replaced",
+                                                       gname, mname, json_str(m->inst, "error", "error"));
+                        break;
+                case MEMBER_LEAVING: {
+                        const char *status = json_str(m->inst, "status", "");
+                        bool down = streq(status, "stopped") || streq(status, "error");
+                        bool late = now - json_int(m->inst, "asg_leaving_ms", now) > a->cfg.stop_timeout_ms;
+                        if ((down || late) && update_instance(a->cfg.store, json_str(m->inst, "id", ""), do_delete, NULL) >= 0)
+                                model_group_event_emit(a->cfg.store, "info", "group.member_removed", g, m->inst, NULL,
+                                                       "group '%s': member '%s' %s, deleted", gname, mname,
+                                                       down ? "stopped" : "not stopped in time");
+                        break;
+                }
+                default:
+                        break;
+                }
+        }
+
+        if ((int64_t) healthy < desired) {
+                int64_t *used = xcalloc(n_mem + (size_t) (desired - (int64_t) healthy), sizeof *used);
+                size_t n_used = 0;
+                for (size_t i = 0; i < n_mem; i++)
+                        if (mem[i].index > 0)
+                                used[n_used++] = mem[i].index;
+                const char *sg = json_bool(g, "spread", true) ? json_str(g, "server_group", NULL) : NULL;
+                for (int64_t k = (int64_t) healthy; k < desired; k++) {
+                        int64_t idx = as_next_index(used, n_used);
+                        used[n_used++] = idx;
+                        add_member(a, g, sg, idx, now);
+                }
+                free(used);
+        } else if ((int64_t) healthy > desired) {
+                size_t n = healthy, *go = xcalloc(n, sizeof *go), *map = xcalloc(n, sizeof *map);
+                int64_t *created = xcalloc(n, sizeof *created), *index = xcalloc(n, sizeof *index);
+                double *load = xcalloc(n, sizeof *load);
+                size_t k = 0;
+                for (size_t i = 0; i < n_mem; i++) {
+                        if (mem[i].kind != MEMBER_HEALTHY)
+                                continue;
+                        map[k] = i;
+                        created[k] = mem[i].created_ms;
+                        index[k] = mem[i].index;
+                        load[k] = member_value(a->cfg.metrics, "cpu", mem[i].inst, now);
+                        k++;
+                }
+                int v = as_victim_from_string(json_str(g, "shrink_victim", "newest"));
+                size_t n_go = as_victims(v < 0 ? AS_VICTIM_NEWEST : (enum as_victim) v, created, index, load, n,
+                                         (size_t) desired, go);
+                for (size_t j = 0; j < n_go; j++) {
+                        json_t *inst = mem[map[go[j]]].inst;
+                        if (update_instance(a->cfg.store, json_str(inst, "id", ""), do_leave, &now) >= 0)
+                                model_group_event_emit(a->cfg.store, "info", "group.member_leaving", g, inst, NULL,
+                                                       "group '%s': member '%s' goes (desired %" PRId64 ", %s first): "
+                                                       "shutting down", gname, json_str(inst, "name", ""), desired,
+                                                       json_str(g, "shrink_victim", "newest"));
+                }
+                free(go);
+                free(map);
+                free(created);
+                free(index);
+                free(load);
+        }
+}
+
+/* The server groups that spread the members of groups since deleted go with their last member. */
+static void sweep_spread_groups(struct autoscaler *a, json_t *groups, json_t **instances) {
+        json_t *sgs;
+        if (model_obj_list(a->cfg.store, MODEL_SERVER_GROUP, &sgs) < 0)
+                return;
+        size_t i, k;
+        json_t *sg, *x;
+        json_array_foreach(sgs, i, sg) {
+                const char *owner = json_str(sg, "asg_id", NULL);
+                bool used = !owner;
+                json_array_foreach(groups, k, x)
+                        used = used || streq(json_str(x, "id", ""), owner);
+                if (!used && !*instances && model_obj_list(a->cfg.store, MODEL_INSTANCE, instances) < 0)
+                        break;
+                json_array_foreach(*instances, k, x)
+                        used = used || streq(json_str(x, "group_id", ""), json_str(sg, "id", ""));
+                if (!used)
+                        (void) model_obj_delete(a->cfg.store, MODEL_SERVER_GROUP, sg, 0);
+        }
+        json_decref(sgs);
+}
+
+static void pass(struct autoscaler *a) {
+        json_t *groups = NULL, *instances = NULL, *g;
+        int64_t now = now_ms();
+        size_t gi;
+        if (model_obj_list(a->cfg.store, MODEL_GROUP, &groups) < 0 ||
+            (json_array_size(groups) > 0 && model_obj_list(a->cfg.store, MODEL_INSTANCE, &instances) < 0))
+                goto out;
+        json_array_foreach(groups, gi, g) {
+                const char *gid = json_str(g, "id", "");
+                if (json_bool(g, "deleting", false))
+                        continue;
+                struct member *mem = xcalloc(json_array_size(instances) + 1, sizeof *mem);
+                size_t n_mem = 0, ii;
+                json_t *inst;
+                json_array_foreach(instances, ii, inst) {
+                        if (!streq(json_str(inst, "asg_id", ""), gid))
+                                continue;
+                        mem[n_mem++] = (struct member) { .inst = inst, .kind = classify(inst),
+                                                         .index = member_index(json_str(g, "name", ""), json_str(inst, "name", "")),
+                                                         .created_ms = created_ms_of(inst) };
+                }
+                /* The group as stored now, with its revision, for the decision's compare-and-swap. */
+                json_t *cur;
+                int64_t rev, desired;
+                if (model_obj_get(a->cfg.store, MODEL_GROUP, gid, &cur, &rev) >= 0) {
+                        evaluate(a, cur, rev, mem, n_mem, now, &desired);
+                        reconcile(a, cur, mem, n_mem, desired, now);
+                        json_decref(cur);
+                }
+                free(mem);
+        }
+        sweep_spread_groups(a, groups, &instances);
+out:
+        pthread_mutex_lock(&a->lock);
+        slots_sweep(a);
+        a->last_pass_ms = now_ms();
+        pthread_mutex_unlock(&a->lock);
+        json_decref(groups);
+        json_decref(instances);
+}
+
+static void *thread_main(void *arg) {
+        struct autoscaler *a = arg;
+        pthread_mutex_lock(&a->lock);
+        while (!a->stop) {
+                pthread_mutex_unlock(&a->lock);
+                pass(a);
+                pthread_mutex_lock(&a->lock);
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                int64_t ns = ts.tv_nsec + (int64_t) a->cfg.period_ms * 1000000;
+                ts.tv_sec += ns / 1000000000;
+                ts.tv_nsec = ns % 1000000000;
+                while (!a->stop && pthread_cond_timedwait(&a->wake, &a->lock, &ts) != ETIMEDOUT)
+                        ;
+        }
+        pthread_mutex_unlock(&a->lock);
+        return NULL;
+}
+
+int autoscaler_new(const struct autoscaler_config *cfg, struct autoscaler **ret) {
+        struct autoscaler *a = xcalloc(1, sizeof *a);
+        a->cfg = *cfg;
+        if (a->cfg.period_ms <= 0)
+                a->cfg.period_ms = 1000;
+        if (a->cfg.stop_timeout_ms <= 0)
+                a->cfg.stop_timeout_ms = 120000;
+        pthread_mutex_init(&a->lock, NULL);
+        pthread_cond_init(&a->wake, NULL);
+        int r = pthread_create(&a->thread, NULL, thread_main, a);
+        if (r != 0) {
+                pthread_cond_destroy(&a->wake);
+                pthread_mutex_destroy(&a->lock);
+                free(a);
+                return log_error_errno(-r, "starting the autoscaler: %m");
+        }
+        *ret = a;
+        return 0;
+}
+
+void autoscaler_free(struct autoscaler *a) {
+        if (!a)
+                return;
+        pthread_mutex_lock(&a->lock);
+        a->stop = true;
+        pthread_cond_broadcast(&a->wake);
+        pthread_mutex_unlock(&a->lock);
+        pthread_join(a->thread, NULL);
+        for (size_t i = 0; i < a->n_slots; i++) {
+                free(a->slots[i].group_id);
+                free(a->slots[i].policy);
+        }
+        free(a->slots);
+        pthread_cond_destroy(&a->wake);
+        pthread_mutex_destroy(&a->lock);
+        free(a);
+}
+
+int autoscaler_group_status(struct autoscaler *a, const char *group_id, json_t **ret) {
+        json_t *pols = json_array();
+        int64_t now = now_ms();
+        pthread_mutex_lock(&a->lock);
+        for (size_t i = 0; i < a->n_slots; i++) {
+                const struct slot *s = &a->slots[i];
+                if (!streq(s->group_id, group_id))
+                        continue;
+                json_array_append_new(pols, json_pack("{s:s, s:o, s:b, s:f}", "name", s->policy, "value",
+                                                      s->st.has_value ? json_real(s->st.value) : json_null(), "holding",
+                                                      s->st.holding, "held_s",
+                                                      s->st.holding ? (double) (now - s->st.since_ms) / 1000.0 : 0.0));
+                json_object_set_new(json_array_get(pols, json_array_size(pols) - 1), "last_action_ms",
+                                    s->st.has_last ? json_integer(s->st.last_ms) : json_null());
+        }
+        int64_t last = a->last_pass_ms;
+        pthread_mutex_unlock(&a->lock);
+        if (json_array_size(pols) == 0) {
+                json_decref(pols);
+                return TIDE_E_NOT_FOUND;
+        }
+        *ret = json_pack("{s:o, s:I}", "policies", pols, "t_ms", (json_int_t) last);
+        return 0;
+}
