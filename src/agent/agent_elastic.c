@@ -153,7 +153,7 @@ void agent_elastic_pass(struct agent *a, struct agent_host *h, json_t *all) {
         _cleanup_free_ double *demand = xcalloc(n, sizeof(double)), *entitled = xcalloc(n, sizeof(double));
         _cleanup_free_ struct elastic_action *acts = NULL;
         size_t n_acts = 0;
-        int r = elastic_plan(&p, &host, vms, n, now_ms(), demand, entitled, &acts, &n_acts);
+        int r = elastic_plan(&p, &host, vms, n, mono_ms(), demand, entitled, &acts, &n_acts);
         if (r < 0) {
                 log_warning_errno(r, "host '%s': elastic plan: %m", h->name);
                 return;
