@@ -216,6 +216,128 @@ static void policy_is_bounded_by_the_flavor_maxima(void **state) {
         json_decref(inst);
 }
 
+static int group(const char *text, json_t **ret, char **ret_err) {
+        json_t *body = json_loads(text, 0, NULL);
+        assert_non_null(body);
+        int r = model_group_from_request(body, ret, ret_err);
+        json_decref(body);
+        return r;
+}
+
+static void groups_default_their_sizes_and_keep_policies(void **state) {
+        json_t *g;
+        char *err = NULL;
+        assert_int_equal(group("{\"name\":\"web\",\"flavor\":\"s\",\"image\":\"tiny\"}", &g, &err), 0);
+        assert_int_equal(json_int(g, "min", -1), 1);
+        assert_int_equal(json_int(g, "max", -1), 1);
+        assert_int_equal(json_int(g, "desired", -1), 1);
+        assert_true(json_bool(g, "spread", false));
+        json_decref(g);
+        assert_int_equal(group("{\"name\":\"web\",\"flavor\":\"s\",\"image\":\"tiny\",\"min\":2,\"max\":10,"
+                               "\"policies\":[{\"metric\":\"cpu\",\"above\":80,\"for_s\":300,\"adjust\":\"+50%\"},"
+                               "{\"name\":\"in\",\"metric\":\"memory\",\"stat\":\"max\",\"below\":20,\"adjust\":\"-1\","
+                               "\"victim\":\"least-loaded\"}]}", &g, &err), 0);
+        assert_int_equal(json_int(g, "desired", -1), 2);
+        json_t *p0 = json_array_get(json_object_get(g, "policies"), 0), *p1 = json_array_get(json_object_get(g, "policies"), 1);
+        assert_string_equal(json_str(p0, "name", ""), "policy-1");
+        assert_string_equal(json_str(p0, "adjust_type", ""), "percent");
+        assert_int_equal(json_int(p0, "adjustment", 0), 50);
+        assert_string_equal(json_str(p0, "op", ""), "above");
+        assert_string_equal(json_str(p1, "adjust_type", ""), "change");
+        assert_int_equal(json_int(p1, "adjustment", 0), -1);
+        assert_int_equal(json_int(p1, "cooldown_s", 0), 300);
+        assert_string_equal(json_str(p1, "victim", ""), "least-loaded");
+        json_decref(g);
+}
+
+static void groups_refuse_bad_sizes_policies_and_names(void **state) {
+        const char *bad[] = {
+                "{\"name\":\"web\",\"flavor\":\"s\",\"image\":\"tiny\",\"min\":3,\"max\":2}",
+                "{\"name\":\"web\",\"flavor\":\"s\",\"image\":\"tiny\",\"max\":2,\"desired\":3}",
+                "{\"name\":\"web\",\"flavor\":\"s\",\"image\":\"tiny\",\"max\":1001}",
+                "{\"name\":\"web\",\"flavor\":\"s\",\"image\":\"tiny\",\"min\":-1}",
+                "{\"name\":\"a/b\",\"flavor\":\"s\",\"image\":\"tiny\"}",
+                "{\"name\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"flavor\":\"s\",\"image\":\"tiny\"}",
+                "{\"name\":\"web\",\"image\":\"tiny\"}",
+                "{\"name\":\"web\",\"flavor\":\"s\",\"image\":\"tiny\",\"colour\":1}",
+                "{\"name\":\"web\",\"flavor\":\"s\",\"image\":\"tiny\",\"policies\":{}}",
+        };
+        const char *bad_policies[] = {
+                "{\"metric\":\"cpu\",\"adjust\":\"+1\"}",
+                "{\"metric\":\"cpu\",\"above\":1,\"below\":2,\"adjust\":\"+1\"}",
+                "{\"metric\":\"disk\",\"above\":1,\"adjust\":\"+1\"}",
+                "{\"metric\":\"cpu\",\"above\":1,\"adjust\":\"1\"}",
+                "{\"metric\":\"cpu\",\"above\":1,\"adjust\":\"+0\"}",
+                "{\"metric\":\"cpu\",\"above\":1,\"adjust\":\"=5%\"}",
+                "{\"metric\":\"cpu\",\"above\":1,\"adjust\":\"=1001\"}",
+                "{\"metric\":\"cpu\",\"above\":1,\"adjust\":\"+x\"}",
+                "{\"metric\":\"cpu\",\"above\":\"80\",\"adjust\":\"+1\"}",
+                "{\"metric\":\"cpu\",\"above\":1,\"adjust\":\"+1\",\"stat\":\"p99\"}",
+                "{\"metric\":\"cpu\",\"above\":1,\"adjust\":\"+1\",\"victim\":\"random\"}",
+                "{\"metric\":\"cpu\",\"above\":1,\"adjust\":\"+1\",\"for_s\":86401}",
+        };
+        json_t *g = NULL;
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                char *err = NULL;
+                assert_int_equal(group(bad[i], &g, &err), TIDE_E_INVALID);
+                assert_non_null(err);
+                free(err);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(bad_policies); i++) {
+                json_t *body = json_loads(bad_policies[i], 0, NULL), *p = NULL;
+                char *err = NULL;
+                assert_int_equal(model_group_policy_from_request(body, &p, &err), TIDE_E_INVALID);
+                assert_non_null(err);
+                free(err);
+                json_decref(body);
+        }
+}
+
+static void group_set_keeps_desired_within_bounds(void **state) {
+        json_t *g = json_pack("{s:i, s:i, s:i}", "min", 1, "max", 5, "desired", 4), *b;
+        char *err = NULL;
+        b = json_pack("{s:i}", "max", 3);
+        assert_int_equal(model_group_set_merge(g, b, &err), 0);
+        assert_int_equal(json_int(g, "desired", 0), 3);
+        json_decref(b);
+        b = json_pack("{s:i}", "desired", 7);
+        assert_int_equal(model_group_set_merge(g, b, &err), TIDE_E_INVALID);
+        free(err);
+        err = NULL;
+        assert_int_equal(json_int(g, "desired", 0), 3);   /* unchanged */
+        json_decref(b);
+        b = json_object();
+        assert_int_equal(model_group_set_merge(g, b, &err), TIDE_E_INVALID);
+        free(err);
+        json_decref(b);
+        json_decref(g);
+}
+
+static void group_policy_names_are_unique(void **state) {
+        json_t *g = json_object(), *body = json_pack("{s:s, s:f, s:s}", "metric", "cpu", "above", 80.0, "adjust", "+1"), *p;
+        char *err = NULL;
+        for (int i = 0; i < MODEL_GROUP_POLICIES_MAX; i++) {
+                assert_int_equal(model_group_policy_from_request(body, &p, &err), 0);
+                assert_int_equal(model_group_policy_add(g, p, &err), 0);
+                json_decref(p);
+        }
+        assert_string_equal(json_str(json_array_get(json_object_get(g, "policies"), 15), "name", ""), "policy-16");
+        assert_int_equal(model_group_policy_from_request(body, &p, &err), 0);
+        assert_int_equal(model_group_policy_add(g, p, &err), TIDE_E_INVALID);   /* too many */
+        free(err);
+        json_decref(p);
+        json_decref(g);
+        g = json_object();
+        json_object_set_new(body, "name", json_string("out"));
+        assert_int_equal(model_group_policy_from_request(body, &p, &err), 0);
+        assert_int_equal(model_group_policy_add(g, p, &err), 0);
+        assert_int_equal(model_group_policy_add(g, p, &err), TIDE_E_INVALID);   /* taken */
+        free(err);
+        json_decref(p);
+        json_decref(g);
+        json_decref(body);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(names_accept_plain_words),
@@ -233,6 +355,10 @@ int main(void) {
                 cmocka_unit_test(placement_config_refuses_unknown_weights_and_modes),
                 cmocka_unit_test(policy_limits_stay_above_reservations),
                 cmocka_unit_test(policy_is_bounded_by_the_flavor_maxima),
+                cmocka_unit_test(groups_default_their_sizes_and_keep_policies),
+                cmocka_unit_test(groups_refuse_bad_sizes_policies_and_names),
+                cmocka_unit_test(group_set_keeps_desired_within_bounds),
+                cmocka_unit_test(group_policy_names_are_unique),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
