@@ -50,8 +50,9 @@ static int group_list(struct api_request *req, struct api_reply *rep) {
         json_t *g;
         json_array_foreach(a, i, g) {
                 json_decref(members_of(req, g, &active));
-                json_object_set_new(g, "members", json_integer((json_int_t) active));
-                json_object_set_new(g, "policies", json_integer((json_int_t) json_array_size(json_object_get(g, "policies"))));
+                json_object_set_new(g, "member_count", json_integer((json_int_t) active));
+                json_object_set_new(g, "policy_count", json_integer((json_int_t) json_array_size(json_object_get(g, "policies"))));
+                json_object_del(g, "policies");
                 json_object_del(g, "user_data");
                 json_object_del(g, "decisions");
         }

@@ -107,9 +107,12 @@ static int event_list(struct api_request *req, struct api_reply *rep) {
         const char *l = api_query(req, "limit");
         if (l && parse_int64(l, 1, 1000, &limit) < 0)
                 return api_error(rep, TIDE_E_INVALID, "limit must be an integer from 1 to 1000");
-        const char *inst = api_query(req, "instance");
+        const char *inst = api_query(req, "instance"), *group = api_query(req, "group");
+        if (inst && group)
+                return api_error(rep, TIDE_E_INVALID, "give instance or group, not both");
         json_t *a;
-        int r = model_event_list(api_store(req), inst, (size_t) limit, &a);
+        int r = group ? model_group_event_list(api_store(req), group, (size_t) limit, &a)
+                      : model_event_list(api_store(req), inst, (size_t) limit, &a);
         if (r < 0)
                 return api_error(rep, r, "listing events: %s", tide_strerror(r));
         return api_json(rep, 200, json_pack("{s:o}", "events", a));

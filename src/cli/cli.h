@@ -68,6 +68,21 @@ enum cli_opt {
         CLI_OPT_MEM_LIMIT,
         CLI_OPT_ELASTIC,
         CLI_OPT_STATS_LIMIT,          /* --limit of the stats: history entries, up to 10000 */
+        /* Autoscaling groups. */
+        CLI_OPT_MIN_SIZE,             /* --min, --max, --desired: members */
+        CLI_OPT_MAX_SIZE,
+        CLI_OPT_DESIRED,
+        CLI_OPT_NO_SPREAD,
+        CLI_OPT_METRIC,
+        CLI_OPT_ABOVE,
+        CLI_OPT_BELOW,
+        CLI_OPT_ADJUST,
+        CLI_OPT_STAT,
+        CLI_OPT_FOR,
+        CLI_OPT_COOLDOWN,
+        CLI_OPT_VICTIM,
+        CLI_OPT_POLICY_NAME,          /* --name of a scaling policy */
+        CLI_OPT_EVENT_GROUP,          /* --group of event list: an autoscaling group */
         CLI_OPT_MAX,
 };
 
@@ -100,11 +115,18 @@ const char *cli_weight_name(enum cli_weight w);
 #define CLI_WAIT_TIMEOUT_DEFAULT_S 300
 /* The API's limit on user_data, in bytes. */
 #define CLI_USER_DATA_MAX (64 * 1024)
+/* The API's limit on an autoscaling group's members (--min, --max, --desired, --adjust =N). */
+#define CLI_GROUP_MEMBERS_MAX 1000
+/* The API's limit on a scaling policy's --for and --cooldown, in seconds (a day). */
+#define CLI_DURATION_MAX_S 86400
+/* Operands a command may take (NAME; GROUP POLICY). */
+#define CLI_OPERANDS_MAX 2
 
 /* The parsed arguments of one command. Strings point into the argv that was parsed. A
  * numeric option that was not given is 0; `given` has the bit of every option seen. */
 struct cli_args {
-        const char *name;             /* the NAME operand, for commands that take one */
+        const char *name;             /* the first operand (NAME), for commands that take one */
+        const char *name2;            /* the second operand (POLICY of group policy delete) */
         uint64_t given;               /* CLI_F(opt) for each option seen */
         uint64_t reset;               /* CLI_F(opt) of settings given as "default" */
         enum cli_format format;
@@ -140,6 +162,17 @@ struct cli_args {
         int64_t mem_reservation_mib, mem_limit_mib;
         bool elastic;                         /* --elastic on */
         int64_t stats_limit;                  /* --limit of the stats */
+        /* Autoscaling groups and their scaling policies. */
+        int64_t min_size, max_size, desired;  /* members */
+        bool no_spread;
+        const char *metric;                   /* checked: 1-63 of a-z 0-9 _ */
+        double threshold;                     /* of --above or --below, whichever was given */
+        const char *adjust;                   /* checked (cli_parse_adjust()) */
+        const char *stat;                     /* "avg", "max" or "min" */
+        int64_t for_s, cooldown_s;            /* seconds */
+        const char *victim;                   /* "newest", "oldest" or "least-loaded" */
+        const char *policy_name;
+        const char *event_group;              /* --group of event list */
 };
 
 struct cli_ctx;
@@ -151,7 +184,9 @@ struct cli_command {
         const char *noun;
         const char *verb;
         int (*run)(struct cli_ctx *ctx, const struct cli_args *args);
-        bool takes_name;              /* exactly one NAME operand */
+        const char *operands;         /* the operands it takes, each of them required, by the
+                                       * names the usage and the errors give them: "NAME",
+                                       * "GROUP POLICY" (at most CLI_OPERANDS_MAX); NULL: none */
         uint64_t options;             /* CLI_F() of the options accepted (-h always is) */
         uint64_t required;            /* CLI_F() of the options that must be given */
         const char *usage;            /* what follows "tide NOUN VERB" */
@@ -177,13 +212,23 @@ enum {
         CLI_ARGS_HELP = 1,            /* -h/--help was given: print help, exit 0 */
 };
 
-/* Parses argv of one command (argv[0] is the verb; options and the NAME operand follow in
- * any order) against cmd's accepted and required options. Uses getopt_long (resetting its
- * state) with its own messages turned off. Returns CLI_ARGS_OK with *ret filled,
+/* Parses argv of one command (argv[0] is the verb; options and the operands follow in any
+ * order) against cmd's operands and its accepted and required options. Uses getopt_long
+ * (resetting its state) with its own messages turned off. Returns CLI_ARGS_OK with *ret filled,
  * CLI_ARGS_HELP, or -EINVAL with *ret_error a new string naming the problem (caller frees).
  * Does no I/O. */
 int cli_args_parse(const struct cli_command *cmd, int argc, char **argv, struct cli_args *ret,
                    char **ret_error);
+
+/* Parses a duration: a whole number with an optional unit s, m or h ("90", "90s", "5m",
+ * "1h"), 0 to CLI_DURATION_MAX_S seconds. Returns 0 with *ret set in seconds, -EINVAL (not a
+ * duration) or -ERANGE (too long). Pure. */
+int cli_parse_duration(const char *s, int64_t *ret);
+
+/* Checks a scaling policy's adjustment: +N or -N (members), =N (exactly N members, at most
+ * CLI_GROUP_MEMBERS_MAX), +N% or -N% (of the desired size); N of 1-6 digits, not 0 but for =0.
+ * The API's rule. Returns 0 or -EINVAL. Pure. */
+int cli_parse_adjust(const char *s);
 
 /* Parses a priority: an integer 1-1000 or low (250), normal (500), high (750).
  * Returns 0 with *ret set, or -EINVAL / -ERANGE. */
@@ -291,6 +336,17 @@ int cli_server_group_create(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_server_group_list(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_server_group_show(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_server_group_delete(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_group_create(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_group_list(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_group_show(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_group_set(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_group_delete(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_group_policy_add(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_group_policy_delete(struct cli_ctx *ctx, const struct cli_args *a);
+
+/* Reads a user-data file: UTF-8 text without NUL bytes, at most CLI_USER_DATA_MAX bytes.
+ * Returns a new JSON string, or NULL after reporting the problem on stderr. */
+json_t *cli_read_user_data(const char *path);
 
 /* The members of a settings PATCH that host set and placement config set share: cpu_ratio,
  * ram_ratio, disk_ratio, reserved_cpus and reserved_ram_mib, for each option given, null for
@@ -329,6 +385,30 @@ int cli_host_print(FILE *f, enum cli_format format, const json_t *host);
 /* Prints a server group: its members as FIELD VALUE rows, then INSTANCE HOST rows of its
  * `members`; or the group as JSON. Returns 0, -EINVAL (not an object) or -EIO. Pure. */
 int cli_server_group_print(FILE *f, enum cli_format format, const json_t *group);
+
+/* An autoscaling group, pure (cli_group.c).
+ *
+ * cli_group_body() is the POST /v1/groups body of group create: name, flavor and image, and
+ * min, max, desired, priority and elastic when given (a "default" priority or elastic sends
+ * nothing), spread false with --no-spread; not user_data, which the caller reads. With
+ * sizes_only, the PATCH body of group set: min, max and desired, those given. Returns a new
+ * object, or NULL when a string is not UTF-8. */
+json_t *cli_group_body(const struct cli_args *a, bool sizes_only);
+/* The POST /v1/groups/NAME/policies body: metric, adjust, above or below (a real), and stat,
+ * for_s, cooldown_s, victim and name when given. Returns a new object, or NULL when a string
+ * is not UTF-8. */
+json_t *cli_group_policy_body(const struct cli_args *a);
+/* A policy's condition for people: "cpu avg > 80 for 300s" ("for" left out when for_s is 0).
+ * New string. */
+char *cli_group_condition(const json_t *policy);
+/* Prints a group (GET /v1/groups/NAME): its fields as FIELD VALUE rows (not the lists), then
+ * MEMBER STATUS HOST LEAVING rows, POLICY CONDITION ADJUST COOLDOWN VALUE HELD COOLDOWN_LEFT
+ * rows (what the autoscaler sees now: the aggregate value, how long the condition has held,
+ * "-" when it does not, the cooldown left in whole seconds rounded up, "-" when none), the
+ * last decisions (TIME POLICY FROM TO REASON) and the last events (TIME TYPE INSTANCE
+ * MESSAGE), each table after a blank line. With CLI_FORMAT_JSON the group as it is. Returns
+ * 0, -EINVAL (not an object) or -EIO. */
+int cli_group_print(FILE *f, enum cli_format format, const json_t *group);
 
 /* Pure printers of the placement answers (cli_placement.c), unit-tested.
  *

@@ -7,6 +7,8 @@
 #include <limits.h>
 #include <math.h>
 
+#include "common/strbuf.h"
+
 _Static_assert(CLI_OPT_MAX <= 64, "option masks are 64 bits");
 
 /* One option any command may accept. Options with a short name keep it for every command
@@ -63,6 +65,20 @@ static const struct option_def option_defs[CLI_OPT_MAX] = {
         [CLI_OPT_MEM_LIMIT] = { "mem-limit", 0, true, "MIB", "memory the instance may have at most, up to the flavor's max RAM ('default' resets)" },
         [CLI_OPT_ELASTIC] = { "elastic", 0, true, "on|off|default", "off: the elastic loop leaves the resources as defined" },
         [CLI_OPT_STATS_LIMIT] = { "limit", 0, true, "N", "history entries, the newest (1-10000; default 10 for the table, tided's 60 for json)" },
+        [CLI_OPT_MIN_SIZE] = { "min", 0, true, "N", "the fewest members (0-1000; a new group: 1)" },
+        [CLI_OPT_MAX_SIZE] = { "max", 0, true, "N", "the most members (1-1000; a new group: --min)" },
+        [CLI_OPT_DESIRED] = { "desired", 0, true, "N", "the members wanted now, from --min to --max (a new group: --min)" },
+        [CLI_OPT_NO_SPREAD] = { "no-spread", 0, false, NULL, "do not spread the members over the hosts (soft anti-affinity)" },
+        [CLI_OPT_METRIC] = { "metric", 0, true, "cpu|memory|FIGURE", "cpu: % of a member's vCPUs busy; memory: % of its memory in use; or a figure of instance stats" },
+        [CLI_OPT_ABOVE] = { "above", 0, true, "X", "act when the metric is above X" },
+        [CLI_OPT_BELOW] = { "below", 0, true, "X", "act when the metric is below X" },
+        [CLI_OPT_ADJUST] = { "adjust", 0, true, "+N|-N|=N|+N%|-N%", "change the desired size by N members, to N, or by N percent" },
+        [CLI_OPT_STAT] = { "stat", 0, true, "avg|max|min", "how the members' values are combined (default avg)" },
+        [CLI_OPT_FOR] = { "for", 0, true, "DURATION", "how long the condition must hold: 90, 90s, 5m, 1h (0-24h; default 5m)" },
+        [CLI_OPT_COOLDOWN] = { "cooldown", 0, true, "DURATION", "how long the policy waits after it acted (0-24h; default 5m)" },
+        [CLI_OPT_VICTIM] = { "victim", 0, true, "WHICH", "the members that go first when the group shrinks: newest (default), oldest or least-loaded" },
+        [CLI_OPT_POLICY_NAME] = { "name", 0, true, "NAME", "the policy's name (default policy-N)" },
+        [CLI_OPT_EVENT_GROUP] = { "group", 0, true, "NAME", "only events of this autoscaling group (its last 10)" },
 };
 
 static const char *const weight_names[CLI_WEIGHT_MAX] = {
@@ -76,6 +92,8 @@ static const char *const weight_names[CLI_WEIGHT_MAX] = {
 static const char *const group_policies[] = {
         "affinity", "anti-affinity", "soft-affinity", "soft-anti-affinity",
 };
+static const char *const policy_stats[] = { "avg", "max", "min" };
+static const char *const policy_victims[] = { "newest", "oldest", "least-loaded" };
 
 const char *cli_weight_name(enum cli_weight w) {
         return w >= 0 && w < CLI_WEIGHT_MAX ? weight_names[w] : NULL;
@@ -95,6 +113,50 @@ int cli_parse_priority(const char *s, int64_t *ret) {
                         return 0;
                 }
         return parse_int64(s, 1, 1000, ret);
+}
+
+int cli_parse_duration(const char *s, int64_t *ret) {
+        static const struct { char unit; int64_t seconds; } units[] = {
+                { 's', 1 }, { 'm', 60 }, { 'h', 3600 },
+        };
+        size_t digits = s ? strspn(s, "0123456789") : 0;
+        if (digits == 0)
+                return -EINVAL;
+        const char *unit = s + digits;
+        int64_t mult = *unit ? 0 : 1;
+        for (size_t i = 0; i < ELEMENTSOF(units) && *unit && !unit[1]; i++)
+                if (*unit == units[i].unit)
+                        mult = units[i].seconds;
+        if (mult == 0)
+                return -EINVAL;
+        /* The digits alone (no sign, no space: strtoll would take them), as a number. */
+        _cleanup_free_ char *num = xstrndup(s, digits);
+        int64_t v;
+        int r = parse_int64(num, 0, CLI_DURATION_MAX_S, &v);
+        if (r < 0)
+                return r;
+        if (v * mult > CLI_DURATION_MAX_S)
+                return -ERANGE;
+        *ret = v * mult;
+        return 0;
+}
+
+int cli_parse_adjust(const char *s) {
+        if (!s || (*s != '+' && *s != '-' && *s != '='))
+                return -EINVAL;
+        bool exact = *s == '=';
+        const char *p = s + 1;
+        size_t digits = strspn(p, "0123456789");
+        bool percent = p[digits] == '%' && !p[digits + 1];
+        if (digits == 0 || digits > 6 || (p[digits] && !percent) || (exact && percent))
+                return -EINVAL;
+        int64_t v = 0;
+        for (size_t i = 0; i < digits; i++)
+                v = v * 10 + (p[i] - '0');
+        /* A change of 0 does nothing: surely a mistake. =0 empties the group (min 0). */
+        if (exact ? v > CLI_GROUP_MEMBERS_MAX : v == 0)
+                return -EINVAL;
+        return 0;
 }
 
 int cli_parse_double(const char *s, double *ret) {
@@ -339,6 +401,84 @@ static int store_policy(enum cli_opt id, const char *arg, struct cli_args *a, ch
         }
 }
 
+/* "a", "a or b", "a, b or c": words[0..n), each after prefix. A new string. */
+static char *word_list(const char *prefix, const char *const *words, size_t n) {
+        struct strbuf b = STRBUF_INIT(0);
+        for (size_t i = 0; i < n; i++)
+                strbuf_printf(&b, "%s%s%s", i == 0 ? "" : i + 1 < n ? ", " : " or ", prefix,
+                              words[i]);
+        return strbuf_steal(&b);
+}
+
+/* One word of a closed list, or an error naming them all. */
+static int store_word(enum cli_opt id, const char *arg, const char *const *words, size_t n,
+                      const char **ret, char **ret_error) {
+        for (size_t i = 0; i < n; i++)
+                if (streq(arg, words[i])) {
+                        *ret = arg;
+                        return 0;
+                }
+        _cleanup_free_ char *list = word_list("", words, n);
+        *ret_error = xasprintf("--%s must be %s, not '%s'", option_defs[id].long_name, list,
+                               arg);
+        return -EINVAL;
+}
+
+/* The options of scaling policies: the threshold, the adjustment, a metric's name, durations.
+ * tided knows the metrics; here a name is only checked to be one. */
+static int store_scaling(enum cli_opt id, const char *arg, struct cli_args *a,
+                         char **ret_error) {
+        const char *n = option_defs[id].long_name;
+        int r;
+        switch (id) {
+        case CLI_OPT_METRIC:
+                if (!*arg || strlen(arg) > CLI_LABEL_MAX ||
+                    strspn(arg, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(arg)) {
+                        *ret_error = xasprintf("--metric must be cpu, memory or a figure's "
+                                               "name (a-z 0-9 _), not '%s'", arg);
+                        return -EINVAL;
+                }
+                a->metric = arg;
+                return 0;
+        case CLI_OPT_ABOVE:
+        case CLI_OPT_BELOW:
+                if (cli_parse_double(arg, &a->threshold) < 0) {
+                        *ret_error = xasprintf("--%s needs a number, not '%s'", n, arg);
+                        return -EINVAL;
+                }
+                return 0;
+        case CLI_OPT_ADJUST:
+                if (cli_parse_adjust(arg) < 0) {
+                        *ret_error = xasprintf("--adjust must be +N or -N (members), =N (exactly "
+                                               "N members, at most %d) or +N%% or -N%% (of the "
+                                               "desired size), N not 0, not '%s'",
+                                               CLI_GROUP_MEMBERS_MAX, arg);
+                        return -EINVAL;
+                }
+                a->adjust = arg;
+                return 0;
+        case CLI_OPT_FOR:
+        case CLI_OPT_COOLDOWN:
+                r = cli_parse_duration(arg, id == CLI_OPT_FOR ? &a->for_s : &a->cooldown_s);
+                if (r == -ERANGE)
+                        *ret_error = xasprintf("--%s must be at most 24h (%d seconds), not '%s'",
+                                               n, CLI_DURATION_MAX_S, arg);
+                else if (r < 0)
+                        *ret_error = xasprintf("--%s must be a whole number of seconds, "
+                                               "optionally with a unit s, m or h (90, 90s, 5m, "
+                                               "1h), not '%s'", n, arg);
+                return r < 0 ? -EINVAL : 0;
+        case CLI_OPT_STAT:
+                return store_word(id, arg, policy_stats, ELEMENTSOF(policy_stats), &a->stat,
+                                  ret_error);
+        case CLI_OPT_VICTIM:
+                return store_word(id, arg, policy_victims, ELEMENTSOF(policy_victims),
+                                  &a->victim, ret_error);
+        default:
+                abort();
+        }
+}
+
 /* Stores one option's value. The server checks the API's exact limits; here only what
  * cannot be meaningful is refused, and the limits that the CLI itself documents. */
 static int store_option(enum cli_opt id, const char *arg, struct cli_args *a, char **ret_error) {
@@ -449,10 +589,83 @@ static int store_option(enum cli_opt id, const char *arg, struct cli_args *a, ch
                 return store_policy(id, arg, a, ret_error);
         case CLI_OPT_STATS_LIMIT:
                 return parse_number(arg, 1, 10000, &a->stats_limit, ret_error, n);
+        case CLI_OPT_MIN_SIZE:
+                return parse_number(arg, 0, CLI_GROUP_MEMBERS_MAX, &a->min_size, ret_error, n);
+        case CLI_OPT_MAX_SIZE:
+                return parse_number(arg, 1, CLI_GROUP_MEMBERS_MAX, &a->max_size, ret_error, n);
+        case CLI_OPT_DESIRED:
+                return parse_number(arg, 0, CLI_GROUP_MEMBERS_MAX, &a->desired, ret_error, n);
+        case CLI_OPT_NO_SPREAD: a->no_spread = true; return 0;
+        case CLI_OPT_METRIC:
+        case CLI_OPT_ABOVE:
+        case CLI_OPT_BELOW:
+        case CLI_OPT_ADJUST:
+        case CLI_OPT_STAT:
+        case CLI_OPT_FOR:
+        case CLI_OPT_COOLDOWN:
+        case CLI_OPT_VICTIM:
+                return store_scaling(id, arg, a, ret_error);
+        case CLI_OPT_POLICY_NAME: a->policy_name = arg; return 0;
+        case CLI_OPT_EVENT_GROUP: a->event_group = arg; return 0;
         case CLI_OPT_MAX:
                 break;
         }
         abort();
+}
+
+/* Operand i's name, a word of cmd->operands ("GROUP POLICY"), with its length in *ret_len;
+ * NULL past the last. */
+static const char *operand_word(const struct cli_command *cmd, size_t i, size_t *ret_len) {
+        const char *p = cmd->operands ? cmd->operands + strspn(cmd->operands, " ") : "";
+        for (; *p && i > 0; i--) {
+                p += strcspn(p, " ");
+                p += strspn(p, " ");
+        }
+        *ret_len = strcspn(p, " ");
+        return *p ? p : NULL;
+}
+
+static size_t operand_count(const struct cli_command *cmd) {
+        size_t n = 0, len;
+        while (operand_word(cmd, n, &len))
+                n++;
+        if (n > CLI_OPERANDS_MAX)
+                abort();  /* a command table that this parser cannot serve */
+        return n;
+}
+
+/* "nothing to change": with the options to give, when they are few enough to list. */
+static char *nothing_to_change(uint64_t one_of) {
+        enum { LIST_MAX = 3 };
+        const char *names[LIST_MAX];
+        size_t n = 0;
+        for (int id = 0; id < CLI_OPT_MAX; id++)
+                if (one_of & CLI_F(id)) {
+                        if (n == LIST_MAX)
+                                return xstrdup("nothing to change: give at least one option");
+                        names[n++] = option_defs[id].long_name;
+                }
+        _cleanup_free_ char *list = word_list("--", names, n);
+        return xasprintf("nothing to change: give %s", list);
+}
+
+/* A group's --min, --max and --desired, when given together, must be in order; tided checks
+ * them against the group's others. */
+static int check_sizes(const struct cli_args *a, char **ret_error) {
+        bool min = a->given & CLI_F(CLI_OPT_MIN_SIZE), max = a->given & CLI_F(CLI_OPT_MAX_SIZE);
+        bool desired = a->given & CLI_F(CLI_OPT_DESIRED);
+        if (min && max && a->min_size > a->max_size)
+                *ret_error = xasprintf("--min (%" PRId64 ") is above --max (%" PRId64 ")",
+                                       a->min_size, a->max_size);
+        else if (min && desired && a->desired < a->min_size)
+                *ret_error = xasprintf("--desired (%" PRId64 ") is below --min (%" PRId64 ")",
+                                       a->desired, a->min_size);
+        else if (max && desired && a->desired > a->max_size)
+                *ret_error = xasprintf("--desired (%" PRId64 ") is above --max (%" PRId64 ")",
+                                       a->desired, a->max_size);
+        else
+                return 0;
+        return -EINVAL;
 }
 
 /* Names the option getopt could not take, for the message. */
@@ -500,7 +713,9 @@ int cli_args_parse(const struct cli_command *cmd, int argc, char **argv, struct 
                 .format = CLI_FORMAT_TABLE,
                 .timeout_s = CLI_WAIT_TIMEOUT_DEFAULT_S,
         };
-        const char *extra = NULL;
+        /* The operands, in order; one past those the command takes is one too many. */
+        const char *ops[CLI_OPERANDS_MAX + 1] = {};
+        size_t nops = 0, want = operand_count(cmd);
         bool help = false;
 
         opterr = 0;
@@ -514,10 +729,8 @@ int cli_args_parse(const struct cli_command *cmd, int argc, char **argv, struct 
                         continue;
                 }
                 if (c == 1) {
-                        if (cmd->takes_name && !a.name)
-                                a.name = optarg;
-                        else if (!extra)
-                                extra = optarg;
+                        if (nops <= want)
+                                ops[nops++] = optarg;
                         continue;
                 }
                 if (c == '?' || c == ':') {
@@ -541,29 +754,27 @@ int cli_args_parse(const struct cli_command *cmd, int argc, char **argv, struct 
                 a.given |= CLI_F(id);
         }
         /* Operands after "--". */
-        for (int i = optind; i < argc; i++) {
-                if (cmd->takes_name && !a.name)
-                        a.name = argv[i];
-                else if (!extra)
-                        extra = argv[i];
-        }
+        for (int i = optind; i < argc && nops <= want; i++)
+                ops[nops++] = argv[i];
 
         /* Help wins over every other complaint: "tide x y --help" must always work. */
         if (help)
                 return CLI_ARGS_HELP;
 
-        if (extra) {
-                *ret_error = xasprintf("unexpected argument '%s'", extra);
+        if (nops > want) {
+                *ret_error = xasprintf("unexpected argument '%s'", ops[want]);
                 return -EINVAL;
         }
-        if (cmd->takes_name && !a.name) {
-                *ret_error = xstrdup("missing NAME");
-                return -EINVAL;
-        }
-        if (cmd->takes_name && !*a.name) {
-                *ret_error = xstrdup("NAME must not be empty");
-                return -EINVAL;
-        }
+        for (size_t i = 0; i < want; i++)
+                if (i >= nops || !*ops[i]) {
+                        size_t len;
+                        const char *o = operand_word(cmd, i, &len);
+                        *ret_error = i >= nops ? xasprintf("missing %.*s", (int) len, o)
+                                               : xasprintf("%.*s must not be empty", (int) len, o);
+                        return -EINVAL;
+                }
+        a.name = ops[0];
+        a.name2 = ops[1];
         for (int id = 0; id < CLI_OPT_MAX; id++)
                 if ((cmd->required & CLI_F(id)) && !(a.given & CLI_F(id))) {
                         *ret_error = xasprintf("missing --%s %s", option_defs[id].long_name,
@@ -588,7 +799,20 @@ int cli_args_parse(const struct cli_command *cmd, int argc, char **argv, struct 
                 return -EINVAL;
         }
         if (cmd->one_of && !(a.given & cmd->one_of)) {
-                *ret_error = xstrdup("nothing to change: give at least one option");
+                *ret_error = nothing_to_change(cmd->one_of);
+                return -EINVAL;
+        }
+        if ((cmd->options & CLI_F(CLI_OPT_ABOVE)) &&
+            !!(a.given & CLI_F(CLI_OPT_ABOVE)) == !!(a.given & CLI_F(CLI_OPT_BELOW))) {
+                *ret_error = xstrdup(a.given & CLI_F(CLI_OPT_ABOVE)
+                                     ? "give --above or --below, not both"
+                                     : "missing --above X or --below X");
+                return -EINVAL;
+        }
+        if (check_sizes(&a, ret_error) < 0)
+                return -EINVAL;
+        if (a.instance && a.event_group) {
+                *ret_error = xstrdup("give --instance or --group, not both");
                 return -EINVAL;
         }
 

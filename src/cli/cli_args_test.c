@@ -11,7 +11,7 @@
 static int run_nothing(struct cli_ctx *ctx, const struct cli_args *a) { return 0; }
 
 static const struct cli_command create_cmd = {
-        "instance", "create", run_nothing, true,
+        "instance", "create", run_nothing, "NAME",
         CLI_F(CLI_OPT_FLAVOR) | CLI_F(CLI_OPT_IMAGE) | CLI_F(CLI_OPT_PRIORITY) | CLI_F(CLI_OPT_HA) |
                 CLI_F(CLI_OPT_WAIT) | CLI_F(CLI_OPT_TIMEOUT) | CLI_F(CLI_OPT_FORMAT) |
                 CLI_F(CLI_OPT_USER_DATA),
@@ -20,25 +20,25 @@ static const struct cli_command create_cmd = {
 };
 
 static const struct cli_command list_cmd = {
-        "event", "list", run_nothing, false,
+        "event", "list", run_nothing, NULL,
         CLI_F(CLI_OPT_FORMAT) | CLI_F(CLI_OPT_LIMIT) | CLI_F(CLI_OPT_INSTANCE), 0, "", "test", 0,
 };
 
 static const struct cli_command flavor_cmd = {
-        "flavor", "create", run_nothing, true,
+        "flavor", "create", run_nothing, "NAME",
         CLI_F(CLI_OPT_VCPUS) | CLI_F(CLI_OPT_RAM) | CLI_F(CLI_OPT_DISK_GIB) | CLI_F(CLI_OPT_MAX_RAM),
         CLI_F(CLI_OPT_VCPUS) | CLI_F(CLI_OPT_RAM) | CLI_F(CLI_OPT_DISK_GIB), "", "test", 0,
 };
 
 static const struct cli_command image_cmd = {
-        "image", "create", run_nothing, true,
+        "image", "create", run_nothing, "NAME",
         CLI_F(CLI_OPT_DISK_FILE) | CLI_F(CLI_OPT_KERNEL) | CLI_F(CLI_OPT_INITRD) |
                 CLI_F(CLI_OPT_CMDLINE),
         CLI_F(CLI_OPT_DISK_FILE), "", "test", 0,
 };
 
 static const struct cli_command instance_create_cmd = {
-        "instance", "create", run_nothing, true,
+        "instance", "create", run_nothing, "NAME",
         CLI_F(CLI_OPT_FLAVOR) | CLI_F(CLI_OPT_IMAGE) | CLI_F(CLI_OPT_HINT) | CLI_F(CLI_OPT_GROUP) |
                 CLI_F(CLI_OPT_DRY_RUN) | CLI_F(CLI_OPT_WAIT),
         CLI_F(CLI_OPT_FLAVOR) | CLI_F(CLI_OPT_IMAGE), "", "test", 0,
@@ -48,7 +48,7 @@ static const struct cli_command instance_create_cmd = {
                   CLI_F(CLI_OPT_RESERVED_CPUS) | CLI_F(CLI_OPT_RESERVED_RAM))
 
 static const struct cli_command host_set_cmd = {
-        "host", "set", run_nothing, true,
+        "host", "set", run_nothing, "NAME",
         SETTINGS | CLI_F(CLI_OPT_LABEL) | CLI_F(CLI_OPT_UNLABEL) | CLI_F(CLI_OPT_DRAIN) |
                 CLI_F(CLI_OPT_UNDRAIN) | CLI_F(CLI_OPT_FORMAT),
         0, "", "test",
@@ -57,7 +57,7 @@ static const struct cli_command host_set_cmd = {
 };
 
 static const struct cli_command config_set_cmd = {
-        "placement", "config set", run_nothing, false,
+        "placement", "config set", run_nothing, NULL,
         SETTINGS | CLI_F(CLI_OPT_MODE) | CLI_F(CLI_OPT_WEIGHT), 0, "", "test",
         SETTINGS | CLI_F(CLI_OPT_MODE) | CLI_F(CLI_OPT_WEIGHT),
 };
@@ -67,17 +67,43 @@ static const struct cli_command config_set_cmd = {
                 CLI_F(CLI_OPT_MEM_LIMIT) | CLI_F(CLI_OPT_ELASTIC))
 
 static const struct cli_command instance_set_cmd = {
-        "instance", "set", run_nothing, true, POLICY | CLI_F(CLI_OPT_FORMAT), 0, "", "test",
+        "instance", "set", run_nothing, "NAME", POLICY | CLI_F(CLI_OPT_FORMAT), 0, "", "test",
         POLICY,
 };
 
 static const struct cli_command stats_cmd = {
-        "instance", "stats", run_nothing, true,
+        "instance", "stats", run_nothing, "NAME",
         CLI_F(CLI_OPT_STATS_LIMIT) | CLI_F(CLI_OPT_FORMAT), 0, "", "test", 0,
 };
 
+#define GROUP_SIZES (CLI_F(CLI_OPT_MIN_SIZE) | CLI_F(CLI_OPT_MAX_SIZE) | CLI_F(CLI_OPT_DESIRED))
+
+static const struct cli_command group_set_cmd = {
+        "group", "set", run_nothing, "NAME", GROUP_SIZES | CLI_F(CLI_OPT_FORMAT), 0, "", "test",
+        GROUP_SIZES,
+};
+
+#define SCALING (CLI_F(CLI_OPT_METRIC) | CLI_F(CLI_OPT_ABOVE) | CLI_F(CLI_OPT_BELOW) | \
+                 CLI_F(CLI_OPT_ADJUST) | CLI_F(CLI_OPT_STAT) | CLI_F(CLI_OPT_FOR) | \
+                 CLI_F(CLI_OPT_COOLDOWN) | CLI_F(CLI_OPT_VICTIM) | CLI_F(CLI_OPT_POLICY_NAME))
+
+static const struct cli_command policy_add_cmd = {
+        "group", "policy add", run_nothing, "GROUP", SCALING,
+        CLI_F(CLI_OPT_METRIC) | CLI_F(CLI_OPT_ADJUST), "", "test", 0,
+};
+
+static const struct cli_command policy_delete_cmd = {
+        "group", "policy delete", run_nothing, "GROUP POLICY", 0, 0, "GROUP POLICY", "test", 0,
+};
+
+static const struct cli_command event_list_cmd = {
+        "event", "list", run_nothing, NULL,
+        CLI_F(CLI_OPT_INSTANCE) | CLI_F(CLI_OPT_EVENT_GROUP) | CLI_F(CLI_OPT_LIMIT), 0, "",
+        "test", 0,
+};
+
 static const struct cli_command metrics_cmd = {
-        "metrics", "", run_nothing, false, 0, 0, "", "Print the metrics.", 0,
+        "metrics", "", run_nothing, NULL, 0, 0, "", "Print the metrics.", 0,
 };
 
 /* Parses a NULL-terminated list of words (copied: getopt permutes argv). */
@@ -652,11 +678,228 @@ static void test_weight_errors(void **state) {
         free(err);
 }
 
+static void test_group_sizes(void **state) {
+        struct cli_args a;
+        char *err;
+        assert_int_equal(parse(&group_set_cmd, &a, &err, "set", "web", "--min", "0", "--max",
+                               "1000", "--desired", "3", NULL), CLI_ARGS_OK);
+        assert_string_equal(a.name, "web");
+        assert_int_equal(a.min_size, 0);
+        assert_int_equal(a.max_size, 1000);
+        assert_int_equal(a.desired, 3);
+        assert_int_equal(a.given & GROUP_SIZES, GROUP_SIZES);
+        /* Only what was given. */
+        assert_int_equal(parse(&group_set_cmd, &a, &err, "set", "web", "--desired", "0", NULL),
+                         CLI_ARGS_OK);
+        assert_int_equal(a.given, CLI_F(CLI_OPT_DESIRED));
+}
+
+static void test_group_sizes_checked(void **state) {
+        static const struct { const char *opt, *arg, *msg; } cases[] = {
+                { "--min", "-1", "--min must be between 0 and 1000, not '-1'" },
+                { "--min", "1001", "--min must be between 0 and 1000, not '1001'" },
+                { "--max", "0", "--max must be between 1 and 1000, not '0'" },
+                { "--desired", "two", "--desired needs a whole number, not 'two'" },
+                { "--desired", "1.5", "--desired needs a whole number, not '1.5'" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                struct cli_args a;
+                char *err;
+                assert_int_equal(parse(&group_set_cmd, &a, &err, "set", "web", cases[i].opt,
+                                       cases[i].arg, NULL), -EINVAL);
+                assert_string_equal(err, cases[i].msg);
+                free(err);
+        }
+}
+
+static void test_group_sizes_in_order(void **state) {
+        struct cli_args a;
+        char *err;
+        assert_int_equal(parse(&group_set_cmd, &a, &err, "set", "web", "--min", "3", "--max",
+                               "2", NULL), -EINVAL);
+        assert_string_equal(err, "--min (3) is above --max (2)");
+        free(err);
+        assert_int_equal(parse(&group_set_cmd, &a, &err, "set", "web", "--min", "3",
+                               "--desired", "2", NULL), -EINVAL);
+        assert_string_equal(err, "--desired (2) is below --min (3)");
+        free(err);
+        assert_int_equal(parse(&group_set_cmd, &a, &err, "set", "web", "--max", "3",
+                               "--desired", "4", NULL), -EINVAL);
+        assert_string_equal(err, "--desired (4) is above --max (3)");
+        free(err);
+        /* Alone, each may be anything in its range: tided checks it against the group. */
+        assert_int_equal(parse(&group_set_cmd, &a, &err, "set", "web", "--desired", "40", NULL),
+                         CLI_ARGS_OK);
+        assert_int_equal(parse(&group_set_cmd, &a, &err, "set", "web", "--min", "2", "--max",
+                               "2", "--desired", "2", NULL), CLI_ARGS_OK);
+}
+
+static void test_group_set_names_its_options(void **state) {
+        struct cli_args a;
+        char *err;
+        assert_int_equal(parse(&group_set_cmd, &a, &err, "set", "web", "-f", "json", NULL),
+                         -EINVAL);
+        assert_string_equal(err, "nothing to change: give --min, --max or --desired");
+        free(err);
+}
+
+static void test_two_operands(void **state) {
+        struct cli_args a;
+        char *err;
+        assert_int_equal(parse(&policy_delete_cmd, &a, &err, "delete", "web", "out", NULL),
+                         CLI_ARGS_OK);
+        assert_string_equal(a.name, "web");
+        assert_string_equal(a.name2, "out");
+        assert_int_equal(parse(&policy_delete_cmd, &a, &err, "delete", "web", NULL), -EINVAL);
+        assert_string_equal(err, "missing POLICY");
+        free(err);
+        assert_int_equal(parse(&policy_delete_cmd, &a, &err, "delete", NULL), -EINVAL);
+        assert_string_equal(err, "missing GROUP");
+        free(err);
+        assert_int_equal(parse(&policy_delete_cmd, &a, &err, "delete", "web", "", NULL),
+                         -EINVAL);
+        assert_string_equal(err, "POLICY must not be empty");
+        free(err);
+        assert_int_equal(parse(&policy_delete_cmd, &a, &err, "delete", "web", "out", "in",
+                               NULL), -EINVAL);
+        assert_string_equal(err, "unexpected argument 'in'");
+        free(err);
+        /* One operand: NULL for the second. */
+        assert_int_equal(parse(&group_set_cmd, &a, &err, "set", "web", "--min", "1", NULL),
+                         CLI_ARGS_OK);
+        assert_null(a.name2);
+}
+
+static void test_policy_add_options(void **state) {
+        struct cli_args a;
+        char *err;
+        assert_int_equal(parse(&policy_add_cmd, &a, &err, "add", "web", "--metric", "cpu",
+                               "--above", "80.5", "--adjust", "+2", "--stat", "max", "--for",
+                               "5m", "--cooldown", "90", "--victim", "least-loaded", "--name",
+                               "out", NULL), CLI_ARGS_OK);
+        assert_string_equal(a.name, "web");
+        assert_string_equal(a.metric, "cpu");
+        assert_true(a.threshold == 80.5);
+        assert_true(a.given & CLI_F(CLI_OPT_ABOVE));
+        assert_string_equal(a.adjust, "+2");
+        assert_string_equal(a.stat, "max");
+        assert_int_equal(a.for_s, 300);
+        assert_int_equal(a.cooldown_s, 90);
+        assert_string_equal(a.victim, "least-loaded");
+        assert_string_equal(a.policy_name, "out");
+        /* Values that begin with '-' are values, not options. */
+        assert_int_equal(parse(&policy_add_cmd, &a, &err, "add", "web", "--metric",
+                               "ready_cores", "--below", "-0.5", "--adjust", "-25%", NULL),
+                         CLI_ARGS_OK);
+        assert_true(a.threshold == -0.5);
+        assert_string_equal(a.adjust, "-25%");
+        assert_null(a.stat);
+        assert_false(a.given & CLI_F(CLI_OPT_FOR));
+}
+
+static void test_above_or_below(void **state) {
+        struct cli_args a;
+        char *err;
+        assert_int_equal(parse(&policy_add_cmd, &a, &err, "add", "web", "--metric", "cpu",
+                               "--adjust", "+1", NULL), -EINVAL);
+        assert_string_equal(err, "missing --above X or --below X");
+        free(err);
+        assert_int_equal(parse(&policy_add_cmd, &a, &err, "add", "web", "--metric", "cpu",
+                               "--adjust", "+1", "--above", "1", "--below", "2", NULL), -EINVAL);
+        assert_string_equal(err, "give --above or --below, not both");
+        free(err);
+        assert_int_equal(parse(&policy_add_cmd, &a, &err, "add", "web", "--metric", "cpu",
+                               "--adjust", "+1", "--above", "nan", NULL), -EINVAL);
+        assert_string_equal(err, "--above needs a number, not 'nan'");
+        free(err);
+        assert_int_equal(parse(&policy_add_cmd, &a, &err, "add", "web", "--above", "1",
+                               "--adjust", "+1", NULL), -EINVAL);
+        assert_string_equal(err, "missing --metric cpu|memory|FIGURE");
+        free(err);
+}
+
+static void test_policy_words_checked(void **state) {
+        static const struct { const char *opt, *arg, *msg; } cases[] = {
+                { "--stat", "mean", "--stat must be avg, max or min, not 'mean'" },
+                { "--victim", "random",
+                  "--victim must be newest, oldest or least-loaded, not 'random'" },
+                { "--metric", "CPU", "--metric must be cpu, memory or a figure's name" },
+                { "--metric", "", "--metric must be" },
+                { "--metric", "cpu load", "--metric must be" },
+                { "--adjust", "2", "--adjust must be +N or -N" },
+                { "--for", "5d", "--for must be a whole number of seconds" },
+                { "--cooldown", "25h", "--cooldown must be at most 24h (86400 seconds)" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                struct cli_args a;
+                char *err;
+                assert_int_equal(parse(&policy_add_cmd, &a, &err, "add", "web", "--metric",
+                                       "cpu", "--above", "1", "--adjust", "+1", cases[i].opt,
+                                       cases[i].arg, NULL), -EINVAL);
+                assert_non_null(strstr(err, cases[i].msg));
+                free(err);
+        }
+}
+
+static void test_parse_duration(void **state) {
+        static const struct { const char *s; int r; int64_t v; } cases[] = {
+                { "0", 0, 0 }, { "90", 0, 90 }, { "90s", 0, 90 }, { "5m", 0, 300 },
+                { "1h", 0, 3600 }, { "24h", 0, 86400 }, { "1440m", 0, 86400 },
+                { "086400", 0, 86400 }, { "86400s", 0, 86400 },
+                { "86401", -ERANGE, 0 }, { "25h", -ERANGE, 0 },
+                { "99999999999999999999h", -ERANGE, 0 },
+                { "", -EINVAL, 0 }, { "s", -EINVAL, 0 }, { "-5", -EINVAL, 0 },
+                { "+5", -EINVAL, 0 }, { " 5", -EINVAL, 0 }, { "5 ", -EINVAL, 0 },
+                { "5d", -EINVAL, 0 }, { "5ms", -EINVAL, 0 }, { "1.5h", -EINVAL, 0 },
+                { "5M", -EINVAL, 0 }, { "1h30m", -EINVAL, 0 },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                int64_t v = -1;
+                int r = cli_parse_duration(cases[i].s, &v);
+                if (r != cases[i].r)
+                        fail_msg("'%s': %d, not %d", cases[i].s, r, cases[i].r);
+                if (r == 0)
+                        assert_int_equal(v, cases[i].v);
+                else
+                        assert_int_equal(v, -1);
+        }
+}
+
+static void test_parse_adjust(void **state) {
+        static const char *const good[] = {
+                "+1", "-1", "+2", "=0", "=1000", "+50%", "-25%", "+999999", "-100%",
+        };
+        static const char *const bad[] = {
+                "", "1", "+", "-", "=", "+0", "-0", "+0%", "=1001", "=5%", "+5%%", "%",
+                "+1234567", "++1", "+-1", "+1.5", "+ 1", "+1 ", "x", "=-1", "+1e2",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(good); i++)
+                if (cli_parse_adjust(good[i]) != 0)
+                        fail_msg("'%s' refused", good[i]);
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                if (cli_parse_adjust(bad[i]) != -EINVAL)
+                        fail_msg("'%s' taken", bad[i]);
+}
+
+static void test_event_group(void **state) {
+        struct cli_args a;
+        char *err;
+        assert_int_equal(parse(&event_list_cmd, &a, &err, "list", "--group", "web", "--limit",
+                               "3", NULL), CLI_ARGS_OK);
+        assert_string_equal(a.event_group, "web");
+        /* The server group of instance create is another option. */
+        assert_null(a.group);
+        assert_int_equal(parse(&event_list_cmd, &a, &err, "list", "--group", "web",
+                               "--instance", "web-1", NULL), -EINVAL);
+        assert_string_equal(err, "give --instance or --group, not both");
+        free(err);
+}
+
 static const struct cli_command table[] = {
-        { "placement", "explain", run_nothing, true, CLI_F(CLI_OPT_FORMAT), 0, "", "", 0 },
-        { "placement", "config show", run_nothing, false, CLI_F(CLI_OPT_FORMAT), 0, "", "", 0 },
-        { "placement", "config set", run_nothing, false, CLI_F(CLI_OPT_MODE), 0, "", "", 0 },
-        { "host", "show", run_nothing, true, 0, 0, "", "", 0 },
+        { "placement", "explain", run_nothing, "NAME", CLI_F(CLI_OPT_FORMAT), 0, "", "", 0 },
+        { "placement", "config show", run_nothing, NULL, CLI_F(CLI_OPT_FORMAT), 0, "", "", 0 },
+        { "placement", "config set", run_nothing, NULL, CLI_F(CLI_OPT_MODE), 0, "", "", 0 },
+        { "host", "show", run_nothing, "NAME", 0, 0, "", "", 0 },
 };
 
 static void test_three_word_commands(void **state) {
@@ -745,6 +988,17 @@ int main(void) {
                 cmocka_unit_test(test_weight_errors),
                 cmocka_unit_test(test_three_word_commands),
                 cmocka_unit_test(test_three_word_misses),
+                cmocka_unit_test(test_group_sizes),
+                cmocka_unit_test(test_group_sizes_checked),
+                cmocka_unit_test(test_group_sizes_in_order),
+                cmocka_unit_test(test_group_set_names_its_options),
+                cmocka_unit_test(test_two_operands),
+                cmocka_unit_test(test_policy_add_options),
+                cmocka_unit_test(test_above_or_below),
+                cmocka_unit_test(test_policy_words_checked),
+                cmocka_unit_test(test_parse_duration),
+                cmocka_unit_test(test_parse_adjust),
+                cmocka_unit_test(test_event_group),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -90,26 +90,6 @@ static int wait_for(struct cli_ctx *ctx, const char *name, json_t **inst, const 
         }
 }
 
-/* Reads the user-data file: UTF-8 text of at most CLI_USER_DATA_MAX bytes. Returns a new
- * JSON string or NULL (reported). */
-static json_t *read_user_data(const char *path) {
-        _cleanup_free_ char *data = NULL;
-        size_t len = 0;
-        int r = read_file(path, CLI_USER_DATA_MAX, &data, &len);
-        if (r == -EFBIG) {
-                cli_error("user-data '%s': larger than %d KiB", path, CLI_USER_DATA_MAX / 1024);
-                return NULL;
-        }
-        if (r < 0) {
-                cli_error("user-data '%s': %s", path, tide_strerror(r));
-                return NULL;
-        }
-        json_t *s = memchr(data, 0, len) ? NULL : json_stringn(data, len);
-        if (!s)
-                cli_error("user-data '%s': not UTF-8 text", path);
-        return s;
-}
-
 /* Prints a dry run's answer. Exit 0 when a host would take the instance, 1 when none would:
  * scripts can ask before they create. */
 static int print_dry_run(const json_t *answer, enum cli_format format) {
@@ -133,7 +113,7 @@ int cli_instance_create(struct cli_ctx *ctx, const struct cli_args *a) {
                 return CLI_EXIT_FAILURE;
         }
         if (a->user_data_file) {
-                json_t *ud = read_user_data(a->user_data_file);
+                json_t *ud = cli_read_user_data(a->user_data_file);
                 if (!ud) {
                         json_decref(body);
                         return CLI_EXIT_FAILURE;

@@ -34,12 +34,16 @@
                         O(ELASTIC))
 #define STATS_USAGE "[--limit N] " FORMAT_USAGE
 #define PLACEMENT_SET_OPTIONS (RATIO_OPTIONS | O(MODE) | O(WEIGHT))
+#define GROUP_SIZE_USAGE "[--min N] [--max N] [--desired N]"
+#define GROUP_SIZE_OPTIONS (O(MIN_SIZE) | O(MAX_SIZE) | O(DESIRED))
+#define SCALING_OPTIONS (O(METRIC) | O(ABOVE) | O(BELOW) | O(ADJUST) | O(STAT) | O(FOR) | \
+                         O(COOLDOWN) | O(VICTIM) | O(POLICY_NAME))
 
-/* Rows: noun, verb ("" for a noun with no verbs), handler, takes NAME, options accepted,
- * options required, usage, help,
+/* Rows: noun, verb ("" for a noun with no verbs), handler, operands (NULL: none), options
+ * accepted, options required, usage, help,
  * and the options at least one of which a settings change needs (0: none). */
 static const struct cli_command commands[] = {
-        { "flavor", "create", cli_flavor_create, true,
+        { "flavor", "create", cli_flavor_create, "NAME",
           O(VCPUS) | O(RAM) | O(DISK_GIB) | O(MAX_VCPUS) | O(MAX_RAM) | O(CPU_POLICY) |
                   O(HUGEPAGES) | O(FORMAT),
           O(VCPUS) | O(RAM) | O(DISK_GIB),
@@ -47,26 +51,26 @@ static const struct cli_command commands[] = {
           "[--cpu-policy shared|dedicated] [--hugepages] " FORMAT_USAGE,
           "Create a flavor: a VM size, the maxima a VM of it may grow to, and its placement.",
           0 },
-        { "flavor", "list", cli_flavor_list, false, O(FORMAT), 0, FORMAT_USAGE,
+        { "flavor", "list", cli_flavor_list, NULL, O(FORMAT), 0, FORMAT_USAGE,
           "List the flavors.", 0 },
-        { "flavor", "show", cli_flavor_show, true, O(FORMAT), 0, "NAME " FORMAT_USAGE,
+        { "flavor", "show", cli_flavor_show, "NAME", O(FORMAT), 0, "NAME " FORMAT_USAGE,
           "Show one flavor, by name or id.", 0 },
-        { "flavor", "delete", cli_flavor_delete, true, 0, 0, "NAME",
+        { "flavor", "delete", cli_flavor_delete, "NAME", 0, 0, "NAME",
           "Delete a flavor that no instance uses.", 0 },
 
-        { "image", "create", cli_image_create, true,
+        { "image", "create", cli_image_create, "NAME",
           O(DISK_FILE) | O(KERNEL) | O(INITRD) | O(CMDLINE) | O(FORMAT), O(DISK_FILE),
           "NAME --disk FILE [--kernel FILE [--initrd FILE] [--cmdline STR]] " FORMAT_USAGE,
           "Register an image: tided copies the files (read on its host) into its image store.",
           0 },
-        { "image", "list", cli_image_list, false, O(FORMAT), 0, FORMAT_USAGE,
+        { "image", "list", cli_image_list, NULL, O(FORMAT), 0, FORMAT_USAGE,
           "List the images.", 0 },
-        { "image", "show", cli_image_show, true, O(FORMAT), 0, "NAME " FORMAT_USAGE,
+        { "image", "show", cli_image_show, "NAME", O(FORMAT), 0, "NAME " FORMAT_USAGE,
           "Show one image, by name or id.", 0 },
-        { "image", "delete", cli_image_delete, true, 0, 0, "NAME",
+        { "image", "delete", cli_image_delete, "NAME", 0, 0, "NAME",
           "Delete an image that no instance uses.", 0 },
 
-        { "instance", "create", cli_instance_create, true,
+        { "instance", "create", cli_instance_create, "NAME",
           O(FLAVOR) | O(IMAGE) | O(USER_DATA) | O(PRIORITY) | POLICY_OPTIONS | O(HA) | O(HINT) |
                   O(GROUP) | O(DRY_RUN) | O(WAIT) | O(TIMEOUT) | O(FORMAT),
           O(FLAVOR) | O(IMAGE),
@@ -74,67 +78,95 @@ static const struct cli_command commands[] = {
           "[--priority N|low|normal|high] " POLICY_USAGE " [--ha] [--hint KEY=VALUE]... "
           "[--group NAME] [--dry-run | --wait [--timeout SECONDS]] " FORMAT_USAGE,
           "Create and start an instance; with --dry-run, only show where it would go.", 0 },
-        { "instance", "list", cli_instance_list, false, O(FORMAT), 0, FORMAT_USAGE,
+        { "instance", "list", cli_instance_list, NULL, O(FORMAT), 0, FORMAT_USAGE,
           "List the instances.", 0 },
-        { "instance", "show", cli_instance_show, true, O(FORMAT), 0, "NAME " FORMAT_USAGE,
+        { "instance", "show", cli_instance_show, "NAME", O(FORMAT), 0, "NAME " FORMAT_USAGE,
           "Show one instance, by name or id.", 0 },
-        { "instance", "set", cli_instance_set, true, O(PRIORITY) | POLICY_OPTIONS | O(FORMAT), 0,
+        { "instance", "set", cli_instance_set, "NAME", O(PRIORITY) | POLICY_OPTIONS | O(FORMAT), 0,
           "NAME [--priority N|low|normal|high] " POLICY_USAGE " " FORMAT_USAGE,
           "Change an instance's elastic policy; 'default' as a value resets one.",
           O(PRIORITY) | POLICY_OPTIONS },
-        { "instance", "stats", cli_instance_stats, true, O(STATS_LIMIT) | O(FORMAT), 0,
+        { "instance", "stats", cli_instance_stats, "NAME", O(STATS_LIMIT) | O(FORMAT), 0,
           "NAME " STATS_USAGE,
           "Show an instance's measured CPU and memory, then its recent history.", 0 },
-        { "instance", "start", cli_instance_start, true, O(WAIT) | O(TIMEOUT) | O(FORMAT), 0,
+        { "instance", "start", cli_instance_start, "NAME", O(WAIT) | O(TIMEOUT) | O(FORMAT), 0,
           "NAME " WAIT_USAGE " " FORMAT_USAGE, "Start a stopped instance.", 0 },
-        { "instance", "stop", cli_instance_stop, true, O(WAIT) | O(TIMEOUT) | O(FORMAT), 0,
+        { "instance", "stop", cli_instance_stop, "NAME", O(WAIT) | O(TIMEOUT) | O(FORMAT), 0,
           "NAME " WAIT_USAGE " " FORMAT_USAGE, "Stop an instance.", 0 },
-        { "instance", "reboot", cli_instance_reboot, true, O(WAIT) | O(TIMEOUT) | O(FORMAT), 0,
+        { "instance", "reboot", cli_instance_reboot, "NAME", O(WAIT) | O(TIMEOUT) | O(FORMAT), 0,
           "NAME " WAIT_USAGE " " FORMAT_USAGE, "Reboot an instance.", 0 },
-        { "instance", "delete", cli_instance_delete, true, O(WAIT) | O(TIMEOUT), 0,
+        { "instance", "delete", cli_instance_delete, "NAME", O(WAIT) | O(TIMEOUT), 0,
           "NAME " WAIT_USAGE, "Delete an instance and its disk.", 0 },
-        { "instance", "console", cli_instance_console, true, O(FOLLOW), 0, "NAME [--follow]",
+        { "instance", "console", cli_instance_console, "NAME", O(FOLLOW), 0, "NAME [--follow]",
           "Print the instance's serial console log.", 0 },
 
-        { "host", "list", cli_host_list, false, O(FORMAT), 0, FORMAT_USAGE,
+        { "host", "list", cli_host_list, NULL, O(FORMAT), 0, FORMAT_USAGE,
           "List the hosts.", 0 },
-        { "host", "show", cli_host_show, true, O(FORMAT), 0, "NAME " FORMAT_USAGE,
+        { "host", "show", cli_host_show, "NAME", O(FORMAT), 0, "NAME " FORMAT_USAGE,
           "Show one host: its NUMA nodes, settings and allocation.", 0 },
-        { "host", "set", cli_host_set, true, HOST_SET_OPTIONS | O(FORMAT), 0,
+        { "host", "set", cli_host_set, "NAME", HOST_SET_OPTIONS | O(FORMAT), 0,
           "NAME [--label KEY=VALUE]... [--unlabel KEY]... " RATIO_USAGE " [--drain|--undrain] "
           "[--elastic on|off] " FORMAT_USAGE,
           "Change a host's labels, ratios, reserves, draining or elastic loop.",
           HOST_SET_OPTIONS },
-        { "host", "stats", cli_host_stats, true, O(STATS_LIMIT) | O(FORMAT), 0,
+        { "host", "stats", cli_host_stats, "NAME", O(STATS_LIMIT) | O(FORMAT), 0,
           "NAME " STATS_USAGE,
           "Show a host's measured CPU, memory and load, then their recent history.", 0 },
 
-        { "placement", "explain", cli_placement_explain, true, O(FORMAT), 0,
+        { "placement", "explain", cli_placement_explain, "NAME", O(FORMAT), 0,
           "NAME " FORMAT_USAGE,
           "Show an instance's placement, and where it would go now, host by host.", 0 },
-        { "placement", "config show", cli_placement_config_show, false, O(FORMAT), 0,
+        { "placement", "config show", cli_placement_config_show, NULL, O(FORMAT), 0,
           FORMAT_USAGE, "Show the cluster's placement settings.", 0 },
-        { "placement", "config set", cli_placement_config_set, false,
+        { "placement", "config set", cli_placement_config_set, NULL,
           PLACEMENT_SET_OPTIONS | O(FORMAT), 0,
           RATIO_USAGE " [--mode spread|pack] [--weight NAME=X]... " FORMAT_USAGE,
           "Change the cluster's placement settings.", PLACEMENT_SET_OPTIONS },
 
-        { "server-group", "create", cli_server_group_create, true, O(POLICY) | O(FORMAT),
+        { "server-group", "create", cli_server_group_create, "NAME", O(POLICY) | O(FORMAT),
           O(POLICY), "NAME --policy affinity|anti-affinity|soft-affinity|soft-anti-affinity "
           FORMAT_USAGE, "Create a server group, whose members are kept together or apart.", 0 },
-        { "server-group", "list", cli_server_group_list, false, O(FORMAT), 0, FORMAT_USAGE,
+        { "server-group", "list", cli_server_group_list, NULL, O(FORMAT), 0, FORMAT_USAGE,
           "List the server groups.", 0 },
-        { "server-group", "show", cli_server_group_show, true, O(FORMAT), 0,
+        { "server-group", "show", cli_server_group_show, "NAME", O(FORMAT), 0,
           "NAME " FORMAT_USAGE, "Show a server group and where its members are.", 0 },
-        { "server-group", "delete", cli_server_group_delete, true, 0, 0, "NAME",
+        { "server-group", "delete", cli_server_group_delete, "NAME", 0, 0, "NAME",
           "Delete a server group that has no members.", 0 },
 
-        { "event", "list", cli_event_list, false, O(INSTANCE) | O(LIMIT) | O(FORMAT), 0,
-          "[--instance NAME] [--limit N] " FORMAT_USAGE,
+        { "group", "create", cli_group_create, "NAME",
+          O(FLAVOR) | O(IMAGE) | O(USER_DATA) | GROUP_SIZE_OPTIONS | O(PRIORITY) | O(ELASTIC) |
+                  O(NO_SPREAD) | O(FORMAT),
+          O(FLAVOR) | O(IMAGE),
+          "NAME --flavor FLAVOR --image IMAGE [--user-data FILE] " GROUP_SIZE_USAGE " "
+          "[--priority N|low|normal|high] [--elastic on|off] [--no-spread] " FORMAT_USAGE,
+          "Create an autoscaling group: tided keeps its desired number of members, NAME-1, ...",
+          0 },
+        { "group", "list", cli_group_list, NULL, O(FORMAT), 0, FORMAT_USAGE,
+          "List the autoscaling groups.", 0 },
+        { "group", "show", cli_group_show, "NAME", O(FORMAT), 0, "NAME " FORMAT_USAGE,
+          "Show a group: members, policies as the autoscaler sees them, decisions, events.",
+          0 },
+        { "group", "set", cli_group_set, "NAME", GROUP_SIZE_OPTIONS | O(FORMAT), 0,
+          "NAME " GROUP_SIZE_USAGE " " FORMAT_USAGE,
+          "Change a group's size: its bounds, or the members wanted now.", GROUP_SIZE_OPTIONS },
+        { "group", "delete", cli_group_delete, "NAME", 0, 0, "NAME",
+          "Delete a group and its members.", 0 },
+        { "group", "policy add", cli_group_policy_add, "GROUP", SCALING_OPTIONS | O(FORMAT),
+          O(METRIC) | O(ADJUST),
+          "GROUP --metric cpu|memory|FIGURE --above X|--below X --adjust +N|-N|=N|+N%|-N% "
+          "[--stat avg|max|min] [--for DURATION] [--cooldown DURATION] "
+          "[--victim newest|oldest|least-loaded] [--name NAME] " FORMAT_USAGE,
+          "Add a scaling policy: when the members' metric stays above or below X, resize.", 0 },
+        { "group", "policy delete", cli_group_policy_delete, "GROUP POLICY", 0, 0,
+          "GROUP POLICY", "Delete a group's scaling policy.", 0 },
+
+        { "event", "list", cli_event_list, NULL,
+          O(INSTANCE) | O(EVENT_GROUP) | O(LIMIT) | O(FORMAT), 0,
+          "[--instance NAME | --group NAME] [--limit N] " FORMAT_USAGE,
           "List events, oldest first.", 0 },
 
         /* A noun's own command: no verb. */
-        { "metrics", "", cli_metrics, false, 0, 0, "",
+        { "metrics", "", cli_metrics, NULL, 0, 0, "",
           "Print tided's Prometheus metrics (GET /metrics) as they are.", 0 },
 };
 
@@ -172,7 +204,7 @@ static void noun_help(FILE *f, const char *noun) {
         fprintf(f, "Usage: tide %s VERB ...\n\nCommands:\n", noun);
         for (size_t i = 0; i < ELEMENTSOF(commands); i++)
                 if (streq(commands[i].noun, noun))
-                        fprintf(f, "  %-12s %s\n", commands[i].verb, commands[i].help);
+                        fprintf(f, "  %-14s %s\n", commands[i].verb, commands[i].help);
         fprintf(f, "\nRun 'tide %s VERB --help' for a command's options.\n", noun);
 }
 

@@ -157,6 +157,8 @@ static double member_value(struct metrics *m, const char *metric, json_t *inst, 
                 return r.has_guest_mem && r.balloon_kib > 0
                                ? 100.0 * (double) (r.balloon_kib - r.mem_usable_kib) / (double) r.balloon_kib
                                : NAN;
+        if (streq(metric, "memory_mib"))
+                return r.has_guest_mem ? (double) (r.balloon_kib - r.mem_usable_kib) / 1024.0 : NAN;
         if (streq(metric, "cpu_cores"))
                 return r.cpu_cores;
         if (streq(metric, "ready_cores"))
@@ -225,6 +227,7 @@ static void record_decision(json_t *g, const struct decided *dc) {
                 json_object_set_new(g, "decisions", list);
         }
         _cleanup_free_ char *t = time_format_ms(dc->now);
+        json_object_set_new(g, "updated", json_string(t));
         json_array_append_new(list, json_pack("{s:s, s:s, s:I, s:I, s:s}", "time", t, "policy", dc->policy, "from",
                                               (json_int_t) dc->d->from, "to", (json_int_t) dc->d->to, "reason",
                                               dc->d->reason));

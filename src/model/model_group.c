@@ -12,7 +12,7 @@
 #include "common/util.h"
 
 static const char *const group_metrics[] = {
-        "cpu", "memory", "cpu_cores", "ready_cores", "vcpu_busy_max", "demand_cores", "entitlement_cores",
+        "cpu", "memory", "memory_mib", "cpu_cores", "ready_cores", "vcpu_busy_max", "demand_cores", "entitlement_cores",
         "vcpus", "balloon_kib", "mem_usable_kib", "mem_unused_kib", "mem_available_kib", NULL,
 };
 
@@ -73,7 +73,7 @@ int model_group_policy_from_request(json_t *body, json_t **ret, char **ret_err) 
         if (!metric)
                 return model_fail(ret_err, "'metric' is required: cpu, memory or a metric's name");
         if (!model_group_metric_valid(metric))
-                return model_fail(ret_err, "unknown metric '%.64s': cpu, memory, cpu_cores, ready_cores, vcpu_busy_max, "
+                return model_fail(ret_err, "unknown metric '%.64s': cpu, memory, memory_mib, cpu_cores, ready_cores, vcpu_busy_max, "
                                   "demand_cores, entitlement_cores, vcpus, balloon_kib, mem_usable_kib, "
                                   "mem_unused_kib or mem_available_kib", metric);
         const char *stat = json_str(body, "stat", "avg");
@@ -152,9 +152,13 @@ int model_group_policy_add(json_t *group, json_t *policy, char **ret_err) {
 static int merge_sizes(json_t *group, json_t *body, char **ret_err) {
         int64_t min, max, desired;
         int r;
-        if ((r = model_get_int(body, "min", 0, MODEL_GROUP_MEMBERS_MAX, json_int(group, "min", 1), ret_err, &min)) < 0 ||
-            (r = model_get_int(body, "max", 1, MODEL_GROUP_MEMBERS_MAX, json_int(group, "max", min > 1 ? min : 1), ret_err,
-                               &max)) < 0)
+        if ((r = model_get_int(body, "min", 0, MODEL_GROUP_MEMBERS_MAX, json_int(group, "min", 1), ret_err, &min)) < 0)
+                return r;
+        /* A new group's max defaults to the larger of min and desired. */
+        int64_t max_def = min > 1 ? min : 1, d = json_int(body, "desired", 0);
+        if (json_is_integer(json_object_get(body, "desired")) && d > max_def && d <= MODEL_GROUP_MEMBERS_MAX)
+                max_def = d;
+        if ((r = model_get_int(body, "max", 1, MODEL_GROUP_MEMBERS_MAX, json_int(group, "max", max_def), ret_err, &max)) < 0)
                 return r;
         if (min > max)
                 return model_fail(ret_err, "'min' (%lld) is above 'max' (%lld)", (long long) min, (long long) max);
