@@ -30,7 +30,7 @@ struct api {
 
 static const struct api_route *const route_tables[] = {
         api_flavor_routes, api_image_routes, api_instance_routes, api_host_routes, api_server_group_routes,
-        api_group_routes,
+        api_group_routes, api_stack_routes,
         api_placement_routes, api_metrics_routes,
 };
 

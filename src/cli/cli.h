@@ -83,6 +83,8 @@ enum cli_opt {
         CLI_OPT_VICTIM,
         CLI_OPT_POLICY_NAME,          /* --name of a scaling policy */
         CLI_OPT_EVENT_GROUP,          /* --group of event list: an autoscaling group */
+        CLI_OPT_TEMPLATE,             /* --template of stack create */
+        CLI_OPT_PARAMETER,            /* --parameter KEY=VALUE of stack create */
         CLI_OPT_MAX,
 };
 
@@ -115,6 +117,9 @@ const char *cli_weight_name(enum cli_weight w);
 #define CLI_WAIT_TIMEOUT_DEFAULT_S 300
 /* The API's limit on user_data, in bytes. */
 #define CLI_USER_DATA_MAX (64 * 1024)
+/* A Heat template: at most 1 MiB (tided's limit); at most 64 --parameter options. */
+#define CLI_TEMPLATE_MAX (1024 * 1024)
+#define CLI_PARAMETERS_MAX 64
 /* The API's limit on an autoscaling group's members (--min, --max, --desired, --adjust =N). */
 #define CLI_GROUP_MEMBERS_MAX 1000
 /* The API's limit on a scaling policy's --for and --cooldown, in seconds (a day). */
@@ -173,6 +178,10 @@ struct cli_args {
         const char *victim;                   /* "newest", "oldest" or "least-loaded" */
         const char *policy_name;
         const char *event_group;              /* --group of event list */
+        /* Stacks. */
+        const char *template_file;
+        const char *parameters[CLI_PARAMETERS_MAX];   /* "KEY=VALUE", KEY not empty */
+        size_t n_parameters;
 };
 
 struct cli_ctx;
@@ -343,6 +352,10 @@ int cli_group_set(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_group_delete(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_group_policy_add(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_group_policy_delete(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_stack_create(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_stack_list(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_stack_show(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_stack_delete(struct cli_ctx *ctx, const struct cli_args *a);
 
 /* Reads a user-data file: UTF-8 text without NUL bytes, at most CLI_USER_DATA_MAX bytes.
  * Returns a new JSON string, or NULL after reporting the problem on stderr. */
@@ -409,6 +422,9 @@ char *cli_group_condition(const json_t *policy);
  * MESSAGE), each table after a blank line. With CLI_FORMAT_JSON the group as it is. Returns
  * 0, -EINVAL (not an object) or -EIO. */
 int cli_group_print(FILE *f, enum cli_format format, const json_t *group);
+/* A stack as tide stack show prints it: its fields, then its groups (GROUP MIN MAX DESIRED
+ * MEMBERS POLICIES). 0, -EINVAL for a non-object, -EIO. */
+int cli_stack_print(FILE *f, enum cli_format format, const json_t *stack);
 
 /* Pure printers of the placement answers (cli_placement.c), unit-tested.
  *

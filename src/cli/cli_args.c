@@ -78,6 +78,8 @@ static const struct option_def option_defs[CLI_OPT_MAX] = {
         [CLI_OPT_COOLDOWN] = { "cooldown", 0, true, "DURATION", "how long the policy waits after it acted (0-24h; default 5m)" },
         [CLI_OPT_VICTIM] = { "victim", 0, true, "WHICH", "the members that go first when the group shrinks: newest (default), oldest or least-loaded" },
         [CLI_OPT_POLICY_NAME] = { "name", 0, true, "NAME", "the policy's name (default policy-N)" },
+        [CLI_OPT_TEMPLATE] = { "template", 0, true, "FILE", "a Heat template (HOT, YAML; at most 1 MiB)" },
+        [CLI_OPT_PARAMETER] = { "parameter", 0, true, "KEY=VALUE", "a template parameter (repeatable, at most 64)" },
         [CLI_OPT_EVENT_GROUP] = { "group", 0, true, "NAME", "only events of this autoscaling group (its last 10)" },
 };
 
@@ -607,6 +609,18 @@ static int store_option(enum cli_opt id, const char *arg, struct cli_args *a, ch
                 return store_scaling(id, arg, a, ret_error);
         case CLI_OPT_POLICY_NAME: a->policy_name = arg; return 0;
         case CLI_OPT_EVENT_GROUP: a->event_group = arg; return 0;
+        case CLI_OPT_TEMPLATE: a->template_file = arg; return 0;
+        case CLI_OPT_PARAMETER:
+                if (!strchr(arg, '=') || arg[0] == '=') {
+                        *ret_error = xasprintf("--parameter must be KEY=VALUE, not '%s'", arg);
+                        return -EINVAL;
+                }
+                if (a->n_parameters == CLI_PARAMETERS_MAX) {
+                        *ret_error = xasprintf("at most %d --parameter options", CLI_PARAMETERS_MAX);
+                        return -EINVAL;
+                }
+                a->parameters[a->n_parameters++] = arg;
+                return 0;
         case CLI_OPT_MAX:
                 break;
         }

@@ -7,8 +7,8 @@
 #include "common/errors.h"
 #include "common/util.h"
 
-static const char *const kind_plural[MODEL_KIND_MAX] = { "flavors", "images", "instances", "server-groups", "groups" };
-static const char *const kind_singular[MODEL_KIND_MAX] = { "flavor", "image", "instance", "server group", "group" };
+static const char *const kind_plural[MODEL_KIND_MAX] = { "flavors", "images", "instances", "server-groups", "groups", "stacks" };
+static const char *const kind_singular[MODEL_KIND_MAX] = { "flavor", "image", "instance", "server group", "group", "stack" };
 static const char *const status_names[INSTANCE_STATUS_MAX] = {
         "building", "running", "stopped", "error", "deleting",
 };

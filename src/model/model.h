@@ -3,7 +3,7 @@
  *
  * Objects are JSON documents (jansson). Keys:
  *   /tide/<kind>/<id>            the object (kind: flavors, images, instances, server-groups,
- *                                groups)
+ *                                groups, stacks)
  *   /tide/names/<kind>/<name>    the id of the object with that name (names are unique per kind)
  *   /tide/hosts/<name>           a host, attached to its agent's lease
  *   /tide/events/<stamp>-<seq>   an event
@@ -30,12 +30,13 @@ enum model_kind {
         MODEL_INSTANCE,
         MODEL_SERVER_GROUP,
         MODEL_GROUP,          /* autoscaling groups */
+        MODEL_STACK,          /* groups made from a Heat template */
         MODEL_KIND_MAX,
 };
 
-/* "flavors", "images", "instances", "server-groups", "groups". */
+/* "flavors", "images", "instances", "server-groups", "groups", "stacks". */
 const char *model_kind_plural(enum model_kind k);
-/* "flavor", "image", "instance", "server group", "group". */
+/* "flavor", "image", "instance", "server group", "group", "stack". */
 const char *model_kind_singular(enum model_kind k);
 
 /* Instance states. */
