@@ -12,6 +12,9 @@
 #   it_stop_tided           SIGTERM and wait (status of tided's exit)
 #   it_image_tiny [NAME]    registers the tiny guest as an image (default name "tiny")
 #   log MSG, fail MSG       to stderr; fail also shows tided's last log lines and exits 1
+#   it_domains              the domains whose QEMU runs, one name a line (from the embedded
+#                           driver's pid files: virsh cannot open the state's libvirt while
+#                           tided holds it)
 #   wait_console NAME PATTERN COUNT TIMEOUT_S
 #                           until the instance's console has COUNT lines matching PATTERN
 #                           (status 1 after TIMEOUT_S, with the console's last lines shown)
@@ -78,6 +81,16 @@ it_stop_tided() {
 it_image_tiny() { # [NAME]
 	"$TIDE" image create "${1:-tiny}" --disk "$G/tiny.qcow2" --kernel "$G/vmlinuz" --initrd "$G/initrd.img" \
 		--cmdline "$(cat "$G/cmdline")" >/dev/null
+}
+
+it_domains() {
+	local f pid
+	for f in "$STATE"/libvirt/run/qemu/*.pid; do
+		[ -e "$f" ] && [ "${f##*/}" != driver.pid ] || continue
+		pid=$(cat "$f" 2>/dev/null) || continue
+		[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && basename "$f" .pid
+	done
+	return 0
 }
 
 wait_console() { # NAME PATTERN COUNT TIMEOUT_S

@@ -103,5 +103,5 @@ awk -v r="$restored" 'BEGIN { exit !(r <= 5) }' || fail "db took ${restored} s t
 
 "$TIDE" instance delete web --wait >/dev/null
 "$TIDE" instance delete db --wait >/dev/null
-[ -z "$(virsh -q -c "$EMBED" list --all --name)" ] || fail "domains left after delete"
+[ -z "$(it_domains)" ] || fail "domains left after delete: $(it_domains)"
 log "PASS"
