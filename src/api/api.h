@@ -78,14 +78,6 @@ const char *api_query(struct api_request *req, const char *key);
 /* Counts the instances whose member key (e.g. "flavor_id") equals id. */
 int api_count_users(struct api_request *req, const char *key, const char *id, size_t *ret);
 
-/* Creates an autoscaling group from a POST /v1/groups body (extra's members, may be NULL, are
- * added to the record), with the server group that spreads its members; the autoscaler then
- * creates the members. ret gets the stored group; on failure nothing is left and ret_err gets a
- * message. */
-int api_group_create(struct api_request *req, json_t *body, json_t *extra, json_t **ret, char **ret_err);
-/* Deletes the group if its mod_rev is still rev (0: unconditionally), then its members. */
-int api_group_delete(struct api_request *req, json_t *group, int64_t rev);
-
 /* Sets an error reply {"error":{"code","message"}} with the status for code; returns code. */
 int api_error(struct api_reply *rep, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Sets a JSON reply (takes ownership of json); returns 0. */

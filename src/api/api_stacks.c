@@ -5,6 +5,7 @@
 
 #include "common/errors.h"
 #include "common/util.h"
+#include "ctl/autoscaler.h"
 #include "ctl/heat.h"
 #include "model/model.h"
 
@@ -65,7 +66,7 @@ static void delete_groups(struct api_request *req, json_t *names) {
         json_array_foreach(names, i, name) {
                 json_t *g;
                 if (model_obj_get(api_store(req), MODEL_GROUP, json_string_value(name) ?: "", &g, NULL) >= 0) {
-                        (void) api_group_delete(req, g, 0);
+                        (void) autoscaler_group_delete(api_store(req), g, 0);
                         json_decref(g);
                 }
         }
@@ -133,7 +134,7 @@ static int stack_create(struct api_request *req, struct api_reply *rep) {
         json_array_foreach(json_object_get(translated, "groups"), i, gb) {
                 json_t *g;
                 _cleanup_free_ char *gerr = NULL;
-                r = api_group_create(req, gb, extra, &g, &gerr);
+                r = autoscaler_group_create(s, gb, extra, &g, &gerr);
                 if (r < 0) {
                         api_error(rep, r, "group '%s': %s", json_str(gb, "name", ""), gerr);
                         break;

@@ -19,6 +19,7 @@
 #define CAS_RETRIES 10
 #define DECISIONS_KEEP 10
 #define SAMPLE_STALE_MS 5000   /* a member's measurement older than this does not count */
+#define NO_HOST_BACKOFF_MS 30000   /* after a member found no host, the group waits this long to try again */
 
 /* A policy's state between passes, by group id and policy name. */
 struct slot {
@@ -27,8 +28,16 @@ struct slot {
         bool seen;                 /* in the last pass: slots not seen are dropped */
 };
 
+/* A group whose last new member found no host waits until then to try again. */
+struct backoff {
+        char *group_id;
+        int64_t until_ms;
+};
+
 struct autoscaler {
         struct autoscaler_config cfg;
+        struct backoff *backoffs;  /* the thread's own: no lock */
+        size_t n_backoffs;
         pthread_t thread;
         pthread_mutex_t lock;      /* slots, stop, last_pass_ms */
         pthread_cond_t wake;
@@ -48,6 +57,27 @@ static struct slot *slot_for(struct autoscaler *a, const char *group_id, const c
         *s = (struct slot) { .group_id = xstrdup(group_id), .policy = xstrdup(policy),
                              .st = { .has_last = last_ms > 0, .last_ms = last_ms } };
         return s;
+}
+
+/* Whether group_id waits after a member found no host; expired entries go. */
+static bool backing_off(struct autoscaler *a, const char *group_id, int64_t now) {
+        bool wait = false;
+        size_t k = 0;
+        for (size_t i = 0; i < a->n_backoffs; i++) {
+                if (a->backoffs[i].until_ms <= now) {
+                        free(a->backoffs[i].group_id);
+                        continue;
+                }
+                wait = wait || streq(a->backoffs[i].group_id, group_id);
+                a->backoffs[k++] = a->backoffs[i];
+        }
+        a->n_backoffs = k;
+        return wait;
+}
+
+static void back_off(struct autoscaler *a, const char *group_id, int64_t until) {
+        a->backoffs = xrealloc(a->backoffs, (a->n_backoffs + 1) * sizeof *a->backoffs);
+        a->backoffs[a->n_backoffs++] = (struct backoff) { .group_id = xstrdup(group_id), .until_ms = until };
 }
 
 static void slots_sweep(struct autoscaler *a) {
@@ -300,7 +330,9 @@ static void evaluate(struct autoscaler *a, json_t *g, int64_t rev, struct member
         free(before);
 }
 
-static void add_member(struct autoscaler *a, json_t *g, const char *server_group, int64_t index, int64_t now) {
+/* Creates member <group>-<index>; the error of sched_instance_create (TIDE_E_NO_HOST: stored in
+ * error, without a host). */
+static int add_member(struct autoscaler *a, json_t *g, const char *server_group, int64_t index, int64_t now) {
         _cleanup_free_ char *name = xasprintf("%s-%" PRId64, json_str(g, "name", ""), index);
         json_t *body = json_pack("{s:s, s:O, s:O, s:O, s:O}", "name", name, "flavor", json_object_get(g, "flavor"), "image",
                                  json_object_get(g, "image"), "user_data", json_object_get(g, "user_data"), "priority",
@@ -328,6 +360,7 @@ static void add_member(struct autoscaler *a, json_t *g, const char *server_group
         json_decref(inst);
         json_decref(extra);
         json_decref(body);
+        return r;
 }
 
 static void reconcile(struct autoscaler *a, json_t *g, struct member *mem, size_t n_mem, int64_t desired, int64_t now) {
@@ -340,7 +373,20 @@ static void reconcile(struct autoscaler *a, json_t *g, struct member *mem, size_
                 case MEMBER_HEALTHY:
                         healthy++;
                         break;
+                case MEMBER_GONE:
+                        /* Without a host no agent tears it down: its record goes here (as the
+                         * API's delete does for an instance that was never placed). */
+                        if (json_is_null(json_object_get(m->inst, "host")) || !json_object_get(m->inst, "host"))
+                                (void) sched_store_delete(a->cfg.store, m->inst);
+                        break;
                 case MEMBER_FAILED:
+                        if (json_is_null(json_object_get(m->inst, "host")) || !json_object_get(m->inst, "host")) {
+                                if (sched_store_delete(a->cfg.store, m->inst) >= 0)
+                                        model_group_event_emit(a->cfg.store, "warning", "group.member_failed", g, m->inst,
+                                                               NULL, "group '%s': member '%s' was not placed (%s): deleted",
+                                                               gname, mname, json_str(m->inst, "error", "error"));
+                                break;
+                        }
                         if (update_instance(a->cfg.store, json_str(m->inst, "id", ""), do_delete, NULL) >= 0)
                                 model_group_event_emit(a->cfg.store, "warning", "group.member_failed", g, m->inst, NULL,
                                                        "group '%s': member '%s' failed (%s): deleted, to be replaced",
@@ -361,7 +407,7 @@ static void reconcile(struct autoscaler *a, json_t *g, struct member *mem, size_
                 }
         }
 
-        if ((int64_t) healthy < desired) {
+        if ((int64_t) healthy < desired && !backing_off(a, json_str(g, "id", ""), now)) {
                 int64_t *used = xcalloc(n_mem + (size_t) (desired - (int64_t) healthy), sizeof *used);
                 size_t n_used = 0;
                 for (size_t i = 0; i < n_mem; i++)
@@ -371,7 +417,11 @@ static void reconcile(struct autoscaler *a, json_t *g, struct member *mem, size_
                 for (int64_t k = (int64_t) healthy; k < desired; k++) {
                         int64_t idx = as_next_index(used, n_used);
                         used[n_used++] = idx;
-                        add_member(a, g, sg, idx, now);
+                        if (add_member(a, g, sg, idx, now) == TIDE_E_NO_HOST) {
+                                /* No host fits now: try again later, not every second. */
+                                back_off(a, json_str(g, "id", ""), now + NO_HOST_BACKOFF_MS);
+                                break;
+                        }
                 }
                 free(used);
         } else if ((int64_t) healthy > desired) {
@@ -419,10 +469,17 @@ static void sweep_spread_groups(struct autoscaler *a, json_t *groups, json_t **i
                 bool used = !owner;
                 json_array_foreach(groups, k, x)
                         used = used || streq(json_str(x, "id", ""), owner);
+                /* Young ones are left: the API writes the server group just before its group. */
+                used = used || now_ms() - json_int(sg, "created_ms", 0) < a->cfg.spread_grace_ms;
                 if (!used && !*instances && model_obj_list(a->cfg.store, MODEL_INSTANCE, instances) < 0)
                         break;
                 json_array_foreach(*instances, k, x)
                         used = used || streq(json_str(x, "group_id", ""), json_str(sg, "id", ""));
+                json_t *owner_now;
+                if (!used && model_obj_get(a->cfg.store, MODEL_GROUP, owner, &owner_now, NULL) >= 0) {
+                        json_decref(owner_now);   /* created since the pass began */
+                        used = true;
+                }
                 if (!used)
                         (void) model_obj_delete(a->cfg.store, MODEL_SERVER_GROUP, sg, 0);
         }
@@ -496,6 +553,8 @@ int autoscaler_new(const struct autoscaler_config *cfg, struct autoscaler **ret)
                 a->cfg.period_ms = 1000;
         if (a->cfg.stop_timeout_ms <= 0)
                 a->cfg.stop_timeout_ms = 120000;
+        if (a->cfg.spread_grace_ms <= 0)
+                a->cfg.spread_grace_ms = 60000;
         pthread_mutex_init(&a->lock, NULL);
         pthread_cond_init(&a->wake, NULL);
         int r = pthread_create(&a->thread, NULL, thread_main, a);
@@ -522,6 +581,9 @@ void autoscaler_free(struct autoscaler *a) {
                 free(a->slots[i].policy);
         }
         free(a->slots);
+        for (size_t i = 0; i < a->n_backoffs; i++)
+                free(a->backoffs[i].group_id);
+        free(a->backoffs);
         pthread_cond_destroy(&a->wake);
         pthread_mutex_destroy(&a->lock);
         free(a);

@@ -4,7 +4,8 @@
  * policy's last action for its cooldown, the last decisions) with an event each, and brings
  * the members to the desired count: new members are created through the scheduler
  * (sched_instance_create), failed or deleted ones are replaced, and members that go are first
- * stopped gracefully (the agent's ACPI shutdown with its timeout) and then deleted.
+ * stopped gracefully (the agent's ACPI shutdown with its timeout) and then deleted. A member
+ * that finds no host is deleted and the group tries again 30 s later, not every pass.
  * Level-triggered: a pass done twice does no harm. docs/autoscaling.md has the semantics. */
 #pragma once
 
@@ -21,6 +22,9 @@ struct autoscaler_config {
         int period_ms;                 /* between passes; default 1000 */
         int64_t stop_timeout_ms;       /* a member that goes and is not stopped after this long is
                                         * deleted all the same; default 120000 */
+        int64_t spread_grace_ms;       /* the server group that spreads a deleted group's members
+                                        * goes with its last member, but never before it is this old
+                                        * (the API writes it just before its group); default 60000 */
 };
 
 struct autoscaler;
@@ -30,8 +34,18 @@ int autoscaler_new(const struct autoscaler_config *cfg, struct autoscaler **ret)
 /* Stops the thread (waiting for a pass in progress) and frees; NULL is fine. */
 void autoscaler_free(struct autoscaler *a);
 
+/* Creates an autoscaling group from a POST /v1/groups body (model_group_from_request; extra's
+ * members, may be NULL, are added to the record) with the soft-anti-affinity server group
+ * "asg-<name>" that spreads its members (unless spread is false), and emits group.created.
+ * ret gets the stored group. On failure nothing is left and ret_err gets a message for the
+ * user: TIDE_E_INVALID, TIDE_E_NOT_FOUND (flavor, image), TIDE_E_EXISTS, or the store's. */
+int autoscaler_group_create(struct store *s, json_t *body, json_t *extra, json_t **ret, char **ret_err);
+/* Deletes the group if its mod_rev is still rev (0: unconditionally), then asks for its
+ * members' deletion, and emits group.deleted; TIDE_E_CONFLICT when it changed meanwhile. */
+int autoscaler_group_delete(struct store *s, json_t *group, int64_t rev);
+
 /* What the controller sees of a group now, for `tide group show`: {"policies": [{"name",
- * "value" (null when no member is measured), "holding", "held_s", "cooldown_s" (left, 0 when
- * none)}, ...], "t_ms"}. ret gets a new object; TIDE_E_NOT_FOUND when no pass has seen the
+ * "value" (null when no member is measured), "holding", "held_s", "last_action_ms" (null when
+ * it never acted)}, ...], "t_ms"}. ret gets a new object; TIDE_E_NOT_FOUND when no pass has seen the
  * group yet. */
 int autoscaler_group_status(struct autoscaler *a, const char *group_id, json_t **ret);

@@ -1,0 +1,115 @@
+/* autoscaler_groups.c — creating and deleting autoscaling groups in the store (autoscaler.h):
+ * what the API and stacks do; the autoscaler then makes and removes the members. */
+#include "ctl/autoscaler.h"
+
+#include "common/errors.h"
+#include "common/util.h"
+#include "model/model.h"
+
+#define CAS_RETRIES 20
+
+static void set_now(json_t *o, const char *key) {
+        _cleanup_free_ char *t = time_format_ms(now_ms());
+        json_object_set_new(o, key, json_string(t));
+}
+
+int autoscaler_group_create(struct store *s, json_t *body, json_t *extra, json_t **ret, char **ret_err) {
+        json_t *g = NULL, *flavor = NULL, *image = NULL, *sg = NULL;
+        _cleanup_free_ char *id = NULL, *sg_name = NULL, *sg_id = NULL;
+        int r = model_group_from_request(body, &g, ret_err);
+        if (r < 0)
+                return r;
+        if ((r = model_obj_get(s, MODEL_FLAVOR, json_str(g, "flavor", ""), &flavor, NULL)) < 0) {
+                *ret_err = xasprintf("flavor '%s': %s", json_str(g, "flavor", ""), tide_strerror(r));
+                goto out;
+        }
+        if ((r = model_obj_get(s, MODEL_IMAGE, json_str(g, "image", ""), &image, NULL)) < 0) {
+                *ret_err = xasprintf("image '%s': %s", json_str(g, "image", ""), tide_strerror(r));
+                goto out;
+        }
+        json_object_set_new(g, "flavor", json_string(json_str(flavor, "name", "")));
+        json_object_set_new(g, "image", json_string(json_str(image, "name", "")));
+        id = id_new_uuid();
+        json_object_set_new(g, "id", json_string(id));
+        set_now(g, "created");
+        set_now(g, "updated");
+        if (extra)
+                json_object_update(g, extra);
+        if (model_obj_get(s, MODEL_GROUP, json_str(g, "name", ""), &sg, NULL) >= 0) {
+                json_decref(TAKE_PTR(sg));
+                *ret_err = xasprintf("group '%s' already exists", json_str(g, "name", ""));
+                r = TIDE_E_EXISTS;
+                goto out;
+        }
+        if (json_bool(g, "spread", true)) {
+                /* A soft-anti-affinity server group spreads the members over the hosts. */
+                sg_name = xasprintf("asg-%s", json_str(g, "name", ""));
+                sg_id = id_new_uuid();
+                _cleanup_free_ char *created = time_format_ms(now_ms());
+                sg = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "name", sg_name, "policy", "soft-anti-affinity", "id",
+                               sg_id, "created", created, "created_ms", (json_int_t) now_ms(), "asg_id", id);
+                if ((r = model_obj_create(s, MODEL_SERVER_GROUP, sg, NULL)) < 0) {
+                        *ret_err = r == TIDE_E_EXISTS
+                                           ? xasprintf("server group '%s' (which spreads the members) already exists", sg_name)
+                                           : xasprintf("creating server group '%s': %s", sg_name, tide_strerror(r));
+                        goto out;
+                }
+                json_object_set_new(g, "server_group", json_string(sg_id));
+        }
+        r = model_obj_create(s, MODEL_GROUP, g, NULL);
+        if (r < 0) {
+                *ret_err = r == TIDE_E_EXISTS ? xasprintf("group '%s' already exists", json_str(g, "name", ""))
+                                              : xasprintf("creating group '%s': %s", json_str(g, "name", ""), tide_strerror(r));
+                /* Nothing half-made: the spread group goes again. */
+                if (sg)
+                        (void) model_obj_delete(s, MODEL_SERVER_GROUP, sg, 0);
+                goto out;
+        }
+        model_group_event_emit(s, "info", "group.created", g, NULL, NULL,
+                               "group '%s' created: %lld member(s) of flavor '%s', min %lld, max %lld, %zu policies",
+                               json_str(g, "name", ""), (long long) json_int(g, "desired", 0), json_str(g, "flavor", ""),
+                               (long long) json_int(g, "min", 0), (long long) json_int(g, "max", 0),
+                               json_array_size(json_object_get(g, "policies")));
+        *ret = TAKE_PTR(g);
+out:
+        json_decref(g);
+        json_decref(sg);
+        json_decref(flavor);
+        json_decref(image);
+        return r;
+}
+
+static void delete_member(struct store *s, const char *id) {
+        for (int attempt = 0; attempt < CAS_RETRIES; attempt++) {
+                json_t *inst;
+                int64_t rev;
+                if (model_obj_get(s, MODEL_INSTANCE, id, &inst, &rev) < 0)
+                        return;
+                json_object_set_new(inst, "desired", json_string("deleted"));
+                json_object_set_new(inst, "status", json_string("deleting"));
+                json_object_set_new(inst, "task", json_string("deleting"));
+                int r = model_obj_update(s, MODEL_INSTANCE, inst, rev, NULL);
+                json_decref(inst);
+                if (r != TIDE_E_CONFLICT)
+                        return;
+        }
+}
+
+int autoscaler_group_delete(struct store *s, json_t *g, int64_t rev) {
+        json_t *all = NULL, *inst;
+        int r = model_obj_delete(s, MODEL_GROUP, g, rev);
+        if (r < 0)
+                return r;
+        size_t n = 0, i;
+        if (model_obj_list(s, MODEL_INSTANCE, &all) >= 0)
+                json_array_foreach(all, i, inst)
+                        if (streq(json_str(inst, "asg_id", ""), json_str(g, "id", ""))) {
+                                delete_member(s, json_str(inst, "id", ""));
+                                n++;
+                        }
+        json_decref(all);
+        model_group_event_emit(s, "info", "group.deleted", g, NULL, NULL, "group '%s' deleted with its %zu member(s)",
+                               json_str(g, "name", ""), n);
+        return 0;
+}
+
