@@ -53,6 +53,9 @@ int api_error(struct api_reply *rep, int code, const char *fmt, ...) {
         va_start(ap, fmt);
         _cleanup_free_ char *msg = xvasprintf(fmt, ap);
         va_end(ap);
+        /* A %.Ns may cut a character in two, and paths and tools' output are not ours: the
+         * message must still go out as JSON. */
+        utf8_make_valid(msg);
         api_json(rep, tide_error_http(code),
                  json_pack("{s:{s:s, s:s}}", "error", "code", tide_error_name(code), "message", msg));
         return code;

@@ -280,3 +280,46 @@ int copy_file(const char *src, const char *dst, mode_t mode) {
                 return -errno;
         return 0;
 }
+
+/* The length of the well-formed UTF-8 sequence at s, or 0. */
+static size_t utf8_seq(const unsigned char *s) {
+        unsigned char c = s[0];
+        if (c < 0x80)
+                return 1;
+        size_t n;
+        unsigned char lo = 0x80, hi = 0xbf;   /* the range of the second byte */
+        if (c >= 0xc2 && c <= 0xdf)
+                n = 2;
+        else if (c >= 0xe0 && c <= 0xef) {
+                n = 3;
+                if (c == 0xe0)
+                        lo = 0xa0;   /* overlong */
+                if (c == 0xed)
+                        hi = 0x9f;   /* surrogates */
+        } else if (c >= 0xf0 && c <= 0xf4) {
+                n = 4;
+                if (c == 0xf0)
+                        lo = 0x90;
+                if (c == 0xf4)
+                        hi = 0x8f;   /* above U+10FFFF */
+        } else
+                return 0;
+        if (s[1] < lo || s[1] > hi)
+                return 0;
+        for (size_t i = 2; i < n; i++)
+                if (s[i] < 0x80 || s[i] > 0xbf)
+                        return 0;
+        return n;
+}
+
+void utf8_make_valid(char *s) {
+        unsigned char *p = (unsigned char *) s;
+        while (*p) {
+                size_t n = utf8_seq(p);
+                if (n == 0) {
+                        *p++ = '?';
+                        continue;
+                }
+                p += n;
+        }
+}

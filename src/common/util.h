@@ -58,6 +58,10 @@ int64_t mono_ms(void);
 int64_t mono_us(void);
 /* Formats a realtime millisecond stamp as RFC 3339 UTC ("2026-11-22T02:16:30.123Z"). */
 char *time_format_ms(int64_t ms);
+/* Replaces, in place, every byte of s that is not part of a well-formed UTF-8 sequence (RFC
+ * 3629: no overlong forms, no surrogates, nothing above U+10FFFF) with '?', so that a message
+ * cut in the middle of a character, or carrying bytes from outside, can go into JSON. */
+void utf8_make_valid(char *s);
 
 /* Random 128-bit id in the textual UUID form (version 4); returns a new string. */
 char *id_new_uuid(void);

@@ -28,6 +28,9 @@
 #define PARAMS_MAX 1000              /* a template's parameters, resources, a str_replace's params */
 #define RESOURCES_MAX 1000
 #define REPLACE_PARAMS_MAX 100
+#define RESOLVE_MAX 100000           /* values resolved in one template: YAML aliases can make a
+                                      * small template name the same nested functions again and
+                                      * again (exponentially), which must not hold a CPU */
 #define COOLDOWN_DEFAULT_S 300       /* tide's own default: see heat.h */
 #define PERIOD_DEFAULT_S 60          /* Aodh's defaults */
 #define EVALUATION_PERIODS_DEFAULT 1
@@ -82,6 +85,7 @@ struct ctx {
         size_t n_res;
         const char *cur;             /* the resource being read: named in errors */
         char *err;
+        size_t resolved;             /* resolve() calls so far (RESOLVE_MAX) */
 };
 
 struct val {
@@ -332,6 +336,9 @@ static int resolve(struct ctx *c, yaml_node_t *n, const char *what, int depth, s
         size_t line = line_of(n);
         if (depth > DEPTH_MAX)
                 return fail(c, line, "'%s': functions nested more than %d deep", what, DEPTH_MAX);
+        if (++c->resolved > RESOLVE_MAX)
+                return fail(c, line, "'%s': the template's functions expand to more than %d values (YAML aliases "
+                            "naming the same functions again and again?)", what, RESOLVE_MAX);
         if (is_scalar(n)) {
                 *ret = (struct val) { .s = is_null(n) ? NULL : text(n), .line = line };
                 return 0;
@@ -417,8 +424,9 @@ static int bool_text(const char *s) {
 /* tide's names and ids: 1-63 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit. */
 static bool tide_name_valid(const char *s) {
         size_t n = strlen(s);
+        /* model_name_valid()'s rule: "a..b" could be taken for a path step by a tool. */
         return n >= 1 && n <= TIDE_NAME_LEN_MAX && isalnum((unsigned char) s[0]) &&
-               strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
+               strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n && !strstr(s, "..");
 }
 
 /* ---- sections ---- */

@@ -43,6 +43,8 @@ static int parse_adjust(const char *s, const char **ret_type, int64_t *ret_value
                 num = xstrndup(p, len - 1);
         } else
                 num = xstrdup(p);
+        if (streq(type, "exact") && (num[0] == '+' || num[0] == '-'))
+                return TIDE_E_INVALID;   /* "=N": a size, unsigned */
         const char *digits = num + (num[0] == '+' || num[0] == '-');
         if (!*digits || strspn(digits, "0123456789") != strlen(digits) || strlen(digits) > 6)
                 return TIDE_E_INVALID;
