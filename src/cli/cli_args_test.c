@@ -376,8 +376,8 @@ static void test_at_most_eight_hints(void **state) {
 static void test_hint_must_be_key_value(void **state) {
         static const char *const bad[] = { "zone", "=a", "zone=", "zo ne=a", "zone=a=b",
                                            "zone=\xc3\xa9",
-                                           "k=0123456789012345678901234567890123456789"
-                                           "012345678901234567890123" };
+                                           ("k=0123456789012345678901234567890123456789"
+                                            "012345678901234567890123") };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 struct cli_args a;
                 char *err;

@@ -864,7 +864,8 @@ int sched_place(const struct sched_config *cfg, const struct sched_host *hosts, 
         int r = req_prepare(cfg, req, &c, ret_reason);
         if (r < 0)
                 return r;
-        _cleanup_free_ struct member *heap = group_prepare(&c, slots, ELEMENTSOF(slots));
+        /* Held only to be freed: group_prepare() spills here past the slots on the stack. */
+        _cleanup_free_ __attribute__((unused)) struct member *heap = group_prepare(&c, slots, ELEMENTSOF(slots));
 
         struct best b = { .i = -1, .score = -HUGE_VAL };
         if (explain) {
