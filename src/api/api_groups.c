@@ -80,7 +80,7 @@ static json_t *group_view(struct api_request *req, json_t *g) {
                                 seen = sp;
                 json_object_set(p, "value", seen ? json_object_get(seen, "value") : json_null());
                 json_object_set(p, "holding", seen ? json_object_get(seen, "holding") : json_false());
-                json_object_set(p, "held_s", seen ? json_object_get(seen, "held_s") : json_integer(0));
+                json_object_set_new(p, "held_s", seen ? json_incref(json_object_get(seen, "held_s")) : json_real(0));
                 int64_t last = json_int(p, "last_action_ms", 0);
                 int64_t left = last > 0 ? last + json_int(p, "cooldown_s", 0) * 1000 - now : 0;
                 json_object_set_new(p, "cooldown_left_s", json_real(left > 0 ? (double) left / 1000.0 : 0.0));

@@ -392,7 +392,7 @@ static void test_prometheus_one_family_at_a_time(void **state) {
         metrics_record(m, 1000, &h, v, 2);
         metrics_count_action(m, "b", "shares");
         _cleanup_free_ char *text = prom(m);
-        char family[256] = "", seen[64][128];
+        char family[256] = "", seen[64][256];
         size_t n_seen = 0;
         for (char *line = text, *nl; *line; line = nl + 1) {
                 nl = strchr(line, '\n');
