@@ -55,6 +55,8 @@ static int group_list(struct api_request *req, struct api_reply *rep) {
                 json_object_del(g, "policies");
                 json_object_del(g, "user_data");
                 json_object_del(g, "decisions");
+                json_object_del(g, "shrink_victim");
+                json_object_del(g, "server_group");
         }
         return api_json(rep, 200, json_pack("{s:o}", "groups", a));
 }
@@ -64,6 +66,15 @@ static int group_list(struct api_request *req, struct api_reply *rep) {
 static json_t *group_view(struct api_request *req, json_t *g) {
         json_object_set_new(g, "user_data_size", json_integer((json_int_t) strlen(json_str(g, "user_data", ""))));
         json_object_del(g, "user_data");
+        /* The autoscaler's bookkeeping is not the user's: the victim rule of the last shrink is
+         * in its decision, and the spread server group is shown by name. */
+        json_object_del(g, "shrink_victim");
+        json_t *sg;
+        if (json_str(g, "server_group", NULL) &&
+            model_obj_get(api_store(req), MODEL_SERVER_GROUP, json_str(g, "server_group", ""), &sg, NULL) >= 0) {
+                json_object_set_new(g, "server_group", json_string(json_str(sg, "name", "")));
+                json_decref(sg);
+        }
         json_object_set_new(g, "members", members_of(req, g, NULL));
         json_t *status = NULL;
         struct autoscaler *as = api_config(req)->autoscaler;
