@@ -9,7 +9,6 @@
  * host must pass sched_host_check.
  *
  * With TIDE_GOLDEN_UPDATE=1 the expected files are rewritten from what the engine decides. */
-#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +17,7 @@
 
 #include "common/errors.h"
 #include "common/strbuf.h"
+#include "common/golden.h"
 #include "common/util.h"
 #include "sched/sched.h"
 
@@ -131,47 +131,12 @@ static char *run_case(const char *path) {
         return strbuf_steal(&out);
 }
 
-static int cmp_str(const void *a, const void *b) {
-        return strcmp(*(char *const *) a, *(char *const *) b);
+static char *golden_case(const char *path, const char *name, void *userdata) {
+        return run_case(path);
 }
 
 static void every_case_decides_as_expected(void **state) {
-        const char *dir = TIDE_SCHED_GOLDEN_DIR;
-        bool update = getenv("TIDE_GOLDEN_UPDATE") && streq(getenv("TIDE_GOLDEN_UPDATE"), "1");
-        DIR *d = opendir(dir);
-        assert_non_null(d);
-        char *names[512];
-        size_t n = 0;
-        struct dirent *de;
-        while ((de = readdir(d)) && n < ELEMENTSOF(names))
-                if (endswith(de->d_name, ".json"))
-                        names[n++] = xstrdup(de->d_name);
-        closedir(d);
-        qsort(names, n, sizeof *names, cmp_str);
-        assert_true(n >= 12);
-
-        int failed = 0;
-        for (size_t i = 0; i < n; i++) {
-                _cleanup_free_ char *path = xasprintf("%s/%s", dir, names[i]);
-                _cleanup_free_ char *exp_path = xasprintf("%.*s.expected", (int) (strlen(path) - 5), path);
-                _cleanup_free_ char *got = run_case(path);
-                _cleanup_free_ char *want = NULL;
-                size_t len;
-                if (update) {
-                        int r = write_file_atomic(exp_path, got, strlen(got), 0644);
-                        if (r < 0)
-                                fail_msg("writing %s: %s", exp_path, tide_strerror(r));
-                        printf("updated %s\n", exp_path);
-                } else if (read_file(exp_path, 1 << 22, &want, &len) < 0) {
-                        printf("%s: no expected file (run with TIDE_GOLDEN_UPDATE=1)\n", names[i]);
-                        failed++;
-                } else if (!streq(want, got)) {
-                        printf("%s: decisions differ from %s\n--- expected\n%s--- got\n%s", names[i], exp_path, want, got);
-                        failed++;
-                }
-                free(names[i]);
-        }
-        assert_int_equal(failed, 0);
+        assert_int_equal(golden_run(TIDE_SCHED_GOLDEN_DIR, ".json", 12, golden_case, NULL), 0);
 }
 
 int main(void) {
