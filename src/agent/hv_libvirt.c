@@ -1,6 +1,7 @@
 /* hv_libvirt.c — the hypervisor driver on libvirt's QEMU driver.
  *
- * The only file in tide that includes <libvirt/libvirt.h>. Where a libvirtd (or virtqemud)
+ * With hv_libvirt_tune.c (statistics, elastic controls) the only files in tide that include
+ * <libvirt/libvirt.h> (hv_libvirt_priv.h). Where a libvirtd (or virtqemud)
  * answers, it talks to qemu:///system; otherwise it runs libvirt's QEMU driver inside this
  * process (qemu:///embed?root=<state dir>/libvirt). The embedded driver keeps its state under
  * that root, daemonizes QEMU, and on the next open in any process reconnects to the QEMU
@@ -30,6 +31,7 @@
 #include <libxml/xpathInternals.h>
 
 #include "agent/hv.h"
+#include "agent/hv_libvirt_priv.h"
 #include "common/errors.h"
 #include "common/util.h"
 
@@ -40,18 +42,6 @@
 #define HV_CAPS_MAX (16u << 20)
 #define HV_DOMAIN_XML_MAX (16u << 20)
 #define HV_QEMU_THREADS_MAX 4096   /* per pass of move_emulator_threads(); QEMU has ~10 + vCPUs */
-
-struct hv_conn {
-        struct hv_conn_base base;   /* first: hv_conn_driver() reads it */
-        virConnectPtr vc;
-        const char *accel;          /* static: "kvm" or "tcg" */
-        const char *domain_type;    /* static: "kvm" or "qemu", follows accel */
-        char *disk_dir;             /* where instance disks live (the state directory), or NULL */
-        char *run_dir;              /* where libvirt keeps <domain>.pid of running domains (QEMU
-                                     * on this host: embedded or qemu:///system), or NULL */
-        bool local;                 /* the hypervisor is this host: its /proc is ours */
-        bool vcpu_unplug;           /* vCPUs can be hot-removed: KVM, not TCG (hv.h) */
-};
 
 /* enum hv_state follows libvirt's numbers, so "state.state" in the statistics maps as is. */
 _Static_assert((int) HV_STATE_RUNNING == (int) VIR_DOMAIN_RUNNING &&
@@ -68,7 +58,7 @@ static void set_last_error(const char *msg) {
 
 /* Replaces libvirt's default handler, which prints every error to stderr. Errors raised in
  * libvirt's own threads land in those threads' buffers, where nobody reads them: that is
- * fine, the API call that cares sees its error through fail(). */
+ * fine, the API call that cares sees its error through lv_fail(). */
 static void error_func(void *opaque, virErrorPtr e) {
         if (e && e->message)
                 set_last_error(e->message);
@@ -76,7 +66,7 @@ static void error_func(void *opaque, virErrorPtr e) {
 
 /* Turns this thread's last libvirt error into a tide error and keeps its text. Call right
  * after the failing libvirt call: every public libvirt function resets the error. */
-static int fail(void) {
+int lv_fail(void) {
         virErrorPtr e = virGetLastError();
         set_last_error(e && e->message ? e->message : "unknown libvirt error");
         switch (e ? e->code : VIR_ERR_INTERNAL_ERROR) {
@@ -89,16 +79,15 @@ static int fail(void) {
         }
 }
 
-static int fail_with(int error, const char *msg) {
+int lv_fail_with(int error, const char *msg) {
         set_last_error(msg);
         return error;
 }
 
-static void domain_freep(virDomainPtr *d) {
+void lv_domain_freep(virDomainPtr *d) {
         if (*d)
                 virDomainFree(*d);
 }
-#define _cleanup_domain_ _cleanup_(domain_freep)
 
 /* ---- process-wide setup and the event loop ---- */
 
@@ -107,14 +96,14 @@ static int init_result;
 
 static void init_process(void) {
         if (virInitialize() < 0) {
-                init_result = fail();
+                init_result = lv_fail();
                 return;
         }
         virSetErrorFunc(NULL, error_func);
         /* The default implementation must be registered before the first connection opens;
          * libvirt offers no way to unregister it, so this is once per process. */
         if (virEventRegisterDefaultImpl() < 0)
-                init_result = fail();
+                init_result = lv_fail();
 }
 
 static pthread_mutex_t loop_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -262,24 +251,24 @@ static int lv_open(const char *uri, const char *state_dir, struct hv_conn **ret)
                 chosen = xstrdup(HV_SYSTEM_URI);
         else {
                 if (!state_dir || state_dir[0] != '/')
-                        return fail_with(TIDE_E_INVALID, "the embedded driver needs an absolute state directory");
+                        return lv_fail_with(TIDE_E_INVALID, "the embedded driver needs an absolute state directory");
                 root = xasprintf("%s/libvirt", state_dir);
                 chosen = embed_uri(root);
         }
         if (startswith(chosen, HV_EMBED_URI)) {
                 if (!root && !(root = embed_root(chosen)))
-                        return fail_with(TIDE_E_INVALID, "embed URI without root=");
+                        return lv_fail_with(TIDE_E_INVALID, "embed URI without root=");
                 int r = write_qemu_conf(root);
                 if (r < 0)
-                        return fail_with(r, "cannot write the embedded driver's qemu.conf");
+                        return lv_fail_with(r, "cannot write the embedded driver's qemu.conf");
         }
 
         int r = loop_ref();
         if (r < 0)
-                return fail_with(r, "cannot start the libvirt event loop thread");
+                return lv_fail_with(r, "cannot start the libvirt event loop thread");
         virConnectPtr vc = virConnectOpen(chosen);
         if (!vc) {
-                r = fail();
+                r = lv_fail();
                 loop_unref();
                 return r;
         }
@@ -470,10 +459,10 @@ static int64_t fs_gib(const char *dir) {
 static int lv_host_info(struct hv_conn *c, struct hv_host_info *ret) {
         virNodeInfo ni;
         if (virNodeGetInfo(c->vc, &ni) < 0)
-                return fail();
+                return lv_fail();
         char *caps = virConnectGetCapabilities(c->vc);
         if (!caps)
-                return fail();
+                return lv_fail();
         struct hv_numa_node *numa;
         int n_numa;
         caps_numa(caps, &numa, &n_numa);
@@ -490,7 +479,7 @@ static int lv_host_info(struct hv_conn *c, struct hv_host_info *ret) {
         char *host = virConnectGetHostname(c->vc);
         char *uri = host ? virConnectGetURI(c->vc) : NULL;
         if (!host || !uri) {
-                int r = fail();
+                int r = lv_fail();
                 free(host);
                 for (int i = 0; i < n_numa; i++)
                         free(numa[i].cpus);
@@ -518,20 +507,20 @@ static int lv_host_info(struct hv_conn *c, struct hv_host_info *ret) {
         return 0;
 }
 
-static int lookup(struct hv_conn *c, const char *uuid, virDomainPtr *ret) {
+int lv_lookup(struct hv_conn *c, const char *uuid, virDomainPtr *ret) {
         if (!uuid)
-                return fail_with(TIDE_E_INVALID, "no domain UUID");
+                return lv_fail_with(TIDE_E_INVALID, "no domain UUID");
         virDomainPtr d = virDomainLookupByUUIDString(c->vc, uuid);
         if (!d)
-                return fail();
+                return lv_fail();
         *ret = d;
         return 0;
 }
 
 /* 1 when running (or paused, or any state with a QEMU process), 0 when off. */
-static int is_active(virDomainPtr d) {
+int lv_is_active(virDomainPtr d) {
         int a = virDomainIsActive(d);
-        return a < 0 ? fail() : a;
+        return a < 0 ? lv_fail() : a;
 }
 
 /* Whether spec's name belongs to another UUID, or its UUID to another name: libvirt refuses
@@ -558,10 +547,10 @@ static int lv_define(struct hv_conn *c, const struct hv_domain_spec *spec) {
         _cleanup_free_ char *xml = NULL;
         int r = hv_domain_xml(spec, c->domain_type, &xml);
         if (r < 0)
-                return fail_with(r, "invalid domain spec");
+                return lv_fail_with(r, "invalid domain spec");
         _cleanup_domain_ virDomainPtr d = virDomainDefineXMLFlags(c->vc, xml, VIR_DOMAIN_DEFINE_VALIDATE);
         if (!d) {
-                r = fail();
+                r = lv_fail();
                 return r == TIDE_E_BACKEND && name_clash(c, spec) ? TIDE_E_EXISTS : r;
         }
         return 0;
@@ -569,15 +558,15 @@ static int lv_define(struct hv_conn *c, const struct hv_domain_spec *spec) {
 
 static int lv_start(struct hv_conn *c, const char *uuid) {
         _cleanup_domain_ virDomainPtr d = NULL;
-        int r = lookup(c, uuid, &d);
+        int r = lv_lookup(c, uuid, &d);
         if (r < 0)
                 return r;
-        if ((r = is_active(d)) != 0)
+        if ((r = lv_is_active(d)) != 0)
                 return r < 0 ? r : 0;
         if (virDomainCreate(d) < 0) {
-                r = fail();
+                r = lv_fail();
                 /* Someone else started it meanwhile: that is what was asked. */
-                return is_active(d) == 1 ? 0 : r;
+                return lv_is_active(d) == 1 ? 0 : r;
         }
         return 0;
 }
@@ -585,36 +574,36 @@ static int lv_start(struct hv_conn *c, const char *uuid) {
 /* Powers off d; a domain that is already off is success. */
 static int destroy_domain(virDomainPtr d) {
         if (virDomainDestroy(d) < 0) {
-                int r = fail();
-                return is_active(d) == 0 ? 0 : r;
+                int r = lv_fail();
+                return lv_is_active(d) == 0 ? 0 : r;
         }
         return 0;
 }
 
 static int lv_destroy(struct hv_conn *c, const char *uuid) {
         _cleanup_domain_ virDomainPtr d = NULL;
-        int r = lookup(c, uuid, &d);
+        int r = lv_lookup(c, uuid, &d);
         if (r < 0)
                 return r;
-        if ((r = is_active(d)) <= 0)
+        if ((r = lv_is_active(d)) <= 0)
                 return r;
         return destroy_domain(d);
 }
 
 static int lv_shutdown(struct hv_conn *c, const char *uuid, int timeout_ms) {
         if (timeout_ms < 0)
-                return fail_with(TIDE_E_INVALID, "negative shutdown timeout");
+                return lv_fail_with(TIDE_E_INVALID, "negative shutdown timeout");
         _cleanup_domain_ virDomainPtr d = NULL;
-        int r = lookup(c, uuid, &d);
+        int r = lv_lookup(c, uuid, &d);
         if (r < 0)
                 return r;
-        if ((r = is_active(d)) <= 0)
+        if ((r = lv_is_active(d)) <= 0)
                 return r;
         /* The ACPI power button explicitly: without a guest agent configured that is what
          * libvirt would pick anyway, and it never waits for an agent. */
         if (virDomainShutdownFlags(d, VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN) < 0) {
-                r = fail();
-                int a = is_active(d);
+                r = lv_fail();
+                int a = lv_is_active(d);
                 if (a <= 0)
                         return a == 0 ? 0 : r;
                 /* The button could not be pressed (paused guest, monitor busy): power off. */
@@ -623,7 +612,7 @@ static int lv_shutdown(struct hv_conn *c, const char *uuid, int timeout_ms) {
         }
         int64_t now = mono_ms(), deadline = now + timeout_ms, press = now + HV_SHUTDOWN_REPRESS_MS;
         for (;;) {
-                int a = is_active(d);
+                int a = lv_is_active(d);
                 if (a <= 0)
                         return a;
                 now = mono_ms();
@@ -643,24 +632,24 @@ static int lv_shutdown(struct hv_conn *c, const char *uuid, int timeout_ms) {
 
 static int lv_reboot(struct hv_conn *c, const char *uuid) {
         _cleanup_domain_ virDomainPtr d = NULL;
-        int r = lookup(c, uuid, &d);
+        int r = lv_lookup(c, uuid, &d);
         if (r < 0)
                 return r;
-        if ((r = is_active(d)) <= 0)
-                return r < 0 ? r : fail_with(TIDE_E_CONFLICT, "domain is not running");
+        if ((r = lv_is_active(d)) <= 0)
+                return r < 0 ? r : lv_fail_with(TIDE_E_CONFLICT, "domain is not running");
         if (virDomainReset(d, 0) < 0) {
-                r = fail();
-                return is_active(d) == 0 ? fail_with(TIDE_E_CONFLICT, "domain is not running") : r;
+                r = lv_fail();
+                return lv_is_active(d) == 0 ? lv_fail_with(TIDE_E_CONFLICT, "domain is not running") : r;
         }
         return 0;
 }
 
 static int lv_undefine(struct hv_conn *c, const char *uuid) {
         _cleanup_domain_ virDomainPtr d = NULL;
-        int r = lookup(c, uuid, &d);
+        int r = lv_lookup(c, uuid, &d);
         if (r < 0)
                 return r == TIDE_E_NOT_FOUND ? 0 : r;
-        if ((r = is_active(d)) < 0)
+        if ((r = lv_is_active(d)) < 0)
                 return r == TIDE_E_NOT_FOUND ? 0 : r;
         if (r > 0 && (r = destroy_domain(d)) < 0)
                 return r == TIDE_E_NOT_FOUND ? 0 : r;
@@ -668,7 +657,7 @@ static int lv_undefine(struct hv_conn *c, const char *uuid) {
         unsigned flags = VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |
                          VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA | VIR_DOMAIN_UNDEFINE_NVRAM;
         if (virDomainUndefineFlags(d, flags) < 0) {
-                r = fail();
+                r = lv_fail();
                 /* A transient domain disappears with destroy: nothing left to undefine. */
                 return r == TIDE_E_NOT_FOUND ? 0 : r;
         }
@@ -692,7 +681,7 @@ static enum hv_state state_from_libvirt(unsigned char s) {
  * domain, which waits until the embedded driver has finished reconnecting to a QEMU started
  * by an earlier process: until then virDomainGetInfo() reports the state saved on disk, e.g.
  * "running" for a QEMU that died meanwhile. */
-static int64_t balloon_kib(virDomainPtr d) {
+int64_t lv_balloon_kib(virDomainPtr d) {
         virDomainMemoryStatStruct st[VIR_DOMAIN_MEMORY_STAT_NR];
         int n = virDomainMemoryStats(d, st, VIR_DOMAIN_MEMORY_STAT_NR, 0);
         for (int i = 0; i < n; i++)
@@ -705,22 +694,22 @@ static int fill_info(virDomainPtr d, struct hv_domain_info *ret) {
         virDomainInfo vi;
         char uuid[VIR_UUID_STRING_BUFLEN];
         if (virDomainGetInfo(d, &vi) < 0)
-                return fail();
+                return lv_fail();
         int64_t mem_kib = (int64_t) vi.memory;
         if (vi.state != VIR_DOMAIN_SHUTOFF) {
                 /* virDomainGetInfo's memory is the balloon size libvirt last heard of in an
                  * event, which a previous process may have received instead of this one. */
-                int64_t b = balloon_kib(d);
+                int64_t b = lv_balloon_kib(d);
                 if (virDomainGetInfo(d, &vi) < 0)
-                        return fail();
+                        return lv_fail();
                 mem_kib = b >= 0 && vi.state != VIR_DOMAIN_SHUTOFF ? b : (int64_t) vi.memory;
         }
         int persistent = virDomainIsPersistent(d);
         if (persistent < 0)
-                return fail();
+                return lv_fail();
         const char *name = virDomainGetName(d);
         if (!name || virDomainGetUUIDString(d, uuid) < 0)
-                return fail();
+                return lv_fail();
         *ret = (struct hv_domain_info) {
                 .uuid = xstrdup(uuid),
                 .name = xstrdup(name),
@@ -736,7 +725,7 @@ static int fill_info(virDomainPtr d, struct hv_domain_info *ret) {
 
 static int lv_domain_info(struct hv_conn *c, const char *uuid, struct hv_domain_info *ret) {
         _cleanup_domain_ virDomainPtr d = NULL;
-        int r = lookup(c, uuid, &d);
+        int r = lv_lookup(c, uuid, &d);
         if (r < 0)
                 return r;
         return fill_info(d, ret);
@@ -746,7 +735,7 @@ static int lv_list(struct hv_conn *c, struct hv_domain_info **ret, size_t *ret_n
         virDomainPtr *doms = NULL;
         int n = virConnectListAllDomains(c->vc, &doms, 0);
         if (n < 0)
-                return fail();
+                return lv_fail();
         struct hv_domain_info *out = n > 0 ? xcalloc((size_t) n, sizeof *out) : NULL;
         size_t k = 0;
         int r = 0;
@@ -811,7 +800,7 @@ static bool doc_layout(xmlDocPtr doc, xmlXPathContextPtr ctx, struct vcpu_layout
 static int read_layout(virDomainPtr d, unsigned xml_flags, struct vcpu_layout *ret) {
         char *xml = virDomainGetXMLDesc(d, xml_flags);
         if (!xml)
-                return fail();
+                return lv_fail();
         size_t len = strlen(xml);
         xmlDocPtr doc = len <= HV_DOMAIN_XML_MAX ? xmlReadMemory(xml, (int) len, "domain.xml", NULL,
                                                                 XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
@@ -821,7 +810,7 @@ static int read_layout(virDomainPtr d, unsigned xml_flags, struct vcpu_layout *r
         bool ok = ctx && doc_layout(doc, ctx, ret);
         xmlXPathFreeContext(ctx);
         xmlFreeDoc(doc);
-        return ok ? 0 : fail_with(TIDE_E_BACKEND, "cannot read the domain's vCPUs from its XML");
+        return ok ? 0 : lv_fail_with(TIDE_E_BACKEND, "cannot read the domain's vCPUs from its XML");
 }
 
 /* Pins the floating vCPUs and the emulator of one definition of d (flags:
@@ -835,9 +824,9 @@ static int pin_floating(virDomainPtr d, unsigned xml_flags, unsigned char *map, 
                 return r;
         for (int i = 0; l.floating && i < l.max_vcpus; i++)
                 if (virDomainPinVcpuFlags(d, (unsigned) i, map, maplen, flags) < 0)
-                        return fail();
+                        return lv_fail();
         if (virDomainPinEmulator(d, map, maplen, flags) < 0)
-                return fail();
+                return lv_fail();
         return 0;
 }
 
@@ -848,7 +837,7 @@ static int check_host_cpus(struct hv_conn *c, const uint8_t *map, int *ret_maple
         unsigned char *online = NULL;
         int n = virNodeGetCPUMap(c->vc, &online, NULL, 0);
         if (n < 0)
-                return fail();
+                return lv_fail();
         int missing = -1;
         for (int cpu = 0; cpu < HV_MAX_CPUS && missing < 0; cpu++)
                 if ((map[cpu / 8] & (1u << (cpu % 8))) &&
@@ -936,7 +925,7 @@ static int move_emulator_threads(pid_t pid, const uint8_t *map) {
                 }
                 closedir(dir);
                 if (!saw_vcpu)
-                        return fail_with(TIDE_E_BACKEND, "cannot tell QEMU's vCPU threads from its emulator threads");
+                        return lv_fail_with(TIDE_E_BACKEND, "cannot tell QEMU's vCPU threads from its emulator threads");
                 for (size_t i = 0; i < n; i++)
                         if (sched_setaffinity(tids[i], sizeof set, &set) < 0 && errno != ESRCH) {
                                 hv_set_last_error("setting the affinity of QEMU thread %d: %s", (int) tids[i],
@@ -950,9 +939,9 @@ static int move_emulator_threads(pid_t pid, const uint8_t *map) {
 static int lv_set_cpuset(struct hv_conn *c, const char *uuid, const char *cpuset) {
         uint8_t map[HV_CPUMAP_BYTES];
         if (hv_cpuset_parse(cpuset, map) < 0)
-                return fail_with(TIDE_E_INVALID, "invalid CPU list");
+                return lv_fail_with(TIDE_E_INVALID, "invalid CPU list");
         _cleanup_domain_ virDomainPtr d = NULL;
-        int r = lookup(c, uuid, &d);
+        int r = lv_lookup(c, uuid, &d);
         if (r < 0)
                 return r;
         int maplen = 0;
@@ -960,379 +949,21 @@ static int lv_set_cpuset(struct hv_conn *c, const char *uuid, const char *cpuset
                 return r;
         int persistent = virDomainIsPersistent(d);
         if (persistent < 0)
-                return fail();
+                return lv_fail();
         /* The definition first: a domain that starts meanwhile starts with the new list, and
          * one running by now is moved below. */
         if (persistent && (r = pin_floating(d, VIR_DOMAIN_XML_INACTIVE, map, maplen, VIR_DOMAIN_AFFECT_CONFIG)) < 0)
                 return r;
-        if ((r = is_active(d)) <= 0)
+        if ((r = lv_is_active(d)) <= 0)
                 return r;
         r = pin_floating(d, 0, map, maplen, VIR_DOMAIN_AFFECT_LIVE);
         pid_t pid = r >= 0 ? qemu_pid(c, d) : 0;
         if (pid > 0)
                 r = move_emulator_threads(pid, map);
         /* Stopped meanwhile: its definition is all there is left to change. */
-        return r < 0 && is_active(d) == 0 ? 0 : r;
+        return r < 0 && lv_is_active(d) == 0 ? 0 : r;
 }
 
-/* ---- statistics ---- */
-
-static int64_t mono_ns(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* A typed parameter's value as an unsigned figure; false for other types and negatives
- * (libvirt writes no negative counters; QEMU's -1 "unknown" never reaches here). */
-static bool param_value(const virTypedParameter *p, uint64_t *ret) {
-        switch (p->type) {
-        case VIR_TYPED_PARAM_ULLONG: *ret = p->value.ul; return true;
-        case VIR_TYPED_PARAM_UINT: *ret = p->value.ui; return true;
-        case VIR_TYPED_PARAM_LLONG: *ret = (uint64_t) p->value.l; return p->value.l >= 0;
-        case VIR_TYPED_PARAM_INT: *ret = (uint64_t) p->value.i; return p->value.i >= 0;
-        default: return false;
-        }
-}
-
-/* One record of virConnectGetAllDomainStats into ret; false when the record is not one of
- * tide's domains. */
-static bool record_stats(const virDomainStatsRecord *rec, int64_t sample_ns, struct hv_domain_stats *ret) {
-        const char *name = virDomainGetName(rec->dom);
-        char uuid[VIR_UUID_STRING_BUFLEN];
-        if (!name || !startswith(name, HV_DOMAIN_PREFIX) || virDomainGetUUIDString(rec->dom, uuid) < 0)
-                return false;
-        struct hv_domain_stats s = {
-                .uuid = xstrdup(uuid),
-                .name = xstrdup(name),
-                .state = HV_STATE_NOSTATE,
-                .sample_ns = sample_ns,
-        };
-        for (int i = 0; i < rec->nparams; i++) {
-                uint64_t v;
-                if (param_value(&rec->params[i], &v))
-                        hv_domain_stats_add(&s, rec->params[i].field, v);
-        }
-        hv_domain_stats_finish(&s);
-        *ret = s;
-        return true;
-}
-
-/* One virConnectGetAllDomainStats for every domain, then the tide ones. NOWAIT: a domain
- * busy with a job (a migration, a vCPU unplug waiting for its guest, the reconnect of a
- * domain an earlier process started) reports what needs no job (state, CPU times from the
- * cgroup, vCPU times from /proc) at once instead of holding the whole sample up. */
-static int lv_stats(struct hv_conn *c, struct hv_domain_stats **ret, size_t *ret_n) {
-        const unsigned types = VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL | VIR_DOMAIN_STATS_BALLOON |
-                               VIR_DOMAIN_STATS_VCPU | VIR_DOMAIN_STATS_INTERFACE | VIR_DOMAIN_STATS_BLOCK;
-        virDomainStatsRecordPtr *recs = NULL;
-        int64_t t0 = mono_ns();
-        int n = virConnectGetAllDomainStats(c->vc, types, &recs, VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
-        if (n < 0)
-                return fail();
-        /* The records are read one after the other: the middle of the call is nearest to
-         * each on average. */
-        int64_t sample_ns = t0 + (mono_ns() - t0) / 2;
-        struct hv_domain_stats *out = n > 0 ? xcalloc((size_t) n, sizeof *out) : NULL;
-        size_t k = 0;
-        for (int i = 0; i < n; i++)
-                if (record_stats(recs[i], sample_ns, &out[k]))
-                        k++;
-        virDomainStatsRecordListFree(recs);
-        *ret = out;
-        *ret_n = k;
-        return 0;
-}
-
-/* The field of libvirt's node statistics (CPU or memory: same layout) named name; 0 when
- * absent. */
-static int64_t node_field(const void *params, size_t size, int n, const char *name,
-                          const char *(*field)(const void *p), uint64_t (*value)(const void *p)) {
-        for (int i = 0; i < n; i++) {
-                const void *p = (const char *) params + (size_t) i * size;
-                if (streq(field(p), name)) {
-                        uint64_t v = value(p);
-                        return v > (uint64_t) INT64_MAX ? INT64_MAX : (int64_t) v;
-                }
-        }
-        return 0;
-}
-
-static const char *cpu_field(const void *p) { return ((const virNodeCPUStats *) p)->field; }
-static uint64_t cpu_value(const void *p) { return ((const virNodeCPUStats *) p)->value; }
-static const char *mem_field(const void *p) { return ((const virNodeMemoryStats *) p)->field; }
-static uint64_t mem_value(const void *p) { return ((const virNodeMemoryStats *) p)->value; }
-
-#define HV_NODE_STATS_MAX 16   /* Linux gives 4 CPU and 4 memory figures */
-
-/* The host's CPU times and memory from libvirt; load averages and MemAvailable from this
- * host's /proc when the hypervisor runs here (elsewhere loads stay 0 and available is free
- * plus buffers plus cache). */
-static int lv_host_stats(struct hv_conn *c, struct hv_host_stats *ret) {
-        int64_t t0 = mono_ns();
-        /* libvirt wants exactly as many slots as it has figures: ask how many first. */
-        virNodeCPUStats cpu[HV_NODE_STATS_MAX];
-        int n_cpu = 0;
-        if (virNodeGetCPUStats(c->vc, VIR_NODE_CPU_STATS_ALL_CPUS, NULL, &n_cpu, 0) < 0)
-                return fail();
-        if (n_cpu < 0 || n_cpu > HV_NODE_STATS_MAX)
-                return fail_with(TIDE_E_BACKEND, "unexpected number of host CPU statistics");
-        if (n_cpu > 0 && virNodeGetCPUStats(c->vc, VIR_NODE_CPU_STATS_ALL_CPUS, cpu, &n_cpu, 0) < 0)
-                return fail();
-        virNodeMemoryStats mem[HV_NODE_STATS_MAX];
-        int n_mem = 0;
-        if (virNodeGetMemoryStats(c->vc, VIR_NODE_MEMORY_STATS_ALL_CELLS, NULL, &n_mem, 0) < 0)
-                return fail();
-        if (n_mem < 0 || n_mem > HV_NODE_STATS_MAX)
-                return fail_with(TIDE_E_BACKEND, "unexpected number of host memory statistics");
-        if (n_mem > 0 && virNodeGetMemoryStats(c->vc, VIR_NODE_MEMORY_STATS_ALL_CELLS, mem, &n_mem, 0) < 0)
-                return fail();
-        unsigned online = 0;
-        if (virNodeGetCPUMap(c->vc, NULL, &online, 0) < 0)
-                return fail();
-        struct hv_host_stats h = {
-                .sample_ns = t0 + (mono_ns() - t0) / 2,
-                .cpus = (int) online,
-                .cpu_user_ns = node_field(cpu, sizeof *cpu, n_cpu, VIR_NODE_CPU_STATS_USER, cpu_field, cpu_value),
-                .cpu_system_ns = node_field(cpu, sizeof *cpu, n_cpu, VIR_NODE_CPU_STATS_KERNEL, cpu_field, cpu_value),
-                .cpu_idle_ns = node_field(cpu, sizeof *cpu, n_cpu, VIR_NODE_CPU_STATS_IDLE, cpu_field, cpu_value),
-                .cpu_iowait_ns = node_field(cpu, sizeof *cpu, n_cpu, VIR_NODE_CPU_STATS_IOWAIT, cpu_field, cpu_value),
-                .mem_total_kib = node_field(mem, sizeof *mem, n_mem, VIR_NODE_MEMORY_STATS_TOTAL, mem_field, mem_value),
-                .mem_free_kib = node_field(mem, sizeof *mem, n_mem, VIR_NODE_MEMORY_STATS_FREE, mem_field, mem_value),
-                .mem_buffers_kib = node_field(mem, sizeof *mem, n_mem, VIR_NODE_MEMORY_STATS_BUFFERS, mem_field, mem_value),
-                .mem_cached_kib = node_field(mem, sizeof *mem, n_mem, VIR_NODE_MEMORY_STATS_CACHED, mem_field, mem_value),
-        };
-        h.mem_available_kib = h.mem_free_kib + h.mem_buffers_kib + h.mem_cached_kib;
-        if (c->local) {
-                _cleanup_free_ char *text = NULL;
-                size_t len;
-                double load[3];
-                if (read_file("/proc/loadavg", 4096, &text, &len) == 0 && hv_parse_loadavg(text, load) == 0) {
-                        h.load1 = load[0];
-                        h.load5 = load[1];
-                        h.load15 = load[2];
-                }
-                free(text);
-                text = NULL;
-                int64_t avail;
-                if (read_file("/proc/meminfo", 1 << 16, &text, &len) == 0 &&
-                    hv_parse_meminfo(text, "MemAvailable", &avail) == 0)
-                        h.mem_available_kib = avail;
-        }
-        *ret = h;
-        return 0;
-}
-
-/* ---- elastic controls ---- */
-
-/* Runs op on d; if libvirt refuses because the domain's cgroups are not connected yet (the
- * embedded driver reconnecting, in its own thread and job, to a QEMU an earlier process
- * started: until then calls that take no job, like the scheduler parameters, find no
- * cgroup), waits for that job by asking for the balloon (which takes one) and tries once
- * more. */
-static int with_settled(virDomainPtr d, int (*op)(virDomainPtr d, void *arg), void *arg) {
-        if (op(d, arg) == 0)
-                return 0;
-        virErrorPtr e = virGetLastError();
-        if (!e || e->code != VIR_ERR_OPERATION_INVALID || is_active(d) != 1)
-                return fail();
-        (void) balloon_kib(d);
-        return op(d, arg) == 0 ? 0 : fail();
-}
-
-/* The scope of a change to d: the running domain (when active) and its definition (when
- * persistent). */
-static int change_scope(virDomainPtr d, bool *ret_live, bool *ret_config) {
-        int active = virDomainIsActive(d), persistent = active >= 0 ? virDomainIsPersistent(d) : -1;
-        if (active < 0 || persistent < 0)
-                return fail();
-        *ret_live = active > 0;
-        *ret_config = persistent > 0;
-        return 0;
-}
-
-static int lv_set_vcpus(struct hv_conn *c, const char *uuid, int n) {
-        if (n < 1 || n > HV_MAX_VCPUS)
-                return fail_with(TIDE_E_INVALID, "vCPU count out of range");
-        _cleanup_domain_ virDomainPtr d = NULL;
-        int r = lookup(c, uuid, &d);
-        if (r < 0)
-                return r;
-        bool live = false, config = false;
-        if ((r = change_scope(d, &live, &config)) < 0)
-                return r;
-        /* Both maxima first: nothing changes when either refuses n. */
-        int live_max = live ? virDomainGetVcpusFlags(d, VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_VCPU_MAXIMUM) : HV_MAX_VCPUS;
-        int config_max = config ? virDomainGetVcpusFlags(d, VIR_DOMAIN_AFFECT_CONFIG | VIR_DOMAIN_VCPU_MAXIMUM)
-                                : HV_MAX_VCPUS;
-        if (live_max < 0 || config_max < 0) {
-                r = fail();
-                if (is_active(d) != 0)
-                        return r;
-                live = false;   /* stopped meanwhile */
-                if (config_max < 0)
-                        return r;
-        }
-        if (n > (live ? live_max : HV_MAX_VCPUS) || n > config_max) {
-                hv_set_last_error("%d vCPUs is more than the domain's maximum of %d", n,
-                                  live && live_max < config_max ? live_max : config_max);
-                return TIDE_E_INVALID;
-        }
-        int current = live ? virDomainGetVcpusFlags(d, VIR_DOMAIN_AFFECT_LIVE) : n;
-        if (current < 0) {
-                r = fail();
-                if (is_active(d) != 0)
-                        return r;
-                live = false;
-        } else if (live && n < current && !c->vcpu_unplug)
-                return fail_with(TIDE_E_UNSUPPORTED, "vCPUs cannot be hot-removed under TCG: QEMU does not confirm "
-                                 "the unplug and aborts when a vCPU is plugged in again");
-        if (live && current != n && virDomainSetVcpusFlags(d, (unsigned) n, VIR_DOMAIN_AFFECT_LIVE) < 0) {
-                virErrorPtr e = virGetLastError();
-                bool timeout = e && e->code == VIR_ERR_OPERATION_TIMEOUT;
-                r = fail();
-                if (is_active(d) != 0)
-                        return timeout ? TIDE_E_TIMEOUT : r;
-                /* Stopped meanwhile: only the definition is left to change. */
-        }
-        /* HOTPLUGGABLE: vCPUs the definition gains stay hot-pluggable (hv_domain_xml() makes
-         * every vCPU but the first so); without it libvirt would fix them in place. */
-        if (config && virDomainGetVcpusFlags(d, VIR_DOMAIN_AFFECT_CONFIG) != n &&
-            virDomainSetVcpusFlags(d, (unsigned) n, VIR_DOMAIN_AFFECT_CONFIG | VIR_DOMAIN_VCPU_HOTPLUGGABLE) < 0)
-                return fail();
-        return 0;
-}
-
-static int lv_set_memory(struct hv_conn *c, const char *uuid, int64_t mib) {
-        if (mib < HV_MIN_RAM_MIB || mib > HV_MAX_RAM_MIB)
-                return fail_with(TIDE_E_INVALID, "memory size out of range");
-        _cleanup_domain_ virDomainPtr d = NULL;
-        int r = lookup(c, uuid, &d);
-        if (r < 0)
-                return r;
-        bool live = false, config = false;
-        if ((r = change_scope(d, &live, &config)) < 0)
-                return r;
-        unsigned long kib = (unsigned long) mib * 1024;
-        /* The maximum of the running domain, else of the definition. */
-        unsigned long max = virDomainGetMaxMemory(d);
-        if (max == 0)
-                return fail();
-        if (kib > max) {
-                hv_set_last_error("%lld MiB is more than the domain's maximum of %lu MiB", (long long) mib, max / 1024);
-                return TIDE_E_INVALID;
-        }
-        if (live && virDomainSetMemoryFlags(d, kib, VIR_DOMAIN_AFFECT_LIVE) < 0) {
-                r = fail();
-                if (is_active(d) != 0)
-                        return r;
-        }
-        /* A definition with a smaller maximum (redefined meanwhile) refuses: TIDE_E_INVALID. */
-        if (config && virDomainSetMemoryFlags(d, kib, VIR_DOMAIN_AFFECT_CONFIG) < 0)
-                return fail();
-        return 0;
-}
-
-/* libvirt's global quota for "no limit": any negative value. */
-#define HV_QUOTA_NONE INT64_C(-1)
-/* Quotas from here up are the kernel's "no limit" as libvirt reports it (its maximum,
- * 2^44 - 1 us, and the cgroup v2 "max"). */
-#define HV_QUOTA_INFINITE INT64_C(17592186044415)
-
-struct tune_args {
-        const struct hv_cpu_tune *t;
-        unsigned flags;
-};
-
-static int set_sched(virDomainPtr d, void *arg) {
-        const struct tune_args *a = arg;
-        virTypedParameter params[3] = {};
-        int n = 0;
-        params[n] = (virTypedParameter) { .type = VIR_TYPED_PARAM_ULLONG, .value.ul = (unsigned long long) a->t->shares };
-        snprintf(params[n++].field, VIR_TYPED_PARAM_FIELD_LENGTH, "%s", VIR_DOMAIN_SCHEDULER_CPU_SHARES);
-        if (a->t->quota_us > 0) {
-                params[n] = (virTypedParameter) { .type = VIR_TYPED_PARAM_ULLONG,
-                                                  .value.ul = (unsigned long long) a->t->period_us };
-                snprintf(params[n++].field, VIR_TYPED_PARAM_FIELD_LENGTH, "%s", VIR_DOMAIN_SCHEDULER_GLOBAL_PERIOD);
-        }
-        params[n] = (virTypedParameter) { .type = VIR_TYPED_PARAM_LLONG,
-                                          .value.l = a->t->quota_us > 0 ? a->t->quota_us : HV_QUOTA_NONE };
-        snprintf(params[n++].field, VIR_TYPED_PARAM_FIELD_LENGTH, "%s", VIR_DOMAIN_SCHEDULER_GLOBAL_QUOTA);
-        return virDomainSetSchedulerParametersFlags(d, params, n, a->flags);
-}
-
-/* Shares through cpu_shares; the limit through global_period and global_quota, the
- * domain's top cgroup (every thread: vCPUs, emulator, I/O), rather than vcpu_quota, which
- * limits each vCPU alone and would have to follow the vCPU count. */
-static int lv_set_cpu_tune(struct hv_conn *c, const char *uuid, const struct hv_cpu_tune *t) {
-        if (hv_cpu_tune_validate(t) < 0)
-                return fail_with(TIDE_E_INVALID, "CPU shares, period or quota out of range");
-        _cleanup_domain_ virDomainPtr d = NULL;
-        int r = lookup(c, uuid, &d);
-        if (r < 0)
-                return r;
-        bool live = false, config = false;
-        if ((r = change_scope(d, &live, &config)) < 0)
-                return r;
-        if (live && (r = with_settled(d, set_sched, &(struct tune_args) { t, VIR_DOMAIN_AFFECT_LIVE })) < 0 &&
-            is_active(d) != 0)
-                return r;
-        if (config && (r = with_settled(d, set_sched, &(struct tune_args) { t, VIR_DOMAIN_AFFECT_CONFIG })) < 0)
-                return r;
-        return 0;
-}
-
-struct get_args {
-        virTypedParameter params[HV_NODE_STATS_MAX];
-        int n;
-        unsigned flags;
-};
-
-static int get_sched(virDomainPtr d, void *arg) {
-        struct get_args *a = arg;
-        a->n = HV_NODE_STATS_MAX;
-        return virDomainGetSchedulerParametersFlags(d, a->params, &a->n, a->flags);
-}
-
-static int lv_get_cpu_tune(struct hv_conn *c, const char *uuid, struct hv_cpu_tune *ret) {
-        _cleanup_domain_ virDomainPtr d = NULL;
-        int r = lookup(c, uuid, &d);
-        if (r < 0)
-                return r;
-        bool live = false, config = false;
-        if ((r = change_scope(d, &live, &config)) < 0)
-                return r;
-        struct get_args a = { .flags = live ? VIR_DOMAIN_AFFECT_LIVE : VIR_DOMAIN_AFFECT_CONFIG };
-        if ((r = with_settled(d, get_sched, &a)) < 0)
-                return r;
-        struct hv_cpu_tune t = {};
-        bool have_shares = false;
-        for (int i = 0; i < a.n; i++) {
-                const virTypedParameter *p = &a.params[i];
-                uint64_t v = 0;
-                if (streq(p->field, VIR_DOMAIN_SCHEDULER_GLOBAL_QUOTA)) {
-                        int64_t q = p->type == VIR_TYPED_PARAM_LLONG ? p->value.l : -1;
-                        t.quota_us = q > 0 && q < HV_QUOTA_INFINITE ? q : 0;
-                } else if (!param_value(p, &v))
-                        continue;
-                else if (streq(p->field, VIR_DOMAIN_SCHEDULER_CPU_SHARES)) {
-                        t.shares = v > INT32_MAX ? INT32_MAX : (int) v;
-                        have_shares = true;
-                } else if (streq(p->field, VIR_DOMAIN_SCHEDULER_GLOBAL_PERIOD))
-                        t.period_us = v > INT64_MAX ? INT64_MAX : (int64_t) v;
-        }
-        if (!have_shares)
-                return fail_with(TIDE_E_BACKEND, "the hypervisor reports no CPU shares for the domain");
-        *ret = t;
-        return 0;
-}
-
-/* The libvirt driver (hv.h). Idempotent where hv.h says so; errors map VIR_ERR_NO_DOMAIN to
- * TIDE_E_NOT_FOUND, VIR_ERR_INVALID_ARG to TIDE_E_INVALID and everything else to
- * TIDE_E_BACKEND, with libvirt's text in hv_last_error(). The first use of a fresh embedded
- * root probes QEMU's capabilities (seconds); libvirt caches them under the root.
- * set_cpuset() pins through libvirt, then (QEMU on this host: embedded or qemu:///system)
- * sets the affinity of QEMU's emulator threads itself, which libvirt cannot fully do. */
 const struct hv_driver hv_libvirt_driver = {
         .name = "libvirt",
         .open = lv_open,
