@@ -27,6 +27,7 @@
 
 #include "agent/agent.h"
 #include "agent/hv.h"
+#include "agent/test_sim_support.h"
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -92,91 +93,11 @@ static void dump_state(void) {
         hv_domain_info_clear(&di);
 }
 
-static _Noreturn void fail_at(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static _Noreturn void fail_at(const char *file, int line, const char *fmt, ...) {
-        va_list ap;
-        va_start(ap, fmt);
-        fprintf(stderr, "%s:%d: FAIL: ", file, line);
-        vfprintf(stderr, fmt, ap);
-        fprintf(stderr, "\n");
-        va_end(ap);
-        dump_state();
-        cleanup();
-        exit(1);
-}
-
-#define FAIL(...) fail_at(__FILE__, __LINE__, __VA_ARGS__)
-
-#define CHECK(cond) do {                                                                   \
-                if (!(cond))                                                               \
-                        FAIL("check failed: %s", #cond);                                  \
-        } while (0)
-
-/* A call returning >= 0 or a negative error. */
-#define CHECK_OK(expr) do {                                                                \
-                int _r = (expr);                                                           \
-                if (_r < 0)                                                                \
-                        FAIL("%s returned %d (%s; hypervisor: '%s')", #expr, _r,           \
-                             tide_strerror(_r), hv_last_error());                          \
-        } while (0)
-
-static json_t *parse_json(const char *text) {
-        json_error_t err;
-        json_t *j = json_loads(text, 0, &err);
-        if (!j)
-                FAIL("bad JSON in the test: %s", err.text);
-        return j;
-}
-
 /* ---- the setup, as the API's handlers do it ---- */
-
-/* POST /v1/flavors (api_flavors.c). */
-static void create_flavor(const char *body_text) {
-        json_t *body = parse_json(body_text), *f;
-        _cleanup_free_ char *err = NULL, *id = id_new_uuid(), *created = time_format_ms(now_ms());
-        if (model_flavor_from_request(body, &f, &err) < 0)
-                FAIL("flavor %s: %s", body_text, err);
-        json_decref(body);
-        json_object_set_new(f, "id", json_string(id));
-        json_object_set_new(f, "created", json_string(created));
-        CHECK_OK(model_obj_create(store, MODEL_FLAVOR, f, NULL));
-        json_decref(f);
-}
-
-/* POST /v1/images (api_images.c) for a raw disk: the disk is copied into images/<id>/ and
- * the record says where; qemu-img's inspection is left out (the simulator reads no disk). */
-static void create_image(const char *name) {
-        const int64_t size = INT64_C(16) << 20;
-        _cleanup_free_ char *src = xasprintf("%s/disk.raw", tmp_dir), *id = id_new_uuid();
-        _cleanup_free_ char *dir = xasprintf("%s/images/%s", tmp_dir, id), *path = xasprintf("%s/disk.raw", dir);
-        _cleanup_free_ char *body_text = xasprintf("{\"name\": \"%s\", \"disk\": \"%s\"}", name, src);
-        _cleanup_free_ char *err = NULL, *created = time_format_ms(now_ms());
-        _cleanup_close_ int fd = open(src, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-        if (fd < 0 || ftruncate(fd, size) < 0)
-                FAIL("creating %s: %s", src, strerror(errno));
-        CHECK_OK(mkdir_p(dir, 0755));
-        CHECK_OK(copy_file(src, path, 0644));
-
-        json_t *body = parse_json(body_text), *img;
-        if (model_image_from_request(body, &img, &err) < 0)
-                FAIL("image %s: %s", body_text, err);
-        json_decref(body);
-        json_object_set_new(img, "source", json_pack("{s:s}", "disk", src));
-        json_object_del(img, "disk");
-        json_object_set_new(img, "id", json_string(id));
-        json_object_set_new(img, "format", json_string("raw"));
-        json_object_set_new(img, "virtual_size", json_integer(size));
-        json_object_set_new(img, "size", json_integer(0));
-        json_object_set_new(img, "path", json_string(path));
-        json_object_set_new(img, "created", json_string(created));
-        CHECK_OK(model_obj_create(store, MODEL_IMAGE, img, NULL));
-        json_decref(img);
-}
 
 /* POST /v1/instances: sched_instance_create, as the API does, placed at once. Returns the id. */
 static char *create_instance(const char *body_text) {
-        json_t *body = parse_json(body_text), *inst = NULL;
+        json_t *body = sim_test_json(body_text), *inst = NULL;
         _cleanup_free_ char *err = NULL;
         int r = sched_instance_create(store, body, NULL, false, now_ms(), &inst, &err);
         json_decref(body);
@@ -190,7 +111,7 @@ static char *create_instance(const char *body_text) {
 
 /* PATCH /v1/instances/{} (instance_update): the policy merged in, compare-and-swap. */
 static void patch_instance(const char *body_text) {
-        json_t *body = parse_json(body_text);
+        json_t *body = sim_test_json(body_text);
         for (int attempt = 0; attempt < CAS_RETRIES; attempt++) {
                 json_t *inst;
                 int64_t rev;
@@ -440,6 +361,7 @@ int main(void) {
         int64_t t_start = mono_ms();
         char tmpl[] = "/tmp/tide-agent-elastic-XXXXXX";
         setvbuf(stdout, NULL, _IOLBF, 0);
+        sim_test_hooks(dump_state, cleanup);
         log_set_ident("test_agent_elastic");
         if (!mkdtemp(tmpl)) {
                 fprintf(stderr, "mkdtemp: %s\n", strerror(errno));
@@ -457,9 +379,9 @@ int main(void) {
         };
         CHECK_OK(agent_new(&cfg, &agent));
 
-        create_flavor("{\"name\": \"grow\", \"vcpus\": 1, \"max_vcpus\": 4, \"ram_mib\": 512, \"max_ram_mib\": 1024,"
+        sim_test_flavor(store, "{\"name\": \"grow\", \"vcpus\": 1, \"max_vcpus\": 4, \"ram_mib\": 512, \"max_ram_mib\": 1024,"
                       " \"disk_gib\": 1}");
-        create_image("img");
+        sim_test_image(store, tmp_dir, "img");
         inst_id = create_instance("{\"name\": \"web\", \"flavor\": \"grow\", \"image\": \"img\"}");
         printf("state %s, instance web %s on %s\n", tmp_dir, inst_id, HOST_URI);
 
