@@ -11,11 +11,6 @@
 #define CAS_RETRIES 20
 #define GROUP_EVENTS 10
 
-static void set_now(json_t *o, const char *key) {
-        _cleanup_free_ char *t = time_format_ms(now_ms());
-        json_object_set_new(o, key, json_string(t));
-}
-
 /* The group's members: [{"name", "status", "host", "leaving"}], by name; and their count. */
 static json_t *members_of(struct api_request *req, json_t *g, size_t *ret_active) {
         json_t *all, *m = json_array();
@@ -139,7 +134,7 @@ static int mutate(struct api_request *req, struct api_reply *rep, group_fn fn, i
                         json_decref(g);
                         return r;
                 }
-                set_now(g, "updated");
+                model_set_now(g, "updated");
                 r = model_obj_update(s, MODEL_GROUP, g, rev, NULL);
                 if (r == TIDE_E_CONFLICT) {
                         json_decref(g);

@@ -43,11 +43,6 @@ static int instance_show(struct api_request *req, struct api_reply *rep) {
         return api_json(rep, 200, public_view(inst));
 }
 
-static void set_now(json_t *inst, const char *key) {
-        _cleanup_free_ char *t = time_format_ms(now_ms());
-        json_object_set_new(inst, key, json_string(t));
-}
-
 static int instance_create(struct api_request *req, struct api_reply *rep) {
         int64_t t_request = now_ms();
         const char *dry = api_query(req, "dry_run");
@@ -103,7 +98,7 @@ static int mutate(struct api_request *req, struct api_reply *rep, mutate_fn fn, 
                         json_decref(inst);
                         return r;
                 }
-                set_now(inst, "updated");
+                model_set_now(inst, "updated");
                 r = model_obj_update(s, MODEL_INSTANCE, inst, rev, NULL);
                 if (r == TIDE_E_CONFLICT) {
                         json_decref(inst);

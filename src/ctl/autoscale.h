@@ -9,9 +9,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AS_MEMBERS_MAX 1000
-#define AS_POLICIES_MAX 16
-
 enum as_stat { AS_STAT_AVG, AS_STAT_MAX, AS_STAT_MIN, AS_STAT_MAX_ };
 enum as_adjust { AS_ADJUST_CHANGE, AS_ADJUST_EXACT, AS_ADJUST_PERCENT, AS_ADJUST_MAX_ };
 enum as_victim { AS_VICTIM_NEWEST, AS_VICTIM_OLDEST, AS_VICTIM_LEAST_LOADED, AS_VICTIM_MAX_ };

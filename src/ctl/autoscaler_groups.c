@@ -8,11 +8,6 @@
 
 #define CAS_RETRIES 20
 
-static void set_now(json_t *o, const char *key) {
-        _cleanup_free_ char *t = time_format_ms(now_ms());
-        json_object_set_new(o, key, json_string(t));
-}
-
 int autoscaler_group_create(struct store *s, json_t *body, json_t *extra, json_t **ret, char **ret_err) {
         json_t *g = NULL, *flavor = NULL, *image = NULL, *sg = NULL;
         _cleanup_free_ char *id = NULL, *sg_name = NULL, *sg_id = NULL;
@@ -31,8 +26,8 @@ int autoscaler_group_create(struct store *s, json_t *body, json_t *extra, json_t
         json_object_set_new(g, "image", json_string(json_str(image, "name", "")));
         id = id_new_uuid();
         json_object_set_new(g, "id", json_string(id));
-        set_now(g, "created");
-        set_now(g, "updated");
+        model_set_now(g, "created");
+        model_set_now(g, "updated");
         if (extra)
                 json_object_update(g, extra);
         if (model_obj_get(s, MODEL_GROUP, json_str(g, "name", ""), &sg, NULL) >= 0) {

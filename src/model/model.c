@@ -67,6 +67,11 @@ bool json_bool(json_t *o, const char *key, bool def) {
         return json_is_boolean(v) ? json_is_true(v) : def;
 }
 
+void model_set_now(json_t *o, const char *key) {
+        _cleanup_free_ char *t = time_format_ms(now_ms());
+        json_object_set_new(o, key, json_string(t));
+}
+
 char *json_dump_compact(json_t *o) {
         char *s = json_dumps(o, JSON_COMPACT);
         if (!s)

@@ -109,6 +109,8 @@ int64_t json_int(json_t *o, const char *key, int64_t def);
 bool json_bool(json_t *o, const char *key, bool def);
 /* Serialises compactly; caller frees. */
 char *json_dump_compact(json_t *o);
+/* Sets o's member key to the time now, as time_format_ms() writes it ("created", "updated"). */
+void model_set_now(json_t *o, const char *key);
 
 /* Store I/O for named objects. A "ref" is a name or an id. */
 

@@ -11,11 +11,6 @@ static const char *const flavor_fields[] = {
         "vcpus", "max_vcpus", "ram_mib", "max_ram_mib", "disk_gib", "cpu_policy", "hugepages",
 };
 
-static void set_now(json_t *inst, const char *key) {
-        _cleanup_free_ char *t = time_format_ms(now_ms());
-        json_object_set_new(inst, key, json_string(t));
-}
-
 int sched_instance_create(struct store *s, json_t *body, json_t *extra, bool dry_run, int64_t t_request_ms,
                           json_t **ret, char **ret_err) {
         json_t *inst = NULL, *flavor = NULL, *image = NULL, *group = NULL, *policy;
@@ -61,8 +56,8 @@ int sched_instance_create(struct store *s, json_t *body, json_t *extra, bool dry
         json_object_set_new(inst, "reboot_seq", json_integer(0));
         json_object_set_new(inst, "error", json_null());
         json_object_set_new(inst, "t_request_ms", json_integer(t_request_ms));
-        set_now(inst, "created");
-        set_now(inst, "updated");
+        model_set_now(inst, "created");
+        model_set_now(inst, "updated");
         if (extra)
                 json_object_update(inst, extra);
 
