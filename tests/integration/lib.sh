@@ -5,16 +5,28 @@
 #   it_init NAME [guest]    needs TIDED and TIDE; with "guest" also TIDE_GUEST_DIR (exit 77,
 #                           skip, without a tiny guest) and sets G to it. Makes the temporary
 #                           directory T (tided's state in STATE, its log in $T/tided.log),
-#                           EMBED (the state's embedded libvirt), PORT (a free-looking TCP
-#                           port), exports TIDE_SOCKET, and traps EXIT with it_cleanup.
+#                           EMBED (the state's embedded libvirt), PORT (a free TCP port of
+#                           127.0.0.1, from it_free_port), exports TIDE_SOCKET, and traps EXIT
+#                           with it_cleanup.
+#   it_free_port            a TCP port of 127.0.0.1 that is free now: the kernel picks it (bind to
+#                           port 0), so two runs on one machine do not collide
 #   it_start_tided [ARG...] starts tided on STATE listening on 127.0.0.1:PORT (or ARGs'
 #                           --listen), waits until it answers; TIDED_PID is its pid
 #   it_stop_tided           SIGTERM and wait (status of tided's exit)
 #   it_image_tiny [NAME]    registers the tiny guest as an image (default name "tiny")
 #   log MSG, fail MSG       to stderr; fail also shows tided's last log lines and exits 1
-#   it_domains              the domains whose QEMU runs, one name a line (from the embedded
-#                           driver's pid files: virsh cannot open the state's libvirt while
-#                           tided holds it)
+#   it_domains              the domains of this test's libvirt, defined or running, one name a
+#                           line: the embedded driver's definitions (etc/qemu/NAME.xml) and the
+#                           pid files of its running QEMUs (virsh cannot open the state's
+#                           libvirt while tided holds it). Status 1, with a message, when the
+#                           state has no libvirt root to look in (so an empty answer means
+#                           "none", never "could not look").
+#   it_qemu_pid NAME        the pid of the QEMU that runs instance NAME's domain in this test's
+#                           libvirt (its pid file, the process alive), empty when none
+#   it_no_domains WHAT      fails the test, naming WHAT, unless it_domains answers and is empty
+#   it_wait SECONDS WHAT COMMAND...
+#                           runs COMMAND every 0.5 s until it succeeds; fails the test with
+#                           WHAT after SECONDS
 #   wait_console NAME PATTERN COUNT TIMEOUT_S
 #                           until the instance's console has COUNT lines matching PATTERN
 #                           (status 1 after TIMEOUT_S, with the console's last lines shown)
@@ -49,7 +61,7 @@ it_init() { # NAME [guest]
 	T=$(mktemp -d "/tmp/tide-$1.XXXXXX")
 	STATE=$T/state
 	EMBED="qemu:///embed?root=$STATE/libvirt"
-	PORT=$((20000 + RANDOM % 20000))
+	PORT=$(it_free_port)
 	export TIDE_SOCKET=$STATE/tided.sock
 	export LIBVIRT_LOG_OUTPUTS="4:stderr" # virsh: errors only
 	unset TIDE_URL TIDE_TOKEN
@@ -83,14 +95,54 @@ it_image_tiny() { # [NAME]
 		--cmdline "$(cat "$G/cmdline")" >/dev/null
 }
 
+it_free_port() {
+	python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
 it_domains() {
-	local f pid
-	for f in "$STATE"/libvirt/run/qemu/*.pid; do
-		[ -e "$f" ] && [ "${f##*/}" != driver.pid ] || continue
-		pid=$(cat "$f" 2>/dev/null) || continue
-		[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && basename "$f" .pid
-	done
+	local root=$STATE/libvirt f pid
+	if [ ! -d "$root/etc/qemu" ] || [ ! -d "$root/run/qemu" ]; then
+		log "it_domains: no embedded libvirt in $root"
+		return 1
+	fi
+	{
+		for f in "$root"/etc/qemu/*.xml; do
+			[ -e "$f" ] && basename "$f" .xml
+		done
+		for f in "$root"/run/qemu/*.pid; do
+			[ -e "$f" ] && [ "${f##*/}" != driver.pid ] || continue
+			pid=$(cat "$f" 2>/dev/null) || continue
+			[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && basename "$f" .pid
+		done
+		true
+	} | sort -u
+}
+
+it_qemu_pid() { # NAME
+	local f=$STATE/libvirt/run/qemu/tide-$1.pid pid
+	[ -e "$f" ] || return 0
+	pid=$(cat "$f" 2>/dev/null) || return 0
+	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && echo "$pid"
 	return 0
+}
+
+it_no_domains() { # WHAT
+	local d
+	d=$(it_domains) || fail "$1: cannot list the domains"
+	[ -z "$d" ] || fail "$1: $(echo $d)"
+}
+
+it_wait() { # SECONDS WHAT COMMAND...
+	local s=$1 what=$2
+	shift 2
+	for _ in $(seq 1 $((s * 2))); do
+		"$@" && return 0
+		sleep 0.5
+	done
+	fail "$what: not within $s s"
 }
 
 wait_console() { # NAME PATTERN COUNT TIMEOUT_S
