@@ -99,7 +99,7 @@ static void dump_state(void) {
 static char *create_instance(const char *body_text) {
         json_t *body = sim_test_json(body_text), *inst = NULL;
         _cleanup_free_ char *err = NULL;
-        int r = sched_instance_create(store, body, NULL, false, now_ms(), &inst, &err);
+        int r = sched_instance_create(store, NULL, body, NULL, false, now_ms(), &inst, &err);
         json_decref(body);
         if (r < 0)
                 FAIL("instance %s: %s (%s)", body_text, tide_strerror(r), err ? err : "");

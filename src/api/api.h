@@ -10,6 +10,7 @@
 
 struct metrics;
 struct autoscaler;
+struct sched_cache;
 
 #define API_BODY_MAX (1024 * 1024)
 #define API_DEFAULT_LISTEN "127.0.0.1:7480"
@@ -23,6 +24,8 @@ struct api_config {
         const char *host_name;     /* this host's name (console logs of its instances are local) */
         struct metrics *metrics;   /* borrowed: this tided's measurements; NULL for none */
         struct autoscaler *autoscaler;   /* borrowed: what it sees of the groups; NULL for none */
+        struct sched_cache *sched_cache; /* borrowed: placement's view of the hosts (same store);
+                                          * NULL: each placement reads the hosts afresh */
 };
 
 struct api;

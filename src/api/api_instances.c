@@ -49,7 +49,7 @@ static int instance_create(struct api_request *req, struct api_reply *rep) {
         bool dry_run = dry && (streq(dry, "true") || streq(dry, "1"));
         json_t *inst = NULL;
         _cleanup_free_ char *err = NULL;
-        int r = sched_instance_create(api_store(req), req->body, NULL, dry_run, t_request, &inst, &err);
+        int r = sched_instance_create(api_store(req), api_config(req)->sched_cache, req->body, NULL, dry_run, t_request, &inst, &err);
         if (r < 0 && r != TIDE_E_NO_HOST)
                 return api_error(rep, r, "%s", err);
         if (dry_run)
@@ -65,7 +65,7 @@ static int instance_placement(struct api_request *req, struct api_reply *rep) {
                 return api_error(rep, r, "instance '%.64s': %s", req->params[0], tide_strerror(r));
         if (json_str(inst, "group_id", NULL))
                 (void) model_obj_get(api_store(req), MODEL_SERVER_GROUP, json_str(inst, "group_id", ""), &group, NULL);
-        r = sched_store_explain(api_store(req), inst, group, &ex);
+        r = sched_store_explain(api_store(req), api_config(req)->sched_cache, inst, group, &ex);
         if (r >= 0) {
                 json_object_set_new(ex, "instance", json_string(json_str(inst, "name", "")));
                 json_object_set(ex, "placement", json_object_get(inst, "placement") ?: json_null());

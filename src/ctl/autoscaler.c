@@ -344,7 +344,7 @@ static int add_member(struct autoscaler *a, json_t *g, const char *server_group,
         json_t *extra = json_pack("{s:s, s:s}", "asg", json_str(g, "name", ""), "asg_id", json_str(g, "id", ""));
         json_t *inst = NULL;
         _cleanup_free_ char *err = NULL;
-        int r = sched_instance_create(a->cfg.store, body, extra, false, now, &inst, &err);
+        int r = sched_instance_create(a->cfg.store, a->cfg.sched_cache, body, extra, false, now, &inst, &err);
         if (r >= 0)
                 model_group_event_emit(a->cfg.store, "info", "group.member_added", g, inst, json_str(inst, "host", NULL),
                                        "group '%s': member '%s' added on host '%s' (desired %" PRId64 ")",

@@ -15,10 +15,13 @@
 #include "store/store.h"
 
 struct metrics;
+struct sched_cache;
 
 struct autoscaler_config {
         struct store *store;           /* borrowed */
         struct metrics *metrics;       /* borrowed: the members' measurements */
+        struct sched_cache *sched_cache; /* borrowed: placement's view of the hosts (same store);
+                                        * NULL: each placement reads the hosts afresh */
         int period_ms;                 /* between passes; default 1000 */
         int64_t stop_timeout_ms;       /* a member that goes and is not stopped after this long is
                                         * deleted all the same; default 120000 */

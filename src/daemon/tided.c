@@ -16,6 +16,7 @@
 #include "ctl/autoscaler.h"
 #include "metrics/metrics.h"
 #include "model/model.h"
+#include "sched/sched_cache.h"
 #include "store/store.h"
 
 #define DEFAULT_STATE_DIR "/var/lib/tide"
@@ -173,6 +174,7 @@ int main(int argc, char **argv) {
         struct agent *agent = NULL;
         struct api *api = NULL;
         struct autoscaler *autoscaler = NULL;
+        struct sched_cache *sched_cache = NULL;
         struct metrics *metrics = metrics_new(0);
         struct agent_config acfg;
         struct api_config cfg;
@@ -185,6 +187,8 @@ int main(int argc, char **argv) {
                 log_error_errno(r, "opening the store %s: %m", store_url ? store_url : default_store);
                 goto out;
         }
+        /* Placement's view of the hosts, shared by the API's threads and the autoscaler's. */
+        (void) sched_cache_new(store, &sched_cache);
         if (sim_hosts > 0) {
                 /* Simulated hosts stand in for this machine's hypervisor. */
                 sims = xcalloc((size_t) sim_hosts, sizeof *sims);
@@ -218,11 +222,13 @@ int main(int argc, char **argv) {
         };
         if (agent_new(&acfg, &agent) < 0)
                 goto out;
-        if (autoscaler_new(&(struct autoscaler_config) { .store = store, .metrics = metrics }, &autoscaler) < 0)
+        if (autoscaler_new(&(struct autoscaler_config) { .store = store, .metrics = metrics,
+                                                           .sched_cache = sched_cache }, &autoscaler) < 0)
                 goto out;
         cfg = (struct api_config) {
                 .store = store, .state_dir = state_dir, .listen = listen, .socket_path = sock,
                 .token = token, .host_name = host_arg, .metrics = metrics, .autoscaler = autoscaler,
+                .sched_cache = sched_cache,
         };
         if (api_new(&cfg, &api) < 0)
                 goto out;
@@ -245,6 +251,7 @@ out:
                         hv_conn_driver(sims[i])->close(sims[i]);
         free(sims);
         free(hosts);
+        sched_cache_free(sched_cache);   /* after its users, before the store its watches are on */
         store_free(store);
         metrics_free(metrics);
         return ret;

@@ -11,7 +11,7 @@ static const char *const flavor_fields[] = {
         "vcpus", "max_vcpus", "ram_mib", "max_ram_mib", "disk_gib", "cpu_policy", "hugepages",
 };
 
-int sched_instance_create(struct store *s, json_t *body, json_t *extra, bool dry_run, int64_t t_request_ms,
+int sched_instance_create(struct store *s, struct sched_cache *cache, json_t *body, json_t *extra, bool dry_run, int64_t t_request_ms,
                           json_t **ret, char **ret_err) {
         json_t *inst = NULL, *flavor = NULL, *image = NULL, *group = NULL, *policy;
         _cleanup_free_ char *err = NULL, *reason = NULL, *id = NULL;
@@ -64,7 +64,7 @@ int sched_instance_create(struct store *s, json_t *body, json_t *extra, bool dry
         if (dry_run) {
                 /* Nothing is stored: the answer is what placing it now would do. */
                 json_t *ex;
-                r = sched_store_explain(s, inst, group, &ex);
+                r = sched_store_explain(s, cache, inst, group, &ex);
                 if (r < 0) {
                         *ret_err = xasprintf("placing: %s", tide_strerror(r));
                         goto out;
@@ -75,7 +75,7 @@ int sched_instance_create(struct store *s, json_t *body, json_t *extra, bool dry
                 goto out;
         }
 
-        r = sched_store_create(s, inst, group, &reason);
+        r = sched_store_create(s, cache, inst, group, &reason);
         if (r < 0 && r != TIDE_E_NO_HOST) {
                 *ret_err = r == TIDE_E_EXISTS ? xasprintf("instance '%s' already exists", json_str(inst, "name", ""))
                                               : xasprintf("storing instance '%s': %s", json_str(inst, "name", ""),

@@ -2,34 +2,13 @@
  * compare-and-swap on the host's allocation (see sched_store.h). No logging. */
 #include "sched_store.h"
 
+#include "sched/sched_cache.h"
+
 #include "common/errors.h"
 #include "common/util.h"
 #include "model/model.h"
 
 #define PLACE_RETRIES 50
-
-/* The kv of prefix+name in kvs (sorted by key), or NULL. */
-static struct store_kv *find_kv(struct store_kvs *kvs, const char *prefix, const char *name) {
-        size_t lo = 0, hi = kvs->n, plen = strlen(prefix);
-        while (lo < hi) {
-                size_t mid = (lo + hi) / 2;
-                const char *k = kvs->items[mid].key;
-                int c = strncmp(k, prefix, plen);
-                if (c == 0)
-                        c = strcmp(k + plen, name);
-                if (c == 0)
-                        return &kvs->items[mid];
-                if (c < 0)
-                        lo = mid + 1;
-                else
-                        hi = mid;
-        }
-        return NULL;
-}
-
-static json_t *parse_kv(const struct store_kv *kv) {
-        return kv ? json_loadb(kv->value, kv->value_len, 0, NULL) : NULL;
-}
 
 void sched_snapshot_clear(struct sched_snapshot *snap) {
         for (size_t i = 0; i < snap->n; i++)
@@ -45,78 +24,6 @@ int sched_snapshot_find(const struct sched_snapshot *snap, const char *name) {
                 if (streq(snap->hosts[i].name, name))
                         return (int) i;
         return -1;
-}
-
-static int read_config(struct store *s, struct sched_config *cfg) {
-        sched_config_default(cfg);
-        struct store_kv kv = {};
-        int r = store_get(s, SCHED_CONFIG_KEY, &kv);
-        if (r == TIDE_E_NOT_FOUND)
-                return 0;
-        if (r < 0)
-                return r;
-        json_t *o = parse_kv(&kv);
-        store_kv_clear(&kv);
-        _cleanup_free_ char *err = NULL;
-        r = o ? sched_config_from_json(o, cfg, &err) : TIDE_E_BACKEND;
-        json_decref(o);
-        return r;
-}
-
-int sched_snapshot_read(struct store *s, struct sched_snapshot *ret) {
-        struct store_kvs hosts = {}, live = {}, conf = {}, alloc = {};
-        struct sched_snapshot snap = {};
-        int r;
-        if ((r = store_range(s, MODEL_HOSTS_PREFIX, 0, &hosts, NULL)) < 0 ||
-            (r = store_range(s, "/tide/hostlive/", 0, &live, NULL)) < 0 ||
-            (r = store_range(s, SCHED_HOSTCONF_PREFIX, 0, &conf, NULL)) < 0 ||
-            (r = store_range(s, SCHED_ALLOC_PREFIX, 0, &alloc, NULL)) < 0 ||
-            (r = read_config(s, &snap.cfg)) < 0)
-                goto out;
-
-        snap.hosts = xcalloc(hosts.n, sizeof *snap.hosts);
-        snap.host_json = xcalloc(hosts.n, sizeof *snap.host_json);
-        snap.alloc_rev = xcalloc(hosts.n, sizeof *snap.alloc_rev);
-        for (size_t i = 0; i < hosts.n; i++) {
-                json_t *h = parse_kv(&hosts.items[i]);
-                if (!json_is_object(h)) {
-                        json_decref(h);
-                        continue;
-                }
-                const char *name = json_str(h, "name", "");
-                struct store_kv *lv = find_kv(&live, "/tide/hostlive/", name);
-                json_object_set_new(h, "state", json_string(lv ? "up" : "down"));
-                json_t *lj = parse_kv(lv);
-                if (json_is_number(json_object_get(lj, "load")))
-                        json_object_set(h, "load", json_object_get(lj, "load"));
-                json_decref(lj);
-                json_t *c = parse_kv(find_kv(&conf, SCHED_HOSTCONF_PREFIX, name));
-                if (json_is_object(c))
-                        json_object_update(h, c);
-                json_decref(c);
-                struct store_kv *a = find_kv(&alloc, SCHED_ALLOC_PREFIX, name);
-                json_t *used = parse_kv(a);
-                if (json_is_object(used))
-                        json_object_set(h, "used", used);
-                json_decref(used);
-                _cleanup_free_ char *err = NULL;
-                if (sched_host_from_json(h, &snap.hosts[snap.n], &err) < 0) {
-                        json_decref(h); /* a host tide cannot read cannot take instances */
-                        continue;
-                }
-                snap.host_json[snap.n] = h;
-                snap.alloc_rev[snap.n] = a ? a->mod_rev : 0;
-                snap.n++;
-        }
-        *ret = snap;
-        snap = (struct sched_snapshot) {};
-out:
-        sched_snapshot_clear(&snap);
-        store_kvs_clear(&hosts);
-        store_kvs_clear(&live);
-        store_kvs_clear(&conf);
-        store_kvs_clear(&alloc);
-        return r;
 }
 
 int sched_request_from_instance(json_t *inst, json_t *group, json_t *members, struct sched_request *ret,
@@ -157,27 +64,54 @@ static int read_members(struct store *s, json_t *group, json_t **ret, int64_t *r
         return model_json_get(s, key, ret, ret_rev);
 }
 
-int sched_store_create(struct store *s, json_t *inst, json_t *group, char **ret_reason) {
+/* Placement's view: the cache's (held until view_put) or, without a cache, a fresh read. */
+struct view {
+        struct sched_cache *cache;
+        struct sched_snapshot own;
+        struct sched_snapshot *snap;
+};
+
+static int view_get(struct store *s, struct sched_cache *cache, struct view *v) {
+        *v = (struct view) { .cache = cache };
+        if (cache)
+                return sched_cache_acquire(cache, &v->snap);
+        int r = sched_snapshot_read(s, &v->own);
+        if (r >= 0)
+                v->snap = &v->own;
+        return r;
+}
+
+static void view_put(struct view *v) {
+        if (v->snap && v->cache)
+                sched_cache_release(v->cache);
+        sched_snapshot_clear(&v->own);
+        v->snap = NULL;
+}
+
+int sched_store_create(struct store *s, struct sched_cache *cache, json_t *inst, json_t *group, char **ret_reason) {
         const char *id = json_str(inst, "id", ""), *name = json_str(inst, "name", "");
         _cleanup_free_ char *key = model_obj_key(MODEL_INSTANCE, id);
         _cleanup_free_ char *nk = model_name_key(MODEL_INSTANCE, name);
         _cleanup_free_ char *gkey = group ? xasprintf(SCHED_GROUPMEMBERS_PREFIX "%s", json_str(group, "id", "")) : NULL;
 
         for (int attempt = 0; attempt < PLACE_RETRIES; attempt++) {
-                struct sched_snapshot snap = {};
+                struct view v;
                 struct sched_request req = {};
                 struct sched_decision d = {};
                 json_t *members = NULL, *holder = NULL;
                 int64_t members_rev = 0;
                 _cleanup_free_ char *reason = NULL, *value = NULL, *alloc_value = NULL, *alloc_key = NULL;
                 _cleanup_free_ char *members_value = NULL;
-                int r = sched_snapshot_read(s, &snap);
+                _cleanup_free_ struct sched_host *h = NULL;
+                /* With a cache its lock is held from the decision to the commit: the threads of
+                 * one process do not race each other for a host. */
+                int r = view_get(s, cache, &v);
                 if (r >= 0)
                         r = read_members(s, group, &members, &members_rev);
                 if (r >= 0)
                         r = sched_request_from_instance(inst, group, members, &req, &holder);
                 if (r >= 0) {
-                        r = sched_place(&snap.cfg, snap.hosts, snap.n, &req, &d, NULL, &reason);
+                        r = sched_place(&v.snap->cfg, v.snap->hosts, v.snap->n, &req, &d, NULL, &reason);
                         if (r == TIDE_E_NO_HOST) {
                                 json_object_set_new(inst, "host", json_null());
                                 json_object_set_new(inst, "placement", json_null());
@@ -190,19 +124,21 @@ int sched_store_create(struct store *s, json_t *inst, json_t *group, char **ret_
                 struct store_cmp cmps[4];
                 size_t n_ops = 0, n_cmps = 0;
                 if (r >= 0) {
-                        struct sched_host *h = &snap.hosts[d.host];
+                        /* The claim is booked on a copy: the view changes only through the store. */
+                        h = xmalloc(sizeof *h);
+                        *h = v.snap->hosts[d.host];
                         sched_claim(h, &req, &d);
                         json_t *used = sched_host_usage_to_json(h);
                         alloc_value = json_dump_compact(used);
                         json_decref(used);
                         alloc_key = xasprintf(SCHED_ALLOC_PREFIX "%s", h->name);
                         json_object_set_new(inst, "host", json_string(h->name));
-                        json_object_set_new(inst, "placement", sched_decision_to_json(snap.hosts, &d));
+                        json_object_set_new(inst, "placement", sched_decision_to_json(v.snap->hosts, &d));
                         json_object_set_new(inst, "status", json_string("building"));
                         json_object_set_new(inst, "task", json_string("creating"));
                         json_object_set_new(inst, "error", json_null());
                         cmps[n_cmps++] = (struct store_cmp) { .key = alloc_key, .target = STORE_CMP_MOD_REV,
-                                                              .op = STORE_CMP_EQUAL, .number = snap.alloc_rev[d.host] };
+                                                              .op = STORE_CMP_EQUAL, .number = v.snap->alloc_rev[d.host] };
                         ops[n_ops++] = (struct store_op) { .type = STORE_OP_PUT, .key = alloc_key, .value = alloc_value };
                         if (group) {
                                 json_object_set_new(members, id, json_string(h->name));
@@ -232,12 +168,12 @@ int sched_store_create(struct store *s, json_t *inst, json_t *group, char **ret_
                                 store_kv_clear(&kv);
                         }
                 }
+                view_put(&v);
                 sched_request_clear(&req);
                 json_decref(holder);
-                sched_snapshot_clear(&snap);
                 json_decref(members);
                 if (r == TIDE_E_CONFLICT)
-                        continue; /* another placement took the host (or the group) first: decide again */
+                        continue; /* another placement took the host (or the group) first: catch up, decide again */
                 if (r == TIDE_E_NO_HOST && ret_reason)
                         *ret_reason = TAKE_PTR(reason);
                 return r;
@@ -339,45 +275,52 @@ int sched_store_delete(struct store *s, json_t *inst_in) {
         return TIDE_E_CONFLICT;
 }
 
-int sched_store_explain(struct store *s, json_t *inst, json_t *group, json_t **ret) {
-        struct sched_snapshot snap = {};
+int sched_store_explain(struct store *s, struct sched_cache *cache, json_t *inst, json_t *group, json_t **ret) {
+        struct view v = {};
         struct sched_request req = {};
         json_t *members = NULL, *holder = NULL;
         int64_t members_rev;
         _cleanup_free_ char *reason = NULL;
         _cleanup_free_ struct sched_explain *ex = NULL;
+        _cleanup_free_ struct sched_host *saved = NULL;
         struct sched_decision d = {};
         json_t *o;
-        int own;
-        int r = sched_snapshot_read(s, &snap);
+        int own = -1;
+        int r = view_get(s, cache, &v);
         if (r >= 0)
                 r = read_members(s, group, &members, &members_rev);
         if (r >= 0)
                 r = sched_request_from_instance(inst, group, members, &req, &holder);
         if (r < 0)
                 goto out;
-        /* Its own claim is given back first: the question is where it would go now. */
-        own = json_is_object(json_object_get(inst, "placement")) ? sched_snapshot_find(&snap, json_str(inst, "host", "")) : -1;
+        /* Its own claim is given back first: the question is where it would go now. The
+         * cache's host is put back as it was before the view is given back. */
+        own = json_is_object(json_object_get(inst, "placement")) ? sched_snapshot_find(v.snap, json_str(inst, "host", "")) : -1;
         if (own >= 0) {
                 struct sched_decision mine = {};
-                if (sched_decision_from_json(json_object_get(inst, "placement"), &mine) >= 0)
-                        sched_release(&snap.hosts[own], &req, &mine);
+                if (sched_decision_from_json(json_object_get(inst, "placement"), &mine) >= 0) {
+                        saved = xmalloc(sizeof *saved);
+                        *saved = v.snap->hosts[own];
+                        sched_release(&v.snap->hosts[own], &req, &mine);
+                }
         }
-        ex = xcalloc(snap.n ? snap.n : 1, sizeof *ex);
-        r = sched_place(&snap.cfg, snap.hosts, snap.n, &req, &d, ex, &reason);
+        ex = xcalloc(v.snap->n ? v.snap->n : 1, sizeof *ex);
+        r = sched_place(&v.snap->cfg, v.snap->hosts, v.snap->n, &req, &d, ex, &reason);
         o = json_object();
-        json_object_set_new(o, "decision", r >= 0 ? sched_decision_to_json(snap.hosts, &d) : json_null());
+        json_object_set_new(o, "decision", r >= 0 ? sched_decision_to_json(v.snap->hosts, &d) : json_null());
         json_object_set_new(o, "error", r == TIDE_E_NO_HOST ? json_string(reason) : json_null());
-        json_object_set_new(o, "hosts", sched_explain_to_json(snap.hosts, snap.n, ex));
+        json_object_set_new(o, "hosts", sched_explain_to_json(v.snap->hosts, v.snap->n, ex));
         if (r >= 0 || r == TIDE_E_NO_HOST) {
                 *ret = o;
                 r = 0;
         } else
                 json_decref(o);
 out:
+        if (saved)
+                v.snap->hosts[own] = *saved;
+        view_put(&v);
         sched_request_clear(&req);
         json_decref(holder);
-        sched_snapshot_clear(&snap);
         json_decref(members);
         return r;
 }

@@ -23,6 +23,8 @@
 #define SCHED_CONFIG_KEY "/tide/config/placement"
 #define SCHED_GROUPMEMBERS_PREFIX "/tide/groupmembers/"
 
+struct sched_cache;   /* sched_cache.h: the same view kept up to date by watches */
+
 struct sched_snapshot {
         struct sched_config cfg;
         size_t n;
@@ -31,7 +33,11 @@ struct sched_snapshot {
         int64_t *alloc_rev;        /* mod_rev of each host's allocation key, 0 when absent */
 };
 
-/* Reads every host with its settings, state and usage. ret gets the snapshot (clear it). */
+/* Reads every host with its settings, state and usage: each record under /tide/hosts/<name>
+ * (its "name" must be <name>) merged with /tide/hostlive/<name> (state "up" while it exists,
+ * its "load"), /tide/hostconf/<name> (over the record) and /tide/alloc/<name> ("used"; its
+ * mod_rev in alloc_rev); records that are not valid hosts are left out. ret gets the snapshot
+ * (clear it). O(hosts) JSON parsing: placements in tided use a struct sched_cache instead. */
 int sched_snapshot_read(struct store *s, struct sched_snapshot *ret);
 void sched_snapshot_clear(struct sched_snapshot *snap);
 /* Index of the host named name, or -1. */
@@ -47,8 +53,11 @@ int sched_request_from_instance(json_t *inst, json_t *group, json_t *members, st
 /* Places a new instance and stores it in one transaction with the host's allocation (and the
  * group's members): "host", "placement", status "building" are set in inst. When no host fits,
  * the instance is stored in status "error" with the reason (and TIDE_E_NO_HOST is returned,
- * ret_reason set). TIDE_E_EXISTS when the name is taken. Retries lost races. group may be NULL. */
-int sched_store_create(struct store *s, json_t *inst, json_t *group, char **ret_reason);
+ * ret_reason set). TIDE_E_EXISTS when the name is taken. Retries lost races. group may be NULL.
+ * The decision is made on cache's view (made for the same store; held from the decision to
+ * the commit), or, when cache is NULL, on a fresh sched_snapshot_read per attempt. Either
+ * way the transaction compares the revision of the host's allocation key. */
+int sched_store_create(struct store *s, struct sched_cache *cache, json_t *inst, json_t *group, char **ret_reason);
 
 /* Creates an instance from a create request (POST /v1/instances' body: name, flavor, image,
  * user_data, policy, hints, group ...): resolves the flavor, image and server group, copies the
@@ -58,8 +67,9 @@ int sched_store_create(struct store *s, json_t *inst, json_t *group, char **ret_
  * TIDE_E_NO_HOST: no host fits; the instance is stored all the same, in status "error", and
  * ret gets it, ret_err the reason (an event instance.error says so too). Any other error:
  * nothing is stored and ret_err gets a message for the user. With dry_run nothing is stored
- * and ret gets what placing it now would do (sched_store_explain's, with "instance"). */
-int sched_instance_create(struct store *s, json_t *body, json_t *extra, bool dry_run, int64_t t_request_ms,
+ * and ret gets what placing it now would do (sched_store_explain's, with "instance"). cache
+ * may be NULL (sched_store_create). */
+int sched_instance_create(struct store *s, struct sched_cache *cache, json_t *body, json_t *extra, bool dry_run, int64_t t_request_ms,
                           json_t **ret, char **ret_err);
 
 /* Gives the instance's claim back and deletes the instance (and its name and group
@@ -72,5 +82,6 @@ int sched_store_delete(struct store *s, json_t *inst);
 void sched_shared_pool(const struct sched_config *cfg, const struct sched_host *h, sched_cpuset *ret);
 
 /* What placing inst now would do, host by host, with inst's own claim given back first:
- * {"decision": ... | null, "error": reason | null, "hosts": [...]} (sched_explain_to_json). */
-int sched_store_explain(struct store *s, json_t *inst, json_t *group, json_t **ret);
+ * {"decision": ... | null, "error": reason | null, "hosts": [...]} (sched_explain_to_json).
+ * On cache's view, or a fresh read when cache is NULL. */
+int sched_store_explain(struct store *s, struct sched_cache *cache, json_t *inst, json_t *group, json_t **ret);
