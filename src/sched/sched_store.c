@@ -32,7 +32,8 @@ int sched_request_from_instance(json_t *inst, json_t *group, json_t *members, st
                               (json_int_t) json_int(inst, "vcpus", 1), "ram_mib", (json_int_t) json_int(inst, "ram_mib", 0),
                               "disk_gib", (json_int_t) json_int(inst, "disk_gib", 0), "cpu_policy",
                               json_str(inst, "cpu_policy", "shared"), "hugepages", json_bool(inst, "hugepages", false));
-        json_object_set(o, "hints", json_object_get(inst, "hints") ?: json_array());
+        json_t *hints = json_object_get(inst, "hints");
+        json_object_set_new(o, "hints", hints ? json_incref(hints) : json_array());
         if (group) {
                 json_object_set_new(o, "group_policy", json_string(json_str(group, "policy", "none")));
                 json_t *hs = json_array();
