@@ -1,5 +1,6 @@
 /* bench/sched.c — the placement engine's speed, printed as one JSON object per line:
- *   {"hosts":N,"decisions_per_s":..,"p50_us":..,"p99_us":..,"durable_placements_per_s":..,...}
+ *   {"hosts":N,"decisions_per_s":..,"p50_us":..,"p99_us":..,"durable_placements_per_s":..,
+ *    "uncached_placements_per_s":..,"store_txn_per_s":..,"cache_load_ms":..,...}
  *
  * For each host count (default 1,000, 10,000 and 100,000): N in-memory hosts of mixed shapes
  * (32-128 CPUs, 2 or 4 NUMA nodes, a quarter with hugepages, four zones, half with a measured
@@ -10,12 +11,24 @@
  * timed one by one: each decision is claimed and a random earlier instance released, so the
  * fill stays where it is. decisions_per_s counts decide + claim + release.
  *
- * durable_placements_per_s is measured for each host count on a real SQLite store (synchronous
- * writes): every host's allocation is first written to /tide/alloc/<host> (the JSON of
- * sched_host_usage_to_json); then each placement is a decision over the N hosts, a claim, and
- * one transaction that compares the mod_rev of the chosen host's allocation key and puts the
- * new allocation and the instance's key /tide/instances/<id>. The store lives in $TMPDIR (or
- * /tmp); its figure is bounded by the fsync rate there.
+ * The durable figures are measured on a real SQLite store (synchronous writes) in $TMPDIR (or
+ * /tmp), holding the N hosts as tided holds them: each host's record /tide/hosts/<name> as its
+ * agent registers it, its liveness key on a lease (with its load when it has one), its zone
+ * label in /tide/hostconf/<name>, and its usage after the fill in /tide/alloc/<name>. Then:
+ *   store_txn_per_s            the bare transaction of a create (one revision compared, the
+ *                              allocation, name and instance keys put), repeated: the ceiling
+ *                              the disk's fsync rate sets;
+ *   uncached_placements_per_s  sched_store_create with no cache: each placement reads and
+ *                              parses every host (the path tided took before the cache), at
+ *                              least one, for TIDE_BENCH_SECONDS;
+ *   cache_load_ms              a sched_cache's first read of every host;
+ *   durable_placements_per_s   sched_store_create on that cache (what POST /v1/instances and the
+ *                              autoscaler do): catch up with the store's watches, decide over
+ *                              the N hosts, commit the claim with one transaction comparing the
+ *                              host's allocation revision (and the group's members), the same
+ *                              flavor, group and hint stream as above, groups as server groups.
+ * Measured on a quiet machine (2 vCPUs of an AMD EPYC under KVM, ext4), TIDE_BENCH_SECONDS=2:
+ *   FIGURES
  *
  * Usage: sched [N...]; TIDE_BENCH_SECONDS (default 2) bounds each timed phase. */
 #include <errno.h>
@@ -27,7 +40,9 @@
 
 #include "common/errors.h"
 #include "common/util.h"
+#include "model/model.h"
 #include "sched/sched.h"
+#include "sched/sched_cache.h"
 #include "store/store.h"
 
 #define GROUP_MAX 8        /* members of a bench group */
@@ -349,92 +364,199 @@ static void run_decisions(struct pool *p, double seconds, size_t max, struct fig
         free(lat);
 }
 
-/* Durable placements: decision, claim, one transaction on the host's allocation revision. */
-static double run_durable(struct pool *p, double seconds, size_t max) {
+/* ---- durable placements on a SQLite store ---- */
+
+struct durable {
+        double txn_per_s;          /* the bare transaction: the disk's ceiling */
+        double uncached_per_s;     /* sched_store_create on a fresh snapshot per placement */
+        size_t uncached;           /* how many were timed */
+        double cached_per_s;       /* sched_store_create on a sched_cache */
+        size_t cached, no_host;
+        double cache_load_ms;      /* the cache's first read of every host */
+};
+
+/* The host's record as its agent registers it (model.h's /tide/hosts/<name>). */
+static json_t *host_record(const struct sched_host *h) {
+        json_t *numa = json_array();
+        for (int k = 0; k < h->n_numa; k++) {
+                _cleanup_free_ char *cpus = sched_cpuset_format(&h->numa[k].cpus);
+                json_array_append_new(numa, json_pack("{s:i, s:s, s:I, s:I}", "id", h->numa[k].id, "cpus", cpus, "mem_mib",
+                                                      (json_int_t) h->numa[k].mem_mib, "hugepages_mib",
+                                                      (json_int_t) h->numa[k].hugepages_mib));
+        }
+        return json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:I, s:s, s:s, s:s, s:s, s:o, s:I}", "name", h->name, "cpus", h->cpus,
+                         "sockets", h->n_numa, "cores", h->cpus / h->n_numa, "threads", 1, "numa_nodes", h->n_numa, "mem_mib",
+                         (json_int_t) h->mem_mib, "accel", "kvm", "hypervisor", "sim", "uri", "sim:///bench",
+                         "started", "2026-01-01T00:00:00.000Z", "numa", numa, "disk_gib", (json_int_t) h->disk_gib);
+}
+
+/* Writes every host of the pool as an agent and an operator would: its record, its liveness
+ * key on a lease (with its measured load, when it has one), its zone label in its settings,
+ * and its allocation (the pool's usage after warming); 32 hosts (128 keys) per transaction. */
+static void store_hosts(struct store *s, const struct pool *p) {
+        int64_t lease;
+        int r = store_lease_grant(s, STORE_LEASE_TTL_MAX, &lease);
+        if (r < 0)
+                die("lease", r);
+        for (size_t i = 0; i < p->n; i += 32) {
+                struct store_op ops[128];
+                char *keys[128], *vals[128];
+                size_t m = p->n - i < 32 ? p->n - i : 32, n = 0;
+                for (size_t j = 0; j < m; j++) {
+                        const struct sched_host *h = &p->hosts[i + j];
+                        json_t *rec = host_record(h), *used = sched_host_usage_to_json(h);
+                        json_t *conf = json_pack("{s:{s:s}}", "labels", "zone", zones[(i + j) % ZONES]);
+                        keys[n] = xasprintf("/tide/hosts/%s", h->name);
+                        vals[n] = json_dump_compact(rec);
+                        ops[n] = (struct store_op) { .type = STORE_OP_PUT, .key = keys[n], .value = vals[n] };
+                        n++;
+                        keys[n] = xasprintf("/tide/hostlive/%s", h->name);
+                        vals[n] = h->load >= 0 ? xasprintf("{\"load\":%.3f}", h->load) : xstrdup("up");
+                        ops[n] = (struct store_op) { .type = STORE_OP_PUT, .key = keys[n], .value = vals[n], .lease = lease };
+                        n++;
+                        keys[n] = xasprintf(SCHED_HOSTCONF_PREFIX "%s", h->name);
+                        vals[n] = json_dump_compact(conf);
+                        ops[n] = (struct store_op) { .type = STORE_OP_PUT, .key = keys[n], .value = vals[n] };
+                        n++;
+                        keys[n] = xasprintf(SCHED_ALLOC_PREFIX "%s", h->name);
+                        vals[n] = json_dump_compact(used);
+                        ops[n] = (struct store_op) { .type = STORE_OP_PUT, .key = keys[n], .value = vals[n] };
+                        n++;
+                        json_decref(rec);
+                        json_decref(used);
+                        json_decref(conf);
+                }
+                struct store_txn txn = { .success = ops, .n_success = n };
+                if ((r = store_txn(s, &txn, NULL, NULL)) < 0)
+                        die("storing hosts", r);
+                for (size_t j = 0; j < n; j++) {
+                        free(keys[j]);
+                        free(vals[j]);
+                }
+        }
+}
+
+/* The server groups of the durable stream: records as the API stores them (id, name, policy). */
+static json_t **store_groups(const struct pool *p) {
+        json_t **g = xcalloc((size_t) p->n_groups, sizeof *g);
+        for (int k = 0; k < p->n_groups; k++) {
+                char id[32];
+                snprintf(id, sizeof id, "bench-group-%d", k);
+                g[k] = json_pack("{s:s, s:s, s:s}", "id", id, "name", id, "policy",
+                                 sched_group_policy_name(p->groups[k].policy));
+        }
+        return g;
+}
+
+/* The next instance of the durable stream (the in-memory one's flavors, groups and hints);
+ * *ret_group gets its server group or NULL. */
+static json_t *next_instance(const struct pool *p, json_t **groups, const char *tag, size_t i, json_t **ret_group) {
+        const struct flavor *fl = &flavors[pick_flavor()];
+        char id[64];
+        snprintf(id, sizeof id, "bench-%s-%08zu", tag, i);
+        json_t *inst = json_pack("{s:s, s:s, s:i, s:I, s:I, s:s, s:b, s:[]}", "id", id, "name", id, "vcpus", fl->vcpus,
+                                 "ram_mib", (json_int_t) fl->ram_mib, "disk_gib", (json_int_t) fl->disk_gib, "cpu_policy",
+                                 fl->dedicated ? "dedicated" : "shared", "hugepages", fl->hugepages, "hints");
+        int x = rnd_below(100);
+        *ret_group = NULL;
+        if (x < 10)
+                *ret_group = groups[rnd_below(p->n_groups)];
+        else if (x < 20)
+                json_array_append_new(json_object_get(inst, "hints"), json_string(zone_hints[rnd_below(ZONES)]));
+        return inst;
+}
+
+/* Timed sched_store_create calls (with cache, or a fresh snapshot each when NULL) for about
+ * seconds, at least min_n of them and at most max_n; returns per second. */
+static double run_creates(struct store *s, struct sched_cache *cache, const struct pool *p, json_t **groups,
+                          const char *tag, double seconds, size_t min_n, size_t max_n, size_t *ret_n, size_t *ret_no_host) {
+        size_t n = 0, no_host = 0;
+        int64_t t0 = now_ns(), deadline = t0 + (int64_t) (seconds * 1e9);
+        while (n < max_n && (n < min_n || now_ns() < deadline)) {
+                json_t *group;
+                json_t *inst = next_instance(p, groups, tag, n, &group);
+                _cleanup_free_ char *reason = NULL;
+                int r = sched_store_create(s, cache, inst, group, &reason);
+                json_decref(inst);
+                if (r == TIDE_E_NO_HOST)
+                        no_host++;
+                else if (r < 0)
+                        die("sched_store_create", r);
+                n++;
+        }
+        double per_s = (double) n * 1e9 / (double) (now_ns() - t0);
+        *ret_n = n;
+        if (ret_no_host)
+                *ret_no_host = no_host;
+        return per_s;
+}
+
+/* The bare transaction of a create (compare one allocation revision; put the allocation, the
+ * name key and the instance) on one host, repeated: what the disk allows. */
+static double run_bare_txns(struct store *s, double seconds) {
+        const char *akey = "/tide/alloc/bench-bare", *value = "{\"vcpus\":1,\"ram_mib\":1024,\"disk_gib\":10,"
+                                                              "\"pinned\":\"\",\"instances\":1,\"numa\":[]}";
+        int64_t rev = 0;
+        size_t n = 0;
+        int64_t t0 = now_ns(), deadline = t0 + (int64_t) (seconds * 1e9);
+        while (n < 50 || now_ns() < deadline) {
+                char ikey[64], nkey[64];
+                snprintf(ikey, sizeof ikey, "/tide/instances/bench-bare-%08zu", n);
+                snprintf(nkey, sizeof nkey, "/tide/names/instances/bench-bare-%08zu", n);
+                struct store_cmp cmp = { .key = akey, .target = STORE_CMP_MOD_REV, .op = STORE_CMP_EQUAL, .number = rev };
+                struct store_op ops[3] = {
+                        { .type = STORE_OP_PUT, .key = akey, .value = value },
+                        { .type = STORE_OP_PUT, .key = nkey, .value = ikey },
+                        { .type = STORE_OP_PUT, .key = ikey, .value = value },
+                };
+                struct store_txn txn = { .cmps = &cmp, .n_cmps = 1, .success = ops, .n_success = 3 };
+                bool ok = false;
+                int r = store_txn(s, &txn, &ok, &rev);
+                if (r < 0)
+                        die("txn", r);
+                if (!ok)
+                        die("txn compare", TIDE_E_CONFLICT);   /* one writer: never */
+                n++;
+        }
+        return (double) n * 1e9 / (double) (now_ns() - t0);
+}
+
+static void run_durable(struct pool *p, double seconds, struct durable *out) {
         const char *tmp = getenv("TMPDIR");
         _cleanup_free_ char *dir = xasprintf("%s/tide-sched-bench-XXXXXX", tmp && *tmp ? tmp : "/tmp");
         if (!mkdtemp(dir))
                 die("mkdtemp", -errno);
         _cleanup_free_ char *url = xasprintf("sqlite:%s/store.db", dir);
         struct store *s = NULL;
+        struct sched_cache *cache = NULL;
         int r = store_open(url, &s);
         if (r < 0)
                 die("store_open", r);
+        store_hosts(s, p);
+        json_t **groups = store_groups(p);
+        *out = (struct durable) {};
 
-        /* Every host's allocation, 100 hosts per transaction. */
-        int64_t *rev = xcalloc(p->n, sizeof *rev);
-        char **keys = xcalloc(p->n, sizeof *keys);
-        for (size_t i = 0; i < p->n; i++)
-                keys[i] = xasprintf("/tide/alloc/%s", p->hosts[i].name);
-        for (size_t i = 0; i < p->n; i += 100) {
-                struct store_op ops[100];
-                char *vals[100];
-                size_t m = p->n - i < 100 ? p->n - i : 100;
-                for (size_t j = 0; j < m; j++) {
-                        json_t *u = sched_host_usage_to_json(&p->hosts[i + j]);
-                        vals[j] = json_dumps(u, JSON_COMPACT);
-                        json_decref(u);
-                        ops[j] = (struct store_op) { .type = STORE_OP_PUT, .key = keys[i + j], .value = vals[j] };
-                }
-                struct store_txn txn = { .success = ops, .n_success = m };
-                int64_t rv;
-                if ((r = store_txn(s, &txn, NULL, &rv)) < 0)
-                        die("txn", r);
-                for (size_t j = 0; j < m; j++) {
-                        rev[i + j] = rv;
-                        free(vals[j]);
-                }
-        }
+        out->txn_per_s = run_bare_txns(s, seconds);
+        /* The old path reads and parses every host for each placement: one is enough. */
+        out->uncached_per_s = run_creates(s, NULL, p, groups, "fresh", seconds, 1, 20000, &out->uncached, NULL);
 
-        size_t n = 0;
-        int64_t t0 = now_ns(), deadline = t0 + (int64_t) (seconds * 1e9);
-        while (n < max && (n < 50 || now_ns() < deadline)) {
-                int f, g;
-                bool evicted;
-                struct sched_request req = next_request(p, &f, &g, &evicted);
-                struct sched_decision d;
-                r = sched_place(&p->cfg, p->hosts, p->n, &req, &d, NULL, NULL);
-                if (r == TIDE_E_NO_HOST)
-                        continue;
-                if (r < 0)
-                        die("place", r);
-                pool_add(p, f, g, &d);
-                json_t *u = sched_host_usage_to_json(&p->hosts[d.host]);
-                char *alloc = json_dumps(u, JSON_COMPACT);
-                json_decref(u);
-                json_t *inst = json_pack("{s:s, s:s, s:o}", "flavor", flavors[f].name, "host", p->hosts[d.host].name,
-                                         "placement", sched_decision_to_json(p->hosts, &d));
-                char *inst_value = json_dumps(inst, JSON_COMPACT);
-                json_decref(inst);
-                char ikey[64];
-                snprintf(ikey, sizeof ikey, "/tide/instances/bench-%08zu", n);
-                struct store_cmp cmp = { .key = keys[d.host], .target = STORE_CMP_MOD_REV, .op = STORE_CMP_EQUAL,
-                                         .number = rev[d.host] };
-                struct store_op ops[2] = {
-                        { .type = STORE_OP_PUT, .key = keys[d.host], .value = alloc },
-                        { .type = STORE_OP_PUT, .key = ikey, .value = inst_value },
-                };
-                struct store_txn txn = { .cmps = &cmp, .n_cmps = 1, .success = ops, .n_success = 2 };
-                bool ok = false;
-                int64_t rv;
-                if ((r = store_txn(s, &txn, &ok, &rv)) < 0)
-                        die("txn", r);
-                if (!ok)
-                        die("txn compare", TIDE_E_CONFLICT);   /* one writer: never */
-                rev[d.host] = rv;
-                free(alloc);
-                free(inst_value);
-                n++;
-        }
-        double per_s = (double) n * 1e9 / (double) (now_ns() - t0);
+        (void) sched_cache_new(s, &cache);
+        struct sched_snapshot *view;
+        int64_t t0 = now_ns();
+        if ((r = sched_cache_acquire(cache, &view)) < 0)
+                die("sched_cache_acquire", r);
+        if (view->n != p->n)
+                die("the cache's hosts", TIDE_E_CONFLICT);
+        sched_cache_release(cache);
+        out->cache_load_ms = (double) (now_ns() - t0) / 1e6;
+        out->cached_per_s = run_creates(s, cache, p, groups, "cached", seconds, 50, 20000, &out->cached, &out->no_host);
 
+        sched_cache_free(cache);
         store_free(s);
-        for (size_t i = 0; i < p->n; i++)
-                free(keys[i]);
-        free(keys);
-        free(rev);
+        for (int k = 0; k < p->n_groups; k++)
+                json_decref(groups[k]);
+        free(groups);
         (void) rm_rf(dir);
-        return per_s;
 }
 
 int main(int argc, char **argv) {
@@ -466,12 +588,16 @@ int main(int argc, char **argv) {
                 pool_init(&p, counts[c]);
                 pool_warm(&p);
                 run_decisions(&p, seconds, 200000, &fig);
-                double durable = run_durable(&p, seconds, 20000);
+                struct durable dur;
+                run_durable(&p, seconds, &dur);
                 printf("{\"hosts\":%zu,\"decisions_per_s\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f,"
-                       "\"durable_placements_per_s\":%.0f,\"decisions\":%zu,\"no_valid_host\":%zu,\"fill\":%.2f,"
+                       "\"durable_placements_per_s\":%.0f,\"uncached_placements_per_s\":%.1f,\"store_txn_per_s\":%.0f,"
+                       "\"cache_load_ms\":%.0f,\"durable_placements\":%zu,\"durable_no_valid_host\":%zu,"
+                       "\"uncached_placements\":%zu,\"decisions\":%zu,\"no_valid_host\":%zu,\"fill\":%.2f,"
                        "\"instances\":%zu}\n",
-                       counts[c], fig.decisions_per_s, fig.p50_us, fig.p99_us, durable, fig.decisions, fig.no_host, fig.fill,
-                       p.n_live);
+                       counts[c], fig.decisions_per_s, fig.p50_us, fig.p99_us, dur.cached_per_s, dur.uncached_per_s,
+                       dur.txn_per_s, dur.cache_load_ms, dur.cached, dur.no_host, dur.uncached, fig.decisions, fig.no_host,
+                       fig.fill, p.n_live);
                 fflush(stdout);
                 pool_free(&p);
         }

@@ -69,8 +69,8 @@ int sched_store_create(struct store *s, struct sched_cache *cache, json_t *inst,
  * nothing is stored and ret_err gets a message for the user. With dry_run nothing is stored
  * and ret gets what placing it now would do (sched_store_explain's, with "instance"). cache
  * may be NULL (sched_store_create). */
-int sched_instance_create(struct store *s, struct sched_cache *cache, json_t *body, json_t *extra, bool dry_run, int64_t t_request_ms,
-                          json_t **ret, char **ret_err);
+int sched_instance_create(struct store *s, struct sched_cache *cache, json_t *body, json_t *extra, bool dry_run,
+                          int64_t t_request_ms, json_t **ret, char **ret_err);
 
 /* Gives the instance's claim back and deletes the instance (and its name and group
  * membership) in one transaction. */
