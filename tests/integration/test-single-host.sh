@@ -5,7 +5,10 @@
 # flavor and an image, boots two real guests and waits for TIDE-GUEST-READY on their consoles,
 # runs user-data, reboots, stops and starts, checks that bad input is refused with nothing left
 # behind, checks with virsh that libvirt holds exactly what tide reports, restarts tided and checks
-# the guests were adopted (same QEMU processes), deletes everything and checks nothing is left.
+# the guests were adopted (same QEMU processes), pins a dedicated VM to a CPU of its own and moves
+# the shared VMs off it (on any host of 2 or more CPUs), deletes everything and checks nothing
+# is left. QEMU processes are found by this test's own libvirt state (it_qemu_pid), never by a
+# search of every process on the machine.
 #
 # Needs TIDED and TIDE (binaries) and TIDE_GUEST_DIR (scripts/mkimage output).
 # Exit: 0 pass, 77 skip (no guest image), anything else fail.
@@ -22,7 +25,17 @@ must_console() { # NAME PATTERN COUNT TIMEOUT
 
 field() { "$TIDE" instance show "$1" -f json | jq -r ".$2"; }
 
-qemu_pid() { pgrep -f -- "guest=tide-$1," | head -n 1; }
+qemu_pid() { it_qemu_pid "$1"; }
+virsh_names() { # the domains the state's libvirt holds (tided stopped); fails the test when virsh cannot say
+	local out
+	out=$(virsh -q -c "$EMBED" list --all --name) || fail "virsh cannot open $EMBED"
+	grep -v '^$' <<<"$out" || [ $? = 1 ]
+}
+heartbeats() { # NAME -> how many TIDE-HEARTBEAT lines its console has
+	local out
+	out=$("$TIDE" instance console "$1") || fail "no console for $1"
+	tr -d '\r' <<<"$out" | grep -c TIDE-HEARTBEAT || [ $? = 1 ]
+}
 
 api() { # METHOD PATH [CURL ARGS...] -> prints the HTTP status, body in $T/body
 	local m=$1 p=$2
@@ -60,6 +73,9 @@ for vm in vm1 vm2; do
 	done
 	[ "$(jq -r .status <<<"$j")" = running ] || fail "$vm is not running: $j"
 done
+# it_domains, which later checks rely on to say "nothing left", sees what runs ...
+doms=$(it_domains)
+[ "$doms" = "$(printf 'tide-vm1\ntide-vm2')" ] || fail "it_domains sees [$doms] while vm1 and vm2 run"
 [ "$(field vm2 priority)" = 750 ] || fail "priority high was not recorded as 750"
 must_console vm1 TIDE-GUEST-READY 1 120
 must_console vm2 TIDE-GUEST-READY 1 120
@@ -75,6 +91,9 @@ must_console vm1 TIDE-GUEST-READY 2 120
 "$TIDE" instance stop vm1 --wait >/dev/null
 [ "$(field vm1 status)" = stopped ] || fail "vm1 did not stop"
 [ -z "$(qemu_pid vm1)" ] || fail "vm1's QEMU still runs after stop"
+# ... and what is only defined.
+doms=$(it_domains)
+[ "$doms" = "$(printf 'tide-vm1\ntide-vm2')" ] || fail "it_domains sees [$doms] with vm1 stopped (defined) and vm2 running"
 "$TIDE" instance start vm1 --wait >/dev/null
 [ "$(field vm1 status)" = running ] || fail "vm1 did not start again"
 must_console vm1 TIDE-GUEST-READY 3 120
@@ -126,44 +145,45 @@ pid2=$(qemu_pid vm2)
 [ -n "$pid1" ] && [ -n "$pid2" ] || fail "no QEMU processes for the guests"
 stop_tided || fail "tided did not exit cleanly on SIGTERM"
 kill -0 "$pid1" && kill -0 "$pid2" || fail "guests died with tided"
-virsh_view=$(virsh -q -c "$EMBED" list --all --name 2>/dev/null | grep -v '^$' | while read -r d; do
-	echo "$d $(virsh -q -c "$EMBED" domuuid "$d" 2>/dev/null) $(virsh -q -c "$EMBED" domstate "$d" 2>/dev/null | sed 's/shut off/stopped/')"
+virsh_view=$(for d in $(virsh_names); do
+	uuid=$(virsh -q -c "$EMBED" domuuid "$d") || fail "virsh domuuid $d"
+	state=$(virsh -q -c "$EMBED" domstate "$d") || fail "virsh domstate $d"
+	echo "$d $uuid ${state/shut off/stopped}"
 done | sort)
 [ "$tide_view" = "$virsh_view" ] || fail "libvirt and tide disagree: tide: [$tide_view] virsh: [$virsh_view]"
 start_tided
 [ "$(field vm1 status)" = running ] && [ "$(field vm2 status)" = running ] || fail "guests not running after restart"
 [ "$(qemu_pid vm1)" = "$pid1" ] && [ "$(qemu_pid vm2)" = "$pid2" ] || fail "guests were restarted, not adopted"
-seq_before=$("$TIDE" instance console vm2 | tr -d '\r' | grep -c TIDE-HEARTBEAT || true)
-sleep 3
-seq_after=$("$TIDE" instance console vm2 | tr -d '\r' | grep -c TIDE-HEARTBEAT || true)
-[ "$seq_after" -gt "$seq_before" ] || fail "vm2's heartbeats stopped after the restart"
+seq_before=$(heartbeats vm2)
+beats_on() { [ "$(heartbeats vm2)" -gt "$seq_before" ]; }
+it_wait 10 "vm2's heartbeats going on after the restart" beats_on
 
 log "a dedicated VM: its vCPU gets a CPU of its own, the shared VMs move off it"
-cpus_of() { # QEMU-PID THREAD-NAME-PATTERN -> the CPU lists its matching threads may run on
+cpus_of() { # QEMU-PID THREAD-NAME-PATTERN -> the CPUs its matching threads may run on, one a line
 	for t in /proc/"$1"/task/*; do
 		grep -q -- "$2" "$t/comm" 2>/dev/null && awk '/Cpus_allowed_list/ { print $2 }' "$t/status"
-	done | sort -u
+	done | tr , '\n' | awk -F- '/./ { for (c = $1; c <= ($2 == "" ? $1 : $2); c++) print c }' | sort -nu
 }
-"$TIDE" flavor create ded --vcpus 1 --ram 128 --disk 1 --cpu-policy dedicated >/dev/null
-"$TIDE" instance create d1 --flavor ded --image tiny --wait >/dev/null
-pin=$("$TIDE" instance show d1 -f json | jq -r '.placement.pinned[0]')
-[ "$pin" != null ] || fail "d1 has no pinned CPU"
-other=$((1 - pin))
-[ "$(cpus_of "$(qemu_pid d1)" 'CPU 0/')" = "$pin" ] || fail "d1's vCPU is not on CPU $pin: $(cpus_of "$(qemu_pid d1)" 'CPU 0/')"
-for _ in $(seq 1 50); do
-	[ "$(cpus_of "$pid1" .)" = "$other" ] && [ "$(cpus_of "$pid2" .)" = "$other" ] && break
-	sleep 0.2
-done
-[ "$(cpus_of "$pid1" .)" = "$other" ] || fail "vm1's threads may still run on $(cpus_of "$pid1" .), not only $other"
-[ "$(cpus_of "$pid2" .)" = "$other" ] || fail "vm2's threads may still run on $(cpus_of "$pid2" .), not only $other"
-must_console d1 TIDE-GUEST-READY 1 120
-"$TIDE" instance delete d1 --wait >/dev/null
-for _ in $(seq 1 50); do
-	[ "$(cpus_of "$pid1" 'CPU 0/')" = 0-1 ] && break
-	sleep 0.2
-done
-[ "$(cpus_of "$pid1" 'CPU 0/')" = 0-1 ] || fail "vm1 did not get CPU $pin back: $(cpus_of "$pid1" 'CPU 0/')"
-"$TIDE" flavor delete ded >/dev/null
+# The host's CPUs as tide sees them (its NUMA nodes' lists), one a line.
+host_cpus=$("$TIDE" host list -f json | jq -r '.[0].numa[].cpus' | tr , '\n' |
+	awk -F- '/./ { for (c = $1; c <= ($2 == "" ? $1 : $2); c++) print c }' | sort -nu)
+if [ "$(wc -l <<<"$host_cpus")" -lt 2 ]; then
+	log "one CPU: nothing to pin a dedicated VM to beside the shared ones; skipped"
+else
+	"$TIDE" flavor create ded --vcpus 1 --ram 128 --disk 1 --cpu-policy dedicated >/dev/null
+	"$TIDE" instance create d1 --flavor ded --image tiny --wait >/dev/null
+	pin=$("$TIDE" instance show d1 -f json | jq -r '.placement.pinned[0]')
+	[ "$pin" != null ] || fail "d1 has no pinned CPU"
+	others=$(grep -vx -- "$pin" <<<"$host_cpus")
+	[ "$(cpus_of "$(qemu_pid d1)" 'CPU 0/')" = "$pin" ] || fail "d1's vCPU is not on CPU $pin: $(cpus_of "$(qemu_pid d1)" 'CPU 0/')"
+	off_pin() { [ "$(cpus_of "$pid1" .)" = "$others" ] && [ "$(cpus_of "$pid2" .)" = "$others" ]; }
+	it_wait 10 "vm1's and vm2's threads on CPUs [$(echo $others)] only" off_pin
+	must_console d1 TIDE-GUEST-READY 1 120
+	"$TIDE" instance delete d1 --wait >/dev/null
+	all_back() { [ "$(cpus_of "$pid1" 'CPU 0/')" = "$host_cpus" ]; }
+	it_wait 10 "vm1's vCPU back on every CPU (CPU $pin given back)" all_back
+	"$TIDE" flavor delete ded >/dev/null
+fi
 
 log "delete everything"
 "$TIDE" instance delete vm1 --wait >/dev/null
@@ -175,7 +195,8 @@ log "delete everything"
 [ -z "$(ls -A "$STATE/instances")" ] || fail "instance files left: $(ls "$STATE/instances")"
 [ -z "$(ls -A "$STATE/images")" ] || fail "image files left"
 stop_tided || fail "tided did not exit cleanly"
-[ -z "$(virsh -q -c "$EMBED" list --all --name 2>/dev/null | grep -v '^$' || true)" ] || fail "libvirt still has domains"
+it_no_domains "domains left in the state's libvirt"
+[ -z "$(virsh_names)" ] || fail "libvirt still has domains: $(virsh_names)"
 left=$(sqlite3 "$STATE/store.db" "SELECT count(*) FROM kv WHERE key LIKE '/tide/instances/%' OR key LIKE '/tide/names/%' OR key LIKE '/tide/images/%' OR key LIKE '/tide/flavors/%'")
 [ "$left" = 0 ] || fail "$left store keys left"
 log "PASS"
