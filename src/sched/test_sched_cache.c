@@ -1,7 +1,8 @@
 /* Unit tests of the placement cache (sched_cache.h) on a real SQLite store: it follows every
  * record placement reads (host records, liveness and lease expiry, operator settings,
  * allocations, the placement config), recovers from a compacted history, decides as a fresh
- * snapshot does, and two creators on two handles with two caches never overbook a host. */
+ * snapshot does, and creators never overbook a host, whether each has its own store handle and
+ * cache (other tideds) or threads share one (tided's API and autoscaler; run it under TSan). */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -410,26 +411,30 @@ static void test_decides_as_fresh_snapshot(void **state) {
         assert_int_equal(sched_cache_reads(f->c), 1);
 }
 
-/* ---- two creators ---- */
+/* ---- concurrent creators ---- */
 
-#define CREATORS 2
+#define CREATORS 3
 #define CREATES 40
 #define HOSTS 4
 #define HOST_CPUS 8
 
 struct creator {
         const char *url;
+        struct store *store;          /* shared: use this handle and cache instead of opening one */
+        struct sched_cache *cache;
         int index;
         int placed, no_host, err;
 };
 
 static void *creator_run(void *arg) {
         struct creator *cr = arg;
-        struct store *s = NULL;
-        struct sched_cache *c = NULL;
-        if ((cr->err = store_open(cr->url, &s)) < 0)
-                return NULL;
-        (void) sched_cache_new(s, &c);
+        struct store *s = cr->store;
+        struct sched_cache *c = cr->cache;
+        if (!s) {
+                if ((cr->err = store_open(cr->url, &s)) < 0)
+                        return NULL;
+                (void) sched_cache_new(s, &c);
+        }
         for (int i = 0; i < CREATES; i++) {
                 _cleanup_free_ char *id = xasprintf("c%d-%03d", cr->index, i), *reason = NULL;
                 json_t *inst = json_pack("{s:s, s:s, s:i, s:i, s:i}", "id", id, "name", id, "vcpus", 1, "ram_mib", 256,
@@ -445,13 +450,16 @@ static void *creator_run(void *arg) {
                         break;
                 }
         }
-        sched_cache_free(c);
-        store_free(s);
+        if (!cr->store) {
+                sched_cache_free(c);
+                store_free(s);
+        }
         return NULL;
 }
 
-static void test_two_creators_never_overbook(void **state) {
-        struct fixture *f = *state;
+/* CREATORS threads create CREATES instances each on HOSTS hosts that hold fewer; shared: all
+ * on the fixture's handle and cache (as tided's API threads), else each on its own. */
+static void run_creators(struct fixture *f, bool shared) {
         int64_t lease;
         assert_int_equal(store_lease_grant(f->s, 600, &lease), 0);
         /* No overcommit: each host takes HOST_CPUS one-vCPU instances. */
@@ -465,6 +473,10 @@ static void test_two_creators_never_overbook(void **state) {
         struct creator cr[CREATORS];
         for (int k = 0; k < CREATORS; k++) {
                 cr[k] = (struct creator) { .url = f->url, .index = k };
+                if (shared) {
+                        cr[k].store = f->s;
+                        cr[k].cache = f->c;
+                }
                 assert_int_equal(pthread_create(&t[k], NULL, creator_run, &cr[k]), 0);
         }
         int placed = 0;
@@ -506,6 +518,14 @@ static void test_two_creators_never_overbook(void **state) {
         assert_int_equal(placed, HOSTS * HOST_CPUS);   /* the pool is full, exactly */
 }
 
+static void test_creators_on_own_handles_never_overbook(void **state) {
+        run_creators(*state, false);
+}
+
+static void test_threads_share_one_cache(void **state) {
+        run_creators(*state, true);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_follows_host_records, setup, teardown),
@@ -515,7 +535,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_follows_config, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_recovers_from_compaction, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_decides_as_fresh_snapshot, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_two_creators_never_overbook, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_creators_on_own_handles_never_overbook, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_threads_share_one_cache, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
