@@ -45,6 +45,12 @@ void sched_cache_free(struct sched_cache *c);
  * puts it back as it was before releasing. On failure (a store error) the lock is not held
  * and the cache is as it was, to be caught up by the next call. */
 int sched_cache_acquire(struct sched_cache *c, struct sched_snapshot **ret);
+/* Records what the holder committed: host i of the view now has the usage of h (the view's
+ * host i with a claim or release booked by sched_claim/sched_release, so synced), whose JSON
+ * (sched_host_usage_to_json) is used, put at revision rev by the holder's transaction that
+ * compared the host's allocation revision. The view then equals a fresh read's without
+ * reading the change back. Only while acquired. */
+void sched_cache_claimed(struct sched_cache *c, size_t i, const struct sched_host *h, json_t *used, int64_t rev);
 /* Gives the lock back. */
 void sched_cache_release(struct sched_cache *c);
 

@@ -104,6 +104,8 @@ int sched_store_create(struct store *s, struct sched_cache *cache, json_t *inst,
                 _cleanup_free_ char *reason = NULL, *value = NULL, *alloc_value = NULL, *alloc_key = NULL;
                 _cleanup_free_ char *members_value = NULL;
                 _cleanup_free_ struct sched_host *h = NULL;
+                json_t *used = NULL;
+                int64_t rev = 0;
                 /* With a cache its lock is held from the decision to the commit: the threads of
                  * one process do not race each other for a host. */
                 int r = view_get(s, cache, &v);
@@ -129,9 +131,8 @@ int sched_store_create(struct store *s, struct sched_cache *cache, json_t *inst,
                         h = xmalloc(sizeof *h);
                         *h = v.snap->hosts[d.host];
                         sched_claim(h, &req, &d);
-                        json_t *used = sched_host_usage_to_json(h);
+                        used = sched_host_usage_to_json(h);
                         alloc_value = json_dump_compact(used);
-                        json_decref(used);
                         alloc_key = xasprintf(SCHED_ALLOC_PREFIX "%s", h->name);
                         json_object_set_new(inst, "host", json_string(h->name));
                         json_object_set_new(inst, "placement", sched_decision_to_json(v.snap->hosts, &d));
@@ -160,15 +161,17 @@ int sched_store_create(struct store *s, struct sched_cache *cache, json_t *inst,
                         ops[n_ops++] = (struct store_op) { .type = STORE_OP_PUT, .key = key, .value = value };
                         struct store_txn txn = { .cmps = cmps, .n_cmps = n_cmps, .success = ops, .n_success = n_ops };
                         bool ok = false;
-                        int k = store_txn(s, &txn, &ok, NULL);
+                        int k = store_txn(s, &txn, &ok, &rev);
                         if (k < 0)
                                 r = k;
                         else if (!ok) {
                                 struct store_kv kv = {};
                                 r = store_get(s, nk, &kv) >= 0 ? TIDE_E_EXISTS : TIDE_E_CONFLICT;
                                 store_kv_clear(&kv);
-                        }
+                        } else if (r >= 0 && cache)
+                                sched_cache_claimed(cache, (size_t) d.host, h, used, rev);
                 }
+                json_decref(used);
                 view_put(&v);
                 sched_request_clear(&req);
                 json_decref(holder);

@@ -297,6 +297,45 @@ static void test_recovers_from_compaction(void **state) {
         assert_int_equal(sched_cache_reads(f->c), 2);
 }
 
+/* A holder's own claim is recorded without reading it back; a change another tided committed
+ * meanwhile is still read. */
+static void test_claimed_keeps_others_changes(void **state) {
+        struct fixture *f = *state;
+        struct store *other;
+        struct sched_snapshot *v;
+        int64_t rev;
+        bool ok = false;
+        put_host(f->s, "a", 8, 16384, 1, 0);
+        put_host(f->s, "b", 8, 16384, 1, 0);
+        assert_int_equal(store_open(f->url, &other), 0);
+        assert_int_equal(sched_cache_acquire(f->c, &v), 0);
+        int ia = sched_snapshot_find(v, "a");
+        put_part(other, SCHED_ALLOC_PREFIX, "b", "{\"vcpus\":5,\"instances\":5}", 0, NULL);
+        /* The holder's claim on a, committed as sched_store_create commits it. */
+        struct sched_host *h = xmalloc(sizeof *h);
+        *h = v->hosts[ia];
+        struct sched_request req = { .vcpus = 1, .ram_mib = 512 };
+        struct sched_decision d = { .host = ia, .numa_node = -1 };
+        sched_claim(h, &req, &d);
+        json_t *used = sched_host_usage_to_json(h);
+        _cleanup_free_ char *value = json_dump_compact(used);
+        struct store_cmp cmp = { .key = "/tide/alloc/a", .target = STORE_CMP_MOD_REV, .op = STORE_CMP_EQUAL,
+                                 .number = v->alloc_rev[ia] };
+        struct store_op op = { .type = STORE_OP_PUT, .key = "/tide/alloc/a", .value = value };
+        struct store_txn txn = { .cmps = &cmp, .n_cmps = 1, .success = &op, .n_success = 1 };
+        assert_int_equal(store_txn(f->s, &txn, &ok, &rev), 0);
+        assert_true(ok);
+        sched_cache_claimed(f->c, (size_t) ia, h, used, rev);
+        sched_cache_release(f->c);
+        json_decref(used);
+        free(h);
+        assert_view_fresh(f);
+        const struct sched_host *b = cached_host(f, "b", &v);
+        assert_int_equal(b->used_vcpus, 5);
+        sched_cache_release(f->c);
+        store_free(other);
+}
+
 /* ---- decisions ---- */
 
 static uint64_t rng = 0x2545f4914f6cdd1dull;
@@ -534,6 +573,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_follows_alloc, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_follows_config, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_recovers_from_compaction, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_claimed_keeps_others_changes, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_decides_as_fresh_snapshot, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_creators_on_own_handles_never_overbook, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_threads_share_one_cache, setup, teardown),
