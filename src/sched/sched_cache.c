@@ -410,8 +410,8 @@ int sched_cache_acquire(struct sched_cache *c, struct sched_snapshot **ret) {
 void sched_cache_claimed(struct sched_cache *c, size_t i, const struct sched_host *h, json_t *used, int64_t rev) {
         struct table *t = &c->t;
         struct entry *e = t->owner[i];
-        /* The watch brings this change again later; being older than nothing the entry has, it
-         * is skipped without being parsed. */
+        /* The watch brings this change again later; its revision being no newer than the
+         * entry's, it is skipped without being parsed. */
         json_decref(e->value[PART_ALLOC]);
         e->value[PART_ALLOC] = json_incref(used);
         e->present[PART_ALLOC] = true;
