@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
 # test-autoscale.sh: an autoscaling group of real tiny guests on one host.
 #
-# A group of min 1, max 3 whose members run the guest's load generator between two wall-clock
-# times fixed in their user-data (the guests' clock is the host's), with two policies:
+# A group of min 1, max 3 with two policies:
 #   out  cpu avg > 60 for 10 s: +2, cooldown 20 s
 #   in   cpu avg < 20 for 10 s: -1, cooldown 20 s
+# Its members share one user-data script; the member named web-1 (the guest's hostname is its
+# instance's name) idles IDLE_S after it boots, then runs the load generator for LOAD_S; the
+# others idle. Every step waits on what the guests print, with generous bounds, never on a
+# wall-clock time fixed in advance (the guests have no channel from the host to be told when).
 # 1. idle at its minimum: one member, no decision (in holds, but the group is at min);
-# 2. the load starts: the group grows to 3 within the window plus a few seconds (a sample, a
-#    pass), with a decision and an event that say why; the new members boot;
+# 2. the load starts: the decision to grow to 3 comes within the window plus one sample of the
+#    condition becoming true (the first of web-1's samples taken under load above 60 %), with
+#    an event that says why; the new members run (while web-1's load still runs, the group's
+#    average stays between the thresholds);
 # 3. the load stops: the group shrinks one member at a time, the second no sooner than the
-#    cooldown after the first; each member that goes is shut down before it is deleted;
+#    cooldown after the first; each member that goes is shut down by its guest (its own
+#    TIDE-GUEST-POWEROFF line, kept from its console, and an instance.stopped event that says
+#    the guest shut down, not that it was powered off at the timeout) before it is deleted;
 # 4. a member deleted by hand is replaced;
 # 5. the same group written as a Heat template (AutoScalingGroup, two ScalingPolicy resources,
 #    two Aodh alarms on cpu_util) gives the same definition, and its member runs.
@@ -22,18 +29,18 @@ it_start_tided --listen none
 "$TIDE" flavor create one --vcpus 1 --ram 160 --disk 1 >/dev/null
 it_image_tiny
 
-FROM=$(($(date +%s) + 45))
-UNTIL=$((FROM + 45))
+IDLE_S=25
+LOAD_S=60
 cat >"$T/user-data" <<EOF
 #!/bin/sh
-now=\$(date +%s)
-[ \$now -lt $FROM ] && sleep \$(($FROM - now))
-now=\$(date +%s)
-if [ \$now -lt $UNTIL ]; then
-	echo ASG-LOAD start
-	exec tide-load --cpu 100 --duration \$(($UNTIL - now))
+if [ "\$(hostname)" = web-1 ]; then
+	echo ASG-IDLE
+	sleep $IDLE_S
+	echo "ASG-LOAD start \$(date +%s)"
+	tide-load --cpu 100 --duration $LOAD_S
+	echo ASG-LOAD end
 fi
-echo ASG-LOAD none
+echo ASG-IDLE
 EOF
 
 "$TIDE" group create web --flavor one --image tiny --user-data "$T/user-data" --min 1 --max 3 >/dev/null
@@ -46,57 +53,94 @@ definition() { jq -S '{flavor, image, min, max, spread, priority, policies: [.po
 
 show() { "$TIDE" group show web -f json; }
 running() { show | jq '[.members[] | select(.status == "running" and (.leaving | not))] | length'; }
-decisions() { show | jq -r '.decisions[] | "\(.time | sub("\\.[0-9]+Z$"; "Z") | fromdate) \(.from) \(.to) \(.reason)"'; }
+# A decision as "epoch-seconds (with their fraction) from to reason".
+decisions() { show | jq -r '.decisions[] | (.time | capture("(?<s>.*)(?<f>\\.[0-9]+)Z$")) as $t
+	| "\(($t.s + "Z" | fromdate) + ($t.f | tonumber)) \(.from) \(.to) \(.reason)"'; }
 running_is() { test "$(running)" = "$1"; }
 desired_is() { test "$(show | jq '.desired')" = "$1"; }
 members_are() { test "$(show | jq '.members | length')" = "$1"; }
 have_decision() { test -n "$(decisions)"; }
-no_domains() { test -z "$(it_domains)"; }
+no_domains() { local d; d=$(it_domains) || fail "cannot list the domains"; test -z "$d"; }
 no_server_groups() { test "$("$TIDE" server-group list -f json | jq length)" = 0; }
 wait_for() { # SECONDS DESCRIPTION COMMAND...: until COMMAND succeeds
 	local s=$1 what=$2
 	shift 2
 	for _ in $(seq 1 $((s * 2))); do
+		keep_consoles
 		"$@" && return 0
 		sleep 0.5
 	done
 	fail "$what not within $s s: $(show | jq -c '{desired, members, decisions}')"
 }
+# Each member's console is hard-linked into $T/consoles/ as it comes: QEMU writes on into the
+# same file, which outlives the member's directory, so what a removed guest printed last stays.
+mkdir "$T/consoles"
+keep_consoles() {
+	local id name
+	while read -r id name; do
+		[ -e "$T/consoles/$name" ] || [ ! -s "$STATE/instances/$id/console.log" ] ||
+			ln "$STATE/instances/$id/console.log" "$T/consoles/$name"
+	done < <("$TIDE" instance list -f json | jq -r '.[] | select(.status == "running" and (.name | startswith("web-"))) | "\(.id) \(.name)"')
+}
 
 log "1. idle at its minimum"
 wait_for 90 "one running member" running_is 1
 show | jq -e '.members[0].name == "web-1" and .desired == 1' >/dev/null || fail "unexpected members: $(show | jq -c .members)"
-now=$(date +%s)
-[ "$now" -lt "$FROM" ] || fail "too slow: the member booted after the load started"
-sleep $((FROM - now))
+wait_console web-1 ASG-IDLE 1 120 || fail "web-1's user-data did not start"
+in_holds() { show | jq -e '.policies[] | select(.name == "in") | .holding' >/dev/null; }
+wait_for 20 "the in policy holding while idle" in_holds
+"$TIDE" instance console web-1 | grep -q 'ASG-LOAD start' && fail "too slow: web-1's load started before its idle minimum was seen"
 [ -z "$(decisions)" ] || fail "decisions while idle at the minimum: $(decisions)"
-show | jq -e '.policies[] | select(.name == "in") | .holding' >/dev/null || fail "the in policy does not hold while idle"
 
-log "2. the load starts at $(date -d "@$FROM" +%T)"
+log "2. the load starts"
+wait_console web-1 'ASG-LOAD start' 1 $((IDLE_S + 30)) || fail "web-1's load did not start"
+load_at=$("$TIDE" instance console web-1 | tr -d '\r' | awk '/^ASG-LOAD start/ { print $3; exit }')
+log "web-1's load started at $(date -d "@$load_at" +%T)"
 wait_for 60 "a decision to grow" have_decision
 read -r t from to reason < <(decisions | head -n 1)
-log "decision $((t - FROM)) s after the load started: $reason"
+# When the condition became true: web-1's first sample taken under load above 60 % of its vCPU.
+cond=$("$TIDE" instance stats web-1 --limit 200 -f json | jq --argjson at "$load_at" \
+	'[.history[] | select(.t_ms / 1000 > $at and .cpu_cores / .vcpus > 0.6) | .t_ms / 1000] | min')
+[ "$cond" != null ] || fail "no sample of web-1 above 60 % after its load started"
+late=$(awk -v t="$t" -v c="$cond" 'BEGIN { printf "%.2f", t - c }')
+log "decision $late s after the condition became true ($(awk -v c="$cond" -v a="$load_at" 'BEGIN { printf "%.1f", c - a }') s after the load started): $reason"
 [ "$from" = 1 ] && [ "$to" = 3 ] || fail "expected 1→3: $reason"
 [[ $reason == "out: cpu avg "*" > 60 for 1"?" s: desired 1→3" ]] || fail "unexpected reason: $reason"
-[ $((t - FROM)) -le 16 ] || fail "the decision came $((t - FROM)) s after the load started (window 10 s)"
-"$TIDE" event list -f json | jq -e '[.[] | select(.type == "group.scale")] | length == 1' >/dev/null ||
+# The window (10 s) plus one sample (the agent samples every second).
+awk -v l="$late" 'BEGIN { exit !(l <= 11 && l >= 9) }' ||
+	fail "the decision came $late s after the condition became true (window 10 s, one sample 1 s)"
+"$TIDE" event list --limit 1000 -f json | jq -e '[.[] | select(.type == "group.scale")] | length == 1' >/dev/null ||
 	fail "no group.scale event"
 wait_for 120 "3 running members" running_is 3
 
-log "3. the load stops at $(date -d "@$UNTIL" +%T)"
-now=$(date +%s)
-[ "$now" -lt "$UNTIL" ] || fail "too slow: the new members came up after the load stopped"
-wait_for $((UNTIL - now + 90)) "back to one member" desired_is 1
+log "3. the load stops"
+"$TIDE" instance console web-1 | grep -q 'ASG-LOAD end' && fail "too slow: the new members came up after the load stopped"
+wait_console web-1 'ASG-LOAD end' 1 $((LOAD_S + 30)) || fail "web-1's load did not stop"
+until_at=$(date +%s)
+wait_for 120 "back to one member" desired_is 1
 mapfile -t d < <(decisions)
 [ "${#d[@]}" = 3 ] || fail "expected 3 decisions: $(printf '%s; ' "${d[@]}")"
 t1=${d[1]%% *}
 t2=${d[2]%% *}
-log "shrink decisions at +$((t1 - UNTIL)) s and +$((t2 - UNTIL)) s after the load stopped"
-[ $((t1 - UNTIL)) -ge 9 ] || fail "shrank before the window: ${d[1]}"
+t1=${t1%.*}
+t2=${t2%.*}
+log "shrink decisions at +$((t1 - until_at)) s and +$((t2 - until_at)) s after the load stopped"
+[ $((t1 - until_at)) -ge 9 ] || fail "shrank before the window: ${d[1]}"
 [ $((t2 - t1)) -ge 19 ] || fail "the second shrink came $((t2 - t1)) s after the first (cooldown 20 s)"
 wait_for 120 "the members that go to be deleted" members_are 1
-removed=$("$TIDE" event list -f json | jq '[.[] | select(.type == "group.member_removed" and (.message | test("stopped, deleted")))] | length')
-[ "$removed" = 2 ] || fail "expected 2 members shut down and deleted: $("$TIDE" event list -f json | jq -c '[.[] | select(.type | startswith("group.member")) | .message]')"
+"$TIDE" event list --limit 1000 -f json >"$T/events.json"
+jq -r '.[] | select(.type == "group.member_removed") | .instance' "$T/events.json" >"$T/removed"
+[ "$(wc -l <"$T/removed")" = 2 ] || fail "expected 2 members removed: $(jq -c '[.[] | select(.type | startswith("group.member")) | .message]' "$T/events.json")"
+while read -r m; do
+	jq -e --arg m "$m" '[.[] | select(.type == "group.member_removed" and .instance == $m and (.message | test("stopped, deleted")))] | length == 1' \
+		"$T/events.json" >/dev/null || fail "$m was not stopped before it was deleted"
+	jq -e --arg m "$m" '[.[] | select(.type == "instance.stopped" and .instance == $m)] as $s
+		| ($s | length) == 1 and ($s[0].message | test("^guest shut down in ")) and $s[0].severity == "info"' \
+		"$T/events.json" >/dev/null ||
+		fail "$m was not shut down by its guest: $(jq -c --arg m "$m" '[.[] | select(.type == "instance.stopped" and .instance == $m) | .message]' "$T/events.json")"
+	[ -e "$T/consoles/$m" ] || fail "$m's console was not kept"
+	tr -d '\r' <"$T/consoles/$m" | grep -q '^TIDE-GUEST-POWEROFF' || fail "$m's guest did not print its poweroff line: $(tail -n 5 "$T/consoles/$m")"
+done <"$T/removed"
 
 log "4. a member deleted by hand is replaced"
 gone=$(show | jq -r '.members[0].name')

@@ -10,7 +10,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 command -v prometheus >/dev/null && command -v promtool >/dev/null || { echo "SKIP: no prometheus"; exit 77; }
 it_init metrics guest
-PROM_PORT=$((30000 + RANDOM % 10000))
+PROM_PORT=$(it_free_port)
 PROM_PID=
 stop_prometheus() {
 	[ -z "$PROM_PID" ] || { kill "$PROM_PID" 2>/dev/null || true; wait "$PROM_PID" 2>/dev/null || true; }
@@ -22,11 +22,9 @@ it_start_tided
 it_image_tiny
 printf '#!/bin/sh\ntide-load --cpu 100 --threads 1 --duration 120\n' >"$T/user-data"
 "$TIDE" instance create busy --flavor m --image tiny --user-data "$T/user-data" --wait >/dev/null
-for _ in $(seq 1 240); do
-	"$TIDE" instance console busy | grep -q 'TIDE-LOAD t=' && break
-	sleep 0.5
-done
-sleep 3
+wait_console busy 'TIDE-LOAD t=' 1 120 || fail "busy's load did not start"
+busy_in_stats() { "$TIDE" instance stats busy -f json | jq -e '.current.cpu_cores > 0.3' >/dev/null; }
+it_wait 15 "busy's load in tide's stats" busy_in_stats
 
 TOKEN=$(cat "$STATE/admin.token")
 curl -sf -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/metrics" >"$T/metrics.txt" ||
