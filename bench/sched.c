@@ -15,9 +15,10 @@
  * /tmp), holding the N hosts as tided holds them: each host's record /tide/hosts/<name> as its
  * agent registers it, its liveness key on a lease (with its load when it has one), its zone
  * label in /tide/hostconf/<name>, and its usage after the fill in /tide/alloc/<name>. Then:
- *   store_txn_per_s            the bare transaction of a create (one revision compared, the
- *                              allocation, name and instance keys put), repeated: the ceiling
- *                              the disk's fsync rate sets;
+ *   store_txn_per_s            the bare transaction of a create with no decision (on a random
+ *                              host: its allocation's revision compared, its allocation, a name
+ *                              key and a placed instance's record put), repeated: the ceiling
+ *                              the disk's fsync rate sets for this workload;
  *   uncached_placements_per_s  sched_store_create with no cache: each placement reads and
  *                              parses every host (the path tided took before the cache), at
  *                              least one, for TIDE_BENCH_SECONDS;
@@ -392,8 +393,11 @@ static json_t *host_record(const struct sched_host *h) {
 
 /* Writes every host of the pool as an agent and an operator would: its record, its liveness
  * key on a lease (with its measured load, when it has one), its zone label in its settings,
- * and its allocation (the pool's usage after warming); 32 hosts (128 keys) per transaction. */
-static void store_hosts(struct store *s, const struct pool *p) {
+ * and its allocation (the pool's usage after warming); 32 hosts (128 keys) per transaction.
+ * ret_alloc gets each host's allocation value, ret_alloc_rev its mod_rev. */
+static void store_hosts(struct store *s, const struct pool *p, char ***ret_alloc, int64_t **ret_alloc_rev) {
+        char **alloc = xcalloc(p->n, sizeof *alloc);
+        int64_t *alloc_rev = xcalloc(p->n, sizeof *alloc_rev);
         int64_t lease;
         int r = store_lease_grant(s, STORE_LEASE_TTL_MAX, &lease);
         if (r < 0)
@@ -420,6 +424,7 @@ static void store_hosts(struct store *s, const struct pool *p) {
                         n++;
                         keys[n] = xasprintf(SCHED_ALLOC_PREFIX "%s", h->name);
                         vals[n] = json_dump_compact(used);
+                        alloc[i + j] = xstrdup(vals[n]);
                         ops[n] = (struct store_op) { .type = STORE_OP_PUT, .key = keys[n], .value = vals[n] };
                         n++;
                         json_decref(rec);
@@ -427,13 +432,18 @@ static void store_hosts(struct store *s, const struct pool *p) {
                         json_decref(conf);
                 }
                 struct store_txn txn = { .success = ops, .n_success = n };
-                if ((r = store_txn(s, &txn, NULL, NULL)) < 0)
+                int64_t rev;
+                if ((r = store_txn(s, &txn, NULL, &rev)) < 0)
                         die("storing hosts", r);
                 for (size_t j = 0; j < n; j++) {
                         free(keys[j]);
                         free(vals[j]);
                 }
+                for (size_t j = 0; j < m; j++)
+                        alloc_rev[i + j] = rev;
         }
+        *ret_alloc = alloc;
+        *ret_alloc_rev = alloc_rev;
 }
 
 /* The server groups of the durable stream: records as the API stores them (id, name, policy). */
@@ -491,27 +501,42 @@ static double run_creates(struct store *s, struct sched_cache *cache, const stru
         return per_s;
 }
 
-/* The bare transaction of a create (compare one allocation revision; put the allocation, the
- * name key and the instance) on one host, repeated: what the disk allows. */
-static double run_bare_txns(struct store *s, double seconds) {
-        const char *akey = "/tide/alloc/bench-bare", *value = "{\"vcpus\":1,\"ram_mib\":1024,\"disk_gib\":10,"
-                                                              "\"pinned\":\"\",\"instances\":1,\"numa\":[]}";
-        int64_t rev = 0;
+/* The bare transaction of a create, with no decision: on a random host, compare its
+ * allocation's revision, put its allocation, the instance's name key and a placed instance's
+ * record (as sched_store_create's). What the disk allows this workload: the ceiling. */
+static double run_bare_txns(struct store *s, const struct pool *p, json_t **groups, char **alloc, int64_t *alloc_rev,
+                            double seconds) {
+        json_t *group;
+        json_t *inst = next_instance(p, groups, "bare", 0, &group);
+        json_object_set_new(inst, "host", json_string(p->hosts[0].name));
+        json_object_set_new(inst, "placement", json_pack("{s:s, s:n, s:[], s:f}", "host", p->hosts[0].name, "numa_node",
+                                                         "pinned", "score", 1.234567));
+        json_object_set_new(inst, "status", json_string("building"));
+        json_object_set_new(inst, "task", json_string("creating"));
+        json_object_set_new(inst, "error", json_null());
+        _cleanup_free_ char *value = json_dump_compact(inst);
+        json_decref(inst);
         size_t n = 0;
         int64_t t0 = now_ns(), deadline = t0 + (int64_t) (seconds * 1e9);
         while (n < 50 || now_ns() < deadline) {
-                char ikey[64], nkey[64];
+                size_t h = (size_t) rnd() % p->n;
+                char akey[64], ikey[64], nkey[64];
+                snprintf(akey, sizeof akey, SCHED_ALLOC_PREFIX "%s", p->hosts[h].name);
                 snprintf(ikey, sizeof ikey, "/tide/instances/bench-bare-%08zu", n);
                 snprintf(nkey, sizeof nkey, "/tide/names/instances/bench-bare-%08zu", n);
-                struct store_cmp cmp = { .key = akey, .target = STORE_CMP_MOD_REV, .op = STORE_CMP_EQUAL, .number = rev };
+                struct store_cmp cmps[3] = {
+                        { .key = akey, .target = STORE_CMP_MOD_REV, .op = STORE_CMP_EQUAL, .number = alloc_rev[h] },
+                        { .key = nkey, .target = STORE_CMP_MOD_REV, .op = STORE_CMP_EQUAL, .number = 0 },
+                        { .key = ikey, .target = STORE_CMP_MOD_REV, .op = STORE_CMP_EQUAL, .number = 0 },
+                };
                 struct store_op ops[3] = {
-                        { .type = STORE_OP_PUT, .key = akey, .value = value },
+                        { .type = STORE_OP_PUT, .key = akey, .value = alloc[h] },
                         { .type = STORE_OP_PUT, .key = nkey, .value = ikey },
                         { .type = STORE_OP_PUT, .key = ikey, .value = value },
                 };
-                struct store_txn txn = { .cmps = &cmp, .n_cmps = 1, .success = ops, .n_success = 3 };
+                struct store_txn txn = { .cmps = cmps, .n_cmps = 3, .success = ops, .n_success = 3 };
                 bool ok = false;
-                int r = store_txn(s, &txn, &ok, &rev);
+                int r = store_txn(s, &txn, &ok, &alloc_rev[h]);
                 if (r < 0)
                         die("txn", r);
                 if (!ok)
@@ -532,11 +557,17 @@ static void run_durable(struct pool *p, double seconds, struct durable *out) {
         int r = store_open(url, &s);
         if (r < 0)
                 die("store_open", r);
-        store_hosts(s, p);
+        char **alloc;
+        int64_t *alloc_rev;
+        store_hosts(s, p, &alloc, &alloc_rev);
         json_t **groups = store_groups(p);
         *out = (struct durable) {};
 
-        out->txn_per_s = run_bare_txns(s, seconds);
+        out->txn_per_s = run_bare_txns(s, p, groups, alloc, alloc_rev, seconds);
+        for (size_t i = 0; i < p->n; i++)
+                free(alloc[i]);
+        free(alloc);
+        free(alloc_rev);
         /* The old path reads and parses every host for each placement: one is enough. */
         out->uncached_per_s = run_creates(s, NULL, p, groups, "fresh", seconds, 1, 20000, &out->uncached, NULL);
 
