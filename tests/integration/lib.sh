@@ -23,6 +23,12 @@
 #                           "none", never "could not look").
 #   it_qemu_pid NAME        the pid of the QEMU that runs instance NAME's domain in this test's
 #                           libvirt (its pid file, the process alive), empty when none
+#   it_seen_at NAME PATTERN TIMEOUT_S
+#                           the host's time (epoch seconds with their fraction) at which a line
+#                           matching PATTERN first shows in instance NAME's console file, read
+#                           every 50 ms from the state directory (no client process per look:
+#                           cheap enough to watch a guest being measured); status 1 after
+#                           TIMEOUT_S. The guests' clocks are not the host's to the second.
 #   it_no_domains WHAT      fails the test, naming WHAT, unless it_domains answers and is empty
 #   it_wait SECONDS WHAT COMMAND...
 #                           runs COMMAND every 0.5 s until it succeeds; fails the test with
@@ -127,6 +133,22 @@ it_qemu_pid() { # NAME
 	pid=$(cat "$f" 2>/dev/null) || return 0
 	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && echo "$pid"
 	return 0
+}
+
+it_seen_at() { # NAME PATTERN TIMEOUT_S
+	local id f end
+	id=$("$TIDE" instance show "$1" -f json | jq -r .id) || return 1
+	f=$STATE/instances/$id/console.log
+	end=$(($(date +%s) + $3))
+	while [ "$(date +%s)" -lt "$end" ]; do
+		if [ -e "$f" ] && grep -q -- "$2" "$f"; then # (lines end in \r: no $ in PATTERN)
+			date +%s.%N
+			return 0
+		fi
+		sleep 0.05
+	done
+	log "'$2' not seen on $1's console within $3 s"
+	return 1
 }
 
 it_no_domains() { # WHAT

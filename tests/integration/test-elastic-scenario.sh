@@ -2,14 +2,20 @@
 # test-elastic-scenario.sh: the motivating scenario of docs/elasticity.md with real guests on one
 # host. db (priority high, CPU reservation half the host) idles while web (priority normal) runs
 # the load generator on all its vCPUs:
-#   1. web gets the idle CPU: a second vCPU, and at least 1.3x the work per second one thread
-#      does on one CPU (bench/elastic measures the figure against a static run; 1.3 leaves room
-#      for a busy host);
+#   1. web gets the idle CPU: a second vCPU, and at least 1.7x the work per second one thread
+#      does on one CPU (the issue's target; bench/elastic measures it against a static run);
 #   2. steady state: no VM changes more than once per 10 s (in practice: not at all);
-#   3. db's load starts (at a wall-clock time fixed at its creation; the guest's clock is the
-#      host's): within 5 s tide's stats show db on >= 80 % of its 1.0-core reservation, which
-#      only the CPU shares the loop set can give it against web's two busy vCPUs (with equal
-#      shares db would get two thirds of a CPU).
+#   3. db's load starts: within 3 s tide's stats show db on >= 90 % of its 1.0-core
+#      reservation, which only the CPU shares the loop sets can give it against web's two busy
+#      vCPUs (with equal shares db would get two thirds of a CPU).
+# db's load starts at a wall-clock time written into its user-data when it is created (the
+# guests have no channel from the host to be told when): DB_AFTER_S
+# after creation, a generous bound on web's boot, its gain and the rate measurement. The test
+# waits for each step's condition (web's load, its second vCPU, db's own "DB-LOAD start" line),
+# and the steady window is whatever time is left between web's gain and db's load (at least
+# 15 s, or the test fails as too slow to observe it). db's restore is timed from the moment the
+# host sees that line (its console file read every 50 ms), not from the guest's clock, which can
+# be seconds off the host's under emulation.
 # Needs TIDED, TIDE, TIDE_GUEST_DIR and a host with 2 or more CPUs. Exit: 0 pass, 77 skip, else fail.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -20,7 +26,8 @@ it_start_tided --listen none
 "$TIDE" flavor create cpu --vcpus 1 --max-vcpus 2 --ram 192 --max-ram 256 --disk 1 >/dev/null
 it_image_tiny
 
-DB_AT=$(($(date +%s) + 75))
+DB_AFTER_S=120
+DB_AT=$(($(date +%s) + DB_AFTER_S))
 # db sleeps through most of the wait at once: a `date`/`sleep 0.1` loop alone keeps an emulated
 # CPU ~10 % busy.
 printf '#!/bin/sh\ns=$((%d - $(date +%%s) - 2)); [ $s -gt 0 ] && sleep $s\nwhile [ "$(date +%%s)" -lt %d ]; do sleep 0.1; done\necho DB-LOAD start\nexec tide-load --cpu 100 --duration 40\n' \
@@ -67,18 +74,23 @@ done
 [ -n "$gain" ] || fail "web did not get a second vCPU within 60 s: $(elastic_events web)"
 elastic_events web | grep -q 'web: vcpus 1→2, demand' || fail "no event says why web grew: $(elastic_events web)"
 log "web has 2 vCPUs (at $(date -d "@$gain" +%T); its full load started at $(date -d "@$t_load" +%T))"
-wait_console web 'TIDE-LOAD t=.* threads=2 ' 10 60 || fail "web's load did not follow its second vCPU"
+# The rate on two vCPUs: the 12 s after the first 8 lines of the two-thread load (the vCPU has
+# just come online and the loop's shares settle); polled every 2 s, so that the test's own
+# processes take little of the CPU being measured.
+two_lines() { [ "$(console web | grep -c 'TIDE-LOAD t=.* threads=2 ')" -ge 21 ]; }
+for _ in $(seq 1 40); do two_lines && break; sleep 2; done
+two_lines || fail "web's load did not follow its second vCPU: $(console web | tail -n 5)"
 r1=$(web_rate 1 1 1)
-r2=$(web_rate 2 2 2)
-log "web: $r1 units/s on one vCPU, $r2 on two"
-[ "$r1" -gt 0 ] && [ $((r2 * 10)) -ge $((r1 * 13)) ] || fail "web's rate on two vCPUs ($r2) is not 1.3x its rate on one ($r1)"
+r2=$(web_rate 2 2 8)
+log "web: $r1 units/s on one vCPU, $r2 on two ($(awk -v a="$r1" -v b="$r2" 'BEGIN { if (a > 0) printf "%.2f", b / a }')x)"
+[ "$r1" -gt 0 ] && [ $((r2 * 10)) -ge $((r1 * 17)) ] || fail "web's rate on two vCPUs ($r2) is not 1.7x its rate on one ($r1)"
 
 log "2. steady state until db's load (at $(date -d "@$DB_AT" +%T))"
-w0=$(($(date +%s)))
-now=$(date +%s)
-[ $((DB_AT - now)) -ge 15 ] || fail "too slow to observe a steady state: db's load starts in $((DB_AT - now)) s"
-sleep $((DB_AT - now - 1))
-w1=$(date +%s)
+w0=$(date +%s)
+[ $((DB_AT - w0)) -ge 15 ] || fail "too slow to observe a steady state: db's load starts in $((DB_AT - w0)) s"
+# When db's load starts by the host's clock: the guest's is not the host's to the second.
+db_at=$(it_seen_at db 'DB-LOAD start' $((DB_AT - w0 + 30))) || fail "db's load did not start"
+w1=${db_at%.*}
 for vm in web db; do
 	n=$(elastic_events "$vm" | awk -v a="$w0" -v b="$w1" '$1 >= a && $1 < b' | wc -l)
 	log "$vm: $n elastic changes in the $((w1 - w0)) s steady window"
@@ -86,22 +98,21 @@ for vm in web db; do
 done
 
 log "3. db's load starts: db is back at its reservation"
-wait_console db 'DB-LOAD start' 1 30 || fail "db's load did not start"
 restored=
 for _ in $(seq 1 40); do
 	cur=$("$TIDE" instance stats db -f json | jq -c '.current | {t_ms, cpu_cores}')
-	if jq -e --argjson at "$DB_AT" '.t_ms / 1000 > $at + 0.5 and .cpu_cores >= 0.8' <<<"$cur" >/dev/null; then
-		restored=$(jq -r --argjson at "$DB_AT" '(.t_ms / 1000 - $at) * 10 | round / 10' <<<"$cur")
+	if jq -e --argjson at "$db_at" '.t_ms / 1000 > $at + 0.5 and .cpu_cores >= 0.9' <<<"$cur" >/dev/null; then
+		restored=$(jq -r --argjson at "$db_at" '(.t_ms / 1000 - $at) * 10 | round / 10' <<<"$cur")
 		break
 	fi
 	sleep 0.25
 done
-[ -n "$restored" ] || fail "db is not on 80 % of its reservation 10 s after its load: $("$TIDE" instance stats db -f json | jq -c '.history[-5:] // .current')"
+[ -n "$restored" ] || fail "db is not on 90 % of its reservation 10 s after its load: $("$TIDE" instance stats db -f json | jq -c '.history[-5:] // .current')"
 log "db on $(jq -r .cpu_cores <<<"$cur") cores ${restored} s after its load started"
-awk -v r="$restored" 'BEGIN { exit !(r <= 5) }' || fail "db took ${restored} s to get back to its reservation"
+awk -v r="$restored" 'BEGIN { exit !(r <= 3) }' || fail "db took ${restored} s to get back to its reservation"
 [ "$("$TIDE" instance show web -f json | jq -r .status)" = running ] || fail "web is not running"
 
 "$TIDE" instance delete web --wait >/dev/null
 "$TIDE" instance delete db --wait >/dev/null
-[ -z "$(it_domains)" ] || fail "domains left after delete: $(it_domains)"
+it_no_domains "domains left after delete"
 log "PASS"
