@@ -16,6 +16,9 @@
 #include "model/model.h"
 
 #define HOSTLIVE_PREFIX "/tide/hostlive/"
+/* While claims are in flight, how often a commit's thread catches up for the decisions that
+ * do not wait for the store (sched_cache_claim_end). */
+#define CATCH_UP_INTERVAL_US 10000
 /* One watch covers the three per-host prefixes that start with it. */
 #define HOST_WATCH_PREFIX "/tide/host"
 
@@ -32,8 +35,20 @@ static const char *const part_prefix[PART_MAX] = {
 static const char *const watched[] = { HOST_WATCH_PREFIX, SCHED_ALLOC_PREFIX, SCHED_CONFIG_KEY };
 #define N_WATCHED ELEMENTSOF(watched)
 
+struct entry;
+
+/* A decision booked on the view while its transaction runs (sched_cache_claim_begin). */
+struct sched_cache_claim {
+        char *host;
+        int64_t base_rev;            /* the allocation revision the decision was made on */
+        struct sched_request req;    /* its sizes only: no strings are kept */
+        struct sched_decision d;
+        struct sched_cache_claim *next;
+};
+
 struct entry {
         char *name;
+        struct sched_cache_claim *claim;   /* in flight on this host, at most one */
         bool present[PART_MAX];
         json_t *value[PART_MAX];   /* parsed; NULL when absent or not JSON (a liveness "up") */
         int64_t rev[PART_MAX];     /* revision of the last change applied (a deletion's too) */
@@ -187,6 +202,11 @@ static bool entry_sync(struct table *t, struct entry *e) {
         t->snap.hosts[e->slot] = host;
         t->snap.host_json[e->slot] = h;
         t->snap.alloc_rev[e->slot] = e->present[PART_ALLOC] ? e->rev[PART_ALLOC] : 0;
+        /* A claim in flight stays booked while the allocation is the one it was decided on;
+         * once the allocation changed, the change is its commit (which holds it) or another
+         * writer's (which makes its commit fail): either way the view shows the store. */
+        if (e->claim && t->snap.alloc_rev[e->slot] == e->claim->base_rev)
+                sched_claim(&t->snap.hosts[e->slot], &e->claim->req, &e->claim->d);
         return false;
 }
 
@@ -305,20 +325,32 @@ int sched_snapshot_read(struct store *s, struct sched_snapshot *ret) {
 
 /* ---- the cache ---- */
 
+/* Locks: fetch guards the watches and orders every application of their events (an older
+ * event applied after a newer one could bring back an entry forgotten since); lock guards the
+ * table and the claims. Order: fetch before lock. Store I/O happens under fetch, and under
+ * lock only where no claim of this cache is in flight (then nothing of ours holds the store). */
 struct sched_cache {
         struct store *store;
+        pthread_mutex_t fetch;
         pthread_mutex_t lock;
+        pthread_cond_t settled;         /* a claim ended */
         struct table t;
         bool loaded;
+        bool stale;                     /* a catch-up after a commit failed: the next acquire catches up */
         struct store_watch *w[N_WATCHED];
         int64_t applied_rev;   /* every change up to this revision is in t; 0: not known */
-        uint64_t reads;
+        int64_t caught_up_us;  /* when the last catch-up ended (monotonic); under fetch */
+        struct sched_cache_claim *claims;
+        size_t n_claims;
+        struct sched_cache_stats stats;
 };
 
 int sched_cache_new(struct store *s, struct sched_cache **ret) {
         struct sched_cache *c = xcalloc(1, sizeof *c);
         c->store = s;
+        pthread_mutex_init(&c->fetch, NULL);
         pthread_mutex_init(&c->lock, NULL);
+        pthread_cond_init(&c->settled, NULL);
         *ret = c;
         return 0;
 }
@@ -337,15 +369,24 @@ void sched_cache_free(struct sched_cache *c) {
         if (!c)
                 return;
         cache_drop(c);
+        pthread_cond_destroy(&c->settled);
         pthread_mutex_destroy(&c->lock);
+        pthread_mutex_destroy(&c->fetch);
         free(c);
 }
 
-/* Reads everything and watches each prefix from the revision it was read at. */
+static struct entry *entry_find(struct table *t, const char *name) {
+        bool found;
+        size_t at = table_search(t, name, &found);
+        return found ? t->idx[at] : NULL;
+}
+
+/* Reads everything and watches each prefix from the revision it was read at. The claims in
+ * flight are booked again on the new table. Under both locks. */
 static int cache_load(struct sched_cache *c) {
         int64_t revs[N_WATCHED];
         cache_drop(c);
-        c->reads++;
+        c->stats.reads++;
         int r = table_read(c->store, &c->t, revs);
         for (size_t i = 0; r >= 0 && i < N_WATCHED; i++)
                 r = store_watch_new(c->store, watched[i], revs[i], &c->w[i]);
@@ -353,7 +394,17 @@ static int cache_load(struct sched_cache *c) {
                 cache_drop(c);
                 return r;
         }
+        for (struct sched_cache_claim *k = c->claims; k; k = k->next) {
+                struct entry *e = entry_find(&c->t, k->host);
+                if (e) {
+                        e->claim = k;
+                        mark_dirty(&c->t, e);
+                }
+        }
+        table_sync(&c->t);
         c->loaded = true;
+        c->stale = false;
+        c->caught_up_us = mono_us();
         c->applied_rev = revs[0];   /* each prefix is in the table up to its own read at least */
         for (size_t i = 1; i < N_WATCHED; i++)
                 if (revs[i] < c->applied_rev)
@@ -361,50 +412,100 @@ static int cache_load(struct sched_cache *c) {
         return 0;
 }
 
+/* Takes every event the watches have. Under fetch. */
+static int fetch_events(struct sched_cache *c, struct store_events ret[N_WATCHED]) {
+        for (size_t i = 0; i < N_WATCHED; i++)
+                for (;;) {
+                        struct store_events ev = {};
+                        int r = store_watch_next(c->w[i], 0, &ev);
+                        if (r < 0)
+                                return r;
+                        if (ev.n > 0) {
+                                ret[i].items = xrealloc(ret[i].items, (ret[i].n + ev.n) * sizeof *ev.items);
+                                memcpy(&ret[i].items[ret[i].n], ev.items, ev.n * sizeof *ev.items);
+                                ret[i].n += ev.n;
+                                free(ev.items);   /* the kvs moved to ret */
+                        }
+                        if (r == 0)
+                                break;
+                }
+        return 0;
+}
+
+/* Applies fetched events and re-derives what they changed. Under both locks. */
+static void apply_events(struct sched_cache *c, struct store_events ev[N_WATCHED]) {
+        for (size_t i = 0; i < N_WATCHED; i++)
+                for (size_t k = 0; k < ev[i].n; k++)
+                        table_apply(&c->t, &ev[i].items[k].kv, ev[i].items[k].type == STORE_EVENT_DELETE);
+        table_sync(&c->t);
+}
+
+static void events_clear(struct store_events ev[N_WATCHED]) {
+        for (size_t i = 0; i < N_WATCHED; i++)
+                store_events_clear(&ev[i]);
+}
+
 /* Applies every change committed so far. When the store's revision is still the one the table
  * has (the usual case when this cache's holder made the last change: sched_cache_claimed),
- * that is one cheap read instead of a fetch per watch. */
+ * that is one cheap read instead of a fetch per watch. Under both locks. */
 static int cache_catch_up(struct sched_cache *c) {
         int64_t rev;
         int r = store_revision(c->store, &rev);   /* sweeps expired leases first: their deletions are changes */
         if (r < 0)
                 return r;
-        if (rev == c->applied_rev)
+        if (rev == c->applied_rev && !c->stale)
                 return 0;
-        c->applied_rev = 0;   /* until this catch-up is done */
-        for (size_t i = 0; i < N_WATCHED; i++)
-                for (;;) {
-                        struct store_events ev = {};
-                        r = store_watch_next(c->w[i], 0, &ev);
-                        if (r < 0)
-                                return r;
-                        for (size_t k = 0; k < ev.n; k++)
-                                table_apply(&c->t, &ev.items[k].kv, ev.items[k].type == STORE_EVENT_DELETE);
-                        store_events_clear(&ev);
-                        if (r == 0)
-                                break;
-                }
-        table_sync(&c->t);
+        struct store_events ev[N_WATCHED] = {};
+        r = fetch_events(c, ev);
+        /* What was fetched is applied even on an error: a half-applied catch-up is consistent
+         * (each key is at some revision it had). */
+        apply_events(c, ev);
+        events_clear(ev);
+        if (r < 0) {
+                c->applied_rev = 0;
+                return r;
+        }
         c->applied_rev = rev;   /* the watches have read at least up to it */
+        c->stale = false;
+        c->caught_up_us = mono_us();
         return 0;
 }
 
-int sched_cache_acquire(struct sched_cache *c, struct sched_snapshot **ret) {
+/* Takes the lock; catches up first unless skip_store and a claim is in flight. */
+static int cache_acquire(struct sched_cache *c, bool skip_store, struct sched_snapshot **ret) {
+        pthread_mutex_lock(&c->lock);
+        if (skip_store && c->loaded && !c->stale && c->n_claims > 0) {
+                c->stats.lagging++;
+                if (c->t.config_err < 0) {
+                        pthread_mutex_unlock(&c->lock);
+                        return c->t.config_err;
+                }
+                *ret = &c->t.snap;
+                return 0;
+        }
+        pthread_mutex_unlock(&c->lock);
+        pthread_mutex_lock(&c->fetch);
         pthread_mutex_lock(&c->lock);
         int r = c->loaded ? cache_catch_up(c) : cache_load(c);
         if (r == TIDE_E_COMPACTED)
                 r = cache_load(c);   /* history overtaken: read everything again */
+        pthread_mutex_unlock(&c->fetch);
         if (r >= 0)
                 r = c->t.config_err;
         if (r < 0) {
-                /* A half-applied catch-up is consistent (each key is at some revision it had);
-                 * its dirty entries are re-derived now so the table stays usable. */
-                table_sync(&c->t);
                 pthread_mutex_unlock(&c->lock);
                 return r;
         }
         *ret = &c->t.snap;
         return 0;
+}
+
+int sched_cache_acquire(struct sched_cache *c, struct sched_snapshot **ret) {
+        return cache_acquire(c, false, ret);
+}
+
+int sched_cache_acquire_to_claim(struct sched_cache *c, bool catch_up, struct sched_snapshot **ret) {
+        return cache_acquire(c, !catch_up, ret);
 }
 
 void sched_cache_claimed(struct sched_cache *c, size_t i, const struct sched_host *h, json_t *used, int64_t rev) {
@@ -423,13 +524,130 @@ void sched_cache_claimed(struct sched_cache *c, size_t i, const struct sched_hos
                 c->applied_rev = rev;   /* nothing else happened in between */
 }
 
+bool sched_cache_in_flight(struct sched_cache *c, size_t i) {
+        return c->t.owner[i]->claim != NULL;
+}
+
+void sched_cache_wait(struct sched_cache *c, size_t i) {
+        _cleanup_free_ char *name = xstrdup(c->t.owner[i]->name);
+        c->stats.waits++;
+        for (;;) {
+                /* Looked up again after each wait: entries may have been re-read meanwhile. */
+                struct entry *e = entry_find(&c->t, name);
+                if (!e || !e->claim)
+                        return;
+                pthread_cond_wait(&c->settled, &c->lock);
+        }
+}
+
+void sched_cache_claim_begin(struct sched_cache *c, size_t i, const struct sched_request *req,
+                             const struct sched_decision *d, struct sched_cache_claim **ret) {
+        struct table *t = &c->t;
+        struct entry *e = t->owner[i];
+        struct sched_cache_claim *k = xcalloc(1, sizeof *k);
+        k->host = xstrdup(e->name);
+        k->base_rev = t->snap.alloc_rev[i];
+        k->req = *req;
+        k->req.id = NULL;
+        k->req.group_hosts = NULL;
+        k->req.n_group_hosts = 0;
+        k->req.n_hints = 0;
+        k->d = *d;
+        k->next = c->claims;
+        c->claims = k;
+        c->n_claims++;
+        e->claim = k;
+        sched_claim(&t->snap.hosts[i], &k->req, &k->d);
+        *ret = k;
+}
+
+/* Books the end of claim k in the table. Under lock. */
+static void claim_settle(struct sched_cache *c, struct sched_cache_claim *k, json_t *used, int64_t rev) {
+        struct table *t = &c->t;
+        struct entry *e = entry_find(t, k->host);
+        if (e && e->claim == k) {
+                e->claim = NULL;
+                if (used && e->rev[PART_ALLOC] == k->base_rev && e->slot >= 0) {
+                        /* Committed, and nothing re-derived the host since: it shows the
+                         * claim already, as the store now has it. Recorded without reading
+                         * it back; the watch's copy of the change is skipped as not newer. */
+                        json_decref(e->value[PART_ALLOC]);
+                        e->value[PART_ALLOC] = json_incref(used);
+                        e->present[PART_ALLOC] = true;
+                        e->rev[PART_ALLOC] = rev;
+                        json_object_set(t->snap.host_json[e->slot], "used", used);
+                        t->snap.alloc_rev[e->slot] = rev;
+                } else if (!used) {
+                        /* Not committed: the host is derived again from what the store has. */
+                        mark_dirty(t, e);
+                        table_sync(t);
+                }
+                /* Otherwise the commit's own event (or a later change) was applied already
+                 * and the host was derived from it without the claim. */
+        }
+        for (struct sched_cache_claim **p = &c->claims; *p; p = &(*p)->next)
+                if (*p == k) {
+                        *p = k->next;
+                        break;
+                }
+        c->n_claims--;
+        if (!used)
+                c->stats.rollbacks++;
+        if (used && c->applied_rev > 0 && rev == c->applied_rev + 1)
+                c->applied_rev = rev;   /* nothing else happened in between */
+        free(k->host);
+        free(k);
+        pthread_cond_broadcast(&c->settled);
+}
+
+void sched_cache_claim_end(struct sched_cache *c, struct sched_cache_claim *k, json_t *used, int64_t rev) {
+        pthread_mutex_lock(&c->lock);
+        claim_settle(c, k, used, rev);
+        bool others = c->n_claims > 0 && c->loaded;
+        pthread_mutex_unlock(&c->lock);
+        /* Decisions made while claims are in flight do not wait for the store: this catch-up
+         * after a commit keeps their view at most CATCH_UP_INTERVAL_US (and the commits ahead
+         * of them) behind. Not after every commit: its four reads take the store's lock between
+         * the commits (after each one, bench/sched's 4 creators placed no faster than one). One
+         * at a time: when another thread is fetching, its catch-up serves. */
+        if (!others || pthread_mutex_trylock(&c->fetch) != 0)
+                return;
+        if (mono_us() - c->caught_up_us < CATCH_UP_INTERVAL_US) {
+                pthread_mutex_unlock(&c->fetch);
+                return;
+        }
+        struct store_events ev[N_WATCHED] = {};
+        int64_t rev0 = 0;
+        int r = c->loaded ? store_revision(c->store, &rev0) : 0;   /* loaded only changes under fetch */
+        if (r >= 0 && c->loaded)
+                r = fetch_events(c, ev);
+        pthread_mutex_lock(&c->lock);
+        if (c->loaded) {
+                apply_events(c, ev);
+                if (r < 0)
+                        c->stale = true;   /* compacted, or a store error: the next decision catches up itself */
+                else if (rev0 > c->applied_rev)
+                        c->applied_rev = rev0;
+                if (r >= 0)
+                        c->caught_up_us = mono_us();
+        }
+        pthread_mutex_unlock(&c->lock);
+        pthread_mutex_unlock(&c->fetch);
+        events_clear(ev);
+}
+
 void sched_cache_release(struct sched_cache *c) {
         pthread_mutex_unlock(&c->lock);
 }
 
 uint64_t sched_cache_reads(struct sched_cache *c) {
+        struct sched_cache_stats st;
+        sched_cache_stats(c, &st);
+        return st.reads;
+}
+
+void sched_cache_stats(struct sched_cache *c, struct sched_cache_stats *ret) {
         pthread_mutex_lock(&c->lock);
-        uint64_t n = c->reads;
+        *ret = c->stats;
         pthread_mutex_unlock(&c->lock);
-        return n;
 }

@@ -72,10 +72,13 @@ struct view {
         struct sched_snapshot *snap;
 };
 
-static int view_get(struct store *s, struct sched_cache *cache, struct view *v) {
+/* to_claim: for sched_store_create, whose claims are booked in flight (sched_cache.h);
+ * catch_up: it must see every change committed so far (explanations, lost races). */
+static int view_get(struct store *s, struct sched_cache *cache, bool to_claim, bool catch_up, struct view *v) {
         *v = (struct view) { .cache = cache };
         if (cache)
-                return sched_cache_acquire(cache, &v->snap);
+                return to_claim ? sched_cache_acquire_to_claim(cache, catch_up, &v->snap)
+                                : sched_cache_acquire(cache, &v->snap);
         int r = sched_snapshot_read(s, &v->own);
         if (r >= 0)
                 v->snap = &v->own;
@@ -104,17 +107,29 @@ int sched_store_create(struct store *s, struct sched_cache *cache, json_t *inst,
                 _cleanup_free_ char *reason = NULL, *value = NULL, *alloc_value = NULL, *alloc_key = NULL;
                 _cleanup_free_ char *members_value = NULL;
                 _cleanup_free_ struct sched_host *h = NULL;
+                struct sched_cache_claim *claim = NULL;
                 json_t *used = NULL;
                 int64_t rev = 0;
-                /* With a cache its lock is held from the decision to the commit: the threads of
-                 * one process do not race each other for a host. */
-                int r = view_get(s, cache, &v);
+                /* With a cache its lock is held from the decision until the claim is booked in
+                 * it as in flight; the commit runs without it (sched_cache.h). A first attempt
+                 * decides on the view as it is while other claims commit; a retry after a lost
+                 * race catches up first. */
+                int r = view_get(s, cache, true, attempt > 0, &v);
                 if (r >= 0)
                         r = read_members(s, group, &members, &members_rev);
                 if (r >= 0)
                         r = sched_request_from_instance(inst, group, members, &req, &holder);
                 if (r >= 0) {
-                        r = sched_place(&v.snap->cfg, v.snap->hosts, v.snap->n, &req, &d, NULL, &reason);
+                        for (;;) {
+                                free(reason);
+                                reason = NULL;
+                                r = sched_place(&v.snap->cfg, v.snap->hosts, v.snap->n, &req, &d, NULL, &reason);
+                                if (r < 0 || !cache || !sched_cache_in_flight(cache, (size_t) d.host))
+                                        break;
+                                /* Its allocation is about to change: committing against the
+                                 * revision seen would lose the race. Decide again after it. */
+                                sched_cache_wait(cache, (size_t) d.host);
+                        }
                         if (r == TIDE_E_NO_HOST) {
                                 json_object_set_new(inst, "host", json_null());
                                 json_object_set_new(inst, "placement", json_null());
@@ -127,23 +142,30 @@ int sched_store_create(struct store *s, struct sched_cache *cache, json_t *inst,
                 struct store_cmp cmps[4];
                 size_t n_ops = 0, n_cmps = 0;
                 if (r >= 0) {
-                        /* The claim is booked on a copy: the view changes only through the store. */
-                        h = xmalloc(sizeof *h);
-                        *h = v.snap->hosts[d.host];
-                        sched_claim(h, &req, &d);
-                        used = sched_host_usage_to_json(h);
-                        alloc_value = json_dump_compact(used);
-                        alloc_key = xasprintf(SCHED_ALLOC_PREFIX "%s", h->name);
-                        json_object_set_new(inst, "host", json_string(h->name));
+                        int64_t base_rev = v.snap->alloc_rev[d.host];
+                        alloc_key = xasprintf(SCHED_ALLOC_PREFIX "%s", v.snap->hosts[d.host].name);
+                        json_object_set_new(inst, "host", json_string(v.snap->hosts[d.host].name));
                         json_object_set_new(inst, "placement", sched_decision_to_json(v.snap->hosts, &d));
+                        if (cache) {
+                                /* Booked in the cache's view as in flight until the commit ends. */
+                                sched_cache_claim_begin(cache, (size_t) d.host, &req, &d, &claim);
+                                used = sched_host_usage_to_json(&v.snap->hosts[d.host]);
+                        } else {
+                                /* Booked on a copy: this snapshot is thrown away. */
+                                h = xmalloc(sizeof *h);
+                                *h = v.snap->hosts[d.host];
+                                sched_claim(h, &req, &d);
+                                used = sched_host_usage_to_json(h);
+                        }
+                        alloc_value = json_dump_compact(used);
                         json_object_set_new(inst, "status", json_string("building"));
                         json_object_set_new(inst, "task", json_string("creating"));
                         json_object_set_new(inst, "error", json_null());
                         cmps[n_cmps++] = (struct store_cmp) { .key = alloc_key, .target = STORE_CMP_MOD_REV,
-                                                              .op = STORE_CMP_EQUAL, .number = v.snap->alloc_rev[d.host] };
+                                                              .op = STORE_CMP_EQUAL, .number = base_rev };
                         ops[n_ops++] = (struct store_op) { .type = STORE_OP_PUT, .key = alloc_key, .value = alloc_value };
                         if (group) {
-                                json_object_set_new(members, id, json_string(h->name));
+                                json_object_set_new(members, id, json_string(v.snap->hosts[d.host].name));
                                 members_value = json_dump_compact(members);
                                 cmps[n_cmps++] = (struct store_cmp) { .key = gkey, .target = STORE_CMP_MOD_REV,
                                                                       .op = STORE_CMP_EQUAL, .number = members_rev };
@@ -151,6 +173,8 @@ int sched_store_create(struct store *s, struct sched_cache *cache, json_t *inst,
                                                                    .value = members_value };
                         }
                 }
+                /* Nothing below reads the view: other placements decide during this commit. */
+                view_put(&v);
                 if (r >= 0 || r == TIDE_E_NO_HOST) {
                         value = json_dump_compact(inst);
                         cmps[n_cmps++] = (struct store_cmp) { .key = nk, .target = STORE_CMP_MOD_REV,
@@ -162,17 +186,17 @@ int sched_store_create(struct store *s, struct sched_cache *cache, json_t *inst,
                         struct store_txn txn = { .cmps = cmps, .n_cmps = n_cmps, .success = ops, .n_success = n_ops };
                         bool ok = false;
                         int k = store_txn(s, &txn, &ok, &rev);
+                        if (claim)
+                                sched_cache_claim_end(cache, claim, k >= 0 && ok ? used : NULL, rev);
                         if (k < 0)
                                 r = k;
                         else if (!ok) {
                                 struct store_kv kv = {};
                                 r = store_get(s, nk, &kv) >= 0 ? TIDE_E_EXISTS : TIDE_E_CONFLICT;
                                 store_kv_clear(&kv);
-                        } else if (r >= 0 && cache)
-                                sched_cache_claimed(cache, (size_t) d.host, h, used, rev);
+                        }
                 }
                 json_decref(used);
-                view_put(&v);
                 sched_request_clear(&req);
                 json_decref(holder);
                 json_decref(members);
@@ -290,7 +314,7 @@ int sched_store_explain(struct store *s, struct sched_cache *cache, json_t *inst
         struct sched_decision d = {};
         json_t *o;
         int own = -1;
-        int r = view_get(s, cache, &v);
+        int r = view_get(s, cache, false, true, &v);
         if (r >= 0)
                 r = read_members(s, group, &members, &members_rev);
         if (r >= 0)

@@ -54,9 +54,10 @@ int sched_request_from_instance(json_t *inst, json_t *group, json_t *members, st
  * group's members): "host", "placement", status "building" are set in inst. When no host fits,
  * the instance is stored in status "error" with the reason (and TIDE_E_NO_HOST is returned,
  * ret_reason set). TIDE_E_EXISTS when the name is taken. Retries lost races. group may be NULL.
- * The decision is made on cache's view (made for the same store; held from the decision to
- * the commit), or, when cache is NULL, on a fresh sched_snapshot_read per attempt. Either
- * way the transaction compares the revision of the host's allocation key. */
+ * The decision is made on cache's view (made for the same store; held from the decision until
+ * the claim is booked in it as in flight, not during the commit: sched_cache.h), or, when
+ * cache is NULL, on a fresh sched_snapshot_read per attempt. Either way the transaction
+ * compares the revision of the host's allocation key. */
 int sched_store_create(struct store *s, struct sched_cache *cache, json_t *inst, json_t *group, char **ret_reason);
 
 /* Creates an instance from a create request (POST /v1/instances' body: name, flavor, image,

@@ -2,7 +2,10 @@
  * record placement reads (host records, liveness and lease expiry, operator settings,
  * allocations, the placement config), recovers from a compacted history, decides as a fresh
  * snapshot does, and creators never overbook a host, whether each has its own store handle and
- * cache (other tideds) or threads share one (tided's API and autoscaler; run it under TSan). */
+ * cache (other tideds) or threads share one (tided's API and autoscaler; run it under TSan). A
+ * claim in flight is seen by later decisions, kept through the host's other changes, yields to
+ * another writer's allocation, is taken out when its commit fails, and a decision that chooses
+ * its host waits for it. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +20,8 @@
 #include "model/model.h"
 #include "sched/sched_cache.h"
 #include "store/store_backend.h"
+
+#define HOSTLIVE_PREFIX "/tide/hostlive/"
 
 struct fixture {
         char *dir, *url;
@@ -336,6 +341,164 @@ static void test_claimed_keeps_others_changes(void **state) {
         store_free(other);
 }
 
+/* ---- claims in flight ---- */
+
+/* A claim of vcpus on host name booked in flight as sched_store_create books it; *ret_base
+ * gets the allocation revision it was decided on, *ret_used the usage it will commit. */
+static struct sched_cache_claim *begin_claim(struct fixture *f, const char *name, int vcpus, int64_t *ret_base,
+                                             json_t **ret_used) {
+        struct sched_snapshot *v;
+        struct sched_cache_claim *k;
+        assert_int_equal(sched_cache_acquire_to_claim(f->c, false, &v), 0);
+        int i = sched_snapshot_find(v, name);
+        assert_true(i >= 0);
+        assert_false(sched_cache_in_flight(f->c, (size_t) i));
+        struct sched_request req = { .vcpus = vcpus, .ram_mib = 512 };
+        struct sched_decision d = { .host = i, .numa_node = -1 };
+        *ret_base = v->alloc_rev[i];
+        sched_cache_claim_begin(f->c, (size_t) i, &req, &d, &k);
+        *ret_used = sched_host_usage_to_json(&v->hosts[i]);
+        sched_cache_release(f->c);
+        return k;
+}
+
+/* Commits a claim's usage as sched_store_create does (comparing the allocation revision);
+ * returns whether the compare held and *ret_rev the revision. */
+static bool commit_claim(struct fixture *f, const char *name, int64_t base, json_t *used, int64_t *ret_rev) {
+        _cleanup_free_ char *key = xasprintf(SCHED_ALLOC_PREFIX "%s", name), *value = json_dump_compact(used);
+        struct store_cmp cmp = { .key = key, .target = STORE_CMP_MOD_REV, .op = STORE_CMP_EQUAL, .number = base };
+        struct store_op op = { .type = STORE_OP_PUT, .key = key, .value = value };
+        struct store_txn txn = { .cmps = &cmp, .n_cmps = 1, .success = &op, .n_success = 1 };
+        bool ok = false;
+        assert_int_equal(store_txn(f->s, &txn, &ok, ret_rev), 0);
+        return ok;
+}
+
+/* The cache's host a: its vCPUs in use, and whether it has a claim in flight. */
+static int64_t cached_vcpus(struct fixture *f, bool *ret_in_flight) {
+        struct sched_snapshot *v;
+        const struct sched_host *h = cached_host(f, "a", &v);
+        assert_non_null(h);
+        int64_t n = h->used_vcpus;
+        *ret_in_flight = sched_cache_in_flight(f->c, (size_t) (h - v->hosts));
+        sched_cache_release(f->c);
+        return n;
+}
+
+/* A claim in flight is in the view (for a later decision, caught up or not) until it ends; a
+ * claim whose transaction did not commit is taken out again. */
+static void test_claim_in_flight_seen_then_rolled_back(void **state) {
+        struct fixture *f = *state;
+        int64_t base;
+        json_t *used;
+        bool in_flight;
+        put_host(f->s, "a", 8, 16384, 1, 0);
+        put_host(f->s, "b", 8, 16384, 1, 0);
+        struct sched_cache_claim *k = begin_claim(f, "a", 3, &base, &used);
+        assert_int_equal(cached_vcpus(f, &in_flight), 3);
+        assert_true(in_flight);
+        struct sched_snapshot *v;
+        assert_int_equal(sched_cache_acquire_to_claim(f->c, false, &v), 0);   /* not caught up: still there */
+        assert_int_equal(v->hosts[sched_snapshot_find(v, "a")].used_vcpus, 3);
+        sched_cache_release(f->c);
+        sched_cache_claim_end(f->c, k, NULL, 0);
+        json_decref(used);
+        assert_int_equal(cached_vcpus(f, &in_flight), 0);
+        assert_false(in_flight);
+        assert_view_fresh(f);
+        struct sched_cache_stats st;
+        sched_cache_stats(f->c, &st);
+        assert_int_equal(st.rollbacks, 1);
+}
+
+/* Changes to the host that arrive while its claim is in flight are applied with the claim
+ * still booked; once committed the view equals a fresh read. */
+static void test_claim_kept_through_host_changes(void **state) {
+        struct fixture *f = *state;
+        int64_t base, rev;
+        json_t *used;
+        bool in_flight;
+        put_host(f->s, "a", 8, 16384, 1, 0);
+        struct sched_cache_claim *k = begin_claim(f, "a", 2, &base, &used);
+        put_part(f->s, SCHED_HOSTCONF_PREFIX, "a", "{\"draining\":true}", 0, NULL);
+        put_part(f->s, HOSTLIVE_PREFIX, "a", "{\"load\":0.5}", 0, NULL);
+        struct sched_snapshot *v;
+        const struct sched_host *h = cached_host(f, "a", &v);
+        assert_true(h->draining);
+        assert_true(h->up);
+        assert_int_equal(h->used_vcpus, 2);
+        sched_cache_release(f->c);
+        assert_true(commit_claim(f, "a", base, used, &rev));
+        sched_cache_claim_end(f->c, k, used, rev);
+        json_decref(used);
+        assert_int_equal(cached_vcpus(f, &in_flight), 2);
+        assert_false(in_flight);
+        assert_view_fresh(f);
+}
+
+/* When another writer changes the allocation while a claim is in flight, the view shows the
+ * store's allocation (the claim's commit is bound to fail), and after the failed commit too. */
+static void test_claim_yields_to_others_allocation(void **state) {
+        struct fixture *f = *state;
+        int64_t base, rev;
+        json_t *used;
+        bool in_flight;
+        put_host(f->s, "a", 8, 16384, 1, 0);
+        struct sched_cache_claim *k = begin_claim(f, "a", 2, &base, &used);
+        put_part(f->s, SCHED_ALLOC_PREFIX, "a", "{\"vcpus\":5,\"instances\":5}", 0, NULL);
+        assert_int_equal(cached_vcpus(f, &in_flight), 5);
+        assert_true(in_flight);
+        assert_false(commit_claim(f, "a", base, used, &rev));
+        sched_cache_claim_end(f->c, k, NULL, 0);
+        json_decref(used);
+        assert_int_equal(cached_vcpus(f, &in_flight), 5);
+        assert_view_fresh(f);
+}
+
+struct waiter {
+        struct fixture *f;
+        int r;
+        bool done;
+};
+
+static void *waiter_run(void *arg) {
+        struct waiter *w = arg;
+        json_t *inst = json_pack("{s:s, s:s, s:i, s:i}", "id", "w1", "name", "w1", "vcpus", 1, "ram_mib", 256);
+        _cleanup_free_ char *reason = NULL;
+        w->r = sched_store_create(w->f->s, w->f->c, inst, NULL, &reason);
+        json_decref(inst);
+        __atomic_store_n(&w->done, true, __ATOMIC_SEQ_CST);
+        return NULL;
+}
+
+/* A placement that chooses the host of a claim in flight waits for it to end and decides
+ * again, rather than committing against the revision the claim replaces. */
+static void test_decision_waits_for_claim_in_flight(void **state) {
+        struct fixture *f = *state;
+        int64_t base, rev;
+        json_t *used;
+        bool in_flight;
+        put_host(f->s, "a", 8, 16384, 1, 0);
+        put_part(f->s, HOSTLIVE_PREFIX, "a", "up", 0, NULL);
+        struct sched_cache_claim *k = begin_claim(f, "a", 2, &base, &used);
+        struct waiter w = { .f = f };
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, waiter_run, &w), 0);
+        usleep(200 * 1000);
+        assert_false(__atomic_load_n(&w.done, __ATOMIC_SEQ_CST));
+        assert_true(commit_claim(f, "a", base, used, &rev));
+        sched_cache_claim_end(f->c, k, used, rev);
+        json_decref(used);
+        pthread_join(t, NULL);
+        assert_int_equal(w.r, 0);
+        assert_int_equal(cached_vcpus(f, &in_flight), 3);
+        struct sched_cache_stats st;
+        sched_cache_stats(f->c, &st);
+        assert_int_equal(st.waits, 1);
+        assert_int_equal(st.rollbacks, 0);
+        assert_view_fresh(f);
+}
+
 /* ---- decisions ---- */
 
 static uint64_t rng = 0x2545f4914f6cdd1dull;
@@ -574,6 +737,10 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_follows_config, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_recovers_from_compaction, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_claimed_keeps_others_changes, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_claim_in_flight_seen_then_rolled_back, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_claim_kept_through_host_changes, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_claim_yields_to_others_allocation, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_decision_waits_for_claim_in_flight, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_decides_as_fresh_snapshot, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_creators_on_own_handles_never_overbook, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_threads_share_one_cache, setup, teardown),
