@@ -30,6 +30,8 @@
 #                           cheap enough to watch a guest being measured); status 1 after
 #                           TIMEOUT_S. The guests' clocks are not the host's to the second.
 #   it_no_domains WHAT      fails the test, naming WHAT, unless it_domains answers and is empty
+#   IT_JQ_EPOCH             a jq definition to put before a filter: `epoch` turns tide's times
+#                           ("2026-12-03T14:16:01.123Z") into epoch seconds with their fraction
 #   it_wait SECONDS WHAT COMMAND...
 #                           runs COMMAND every 0.5 s until it succeeds; fails the test with
 #                           WHAT after SECONDS
@@ -100,6 +102,8 @@ it_image_tiny() { # [NAME]
 	"$TIDE" image create "${1:-tiny}" --disk "$G/tiny.qcow2" --kernel "$G/vmlinuz" --initrd "$G/initrd.img" \
 		--cmdline "$(cat "$G/cmdline")" >/dev/null
 }
+
+IT_JQ_EPOCH='def epoch: capture("(?<s>.*)(?<f>\\.[0-9]+)Z$") | (.s + "Z" | fromdate) + (.f | tonumber);'
 
 it_free_port() {
 	python3 -c 'import socket

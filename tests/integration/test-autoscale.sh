@@ -54,8 +54,7 @@ definition() { jq -S '{flavor, image, min, max, spread, priority, policies: [.po
 show() { "$TIDE" group show web -f json; }
 running() { show | jq '[.members[] | select(.status == "running" and (.leaving | not))] | length'; }
 # A decision as "epoch-seconds (with their fraction) from to reason".
-decisions() { show | jq -r '.decisions[] | (.time | capture("(?<s>.*)(?<f>\\.[0-9]+)Z$")) as $t
-	| "\(($t.s + "Z" | fromdate) + ($t.f | tonumber)) \(.from) \(.to) \(.reason)"'; }
+decisions() { show | jq -r "$IT_JQ_EPOCH"' .decisions[] | "\(.time | epoch) \(.from) \(.to) \(.reason)"'; }
 running_is() { test "$(running)" = "$1"; }
 desired_is() { test "$(show | jq '.desired')" = "$1"; }
 members_are() { test "$(show | jq '.members | length')" = "$1"; }
