@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -34,6 +35,13 @@ void *xrealloc(void *p, size_t n) {
         if (!q)
                 oom();
         return q;
+}
+
+void mem_advise_huge(void *p, size_t n) {
+        const uintptr_t huge = 2u << 20;
+        uintptr_t lo = ((uintptr_t) p + huge - 1) & ~(huge - 1), hi = ((uintptr_t) p + n) & ~(huge - 1);
+        if (hi > lo)
+                (void) madvise((void *) lo, hi - lo, MADV_HUGEPAGE);
 }
 
 char *xstrdup(const char *s) {

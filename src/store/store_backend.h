@@ -34,3 +34,7 @@ extern const struct store_backend store_sqlite_backend;
 /* SQLite backend: keep at least keep (>= 1) revisions of history instead of the default 10,000
  * (tests use it to reach compaction quickly). s must be a SQLite store. */
 void store_sqlite_set_history_keep(struct store *s, int64_t keep);
+
+/* SQLite backend: how many store transactions (sqlite_txn) committed and in how many SQLite
+ * commits (group commit puts concurrent ones of one handle into one); for tests. */
+void store_sqlite_commit_stats(struct store *s, uint64_t *ret_txns, uint64_t *ret_commits);

@@ -11,6 +11,13 @@
  * One connection per handle, guarded by a mutex (SQLite is opened NOMUTEX); the prepared
  * statements are cached on it.
  *
+ * Group commit: the sync at a commit is most of a write's time, so the transactions that threads
+ * of one handle submit while a commit runs wait in a queue, and the next commit takes them all:
+ * one SQLite transaction, one sync, each store transaction in a savepoint of its own at its own
+ * revision, in the order they were submitted. Each sees the ones before it, as if they had
+ * committed one by one; one that fails alone (a lease that has expired) is rolled back to its
+ * savepoint without touching the others, and none returns before the sync that made it durable.
+ *
  * Lease expiry is a realtime-clock timestamp (ms) in the file, since every process that opens
  * it must agree on it, and it must survive a restart; a lease whose host was down longer than
  * its TTL is expired when the store is next used, which is what HA wants. Expired leases are
@@ -40,6 +47,9 @@ static const char *const stmt_sql[ST_MAX] = {
         [ST_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
         [ST_COMMIT] = "COMMIT",
         [ST_ROLLBACK] = "ROLLBACK",
+        [ST_SAVEPOINT] = "SAVEPOINT txn",
+        [ST_RELEASE] = "RELEASE txn",
+        [ST_ROLLBACK_TO] = "ROLLBACK TO txn",
         [ST_DATA_VERSION] = "PRAGMA data_version",
         [ST_META_GET] = "SELECT rev, compact_rev FROM meta WHERE id = 1",
         [ST_META_SET] = "UPDATE meta SET rev = ?1, compact_rev = ?2 WHERE id = 1",
@@ -579,33 +589,125 @@ static int apply_op(struct sqlite_store *s, struct wctx *c, const struct store_o
 
 /* ---- the backend's functions ---- */
 
+/* One transaction submitted to the group commit, on its submitter's stack. */
+struct txn_req {
+        const struct store_txn *txn;
+        struct txn_req *next;
+        bool done;
+        int r;
+        bool ok;
+        int64_t rev;
+};
+
+#define BATCH_MAX 64   /* transactions in one commit at most, so that a sync waits for few */
+
+/* Runs one store transaction inside the batch's SQLite transaction, in a savepoint: on its own
+ * failure it is undone alone. Returns < 0 only when the batch itself cannot go on (the savepoint
+ * cannot be taken or undone). */
+static int batch_run_one(struct sqlite_store *s, struct wctx *c, struct txn_req *q) {
+        const struct store_txn *txn = q->txn;
+        struct wctx saved = *c;
+        int r = store_sqlite_exec(s, ST_SAVEPOINT);
+        if (r < 0)
+                return r;
+        bool ok = true;
+        for (size_t i = 0; r >= 0 && ok && i < txn->n_cmps; i++)
+                r = eval_cmp(s, &txn->cmps[i], &ok);
+        const struct store_op *ops = ok ? txn->success : txn->failure;
+        size_t n = ok ? txn->n_success : txn->n_failure;
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                r = apply_op(s, c, &ops[i]);
+        if (r >= 0)
+                r = finish_revision(s, c);
+        if (r < 0) {
+                q->r = r;
+                *c = saved;
+                /* SQLite may have rolled the whole transaction back itself (an I/O error):
+                 * then there is no savepoint to return to, and the batch fails. */
+                if (sqlite3_get_autocommit(s->db))
+                        return r;
+                int k = store_sqlite_exec(s, ST_ROLLBACK_TO);
+                if (k < 0)
+                        return k;
+        }
+        int k = store_sqlite_exec(s, ST_RELEASE);
+        if (k < 0)
+                return k;
+        if (r >= 0) {
+                q->r = 0;
+                q->ok = ok;
+                q->rev = c->rev;
+        }
+        return 0;
+}
+
+/* Commits a batch (s->lock held): one write transaction, each request in its own savepoint. On
+ * a failure of the batch itself (begin, savepoint, commit) every request gets that error, since
+ * none of them reached the disk. */
+static void batch_commit(struct sqlite_store *s, struct txn_req *batch, bool *ret_changed) {
+        struct wctx c;
+        *ret_changed = false;
+        int r = write_begin(s, &c);
+        if (r >= 0) {
+                for (struct txn_req *q = batch; r >= 0 && q; q = q->next)
+                        r = batch_run_one(s, &c, q);
+                r = write_end(s, &c, r, ret_changed); /* r < 0: rolls back */
+        }
+        if (r < 0)
+                for (struct txn_req *q = batch; q; q = q->next)
+                        q->r = r;
+}
+
 static int sqlite_txn(struct store *base, const struct store_txn *txn, bool *ret_succeeded,
                       int64_t *ret_rev) {
         struct sqlite_store *s = to_sqlite(base);
-        struct wctx c;
-        bool ok = true, changed = false;
+        struct txn_req req = { .txn = txn };
 
-        pthread_mutex_lock(&s->lock);
-        int r = write_begin(s, &c);
-        if (r >= 0) {
-                for (size_t i = 0; r >= 0 && ok && i < txn->n_cmps; i++)
-                        r = eval_cmp(s, &txn->cmps[i], &ok);
-                const struct store_op *ops = ok ? txn->success : txn->failure;
-                size_t n = ok ? txn->n_success : txn->n_failure;
-                for (size_t i = 0; r >= 0 && i < n; i++)
-                        r = apply_op(s, &c, &ops[i]);
-                r = write_end(s, &c, r, &changed);
+        pthread_mutex_lock(&s->queue_lock);
+        struct txn_req **tail = &s->queue;
+        while (*tail)
+                tail = &(*tail)->next;
+        *tail = &req;
+        while (!req.done) {
+                if (s->committing) {
+                        pthread_cond_wait(&s->queue_done, &s->queue_lock);
+                        continue;
+                }
+                /* No commit runs: this thread commits the oldest BATCH_MAX queued (its own
+                 * among them, or in a later round). */
+                struct txn_req *batch = s->queue, *last = batch;
+                for (size_t n = 1; n < BATCH_MAX && last->next; n++)
+                        last = last->next;
+                s->queue = last->next;
+                last->next = NULL;
+                s->committing = true;
+                pthread_mutex_unlock(&s->queue_lock);
+
+                bool changed;
+                pthread_mutex_lock(&s->lock);
+                batch_commit(s, batch, &changed);
+                pthread_mutex_unlock(&s->lock);
+                if (changed)
+                        store_sqlite_notify_commit();
+
+                pthread_mutex_lock(&s->queue_lock);
+                s->n_commits++;
+                for (struct txn_req *q = batch, *next; q; q = next) {
+                        s->n_txns++;
+                        next = q->next;
+                        q->done = true; /* q may be gone once the lock is dropped */
+                }
+                s->committing = false;
+                pthread_cond_broadcast(&s->queue_done);
         }
-        pthread_mutex_unlock(&s->lock);
+        pthread_mutex_unlock(&s->queue_lock);
 
-        if (changed)
-                store_sqlite_notify_commit();
-        if (r < 0)
-                return r;
+        if (req.r < 0)
+                return req.r;
         if (ret_succeeded)
-                *ret_succeeded = ok;
+                *ret_succeeded = req.ok;
         if (ret_rev)
-                *ret_rev = c.rev;
+                *ret_rev = req.rev;
         return 0;
 }
 
@@ -845,12 +947,16 @@ static void sqlite_free(struct store *base) {
                 sqlite3_finalize(s->stmts[i]);
         sqlite3_close(s->db);
         pthread_mutex_destroy(&s->lock);
+        pthread_mutex_destroy(&s->queue_lock);
+        pthread_cond_destroy(&s->queue_done);
         free(s);
 }
 
 static int sqlite_open(const char *location, struct store **ret) {
         struct sqlite_store *s = xcalloc(1, sizeof *s);
         pthread_mutex_init(&s->lock, NULL);
+        pthread_mutex_init(&s->queue_lock, NULL);
+        pthread_cond_init(&s->queue_done, NULL);
         s->history_keep = HISTORY_KEEP_DEFAULT;
 
         int r;
@@ -894,6 +1000,14 @@ void store_sqlite_set_history_keep(struct store *base, int64_t keep) {
         pthread_mutex_lock(&s->lock);
         s->history_keep = MAX(keep, 1);
         pthread_mutex_unlock(&s->lock);
+}
+
+void store_sqlite_commit_stats(struct store *base, uint64_t *ret_txns, uint64_t *ret_commits) {
+        struct sqlite_store *s = to_sqlite(base);
+        pthread_mutex_lock(&s->queue_lock);
+        *ret_txns = s->n_txns;
+        *ret_commits = s->n_commits;
+        pthread_mutex_unlock(&s->queue_lock);
 }
 
 const struct store_backend store_sqlite_backend = {

@@ -18,6 +18,9 @@ enum stmt_id {
         ST_BEGIN_IMMEDIATE,
         ST_COMMIT,
         ST_ROLLBACK,
+        ST_SAVEPOINT,
+        ST_RELEASE,
+        ST_ROLLBACK_TO,
         ST_DATA_VERSION,
         ST_META_GET,
         ST_META_SET,
@@ -41,8 +44,17 @@ enum stmt_id {
         ST_MAX,
 };
 
+struct txn_req;
+
 struct sqlite_store {
         struct store base;
+        /* Group commit (sqlite_txn): transactions queue here while one thread commits; the
+         * next to find no commit running takes the whole queue into one SQLite transaction. */
+        pthread_mutex_t queue_lock; /* guards the three fields below, taken before lock */
+        pthread_cond_t queue_done;
+        struct txn_req *queue;      /* waiting, oldest first */
+        bool committing;
+        uint64_t n_txns, n_commits; /* store transactions and the SQLite commits that held them */
         pthread_mutex_t lock;     /* guards everything below */
         sqlite3 *db;
         sqlite3_stmt *stmts[ST_MAX];

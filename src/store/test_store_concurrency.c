@@ -42,6 +42,125 @@ static void test_processes_incrementing_by_cas_lose_no_update(void **state) {
         assert_counter(f->s, "/counter2", PROCS * N);
 }
 
+/* ---- group commit ---- */
+
+enum { GC_THREADS = 8, GC_N = 40 };
+
+struct gc_writer {
+        struct store *s;
+        int index;
+        int64_t dead_lease;
+        int64_t revs[GC_N];   /* each put's revision; 0 for the transactions meant to fail */
+        int error;
+};
+
+/* Puts /gc/<index>/<i>; every fifth transaction also puts /gcbad/<index>/<i>, then a key on a
+ * revoked lease, so that it fails as a whole (TIDE_E_LEASE) amid the others. */
+static void *gc_writer_run(void *p) {
+        struct gc_writer *w = p;
+        for (int i = 0; i < GC_N && !w->error; i++) {
+                char key[48], bad[48];
+                snprintf(key, sizeof key, "/gc/%d/%03d", w->index, i);
+                snprintf(bad, sizeof bad, "/gcbad/%d/%03d", w->index, i);
+                bool ok = false;
+                int64_t rev = 0;
+                if (i % 5 == 4) {
+                        struct store_op ops[2] = {
+                                { .type = STORE_OP_PUT, .key = bad, .value = "x" },
+                                { .type = STORE_OP_PUT, .key = key, .value = "x", .lease = w->dead_lease },
+                        };
+                        struct store_txn txn = { .success = ops, .n_success = 2 };
+                        int r = store_txn(w->s, &txn, &ok, &rev);
+                        if (r != TIDE_E_LEASE)
+                                w->error = r < 0 ? r : TIDE_E_BACKEND;
+                        w->revs[i] = 0;
+                        continue;
+                }
+                /* Created once: the compare fails if anything wrote the key before. */
+                struct store_cmp cmp = { .key = key, .target = STORE_CMP_MOD_REV, .op = STORE_CMP_EQUAL, .number = 0 };
+                struct store_op op = { .type = STORE_OP_PUT, .key = key, .value = key };
+                struct store_txn txn = { .cmps = &cmp, .n_cmps = 1, .success = &op, .n_success = 1 };
+                int r = store_txn(w->s, &txn, &ok, &rev);
+                if (r < 0 || !ok)
+                        w->error = r < 0 ? r : TIDE_E_CONFLICT;
+                w->revs[i] = rev;
+        }
+        return NULL;
+}
+
+/* Threads sharing a handle commit together (fewer syncs than transactions), yet each
+ * transaction is its own revision, one that fails leaves nothing, and the history a watch
+ * reads is every revision once, in order, with the key that was written at it. */
+static void test_group_commit_keeps_transactions_apart(void **state) {
+        struct fixture *f = *state;
+        int64_t dead = 0;
+        assert_int_equal(store_lease_grant(f->s, 60, &dead), 0);
+        assert_int_equal(store_lease_revoke(f->s, dead), 0);
+        int64_t rev0 = revision(f->s);
+        uint64_t txns0, commits0, txns1, commits1;
+        store_sqlite_commit_stats(f->s, &txns0, &commits0);
+
+        struct gc_writer w[GC_THREADS];
+        pthread_t t[GC_THREADS];
+        for (int k = 0; k < GC_THREADS; k++) {
+                w[k] = (struct gc_writer) { .s = f->s, .index = k, .dead_lease = dead };
+                assert_int_equal(pthread_create(&t[k], NULL, gc_writer_run, &w[k]), 0);
+        }
+        for (int k = 0; k < GC_THREADS; k++) {
+                assert_int_equal(pthread_join(t[k], NULL), 0);
+                assert_int_equal(w[k].error, 0);
+        }
+        store_sqlite_commit_stats(f->s, &txns1, &commits1);
+        printf("# %" PRIu64 " transactions in %" PRIu64 " commits\n", txns1 - txns0, commits1 - commits0);
+        assert_int_equal(txns1 - txns0, GC_THREADS * GC_N);
+        assert_true(commits1 - commits0 < txns1 - txns0);
+
+        /* Every successful put: its own revision, the one its key has now. */
+        enum { GOOD = GC_THREADS * (GC_N - GC_N / 5) };
+        int64_t revs[GOOD];
+        size_t n = 0;
+        for (int k = 0; k < GC_THREADS; k++)
+                for (int i = 0; i < GC_N; i++) {
+                        if (i % 5 == 4)
+                                continue;
+                        char key[48];
+                        snprintf(key, sizeof key, "/gc/%d/%03d", k, i);
+                        struct store_kv kv = {};
+                        assert_int_equal(store_get(f->s, key, &kv), 0);
+                        assert_int_equal(kv.mod_rev, w[k].revs[i]);
+                        store_kv_clear(&kv);
+                        revs[n++] = w[k].revs[i];
+                }
+        assert_int_equal(n, GOOD);
+        qsort(revs, n, sizeof *revs, cmp_i64);
+        for (size_t i = 0; i < n; i++)
+                assert_int_equal(revs[i], rev0 + 1 + (int64_t) i);   /* distinct, and nothing between */
+        assert_int_equal(revision(f->s), rev0 + GOOD);
+
+        /* The failed ones left nothing. */
+        struct store_kvs kvs = {};
+        assert_int_equal(store_range(f->s, "/gcbad/", 0, &kvs, NULL), 0);
+        assert_int_equal(kvs.n, 0);
+        store_kvs_clear(&kvs);
+
+        /* The history: one event per revision, in order, naming the key put at it. */
+        struct store_watch *wt = NULL;
+        assert_int_equal(store_watch_new(f->s, "/gc/", rev0, &wt), 0);
+        int64_t next = rev0 + 1;
+        while (next <= rev0 + GOOD) {
+                struct store_events ev = {};
+                assert_true(store_watch_next(wt, 5000, &ev) >= 0);
+                assert_true(ev.n > 0);
+                for (size_t i = 0; i < ev.n; i++) {
+                        assert_int_equal(ev.items[i].kv.mod_rev, next);
+                        assert_string_equal(ev.items[i].kv.value, ev.items[i].kv.key);
+                        next++;
+                }
+                store_events_clear(&ev);
+        }
+        store_watch_free(wt);
+}
+
 /* ---- durability ---- */
 
 static void test_acknowledged_writes_survive_sigkill(void **state) {
@@ -90,6 +209,7 @@ int main(int argc, char **argv) {
         const struct CMUnitTest tests[] = {
                 T(test_threads_incrementing_by_cas_lose_no_update),
                 T(test_processes_incrementing_by_cas_lose_no_update),
+                T(test_group_commit_keeps_transactions_apart),
                 T(test_acknowledged_writes_survive_sigkill),
         };
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
