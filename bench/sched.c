@@ -161,6 +161,7 @@ static void pool_init(struct pool *p, size_t n) {
         *p = (struct pool) { .n = n };
         sched_config_default(&p->cfg);
         p->hosts = xcalloc(n, sizeof *p->hosts);
+        mem_advise_huge(p->hosts, n * sizeof *p->hosts);   /* as sched_cache does */
         p->names = xcalloc(n, 16);
         for (size_t i = 0; i < n; i++) {
                 struct sched_host *h = &p->hosts[i];

