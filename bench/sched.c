@@ -17,8 +17,9 @@
  * label in /tide/hostconf/<name>, and its usage after the fill in /tide/alloc/<name>. Then:
  *   store_txn_per_s            the bare transaction of a create with no decision (on a random
  *                              host: its allocation's revision compared, its allocation, a name
- *                              key and a placed instance's record put), repeated: the ceiling
- *                              the disk's fsync rate sets for this workload;
+ *                              key and a placed instance's record put), repeated from one
+ *                              thread: the ceiling the disk's fsync rate sets for one writer
+ *                              (concurrent writers of one handle share commits: group commit);
  *   uncached_placements_per_s  sched_store_create with no cache: each placement reads and
  *                              parses every host (the path tided took before the cache), at
  *                              least one, for TIDE_BENCH_SECONDS;
@@ -37,18 +38,16 @@
  *                              durable_lagging decisions made without catching up first.
  * The decisions run on one core; the durable phases on every core the process may use.
  * Measured on the development machine (2 vCPUs of an AMD EPYC under KVM, ext4; no VM running),
- * TIDE_BENCH_SECONDS=2 sched 1000 10000, two runs:
- *   {"hosts":1000,...,"durable_placements_per_s":2419,"durable_placements_per_s_1":2224,
- *    "store_txn_per_s":2654,...,"durable_retries":1,"durable_waits":0,...}
- *   {"hosts":10000,...,"durable_placements_per_s":1856,"durable_placements_per_s_1":1715,
- *    "store_txn_per_s":2934,...,"durable_retries":0,"durable_waits":0,...}
- *   {"hosts":1000,...,"durable_placements_per_s":2256,"durable_placements_per_s_1":2334,
- *    "store_txn_per_s":3013,...}
- *   {"hosts":10000,...,"durable_placements_per_s":2180,"durable_placements_per_s_1":2013,
- *    "store_txn_per_s":3063,...}
- * Four creators gain 8% at 10,000 hosts and nothing at 1,000: the create's own transaction
- * (~450 us under the store's lock, more than the bare one) is the bound, not the decision;
- * docs/placement.md has the table.
+ * TIDE_BENCH_SECONDS=2 sched 1000 10000, three runs (the 10,000-host durable figure moves by a
+ * quarter between runs with the machine's other tenants):
+ *   {"hosts":1000,"decisions_per_s":138321,"p50_us":6.0,...,"durable_placements_per_s":3460,
+ *    "durable_placements_per_s_1":2815,"store_txn_per_s":3757,...,"durable_retries":1,...}
+ *   {"hosts":10000,"decisions_per_s":11317,"p50_us":83.1,...,"durable_placements_per_s":2239,
+ *    "durable_placements_per_s_1":1920,"store_txn_per_s":3183,...,"durable_retries":0,...}
+ *   {"hosts":10000,...,"durable_placements_per_s":2344,"durable_placements_per_s_1":1827,...}
+ *   {"hosts":10000,...,"durable_placements_per_s":2957,"durable_placements_per_s_1":1954,...}
+ * Before group commit in the store and huge pages for the cache's hosts: 6,500 decisions/s
+ * (145 us) and 1,601-2,180 durable placements/s at 10,000 hosts. docs/placement.md has the table.
  *
  * Usage: sched [N...]; TIDE_BENCH_SECONDS (default 2) bounds each timed phase. */
 #include <errno.h>
