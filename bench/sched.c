@@ -434,7 +434,7 @@ static void store_hosts(struct store *s, const struct pool *p, char ***ret_alloc
                         json_t *rec = host_record(h), *used = sched_host_usage_to_json(h);
                         json_t *conf = json_pack("{s:{s:s}}", "labels", "zone", zones[(i + j) % ZONES]);
                         keys[n] = xasprintf("/tide/hosts/%s", h->name);
-                        vals[n] = json_dump_compact(rec);
+                        vals[n] = tide_json_dump(rec);
                         ops[n] = (struct store_op) { .type = STORE_OP_PUT, .key = keys[n], .value = vals[n] };
                         n++;
                         keys[n] = xasprintf("/tide/hostlive/%s", h->name);
@@ -442,11 +442,11 @@ static void store_hosts(struct store *s, const struct pool *p, char ***ret_alloc
                         ops[n] = (struct store_op) { .type = STORE_OP_PUT, .key = keys[n], .value = vals[n], .lease = lease };
                         n++;
                         keys[n] = xasprintf(SCHED_HOSTCONF_PREFIX "%s", h->name);
-                        vals[n] = json_dump_compact(conf);
+                        vals[n] = tide_json_dump(conf);
                         ops[n] = (struct store_op) { .type = STORE_OP_PUT, .key = keys[n], .value = vals[n] };
                         n++;
                         keys[n] = xasprintf(SCHED_ALLOC_PREFIX "%s", h->name);
-                        vals[n] = json_dump_compact(used);
+                        vals[n] = tide_json_dump(used);
                         alloc[i + j] = xstrdup(vals[n]);
                         ops[n] = (struct store_op) { .type = STORE_OP_PUT, .key = keys[n], .value = vals[n] };
                         n++;
@@ -600,7 +600,7 @@ static double run_bare_txns(struct store *s, const struct pool *p, json_t **grou
         json_object_set_new(inst, "status", json_string("building"));
         json_object_set_new(inst, "task", json_string("creating"));
         json_object_set_new(inst, "error", json_null());
-        _cleanup_free_ char *value = json_dump_compact(inst);
+        _cleanup_free_ char *value = tide_json_dump(inst);
         json_decref(inst);
         size_t n = 0;
         int64_t t0 = now_ns(), deadline = t0 + (int64_t) (seconds * 1e9);

@@ -69,7 +69,7 @@ static int register_host(struct agent *a, struct agent_host *h) {
                                                       (json_int_t) hi.numa[i].hugepages_mib));
         json_object_set_new(rec, "numa", numa);
         json_object_set_new(rec, "disk_gib", json_integer(hi.disk_gib > 0 ? hi.disk_gib : state_disk_gib(a)));
-        _cleanup_free_ char *value = json_dump_compact(rec);
+        _cleanup_free_ char *value = tide_json_dump(rec);
         _cleanup_free_ char *key = xasprintf(MODEL_HOSTS_PREFIX "%s", h->name);
         _cleanup_free_ char *live = xasprintf("/tide/hostlive/%s", h->name);
         struct store_op ops[] = {
@@ -182,8 +182,8 @@ static int set_status(struct agent *a, const char *id, struct status_change c) {
 static void fail_instance(struct agent *a, struct agent_host *h, json_t *inst, int error, const char *what) {
         _cleanup_free_ char *msg = xasprintf("%s: %s%s%s", what, tide_strerror(error), *hv_last_error() ? ": " : "",
                                              hv_last_error());
-        log_error("instance '%s': %s", json_str(inst, "name", ""), msg);
-        (void) set_status(a, json_str(inst, "id", ""),
+        log_error("instance '%s': %s", tide_json_str(inst, "name", ""), msg);
+        (void) set_status(a, tide_json_str(inst, "id", ""),
                           (struct status_change) { .status = "error", .error = msg, .clear_task = true, .reboot_done = -1 });
         model_event_emit(a->cfg.store, "error", "instance.error", inst, h->name, "%s", msg);
 }
@@ -207,9 +207,9 @@ static int run_tool(char **argv, const char *what) {
 static int make_seed(const char *dir, json_t *inst) {
         _cleanup_free_ char *ud = xasprintf("%s/seed/user-data", dir), *md = xasprintf("%s/seed/meta-data", dir);
         _cleanup_free_ char *seed_dir = xasprintf("%s/seed", dir), *iso = xasprintf("%s/seed.iso", dir);
-        _cleanup_free_ char *meta = xasprintf("instance-id: %s\nlocal-hostname: %s\n", json_str(inst, "id", ""),
-                                              json_str(inst, "name", ""));
-        const char *user_data = json_str(inst, "user_data", "");
+        _cleanup_free_ char *meta = xasprintf("instance-id: %s\nlocal-hostname: %s\n", tide_json_str(inst, "id", ""),
+                                              tide_json_str(inst, "name", ""));
+        const char *user_data = tide_json_str(inst, "user_data", "");
         int r = mkdir_p(seed_dir, 0700);
         if (r >= 0)
                 r = write_file_atomic(ud, user_data, strlen(user_data), 0600);
@@ -225,20 +225,20 @@ static int make_seed(const char *dir, json_t *inst) {
 
 /* Creates the instance's directory, disk overlay and config drive unless they exist. */
 static int prepare_files(struct agent *a, json_t *inst, json_t *image) {
-        const char *id = json_str(inst, "id", "");
+        const char *id = tide_json_str(inst, "id", "");
         _cleanup_free_ char *dir = inst_dir(a, id);
         _cleanup_free_ char *disk = xasprintf("%s/disk.qcow2", dir);
         int r = mkdir_p(dir, 0755);
         if (r < 0)
                 return log_error_errno(r, "creating %s: %m", dir);
         if (access(disk, F_OK) < 0) {
-                int64_t size = json_int(inst, "disk_gib", 1) << 30;
-                if (json_int(image, "virtual_size", 0) > size)
-                        size = json_int(image, "virtual_size", 0);
+                int64_t size = tide_json_int(inst, "disk_gib", 1) << 30;
+                if (tide_json_int(image, "virtual_size", 0) > size)
+                        size = tide_json_int(image, "virtual_size", 0);
                 _cleanup_free_ char *sz = xasprintf("%lld", (long long) size);
                 _cleanup_free_ char *tmp = xasprintf("%s.tmp", disk);
-                char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-F", (char *) json_str(image, "format", "raw"),
-                                 "-b", (char *) json_str(image, "path", ""), tmp, sz, NULL };
+                char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-F", (char *) tide_json_str(image, "format", "raw"),
+                                 "-b", (char *) tide_json_str(image, "path", ""), tmp, sz, NULL };
                 (void) unlink(tmp);
                 r = run_tool(argv, "creating the disk overlay");
                 if (r < 0)
@@ -247,7 +247,7 @@ static int prepare_files(struct agent *a, json_t *inst, json_t *image) {
                         return log_error_errno(-errno, "renaming %s: %m", tmp);
         }
         _cleanup_free_ char *iso = xasprintf("%s/seed.iso", dir);
-        if (*json_str(inst, "user_data", "") && access(iso, F_OK) < 0)
+        if (*tide_json_str(inst, "user_data", "") && access(iso, F_OK) < 0)
                 return make_seed(dir, inst);
         return 0;
 }
@@ -269,20 +269,20 @@ static void apply_placement(json_t *inst, struct hv_domain_spec *spec, int **pin
                 spec->has_numa_node = true;
                 spec->numa_node = (int) json_integer_value(node);
         }
-        spec->hugepages = json_bool(inst, "hugepages", false);
+        spec->hugepages = tide_json_bool(inst, "hugepages", false);
 }
 
 static int define_domain(struct agent *a, struct agent_host *h, json_t *inst) {
-        const char *id = json_str(inst, "id", "");
-        _cleanup_free_ char *name = xasprintf(HV_DOMAIN_PREFIX "%s", json_str(inst, "name", ""));
+        const char *id = tide_json_str(inst, "id", "");
+        _cleanup_free_ char *name = xasprintf(HV_DOMAIN_PREFIX "%s", tide_json_str(inst, "name", ""));
         _cleanup_free_ int *pins = NULL;
         struct hv_domain_spec spec = {
                 .uuid = id,
                 .name = name,
-                .vcpus = (int) json_int(inst, "vcpus", 1),
-                .max_vcpus = (int) json_int(inst, "max_vcpus", json_int(inst, "vcpus", 1)),
-                .ram_mib = json_int(inst, "ram_mib", 256),
-                .max_ram_mib = json_int(inst, "max_ram_mib", json_int(inst, "ram_mib", 256)),
+                .vcpus = (int) tide_json_int(inst, "vcpus", 1),
+                .max_vcpus = (int) tide_json_int(inst, "max_vcpus", tide_json_int(inst, "vcpus", 1)),
+                .ram_mib = tide_json_int(inst, "ram_mib", 256),
+                .max_ram_mib = tide_json_int(inst, "max_ram_mib", tide_json_int(inst, "ram_mib", 256)),
                 .balloon_period_s = 1,
         };
         apply_placement(inst, &spec, &pins);
@@ -298,16 +298,16 @@ static int define_domain(struct agent *a, struct agent_host *h, json_t *inst) {
         }
 
         json_t *image;
-        int r = model_obj_get(a->cfg.store, MODEL_IMAGE, json_str(inst, "image_id", ""), &image, NULL);
+        int r = model_obj_get(a->cfg.store, MODEL_IMAGE, tide_json_str(inst, "image_id", ""), &image, NULL);
         if (r < 0)
-                return log_error_errno(r, "instance '%s': image: %m", json_str(inst, "name", ""));
+                return log_error_errno(r, "instance '%s': image: %m", tide_json_str(inst, "name", ""));
         r = prepare_files(a, inst, image);
         if (r < 0) {
                 json_decref(image);
                 return r;
         }
         _cleanup_free_ char *dir = inst_dir(a, id);
-        _cleanup_free_ char *img_dir = xasprintf("%s/images/%s", a->cfg.state_dir, json_str(image, "id", ""));
+        _cleanup_free_ char *img_dir = xasprintf("%s/images/%s", a->cfg.state_dir, tide_json_str(image, "id", ""));
         _cleanup_free_ char *disk = xasprintf("%s/disk.qcow2", dir), *iso = xasprintf("%s/seed.iso", dir);
         _cleanup_free_ char *console = xasprintf("%s/console.log", dir);
         _cleanup_free_ char *kernel = xasprintf("%s/vmlinuz", img_dir), *initrd = xasprintf("%s/initrd.img", img_dir);
@@ -316,7 +316,7 @@ static int define_domain(struct agent *a, struct agent_host *h, json_t *inst) {
         spec.seed_path = access(iso, F_OK) == 0 ? iso : NULL;
         spec.kernel = has_kernel ? kernel : NULL;
         spec.initrd = has_kernel && json_is_true(json_object_get(image, "initrd")) ? initrd : NULL;
-        spec.cmdline = has_kernel ? json_str(image, "cmdline", NULL) : NULL;
+        spec.cmdline = has_kernel ? tide_json_str(image, "cmdline", NULL) : NULL;
         spec.console_log = console;
         r = drv(h)->define(h->hv, &spec);
         json_decref(image);
@@ -332,9 +332,9 @@ static void reconcile_one(struct agent *a, struct agent_host *h, const char *id)
         int r = model_obj_get(a->cfg.store, MODEL_INSTANCE, id, &inst, NULL);
         if (r < 0)
                 return;
-        const char *name = json_str(inst, "name", "");
-        const char *desired = json_str(inst, "desired", "running");
-        const char *status = json_str(inst, "status", "");
+        const char *name = tide_json_str(inst, "name", "");
+        const char *desired = tide_json_str(inst, "desired", "running");
+        const char *status = tide_json_str(inst, "status", "");
         const char *host = h->name;
         struct hv_domain_info di = {};
         r = drv(h)->domain_info(h->hv, id, &di);
@@ -401,7 +401,7 @@ static void reconcile_one(struct agent *a, struct agent_host *h, const char *id)
                         json_t *extra = json_pack("{s:I, s:I, s:I}", "t_started_ms", (json_int_t) now_ms(), "prep_ms",
                                                   (json_int_t) (t_defined - t0), "hv_start_ms", (json_int_t) (t1 - t_defined));
                         set_status(a, id, (struct status_change) { .status = "running", .clear_task = true,
-                                                                   .reboot_done = json_int(inst, "reboot_seq", 0),
+                                                                   .reboot_done = tide_json_int(inst, "reboot_seq", 0),
                                                                    .extra = extra });
                         json_decref(extra);
                         log_info("instance '%s' started (prepare %lld ms, start %lld ms)", name,
@@ -410,14 +410,14 @@ static void reconcile_one(struct agent *a, struct agent_host *h, const char *id)
                                          "domain started in %lld ms", (long long) (t1 - t0));
                         goto out;
                 }
-                if (json_int(inst, "reboot_seq", 0) > json_int(inst, "reboot_done", 0)) {
+                if (tide_json_int(inst, "reboot_seq", 0) > tide_json_int(inst, "reboot_done", 0)) {
                         r = drv(h)->reboot(h->hv, id);
                         if (r < 0) {
                                 fail_instance(a, h, inst, r, "rebooting");
                                 goto out;
                         }
                         set_status(a, id, (struct status_change) { .status = "running", .clear_task = true,
-                                                                   .reboot_done = json_int(inst, "reboot_seq", 0) });
+                                                                   .reboot_done = tide_json_int(inst, "reboot_seq", 0) });
                         model_event_emit(a->cfg.store, "info", "instance.rebooted", inst, host, "instance '%s' rebooted", name);
                         goto out;
                 }
@@ -447,7 +447,7 @@ static void reconcile_one(struct agent *a, struct agent_host *h, const char *id)
                 } else if (streq(status, "stopped") && json_is_null(json_object_get(inst, "task")))
                         goto out;
                 set_status(a, id, (struct status_change) { .status = "stopped", .clear_task = true,
-                                                           .reboot_done = json_int(inst, "reboot_seq", 0) });
+                                                           .reboot_done = tide_json_int(inst, "reboot_seq", 0) });
         }
 out:
         json_decref(inst);
@@ -455,7 +455,7 @@ out:
 
 /* Whether the instance needs an operation, given its domain's state (NULL: not defined). */
 static bool needs_work(json_t *inst, const struct hv_domain_info *di) {
-        const char *desired = json_str(inst, "desired", "running"), *status = json_str(inst, "status", "");
+        const char *desired = tide_json_str(inst, "desired", "running"), *status = tide_json_str(inst, "status", "");
         bool running = di && di->state != HV_STATE_SHUTOFF && di->state != HV_STATE_CRASHED &&
                        di->state != HV_STATE_NOSTATE;
         bool settled = json_is_null(json_object_get(inst, "task"));
@@ -465,7 +465,7 @@ static bool needs_work(json_t *inst, const struct hv_domain_info *di) {
                 return false;
         if (streq(desired, "running"))
                 return !running || !settled || !streq(status, "running") ||
-                       json_int(inst, "reboot_seq", 0) > json_int(inst, "reboot_done", 0);
+                       tide_json_int(inst, "reboot_seq", 0) > tide_json_int(inst, "reboot_done", 0);
         if (streq(desired, "stopped"))
                 return running || !settled || !streq(status, "stopped");
         return false;
@@ -600,14 +600,14 @@ static void reconcile_host(struct agent *a, struct agent_host *h, json_t *all, c
         size_t i;
         json_t *inst;
         json_array_foreach(all, i, inst) {
-                if (!streq(json_str(inst, "host", ""), h->name))
+                if (!streq(tide_json_str(inst, "host", ""), h->name))
                         continue;
                 const struct hv_domain_info *di = NULL;
                 for (size_t k = 0; k < n_doms && !di; k++)
-                        if (streq(doms[k].uuid, json_str(inst, "id", "")))
+                        if (streq(doms[k].uuid, tide_json_str(inst, "id", "")))
                                 di = &doms[k];
                 if (needs_work(inst, di))
-                        dispatch(a, h, json_str(inst, "id", ""));
+                        dispatch(a, h, tide_json_str(inst, "id", ""));
         }
         hv_domain_info_array_free(doms, n_doms);
 }

@@ -78,7 +78,7 @@ void agent_elastic_pass(struct agent *a, struct agent_host *h, json_t *all) {
         int64_t rev;
         bool host_elastic = true;
         if (model_json_get(a->cfg.store, conf_key, &conf, &rev) >= 0) {
-                host_elastic = json_bool(conf, "elastic", true);
+                host_elastic = tide_json_bool(conf, "elastic", true);
                 json_decref(conf);
         }
 
@@ -90,30 +90,30 @@ void agent_elastic_pass(struct agent *a, struct agent_host *h, json_t *all) {
         size_t idx;
         json_t *inst;
         json_array_foreach(all, idx, inst) {
-                const char *id = json_str(inst, "id", "");
+                const char *id = tide_json_str(inst, "id", "");
                 struct metrics_vm_rates vr;
-                if (!streq(json_str(inst, "host", ""), h->name) || !streq(json_str(inst, "status", ""), "running") ||
+                if (!streq(tide_json_str(inst, "host", ""), h->name) || !streq(tide_json_str(inst, "status", ""), "running") ||
                     agent_is_busy(a, id) || metrics_vm_rates(m, id, &vr) < 0)
                         continue;
                 struct elastic_slot *slot = slot_for(h, id);
                 slot->seen = true;
-                int64_t mem_res = json_int(inst, "mem_reservation", 0);
+                int64_t mem_res = tide_json_int(inst, "mem_reservation", 0);
                 vms[n] = (struct elastic_vm) {
                         .id = id,
-                        .name = json_str(inst, "name", id),
-                        .elastic = host_elastic && json_bool(inst, "elastic", true),
-                        .dedicated = streq(json_str(inst, "cpu_policy", "shared"), "dedicated"),
-                        .priority = (int) json_int(inst, "priority", MODEL_PRIORITY_DEFAULT),
+                        .name = tide_json_str(inst, "name", id),
+                        .elastic = host_elastic && tide_json_bool(inst, "elastic", true),
+                        .dedicated = streq(tide_json_str(inst, "cpu_policy", "shared"), "dedicated"),
+                        .priority = (int) tide_json_int(inst, "priority", MODEL_PRIORITY_DEFAULT),
                         .cpu_reservation = json_number_value(json_object_get(inst, "cpu_reservation")),
                         .cpu_limit = json_number_value(json_object_get(inst, "cpu_limit")),
                         .mem_reservation_mib = mem_res,
-                        .mem_limit_mib = json_int(inst, "mem_limit", 0),
+                        .mem_limit_mib = tide_json_int(inst, "mem_limit", 0),
                         .vcpus = vr.vcpus,
-                        .vcpus_min = (int) json_int(inst, "vcpus", 1),
-                        .vcpus_max = (int) json_int(inst, "max_vcpus", json_int(inst, "vcpus", 1)),
+                        .vcpus_min = (int) tide_json_int(inst, "vcpus", 1),
+                        .vcpus_max = (int) tide_json_int(inst, "max_vcpus", tide_json_int(inst, "vcpus", 1)),
                         .mem_mib = vr.balloon_kib / 1024,
                         .mem_min_mib = mem_res > MEM_FLOOR_MIB ? mem_res : MEM_FLOOR_MIB,
-                        .mem_max_mib = json_int(inst, "max_ram_mib", json_int(inst, "ram_mib", 0)),
+                        .mem_max_mib = tide_json_int(inst, "max_ram_mib", tide_json_int(inst, "ram_mib", 0)),
                         .cpu_cores = vr.cpu_cores,
                         .ready_cores = vr.ready_cores,
                         .vcpu_busy_max = vr.vcpu_busy_max,

@@ -83,8 +83,8 @@ static void dump_state(void) {
                 size_t i;
                 json_t *e;
                 json_array_foreach(events, i, e)
-                        fprintf(stderr, "  %s %-18s %s\n", json_str(e, "time", ""), json_str(e, "type", ""),
-                                json_str(e, "message", ""));
+                        fprintf(stderr, "  %s %-18s %s\n", tide_json_str(e, "time", ""), tide_json_str(e, "type", ""),
+                                tide_json_str(e, "message", ""));
                 json_decref(events);
         }
         struct hv_domain_info di = {};
@@ -103,8 +103,8 @@ static char *create_instance(const char *body_text) {
         json_decref(body);
         if (r < 0)
                 FAIL("instance %s: %s (%s)", body_text, tide_strerror(r), err ? err : "");
-        CHECK(streq(json_str(inst, "host", ""), HOST_NAME));
-        char *id = xstrdup(json_str(inst, "id", ""));
+        CHECK(streq(tide_json_str(inst, "host", ""), HOST_NAME));
+        char *id = xstrdup(tide_json_str(inst, "id", ""));
         json_decref(inst);
         return id;
 }
@@ -126,8 +126,8 @@ static void patch_instance(const char *body_text) {
                         continue;   /* the agent wrote it in between: read it again */
                 }
                 CHECK_OK(r);
-                CHECK_OK(model_event_emit(store, "info", "instance.policy", inst, json_str(inst, "host", NULL),
-                                          "policy change requested for '%s'", json_str(inst, "name", "")));
+                CHECK_OK(model_event_emit(store, "info", "instance.policy", inst, tide_json_str(inst, "host", NULL),
+                                          "policy change requested for '%s'", tide_json_str(inst, "name", "")));
                 json_decref(inst);
                 json_decref(body);
                 return;
@@ -141,7 +141,7 @@ static const char *instance_status(void) {
         static char status[32];
         json_t *inst;
         CHECK_OK(model_obj_get(store, MODEL_INSTANCE, inst_id, &inst, NULL));
-        snprintf(status, sizeof status, "%s", json_str(inst, "status", ""));
+        snprintf(status, sizeof status, "%s", tide_json_str(inst, "status", ""));
         json_decref(inst);
         return status;
 }
@@ -164,7 +164,7 @@ static json_t *elastic_events(void) {
         size_t i;
         json_t *e;
         json_array_foreach(all, i, e)
-                if (streq(json_str(e, "type", ""), "instance.elastic"))
+                if (streq(tide_json_str(e, "type", ""), "instance.elastic"))
                         json_array_append(ret, e);
         json_decref(all);
         return ret;
@@ -172,7 +172,7 @@ static json_t *elastic_events(void) {
 
 /* The vCPU change an event's message reports ("web: vcpus 4→3, ..."); false for other events. */
 static bool event_vcpus(json_t *e, int *ret_from, int *ret_to) {
-        const char *p = strstr(json_str(e, "message", ""), "vcpus ");
+        const char *p = strstr(tide_json_str(e, "message", ""), "vcpus ");
         int from, to;
         if (!p || sscanf(p, "vcpus %d→%d", &from, &to) != 2)
                 return false;
@@ -212,7 +212,7 @@ static int phase_grow(void) {
                 json_array_foreach(ev, i, e)
                         if (!have_event && event_vcpus(e, &from, &to) && from == 1) {
                                 have_event = true;
-                                printf("  event: %s\n", json_str(e, "message", ""));
+                                printf("  event: %s\n", tide_json_str(e, "message", ""));
                         }
                 json_decref(ev);
         }
@@ -291,7 +291,7 @@ static void phase_shrink(int peak) {
         }
         for (size_t i = n_before; i < json_array_size(ev); i++) {
                 json_t *e = json_array_get(ev, i);
-                const char *msg = json_str(e, "message", "");
+                const char *msg = tide_json_str(e, "message", "");
                 int from, to, expect = peak - (int) (i - n_before);
                 printf("  event: %s\n", msg);
                 if (!event_vcpus(e, &from, &to) || from != expect || to != expect - 1 || !strstr(msg, ", idle ")) {

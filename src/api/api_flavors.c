@@ -26,7 +26,7 @@ static int flavor_create(struct api_request *req, struct api_reply *rep) {
         r = model_obj_create(api_store(req), MODEL_FLAVOR, f, NULL);
         if (r < 0) {
                 api_error(rep, r, r == TIDE_E_EXISTS ? "flavor '%s' already exists" : "creating flavor '%s': %s",
-                          json_str(f, "name", ""), tide_strerror(r));
+                          tide_json_str(f, "name", ""), tide_strerror(r));
                 json_decref(f);
                 return r;
         }
@@ -49,7 +49,7 @@ int api_count_users(struct api_request *req, const char *key, const char *id, si
         size_t i, n = 0;
         json_t *inst;
         json_array_foreach(all, i, inst)
-                n += streq(json_str(inst, key, ""), id);
+                n += streq(tide_json_str(inst, key, ""), id);
         json_decref(all);
         *ret = n;
         return 0;
@@ -62,12 +62,12 @@ static int flavor_delete(struct api_request *req, struct api_reply *rep) {
         if (r < 0)
                 return api_error(rep, r, "flavor '%.64s': %s", req->params[0], tide_strerror(r));
         size_t users;
-        r = api_count_users(req, "flavor_id", json_str(f, "id", ""), &users);
+        r = api_count_users(req, "flavor_id", tide_json_str(f, "id", ""), &users);
         if (r >= 0 && users > 0)
                 r = api_error(rep, TIDE_E_IN_USE, "flavor '%s' is used by %zu instance(s)",
-                              json_str(f, "name", ""), users);
+                              tide_json_str(f, "name", ""), users);
         else if (r >= 0 && (r = model_obj_delete(api_store(req), MODEL_FLAVOR, f, rev)) < 0)
-                api_error(rep, r, "deleting flavor '%s': %s", json_str(f, "name", ""), tide_strerror(r));
+                api_error(rep, r, "deleting flavor '%s': %s", tide_json_str(f, "name", ""), tide_strerror(r));
         json_decref(f);
         if (r >= 0)
                 rep->status = 204;

@@ -19,13 +19,13 @@ static json_t *members_of(struct api_request *req, json_t *g, size_t *ret_active
                 size_t i;
                 json_t *inst;
                 json_array_foreach(all, i, inst) {
-                        if (!streq(json_str(inst, "asg_id", ""), json_str(g, "id", "")))
+                        if (!streq(tide_json_str(inst, "asg_id", ""), tide_json_str(g, "id", "")))
                                 continue;
-                        bool leaving = json_int(inst, "asg_leaving_ms", 0) > 0 ||
-                                       streq(json_str(inst, "desired", ""), "deleted");
+                        bool leaving = tide_json_int(inst, "asg_leaving_ms", 0) > 0 ||
+                                       streq(tide_json_str(inst, "desired", ""), "deleted");
                         active += !leaving;
-                        json_array_append_new(m, json_pack("{s:s, s:s, s:O, s:b}", "name", json_str(inst, "name", ""),
-                                                           "status", json_str(inst, "status", ""), "host",
+                        json_array_append_new(m, json_pack("{s:s, s:s, s:O, s:b}", "name", tide_json_str(inst, "name", ""),
+                                                           "status", tide_json_str(inst, "status", ""), "host",
                                                            json_object_get(inst, "host") ?: json_null(), "leaving",
                                                            leaving));
                 }
@@ -59,22 +59,22 @@ static int group_list(struct api_request *req, struct api_reply *rep) {
 /* The group as `tide group show` wants it: members, each policy with what the autoscaler sees
  * now (value, how long the condition has held, cooldown left), the last decisions and events. */
 static json_t *group_view(struct api_request *req, json_t *g) {
-        json_object_set_new(g, "user_data_size", json_integer((json_int_t) strlen(json_str(g, "user_data", ""))));
+        json_object_set_new(g, "user_data_size", json_integer((json_int_t) strlen(tide_json_str(g, "user_data", ""))));
         json_object_del(g, "user_data");
         /* The autoscaler's bookkeeping is not the user's: the victim rule of the last shrink is
          * in its decision, and the spread server group is shown by name. */
         json_object_del(g, "shrink_victim");
         json_t *sg;
-        if (json_str(g, "server_group", NULL) &&
-            model_obj_get(api_store(req), MODEL_SERVER_GROUP, json_str(g, "server_group", ""), &sg, NULL) >= 0) {
-                json_object_set_new(g, "server_group", json_string(json_str(sg, "name", "")));
+        if (tide_json_str(g, "server_group", NULL) &&
+            model_obj_get(api_store(req), MODEL_SERVER_GROUP, tide_json_str(g, "server_group", ""), &sg, NULL) >= 0) {
+                json_object_set_new(g, "server_group", json_string(tide_json_str(sg, "name", "")));
                 json_decref(sg);
         }
         json_object_set_new(g, "members", members_of(req, g, NULL));
         json_t *status = NULL;
         struct autoscaler *as = api_config(req)->autoscaler;
         if (as)
-                (void) autoscaler_group_status(as, json_str(g, "id", ""), &status);
+                (void) autoscaler_group_status(as, tide_json_str(g, "id", ""), &status);
         int64_t now = now_ms();
         size_t i;
         json_t *p;
@@ -82,18 +82,18 @@ static json_t *group_view(struct api_request *req, json_t *g) {
                 json_t *seen = NULL, *sp;
                 size_t k;
                 json_array_foreach(json_object_get(status, "policies"), k, sp)
-                        if (streq(json_str(sp, "name", ""), json_str(p, "name", "")))
+                        if (streq(tide_json_str(sp, "name", ""), tide_json_str(p, "name", "")))
                                 seen = sp;
                 json_object_set(p, "value", seen ? json_object_get(seen, "value") : json_null());
                 json_object_set(p, "holding", seen ? json_object_get(seen, "holding") : json_false());
                 json_object_set_new(p, "held_s", seen ? json_incref(json_object_get(seen, "held_s")) : json_real(0));
-                int64_t last = json_int(p, "last_action_ms", 0);
-                int64_t left = last > 0 ? last + json_int(p, "cooldown_s", 0) * 1000 - now : 0;
+                int64_t last = tide_json_int(p, "last_action_ms", 0);
+                int64_t left = last > 0 ? last + tide_json_int(p, "cooldown_s", 0) * 1000 - now : 0;
                 json_object_set_new(p, "cooldown_left_s", json_real(left > 0 ? (double) left / 1000.0 : 0.0));
         }
         json_decref(status);
         json_t *events;
-        if (model_group_event_list(api_store(req), json_str(g, "id", ""), GROUP_EVENTS, &events) >= 0)
+        if (model_group_event_list(api_store(req), tide_json_str(g, "id", ""), GROUP_EVENTS, &events) >= 0)
                 json_object_set_new(g, "events", events);
         if (!json_object_get(g, "decisions"))
                 json_object_set_new(g, "decisions", json_array());
@@ -144,7 +144,7 @@ static int mutate(struct api_request *req, struct api_reply *rep, group_fn fn, i
                         json_decref(g);
                         return api_error(rep, r, "updating group: %s", tide_strerror(r));
                 }
-                model_group_event_emit(s, "info", "group.updated", g, NULL, NULL, "group '%s': %s", json_str(g, "name", ""),
+                model_group_event_emit(s, "info", "group.updated", g, NULL, NULL, "group '%s': %s", tide_json_str(g, "name", ""),
                                        what);
                 return api_json(rep, status, group_view(req, g));
         }
@@ -156,8 +156,8 @@ static int do_set(json_t *g, struct api_request *req, struct api_reply *rep, cha
         int r = model_group_set_merge(g, req->body, &err);
         if (r < 0)
                 return api_error(rep, r, "%s", err);
-        snprintf(what, what_len, "min %lld, max %lld, desired %lld", (long long) json_int(g, "min", 0),
-                 (long long) json_int(g, "max", 0), (long long) json_int(g, "desired", 0));
+        snprintf(what, what_len, "min %lld, max %lld, desired %lld", (long long) tide_json_int(g, "min", 0),
+                 (long long) tide_json_int(g, "max", 0), (long long) tide_json_int(g, "desired", 0));
         return 0;
 }
 
@@ -169,10 +169,10 @@ static int do_policy_add(json_t *g, struct api_request *req, struct api_reply *r
                 return api_error(rep, r, "%s", err);
         r = model_group_policy_add(g, p, &err);
         if (r >= 0)
-                snprintf(what, what_len, "policy '%s' added: %s %s %s %g for %llds: %s, cooldown %llds", json_str(p, "name", ""),
-                         json_str(p, "metric", ""), json_str(p, "stat", ""), json_str(p, "op", ""),
-                         json_number_value(json_object_get(p, "threshold")), (long long) json_int(p, "for_s", 0),
-                         json_str(p, "adjust", ""), (long long) json_int(p, "cooldown_s", 0));
+                snprintf(what, what_len, "policy '%s' added: %s %s %s %g for %llds: %s, cooldown %llds", tide_json_str(p, "name", ""),
+                         tide_json_str(p, "metric", ""), tide_json_str(p, "stat", ""), tide_json_str(p, "op", ""),
+                         json_number_value(json_object_get(p, "threshold")), (long long) tide_json_int(p, "for_s", 0),
+                         tide_json_str(p, "adjust", ""), (long long) tide_json_int(p, "cooldown_s", 0));
         json_decref(p);
         return r < 0 ? api_error(rep, r, "%s", err) : 0;
 }
@@ -182,12 +182,12 @@ static int do_policy_delete(json_t *g, struct api_request *req, struct api_reply
         size_t i;
         json_t *p;
         json_array_foreach(list, i, p)
-                if (streq(json_str(p, "name", ""), req->params[1])) {
+                if (streq(tide_json_str(p, "name", ""), req->params[1])) {
                         snprintf(what, what_len, "policy '%s' deleted", req->params[1]);
                         json_array_remove(list, i);
                         return 0;
                 }
-        return api_error(rep, TIDE_E_NOT_FOUND, "group '%s' has no policy '%.64s'", json_str(g, "name", ""), req->params[1]);
+        return api_error(rep, TIDE_E_NOT_FOUND, "group '%s' has no policy '%.64s'", tide_json_str(g, "name", ""), req->params[1]);
 }
 
 static int group_update(struct api_request *req, struct api_reply *rep) {
@@ -216,12 +216,12 @@ static int group_delete(struct api_request *req, struct api_reply *rep) {
         int r = model_obj_get(api_store(req), MODEL_GROUP, req->params[0], &g, &rev);
         if (r < 0)
                 return api_error(rep, r, "group '%.64s': %s", req->params[0], tide_strerror(r));
-        if (json_str(g, "stack", NULL))
-                r = api_error(rep, TIDE_E_IN_USE, "group '%s' belongs to stack '%s': delete the stack", json_str(g, "name", ""),
-                              json_str(g, "stack", ""));
+        if (tide_json_str(g, "stack", NULL))
+                r = api_error(rep, TIDE_E_IN_USE, "group '%s' belongs to stack '%s': delete the stack", tide_json_str(g, "name", ""),
+                              tide_json_str(g, "stack", ""));
         else if ((r = autoscaler_group_delete(api_store(req), g, rev)) < 0)
                 api_error(rep, r, r == TIDE_E_CONFLICT ? "group '%s' changed meanwhile; try again" : "deleting group '%s': %s",
-                          json_str(g, "name", ""), tide_strerror(r));
+                          tide_json_str(g, "name", ""), tide_strerror(r));
         json_decref(g);
         if (r >= 0)
                 rep->status = 204;

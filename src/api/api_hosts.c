@@ -12,11 +12,11 @@ static void add_usage(json_t *host, json_t *instances) {
         size_t i;
         json_t *inst;
         json_array_foreach(instances, i, inst) {
-                if (!streq(json_str(inst, "host", ""), json_str(host, "name", "")))
+                if (!streq(tide_json_str(inst, "host", ""), tide_json_str(host, "name", "")))
                         continue;
                 n++;
-                vcpus += json_int(inst, "vcpus", 0);
-                ram += json_int(inst, "ram_mib", 0);
+                vcpus += tide_json_int(inst, "vcpus", 0);
+                ram += tide_json_int(inst, "ram_mib", 0);
         }
         json_object_set_new(host, "instances", json_integer(n));
         json_object_set_new(host, "vcpus_used", json_integer(vcpus));
@@ -25,7 +25,7 @@ static void add_usage(json_t *host, json_t *instances) {
 
 /* Adds the operator's settings ("config") and the placement allocation ("allocation"). */
 static void add_placement(struct api_request *req, json_t *host) {
-        const char *name = json_str(host, "name", "");
+        const char *name = tide_json_str(host, "name", "");
         _cleanup_free_ char *ck = xasprintf(SCHED_HOSTCONF_PREFIX "%s", name);
         _cleanup_free_ char *ak = xasprintf(SCHED_ALLOC_PREFIX "%s", name);
         json_t *conf, *alloc;
@@ -88,7 +88,7 @@ static int host_update(struct api_request *req, struct api_reply *rep) {
                 json_decref(cur);
                 if (r < 0)
                         return api_error(rep, r, "%s", err);
-                _cleanup_free_ char *value = json_dump_compact(merged);
+                _cleanup_free_ char *value = tide_json_dump(merged);
                 json_decref(merged);
                 r = rev ? store_cas(api_store(req), key, value, rev, NULL) : store_create(api_store(req), key, value, 0, NULL);
                 if (r == TIDE_E_CONFLICT || r == TIDE_E_EXISTS)

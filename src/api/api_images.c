@@ -52,7 +52,7 @@ static int inspect_disk(const char *path, const char *format, struct api_reply *
                 json_decref(info);
                 return api_error(rep, TIDE_E_BACKEND, "qemu-img gave no JSON for '%s'", path);
         }
-        const char *fmt = json_str(info, "format", "");
+        const char *fmt = tide_json_str(info, "format", "");
         if (!streq(fmt, "qcow2") && !streq(fmt, "raw"))
                 r = api_error(rep, TIDE_E_INVALID, "'%s' is in format '%s'; qcow2 or raw is needed", path, fmt);
         else if (json_object_get(info, "backing-filename") || json_object_get(info, "full-backing-filename"))
@@ -93,7 +93,7 @@ static int image_create(struct api_request *req, struct api_reply *rep) {
         if (r < 0)
                 return api_error(rep, r, "%s", err);
 
-        const char *name = json_str(img, "name", "");
+        const char *name = tide_json_str(img, "name", "");
         json_t *existing;
         if (model_obj_get(api_store(req), MODEL_IMAGE, name, &existing, NULL) >= 0) {
                 json_decref(existing);
@@ -111,10 +111,10 @@ static int image_create(struct api_request *req, struct api_reply *rep) {
 
         /* The source is probed once to learn its format; the copy is checked again with that
          * format given explicitly, so a file changed between the two cannot slip through. */
-        r = inspect_disk(json_str(img, "disk", ""), NULL, rep, &info);
+        r = inspect_disk(tide_json_str(img, "disk", ""), NULL, rep, &info);
         if (r < 0)
                 goto out;
-        format = xstrdup(json_str(info, "format", ""));
+        format = xstrdup(tide_json_str(info, "format", ""));
         json_decref(TAKE_PTR(info));
 
         r = mkdir_p(tmp, 0755);
@@ -124,11 +124,11 @@ static int image_create(struct api_request *req, struct api_reply *rep) {
         }
         made = true;
         disk_name = xasprintf("disk.%s", format);
-        if ((r = copy_in(json_str(img, "disk", ""), tmp, disk_name, rep)) < 0)
+        if ((r = copy_in(tide_json_str(img, "disk", ""), tmp, disk_name, rep)) < 0)
                 goto out;
-        if (json_object_get(img, "kernel") && (r = copy_in(json_str(img, "kernel", ""), tmp, "vmlinuz", rep)) < 0)
+        if (json_object_get(img, "kernel") && (r = copy_in(tide_json_str(img, "kernel", ""), tmp, "vmlinuz", rep)) < 0)
                 goto out;
-        if (json_object_get(img, "initrd") && (r = copy_in(json_str(img, "initrd", ""), tmp, "initrd.img", rep)) < 0)
+        if (json_object_get(img, "initrd") && (r = copy_in(tide_json_str(img, "initrd", ""), tmp, "initrd.img", rep)) < 0)
                 goto out;
         copied = xasprintf("%s/%s", tmp, disk_name);
         r = inspect_disk(copied, format, rep, &info);
@@ -140,13 +140,13 @@ static int image_create(struct api_request *req, struct api_reply *rep) {
         }
 
         created = time_format_ms(now_ms());
-        src = json_pack("{s:s}", "disk", json_str(img, "disk", ""));
+        src = json_pack("{s:s}", "disk", tide_json_str(img, "disk", ""));
         json_object_set_new(img, "source", src);
         json_object_del(img, "disk");
         json_object_set_new(img, "id", json_string(id));
         json_object_set_new(img, "format", json_string(format));
-        json_object_set_new(img, "virtual_size", json_integer(json_int(info, "virtual-size", 0)));
-        json_object_set_new(img, "size", json_integer(json_int(info, "actual-size", 0)));
+        json_object_set_new(img, "virtual_size", json_integer(tide_json_int(info, "virtual-size", 0)));
+        json_object_set_new(img, "size", json_integer(tide_json_int(info, "actual-size", 0)));
         final_path = xasprintf("%s/%s", dir, disk_name);
         json_object_set_new(img, "path", json_string(final_path));
         if (json_object_get(img, "kernel")) {
@@ -166,7 +166,7 @@ static int image_create(struct api_request *req, struct api_reply *rep) {
                 goto out;
         }
         model_event_emit(api_store(req), "info", "image.created", NULL, NULL, "image '%s' created (%s, %lld bytes)",
-                         name, format, (long long) json_int(img, "virtual_size", 0));
+                         name, format, (long long) tide_json_int(img, "virtual_size", 0));
         api_json(rep, 201, TAKE_PTR(img));
         r = 0;
 out:
@@ -184,19 +184,19 @@ static int image_delete(struct api_request *req, struct api_reply *rep) {
         if (r < 0)
                 return api_error(rep, r, "image '%.64s': %s", req->params[0], tide_strerror(r));
         size_t users;
-        r = api_count_users(req, "image_id", json_str(img, "id", ""), &users);
+        r = api_count_users(req, "image_id", tide_json_str(img, "id", ""), &users);
         if (r >= 0 && users > 0)
                 r = api_error(rep, TIDE_E_IN_USE, "image '%s' is used by %zu instance(s)",
-                              json_str(img, "name", ""), users);
+                              tide_json_str(img, "name", ""), users);
         else if (r >= 0 && (r = model_obj_delete(api_store(req), MODEL_IMAGE, img, rev)) < 0)
-                api_error(rep, r, "deleting image '%s': %s", json_str(img, "name", ""), tide_strerror(r));
+                api_error(rep, r, "deleting image '%s': %s", tide_json_str(img, "name", ""), tide_strerror(r));
         if (r >= 0) {
                 _cleanup_free_ char *dir = xasprintf("%s/images/%s", api_config(req)->state_dir,
-                                                     json_str(img, "id", ""));
+                                                     tide_json_str(img, "id", ""));
                 if (rm_rf(dir) < 0)
                         log_warning("removing %s failed; remove it by hand", dir);
                 model_event_emit(api_store(req), "info", "image.deleted", NULL, NULL, "image '%s' deleted",
-                                 json_str(img, "name", ""));
+                                 tide_json_str(img, "name", ""));
                 rep->status = 204;
         }
         json_decref(img);

@@ -18,7 +18,7 @@
 
 /* The instance as the API shows it: user_data replaced by its size. Takes inst. */
 static json_t *public_view(json_t *inst) {
-        json_object_set_new(inst, "user_data_size", json_integer((json_int_t) strlen(json_str(inst, "user_data", ""))));
+        json_object_set_new(inst, "user_data_size", json_integer((json_int_t) strlen(tide_json_str(inst, "user_data", ""))));
         json_object_del(inst, "user_data");
         return inst;
 }
@@ -64,14 +64,14 @@ static int instance_placement(struct api_request *req, struct api_reply *rep) {
         int r = model_obj_get(api_store(req), MODEL_INSTANCE, req->params[0], &inst, NULL);
         if (r < 0)
                 return api_error(rep, r, "instance '%.64s': %s", req->params[0], tide_strerror(r));
-        if (json_str(inst, "group_id", NULL))
-                (void) model_obj_get(api_store(req), MODEL_SERVER_GROUP, json_str(inst, "group_id", ""), &group, NULL);
+        if (tide_json_str(inst, "group_id", NULL))
+                (void) model_obj_get(api_store(req), MODEL_SERVER_GROUP, tide_json_str(inst, "group_id", ""), &group, NULL);
         r = sched_store_explain(api_store(req), api_config(req)->sched_cache, inst, group, &ex);
         if (r >= 0) {
-                json_object_set_new(ex, "instance", json_string(json_str(inst, "name", "")));
+                json_object_set_new(ex, "instance", json_string(tide_json_str(inst, "name", "")));
                 json_object_set(ex, "placement", json_object_get(inst, "placement") ?: json_null());
                 json_object_set(ex, "host", json_object_get(inst, "host") ?: json_null());
-                json_object_set_new(ex, "status", json_string(json_str(inst, "status", "")));
+                json_object_set_new(ex, "status", json_string(tide_json_str(inst, "status", "")));
                 json_object_set(ex, "reason", json_object_get(inst, "error") ?: json_null());
                 api_json(rep, 200, ex);
         } else
@@ -109,25 +109,25 @@ static int mutate(struct api_request *req, struct api_reply *rep, mutate_fn fn, 
                         json_decref(inst);
                         return api_error(rep, r, "updating instance: %s", tide_strerror(r));
                 }
-                model_event_emit(s, "info", event_type, inst, json_str(inst, "host", NULL), "%s requested for '%s'",
-                                 what, json_str(inst, "name", ""));
+                model_event_emit(s, "info", event_type, inst, tide_json_str(inst, "host", NULL), "%s requested for '%s'",
+                                 what, tide_json_str(inst, "name", ""));
                 return api_json(rep, 202, public_view(inst));
         }
         return api_error(rep, TIDE_E_CONFLICT, "instance '%.64s' keeps changing; try again", req->params[0]);
 }
 
 static int refuse_if_deleting(json_t *inst, struct api_reply *rep) {
-        if (streq(json_str(inst, "desired", ""), "deleted"))
-                return api_error(rep, TIDE_E_CONFLICT, "instance '%s' is being deleted", json_str(inst, "name", ""));
+        if (streq(tide_json_str(inst, "desired", ""), "deleted"))
+                return api_error(rep, TIDE_E_CONFLICT, "instance '%s' is being deleted", tide_json_str(inst, "name", ""));
         if (json_is_null(json_object_get(inst, "host")))
-                return api_error(rep, TIDE_E_CONFLICT, "instance '%s' has no host: %s", json_str(inst, "name", ""),
-                                 json_str(inst, "error", "not placed"));
+                return api_error(rep, TIDE_E_CONFLICT, "instance '%s' has no host: %s", tide_json_str(inst, "name", ""),
+                                 tide_json_str(inst, "error", "not placed"));
         return 0;
 }
 
 /* An action on an instance in error asks the agent to try again: the error is cleared. */
 static void retry_if_error(json_t *inst) {
-        if (!streq(json_str(inst, "status", ""), "error"))
+        if (!streq(tide_json_str(inst, "status", ""), "error"))
                 return;
         json_object_set_new(inst, "status", json_string("building"));
         json_object_set_new(inst, "error", json_null());
@@ -139,7 +139,7 @@ static int do_start(json_t *inst, struct api_request *req, struct api_reply *rep
                 return r;
         retry_if_error(inst);
         json_object_set_new(inst, "desired", json_string("running"));
-        if (!streq(json_str(inst, "status", ""), "running"))
+        if (!streq(tide_json_str(inst, "status", ""), "running"))
                 json_object_set_new(inst, "task", json_string("starting"));
         return 0;
 }
@@ -150,7 +150,7 @@ static int do_stop(json_t *inst, struct api_request *req, struct api_reply *rep)
                 return r;
         retry_if_error(inst);
         json_object_set_new(inst, "desired", json_string("stopped"));
-        if (!streq(json_str(inst, "status", ""), "stopped"))
+        if (!streq(tide_json_str(inst, "status", ""), "stopped"))
                 json_object_set_new(inst, "task", json_string("stopping"));
         return 0;
 }
@@ -159,9 +159,9 @@ static int do_reboot(json_t *inst, struct api_request *req, struct api_reply *re
         int r = refuse_if_deleting(inst, rep);
         if (r < 0)
                 return r;
-        if (!streq(json_str(inst, "status", ""), "running") || !streq(json_str(inst, "desired", ""), "running"))
-                return api_error(rep, TIDE_E_CONFLICT, "instance '%s' is not running", json_str(inst, "name", ""));
-        json_object_set_new(inst, "reboot_seq", json_integer(json_int(inst, "reboot_seq", 0) + 1));
+        if (!streq(tide_json_str(inst, "status", ""), "running") || !streq(tide_json_str(inst, "desired", ""), "running"))
+                return api_error(rep, TIDE_E_CONFLICT, "instance '%s' is not running", tide_json_str(inst, "name", ""));
+        json_object_set_new(inst, "reboot_seq", json_integer(tide_json_int(inst, "reboot_seq", 0) + 1));
         json_object_set_new(inst, "task", json_string("rebooting"));
         return 0;
 }
@@ -175,8 +175,8 @@ static int do_delete(json_t *inst, struct api_request *req, struct api_reply *re
 
 /* The elastic policy: priority, reservations, limits, the off switch. */
 static int do_set(json_t *inst, struct api_request *req, struct api_reply *rep) {
-        if (streq(json_str(inst, "desired", ""), "deleted"))
-                return api_error(rep, TIDE_E_CONFLICT, "instance '%s' is being deleted", json_str(inst, "name", ""));
+        if (streq(tide_json_str(inst, "desired", ""), "deleted"))
+                return api_error(rep, TIDE_E_CONFLICT, "instance '%s' is being deleted", tide_json_str(inst, "name", ""));
         _cleanup_free_ char *err = NULL;
         int r = model_instance_policy_merge(inst, req->body, &err);
         return r < 0 ? api_error(rep, r, "%s", err) : 0;
@@ -202,7 +202,7 @@ static int instance_action(struct api_request *req, struct api_reply *rep) {
                 { "stop", do_stop, "instance.stop" },
                 { "reboot", do_reboot, "instance.reboot" },
         };
-        const char *action = json_str(req->body, "action", NULL);
+        const char *action = tide_json_str(req->body, "action", NULL);
         if (!json_is_object(req->body) || !action || json_object_size(req->body) != 1)
                 return api_error(rep, TIDE_E_INVALID, "the body must be {\"action\": \"start\"|\"stop\"|\"reboot\"}");
         for (size_t i = 0; i < ELEMENTSOF(actions); i++)
@@ -221,7 +221,7 @@ static int instance_delete(struct api_request *req, struct api_reply *rep) {
                 r = sched_store_delete(api_store(req), inst);
                 if (r >= 0) {
                         model_event_emit(api_store(req), "info", "instance.deleted", inst, NULL,
-                                         "instance '%s' deleted", json_str(inst, "name", ""));
+                                         "instance '%s' deleted", tide_json_str(inst, "name", ""));
                         json_decref(inst);
                         rep->status = 204;
                         return 0;
@@ -237,8 +237,8 @@ static int instance_console(struct api_request *req, struct api_reply *rep) {
         if (r < 0)
                 return api_error(rep, r, "instance '%.64s': %s", req->params[0], tide_strerror(r));
         _cleanup_free_ char *path = xasprintf("%s/instances/%s/console.log", api_config(req)->state_dir,
-                                              json_str(inst, "id", ""));
-        bool local = streq(json_str(inst, "host", ""), api_config(req)->host_name);
+                                              tide_json_str(inst, "id", ""));
+        bool local = streq(tide_json_str(inst, "host", ""), api_config(req)->host_name);
         json_decref(inst);
         if (!local)
                 return api_error(rep, TIDE_E_UNSUPPORTED, "the console of an instance on another host is "

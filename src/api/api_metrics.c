@@ -43,14 +43,14 @@ static int instance_stats(struct api_request *req, struct api_reply *rep) {
         if (r < 0)
                 return api_error(rep, r, "instance '%.64s': %s", req->params[0], tide_strerror(r));
         struct metrics *m = api_config(req)->metrics;
-        r = m ? metrics_vm_json(m, json_str(inst, "id", ""), limit, &o) : TIDE_E_NOT_FOUND;
+        r = m ? metrics_vm_json(m, tide_json_str(inst, "id", ""), limit, &o) : TIDE_E_NOT_FOUND;
         if (r == TIDE_E_NOT_FOUND)
                 r = api_error(rep, r, "no measurements of instance '%s' here (it runs on '%s'; its host's tided "
-                              "has them)", json_str(inst, "name", ""), json_str(inst, "host", "no host"));
+                              "has them)", tide_json_str(inst, "name", ""), tide_json_str(inst, "host", "no host"));
         else if (r < 0)
                 api_error(rep, r, "stats: %s", tide_strerror(r));
         else {
-                json_object_set_new(o, "name", json_string(json_str(inst, "name", "")));
+                json_object_set_new(o, "name", json_string(tide_json_str(inst, "name", "")));
                 api_json(rep, 200, o);
         }
         json_decref(inst);

@@ -44,7 +44,7 @@ static int config_update(struct api_request *req, struct api_reply *rep) {
                 json_decref(cur);
                 if (r < 0)
                         return api_error(rep, r, "%s", err);
-                _cleanup_free_ char *value = json_dump_compact(merged);
+                _cleanup_free_ char *value = tide_json_dump(merged);
                 r = rev ? store_cas(api_store(req), SCHED_CONFIG_KEY, value, rev, NULL)
                         : store_create(api_store(req), SCHED_CONFIG_KEY, value, 0, NULL);
                 if (r == TIDE_E_CONFLICT || r == TIDE_E_EXISTS) {

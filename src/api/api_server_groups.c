@@ -12,8 +12,8 @@ static void add_members(struct api_request *req, json_t *g) {
                 size_t i;
                 json_t *inst;
                 json_array_foreach(all, i, inst)
-                        if (streq(json_str(inst, "group_id", ""), json_str(g, "id", "")))
-                                json_object_set(m, json_str(inst, "name", ""), json_object_get(inst, "host"));
+                        if (streq(tide_json_str(inst, "group_id", ""), tide_json_str(g, "id", "")))
+                                json_object_set(m, tide_json_str(inst, "name", ""), json_object_get(inst, "host"));
                 json_decref(all);
         }
         json_object_set_new(g, "members", m);
@@ -43,7 +43,7 @@ static int group_create(struct api_request *req, struct api_reply *rep) {
         r = model_obj_create(api_store(req), MODEL_SERVER_GROUP, g, NULL);
         if (r < 0) {
                 api_error(rep, r, r == TIDE_E_EXISTS ? "server group '%s' already exists" : "creating server group '%s': %s",
-                          json_str(g, "name", ""), tide_strerror(r));
+                          tide_json_str(g, "name", ""), tide_strerror(r));
                 json_decref(g);
                 return r;
         }
@@ -67,11 +67,11 @@ static int group_delete(struct api_request *req, struct api_reply *rep) {
         if (r < 0)
                 return api_error(rep, r, "server group '%.64s': %s", req->params[0], tide_strerror(r));
         size_t users;
-        r = api_count_users(req, "group_id", json_str(g, "id", ""), &users);
+        r = api_count_users(req, "group_id", tide_json_str(g, "id", ""), &users);
         if (r >= 0 && users > 0)
-                r = api_error(rep, TIDE_E_IN_USE, "server group '%s' has %zu member(s)", json_str(g, "name", ""), users);
+                r = api_error(rep, TIDE_E_IN_USE, "server group '%s' has %zu member(s)", tide_json_str(g, "name", ""), users);
         else if (r >= 0 && (r = model_obj_delete(api_store(req), MODEL_SERVER_GROUP, g, rev)) < 0)
-                api_error(rep, r, "deleting server group '%s': %s", json_str(g, "name", ""), tide_strerror(r));
+                api_error(rep, r, "deleting server group '%s': %s", tide_json_str(g, "name", ""), tide_strerror(r));
         json_decref(g);
         if (r >= 0)
                 rep->status = 204;

@@ -11,7 +11,7 @@
 
 /* The stack with its groups' sizes: [{"name", "min", "max", "desired", "member_count"}]. */
 static json_t *stack_view(struct api_request *req, json_t *st) {
-        json_object_set_new(st, "template_size", json_integer((json_int_t) strlen(json_str(st, "template", ""))));
+        json_object_set_new(st, "template_size", json_integer((json_int_t) strlen(tide_json_str(st, "template", ""))));
         json_object_del(st, "template");
         json_t *groups = json_array(), *all = NULL, *inst;
         size_t i, k;
@@ -24,12 +24,12 @@ static json_t *stack_view(struct api_request *req, json_t *st) {
                         continue;
                 size_t n = 0;
                 json_array_foreach(all, k, inst)
-                        n += streq(json_str(inst, "asg_id", ""), json_str(g, "id", "")) &&
-                             !json_int(inst, "asg_leaving_ms", 0) && !streq(json_str(inst, "desired", ""), "deleted");
-                json_array_append_new(groups, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", "name", json_str(g, "name", ""),
-                                                        "min", (json_int_t) json_int(g, "min", 0), "max",
-                                                        (json_int_t) json_int(g, "max", 0), "desired",
-                                                        (json_int_t) json_int(g, "desired", 0), "member_count", (json_int_t) n,
+                        n += streq(tide_json_str(inst, "asg_id", ""), tide_json_str(g, "id", "")) &&
+                             !tide_json_int(inst, "asg_leaving_ms", 0) && !streq(tide_json_str(inst, "desired", ""), "deleted");
+                json_array_append_new(groups, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", "name", tide_json_str(g, "name", ""),
+                                                        "min", (json_int_t) tide_json_int(g, "min", 0), "max",
+                                                        (json_int_t) tide_json_int(g, "max", 0), "desired",
+                                                        (json_int_t) tide_json_int(g, "desired", 0), "member_count", (json_int_t) n,
                                                         "policy_count",
                                                         (json_int_t) json_array_size(json_object_get(g, "policies"))));
                 json_decref(g);
@@ -78,7 +78,7 @@ static int stack_create(struct api_request *req, struct api_reply *rep) {
         json_t *body = req->body, *translated = NULL, *st = NULL, *made = json_array(), *gb, *v, *extra = NULL;
         json_t *tmpl = json_object_get(body, "template"), *params = json_object_get(body, "parameters");
         _cleanup_free_ char *err = NULL, *id = NULL, *created = NULL;
-        const char *key, *name = json_str(body, "name", NULL);
+        const char *key, *name = tide_json_str(body, "name", NULL);
         size_t i;
         int r = TIDE_E_INVALID;
         if (!json_is_object(body)) {
@@ -124,7 +124,7 @@ static int stack_create(struct api_request *req, struct api_reply *rep) {
         if (!params)
                 json_object_set_new(st, "parameters", json_object());
         json_array_foreach(json_object_get(translated, "groups"), i, gb)
-                json_array_append_new(json_object_get(st, "groups"), json_string(json_str(gb, "name", "")));
+                json_array_append_new(json_object_get(st, "groups"), json_string(tide_json_str(gb, "name", "")));
         if ((r = model_obj_create(s, MODEL_STACK, st, NULL)) < 0) {
                 api_error(rep, r, r == TIDE_E_EXISTS ? "stack '%s' already exists" : "creating stack '%s': %s", name,
                           tide_strerror(r));
@@ -136,10 +136,10 @@ static int stack_create(struct api_request *req, struct api_reply *rep) {
                 _cleanup_free_ char *gerr = NULL;
                 r = autoscaler_group_create(s, gb, extra, &g, &gerr);
                 if (r < 0) {
-                        api_error(rep, r, "group '%s': %s", json_str(gb, "name", ""), gerr);
+                        api_error(rep, r, "group '%s': %s", tide_json_str(gb, "name", ""), gerr);
                         break;
                 }
-                json_array_append_new(made, json_string(json_str(g, "name", "")));
+                json_array_append_new(made, json_string(tide_json_str(g, "name", "")));
                 json_decref(g);
         }
         if (r < 0) {
@@ -164,7 +164,7 @@ static int stack_delete(struct api_request *req, struct api_reply *rep) {
         if (r < 0)
                 return api_error(rep, r, "stack '%.64s': %s", req->params[0], tide_strerror(r));
         if ((r = model_obj_delete(api_store(req), MODEL_STACK, st, rev)) < 0)
-                api_error(rep, r, "deleting stack '%s': %s", json_str(st, "name", ""), tide_strerror(r));
+                api_error(rep, r, "deleting stack '%s': %s", tide_json_str(st, "name", ""), tide_strerror(r));
         else {
                 delete_groups(req, json_object_get(st, "groups"));
                 rep->status = 204;

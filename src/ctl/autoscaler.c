@@ -121,14 +121,14 @@ static int64_t member_index(const char *group, const char *name) {
 
 static int64_t created_ms_of(json_t *inst) {
         /* t_request_ms is when it was asked for (ms since the epoch). */
-        return json_int(inst, "t_request_ms", 0);
+        return tide_json_int(inst, "t_request_ms", 0);
 }
 
 static enum member_kind classify(json_t *inst) {
-        const char *desired = json_str(inst, "desired", ""), *status = json_str(inst, "status", "");
+        const char *desired = tide_json_str(inst, "desired", ""), *status = tide_json_str(inst, "status", "");
         if (streq(desired, "deleted"))
                 return MEMBER_GONE;
-        if (json_int(inst, "asg_leaving_ms", 0) > 0)
+        if (tide_json_int(inst, "asg_leaving_ms", 0) > 0)
                 return MEMBER_LEAVING;
         if (streq(status, "error"))
                 return MEMBER_FAILED;
@@ -167,7 +167,7 @@ static void do_delete(json_t *inst, void *userdata) {
 static void do_leave(json_t *inst, void *userdata) {
         int64_t now = *(int64_t *) userdata;
         json_object_set_new(inst, "asg_leaving_ms", json_integer(now));
-        if (streq(json_str(inst, "status", ""), "running") || streq(json_str(inst, "status", ""), "building")) {
+        if (streq(tide_json_str(inst, "status", ""), "running") || streq(tide_json_str(inst, "status", ""), "building")) {
                 json_object_set_new(inst, "desired", json_string("stopped"));
                 json_object_set_new(inst, "task", json_string("stopping"));
         }
@@ -177,8 +177,8 @@ static void do_leave(json_t *inst, void *userdata) {
 
 static double member_value(struct metrics *m, const char *metric, json_t *inst, int64_t now) {
         struct metrics_vm_rates r;
-        const char *id = json_str(inst, "id", "");
-        if (!streq(json_str(inst, "status", ""), "running") || metrics_vm_rates(m, id, &r) < 0 ||
+        const char *id = tide_json_str(inst, "id", "");
+        if (!streq(tide_json_str(inst, "status", ""), "running") || metrics_vm_rates(m, id, &r) < 0 ||
             now - r.t_ms > SAMPLE_STALE_MS)
                 return NAN;
         if (streq(metric, "cpu"))
@@ -218,19 +218,19 @@ static double member_value(struct metrics *m, const char *metric, json_t *inst, 
 }
 
 static void policy_of(json_t *p, struct as_policy *ret) {
-        int stat = as_stat_from_string(json_str(p, "stat", "avg"));
-        int adjust = as_adjust_from_string(json_str(p, "adjust_type", "change"));
-        int victim = as_victim_from_string(json_str(p, "victim", "newest"));
+        int stat = as_stat_from_string(tide_json_str(p, "stat", "avg"));
+        int adjust = as_adjust_from_string(tide_json_str(p, "adjust_type", "change"));
+        int victim = as_victim_from_string(tide_json_str(p, "victim", "newest"));
         *ret = (struct as_policy) {
-                .name = json_str(p, "name", "policy"),
-                .metric = json_str(p, "metric", "cpu"),
+                .name = tide_json_str(p, "name", "policy"),
+                .metric = tide_json_str(p, "metric", "cpu"),
                 .stat = stat < 0 ? AS_STAT_AVG : (enum as_stat) stat,
-                .above = streq(json_str(p, "op", "above"), "above"),
+                .above = streq(tide_json_str(p, "op", "above"), "above"),
                 .threshold = json_number_value(json_object_get(p, "threshold")),
-                .for_ms = json_int(p, "for_s", 300) * 1000,
+                .for_ms = tide_json_int(p, "for_s", 300) * 1000,
                 .adjust = adjust < 0 ? AS_ADJUST_CHANGE : (enum as_adjust) adjust,
-                .adjustment = (double) json_int(p, "adjustment", 0),
-                .cooldown_ms = json_int(p, "cooldown_s", 300) * 1000,
+                .adjustment = (double) tide_json_int(p, "adjustment", 0),
+                .cooldown_ms = tide_json_int(p, "cooldown_s", 300) * 1000,
                 .victim = victim < 0 ? AS_VICTIM_NEWEST : (enum as_victim) victim,
         };
 }
@@ -249,7 +249,7 @@ static void record_decision(json_t *g, const struct decided *dc) {
         size_t i;
         json_t *p;
         json_array_foreach(json_object_get(g, "policies"), i, p)
-                if (streq(json_str(p, "name", ""), dc->policy))
+                if (streq(tide_json_str(p, "name", ""), dc->policy))
                         json_object_set_new(p, "last_action_ms", json_integer(dc->now));
         json_t *list = json_object_get(g, "decisions");
         if (!json_is_array(list)) {
@@ -271,7 +271,7 @@ static void evaluate(struct autoscaler *a, json_t *g, int64_t rev, struct member
                      int64_t *desired) {
         json_t *policies = json_object_get(g, "policies");
         size_t n = json_array_size(policies);
-        *desired = json_int(g, "desired", 0);
+        *desired = tide_json_int(g, "desired", 0);
         if (n == 0)
                 return;
         struct as_policy *pol = xcalloc(n, sizeof *pol);
@@ -289,7 +289,7 @@ static void evaluate(struct autoscaler *a, json_t *g, int64_t rev, struct member
         pthread_mutex_lock(&a->lock);
         for (size_t i = 0; i < n; i++) {
                 json_t *p = json_array_get(policies, i);
-                struct slot *s = slot_for(a, json_str(g, "id", ""), pol[i].name, json_int(p, "last_action_ms", 0));
+                struct slot *s = slot_for(a, tide_json_str(g, "id", ""), pol[i].name, tide_json_int(p, "last_action_ms", 0));
                 s->seen = true;
                 st[i] = s->st;
         }
@@ -298,7 +298,7 @@ static void evaluate(struct autoscaler *a, json_t *g, int64_t rev, struct member
         struct as_decision d;
         struct as_policy_state *before = xcalloc(n, sizeof *before);
         memcpy(before, st, n * sizeof *st);
-        as_evaluate(pol, st, agg, n, *desired, json_int(g, "min", 0), json_int(g, "max", 0), now, &d);
+        as_evaluate(pol, st, agg, n, *desired, tide_json_int(g, "min", 0), tide_json_int(g, "max", 0), now, &d);
         bool keep_state = true;
         if (d.act) {
                 struct decided dc = { .d = &d, .policy = pol[d.policy].name, .now = now };
@@ -306,19 +306,19 @@ static void evaluate(struct autoscaler *a, json_t *g, int64_t rev, struct member
                 int r = model_obj_update(a->cfg.store, MODEL_GROUP, g, rev, NULL);
                 if (r >= 0) {
                         *desired = d.to;
-                        log_info("group '%s': %s", json_str(g, "name", ""), d.reason);
+                        log_info("group '%s': %s", tide_json_str(g, "name", ""), d.reason);
                         model_group_event_emit(a->cfg.store, "info", "group.scale", g, NULL, NULL, "%s", d.reason);
                 } else {
                         /* Changed meanwhile (a set, a new policy): the next pass decides again. */
                         keep_state = false;
                         if (r != TIDE_E_CONFLICT)
-                                log_warning_errno(r, "group '%s': recording a decision: %m", json_str(g, "name", ""));
+                                log_warning_errno(r, "group '%s': recording a decision: %m", tide_json_str(g, "name", ""));
                 }
         }
         pthread_mutex_lock(&a->lock);
         for (size_t i = 0; i < n; i++) {
                 /* A slot may have moved (slot_for reallocates): look it up again. */
-                struct slot *s = slot_for(a, json_str(g, "id", ""), pol[i].name, 0);
+                struct slot *s = slot_for(a, tide_json_str(g, "id", ""), pol[i].name, 0);
                 /* A decision not recorded is as if not taken: the next pass takes it again. */
                 s->st = keep_state || i != d.policy ? st[i] : before[i];
         }
@@ -333,7 +333,7 @@ static void evaluate(struct autoscaler *a, json_t *g, int64_t rev, struct member
 /* Creates member <group>-<index>; the error of sched_instance_create (TIDE_E_NO_HOST: stored in
  * error, without a host). */
 static int add_member(struct autoscaler *a, json_t *g, const char *server_group, int64_t index, int64_t now) {
-        _cleanup_free_ char *name = xasprintf("%s-%" PRId64, json_str(g, "name", ""), index);
+        _cleanup_free_ char *name = xasprintf("%s-%" PRId64, tide_json_str(g, "name", ""), index);
         json_t *body = json_pack("{s:s, s:O, s:O, s:O, s:O}", "name", name, "flavor", json_object_get(g, "flavor"), "image",
                                  json_object_get(g, "image"), "user_data", json_object_get(g, "user_data"), "priority",
                                  json_object_get(g, "priority"));
@@ -341,22 +341,22 @@ static int add_member(struct autoscaler *a, json_t *g, const char *server_group,
                 json_object_set(body, "elastic", json_object_get(g, "elastic"));
         if (server_group)
                 json_object_set_new(body, "group", json_string(server_group));
-        json_t *extra = json_pack("{s:s, s:s}", "asg", json_str(g, "name", ""), "asg_id", json_str(g, "id", ""));
+        json_t *extra = json_pack("{s:s, s:s}", "asg", tide_json_str(g, "name", ""), "asg_id", tide_json_str(g, "id", ""));
         json_t *inst = NULL;
         _cleanup_free_ char *err = NULL;
         int r = sched_instance_create(a->cfg.store, a->cfg.sched_cache, body, extra, false, now, &inst, &err);
         if (r >= 0)
-                model_group_event_emit(a->cfg.store, "info", "group.member_added", g, inst, json_str(inst, "host", NULL),
+                model_group_event_emit(a->cfg.store, "info", "group.member_added", g, inst, tide_json_str(inst, "host", NULL),
                                        "group '%s': member '%s' added on host '%s' (desired %" PRId64 ")",
-                                       json_str(g, "name", ""), name, json_str(inst, "host", ""), json_int(g, "desired", 0));
+                                       tide_json_str(g, "name", ""), name, tide_json_str(inst, "host", ""), tide_json_int(g, "desired", 0));
         else if (r == TIDE_E_NO_HOST)
                 model_group_event_emit(a->cfg.store, "error", "group.member_added", g, inst, NULL,
-                                       "group '%s': member '%s' has no host: %s", json_str(g, "name", ""), name, err);
+                                       "group '%s': member '%s' has no host: %s", tide_json_str(g, "name", ""), name, err);
         else
                 model_group_event_emit(a->cfg.store, "error", "group.error", g, NULL, NULL,
-                                       "group '%s': cannot add member '%s': %s", json_str(g, "name", ""), name, err);
+                                       "group '%s': cannot add member '%s': %s", tide_json_str(g, "name", ""), name, err);
         if (r < 0 && r != TIDE_E_NO_HOST)
-                log_warning("group '%s': adding member '%s': %s", json_str(g, "name", ""), name, err);
+                log_warning("group '%s': adding member '%s': %s", tide_json_str(g, "name", ""), name, err);
         json_decref(inst);
         json_decref(extra);
         json_decref(body);
@@ -364,11 +364,11 @@ static int add_member(struct autoscaler *a, json_t *g, const char *server_group,
 }
 
 static void reconcile(struct autoscaler *a, json_t *g, struct member *mem, size_t n_mem, int64_t desired, int64_t now) {
-        const char *gname = json_str(g, "name", "");
+        const char *gname = tide_json_str(g, "name", "");
         size_t healthy = 0;
         for (size_t i = 0; i < n_mem; i++) {
                 struct member *m = &mem[i];
-                const char *mname = json_str(m->inst, "name", "");
+                const char *mname = tide_json_str(m->inst, "name", "");
                 switch (m->kind) {
                 case MEMBER_HEALTHY:
                         healthy++;
@@ -384,19 +384,19 @@ static void reconcile(struct autoscaler *a, json_t *g, struct member *mem, size_
                                 if (sched_store_delete(a->cfg.store, m->inst) >= 0)
                                         model_group_event_emit(a->cfg.store, "warning", "group.member_failed", g, m->inst,
                                                                NULL, "group '%s': member '%s' was not placed (%s): deleted",
-                                                               gname, mname, json_str(m->inst, "error", "error"));
+                                                               gname, mname, tide_json_str(m->inst, "error", "error"));
                                 break;
                         }
-                        if (update_instance(a->cfg.store, json_str(m->inst, "id", ""), do_delete, NULL) >= 0)
+                        if (update_instance(a->cfg.store, tide_json_str(m->inst, "id", ""), do_delete, NULL) >= 0)
                                 model_group_event_emit(a->cfg.store, "warning", "group.member_failed", g, m->inst, NULL,
                                                        "group '%s': member '%s' failed (%s): deleted, to be replaced",
-                                                       gname, mname, json_str(m->inst, "error", "error"));
+                                                       gname, mname, tide_json_str(m->inst, "error", "error"));
                         break;
                 case MEMBER_LEAVING: {
-                        const char *status = json_str(m->inst, "status", "");
+                        const char *status = tide_json_str(m->inst, "status", "");
                         bool down = streq(status, "stopped") || streq(status, "error");
-                        bool late = now - json_int(m->inst, "asg_leaving_ms", now) > a->cfg.stop_timeout_ms;
-                        if ((down || late) && update_instance(a->cfg.store, json_str(m->inst, "id", ""), do_delete, NULL) >= 0)
+                        bool late = now - tide_json_int(m->inst, "asg_leaving_ms", now) > a->cfg.stop_timeout_ms;
+                        if ((down || late) && update_instance(a->cfg.store, tide_json_str(m->inst, "id", ""), do_delete, NULL) >= 0)
                                 model_group_event_emit(a->cfg.store, "info", "group.member_removed", g, m->inst, NULL,
                                                        "group '%s': member '%s' %s, deleted", gname, mname,
                                                        down ? "stopped" : "not stopped in time");
@@ -407,19 +407,19 @@ static void reconcile(struct autoscaler *a, json_t *g, struct member *mem, size_
                 }
         }
 
-        if ((int64_t) healthy < desired && !backing_off(a, json_str(g, "id", ""), now)) {
+        if ((int64_t) healthy < desired && !backing_off(a, tide_json_str(g, "id", ""), now)) {
                 int64_t *used = xcalloc(n_mem + (size_t) (desired - (int64_t) healthy), sizeof *used);
                 size_t n_used = 0;
                 for (size_t i = 0; i < n_mem; i++)
                         if (mem[i].index > 0)
                                 used[n_used++] = mem[i].index;
-                const char *sg = json_bool(g, "spread", true) ? json_str(g, "server_group", NULL) : NULL;
+                const char *sg = tide_json_bool(g, "spread", true) ? tide_json_str(g, "server_group", NULL) : NULL;
                 for (int64_t k = (int64_t) healthy; k < desired; k++) {
                         int64_t idx = as_next_index(used, n_used);
                         used[n_used++] = idx;
                         if (add_member(a, g, sg, idx, now) == TIDE_E_NO_HOST) {
                                 /* No host fits now: try again later, not every second. */
-                                back_off(a, json_str(g, "id", ""), now + NO_HOST_BACKOFF_MS);
+                                back_off(a, tide_json_str(g, "id", ""), now + NO_HOST_BACKOFF_MS);
                                 break;
                         }
                 }
@@ -438,16 +438,16 @@ static void reconcile(struct autoscaler *a, json_t *g, struct member *mem, size_
                         load[k] = member_value(a->cfg.metrics, "cpu", mem[i].inst, now);
                         k++;
                 }
-                int v = as_victim_from_string(json_str(g, "shrink_victim", "newest"));
+                int v = as_victim_from_string(tide_json_str(g, "shrink_victim", "newest"));
                 size_t n_go = as_victims(v < 0 ? AS_VICTIM_NEWEST : (enum as_victim) v, created, index, load, n,
                                          (size_t) desired, go);
                 for (size_t j = 0; j < n_go; j++) {
                         json_t *inst = mem[map[go[j]]].inst;
-                        if (update_instance(a->cfg.store, json_str(inst, "id", ""), do_leave, &now) >= 0)
+                        if (update_instance(a->cfg.store, tide_json_str(inst, "id", ""), do_leave, &now) >= 0)
                                 model_group_event_emit(a->cfg.store, "info", "group.member_leaving", g, inst, NULL,
                                                        "group '%s': member '%s' goes (desired %" PRId64 ", %s first): "
-                                                       "shutting down", gname, json_str(inst, "name", ""), desired,
-                                                       json_str(g, "shrink_victim", "newest"));
+                                                       "shutting down", gname, tide_json_str(inst, "name", ""), desired,
+                                                       tide_json_str(g, "shrink_victim", "newest"));
                 }
                 free(go);
                 free(map);
@@ -465,16 +465,16 @@ static void sweep_spread_groups(struct autoscaler *a, json_t *groups, json_t **i
         size_t i, k;
         json_t *sg, *x;
         json_array_foreach(sgs, i, sg) {
-                const char *owner = json_str(sg, "asg_id", NULL);
+                const char *owner = tide_json_str(sg, "asg_id", NULL);
                 bool used = !owner;
                 json_array_foreach(groups, k, x)
-                        used = used || streq(json_str(x, "id", ""), owner);
+                        used = used || streq(tide_json_str(x, "id", ""), owner);
                 /* Young ones are left: the API writes the server group just before its group. */
-                used = used || now_ms() - json_int(sg, "created_ms", 0) < a->cfg.spread_grace_ms;
+                used = used || now_ms() - tide_json_int(sg, "created_ms", 0) < a->cfg.spread_grace_ms;
                 if (!used && !*instances && model_obj_list(a->cfg.store, MODEL_INSTANCE, instances) < 0)
                         break;
                 json_array_foreach(*instances, k, x)
-                        used = used || streq(json_str(x, "group_id", ""), json_str(sg, "id", ""));
+                        used = used || streq(tide_json_str(x, "group_id", ""), tide_json_str(sg, "id", ""));
                 json_t *owner_now;
                 if (!used && model_obj_get(a->cfg.store, MODEL_GROUP, owner, &owner_now, NULL) >= 0) {
                         json_decref(owner_now);   /* created since the pass began */
@@ -494,17 +494,17 @@ static void pass(struct autoscaler *a) {
             (json_array_size(groups) > 0 && model_obj_list(a->cfg.store, MODEL_INSTANCE, &instances) < 0))
                 goto out;
         json_array_foreach(groups, gi, g) {
-                const char *gid = json_str(g, "id", "");
-                if (json_bool(g, "deleting", false))
+                const char *gid = tide_json_str(g, "id", "");
+                if (tide_json_bool(g, "deleting", false))
                         continue;
                 struct member *mem = xcalloc(json_array_size(instances) + 1, sizeof *mem);
                 size_t n_mem = 0, ii;
                 json_t *inst;
                 json_array_foreach(instances, ii, inst) {
-                        if (!streq(json_str(inst, "asg_id", ""), gid))
+                        if (!streq(tide_json_str(inst, "asg_id", ""), gid))
                                 continue;
                         mem[n_mem++] = (struct member) { .inst = inst, .kind = classify(inst),
-                                                         .index = member_index(json_str(g, "name", ""), json_str(inst, "name", "")),
+                                                         .index = member_index(tide_json_str(g, "name", ""), tide_json_str(inst, "name", "")),
                                                          .created_ms = created_ms_of(inst) };
                 }
                 /* The group as stored now, with its revision, for the decision's compare-and-swap. */

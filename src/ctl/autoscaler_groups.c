@@ -14,31 +14,31 @@ int autoscaler_group_create(struct store *s, json_t *body, json_t *extra, json_t
         int r = model_group_from_request(body, &g, ret_err);
         if (r < 0)
                 return r;
-        if ((r = model_obj_get(s, MODEL_FLAVOR, json_str(g, "flavor", ""), &flavor, NULL)) < 0) {
-                *ret_err = xasprintf("flavor '%s': %s", json_str(g, "flavor", ""), tide_strerror(r));
+        if ((r = model_obj_get(s, MODEL_FLAVOR, tide_json_str(g, "flavor", ""), &flavor, NULL)) < 0) {
+                *ret_err = xasprintf("flavor '%s': %s", tide_json_str(g, "flavor", ""), tide_strerror(r));
                 goto out;
         }
-        if ((r = model_obj_get(s, MODEL_IMAGE, json_str(g, "image", ""), &image, NULL)) < 0) {
-                *ret_err = xasprintf("image '%s': %s", json_str(g, "image", ""), tide_strerror(r));
+        if ((r = model_obj_get(s, MODEL_IMAGE, tide_json_str(g, "image", ""), &image, NULL)) < 0) {
+                *ret_err = xasprintf("image '%s': %s", tide_json_str(g, "image", ""), tide_strerror(r));
                 goto out;
         }
-        json_object_set_new(g, "flavor", json_string(json_str(flavor, "name", "")));
-        json_object_set_new(g, "image", json_string(json_str(image, "name", "")));
+        json_object_set_new(g, "flavor", json_string(tide_json_str(flavor, "name", "")));
+        json_object_set_new(g, "image", json_string(tide_json_str(image, "name", "")));
         id = id_new_uuid();
         json_object_set_new(g, "id", json_string(id));
         model_set_now(g, "created");
         model_set_now(g, "updated");
         if (extra)
                 json_object_update(g, extra);
-        if (model_obj_get(s, MODEL_GROUP, json_str(g, "name", ""), &sg, NULL) >= 0) {
+        if (model_obj_get(s, MODEL_GROUP, tide_json_str(g, "name", ""), &sg, NULL) >= 0) {
                 json_decref(TAKE_PTR(sg));
-                *ret_err = xasprintf("group '%s' already exists", json_str(g, "name", ""));
+                *ret_err = xasprintf("group '%s' already exists", tide_json_str(g, "name", ""));
                 r = TIDE_E_EXISTS;
                 goto out;
         }
-        if (json_bool(g, "spread", true)) {
+        if (tide_json_bool(g, "spread", true)) {
                 /* A soft-anti-affinity server group spreads the members over the hosts. */
-                sg_name = xasprintf("asg-%s", json_str(g, "name", ""));
+                sg_name = xasprintf("asg-%s", tide_json_str(g, "name", ""));
                 sg_id = id_new_uuid();
                 _cleanup_free_ char *created = time_format_ms(now_ms());
                 sg = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "name", sg_name, "policy", "soft-anti-affinity", "id",
@@ -53,8 +53,8 @@ int autoscaler_group_create(struct store *s, json_t *body, json_t *extra, json_t
         }
         r = model_obj_create(s, MODEL_GROUP, g, NULL);
         if (r < 0) {
-                *ret_err = r == TIDE_E_EXISTS ? xasprintf("group '%s' already exists", json_str(g, "name", ""))
-                                              : xasprintf("creating group '%s': %s", json_str(g, "name", ""), tide_strerror(r));
+                *ret_err = r == TIDE_E_EXISTS ? xasprintf("group '%s' already exists", tide_json_str(g, "name", ""))
+                                              : xasprintf("creating group '%s': %s", tide_json_str(g, "name", ""), tide_strerror(r));
                 /* Nothing half-made: the spread group goes again. */
                 if (sg)
                         (void) model_obj_delete(s, MODEL_SERVER_GROUP, sg, 0);
@@ -62,8 +62,8 @@ int autoscaler_group_create(struct store *s, json_t *body, json_t *extra, json_t
         }
         model_group_event_emit(s, "info", "group.created", g, NULL, NULL,
                                "group '%s' created: %lld member(s) of flavor '%s', min %lld, max %lld, %zu policies",
-                               json_str(g, "name", ""), (long long) json_int(g, "desired", 0), json_str(g, "flavor", ""),
-                               (long long) json_int(g, "min", 0), (long long) json_int(g, "max", 0),
+                               tide_json_str(g, "name", ""), (long long) tide_json_int(g, "desired", 0), tide_json_str(g, "flavor", ""),
+                               (long long) tide_json_int(g, "min", 0), (long long) tide_json_int(g, "max", 0),
                                json_array_size(json_object_get(g, "policies")));
         *ret = TAKE_PTR(g);
 out:
@@ -98,13 +98,13 @@ int autoscaler_group_delete(struct store *s, json_t *g, int64_t rev) {
         size_t n = 0, i;
         if (model_obj_list(s, MODEL_INSTANCE, &all) >= 0)
                 json_array_foreach(all, i, inst)
-                        if (streq(json_str(inst, "asg_id", ""), json_str(g, "id", ""))) {
-                                delete_member(s, json_str(inst, "id", ""));
+                        if (streq(tide_json_str(inst, "asg_id", ""), tide_json_str(g, "id", ""))) {
+                                delete_member(s, tide_json_str(inst, "id", ""));
                                 n++;
                         }
         json_decref(all);
         model_group_event_emit(s, "info", "group.deleted", g, NULL, NULL, "group '%s' deleted with its %zu member(s)",
-                               json_str(g, "name", ""), n);
+                               tide_json_str(g, "name", ""), n);
         return 0;
 }
 

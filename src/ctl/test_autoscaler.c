@@ -107,7 +107,7 @@ static void cleanup(void) {
 }
 
 static struct hv_conn *conn_of(json_t *inst) {
-        const char *host = json_str(inst, "host", "");
+        const char *host = tide_json_str(inst, "host", "");
         for (size_t i = 0; i < N_HOSTS; i++)
                 if (streq(host, host_names[i]))
                         return conns[i];
@@ -118,7 +118,7 @@ static struct hv_conn *conn_of(json_t *inst) {
 static int dom_state(json_t *inst) {
         struct hv_conn *c = conn_of(inst);
         struct hv_domain_info di = {};
-        if (!c || hv_conn_driver(c)->domain_info(c, json_str(inst, "id", ""), &di) < 0)
+        if (!c || hv_conn_driver(c)->domain_info(c, tide_json_str(inst, "id", ""), &di) < 0)
                 return -1;
         int st = (int) di.state;
         hv_domain_info_clear(&di);
@@ -147,13 +147,13 @@ static void dump_state(void) {
                 json_t *inst;
                 fprintf(stderr, "members:\n");
                 json_array_foreach(all, i, inst) {
-                        if (!streq(json_str(inst, "asg_id", ""), group_id))
+                        if (!streq(tide_json_str(inst, "asg_id", ""), group_id))
                                 continue;
                         fprintf(stderr, "  %-7s %s status %-8s desired %-8s task %-8s host %-3s leaving %" PRId64
-                                " t_request_ms %" PRId64 " domain %s\n", json_str(inst, "name", ""),
-                                json_str(inst, "id", ""), json_str(inst, "status", ""), json_str(inst, "desired", ""),
-                                json_str(inst, "task", "-"), json_str(inst, "host", "-"),
-                                json_int(inst, "asg_leaving_ms", 0), json_int(inst, "t_request_ms", 0),
+                                " t_request_ms %" PRId64 " domain %s\n", tide_json_str(inst, "name", ""),
+                                tide_json_str(inst, "id", ""), tide_json_str(inst, "status", ""), tide_json_str(inst, "desired", ""),
+                                tide_json_str(inst, "task", "-"), tide_json_str(inst, "host", "-"),
+                                tide_json_int(inst, "asg_leaving_ms", 0), tide_json_int(inst, "t_request_ms", 0),
                                 dom_state_name(dom_state(inst)));
                 }
                 json_decref(all);
@@ -163,12 +163,12 @@ static void dump_state(void) {
                 json_t *e;
                 fprintf(stderr, "events of the group:\n");
                 json_array_foreach(events, i, e)
-                        fprintf(stderr, "  %s %-7s %-20s %s\n", json_str(e, "time", ""), json_str(e, "severity", ""),
-                                json_str(e, "type", ""), json_str(e, "message", ""));
+                        fprintf(stderr, "  %s %-7s %-20s %s\n", tide_json_str(e, "time", ""), tide_json_str(e, "severity", ""),
+                                tide_json_str(e, "type", ""), tide_json_str(e, "message", ""));
                 json_decref(events);
         }
         if (autoscaler && autoscaler_group_status(autoscaler, group_id, &st) >= 0) {
-                _cleanup_free_ char *text = json_dump_compact(st);
+                _cleanup_free_ char *text = tide_json_dump(st);
                 fprintf(stderr, "autoscaler status: %s\n", text);
                 json_decref(st);
         }
@@ -186,9 +186,9 @@ static void create_group(const char *body_text) {
         if (autoscaler_group_create(store, body, NULL, &g, &err) < 0)
                 FAIL("group %s: %s", body_text, err);
         json_decref(body);
-        CHECK(json_bool(g, "spread", false) && json_str(g, "server_group", NULL));
-        group_id = xstrdup(json_str(g, "id", ""));
-        sg_id = xstrdup(json_str(g, "server_group", ""));
+        CHECK(tide_json_bool(g, "spread", false) && tide_json_str(g, "server_group", NULL));
+        group_id = xstrdup(tide_json_str(g, "id", ""));
+        sg_id = xstrdup(tide_json_str(g, "server_group", ""));
         json_decref(g);
 }
 
@@ -223,7 +223,7 @@ static void do_fail(json_t *inst) {
 /* POST /v1/instances/{}/action {"action": "stop"} (do_stop). */
 static void do_stop(json_t *inst) {
         json_object_set_new(inst, "desired", json_string("stopped"));
-        if (!streq(json_str(inst, "status", ""), "stopped"))
+        if (!streq(tide_json_str(inst, "status", ""), "stopped"))
                 json_object_set_new(inst, "task", json_string("stopping"));
 }
 
@@ -237,7 +237,7 @@ static json_t *group_get(int64_t *ret_rev) {
 
 static int64_t group_desired(void) {
         json_t *g = group_get(NULL);
-        int64_t d = json_int(g, "desired", -1);
+        int64_t d = tide_json_int(g, "desired", -1);
         json_decref(g);
         return d;
 }
@@ -246,14 +246,14 @@ static json_t *policy_of(json_t *g, const char *name) {
         size_t i;
         json_t *p;
         json_array_foreach(json_object_get(g, "policies"), i, p)
-                if (streq(json_str(p, "name", ""), name))
+                if (streq(tide_json_str(p, "name", ""), name))
                         return p;
         return NULL;
 }
 
 /* When the policy last acted, as the group records it (ms since the epoch; 0: never). */
 static int64_t policy_last_ms(json_t *g, const char *name) {
-        return json_int(policy_of(g, name), "last_action_ms", 0);
+        return tide_json_int(policy_of(g, name), "last_action_ms", 0);
 }
 
 /* The group's members as stored now, by name. */
@@ -263,7 +263,7 @@ static json_t *members_get(void) {
         size_t i;
         json_t *inst;
         json_array_foreach(all, i, inst)
-                if (streq(json_str(inst, "asg_id", ""), group_id))
+                if (streq(tide_json_str(inst, "asg_id", ""), group_id))
                         json_array_append(ret, inst);
         json_decref(all);
         return ret;
@@ -273,18 +273,18 @@ static json_t *find_member(json_t *members, const char *key, const char *value) 
         size_t i;
         json_t *m;
         json_array_foreach(members, i, m)
-                if (streq(json_str(m, key, ""), value))
+                if (streq(tide_json_str(m, key, ""), value))
                         return m;
         return NULL;
 }
 
 static bool is_leaving(json_t *m) {
-        return json_int(m, "asg_leaving_ms", 0) > 0 || streq(json_str(m, "desired", ""), "deleted");
+        return tide_json_int(m, "asg_leaving_ms", 0) > 0 || streq(tide_json_str(m, "desired", ""), "deleted");
 }
 
 /* Counts as the group's: wanted running, running, not on its way out. */
 static bool is_running_member(json_t *m) {
-        return !is_leaving(m) && streq(json_str(m, "desired", ""), "running") && streq(json_str(m, "status", ""), "running");
+        return !is_leaving(m) && streq(tide_json_str(m, "desired", ""), "running") && streq(tide_json_str(m, "status", ""), "running");
 }
 
 static size_t count_running(json_t *members) {
@@ -307,7 +307,7 @@ static bool set_demand(json_t *m, double frac) {
         struct hv_conn *c = conn_of(m);
         if (!c)
                 return false;
-        int r = hv_sim_set_demand(c, json_str(m, "id", ""), frac * (double) json_int(m, "vcpus", 1), 0);
+        int r = hv_sim_set_demand(c, tide_json_str(m, "id", ""), frac * (double) tide_json_int(m, "vcpus", 1), 0);
         if (r == TIDE_E_NOT_FOUND)
                 return false;
         CHECK_OK(r);
@@ -327,7 +327,7 @@ static json_t *events_of(json_t *events, const char *type, const char *id) {
         size_t i;
         json_t *e;
         json_array_foreach(events, i, e)
-                if (streq(json_str(e, "type", ""), type) && (!id || streq(json_str(e, "instance_id", ""), id)))
+                if (streq(tide_json_str(e, "type", ""), type) && (!id || streq(tide_json_str(e, "instance_id", ""), id)))
                         json_array_append(ret, e);
         return ret;
 }
@@ -344,9 +344,9 @@ static size_t count_events(const char *type, const char *id) {
 static int64_t event_ms(json_t *e) {
         char digits[18];
         int64_t ms;
-        snprintf(digits, sizeof digits, "%s", json_str(e, "id", ""));
+        snprintf(digits, sizeof digits, "%s", tide_json_str(e, "id", ""));
         if (parse_int64(digits, 0, INT64_MAX, &ms) < 0)
-                FAIL("event id '%s' does not start with its stamp", json_str(e, "id", ""));
+                FAIL("event id '%s' does not start with its stamp", tide_json_str(e, "id", ""));
         return ms;
 }
 
@@ -355,7 +355,7 @@ static void show_new_events(void) {
         json_t *ev = group_events();
         for (size_t i = events_shown; i < json_array_size(ev); i++) {
                 json_t *e = json_array_get(ev, i);
-                printf("  event %s %-20s %s\n", json_str(e, "time", ""), json_str(e, "type", ""), json_str(e, "message", ""));
+                printf("  event %s %-20s %s\n", tide_json_str(e, "time", ""), tide_json_str(e, "type", ""), tide_json_str(e, "message", ""));
         }
         events_shown = json_array_size(ev);
         json_decref(ev);
@@ -368,7 +368,7 @@ static json_t *wait_running(size_t n, const char *not_id, int64_t timeout_ms) {
                 json_t *ms = members_get(), *m;
                 size_t k = 0, i;
                 json_array_foreach(ms, i, m)
-                        k += is_running_member(m) && !(not_id && streq(json_str(m, "id", ""), not_id));
+                        k += is_running_member(m) && !(not_id && streq(tide_json_str(m, "id", ""), not_id));
                 if (k == n)
                         return ms;
                 json_decref(ms);
@@ -382,8 +382,8 @@ static void print_members(json_t *ms) {
         size_t i;
         json_t *m;
         json_array_foreach(ms, i, m)
-                printf("  member %-6s %-8s on %s%s\n", json_str(m, "name", ""), json_str(m, "status", ""),
-                       json_str(m, "host", "-"), is_leaving(m) ? " (leaving)" : "");
+                printf("  member %-6s %-8s on %s%s\n", tide_json_str(m, "name", ""), tide_json_str(m, "status", ""),
+                       tide_json_str(m, "host", "-"), is_leaving(m) ? " (leaving)" : "");
 }
 
 static void wait_event(const char *type, const char *id, const char *name, int64_t timeout_ms) {
@@ -398,8 +398,8 @@ static void wait_event(const char *type, const char *id, const char *name, int64
 /* The autoscaler writes group.member_added once its create has returned; the simulated host
  * may run the member before that. Waits for it, then checks there is exactly one. */
 static void check_member_added(json_t *m) {
-        wait_event("group.member_added", json_str(m, "id", ""), json_str(m, "name", ""), RUNNING_TIMEOUT_MS);
-        CHECK(count_events("group.member_added", json_str(m, "id", "")) == 1);
+        wait_event("group.member_added", tide_json_str(m, "id", ""), tide_json_str(m, "name", ""), RUNNING_TIMEOUT_MS);
+        CHECK(count_events("group.member_added", tide_json_str(m, "id", "")) == 1);
 }
 
 /* ---- the phases ---- */
@@ -429,10 +429,10 @@ static void phase_start(void) {
         json_t *m1 = find_member(ms, "name", GROUP_NAME "-1"), *m2 = find_member(ms, "name", GROUP_NAME "-2");
         if (!m1 || !m2)
                 FAIL("the members are not named " GROUP_NAME "-1 and " GROUP_NAME "-2");
-        if (streq(json_str(m1, "host", ""), json_str(m2, "host", "")))
-                FAIL("both members are on host '%s': not spread", json_str(m1, "host", ""));
+        if (streq(tide_json_str(m1, "host", ""), tide_json_str(m2, "host", "")))
+                FAIL("both members are on host '%s': not spread", tide_json_str(m1, "host", ""));
         CHECK(conn_of(m1) && conn_of(m2));
-        CHECK(streq(json_str(m1, "group_id", ""), sg_id) && streq(json_str(m2, "group_id", ""), sg_id));
+        CHECK(streq(tide_json_str(m1, "group_id", ""), sg_id) && streq(tide_json_str(m2, "group_id", ""), sg_id));
         CHECK(dom_state(m1) == HV_STATE_RUNNING && dom_state(m2) == HV_STATE_RUNNING);
         CHECK(group_desired() == GROUP_MIN);
         check_member_added(m1);
@@ -450,9 +450,9 @@ static size_t saturate(json_t *saturated) {
         json_array_foreach(ms, i, m) {
                 bool done = false;
                 json_array_foreach(saturated, j, id)
-                        done = done || streq(json_string_value(id), json_str(m, "id", ""));
+                        done = done || streq(json_string_value(id), tide_json_str(m, "id", ""));
                 if (!done && !is_leaving(m) && set_demand(m, 1.0))
-                        json_array_append_new(saturated, json_string(json_str(m, "id", "")));
+                        json_array_append_new(saturated, json_string(tide_json_str(m, "id", "")));
         }
         json_decref(ms);
         return json_array_size(saturated);
@@ -463,16 +463,16 @@ static void check_last_decision(json_t *g, const char *policy, int64_t from, int
         json_t *list = json_object_get(g, "decisions");
         json_t *d = json_array_get(list, json_array_size(list) - 1);
         _cleanup_free_ char *want = xasprintf("desired %" PRId64 "→%" PRId64, from, to);
-        if (!d || !streq(json_str(d, "policy", ""), policy) || json_int(d, "from", -1) != from ||
-            json_int(d, "to", -1) != to || !strstr(json_str(d, "reason", ""), want))
+        if (!d || !streq(tide_json_str(d, "policy", ""), policy) || tide_json_int(d, "from", -1) != from ||
+            tide_json_int(d, "to", -1) != to || !strstr(tide_json_str(d, "reason", ""), want))
                 FAIL("the last decision is not policy '%s' %" PRId64 "→%" PRId64, policy, from, to);
-        printf("  decision %s: %s\n", json_str(d, "time", ""), json_str(d, "reason", ""));
+        printf("  decision %s: %s\n", tide_json_str(d, "time", ""), tide_json_str(d, "reason", ""));
 }
 
 /* The group.scale event whose message is reason. */
 static void check_scale_event(json_t *g) {
         json_t *list = json_object_get(g, "decisions");
-        const char *reason = json_str(json_array_get(list, json_array_size(list) - 1), "reason", "");
+        const char *reason = tide_json_str(json_array_get(list, json_array_size(list) - 1), "reason", "");
         int64_t deadline = mono_ms() + 2000;   /* emitted just after the decision is stored */
         for (;;) {
                 json_t *ev = group_events(), *scale = events_of(ev, "group.scale", NULL);
@@ -480,7 +480,7 @@ static void check_scale_event(json_t *g) {
                 json_t *e;
                 bool found = false;
                 json_array_foreach(scale, i, e)
-                        found = found || streq(json_str(e, "message", ""), reason);
+                        found = found || streq(tide_json_str(e, "message", ""), reason);
                 json_decref(scale);
                 json_decref(ev);
                 if (found)
@@ -502,7 +502,7 @@ static void phase_out(void) {
                 sleep_ms(POLL_MS);
                 saturate(saturated);
                 json_t *g = group_get(NULL);
-                int64_t desired = json_int(g, "desired", 0), last = policy_last_ms(g, "out");
+                int64_t desired = tide_json_int(g, "desired", 0), last = policy_last_ms(g, "out");
                 size_t n_dec = json_array_size(json_object_get(g, "decisions"));
                 if (t4 == 0 && desired != GROUP_MIN) {
                         t4 = mono_ms();
@@ -553,7 +553,7 @@ static void phase_out(void) {
         json_t *m;
         json_array_foreach(ms, i, m)
                 for (size_t h = 0; h < N_HOSTS; h++)
-                        per_host[h] += streq(json_str(m, "host", ""), host_names[h]);
+                        per_host[h] += streq(tide_json_str(m, "host", ""), host_names[h]);
         printf("  spread: %zu on %s, %zu on %s\n", per_host[0], host_names[0], per_host[1], host_names[1]);
         CHECK(json_array_size(ms) == GROUP_MAX && per_host[0] + per_host[1] == GROUP_MAX);
         CHECK(per_host[0] == GROUP_MAX / 2 && per_host[1] == GROUP_MAX / 2);
@@ -565,14 +565,14 @@ static void phase_out(void) {
                 sleep_ms(4 * POLL_MS);
                 json_t *g = group_get(NULL);
                 size_t n_dec = json_array_size(json_object_get(g, "decisions"));
-                int64_t desired = json_int(g, "desired", 0);
+                int64_t desired = tide_json_int(g, "desired", 0);
                 json_decref(g);
                 if (n_dec != 2 || desired != GROUP_MAX)
                         FAIL("desired %" PRId64 " with %zu decisions while at max", desired, n_dec);
         }
         json_t *st;
         CHECK_OK(autoscaler_group_status(autoscaler, group_id, &st));
-        _cleanup_free_ char *text = json_dump_compact(st);
+        _cleanup_free_ char *text = tide_json_dump(st);
         printf("  at max for %d s more, no decision; status %s\n", HOLD_MS / 1000, text);
         json_decref(st);
         json_decref(saturated);
@@ -589,10 +589,10 @@ struct leaver {
 
 static int cmp_oldest(const void *x, const void *y) {
         json_t *a = *(json_t *const *) x, *b = *(json_t *const *) y;
-        int64_t ta = json_int(a, "t_request_ms", 0), tb = json_int(b, "t_request_ms", 0);
+        int64_t ta = tide_json_int(a, "t_request_ms", 0), tb = tide_json_int(b, "t_request_ms", 0);
         if (ta != tb)
                 return ta < tb ? -1 : 1;
-        int64_t ia = name_index(json_str(a, "name", "")), ib = name_index(json_str(b, "name", ""));
+        int64_t ia = name_index(tide_json_str(a, "name", "")), ib = name_index(tide_json_str(b, "name", ""));
         return ia < ib ? -1 : ia > ib;
 }
 
@@ -609,13 +609,13 @@ static void check_leaver_events(const struct leaver *l) {
                      "events, not one each", l->name, json_array_size(leaving), json_array_size(stopped),
                      json_array_size(removed), json_array_size(deleted));
         json_t *rm = json_array_get(removed, 0);
-        if (!strstr(json_str(rm, "message", ""), "' stopped, deleted"))
-                FAIL("member '%s' removed, but not because it stopped: \"%s\"", l->name, json_str(rm, "message", ""));
+        if (!strstr(tide_json_str(rm, "message", ""), "' stopped, deleted"))
+                FAIL("member '%s' removed, but not because it stopped: \"%s\"", l->name, tide_json_str(rm, "message", ""));
         /* The agent reports the stop before it stores the status the controller waits for. */
         if (event_ms(json_array_get(stopped, 0)) > event_ms(rm))
                 FAIL("member '%s' deleted before its domain stopped", l->name);
         printf("  %-6s leaving at %5.1f s, stopped (%s), gone at %5.1f s\n", l->name, (double) l->t_leaving / 1000,
-               json_str(json_array_get(stopped, 0), "message", ""), (double) l->t_gone / 1000);
+               tide_json_str(json_array_get(stopped, 0), "message", ""), (double) l->t_gone / 1000);
         json_decref(leaving);
         json_decref(stopped);
         json_decref(removed);
@@ -645,14 +645,14 @@ static void phase_in(void) {
                 CHECK(set_demand(m, 0.0));
         printf("  load off on %zu members; expected to go, oldest first:", n);
         for (i = 0; i < n_go; i++)
-                printf(" %s", json_str(order[i], "name", ""));
+                printf(" %s", tide_json_str(order[i], "name", ""));
         printf("\n");
 
         for (;;) {
                 sleep_ms(POLL_MS);
                 int64_t t = mono_ms() - t0;
                 json_t *g = group_get(NULL);
-                int64_t desired = json_int(g, "desired", 0), last = policy_last_ms(g, "in");
+                int64_t desired = tide_json_int(g, "desired", 0), last = policy_last_ms(g, "in");
                 json_decref(g);
                 if (desired < GROUP_MIN)
                         FAIL("desired %" PRId64 ", below min %d", desired, GROUP_MIN);
@@ -665,8 +665,8 @@ static void phase_in(void) {
                 json_t *ms = members_get();
                 size_t leaving_now = 0, staying = 0;
                 json_array_foreach(ms, i, m) {
-                        const char *name = json_str(m, "name", "");
-                        if (!find_member(start, "id", json_str(m, "id", "")))
+                        const char *name = tide_json_str(m, "name", "");
+                        if (!find_member(start, "id", tide_json_str(m, "id", "")))
                                 FAIL("a new member '%s' while scaling in", name);
                         if (!is_leaving(m)) {
                                 staying++;
@@ -674,27 +674,27 @@ static void phase_in(void) {
                         }
                         leaving_now++;
                         size_t k;
-                        for (k = 0; k < n_seen && !streq(lv[k].id, json_str(m, "id", "")); k++)
+                        for (k = 0; k < n_seen && !streq(lv[k].id, tide_json_str(m, "id", "")); k++)
                                 ;
                         if (k == n_seen) {
                                 /* First seen leaving: stopping gracefully, not deleted outright. */
                                 if (n_seen == n_go)
                                         FAIL("member '%s' goes: more than %zu", name, n_go);
-                                if (!streq(name, json_str(order[n_seen], "name", "")))
+                                if (!streq(name, tide_json_str(order[n_seen], "name", "")))
                                         FAIL("member '%s' goes where '%s' (the oldest) should", name,
-                                             json_str(order[n_seen], "name", ""));
-                                if (json_int(m, "asg_leaving_ms", 0) <= 0 || !streq(json_str(m, "desired", ""), "stopped"))
+                                             tide_json_str(order[n_seen], "name", ""));
+                                if (tide_json_int(m, "asg_leaving_ms", 0) <= 0 || !streq(tide_json_str(m, "desired", ""), "stopped"))
                                         FAIL("member '%s' first seen going with desired '%s', asg_leaving_ms %" PRId64
-                                             " (expected stopped, set)", name, json_str(m, "desired", ""),
-                                             json_int(m, "asg_leaving_ms", 0));
-                                lv[n_seen++] = (struct leaver) { .id = xstrdup(json_str(m, "id", "")), .name = xstrdup(name),
-                                                                 .t_leaving = t, .leaving_ms = json_int(m, "asg_leaving_ms", 0) };
+                                             " (expected stopped, set)", name, tide_json_str(m, "desired", ""),
+                                             tide_json_int(m, "asg_leaving_ms", 0));
+                                lv[n_seen++] = (struct leaver) { .id = xstrdup(tide_json_str(m, "id", "")), .name = xstrdup(name),
+                                                                 .t_leaving = t, .leaving_ms = tide_json_int(m, "asg_leaving_ms", 0) };
                         }
-                        if (streq(json_str(m, "status", ""), "stopped"))
+                        if (streq(tide_json_str(m, "status", ""), "stopped"))
                                 lv[k].seen_stopped = true;
                         /* Read after the record: a domain running now was running when it was deleted. */
                         int ds = dom_state(m);
-                        if (streq(json_str(m, "desired", ""), "deleted") && ds == HV_STATE_RUNNING)
+                        if (streq(tide_json_str(m, "desired", ""), "deleted") && ds == HV_STATE_RUNNING)
                                 FAIL("member '%s' deleted while its domain runs", name);
                 }
                 if (leaving_now > 1)
@@ -733,10 +733,10 @@ static void phase_in(void) {
         CHECK(json_array_size(list) == 2 + n_go);
         for (i = 0; i < n_go; i++) {
                 json_t *d = json_array_get(list, 2 + i);
-                CHECK(streq(json_str(d, "policy", ""), "in") && json_int(d, "from", 0) == GROUP_MAX - (int64_t) i &&
-                      json_int(d, "to", 0) == GROUP_MAX - (int64_t) i - 1);
+                CHECK(streq(tide_json_str(d, "policy", ""), "in") && tide_json_int(d, "from", 0) == GROUP_MAX - (int64_t) i &&
+                      tide_json_int(d, "to", 0) == GROUP_MAX - (int64_t) i - 1);
         }
-        CHECK(streq(json_str(g, "shrink_victim", ""), "oldest"));
+        CHECK(streq(tide_json_str(g, "shrink_victim", ""), "oldest"));
         json_decref(g);
 
         /* At min with the condition still holding: nothing more goes. */
@@ -767,7 +767,7 @@ static json_t *newcomer(json_t *now, json_t *before) {
         size_t i;
         json_t *m;
         json_array_foreach(now, i, m)
-                if (!find_member(before, "id", json_str(m, "id", "")))
+                if (!find_member(before, "id", tide_json_str(m, "id", "")))
                         return m;
         return NULL;
 }
@@ -777,10 +777,10 @@ static void phase_failure(void) {
         json_t *before = members_get();
         CHECK(json_array_size(before) == GROUP_MIN);
         json_t *victim = json_array_get(before, 0);
-        _cleanup_free_ char *id = xstrdup(json_str(victim, "id", "")), *name = xstrdup(json_str(victim, "name", ""));
+        _cleanup_free_ char *id = xstrdup(tide_json_str(victim, "id", "")), *name = xstrdup(tide_json_str(victim, "name", ""));
         int64_t t0 = mono_ms();
         update_instance(id, do_fail);
-        CHECK_OK(model_event_emit(store, "error", "instance.error", victim, json_str(victim, "host", NULL),
+        CHECK_OK(model_event_emit(store, "error", "instance.error", victim, tide_json_str(victim, "host", NULL),
                                   "starting the domain: simulated failure"));
         printf("  %s put in error\n", name);
 
@@ -790,9 +790,9 @@ static void phase_failure(void) {
         json_t *repl = newcomer(ms, before);
         if (!repl)
                 FAIL("no replacement for '%s'", name);
-        printf("  replacement %s running on %s %lld ms after the failure\n", json_str(repl, "name", ""),
-               json_str(repl, "host", ""), (long long) (mono_ms() - t0));
-        CHECK(!streq(json_str(repl, "name", ""), name));
+        printf("  replacement %s running on %s %lld ms after the failure\n", tide_json_str(repl, "name", ""),
+               tide_json_str(repl, "host", ""), (long long) (mono_ms() - t0));
+        CHECK(!streq(tide_json_str(repl, "name", ""), name));
         check_member_added(repl);
         json_decref(ms);
 
@@ -823,10 +823,10 @@ static void phase_stopped(void) {
         json_t *before = members_get();
         CHECK(json_array_size(before) == GROUP_MIN);
         json_t *victim = json_array_get(before, 0);
-        _cleanup_free_ char *id = xstrdup(json_str(victim, "id", "")), *name = xstrdup(json_str(victim, "name", ""));
+        _cleanup_free_ char *id = xstrdup(tide_json_str(victim, "id", "")), *name = xstrdup(tide_json_str(victim, "name", ""));
         int64_t t0 = mono_ms();
         update_instance(id, do_stop);
-        CHECK_OK(model_event_emit(store, "info", "instance.stop", victim, json_str(victim, "host", NULL),
+        CHECK_OK(model_event_emit(store, "info", "instance.stop", victim, tide_json_str(victim, "host", NULL),
                                   "stop requested for '%s'", name));
         printf("  %s stopped by hand\n", name);
 
@@ -834,8 +834,8 @@ static void phase_stopped(void) {
         json_t *repl = newcomer(ms, before);
         if (!repl)
                 FAIL("no replacement for the stopped '%s'", name);
-        printf("  replacement %s running on %s %lld ms after the stop\n", json_str(repl, "name", ""),
-               json_str(repl, "host", ""), (long long) (mono_ms() - t0));
+        printf("  replacement %s running on %s %lld ms after the stop\n", tide_json_str(repl, "name", ""),
+               tide_json_str(repl, "host", ""), (long long) (mono_ms() - t0));
         check_member_added(repl);
         json_decref(ms);
 
@@ -847,9 +847,9 @@ static void phase_stopped(void) {
                 json_t *m = find_member(ms, "id", id);
                 if (!m)
                         FAIL("the stopped member '%s' was deleted", name);
-                if (!streq(json_str(m, "desired", ""), "stopped") || json_int(m, "asg_leaving_ms", 0) != 0)
+                if (!streq(tide_json_str(m, "desired", ""), "stopped") || tide_json_int(m, "asg_leaving_ms", 0) != 0)
                         FAIL("the stopped member '%s' was touched: desired '%s', asg_leaving_ms %" PRId64, name,
-                             json_str(m, "desired", ""), json_int(m, "asg_leaving_ms", 0));
+                             tide_json_str(m, "desired", ""), tide_json_int(m, "asg_leaving_ms", 0));
                 if (json_array_size(ms) != GROUP_MIN + 1 || count_running(ms) != GROUP_MIN)
                         FAIL("%zu members, %zu running, expected %d and %d", json_array_size(ms), count_running(ms),
                              GROUP_MIN + 1, GROUP_MIN);
@@ -858,8 +858,8 @@ static void phase_stopped(void) {
         ms = members_get();
         json_t *m = find_member(ms, "id", id);
         printf("  %s still there after %d s: status %s, domain %s; desired %" PRId64 "\n", name, HOLD_MS / 1000,
-               json_str(m, "status", ""), dom_state_name(dom_state(m)), group_desired());
-        CHECK(streq(json_str(m, "status", ""), "stopped") && dom_state(m) == HV_STATE_SHUTOFF);
+               tide_json_str(m, "status", ""), dom_state_name(dom_state(m)), group_desired());
+        CHECK(streq(tide_json_str(m, "status", ""), "stopped") && dom_state(m) == HV_STATE_SHUTOFF);
         CHECK(group_desired() == GROUP_MIN);
         CHECK(count_events("group.member_failed", id) + count_events("group.member_leaving", id) +
               count_events("group.member_removed", id) == 0);
@@ -872,7 +872,7 @@ static json_t *status_policy(json_t *st, const char *name) {
         size_t i;
         json_t *p;
         json_array_foreach(json_object_get(st, "policies"), i, p)
-                if (streq(json_str(p, "name", ""), name))
+                if (streq(tide_json_str(p, "name", ""), name))
                         return p;
         return NULL;
 }
@@ -887,10 +887,10 @@ static void phase_status(void) {
         sleep_ms(2 * PERIOD_MS);
         CHECK_OK(autoscaler_group_status(autoscaler, group_id, &st2));
         double elapsed = (double) (mono_ms() - t1) / 1000;
-        _cleanup_free_ char *text1 = json_dump_compact(st1), *text2 = json_dump_compact(st2);
+        _cleanup_free_ char *text1 = tide_json_dump(st1), *text2 = tide_json_dump(st2);
         printf("  status: %s\n  %.1f s later: %s\n", text1, elapsed, text2);
         CHECK(json_array_size(json_object_get(st2, "policies")) == 2);
-        CHECK(json_int(st2, "t_ms", 0) > 0 && now_ms() - json_int(st2, "t_ms", 0) < 3 * PERIOD_MS);
+        CHECK(tide_json_int(st2, "t_ms", 0) > 0 && now_ms() - tide_json_int(st2, "t_ms", 0) < 3 * PERIOD_MS);
         json_t *out1 = status_policy(st1, "out"), *out2 = status_policy(st2, "out");
         json_t *in1 = status_policy(st1, "in"), *in2 = status_policy(st2, "in");
         CHECK(out1 && out2 && in1 && in2);
@@ -938,7 +938,7 @@ static void phase_delete(void) {
                 size_t refs = 0;
                 json_t *inst;
                 json_array_foreach(all, i, inst)
-                        refs += streq(json_str(inst, "group_id", ""), sg_id) || streq(json_str(inst, "asg_id", ""), group_id);
+                        refs += streq(tide_json_str(inst, "group_id", ""), sg_id) || streq(tide_json_str(inst, "asg_id", ""), group_id);
                 json_decref(all);
                 if (!sg_there && refs > 0)
                         FAIL("the server group went while %zu instances refer to it", refs);
@@ -956,7 +956,7 @@ static void phase_delete(void) {
                (long long) (t_sg - t0));
         json_array_foreach(members, i, m)
                 if (dom_state(m) >= 0)
-                        FAIL("member '%s' still has a domain", json_str(m, "name", ""));
+                        FAIL("member '%s' still has a domain", tide_json_str(m, "name", ""));
         /* The controller forgets the group after a pass without it. */
         int64_t t1 = mono_ms();
         json_t *st;
@@ -983,17 +983,17 @@ static void phase_no_host(void) {
         sleep_ms(5 * PERIOD_MS);
         json_t *events, *all, *e, *inst;
         size_t i, added = 0, failed = 0, left = 0;
-        CHECK_OK(model_group_event_list(store, json_str(g, "id", ""), EVENTS_MAX, &events));
+        CHECK_OK(model_group_event_list(store, tide_json_str(g, "id", ""), EVENTS_MAX, &events));
         json_array_foreach(events, i, e) {
-                added += streq(json_str(e, "type", ""), "group.member_added");
-                failed += streq(json_str(e, "type", ""), "group.member_failed");
+                added += streq(tide_json_str(e, "type", ""), "group.member_added");
+                failed += streq(tide_json_str(e, "type", ""), "group.member_failed");
         }
         CHECK_OK(model_obj_list(store, MODEL_INSTANCE, &all));
         json_array_foreach(all, i, inst)
-                left += streq(json_str(inst, "asg_id", ""), json_str(g, "id", ""));
+                left += streq(tide_json_str(inst, "asg_id", ""), tide_json_str(g, "id", ""));
         printf("  in 5 s: %zu member(s) tried, %zu deleted, %zu record(s) left\n", added, failed, left);
         if (added != 1 || failed != 1 || left != 0) {
-                _cleanup_free_ char *text = json_dump_compact(events);
+                _cleanup_free_ char *text = tide_json_dump(events);
                 FAIL("expected one try, its record deleted and nothing left; events: %s", text);
         }
         CHECK_OK(autoscaler_group_delete(store, g, 0));

@@ -516,7 +516,7 @@ static char *utf8_clean(const char *s) {
         return strbuf_steal(&b);
 }
 
-static json_t *json_text(const char *s) {
+static json_t *metrics_text_value(const char *s) {
         json_t *j = json_string(s);
         if (j)
                 return j;
@@ -526,7 +526,7 @@ static json_t *json_text(const char *s) {
 
 
 /* Rates to a millionth: enough for cores and ratios, and no 0.30000000000000004 in the CLI. */
-static json_t *json_rate(double x) {
+static json_t *metrics_rate_value(double x) {
         return json_real(round(finite_or_zero(x) * 1e6) / 1e6);
 }
 
@@ -539,9 +539,9 @@ static json_t *vm_point_json(const struct metrics_vm_point *p) {
                               "balloon_kib", (json_int_t) p->balloon_kib,
                               "balloon_max_kib", (json_int_t) p->balloon_max_kib);
         if (p->has_rates) {
-                json_object_set_new(o, "cpu_cores", json_rate(p->cpu_cores));
-                json_object_set_new(o, "ready_cores", json_rate(p->ready_cores));
-                json_object_set_new(o, "vcpu_busy_max", json_rate(p->vcpu_busy_max));
+                json_object_set_new(o, "cpu_cores", metrics_rate_value(p->cpu_cores));
+                json_object_set_new(o, "ready_cores", metrics_rate_value(p->ready_cores));
+                json_object_set_new(o, "vcpu_busy_max", metrics_rate_value(p->vcpu_busy_max));
         }
         if (p->has_guest_mem) {
                 json_object_set_new(o, "mem_available_kib", json_integer(p->mem_available_kib));
@@ -560,13 +560,13 @@ static json_t *host_point_json(const struct metrics_host_point *p) {
                               "mem_total_kib", (json_int_t) p->mem_total_kib,
                               "mem_free_kib", (json_int_t) p->mem_free_kib,
                               "mem_available_kib", (json_int_t) p->mem_available_kib,
-                              "load1", json_rate(p->load1),
-                              "load5", json_rate(p->load5),
-                              "load15", json_rate(p->load15));
+                              "load1", metrics_rate_value(p->load1),
+                              "load5", metrics_rate_value(p->load5),
+                              "load15", metrics_rate_value(p->load15));
         if (p->has_rates) {
-                json_object_set_new(o, "cpu_busy_cores", json_rate(p->cpu_busy_cores));
-                json_object_set_new(o, "cpu_idle_cores", json_rate(p->cpu_idle_cores));
-                json_object_set_new(o, "cpu_iowait_cores", json_rate(p->cpu_iowait_cores));
+                json_object_set_new(o, "cpu_busy_cores", metrics_rate_value(p->cpu_busy_cores));
+                json_object_set_new(o, "cpu_idle_cores", metrics_rate_value(p->cpu_idle_cores));
+                json_object_set_new(o, "cpu_iowait_cores", metrics_rate_value(p->cpu_iowait_cores));
         }
         return o;
 }
@@ -599,8 +599,8 @@ int metrics_vm_json(struct metrics *m, const char *id, size_t limit, json_t **re
                         json_array_append_new(hist, vm_point_json(&vm->ring[(vm->head + i) % cap]));
         json_t *cur = vm_point_json(metrics_vm_latest(vm, cap));
         if (vm->has_elastic) {
-                json_object_set_new(cur, "demand_cores", json_rate(vm->demand_cores));
-                json_object_set_new(cur, "entitlement_cores", json_rate(vm->entitlement_cores));
+                json_object_set_new(cur, "demand_cores", metrics_rate_value(vm->demand_cores));
+                json_object_set_new(cur, "entitlement_cores", metrics_rate_value(vm->entitlement_cores));
         }
         json_t *actions = json_object();
         for (size_t i = 0; i < vm->n_actions; i++) {
@@ -608,7 +608,7 @@ int metrics_vm_json(struct metrics *m, const char *id, size_t limit, json_t **re
                 json_object_set_new(actions, kind, json_integer((json_int_t) vm->actions[i].count));
         }
         *ret = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o}",
-                         "id", json_text(vm->id), "name", json_text(vm->name), "host", json_text(vm->host->name),
+                         "id", metrics_text_value(vm->id), "name", metrics_text_value(vm->name), "host", metrics_text_value(vm->host->name),
                          "current", cur, "actions", actions, "history", hist);
         pthread_mutex_unlock(&m->lock);
         return 0;
@@ -631,7 +631,7 @@ int metrics_host_json(struct metrics *m, const char *host, size_t limit, json_t 
                         json_array_append_new(hist, host_point_json(&h->ring[(h->head + i) % cap]));
         json_t *cur = host_point_json(metrics_host_latest(h, cap));
         json_object_set_new(cur, "vms", json_integer((json_int_t) h->n_vms));
-        *ret = json_pack("{s:o,s:o,s:o}", "host", json_text(h->name), "current", cur, "history", hist);
+        *ret = json_pack("{s:o,s:o,s:o}", "host", metrics_text_value(h->name), "current", cur, "history", hist);
         pthread_mutex_unlock(&m->lock);
         return 0;
 }

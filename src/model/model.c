@@ -52,32 +52,14 @@ bool model_id_valid(const char *id) {
         return true;
 }
 
-const char *json_str(json_t *o, const char *key, const char *def) {
-        json_t *v = json_object_get(o, key);
-        return json_is_string(v) ? json_string_value(v) : def;
-}
 
-int64_t json_int(json_t *o, const char *key, int64_t def) {
-        json_t *v = json_object_get(o, key);
-        return json_is_integer(v) ? (int64_t) json_integer_value(v) : def;
-}
 
-bool json_bool(json_t *o, const char *key, bool def) {
-        json_t *v = json_object_get(o, key);
-        return json_is_boolean(v) ? json_is_true(v) : def;
-}
 
 void model_set_now(json_t *o, const char *key) {
         _cleanup_free_ char *t = time_format_ms(now_ms());
         json_object_set_new(o, key, json_string(t));
 }
 
-char *json_dump_compact(json_t *o) {
-        char *s = json_dumps(o, JSON_COMPACT);
-        if (!s)
-                abort(); /* only fails on allocation */
-        return s;
-}
 
 static int merge_number(json_t *o, json_t *body, const char *key, double min, double max, bool integer,
                         char **ret_err);
@@ -153,7 +135,7 @@ int model_flavor_from_request(json_t *body, json_t **ret, char **ret_err) {
             (r = model_get_int(body, "max_ram_mib", ram, 4194304, ram, ret_err, &max_ram)) < 0)
                 return r;
 
-        const char *policy = json_str(body, "cpu_policy", "shared");
+        const char *policy = tide_json_str(body, "cpu_policy", "shared");
         if (json_object_get(body, "cpu_policy") && !json_is_string(json_object_get(body, "cpu_policy")))
                 return model_fail(ret_err, "'cpu_policy' must be \"shared\" or \"dedicated\"");
         if (!streq(policy, "shared") && !streq(policy, "dedicated"))
@@ -310,8 +292,8 @@ int model_instance_policy_merge(json_t *inst, json_t *body, char **ret_err) {
         if (r < 0)
                 return r;
         json_t *o = json_deep_copy(inst), *e, *cl, *ml;
-        int64_t max_vcpus = json_int(inst, "max_vcpus", json_int(inst, "vcpus", 1));
-        int64_t max_ram = json_int(inst, "max_ram_mib", json_int(inst, "ram_mib", 0));
+        int64_t max_vcpus = tide_json_int(inst, "max_vcpus", tide_json_int(inst, "vcpus", 1));
+        int64_t max_ram = tide_json_int(inst, "max_ram_mib", tide_json_int(inst, "ram_mib", 0));
         if ((r = merge_number(o, body, "priority", 1, 1000, true, ret_err)) < 0 ||
             (r = merge_number(o, body, "cpu_reservation", 0, (double) max_vcpus, false, ret_err)) < 0 ||
             (r = merge_number(o, body, "cpu_limit", 0.01, (double) max_vcpus, false, ret_err)) < 0 ||
@@ -334,9 +316,9 @@ int model_instance_policy_merge(json_t *inst, json_t *body, char **ret_err) {
                          json_number_value(json_object_get(o, "cpu_reservation")));
                 goto out;
         }
-        if (ml && json_integer_value(ml) < json_int(o, "mem_reservation", 0)) {
+        if (ml && json_integer_value(ml) < tide_json_int(o, "mem_reservation", 0)) {
                 r = model_fail(ret_err, "'mem_limit' (%lld) is below 'mem_reservation' (%lld)", (long long) json_integer_value(ml),
-                         (long long) json_int(o, "mem_reservation", 0));
+                         (long long) tide_json_int(o, "mem_reservation", 0));
                 goto out;
         }
         json_object_update(inst, o);
@@ -369,7 +351,7 @@ int model_server_group_from_request(json_t *body, json_t **ret, char **ret_err) 
         if ((r = model_check_members(body, allowed, ret_err)) < 0 ||
             (r = model_get_name(body, "server group", ret_err, &name)) < 0)
                 return r;
-        const char *policy = json_str(body, "policy", NULL);
+        const char *policy = tide_json_str(body, "policy", NULL);
         bool ok = false;
         for (size_t i = 0; policy && i < ELEMENTSOF(policies); i++)
                 ok = ok || streq(policy, policies[i]);

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/tide_json.h"
 #include "store/store.h"
 
 #define MODEL_NAME_MAX 63
@@ -103,12 +104,6 @@ int model_placement_config_merge(json_t *current, json_t *body, json_t **ret, ch
 /* Images: checks name and paths only (the disk is inspected by the caller). */
 int model_image_from_request(json_t *body, json_t **ret, char **ret_err);
 
-/* Small JSON accessors: a missing or mistyped member gives the default. */
-const char *json_str(json_t *o, const char *key, const char *def);
-int64_t json_int(json_t *o, const char *key, int64_t def);
-bool json_bool(json_t *o, const char *key, bool def);
-/* Serialises compactly; caller frees. */
-char *json_dump_compact(json_t *o);
 /* Sets o's member key to the time now, as time_format_ms() writes it ("created", "updated"). */
 void model_set_now(json_t *o, const char *key);
 

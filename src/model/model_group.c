@@ -71,14 +71,14 @@ int model_group_policy_from_request(json_t *body, json_t **ret, char **ret_err) 
         if (name && (!json_is_string(name) || !model_name_valid(json_string_value(name))))
                 return model_fail(ret_err, "policy name must be 1-%d characters of A-Z a-z 0-9 . _ - starting "
                                   "with a letter or digit", MODEL_NAME_MAX);
-        const char *metric = json_str(body, "metric", NULL);
+        const char *metric = tide_json_str(body, "metric", NULL);
         if (!metric)
                 return model_fail(ret_err, "'metric' is required: cpu, memory or a metric's name");
         if (!model_group_metric_valid(metric))
                 return model_fail(ret_err, "unknown metric '%.64s': cpu, memory, memory_mib, cpu_cores, ready_cores, vcpu_busy_max, "
                                   "demand_cores, entitlement_cores, vcpus, balloon_kib, mem_usable_kib, "
                                   "mem_unused_kib or mem_available_kib", metric);
-        const char *stat = json_str(body, "stat", "avg");
+        const char *stat = tide_json_str(body, "stat", "avg");
         bool ok = false;
         for (size_t i = 0; i < ELEMENTSOF(stats); i++)
                 ok = ok || streq(stat, stats[i]);
@@ -94,14 +94,14 @@ int model_group_policy_from_request(json_t *body, json_t **ret, char **ret_err) 
         if ((r = model_get_int(body, "for_s", 0, 86400, 300, ret_err, &for_s)) < 0 ||
             (r = model_get_int(body, "cooldown_s", 0, 86400, 300, ret_err, &cooldown_s)) < 0)
                 return r;
-        const char *adjust = json_str(body, "adjust", NULL), *type;
+        const char *adjust = tide_json_str(body, "adjust", NULL), *type;
         int64_t value;
         if (!adjust)
                 return model_fail(ret_err, "'adjust' is required: +N, -N, =N or +-N%%");
         if (parse_adjust(adjust, &type, &value) < 0)
                 return model_fail(ret_err, "'adjust' must be +N or -N (members), =N (exactly N members, at most %d) or "
                                   "+N%% / -N%% (of the desired size); N not 0: got '%.32s'", MODEL_GROUP_MEMBERS_MAX, adjust);
-        const char *victim = json_str(body, "victim", "newest");
+        const char *victim = tide_json_str(body, "victim", "newest");
         ok = false;
         for (size_t i = 0; i < ELEMENTSOF(victims); i++)
                 ok = ok || streq(victim, victims[i]);
@@ -124,7 +124,7 @@ int model_group_policy_add(json_t *group, json_t *policy, char **ret_err) {
         }
         if (json_array_size(list) >= MODEL_GROUP_POLICIES_MAX)
                 return model_fail(ret_err, "a group has at most %d policies", MODEL_GROUP_POLICIES_MAX);
-        const char *name = json_str(policy, "name", NULL);
+        const char *name = tide_json_str(policy, "name", NULL);
         _cleanup_free_ char *gen = NULL;
         if (!name) {
                 /* policy-1, policy-2, ...: the first free one. */
@@ -135,7 +135,7 @@ int model_group_policy_add(json_t *group, json_t *policy, char **ret_err) {
                         size_t i;
                         json_t *p;
                         json_array_foreach(list, i, p)
-                                used = used || streq(json_str(p, "name", ""), gen);
+                                used = used || streq(tide_json_str(p, "name", ""), gen);
                         if (!used)
                                 name = gen;
                 }
@@ -144,7 +144,7 @@ int model_group_policy_add(json_t *group, json_t *policy, char **ret_err) {
         size_t i;
         json_t *p;
         json_array_foreach(list, i, p)
-                if (streq(json_str(p, "name", ""), name))
+                if (streq(tide_json_str(p, "name", ""), name))
                         return model_fail(ret_err, "the group already has a policy '%s'", name);
         json_array_append(list, policy);
         return 0;
@@ -154,17 +154,17 @@ int model_group_policy_add(json_t *group, json_t *policy, char **ret_err) {
 static int merge_sizes(json_t *group, json_t *body, char **ret_err) {
         int64_t min, max, desired;
         int r;
-        if ((r = model_get_int(body, "min", 0, MODEL_GROUP_MEMBERS_MAX, json_int(group, "min", 1), ret_err, &min)) < 0)
+        if ((r = model_get_int(body, "min", 0, MODEL_GROUP_MEMBERS_MAX, tide_json_int(group, "min", 1), ret_err, &min)) < 0)
                 return r;
         /* A new group's max defaults to the larger of min and desired. */
-        int64_t max_def = min > 1 ? min : 1, d = json_int(body, "desired", 0);
+        int64_t max_def = min > 1 ? min : 1, d = tide_json_int(body, "desired", 0);
         if (json_is_integer(json_object_get(body, "desired")) && d > max_def && d <= MODEL_GROUP_MEMBERS_MAX)
                 max_def = d;
-        if ((r = model_get_int(body, "max", 1, MODEL_GROUP_MEMBERS_MAX, json_int(group, "max", max_def), ret_err, &max)) < 0)
+        if ((r = model_get_int(body, "max", 1, MODEL_GROUP_MEMBERS_MAX, tide_json_int(group, "max", max_def), ret_err, &max)) < 0)
                 return r;
         if (min > max)
                 return model_fail(ret_err, "'min' (%lld) is above 'max' (%lld)", (long long) min, (long long) max);
-        int64_t keep = json_int(group, "desired", min);
+        int64_t keep = tide_json_int(group, "desired", min);
         keep = keep < min ? min : keep > max ? max : keep;
         if ((r = model_get_int(body, "desired", 0, MODEL_GROUP_MEMBERS_MAX, keep, ret_err, &desired)) < 0)
                 return r;

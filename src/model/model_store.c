@@ -72,7 +72,7 @@ int model_obj_get(struct store *s, enum model_kind k, const char *ref, json_t **
 
 static int by_name(const void *a, const void *b) {
         json_t *x = *(json_t *const *) a, *y = *(json_t *const *) b;
-        return strcmp(json_str(x, "name", ""), json_str(y, "name", ""));
+        return strcmp(tide_json_str(x, "name", ""), tide_json_str(y, "name", ""));
 }
 
 /* Loads every JSON object under prefix into a new array, sorted by "name". */
@@ -105,11 +105,11 @@ int model_obj_list(struct store *s, enum model_kind k, json_t **ret) {
 }
 
 int model_obj_create(struct store *s, enum model_kind k, json_t *obj, int64_t *ret_rev) {
-        const char *id = json_str(obj, "id", NULL), *name = json_str(obj, "name", NULL);
+        const char *id = tide_json_str(obj, "id", NULL), *name = tide_json_str(obj, "name", NULL);
         if (!model_id_valid(id) || !model_name_valid(name))
                 return TIDE_E_INVALID;
         _cleanup_free_ char *key = model_obj_key(k, id), *nk = model_name_key(k, name);
-        _cleanup_free_ char *value = json_dump_compact(obj);
+        _cleanup_free_ char *value = tide_json_dump(obj);
         struct store_cmp cmps[] = {
                 { .key = nk, .target = STORE_CMP_MOD_REV, .op = STORE_CMP_EQUAL, .number = 0 },
                 { .key = key, .target = STORE_CMP_MOD_REV, .op = STORE_CMP_EQUAL, .number = 0 },
@@ -127,16 +127,16 @@ int model_obj_create(struct store *s, enum model_kind k, json_t *obj, int64_t *r
 }
 
 int model_obj_update(struct store *s, enum model_kind k, json_t *obj, int64_t rev, int64_t *ret_rev) {
-        const char *id = json_str(obj, "id", NULL);
+        const char *id = tide_json_str(obj, "id", NULL);
         if (!model_id_valid(id))
                 return TIDE_E_INVALID;
         _cleanup_free_ char *key = model_obj_key(k, id);
-        _cleanup_free_ char *value = json_dump_compact(obj);
+        _cleanup_free_ char *value = tide_json_dump(obj);
         return store_cas(s, key, value, rev, ret_rev);
 }
 
 int model_obj_delete(struct store *s, enum model_kind k, json_t *obj, int64_t rev) {
-        const char *id = json_str(obj, "id", NULL), *name = json_str(obj, "name", NULL);
+        const char *id = tide_json_str(obj, "id", NULL), *name = tide_json_str(obj, "name", NULL);
         if (!model_id_valid(id) || !model_name_valid(name))
                 return TIDE_E_INVALID;
         _cleanup_free_ char *key = model_obj_key(k, id), *nk = model_name_key(k, name);
@@ -186,17 +186,17 @@ static int event_put(struct store *s, const char *severity, const char *type, js
         const char *dot = strchr(type, '.');
         json_object_set_new(e, "object", dot ? json_stringn(type, (size_t) (dot - type)) : json_string(type));
         if (instance) {
-                json_object_set_new(e, "instance", json_string(json_str(instance, "name", "")));
-                json_object_set_new(e, "instance_id", json_string(json_str(instance, "id", "")));
+                json_object_set_new(e, "instance", json_string(tide_json_str(instance, "name", "")));
+                json_object_set_new(e, "instance_id", json_string(tide_json_str(instance, "id", "")));
         }
         if (group) {
-                json_object_set_new(e, "group", json_string(json_str(group, "name", "")));
-                json_object_set_new(e, "group_id", json_string(json_str(group, "id", "")));
+                json_object_set_new(e, "group", json_string(tide_json_str(group, "name", "")));
+                json_object_set_new(e, "group_id", json_string(tide_json_str(group, "id", "")));
         }
         if (host)
                 json_object_set_new(e, "host", json_string(host));
         _cleanup_free_ char *key = xasprintf(EVENTS_PREFIX "%s", id);
-        _cleanup_free_ char *value = json_dump_compact(e);
+        _cleanup_free_ char *value = tide_json_dump(e);
         json_decref(e);
         int r = store_put(s, key, value, 0, NULL);
         if (r >= 0 && atomic_fetch_add(&emits, 1) % 500 == 499)
@@ -234,7 +234,7 @@ static int event_list(struct store *s, const char *what, const char *ref, size_t
         for (size_t i = kvs.n; i > 0 && json_array_size(a) < limit; i--) {
                 json_t *e = json_loadb(kvs.items[i - 1].value, kvs.items[i - 1].value_len, 0, NULL);
                 if (!json_is_object(e) ||
-                    (ref && !streq(json_str(e, what, ""), ref) && !streq(json_str(e, id_key, ""), ref))) {
+                    (ref && !streq(tide_json_str(e, what, ""), ref) && !streq(tide_json_str(e, id_key, ""), ref))) {
                         json_decref(e);
                         continue;
                 }
@@ -259,7 +259,7 @@ int model_group_event_list(struct store *s, const char *group_ref, size_t limit,
 #define HOSTLIVE_PREFIX "/tide/hostlive/"
 
 static void mark_state(struct store *s, json_t *h) {
-        _cleanup_free_ char *key = xasprintf(HOSTLIVE_PREFIX "%s", json_str(h, "name", ""));
+        _cleanup_free_ char *key = xasprintf(HOSTLIVE_PREFIX "%s", tide_json_str(h, "name", ""));
         struct store_kv kv = {};
         bool up = store_get(s, key, &kv) >= 0;
         json_t *live = up ? json_loadb(kv.value, kv.value_len, 0, NULL) : NULL;

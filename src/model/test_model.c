@@ -43,8 +43,8 @@ static void flavor_defaults_maxima_to_its_size(void **state) {
         json_t *f;
         char *err = NULL;
         assert_int_equal(flavor("{\"name\":\"small\",\"vcpus\":2,\"ram_mib\":256,\"disk_gib\":1}", &f, &err), 0);
-        assert_int_equal(json_int(f, "max_vcpus", 0), 2);
-        assert_int_equal(json_int(f, "max_ram_mib", 0), 256);
+        assert_int_equal(tide_json_int(f, "max_vcpus", 0), 2);
+        assert_int_equal(tide_json_int(f, "max_ram_mib", 0), 256);
         json_decref(f);
 }
 
@@ -87,8 +87,8 @@ static void instance_request_gets_defaults(void **state) {
         json_t *body = json_loads("{\"name\":\"web\",\"flavor\":\"small\",\"image\":\"tiny\"}", 0, NULL), *inst;
         char *err = NULL;
         assert_int_equal(model_instance_from_request(body, &inst, &err), 0);
-        assert_int_equal(json_int(inst, "priority", 0), MODEL_PRIORITY_DEFAULT);
-        assert_false(json_bool(inst, "ha", true));
+        assert_int_equal(tide_json_int(inst, "priority", 0), MODEL_PRIORITY_DEFAULT);
+        assert_false(tide_json_bool(inst, "ha", true));
         json_decref(inst);
         json_decref(body);
 }
@@ -154,11 +154,11 @@ static void host_config_merges_labels_and_resets_with_null(void **state) {
         json_t *out;
         char *err = NULL;
         assert_int_equal(model_host_config_merge(cur, body, &out, &err), 0);
-        assert_string_equal(json_str(json_object_get(out, "labels"), "zone", ""), "a");
-        assert_string_equal(json_str(json_object_get(out, "labels"), "tier", ""), "gold");
+        assert_string_equal(tide_json_str(json_object_get(out, "labels"), "zone", ""), "a");
+        assert_string_equal(tide_json_str(json_object_get(out, "labels"), "tier", ""), "gold");
         assert_null(json_object_get(json_object_get(out, "labels"), "rack"));
         assert_null(json_object_get(out, "cpu_ratio"));
-        assert_true(json_bool(out, "draining", false));
+        assert_true(tide_json_bool(out, "draining", false));
         json_decref(out);
         json_decref(body);
         body = json_loads("{\"cpu_ratio\":-1}", 0, NULL);
@@ -192,7 +192,7 @@ static void policy_limits_stay_above_reservations(void **state) {
         body = json_loads("{\"cpu_limit\":3.5,\"mem_reservation\":256,\"elastic\":false,\"priority\":750}", 0, NULL);
         assert_int_equal(model_instance_policy_merge(inst, body, &err), 0);
         assert_true(json_number_value(json_object_get(inst, "cpu_limit")) == 3.5);
-        assert_false(json_bool(inst, "elastic", true));
+        assert_false(tide_json_bool(inst, "elastic", true));
         json_decref(body);
         body = json_loads("{\"mem_reservation\":null}", 0, NULL);
         assert_int_equal(model_instance_policy_merge(inst, body, &err), 0);
@@ -228,25 +228,25 @@ static void groups_default_their_sizes_and_keep_policies(void **state) {
         json_t *g;
         char *err = NULL;
         assert_int_equal(group("{\"name\":\"web\",\"flavor\":\"s\",\"image\":\"tiny\"}", &g, &err), 0);
-        assert_int_equal(json_int(g, "min", -1), 1);
-        assert_int_equal(json_int(g, "max", -1), 1);
-        assert_int_equal(json_int(g, "desired", -1), 1);
-        assert_true(json_bool(g, "spread", false));
+        assert_int_equal(tide_json_int(g, "min", -1), 1);
+        assert_int_equal(tide_json_int(g, "max", -1), 1);
+        assert_int_equal(tide_json_int(g, "desired", -1), 1);
+        assert_true(tide_json_bool(g, "spread", false));
         json_decref(g);
         assert_int_equal(group("{\"name\":\"web\",\"flavor\":\"s\",\"image\":\"tiny\",\"min\":2,\"max\":10,"
                                "\"policies\":[{\"metric\":\"cpu\",\"above\":80,\"for_s\":300,\"adjust\":\"+50%\"},"
                                "{\"name\":\"in\",\"metric\":\"memory\",\"stat\":\"max\",\"below\":20,\"adjust\":\"-1\","
                                "\"victim\":\"least-loaded\"}]}", &g, &err), 0);
-        assert_int_equal(json_int(g, "desired", -1), 2);
+        assert_int_equal(tide_json_int(g, "desired", -1), 2);
         json_t *p0 = json_array_get(json_object_get(g, "policies"), 0), *p1 = json_array_get(json_object_get(g, "policies"), 1);
-        assert_string_equal(json_str(p0, "name", ""), "policy-1");
-        assert_string_equal(json_str(p0, "adjust_type", ""), "percent");
-        assert_int_equal(json_int(p0, "adjustment", 0), 50);
-        assert_string_equal(json_str(p0, "op", ""), "above");
-        assert_string_equal(json_str(p1, "adjust_type", ""), "change");
-        assert_int_equal(json_int(p1, "adjustment", 0), -1);
-        assert_int_equal(json_int(p1, "cooldown_s", 0), 300);
-        assert_string_equal(json_str(p1, "victim", ""), "least-loaded");
+        assert_string_equal(tide_json_str(p0, "name", ""), "policy-1");
+        assert_string_equal(tide_json_str(p0, "adjust_type", ""), "percent");
+        assert_int_equal(tide_json_int(p0, "adjustment", 0), 50);
+        assert_string_equal(tide_json_str(p0, "op", ""), "above");
+        assert_string_equal(tide_json_str(p1, "adjust_type", ""), "change");
+        assert_int_equal(tide_json_int(p1, "adjustment", 0), -1);
+        assert_int_equal(tide_json_int(p1, "cooldown_s", 0), 300);
+        assert_string_equal(tide_json_str(p1, "victim", ""), "least-loaded");
         json_decref(g);
 }
 
@@ -298,13 +298,13 @@ static void group_set_keeps_desired_within_bounds(void **state) {
         char *err = NULL;
         b = json_pack("{s:i}", "max", 3);
         assert_int_equal(model_group_set_merge(g, b, &err), 0);
-        assert_int_equal(json_int(g, "desired", 0), 3);
+        assert_int_equal(tide_json_int(g, "desired", 0), 3);
         json_decref(b);
         b = json_pack("{s:i}", "desired", 7);
         assert_int_equal(model_group_set_merge(g, b, &err), TIDE_E_INVALID);
         free(err);
         err = NULL;
-        assert_int_equal(json_int(g, "desired", 0), 3);   /* unchanged */
+        assert_int_equal(tide_json_int(g, "desired", 0), 3);   /* unchanged */
         json_decref(b);
         b = json_object();
         assert_int_equal(model_group_set_merge(g, b, &err), TIDE_E_INVALID);
@@ -321,7 +321,7 @@ static void group_policy_names_are_unique(void **state) {
                 assert_int_equal(model_group_policy_add(g, p, &err), 0);
                 json_decref(p);
         }
-        assert_string_equal(json_str(json_array_get(json_object_get(g, "policies"), 15), "name", ""), "policy-16");
+        assert_string_equal(tide_json_str(json_array_get(json_object_get(g, "policies"), 15), "name", ""), "policy-16");
         assert_int_equal(model_group_policy_from_request(body, &p, &err), 0);
         assert_int_equal(model_group_policy_add(g, p, &err), TIDE_E_INVALID);   /* too many */
         free(err);

@@ -178,7 +178,7 @@ static bool entry_sync(struct table *t, struct entry *e) {
         _cleanup_free_ char *err = NULL;
         /* A record under another host's key would have its claims compared on one allocation
          * key and written to another: such a host takes no instances, like one tide cannot read. */
-        if (!h || !streq(json_str(h, "name", ""), e->name) || sched_host_from_json(h, &host, &err) < 0) {
+        if (!h || !streq(tide_json_str(h, "name", ""), e->name) || sched_host_from_json(h, &host, &err) < 0) {
                 json_decref(h);
                 slot_drop(t, e);
                 for (int p = 0; p < PART_MAX; p++)

@@ -20,28 +20,28 @@ int sched_instance_create(struct store *s, struct sched_cache *cache, json_t *bo
                 *ret_err = TAKE_PTR(err);
                 return r;
         }
-        if ((r = model_obj_get(s, MODEL_FLAVOR, json_str(inst, "flavor", ""), &flavor, NULL)) < 0) {
-                *ret_err = xasprintf("flavor '%s': %s", json_str(inst, "flavor", ""), tide_strerror(r));
+        if ((r = model_obj_get(s, MODEL_FLAVOR, tide_json_str(inst, "flavor", ""), &flavor, NULL)) < 0) {
+                *ret_err = xasprintf("flavor '%s': %s", tide_json_str(inst, "flavor", ""), tide_strerror(r));
                 goto out;
         }
-        if ((r = model_obj_get(s, MODEL_IMAGE, json_str(inst, "image", ""), &image, NULL)) < 0) {
-                *ret_err = xasprintf("image '%s': %s", json_str(inst, "image", ""), tide_strerror(r));
+        if ((r = model_obj_get(s, MODEL_IMAGE, tide_json_str(inst, "image", ""), &image, NULL)) < 0) {
+                *ret_err = xasprintf("image '%s': %s", tide_json_str(inst, "image", ""), tide_strerror(r));
                 goto out;
         }
         if (json_object_get(inst, "group") &&
-            (r = model_obj_get(s, MODEL_SERVER_GROUP, json_str(inst, "group", ""), &group, NULL)) < 0) {
-                *ret_err = xasprintf("server group '%s': %s", json_str(inst, "group", ""), tide_strerror(r));
+            (r = model_obj_get(s, MODEL_SERVER_GROUP, tide_json_str(inst, "group", ""), &group, NULL)) < 0) {
+                *ret_err = xasprintf("server group '%s': %s", tide_json_str(inst, "group", ""), tide_strerror(r));
                 goto out;
         }
         id = id_new_uuid();
         json_object_set_new(inst, "id", json_string(id));
-        json_object_set_new(inst, "flavor", json_string(json_str(flavor, "name", "")));
-        json_object_set_new(inst, "flavor_id", json_string(json_str(flavor, "id", "")));
-        json_object_set_new(inst, "image", json_string(json_str(image, "name", "")));
-        json_object_set_new(inst, "image_id", json_string(json_str(image, "id", "")));
+        json_object_set_new(inst, "flavor", json_string(tide_json_str(flavor, "name", "")));
+        json_object_set_new(inst, "flavor_id", json_string(tide_json_str(flavor, "id", "")));
+        json_object_set_new(inst, "image", json_string(tide_json_str(image, "name", "")));
+        json_object_set_new(inst, "image_id", json_string(tide_json_str(image, "id", "")));
         if (group) {
-                json_object_set_new(inst, "group", json_string(json_str(group, "name", "")));
-                json_object_set_new(inst, "group_id", json_string(json_str(group, "id", "")));
+                json_object_set_new(inst, "group", json_string(tide_json_str(group, "name", "")));
+                json_object_set_new(inst, "group_id", json_string(tide_json_str(group, "id", "")));
         }
         for (size_t i = 0; i < ELEMENTSOF(flavor_fields); i++)
                 if (json_object_get(flavor, flavor_fields[i]))
@@ -69,7 +69,7 @@ int sched_instance_create(struct store *s, struct sched_cache *cache, json_t *bo
                         *ret_err = xasprintf("placing: %s", tide_strerror(r));
                         goto out;
                 }
-                json_object_set_new(ex, "instance", json_string(json_str(inst, "name", "")));
+                json_object_set_new(ex, "instance", json_string(tide_json_str(inst, "name", "")));
                 *ret = ex;
                 r = 0;
                 goto out;
@@ -77,19 +77,19 @@ int sched_instance_create(struct store *s, struct sched_cache *cache, json_t *bo
 
         r = sched_store_create(s, cache, inst, group, &reason);
         if (r < 0 && r != TIDE_E_NO_HOST) {
-                *ret_err = r == TIDE_E_EXISTS ? xasprintf("instance '%s' already exists", json_str(inst, "name", ""))
-                                              : xasprintf("storing instance '%s': %s", json_str(inst, "name", ""),
+                *ret_err = r == TIDE_E_EXISTS ? xasprintf("instance '%s' already exists", tide_json_str(inst, "name", ""))
+                                              : xasprintf("storing instance '%s': %s", tide_json_str(inst, "name", ""),
                                                           tide_strerror(r));
                 goto out;
         }
         if (r >= 0)
-                model_event_emit(s, "info", "instance.created", inst, json_str(inst, "host", ""),
-                                 "instance '%s' placed on host '%s'", json_str(inst, "name", ""),
-                                 json_str(inst, "host", ""));
+                model_event_emit(s, "info", "instance.created", inst, tide_json_str(inst, "host", ""),
+                                 "instance '%s' placed on host '%s'", tide_json_str(inst, "name", ""),
+                                 tide_json_str(inst, "host", ""));
         else {
                 /* No valid host is not bad input: the instance exists, in error, with the reason. */
                 model_event_emit(s, "error", "instance.error", inst, NULL, "instance '%s': %s",
-                                 json_str(inst, "name", ""), reason);
+                                 tide_json_str(inst, "name", ""), reason);
                 *ret_err = TAKE_PTR(reason);
         }
         *ret = TAKE_PTR(inst);

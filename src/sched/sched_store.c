@@ -28,19 +28,19 @@ int sched_snapshot_find(const struct sched_snapshot *snap, const char *name) {
 
 int sched_request_from_instance(json_t *inst, json_t *group, json_t *members, struct sched_request *ret,
                                 json_t **ret_holder) {
-        json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:s, s:b}", "id", json_str(inst, "id", ""), "vcpus",
-                              (json_int_t) json_int(inst, "vcpus", 1), "ram_mib", (json_int_t) json_int(inst, "ram_mib", 0),
-                              "disk_gib", (json_int_t) json_int(inst, "disk_gib", 0), "cpu_policy",
-                              json_str(inst, "cpu_policy", "shared"), "hugepages", json_bool(inst, "hugepages", false));
+        json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:s, s:b}", "id", tide_json_str(inst, "id", ""), "vcpus",
+                              (json_int_t) tide_json_int(inst, "vcpus", 1), "ram_mib", (json_int_t) tide_json_int(inst, "ram_mib", 0),
+                              "disk_gib", (json_int_t) tide_json_int(inst, "disk_gib", 0), "cpu_policy",
+                              tide_json_str(inst, "cpu_policy", "shared"), "hugepages", tide_json_bool(inst, "hugepages", false));
         json_t *hints = json_object_get(inst, "hints");
         json_object_set_new(o, "hints", hints ? json_incref(hints) : json_array());
         if (group) {
-                json_object_set_new(o, "group_policy", json_string(json_str(group, "policy", "none")));
+                json_object_set_new(o, "group_policy", json_string(tide_json_str(group, "policy", "none")));
                 json_t *hs = json_array();
                 const char *id;
                 json_t *host;
                 json_object_foreach(members, id, host)
-                        if (!streq(id, json_str(inst, "id", "")) && json_is_string(host))
+                        if (!streq(id, tide_json_str(inst, "id", "")) && json_is_string(host))
                                 json_array_append(hs, host);
                 json_object_set_new(o, "group_hosts", hs);
         }
@@ -61,7 +61,7 @@ static int read_members(struct store *s, json_t *group, json_t **ret, int64_t *r
         *ret_rev = 0;
         if (!group)
                 return 0;
-        _cleanup_free_ char *key = xasprintf(SCHED_GROUPMEMBERS_PREFIX "%s", json_str(group, "id", ""));
+        _cleanup_free_ char *key = xasprintf(SCHED_GROUPMEMBERS_PREFIX "%s", tide_json_str(group, "id", ""));
         return model_json_get(s, key, ret, ret_rev);
 }
 
@@ -93,10 +93,10 @@ static void view_put(struct view *v) {
 }
 
 int sched_store_create(struct store *s, struct sched_cache *cache, json_t *inst, json_t *group, char **ret_reason) {
-        const char *id = json_str(inst, "id", ""), *name = json_str(inst, "name", "");
+        const char *id = tide_json_str(inst, "id", ""), *name = tide_json_str(inst, "name", "");
         _cleanup_free_ char *key = model_obj_key(MODEL_INSTANCE, id);
         _cleanup_free_ char *nk = model_name_key(MODEL_INSTANCE, name);
-        _cleanup_free_ char *gkey = group ? xasprintf(SCHED_GROUPMEMBERS_PREFIX "%s", json_str(group, "id", "")) : NULL;
+        _cleanup_free_ char *gkey = group ? xasprintf(SCHED_GROUPMEMBERS_PREFIX "%s", tide_json_str(group, "id", "")) : NULL;
 
         for (int attempt = 0; attempt < PLACE_RETRIES; attempt++) {
                 struct view v;
@@ -157,7 +157,7 @@ int sched_store_create(struct store *s, struct sched_cache *cache, json_t *inst,
                                 sched_claim(h, &req, &d);
                                 used = sched_host_usage_to_json(h);
                         }
-                        alloc_value = json_dump_compact(used);
+                        alloc_value = tide_json_dump(used);
                         json_object_set_new(inst, "status", json_string("building"));
                         json_object_set_new(inst, "task", json_string("creating"));
                         json_object_set_new(inst, "error", json_null());
@@ -166,7 +166,7 @@ int sched_store_create(struct store *s, struct sched_cache *cache, json_t *inst,
                         ops[n_ops++] = (struct store_op) { .type = STORE_OP_PUT, .key = alloc_key, .value = alloc_value };
                         if (group) {
                                 json_object_set_new(members, id, json_string(v.snap->hosts[d.host].name));
-                                members_value = json_dump_compact(members);
+                                members_value = tide_json_dump(members);
                                 cmps[n_cmps++] = (struct store_cmp) { .key = gkey, .target = STORE_CMP_MOD_REV,
                                                                       .op = STORE_CMP_EQUAL, .number = members_rev };
                                 ops[n_ops++] = (struct store_op) { .type = STORE_OP_PUT, .key = gkey,
@@ -176,7 +176,7 @@ int sched_store_create(struct store *s, struct sched_cache *cache, json_t *inst,
                 /* Nothing below reads the view: other placements decide during this commit. */
                 view_put(&v);
                 if (r >= 0 || r == TIDE_E_NO_HOST) {
-                        value = json_dump_compact(inst);
+                        value = tide_json_dump(inst);
                         cmps[n_cmps++] = (struct store_cmp) { .key = nk, .target = STORE_CMP_MOD_REV,
                                                               .op = STORE_CMP_EQUAL, .number = 0 };
                         cmps[n_cmps++] = (struct store_cmp) { .key = key, .target = STORE_CMP_MOD_REV,
@@ -235,7 +235,7 @@ static json_t *released_usage(json_t *inst, json_t *host_rec, json_t *alloc) {
 
 
 int sched_store_delete(struct store *s, json_t *inst_in) {
-        const char *id = json_str(inst_in, "id", "");
+        const char *id = tide_json_str(inst_in, "id", "");
         _cleanup_free_ char *key = model_obj_key(MODEL_INSTANCE, id);
         for (int attempt = 0; attempt < PLACE_RETRIES; attempt++) {
                 json_t *inst = NULL, *host_rec = NULL, *alloc = NULL, *members = NULL, *used = NULL;
@@ -247,7 +247,7 @@ int sched_store_delete(struct store *s, json_t *inst_in) {
                         json_decref(inst);
                         return r; /* gone already: nothing to do */
                 }
-                nk = model_name_key(MODEL_INSTANCE, json_str(inst, "name", ""));
+                nk = model_name_key(MODEL_INSTANCE, tide_json_str(inst, "name", ""));
                 struct store_cmp cmps[3];
                 struct store_op ops[4];
                 size_t n_cmps = 0, n_ops = 0;
@@ -256,7 +256,7 @@ int sched_store_delete(struct store *s, json_t *inst_in) {
                 ops[n_ops++] = (struct store_op) { .type = STORE_OP_DELETE, .key = key };
                 ops[n_ops++] = (struct store_op) { .type = STORE_OP_DELETE, .key = nk };
 
-                const char *host = json_str(inst, "host", NULL);
+                const char *host = tide_json_str(inst, "host", NULL);
                 if (host) {
                         hkey = xasprintf(MODEL_HOSTS_PREFIX "%s", host);
                         akey = xasprintf(SCHED_ALLOC_PREFIX "%s", host);
@@ -264,20 +264,20 @@ int sched_store_delete(struct store *s, json_t *inst_in) {
                                 r = model_json_get(s, akey, &alloc, &alloc_rev);
                         used = r >= 0 && host_rev && alloc_rev ? released_usage(inst, host_rec, alloc) : NULL;
                         if (used) {
-                                alloc_value = json_dump_compact(used);
+                                alloc_value = tide_json_dump(used);
                                 cmps[n_cmps++] = (struct store_cmp) { .key = akey, .target = STORE_CMP_MOD_REV,
                                                                       .op = STORE_CMP_EQUAL, .number = alloc_rev };
                                 ops[n_ops++] = (struct store_op) { .type = STORE_OP_PUT, .key = akey,
                                                                    .value = alloc_value };
                         }
                 }
-                const char *gid = json_str(inst, "group_id", NULL);
+                const char *gid = tide_json_str(inst, "group_id", NULL);
                 if (r >= 0 && gid) {
                         gkey = xasprintf(SCHED_GROUPMEMBERS_PREFIX "%s", gid);
                         r = model_json_get(s, gkey, &members, &members_rev);
                         if (r >= 0 && json_is_object(members) && json_object_get(members, id)) {
                                 json_object_del(members, id);
-                                members_value = json_dump_compact(members);
+                                members_value = tide_json_dump(members);
                                 cmps[n_cmps++] = (struct store_cmp) { .key = gkey, .target = STORE_CMP_MOD_REV,
                                                                       .op = STORE_CMP_EQUAL, .number = members_rev };
                                 ops[n_ops++] = json_object_size(members) > 0
@@ -323,7 +323,7 @@ int sched_store_explain(struct store *s, struct sched_cache *cache, json_t *inst
                 goto out;
         /* Its own claim is given back first: the question is where it would go now. The
          * cache's host is put back as it was before the view is given back. */
-        own = json_is_object(json_object_get(inst, "placement")) ? sched_snapshot_find(v.snap, json_str(inst, "host", "")) : -1;
+        own = json_is_object(json_object_get(inst, "placement")) ? sched_snapshot_find(v.snap, tide_json_str(inst, "host", "")) : -1;
         if (own >= 0) {
                 struct sched_decision mine = {};
                 if (sched_decision_from_json(json_object_get(inst, "placement"), &mine) >= 0) {

@@ -75,7 +75,7 @@ static void put_host(struct store *s, const char *name, int cpus, int64_t mem_mi
         }
         json_t *rec = json_pack("{s:s, s:i, s:I, s:i, s:s, s:o}", "name", name, "cpus", cpus, "mem_mib", (json_int_t) mem_mib,
                                 "disk_gib", 1000, "hypervisor", "sim", "numa", numa);
-        _cleanup_free_ char *key = xasprintf(MODEL_HOSTS_PREFIX "%s", name), *value = json_dump_compact(rec);
+        _cleanup_free_ char *key = xasprintf(MODEL_HOSTS_PREFIX "%s", name), *value = tide_json_dump(rec);
         put(s, key, value, 0, NULL);
         json_decref(rec);
 }
@@ -104,7 +104,7 @@ static void assert_view_fresh(struct fixture *f) {
                         fail_msg("host %s is not in the cache", fresh.hosts[i].name);
                 const struct sched_host *a = &fresh.hosts[i], *b = &view->hosts[j];
                 if (!json_equal(fresh.host_json[i], view->host_json[j])) {
-                        _cleanup_free_ char *x = json_dump_compact(fresh.host_json[i]), *y = json_dump_compact(view->host_json[j]);
+                        _cleanup_free_ char *x = tide_json_dump(fresh.host_json[i]), *y = tide_json_dump(view->host_json[j]);
                         fail_msg("host %s: fresh %s, cached %s", a->name, x, y);
                 }
                 assert_int_equal(fresh.alloc_rev[i], view->alloc_rev[j]);
@@ -323,7 +323,7 @@ static void test_claimed_keeps_others_changes(void **state) {
         struct sched_decision d = { .host = ia, .numa_node = -1 };
         sched_claim(h, &req, &d);
         json_t *used = sched_host_usage_to_json(h);
-        _cleanup_free_ char *value = json_dump_compact(used);
+        _cleanup_free_ char *value = tide_json_dump(used);
         struct store_cmp cmp = { .key = "/tide/alloc/a", .target = STORE_CMP_MOD_REV, .op = STORE_CMP_EQUAL,
                                  .number = v->alloc_rev[ia] };
         struct store_op op = { .type = STORE_OP_PUT, .key = "/tide/alloc/a", .value = value };
@@ -365,7 +365,7 @@ static struct sched_cache_claim *begin_claim(struct fixture *f, const char *name
 /* Commits a claim's usage as sched_store_create does (comparing the allocation revision);
  * returns whether the compare held and *ret_rev the revision. */
 static bool commit_claim(struct fixture *f, const char *name, int64_t base, json_t *used, int64_t *ret_rev) {
-        _cleanup_free_ char *key = xasprintf(SCHED_ALLOC_PREFIX "%s", name), *value = json_dump_compact(used);
+        _cleanup_free_ char *key = xasprintf(SCHED_ALLOC_PREFIX "%s", name), *value = tide_json_dump(used);
         struct store_cmp cmp = { .key = key, .target = STORE_CMP_MOD_REV, .op = STORE_CMP_EQUAL, .number = base };
         struct store_op op = { .type = STORE_OP_PUT, .key = key, .value = value };
         struct store_txn txn = { .cmps = &cmp, .n_cmps = 1, .success = &op, .n_success = 1 };
@@ -596,9 +596,9 @@ static void test_decides_as_fresh_snapshot(void **state) {
                 int r = sched_store_create(f->s, f->c, inst, NULL, &reason);
                 if (*expect) {
                         assert_int_equal(r, 0);
-                        assert_string_equal(json_str(inst, "host", ""), expect);
+                        assert_string_equal(tide_json_str(inst, "host", ""), expect);
                         json_t *d = json_object_get(inst, "placement");
-                        assert_int_equal(json_int(d, "numa_node", -1), want.numa_node);
+                        assert_int_equal(tide_json_int(d, "numa_node", -1), want.numa_node);
                         assert_int_equal(json_array_size(json_object_get(d, "pinned")), want.n_pinned);
                         for (int k = 0; k < want.n_pinned; k++)
                                 assert_int_equal(json_integer_value(json_array_get(json_object_get(d, "pinned"), k)),
@@ -696,7 +696,7 @@ static void run_creators(struct fixture *f, bool shared) {
         assert_int_equal(kvs.n, CREATORS * CREATES);
         for (size_t i = 0; i < kvs.n; i++) {
                 json_t *inst = json_loadb(kvs.items[i].value, kvs.items[i].value_len, 0, NULL);
-                const char *host = json_str(inst, "host", NULL);
+                const char *host = tide_json_str(inst, "host", NULL);
                 if (host)
                         per_host[host[1] - '0']++;
                 json_decref(inst);

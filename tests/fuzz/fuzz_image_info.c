@@ -69,7 +69,7 @@ static void inspect(const char *format) {
                 if (!json_is_string(json_object_get(json_object_get(rep.json, "error"), "message")))
                         fail("a rejection without an error reply");
         } else {
-                const char *fmt = json_str(info, "format", "");
+                const char *fmt = tide_json_str(info, "format", "");
                 if (!streq(fmt, "qcow2") && !streq(fmt, "raw"))
                         fail("accepted a format other than qcow2 or raw");
                 if (json_object_get(info, "backing-filename") || json_object_get(info, "full-backing-filename"))

@@ -53,7 +53,7 @@ static json_t *outcome(const char *fn, int r, json_t *ret, char *err) {
                 fail(fn, "a success with a message", err);
         if (!json_is_object(ret))
                 fail(fn, "a success without an object", NULL);
-        free(json_dump_compact(ret)); /* aborts when it does not serialise */
+        free(tide_json_dump(ret)); /* aborts when it does not serialise */
         return ret;
 }
 
@@ -73,7 +73,7 @@ static void merge_outcome(const char *fn, int r, json_t *obj, json_t *before, ch
         }
         if (err)
                 fail(fn, "a success with a message", err);
-        free(json_dump_compact(obj));
+        free(tide_json_dump(obj));
 }
 
 typedef int (*from_request_fn)(json_t *body, json_t **ret, char **ret_err);
@@ -85,7 +85,7 @@ static void round_trip(const char *fn, from_request_fn f, json_t *canonical) {
         char *err = NULL;
         int r = f(canonical, &again, &err);
         if (r < 0) {
-                char *s = json_dump_compact(canonical);
+                char *s = tide_json_dump(canonical);
                 fprintf(stderr, "fuzz_model: %s of %s\n", fn, s);
                 free(s);
                 fail(fn, "refuses its own canonical object", err);
@@ -136,8 +136,8 @@ static void group_set_merge(json_t *group, json_t *body) {
         int r = model_group_set_merge(group, body, &err);
         merge_outcome("model_group_set_merge", r, group, before, err);
         if (r >= 0) {
-                int64_t min = json_int(group, "min", -1), max = json_int(group, "max", -1);
-                int64_t desired = json_int(group, "desired", -1);
+                int64_t min = tide_json_int(group, "min", -1), max = tide_json_int(group, "max", -1);
+                int64_t desired = tide_json_int(group, "desired", -1);
                 if (!(0 <= min && min <= desired && desired <= max && max <= MODEL_GROUP_MEMBERS_MAX))
                         fail("model_group_set_merge", "sizes out of order after a success", NULL);
         }
@@ -147,22 +147,22 @@ static void group_set_merge(json_t *group, json_t *body) {
 /* A stored policy is what model.h says: an adjustment the autoscaler can apply as documented
  * (docs/api.md: "+N" and "-N" not 0, "=N" 0-1000, "+N%" and "-N%" not 0). */
 static void check_policy(const char *fn, json_t *p) {
-        const char *type = json_str(p, "adjust_type", ""), *op = json_str(p, "op", "");
-        int64_t adj = json_int(p, "adjustment", 0);
+        const char *type = tide_json_str(p, "adjust_type", ""), *op = tide_json_str(p, "op", "");
+        int64_t adj = tide_json_int(p, "adjustment", 0);
         json_t *th = json_object_get(p, "threshold");
-        if (!model_group_metric_valid(json_str(p, "metric", NULL)) || (!streq(op, "above") && !streq(op, "below")) ||
+        if (!model_group_metric_valid(tide_json_str(p, "metric", NULL)) || (!streq(op, "above") && !streq(op, "below")) ||
             !json_is_number(th) || !isfinite(json_number_value(th)))
-                fail(fn, "a policy without a valid metric, op or threshold", json_str(p, "adjust", ""));
+                fail(fn, "a policy without a valid metric, op or threshold", tide_json_str(p, "adjust", ""));
         if (streq(type, "exact")) {
                 if (adj < 0 || adj > MODEL_GROUP_MEMBERS_MAX)
-                        fail(fn, "an exact adjustment outside 0-1000", json_str(p, "adjust", ""));
+                        fail(fn, "an exact adjustment outside 0-1000", tide_json_str(p, "adjust", ""));
         } else if (streq(type, "change") || streq(type, "percent")) {
                 if (adj == 0)
-                        fail(fn, "a change of 0", json_str(p, "adjust", ""));
+                        fail(fn, "a change of 0", tide_json_str(p, "adjust", ""));
         } else
                 fail(fn, "an unknown adjust_type", type);
         for (size_t i = 0; i < 2; i++) {
-                int64_t v = json_int(p, i ? "cooldown_s" : "for_s", -1);
+                int64_t v = tide_json_int(p, i ? "cooldown_s" : "for_s", -1);
                 if (v < 0 || v > 86400)
                         fail(fn, "a duration outside 0-86400 s", NULL);
         }
@@ -195,7 +195,7 @@ static void group(json_t *body) {
         g = outcome("model_group_from_request", r, g, err);
         if (!g)
                 return;
-        int64_t min = json_int(g, "min", -1), max = json_int(g, "max", -1), desired = json_int(g, "desired", -1);
+        int64_t min = tide_json_int(g, "min", -1), max = tide_json_int(g, "max", -1), desired = tide_json_int(g, "desired", -1);
         if (!(0 <= min && min <= desired && desired <= max && max <= MODEL_GROUP_MEMBERS_MAX))
                 fail("model_group_from_request", "sizes out of order after a success", NULL);
         if (json_array_size(json_object_get(g, "policies")) > MODEL_GROUP_POLICIES_MAX)
