@@ -65,9 +65,9 @@ static const struct option_def option_defs[CLI_OPT_MAX] = {
         [CLI_OPT_MEM_LIMIT] = { "mem-limit", 0, true, "MIB", "memory the instance may have at most, up to the flavor's max RAM ('default' resets)" },
         [CLI_OPT_ELASTIC] = { "elastic", 0, true, "on|off|default", "off: the elastic loop leaves the resources as defined" },
         [CLI_OPT_STATS_LIMIT] = { "limit", 0, true, "N", "history entries, the newest (1-10000; default 10 for the table, tided's 60 for json)" },
-        [CLI_OPT_MIN_SIZE] = { "min", 0, true, "N", "the fewest members (0-1000; a new group: 1)" },
-        [CLI_OPT_MAX_SIZE] = { "max", 0, true, "N", "the most members (1-1000; a new group: --min)" },
-        [CLI_OPT_DESIRED] = { "desired", 0, true, "N", "the members wanted now, from --min to --max (a new group: --min)" },
+        [CLI_OPT_MIN_SIZE] = { "min", 0, true, "N", "the fewest members (0-1000; a new group's default 1)" },
+        [CLI_OPT_MAX_SIZE] = { "max", 0, true, "N", "the most members (1-1000; a new group's default: the larger of --min and --desired)" },
+        [CLI_OPT_DESIRED] = { "desired", 0, true, "N", "the members wanted now, from --min to --max (a new group's default: --min)" },
         [CLI_OPT_NO_SPREAD] = { "no-spread", 0, false, NULL, "do not spread the members over the hosts (soft anti-affinity)" },
         [CLI_OPT_METRIC] = { "metric", 0, true, "cpu|memory|FIGURE", "cpu: % of a member's vCPUs busy; memory: % of its memory in use; or a figure of instance stats" },
         [CLI_OPT_ABOVE] = { "above", 0, true, "X", "act when the metric is above X" },
@@ -80,7 +80,7 @@ static const struct option_def option_defs[CLI_OPT_MAX] = {
         [CLI_OPT_POLICY_NAME] = { "name", 0, true, "NAME", "the policy's name (default policy-N)" },
         [CLI_OPT_TEMPLATE] = { "template", 0, true, "FILE", "a Heat template (HOT, YAML; at most 1 MiB)" },
         [CLI_OPT_PARAMETER] = { "parameter", 0, true, "KEY=VALUE", "a template parameter (repeatable, at most 64)" },
-        [CLI_OPT_EVENT_GROUP] = { "group", 0, true, "NAME", "only events of this autoscaling group (its last 10)" },
+        [CLI_OPT_EVENT_GROUP] = { "group", 0, true, "NAME", "only events of this autoscaling group (name or id)" },
 };
 
 static const char *const weight_names[CLI_WEIGHT_MAX] = {
