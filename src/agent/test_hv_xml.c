@@ -216,7 +216,8 @@ static void test_cpuset_parse_invalid(void **state) {
         list[HV_CPUSET_MAX - 1] = '1';
         list[HV_CPUSET_MAX] = '\0';
         assert_true(hv_cpuset_parse(list, NULL) >= 1);
-        strcat(list, "1");
+        list[HV_CPUSET_MAX] = '1';
+        list[HV_CPUSET_MAX + 1] = '\0';
         assert_int_equal(hv_cpuset_parse(list, NULL), TIDE_E_INVALID);
         free(list);
 }

@@ -132,7 +132,8 @@ static void group_is_named_stack_dash_resource_up_to_58(void **state) {
                                                                   "name"))),
                          58);
         json_decref(ok);
-        strcat(stack, "s");
+        stack[54] = 's';
+        stack[55] = 0;
         json_t *bad = run(t, NULL, stack);
         assert_non_null(strstr(error_of(bad), "line 5: resource 'grp': the group's name"));
         assert_non_null(strstr(error_of(bad), "has 59 characters; at most 58"));
