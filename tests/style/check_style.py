@@ -213,10 +213,11 @@ def src_folder(path):
 
 
 def is_leaf(path):
-    """Test files, tests/ and bench/: nothing links them but their own test or benchmark."""
+    """Test files, benchmarks, tests/ and bench/: nothing links them but their own test or
+    benchmark."""
     base = os.path.basename(path)
     return (path.startswith(("tests" + os.sep, "bench" + os.sep))
-            or base.startswith("test_") or base.endswith("_test.c"))
+            or base.startswith("test_") or base.endswith(("_test.c", "_bench.c")))
 
 
 def read_layers(path):
