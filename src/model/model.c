@@ -9,22 +9,96 @@
 
 static const char *const kind_plural[MODEL_KIND_MAX] = { "flavors", "images", "instances", "server-groups", "groups", "stacks" };
 static const char *const kind_singular[MODEL_KIND_MAX] = { "flavor", "image", "instance", "server group", "group", "stack" };
-static const char *const status_names[INSTANCE_STATUS_MAX] = {
-        "building", "running", "stopped", "error", "deleting",
+static const char *const status_names[MODEL_INSTANCE_STATUS_MAX] = {
+        [MODEL_INSTANCE_BUILDING] = "building",
+        [MODEL_INSTANCE_RUNNING] = "running",
+        [MODEL_INSTANCE_STOPPED] = "stopped",
+        [MODEL_INSTANCE_ERROR] = "error",
+        [MODEL_INSTANCE_DELETING] = "deleting",
+};
+static const char *const desired_names[MODEL_DESIRED_MAX] = {
+        [MODEL_DESIRED_RUNNING] = "running",
+        [MODEL_DESIRED_STOPPED] = "stopped",
+        [MODEL_DESIRED_DELETED] = "deleted",
+};
+static const char *const task_names[MODEL_TASK_MAX] = {
+        [MODEL_TASK_NONE] = NULL,
+        [MODEL_TASK_CREATING] = "creating",
+        [MODEL_TASK_STARTING] = "starting",
+        [MODEL_TASK_STOPPING] = "stopping",
+        [MODEL_TASK_REBOOTING] = "rebooting",
+        [MODEL_TASK_DELETING] = "deleting",
 };
 
 const char *model_kind_plural(enum model_kind k) { return kind_plural[k]; }
 const char *model_kind_singular(enum model_kind k) { return kind_singular[k]; }
 
-const char *instance_status_to_string(enum instance_status s) {
-        return s < INSTANCE_STATUS_MAX ? status_names[s] : "unknown";
+/* Index of s in names[0..n), or -EINVAL (every state enum's _INVALID). */
+static int lookup(const char *const *names, int n, const char *s) {
+        for (int i = 0; s && i < n; i++)
+                if (names[i] && streq(s, names[i]))
+                        return i;
+        return -EINVAL;
 }
 
-int instance_status_from_string(const char *s) {
-        for (int i = 0; i < INSTANCE_STATUS_MAX; i++)
-                if (s && streq(s, status_names[i]))
-                        return i;
-        return -1;
+const char *model_instance_status_to_string(enum model_instance_status s) {
+        return s >= 0 && s < MODEL_INSTANCE_STATUS_MAX ? status_names[s] : NULL;
+}
+
+const char *model_instance_desired_to_string(enum model_instance_desired d) {
+        return d >= 0 && d < MODEL_DESIRED_MAX ? desired_names[d] : NULL;
+}
+
+const char *model_instance_task_to_string(enum model_instance_task t) {
+        return t >= 0 && t < MODEL_TASK_MAX ? task_names[t] : NULL;
+}
+
+enum model_instance_status model_instance_status_from_string(const char *s) {
+        return lookup(status_names, MODEL_INSTANCE_STATUS_MAX, s);
+}
+
+enum model_instance_desired model_instance_desired_from_string(const char *s) {
+        return lookup(desired_names, MODEL_DESIRED_MAX, s);
+}
+
+enum model_instance_task model_instance_task_from_string(const char *s) {
+        return lookup(task_names, MODEL_TASK_MAX, s);
+}
+
+enum model_instance_status model_instance_get_status(const json_t *inst) {
+        return model_instance_status_from_string(tide_json_str(inst, "status", NULL));
+}
+
+enum model_instance_desired model_instance_get_desired(const json_t *inst) {
+        return model_instance_desired_from_string(tide_json_str(inst, "desired", "running"));
+}
+
+bool model_instance_settled(const json_t *inst) {
+        return json_is_null(json_object_get(inst, "task"));
+}
+
+/* The state's string, or null (a task that is none). */
+static json_t *state_json(const char *s) {
+        return s ? json_string(s) : json_null();
+}
+
+void model_instance_set_status(json_t *inst, enum model_instance_status s) {
+        json_object_set_new(inst, "status", state_json(model_instance_status_to_string(s)));
+}
+
+void model_instance_set_desired(json_t *inst, enum model_instance_desired d) {
+        json_object_set_new(inst, "desired", state_json(model_instance_desired_to_string(d)));
+}
+
+void model_instance_set_task(json_t *inst, enum model_instance_task t) {
+        json_object_set_new(inst, "task", state_json(model_instance_task_to_string(t)));
+}
+
+int model_instance_mark_deleting(json_t *inst, void *userdata) {
+        model_instance_set_desired(inst, MODEL_DESIRED_DELETED);
+        model_instance_set_status(inst, MODEL_INSTANCE_DELETING);
+        model_instance_set_task(inst, MODEL_TASK_DELETING);
+        return MODEL_CHANGE_WRITE;
 }
 
 bool model_name_valid(const char *name) {

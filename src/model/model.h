@@ -10,6 +10,7 @@
  * Validation is pure; the model_obj_* and model_event_* functions do store I/O but never log. */
 #pragma once
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -40,19 +41,66 @@ const char *model_kind_plural(enum model_kind k);
 /* "flavor", "image", "instance", "server group", "group", "stack". */
 const char *model_kind_singular(enum model_kind k);
 
-/* Instance states. */
-enum instance_status {
-        INSTANCE_BUILDING,
-        INSTANCE_RUNNING,
-        INSTANCE_STOPPED,
-        INSTANCE_ERROR,
-        INSTANCE_DELETING,
-        INSTANCE_STATUS_MAX,
+/* An instance's record holds three states, stored as the strings the API shows:
+ *   "desired"  what was asked for: running, stopped or deleted (the API, the autoscaler);
+ *   "status"   what the host's agent last did or saw: building, running, stopped, error,
+ *              deleting;
+ *   "task"     the operation asked for and not yet done, null when settled: creating,
+ *              starting, stopping, rebooting, deleting.
+ * Code compares and writes them through these enums, never through bare strings. */
+enum model_instance_status {
+        MODEL_INSTANCE_BUILDING,
+        MODEL_INSTANCE_RUNNING,
+        MODEL_INSTANCE_STOPPED,
+        MODEL_INSTANCE_ERROR,
+        MODEL_INSTANCE_DELETING,
+        MODEL_INSTANCE_STATUS_MAX,
+        MODEL_INSTANCE_STATUS_INVALID = -EINVAL,
 };
 
-const char *instance_status_to_string(enum instance_status s);
-/* -1 for an unknown string. */
-int instance_status_from_string(const char *s);
+enum model_instance_desired {
+        MODEL_DESIRED_RUNNING,
+        MODEL_DESIRED_STOPPED,
+        MODEL_DESIRED_DELETED,
+        MODEL_DESIRED_MAX,
+        MODEL_DESIRED_INVALID = -EINVAL,
+};
+
+enum model_instance_task {
+        MODEL_TASK_NONE,              /* stored as null */
+        MODEL_TASK_CREATING,
+        MODEL_TASK_STARTING,
+        MODEL_TASK_STOPPING,
+        MODEL_TASK_REBOOTING,
+        MODEL_TASK_DELETING,
+        MODEL_TASK_MAX,
+        MODEL_TASK_INVALID = -EINVAL,
+};
+
+/* The stored string of a state; NULL for a value out of range (and for MODEL_TASK_NONE). */
+const char *model_instance_status_to_string(enum model_instance_status s);
+const char *model_instance_desired_to_string(enum model_instance_desired d);
+const char *model_instance_task_to_string(enum model_instance_task t);
+/* The state a string names; _INVALID for NULL or an unknown string. */
+enum model_instance_status model_instance_status_from_string(const char *s);
+enum model_instance_desired model_instance_desired_from_string(const char *s);
+enum model_instance_task model_instance_task_from_string(const char *s);
+
+/* An instance record's "status": MODEL_INSTANCE_STATUS_INVALID when absent or unknown. */
+enum model_instance_status model_instance_get_status(const json_t *inst);
+/* Its "desired": MODEL_DESIRED_RUNNING when absent (a record never asked to stop or go wants
+ * to run), MODEL_DESIRED_INVALID when unknown. */
+enum model_instance_desired model_instance_get_desired(const json_t *inst);
+/* True when no operation is under way: "task" is present and null. */
+bool model_instance_settled(const json_t *inst);
+/* Set the member (MODEL_TASK_NONE: null). */
+void model_instance_set_status(json_t *inst, enum model_instance_status s);
+void model_instance_set_desired(json_t *inst, enum model_instance_desired d);
+void model_instance_set_task(json_t *inst, enum model_instance_task t);
+/* Asks for the instance to be deleted: desired deleted, status deleting, task deleting (the
+ * agent of its host then tears it down and removes the record). Shaped as a change for
+ * model_obj_modify (userdata unused); always returns MODEL_CHANGE_WRITE. */
+int model_instance_mark_deleting(json_t *inst, void *userdata);
 
 /* True for a name of 1-63 characters of [A-Za-z0-9._-] starting with a letter or digit. */
 bool model_name_valid(const char *name);
@@ -121,6 +169,34 @@ int model_obj_create(struct store *s, enum model_kind k, json_t *obj, int64_t *r
 int model_obj_update(struct store *s, enum model_kind k, json_t *obj, int64_t rev, int64_t *ret_rev);
 /* Removes an object and its name key, if its mod_rev is still rev (0: unconditionally). */
 int model_obj_delete(struct store *s, enum model_kind k, json_t *obj, int64_t rev);
+/* Read-modify-write of one record under compare-and-swap: read it, let change edit it, write
+ * it back if its mod_rev is still the one read, and start again from a fresh read when another
+ * writer came in between. change sees a freshly read object each time (so it must not depend
+ * on what an earlier call did) and answers MODEL_CHANGE_WRITE, MODEL_CHANGE_KEEP (stop without
+ * writing) or a negative error (stop; returned as it is). */
+enum model_change {
+        MODEL_CHANGE_WRITE = 0,
+        MODEL_CHANGE_KEEP = 1,
+};
+typedef int (*model_change_fn)(json_t *obj, void *userdata);
+/* How many lost races a modify takes before it gives up with TIDE_E_CONFLICT. A record's
+ * writers (the API, the agent of its host, the autoscaler, the scheduler) each write it once
+ * per step, so a race is lost to one burst of them and a few rounds clear it. 50 is the most
+ * any caller used (the agent: when it gives up, the record no longer says what the hypervisor
+ * did until its next pass); each round is one read and one compare-and-swap, milliseconds on
+ * either backend, and the loop only runs long when every round loses. */
+#define MODEL_MODIFY_RETRIES 50
+/* model_obj_modify: the object of kind named by ref (a name or an id; looked up again on each
+ * round), stamped "updated" when written. Returns MODEL_CHANGE_WRITE when written,
+ * MODEL_CHANGE_KEEP when change kept it as it was, or a negative error: the read's
+ * (TIDE_E_NOT_FOUND when absent), change's, the store's, or TIDE_E_CONFLICT after
+ * MODEL_MODIFY_RETRIES lost races. ret (may be NULL) gets a new reference to the object as
+ * written, or as read when kept; on success only. */
+int model_obj_modify(struct store *s, enum model_kind k, const char *ref, model_change_fn change, void *userdata,
+                     json_t **ret);
+/* model_json_modify: the same for the JSON object at key (model_json_get's: an absent key is
+ * an empty object, then created), without an "updated" stamp. */
+int model_json_modify(struct store *s, const char *key, model_change_fn change, void *userdata, json_t **ret);
 /* Key of an object: "/tide/<kind>/<id>"; caller frees. */
 char *model_obj_key(enum model_kind k, const char *id);
 /* Reads the JSON object stored at key. Absent (or not an object): *ret gets a new empty

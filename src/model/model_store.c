@@ -154,6 +154,53 @@ int model_obj_delete(struct store *s, enum model_kind k, json_t *obj, int64_t re
         return ok ? 0 : TIDE_E_CONFLICT;
 }
 
+/* One loop for both: k names the kind of the object ref names, or is MODEL_KIND_MAX for the
+ * object at the key ref. */
+static int modify(struct store *s, enum model_kind k, const char *ref, model_change_fn change, void *userdata,
+                  json_t **ret) {
+        for (int attempt = 0; attempt < MODEL_MODIFY_RETRIES; attempt++) {
+                _cleanup_json_ json_t *o = NULL;
+                int64_t rev = 0;
+                int r = k < MODEL_KIND_MAX ? model_obj_get(s, k, ref, &o, &rev) : model_json_get(s, ref, &o, &rev);
+                if (r < 0)
+                        return r;
+                int c = change(o, userdata);
+                if (c < 0)
+                        return c;
+                if (c == MODEL_CHANGE_KEEP) {
+                        if (ret)
+                                *ret = TAKE_PTR(o);
+                        return MODEL_CHANGE_KEEP;
+                }
+                if (k < MODEL_KIND_MAX) {
+                        model_set_now(o, "updated");
+                        r = model_obj_update(s, k, o, rev, NULL);
+                } else {
+                        _cleanup_free_ char *value = tide_json_dump(o);
+                        r = rev ? store_cas(s, ref, value, rev, NULL) : store_create(s, ref, value, 0, NULL);
+                }
+                if (r == TIDE_E_CONFLICT || r == TIDE_E_EXISTS)
+                        continue; /* another writer came first: start again from what it wrote */
+                if (r < 0)
+                        return r;
+                if (ret)
+                        *ret = TAKE_PTR(o);
+                return MODEL_CHANGE_WRITE;
+        }
+        return TIDE_E_CONFLICT;
+}
+
+int model_obj_modify(struct store *s, enum model_kind k, const char *ref, model_change_fn change, void *userdata,
+                     json_t **ret) {
+        if (k >= MODEL_KIND_MAX)
+                return TIDE_E_INVALID;
+        return modify(s, k, ref, change, userdata, ret);
+}
+
+int model_json_modify(struct store *s, const char *key, model_change_fn change, void *userdata, json_t **ret) {
+        return modify(s, MODEL_KIND_MAX, key, change, userdata, ret);
+}
+
 /* Events. */
 
 #define EVENTS_PREFIX "/tide/events/"

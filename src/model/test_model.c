@@ -1,4 +1,4 @@
-/* Unit tests of request validation and names (pure code). */
+/* Unit tests of request validation, names and instance states (pure code). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -338,6 +338,45 @@ static void group_policy_names_are_unique(void **state) {
         json_decref(body);
 }
 
+static void instance_states_round_trip_through_their_strings(void **state) {
+        for (int i = 0; i < MODEL_INSTANCE_STATUS_MAX; i++)
+                assert_int_equal(model_instance_status_from_string(model_instance_status_to_string(i)), i);
+        for (int i = 0; i < MODEL_DESIRED_MAX; i++)
+                assert_int_equal(model_instance_desired_from_string(model_instance_desired_to_string(i)), i);
+        for (int i = MODEL_TASK_NONE + 1; i < MODEL_TASK_MAX; i++)
+                assert_int_equal(model_instance_task_from_string(model_instance_task_to_string(i)), i);
+        /* The API's strings: stored records and clients depend on them. */
+        assert_string_equal(model_instance_status_to_string(MODEL_INSTANCE_RUNNING), "running");
+        assert_string_equal(model_instance_status_to_string(MODEL_INSTANCE_DELETING), "deleting");
+        assert_string_equal(model_instance_desired_to_string(MODEL_DESIRED_DELETED), "deleted");
+        assert_string_equal(model_instance_task_to_string(MODEL_TASK_REBOOTING), "rebooting");
+        assert_null(model_instance_task_to_string(MODEL_TASK_NONE));
+        assert_null(model_instance_status_to_string(MODEL_INSTANCE_STATUS_MAX));
+        assert_int_equal(model_instance_status_from_string("shutoff"), MODEL_INSTANCE_STATUS_INVALID);
+        assert_int_equal(model_instance_status_from_string(NULL), MODEL_INSTANCE_STATUS_INVALID);
+        assert_int_equal(model_instance_desired_from_string("deleting"), MODEL_DESIRED_INVALID);
+}
+
+static void instance_record_states_read_and_write_its_members(void **state) {
+        json_t *inst = json_object();
+        assert_int_equal(model_instance_get_status(inst), MODEL_INSTANCE_STATUS_INVALID);
+        assert_int_equal(model_instance_get_desired(inst), MODEL_DESIRED_RUNNING);   /* absent: run */
+        assert_false(model_instance_settled(inst));                                  /* absent: not settled */
+        model_instance_set_status(inst, MODEL_INSTANCE_STOPPED);
+        model_instance_set_task(inst, MODEL_TASK_NONE);
+        assert_string_equal(tide_json_str(inst, "status", ""), "stopped");
+        assert_true(json_is_null(json_object_get(inst, "task")));
+        assert_true(model_instance_settled(inst));
+        assert_int_equal(model_instance_mark_deleting(inst, NULL), MODEL_CHANGE_WRITE);
+        assert_string_equal(tide_json_str(inst, "desired", ""), "deleted");
+        assert_string_equal(tide_json_str(inst, "status", ""), "deleting");
+        assert_string_equal(tide_json_str(inst, "task", ""), "deleting");
+        assert_int_equal(model_instance_get_desired(inst), MODEL_DESIRED_DELETED);
+        json_object_set_new(inst, "desired", json_string("paused"));
+        assert_int_equal(model_instance_get_desired(inst), MODEL_DESIRED_INVALID);
+        json_decref(inst);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(names_accept_plain_words),
@@ -359,6 +398,8 @@ int main(void) {
                 cmocka_unit_test(groups_refuse_bad_sizes_policies_and_names),
                 cmocka_unit_test(group_set_keeps_desired_within_bounds),
                 cmocka_unit_test(group_policy_names_are_unique),
+                cmocka_unit_test(instance_states_round_trip_through_their_strings),
+                cmocka_unit_test(instance_record_states_read_and_write_its_members),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
