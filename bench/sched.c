@@ -61,6 +61,7 @@
 #include "common/errors.h"
 #include "common/util.h"
 #include "model/model.h"
+#include "model/model_layout.h"
 #include "sched/sched.h"
 #include "sched/sched_cache.h"
 #include "store/store.h"
@@ -441,11 +442,11 @@ static void store_hosts(struct store *s, const struct pool *p, char ***ret_alloc
                         vals[n] = h->load >= 0 ? xasprintf("{\"load\":%.3f}", h->load) : xstrdup("up");
                         ops[n] = (struct store_op) { .type = STORE_OP_PUT, .key = keys[n], .value = vals[n], .lease = lease };
                         n++;
-                        keys[n] = xasprintf(SCHED_HOSTCONF_PREFIX "%s", h->name);
+                        keys[n] = model_key_hostconf(h->name);
                         vals[n] = tide_json_dump(conf);
                         ops[n] = (struct store_op) { .type = STORE_OP_PUT, .key = keys[n], .value = vals[n] };
                         n++;
-                        keys[n] = xasprintf(SCHED_ALLOC_PREFIX "%s", h->name);
+                        keys[n] = model_key_alloc(h->name);
                         vals[n] = tide_json_dump(used);
                         alloc[i + j] = xstrdup(vals[n]);
                         ops[n] = (struct store_op) { .type = STORE_OP_PUT, .key = keys[n], .value = vals[n] };
@@ -607,7 +608,7 @@ static double run_bare_txns(struct store *s, const struct pool *p, json_t **grou
         while (n < 50 || now_ns() < deadline) {
                 size_t h = (size_t) rnd() % p->n;
                 char akey[64], ikey[64], nkey[64];
-                snprintf(akey, sizeof akey, SCHED_ALLOC_PREFIX "%s", p->hosts[h].name);
+                snprintf(akey, sizeof akey, MODEL_KEY_ALLOC "%s", p->hosts[h].name);
                 snprintf(ikey, sizeof ikey, "/tide/instances/bench-bare-%08zu", n);
                 snprintf(nkey, sizeof nkey, "/tide/names/instances/bench-bare-%08zu", n);
                 struct store_cmp cmps[3] = {

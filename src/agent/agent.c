@@ -15,6 +15,7 @@
 #include "common/util.h"
 #include "metrics/metrics.h"
 #include "model/model.h"
+#include "model/model_layout.h"
 #include "sched/sched_store.h"
 
 #define KEEPALIVE_DIVISOR 3            /* renew the lease three times per TTL */
@@ -70,8 +71,8 @@ static int register_host(struct agent *a, struct agent_host *h) {
         json_object_set_new(rec, "numa", numa);
         json_object_set_new(rec, "disk_gib", json_integer(hi.disk_gib > 0 ? hi.disk_gib : state_disk_gib(a)));
         _cleanup_free_ char *value = tide_json_dump(rec);
-        _cleanup_free_ char *key = xasprintf(MODEL_HOSTS_PREFIX "%s", h->name);
-        _cleanup_free_ char *live = xasprintf("/tide/hostlive/%s", h->name);
+        _cleanup_free_ char *key = model_key_host(h->name);
+        _cleanup_free_ char *live = model_key_hostlive(h->name);
         struct store_op ops[] = {
                 { .type = STORE_OP_PUT, .key = key, .value = value },
                 { .type = STORE_OP_PUT, .key = live, .value = "up", .lease = h->lease },
@@ -124,7 +125,7 @@ static void keepalive(struct agent *a, struct agent_host *h) {
         /* The measured load rides on the liveness key, for placement's load weigher. */
         double load = drv(h)->virtual ? -1 : sample_cpu_load(h);
         if (load >= 0) {
-                _cleanup_free_ char *key = xasprintf("/tide/hostlive/%s", h->name);
+                _cleanup_free_ char *key = model_key_hostlive(h->name);
                 _cleanup_free_ char *value = xasprintf("{\"load\":%.3f}", load);
                 if ((r = store_put(a->cfg.store, key, value, h->lease, NULL)) < 0)
                         log_warning_errno(r, "reporting the host's load: %m");
@@ -190,7 +191,10 @@ static void fail_instance(struct agent *a, struct agent_host *h, json_t *inst, i
 
 /* Files of an instance. */
 
-static char *inst_dir(struct agent *a, const char *id) { return xasprintf("%s/instances/%s", a->cfg.state_dir, id); }
+/* A file of the instance's directory (model_layout.h), or the directory for NULL. */
+static char *inst_path(struct agent *a, const char *id, const char *file) {
+        return model_instance_path(a->cfg.state_dir, id, file);
+}
 
 static int run_tool(char **argv, const char *what) {
         _cleanup_free_ char *err = NULL;
@@ -204,9 +208,11 @@ static int run_tool(char **argv, const char *what) {
         return 0;
 }
 
-static int make_seed(const char *dir, json_t *inst) {
-        _cleanup_free_ char *ud = xasprintf("%s/seed/user-data", dir), *md = xasprintf("%s/seed/meta-data", dir);
-        _cleanup_free_ char *seed_dir = xasprintf("%s/seed", dir), *iso = xasprintf("%s/seed.iso", dir);
+/* The NoCloud config drive: user-data and meta-data on an ISO labelled cidata. */
+static int make_seed(struct agent *a, json_t *inst) {
+        const char *id = tide_json_str(inst, "id", "");
+        _cleanup_free_ char *seed_dir = inst_path(a, id, MODEL_INSTANCE_SEED_DIR), *iso = inst_path(a, id, MODEL_INSTANCE_SEED);
+        _cleanup_free_ char *ud = xasprintf("%s/user-data", seed_dir), *md = xasprintf("%s/meta-data", seed_dir);
         _cleanup_free_ char *meta = xasprintf("instance-id: %s\nlocal-hostname: %s\n", tide_json_str(inst, "id", ""),
                                               tide_json_str(inst, "name", ""));
         const char *user_data = tide_json_str(inst, "user_data", "");
@@ -226,8 +232,7 @@ static int make_seed(const char *dir, json_t *inst) {
 /* Creates the instance's directory, disk overlay and config drive unless they exist. */
 static int prepare_files(struct agent *a, json_t *inst, json_t *image) {
         const char *id = tide_json_str(inst, "id", "");
-        _cleanup_free_ char *dir = inst_dir(a, id);
-        _cleanup_free_ char *disk = xasprintf("%s/disk.qcow2", dir);
+        _cleanup_free_ char *dir = inst_path(a, id, NULL), *disk = inst_path(a, id, MODEL_INSTANCE_DISK);
         int r = mkdir_p(dir, 0755);
         if (r < 0)
                 return log_error_errno(r, "creating %s: %m", dir);
@@ -246,9 +251,9 @@ static int prepare_files(struct agent *a, json_t *inst, json_t *image) {
                 if (rename(tmp, disk) < 0)
                         return log_error_errno(-errno, "renaming %s: %m", tmp);
         }
-        _cleanup_free_ char *iso = xasprintf("%s/seed.iso", dir);
+        _cleanup_free_ char *iso = inst_path(a, id, MODEL_INSTANCE_SEED);
         if (*tide_json_str(inst, "user_data", "") && access(iso, F_OK) < 0)
-                return make_seed(dir, inst);
+                return make_seed(a, inst);
         return 0;
 }
 
@@ -306,11 +311,11 @@ static int define_domain(struct agent *a, struct agent_host *h, json_t *inst) {
                 json_decref(image);
                 return r;
         }
-        _cleanup_free_ char *dir = inst_dir(a, id);
-        _cleanup_free_ char *img_dir = xasprintf("%s/images/%s", a->cfg.state_dir, tide_json_str(image, "id", ""));
-        _cleanup_free_ char *disk = xasprintf("%s/disk.qcow2", dir), *iso = xasprintf("%s/seed.iso", dir);
-        _cleanup_free_ char *console = xasprintf("%s/console.log", dir);
-        _cleanup_free_ char *kernel = xasprintf("%s/vmlinuz", img_dir), *initrd = xasprintf("%s/initrd.img", img_dir);
+        const char *image_id = tide_json_str(image, "id", "");
+        _cleanup_free_ char *disk = inst_path(a, id, MODEL_INSTANCE_DISK), *iso = inst_path(a, id, MODEL_INSTANCE_SEED);
+        _cleanup_free_ char *console = inst_path(a, id, MODEL_INSTANCE_CONSOLE);
+        _cleanup_free_ char *kernel = model_image_path(a->cfg.state_dir, image_id, MODEL_IMAGE_KERNEL);
+        _cleanup_free_ char *initrd = model_image_path(a->cfg.state_dir, image_id, MODEL_IMAGE_INITRD);
         bool has_kernel = json_is_true(json_object_get(image, "kernel"));
         spec.disk_path = disk;
         spec.seed_path = access(iso, F_OK) == 0 ? iso : NULL;
@@ -354,7 +359,7 @@ static void reconcile_one(struct agent *a, struct agent_host *h, const char *id)
                         fail_instance(a, h, inst, r, "deleting the domain");
                         goto out;
                 }
-                _cleanup_free_ char *dir = inst_dir(a, id);
+                _cleanup_free_ char *dir = inst_path(a, id, NULL);
                 if ((r = rm_rf(dir)) < 0)
                         log_warning_errno(r, "removing %s: %m", dir);
                 /* The record goes with its claim on the host, in one transaction. */
@@ -680,6 +685,7 @@ static void sample_host(struct agent *a, struct agent_host *h, int64_t t_ms) {
 
 static void *agent_main(void *p) {
         struct agent *a = p;
+        _cleanup_free_ char *instances = model_key_kind(MODEL_INSTANCE);
         struct store_watch *w = NULL;
         int64_t rev = 0;
         int64_t next_sample = mono_ms();
@@ -702,7 +708,7 @@ static void *agent_main(void *p) {
                 }
                 if (!w) {
                         if (store_revision(a->cfg.store, &rev) < 0 ||
-                            store_watch_new(a->cfg.store, "/tide/instances/", rev, &w) < 0) {
+                            store_watch_new(a->cfg.store, instances, rev, &w) < 0) {
                                 w = NULL;
                                 usleep(TICK_MS * 1000);
                                 continue;

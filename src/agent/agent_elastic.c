@@ -7,6 +7,7 @@
 #include "common/util.h"
 #include "metrics/metrics.h"
 #include "model/model.h"
+#include "model/model_layout.h"
 #include "sched/sched.h"
 #include "sched/sched_store.h"
 
@@ -73,7 +74,7 @@ void agent_elastic_pass(struct agent *a, struct agent_host *h, json_t *all) {
         struct metrics_host_rates hr;
         if (!m || metrics_host_rates(m, h->name, &hr) < 0)
                 return;
-        _cleanup_free_ char *conf_key = xasprintf(SCHED_HOSTCONF_PREFIX "%s", h->name);
+        _cleanup_free_ char *conf_key = model_key_hostconf(h->name);
         json_t *conf;
         int64_t rev;
         bool host_elastic = true;

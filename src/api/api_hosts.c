@@ -4,6 +4,7 @@
 #include "common/errors.h"
 #include "common/util.h"
 #include "model/model.h"
+#include "model/model_layout.h"
 #include "sched/sched_store.h"
 
 /* Adds what the host's instances use. */
@@ -26,8 +27,8 @@ static void add_usage(json_t *host, json_t *instances) {
 /* Adds the operator's settings ("config") and the placement allocation ("allocation"). */
 static void add_placement(struct api_request *req, json_t *host) {
         const char *name = tide_json_str(host, "name", "");
-        _cleanup_free_ char *ck = xasprintf(SCHED_HOSTCONF_PREFIX "%s", name);
-        _cleanup_free_ char *ak = xasprintf(SCHED_ALLOC_PREFIX "%s", name);
+        _cleanup_free_ char *ck = model_key_hostconf(name);
+        _cleanup_free_ char *ak = model_key_alloc(name);
         json_t *conf, *alloc;
         int64_t rev;
         if (model_json_get(api_store(req), ck, &conf, &rev) >= 0)
@@ -76,7 +77,7 @@ static int host_update(struct api_request *req, struct api_reply *rep) {
         if (r < 0)
                 return api_error(rep, r, "host '%.64s': %s", req->params[0], tide_strerror(r));
         json_decref(h);
-        _cleanup_free_ char *key = xasprintf(SCHED_HOSTCONF_PREFIX "%s", req->params[0]);
+        _cleanup_free_ char *key = model_key_hostconf(req->params[0]);
         for (int attempt = 0; attempt < 20; attempt++) {
                 json_t *cur, *merged;
                 int64_t rev;

@@ -9,6 +9,7 @@
 #include "common/proc.h"
 #include "common/util.h"
 #include "model/model.h"
+#include "model/model_layout.h"
 
 #define QEMU_IMG_TIMEOUT_MS 30000
 #define IMAGE_FILE_MAX (1LL << 40) /* 1 TiB: a sanity bound on what is copied */
@@ -102,7 +103,7 @@ static int image_create(struct api_request *req, struct api_reply *rep) {
         }
 
         _cleanup_free_ char *id = id_new_uuid();
-        _cleanup_free_ char *dir = xasprintf("%s/images/%s", api_config(req)->state_dir, id);
+        _cleanup_free_ char *dir = model_image_path(api_config(req)->state_dir, id, NULL);
         _cleanup_free_ char *tmp = xasprintf("%s.tmp", dir);
         _cleanup_free_ char *format = NULL, *disk_name = NULL, *copied = NULL, *created = NULL;
         _cleanup_free_ char *final_path = NULL;
@@ -123,12 +124,12 @@ static int image_create(struct api_request *req, struct api_reply *rep) {
                 goto out;
         }
         made = true;
-        disk_name = xasprintf("disk.%s", format);
+        disk_name = model_image_disk_name(format);
         if ((r = copy_in(tide_json_str(img, "disk", ""), tmp, disk_name, rep)) < 0)
                 goto out;
-        if (json_object_get(img, "kernel") && (r = copy_in(tide_json_str(img, "kernel", ""), tmp, "vmlinuz", rep)) < 0)
+        if (json_object_get(img, "kernel") && (r = copy_in(tide_json_str(img, "kernel", ""), tmp, MODEL_IMAGE_KERNEL, rep)) < 0)
                 goto out;
-        if (json_object_get(img, "initrd") && (r = copy_in(tide_json_str(img, "initrd", ""), tmp, "initrd.img", rep)) < 0)
+        if (json_object_get(img, "initrd") && (r = copy_in(tide_json_str(img, "initrd", ""), tmp, MODEL_IMAGE_INITRD, rep)) < 0)
                 goto out;
         copied = xasprintf("%s/%s", tmp, disk_name);
         r = inspect_disk(copied, format, rep, &info);
@@ -147,7 +148,7 @@ static int image_create(struct api_request *req, struct api_reply *rep) {
         json_object_set_new(img, "format", json_string(format));
         json_object_set_new(img, "virtual_size", json_integer(tide_json_int(info, "virtual-size", 0)));
         json_object_set_new(img, "size", json_integer(tide_json_int(info, "actual-size", 0)));
-        final_path = xasprintf("%s/%s", dir, disk_name);
+        final_path = model_image_path(api_config(req)->state_dir, id, disk_name);
         json_object_set_new(img, "path", json_string(final_path));
         if (json_object_get(img, "kernel")) {
                 json_object_set(src, "kernel", json_object_get(img, "kernel"));
@@ -191,8 +192,7 @@ static int image_delete(struct api_request *req, struct api_reply *rep) {
         else if (r >= 0 && (r = model_obj_delete(api_store(req), MODEL_IMAGE, img, rev)) < 0)
                 api_error(rep, r, "deleting image '%s': %s", tide_json_str(img, "name", ""), tide_strerror(r));
         if (r >= 0) {
-                _cleanup_free_ char *dir = xasprintf("%s/images/%s", api_config(req)->state_dir,
-                                                     tide_json_str(img, "id", ""));
+                _cleanup_free_ char *dir = model_image_path(api_config(req)->state_dir, tide_json_str(img, "id", ""), NULL);
                 if (rm_rf(dir) < 0)
                         log_warning("removing %s failed; remove it by hand", dir);
                 model_event_emit(api_store(req), "info", "image.deleted", NULL, NULL, "image '%s' deleted",

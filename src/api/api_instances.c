@@ -11,6 +11,7 @@
 #include "common/errors.h"
 #include "common/util.h"
 #include "model/model.h"
+#include "model/model_layout.h"
 #include "sched/sched_store.h"
 
 #define CONSOLE_CHUNK_MAX (1024 * 1024)
@@ -236,8 +237,8 @@ static int instance_console(struct api_request *req, struct api_reply *rep) {
         int r = model_obj_get(api_store(req), MODEL_INSTANCE, req->params[0], &inst, NULL);
         if (r < 0)
                 return api_error(rep, r, "instance '%.64s': %s", req->params[0], tide_strerror(r));
-        _cleanup_free_ char *path = xasprintf("%s/instances/%s/console.log", api_config(req)->state_dir,
-                                              tide_json_str(inst, "id", ""));
+        _cleanup_free_ char *path = model_instance_path(api_config(req)->state_dir, tide_json_str(inst, "id", ""),
+                                                        MODEL_INSTANCE_CONSOLE);
         bool local = streq(tide_json_str(inst, "host", ""), api_config(req)->host_name);
         json_decref(inst);
         if (!local)

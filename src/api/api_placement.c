@@ -5,6 +5,7 @@
 #include "common/errors.h"
 #include "common/util.h"
 #include "model/model.h"
+#include "model/model_layout.h"
 #include "sched/sched_store.h"
 
 
@@ -24,7 +25,7 @@ static json_t *effective_config(json_t *set) {
 static int config_show(struct api_request *req, struct api_reply *rep) {
         json_t *cur;
         int64_t rev;
-        int r = model_json_get(api_store(req), SCHED_CONFIG_KEY, &cur, &rev);
+        int r = model_json_get(api_store(req), MODEL_KEY_PLACEMENT_CONFIG, &cur, &rev);
         if (r < 0)
                 return api_error(rep, r, "reading placement settings: %s", tide_strerror(r));
         json_t *eff = effective_config(cur);
@@ -37,7 +38,7 @@ static int config_update(struct api_request *req, struct api_reply *rep) {
                 json_t *cur, *merged;
                 int64_t rev;
                 _cleanup_free_ char *err = NULL;
-                int r = model_json_get(api_store(req), SCHED_CONFIG_KEY, &cur, &rev);
+                int r = model_json_get(api_store(req), MODEL_KEY_PLACEMENT_CONFIG, &cur, &rev);
                 if (r < 0)
                         return api_error(rep, r, "reading placement settings: %s", tide_strerror(r));
                 r = model_placement_config_merge(cur, req->body, &merged, &err);
@@ -45,8 +46,8 @@ static int config_update(struct api_request *req, struct api_reply *rep) {
                 if (r < 0)
                         return api_error(rep, r, "%s", err);
                 _cleanup_free_ char *value = tide_json_dump(merged);
-                r = rev ? store_cas(api_store(req), SCHED_CONFIG_KEY, value, rev, NULL)
-                        : store_create(api_store(req), SCHED_CONFIG_KEY, value, 0, NULL);
+                r = rev ? store_cas(api_store(req), MODEL_KEY_PLACEMENT_CONFIG, value, rev, NULL)
+                        : store_create(api_store(req), MODEL_KEY_PLACEMENT_CONFIG, value, 0, NULL);
                 if (r == TIDE_E_CONFLICT || r == TIDE_E_EXISTS) {
                         json_decref(merged);
                         continue;

@@ -1,12 +1,5 @@
 /* model.h — tide's objects (flavors, images, instances, hosts, events), their JSON form,
- * their validation and their place in the store.
- *
- * Objects are JSON documents (jansson). Keys:
- *   /tide/<kind>/<id>            the object (kind: flavors, images, instances, server-groups,
- *                                groups, stacks)
- *   /tide/names/<kind>/<name>    the id of the object with that name (names are unique per kind)
- *   /tide/hosts/<name>           a host, attached to its agent's lease
- *   /tide/events/<stamp>-<seq>   an event
+ * their validation and their place in the store (keys and paths: model_layout.h).
  * Validation is pure; the model_obj_* and model_event_* functions do store I/O but never log. */
 #pragma once
 
@@ -197,13 +190,9 @@ int model_obj_modify(struct store *s, enum model_kind k, const char *ref, model_
 /* model_json_modify: the same for the JSON object at key (model_json_get's: an absent key is
  * an empty object, then created), without an "updated" stamp. */
 int model_json_modify(struct store *s, const char *key, model_change_fn change, void *userdata, json_t **ret);
-/* Key of an object: "/tide/<kind>/<id>"; caller frees. */
-char *model_obj_key(enum model_kind k, const char *id);
 /* Reads the JSON object stored at key. Absent (or not an object): *ret gets a new empty
  * object and *ret_rev 0. Otherwise *ret gets the object and *ret_rev its mod_rev. */
 int model_json_get(struct store *s, const char *key, json_t **ret, int64_t *ret_rev);
-/* Key of an object's name: "/tide/names/<kind>/<name>"; caller frees. */
-char *model_name_key(enum model_kind k, const char *name);
 
 /* Events. severity: "info", "warning" or "error". type: e.g. "instance.running". instance may
  * be NULL (an instance object: its name and id are recorded). Writes /tide/events/<stamp>-<seq>
@@ -220,7 +209,8 @@ int model_event_list(struct store *s, const char *instance_ref, size_t limit, js
 /* The newest limit events of the autoscaling group with that name or id, oldest first. */
 int model_group_event_list(struct store *s, const char *group_ref, size_t limit, json_t **ret);
 
-/* Hosts. */
-#define MODEL_HOSTS_PREFIX "/tide/hosts/"
+/* Hosts: every host's record sorted by name, or the one named (TIDE_E_NOT_FOUND when absent),
+ * each with "state" ("up" while its agent holds its lease, else "down") and the "load" the agent
+ * reports. ret gets a new reference. */
 int model_host_list(struct store *s, json_t **ret);
 int model_host_get(struct store *s, const char *name, json_t **ret);

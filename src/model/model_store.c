@@ -1,19 +1,12 @@
 /* model_store.c — tide's objects in the store: named objects, events and hosts. No logging. */
 #include "model.h"
+#include "model_layout.h"
 
 #include <stdarg.h>
 #include <stdatomic.h>
 
 #include "common/errors.h"
 #include "common/util.h"
-
-char *model_obj_key(enum model_kind k, const char *id) {
-        return xasprintf("/tide/%s/%s", model_kind_plural(k), id);
-}
-
-char *model_name_key(enum model_kind k, const char *name) {
-        return xasprintf("/tide/names/%s/%s", model_kind_plural(k), name);
-}
 
 int model_json_get(struct store *s, const char *key, json_t **ret, int64_t *ret_rev) {
         struct store_kv kv = {};
@@ -100,7 +93,7 @@ static int load_prefix(struct store *s, const char *prefix, json_t **ret) {
 }
 
 int model_obj_list(struct store *s, enum model_kind k, json_t **ret) {
-        _cleanup_free_ char *prefix = xasprintf("/tide/%s/", model_kind_plural(k));
+        _cleanup_free_ char *prefix = model_key_kind(k);
         return load_prefix(s, prefix, ret);
 }
 
@@ -203,13 +196,11 @@ int model_json_modify(struct store *s, const char *key, model_change_fn change, 
 
 /* Events. */
 
-#define EVENTS_PREFIX "/tide/events/"
-
 static atomic_uint emits;
 
 static void trim_events(struct store *s) {
         struct store_kvs kvs = {};
-        if (store_range(s, EVENTS_PREFIX, 0, &kvs, NULL) < 0)
+        if (store_range(s, MODEL_KEY_EVENTS, 0, &kvs, NULL) < 0)
                 return;
         if (kvs.n > MODEL_EVENTS_KEEP) {
                 size_t n = kvs.n - MODEL_EVENTS_KEEP;
@@ -242,7 +233,7 @@ static int event_put(struct store *s, const char *severity, const char *type, js
         }
         if (host)
                 json_object_set_new(e, "host", json_string(host));
-        _cleanup_free_ char *key = xasprintf(EVENTS_PREFIX "%s", id);
+        _cleanup_free_ char *key = model_key_event(id);
         _cleanup_free_ char *value = tide_json_dump(e);
         json_decref(e);
         int r = store_put(s, key, value, 0, NULL);
@@ -272,7 +263,7 @@ int model_group_event_emit(struct store *s, const char *severity, const char *ty
 /* The newest limit events whose <what> or <what>_id is ref (all when ref is NULL). */
 static int event_list(struct store *s, const char *what, const char *ref, size_t limit, json_t **ret) {
         struct store_kvs kvs = {};
-        int r = store_range(s, EVENTS_PREFIX, 0, &kvs, NULL);
+        int r = store_range(s, MODEL_KEY_EVENTS, 0, &kvs, NULL);
         if (r < 0)
                 return r;
         _cleanup_free_ char *id_key = xasprintf("%s_id", what);
@@ -303,10 +294,8 @@ int model_group_event_list(struct store *s, const char *group_ref, size_t limit,
 /* Hosts: the record under /tide/hosts/<name> persists; /tide/hostlive/<name>, attached to the
  * agent's lease, says it is up. */
 
-#define HOSTLIVE_PREFIX "/tide/hostlive/"
-
 static void mark_state(struct store *s, json_t *h) {
-        _cleanup_free_ char *key = xasprintf(HOSTLIVE_PREFIX "%s", tide_json_str(h, "name", ""));
+        _cleanup_free_ char *key = model_key_hostlive(tide_json_str(h, "name", ""));
         struct store_kv kv = {};
         bool up = store_get(s, key, &kv) >= 0;
         json_t *live = up ? json_loadb(kv.value, kv.value_len, 0, NULL) : NULL;
@@ -320,7 +309,7 @@ static void mark_state(struct store *s, json_t *h) {
 
 int model_host_list(struct store *s, json_t **ret) {
         json_t *a;
-        int r = load_prefix(s, MODEL_HOSTS_PREFIX, &a);
+        int r = load_prefix(s, MODEL_KEY_HOSTS, &a);
         if (r < 0)
                 return r;
         size_t i;
@@ -334,7 +323,7 @@ int model_host_list(struct store *s, json_t **ret) {
 int model_host_get(struct store *s, const char *name, json_t **ret) {
         if (!model_name_valid(name))
                 return TIDE_E_NOT_FOUND;
-        _cleanup_free_ char *key = xasprintf(MODEL_HOSTS_PREFIX "%s", name);
+        _cleanup_free_ char *key = model_key_host(name);
         json_t *h;
         int r = load(s, key, &h, NULL);
         if (r < 0)

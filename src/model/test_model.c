@@ -1,4 +1,4 @@
-/* Unit tests of request validation, names and instance states (pure code). */
+/* Unit tests of request validation, names, instance states and the layout of keys and paths (pure code). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,6 +7,7 @@
 #include "common/errors.h"
 #include "common/util.h"
 #include "model/model.h"
+#include "model/model_layout.h"
 
 static void names_accept_plain_words(void **state) {
         assert_true(model_name_valid("web-1"));
@@ -377,6 +378,29 @@ static void instance_record_states_read_and_write_its_members(void **state) {
         json_decref(inst);
 }
 
+/* The layout is what the agent and the API agree on, and what an operator finds on disk. */
+static void keys_and_paths_follow_the_layout(void **state) {
+        _cleanup_free_ char *k1 = model_obj_key(MODEL_INSTANCE, "i1"), *k2 = model_name_key(MODEL_SERVER_GROUP, "g");
+        _cleanup_free_ char *k3 = model_key_kind(MODEL_INSTANCE), *k4 = model_key_hostconf("h1");
+        _cleanup_free_ char *k5 = model_key_alloc("h1"), *k6 = model_key_groupmembers("g1");
+        assert_string_equal(k1, "/tide/instances/i1");
+        assert_string_equal(k2, "/tide/names/server-groups/g");
+        assert_string_equal(k3, "/tide/instances/");
+        assert_string_equal(k4, "/tide/hostconf/h1");
+        assert_string_equal(k5, "/tide/alloc/h1");
+        assert_string_equal(k6, "/tide/groupmembers/g1");
+        assert_true(startswith(MODEL_KEY_HOSTS, MODEL_KEY_HOST_ANY) && startswith(MODEL_KEY_HOSTLIVE, MODEL_KEY_HOST_ANY) &&
+                    startswith(MODEL_KEY_HOSTCONF, MODEL_KEY_HOST_ANY));
+        _cleanup_free_ char *p1 = model_instance_path("/var/lib/tide", "i1", NULL);
+        _cleanup_free_ char *p2 = model_instance_path("/var/lib/tide", "i1", MODEL_INSTANCE_CONSOLE);
+        _cleanup_free_ char *p3 = model_image_path("/var/lib/tide", "m1", MODEL_IMAGE_KERNEL);
+        _cleanup_free_ char *d = model_image_disk_name("raw");
+        assert_string_equal(p1, "/var/lib/tide/instances/i1");
+        assert_string_equal(p2, "/var/lib/tide/instances/i1/console.log");
+        assert_string_equal(p3, "/var/lib/tide/images/m1/vmlinuz");
+        assert_string_equal(d, "disk.raw");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(names_accept_plain_words),
@@ -400,6 +424,7 @@ int main(void) {
                 cmocka_unit_test(group_policy_names_are_unique),
                 cmocka_unit_test(instance_states_round_trip_through_their_strings),
                 cmocka_unit_test(instance_record_states_read_and_write_its_members),
+                cmocka_unit_test(keys_and_paths_follow_the_layout),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,7 @@
 #include "common/errors.h"
 #include "common/util.h"
 #include "model/model.h"
+#include "model/model_layout.h"
 
 struct fixture {
         char *dir;

@@ -14,25 +14,23 @@
 #include "common/errors.h"
 #include "common/util.h"
 #include "model/model.h"
+#include "model/model_layout.h"
 
-#define HOSTLIVE_PREFIX "/tide/hostlive/"
 /* While claims are in flight, how often a commit's thread catches up for the decisions that
  * do not wait for the store (sched_cache_claim_end). */
 #define CATCH_UP_INTERVAL_US 10000
-/* One watch covers the three per-host prefixes that start with it. */
-#define HOST_WATCH_PREFIX "/tide/host"
 
 enum part { PART_RECORD, PART_LIVE, PART_CONF, PART_ALLOC, PART_MAX };
 
 static const char *const part_prefix[PART_MAX] = {
-        [PART_RECORD] = MODEL_HOSTS_PREFIX,
-        [PART_LIVE] = HOSTLIVE_PREFIX,
-        [PART_CONF] = SCHED_HOSTCONF_PREFIX,
-        [PART_ALLOC] = SCHED_ALLOC_PREFIX,
+        [PART_RECORD] = MODEL_KEY_HOSTS,
+        [PART_LIVE] = MODEL_KEY_HOSTLIVE,
+        [PART_CONF] = MODEL_KEY_HOSTCONF,
+        [PART_ALLOC] = MODEL_KEY_ALLOC,
 };
 
 /* What the cache reads and watches: each prefix once, read and watched at one revision. */
-static const char *const watched[] = { HOST_WATCH_PREFIX, SCHED_ALLOC_PREFIX, SCHED_CONFIG_KEY };
+static const char *const watched[] = { MODEL_KEY_HOST_ANY, MODEL_KEY_ALLOC, MODEL_KEY_PLACEMENT_CONFIG };
 #define N_WATCHED ELEMENTSOF(watched)
 
 struct entry;
@@ -258,7 +256,7 @@ static void config_apply(struct table *t, const struct store_kv *kv, bool delete
  * under the watched prefixes are ignored. Changes older than what the key shows are skipped,
  * so replaying history the table already has does no harm. */
 static void table_apply(struct table *t, const struct store_kv *kv, bool deleted) {
-        if (streq(kv->key, SCHED_CONFIG_KEY)) {
+        if (streq(kv->key, MODEL_KEY_PLACEMENT_CONFIG)) {
                 config_apply(t, kv, deleted);
                 return;
         }

@@ -7,6 +7,7 @@
 #include "common/errors.h"
 #include "common/util.h"
 #include "model/model.h"
+#include "model/model_layout.h"
 
 #define PLACE_RETRIES 50
 
@@ -61,7 +62,7 @@ static int read_members(struct store *s, json_t *group, json_t **ret, int64_t *r
         *ret_rev = 0;
         if (!group)
                 return 0;
-        _cleanup_free_ char *key = xasprintf(SCHED_GROUPMEMBERS_PREFIX "%s", tide_json_str(group, "id", ""));
+        _cleanup_free_ char *key = model_key_groupmembers(tide_json_str(group, "id", ""));
         return model_json_get(s, key, ret, ret_rev);
 }
 
@@ -96,7 +97,7 @@ int sched_store_create(struct store *s, struct sched_cache *cache, json_t *inst,
         const char *id = tide_json_str(inst, "id", ""), *name = tide_json_str(inst, "name", "");
         _cleanup_free_ char *key = model_obj_key(MODEL_INSTANCE, id);
         _cleanup_free_ char *nk = model_name_key(MODEL_INSTANCE, name);
-        _cleanup_free_ char *gkey = group ? xasprintf(SCHED_GROUPMEMBERS_PREFIX "%s", tide_json_str(group, "id", "")) : NULL;
+        _cleanup_free_ char *gkey = group ? model_key_groupmembers(tide_json_str(group, "id", "")) : NULL;
 
         for (int attempt = 0; attempt < PLACE_RETRIES; attempt++) {
                 struct view v;
@@ -143,7 +144,7 @@ int sched_store_create(struct store *s, struct sched_cache *cache, json_t *inst,
                 size_t n_ops = 0, n_cmps = 0;
                 if (r >= 0) {
                         int64_t base_rev = v.snap->alloc_rev[d.host];
-                        alloc_key = xasprintf(SCHED_ALLOC_PREFIX "%s", v.snap->hosts[d.host].name);
+                        alloc_key = model_key_alloc(v.snap->hosts[d.host].name);
                         json_object_set_new(inst, "host", json_string(v.snap->hosts[d.host].name));
                         json_object_set_new(inst, "placement", sched_decision_to_json(v.snap->hosts, &d));
                         if (cache) {
@@ -258,8 +259,8 @@ int sched_store_delete(struct store *s, json_t *inst_in) {
 
                 const char *host = tide_json_str(inst, "host", NULL);
                 if (host) {
-                        hkey = xasprintf(MODEL_HOSTS_PREFIX "%s", host);
-                        akey = xasprintf(SCHED_ALLOC_PREFIX "%s", host);
+                        hkey = model_key_host(host);
+                        akey = model_key_alloc(host);
                         if ((r = model_json_get(s, hkey, &host_rec, &host_rev)) >= 0)
                                 r = model_json_get(s, akey, &alloc, &alloc_rev);
                         used = r >= 0 && host_rev && alloc_rev ? released_usage(inst, host_rec, alloc) : NULL;
@@ -273,7 +274,7 @@ int sched_store_delete(struct store *s, json_t *inst_in) {
                 }
                 const char *gid = tide_json_str(inst, "group_id", NULL);
                 if (r >= 0 && gid) {
-                        gkey = xasprintf(SCHED_GROUPMEMBERS_PREFIX "%s", gid);
+                        gkey = model_key_groupmembers(gid);
                         r = model_json_get(s, gkey, &members, &members_rev);
                         if (r >= 0 && json_is_object(members) && json_object_get(members, id)) {
                                 json_object_del(members, id);

@@ -1,14 +1,11 @@
 /* sched_store.h — placement against the store: snapshots of hosts and their allocations, and
  * decisions committed atomically.
  *
- * Keys (besides model.h's):
- *   /tide/alloc/<host>            the host's usage (sched_host_usage_to_json), changed only by
- *                                 transactions that compare its revision
- *   /tide/hostconf/<host>         operator settings of a host (labels, ratios, reserves, draining)
- *   /tide/config/placement        cluster-wide placement settings
- *   /tide/groupmembers/<group id> {"<instance id>": "<host>"} for server groups
- * An instance's decision is kept in it as "placement" (sched_decision_to_json). Unlike the rest
- * of src/sched this file does store I/O; it never logs. */
+ * The keys it reads and writes (model_layout.h): each host's record, liveness, settings and
+ * usage (/tide/alloc/<host>, changed only by transactions that compare its revision), server
+ * groups' members and the cluster-wide placement settings. An instance's decision is kept in
+ * it as "placement" (sched_decision_to_json). Unlike the rest of src/sched this file does store
+ * I/O; it never logs. */
 #pragma once
 
 #include <jansson.h>

@@ -18,10 +18,9 @@
 #include "common/errors.h"
 #include "common/util.h"
 #include "model/model.h"
+#include "model/model_layout.h"
 #include "sched/sched_cache.h"
 #include "store/store_backend.h"
-
-#define HOSTLIVE_PREFIX "/tide/hostlive/"
 
 struct fixture {
         char *dir, *url;
@@ -75,7 +74,7 @@ static void put_host(struct store *s, const char *name, int cpus, int64_t mem_mi
         }
         json_t *rec = json_pack("{s:s, s:i, s:I, s:i, s:s, s:o}", "name", name, "cpus", cpus, "mem_mib", (json_int_t) mem_mib,
                                 "disk_gib", 1000, "hypervisor", "sim", "numa", numa);
-        _cleanup_free_ char *key = xasprintf(MODEL_HOSTS_PREFIX "%s", name), *value = tide_json_dump(rec);
+        _cleanup_free_ char *key = xasprintf(MODEL_KEY_HOSTS "%s", name), *value = tide_json_dump(rec);
         put(s, key, value, 0, NULL);
         json_decref(rec);
 }
@@ -147,13 +146,13 @@ static void test_follows_host_records(void **state) {
         assert_non_null(h);
         assert_int_equal(h->cpus, 12);
         sched_cache_release(f->c);
-        del_part(f->s, MODEL_HOSTS_PREFIX, "a");
+        del_part(f->s, MODEL_KEY_HOSTS, "a");
         assert_null(cached_host(f, "a", &v));
         assert_int_equal(v->n, 1);
         sched_cache_release(f->c);
         /* Not a host: a record under another host's key, and a record that is not JSON. */
-        put_part(f->s, MODEL_HOSTS_PREFIX, "c", "{\"name\":\"b\",\"cpus\":4,\"mem_mib\":1024}", 0, NULL);
-        put_part(f->s, MODEL_HOSTS_PREFIX, "d", "not json", 0, NULL);
+        put_part(f->s, MODEL_KEY_HOSTS, "c", "{\"name\":\"b\",\"cpus\":4,\"mem_mib\":1024}", 0, NULL);
+        put_part(f->s, MODEL_KEY_HOSTS, "d", "not json", 0, NULL);
         assert_view_fresh(f);
         assert_null(cached_host(f, "c", &v));
         sched_cache_release(f->c);
@@ -193,7 +192,7 @@ static void test_follows_hostconf(void **state) {
         struct fixture *f = *state;
         struct sched_snapshot *v;
         put_host(f->s, "a", 8, 16384, 1, 0);
-        put_part(f->s, SCHED_HOSTCONF_PREFIX, "a", "{\"draining\":true,\"cpu_ratio\":3,\"labels\":{\"zone\":\"z1\"}}", 0,
+        put_part(f->s, MODEL_KEY_HOSTCONF, "a", "{\"draining\":true,\"cpu_ratio\":3,\"labels\":{\"zone\":\"z1\"}}", 0,
                  NULL);
         const struct sched_host *h = cached_host(f, "a", &v);
         assert_true(h->draining);
@@ -202,16 +201,16 @@ static void test_follows_hostconf(void **state) {
         assert_string_equal(h->labels[0].value, "z1");
         sched_cache_release(f->c);
         assert_view_fresh(f);
-        del_part(f->s, SCHED_HOSTCONF_PREFIX, "a");
+        del_part(f->s, MODEL_KEY_HOSTCONF, "a");
         h = cached_host(f, "a", &v);
         assert_false(h->draining);
         assert_int_equal(h->n_labels, 0);
         sched_cache_release(f->c);
         /* Settings that make the host invalid take it out; fixing them brings it back. */
-        put_part(f->s, SCHED_HOSTCONF_PREFIX, "a", "{\"cpu_ratio\":\"lots\"}", 0, NULL);
+        put_part(f->s, MODEL_KEY_HOSTCONF, "a", "{\"cpu_ratio\":\"lots\"}", 0, NULL);
         assert_null(cached_host(f, "a", &v));
         sched_cache_release(f->c);
-        put_part(f->s, SCHED_HOSTCONF_PREFIX, "a", "{\"cpu_ratio\":1.5}", 0, NULL);
+        put_part(f->s, MODEL_KEY_HOSTCONF, "a", "{\"cpu_ratio\":1.5}", 0, NULL);
         assert_non_null(cached_host(f, "a", &v));
         sched_cache_release(f->c);
         assert_view_fresh(f);
@@ -226,7 +225,7 @@ static void test_follows_alloc(void **state) {
         assert_int_equal(v->alloc_rev[0], 0);
         assert_int_equal(h->used_vcpus, 0);
         sched_cache_release(f->c);
-        put_part(f->s, SCHED_ALLOC_PREFIX, "a",
+        put_part(f->s, MODEL_KEY_ALLOC, "a",
                  "{\"vcpus\":3,\"ram_mib\":700,\"disk_gib\":3,\"pinned\":\"0-1\",\"instances\":3,"
                  "\"numa\":[{\"bound_ram_mib\":300,\"hugepages_used_mib\":0},{\"bound_ram_mib\":0,\"hugepages_used_mib\":0}]}",
                  0, &rev);
@@ -238,7 +237,7 @@ static void test_follows_alloc(void **state) {
         assert_int_equal(h->numa[0].bound_ram_mib, 300);
         sched_cache_release(f->c);
         assert_view_fresh(f);
-        del_part(f->s, SCHED_ALLOC_PREFIX, "a");
+        del_part(f->s, MODEL_KEY_ALLOC, "a");
         h = cached_host(f, "a", &v);
         assert_int_equal(v->alloc_rev[0], 0);
         assert_int_equal(h->used_vcpus, 0);
@@ -250,7 +249,7 @@ static void test_follows_config(void **state) {
         struct fixture *f = *state;
         struct sched_snapshot *v;
         put_host(f->s, "a", 8, 16384, 1, 0);
-        put(f->s, SCHED_CONFIG_KEY, "{\"mode\":\"pack\",\"cpu_ratio\":4,\"reserved_cpus\":1}", 0, NULL);
+        put(f->s, MODEL_KEY_PLACEMENT_CONFIG, "{\"mode\":\"pack\",\"cpu_ratio\":4,\"reserved_cpus\":1}", 0, NULL);
         assert_int_equal(sched_cache_acquire(f->c, &v), 0);
         assert_int_equal(v->cfg.mode, SCHED_PACK);
         assert_true(v->cfg.cpu_ratio == 4);
@@ -258,11 +257,11 @@ static void test_follows_config(void **state) {
         sched_cache_release(f->c);
         assert_view_fresh(f);
         /* A config placement cannot read fails placements, as a fresh read does. */
-        put(f->s, SCHED_CONFIG_KEY, "{\"mode\":\"sideways\"}", 0, NULL);
+        put(f->s, MODEL_KEY_PLACEMENT_CONFIG, "{\"mode\":\"sideways\"}", 0, NULL);
         struct sched_snapshot fresh;
         assert_int_equal(sched_snapshot_read(f->s, &fresh), TIDE_E_INVALID);
         assert_int_equal(sched_cache_acquire(f->c, &v), TIDE_E_INVALID);
-        del(f->s, SCHED_CONFIG_KEY);
+        del(f->s, MODEL_KEY_PLACEMENT_CONFIG);
         assert_int_equal(sched_cache_acquire(f->c, &v), 0);
         assert_int_equal(v->cfg.mode, SCHED_SPREAD);
         assert_true(v->cfg.cpu_ratio == 2.0);
@@ -281,9 +280,9 @@ static void test_recovers_from_compaction(void **state) {
         /* Thirty revisions go by while the cache is not looking: its history is gone. */
         for (int i = 0; i < 30; i++) {
                 _cleanup_free_ char *used = xasprintf("{\"vcpus\":%d,\"ram_mib\":0,\"disk_gib\":0,\"instances\":%d}", i, i);
-                put_part(f->s, SCHED_ALLOC_PREFIX, i % 2 ? "a" : "b", used, 0, NULL);
+                put_part(f->s, MODEL_KEY_ALLOC, i % 2 ? "a" : "b", used, 0, NULL);
         }
-        del_part(f->s, MODEL_HOSTS_PREFIX, "b");
+        del_part(f->s, MODEL_KEY_HOSTS, "b");
         put_host(f->s, "c", 4, 8192, 1, 0);
         struct store_watch *w;
         assert_int_equal(store_watch_new(f->s, "", 1, &w), TIDE_E_COMPACTED);   /* the premise */
@@ -295,7 +294,7 @@ static void test_recovers_from_compaction(void **state) {
         assert_true(sched_snapshot_find(v, "c") >= 0);
         sched_cache_release(f->c);
         /* And it follows changes again from the watches of its new read. */
-        put_part(f->s, SCHED_ALLOC_PREFIX, "c", "{\"vcpus\":2}", 0, NULL);
+        put_part(f->s, MODEL_KEY_ALLOC, "c", "{\"vcpus\":2}", 0, NULL);
         h = cached_host(f, "c", &v);
         assert_int_equal(h->used_vcpus, 2);
         sched_cache_release(f->c);
@@ -315,7 +314,7 @@ static void test_claimed_keeps_others_changes(void **state) {
         assert_int_equal(store_open(f->url, &other), 0);
         assert_int_equal(sched_cache_acquire(f->c, &v), 0);
         int ia = sched_snapshot_find(v, "a");
-        put_part(other, SCHED_ALLOC_PREFIX, "b", "{\"vcpus\":5,\"instances\":5}", 0, NULL);
+        put_part(other, MODEL_KEY_ALLOC, "b", "{\"vcpus\":5,\"instances\":5}", 0, NULL);
         /* The holder's claim on a, committed as sched_store_create commits it. */
         struct sched_host *h = xmalloc(sizeof *h);
         *h = v->hosts[ia];
@@ -365,7 +364,7 @@ static struct sched_cache_claim *begin_claim(struct fixture *f, const char *name
 /* Commits a claim's usage as sched_store_create does (comparing the allocation revision);
  * returns whether the compare held and *ret_rev the revision. */
 static bool commit_claim(struct fixture *f, const char *name, int64_t base, json_t *used, int64_t *ret_rev) {
-        _cleanup_free_ char *key = xasprintf(SCHED_ALLOC_PREFIX "%s", name), *value = tide_json_dump(used);
+        _cleanup_free_ char *key = xasprintf(MODEL_KEY_ALLOC "%s", name), *value = tide_json_dump(used);
         struct store_cmp cmp = { .key = key, .target = STORE_CMP_MOD_REV, .op = STORE_CMP_EQUAL, .number = base };
         struct store_op op = { .type = STORE_OP_PUT, .key = key, .value = value };
         struct store_txn txn = { .cmps = &cmp, .n_cmps = 1, .success = &op, .n_success = 1 };
@@ -420,8 +419,8 @@ static void test_claim_kept_through_host_changes(void **state) {
         bool in_flight;
         put_host(f->s, "a", 8, 16384, 1, 0);
         struct sched_cache_claim *k = begin_claim(f, "a", 2, &base, &used);
-        put_part(f->s, SCHED_HOSTCONF_PREFIX, "a", "{\"draining\":true}", 0, NULL);
-        put_part(f->s, HOSTLIVE_PREFIX, "a", "{\"load\":0.5}", 0, NULL);
+        put_part(f->s, MODEL_KEY_HOSTCONF, "a", "{\"draining\":true}", 0, NULL);
+        put_part(f->s, MODEL_KEY_HOSTLIVE, "a", "{\"load\":0.5}", 0, NULL);
         struct sched_snapshot *v;
         const struct sched_host *h = cached_host(f, "a", &v);
         assert_true(h->draining);
@@ -445,7 +444,7 @@ static void test_claim_yields_to_others_allocation(void **state) {
         bool in_flight;
         put_host(f->s, "a", 8, 16384, 1, 0);
         struct sched_cache_claim *k = begin_claim(f, "a", 2, &base, &used);
-        put_part(f->s, SCHED_ALLOC_PREFIX, "a", "{\"vcpus\":5,\"instances\":5}", 0, NULL);
+        put_part(f->s, MODEL_KEY_ALLOC, "a", "{\"vcpus\":5,\"instances\":5}", 0, NULL);
         assert_int_equal(cached_vcpus(f, &in_flight), 5);
         assert_true(in_flight);
         assert_false(commit_claim(f, "a", base, used, &rev));
@@ -479,7 +478,7 @@ static void test_decision_waits_for_claim_in_flight(void **state) {
         json_t *used;
         bool in_flight;
         put_host(f->s, "a", 8, 16384, 1, 0);
-        put_part(f->s, HOSTLIVE_PREFIX, "a", "up", 0, NULL);
+        put_part(f->s, MODEL_KEY_HOSTLIVE, "a", "up", 0, NULL);
         struct sched_cache_claim *k = begin_claim(f, "a", 2, &base, &used);
         struct waiter w = { .f = f };
         pthread_t t;
@@ -548,11 +547,11 @@ static void random_hosts(struct store *s, int n, int64_t lease) {
                         put_part(s, "/tide/hostlive/", name, rnd(2) ? "up" : "{\"load\":0.5}", lease, NULL);
                 _cleanup_free_ char *conf = xasprintf("{\"draining\":%s,\"labels\":{\"zone\":\"z%d\"}}",
                                                       rnd(8) == 0 ? "true" : "false", rnd(3));
-                put_part(s, SCHED_HOSTCONF_PREFIX, name, conf, 0, NULL);
+                put_part(s, MODEL_KEY_HOSTCONF, name, conf, 0, NULL);
                 if (rnd(2)) {
                         _cleanup_free_ char *used = xasprintf("{\"vcpus\":%d,\"ram_mib\":%d,\"disk_gib\":%d,\"instances\":1}",
                                                               rnd(8), 1024 * rnd(8), 10 * rnd(10));
-                        put_part(s, SCHED_ALLOC_PREFIX, name, used, 0, NULL);
+                        put_part(s, MODEL_KEY_ALLOC, name, used, 0, NULL);
                 }
         }
 }
@@ -569,16 +568,16 @@ static void test_decides_as_fresh_snapshot(void **state) {
                 int what = rnd(10);
                 _cleanup_free_ char *name = xasprintf("h%02d", rnd(40));
                 if (what == 0)
-                        put_part(f->s, SCHED_ALLOC_PREFIX, name, "{\"vcpus\":6,\"ram_mib\":4096,\"instances\":2}", 0, NULL);
+                        put_part(f->s, MODEL_KEY_ALLOC, name, "{\"vcpus\":6,\"ram_mib\":4096,\"instances\":2}", 0, NULL);
                 else if (what == 1)
-                        put_part(f->s, SCHED_ALLOC_PREFIX, name, "{}", 0, NULL);
+                        put_part(f->s, MODEL_KEY_ALLOC, name, "{}", 0, NULL);
                 else if (what == 2) {
                         _cleanup_free_ char *key = xasprintf("/tide/hostlive/%s", name);
                         (void) store_delete(f->s, key, NULL);
                 } else if (what == 3)
-                        put_part(f->s, SCHED_HOSTCONF_PREFIX, name, rnd(2) ? "{\"draining\":true}" : "{}", 0, NULL);
+                        put_part(f->s, MODEL_KEY_HOSTCONF, name, rnd(2) ? "{\"draining\":true}" : "{}", 0, NULL);
                 else if (what == 4)
-                        put(f->s, SCHED_CONFIG_KEY, rnd(2) ? "{\"mode\":\"pack\"}" : "{\"mode\":\"spread\"}", 0, NULL);
+                        put(f->s, MODEL_KEY_PLACEMENT_CONFIG, rnd(2) ? "{\"mode\":\"pack\"}" : "{\"mode\":\"spread\"}", 0, NULL);
 
                 json_t *inst = random_instance(i);
                 struct sched_decision want = {};
@@ -665,7 +664,7 @@ static void run_creators(struct fixture *f, bool shared) {
         int64_t lease;
         assert_int_equal(store_lease_grant(f->s, 600, &lease), 0);
         /* No overcommit: each host takes HOST_CPUS one-vCPU instances. */
-        put(f->s, SCHED_CONFIG_KEY, "{\"cpu_ratio\":1}", 0, NULL);
+        put(f->s, MODEL_KEY_PLACEMENT_CONFIG, "{\"cpu_ratio\":1}", 0, NULL);
         for (int i = 0; i < HOSTS; i++) {
                 _cleanup_free_ char *name = xasprintf("h%d", i);
                 put_host(f->s, name, HOST_CPUS, 65536, 1, 0);

@@ -1,0 +1,74 @@
+/* model_layout.h — where tide keeps things: every key in the store and the layout of the
+ * state directory, spelled here once; the rest of tide builds keys and paths through these.
+ * Pure: strings only, no I/O. The char * functions return a new string (caller frees).
+ *
+ * Store keys:
+ *   /tide/<kind>/<id>               an object (kind: model_kind_plural: flavors, images,
+ *                                   instances, server-groups, groups, stacks)
+ *   /tide/names/<kind>/<name>       the id of the object with that name (unique per kind)
+ *   /tide/events/<stamp>-<seq>      an event
+ *   /tide/hosts/<name>              a host's record, written by its agent
+ *   /tide/hostlive/<name>           "up" or {"load"} while the host's agent holds its lease
+ *   /tide/hostconf/<name>           the operator's settings of a host (labels, ratios, reserves,
+ *                                   draining, elastic)
+ *   /tide/alloc/<host>              the host's usage (sched_host_usage_to_json), changed only by
+ *                                   transactions that compare its revision
+ *   /tide/groupmembers/<group id>   {"<instance id>": "<host>"} for server groups
+ *   /tide/config/placement          the cluster-wide placement settings
+ *
+ * State directory (tided --state):
+ *   instances/<id>/                 an instance's files, made by the agent of its host
+ *     disk.qcow2                    its disk: a qcow2 overlay on its image's disk
+ *     seed.iso                      its NoCloud config drive (label cidata), when it has user data
+ *     seed/                         the config drive's files while it is made
+ *     console.log                   its serial console (served by the API)
+ *   images/<id>/                    an image's files, copied in by the API (into <id>.tmp first)
+ *     disk.<format>                 its disk, qcow2 or raw
+ *     vmlinuz, initrd.img           its kernel and initrd, for a direct kernel boot
+ * Besides these, tided keeps store.db, tided.sock, admin.token and libvirt/ there. */
+#pragma once
+
+#include "model/model.h"
+
+#define MODEL_KEY_ROOT "/tide/"
+#define MODEL_KEY_NAMES MODEL_KEY_ROOT "names/"
+#define MODEL_KEY_EVENTS MODEL_KEY_ROOT "events/"
+#define MODEL_KEY_HOSTS MODEL_KEY_ROOT "hosts/"
+#define MODEL_KEY_HOSTLIVE MODEL_KEY_ROOT "hostlive/"
+#define MODEL_KEY_HOSTCONF MODEL_KEY_ROOT "hostconf/"
+/* What the three keys of a host above start with: one watch covers them. */
+#define MODEL_KEY_HOST_ANY MODEL_KEY_ROOT "host"
+#define MODEL_KEY_ALLOC MODEL_KEY_ROOT "alloc/"
+#define MODEL_KEY_GROUPMEMBERS MODEL_KEY_ROOT "groupmembers/"
+#define MODEL_KEY_PLACEMENT_CONFIG MODEL_KEY_ROOT "config/placement"
+
+/* "/tide/<kind>/": the prefix of every object of a kind. */
+char *model_key_kind(enum model_kind k);
+/* "/tide/<kind>/<id>". */
+char *model_obj_key(enum model_kind k, const char *id);
+/* "/tide/names/<kind>/<name>". */
+char *model_name_key(enum model_kind k, const char *name);
+/* "/tide/events/<id>". */
+char *model_key_event(const char *id);
+/* The keys of host name: its record, liveness, operator settings and usage. */
+char *model_key_host(const char *name);
+char *model_key_hostlive(const char *name);
+char *model_key_hostconf(const char *name);
+char *model_key_alloc(const char *name);
+/* The members of the server group with that id. */
+char *model_key_groupmembers(const char *group_id);
+
+#define MODEL_INSTANCE_DISK "disk.qcow2"
+#define MODEL_INSTANCE_SEED "seed.iso"
+#define MODEL_INSTANCE_SEED_DIR "seed"
+#define MODEL_INSTANCE_CONSOLE "console.log"
+#define MODEL_IMAGE_KERNEL "vmlinuz"
+#define MODEL_IMAGE_INITRD "initrd.img"
+
+/* <state_dir>/instances/<id>, or the file (or subdirectory) of that name in it when file is not
+ * NULL. */
+char *model_instance_path(const char *state_dir, const char *id, const char *file);
+/* <state_dir>/images/<id>, or the file of that name in it when file is not NULL. */
+char *model_image_path(const char *state_dir, const char *id, const char *file);
+/* The name of an image's disk in its format: "disk.qcow2", "disk.raw". */
+char *model_image_disk_name(const char *format);
