@@ -8,7 +8,6 @@
 #include "ctl/autoscaler.h"
 #include "model/model.h"
 
-#define CAS_RETRIES 20
 #define GROUP_EVENTS 10
 
 /* The group's members: [{"name", "status", "host", "leaving"}], by name; and their count. */
@@ -119,36 +118,40 @@ static int group_show(struct api_request *req, struct api_reply *rep) {
 
 typedef int (*group_fn)(json_t *g, struct api_request *req, struct api_reply *rep, char *what, size_t what_len);
 
-/* Applies fn to the stored group with compare-and-swap, retrying when the autoscaler changed
- * it in between; an event says what changed. */
+struct group_change {
+        group_fn fn;
+        struct api_request *req;
+        struct api_reply *rep;
+        char what[256];         /* what changed, for the event */
+        bool refused;           /* fn refused: the reply says why */
+};
+
+static int group_change(json_t *g, void *userdata) {
+        struct group_change *c = userdata;
+        c->what[0] = 0;
+        int r = c->fn(g, c->req, c->rep, c->what, sizeof c->what);
+        c->refused = r < 0;
+        return r < 0 ? r : MODEL_CHANGE_WRITE;
+}
+
+/* Applies fn to the stored group (model_obj_modify: retried when the autoscaler changed it in
+ * between); an event says what changed. */
 static int mutate(struct api_request *req, struct api_reply *rep, group_fn fn, int status) {
         struct store *s = api_store(req);
-        for (int attempt = 0; attempt < CAS_RETRIES; attempt++) {
-                json_t *g;
-                int64_t rev;
-                char what[256] = "";
-                int r = model_obj_get(s, MODEL_GROUP, req->params[0], &g, &rev);
-                if (r < 0)
-                        return api_error(rep, r, "group '%.64s': %s", req->params[0], tide_strerror(r));
-                if ((r = fn(g, req, rep, what, sizeof what)) < 0) {
-                        json_decref(g);
-                        return r;
-                }
-                model_set_now(g, "updated");
-                r = model_obj_update(s, MODEL_GROUP, g, rev, NULL);
-                if (r == TIDE_E_CONFLICT) {
-                        json_decref(g);
-                        continue;
-                }
-                if (r < 0) {
-                        json_decref(g);
-                        return api_error(rep, r, "updating group: %s", tide_strerror(r));
-                }
-                model_group_event_emit(s, "info", "group.updated", g, NULL, NULL, "group '%s': %s", tide_json_str(g, "name", ""),
-                                       what);
-                return api_json(rep, status, group_view(req, g));
-        }
-        return api_error(rep, TIDE_E_CONFLICT, "group '%.64s' keeps changing; try again", req->params[0]);
+        struct group_change c = { .fn = fn, .req = req, .rep = rep };
+        json_t *g;
+        int r = model_obj_modify(s, MODEL_GROUP, req->params[0], group_change, &c, &g);
+        if (c.refused)
+                return r;
+        if (r == TIDE_E_CONFLICT)
+                return api_error(rep, r, "group '%.64s' keeps changing; try again", req->params[0]);
+        if (r == TIDE_E_NOT_FOUND)
+                return api_error(rep, r, "group '%.64s': %s", req->params[0], tide_strerror(r));
+        if (r < 0)
+                return api_error(rep, r, "updating group '%.64s': %s", req->params[0], tide_strerror(r));
+        model_group_event_emit(s, "info", "group.updated", g, NULL, NULL, "group '%s': %s", tide_json_str(g, "name", ""),
+                               c.what);
+        return api_json(rep, status, group_view(req, g));
 }
 
 static int do_set(json_t *g, struct api_request *req, struct api_reply *rep, char *what, size_t what_len) {

@@ -70,37 +70,43 @@ static int host_show(struct api_request *req, struct api_reply *rep) {
         return api_json(rep, 200, h);
 }
 
+struct settings_change {
+        json_t *body;
+        char *err;              /* why the body was refused */
+};
+
+/* The operator's settings merged into what is stored (model_host_config_merge). */
+static int settings_change(json_t *conf, void *userdata) {
+        struct settings_change *c = userdata;
+        _cleanup_json_ json_t *merged = NULL;
+        int r = model_host_config_merge(conf, c->body, &merged, &c->err);
+        if (r < 0)
+                return r;
+        json_object_clear(conf);
+        json_object_update(conf, merged);
+        return MODEL_CHANGE_WRITE;
+}
+
 /* Changes a host's settings: labels, ratios, reserves, draining (merged into what is set). */
 static int host_update(struct api_request *req, struct api_reply *rep) {
-        json_t *h;
+        _cleanup_json_ json_t *h = NULL, *conf = NULL;
         int r = model_host_get(api_store(req), req->params[0], &h);
         if (r < 0)
                 return api_error(rep, r, "host '%.64s': %s", req->params[0], tide_strerror(r));
-        json_decref(h);
         _cleanup_free_ char *key = model_key_hostconf(req->params[0]);
-        for (int attempt = 0; attempt < 20; attempt++) {
-                json_t *cur, *merged;
-                int64_t rev;
-                _cleanup_free_ char *err = NULL;
-                r = model_json_get(api_store(req), key, &cur, &rev);
-                if (r < 0)
-                        return api_error(rep, r, "reading host settings: %s", tide_strerror(r));
-                r = model_host_config_merge(cur, req->body, &merged, &err);
-                json_decref(cur);
-                if (r < 0)
-                        return api_error(rep, r, "%s", err);
-                _cleanup_free_ char *value = tide_json_dump(merged);
-                json_decref(merged);
-                r = rev ? store_cas(api_store(req), key, value, rev, NULL) : store_create(api_store(req), key, value, 0, NULL);
-                if (r == TIDE_E_CONFLICT || r == TIDE_E_EXISTS)
-                        continue;
-                if (r < 0)
-                        return api_error(rep, r, "storing host settings: %s", tide_strerror(r));
-                model_event_emit(api_store(req), "info", "host.config", NULL, req->params[0],
-                                 "host '%s' settings changed: %s", req->params[0], value);
-                return host_show(req, rep);
-        }
-        return api_error(rep, TIDE_E_CONFLICT, "host settings keep changing; try again");
+        struct settings_change c = { .body = req->body };
+        r = model_json_modify(api_store(req), key, settings_change, &c, &conf);
+        _cleanup_free_ char *err = c.err;
+        if (err)
+                return api_error(rep, r, "%s", err);
+        if (r == TIDE_E_CONFLICT)
+                return api_error(rep, r, "host settings keep changing; try again");
+        if (r < 0)
+                return api_error(rep, r, "storing host settings: %s", tide_strerror(r));
+        _cleanup_free_ char *value = tide_json_dump(conf);
+        model_event_emit(api_store(req), "info", "host.config", NULL, req->params[0], "host '%s' settings changed: %s",
+                         req->params[0], value);
+        return host_show(req, rep);
 }
 
 static int event_list(struct api_request *req, struct api_reply *rep) {

@@ -15,7 +15,6 @@
 #include "sched/sched_store.h"
 
 #define CONSOLE_CHUNK_MAX (1024 * 1024)
-#define CAS_RETRIES 20
 
 /* The instance as the API shows it: user_data replaced by its size. Takes inst. */
 static json_t *public_view(json_t *inst) {
@@ -82,39 +81,41 @@ static int instance_placement(struct api_request *req, struct api_reply *rep) {
         return r;
 }
 
-/* Applies an action to the stored instance with compare-and-swap, retrying when the agent
- * changed it in between. check() may refuse (returning an error reply). */
+/* An action on the stored instance (model_obj_modify: retried when the agent changed it in
+ * between). fn may refuse, with an error reply. */
 typedef int (*mutate_fn)(json_t *inst, struct api_request *req, struct api_reply *rep);
+
+struct mutation {
+        mutate_fn fn;
+        struct api_request *req;
+        struct api_reply *rep;
+        bool refused;           /* fn refused: the reply says why */
+};
+
+static int mutation_change(json_t *inst, void *userdata) {
+        struct mutation *m = userdata;
+        int r = m->fn(inst, m->req, m->rep);
+        m->refused = r < 0;
+        return r < 0 ? r : MODEL_CHANGE_WRITE;
+}
 
 static int mutate(struct api_request *req, struct api_reply *rep, mutate_fn fn, const char *event_type,
                   const char *what) {
         struct store *s = api_store(req);
-        for (int attempt = 0; attempt < CAS_RETRIES; attempt++) {
-                json_t *inst;
-                int64_t rev;
-                int r = model_obj_get(s, MODEL_INSTANCE, req->params[0], &inst, &rev);
-                if (r < 0)
-                        return api_error(rep, r, "instance '%.64s': %s", req->params[0], tide_strerror(r));
-                r = fn(inst, req, rep);
-                if (r < 0) {
-                        json_decref(inst);
-                        return r;
-                }
-                model_set_now(inst, "updated");
-                r = model_obj_update(s, MODEL_INSTANCE, inst, rev, NULL);
-                if (r == TIDE_E_CONFLICT) {
-                        json_decref(inst);
-                        continue;
-                }
-                if (r < 0) {
-                        json_decref(inst);
-                        return api_error(rep, r, "updating instance: %s", tide_strerror(r));
-                }
-                model_event_emit(s, "info", event_type, inst, tide_json_str(inst, "host", NULL), "%s requested for '%s'",
-                                 what, tide_json_str(inst, "name", ""));
-                return api_json(rep, 202, public_view(inst));
-        }
-        return api_error(rep, TIDE_E_CONFLICT, "instance '%.64s' keeps changing; try again", req->params[0]);
+        struct mutation m = { .fn = fn, .req = req, .rep = rep };
+        json_t *inst;
+        int r = model_obj_modify(s, MODEL_INSTANCE, req->params[0], mutation_change, &m, &inst);
+        if (m.refused)
+                return r;
+        if (r == TIDE_E_CONFLICT)
+                return api_error(rep, r, "instance '%.64s' keeps changing; try again", req->params[0]);
+        if (r == TIDE_E_NOT_FOUND)
+                return api_error(rep, r, "instance '%.64s': %s", req->params[0], tide_strerror(r));
+        if (r < 0)
+                return api_error(rep, r, "updating instance '%.64s': %s", req->params[0], tide_strerror(r));
+        model_event_emit(s, "info", event_type, inst, tide_json_str(inst, "host", NULL), "%s requested for '%s'", what,
+                         tide_json_str(inst, "name", ""));
+        return api_json(rep, 202, public_view(inst));
 }
 
 static int refuse_if_deleting(json_t *inst, struct api_reply *rep) {

@@ -33,36 +33,37 @@ static int config_show(struct api_request *req, struct api_reply *rep) {
         return api_json(rep, 200, eff);
 }
 
+struct settings_change {
+        json_t *body;
+        char *err;              /* why the body was refused */
+};
+
+/* The settings asked for merged into what is stored (model_placement_config_merge). */
+static int settings_change(json_t *conf, void *userdata) {
+        struct settings_change *c = userdata;
+        _cleanup_json_ json_t *merged = NULL;
+        int r = model_placement_config_merge(conf, c->body, &merged, &c->err);
+        if (r < 0)
+                return r;
+        json_object_clear(conf);
+        json_object_update(conf, merged);
+        return MODEL_CHANGE_WRITE;
+}
+
 static int config_update(struct api_request *req, struct api_reply *rep) {
-        for (int attempt = 0; attempt < 20; attempt++) {
-                json_t *cur, *merged;
-                int64_t rev;
-                _cleanup_free_ char *err = NULL;
-                int r = model_json_get(api_store(req), MODEL_KEY_PLACEMENT_CONFIG, &cur, &rev);
-                if (r < 0)
-                        return api_error(rep, r, "reading placement settings: %s", tide_strerror(r));
-                r = model_placement_config_merge(cur, req->body, &merged, &err);
-                json_decref(cur);
-                if (r < 0)
-                        return api_error(rep, r, "%s", err);
-                _cleanup_free_ char *value = tide_json_dump(merged);
-                r = rev ? store_cas(api_store(req), MODEL_KEY_PLACEMENT_CONFIG, value, rev, NULL)
-                        : store_create(api_store(req), MODEL_KEY_PLACEMENT_CONFIG, value, 0, NULL);
-                if (r == TIDE_E_CONFLICT || r == TIDE_E_EXISTS) {
-                        json_decref(merged);
-                        continue;
-                }
-                if (r < 0) {
-                        json_decref(merged);
-                        return api_error(rep, r, "storing placement settings: %s", tide_strerror(r));
-                }
-                model_event_emit(api_store(req), "info", "placement.config", NULL, NULL, "placement settings changed: %s",
-                                 value);
-                json_t *eff = effective_config(merged);
-                json_decref(merged);
-                return api_json(rep, 200, eff);
-        }
-        return api_error(rep, TIDE_E_CONFLICT, "placement settings keep changing; try again");
+        struct settings_change c = { .body = req->body };
+        _cleanup_json_ json_t *conf = NULL;
+        int r = model_json_modify(api_store(req), MODEL_KEY_PLACEMENT_CONFIG, settings_change, &c, &conf);
+        _cleanup_free_ char *err = c.err;
+        if (err)
+                return api_error(rep, r, "%s", err);
+        if (r == TIDE_E_CONFLICT)
+                return api_error(rep, r, "placement settings keep changing; try again");
+        if (r < 0)
+                return api_error(rep, r, "storing placement settings: %s", tide_strerror(r));
+        _cleanup_free_ char *value = tide_json_dump(conf);
+        model_event_emit(api_store(req), "info", "placement.config", NULL, NULL, "placement settings changed: %s", value);
+        return api_json(rep, 200, effective_config(conf));
 }
 
 const struct api_route api_placement_routes[] = {
