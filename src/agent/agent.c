@@ -21,7 +21,6 @@
 #define KEEPALIVE_DIVISOR 3            /* renew the lease three times per TTL */
 #define TICK_MS 1000                    /* observe domains at least this often */
 #define QEMU_IMG_TIMEOUT_MS 60000
-#define CAS_RETRIES 50
 
 #include "agent/agent_internal.h"
 
@@ -133,51 +132,31 @@ static void keepalive(struct agent *a, struct agent_host *h) {
         h->next_keepalive = mono_ms() + a->cfg.lease_ttl_s * 1000 / KEEPALIVE_DIVISOR;
 }
 
-/* Updating the instance's record: fn changes the freshly read object; retried on conflict.
- * Returns TIDE_E_NOT_FOUND when the instance is gone. */
-typedef void (*update_fn)(json_t *inst, void *userdata);
-
-static int update_instance(struct agent *a, const char *id, update_fn fn, void *userdata) {
-        for (int i = 0; i < CAS_RETRIES; i++) {
-                json_t *inst;
-                int64_t rev;
-                int r = model_obj_get(a->cfg.store, MODEL_INSTANCE, id, &inst, &rev);
-                if (r < 0)
-                        return r;
-                fn(inst, userdata);
-                _cleanup_free_ char *t = time_format_ms(now_ms());
-                json_object_set_new(inst, "updated", json_string(t));
-                r = model_obj_update(a->cfg.store, MODEL_INSTANCE, inst, rev, NULL);
-                json_decref(inst);
-                if (r != TIDE_E_CONFLICT)
-                        return r;
-        }
-        return TIDE_E_CONFLICT;
-}
-
+/* What the agent reports in the instance's record. */
 struct status_change {
-        const char *status;
+        enum model_instance_status status;
         const char *error;          /* NULL: clear */
         bool clear_task;
         int64_t reboot_done;        /* -1: leave */
         json_t *extra;              /* members merged in (borrowed) */
 };
 
-static void apply_status(json_t *inst, void *userdata) {
+static int apply_status(json_t *inst, void *userdata) {
         struct status_change *c = userdata;
-        if (c->status)
-                json_object_set_new(inst, "status", json_string(c->status));
+        model_instance_set_status(inst, c->status);
         json_object_set_new(inst, "error", c->error ? json_string(c->error) : json_null());
         if (c->clear_task)
-                json_object_set_new(inst, "task", json_null());
+                model_instance_set_task(inst, MODEL_TASK_NONE);
         if (c->reboot_done >= 0)
                 json_object_set_new(inst, "reboot_done", json_integer(c->reboot_done));
         if (c->extra)
                 json_object_update(inst, c->extra);
+        return MODEL_CHANGE_WRITE;
 }
 
+/* TIDE_E_NOT_FOUND when the instance is gone. */
 static int set_status(struct agent *a, const char *id, struct status_change c) {
-        return update_instance(a, id, apply_status, &c);
+        return model_obj_modify(a->cfg.store, MODEL_INSTANCE, id, apply_status, &c, NULL);
 }
 
 static void fail_instance(struct agent *a, struct agent_host *h, json_t *inst, int error, const char *what) {
@@ -185,7 +164,7 @@ static void fail_instance(struct agent *a, struct agent_host *h, json_t *inst, i
                                              hv_last_error());
         log_error("instance '%s': %s", tide_json_str(inst, "name", ""), msg);
         (void) set_status(a, tide_json_str(inst, "id", ""),
-                          (struct status_change) { .status = "error", .error = msg, .clear_task = true, .reboot_done = -1 });
+                          (struct status_change) { .status = MODEL_INSTANCE_ERROR, .error = msg, .clear_task = true, .reboot_done = -1 });
         model_event_emit(a->cfg.store, "error", "instance.error", inst, h->name, "%s", msg);
 }
 
@@ -381,7 +360,7 @@ static void reconcile_one(struct agent *a, struct agent_host *h, const char *id)
                         /* A guest that powered itself off while running stays off, as asked from inside. */
                         if (defined && streq(status, "running") && json_is_null(json_object_get(inst, "task"))) {
                                 json_t *extra = json_pack("{s:s}", "desired", "stopped");
-                                set_status(a, id, (struct status_change) { .status = "stopped", .clear_task = true,
+                                set_status(a, id, (struct status_change) { .status = MODEL_INSTANCE_STOPPED, .clear_task = true,
                                                                            .reboot_done = -1, .extra = extra });
                                 json_decref(extra);
                                 model_event_emit(a->cfg.store, "warning", "instance.stopped", inst, host,
@@ -405,7 +384,7 @@ static void reconcile_one(struct agent *a, struct agent_host *h, const char *id)
                         }
                         json_t *extra = json_pack("{s:I, s:I, s:I}", "t_started_ms", (json_int_t) now_ms(), "prep_ms",
                                                   (json_int_t) (t_defined - t0), "hv_start_ms", (json_int_t) (t1 - t_defined));
-                        set_status(a, id, (struct status_change) { .status = "running", .clear_task = true,
+                        set_status(a, id, (struct status_change) { .status = MODEL_INSTANCE_RUNNING, .clear_task = true,
                                                                    .reboot_done = tide_json_int(inst, "reboot_seq", 0),
                                                                    .extra = extra });
                         json_decref(extra);
@@ -421,13 +400,13 @@ static void reconcile_one(struct agent *a, struct agent_host *h, const char *id)
                                 fail_instance(a, h, inst, r, "rebooting");
                                 goto out;
                         }
-                        set_status(a, id, (struct status_change) { .status = "running", .clear_task = true,
+                        set_status(a, id, (struct status_change) { .status = MODEL_INSTANCE_RUNNING, .clear_task = true,
                                                                    .reboot_done = tide_json_int(inst, "reboot_seq", 0) });
                         model_event_emit(a->cfg.store, "info", "instance.rebooted", inst, host, "instance '%s' rebooted", name);
                         goto out;
                 }
                 if (!streq(status, "running") || !json_is_null(json_object_get(inst, "task"))) {
-                        set_status(a, id, (struct status_change) { .status = "running", .clear_task = true, .reboot_done = -1 });
+                        set_status(a, id, (struct status_change) { .status = MODEL_INSTANCE_RUNNING, .clear_task = true, .reboot_done = -1 });
                         model_event_emit(a->cfg.store, "info", "instance.running", inst, host,
                                          "domain found running (adopted)");
                 }
@@ -451,7 +430,7 @@ static void reconcile_one(struct agent *a, struct agent_host *h, const char *id)
                                                  "guest shut down in %lld ms", (long long) (mono_ms() - t0));
                 } else if (streq(status, "stopped") && json_is_null(json_object_get(inst, "task")))
                         goto out;
-                set_status(a, id, (struct status_change) { .status = "stopped", .clear_task = true,
+                set_status(a, id, (struct status_change) { .status = MODEL_INSTANCE_STOPPED, .clear_task = true,
                                                            .reboot_done = tide_json_int(inst, "reboot_seq", 0) });
         }
 out:

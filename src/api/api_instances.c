@@ -169,10 +169,7 @@ static int do_reboot(json_t *inst, struct api_request *req, struct api_reply *re
 }
 
 static int do_delete(json_t *inst, struct api_request *req, struct api_reply *rep) {
-        json_object_set_new(inst, "desired", json_string("deleted"));
-        json_object_set_new(inst, "status", json_string("deleting"));
-        json_object_set_new(inst, "task", json_string("deleting"));
-        return 0;
+        return model_instance_mark_deleting(inst, NULL);
 }
 
 /* The elastic policy: priority, reservations, limits, the off switch. */

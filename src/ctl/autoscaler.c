@@ -16,7 +16,6 @@
 #include "model/model.h"
 #include "sched/sched_store.h"
 
-#define CAS_RETRIES 10
 #define DECISIONS_KEEP 10
 #define SAMPLE_STALE_MS 5000   /* a member's measurement older than this does not count */
 #define NO_HOST_BACKOFF_MS 30000   /* after a member found no host, the group waits this long to try again */
@@ -137,40 +136,23 @@ static enum member_kind classify(json_t *inst) {
         return MEMBER_HEALTHY;
 }
 
-typedef void (*inst_fn)(json_t *inst, void *userdata);
-
-/* Applies fn to the stored instance with compare-and-swap, retrying on conflicts. */
-static int update_instance(struct store *s, const char *id, inst_fn fn, void *userdata) {
-        for (int attempt = 0; attempt < CAS_RETRIES; attempt++) {
-                json_t *inst;
-                int64_t rev;
-                int r = model_obj_get(s, MODEL_INSTANCE, id, &inst, &rev);
-                if (r < 0)
-                        return r;
-                fn(inst, userdata);
-                _cleanup_free_ char *t = time_format_ms(now_ms());
-                json_object_set_new(inst, "updated", json_string(t));
-                r = model_obj_update(s, MODEL_INSTANCE, inst, rev, NULL);
-                json_decref(inst);
-                if (r != TIDE_E_CONFLICT)
-                        return r;
-        }
-        return TIDE_E_CONFLICT;
+/* Asks for a member to be deleted; its agent tears it down. */
+static int mark_deleting(struct autoscaler *a, json_t *inst) {
+        return model_obj_modify(a->cfg.store, MODEL_INSTANCE, tide_json_str(inst, "id", ""), model_instance_mark_deleting,
+                                NULL, NULL);
 }
 
-static void do_delete(json_t *inst, void *userdata) {
-        json_object_set_new(inst, "desired", json_string("deleted"));
-        json_object_set_new(inst, "status", json_string("deleting"));
-        json_object_set_new(inst, "task", json_string("deleting"));
-}
-
-static void do_leave(json_t *inst, void *userdata) {
+/* A member asked to leave: stopped first when it runs (or is about to), deleted once it is
+ * down (reconcile). */
+static int do_leave(json_t *inst, void *userdata) {
         int64_t now = *(int64_t *) userdata;
         json_object_set_new(inst, "asg_leaving_ms", json_integer(now));
-        if (streq(tide_json_str(inst, "status", ""), "running") || streq(tide_json_str(inst, "status", ""), "building")) {
-                json_object_set_new(inst, "desired", json_string("stopped"));
-                json_object_set_new(inst, "task", json_string("stopping"));
+        enum model_instance_status status = model_instance_get_status(inst);
+        if (status == MODEL_INSTANCE_RUNNING || status == MODEL_INSTANCE_BUILDING) {
+                model_instance_set_desired(inst, MODEL_DESIRED_STOPPED);
+                model_instance_set_task(inst, MODEL_TASK_STOPPING);
         }
+        return MODEL_CHANGE_WRITE;
 }
 
 /* ---- measurements ---- */
@@ -387,7 +369,7 @@ static void reconcile(struct autoscaler *a, json_t *g, struct member *mem, size_
                                                                gname, mname, tide_json_str(m->inst, "error", "error"));
                                 break;
                         }
-                        if (update_instance(a->cfg.store, tide_json_str(m->inst, "id", ""), do_delete, NULL) >= 0)
+                        if (mark_deleting(a, m->inst) >= 0)
                                 model_group_event_emit(a->cfg.store, "warning", "group.member_failed", g, m->inst, NULL,
                                                        "group '%s': member '%s' failed (%s): deleted, to be replaced",
                                                        gname, mname, tide_json_str(m->inst, "error", "error"));
@@ -396,7 +378,7 @@ static void reconcile(struct autoscaler *a, json_t *g, struct member *mem, size_
                         const char *status = tide_json_str(m->inst, "status", "");
                         bool down = streq(status, "stopped") || streq(status, "error");
                         bool late = now - tide_json_int(m->inst, "asg_leaving_ms", now) > a->cfg.stop_timeout_ms;
-                        if ((down || late) && update_instance(a->cfg.store, tide_json_str(m->inst, "id", ""), do_delete, NULL) >= 0)
+                        if ((down || late) && mark_deleting(a, m->inst) >= 0)
                                 model_group_event_emit(a->cfg.store, "info", "group.member_removed", g, m->inst, NULL,
                                                        "group '%s': member '%s' %s, deleted", gname, mname,
                                                        down ? "stopped" : "not stopped in time");
@@ -443,7 +425,7 @@ static void reconcile(struct autoscaler *a, json_t *g, struct member *mem, size_
                                          (size_t) desired, go);
                 for (size_t j = 0; j < n_go; j++) {
                         json_t *inst = mem[map[go[j]]].inst;
-                        if (update_instance(a->cfg.store, tide_json_str(inst, "id", ""), do_leave, &now) >= 0)
+                        if (model_obj_modify(a->cfg.store, MODEL_INSTANCE, tide_json_str(inst, "id", ""), do_leave, &now, NULL) >= 0)
                                 model_group_event_emit(a->cfg.store, "info", "group.member_leaving", g, inst, NULL,
                                                        "group '%s': member '%s' goes (desired %" PRId64 ", %s first): "
                                                        "shutting down", gname, tide_json_str(inst, "name", ""), desired,

@@ -6,8 +6,6 @@
 #include "common/util.h"
 #include "model/model.h"
 
-#define CAS_RETRIES 20
-
 int autoscaler_group_create(struct store *s, json_t *body, json_t *extra, json_t **ret, char **ret_err) {
         json_t *g = NULL, *flavor = NULL, *image = NULL, *sg = NULL;
         _cleanup_free_ char *id = NULL, *sg_name = NULL, *sg_id = NULL;
@@ -74,22 +72,6 @@ out:
         return r;
 }
 
-static void delete_member(struct store *s, const char *id) {
-        for (int attempt = 0; attempt < CAS_RETRIES; attempt++) {
-                json_t *inst;
-                int64_t rev;
-                if (model_obj_get(s, MODEL_INSTANCE, id, &inst, &rev) < 0)
-                        return;
-                json_object_set_new(inst, "desired", json_string("deleted"));
-                json_object_set_new(inst, "status", json_string("deleting"));
-                json_object_set_new(inst, "task", json_string("deleting"));
-                int r = model_obj_update(s, MODEL_INSTANCE, inst, rev, NULL);
-                json_decref(inst);
-                if (r != TIDE_E_CONFLICT)
-                        return;
-        }
-}
-
 int autoscaler_group_delete(struct store *s, json_t *g, int64_t rev) {
         json_t *all = NULL, *inst;
         int r = model_obj_delete(s, MODEL_GROUP, g, rev);
@@ -99,7 +81,8 @@ int autoscaler_group_delete(struct store *s, json_t *g, int64_t rev) {
         if (model_obj_list(s, MODEL_INSTANCE, &all) >= 0)
                 json_array_foreach(all, i, inst)
                         if (streq(tide_json_str(inst, "asg_id", ""), tide_json_str(g, "id", ""))) {
-                                delete_member(s, tide_json_str(inst, "id", ""));
+                                (void) model_obj_modify(s, MODEL_INSTANCE, tide_json_str(inst, "id", ""),
+                                                        model_instance_mark_deleting, NULL, NULL);
                                 n++;
                         }
         json_decref(all);
