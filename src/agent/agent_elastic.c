@@ -93,8 +93,9 @@ void agent_elastic_pass(struct agent *a, struct agent_host *h, json_t *all) {
         json_array_foreach(all, idx, inst) {
                 const char *id = tide_json_str(inst, "id", "");
                 struct metrics_vm_rates vr;
-                if (!streq(tide_json_str(inst, "host", ""), h->name) || !streq(tide_json_str(inst, "status", ""), "running") ||
-                    agent_is_busy(a, id) || metrics_vm_rates(m, id, &vr) < 0)
+                if (!streq(tide_json_str(inst, "host", ""), h->name) ||
+                    model_instance_get_status(inst) != MODEL_INSTANCE_RUNNING || agent_is_busy(a, id) ||
+                    metrics_vm_rates(m, id, &vr) < 0)
                         continue;
                 struct elastic_slot *slot = slot_for(h, id);
                 slot->seen = true;

@@ -21,7 +21,7 @@ static json_t *members_of(struct api_request *req, json_t *g, size_t *ret_active
                         if (!streq(tide_json_str(inst, "asg_id", ""), tide_json_str(g, "id", "")))
                                 continue;
                         bool leaving = tide_json_int(inst, "asg_leaving_ms", 0) > 0 ||
-                                       streq(tide_json_str(inst, "desired", ""), "deleted");
+                                       model_instance_get_desired(inst) == MODEL_DESIRED_DELETED;
                         active += !leaving;
                         json_array_append_new(m, json_pack("{s:s, s:s, s:O, s:b}", "name", tide_json_str(inst, "name", ""),
                                                            "status", tide_json_str(inst, "status", ""), "host",

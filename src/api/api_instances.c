@@ -119,7 +119,7 @@ static int mutate(struct api_request *req, struct api_reply *rep, mutate_fn fn, 
 }
 
 static int refuse_if_deleting(json_t *inst, struct api_reply *rep) {
-        if (streq(tide_json_str(inst, "desired", ""), "deleted"))
+        if (model_instance_get_desired(inst) == MODEL_DESIRED_DELETED)
                 return api_error(rep, TIDE_E_CONFLICT, "instance '%s' is being deleted", tide_json_str(inst, "name", ""));
         if (json_is_null(json_object_get(inst, "host")))
                 return api_error(rep, TIDE_E_CONFLICT, "instance '%s' has no host: %s", tide_json_str(inst, "name", ""),
@@ -129,9 +129,9 @@ static int refuse_if_deleting(json_t *inst, struct api_reply *rep) {
 
 /* An action on an instance in error asks the agent to try again: the error is cleared. */
 static void retry_if_error(json_t *inst) {
-        if (!streq(tide_json_str(inst, "status", ""), "error"))
+        if (model_instance_get_status(inst) != MODEL_INSTANCE_ERROR)
                 return;
-        json_object_set_new(inst, "status", json_string("building"));
+        model_instance_set_status(inst, MODEL_INSTANCE_BUILDING);
         json_object_set_new(inst, "error", json_null());
 }
 
@@ -140,9 +140,9 @@ static int do_start(json_t *inst, struct api_request *req, struct api_reply *rep
         if (r < 0)
                 return r;
         retry_if_error(inst);
-        json_object_set_new(inst, "desired", json_string("running"));
-        if (!streq(tide_json_str(inst, "status", ""), "running"))
-                json_object_set_new(inst, "task", json_string("starting"));
+        model_instance_set_desired(inst, MODEL_DESIRED_RUNNING);
+        if (model_instance_get_status(inst) != MODEL_INSTANCE_RUNNING)
+                model_instance_set_task(inst, MODEL_TASK_STARTING);
         return 0;
 }
 
@@ -151,9 +151,9 @@ static int do_stop(json_t *inst, struct api_request *req, struct api_reply *rep)
         if (r < 0)
                 return r;
         retry_if_error(inst);
-        json_object_set_new(inst, "desired", json_string("stopped"));
-        if (!streq(tide_json_str(inst, "status", ""), "stopped"))
-                json_object_set_new(inst, "task", json_string("stopping"));
+        model_instance_set_desired(inst, MODEL_DESIRED_STOPPED);
+        if (model_instance_get_status(inst) != MODEL_INSTANCE_STOPPED)
+                model_instance_set_task(inst, MODEL_TASK_STOPPING);
         return 0;
 }
 
@@ -161,10 +161,11 @@ static int do_reboot(json_t *inst, struct api_request *req, struct api_reply *re
         int r = refuse_if_deleting(inst, rep);
         if (r < 0)
                 return r;
-        if (!streq(tide_json_str(inst, "status", ""), "running") || !streq(tide_json_str(inst, "desired", ""), "running"))
+        if (model_instance_get_status(inst) != MODEL_INSTANCE_RUNNING ||
+            model_instance_get_desired(inst) != MODEL_DESIRED_RUNNING)
                 return api_error(rep, TIDE_E_CONFLICT, "instance '%s' is not running", tide_json_str(inst, "name", ""));
         json_object_set_new(inst, "reboot_seq", json_integer(tide_json_int(inst, "reboot_seq", 0) + 1));
-        json_object_set_new(inst, "task", json_string("rebooting"));
+        model_instance_set_task(inst, MODEL_TASK_REBOOTING);
         return 0;
 }
 
@@ -174,7 +175,7 @@ static int do_delete(json_t *inst, struct api_request *req, struct api_reply *re
 
 /* The elastic policy: priority, reservations, limits, the off switch. */
 static int do_set(json_t *inst, struct api_request *req, struct api_reply *rep) {
-        if (streq(tide_json_str(inst, "desired", ""), "deleted"))
+        if (model_instance_get_desired(inst) == MODEL_DESIRED_DELETED)
                 return api_error(rep, TIDE_E_CONFLICT, "instance '%s' is being deleted", tide_json_str(inst, "name", ""));
         _cleanup_free_ char *err = NULL;
         int r = model_instance_policy_merge(inst, req->body, &err);

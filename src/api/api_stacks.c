@@ -25,7 +25,8 @@ static json_t *stack_view(struct api_request *req, json_t *st) {
                 size_t n = 0;
                 json_array_foreach(all, k, inst)
                         n += streq(tide_json_str(inst, "asg_id", ""), tide_json_str(g, "id", "")) &&
-                             !tide_json_int(inst, "asg_leaving_ms", 0) && !streq(tide_json_str(inst, "desired", ""), "deleted");
+                             !tide_json_int(inst, "asg_leaving_ms", 0) &&
+                             model_instance_get_desired(inst) != MODEL_DESIRED_DELETED;
                 json_array_append_new(groups, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", "name", tide_json_str(g, "name", ""),
                                                         "min", (json_int_t) tide_json_int(g, "min", 0), "max",
                                                         (json_int_t) tide_json_int(g, "max", 0), "desired",

@@ -124,14 +124,15 @@ static int64_t created_ms_of(json_t *inst) {
 }
 
 static enum member_kind classify(json_t *inst) {
-        const char *desired = tide_json_str(inst, "desired", ""), *status = tide_json_str(inst, "status", "");
-        if (streq(desired, "deleted"))
+        enum model_instance_desired desired = model_instance_get_desired(inst);
+        enum model_instance_status status = model_instance_get_status(inst);
+        if (desired == MODEL_DESIRED_DELETED)
                 return MEMBER_GONE;
         if (tide_json_int(inst, "asg_leaving_ms", 0) > 0)
                 return MEMBER_LEAVING;
-        if (streq(status, "error"))
+        if (status == MODEL_INSTANCE_ERROR)
                 return MEMBER_FAILED;
-        if (streq(desired, "stopped") || streq(status, "stopped"))
+        if (desired == MODEL_DESIRED_STOPPED || status == MODEL_INSTANCE_STOPPED)
                 return MEMBER_STOPPED;
         return MEMBER_HEALTHY;
 }
@@ -160,7 +161,7 @@ static int do_leave(json_t *inst, void *userdata) {
 static double member_value(struct metrics *m, const char *metric, json_t *inst, int64_t now) {
         struct metrics_vm_rates r;
         const char *id = tide_json_str(inst, "id", "");
-        if (!streq(tide_json_str(inst, "status", ""), "running") || metrics_vm_rates(m, id, &r) < 0 ||
+        if (model_instance_get_status(inst) != MODEL_INSTANCE_RUNNING || metrics_vm_rates(m, id, &r) < 0 ||
             now - r.t_ms > SAMPLE_STALE_MS)
                 return NAN;
         if (streq(metric, "cpu"))
@@ -375,8 +376,8 @@ static void reconcile(struct autoscaler *a, json_t *g, struct member *mem, size_
                                                        gname, mname, tide_json_str(m->inst, "error", "error"));
                         break;
                 case MEMBER_LEAVING: {
-                        const char *status = tide_json_str(m->inst, "status", "");
-                        bool down = streq(status, "stopped") || streq(status, "error");
+                        enum model_instance_status status = model_instance_get_status(m->inst);
+                        bool down = status == MODEL_INSTANCE_STOPPED || status == MODEL_INSTANCE_ERROR;
                         bool late = now - tide_json_int(m->inst, "asg_leaving_ms", now) > a->cfg.stop_timeout_ms;
                         if ((down || late) && mark_deleting(a, m->inst) >= 0)
                                 model_group_event_emit(a->cfg.store, "info", "group.member_removed", g, m->inst, NULL,

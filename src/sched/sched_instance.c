@@ -52,7 +52,7 @@ int sched_instance_create(struct store *s, struct sched_cache *cache, json_t *bo
                 goto out;
         }
         json_object_del(inst, "_policy");
-        json_object_set_new(inst, "desired", json_string("running"));
+        model_instance_set_desired(inst, MODEL_DESIRED_RUNNING);
         json_object_set_new(inst, "reboot_seq", json_integer(0));
         json_object_set_new(inst, "error", json_null());
         json_object_set_new(inst, "t_request_ms", json_integer(t_request_ms));

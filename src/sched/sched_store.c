@@ -134,8 +134,8 @@ int sched_store_create(struct store *s, struct sched_cache *cache, json_t *inst,
                         if (r == TIDE_E_NO_HOST) {
                                 json_object_set_new(inst, "host", json_null());
                                 json_object_set_new(inst, "placement", json_null());
-                                json_object_set_new(inst, "status", json_string("error"));
-                                json_object_set_new(inst, "task", json_null());
+                                model_instance_set_status(inst, MODEL_INSTANCE_ERROR);
+                                model_instance_set_task(inst, MODEL_TASK_NONE);
                                 json_object_set_new(inst, "error", json_string(reason));
                         }
                 }
@@ -159,8 +159,8 @@ int sched_store_create(struct store *s, struct sched_cache *cache, json_t *inst,
                                 used = sched_host_usage_to_json(h);
                         }
                         alloc_value = tide_json_dump(used);
-                        json_object_set_new(inst, "status", json_string("building"));
-                        json_object_set_new(inst, "task", json_string("creating"));
+                        model_instance_set_status(inst, MODEL_INSTANCE_BUILDING);
+                        model_instance_set_task(inst, MODEL_TASK_CREATING);
                         json_object_set_new(inst, "error", json_null());
                         cmps[n_cmps++] = (struct store_cmp) { .key = alloc_key, .target = STORE_CMP_MOD_REV,
                                                               .op = STORE_CMP_EQUAL, .number = base_rev };
