@@ -55,11 +55,11 @@ static int register_host(struct agent *a, struct agent_host *h) {
                 return log_error_errno(r, "granting the host lease: %m");
         }
         _cleanup_free_ char *started = time_format_ms(now_ms());
-        json_t *rec = json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:I, s:s, s:s, s:s, s:s}", "name", h->name,
-                              "cpus", hi.cpus, "sockets", hi.sockets, "cores", hi.cores, "threads", hi.threads,
-                              "numa_nodes", hi.numa_nodes, "mem_mib", (json_int_t) hi.mem_mib, "accel",
-                              hi.accel ? hi.accel : "", "hypervisor", drv(h)->name, "uri", hi.uri ? hi.uri : "",
-                              "started", started);
+        _cleanup_json_ json_t *rec = json_pack(
+                "{s:s, s:i, s:i, s:i, s:i, s:i, s:I, s:s, s:s, s:s, s:s}", "name", h->name, "cpus", hi.cpus, "sockets",
+                hi.sockets, "cores", hi.cores, "threads", hi.threads, "numa_nodes", hi.numa_nodes, "mem_mib",
+                (json_int_t) hi.mem_mib, "accel", hi.accel ? hi.accel : "", "hypervisor", drv(h)->name, "uri",
+                hi.uri ? hi.uri : "", "started", started);
         h->vcpu_unplug = hi.vcpu_unplug;
         json_t *numa = json_array();
         for (int i = 0; i < hi.n_numa; i++)
@@ -83,7 +83,6 @@ static int register_host(struct agent *a, struct agent_host *h) {
                          h->name, hi.cpus, hi.numa_nodes, (long long) hi.mem_mib, hi.accel, hi.uri);
         else
                 log_error_errno(r, "registering host '%s': %m", h->name);
-        json_decref(rec);
         hv_host_info_clear(&hi);
         h->next_keepalive = mono_ms() + a->cfg.lease_ttl_s * 1000 / KEEPALIVE_DIVISOR;
         return r;
@@ -159,13 +158,17 @@ static int set_status(struct agent *a, const char *id, struct status_change c) {
         return model_obj_modify(a->cfg.store, MODEL_INSTANCE, id, apply_status, &c, NULL);
 }
 
-static void fail_instance(struct agent *a, struct agent_host *h, json_t *inst, int error, const char *what) {
+/* Records the failure in the instance (status error, with the message) and an event; returns
+ * error. */
+static int fail_instance(struct agent *a, struct agent_host *h, json_t *inst, int error, const char *what) {
         _cleanup_free_ char *msg = xasprintf("%s: %s%s%s", what, tide_strerror(error), *hv_last_error() ? ": " : "",
                                              hv_last_error());
         log_error("instance '%s': %s", tide_json_str(inst, "name", ""), msg);
-        (void) set_status(a, tide_json_str(inst, "id", ""),
-                          (struct status_change) { .status = MODEL_INSTANCE_ERROR, .error = msg, .clear_task = true, .reboot_done = -1 });
+        (void) set_status(a, tide_json_str(inst, "id", ""), (struct status_change) { .status = MODEL_INSTANCE_ERROR,
+                                                                                     .error = msg, .clear_task = true,
+                                                                                     .reboot_done = -1 });
         model_event_emit(a->cfg.store, "error", "instance.error", inst, h->name, "%s", msg);
+        return error;
 }
 
 /* Files of an instance. */
@@ -190,7 +193,8 @@ static int run_tool(char **argv, const char *what) {
 /* The NoCloud config drive: user-data and meta-data on an ISO labelled cidata. */
 static int make_seed(struct agent *a, json_t *inst) {
         const char *id = tide_json_str(inst, "id", "");
-        _cleanup_free_ char *seed_dir = inst_path(a, id, MODEL_INSTANCE_SEED_DIR), *iso = inst_path(a, id, MODEL_INSTANCE_SEED);
+        _cleanup_free_ char *seed_dir = inst_path(a, id, MODEL_INSTANCE_SEED_DIR);
+        _cleanup_free_ char *iso = inst_path(a, id, MODEL_INSTANCE_SEED);
         _cleanup_free_ char *ud = xasprintf("%s/user-data", seed_dir), *md = xasprintf("%s/meta-data", seed_dir);
         _cleanup_free_ char *meta = xasprintf("instance-id: %s\nlocal-hostname: %s\n", tide_json_str(inst, "id", ""),
                                               tide_json_str(inst, "name", ""));
@@ -281,15 +285,13 @@ static int define_domain(struct agent *a, struct agent_host *h, json_t *inst) {
                 return r < 0 ? log_error_errno(r, "defining domain %s: %m (%s)", name, hv_last_error()) : 0;
         }
 
-        json_t *image;
+        _cleanup_json_ json_t *image = NULL;
         int r = model_obj_get(a->cfg.store, MODEL_IMAGE, tide_json_str(inst, "image_id", ""), &image, NULL);
         if (r < 0)
                 return log_error_errno(r, "instance '%s': image: %m", tide_json_str(inst, "name", ""));
         r = prepare_files(a, inst, image);
-        if (r < 0) {
-                json_decref(image);
+        if (r < 0)
                 return r;
-        }
         const char *image_id = tide_json_str(image, "id", "");
         _cleanup_free_ char *disk = inst_path(a, id, MODEL_INSTANCE_DISK), *iso = inst_path(a, id, MODEL_INSTANCE_SEED);
         _cleanup_free_ char *console = inst_path(a, id, MODEL_INSTANCE_CONSOLE);
@@ -303,155 +305,176 @@ static int define_domain(struct agent *a, struct agent_host *h, json_t *inst) {
         spec.cmdline = has_kernel ? tide_json_str(image, "cmdline", NULL) : NULL;
         spec.console_log = console;
         r = drv(h)->define(h->hv, &spec);
-        json_decref(image);
         if (r < 0)
                 return log_error_errno(r, "defining domain %s: %m (%s)", name, hv_last_error());
         return 0;
 }
 
+/* One operation on an instance: its record as just read and its domain's state. */
+struct op {
+        struct agent *a;
+        struct agent_host *h;
+        json_t *inst;           /* borrowed */
+        const char *id, *name;
+        bool defined;           /* its domain exists */
+        bool running;           /* ... and runs, is paused or is shutting down */
+};
+
+/* Desired deleted: the domain goes, then the files, then the record with its claim. */
+static int reconcile_deleted(const struct op *o) {
+        int64_t t0 = mono_ms();
+        int r = drv(o->h)->undefine(o->h->hv, o->id);
+        if (r < 0)
+                return fail_instance(o->a, o->h, o->inst, r, "deleting the domain");
+        _cleanup_free_ char *dir = inst_path(o->a, o->id, NULL);
+        if ((r = rm_rf(dir)) < 0)
+                log_warning_errno(r, "removing %s: %m", dir);
+        /* The record goes with its claim on the host, in one transaction. */
+        r = sched_store_delete(o->a->cfg.store, o->inst);
+        if (r < 0)
+                return log_error_errno(r, "removing instance '%s' from the store: %m", o->name);
+        log_info("instance '%s' deleted", o->name);
+        model_event_emit(o->a->cfg.store, "info", "instance.deleted", o->inst, o->h->name,
+                         "instance '%s' deleted in %lld ms", o->name, (long long) (mono_ms() - t0));
+        return 0;
+}
+
+/* Defines the domain unless it exists, starts it and reports the times it took. */
+static int start_domain(const struct op *o) {
+        int64_t t0 = mono_ms(), t_defined = t0;
+        int r;
+        if (!o->defined) {
+                if ((r = define_domain(o->a, o->h, o->inst)) < 0)
+                        return fail_instance(o->a, o->h, o->inst, r, "preparing the domain");
+                t_defined = mono_ms();
+        }
+        r = drv(o->h)->start(o->h->hv, o->id);
+        int64_t t1 = mono_ms();
+        if (r < 0)
+                return fail_instance(o->a, o->h, o->inst, r, "starting the domain");
+        _cleanup_json_ json_t *extra = json_pack("{s:I, s:I, s:I}", "t_started_ms", (json_int_t) now_ms(),
+                                                 "prep_ms", (json_int_t) (t_defined - t0),
+                                                 "hv_start_ms", (json_int_t) (t1 - t_defined));
+        set_status(o->a, o->id, (struct status_change) { .status = MODEL_INSTANCE_RUNNING, .clear_task = true,
+                                                         .reboot_done = tide_json_int(o->inst, "reboot_seq", 0),
+                                                         .extra = extra });
+        log_info("instance '%s' started (prepare %lld ms, start %lld ms)", o->name, (long long) (t_defined - t0),
+                 (long long) (t1 - t_defined));
+        model_event_emit(o->a->cfg.store, "info", "instance.running", o->inst, o->h->name, "domain started in %lld ms",
+                         (long long) (t1 - t0));
+        return 0;
+}
+
+/* Desired running: started when it is not, rebooted when a reboot is asked for, and reported
+ * running when it is found so. */
+static int reconcile_running(const struct op *o) {
+        bool settled = model_instance_settled(o->inst);
+        enum model_instance_status status = model_instance_get_status(o->inst);
+        int64_t reboot_seq = tide_json_int(o->inst, "reboot_seq", 0);
+        if (!o->running) {
+                /* A guest that powered itself off while running stays off, as asked from inside. */
+                if (o->defined && status == MODEL_INSTANCE_RUNNING && settled) {
+                        _cleanup_json_ json_t *extra = json_object();
+                        model_instance_set_desired(extra, MODEL_DESIRED_STOPPED);
+                        set_status(o->a, o->id, (struct status_change) { .status = MODEL_INSTANCE_STOPPED,
+                                                                         .clear_task = true, .reboot_done = -1,
+                                                                         .extra = extra });
+                        model_event_emit(o->a->cfg.store, "warning", "instance.stopped", o->inst, o->h->name,
+                                         "the guest powered itself off");
+                        return 0;
+                }
+                return start_domain(o);
+        }
+        if (reboot_seq > tide_json_int(o->inst, "reboot_done", 0)) {
+                int r = drv(o->h)->reboot(o->h->hv, o->id);
+                if (r < 0)
+                        return fail_instance(o->a, o->h, o->inst, r, "rebooting");
+                set_status(o->a, o->id, (struct status_change) { .status = MODEL_INSTANCE_RUNNING, .clear_task = true,
+                                                                 .reboot_done = reboot_seq });
+                model_event_emit(o->a->cfg.store, "info", "instance.rebooted", o->inst, o->h->name,
+                                 "instance '%s' rebooted", o->name);
+                return 0;
+        }
+        if (status != MODEL_INSTANCE_RUNNING || !settled) {
+                set_status(o->a, o->id, (struct status_change) { .status = MODEL_INSTANCE_RUNNING, .clear_task = true,
+                                                                 .reboot_done = -1 });
+                model_event_emit(o->a->cfg.store, "info", "instance.running", o->inst, o->h->name,
+                                 "domain found running (adopted)");
+        }
+        return 0;
+}
+
+/* Desired stopped: the guest is asked to shut down (powered off when it does not in time) and
+ * the record says stopped. */
+static int reconcile_stopped(const struct op *o) {
+        if (o->running) {
+                int64_t t0 = mono_ms();
+                int r = drv(o->h)->shutdown(o->h->hv, o->id, o->a->cfg.shutdown_timeout_ms);
+                if (r < 0)
+                        return fail_instance(o->a, o->h, o->inst, r, "stopping the domain");
+                if (r == 1)
+                        model_event_emit(o->a->cfg.store, "warning", "instance.stopped", o->inst, o->h->name,
+                                         "powered off after %lld ms: the guest did not shut down",
+                                         (long long) (mono_ms() - t0));
+                else
+                        model_event_emit(o->a->cfg.store, "info", "instance.stopped", o->inst, o->h->name,
+                                         "guest shut down in %lld ms", (long long) (mono_ms() - t0));
+        } else if (model_instance_get_status(o->inst) == MODEL_INSTANCE_STOPPED && model_instance_settled(o->inst))
+                return 0;
+        set_status(o->a, o->id, (struct status_change) { .status = MODEL_INSTANCE_STOPPED, .clear_task = true,
+                                                         .reboot_done = tide_json_int(o->inst, "reboot_seq", 0) });
+        return 0;
+}
+
+/* One function per desired state; each returns what failed (already logged and recorded). */
+static int (*const reconcilers[MODEL_DESIRED_MAX])(const struct op *o) = {
+        [MODEL_DESIRED_RUNNING] = reconcile_running,
+        [MODEL_DESIRED_STOPPED] = reconcile_stopped,
+        [MODEL_DESIRED_DELETED] = reconcile_deleted,
+};
+
 /* One instance's operation, run in a worker thread. Re-reads the instance: the store is the
  * only truth, whatever the loop saw when it dispatched the job. */
 static void reconcile_one(struct agent *a, struct agent_host *h, const char *id) {
-        json_t *inst;
-        int r = model_obj_get(a->cfg.store, MODEL_INSTANCE, id, &inst, NULL);
-        if (r < 0)
+        _cleanup_json_ json_t *inst = NULL;
+        if (model_obj_get(a->cfg.store, MODEL_INSTANCE, id, &inst, NULL) < 0)
                 return;
-        const char *name = tide_json_str(inst, "name", "");
-        const char *desired = tide_json_str(inst, "desired", "running");
-        const char *status = tide_json_str(inst, "status", "");
-        const char *host = h->name;
+        struct op o = { .a = a, .h = h, .inst = inst, .id = id, .name = tide_json_str(inst, "name", "") };
         struct hv_domain_info di = {};
-        r = drv(h)->domain_info(h->hv, id, &di);
-        bool defined = r >= 0;
-        bool running = defined && (di.state == HV_STATE_RUNNING || di.state == HV_STATE_BLOCKED ||
-                                   di.state == HV_STATE_PAUSED || di.state == HV_STATE_SHUTDOWN);
+        int r = drv(h)->domain_info(h->hv, id, &di);
+        o.defined = r >= 0;
+        o.running = o.defined && (di.state == HV_STATE_RUNNING || di.state == HV_STATE_BLOCKED ||
+                                  di.state == HV_STATE_PAUSED || di.state == HV_STATE_SHUTDOWN);
         hv_domain_info_clear(&di);
         if (r < 0 && r != TIDE_E_NOT_FOUND) {
-                log_warning_errno(r, "instance '%s': reading domain state: %m (%s)", name, hv_last_error());
-                goto out;
+                log_warning_errno(r, "instance '%s': reading domain state: %m (%s)", o.name, hv_last_error());
+                return;
         }
-
-        if (streq(desired, "deleted")) {
-                int64_t t0 = mono_ms();
-                r = drv(h)->undefine(h->hv, id);
-                if (r < 0) {
-                        fail_instance(a, h, inst, r, "deleting the domain");
-                        goto out;
-                }
-                _cleanup_free_ char *dir = inst_path(a, id, NULL);
-                if ((r = rm_rf(dir)) < 0)
-                        log_warning_errno(r, "removing %s: %m", dir);
-                /* The record goes with its claim on the host, in one transaction. */
-                r = sched_store_delete(a->cfg.store, inst);
-                if (r < 0)
-                        log_error_errno(r, "removing instance '%s' from the store: %m", name);
-                else {
-                        log_info("instance '%s' deleted", name);
-                        model_event_emit(a->cfg.store, "info", "instance.deleted", inst, host,
-                                         "instance '%s' deleted in %lld ms", name, (long long) (mono_ms() - t0));
-                }
-                goto out;
-        }
-        if (streq(status, "error"))
-                goto out; /* stays as it is until an action or a delete */
-
-        if (streq(desired, "running")) {
-                if (!defined || !running) {
-                        /* A guest that powered itself off while running stays off, as asked from inside. */
-                        if (defined && streq(status, "running") && json_is_null(json_object_get(inst, "task"))) {
-                                json_t *extra = json_pack("{s:s}", "desired", "stopped");
-                                set_status(a, id, (struct status_change) { .status = MODEL_INSTANCE_STOPPED, .clear_task = true,
-                                                                           .reboot_done = -1, .extra = extra });
-                                json_decref(extra);
-                                model_event_emit(a->cfg.store, "warning", "instance.stopped", inst, host,
-                                                 "the guest powered itself off");
-                                goto out;
-                        }
-                        int64_t t0 = mono_ms(), t_defined = t0;
-                        if (!defined) {
-                                r = define_domain(a, h, inst);
-                                if (r < 0) {
-                                        fail_instance(a, h, inst, r, "preparing the domain");
-                                        goto out;
-                                }
-                                t_defined = mono_ms();
-                        }
-                        r = drv(h)->start(h->hv, id);
-                        int64_t t1 = mono_ms();
-                        if (r < 0) {
-                                fail_instance(a, h, inst, r, "starting the domain");
-                                goto out;
-                        }
-                        json_t *extra = json_pack("{s:I, s:I, s:I}", "t_started_ms", (json_int_t) now_ms(), "prep_ms",
-                                                  (json_int_t) (t_defined - t0), "hv_start_ms", (json_int_t) (t1 - t_defined));
-                        set_status(a, id, (struct status_change) { .status = MODEL_INSTANCE_RUNNING, .clear_task = true,
-                                                                   .reboot_done = tide_json_int(inst, "reboot_seq", 0),
-                                                                   .extra = extra });
-                        json_decref(extra);
-                        log_info("instance '%s' started (prepare %lld ms, start %lld ms)", name,
-                                 (long long) (t_defined - t0), (long long) (t1 - t_defined));
-                        model_event_emit(a->cfg.store, "info", "instance.running", inst, host,
-                                         "domain started in %lld ms", (long long) (t1 - t0));
-                        goto out;
-                }
-                if (tide_json_int(inst, "reboot_seq", 0) > tide_json_int(inst, "reboot_done", 0)) {
-                        r = drv(h)->reboot(h->hv, id);
-                        if (r < 0) {
-                                fail_instance(a, h, inst, r, "rebooting");
-                                goto out;
-                        }
-                        set_status(a, id, (struct status_change) { .status = MODEL_INSTANCE_RUNNING, .clear_task = true,
-                                                                   .reboot_done = tide_json_int(inst, "reboot_seq", 0) });
-                        model_event_emit(a->cfg.store, "info", "instance.rebooted", inst, host, "instance '%s' rebooted", name);
-                        goto out;
-                }
-                if (!streq(status, "running") || !json_is_null(json_object_get(inst, "task"))) {
-                        set_status(a, id, (struct status_change) { .status = MODEL_INSTANCE_RUNNING, .clear_task = true, .reboot_done = -1 });
-                        model_event_emit(a->cfg.store, "info", "instance.running", inst, host,
-                                         "domain found running (adopted)");
-                }
-                goto out;
-        }
-
-        if (streq(desired, "stopped")) {
-                if (running) {
-                        int64_t t0 = mono_ms();
-                        r = drv(h)->shutdown(h->hv, id, a->cfg.shutdown_timeout_ms);
-                        if (r < 0) {
-                                fail_instance(a, h, inst, r, "stopping the domain");
-                                goto out;
-                        }
-                        if (r == 1)
-                                model_event_emit(a->cfg.store, "warning", "instance.stopped", inst, host,
-                                                 "powered off after %lld ms: the guest did not shut down",
-                                                 (long long) (mono_ms() - t0));
-                        else
-                                model_event_emit(a->cfg.store, "info", "instance.stopped", inst, host,
-                                                 "guest shut down in %lld ms", (long long) (mono_ms() - t0));
-                } else if (streq(status, "stopped") && json_is_null(json_object_get(inst, "task")))
-                        goto out;
-                set_status(a, id, (struct status_change) { .status = MODEL_INSTANCE_STOPPED, .clear_task = true,
-                                                           .reboot_done = tide_json_int(inst, "reboot_seq", 0) });
-        }
-out:
-        json_decref(inst);
+        enum model_instance_desired desired = model_instance_get_desired(inst);
+        if (desired < 0)
+                return;
+        /* In error it stays as it is until an action or a delete. */
+        if (desired != MODEL_DESIRED_DELETED && model_instance_get_status(inst) == MODEL_INSTANCE_ERROR)
+                return;
+        (void) reconcilers[desired](&o);
 }
 
 /* Whether the instance needs an operation, given its domain's state (NULL: not defined). */
 static bool needs_work(json_t *inst, const struct hv_domain_info *di) {
-        const char *desired = tide_json_str(inst, "desired", "running"), *status = tide_json_str(inst, "status", "");
+        enum model_instance_desired desired = model_instance_get_desired(inst);
+        enum model_instance_status status = model_instance_get_status(inst);
         bool running = di && di->state != HV_STATE_SHUTOFF && di->state != HV_STATE_CRASHED &&
                        di->state != HV_STATE_NOSTATE;
-        bool settled = json_is_null(json_object_get(inst, "task"));
-        if (streq(desired, "deleted"))
+        bool settled = model_instance_settled(inst);
+        if (desired == MODEL_DESIRED_DELETED)
                 return true;
-        if (streq(status, "error"))
+        if (status == MODEL_INSTANCE_ERROR)
                 return false;
-        if (streq(desired, "running"))
-                return !running || !settled || !streq(status, "running") ||
+        if (desired == MODEL_DESIRED_RUNNING)
+                return !running || !settled || status != MODEL_INSTANCE_RUNNING ||
                        tide_json_int(inst, "reboot_seq", 0) > tide_json_int(inst, "reboot_done", 0);
-        if (streq(desired, "stopped"))
-                return running || !settled || !streq(status, "stopped");
+        if (desired == MODEL_DESIRED_STOPPED)
+                return running || !settled || status != MODEL_INSTANCE_STOPPED;
         return false;
 }
 
@@ -597,7 +620,7 @@ static void reconcile_host(struct agent *a, struct agent_host *h, json_t *all, c
 }
 
 static void reconcile_all(struct agent *a) {
-        json_t *all;
+        _cleanup_json_ json_t *all = NULL;
         int r = model_obj_list(a->cfg.store, MODEL_INSTANCE, &all);
         if (r < 0) {
                 log_warning_errno(r, "listing instances: %m");
@@ -610,7 +633,6 @@ static void reconcile_all(struct agent *a) {
         for (size_t i = 0; i < a->n_hosts; i++)
                 reconcile_host(a, &a->hosts[i], all, r >= 0 ? &snap : NULL);
         sched_snapshot_clear(&snap);
-        json_decref(all);
 }
 
 /* Measurements: one bulk statistics call per host, recorded with the host's own figures. */

@@ -127,9 +127,11 @@ static int image_create(struct api_request *req, struct api_reply *rep) {
         disk_name = model_image_disk_name(format);
         if ((r = copy_in(tide_json_str(img, "disk", ""), tmp, disk_name, rep)) < 0)
                 goto out;
-        if (json_object_get(img, "kernel") && (r = copy_in(tide_json_str(img, "kernel", ""), tmp, MODEL_IMAGE_KERNEL, rep)) < 0)
+        if (json_object_get(img, "kernel") &&
+            (r = copy_in(tide_json_str(img, "kernel", ""), tmp, MODEL_IMAGE_KERNEL, rep)) < 0)
                 goto out;
-        if (json_object_get(img, "initrd") && (r = copy_in(tide_json_str(img, "initrd", ""), tmp, MODEL_IMAGE_INITRD, rep)) < 0)
+        if (json_object_get(img, "initrd") &&
+            (r = copy_in(tide_json_str(img, "initrd", ""), tmp, MODEL_IMAGE_INITRD, rep)) < 0)
                 goto out;
         copied = xasprintf("%s/%s", tmp, disk_name);
         r = inspect_disk(copied, format, rep, &info);
@@ -192,7 +194,8 @@ static int image_delete(struct api_request *req, struct api_reply *rep) {
         else if (r >= 0 && (r = model_obj_delete(api_store(req), MODEL_IMAGE, img, rev)) < 0)
                 api_error(rep, r, "deleting image '%s': %s", tide_json_str(img, "name", ""), tide_strerror(r));
         if (r >= 0) {
-                _cleanup_free_ char *dir = model_image_path(api_config(req)->state_dir, tide_json_str(img, "id", ""), NULL);
+                _cleanup_free_ char *dir = model_image_path(api_config(req)->state_dir, tide_json_str(img, "id", ""),
+                                                            NULL);
                 if (rm_rf(dir) < 0)
                         log_warning("removing %s failed; remove it by hand", dir);
                 model_event_emit(api_store(req), "info", "image.deleted", NULL, NULL, "image '%s' deleted",
