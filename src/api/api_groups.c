@@ -214,7 +214,7 @@ static int policy_delete(struct api_request *req, struct api_reply *rep) {
 /* The group goes at once; its members are deleted (the agents tear them down) and the server
  * group that spread them goes with the last of them (the autoscaler sees to it). */
 static int group_delete(struct api_request *req, struct api_reply *rep) {
-        json_t *g;
+        _cleanup_json_ json_t *g = NULL;
         int64_t rev;
         int r = model_obj_get(api_store(req), MODEL_GROUP, req->params[0], &g, &rev);
         if (r < 0)
@@ -225,7 +225,6 @@ static int group_delete(struct api_request *req, struct api_reply *rep) {
         else if ((r = autoscaler_group_delete(api_store(req), g, rev)) < 0)
                 api_error(rep, r, r == TIDE_E_CONFLICT ? "group '%s' changed meanwhile; try again" : "deleting group '%s': %s",
                           tide_json_str(g, "name", ""), tide_strerror(r));
-        json_decref(g);
         if (r >= 0)
                 rep->status = 204;
         return r;

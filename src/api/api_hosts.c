@@ -38,34 +38,30 @@ static void add_placement(struct api_request *req, json_t *host) {
 }
 
 static int host_list(struct api_request *req, struct api_reply *rep) {
-        json_t *hosts, *instances;
+        _cleanup_json_ json_t *hosts = NULL, *instances = NULL;
         int r = model_host_list(api_store(req), &hosts);
         if (r < 0)
                 return api_error(rep, r, "listing hosts: %s", tide_strerror(r));
         r = model_obj_list(api_store(req), MODEL_INSTANCE, &instances);
-        if (r < 0) {
-                json_decref(hosts);
+        if (r < 0)
                 return api_error(rep, r, "listing instances: %s", tide_strerror(r));
-        }
         size_t i;
         json_t *h;
         json_array_foreach(hosts, i, h) {
                 add_usage(h, instances);
                 add_placement(req, h);
         }
-        json_decref(instances);
-        return api_json(rep, 200, json_pack("{s:o}", "hosts", hosts));
+        return api_json(rep, 200, json_pack("{s:o}", "hosts", TAKE_PTR(hosts)));
 }
 
 static int host_show(struct api_request *req, struct api_reply *rep) {
-        json_t *h, *instances;
+        _cleanup_json_ json_t *instances = NULL;
+        json_t *h;
         int r = model_host_get(api_store(req), req->params[0], &h);
         if (r < 0)
                 return api_error(rep, r, "host '%.64s': %s", req->params[0], tide_strerror(r));
-        if (model_obj_list(api_store(req), MODEL_INSTANCE, &instances) >= 0) {
+        if (model_obj_list(api_store(req), MODEL_INSTANCE, &instances) >= 0)
                 add_usage(h, instances);
-                json_decref(instances);
-        }
         add_placement(req, h);
         return api_json(rep, 200, h);
 }

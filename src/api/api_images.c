@@ -48,11 +48,9 @@ static int inspect_disk(const char *path, const char *format, struct api_reply *
         if (r != 0)
                 return api_error(rep, TIDE_E_INVALID, "'%s' is not a readable disk image: %.300s", path,
                                  err && *err ? err : "qemu-img failed");
-        json_t *info = json_loads(out, 0, NULL);
-        if (!json_is_object(info)) {
-                json_decref(info);
+        _cleanup_json_ json_t *info = json_loads(out, 0, NULL);
+        if (!json_is_object(info))
                 return api_error(rep, TIDE_E_BACKEND, "qemu-img gave no JSON for '%s'", path);
-        }
         const char *fmt = tide_json_str(info, "format", "");
         if (!streq(fmt, "qcow2") && !streq(fmt, "raw"))
                 r = api_error(rep, TIDE_E_INVALID, "'%s' is in format '%s'; qcow2 or raw is needed", path, fmt);
@@ -63,11 +61,9 @@ static int inspect_disk(const char *path, const char *format, struct api_reply *
                                  "data-file"))
                 r = api_error(rep, TIDE_E_INVALID, "'%s' names an external data file; a self-contained disk "
                               "is needed", path);
-        if (r < 0) {
-                json_decref(info);
+        if (r < 0)
                 return r;
-        }
-        *ret = info;
+        *ret = TAKE_PTR(info);
         return 0;
 }
 
@@ -88,26 +84,23 @@ static int copy_in(const char *src, const char *dir, const char *name, struct ap
 }
 
 static int image_create(struct api_request *req, struct api_reply *rep) {
-        json_t *img = NULL;
+        _cleanup_json_ json_t *img = NULL, *existing = NULL;
         _cleanup_free_ char *err = NULL;
         int r = model_image_from_request(req->body, &img, &err);
         if (r < 0)
                 return api_error(rep, r, "%s", err);
 
         const char *name = tide_json_str(img, "name", "");
-        json_t *existing;
-        if (model_obj_get(api_store(req), MODEL_IMAGE, name, &existing, NULL) >= 0) {
-                json_decref(existing);
-                json_decref(img);
+        if (model_obj_get(api_store(req), MODEL_IMAGE, name, &existing, NULL) >= 0)
                 return api_error(rep, TIDE_E_EXISTS, "image '%s' already exists", name);
-        }
 
         _cleanup_free_ char *id = id_new_uuid();
         _cleanup_free_ char *dir = model_image_path(api_config(req)->state_dir, id, NULL);
         _cleanup_free_ char *tmp = xasprintf("%s.tmp", dir);
         _cleanup_free_ char *format = NULL, *disk_name = NULL, *copied = NULL, *created = NULL;
         _cleanup_free_ char *final_path = NULL;
-        json_t *info = NULL, *src = NULL;
+        _cleanup_json_ json_t *info = NULL;
+        json_t *src = NULL;
         bool made = false;
 
         /* The source is probed once to learn its format; the copy is checked again with that
@@ -175,13 +168,11 @@ static int image_create(struct api_request *req, struct api_reply *rep) {
 out:
         if (made)
                 (void) rm_rf(tmp);
-        json_decref(info);
-        json_decref(img);
         return r;
 }
 
 static int image_delete(struct api_request *req, struct api_reply *rep) {
-        json_t *img;
+        _cleanup_json_ json_t *img = NULL;
         int64_t rev;
         int r = model_obj_get(api_store(req), MODEL_IMAGE, req->params[0], &img, &rev);
         if (r < 0)
@@ -202,7 +193,6 @@ static int image_delete(struct api_request *req, struct api_reply *rep) {
                                  tide_json_str(img, "name", ""));
                 rep->status = 204;
         }
-        json_decref(img);
         return r;
 }
 

@@ -60,24 +60,22 @@ static int instance_create(struct api_request *req, struct api_reply *rep) {
 }
 
 static int instance_placement(struct api_request *req, struct api_reply *rep) {
-        json_t *inst, *group = NULL, *ex;
+        _cleanup_json_ json_t *inst = NULL, *group = NULL;
+        json_t *ex;
         int r = model_obj_get(api_store(req), MODEL_INSTANCE, req->params[0], &inst, NULL);
         if (r < 0)
                 return api_error(rep, r, "instance '%.64s': %s", req->params[0], tide_strerror(r));
         if (tide_json_str(inst, "group_id", NULL))
                 (void) model_obj_get(api_store(req), MODEL_SERVER_GROUP, tide_json_str(inst, "group_id", ""), &group, NULL);
         r = sched_store_explain(api_store(req), api_config(req)->sched_cache, inst, group, &ex);
-        if (r >= 0) {
-                json_object_set_new(ex, "instance", json_string(tide_json_str(inst, "name", "")));
-                json_object_set(ex, "placement", json_object_get(inst, "placement") ?: json_null());
-                json_object_set(ex, "host", json_object_get(inst, "host") ?: json_null());
-                json_object_set_new(ex, "status", json_string(tide_json_str(inst, "status", "")));
-                json_object_set(ex, "reason", json_object_get(inst, "error") ?: json_null());
-                api_json(rep, 200, ex);
-        } else
-                api_error(rep, r, "explaining: %s", tide_strerror(r));
-        json_decref(inst);
-        json_decref(group);
+        if (r < 0)
+                return api_error(rep, r, "explaining: %s", tide_strerror(r));
+        json_object_set_new(ex, "instance", json_string(tide_json_str(inst, "name", "")));
+        json_object_set(ex, "placement", json_object_get(inst, "placement") ?: json_null());
+        json_object_set(ex, "host", json_object_get(inst, "host") ?: json_null());
+        json_object_set_new(ex, "status", json_string(tide_json_str(inst, "status", "")));
+        json_object_set(ex, "reason", json_object_get(inst, "error") ?: json_null());
+        api_json(rep, 200, ex);
         return r;
 }
 
@@ -213,34 +211,27 @@ static int instance_action(struct api_request *req, struct api_reply *rep) {
 
 static int instance_delete(struct api_request *req, struct api_reply *rep) {
         /* An instance that never got a host has nothing to tear down: it goes at once. */
-        json_t *inst;
+        _cleanup_json_ json_t *inst = NULL;
         int r = model_obj_get(api_store(req), MODEL_INSTANCE, req->params[0], &inst, NULL);
         if (r < 0)
                 return api_error(rep, r, "instance '%.64s': %s", req->params[0], tide_strerror(r));
-        if (json_is_null(json_object_get(inst, "host"))) {
-                r = sched_store_delete(api_store(req), inst);
-                if (r >= 0) {
-                        model_event_emit(api_store(req), "info", "instance.deleted", inst, NULL,
-                                         "instance '%s' deleted", tide_json_str(inst, "name", ""));
-                        json_decref(inst);
-                        rep->status = 204;
-                        return 0;
-                }
+        if (json_is_null(json_object_get(inst, "host")) && sched_store_delete(api_store(req), inst) >= 0) {
+                model_event_emit(api_store(req), "info", "instance.deleted", inst, NULL, "instance '%s' deleted",
+                                 tide_json_str(inst, "name", ""));
+                rep->status = 204;
+                return 0;
         }
-        json_decref(inst);
         return mutate(req, rep, do_delete, "instance.delete", "delete");
 }
 
 static int instance_console(struct api_request *req, struct api_reply *rep) {
-        json_t *inst;
+        _cleanup_json_ json_t *inst = NULL;
         int r = model_obj_get(api_store(req), MODEL_INSTANCE, req->params[0], &inst, NULL);
         if (r < 0)
                 return api_error(rep, r, "instance '%.64s': %s", req->params[0], tide_strerror(r));
         _cleanup_free_ char *path = model_instance_path(api_config(req)->state_dir, tide_json_str(inst, "id", ""),
                                                         MODEL_INSTANCE_CONSOLE);
-        bool local = streq(tide_json_str(inst, "host", ""), api_config(req)->host_name);
-        json_decref(inst);
-        if (!local)
+        if (!streq(tide_json_str(inst, "host", ""), api_config(req)->host_name))
                 return api_error(rep, TIDE_E_UNSUPPORTED, "the console of an instance on another host is "
                                  "served by that host's tided");
         int64_t offset = 0;

@@ -23,14 +23,12 @@ static json_t *effective_config(json_t *set) {
 }
 
 static int config_show(struct api_request *req, struct api_reply *rep) {
-        json_t *cur;
+        _cleanup_json_ json_t *cur = NULL;
         int64_t rev;
         int r = model_json_get(api_store(req), MODEL_KEY_PLACEMENT_CONFIG, &cur, &rev);
         if (r < 0)
                 return api_error(rep, r, "reading placement settings: %s", tide_strerror(r));
-        json_t *eff = effective_config(cur);
-        json_decref(cur);
-        return api_json(rep, 200, eff);
+        return api_json(rep, 200, effective_config(cur));
 }
 
 struct settings_change {

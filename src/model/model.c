@@ -365,7 +365,8 @@ int model_instance_policy_merge(json_t *inst, json_t *body, char **ret_err) {
         int r = model_check_members(body, allowed, ret_err);
         if (r < 0)
                 return r;
-        json_t *o = json_deep_copy(inst), *e, *cl, *ml;
+        _cleanup_json_ json_t *o = json_deep_copy(inst);
+        json_t *e, *cl, *ml;
         int64_t max_vcpus = tide_json_int(inst, "max_vcpus", tide_json_int(inst, "vcpus", 1));
         int64_t max_ram = tide_json_int(inst, "max_ram_mib", tide_json_int(inst, "ram_mib", 0));
         if ((r = merge_number(o, body, "priority", 1, 1000, true, ret_err)) < 0 ||
@@ -373,37 +374,28 @@ int model_instance_policy_merge(json_t *inst, json_t *body, char **ret_err) {
             (r = merge_number(o, body, "cpu_limit", 0.01, (double) max_vcpus, false, ret_err)) < 0 ||
             (r = merge_number(o, body, "mem_reservation", 0, (double) max_ram, true, ret_err)) < 0 ||
             (r = merge_number(o, body, "mem_limit", 16, (double) max_ram, true, ret_err)) < 0)
-                goto out;
+                return r;
         e = json_object_get(body, "elastic");
-        if (e && !json_is_boolean(e) && !json_is_null(e)) {
-                r = model_fail(ret_err, "'elastic' must be true or false");
-                goto out;
-        }
+        if (e && !json_is_boolean(e) && !json_is_null(e))
+                return model_fail(ret_err, "'elastic' must be true or false");
         if (e && json_is_null(e))
                 json_object_del(o, "elastic");
         else if (e)
                 json_object_set(o, "elastic", e);
         cl = json_object_get(o, "cpu_limit");
         ml = json_object_get(o, "mem_limit");
-        if (cl && json_number_value(cl) < json_number_value(json_object_get(o, "cpu_reservation"))) {
-                r = model_fail(ret_err, "'cpu_limit' (%g) is below 'cpu_reservation' (%g)", json_number_value(cl),
-                         json_number_value(json_object_get(o, "cpu_reservation")));
-                goto out;
-        }
-        if (ml && json_integer_value(ml) < tide_json_int(o, "mem_reservation", 0)) {
-                r = model_fail(ret_err, "'mem_limit' (%lld) is below 'mem_reservation' (%lld)", (long long) json_integer_value(ml),
-                         (long long) tide_json_int(o, "mem_reservation", 0));
-                goto out;
-        }
+        if (cl && json_number_value(cl) < json_number_value(json_object_get(o, "cpu_reservation")))
+                return model_fail(ret_err, "'cpu_limit' (%g) is below 'cpu_reservation' (%g)", json_number_value(cl),
+                                  json_number_value(json_object_get(o, "cpu_reservation")));
+        if (ml && json_integer_value(ml) < tide_json_int(o, "mem_reservation", 0))
+                return model_fail(ret_err, "'mem_limit' (%lld) is below 'mem_reservation' (%lld)",
+                                  (long long) json_integer_value(ml), (long long) tide_json_int(o, "mem_reservation", 0));
         json_object_update(inst, o);
         /* A member reset with null was removed from o: remove it from inst too. */
         for (const char *const *k = allowed; *k; k++)
                 if (!json_object_get(o, *k))
                         json_object_del(inst, *k);
-        r = 0;
-out:
-        json_decref(o);
-        return r;
+        return 0;
 }
 
 bool model_label_valid(const char *s) {
@@ -473,18 +465,17 @@ int model_host_config_merge(json_t *current, json_t *body, json_t **ret, char **
         int r = model_check_members(body, allowed, ret_err);
         if (r < 0)
                 return r;
-        json_t *o = current ? json_deep_copy(current) : json_object(), *d, *labels;
+        _cleanup_json_ json_t *o = current ? json_deep_copy(current) : json_object();
+        json_t *d, *labels;
         if ((r = merge_ratios(o, body, ret_err)) < 0)
-                goto fail;
+                return r;
         for (size_t i = 0; i < 2; i++) {
                 const char *key = i == 0 ? "draining" : "elastic";
                 d = json_object_get(body, key);
                 if (!d)
                         continue;
-                if (!json_is_boolean(d) && !json_is_null(d)) {
-                        r = model_fail(ret_err, "'%s' must be true or false", key);
-                        goto fail;
-                }
+                if (!json_is_boolean(d) && !json_is_null(d))
+                        return model_fail(ret_err, "'%s' must be true or false", key);
                 if (json_is_null(d))
                         json_object_del(o, key);
                 else
@@ -492,10 +483,8 @@ int model_host_config_merge(json_t *current, json_t *body, json_t **ret, char **
         }
         labels = json_object_get(body, "labels");
         if (labels) {
-                if (!json_is_object(labels)) {
-                        r = model_fail(ret_err, "'labels' must be an object of \"key\": \"value\"");
-                        goto fail;
-                }
+                if (!json_is_object(labels))
+                        return model_fail(ret_err, "'labels' must be an object of \"key\": \"value\"");
                 json_t *cur = json_object_get(o, "labels");
                 if (!json_is_object(cur)) {
                         cur = json_object();
@@ -505,26 +494,19 @@ int model_host_config_merge(json_t *current, json_t *body, json_t **ret, char **
                 json_t *v;
                 json_object_foreach(labels, k, v) {
                         if (!model_label_valid(k) || (!json_is_null(v) && (!json_is_string(v) ||
-                                                                             !model_label_valid(json_string_value(v))))) {
-                                r = model_fail(ret_err, "label '%.64s': keys and values are 1-63 characters of "
-                                         "A-Z a-z 0-9 . _ -", k);
-                                goto fail;
-                        }
+                                                                             !model_label_valid(json_string_value(v)))))
+                                return model_fail(ret_err, "label '%.64s': keys and values are 1-63 characters of "
+                                                  "A-Z a-z 0-9 . _ -", k);
                         if (json_is_null(v))
                                 json_object_del(cur, k);
                         else
                                 json_object_set(cur, k, v);
                 }
-                if (json_object_size(cur) > MODEL_LABELS_MAX) {
-                        r = model_fail(ret_err, "at most %d labels", MODEL_LABELS_MAX);
-                        goto fail;
-                }
+                if (json_object_size(cur) > MODEL_LABELS_MAX)
+                        return model_fail(ret_err, "at most %d labels", MODEL_LABELS_MAX);
         }
-        *ret = o;
+        *ret = TAKE_PTR(o);
         return 0;
-fail:
-        json_decref(o);
-        return r;
 }
 
 int model_placement_config_merge(json_t *current, json_t *body, json_t **ret, char **ret_err) {
@@ -535,24 +517,21 @@ int model_placement_config_merge(json_t *current, json_t *body, json_t **ret, ch
         int r = model_check_members(body, allowed, ret_err);
         if (r < 0)
                 return r;
-        json_t *o = current ? json_deep_copy(current) : json_object(), *mode, *w;
+        _cleanup_json_ json_t *o = current ? json_deep_copy(current) : json_object();
+        json_t *mode, *w;
         if ((r = merge_ratios(o, body, ret_err)) < 0)
-                goto fail;
+                return r;
         mode = json_object_get(body, "mode");
         if (mode) {
                 if (!json_is_string(mode) || (!streq(json_string_value(mode), "spread") &&
-                                              !streq(json_string_value(mode), "pack"))) {
-                        r = model_fail(ret_err, "'mode' must be spread or pack");
-                        goto fail;
-                }
+                                              !streq(json_string_value(mode), "pack")))
+                        return model_fail(ret_err, "'mode' must be spread or pack");
                 json_object_set(o, "mode", mode);
         }
         w = json_object_get(body, "weights");
         if (w) {
-                if (!json_is_object(w)) {
-                        r = model_fail(ret_err, "'weights' must be an object");
-                        goto fail;
-                }
+                if (!json_is_object(w))
+                        return model_fail(ret_err, "'weights' must be an object");
                 json_t *cur = json_object_get(o, "weights");
                 if (!json_is_object(cur)) {
                         cur = json_object();
@@ -564,17 +543,13 @@ int model_placement_config_merge(json_t *current, json_t *body, json_t **ret, ch
                         bool known = false;
                         for (size_t i = 0; i < ELEMENTSOF(weights); i++)
                                 known = known || streq(k, weights[i]);
-                        if (!known) {
-                                r = model_fail(ret_err, "unknown weight '%.32s': ram, cpu, load, numa or soft_affinity", k);
-                                goto fail;
-                        }
+                        if (!known)
+                                return model_fail(ret_err, "unknown weight '%.32s': ram, cpu, load, numa or soft_affinity",
+                                                  k);
                         if ((r = merge_number(cur, w, k, -100, 100, false, ret_err)) < 0)
-                                goto fail;
+                                return r;
                 }
         }
-        *ret = o;
+        *ret = TAKE_PTR(o);
         return 0;
-fail:
-        json_decref(o);
-        return r;
 }

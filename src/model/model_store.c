@@ -13,14 +13,10 @@ int model_json_get(struct store *s, const char *key, json_t **ret, int64_t *ret_
         int r = store_get(s, key, &kv);
         if (r < 0 && r != TIDE_E_NOT_FOUND)
                 return r;
-        json_t *o = r >= 0 ? json_loadb(kv.value, kv.value_len, 0, NULL) : NULL;
+        _cleanup_json_ json_t *o = r >= 0 ? json_loadb(kv.value, kv.value_len, 0, NULL) : NULL;
         *ret_rev = r >= 0 ? kv.mod_rev : 0;
         store_kv_clear(&kv);
-        if (!json_is_object(o)) {
-                json_decref(o);
-                o = json_object();
-        }
-        *ret = o;
+        *ret = json_is_object(o) ? TAKE_PTR(o) : json_object();
         return 0;
 }
 
@@ -29,14 +25,12 @@ static int load(struct store *s, const char *key, json_t **ret, int64_t *ret_rev
         int r = store_get(s, key, &kv);
         if (r < 0)
                 return r;
-        json_t *o = json_loadb(kv.value, kv.value_len, 0, NULL);
+        _cleanup_json_ json_t *o = json_loadb(kv.value, kv.value_len, 0, NULL);
         int64_t rev = kv.mod_rev;
         store_kv_clear(&kv);
-        if (!json_is_object(o)) {
-                json_decref(o);
+        if (!json_is_object(o))
                 return TIDE_E_BACKEND; /* the store holds only what tide wrote */
-        }
-        *ret = o;
+        *ret = TAKE_PTR(o);
         if (ret_rev)
                 *ret_rev = rev;
         return 0;
@@ -219,8 +213,8 @@ static int event_put(struct store *s, const char *severity, const char *type, js
         _cleanup_free_ char *rnd = id_new_token(4);
         _cleanup_free_ char *id = xasprintf("%017lld-%s", (long long) ms, rnd);
         _cleanup_free_ char *stamp = time_format_ms(ms);
-        json_t *e = json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", id, "time", stamp, "severity",
-                              severity, "type", type, "message", msg);
+        _cleanup_json_ json_t *e = json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", id, "time", stamp, "severity",
+                                             severity, "type", type, "message", msg);
         const char *dot = strchr(type, '.');
         json_object_set_new(e, "object", dot ? json_stringn(type, (size_t) (dot - type)) : json_string(type));
         if (instance) {
@@ -235,7 +229,6 @@ static int event_put(struct store *s, const char *severity, const char *type, js
                 json_object_set_new(e, "host", json_string(host));
         _cleanup_free_ char *key = model_key_event(id);
         _cleanup_free_ char *value = tide_json_dump(e);
-        json_decref(e);
         int r = store_put(s, key, value, 0, NULL);
         if (r >= 0 && atomic_fetch_add(&emits, 1) % 500 == 499)
                 trim_events(s);
@@ -298,13 +291,12 @@ static void mark_state(struct store *s, json_t *h) {
         _cleanup_free_ char *key = model_key_hostlive(tide_json_str(h, "name", ""));
         struct store_kv kv = {};
         bool up = store_get(s, key, &kv) >= 0;
-        json_t *live = up ? json_loadb(kv.value, kv.value_len, 0, NULL) : NULL;
+        _cleanup_json_ json_t *live = up ? json_loadb(kv.value, kv.value_len, 0, NULL) : NULL;
         store_kv_clear(&kv);
         json_object_set_new(h, "state", json_string(up ? "up" : "down"));
         /* The agent reports the host's measured CPU use (0..1) on its liveness key. */
         if (json_is_number(json_object_get(live, "load")))
                 json_object_set(h, "load", json_object_get(live, "load"));
-        json_decref(live);
 }
 
 int model_host_list(struct store *s, json_t **ret) {
