@@ -9,7 +9,6 @@
 #include "model/model.h"
 #include "model/model_layout.h"
 #include "sched/sched.h"
-#include "sched/sched_store.h"
 
 #define MEM_FLOOR_MIB 96          /* the balloon never takes a guest below this */
 
