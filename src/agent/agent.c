@@ -262,7 +262,7 @@ static void apply_placement(json_t *inst, struct hv_domain_spec *spec, int **pin
 
 static int define_domain(struct agent *a, struct agent_host *h, json_t *inst) {
         const char *id = tide_json_str(inst, "id", "");
-        _cleanup_free_ char *name = xasprintf(HV_DOMAIN_PREFIX "%s", tide_json_str(inst, "name", ""));
+        _cleanup_free_ char *name = xasprintf(DOMAIN_NAME_PREFIX "%s", tide_json_str(inst, "name", ""));
         _cleanup_free_ int *pins = NULL;
         struct hv_domain_spec spec = {
                 .uuid = id,
@@ -671,7 +671,7 @@ static void sample_host(struct agent *a, struct agent_host *h, int64_t t_ms) {
                         .net_rx_packets = d->net_rx_packets, .net_tx_packets = d->net_tx_packets,
                 };
                 /* Instances are named by their domains: tide-<name>. */
-                v->name = startswith(d->name, HV_DOMAIN_PREFIX) ? d->name + strlen(HV_DOMAIN_PREFIX) : d->name;
+                v->name = startswith(d->name, DOMAIN_NAME_PREFIX) ? d->name + strlen(DOMAIN_NAME_PREFIX) : d->name;
                 v->n_vcpu = d->n_vcpu < METRICS_MAX_VCPUS ? d->n_vcpu : METRICS_MAX_VCPUS;
                 for (int k = 0; k < v->n_vcpu; k++) {
                         v->vcpu_time_ns[k] = d->vcpu[k].time_ns;

@@ -4,7 +4,7 @@
  * (simulated hosts in memory, for the scheduler and controllers at scale). The agent owns
  * everything around a domain (its disk overlay, config drive and console log files); a driver
  * only defines, starts, stops and inspects domains. Domains are identified by the instance's UUID, which is also the domain
- * UUID, and named HV_DOMAIN_PREFIX + the instance's name.
+ * UUID, and named DOMAIN_NAME_PREFIX + the instance's name.
  *
  * All functions return >= 0 on success or a negative error (errors.h): TIDE_E_NOT_FOUND for a
  * domain the hypervisor does not know, TIDE_E_BACKEND for a hypervisor failure (the driver
@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HV_DOMAIN_PREFIX "tide-"   /* every domain tide defines is named tide-<instance name> */
+#include "common/domain_name.h"   /* DOMAIN_NAME_PREFIX */
 
 /* Limits of a domain spec (hv_domain_xml() refuses anything outside them). 255 vCPUs is the
  * most QEMU's 'pc' (i440fx) machine takes. */
@@ -80,7 +80,7 @@ void hv_host_info_clear(struct hv_host_info *h);
  * be UTF-8 without control characters. uuid is in lowercase canonical form. */
 struct hv_domain_spec {
         const char *uuid;          /* instance id; becomes the domain UUID */
-        const char *name;          /* domain name: HV_DOMAIN_PREFIX + instance name */
+        const char *name;          /* domain name: DOMAIN_NAME_PREFIX + instance name */
         int vcpus;                 /* online at boot */
         int max_vcpus;             /* >= vcpus; the rest can be hot-added */
         int64_t ram_mib;           /* current memory (balloon target at boot) */
@@ -293,7 +293,7 @@ struct hv_driver {
         int (*undefine)(struct hv_conn *c, const char *uuid);
         /* TIDE_E_NOT_FOUND when the domain is unknown. ret gets info the caller clears. */
         int (*domain_info)(struct hv_conn *c, const char *uuid, struct hv_domain_info *ret);
-        /* Every domain tide defined on this connection (name starts with HV_DOMAIN_PREFIX). */
+        /* Every domain tide defined on this connection (name starts with DOMAIN_NAME_PREFIX). */
         int (*list)(struct hv_conn *c, struct hv_domain_info **ret, size_t *ret_n);
         /* Moves a defined domain's floating threads to cpuset (a CPU list, hv_cpuset_parse()),
          * as if it had been defined with spec.cpuset = cpuset: every vCPU of a domain defined
@@ -311,7 +311,7 @@ struct hv_driver {
 
         /* ---- statistics and elastic controls ---- */
 
-        /* Statistics of every tide domain (name starts with HV_DOMAIN_PREFIX), running or
+        /* Statistics of every tide domain (name starts with DOMAIN_NAME_PREFIX), running or
          * not, in one call (libvirt: one virConnectGetAllDomainStats). ret gets an array the
          * caller frees with hv_domain_stats_array_free(); order unspecified (hv_sim: by
          * UUID). */
@@ -386,7 +386,7 @@ const char *hv_detect_accel(const char **ret_reason);
 int hv_cpuset_parse(const char *list, uint8_t ret_map[HV_CPUMAP_BYTES]);
 
 /* Checks spec against the limits every driver enforces: canonical UUID, name
- * HV_DOMAIN_PREFIX + something, vCPU and RAM limits above, pin_cpus, NUMA node and cpuset as
+ * DOMAIN_NAME_PREFIX + something, vCPU and RAM limits above, pin_cpus, NUMA node and cpuset as
  * documented in struct hv_domain_spec, hugepages RAM a multiple of 2 MiB. With files, also
  * the file fields: absolute paths, initrd or cmdline only with a kernel (what a driver that
  * is not virtual needs). Pure. 0 or TIDE_E_INVALID. */

@@ -741,7 +741,7 @@ static int lv_list(struct hv_conn *c, struct hv_domain_info **ret, size_t *ret_n
         int r = 0;
         for (int i = 0; i < n; i++) {
                 const char *name = virDomainGetName(doms[i]);
-                if (r >= 0 && name && startswith(name, HV_DOMAIN_PREFIX)) {
+                if (r >= 0 && name && startswith(name, DOMAIN_NAME_PREFIX)) {
                         int q = fill_info(doms[i], &out[k]);
                         if (q >= 0)
                                 k++;

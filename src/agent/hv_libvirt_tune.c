@@ -39,7 +39,7 @@ static bool param_value(const virTypedParameter *p, uint64_t *ret) {
 static bool record_stats(const virDomainStatsRecord *rec, int64_t sample_ns, struct hv_domain_stats *ret) {
         const char *name = virDomainGetName(rec->dom);
         char uuid[VIR_UUID_STRING_BUFLEN];
-        if (!name || !startswith(name, HV_DOMAIN_PREFIX) || virDomainGetUUIDString(rec->dom, uuid) < 0)
+        if (!name || !startswith(name, DOMAIN_NAME_PREFIX) || virDomainGetUUIDString(rec->dom, uuid) < 0)
                 return false;
         struct hv_domain_stats s = {
                 .uuid = xstrdup(uuid),

@@ -255,8 +255,8 @@ int hv_domain_spec_validate(const struct hv_domain_spec *s, bool files) {
                 return TIDE_E_INVALID;
         /* Every tide domain carries the prefix, so list() finds what define() made; libvirt
          * itself refuses '/' in names. */
-        if (!s->name || !text_ok(s->name, HV_NAME_MAX) || !startswith(s->name, HV_DOMAIN_PREFIX) ||
-            strlen(s->name) == strlen(HV_DOMAIN_PREFIX) || strchr(s->name, '/'))
+        if (!s->name || !text_ok(s->name, HV_NAME_MAX) || !startswith(s->name, DOMAIN_NAME_PREFIX) ||
+            strlen(s->name) == strlen(DOMAIN_NAME_PREFIX) || strchr(s->name, '/'))
                 return TIDE_E_INVALID;
         if (s->vcpus < 1 || s->max_vcpus < s->vcpus || s->max_vcpus > HV_MAX_VCPUS)
                 return TIDE_E_INVALID;

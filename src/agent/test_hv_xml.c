@@ -302,7 +302,7 @@ static void test_invalid_specs(void **state) {
         INVALID(s.name = NULL);
         INVALID(s.name = "");
         INVALID(s.name = "web-1");                                   /* no prefix */
-        INVALID(s.name = HV_DOMAIN_PREFIX);                          /* prefix only */
+        INVALID(s.name = DOMAIN_NAME_PREFIX);                          /* prefix only */
         INVALID(s.name = "tide-a/b");
         INVALID(s.name = "tide-a\nb");
         INVALID(s.name = "tide-\xc3\x28");                           /* bad UTF-8 */

@@ -16,7 +16,7 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "agent/hv.h"          /* HV_DOMAIN_PREFIX: the libvirt name of an instance's domain */
+#include "common/domain_name.h"
 #include "common/strbuf.h"
 #include "common/util.h"
 
@@ -166,7 +166,7 @@ static void series(struct prom *p, const struct label *labels, size_t n_labels, 
 #define VM_LABELS 4     /* domain, host, name, uuid: on every per-VM series, in that order */
 
 static size_t vm_labels(const struct metrics_vm *vm, struct label *l) {
-        l[0] = (struct label) { "domain", HV_DOMAIN_PREFIX, vm->name };
+        l[0] = (struct label) { "domain", DOMAIN_NAME_PREFIX, vm->name };
         l[1] = (struct label) { "host", NULL, vm->host->name };
         l[2] = (struct label) { "name", NULL, vm->name };
         l[3] = (struct label) { "uuid", NULL, vm->id };

@@ -123,7 +123,7 @@ static bool list_has(struct hv_conn *c, const char *id, enum hv_state *ret_state
         CHECK_R(d->list(c, &l, &n), 0);
         bool found = false;
         for (size_t i = 0; i < n; i++) {
-                CHECK(startswith(l[i].name, HV_DOMAIN_PREFIX));
+                CHECK(startswith(l[i].name, DOMAIN_NAME_PREFIX));
                 if (streq(l[i].uuid, id)) {
                         found = true;
                         if (ret_state)
@@ -515,7 +515,7 @@ static bool stats_of(struct hv_conn *c, const char *id, struct hv_domain_stats *
         CHECK_R(hv_conn_driver(c)->stats(c, &all, &n), 0);
         bool found = false;
         for (size_t i = 0; i < n; i++) {
-                CHECK(startswith(all[i].name, HV_DOMAIN_PREFIX) && all[i].sample_ns > 0);
+                CHECK(startswith(all[i].name, DOMAIN_NAME_PREFIX) && all[i].sample_ns > 0);
                 if (streq(all[i].uuid, id)) {
                         *ret = all[i];
                         all[i] = (struct hv_domain_stats) {};
