@@ -189,7 +189,7 @@ static void pool_init(struct pool *p, size_t n) {
                         nd->mem_mib = h->mem_mib / nodes;
                         nd->hugepages_mib = huge ? nd->mem_mib / 4 : 0;
                         for (int c = k * (cpus / nodes); c < (k + 1) * (cpus / nodes); c++)
-                                sched_cpuset_set(&nd->cpus, c);
+                                cpuset_set(&nd->cpus, c);
                 }
                 sched_host_sync(h);
                 p->ram_total += (double) h->mem_mib;
@@ -404,7 +404,7 @@ struct durable {
 static json_t *host_record(const struct sched_host *h) {
         json_t *numa = json_array();
         for (int k = 0; k < h->n_numa; k++) {
-                _cleanup_free_ char *cpus = sched_cpuset_format(&h->numa[k].cpus);
+                _cleanup_free_ char *cpus = cpuset_format(&h->numa[k].cpus);
                 json_array_append_new(numa, json_pack("{s:i, s:s, s:I, s:I}", "id", h->numa[k].id, "cpus", cpus, "mem_mib",
                                                       (json_int_t) h->numa[k].mem_mib, "hugepages_mib",
                                                       (json_int_t) h->numa[k].hugepages_mib));

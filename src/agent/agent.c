@@ -590,9 +590,9 @@ static void reconcile_host(struct agent *a, struct agent_host *h, json_t *all, c
         }
         int idx = snap ? sched_snapshot_find(snap, h->name) : -1;
         if (idx >= 0) {
-                sched_cpuset pool;
+                struct cpuset pool;
                 sched_shared_pool(&snap->cfg, &snap->hosts[idx], &pool);
-                char *p = sched_cpuset_format(&pool);
+                char *p = cpuset_format(&pool);
                 pthread_mutex_lock(&a->lock);
                 if (h->pool && streq(h->pool, p))
                         free(p);

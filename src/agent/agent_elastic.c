@@ -34,9 +34,9 @@ void agent_elastic_clear(struct agent_host *h) {
 static double pool_cpus(struct agent *a, struct agent_host *h, const struct metrics_host_rates *hr) {
         double n = hr->cpus;
         pthread_mutex_lock(&a->lock);
-        sched_cpuset set;
-        if (h->pool && sched_cpuset_parse(h->pool, &set) >= 0)
-                n = sched_cpuset_count(&set);
+        struct cpuset set;
+        if (h->pool && cpuset_parse(h->pool, &set) >= 0)
+                n = cpuset_count(&set);
         pthread_mutex_unlock(&a->lock);
         return n;
 }

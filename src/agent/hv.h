@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/cpuset.h"        /* CPU lists: cpuset_parse() */
 #include "common/domain_name.h"   /* DOMAIN_NAME_PREFIX */
 
 /* Limits of a domain spec (hv_domain_xml() refuses anything outside them). 255 vCPUs is the
@@ -24,10 +25,8 @@
 #define HV_MAX_VCPUS 255
 #define HV_MIN_RAM_MIB INT64_C(16)
 #define HV_MAX_RAM_MIB (INT64_C(4) * 1024 * 1024)   /* 4 TiB */
-#define HV_MAX_CPUS 1024         /* host CPUs: pinned CPU numbers are 0 .. HV_MAX_CPUS - 1 */
+#define HV_MAX_CPUS CPUSET_MAX_CPUS   /* host CPUs: pinned CPU numbers are 0 .. HV_MAX_CPUS - 1 */
 #define HV_MAX_NUMA_NODES 64     /* NUMA node numbers are 0 .. HV_MAX_NUMA_NODES - 1 */
-#define HV_CPUSET_MAX 4095       /* bytes of a CPU list (hv_cpuset_parse()), without the NUL */
-#define HV_CPUMAP_BYTES (HV_MAX_CPUS / 8)   /* a CPU set as a bitmap: bit n % 8 of byte n / 8 */
 
 /* The namespace of tide's <metadata> in the domain XML (hv_domain_xml()). */
 #define HV_XMLNS_INSTANCE "https://tide.dev/xmlns/instance/1"
@@ -109,16 +108,17 @@ struct hv_domain_spec {
                                     * multiple of 2. The balloon cannot give hugepages back to
                                     * the host: such a domain should have ram_mib == max_ram_mib. */
         const char *cpuset;        /* NULL: the domain's threads may run on any host CPU. Else
-                                    * a CPU list (hv_cpuset_parse()) its floating threads are
-                                    * kept on, normally the host's shared pool (every CPU
-                                    * neither pinned to a dedicated VM nor reserved). Without
-                                    * pin_cpus, the vCPUs and the emulator threads (QEMU's main
-                                    * loop, I/O, RCU) float over it; with pin_cpus, each vCPU
-                                    * stays on its own CPU and only the emulator threads use
-                                    * cpuset, so give a dedicated VM the shared pool too: its
-                                    * emulator then never steals time from its own vCPUs.
-                                    * Emits <vcpu cpuset> and <cputune><emulatorpin>; the pool
-                                    * changes later with set_cpuset(). */
+                                    * a CPU list of at least one CPU (cpuset_parse()) its
+                                    * floating threads are kept on, normally the host's shared
+                                    * pool (every CPU neither pinned to a dedicated VM nor
+                                    * reserved). Without pin_cpus, the vCPUs and the emulator
+                                    * threads (QEMU's main loop, I/O, RCU) float over it; with
+                                    * pin_cpus, each vCPU stays on its own CPU and only the
+                                    * emulator threads use cpuset, so give a dedicated VM the
+                                    * shared pool too: its emulator then never steals time
+                                    * from its own vCPUs. Emits <vcpu cpuset> and
+                                    * <cputune><emulatorpin>; the pool changes later with
+                                    * set_cpuset(). */
 };
 
 struct hv_domain_info {
@@ -295,18 +295,18 @@ struct hv_driver {
         int (*domain_info)(struct hv_conn *c, const char *uuid, struct hv_domain_info *ret);
         /* Every domain tide defined on this connection (name starts with DOMAIN_NAME_PREFIX). */
         int (*list)(struct hv_conn *c, struct hv_domain_info **ret, size_t *ret_n);
-        /* Moves a defined domain's floating threads to cpuset (a CPU list, hv_cpuset_parse()),
-         * as if it had been defined with spec.cpuset = cpuset: every vCPU of a domain defined
-         * without pin_cpus (offline ones included, so hot-added vCPUs land there too) and the
-         * emulator threads of every domain; the vCPUs of a domain defined with pin_cpus stay
-         * where they are pinned. A running domain moves at once and keeps the change in its
-         * persistent definition; a domain that is off only gets its definition changed (its
-         * next start uses it). Idempotent. The caller calls it for every domain on the host
-         * whenever the shared pool changes (a dedicated VM came or went): libvirt cannot
-         * tell a domain's current cpuset back. TIDE_E_INVALID for a bad CPU list,
-         * TIDE_E_NOT_FOUND for an unknown domain, TIDE_E_BACKEND when the hypervisor refuses;
-         * a list with a CPU the host does not have (online) is refused before anything
-         * changes. */
+        /* Moves a defined domain's floating threads to cpuset (a CPU list of at least one CPU,
+         * cpuset_parse()), as if it had been defined with spec.cpuset = cpuset: every vCPU of
+         * a domain defined without pin_cpus (offline ones included, so hot-added vCPUs land
+         * there too) and the emulator threads of every domain; the vCPUs of a domain defined
+         * with pin_cpus stay where they are pinned. A running domain moves at once and keeps
+         * the change in its persistent definition; a domain that is off only gets its
+         * definition changed (its next start uses it). Idempotent. The caller calls it for
+         * every domain on the host whenever the shared pool changes (a dedicated VM came or
+         * went): libvirt cannot tell a domain's current cpuset back. TIDE_E_INVALID for a bad
+         * or empty CPU list, TIDE_E_NOT_FOUND for an unknown domain, TIDE_E_BACKEND when the
+         * hypervisor refuses; a list with a CPU the host does not have (online) is refused
+         * before anything changes. */
         int (*set_cpuset)(struct hv_conn *c, const char *uuid, const char *cpuset);
 
         /* ---- statistics and elastic controls ---- */
@@ -376,14 +376,6 @@ void hv_set_last_errorv(const char *fmt, va_list ap) __attribute__((format(print
 /* "kvm" where /dev/kvm works for stock guests, else "tcg" (no /dev/kvm, no access, or a
  * KVM-PVM module, which cannot run stock guest kernels). reason gets a static explanation. */
 const char *hv_detect_accel(const char **ret_reason);
-
-/* Parses a CPU list: comma-separated decimal CPU numbers ("3") and ascending ranges ("2-7"),
- * every CPU below HV_MAX_CPUS, at least one CPU, at most HV_CPUSET_MAX bytes, no spaces:
- * "0-3,8,10-11". The CPUs may come in any order and overlap. Pure. Returns the number of
- * CPUs in the set (>= 1) and, when ret_map is not NULL, fills it (bit n % 8 of byte n / 8
- * for CPU n, libvirt's cpumap layout); TIDE_E_INVALID for anything else (NULL included), and
- * ret_map is then untouched. */
-int hv_cpuset_parse(const char *list, uint8_t ret_map[HV_CPUMAP_BYTES]);
 
 /* Checks spec against the limits every driver enforces: canonical UUID, name
  * DOMAIN_NAME_PREFIX + something, vCPU and RAM limits above, pin_cpus, NUMA node and cpuset as
@@ -481,7 +473,7 @@ struct hv_sim_domain {
         bool has_numa_node;
         int numa_node;
         bool hugepages;
-        char cpuset[HV_CPUSET_MAX + 1];  /* the CPU list as given; "": none (any CPU) */
+        char cpuset[CPUSET_TEXT_MAX + 1];  /* the CPU list as given; "": none (any CPU) */
         struct hv_cpu_tune tune;         /* shares HV_SHARES_DEFAULT, quota 0 (none), period
                                           * 100000 until set_cpu_tune() */
         double cpu_demand;               /* hv_sim_set_demand()'s */

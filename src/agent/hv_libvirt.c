@@ -848,7 +848,7 @@ static int check_host_cpus(struct hv_conn *c, const uint8_t *map, int *ret_maple
                 hv_set_last_error("CPU %d of the list is not one of the host's online CPUs", missing);
                 return TIDE_E_BACKEND;
         }
-        int len = HV_CPUMAP_BYTES;
+        int len = CPUSET_BYTES;
         while (len > 1 && map[len - 1] == 0)
                 len--;
         *ret_maplen = len;
@@ -937,9 +937,11 @@ static int move_emulator_threads(pid_t pid, const uint8_t *map) {
 }
 
 static int lv_set_cpuset(struct hv_conn *c, const char *uuid, const char *cpuset) {
-        uint8_t map[HV_CPUMAP_BYTES];
-        if (hv_cpuset_parse(cpuset, map) < 0)
+        uint8_t map[CPUSET_BYTES];
+        struct cpuset set;
+        if (cpuset_parse(cpuset, &set) <= 0)
                 return lv_fail_with(TIDE_E_INVALID, "invalid CPU list");
+        cpuset_to_bytes(&set, map);
         _cleanup_domain_ virDomainPtr d = NULL;
         int r = lv_lookup(c, uuid, &d);
         if (r < 0)

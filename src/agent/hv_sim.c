@@ -191,19 +191,13 @@ static void config_copy(struct sim_config *dst, const struct sim_config *src) {
 
 /* How many cores the vCPUs of a domain so placed can use at once; 0: no limit. */
 static int config_cores(const struct sim_config *cfg) {
-        uint8_t map[HV_CPUMAP_BYTES] = {};
+        struct cpuset set = {};
         if (cfg->n_pin_cpus > 0) {
-                int n = 0;
-                for (int i = 0; i < cfg->n_pin_cpus; i++) {
-                        int cpu = cfg->pin_cpus[i];
-                        if (!(map[cpu / 8] & (1u << (cpu % 8)))) {
-                                map[cpu / 8] |= (uint8_t) (1u << (cpu % 8));
-                                n++;
-                        }
-                }
-                return n;
+                for (int i = 0; i < cfg->n_pin_cpus; i++)
+                        cpuset_set(&set, cfg->pin_cpus[i]);
+                return cpuset_count(&set);
         }
-        int n = cfg->cpuset ? hv_cpuset_parse(cfg->cpuset, NULL) : 0;
+        int n = cfg->cpuset ? cpuset_parse(cfg->cpuset, &set) : 0;
         return n > 0 ? n : 0;
 }
 
@@ -526,11 +520,11 @@ static int sim_define(struct hv_conn *c, const struct hv_domain_spec *spec) {
 /* Whether every CPU of cpuset (valid, or NULL) is one the host has; TIDE_E_BACKEND as
  * libvirt fails to set such an affinity (a cgroup's cpuset.cpus refuses it). */
 static int check_cpuset(struct hv_conn *c, const char *cpuset) {
-        uint8_t map[HV_CPUMAP_BYTES];
-        if (!cpuset || hv_cpuset_parse(cpuset, map) < 0)
+        struct cpuset set;
+        if (!cpuset || cpuset_parse(cpuset, &set) < 0)
                 return 0;
         for (int cpu = c->cpus; cpu < HV_MAX_CPUS; cpu++)
-                if (map[cpu / 8] & (1u << (cpu % 8)))
+                if (cpuset_has(&set, cpu))
                         return fail_with(TIDE_E_BACKEND, "CPU %d of the list '%s' is beyond the host's %d CPUs", cpu,
                                          cpuset, c->cpus);
         return 0;
@@ -649,7 +643,8 @@ static int sim_list(struct hv_conn *c, struct hv_domain_info **ret, size_t *ret_
 /* Records cpuset in the definition and, when running, in the running configuration: the
  * simulator has no threads to move. A list with CPUs beyond the host's changes nothing. */
 static int sim_set_cpuset(struct hv_conn *c, const char *uuid, const char *cpuset) {
-        if (hv_cpuset_parse(cpuset, NULL) < 0)
+        struct cpuset set;
+        if (cpuset_parse(cpuset, &set) <= 0)
                 return fail_with(TIDE_E_INVALID, "invalid CPU list");
         pthread_mutex_lock(&c->lock);
         sync_clock(c);
@@ -906,7 +901,7 @@ int hv_sim_domain_get(struct hv_conn *c, const char *uuid, struct hv_sim_domain 
                 };
                 if (cfg->n_pin_cpus > 0)
                         memcpy(ret->pin_cpus, cfg->pin_cpus, (size_t) cfg->n_pin_cpus * sizeof *cfg->pin_cpus);
-                /* Validated: at most HV_CPUSET_MAX bytes. */
+                /* Validated: at most CPUSET_TEXT_MAX bytes. */
                 snprintf(ret->cpuset, sizeof ret->cpuset, "%s", cfg->cpuset ? cfg->cpuset : "");
         }
         pthread_mutex_unlock(&c->lock);

@@ -165,52 +165,6 @@ static bool uuid_ok(const char *u) {
         return true;
 }
 
-/* One CPU number at p: the position after it, or NULL for no digit or a number of
- * HV_MAX_CPUS or more (checked digit by digit: no overflow, however long the input). */
-static const char *parse_cpu(const char *p, int *ret) {
-        if (*p < '0' || *p > '9')
-                return NULL;
-        int v = 0;
-        while (*p >= '0' && *p <= '9') {
-                v = v * 10 + (*p++ - '0');
-                if (v >= HV_MAX_CPUS)
-                        return NULL;
-        }
-        *ret = v;
-        return p;
-}
-
-/* A CPU list (hv.h): "N" or "N-M" with N <= M, comma-separated. */
-int hv_cpuset_parse(const char *list, uint8_t ret_map[HV_CPUMAP_BYTES]) {
-        if (!list || strlen(list) > HV_CPUSET_MAX)
-                return TIDE_E_INVALID;
-        uint8_t map[HV_CPUMAP_BYTES] = {};
-        const char *p = list;
-        int n = 0;
-        for (;;) {
-                int first, last;
-                if (!(p = parse_cpu(p, &first)))
-                        return TIDE_E_INVALID;
-                last = first;
-                if (*p == '-' && !(p = parse_cpu(p + 1, &last)))
-                        return TIDE_E_INVALID;
-                if (last < first)
-                        return TIDE_E_INVALID;
-                for (int cpu = first; cpu <= last; cpu++) {
-                        uint8_t bit = (uint8_t) (1u << (cpu % 8));
-                        n += !(map[cpu / 8] & bit);
-                        map[cpu / 8] |= bit;
-                }
-                if (*p == '\0')
-                        break;
-                if (*p++ != ',')
-                        return TIDE_E_INVALID;
-        }
-        if (ret_map)
-                memcpy(ret_map, map, sizeof map);
-        return n;
-}
-
 /* Pinning covers every vCPU the domain can have; see struct hv_domain_spec. */
 static bool placement_ok(const struct hv_domain_spec *s) {
         if (!s->pin_cpus != (s->n_pin_cpus == 0))
@@ -229,7 +183,8 @@ static bool placement_ok(const struct hv_domain_spec *s) {
         /* QEMU needs the RAM to be a whole number of pages (2 MiB, x86's default size). */
         if (s->hugepages && s->max_ram_mib % 2 != 0)
                 return false;
-        if (s->cpuset && hv_cpuset_parse(s->cpuset, NULL) < 0)
+        struct cpuset set;
+        if (s->cpuset && cpuset_parse(s->cpuset, &set) <= 0)
                 return false;
         return true;
 }

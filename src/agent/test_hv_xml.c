@@ -164,64 +164,6 @@ static void test_cpuset_as_given(void **state) {
         assert_non_null(strstr(xml, "<emulatorpin cpuset=\"7,0-3,2\"/>"));
 }
 
-static bool cpu_in(const uint8_t *map, int cpu) {
-        return map[cpu / 8] & (1u << (cpu % 8));
-}
-
-/* hv_cpuset_parse(): single CPUs and ranges, in any order and overlapping, into libvirt's
- * cpumap layout; the count is of distinct CPUs. */
-static void test_cpuset_parse(void **state) {
-        uint8_t map[HV_CPUMAP_BYTES];
-        assert_int_equal(hv_cpuset_parse("0", map), 1);
-        assert_int_equal(map[0], 0x01);
-        assert_int_equal(hv_cpuset_parse("2-7,10", map), 7);
-        assert_int_equal(map[0], 0xfc);
-        assert_int_equal(map[1], 0x04);
-        for (int i = 2; i < HV_CPUMAP_BYTES; i++)
-                assert_int_equal(map[i], 0);
-        assert_int_equal(hv_cpuset_parse("10,2-7,3-4,10", map), 7);
-        assert_int_equal(map[0], 0xfc);
-        assert_int_equal(hv_cpuset_parse("5-5", map), 1);
-        assert_int_equal(hv_cpuset_parse("0-1023", map), HV_MAX_CPUS);
-        for (int i = 0; i < HV_CPUMAP_BYTES; i++)
-                assert_int_equal(map[i], 0xff);
-        assert_int_equal(hv_cpuset_parse("1023", map), 1);
-        assert_true(cpu_in(map, 1023));
-        assert_false(cpu_in(map, 1022));
-        assert_int_equal(hv_cpuset_parse("007", map), 1);   /* decimal, as libvirt reads it */
-        assert_true(cpu_in(map, 7));
-        assert_int_equal(hv_cpuset_parse("0-3,8", NULL), 5);
-}
-
-/* Anything else is refused, and the map is left alone. */
-static void test_cpuset_parse_invalid(void **state) {
-        static const char *const bad[] = {
-                "", ",", "0,", ",0", "0,,1", "-1", "1-", "-", "3-2", "1-2-3", "0 ", " 0", "0, 1", "a",
-                "0x1", "^1", "0-3,^2", "1024", "0-1024", "99999999999999999999", "+1", "1;2", "1\n",
-        };
-        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
-                uint8_t map[HV_CPUMAP_BYTES];
-                memset(map, 0xa5, sizeof map);
-                if (hv_cpuset_parse(bad[i], map) != TIDE_E_INVALID)
-                        fail_msg("'%s' was accepted", bad[i]);
-                for (int k = 0; k < HV_CPUMAP_BYTES; k++)
-                        assert_int_equal(map[k], 0xa5);
-        }
-        assert_int_equal(hv_cpuset_parse(NULL, NULL), TIDE_E_INVALID);
-
-        /* HV_CPUSET_MAX bytes are fine, one more is not: "1,1,...,1" (or ",11" at the end). */
-        char *list = xmalloc(HV_CPUSET_MAX + 2);
-        for (size_t i = 0; i < HV_CPUSET_MAX; i++)
-                list[i] = i % 2 ? ',' : '1';
-        list[HV_CPUSET_MAX - 1] = '1';
-        list[HV_CPUSET_MAX] = '\0';
-        assert_true(hv_cpuset_parse(list, NULL) >= 1);
-        list[HV_CPUSET_MAX] = '1';
-        list[HV_CPUSET_MAX + 1] = '\0';
-        assert_int_equal(hv_cpuset_parse(list, NULL), TIDE_E_INVALID);
-        free(list);
-}
-
 /* A zero-initialised placement adds nothing: the XML of the base case. */
 static void test_no_placement(void **state) {
         _cleanup_free_ char *xml = NULL;
@@ -423,8 +365,6 @@ int main(void) {
                 cmocka_unit_test(test_shared),
                 cmocka_unit_test(test_pinned_without_cpuset),
                 cmocka_unit_test(test_cpuset_as_given),
-                cmocka_unit_test(test_cpuset_parse),
-                cmocka_unit_test(test_cpuset_parse_invalid),
                 cmocka_unit_test(test_no_placement),
                 cmocka_unit_test(test_validate_without_files),
                 cmocka_unit_test(test_limits_accepted),

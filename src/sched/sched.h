@@ -64,12 +64,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SCHED_MAX_CPUS 1024           /* CPUs per host */
+#include "common/cpuset.h"
+
+#define SCHED_MAX_CPUS CPUSET_MAX_CPUS   /* CPUs per host */
 #define SCHED_MAX_NUMA 16             /* NUMA nodes per host */
 #define SCHED_MAX_LABELS 16
 #define SCHED_MAX_HINTS 8
 
-typedef struct { uint64_t w[SCHED_MAX_CPUS / 64]; } sched_cpuset;
+/* CPU sets are common/cpuset.h's. sched_place.c still spells them with placement's former
+ * names, kept for it alone until its split lands; other code uses struct cpuset and cpuset_*. */
+typedef struct cpuset sched_cpuset;
+#define sched_cpuset_set cpuset_set
+#define sched_cpuset_clear cpuset_clear
+#define sched_cpuset_has cpuset_has
+#define sched_cpuset_count cpuset_count
 
 enum sched_filter {
         SCHED_F_STATE,          /* host down or draining */
@@ -110,7 +118,7 @@ struct sched_numa_node {
         /* usage */
         int64_t bound_ram_mib;     /* small-page RAM of dedicated VMs accounted to this node */
         int64_t hugepages_used_mib;
-        sched_cpuset cpus;         /* the node's CPUs */
+        struct cpuset cpus;        /* the node's CPUs */
 };
 
 struct sched_label {
@@ -193,7 +201,7 @@ struct sched_host {
         int64_t used_ram_mib;      /* RAM of shared VMs without hugepages (overcommittable) */
         int64_t used_disk_gib;
         int64_t instances;
-        sched_cpuset pinned;       /* CPUs given to dedicated VMs */
+        struct cpuset pinned;      /* CPUs given to dedicated VMs */
         int n_labels;
         struct sched_label labels[SCHED_MAX_LABELS];
         int n_numa;                /* >= 1; a host without NUMA data has one node with every CPU */
@@ -277,15 +285,6 @@ void sched_release(struct sched_host *h, const struct sched_request *req, const 
  * derived totals up to date; that no CPU is pinned twice the caller tracks), else
  * TIDE_E_CONFLICT with ret_reason set (caller frees). */
 int sched_host_check(const struct sched_config *cfg, const struct sched_host *h, char **ret_reason);
-
-/* cpusets */
-static inline void sched_cpuset_set(sched_cpuset *s, int cpu) { s->w[cpu / 64] |= 1ull << (cpu % 64); }
-static inline void sched_cpuset_clear(sched_cpuset *s, int cpu) { s->w[cpu / 64] &= ~(1ull << (cpu % 64)); }
-static inline bool sched_cpuset_has(const sched_cpuset *s, int cpu) { return s->w[cpu / 64] >> (cpu % 64) & 1; }
-int sched_cpuset_count(const sched_cpuset *s);
-/* Parses "0-3,8,10-11" (at most SCHED_MAX_CPUS); TIDE_E_INVALID on bad input. Formats the same. */
-int sched_cpuset_parse(const char *s, sched_cpuset *ret);
-char *sched_cpuset_format(const sched_cpuset *s);
 
 /* JSON forms (golden files, the store's allocation records, the API's explain output).
  *

@@ -88,7 +88,7 @@ static int get_str(json_t *o, const char *key, const char *def, const char **ret
         } while (0)
 
 static int numa_from_json(json_t *a, struct sched_host *h, char **ret_err) {
-        sched_cpuset seen = {};
+        struct cpuset seen = {};
         size_t i;
         json_t *n;
         if (!json_is_array(a) || json_array_size(a) > SCHED_MAX_NUMA)
@@ -103,7 +103,7 @@ static int numa_from_json(json_t *a, struct sched_host *h, char **ret_err) {
                 TRY(need_int(n, "mem_mib", 0, INT64_MAX / 4, &mem, ret_err));
                 TRY(get_int(n, "hugepages_mib", 0, mem, 0, &hp, ret_err));
                 TRY(get_str(n, "cpus", "", &cpus, ret_err));
-                if (sched_cpuset_parse(cpus, &nd->cpus) < 0)
+                if (cpuset_parse(cpus, &nd->cpus) < 0)
                         return fail(ret_err, "NUMA node %zu: bad CPU list '%.64s'", i, cpus);
                 for (size_t w = 0; w < ELEMENTSOF(seen.w); w++) {
                         if (seen.w[w] & nd->cpus.w[w])
@@ -148,7 +148,7 @@ static int usage_from_json(json_t *u, struct sched_host *h, char **ret_err) {
         TRY(get_int(u, "disk_gib", 0, INT64_MAX / 4, 0, &h->used_disk_gib, ret_err));
         TRY(get_int(u, "instances", 0, INT64_MAX / 4, 0, &h->instances, ret_err));
         TRY(get_str(u, "pinned", "", &pinned, ret_err));
-        if (sched_cpuset_parse(pinned, &h->pinned) < 0)
+        if (cpuset_parse(pinned, &h->pinned) < 0)
                 return fail(ret_err, "'used.pinned': bad CPU list '%.64s'", pinned);
         a = json_object_get(u, "numa");
         if (a && !json_is_null(a)) {
@@ -210,7 +210,7 @@ int sched_host_from_json(json_t *o, struct sched_host *ret, char **ret_err) {
 }
 
 json_t *sched_host_usage_to_json(const struct sched_host *h) {
-        _cleanup_free_ char *pinned = sched_cpuset_format(&h->pinned);
+        _cleanup_free_ char *pinned = cpuset_format(&h->pinned);
         json_t *numa = json_array();
         for (int k = 0; k < h->n_numa; k++)
                 json_array_append_new(numa, json_pack("{s:I, s:I}", "bound_ram_mib", (json_int_t) h->numa[k].bound_ram_mib,

@@ -354,16 +354,16 @@ out:
         return r;
 }
 
-void sched_shared_pool(const struct sched_config *cfg, const struct sched_host *h, sched_cpuset *ret) {
-        sched_cpuset all = {}, pool;
+void sched_shared_pool(const struct sched_config *cfg, const struct sched_host *h, struct cpuset *ret) {
+        struct cpuset all = {}, pool;
         for (int n = 0; n < h->n_numa; n++)
                 for (size_t w = 0; w < ELEMENTSOF(all.w); w++)
                         all.w[w] |= h->numa[n].cpus.w[w];
         pool = all;
         int reserved = h->reserved_cpus >= 0 ? h->reserved_cpus : cfg->reserved_cpus;
         for (int cpu = 0; cpu < SCHED_MAX_CPUS && reserved > 0; cpu++)
-                if (sched_cpuset_has(&pool, cpu)) {
-                        sched_cpuset_clear(&pool, cpu);
+                if (cpuset_has(&pool, cpu)) {
+                        cpuset_clear(&pool, cpu);
                         reserved--;
                 }
         bool empty = true;

@@ -77,7 +77,7 @@ int sched_store_delete(struct store *s, json_t *inst);
 /* The CPUs shared VMs (and every VM's emulator threads) run on: the host's CPUs less the
  * reserved ones (the lowest-numbered) and those pinned to dedicated VMs; all of them when
  * nothing would be left. Pure. */
-void sched_shared_pool(const struct sched_config *cfg, const struct sched_host *h, sched_cpuset *ret);
+void sched_shared_pool(const struct sched_config *cfg, const struct sched_host *h, struct cpuset *ret);
 
 /* What placing inst now would do, host by host, with inst's own claim given back first:
  * {"decision": ... | null, "error": reason | null, "hosts": [...]} (sched_explain_to_json).

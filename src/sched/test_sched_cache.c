@@ -233,7 +233,7 @@ static void test_follows_alloc(void **state) {
         assert_int_equal(v->alloc_rev[sched_snapshot_find(v, "a")], rev);
         assert_int_equal(h->used_vcpus, 3);
         assert_int_equal(h->instances, 3);
-        assert_true(sched_cpuset_has(&h->pinned, 1));
+        assert_true(cpuset_has(&h->pinned, 1));
         assert_int_equal(h->numa[0].bound_ram_mib, 300);
         sched_cache_release(f->c);
         assert_view_fresh(f);

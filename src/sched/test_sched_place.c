@@ -365,7 +365,7 @@ static void pinned_cpus_are_never_shared(void **state) {
         for (int i = 0; i < 3; i++)
                 for (int j = 0; j < 3; j++)
                         assert_int_not_equal(d1.pinned[i], d2.pinned[j]);
-        assert_int_equal(sched_cpuset_count(&f.hosts[0].pinned), 6);
+        assert_int_equal(cpuset_count(&f.hosts[0].pinned), 6);
         unload(&f);
 }
 
@@ -488,7 +488,7 @@ static void release_gives_everything_back(void **state) {
         }
         const struct sched_host *h = &f.hosts[0];
         assert_int_equal(h->used_vcpus + h->used_ram_mib + h->used_disk_gib + h->instances, 0);
-        assert_int_equal(sched_cpuset_count(&h->pinned), 0);
+        assert_int_equal(cpuset_count(&h->pinned), 0);
         for (int k = 0; k < h->n_numa; k++)
                 assert_int_equal(h->numa[k].bound_ram_mib + h->numa[k].hugepages_used_mib, 0);
         assert_checks(&f);
@@ -735,29 +735,13 @@ static void check_reports_a_reserved_cpu_pinned(void **state) {
 
 /* JSON forms. */
 
-static void cpusets_parse_and_format(void **state) {
-        sched_cpuset s;
-        assert_int_equal(sched_cpuset_parse("0-3,8,10-11", &s), 0);
-        assert_int_equal(sched_cpuset_count(&s), 7);
-        char *t = sched_cpuset_format(&s);
-        assert_string_equal(t, "0-3,8,10-11");
-        free(t);
-        assert_int_equal(sched_cpuset_parse("", &s), 0);
-        assert_int_equal(sched_cpuset_count(&s), 0);
-        assert_int_equal(sched_cpuset_parse("1023", &s), 0);
-        assert_true(sched_cpuset_has(&s, 1023));
-        const char *bad[] = { "1024", "3-1", "1,", ",1", "a", "1-", "1 2", "-1" };
-        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
-                assert_int_equal(sched_cpuset_parse(bad[i], &s), TIDE_E_INVALID);
-}
-
 static void host_json_defaults_to_one_node(void **state) {
         struct fixture f;
         load(&f, "[{\"name\":\"a\",\"cpus\":4,\"mem_mib\":100}]");
         const struct sched_host *h = &f.hosts[0];
         assert_true(h->up);
         assert_int_equal(h->n_numa, 1);
-        assert_int_equal(sched_cpuset_count(&h->numa[0].cpus), 4);
+        assert_int_equal(cpuset_count(&h->numa[0].cpus), 4);
         assert_int_equal(h->numa[0].mem_mib, 100);
         assert_int_equal(h->disk_gib, 0);
         assert_true(h->cpu_ratio < 0 && h->reserved_cpus < 0 && h->load < 0);
@@ -920,7 +904,6 @@ int main(void) {
                 cmocka_unit_test(a_host_filled_by_hand_places_like_a_synced_one),
                 cmocka_unit_test(check_reports_overcommit),
                 cmocka_unit_test(check_reports_a_reserved_cpu_pinned),
-                cmocka_unit_test(cpusets_parse_and_format),
                 cmocka_unit_test(host_json_defaults_to_one_node),
                 cmocka_unit_test(host_json_rejects_bad_members),
                 cmocka_unit_test(usage_json_round_trips),

@@ -179,7 +179,7 @@ static void release(struct world *w, const struct inst *in) {
 
 static int node_of(const struct sched_host *h, int cpu) {
         for (int k = 0; k < h->n_numa; k++)
-                if (sched_cpuset_has(&h->numa[k].cpus, cpu))
+                if (cpuset_has(&h->numa[k].cpus, cpu))
                         return k;
         return -1;
 }
@@ -195,7 +195,7 @@ static int node_index(const struct sched_host *h, int id) {
 static void check_world(struct world *w) {
         struct {
                 int64_t vcpus, ram, disk, instances, bound, hp[SCHED_MAX_NUMA];
-                sched_cpuset pinned;
+                struct cpuset pinned;
         } want[N_HOSTS] = {};
         int anti_host[N_GROUPS][N_HOSTS] = {}, affinity_host[N_GROUPS];
         for (int g = 0; g < N_GROUPS; g++)
@@ -212,9 +212,9 @@ static void check_world(struct world *w) {
                         assert_int_equal(in->d.n_pinned, f->vcpus);
                         for (int p = 0; p < in->d.n_pinned; p++) {
                                 int cpu = in->d.pinned[p];
-                                if (sched_cpuset_has(&want[hi].pinned, cpu))
+                                if (cpuset_has(&want[hi].pinned, cpu))
                                         fail_msg("%s: CPU %d pinned twice", h->name, cpu);
-                                sched_cpuset_set(&want[hi].pinned, cpu);
+                                cpuset_set(&want[hi].pinned, cpu);
                                 assert_true(node_of(h, cpu) >= 0);
                                 /* inside its node when it has one (and is not spread) */
                                 if (in->d.numa_node >= 0 && !f->hugepages)
@@ -335,7 +335,7 @@ static void run(uint64_t seed, int steps, void (*tweak)(struct world *)) {
         for (int i = 0; i < N_HOSTS; i++) {
                 const struct sched_host *h = &w.hosts[i];
                 assert_int_equal(h->used_vcpus + h->used_ram_mib + h->used_disk_gib + h->instances, 0);
-                assert_int_equal(sched_cpuset_count(&h->pinned), 0);
+                assert_int_equal(cpuset_count(&h->pinned), 0);
                 for (int k = 0; k < h->n_numa; k++)
                         assert_int_equal(h->numa[k].bound_ram_mib + h->numa[k].hugepages_used_mib, 0);
         }
