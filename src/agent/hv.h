@@ -406,13 +406,6 @@ void hv_domain_stats_add(struct hv_domain_stats *s, const char *name, uint64_t v
  * vcpu_time_ns and ready_ns. Pure. */
 void hv_domain_stats_finish(struct hv_domain_stats *s);
 
-/* Weighted max-min fair shares of capacity (water-filling): each of the n claimants gets at
- * most want[i]; the capacity goes to the claimants in proportion to weight[i], and what one
- * does not want is shared by the others in the same proportions, until every claim is met
- * or nothing is left. A claimant with want[i] <= 0 or weight[i] <= 0 gets 0. ret[i] gets
- * claimant i's share (ret may not alias want or weight). Pure; O(n log n). */
-void hv_fair_share(size_t n, const double *want, const double *weight, double capacity, double *ret);
-
 /* The three load averages of /proc/loadavg's text ("0.62 0.62 0.69 1/88 7139") into ret.
  * 0 or TIDE_E_INVALID. Pure. */
 int hv_parse_loadavg(const char *text, double ret[3]);
@@ -447,7 +440,7 @@ int hv_parse_meminfo(const char *text, const char *key, int64_t *ret_kib);
  *   - has runnable = min(cpu demand, vcpus) cores' worth of vCPUs wanting to run, and may
  *     run cap = min(runnable, CPUs of its cpuset or distinct pinned CPUs, quota_us /
  *     period_us) of them;
- *   - runs served = its weighted max-min fair share (hv_fair_share(), by shares) of the
+ *   - runs served = its weighted max-min fair share (fairshare_split(), by shares) of the
  *     host's CPUs, capped at cap: cpu_time_ns, spread evenly over its online vCPUs' time_ns
  *     (cpu_user_ns is all of it; the simulated emulator costs nothing);
  *   - waits ready = runnable - served (host contention, placement, quota throttling), spread

@@ -16,6 +16,7 @@
 
 #include "agent/hv.h"
 #include "common/errors.h"
+#include "common/fairshare.h"
 #include "common/util.h"
 
 #define SIM_SCHEME "sim:///"
@@ -314,7 +315,7 @@ static void accrue(struct hv_conn *c, int64_t dt_ns) {
                 want[i] = may_run(c, d, &runnable[i]);
                 weight[i] = d->live.tune.shares;
         }
-        hv_fair_share(n, want, weight, (double) c->cpus, served);
+        fairshare_split((double) c->cpus, NULL, want, weight, n, served);
         double dt = (double) dt_ns, total_runnable = 0;
         int64_t busy = 0;
         for (size_t i = 0; i < n; i++) {

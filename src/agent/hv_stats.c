@@ -1,6 +1,6 @@
 /* hv_stats.c — the pure helpers of the hypervisor statistics (hv.h): libvirt's figures by
- * name into struct hv_domain_stats, weighted max-min fair shares (the simulator's CPU
- * model), the host's /proc texts, and CPU tuning limits. No I/O, nothing logs. */
+ * name into struct hv_domain_stats, the host's /proc texts, and CPU tuning limits. No I/O,
+ * nothing logs. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -219,54 +219,6 @@ void hv_domain_stats_finish(struct hv_domain_stats *s) {
                 const struct hv_vcpu_stats *vc = &s->vcpu[i];
                 add_sat(&s->vcpu_time_ns, vc->time_ns);
                 add_sat(&s->ready_ns, s->has_vcpu_delay ? vc->delay_ns : vc->wait_ns);
-        }
-}
-
-/* ---- fair shares ---- */
-
-struct claim {
-        double level;   /* want / weight: the water level at which this claim is met */
-        size_t i;
-};
-
-static int cmp_claim(const void *a, const void *b) {
-        const struct claim *x = a, *y = b;
-        if (x->level != y->level)
-                return x->level < y->level ? -1 : 1;
-        return x->i < y->i ? -1 : x->i > y->i;   /* stable order: same input, same output */
-}
-
-void hv_fair_share(size_t n, const double *want, const double *weight, double capacity, double *ret) {
-        _cleanup_free_ struct claim *cl = n > 0 ? xcalloc(n, sizeof *cl) : NULL;
-        size_t k = 0;
-        double total_weight = 0;
-        for (size_t i = 0; i < n; i++) {
-                ret[i] = 0;
-                if (want[i] > 0 && weight[i] > 0) {
-                        cl[k++] = (struct claim) { .level = want[i] / weight[i], .i = i };
-                        total_weight += weight[i];
-                }
-        }
-        if (k > 1)
-                qsort(cl, k, sizeof *cl, cmp_claim);
-        double left = capacity > 0 ? capacity : 0;
-        /* Claims in order of the level at which they are met: while the water level the
-         * remaining capacity reaches covers the smallest claim, that claim is met in full;
-         * the first one it does not cover, and every one after it, get the level. */
-        for (size_t j = 0; j < k; j++) {
-                size_t i = cl[j].i;
-                double level = total_weight > 0 ? left / total_weight : 0;
-                if (cl[j].level <= level) {
-                        ret[i] = want[i];
-                        left -= want[i];
-                        total_weight -= weight[i];
-                        if (left < 0)
-                                left = 0;
-                } else {
-                        for (size_t m = j; m < k; m++)
-                                ret[cl[m].i] = level * weight[cl[m].i];
-                        break;
-                }
         }
 }
 

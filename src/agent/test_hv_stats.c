@@ -179,44 +179,6 @@ static void test_add_ignores_the_unknown(void **state) {
         hv_domain_stats_clear(&s);
 }
 
-static void check_shares(size_t n, const double *want, const double *weight, double capacity, const double *expect) {
-        double got[8];
-        hv_fair_share(n, want, weight, capacity, got);
-        for (size_t i = 0; i < n; i++)
-                if (fabs(got[i] - expect[i]) > 1e-9)
-                        fail_msg("claimant %zu got %.12g, expected %.12g", i, got[i], expect[i]);
-}
-
-/* Enough for everyone: every claim is met. */
-static void test_fair_share_no_contention(void **state) {
-        check_shares(3, (double[]) { 1, 2, 0.5 }, (double[]) { 1024, 512, 100 }, 4, (double[]) { 1, 2, 0.5 });
-        check_shares(2, (double[]) { 2, 2 }, (double[]) { 1, 1 }, 4, (double[]) { 2, 2 });   /* exactly */
-}
-
-/* Contended: in proportion to the weights. */
-static void test_fair_share_by_weight(void **state) {
-        check_shares(2, (double[]) { 4, 4 }, (double[]) { 1, 1 }, 4, (double[]) { 2, 2 });
-        check_shares(2, (double[]) { 4, 4 }, (double[]) { 2048, 1024 }, 4, (double[]) { 8.0 / 3, 4.0 / 3 });
-        check_shares(3, (double[]) { 10, 10, 10 }, (double[]) { 1, 2, 5 }, 8, (double[]) { 1, 2, 5 });
-}
-
-/* What a small claim leaves goes to the others, by weight again. */
-static void test_fair_share_water_filling(void **state) {
-        check_shares(2, (double[]) { 1, 4 }, (double[]) { 1, 1 }, 4, (double[]) { 1, 3 });
-        /* Weight 3 alone would get 3 of 4; it wants 1: the others share 3 as 1:2. */
-        check_shares(3, (double[]) { 1, 8, 8 }, (double[]) { 3, 1, 2 }, 4, (double[]) { 1, 1, 2 });
-        /* Claims met in order of want/weight, not of want. */
-        check_shares(3, (double[]) { 2, 1.5, 8 }, (double[]) { 4, 1, 1 }, 4, (double[]) { 2, 1, 1 });
-}
-
-/* Nothing wanted, no weight or no capacity: nothing given. */
-static void test_fair_share_edges(void **state) {
-        check_shares(3, (double[]) { 0, 2, -1 }, (double[]) { 1, 0, 1 }, 4, (double[]) { 0, 0, 0 });
-        check_shares(2, (double[]) { 1, 1 }, (double[]) { 1, 1 }, 0, (double[]) { 0, 0 });
-        check_shares(2, (double[]) { 1, 1 }, (double[]) { 1, 1 }, -3, (double[]) { 0, 0 });
-        hv_fair_share(0, NULL, NULL, 4, NULL);
-}
-
 static void test_parse_loadavg(void **state) {
         double l[3] = { -1, -1, -1 };
         assert_int_equal(hv_parse_loadavg("0.62 0.55 0.69 1/88 7139\n", l), 0);
@@ -284,10 +246,6 @@ int main(void) {
                 cmocka_unit_test(test_add_device_counts),
                 cmocka_unit_test(test_ready_falls_back_to_wait),
                 cmocka_unit_test(test_add_ignores_the_unknown),
-                cmocka_unit_test(test_fair_share_no_contention),
-                cmocka_unit_test(test_fair_share_by_weight),
-                cmocka_unit_test(test_fair_share_water_filling),
-                cmocka_unit_test(test_fair_share_edges),
                 cmocka_unit_test(test_parse_loadavg),
                 cmocka_unit_test(test_parse_meminfo),
                 cmocka_unit_test(test_cpu_tune_validate),

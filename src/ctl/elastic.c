@@ -14,6 +14,7 @@
 #include <stdio.h>
 
 #include "common/errors.h"
+#include "common/fairshare.h"
 #include "common/util.h"
 
 /* A VM at least this close below a whole number of cores counts as entitled to it. */
@@ -171,7 +172,7 @@ static void stage_entitlement(struct plan *pl) {
                 weight[m] = v->elastic ? v->priority : ELASTIC_PRIORITY_BASE;
                 m++;
         }
-        elastic_share(pl->host->cpus, floor, cap, weight, m, got);
+        fairshare_split(pl->host->cpus, floor, cap, weight, m, got);
         for (size_t k = 0; k < m; k++)
                 pl->ent[idx[k]] = got[k];
         free(floor);
@@ -308,7 +309,7 @@ static void stage_vcpus(struct plan *pl) {
                         weight[m] = pl->vms[i].priority;
                         m++;
                 }
-        elastic_share(measured(pl->host->idle_cores), floor, room, weight, m, idle);
+        fairshare_split(measured(pl->host->idle_cores), floor, room, weight, m, idle);
         for (size_t k = 0; k < m; k++) {
                 size_t i = idx[k];
                 struct elastic_vm *v = &pl->vms[i];

@@ -130,17 +130,6 @@ int elastic_plan(const struct elastic_params *p, const struct elastic_host *host
                  int64_t now_ms, double *ret_demand, double *ret_entitlement, struct elastic_action **ret,
                  size_t *ret_n);
 
-/* The weighted max-min fair split of capacity, each claimant within [floor_i, cap_i]: the
- * water level L with sum_i clamp(L * weight_i, floor_i, cap_i) = capacity, so a floor is a
- * lower bound (a claimant whose fair part is above its floor gets its fair part, not floor
- * plus part). In the plan floor = min(reservation, demand) and cap = demand (demand being
- * within limit and vcpus_max already). When the caps add up to less than capacity each gets
- * its cap (what is left is forced on no one); when the floors add up to more, each gets its
- * floor scaled down in proportion. Floors above caps count as caps; a weight <= 0 gets its
- * floor only. ret may not alias the inputs. Pure; exact; O(n log n). */
-void elastic_share(double capacity, const double *floor, const double *cap, const double *weight, size_t n,
-                   double *ret);
-
 /* The CPU shares of the n claimants of a shared pool of cpus CPUs with the given priorities
  * and reservations (cores), for the stage of the plan that sets them: claimants with
  * fixed[i] true keep ELASTIC_SHARES_BASE (VMs tide does not tune); the others get

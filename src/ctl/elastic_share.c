@@ -1,97 +1,14 @@
-/* elastic_share.c — the two pieces of arithmetic under the elastic plan: weighted max-min
- * fair shares within floors and caps (water-filling), and the CPU shares that make the
- * kernel keep reservations. Pure. */
+/* elastic_share.c — the CPU shares that make the kernel keep reservations (elastic_shares()).
+ * The plan's other piece of arithmetic, weighted max-min fair shares within floors and caps,
+ * is common/fairshare.c's. Pure. */
 #include "ctl/elastic.h"
 
 #include <math.h>
 
 #include "common/util.h"
 
-struct share_event {
-        double at;             /* water level where it happens */
-        size_t i;
-        bool start;            /* claimant i starts rising above its floor (else reaches its cap) */
-};
-
-static int cmp_event(const void *a, const void *b) {
-        const struct share_event *x = a, *y = b;
-        if (x->at != y->at)
-                return x->at < y->at ? -1 : 1;
-        if (x->i != y->i)
-                return x->i < y->i ? -1 : 1;
-        return (int) y->start - (int) x->start;
-}
-
 static double nonneg(double x) {
         return isfinite(x) && x > 0 ? x : 0;
-}
-
-/* The water level L where sum clamp(L * w_i, f_i, c_i) = capacity, for sum f < capacity <
- * sum c. g(L) is piecewise linear and non-decreasing, with kinks where a claimant leaves its
- * floor (f_i / w_i) and reaches its cap (c_i / w_i). Sweep the kinks in order, keeping
- * g(L) = base + slope * L, and solve on the piece where g crosses capacity: exact, O(n log n)
- * for the sort. Rounding may leave the sweep without a crossing: then INFINITY (all at cap). */
-static double water_level(double capacity, const double *f, const double *c, const double *weight, size_t n,
-                          double sum_f) {
-        struct share_event *ev = xcalloc(2 * n, sizeof *ev);
-        size_t n_ev = 0;
-        for (size_t i = 0; i < n; i++) {
-                double w = nonneg(weight[i]);
-                if (w <= 0 || c[i] <= f[i])
-                        continue;
-                ev[n_ev++] = (struct share_event) { .at = f[i] / w, .i = i, .start = true };
-                ev[n_ev++] = (struct share_event) { .at = c[i] / w, .i = i, .start = false };
-        }
-        qsort(ev, n_ev, sizeof *ev, cmp_event);
-
-        double base = sum_f, slope = 0, level = INFINITY;
-        for (size_t k = 0; k < n_ev; k++) {
-                if (slope > 0 && base + slope * ev[k].at >= capacity) {
-                        level = (capacity - base) / slope;
-                        break;
-                }
-                double w = nonneg(weight[ev[k].i]);
-                if (ev[k].start) {
-                        base -= f[ev[k].i];
-                        slope += w;
-                } else {
-                        base += c[ev[k].i];
-                        slope -= w;
-                }
-        }
-        free(ev);
-        return level;
-}
-
-void elastic_share(double capacity, const double *floor, const double *cap, const double *weight, size_t n,
-                   double *ret) {
-        if (n == 0)
-                return;
-        capacity = nonneg(capacity);
-        double *f = xcalloc(n, sizeof *f), *c = xcalloc(n, sizeof *c);
-        double sum_f = 0, sum_c = 0;
-        for (size_t i = 0; i < n; i++) {
-                c[i] = nonneg(cap[i]);
-                f[i] = fmin(nonneg(floor[i]), c[i]);
-                sum_f += f[i];
-                sum_c += c[i];
-        }
-
-        if (sum_f >= capacity) {
-                /* The floors alone take it all (reservations over the pool): in proportion. */
-                for (size_t i = 0; i < n; i++)
-                        ret[i] = sum_f > 0 ? f[i] * (capacity / sum_f) : 0;
-        } else if (sum_c <= capacity) {
-                memcpy(ret, c, n * sizeof *c);
-        } else {
-                double level = water_level(capacity, f, c, weight, n, sum_f);
-                for (size_t i = 0; i < n; i++) {
-                        double w = nonneg(weight[i]);
-                        ret[i] = w > 0 ? fmin(fmax(level * w, f[i]), c[i]) : f[i];
-                }
-        }
-        free(f);
-        free(c);
 }
 
 /* Reservations may add up to at most this much of the pool in the shares' fixed point; past it

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "common/errors.h"
+#include "common/fairshare.h"
 #include "common/util.h"
 #include "ctl/elastic.h"
 
@@ -713,7 +714,7 @@ static void scenario_step(struct scenario *sc, int64_t t) {
                 runnable[i] = sc->want[i] < 0 ? v->vcpus : fmin(sc->want[i], v->vcpus);
                 weight[i] = sc->shares[i] ? sc->shares[i] : 1024;
         }
-        elastic_share(w->host.cpus, floor0, runnable, weight, 2, sc->served);
+        fairshare_split(w->host.cpus, floor0, runnable, weight, 2, sc->served);
         for (int i = 0; i < 2; i++) {
                 struct elastic_vm *v = &w->vm[i];
                 v->cpu_cores = fmin(v->vcpus, sc->served[i] * noise());
