@@ -16,7 +16,6 @@
 #include "metrics/metrics.h"
 #include "model/model.h"
 #include "model/model_layout.h"
-#include "sched/sched_store.h"
 
 #define KEEPALIVE_DIVISOR 3            /* renew the lease three times per TTL */
 #define TICK_MS 1000                    /* observe domains at least this often */
@@ -330,7 +329,7 @@ static int reconcile_deleted(const struct op *o) {
         if ((r = rm_rf(dir)) < 0)
                 log_warning_errno(r, "removing %s: %m", dir);
         /* The record goes with its claim on the host, in one transaction. */
-        r = sched_store_delete(o->a->cfg.store, o->inst);
+        r = o->a->cfg.placement->instance_delete(o->a->cfg.store, o->inst);
         if (r < 0)
                 return log_error_errno(r, "removing instance '%s' from the store: %m", o->name);
         log_info("instance '%s' deleted", o->name);
@@ -579,26 +578,24 @@ static void apply_pool(struct agent *a, struct agent_host *h, const struct hv_do
         }
 }
 
-/* One host's pass: the shared pool first, then each of its instances against its domains. */
-static void reconcile_host(struct agent *a, struct agent_host *h, json_t *all, const struct sched_snapshot *snap) {
+/* One host's pass: the shared pool first (pool: placement's, taken; NULL when unknown), then
+ * each of its instances against its domains. */
+static void reconcile_host(struct agent *a, struct agent_host *h, json_t *all, char *pool) {
         struct hv_domain_info *doms = NULL;
         size_t n_doms = 0;
         int r = drv(h)->list(h->hv, &doms, &n_doms);
         if (r < 0) {
                 log_warning_errno(r, "host '%s': listing domains: %m (%s)", h->name, hv_last_error());
+                free(pool);
                 return;
         }
-        int idx = snap ? sched_snapshot_find(snap, h->name) : -1;
-        if (idx >= 0) {
-                struct cpuset pool;
-                sched_shared_pool(&snap->cfg, &snap->hosts[idx], &pool);
-                char *p = cpuset_format(&pool);
+        if (pool) {
                 pthread_mutex_lock(&a->lock);
-                if (h->pool && streq(h->pool, p))
-                        free(p);
+                if (h->pool && streq(h->pool, pool))
+                        free(pool);
                 else {
                         free(h->pool);
-                        h->pool = p;
+                        h->pool = pool;
                 }
                 pthread_mutex_unlock(&a->lock);
         }
@@ -626,13 +623,15 @@ static void reconcile_all(struct agent *a) {
                 log_warning_errno(r, "listing instances: %m");
                 return;
         }
-        struct sched_snapshot snap = {};
-        r = sched_snapshot_read(a->cfg.store, &snap);
+        _cleanup_free_ const char **names = xcalloc(a->n_hosts, sizeof *names);
+        _cleanup_free_ char **pools = xcalloc(a->n_hosts, sizeof *pools);
+        for (size_t i = 0; i < a->n_hosts; i++)
+                names[i] = a->hosts[i].name;
+        r = a->cfg.placement->shared_pools(a->cfg.store, names, a->n_hosts, pools);
         if (r < 0)
                 log_warning_errno(r, "reading the placement snapshot: %m");
         for (size_t i = 0; i < a->n_hosts; i++)
-                reconcile_host(a, &a->hosts[i], all, r >= 0 ? &snap : NULL);
-        sched_snapshot_clear(&snap);
+                reconcile_host(a, &a->hosts[i], all, TAKE_PTR(pools[i]));
 }
 
 /* Measurements: one bulk statistics call per host, recorded with the host's own figures. */
@@ -734,6 +733,8 @@ static void *agent_main(void *p) {
 }
 
 int agent_new(const struct agent_config *cfg, struct agent **ret) {
+        if (!cfg->placement || !cfg->placement->instance_delete || !cfg->placement->shared_pools)
+                return log_error_errno(TIDE_E_INVALID, "starting the agent: no placement functions");
         struct agent *a = xcalloc(1, sizeof *a);
         a->cfg = *cfg;
         if (a->cfg.lease_ttl_s <= 0)

@@ -5,10 +5,28 @@
  * Restarting the agent adopts the domains it finds running. */
 #pragma once
 
+#include <jansson.h>
+#include <stddef.h>
+
 #include "agent/hv.h"
 #include "store/store.h"
 
 struct metrics;
+
+/* What the agent needs of placement's bookkeeping, which is placement's (src/sched, above the
+ * agent): the daemon passes sched_store.h's functions. */
+struct agent_placement {
+        /* Deletes inst (the instance's record as read) with everything booked for it: its claim
+         * on its host, its name and its server group membership, in one transaction. The agent
+         * calls it once the domain is gone. 0 (also when the record is gone already) or a
+         * negative error. */
+        int (*instance_delete)(struct store *s, json_t *inst);
+        /* The shared pool of each of hosts[0..n) (the CPUs its shared VMs and every VM's
+         * emulator threads run on, a CPU list: common/cpuset.h), read in one go: ret[i] gets a
+         * new string, or NULL for a host placement does not know. 0 or a negative error (ret
+         * then untouched). */
+        int (*shared_pools)(struct store *s, const char *const *hosts, size_t n, char **ret);
+};
 
 struct agent_host_config {
         const char *name;             /* the host's name in the pool; NULL: the hypervisor's */
@@ -25,12 +43,14 @@ struct agent_config {
         int lease_ttl_s;              /* default 10 */
         int shutdown_timeout_ms;      /* graceful stop before power-off; default 30000 */
         struct metrics *metrics;      /* borrowed: where the samples go; NULL for none */
+        const struct agent_placement *placement;   /* borrowed; required */
         int sample_ms;                /* sampling period; default 1000 */
 };
 
 struct agent;
 
-/* Registers the host and starts the agent's thread. ret gets the agent. */
+/* Registers the host and starts the agent's thread. ret gets the agent. TIDE_E_INVALID without
+ * cfg->placement's functions. */
 int agent_new(const struct agent_config *cfg, struct agent **ret);
 /* Stops the thread and waits for operations in progress; domains keep running and the lease
  * is left to expire (a restart within its TTL takes over). NULL is fine. */

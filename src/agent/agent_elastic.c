@@ -2,13 +2,13 @@
  * demand and each VM's policy to elastic_plan() and applies what it decides through the
  * hypervisor driver, one event per change with its reason. */
 #include "agent/agent_internal.h"
+#include "common/cpuset.h"
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "metrics/metrics.h"
 #include "model/model.h"
 #include "model/model_layout.h"
-#include "sched/sched.h"
 
 #define MEM_FLOOR_MIB 96          /* the balloon never takes a guest below this */
 

@@ -357,6 +357,12 @@ static void phase_off(void) {
         CHECK(streq(instance_status(), "running"));
 }
 
+/* Placement's bookkeeping for the agent, as tided gives it. */
+static const struct agent_placement placement = {
+        .instance_delete = sched_store_delete,
+        .shared_pools = sched_store_shared_pools,
+};
+
 int main(void) {
         int64_t t_start = mono_ms();
         char tmpl[] = "/tmp/tide-agent-elastic-XXXXXX";
@@ -376,6 +382,7 @@ int main(void) {
         struct agent_host_config host = { .name = NULL, .hv = conn };
         struct agent_config cfg = {
                 .store = store, .hosts = &host, .n_hosts = 1, .state_dir = tmp_dir, .metrics = metrics,
+                .placement = &placement,
         };
         CHECK_OK(agent_new(&cfg, &agent));
 

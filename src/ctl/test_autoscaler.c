@@ -1002,6 +1002,12 @@ static void phase_no_host(void) {
         json_decref(g);
 }
 
+/* Placement's bookkeeping for the agent, as tided gives it. */
+static const struct agent_placement placement = {
+        .instance_delete = sched_store_delete,
+        .shared_pools = sched_store_shared_pools,
+};
+
 int main(void) {
         int64_t t_start = mono_ms();
         char tmpl[] = "/tmp/tide-autoscaler-XXXXXX";
@@ -1025,6 +1031,7 @@ int main(void) {
         struct agent_config cfg = {
                 .store = store, .hosts = hosts, .n_hosts = N_HOSTS, .state_dir = tmp_dir, .metrics = metrics,
                 .shutdown_timeout_ms = STOP_TIMEOUT_MS,
+                .placement = &placement,
         };
         CHECK_OK(agent_new(&cfg, &agent));
         sim_test_flavor(store, "{\"name\": \"small\", \"vcpus\": 2, \"ram_mib\": 512, \"disk_gib\": 1}");

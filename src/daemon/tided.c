@@ -17,10 +17,17 @@
 #include "metrics/metrics.h"
 #include "model/model.h"
 #include "sched/sched_cache.h"
+#include "sched/sched_store.h"
 #include "store/store.h"
 
 #define DEFAULT_STATE_DIR "/var/lib/tide"
 #define SIM_HOSTS_MAX 10000
+
+/* Placement's bookkeeping, which the agent is given (agent.h). */
+static const struct agent_placement agent_placement = {
+        .instance_delete = sched_store_delete,
+        .shared_pools = sched_store_shared_pools,
+};
 
 static void usage(FILE *f) {
         fputs("Usage: tided [OPTIONS]\n"
@@ -219,6 +226,7 @@ int main(int argc, char **argv) {
         acfg = (struct agent_config) {
                 .store = store, .hosts = hosts, .n_hosts = n_hosts, .state_dir = state_dir,
                 .shutdown_timeout_ms = (int) shutdown_s * 1000, .metrics = metrics,
+                .placement = &agent_placement,
         };
         if (agent_new(&acfg, &agent) < 0)
                 goto out;

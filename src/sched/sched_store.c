@@ -374,3 +374,19 @@ void sched_shared_pool(const struct sched_config *cfg, const struct sched_host *
         /* Every CPU pinned or reserved: shared VMs must still run somewhere. */
         *ret = empty ? all : pool;
 }
+
+int sched_store_shared_pools(struct store *s, const char *const *hosts, size_t n, char **ret) {
+        struct sched_snapshot snap = {};
+        int r = sched_snapshot_read(s, &snap);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                int k = sched_snapshot_find(&snap, hosts[i]);
+                struct cpuset pool;
+                if (k >= 0)
+                        sched_shared_pool(&snap.cfg, &snap.hosts[k], &pool);
+                ret[i] = k >= 0 ? cpuset_format(&pool) : NULL;
+        }
+        sched_snapshot_clear(&snap);
+        return 0;
+}

@@ -16,7 +16,6 @@
 #include "store/store.h"
 
 #define SCHED_ALLOC_PREFIX "/tide/alloc/"
-#define SCHED_HOSTCONF_PREFIX "/tide/hostconf/"
 #define SCHED_CONFIG_KEY "/tide/config/placement"
 #define SCHED_GROUPMEMBERS_PREFIX "/tide/groupmembers/"
 
@@ -78,6 +77,11 @@ int sched_store_delete(struct store *s, json_t *inst);
  * reserved ones (the lowest-numbered) and those pinned to dedicated VMs; all of them when
  * nothing would be left. Pure. */
 void sched_shared_pool(const struct sched_config *cfg, const struct sched_host *h, struct cpuset *ret);
+
+/* The shared pools of hosts[0..n) from one sched_snapshot_read, as CPU lists (cpuset_format):
+ * ret[i] gets a new string, or NULL for a host not in the snapshot. 0, or the read's error
+ * (ret then untouched). What the agent is given as its agent_placement's shared_pools. */
+int sched_store_shared_pools(struct store *s, const char *const *hosts, size_t n, char **ret);
 
 /* What placing inst now would do, host by host, with inst's own claim given back first:
  * {"decision": ... | null, "error": reason | null, "hosts": [...]} (sched_explain_to_json).
