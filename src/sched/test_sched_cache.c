@@ -727,6 +727,28 @@ static void test_threads_share_one_cache(void **state) {
         run_creators(*state, true);
 }
 
+/* The shared pools the agent is given (sched_store_shared_pools): a host's CPUs less the
+ * lowest reserved ones and those pinned, all of them when nothing would be left, NULL for a
+ * host placement does not know. */
+static void test_shared_pools_for_the_agent(void **state) {
+        struct fixture *f = *state;
+        put_host(f->s, "a", 8, 8192, 2, 0);
+        put_host(f->s, "b", 4, 4096, 1, 0);
+        put_host(f->s, "c", 2, 2048, 1, 0);
+        put_part(f->s, MODEL_KEY_HOSTCONF, "a", "{\"reserved_cpus\":2}", 0, NULL);
+        put_part(f->s, MODEL_KEY_ALLOC, "a", "{\"pinned\":\"4-5\"}", 0, NULL);
+        put_part(f->s, MODEL_KEY_ALLOC, "c", "{\"pinned\":\"0-1\"}", 0, NULL);
+        const char *hosts[] = { "a", "b", "c", "nowhere" };
+        char *pools[4] = { 0 };
+        assert_int_equal(sched_store_shared_pools(f->s, hosts, 4, pools), 0);
+        assert_string_equal(pools[0], "2-3,6-7");
+        assert_string_equal(pools[1], "0-3");
+        assert_string_equal(pools[2], "0-1");   /* every CPU pinned: shared VMs still run somewhere */
+        assert_null(pools[3]);
+        for (size_t i = 0; i < ELEMENTSOF(pools); i++)
+                free(pools[i]);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_follows_host_records, setup, teardown),
@@ -743,6 +765,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_decides_as_fresh_snapshot, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_creators_on_own_handles_never_overbook, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_threads_share_one_cache, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_shared_pools_for_the_agent, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
