@@ -317,15 +317,17 @@ static void evaluate(struct autoscaler *a, json_t *g, int64_t rev, struct member
  * error, without a host). */
 static int add_member(struct autoscaler *a, json_t *g, const char *server_group, int64_t index, int64_t now) {
         _cleanup_free_ char *name = xasprintf("%s-%" PRId64, tide_json_str(g, "name", ""), index);
-        json_t *body = json_pack("{s:s, s:O, s:O, s:O, s:O}", "name", name, "flavor", json_object_get(g, "flavor"), "image",
-                                 json_object_get(g, "image"), "user_data", json_object_get(g, "user_data"), "priority",
-                                 json_object_get(g, "priority"));
+        _cleanup_json_ json_t *body = json_pack("{s:s, s:O, s:O, s:O, s:O}", "name", name, "flavor",
+                                                json_object_get(g, "flavor"), "image", json_object_get(g, "image"),
+                                                "user_data", json_object_get(g, "user_data"), "priority",
+                                                json_object_get(g, "priority"));
         if (json_object_get(g, "elastic"))
                 json_object_set(body, "elastic", json_object_get(g, "elastic"));
         if (server_group)
                 json_object_set_new(body, "group", json_string(server_group));
-        json_t *extra = json_pack("{s:s, s:s}", "asg", tide_json_str(g, "name", ""), "asg_id", tide_json_str(g, "id", ""));
-        json_t *inst = NULL;
+        _cleanup_json_ json_t *extra = json_pack("{s:s, s:s}", "asg", tide_json_str(g, "name", ""), "asg_id",
+                                                 tide_json_str(g, "id", ""));
+        _cleanup_json_ json_t *inst = NULL;
         _cleanup_free_ char *err = NULL;
         int r = sched_instance_create(a->cfg.store, a->cfg.sched_cache, body, extra, false, now, &inst, &err);
         if (r >= 0)
@@ -340,9 +342,6 @@ static int add_member(struct autoscaler *a, json_t *g, const char *server_group,
                                        "group '%s': cannot add member '%s': %s", tide_json_str(g, "name", ""), name, err);
         if (r < 0 && r != TIDE_E_NO_HOST)
                 log_warning("group '%s': adding member '%s': %s", tide_json_str(g, "name", ""), name, err);
-        json_decref(inst);
-        json_decref(extra);
-        json_decref(body);
         return r;
 }
 
@@ -442,7 +441,7 @@ static void reconcile(struct autoscaler *a, json_t *g, struct member *mem, size_
 
 /* The server groups that spread the members of groups since deleted go with their last member. */
 static void sweep_spread_groups(struct autoscaler *a, json_t *groups, json_t **instances) {
-        json_t *sgs;
+        _cleanup_json_ json_t *sgs = NULL;
         if (model_obj_list(a->cfg.store, MODEL_SERVER_GROUP, &sgs) < 0)
                 return;
         size_t i, k;
@@ -458,19 +457,17 @@ static void sweep_spread_groups(struct autoscaler *a, json_t *groups, json_t **i
                         break;
                 json_array_foreach(*instances, k, x)
                         used = used || streq(tide_json_str(x, "group_id", ""), tide_json_str(sg, "id", ""));
-                json_t *owner_now;
-                if (!used && model_obj_get(a->cfg.store, MODEL_GROUP, owner, &owner_now, NULL) >= 0) {
-                        json_decref(owner_now);   /* created since the pass began */
-                        used = true;
-                }
+                _cleanup_json_ json_t *owner_now = NULL;
+                if (!used && model_obj_get(a->cfg.store, MODEL_GROUP, owner, &owner_now, NULL) >= 0)
+                        used = true;   /* created since the pass began */
                 if (!used)
                         (void) model_obj_delete(a->cfg.store, MODEL_SERVER_GROUP, sg, 0);
         }
-        json_decref(sgs);
 }
 
 static void pass(struct autoscaler *a) {
-        json_t *groups = NULL, *instances = NULL, *g;
+        _cleanup_json_ json_t *groups = NULL, *instances = NULL;
+        json_t *g;
         int64_t now = now_ms();
         size_t gi;
         if (model_obj_list(a->cfg.store, MODEL_GROUP, &groups) < 0 ||
@@ -491,12 +488,11 @@ static void pass(struct autoscaler *a) {
                                                          .created_ms = created_ms_of(inst) };
                 }
                 /* The group as stored now, with its revision, for the decision's compare-and-swap. */
-                json_t *cur;
+                _cleanup_json_ json_t *cur = NULL;
                 int64_t rev, desired;
                 if (model_obj_get(a->cfg.store, MODEL_GROUP, gid, &cur, &rev) >= 0) {
                         evaluate(a, cur, rev, mem, n_mem, now, &desired);
                         reconcile(a, cur, mem, n_mem, desired, now);
-                        json_decref(cur);
                 }
                 free(mem);
         }
@@ -506,8 +502,6 @@ out:
         slots_sweep(a);
         a->last_pass_ms = now_ms();
         pthread_mutex_unlock(&a->lock);
-        json_decref(groups);
-        json_decref(instances);
 }
 
 static void *thread_main(void *arg) {
