@@ -9,7 +9,6 @@
 #include "store/store.h"
 
 struct metrics;
-struct autoscaler;
 struct sched_cache;
 
 #define API_BODY_MAX (1024 * 1024)
@@ -23,7 +22,6 @@ struct api_config {
         const char *token;         /* bearer token required on TCP */
         const char *host_name;     /* this host's name (console logs of its instances are local) */
         struct metrics *metrics;   /* borrowed: this tided's measurements; NULL for none */
-        struct autoscaler *autoscaler;   /* borrowed: what it sees of the groups; NULL for none */
         struct sched_cache *sched_cache; /* borrowed: placement's view of the hosts (same store);
                                           * NULL: each placement reads the hosts afresh */
 };

@@ -70,10 +70,9 @@ static json_t *group_view(struct api_request *req, json_t *g) {
                 json_decref(sg);
         }
         json_object_set_new(g, "members", members_of(req, g, NULL));
+        /* What the autoscaler saw at its last pass, from the store: it may run in another tided. */
         json_t *status = NULL;
-        struct autoscaler *as = api_config(req)->autoscaler;
-        if (as)
-                (void) autoscaler_group_status(as, tide_json_str(g, "id", ""), &status);
+        (void) autoscaler_group_status(api_store(req), tide_json_str(g, "id", ""), &status);
         int64_t now = now_ms();
         size_t i;
         json_t *p;

@@ -14,6 +14,7 @@
 #include "ctl/autoscale.h"
 #include "metrics/metrics.h"
 #include "model/model.h"
+#include "model/model_layout.h"
 #include "sched/sched_store.h"
 
 #define DECISIONS_KEEP 10
@@ -27,6 +28,14 @@ struct slot {
         bool seen;                 /* in the last pass: slots not seen are dropped */
 };
 
+/* A group's status as last published (MODEL_KEY_GROUPSTATUS): only changes are written. */
+struct published {
+        char *group_id;
+        char *text;                /* its policies as written; NULL: not written by this process */
+        bool seen;                 /* the group was evaluated in this pass ... */
+        bool wanted;               /* ... and has policies: its status key stays */
+};
+
 /* A group whose last new member found no host waits until then to try again. */
 struct backoff {
         char *group_id;
@@ -37,13 +46,14 @@ struct autoscaler {
         struct autoscaler_config cfg;
         struct backoff *backoffs;  /* the thread's own: no lock */
         size_t n_backoffs;
+        struct published *published;   /* the thread's own: no lock */
+        size_t n_published;
         pthread_t thread;
-        pthread_mutex_t lock;      /* slots, stop, last_pass_ms */
+        pthread_mutex_t lock;      /* slots, stop */
         pthread_cond_t wake;
         bool stop;
         struct slot *slots;
         size_t n_slots;
-        int64_t last_pass_ms;
 };
 
 static struct slot *slot_for(struct autoscaler *a, const char *group_id, const char *policy, int64_t last_ms) {
@@ -56,6 +66,14 @@ static struct slot *slot_for(struct autoscaler *a, const char *group_id, const c
         *s = (struct slot) { .group_id = xstrdup(group_id), .policy = xstrdup(policy),
                              .st = { .has_last = last_ms > 0, .last_ms = last_ms } };
         return s;
+}
+
+/* The slot of a policy, or NULL when no pass has seen it. Under lock. */
+static struct slot *slot_find(struct autoscaler *a, const char *group_id, const char *policy) {
+        for (size_t i = 0; i < a->n_slots; i++)
+                if (streq(a->slots[i].group_id, group_id) && streq(a->slots[i].policy, policy))
+                        return &a->slots[i];
+        return NULL;
 }
 
 /* Whether group_id waits after a member found no host; expired entries go. */
@@ -465,6 +483,87 @@ static void sweep_spread_groups(struct autoscaler *a, json_t *groups, json_t **i
         }
 }
 
+/* ---- status ---- */
+
+static struct published *published_find(struct autoscaler *a, const char *group_id) {
+        for (size_t i = 0; i < a->n_published; i++)
+                if (streq(a->published[i].group_id, group_id))
+                        return &a->published[i];
+        return NULL;
+}
+
+/* Writes what the pass saw of g's policies to its status key when that changed since this
+ * process last wrote it (MODEL_KEY_GROUPSTATUS). */
+static void publish_status(struct autoscaler *a, json_t *g) {
+        const char *gid = tide_json_str(g, "id", "");
+        _cleanup_json_ json_t *pols = json_array();
+        size_t i;
+        json_t *p;
+        pthread_mutex_lock(&a->lock);
+        json_array_foreach(json_object_get(g, "policies"), i, p) {
+                const struct slot *s = slot_find(a, gid, tide_json_str(p, "name", "policy"));
+                if (!s)
+                        continue;
+                json_array_append_new(pols, json_pack("{s:s, s:o, s:b, s:o, s:o}", "name", s->policy, "value",
+                                                      s->st.has_value ? json_real(s->st.value) : json_null(),
+                                                      "holding", s->st.holding, "since_ms",
+                                                      s->st.holding ? json_integer(s->st.since_ms) : json_null(),
+                                                      "last_action_ms",
+                                                      s->st.has_last ? json_integer(s->st.last_ms) : json_null()));
+        }
+        pthread_mutex_unlock(&a->lock);
+
+        struct published *pub = published_find(a, gid);
+        if (!pub) {
+                a->published = xrealloc(a->published, (a->n_published + 1) * sizeof *a->published);
+                pub = &a->published[a->n_published++];
+                *pub = (struct published) { .group_id = xstrdup(gid) };
+        }
+        pub->seen = true;
+        pub->wanted = json_array_size(pols) > 0;
+        if (!pub->wanted)
+                return;
+        _cleanup_free_ char *text = tide_json_dump(pols);
+        if (pub->text && streq(pub->text, text))
+                return;
+        _cleanup_json_ json_t *rec = json_pack("{s:O, s:I}", "policies", pols, "t_ms", (json_int_t) now_ms());
+        _cleanup_free_ char *key = model_key_groupstatus(gid), *value = tide_json_dump(rec);
+        int r = store_put(a->cfg.store, key, value, 0, NULL);
+        if (r < 0) {
+                log_warning_errno(r, "group '%s': publishing its status: %m", tide_json_str(g, "name", ""));
+                return;   /* the next pass tries again */
+        }
+        free(pub->text);
+        pub->text = TAKE_PTR(text);
+}
+
+/* After a pass that saw every group: the status keys of groups it did not publish (gone, being
+ * deleted, or without policies) go, and so does what this process remembers of them. */
+static void sweep_status(struct autoscaler *a) {
+        struct store_kvs kvs = {};
+        if (store_range(a->cfg.store, MODEL_KEY_GROUPSTATUS, 0, &kvs, NULL) >= 0) {
+                for (size_t i = 0; i < kvs.n; i++) {
+                        const char *gid = kvs.items[i].key + strlen(MODEL_KEY_GROUPSTATUS);
+                        const struct published *pub = published_find(a, gid);
+                        if (!pub || !pub->seen || !pub->wanted)
+                                (void) store_delete(a->cfg.store, kvs.items[i].key, NULL);
+                }
+                store_kvs_clear(&kvs);
+        }
+        size_t k = 0;
+        for (size_t i = 0; i < a->n_published; i++) {
+                struct published *pub = &a->published[i];
+                if (pub->seen && pub->wanted) {
+                        pub->seen = false;
+                        a->published[k++] = *pub;
+                } else {
+                        free(pub->group_id);
+                        free(pub->text);
+                }
+        }
+        a->n_published = k;
+}
+
 static void pass(struct autoscaler *a) {
         _cleanup_json_ json_t *groups = NULL, *instances = NULL;
         json_t *g;
@@ -492,6 +591,7 @@ static void pass(struct autoscaler *a) {
                 int64_t rev, desired;
                 if (model_obj_get(a->cfg.store, MODEL_GROUP, gid, &cur, &rev) >= 0) {
                         evaluate(a, cur, rev, mem, n_mem, now, &desired);
+                        publish_status(a, cur);
                         reconcile(a, cur, mem, n_mem, desired, now);
                 }
                 free(mem);
@@ -500,8 +600,10 @@ static void pass(struct autoscaler *a) {
 out:
         pthread_mutex_lock(&a->lock);
         slots_sweep(a);
-        a->last_pass_ms = now_ms();
         pthread_mutex_unlock(&a->lock);
+        /* Only a pass that read every group knows which statuses are left over. */
+        if (groups)
+                sweep_status(a);
 }
 
 static void *thread_main(void *arg) {
@@ -561,32 +663,39 @@ void autoscaler_free(struct autoscaler *a) {
         for (size_t i = 0; i < a->n_backoffs; i++)
                 free(a->backoffs[i].group_id);
         free(a->backoffs);
+        for (size_t i = 0; i < a->n_published; i++) {
+                free(a->published[i].group_id);
+                free(a->published[i].text);
+        }
+        free(a->published);
         pthread_cond_destroy(&a->wake);
         pthread_mutex_destroy(&a->lock);
         free(a);
 }
 
-int autoscaler_group_status(struct autoscaler *a, const char *group_id, json_t **ret) {
-        json_t *pols = json_array();
-        int64_t now = now_ms();
-        pthread_mutex_lock(&a->lock);
-        for (size_t i = 0; i < a->n_slots; i++) {
-                const struct slot *s = &a->slots[i];
-                if (!streq(s->group_id, group_id))
-                        continue;
-                json_array_append_new(pols, json_pack("{s:s, s:o, s:b, s:f}", "name", s->policy, "value",
-                                                      s->st.has_value ? json_real(s->st.value) : json_null(), "holding",
-                                                      s->st.holding, "held_s",
-                                                      s->st.holding ? (double) (now - s->st.since_ms) / 1000.0 : 0.0));
-                json_object_set_new(json_array_get(pols, json_array_size(pols) - 1), "last_action_ms",
-                                    s->st.has_last ? json_integer(s->st.last_ms) : json_null());
-        }
-        int64_t last = a->last_pass_ms;
-        pthread_mutex_unlock(&a->lock);
-        if (json_array_size(pols) == 0) {
-                json_decref(pols);
+int autoscaler_group_status(struct store *s, const char *group_id, json_t **ret) {
+        _cleanup_free_ char *key = model_key_groupstatus(group_id);
+        _cleanup_json_ json_t *rec = NULL;
+        int64_t rev;
+        int r = model_json_get(s, key, &rec, &rev);
+        if (r < 0)
+                return r;
+        if (rev == 0)
                 return TIDE_E_NOT_FOUND;
+        int64_t now = now_ms();
+        _cleanup_json_ json_t *pols = json_array();
+        size_t i;
+        json_t *p;
+        json_array_foreach(json_object_get(rec, "policies"), i, p) {
+                json_t *value = json_object_get(p, "value"), *last = json_object_get(p, "last_action_ms");
+                bool holding = json_is_true(json_object_get(p, "holding"));
+                int64_t since = tide_json_int(p, "since_ms", now);
+                json_array_append_new(pols, json_pack("{s:s, s:O, s:b, s:f, s:O}", "name",
+                                                      tide_json_str(p, "name", ""), "value",
+                                                      json_is_number(value) ? value : json_null(), "holding", holding,
+                                                      "held_s", holding ? (double) (now - since) / 1000.0 : 0.0,
+                                                      "last_action_ms", json_is_integer(last) ? last : json_null()));
         }
-        *ret = json_pack("{s:o, s:I}", "policies", pols, "t_ms", (json_int_t) last);
+        *ret = json_pack("{s:O, s:I}", "policies", pols, "t_ms", (json_int_t) tide_json_int(rec, "t_ms", 0));
         return 0;
 }

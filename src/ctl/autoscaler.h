@@ -5,7 +5,9 @@
  * the members to the desired count: new members are created through the scheduler
  * (sched_instance_create), failed or deleted ones are replaced, and members that go are first
  * stopped gracefully (the agent's ACPI shutdown with its timeout) and then deleted. A member
- * that finds no host is deleted and the group tries again 30 s later, not every pass.
+ * that finds no host is deleted and the group tries again 30 s later, not every pass. What it
+ * sees of each group's policies is published to the store (MODEL_KEY_GROUPSTATUS), for the
+ * API, which may run in another tided than the controller.
  * Level-triggered: a pass done twice does no harm. docs/autoscaling.md has the semantics. */
 #pragma once
 
@@ -16,6 +18,14 @@
 
 struct metrics;
 struct sched_cache;
+
+/* A group's status, /tide/groupstatus/<group id> (model_layout.h's MODEL_KEY_GROUPSTATUS): what
+ * the controller sees of the group's policies, {"policies": [{"name", "value" (null when no
+ * member is measured), "holding", "since_ms" (when the condition began to hold; null when it
+ * does not), "last_action_ms" (null when it never acted)}, ...], "t_ms" (when it was written)},
+ * in the order of the group's policies. Written by the controller only when it changes (t_ms
+ * aside), for groups with policies; deleted by the pass after its group goes (or is being
+ * deleted, or has no policies left). */
 
 struct autoscaler_config {
         struct store *store;           /* borrowed */
@@ -47,8 +57,10 @@ int autoscaler_group_create(struct store *s, json_t *body, json_t *extra, json_t
  * members' deletion, and emits group.deleted; TIDE_E_CONFLICT when it changed meanwhile. */
 int autoscaler_group_delete(struct store *s, json_t *group, int64_t rev);
 
-/* What the controller sees of a group now, for `tide group show`: {"policies": [{"name",
- * "value" (null when no member is measured), "holding", "held_s", "last_action_ms" (null when
- * it never acted)}, ...], "t_ms"}. ret gets a new object; TIDE_E_NOT_FOUND when no pass has seen the
- * group yet. */
-int autoscaler_group_status(struct autoscaler *a, const char *group_id, json_t **ret);
+/* What the controller saw of a group at its last pass, for `tide group show`, read from the
+ * store (MODEL_KEY_GROUPSTATUS): {"policies": [{"name", "value" (null when no member is
+ * measured), "holding", "held_s" (how long the condition has held, now), "last_action_ms"
+ * (null when it never acted)}, ...], "t_ms" (when the status last changed)}. ret gets a new
+ * object; TIDE_E_NOT_FOUND when no pass has published the group's status (yet, or since it
+ * went); the store's error otherwise. */
+int autoscaler_group_status(struct store *s, const char *group_id, json_t **ret);

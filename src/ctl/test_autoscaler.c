@@ -19,7 +19,7 @@
  *   failure  a member put in error (as the agent's fail path does) is deleted and replaced;
  *   stopped  a member stopped by hand (as the API's stop does) does not count: it is replaced
  *            and left as it is;
- *   status   autoscaler_group_status: each policy's value, holding and held_s;
+ *   status   autoscaler_group_status, from the store: each policy's value, holding and held_s;
  *   delete   the group deleted as the API does: its members go, and the spread server
  *            group goes once no instance refers to it (never before).
  *
@@ -167,7 +167,7 @@ static void dump_state(void) {
                                 tide_json_str(e, "type", ""), tide_json_str(e, "message", ""));
                 json_decref(events);
         }
-        if (autoscaler && autoscaler_group_status(autoscaler, group_id, &st) >= 0) {
+        if (store && autoscaler_group_status(store, group_id, &st) >= 0) {
                 _cleanup_free_ char *text = tide_json_dump(st);
                 fprintf(stderr, "autoscaler status: %s\n", text);
                 json_decref(st);
@@ -571,7 +571,7 @@ static void phase_out(void) {
                         FAIL("desired %" PRId64 " with %zu decisions while at max", desired, n_dec);
         }
         json_t *st;
-        CHECK_OK(autoscaler_group_status(autoscaler, group_id, &st));
+        CHECK_OK(autoscaler_group_status(store, group_id, &st));
         _cleanup_free_ char *text = tide_json_dump(st);
         printf("  at max for %d s more, no decision; status %s\n", HOLD_MS / 1000, text);
         json_decref(st);
@@ -881,16 +881,17 @@ static json_t *status_policy(json_t *st, const char *name) {
  * holding: held_s grows) and the out policy does not. */
 static void phase_status(void) {
         json_t *st1, *st2, *none;
-        CHECK(autoscaler_group_status(autoscaler, "00000000-0000-4000-8000-000000000000", &none) == TIDE_E_NOT_FOUND);
-        CHECK_OK(autoscaler_group_status(autoscaler, group_id, &st1));
+        CHECK(autoscaler_group_status(store, "00000000-0000-4000-8000-000000000000", &none) == TIDE_E_NOT_FOUND);
+        CHECK_OK(autoscaler_group_status(store, group_id, &st1));
         int64_t t1 = mono_ms();
         sleep_ms(2 * PERIOD_MS);
-        CHECK_OK(autoscaler_group_status(autoscaler, group_id, &st2));
+        CHECK_OK(autoscaler_group_status(store, group_id, &st2));
         double elapsed = (double) (mono_ms() - t1) / 1000;
         _cleanup_free_ char *text1 = tide_json_dump(st1), *text2 = tide_json_dump(st2);
         printf("  status: %s\n  %.1f s later: %s\n", text1, elapsed, text2);
         CHECK(json_array_size(json_object_get(st2, "policies")) == 2);
-        CHECK(tide_json_int(st2, "t_ms", 0) > 0 && now_ms() - tide_json_int(st2, "t_ms", 0) < 3 * PERIOD_MS);
+        /* Written when it changes, not every pass: t_ms is when it last did. */
+        CHECK(tide_json_int(st2, "t_ms", 0) > 0 && tide_json_int(st2, "t_ms", 0) <= now_ms());
         json_t *out1 = status_policy(st1, "out"), *out2 = status_policy(st2, "out");
         json_t *in1 = status_policy(st1, "in"), *in2 = status_policy(st2, "in");
         CHECK(out1 && out2 && in1 && in2);
@@ -957,10 +958,10 @@ static void phase_delete(void) {
         json_array_foreach(members, i, m)
                 if (dom_state(m) >= 0)
                         FAIL("member '%s' still has a domain", tide_json_str(m, "name", ""));
-        /* The controller forgets the group after a pass without it. */
+        /* The controller deletes the group's status the pass after it went. */
         int64_t t1 = mono_ms();
         json_t *st;
-        while (autoscaler_group_status(autoscaler, group_id, &st) >= 0) {
+        while (autoscaler_group_status(store, group_id, &st) >= 0) {
                 json_decref(st);
                 if (mono_ms() - t1 > 3 * PERIOD_MS)
                         FAIL("the controller still reports on the deleted group");

@@ -235,8 +235,7 @@ int main(int argc, char **argv) {
                 goto out;
         cfg = (struct api_config) {
                 .store = store, .state_dir = state_dir, .listen = listen, .socket_path = sock,
-                .token = token, .host_name = host_arg, .metrics = metrics, .autoscaler = autoscaler,
-                .sched_cache = sched_cache,
+                .token = token, .host_name = host_arg, .metrics = metrics, .sched_cache = sched_cache,
         };
         if (api_new(&cfg, &api) < 0)
                 goto out;

@@ -39,6 +39,10 @@ char *model_key_groupmembers(const char *group_id) {
         return xasprintf(MODEL_KEY_GROUPMEMBERS "%s", group_id);
 }
 
+char *model_key_groupstatus(const char *group_id) {
+        return xasprintf(MODEL_KEY_GROUPSTATUS "%s", group_id);
+}
+
 /* <state_dir>/<dir>/<id>[/<file>]. */
 static char *state_path(const char *state_dir, const char *dir, const char *id, const char *file) {
         return file ? xasprintf("%s/%s/%s/%s", state_dir, dir, id, file) : xasprintf("%s/%s/%s", state_dir, dir, id);

@@ -14,6 +14,8 @@
  *   /tide/alloc/<host>              the host's usage (sched_host_usage_to_json), changed only by
  *                                   transactions that compare its revision
  *   /tide/groupmembers/<group id>   {"<instance id>": "<host>"} for server groups
+ *   /tide/groupstatus/<group id>    what the autoscaler saw of an autoscaling group's policies at
+ *                                   its last pass (the form: autoscaler.h)
  *   /tide/config/placement          the cluster-wide placement settings
  *
  * State directory (tided --state):
@@ -40,6 +42,7 @@
 #define MODEL_KEY_HOST_ANY MODEL_KEY_ROOT "host"
 #define MODEL_KEY_ALLOC MODEL_KEY_ROOT "alloc/"
 #define MODEL_KEY_GROUPMEMBERS MODEL_KEY_ROOT "groupmembers/"
+#define MODEL_KEY_GROUPSTATUS MODEL_KEY_ROOT "groupstatus/"
 #define MODEL_KEY_PLACEMENT_CONFIG MODEL_KEY_ROOT "config/placement"
 
 /* "/tide/<kind>/": the prefix of every object of a kind. */
@@ -57,6 +60,8 @@ char *model_key_hostconf(const char *name);
 char *model_key_alloc(const char *name);
 /* The members of the server group with that id. */
 char *model_key_groupmembers(const char *group_id);
+/* The autoscaler's status of the autoscaling group with that id. */
+char *model_key_groupstatus(const char *group_id);
 
 #define MODEL_INSTANCE_DISK "disk.qcow2"
 #define MODEL_INSTANCE_SEED "seed.iso"
