@@ -1,5 +1,6 @@
 /* api_images.c — /v1/images: copies checked disks (and kernels, initrds) into the image store. */
 #include "api.h"
+#include "api/api_internal.h"
 
 #include <errno.h>
 #include <sys/stat.h>
@@ -30,25 +31,13 @@ static int image_show(struct api_request *req, struct api_reply *rep) {
         return api_json(rep, 200, i);
 }
 
-/* Runs qemu-img info on path (format probed when format is NULL, else explicit) and checks
- * that the disk is qcow2 or raw without a backing file or an external data file. */
-static int inspect_disk(const char *path, const char *format, struct api_reply *rep, json_t **ret) {
-        char *argv[] = { "qemu-img", "info", "--output=json", NULL, NULL, NULL, NULL };
-        size_t n = 3;
-        _cleanup_free_ char *fmtarg = format ? xasprintf("-f%s", format) : NULL;
-        if (fmtarg)
-                argv[n++] = fmtarg;
-        else
-                argv[n++] = "-U"; /* no lock needed to read a header */
-        argv[n++] = (char *) path;
-        _cleanup_free_ char *out = NULL, *err = NULL;
-        int r = proc_run(argv, QEMU_IMG_TIMEOUT_MS, &out, &err);
-        if (r < 0)
-                return api_error(rep, TIDE_E_BACKEND, "running qemu-img: %s", tide_strerror(r));
-        if (r != 0)
+int api_image_info_check(const char *path, int status, const char *out, const char *err, struct api_reply *rep,
+                         json_t **ret) {
+        int r = 0;
+        if (status != 0)
                 return api_error(rep, TIDE_E_INVALID, "'%s' is not a readable disk image: %.300s", path,
                                  err && *err ? err : "qemu-img failed");
-        _cleanup_json_ json_t *info = json_loads(out, 0, NULL);
+        _cleanup_json_ json_t *info = out ? json_loads(out, 0, NULL) : NULL;
         if (!json_is_object(info))
                 return api_error(rep, TIDE_E_BACKEND, "qemu-img gave no JSON for '%s'", path);
         const char *fmt = tide_json_str(info, "format", "");
@@ -65,6 +54,25 @@ static int inspect_disk(const char *path, const char *format, struct api_reply *
                 return r;
         *ret = TAKE_PTR(info);
         return 0;
+}
+
+/* Runs qemu-img info on path (format probed when format is NULL, else explicit) and checks
+ * that the disk is qcow2 or raw without a backing file or an external data file
+ * (api_image_info_check). */
+static int inspect_disk(const char *path, const char *format, struct api_reply *rep, json_t **ret) {
+        char *argv[] = { "qemu-img", "info", "--output=json", NULL, NULL, NULL, NULL };
+        size_t n = 3;
+        _cleanup_free_ char *fmtarg = format ? xasprintf("-f%s", format) : NULL;
+        if (fmtarg)
+                argv[n++] = fmtarg;
+        else
+                argv[n++] = "-U"; /* no lock needed to read a header */
+        argv[n++] = (char *) path;
+        _cleanup_free_ char *out = NULL, *err = NULL;
+        int r = proc_run(argv, QEMU_IMG_TIMEOUT_MS, &out, &err);
+        if (r < 0)
+                return api_error(rep, TIDE_E_BACKEND, "running qemu-img: %s", tide_strerror(r));
+        return api_image_info_check(path, r, out, err, rep, ret);
 }
 
 /* Copies src into dir/name after checking it is a regular file. */

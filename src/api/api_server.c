@@ -1,6 +1,7 @@
 /* api_server.c — libmicrohttpd servers on TCP and on the unix socket, body limits, the bearer
  * token check, route dispatch and JSON error replies. */
 #include "api.h"
+#include "api/api_internal.h"
 
 #include <errno.h>
 #include <microhttpd.h>
@@ -28,11 +29,12 @@ struct api {
         char *socket_path;
 };
 
-static const struct api_route *const route_tables[] = {
+const struct api_route *const api_route_tables[] = {
         api_flavor_routes, api_image_routes, api_instance_routes, api_host_routes, api_server_group_routes,
         api_group_routes, api_stack_routes,
         api_placement_routes, api_metrics_routes,
 };
+const size_t api_n_route_tables = ELEMENTSOF(api_route_tables);
 
 struct store *api_store(struct api_request *req) { return req->api->cfg.store; }
 const struct api_config *api_config(struct api_request *req) { return &req->api->cfg; }
@@ -61,8 +63,7 @@ int api_error(struct api_reply *rep, int code, const char *fmt, ...) {
         return code;
 }
 
-/* Matches path against pattern; fills params. */
-static bool match(const char *pattern, const char *path, const char **params, char *buf, size_t bufsz) {
+bool api_route_match(const char *pattern, const char *path, const char **params, char *buf, size_t bufsz) {
         size_t np = 0, used = 0;
         const char *p = pattern, *s = path;
         while (*p && *s) {
@@ -82,11 +83,6 @@ static bool match(const char *pattern, const char *path, const char **params, ch
         }
         return !*p && !*s;
 }
-
-struct request_state {
-        struct strbuf body;
-        bool too_large;
-};
 
 static enum MHD_Result send_reply(struct MHD_Connection *conn, struct api_reply *rep) {
         struct MHD_Response *resp;
@@ -125,8 +121,8 @@ static bool token_ok(struct MHD_Connection *conn, const char *token) {
         return diff == 0;
 }
 
-static void dispatch(struct api *api, struct MHD_Connection *conn, const char *method, const char *url,
-                     struct request_state *st, struct api_reply *rep) {
+void api_dispatch(struct api *api, struct MHD_Connection *conn, const char *method, const char *url,
+                  struct api_request_state *st, struct api_reply *rep) {
         struct api_request req = { .method = method, .path = url, .api = api, .conn = conn };
         if (st->too_large) {
                 api_error(rep, TIDE_E_TOO_LARGE, "request body over %d bytes", API_BODY_MAX);
@@ -135,9 +131,9 @@ static void dispatch(struct api *api, struct MHD_Connection *conn, const char *m
         char pbuf[1024];
         bool path_known = false;
         const struct api_route *route = NULL;
-        for (size_t t = 0; t < ELEMENTSOF(route_tables) && !route; t++)
-                for (const struct api_route *r = route_tables[t]; r->method && !route; r++) {
-                        if (!match(r->pattern, url, req.params, pbuf, sizeof pbuf))
+        for (size_t t = 0; t < api_n_route_tables && !route; t++)
+                for (const struct api_route *r = api_route_tables[t]; r->method && !route; r++) {
+                        if (!api_route_match(r->pattern, url, req.params, pbuf, sizeof pbuf))
                                 continue;
                         path_known = true;
                         if (streq(r->method, method))
@@ -170,7 +166,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls) {
         struct listener *l = cls;
-        struct request_state *st = *con_cls;
+        struct api_request_state *st = *con_cls;
 
         if (!st) {
                 st = xcalloc(1, sizeof *st);
@@ -200,14 +196,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
         int64_t t0 = mono_us();
         struct api_reply rep = {};
-        dispatch(l->api, conn, method, url, st, &rep);
+        api_dispatch(l->api, conn, method, url, st, &rep);
         log_debug("%s %s -> %d (%lld us)", method, url, rep.status, (long long) (mono_us() - t0));
         return send_reply(conn, &rep);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
-        struct request_state *st = *con_cls;
+        struct api_request_state *st = *con_cls;
         if (!st)
                 return;
         strbuf_clear(&st->body);

@@ -215,6 +215,15 @@ const struct cli_command *cli_command_find(const struct cli_command *table, size
 bool cli_verb_is_group(const struct cli_command *table, size_t n, const char *noun,
                        const char *word);
 
+/* tide's command table (cli_commands.c): cli_n_commands rows, in the order the help lists
+ * them. */
+extern const struct cli_command cli_commands[];
+extern const size_t cli_n_commands;
+/* The command of a noun that has no verbs ("tide metrics"), or NULL. */
+const struct cli_command *cli_noun_command(const char *noun);
+/* Whether some command has that noun. */
+bool cli_noun_exists(const char *noun);
+
 /* What cli_args_parse() found besides plain success. */
 enum {
         CLI_ARGS_OK = 0,

@@ -1,4 +1,5 @@
-/* tide.c — the tide command-line client: global options, the command table, dispatch.
+/* tide.c — the tide command-line client: global options, help and dispatch over the command
+ * table (cli_commands.c).
  *
  *   tide [--url URL] [--token TOKEN] [--socket PATH] NOUN VERB [ARGS]
  *
@@ -19,168 +20,9 @@
 #define DEFAULT_STATE_DIR "/var/lib/tide"
 #define TOKEN_FILE_MAX 4096
 
-#define O(x) CLI_F(CLI_OPT_##x)
-#define FORMAT_USAGE "[-f table|json]"
-#define WAIT_USAGE "[--wait [--timeout SECONDS]]"
-#define RATIO_USAGE "[--cpu-ratio X] [--ram-ratio X] [--disk-ratio X] [--reserved-cpus N] " \
-        "[--reserved-ram MIB]"
-#define RATIO_OPTIONS (O(CPU_RATIO) | O(RAM_RATIO) | O(DISK_RATIO) | O(RESERVED_CPUS) | \
-                       O(RESERVED_RAM))
-#define HOST_SET_OPTIONS (O(LABEL) | O(UNLABEL) | RATIO_OPTIONS | O(DRAIN) | O(UNDRAIN) | \
-                          O(ELASTIC))
-#define POLICY_USAGE "[--cpu-reservation CORES] [--cpu-limit CORES] [--mem-reservation MIB] " \
-        "[--mem-limit MIB] [--elastic on|off]"
-#define POLICY_OPTIONS (O(CPU_RESERVATION) | O(CPU_LIMIT) | O(MEM_RESERVATION) | O(MEM_LIMIT) | \
-                        O(ELASTIC))
-#define STATS_USAGE "[--limit N] " FORMAT_USAGE
-#define PLACEMENT_SET_OPTIONS (RATIO_OPTIONS | O(MODE) | O(WEIGHT))
-#define GROUP_SIZE_USAGE "[--min N] [--max N] [--desired N]"
-#define GROUP_SIZE_OPTIONS (O(MIN_SIZE) | O(MAX_SIZE) | O(DESIRED))
-#define SCALING_OPTIONS (O(METRIC) | O(ABOVE) | O(BELOW) | O(ADJUST) | O(STAT) | O(FOR) | \
-                         O(COOLDOWN) | O(VICTIM) | O(POLICY_NAME))
-
-/* Rows: noun, verb ("" for a noun with no verbs), handler, operands (NULL: none), options
- * accepted, options required, usage, help,
- * and the options at least one of which a settings change needs (0: none). */
-static const struct cli_command commands[] = {
-        { "flavor", "create", cli_flavor_create, "NAME",
-          O(VCPUS) | O(RAM) | O(DISK_GIB) | O(MAX_VCPUS) | O(MAX_RAM) | O(CPU_POLICY) |
-                  O(HUGEPAGES) | O(FORMAT),
-          O(VCPUS) | O(RAM) | O(DISK_GIB),
-          "NAME --vcpus N --ram MIB --disk GIB [--max-vcpus N] [--max-ram MIB] "
-          "[--cpu-policy shared|dedicated] [--hugepages] " FORMAT_USAGE,
-          "Create a flavor: a VM size, the maxima a VM of it may grow to, and its placement.",
-          0 },
-        { "flavor", "list", cli_flavor_list, NULL, O(FORMAT), 0, FORMAT_USAGE,
-          "List the flavors.", 0 },
-        { "flavor", "show", cli_flavor_show, "NAME", O(FORMAT), 0, "NAME " FORMAT_USAGE,
-          "Show one flavor, by name or id.", 0 },
-        { "flavor", "delete", cli_flavor_delete, "NAME", 0, 0, "NAME",
-          "Delete a flavor that no instance uses.", 0 },
-
-        { "image", "create", cli_image_create, "NAME",
-          O(DISK_FILE) | O(KERNEL) | O(INITRD) | O(CMDLINE) | O(FORMAT), O(DISK_FILE),
-          "NAME --disk FILE [--kernel FILE [--initrd FILE] [--cmdline STR]] " FORMAT_USAGE,
-          "Register an image: tided copies the files (read on its host) into its image store.",
-          0 },
-        { "image", "list", cli_image_list, NULL, O(FORMAT), 0, FORMAT_USAGE,
-          "List the images.", 0 },
-        { "image", "show", cli_image_show, "NAME", O(FORMAT), 0, "NAME " FORMAT_USAGE,
-          "Show one image, by name or id.", 0 },
-        { "image", "delete", cli_image_delete, "NAME", 0, 0, "NAME",
-          "Delete an image that no instance uses.", 0 },
-
-        { "instance", "create", cli_instance_create, "NAME",
-          O(FLAVOR) | O(IMAGE) | O(USER_DATA) | O(PRIORITY) | POLICY_OPTIONS | O(HA) | O(HINT) |
-                  O(GROUP) | O(DRY_RUN) | O(WAIT) | O(TIMEOUT) | O(FORMAT),
-          O(FLAVOR) | O(IMAGE),
-          "NAME --flavor FLAVOR --image IMAGE [--user-data FILE] "
-          "[--priority N|low|normal|high] " POLICY_USAGE " [--ha] [--hint KEY=VALUE]... "
-          "[--group NAME] [--dry-run | --wait [--timeout SECONDS]] " FORMAT_USAGE,
-          "Create and start an instance; with --dry-run, only show where it would go.", 0 },
-        { "instance", "list", cli_instance_list, NULL, O(FORMAT), 0, FORMAT_USAGE,
-          "List the instances.", 0 },
-        { "instance", "show", cli_instance_show, "NAME", O(FORMAT), 0, "NAME " FORMAT_USAGE,
-          "Show one instance, by name or id.", 0 },
-        { "instance", "set", cli_instance_set, "NAME", O(PRIORITY) | POLICY_OPTIONS | O(FORMAT), 0,
-          "NAME [--priority N|low|normal|high] " POLICY_USAGE " " FORMAT_USAGE,
-          "Change an instance's elastic policy; 'default' as a value resets one.",
-          O(PRIORITY) | POLICY_OPTIONS },
-        { "instance", "stats", cli_instance_stats, "NAME", O(STATS_LIMIT) | O(FORMAT), 0,
-          "NAME " STATS_USAGE,
-          "Show an instance's measured CPU and memory, then its recent history.", 0 },
-        { "instance", "start", cli_instance_start, "NAME", O(WAIT) | O(TIMEOUT) | O(FORMAT), 0,
-          "NAME " WAIT_USAGE " " FORMAT_USAGE, "Start a stopped instance.", 0 },
-        { "instance", "stop", cli_instance_stop, "NAME", O(WAIT) | O(TIMEOUT) | O(FORMAT), 0,
-          "NAME " WAIT_USAGE " " FORMAT_USAGE, "Stop an instance.", 0 },
-        { "instance", "reboot", cli_instance_reboot, "NAME", O(WAIT) | O(TIMEOUT) | O(FORMAT), 0,
-          "NAME " WAIT_USAGE " " FORMAT_USAGE, "Reboot an instance.", 0 },
-        { "instance", "delete", cli_instance_delete, "NAME", O(WAIT) | O(TIMEOUT), 0,
-          "NAME " WAIT_USAGE, "Delete an instance and its disk.", 0 },
-        { "instance", "console", cli_instance_console, "NAME", O(FOLLOW), 0, "NAME [--follow]",
-          "Print the instance's serial console log.", 0 },
-
-        { "host", "list", cli_host_list, NULL, O(FORMAT), 0, FORMAT_USAGE,
-          "List the hosts.", 0 },
-        { "host", "show", cli_host_show, "NAME", O(FORMAT), 0, "NAME " FORMAT_USAGE,
-          "Show one host: its NUMA nodes, settings and allocation.", 0 },
-        { "host", "set", cli_host_set, "NAME", HOST_SET_OPTIONS | O(FORMAT), 0,
-          "NAME [--label KEY=VALUE]... [--unlabel KEY]... " RATIO_USAGE " [--drain|--undrain] "
-          "[--elastic on|off] " FORMAT_USAGE,
-          "Change a host's labels, ratios, reserves, draining or elastic loop.",
-          HOST_SET_OPTIONS },
-        { "host", "stats", cli_host_stats, "NAME", O(STATS_LIMIT) | O(FORMAT), 0,
-          "NAME " STATS_USAGE,
-          "Show a host's measured CPU, memory and load, then their recent history.", 0 },
-
-        { "placement", "explain", cli_placement_explain, "NAME", O(FORMAT), 0,
-          "NAME " FORMAT_USAGE,
-          "Show an instance's placement, and where it would go now, host by host.", 0 },
-        { "placement", "config show", cli_placement_config_show, NULL, O(FORMAT), 0,
-          FORMAT_USAGE, "Show the cluster's placement settings.", 0 },
-        { "placement", "config set", cli_placement_config_set, NULL,
-          PLACEMENT_SET_OPTIONS | O(FORMAT), 0,
-          RATIO_USAGE " [--mode spread|pack] [--weight NAME=X]... " FORMAT_USAGE,
-          "Change the cluster's placement settings.", PLACEMENT_SET_OPTIONS },
-
-        { "server-group", "create", cli_server_group_create, "NAME", O(POLICY) | O(FORMAT),
-          O(POLICY), "NAME --policy affinity|anti-affinity|soft-affinity|soft-anti-affinity "
-          FORMAT_USAGE, "Create a server group, whose members are kept together or apart.", 0 },
-        { "server-group", "list", cli_server_group_list, NULL, O(FORMAT), 0, FORMAT_USAGE,
-          "List the server groups.", 0 },
-        { "server-group", "show", cli_server_group_show, "NAME", O(FORMAT), 0,
-          "NAME " FORMAT_USAGE, "Show a server group and where its members are.", 0 },
-        { "server-group", "delete", cli_server_group_delete, "NAME", 0, 0, "NAME",
-          "Delete a server group that has no members.", 0 },
-
-        { "group", "create", cli_group_create, "NAME",
-          O(FLAVOR) | O(IMAGE) | O(USER_DATA) | GROUP_SIZE_OPTIONS | O(PRIORITY) | O(ELASTIC) |
-                  O(NO_SPREAD) | O(FORMAT),
-          O(FLAVOR) | O(IMAGE),
-          "NAME --flavor FLAVOR --image IMAGE [--user-data FILE] " GROUP_SIZE_USAGE " "
-          "[--priority N|low|normal|high] [--elastic on|off] [--no-spread] " FORMAT_USAGE,
-          "Create an autoscaling group: tided keeps its desired number of members, NAME-1, ...",
-          0 },
-        { "group", "list", cli_group_list, NULL, O(FORMAT), 0, FORMAT_USAGE,
-          "List the autoscaling groups.", 0 },
-        { "group", "show", cli_group_show, "NAME", O(FORMAT), 0, "NAME " FORMAT_USAGE,
-          "Show a group: members, policies as the autoscaler sees them, decisions, events.",
-          0 },
-        { "group", "set", cli_group_set, "NAME", GROUP_SIZE_OPTIONS | O(FORMAT), 0,
-          "NAME " GROUP_SIZE_USAGE " " FORMAT_USAGE,
-          "Change a group's size: its bounds, or the members wanted now.", GROUP_SIZE_OPTIONS },
-        { "group", "delete", cli_group_delete, "NAME", 0, 0, "NAME",
-          "Delete a group and its members.", 0 },
-        { "group", "policy add", cli_group_policy_add, "GROUP", SCALING_OPTIONS | O(FORMAT),
-          O(METRIC) | O(ADJUST),
-          "GROUP --metric cpu|memory|FIGURE --above X|--below X --adjust +N|-N|=N|+N%|-N% "
-          "[--stat avg|max|min] [--for DURATION] [--cooldown DURATION] "
-          "[--victim newest|oldest|least-loaded] [--name NAME] " FORMAT_USAGE,
-          "Add a scaling policy: when the members' metric stays above or below X, resize.", 0 },
-        { "group", "policy delete", cli_group_policy_delete, "GROUP POLICY", 0, 0,
-          "GROUP POLICY", "Delete a group's scaling policy.", 0 },
-
-        { "stack", "create", cli_stack_create, "NAME", O(TEMPLATE) | O(PARAMETER) | O(FORMAT), O(TEMPLATE),
-          "NAME --template FILE [--parameter KEY=VALUE]... " FORMAT_USAGE,
-          "Create the autoscaling groups of a Heat template (named NAME-<resource>), all or none.", 0 },
-        { "stack", "list", cli_stack_list, NULL, O(FORMAT), 0, FORMAT_USAGE, "List the stacks.", 0 },
-        { "stack", "show", cli_stack_show, "NAME", O(FORMAT), 0, "NAME " FORMAT_USAGE,
-          "Show a stack: its parameters and its groups.", 0 },
-        { "stack", "delete", cli_stack_delete, "NAME", 0, 0, "NAME", "Delete a stack with its groups and their members.",
-          0 },
-        { "event", "list", cli_event_list, NULL,
-          O(INSTANCE) | O(EVENT_GROUP) | O(LIMIT) | O(FORMAT), 0,
-          "[--instance NAME | --group NAME] [--limit N] " FORMAT_USAGE,
-          "List events, oldest first.", 0 },
-
-        /* A noun's own command: no verb. */
-        { "metrics", "", cli_metrics, NULL, 0, 0, "",
-          "Print tided's Prometheus metrics (GET /metrics) as they are.", 0 },
-};
-
 static void print_commands(FILE *f, const char *noun) {
-        for (size_t i = 0; i < ELEMENTSOF(commands); i++) {
-                const struct cli_command *c = &commands[i];
+        for (size_t i = 0; i < cli_n_commands; i++) {
+                const struct cli_command *c = &cli_commands[i];
                 if (noun && !streq(c->noun, noun))
                         continue;
                 fprintf(f, "  tide %s%s%s%s%s\n", c->noun, *c->verb ? " " : "", c->verb,
@@ -210,25 +52,10 @@ static void main_help(FILE *f) {
 
 static void noun_help(FILE *f, const char *noun) {
         fprintf(f, "Usage: tide %s VERB ...\n\nCommands:\n", noun);
-        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
-                if (streq(commands[i].noun, noun))
-                        fprintf(f, "  %-14s %s\n", commands[i].verb, commands[i].help);
+        for (size_t i = 0; i < cli_n_commands; i++)
+                if (streq(cli_commands[i].noun, noun))
+                        fprintf(f, "  %-14s %s\n", cli_commands[i].verb, cli_commands[i].help);
         fprintf(f, "\nRun 'tide %s VERB --help' for a command's options.\n", noun);
-}
-
-/* The command of a noun that has no verbs ("tide metrics"), or NULL. */
-static const struct cli_command *noun_command(const char *noun) {
-        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
-                if (streq(commands[i].noun, noun) && !*commands[i].verb)
-                        return &commands[i];
-        return NULL;
-}
-
-static bool noun_exists(const char *noun) {
-        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
-                if (streq(commands[i].noun, noun))
-                        return true;
-        return false;
 }
 
 static const char *env(const char *name) {
@@ -275,9 +102,9 @@ static int find_verb(int nwords, char **words, const struct cli_command **ret_cm
                 noun_help(stdout, noun);
                 return CLI_EXIT_OK;
         }
-        const struct cli_command *cmd = cli_command_find(commands, ELEMENTSOF(commands), noun,
+        const struct cli_command *cmd = cli_command_find(cli_commands, cli_n_commands, noun,
                                                          nwords - 1, words + 1, ret_nwords);
-        if (!cmd && cli_verb_is_group(commands, ELEMENTSOF(commands), noun, verb)) {
+        if (!cmd && cli_verb_is_group(cli_commands, cli_n_commands, noun, verb)) {
                 /* "tide placement config", "... config --help", "... config bogus" */
                 const char *next = nwords > 2 ? words[2] : NULL;
                 if (next && (streq(next, "-h") || streq(next, "--help"))) {
@@ -341,9 +168,9 @@ static int run(int argc, char **argv) {
                 return CLI_EXIT_USAGE;
         }
         const char *noun = argv[optind];
-        if (!noun_exists(noun))
+        if (!cli_noun_exists(noun))
                 return usage_error("unknown command '%s'", noun);
-        const struct cli_command *cmd = noun_command(noun);
+        const struct cli_command *cmd = cli_noun_command(noun);
         int nwords = 0;
         if (!cmd) {
                 int status = find_verb(argc - optind, argv + optind, &cmd, &nwords);

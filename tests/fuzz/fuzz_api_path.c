@@ -1,25 +1,29 @@
-/* fuzz_api_path.c — tided's route matcher (api_server.c's match()) on arbitrary request paths,
- * against every pattern of the real route tables, as dispatch() runs it.
+/* fuzz_api_path.c — tided's route matcher (api_route_match(), api_internal.h) on arbitrary
+ * request paths, against every pattern of the real route tables (api_route_tables), as
+ * api_dispatch() runs it.
  *
- * match() and the route table list are static in api_server.c, and the change asked for here
- * leaves src/ alone, so this file includes api_server.c itself (its non-static functions are
- * then defined here, and the linker takes no api_server.o from libtide-api.a). No
- * libmicrohttpd server is started: only match() runs. The query string and the percent-decoding
- * of the path are libmicrohttpd's (tided sees the decoded path without the query), and no
- * handler runs (they need a store); handlers' bodies are fuzz_model's.
+ * No libmicrohttpd server is started: only the matcher and, for paths no route takes,
+ * api_dispatch() run. The query string and the percent-decoding of the path are
+ * libmicrohttpd's (tided sees the decoded path without the query), and no handler runs (they
+ * need a store); handlers' bodies are fuzz_model's.
  *
  * Input: "METHOD PATH" (the method up to the first space; without a space the method is GET
  * and the whole input is the path), cut at the first NUL as a C string from libmicrohttpd is.
  *
  * Checks, for every pattern that matches: the parameters are as many as the pattern's {}, each
  * non-empty and without '/', and putting them back into the pattern gives the path again; the
- * route dispatch() picks (the first of the method) is the only one of that method that matches,
- * so that no route is shadowed by another. When no route of the method matches, dispatch() itself
- * runs (it answers 404 or 405 without a handler) and its reply must be a JSON error. */
-#include "api/api_server.c"
-
+ * route api_dispatch() picks (the first of the method) is the only one of that method that
+ * matches, so that no route is shadowed by another. When no route of the method matches,
+ * api_dispatch() runs (it answers 404 or 405 without a handler) and its reply must be a JSON
+ * error. */
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_internal.h"
+#include "common/strbuf.h"
+#include "common/util.h"
 
 #include "fuzz_common.h"
 
@@ -63,11 +67,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 *sp = 0;
 
         const struct api_route *chosen = NULL;
-        for (size_t t = 0; t < ELEMENTSOF(route_tables); t++)
-                for (const struct api_route *r = route_tables[t]; r->method; r++) {
+        for (size_t t = 0; t < api_n_route_tables; t++)
+                for (const struct api_route *r = api_route_tables[t]; r->method; r++) {
                         const char *params[4] = { 0 };
                         char pbuf[1024];
-                        if (!match(r->pattern, url, params, pbuf, sizeof pbuf))
+                        if (!api_route_match(r->pattern, url, params, pbuf, sizeof pbuf))
                                 continue;
                         size_t n = holes(r->pattern);
                         for (size_t i = 0; i < ELEMENTSOF(params); i++) {
@@ -88,14 +92,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         }
                 }
         if (!chosen) {
-                struct request_state st = { .body = STRBUF_INIT(API_BODY_MAX) };
+                struct api_request_state st = { .body = STRBUF_INIT(API_BODY_MAX) };
                 struct api_reply rep = { 0 };
-                dispatch(NULL, NULL, method, url, &st, &rep);
+                api_dispatch(NULL, NULL, method, url, &st, &rep);
                 if (rep.status != 404 && rep.status != 405)
-                        fail("(none)", url, "dispatch() without a route answers neither 404 nor 405");
+                        fail("(none)", url, "api_dispatch() without a route answers neither 404 nor 405");
                 /* The message holds the path, which need not be UTF-8: still a JSON reply. */
                 if (!json_is_string(json_object_get(json_object_get(rep.json, "error"), "message")))
-                        fail("(none)", url, "dispatch()'s error reply has no JSON error message");
+                        fail("(none)", url, "api_dispatch()'s error reply has no JSON error message");
                 json_decref(rep.json);
         }
         free(in);

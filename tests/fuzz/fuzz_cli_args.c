@@ -1,10 +1,9 @@
 /* fuzz_cli_args.c — the tide client's command lookup and option parser (cli_command_find(),
- * cli_verb_is_group(), cli_args_parse(), cli_command_help()) on arbitrary command lines,
- * against the real command table.
+ * cli_verb_is_group(), cli_noun_command(), cli_args_parse(), cli_command_help()) on arbitrary
+ * command lines, against the real command table (cli_commands, cli.h).
  *
- * The command table is static in tide.c, and src/ is left alone here, so this file includes
- * tide.c with its main() renamed; nothing of tide.c but its table and lookups runs (no HTTP,
- * no environment, no output but the help, which goes to /dev/null).
+ * Nothing but the table, its lookups and the parsers runs (no HTTP, no environment, no output
+ * but the help, which goes to /dev/null).
  *
  * Input: the words after "tide", split on NUL or newline: NOUN VERB [ARGS...] (a noun without
  * verbs, "metrics", takes its ARGS directly). The command is found as tide.c's run() finds it;
@@ -14,13 +13,15 @@
  *
  * Checks: cli_args_parse() returns OK, HELP or -EINVAL, with a message exactly when -EINVAL;
  * on OK the operands are there, non-empty, and every required option was given. */
-#define main tide_main
-int tide_main(int argc, char **argv);
-#include "cli/tide.c"
-#undef main
-
+#include <errno.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "common/util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -111,15 +112,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         for (int i = 0; i < nwords; i++)
                 small_parsers(words[i]);
 
-        if (nwords >= 1 && noun_exists(words[0])) {
+        if (nwords >= 1 && cli_noun_exists(words[0])) {
                 const char *noun = words[0];
-                const struct cli_command *cmd = noun_command(noun);
+                const struct cli_command *cmd = cli_noun_command(noun);
                 int verb_words = 0;
                 if (!cmd && nwords >= 2) {
-                        cmd = cli_command_find(commands, ELEMENTSOF(commands), noun, nwords - 1, words + 1,
+                        cmd = cli_command_find(cli_commands, cli_n_commands, noun, nwords - 1, words + 1,
                                                &verb_words);
                         if (!cmd)
-                                (void) cli_verb_is_group(commands, ELEMENTSOF(commands), noun, words[1]);
+                                (void) cli_verb_is_group(cli_commands, cli_n_commands, noun, words[1]);
                         else if (verb_words < 1 || verb_words > 2 || !streq(cmd->noun, noun))
                                 fail("cli_command_find gave a command of another noun or a bad word count",
                                      noun);
