@@ -597,10 +597,19 @@ static int cmp_oldest(const void *x, const void *y) {
 }
 
 /* The member's own events (its instance.* ones and the group's about it) agree that it was
- * stopped before it was deleted, and deleted because it was stopped. */
+ * stopped before it was deleted, and deleted because it was stopped. The agent writes
+ * instance.deleted just after it removes the record: waited for, not assumed. */
 static void check_leaver_events(const struct leaver *l) {
-        json_t *ev;
-        CHECK_OK(model_event_list(store, l->id, EVENTS_MAX, &ev));
+        json_t *ev = NULL;
+        for (int64_t t0 = mono_ms();; sleep_ms(POLL_MS)) {
+                json_decref(ev);
+                CHECK_OK(model_event_list(store, l->id, EVENTS_MAX, &ev));
+                json_t *deleted = events_of(ev, "instance.deleted", NULL);
+                size_t n = json_array_size(deleted);
+                json_decref(deleted);
+                if (n > 0 || mono_ms() - t0 > RUNNING_TIMEOUT_MS)
+                        break;
+        }
         json_t *leaving = events_of(ev, "group.member_leaving", NULL), *stopped = events_of(ev, "instance.stopped", NULL);
         json_t *removed = events_of(ev, "group.member_removed", NULL), *deleted = events_of(ev, "instance.deleted", NULL);
         if (json_array_size(leaving) != 1 || json_array_size(stopped) != 1 || json_array_size(removed) != 1 ||
