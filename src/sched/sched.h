@@ -71,14 +71,6 @@
 #define SCHED_MAX_LABELS 16
 #define SCHED_MAX_HINTS 8
 
-/* CPU sets are common/cpuset.h's. sched_place.c still spells them with placement's former
- * names, kept for it alone until its split lands; other code uses struct cpuset and cpuset_*. */
-typedef struct cpuset sched_cpuset;
-#define sched_cpuset_set cpuset_set
-#define sched_cpuset_clear cpuset_clear
-#define sched_cpuset_has cpuset_has
-#define sched_cpuset_count cpuset_count
-
 enum sched_filter {
         SCHED_F_STATE,          /* host down or draining */
         SCHED_F_HINT,           /* host=NAME or a label hint does not match */
