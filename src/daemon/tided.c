@@ -1,6 +1,10 @@
-/* tided — tide's daemon: on one host it runs the API, the agent and (later) the controllers on
- * the embedded SQLite store and libvirt's embedded QEMU driver. Logs to stderr; SIGTERM or SIGINT
- * stop it cleanly and leave the VMs running. */
+/* tided — tide's daemon: on one host it runs the API, the agent and the controllers (the
+ * autoscaler) on the embedded SQLite store and libvirt's embedded QEMU driver. Logs to stderr;
+ * SIGTERM or SIGINT stop it cleanly and leave the VMs running.
+ *
+ * main: the options (parse_args), the state directory, what the services run on (host_open:
+ * token, store, placement cache, metrics, hypervisor or simulated hosts), the services of
+ * services[] started in order, a wait for a signal, the services stopped in reverse order. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -79,7 +83,20 @@ static int ensure_token(const char *state_dir, char **ret) {
         return 0;
 }
 
-int main(int argc, char **argv) {
+/* The command line. */
+struct options {
+        const char *state_dir;     /* as given; main resolves it */
+        const char *listen;        /* NULL: no TCP */
+        const char *uri, *store_url;
+        const char *host_name;     /* the given one, or hostname[] */
+        int64_t shutdown_s, sim_hosts;
+        const char *sim_shape;
+        char hostname[256];
+};
+
+/* Parses argv into *o. Returns 1 to run, 0 when it has printed the help, -EINVAL on a usage
+ * error (told on stderr). */
+static int parse_args(int argc, char **argv, struct options *o) {
         enum { OPT_STATE = 256, OPT_LISTEN, OPT_URI, OPT_STORE, OPT_HOST, OPT_SHUTDOWN, OPT_DEBUG, OPT_SIM_HOSTS,
                OPT_SIM_SHAPE };
         static const struct option opts[] = {
@@ -95,74 +112,230 @@ int main(int argc, char **argv) {
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
-        const char *state_arg = DEFAULT_STATE_DIR, *listen = API_DEFAULT_LISTEN, *uri = NULL, *store_url = NULL;
-        const char *host_arg = NULL;
-        int64_t shutdown_s = 30, sim_hosts = 0;
-        const char *sim_shape = "cpus=16,numa=2,mem_mib=65536,disk_gib=1000";
         int c;
-        log_set_ident("tided");
 
+        *o = (struct options) {
+                .state_dir = DEFAULT_STATE_DIR,
+                .listen = API_DEFAULT_LISTEN,
+                .shutdown_s = 30,
+                .sim_shape = "cpus=16,numa=2,mem_mib=65536,disk_gib=1000",
+        };
         while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
                 switch (c) {
-                case OPT_STATE: state_arg = optarg; break;
-                case OPT_LISTEN: listen = streq(optarg, "none") ? NULL : optarg; break;
-                case OPT_URI: uri = optarg; break;
-                case OPT_STORE: store_url = optarg; break;
-                case OPT_HOST: host_arg = optarg; break;
+                case OPT_STATE: o->state_dir = optarg; break;
+                case OPT_LISTEN: o->listen = streq(optarg, "none") ? NULL : optarg; break;
+                case OPT_URI: o->uri = optarg; break;
+                case OPT_STORE: o->store_url = optarg; break;
+                case OPT_HOST: o->host_name = optarg; break;
                 case OPT_SHUTDOWN:
-                        if (parse_int64(optarg, 1, 3600, &shutdown_s) < 0) {
+                        if (parse_int64(optarg, 1, 3600, &o->shutdown_s) < 0) {
                                 fprintf(stderr, "tided: --shutdown-timeout needs seconds from 1 to 3600\n");
-                                return 2;
+                                return -EINVAL;
                         }
                         break;
                 case OPT_DEBUG: log_set_level(LOG_LVL_DEBUG); break;
                 case OPT_SIM_HOSTS:
-                        if (parse_int64(optarg, 1, SIM_HOSTS_MAX, &sim_hosts) < 0) {
+                        if (parse_int64(optarg, 1, SIM_HOSTS_MAX, &o->sim_hosts) < 0) {
                                 fprintf(stderr, "tided: --sim-hosts needs a count from 1 to %d\n", SIM_HOSTS_MAX);
-                                return 2;
+                                return -EINVAL;
                         }
                         break;
-                case OPT_SIM_SHAPE: sim_shape = optarg; break;
+                case OPT_SIM_SHAPE: o->sim_shape = optarg; break;
                 case 'h': usage(stdout); return 0;
-                default: usage(stderr); return 2;
+                default: usage(stderr); return -EINVAL;
                 }
         }
         if (optind < argc) {
                 fprintf(stderr, "tided: unexpected argument '%s'\n", argv[optind]);
                 usage(stderr);
-                return 2;
+                return -EINVAL;
         }
+        if (!o->host_name) {
+                gethostname(o->hostname, sizeof o->hostname - 1);
+                o->host_name = o->hostname;
+        }
+        if (!model_name_valid(o->host_name)) {
+                fprintf(stderr, "tided: host name '%s' is not a valid name; pass --host-name\n", o->host_name);
+                return -EINVAL;
+        }
+        return 1;
+}
 
-        char hostname[256] = "";
-        if (!host_arg) {
-                gethostname(hostname, sizeof hostname - 1);
-                host_arg = hostname;
-        }
-        if (!model_name_valid(host_arg)) {
-                fprintf(stderr, "tided: host name '%s' is not a valid name; pass --host-name\n", host_arg);
-                return 2;
-        }
-
-        int r = mkdir_p(state_arg, 0755);
-        if (r < 0) {
-                log_error_errno(r, "creating %s: %m", state_arg);
-                return 1;
-        }
-        _cleanup_free_ char *state_dir = realpath(state_arg, NULL);
-        if (!state_dir) {
-                log_error_errno(-errno, "resolving %s: %m", state_arg);
-                return 1;
-        }
+/* Creates the state directory; ret gets its absolute path (caller frees). libvirt's log goes
+ * to a file in it: libvirt logs every error it raises, also those tided expects and handles (a
+ * domain already gone); the driver hands them to tided, which logs what matters once. Set
+ * before any thread starts. */
+static int state_dir_prepare(const char *dir, char **ret) {
+        int r = mkdir_p(dir, 0755);
+        if (r < 0)
+                return log_error_errno(r, "creating %s: %m", dir);
+        _cleanup_free_ char *state_dir = realpath(dir, NULL);
+        if (!state_dir)
+                return log_error_errno(-errno, "resolving %s: %m", dir);
         (void) chmod(state_dir, 0755);
 
-        /* libvirt logs every error it raises, also those tided expects and handles (a domain
-         * already gone); the driver hands them to tided, which logs what matters once. libvirt's
-         * own log goes to a file, set before any thread starts. */
         _cleanup_free_ char *libvirt_log = xasprintf("4:file:%s/libvirt.log", state_dir);
         setenv("LIBVIRT_LOG_OUTPUTS", libvirt_log, 0);
+        *ret = TAKE_PTR(state_dir);
+        return 0;
+}
+
+/* What tided runs on: opened by host_open(), then the services' handles (services[]), all
+ * released by host_close(). */
+struct tided {
+        const struct options *opt;
+        const char *state_dir;
+        char *token;
+        char *sock;
+        struct metrics *metrics;
+        struct store *store;
+        struct sched_cache *sched_cache;
+        struct hv_conn *hv;                /* this machine's hypervisor, or NULL */
+        struct hv_conn **sims;             /* or opt->sim_hosts simulated hosts */
+        struct agent_host_config *hosts;   /* what the agent runs: hv or the sims */
+        size_t n_hosts;
+        struct agent *agent;
+        struct autoscaler *autoscaler;
+        struct api *api;
+};
+
+/* Simulated hosts stand in for this machine's hypervisor. */
+static int sims_open(struct tided *t) {
+        const struct options *o = t->opt;
+        t->sims = xcalloc((size_t) o->sim_hosts, sizeof *t->sims);
+        t->hosts = xcalloc((size_t) o->sim_hosts, sizeof *t->hosts);
+        _cleanup_free_ char *query = xstrdup(o->sim_shape);
+        for (char *p = query; *p; p++)
+                if (*p == ',')
+                        *p = '&';
+        for (int64_t i = 0; i < o->sim_hosts; i++) {
+                _cleanup_free_ char *sim_uri = xasprintf("sim:///sim-%lld?%s", (long long) i + 1, query);
+                int r = hv_sim_driver.open(sim_uri, t->state_dir, &t->sims[i]);
+                if (r < 0)
+                        return log_error_errno(r, "simulated host: %m (--sim-shape '%s': %s)", o->sim_shape,
+                                               hv_last_error());
+                t->hosts[t->n_hosts++] = (struct agent_host_config) { .name = NULL, .hv = t->sims[i] };
+        }
+        log_info("running %lld simulated hosts of shape %s", (long long) o->sim_hosts, o->sim_shape);
+        return 0;
+}
+
+/* Opens what the services run on: the admin token, the store, placement's cache of the hosts,
+ * the metrics, and the hypervisor (or the simulated hosts). On failure, host_close() releases
+ * what was opened. */
+static int host_open(struct tided *t) {
+        const struct options *o = t->opt;
+        _cleanup_free_ char *default_store = xasprintf("sqlite:%s/store.db", t->state_dir);
+        const char *store_url = o->store_url ? o->store_url : default_store;
+        int r;
+
+        t->sock = xasprintf("%s/tided.sock", t->state_dir);
+        t->metrics = metrics_new(0);
+        r = ensure_token(t->state_dir, &t->token);
+        if (r < 0)
+                return r;
+        r = store_open(store_url, &t->store);
+        if (r < 0)
+                return log_error_errno(r, "opening the store %s: %m", store_url);
+        /* Placement's view of the hosts, shared by the API's threads and the autoscaler's. */
+        (void) sched_cache_new(t->store, &t->sched_cache);
+        if (o->sim_hosts > 0)
+                return sims_open(t);
+        r = hv_driver_for_uri(o->uri)->open(o->uri, t->state_dir, &t->hv);
+        if (r < 0)
+                return log_error_errno(r, "connecting to libvirt: %m (%s)", hv_last_error());
+        t->hosts = xcalloc(1, sizeof *t->hosts);
+        t->hosts[t->n_hosts++] = (struct agent_host_config) { .name = o->host_name, .hv = t->hv };
+        return 0;
+}
+
+static void host_close(struct tided *t) {
+        if (t->hv)
+                hv_conn_driver(t->hv)->close(t->hv);
+        for (size_t i = 0; t->sims && i < (size_t) t->opt->sim_hosts; i++)
+                if (t->sims[i])
+                        hv_conn_driver(t->sims[i])->close(t->sims[i]);
+        free(t->sims);
+        free(t->hosts);
+        sched_cache_free(t->sched_cache);   /* after its users, before the store its watches are on */
+        store_free(t->store);
+        metrics_free(t->metrics);
+        free(t->sock);
+        free(t->token);
+}
+
+/* The services, each with its own threads: the agent, the controllers (the autoscaler), the API. */
+
+static int agent_start(struct tided *t) {
+        struct agent_config cfg = {
+                .store = t->store, .hosts = t->hosts, .n_hosts = t->n_hosts, .state_dir = t->state_dir,
+                .shutdown_timeout_ms = (int) t->opt->shutdown_s * 1000, .metrics = t->metrics,
+                .placement = &agent_placement,
+        };
+        return agent_new(&cfg, &t->agent);
+}
+
+static void agent_stop(struct tided *t) {
+        agent_free(t->agent);
+}
+
+static int autoscaler_start(struct tided *t) {
+        struct autoscaler_config cfg = { .store = t->store, .metrics = t->metrics, .sched_cache = t->sched_cache };
+        return autoscaler_new(&cfg, &t->autoscaler);
+}
+
+static void autoscaler_stop(struct tided *t) {
+        autoscaler_free(t->autoscaler);
+}
+
+static int api_start(struct tided *t) {
+        struct api_config cfg = {
+                .store = t->store, .state_dir = t->state_dir, .listen = t->opt->listen, .socket_path = t->sock,
+                .token = t->token, .host_name = t->opt->host_name, .metrics = t->metrics,
+                .sched_cache = t->sched_cache,
+        };
+        return api_new(&cfg, &t->api);
+}
+
+static void api_stop(struct tided *t) {
+        api_free(t->api);
+}
+
+/* Started in this order, stopped in the reverse one: the API last, once what it calls runs.
+ * Each start logs its own failure; a stop is fine on a service that never started (its handle
+ * is NULL). */
+static const struct service {
+        const char *name;
+        int (*start)(struct tided *t);
+        void (*stop)(struct tided *t);
+} services[] = {
+        { "agent", agent_start, agent_stop },
+        { "autoscaler", autoscaler_start, autoscaler_stop },
+        { "API", api_start, api_stop },
+};
+
+/* Waits for SIGTERM or SIGINT (blocked in every thread, taken here); SIGHUP is ignored. */
+static int signal_wait(const sigset_t *sigs) {
+        int sig;
+        while (sigwait(sigs, &sig) == 0 && sig == SIGHUP)
+                log_info("SIGHUP ignored");
+        return sig;
+}
+
+int main(int argc, char **argv) {
+        struct options opt;
+        _cleanup_free_ char *state_dir = NULL;
+        sigset_t sigs;
+        int r, ret = 1;
+
+        log_set_ident("tided");
+        r = parse_args(argc, argv, &opt);
+        if (r <= 0)
+                return r < 0 ? 2 : 0;
+        if (state_dir_prepare(opt.state_dir, &state_dir) < 0)
+                return 1;
 
         /* Signals are taken by sigwait in this thread only; every other thread inherits the mask. */
-        sigset_t sigs;
         sigemptyset(&sigs);
         sigaddset(&sigs, SIGTERM);
         sigaddset(&sigs, SIGINT);
@@ -170,96 +343,22 @@ int main(int argc, char **argv) {
         pthread_sigmask(SIG_BLOCK, &sigs, NULL);
         signal(SIGPIPE, SIG_IGN);
 
-        _cleanup_free_ char *token = NULL;
-        _cleanup_free_ char *default_store = xasprintf("sqlite:%s/store.db", state_dir);
-        _cleanup_free_ char *sock = xasprintf("%s/tided.sock", state_dir);
-        struct store *store = NULL;
-        struct hv_conn *hv = NULL;
-        struct hv_conn **sims = NULL;
-        struct agent_host_config *hosts = NULL;
-        size_t n_hosts = 0;
-        struct agent *agent = NULL;
-        struct api *api = NULL;
-        struct autoscaler *autoscaler = NULL;
-        struct sched_cache *sched_cache = NULL;
-        struct metrics *metrics = metrics_new(0);
-        struct agent_config acfg;
-        struct api_config cfg;
-        int ret = 1;
-
-        if (ensure_token(state_dir, &token) < 0)
+        struct tided t = { .opt = &opt, .state_dir = state_dir };
+        if (host_open(&t) < 0)
                 goto out;
-        r = store_open(store_url ? store_url : default_store, &store);
-        if (r < 0) {
-                log_error_errno(r, "opening the store %s: %m", store_url ? store_url : default_store);
-                goto out;
-        }
-        /* Placement's view of the hosts, shared by the API's threads and the autoscaler's. */
-        (void) sched_cache_new(store, &sched_cache);
-        if (sim_hosts > 0) {
-                /* Simulated hosts stand in for this machine's hypervisor. */
-                sims = xcalloc((size_t) sim_hosts, sizeof *sims);
-                hosts = xcalloc((size_t) sim_hosts, sizeof *hosts);
-                _cleanup_free_ char *query = xstrdup(sim_shape);
-                for (char *p = query; *p; p++)
-                        if (*p == ',')
-                                *p = '&';
-                for (int64_t i = 0; i < sim_hosts; i++) {
-                        _cleanup_free_ char *sim_uri = xasprintf("sim:///sim-%lld?%s", (long long) i + 1, query);
-                        r = hv_sim_driver.open(sim_uri, state_dir, &sims[i]);
-                        if (r < 0) {
-                                log_error_errno(r, "simulated host: %m (--sim-shape '%s': %s)", sim_shape, hv_last_error());
-                                goto out;
-                        }
-                        hosts[n_hosts++] = (struct agent_host_config) { .name = NULL, .hv = sims[i] };
-                }
-                log_info("running %lld simulated hosts of shape %s", (long long) sim_hosts, sim_shape);
-        } else {
-                r = hv_driver_for_uri(uri)->open(uri, state_dir, &hv);
-                if (r < 0) {
-                        log_error_errno(r, "connecting to libvirt: %m (%s)", hv_last_error());
+        for (size_t i = 0; i < ELEMENTSOF(services); i++) {
+                if (services[i].start(&t) < 0)
                         goto out;
-                }
-                hosts = xcalloc(1, sizeof *hosts);
-                hosts[n_hosts++] = (struct agent_host_config) { .name = host_arg, .hv = hv };
+                log_debug("%s started", services[i].name);
         }
-        acfg = (struct agent_config) {
-                .store = store, .hosts = hosts, .n_hosts = n_hosts, .state_dir = state_dir,
-                .shutdown_timeout_ms = (int) shutdown_s * 1000, .metrics = metrics,
-                .placement = &agent_placement,
-        };
-        if (agent_new(&acfg, &agent) < 0)
-                goto out;
-        if (autoscaler_new(&(struct autoscaler_config) { .store = store, .metrics = metrics,
-                                                           .sched_cache = sched_cache }, &autoscaler) < 0)
-                goto out;
-        cfg = (struct api_config) {
-                .store = store, .state_dir = state_dir, .listen = listen, .socket_path = sock,
-                .token = token, .host_name = host_arg, .metrics = metrics, .sched_cache = sched_cache,
-        };
-        if (api_new(&cfg, &api) < 0)
-                goto out;
-        log_info("tided ready: state %s, store %s, API on %s and %s", state_dir, store_backend_name(store),
-                 listen ? listen : "(no TCP)", sock);
+        log_info("tided ready: state %s, store %s, API on %s and %s", state_dir, store_backend_name(t.store),
+                 opt.listen ? opt.listen : "(no TCP)", t.sock);
 
-        int sig;
-        while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP)
-                log_info("SIGHUP ignored");
-        log_info("signal %d: stopping (VMs keep running)", sig);
+        log_info("signal %d: stopping (VMs keep running)", signal_wait(&sigs));
         ret = 0;
 out:
-        api_free(api);
-        autoscaler_free(autoscaler);
-        agent_free(agent);
-        if (hv)
-                hv_conn_driver(hv)->close(hv);
-        for (size_t i = 0; sims && i < (size_t) sim_hosts; i++)
-                if (sims[i])
-                        hv_conn_driver(sims[i])->close(sims[i]);
-        free(sims);
-        free(hosts);
-        sched_cache_free(sched_cache);   /* after its users, before the store its watches are on */
-        store_free(store);
-        metrics_free(metrics);
+        for (size_t i = ELEMENTSOF(services); i-- > 0;)
+                services[i].stop(&t);
+        host_close(&t);
         return ret;
 }
