@@ -12,6 +12,7 @@
 #include <pthread.h>
 
 #include "common/errors.h"
+#include "common/tide_json.h"
 #include "common/util.h"
 #include "model/model.h"
 #include "model/model_layout.h"
@@ -171,13 +172,12 @@ static json_t *entry_merge(const struct entry *e) {
  * record names it, else it has none. An entry with no part left is forgotten (returns true). */
 static bool entry_sync(struct table *t, struct entry *e) {
         e->dirty = false;
-        json_t *h = entry_merge(e);
+        _cleanup_json_ json_t *h = entry_merge(e);
         struct sched_host host;
         _cleanup_free_ char *err = NULL;
         /* A record under another host's key would have its claims compared on one allocation
          * key and written to another: such a host takes no instances, like one tide cannot read. */
         if (!h || !streq(tide_json_str(h, "name", ""), e->name) || sched_host_from_json(h, &host, &err) < 0) {
-                json_decref(h);
                 slot_drop(t, e);
                 for (int p = 0; p < PART_MAX; p++)
                         if (e->present[p])
@@ -201,7 +201,7 @@ static bool entry_sync(struct table *t, struct entry *e) {
         }
         json_decref(t->snap.host_json[e->slot]);   /* after the new one is parsed: host's strings move to h */
         t->snap.hosts[e->slot] = host;
-        t->snap.host_json[e->slot] = h;
+        t->snap.host_json[e->slot] = TAKE_PTR(h);
         t->snap.alloc_rev[e->slot] = e->present[PART_ALLOC] ? e->rev[PART_ALLOC] : 0;
         /* A claim in flight stays booked while the allocation is the one it was decided on;
          * once the allocation changed, the change is its commit (which holds it) or another
@@ -241,11 +241,10 @@ static void config_apply(struct table *t, const struct store_kv *kv, bool delete
         sched_config_default(&t->snap.cfg);
         if (deleted)
                 return;
-        json_t *o = json_loadb(kv->value, kv->value_len, 0, NULL);
+        _cleanup_json_ json_t *o = json_loadb(kv->value, kv->value_len, 0, NULL);
         _cleanup_free_ char *err = NULL;
         struct sched_config cfg;
         int r = o ? sched_config_from_json(o, &cfg, &err) : TIDE_E_BACKEND;
-        json_decref(o);
         if (r < 0)
                 t->config_err = r;
         else

@@ -3,6 +3,7 @@
 #include "sched/sched_store.h"
 
 #include "common/errors.h"
+#include "common/tide_json.h"
 #include "common/util.h"
 #include "model/model.h"
 
@@ -13,7 +14,8 @@ static const char *const flavor_fields[] = {
 
 int sched_instance_create(struct store *s, struct sched_cache *cache, json_t *body, json_t *extra, bool dry_run, int64_t t_request_ms,
                           json_t **ret, char **ret_err) {
-        json_t *inst = NULL, *flavor = NULL, *image = NULL, *group = NULL, *policy;
+        _cleanup_json_ json_t *inst = NULL, *flavor = NULL, *image = NULL, *group = NULL;
+        json_t *policy;
         _cleanup_free_ char *err = NULL, *reason = NULL, *id = NULL;
         int r = model_instance_from_request(body, &inst, &err);
         if (r < 0) {
@@ -22,16 +24,16 @@ int sched_instance_create(struct store *s, struct sched_cache *cache, json_t *bo
         }
         if ((r = model_obj_get(s, MODEL_FLAVOR, tide_json_str(inst, "flavor", ""), &flavor, NULL)) < 0) {
                 *ret_err = xasprintf("flavor '%s': %s", tide_json_str(inst, "flavor", ""), tide_strerror(r));
-                goto out;
+                return r;
         }
         if ((r = model_obj_get(s, MODEL_IMAGE, tide_json_str(inst, "image", ""), &image, NULL)) < 0) {
                 *ret_err = xasprintf("image '%s': %s", tide_json_str(inst, "image", ""), tide_strerror(r));
-                goto out;
+                return r;
         }
         if (json_object_get(inst, "group") &&
             (r = model_obj_get(s, MODEL_SERVER_GROUP, tide_json_str(inst, "group", ""), &group, NULL)) < 0) {
                 *ret_err = xasprintf("server group '%s': %s", tide_json_str(inst, "group", ""), tide_strerror(r));
-                goto out;
+                return r;
         }
         id = id_new_uuid();
         json_object_set_new(inst, "id", json_string(id));
@@ -49,7 +51,7 @@ int sched_instance_create(struct store *s, struct sched_cache *cache, json_t *bo
         policy = json_object_get(inst, "_policy");
         if (policy && (r = model_instance_policy_merge(inst, policy, &err)) < 0) {
                 *ret_err = TAKE_PTR(err);
-                goto out;
+                return r;
         }
         json_object_del(inst, "_policy");
         model_instance_set_desired(inst, MODEL_DESIRED_RUNNING);
@@ -67,12 +69,11 @@ int sched_instance_create(struct store *s, struct sched_cache *cache, json_t *bo
                 r = sched_store_explain(s, cache, inst, group, &ex);
                 if (r < 0) {
                         *ret_err = xasprintf("placing: %s", tide_strerror(r));
-                        goto out;
+                        return r;
                 }
                 json_object_set_new(ex, "instance", json_string(tide_json_str(inst, "name", "")));
                 *ret = ex;
-                r = 0;
-                goto out;
+                return 0;
         }
 
         r = sched_store_create(s, cache, inst, group, &reason);
@@ -80,7 +81,7 @@ int sched_instance_create(struct store *s, struct sched_cache *cache, json_t *bo
                 *ret_err = r == TIDE_E_EXISTS ? xasprintf("instance '%s' already exists", tide_json_str(inst, "name", ""))
                                               : xasprintf("storing instance '%s': %s", tide_json_str(inst, "name", ""),
                                                           tide_strerror(r));
-                goto out;
+                return r;
         }
         if (r >= 0)
                 model_event_emit(s, "info", "instance.created", inst, tide_json_str(inst, "host", ""),
@@ -93,10 +94,5 @@ int sched_instance_create(struct store *s, struct sched_cache *cache, json_t *bo
                 *ret_err = TAKE_PTR(reason);
         }
         *ret = TAKE_PTR(inst);
-out:
-        json_decref(inst);
-        json_decref(flavor);
-        json_decref(image);
-        json_decref(group);
         return r;
 }

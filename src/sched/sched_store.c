@@ -5,6 +5,7 @@
 #include "sched/sched_cache.h"
 
 #include "common/errors.h"
+#include "common/tide_json.h"
 #include "common/util.h"
 #include "model/model.h"
 #include "model/model_layout.h"
@@ -29,10 +30,12 @@ int sched_snapshot_find(const struct sched_snapshot *snap, const char *name) {
 
 int sched_request_from_instance(json_t *inst, json_t *group, json_t *members, struct sched_request *ret,
                                 json_t **ret_holder) {
-        json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:s, s:b}", "id", tide_json_str(inst, "id", ""), "vcpus",
-                              (json_int_t) tide_json_int(inst, "vcpus", 1), "ram_mib", (json_int_t) tide_json_int(inst, "ram_mib", 0),
-                              "disk_gib", (json_int_t) tide_json_int(inst, "disk_gib", 0), "cpu_policy",
-                              tide_json_str(inst, "cpu_policy", "shared"), "hugepages", tide_json_bool(inst, "hugepages", false));
+        _cleanup_json_ json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:s, s:b}", "id", tide_json_str(inst, "id", ""),
+                                             "vcpus", (json_int_t) tide_json_int(inst, "vcpus", 1),
+                                             "ram_mib", (json_int_t) tide_json_int(inst, "ram_mib", 0),
+                                             "disk_gib", (json_int_t) tide_json_int(inst, "disk_gib", 0),
+                                             "cpu_policy", tide_json_str(inst, "cpu_policy", "shared"),
+                                             "hugepages", tide_json_bool(inst, "hugepages", false));
         json_t *hints = json_object_get(inst, "hints");
         json_object_set_new(o, "hints", hints ? json_incref(hints) : json_array());
         if (group) {
@@ -47,11 +50,9 @@ int sched_request_from_instance(json_t *inst, json_t *group, json_t *members, st
         }
         _cleanup_free_ char *err = NULL;
         int r = sched_request_from_json(o, ret, &err);
-        if (r < 0) {
-                json_decref(o);
+        if (r < 0)
                 return r;
-        }
-        *ret_holder = o;
+        *ret_holder = TAKE_PTR(o);
         return 0;
 }
 
@@ -103,13 +104,12 @@ int sched_store_create(struct store *s, struct sched_cache *cache, json_t *inst,
                 struct view v;
                 struct sched_request req = {};
                 struct sched_decision d = {};
-                json_t *members = NULL, *holder = NULL;
+                _cleanup_json_ json_t *members = NULL, *holder = NULL, *used = NULL;
                 int64_t members_rev = 0;
                 _cleanup_free_ char *reason = NULL, *value = NULL, *alloc_value = NULL, *alloc_key = NULL;
                 _cleanup_free_ char *members_value = NULL;
                 _cleanup_free_ struct sched_host *h = NULL;
                 struct sched_cache_claim *claim = NULL;
-                json_t *used = NULL;
                 int64_t rev = 0;
                 /* With a cache its lock is held from the decision until the claim is booked in
                  * it as in flight; the commit runs without it (sched_cache.h). A first attempt
@@ -197,10 +197,7 @@ int sched_store_create(struct store *s, struct sched_cache *cache, json_t *inst,
                                 store_kv_clear(&kv);
                         }
                 }
-                json_decref(used);
                 sched_request_clear(&req);
-                json_decref(holder);
-                json_decref(members);
                 if (r == TIDE_E_CONFLICT)
                         continue; /* another placement took the host (or the group) first: catch up, decide again */
                 if (r == TIDE_E_NO_HOST && ret_reason)
@@ -215,13 +212,14 @@ int sched_store_create(struct store *s, struct sched_cache *cache, json_t *inst,
 static json_t *released_usage(json_t *inst, json_t *host_rec, json_t *alloc) {
         if (!json_is_object(host_rec) || !json_is_object(alloc) || !json_is_object(json_object_get(inst, "placement")))
                 return NULL;
-        json_t *h = json_deep_copy(host_rec);
+        _cleanup_json_ json_t *h = json_deep_copy(host_rec);
         json_object_set(h, "used", alloc);
         json_object_set_new(h, "state", json_string("up"));
         struct sched_host sh;
         struct sched_request req = {};
         struct sched_decision d = {};
-        json_t *out = NULL, *holder = NULL;
+        _cleanup_json_ json_t *holder = NULL;
+        json_t *out = NULL;
         _cleanup_free_ char *err = NULL;
         if (sched_host_from_json(h, &sh, &err) >= 0 && sched_request_from_instance(inst, NULL, NULL, &req, &holder) >= 0 &&
             sched_decision_from_json(json_object_get(inst, "placement"), &d) >= 0) {
@@ -229,8 +227,6 @@ static json_t *released_usage(json_t *inst, json_t *host_rec, json_t *alloc) {
                 out = sched_host_usage_to_json(&sh);
         }
         sched_request_clear(&req);
-        json_decref(holder);
-        json_decref(h);
         return out;
 }
 
@@ -239,15 +235,13 @@ int sched_store_delete(struct store *s, json_t *inst_in) {
         const char *id = tide_json_str(inst_in, "id", "");
         _cleanup_free_ char *key = model_obj_key(MODEL_INSTANCE, id);
         for (int attempt = 0; attempt < PLACE_RETRIES; attempt++) {
-                json_t *inst = NULL, *host_rec = NULL, *alloc = NULL, *members = NULL, *used = NULL;
+                _cleanup_json_ json_t *inst = NULL, *host_rec = NULL, *alloc = NULL, *members = NULL, *used = NULL;
                 int64_t rev, host_rev = 0, alloc_rev = 0, members_rev = 0;
                 _cleanup_free_ char *nk = NULL, *hkey = NULL, *akey = NULL, *gkey = NULL;
                 _cleanup_free_ char *alloc_value = NULL, *members_value = NULL;
                 int r = model_json_get(s, key, &inst, &rev);
-                if (r < 0 || rev == 0) {
-                        json_decref(inst);
+                if (r < 0 || rev == 0)
                         return r; /* gone already: nothing to do */
-                }
                 nk = model_name_key(MODEL_INSTANCE, tide_json_str(inst, "name", ""));
                 struct store_cmp cmps[3];
                 struct store_op ops[4];
@@ -291,11 +285,6 @@ int sched_store_delete(struct store *s, json_t *inst_in) {
                         struct store_txn txn = { .cmps = cmps, .n_cmps = n_cmps, .success = ops, .n_success = n_ops };
                         r = store_txn(s, &txn, &ok, NULL);
                 }
-                json_decref(inst);
-                json_decref(host_rec);
-                json_decref(alloc);
-                json_decref(members);
-                json_decref(used);
                 if (r < 0)
                         return r;
                 if (ok)
@@ -307,13 +296,12 @@ int sched_store_delete(struct store *s, json_t *inst_in) {
 int sched_store_explain(struct store *s, struct sched_cache *cache, json_t *inst, json_t *group, json_t **ret) {
         struct view v = {};
         struct sched_request req = {};
-        json_t *members = NULL, *holder = NULL;
+        _cleanup_json_ json_t *members = NULL, *holder = NULL, *o = NULL;
         int64_t members_rev;
         _cleanup_free_ char *reason = NULL;
         _cleanup_free_ struct sched_explain *ex = NULL;
         _cleanup_free_ struct sched_host *saved = NULL;
         struct sched_decision d = {};
-        json_t *o;
         int own = -1;
         int r = view_get(s, cache, false, true, &v);
         if (r >= 0)
@@ -340,17 +328,14 @@ int sched_store_explain(struct store *s, struct sched_cache *cache, json_t *inst
         json_object_set_new(o, "error", r == TIDE_E_NO_HOST ? json_string(reason) : json_null());
         json_object_set_new(o, "hosts", sched_explain_to_json(v.snap->hosts, v.snap->n, ex));
         if (r >= 0 || r == TIDE_E_NO_HOST) {
-                *ret = o;
+                *ret = TAKE_PTR(o);
                 r = 0;
-        } else
-                json_decref(o);
+        }
 out:
         if (saved)
                 v.snap->hosts[own] = *saved;
         view_put(&v);
         sched_request_clear(&req);
-        json_decref(holder);
-        json_decref(members);
         return r;
 }
 
