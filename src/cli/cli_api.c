@@ -7,6 +7,7 @@
 
 #include "cli/cli_http.h"
 #include "common/errors.h"
+#include "common/tide_json.h"
 
 void cli_error(const char *fmt, ...) {
         va_list ap;
@@ -70,7 +71,7 @@ static int report_api_error(struct cli_ctx *ctx, const struct cli_http_response 
         if (r == TIDE_E_NOT_FOUND && (flags & CLI_API_QUIET_NOT_FOUND))
                 return r;
 
-        json_t *j = json_loadb(resp->body, resp->len, 0, NULL);
+        _cleanup_json_ json_t *j = json_loadb(resp->body, resp->len, 0, NULL);
         const char *code = json_string_value(json_object_get(json_object_get(j, "error"), "code"));
         const char *message = json_string_value(json_object_get(json_object_get(j, "error"),
                                                                 "message"));
@@ -86,7 +87,6 @@ static int report_api_error(struct cli_ctx *ctx, const struct cli_http_response 
                 cli_error("HTTP %ld from %s%s%s", resp->status, cli_http_target(ctx->http),
                           *h ? ": " : "", h);
         }
-        json_decref(j);
         return r;
 }
 
@@ -123,7 +123,7 @@ int cli_api_call(struct cli_ctx *ctx, const char *method, const char *path, cons
         if (status < 0)
                 return status;
 
-        json_t *j = NULL;
+        _cleanup_json_ json_t *j = NULL;
         if (resp.len > 0) {
                 json_error_t e;
                 j = json_loadb(resp.body, resp.len, 0, &e);
@@ -136,9 +136,7 @@ int cli_api_call(struct cli_ctx *ctx, const char *method, const char *path, cons
         }
         cli_http_response_clear(&resp);
         if (ret)
-                *ret = j;
-        else
-                json_decref(j);
+                *ret = TAKE_PTR(j);
         return status;
 }
 
@@ -193,19 +191,15 @@ static int print_result(int r) {
 
 int cli_run_list(struct cli_ctx *ctx, const char *path, const char *key,
                  const struct cli_column *cols, size_t ncols, enum cli_format format) {
-        json_t *j = NULL;
-        int r = cli_api_call(ctx, "GET", path, NULL, 0, 0, &j);
-        if (r < 0)
+        _cleanup_json_ json_t *j = NULL;
+        if (cli_api_call(ctx, "GET", path, NULL, 0, 0, &j) < 0)
                 return CLI_EXIT_FAILURE;
         const json_t *list = json_object_get(j, key);
         if (!json_is_array(list)) {
                 cli_error("malformed answer from %s: no '%s' list", cli_http_target(ctx->http), key);
-                json_decref(j);
                 return CLI_EXIT_FAILURE;
         }
-        r = cli_print_list(stdout, format, list, cols, ncols);
-        json_decref(j);
-        return print_result(r);
+        return print_result(cli_print_list(stdout, format, list, cols, ncols));
 }
 
 int cli_print_answer(struct cli_ctx *ctx, const json_t *obj, enum cli_format format) {
@@ -220,12 +214,10 @@ int cli_run_show(struct cli_ctx *ctx, const char *collection, const char *name,
                  enum cli_format format) {
         _cleanup_free_ char *e = cli_escape(name);
         _cleanup_free_ char *path = xasprintf("/v1/%s/%s", collection, e);
-        json_t *j = NULL;
+        _cleanup_json_ json_t *j = NULL;
         if (cli_api_call(ctx, "GET", path, NULL, 0, 0, &j) < 0)
                 return CLI_EXIT_FAILURE;
-        int r = cli_print_answer(ctx, j, format);
-        json_decref(j);
-        return r;
+        return cli_print_answer(ctx, j, format);
 }
 
 int cli_run_delete(struct cli_ctx *ctx, const char *collection, const char *name) {

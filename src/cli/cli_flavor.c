@@ -1,6 +1,8 @@
 /* cli_flavor.c — tide flavor create|list|show|delete. */
 #include "cli/cli.h"
 
+#include "common/tide_json.h"
+
 static const struct cli_column flavor_columns[] = {
         { "NAME", "name", NULL },
         { "VCPUS", "vcpus", NULL },
@@ -14,9 +16,10 @@ static const struct cli_column flavor_columns[] = {
 };
 
 int cli_flavor_create(struct cli_ctx *ctx, const struct cli_args *a) {
-        json_t *body = json_pack("{s:s, s:I, s:I, s:I}", "name", a->name, "vcpus",
-                                 (json_int_t) a->vcpus, "ram_mib", (json_int_t) a->ram_mib,
-                                 "disk_gib", (json_int_t) a->disk_gib);
+        _cleanup_json_ json_t *body = json_pack("{s:s, s:I, s:I, s:I}", "name", a->name,
+                                                "vcpus", (json_int_t) a->vcpus,
+                                                "ram_mib", (json_int_t) a->ram_mib,
+                                                "disk_gib", (json_int_t) a->disk_gib);
         if (!body) {
                 /* The only input that can make json_pack fail is a name that is not UTF-8. */
                 cli_error("NAME must be UTF-8");
@@ -31,14 +34,10 @@ int cli_flavor_create(struct cli_ctx *ctx, const struct cli_args *a) {
         if (a->hugepages)
                 json_object_set_new(body, "hugepages", json_true());
 
-        json_t *flavor = NULL;
-        int r = cli_api_call(ctx, "POST", "/v1/flavors", body, 0, 0, &flavor);
-        json_decref(body);
-        if (r < 0)
+        _cleanup_json_ json_t *flavor = NULL;
+        if (cli_api_call(ctx, "POST", "/v1/flavors", body, 0, 0, &flavor) < 0)
                 return CLI_EXIT_FAILURE;
-        r = cli_print_answer(ctx, flavor, a->format);
-        json_decref(flavor);
-        return r;
+        return cli_print_answer(ctx, flavor, a->format);
 }
 
 int cli_flavor_list(struct cli_ctx *ctx, const struct cli_args *a) {

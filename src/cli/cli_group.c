@@ -7,6 +7,7 @@
 #include <math.h>
 
 #include "common/errors.h"
+#include "common/tide_json.h"
 
 static const struct cli_column group_columns[] = {
         { "NAME", "name", NULL },
@@ -207,14 +208,12 @@ static int send_group(struct cli_ctx *ctx, const char *method, const char *path,
                 cli_error("%s must be UTF-8", what);
                 return CLI_EXIT_FAILURE;
         }
-        json_t *group = NULL;
+        _cleanup_json_ json_t *group = NULL;
         int r = cli_api_call(ctx, method, path, body, 0, 0, &group);
         json_decref(body);
         if (r < 0)
                 return CLI_EXIT_FAILURE;
-        r = print_group(group, format);
-        json_decref(group);
-        return r;
+        return print_group(group, format);
 }
 
 json_t *cli_read_user_data(const char *path) {
@@ -256,12 +255,10 @@ int cli_group_list(struct cli_ctx *ctx, const struct cli_args *a) {
 
 int cli_group_show(struct cli_ctx *ctx, const struct cli_args *a) {
         _cleanup_free_ char *path = group_path(a->name, NULL);
-        json_t *group = NULL;
+        _cleanup_json_ json_t *group = NULL;
         if (cli_api_call(ctx, "GET", path, NULL, 0, 0, &group) < 0)
                 return CLI_EXIT_FAILURE;
-        int r = print_group(group, a->format);
-        json_decref(group);
-        return r;
+        return print_group(group, a->format);
 }
 
 int cli_group_set(struct cli_ctx *ctx, const struct cli_args *a) {

@@ -3,6 +3,8 @@
 
 #include <errno.h>
 
+#include "common/tide_json.h"
+
 static const struct cli_column host_columns[] = {
         { "NAME", "name", NULL },
         { "STATE", "state", NULL },
@@ -102,16 +104,14 @@ int cli_host_list(struct cli_ctx *ctx, const struct cli_args *a) {
 
 int cli_host_show(struct cli_ctx *ctx, const struct cli_args *a) {
         _cleanup_free_ char *path = host_path(a->name);
-        json_t *j = NULL;
+        _cleanup_json_ json_t *j = NULL;
         if (cli_api_call(ctx, "GET", path, NULL, 0, 0, &j) < 0)
                 return CLI_EXIT_FAILURE;
-        int r = print_host(j, a->format);
-        json_decref(j);
-        return r;
+        return print_host(j, a->format);
 }
 
 int cli_host_set(struct cli_ctx *ctx, const struct cli_args *a) {
-        json_t *body = cli_settings_body(a);
+        _cleanup_json_ json_t *body = cli_settings_body(a);
         if (a->n_labels > 0 || a->n_unlabels > 0) {
                 /* The words were checked: ASCII keys and values, each key once. */
                 json_t *labels = json_object();
@@ -133,12 +133,8 @@ int cli_host_set(struct cli_ctx *ctx, const struct cli_args *a) {
                                                              : json_boolean(a->elastic));
 
         _cleanup_free_ char *path = host_path(a->name);
-        json_t *j = NULL;
-        int r = cli_api_call(ctx, "PATCH", path, body, 0, 0, &j);
-        json_decref(body);
-        if (r < 0)
+        _cleanup_json_ json_t *j = NULL;
+        if (cli_api_call(ctx, "PATCH", path, body, 0, 0, &j) < 0)
                 return CLI_EXIT_FAILURE;
-        r = print_host(j, a->format);
-        json_decref(j);
-        return r;
+        return print_host(j, a->format);
 }

@@ -5,6 +5,8 @@
 #include <limits.h>
 #include <sys/stat.h>
 
+#include "common/tide_json.h"
+
 static const struct cli_column image_columns[] = {
         { "NAME", "name", NULL },
         { "FORMAT", "format", NULL },
@@ -47,7 +49,7 @@ int cli_image_create(struct cli_ctx *ctx, const struct cli_args *a) {
         if (a->initrd && absolute_file("initrd", a->initrd, &initrd) < 0)
                 return CLI_EXIT_FAILURE;
 
-        json_t *body = json_pack("{s:s, s:s}", "name", a->name, "disk", disk);
+        _cleanup_json_ json_t *body = json_pack("{s:s, s:s}", "name", a->name, "disk", disk);
         if (!body) {
                 /* The only input that can make json_pack fail is a string that is not UTF-8. */
                 cli_error("the name and the disk path must be UTF-8");
@@ -62,18 +64,13 @@ int cli_image_create(struct cli_ctx *ctx, const struct cli_args *a) {
                 r |= json_object_set_new(body, "cmdline", json_string(a->cmdline));
         if (r < 0) {
                 cli_error("paths and the command line must be UTF-8");
-                json_decref(body);
                 return CLI_EXIT_FAILURE;
         }
 
-        json_t *image = NULL;
-        r = cli_api_call(ctx, "POST", "/v1/images", body, 0, 0, &image);
-        json_decref(body);
-        if (r < 0)
+        _cleanup_json_ json_t *image = NULL;
+        if (cli_api_call(ctx, "POST", "/v1/images", body, 0, 0, &image) < 0)
                 return CLI_EXIT_FAILURE;
-        r = cli_print_answer(ctx, image, a->format);
-        json_decref(image);
-        return r;
+        return cli_print_answer(ctx, image, a->format);
 }
 
 int cli_image_list(struct cli_ctx *ctx, const struct cli_args *a) {

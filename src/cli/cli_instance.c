@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "common/errors.h"
+#include "common/tide_json.h"
 
 #define WAIT_POLL_MS 200
 #define CONSOLE_POLL_MS 500
@@ -69,7 +70,7 @@ static int wait_for(struct cli_ctx *ctx, const char *name, json_t **inst, const 
                 sleep_ms(left < WAIT_POLL_MS ? left : WAIT_POLL_MS);
 
                 left = deadline - mono_ms();
-                json_t *next = NULL;
+                _cleanup_json_ json_t *next = NULL;
                 int r = cli_api_call(ctx, "GET", path, NULL,
                                      streq(want, "deleted") ? CLI_API_QUIET_NOT_FOUND : 0,
                                      left > WAIT_MIN_REQUEST_MS ? left : WAIT_MIN_REQUEST_MS, &next);
@@ -82,11 +83,10 @@ static int wait_for(struct cli_ctx *ctx, const char *name, json_t **inst, const 
                         return CLI_EXIT_FAILURE;
                 if (!json_is_object(next)) {
                         cli_error("malformed answer for instance '%s': not an object", name);
-                        json_decref(next);
                         return CLI_EXIT_FAILURE;
                 }
                 json_decref(*inst);
-                *inst = next;
+                *inst = TAKE_PTR(next);
         }
 }
 
@@ -106,23 +106,20 @@ static int print_dry_run(const json_t *answer, enum cli_format format) {
 }
 
 int cli_instance_create(struct cli_ctx *ctx, const struct cli_args *a) {
-        json_t *body = json_pack("{s:s, s:s, s:s}", "name", a->name, "flavor", a->flavor,
-                                 "image", a->image);
+        _cleanup_json_ json_t *body = json_pack("{s:s, s:s, s:s}", "name", a->name,
+                                                "flavor", a->flavor, "image", a->image);
         if (!body) {
                 cli_error("NAME, --flavor and --image must be UTF-8");
                 return CLI_EXIT_FAILURE;
         }
         if (a->user_data_file) {
                 json_t *ud = cli_read_user_data(a->user_data_file);
-                if (!ud) {
-                        json_decref(body);
+                if (!ud)
                         return CLI_EXIT_FAILURE;
-                }
                 json_object_set_new(body, "user_data", ud);
         }
-        json_t *policy = cli_policy_body(a, false);
+        _cleanup_json_ json_t *policy = cli_policy_body(a, false);
         json_object_update(body, policy);
-        json_decref(policy);
         if (a->ha)
                 json_object_set_new(body, "ha", json_true());
         if (a->n_hints > 0) {
@@ -136,33 +133,25 @@ int cli_instance_create(struct cli_ctx *ctx, const struct cli_args *a) {
                 json_t *g = json_string(a->group);
                 if (!g) {
                         cli_error("--group must be UTF-8");
-                        json_decref(body);
                         return CLI_EXIT_FAILURE;
                 }
                 json_object_set_new(body, "group", g);
         }
 
-        json_t *inst = NULL;
-        int r = cli_api_call(ctx, "POST",
-                             a->dry_run ? "/v1/instances?dry_run=true" : "/v1/instances", body,
-                             0, 0, &inst);
-        json_decref(body);
-        if (r < 0)
+        _cleanup_json_ json_t *inst = NULL;
+        if (cli_api_call(ctx, "POST",
+                         a->dry_run ? "/v1/instances?dry_run=true" : "/v1/instances", body,
+                         0, 0, &inst) < 0)
                 return CLI_EXIT_FAILURE;
-        if (a->dry_run) {
-                r = print_dry_run(inst, a->format);
-                json_decref(inst);
-                return r;
-        }
+        if (a->dry_run)
+                return print_dry_run(inst, a->format);
         if (a->wait && !json_is_object(inst)) {
                 cli_error("malformed answer for instance '%s': not an object", a->name);
-                json_decref(inst);
                 return CLI_EXIT_FAILURE;
         }
-        r = a->wait ? wait_for(ctx, a->name, &inst, "running", a->timeout_s) : CLI_EXIT_OK;
+        int r = a->wait ? wait_for(ctx, a->name, &inst, "running", a->timeout_s) : CLI_EXIT_OK;
         if (r == CLI_EXIT_OK)
                 r = cli_print_answer(ctx, inst, a->format);
-        json_decref(inst);
         return r;
 }
 
@@ -194,16 +183,12 @@ json_t *cli_policy_body(const struct cli_args *a, bool resets) {
 }
 
 int cli_instance_set(struct cli_ctx *ctx, const struct cli_args *a) {
-        json_t *body = cli_policy_body(a, true);
+        _cleanup_json_ json_t *body = cli_policy_body(a, true);
         _cleanup_free_ char *path = instance_path(a->name, "");
-        json_t *inst = NULL;
-        int r = cli_api_call(ctx, "PATCH", path, body, 0, 0, &inst);
-        json_decref(body);
-        if (r < 0)
+        _cleanup_json_ json_t *inst = NULL;
+        if (cli_api_call(ctx, "PATCH", path, body, 0, 0, &inst) < 0)
                 return CLI_EXIT_FAILURE;
-        r = cli_print_answer(ctx, inst, a->format);
-        json_decref(inst);
-        return r;
+        return cli_print_answer(ctx, inst, a->format);
 }
 
 int cli_instance_list(struct cli_ctx *ctx, const struct cli_args *a) {
@@ -218,23 +203,19 @@ int cli_instance_show(struct cli_ctx *ctx, const struct cli_args *a) {
 static int instance_action(struct cli_ctx *ctx, const struct cli_args *a, const char *action,
                            const char *want) {
         _cleanup_free_ char *path = instance_path(a->name, "/action");
-        json_t *body = json_pack("{s:s}", "action", action);
+        _cleanup_json_ json_t *body = json_pack("{s:s}", "action", action);
         if (!body)
                 abort();  /* our own ASCII: only allocation can fail, and tide aborts on it */
-        json_t *inst = NULL;
-        int r = cli_api_call(ctx, "POST", path, body, 0, 0, &inst);
-        json_decref(body);
-        if (r < 0)
+        _cleanup_json_ json_t *inst = NULL;
+        if (cli_api_call(ctx, "POST", path, body, 0, 0, &inst) < 0)
                 return CLI_EXIT_FAILURE;
         if (a->wait && !json_is_object(inst)) {
                 cli_error("malformed answer for instance '%s': not an object", a->name);
-                json_decref(inst);
                 return CLI_EXIT_FAILURE;
         }
-        r = a->wait ? wait_for(ctx, a->name, &inst, want, a->timeout_s) : CLI_EXIT_OK;
+        int r = a->wait ? wait_for(ctx, a->name, &inst, want, a->timeout_s) : CLI_EXIT_OK;
         if (r == CLI_EXIT_OK)
                 r = cli_print_answer(ctx, inst, a->format);
-        json_decref(inst);
         return r;
 }
 
@@ -252,16 +233,13 @@ int cli_instance_reboot(struct cli_ctx *ctx, const struct cli_args *a) {
 
 int cli_instance_delete(struct cli_ctx *ctx, const struct cli_args *a) {
         _cleanup_free_ char *path = instance_path(a->name, "");
-        json_t *inst = NULL;
-        int r = cli_api_call(ctx, "DELETE", path, NULL, 0, 0, &inst);
-        if (r < 0)
+        _cleanup_json_ json_t *inst = NULL;
+        if (cli_api_call(ctx, "DELETE", path, NULL, 0, 0, &inst) < 0)
                 return CLI_EXIT_FAILURE;
-        r = CLI_EXIT_OK;
         /* An answer without the object (204) leaves nothing to wait for. */
         if (a->wait && json_is_object(inst))
-                r = wait_for(ctx, a->name, &inst, "deleted", a->timeout_s);
-        json_decref(inst);
-        return r;
+                return wait_for(ctx, a->name, &inst, "deleted", a->timeout_s);
+        return CLI_EXIT_OK;
 }
 
 /* Writes console output. On a terminal, control characters other than tab, newline and

@@ -6,6 +6,7 @@
 #include <math.h>
 
 #include "common/strbuf.h"
+#include "common/tide_json.h"
 
 char *cli_format_number(double d) {
         if (!isfinite(d))
@@ -176,11 +177,10 @@ int cli_placement_print(FILE *f, enum cli_format format, const json_t *answer) {
 int cli_placement_explain(struct cli_ctx *ctx, const struct cli_args *a) {
         _cleanup_free_ char *e = cli_escape(a->name);
         _cleanup_free_ char *path = xasprintf("/v1/instances/%s/placement", e);
-        json_t *j = NULL;
+        _cleanup_json_ json_t *j = NULL;
         if (cli_api_call(ctx, "GET", path, NULL, 0, 0, &j) < 0)
                 return CLI_EXIT_FAILURE;
         int r = cli_placement_print(stdout, a->format, j);
-        json_decref(j);
         if (r < 0) {
                 cli_error("cannot print the answer: %s",
                           r == -EINVAL ? "not an object" : strerror(-r));
@@ -200,12 +200,10 @@ static int print_config(const json_t *cfg, enum cli_format format) {
 }
 
 int cli_placement_config_show(struct cli_ctx *ctx, const struct cli_args *a) {
-        json_t *j = NULL;
+        _cleanup_json_ json_t *j = NULL;
         if (cli_api_call(ctx, "GET", "/v1/placement/config", NULL, 0, 0, &j) < 0)
                 return CLI_EXIT_FAILURE;
-        int r = print_config(j, a->format);
-        json_decref(j);
-        return r;
+        return print_config(j, a->format);
 }
 
 /* Sets key to a number, or to null ("default": back to the cluster's or the default). */
@@ -235,7 +233,7 @@ json_t *cli_settings_body(const struct cli_args *a) {
 }
 
 int cli_placement_config_set(struct cli_ctx *ctx, const struct cli_args *a) {
-        json_t *body = cli_settings_body(a);
+        _cleanup_json_ json_t *body = cli_settings_body(a);
         if (a->mode)
                 json_object_set_new(body, "mode", json_string(a->mode));
         if (a->weights_given) {
@@ -251,12 +249,8 @@ int cli_placement_config_set(struct cli_ctx *ctx, const struct cli_args *a) {
                 json_object_set_new(body, "weights", w);
         }
 
-        json_t *j = NULL;
-        int r = cli_api_call(ctx, "PATCH", "/v1/placement/config", body, 0, 0, &j);
-        json_decref(body);
-        if (r < 0)
+        _cleanup_json_ json_t *j = NULL;
+        if (cli_api_call(ctx, "PATCH", "/v1/placement/config", body, 0, 0, &j) < 0)
                 return CLI_EXIT_FAILURE;
-        r = print_config(j, a->format);
-        json_decref(j);
-        return r;
+        return print_config(j, a->format);
 }

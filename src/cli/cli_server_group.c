@@ -3,6 +3,8 @@
 
 #include <errno.h>
 
+#include "common/tide_json.h"
+
 /* The number of members ({instance: host}), "-" when the answer has none. */
 static char *cell_count(const json_t *v) {
         if (json_is_object(v))
@@ -55,19 +57,15 @@ static int print_group(const json_t *group, enum cli_format format) {
 }
 
 int cli_server_group_create(struct cli_ctx *ctx, const struct cli_args *a) {
-        json_t *body = json_pack("{s:s, s:s}", "name", a->name, "policy", a->policy);
+        _cleanup_json_ json_t *body = json_pack("{s:s, s:s}", "name", a->name, "policy", a->policy);
         if (!body) {
                 cli_error("NAME must be UTF-8");
                 return CLI_EXIT_FAILURE;
         }
-        json_t *group = NULL;
-        int r = cli_api_call(ctx, "POST", "/v1/server-groups", body, 0, 0, &group);
-        json_decref(body);
-        if (r < 0)
+        _cleanup_json_ json_t *group = NULL;
+        if (cli_api_call(ctx, "POST", "/v1/server-groups", body, 0, 0, &group) < 0)
                 return CLI_EXIT_FAILURE;
-        r = print_group(group, a->format);
-        json_decref(group);
-        return r;
+        return print_group(group, a->format);
 }
 
 int cli_server_group_list(struct cli_ctx *ctx, const struct cli_args *a) {
@@ -78,12 +76,10 @@ int cli_server_group_list(struct cli_ctx *ctx, const struct cli_args *a) {
 int cli_server_group_show(struct cli_ctx *ctx, const struct cli_args *a) {
         _cleanup_free_ char *e = cli_escape(a->name);
         _cleanup_free_ char *path = xasprintf("/v1/server-groups/%s", e);
-        json_t *group = NULL;
+        _cleanup_json_ json_t *group = NULL;
         if (cli_api_call(ctx, "GET", path, NULL, 0, 0, &group) < 0)
                 return CLI_EXIT_FAILURE;
-        int r = print_group(group, a->format);
-        json_decref(group);
-        return r;
+        return print_group(group, a->format);
 }
 
 int cli_server_group_delete(struct cli_ctx *ctx, const struct cli_args *a) {

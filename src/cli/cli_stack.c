@@ -6,6 +6,7 @@
 
 #include "common/errors.h"
 #include "common/strbuf.h"
+#include "common/tide_json.h"
 
 /* The names of a stack's groups, comma-separated. */
 static char *cell_groups(const json_t *v) {
@@ -75,36 +76,33 @@ int cli_stack_create(struct cli_ctx *ctx, const struct cli_args *a) {
                           r == -EFBIG ? "larger than 1 MiB" : tide_strerror(r));
                 return CLI_EXIT_FAILURE;
         }
-        json_t *tmpl = memchr(text, 0, len) ? NULL : json_stringn(text, len);
+        _cleanup_json_ json_t *tmpl = memchr(text, 0, len) ? NULL : json_stringn(text, len);
         if (!tmpl) {
                 cli_error("template '%s': not UTF-8 text", a->template_file);
                 return CLI_EXIT_FAILURE;
         }
-        json_t *params = json_object();
+        _cleanup_json_ json_t *params = json_object();
         for (size_t i = 0; i < a->n_parameters; i++) {
                 const char *eq = strchr(a->parameters[i], '=');
                 _cleanup_free_ char *key = xstrndup(a->parameters[i], (size_t) (eq - a->parameters[i]));
                 json_t *v = json_string(eq + 1);
                 if (!v || json_object_set_new(params, key, v) < 0) {
                         cli_error("--parameter '%s' must be UTF-8", a->parameters[i]);
-                        json_decref(params);
-                        json_decref(tmpl);
                         return CLI_EXIT_FAILURE;
                 }
         }
-        json_t *body = json_pack("{s:s, s:o, s:o}", "name", a->name, "template", tmpl, "parameters", params);
+        /* "o" takes tmpl and params, also when json_pack fails (jansson 2.11 and later). */
+        _cleanup_json_ json_t *body = json_pack("{s:s, s:o, s:o}", "name", a->name,
+                                                "template", TAKE_PTR(tmpl),
+                                                "parameters", TAKE_PTR(params));
         if (!body) {
                 cli_error("NAME must be UTF-8");
                 return CLI_EXIT_FAILURE;
         }
-        json_t *stack = NULL;
-        r = cli_api_call(ctx, "POST", "/v1/stacks", body, 0, 0, &stack);
-        json_decref(body);
-        if (r < 0)
+        _cleanup_json_ json_t *stack = NULL;
+        if (cli_api_call(ctx, "POST", "/v1/stacks", body, 0, 0, &stack) < 0)
                 return CLI_EXIT_FAILURE;
-        r = print_stack(stack, a->format);
-        json_decref(stack);
-        return r;
+        return print_stack(stack, a->format);
 }
 
 int cli_stack_list(struct cli_ctx *ctx, const struct cli_args *a) {
@@ -114,12 +112,10 @@ int cli_stack_list(struct cli_ctx *ctx, const struct cli_args *a) {
 int cli_stack_show(struct cli_ctx *ctx, const struct cli_args *a) {
         _cleanup_free_ char *e = cli_escape(a->name);
         _cleanup_free_ char *path = xasprintf("/v1/stacks/%s", e);
-        json_t *stack = NULL;
+        _cleanup_json_ json_t *stack = NULL;
         if (cli_api_call(ctx, "GET", path, NULL, 0, 0, &stack) < 0)
                 return CLI_EXIT_FAILURE;
-        int r = print_stack(stack, a->format);
-        json_decref(stack);
-        return r;
+        return print_stack(stack, a->format);
 }
 
 int cli_stack_delete(struct cli_ctx *ctx, const struct cli_args *a) {

@@ -6,6 +6,8 @@
 #include <inttypes.h>
 #include <math.h>
 
+#include "common/tide_json.h"
+
 /* Rows of history the table form asks for when --limit is not given: a screenful. */
 #define STATS_TABLE_LIMIT 10
 
@@ -253,11 +255,10 @@ static int run_stats(struct cli_ctx *ctx, const struct cli_args *a, const char *
         _cleanup_free_ char *path = limit
                 ? xasprintf("/v1/%s/%s/stats?limit=%" PRId64, collection, e, limit)
                 : xasprintf("/v1/%s/%s/stats", collection, e);
-        json_t *j = NULL;
+        _cleanup_json_ json_t *j = NULL;
         if (cli_api_call(ctx, "GET", path, NULL, 0, 0, &j) < 0)
                 return CLI_EXIT_FAILURE;
         int r = print(stdout, a->format, j, now_ms());
-        json_decref(j);
         if (r < 0) {
                 cli_error("cannot print the answer: %s",
                           r == -EINVAL ? "not an object" : strerror(-r));
