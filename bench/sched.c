@@ -59,6 +59,7 @@
 #include <time.h>
 
 #include "common/errors.h"
+#include "common/tide_json.h"
 #include "common/util.h"
 #include "model/model.h"
 #include "model/model_layout.h"
@@ -432,8 +433,8 @@ static void store_hosts(struct store *s, const struct pool *p, char ***ret_alloc
                 size_t m = p->n - i < 32 ? p->n - i : 32, n = 0;
                 for (size_t j = 0; j < m; j++) {
                         const struct sched_host *h = &p->hosts[i + j];
-                        json_t *rec = host_record(h), *used = sched_host_usage_to_json(h);
-                        json_t *conf = json_pack("{s:{s:s}}", "labels", "zone", zones[(i + j) % ZONES]);
+                        _cleanup_json_ json_t *rec = host_record(h), *used = sched_host_usage_to_json(h);
+                        _cleanup_json_ json_t *conf = json_pack("{s:{s:s}}", "labels", "zone", zones[(i + j) % ZONES]);
                         keys[n] = xasprintf("/tide/hosts/%s", h->name);
                         vals[n] = tide_json_dump(rec);
                         ops[n] = (struct store_op) { .type = STORE_OP_PUT, .key = keys[n], .value = vals[n] };
@@ -451,9 +452,6 @@ static void store_hosts(struct store *s, const struct pool *p, char ***ret_alloc
                         alloc[i + j] = xstrdup(vals[n]);
                         ops[n] = (struct store_op) { .type = STORE_OP_PUT, .key = keys[n], .value = vals[n] };
                         n++;
-                        json_decref(rec);
-                        json_decref(used);
-                        json_decref(conf);
                 }
                 struct store_txn txn = { .success = ops, .n_success = n };
                 int64_t rev;
@@ -508,10 +506,9 @@ static double run_creates(struct store *s, struct sched_cache *cache, const stru
         int64_t t0 = now_ns(), deadline = t0 + (int64_t) (seconds * 1e9);
         while (n < max_n && (n < min_n || now_ns() < deadline)) {
                 json_t *group;
-                json_t *inst = next_instance(p, groups, tag, n, &group);
+                _cleanup_json_ json_t *inst = next_instance(p, groups, tag, n, &group);
                 _cleanup_free_ char *reason = NULL;
                 int r = sched_store_create(s, cache, inst, group, &reason);
-                json_decref(inst);
                 if (r == TIDE_E_NO_HOST)
                         no_host++;
                 else if (r < 0)
@@ -545,10 +542,9 @@ static void *creator_run(void *arg) {
         snprintf(tag, sizeof tag, "cc%d", cr->index);
         while (cr->n < 10 || now_ns() < cr->deadline) {
                 json_t *group;
-                json_t *inst = next_instance(cr->p, cr->groups, tag, cr->n, &group);
+                _cleanup_json_ json_t *inst = next_instance(cr->p, cr->groups, tag, cr->n, &group);
                 _cleanup_free_ char *reason = NULL;
                 int r = sched_store_create(cr->s, cr->cache, inst, group, &reason);
-                json_decref(inst);
                 if (r == TIDE_E_NO_HOST)
                         cr->no_host++;
                 else if (r < 0)
@@ -594,7 +590,7 @@ static void stats_delta(const struct sched_cache_stats *a, const struct sched_ca
 static double run_bare_txns(struct store *s, const struct pool *p, json_t **groups, char **alloc, int64_t *alloc_rev,
                             double seconds) {
         json_t *group;
-        json_t *inst = next_instance(p, groups, "bare", 0, &group);
+        _cleanup_json_ json_t *inst = next_instance(p, groups, "bare", 0, &group);
         json_object_set_new(inst, "host", json_string(p->hosts[0].name));
         json_object_set_new(inst, "placement", json_pack("{s:s, s:n, s:[], s:f}", "host", p->hosts[0].name, "numa_node",
                                                          "pinned", "score", 1.234567));
@@ -602,7 +598,6 @@ static double run_bare_txns(struct store *s, const struct pool *p, json_t **grou
         json_object_set_new(inst, "task", json_string("creating"));
         json_object_set_new(inst, "error", json_null());
         _cleanup_free_ char *value = tide_json_dump(inst);
-        json_decref(inst);
         size_t n = 0;
         int64_t t0 = now_ns(), deadline = t0 + (int64_t) (seconds * 1e9);
         while (n < 50 || now_ns() < deadline) {
