@@ -11,7 +11,7 @@
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "ctl/autoscale.h"
+#include "ctl/scaling_policy.h"
 #include "metrics/metrics.h"
 #include "model/model.h"
 #include "model/model_layout.h"

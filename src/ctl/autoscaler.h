@@ -1,6 +1,6 @@
 /* autoscaler.h — the controller of autoscaling groups. Every pass (once a second) it reads the
  * groups and their members from the store and the members' measurements from metrics,
- * evaluates each group's policies (autoscale.h), records decisions in the group (desired, the
+ * evaluates each group's policies (scaling_policy.h), records decisions in the group (desired, the
  * policy's last action for its cooldown, the last decisions) with an event each, and brings
  * the members to the desired count: new members are created through the scheduler
  * (sched_instance_create), failed or deleted ones are replaced, and members that go are first

@@ -1,8 +1,9 @@
-/* autoscale.h — the decisions of an autoscaling group as pure functions: whether a policy's
- * condition has held for its whole window, what the group's desired size becomes when it fires
- * (within min and max, respecting cooldowns), which members go when it shrinks, and the name of
- * the next member. The controller (autoscaler.h) measures, keeps the per-policy state between
- * passes and applies what these decide; docs/autoscaling.md gives the semantics. No I/O. */
+/* scaling_policy.h — the decisions of a scaling group's policies as pure functions: whether a
+ * policy's condition has held for its whole window, what the group's desired size becomes when
+ * it fires (within min and max, respecting cooldowns), which members go when it shrinks, and the
+ * name of the next member. The controller (autoscaler.h) measures, keeps the per-policy state
+ * between passes and applies what these decide; docs/autoscaling.md gives the semantics. No I/O.
+ * Its prefix is as_ (autoscaling). */
 #pragma once
 
 #include <stdbool.h>

@@ -1,4 +1,4 @@
-/* Unit tests of the autoscaling decisions: aggregation, adjustments, windows, cooldowns,
+/* Unit tests of the scaling policies' decisions: aggregation, adjustments, windows, cooldowns,
  * several policies, victims and member names; and a flapping load that never acts. */
 #include <math.h>
 #include <setjmp.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "ctl/autoscale.h"
+#include "ctl/scaling_policy.h"
 
 static struct as_policy out_policy(void) {
         return (struct as_policy) { .name = "out", .metric = "cpu", .stat = AS_STAT_AVG, .above = true, .threshold = 80,

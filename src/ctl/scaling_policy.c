@@ -1,5 +1,5 @@
-/* autoscale.c — the pure decisions of autoscaling groups (autoscale.h). */
-#include "ctl/autoscale.h"
+/* scaling_policy.c — the pure decisions of scaling groups' policies (scaling_policy.h). */
+#include "ctl/scaling_policy.h"
 
 #include <inttypes.h>
 #include <math.h>
