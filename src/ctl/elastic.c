@@ -199,7 +199,7 @@ static void stage_shares(struct plan *pl) {
                 fixed[m] = !v->elastic;
                 m++;
         }
-        elastic_shares(pl->host->cpus, prio, res, fixed, m, shares);
+        elastic_cpu_shares(pl->host->cpus, prio, res, fixed, m, shares);
         for (size_t k = 0; k < m; k++) {
                 struct elastic_vm *v = &pl->vms[idx[k]];
                 if (!tuned(v) || v->state->shares_applied == shares[k])

@@ -139,5 +139,5 @@ int elastic_plan(const struct elastic_params *p, const struct elastic_host *host
  * its reservation and splits the rest by priority. Reservations beyond 95 % of the pool are
  * scaled down to it; when the largest would pass ELASTIC_SHARES_MAX the tuned ones are scaled
  * down together (keeping their ratios). ret gets values in ELASTIC_SHARES_MIN..MAX. Pure. */
-void elastic_shares(double cpus, const int *priority, const double *reservation, const bool *fixed, size_t n,
-                    int *ret);
+void elastic_cpu_shares(double cpus, const int *priority, const double *reservation, const bool *fixed, size_t n,
+                        int *ret);

@@ -1,4 +1,4 @@
-/* Unit tests of the CPU shares that keep reservations under the elastic plan (elastic_shares);
+/* Unit tests of the CPU shares that keep reservations under the elastic plan (elastic_cpu_shares);
  * the water-filling under it is common/fairshare.c's (test_fairshare.c). */
 #include <math.h>
 #include <setjmp.h>
@@ -24,7 +24,7 @@ static void shares_follow_priority_without_reservations(void **s) {
         int prio[4] = { 500, 750, 250, 1 }, r[4];
         double res[4] = { 0 };
         bool fixed[4] = { false };
-        elastic_shares(8, prio, res, fixed, 4, r);
+        elastic_cpu_shares(8, prio, res, fixed, 4, r);
         assert_int_equal(r[0], 1024);
         assert_int_equal(r[1], 1536);
         assert_int_equal(r[2], 512);
@@ -36,7 +36,7 @@ static void shares_keep_a_reservation_under_full_contention(void **s) {
         int prio[2] = { 500, 750 }, r[2];
         double res[2] = { 4, 0 };
         bool fixed[2] = { false };
-        elastic_shares(8, prio, res, fixed, 2, r);
+        elastic_cpu_shares(8, prio, res, fixed, 2, r);
         assert_int_equal(r[1], 1536);
         assert_true((double) r[0] / (r[0] + r[1]) >= 0.5);
         assert_int_equal(r[0], 1536);
@@ -46,7 +46,7 @@ static void shares_leave_priority_alone_when_it_covers_the_reservation(void **s)
         int prio[2] = { 750, 500 }, r[2];
         double res[2] = { 4, 0 };
         bool fixed[2] = { false };
-        elastic_shares(8, prio, res, fixed, 2, r);
+        elastic_cpu_shares(8, prio, res, fixed, 2, r);
         assert_int_equal(r[0], 1536);
         assert_int_equal(r[1], 1024);
 }
@@ -63,7 +63,7 @@ static void shares_guarantee_every_reservation_on_random_hosts(void **s) {
                         res[i] = fixed[i] || rnd() < 0.5 ? 0 : fmin(left, rnd() * cpus / 3);
                         left -= res[i];
                 }
-                elastic_shares(cpus, prio, res, fixed, n, r);
+                elastic_cpu_shares(cpus, prio, res, fixed, n, r);
                 double sum = 0, top = 0;
                 for (size_t i = 0; i < n; i++) {
                         assert_true(r[i] >= ELASTIC_SHARES_MIN && r[i] <= ELASTIC_SHARES_MAX);
@@ -86,7 +86,7 @@ static void shares_scale_into_range_keeping_ratios(void **s) {
         int prio[3] = { 1000, 1000, 1000 }, r[3];
         double res[3] = { 7.5, 0, 0 };
         bool fixed[3] = { false };
-        elastic_shares(8, prio, res, fixed, 3, r);
+        elastic_cpu_shares(8, prio, res, fixed, 3, r);
         assert_int_equal(r[0], ELASTIC_SHARES_MAX);
         assert_true((double) r[0] / (r[0] + r[1] + r[2]) >= 7.5 / 8 - 1e-3);
         assert_int_equal(r[1], r[2]);

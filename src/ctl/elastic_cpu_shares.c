@@ -1,6 +1,6 @@
-/* elastic_share.c — the CPU shares that make the kernel keep reservations (elastic_shares()).
- * The plan's other piece of arithmetic, weighted max-min fair shares within floors and caps,
- * is common/fairshare.c's. Pure. */
+/* elastic_cpu_shares.c — the CPU shares (cgroup cpu.shares) that make the kernel keep
+ * reservations (elastic_cpu_shares()). The plan's other piece of arithmetic, weighted max-min
+ * fair shares within floors and caps, is common/fairshare.c's. Pure. */
 #include "ctl/elastic.h"
 
 #include <math.h>
@@ -27,8 +27,8 @@ static int cmp_ratio_desc(const void *a, const void *b) {
         return x->i < y->i ? -1 : x->i > y->i;
 }
 
-void elastic_shares(double cpus, const int *priority, const double *reservation, const bool *fixed, size_t n,
-                    int *ret) {
+void elastic_cpu_shares(double cpus, const int *priority, const double *reservation, const bool *fixed, size_t n,
+                        int *ret) {
         if (n == 0)
                 return;
         double *base = xcalloc(n, sizeof *base), *rho = xcalloc(n, sizeof *rho);
