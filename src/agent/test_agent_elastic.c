@@ -95,11 +95,12 @@ static void dump_state(void) {
 
 /* ---- the setup, as the API's handlers do it ---- */
 
-/* POST /v1/instances: sched_instance_create, as the API does, placed at once. Returns the id. */
+/* POST /v1/instances: sched_instance_place_and_store, as the API does, placed at once. Returns
+ * the id. */
 static char *create_instance(const char *body_text) {
         json_t *body = sim_test_json(body_text), *inst = NULL;
         _cleanup_free_ char *err = NULL;
-        int r = sched_instance_create(store, NULL, body, NULL, false, now_ms(), &inst, &err);
+        int r = sched_instance_place_and_store(store, NULL, body, NULL, false, now_ms(), &inst, &err);
         json_decref(body);
         if (r < 0)
                 FAIL("instance %s: %s (%s)", body_text, tide_strerror(r), err ? err : "");

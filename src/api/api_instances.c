@@ -49,8 +49,8 @@ static int instance_create(struct api_request *req, struct api_reply *rep) {
         bool dry_run = dry && (streq(dry, "true") || streq(dry, "1"));
         json_t *inst = NULL;
         _cleanup_free_ char *err = NULL;
-        int r = sched_instance_create(api_store(req), api_config(req)->sched_cache, req->body, NULL, dry_run, t_request,
-                                      &inst, &err);
+        int r = sched_instance_place_and_store(api_store(req), api_config(req)->sched_cache, req->body, NULL, dry_run,
+                                               t_request, &inst, &err);
         if (r < 0 && r != TIDE_E_NO_HOST)
                 return api_error(rep, r, "%s", err);
         if (dry_run)

@@ -331,8 +331,8 @@ static void evaluate(struct autoscaler *a, json_t *g, int64_t rev, struct member
         free(before);
 }
 
-/* Creates member <group>-<index>; the error of sched_instance_create (TIDE_E_NO_HOST: stored in
- * error, without a host). */
+/* Creates member <group>-<index>; the error of sched_instance_place_and_store (TIDE_E_NO_HOST:
+ * stored in error, without a host). */
 static int add_member(struct autoscaler *a, json_t *g, const char *server_group, int64_t index, int64_t now) {
         _cleanup_free_ char *name = xasprintf("%s-%" PRId64, tide_json_str(g, "name", ""), index);
         _cleanup_json_ json_t *body = json_pack("{s:s, s:O, s:O, s:O, s:O}", "name", name, "flavor",
@@ -347,7 +347,7 @@ static int add_member(struct autoscaler *a, json_t *g, const char *server_group,
                                                  tide_json_str(g, "id", ""));
         _cleanup_json_ json_t *inst = NULL;
         _cleanup_free_ char *err = NULL;
-        int r = sched_instance_create(a->cfg.store, a->cfg.sched_cache, body, extra, false, now, &inst, &err);
+        int r = sched_instance_place_and_store(a->cfg.store, a->cfg.sched_cache, body, extra, false, now, &inst, &err);
         if (r >= 0)
                 model_group_event_emit(a->cfg.store, "info", "group.member_added", g, inst, tide_json_str(inst, "host", NULL),
                                        "group '%s': member '%s' added on host '%s' (desired %" PRId64 ")",

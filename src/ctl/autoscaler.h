@@ -1,10 +1,10 @@
 /* autoscaler.h — the controller of autoscaling groups. Every pass (once a second) it reads the
  * groups and their members from the store and the members' measurements from metrics,
- * evaluates each group's policies (scaling_policy.h), records decisions in the group (desired, the
- * policy's last action for its cooldown, the last decisions) with an event each, and brings
- * the members to the desired count: new members are created through the scheduler
- * (sched_instance_create), failed or deleted ones are replaced, and members that go are first
- * stopped gracefully (the agent's ACPI shutdown with its timeout) and then deleted. A member
+ * evaluates each group's policies (scaling_policy.h), records decisions in the group (desired,
+ * the policy's last action for its cooldown, the last decisions) with an event each, and brings
+ * the members to the desired count: new members are placed and stored through the scheduler
+ * (sched_instance_place_and_store), failed or deleted ones are replaced, and members that go
+ * are first stopped gracefully (the agent's ACPI shutdown with its timeout) and then deleted. A member
  * that finds no host is deleted and the group tries again 30 s later, not every pass. What it
  * sees of each group's policies is published to the store (MODEL_KEY_GROUPSTATUS), for the
  * API, which may run in another tided than the controller.

@@ -12,8 +12,8 @@ static const char *const flavor_fields[] = {
         "vcpus", "max_vcpus", "ram_mib", "max_ram_mib", "disk_gib", "cpu_policy", "hugepages",
 };
 
-int sched_instance_create(struct store *s, struct sched_cache *cache, json_t *body, json_t *extra, bool dry_run, int64_t t_request_ms,
-                          json_t **ret, char **ret_err) {
+int sched_instance_place_and_store(struct store *s, struct sched_cache *cache, json_t *body, json_t *extra,
+                                   bool dry_run, int64_t t_request_ms, json_t **ret, char **ret_err) {
         _cleanup_json_ json_t *inst = NULL, *flavor = NULL, *image = NULL, *group = NULL;
         json_t *policy;
         _cleanup_free_ char *err = NULL, *reason = NULL, *id = NULL;

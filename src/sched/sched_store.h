@@ -56,18 +56,19 @@ int sched_request_from_instance(json_t *inst, json_t *group, json_t *members, st
  * compares the revision of the host's allocation key. */
 int sched_store_create(struct store *s, struct sched_cache *cache, json_t *inst, json_t *group, char **ret_reason);
 
-/* Creates an instance from a create request (POST /v1/instances' body: name, flavor, image,
- * user_data, policy, hints, group ...): resolves the flavor, image and server group, copies the
- * flavor's sizes into the record, merges the policy, sets extra's members (may be NULL; e.g.
- * what ties an autoscaling group's member to it), places and stores it with its claim
- * (sched_store_create) and emits instance.created. ret gets the stored record.
+/* Builds a new instance's record from a create request (POST /v1/instances' body: name,
+ * flavor, image, user_data, policy, hints, group (its server group) ...), places it and stores
+ * it: resolves the flavor, image and server group, copies the flavor's sizes into the record,
+ * merges the policy, sets extra's members (may be NULL; e.g. what ties a scaling group's member
+ * to it), places and stores it with its claim (sched_store_create) and emits instance.created.
+ * ret gets the stored record.
  * TIDE_E_NO_HOST: no host fits; the instance is stored all the same, in status "error", and
  * ret gets it, ret_err the reason (an event instance.error says so too). Any other error:
  * nothing is stored and ret_err gets a message for the user. With dry_run nothing is stored
  * and ret gets what placing it now would do (sched_store_explain's, with "instance"). cache
  * may be NULL (sched_store_create). */
-int sched_instance_create(struct store *s, struct sched_cache *cache, json_t *body, json_t *extra, bool dry_run,
-                          int64_t t_request_ms, json_t **ret, char **ret_err);
+int sched_instance_place_and_store(struct store *s, struct sched_cache *cache, json_t *body, json_t *extra,
+                                   bool dry_run, int64_t t_request_ms, json_t **ret, char **ret_err);
 
 /* Gives the instance's claim back and deletes the instance (and its name and group
  * membership) in one transaction. */
