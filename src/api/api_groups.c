@@ -37,7 +37,7 @@ static json_t *members_of(struct api_request *req, json_t *g, size_t *ret_active
 
 static int group_list(struct api_request *req, struct api_reply *rep) {
         json_t *a;
-        int r = model_obj_list(api_store(req), MODEL_GROUP, &a);
+        int r = model_obj_list(api_store(req), MODEL_SCALING_GROUP, &a);
         if (r < 0)
                 return api_error(rep, r, "listing groups: %s", tide_strerror(r));
         size_t i, active;
@@ -91,7 +91,7 @@ static json_t *group_view(struct api_request *req, json_t *g) {
         }
         json_decref(status);
         json_t *events;
-        if (model_group_event_list(api_store(req), tide_json_str(g, "id", ""), GROUP_EVENTS, &events) >= 0)
+        if (model_scaling_group_event_list(api_store(req), tide_json_str(g, "id", ""), GROUP_EVENTS, &events) >= 0)
                 json_object_set_new(g, "events", events);
         if (!json_object_get(g, "decisions"))
                 json_object_set_new(g, "decisions", json_array());
@@ -109,7 +109,7 @@ static int group_create(struct api_request *req, struct api_reply *rep) {
 
 static int group_show(struct api_request *req, struct api_reply *rep) {
         json_t *g;
-        int r = model_obj_get(api_store(req), MODEL_GROUP, req->params[0], &g, NULL);
+        int r = model_obj_get(api_store(req), MODEL_SCALING_GROUP, req->params[0], &g, NULL);
         if (r < 0)
                 return api_error(rep, r, "group '%.64s': %s", req->params[0], tide_strerror(r));
         return api_json(rep, 200, group_view(req, g));
@@ -139,7 +139,7 @@ static int mutate(struct api_request *req, struct api_reply *rep, group_fn fn, i
         struct store *s = api_store(req);
         struct group_change c = { .fn = fn, .req = req, .rep = rep };
         json_t *g;
-        int r = model_obj_modify(s, MODEL_GROUP, req->params[0], group_change, &c, &g);
+        int r = model_obj_modify(s, MODEL_SCALING_GROUP, req->params[0], group_change, &c, &g);
         if (c.refused)
                 return r;
         if (r == TIDE_E_CONFLICT)
@@ -148,14 +148,14 @@ static int mutate(struct api_request *req, struct api_reply *rep, group_fn fn, i
                 return api_error(rep, r, "group '%.64s': %s", req->params[0], tide_strerror(r));
         if (r < 0)
                 return api_error(rep, r, "updating group '%.64s': %s", req->params[0], tide_strerror(r));
-        model_group_event_emit(s, "info", "group.updated", g, NULL, NULL, "group '%s': %s", tide_json_str(g, "name", ""),
-                               c.what);
+        model_scaling_group_event_emit(s, "info", "group.updated", g, NULL, NULL, "group '%s': %s",
+                                       tide_json_str(g, "name", ""), c.what);
         return api_json(rep, status, group_view(req, g));
 }
 
 static int do_set(json_t *g, struct api_request *req, struct api_reply *rep, char *what, size_t what_len) {
         _cleanup_free_ char *err = NULL;
-        int r = model_group_set_merge(g, req->body, &err);
+        int r = model_scaling_group_set_merge(g, req->body, &err);
         if (r < 0)
                 return api_error(rep, r, "%s", err);
         snprintf(what, what_len, "min %lld, max %lld, desired %lld", (long long) tide_json_int(g, "min", 0),
@@ -166,10 +166,10 @@ static int do_set(json_t *g, struct api_request *req, struct api_reply *rep, cha
 static int do_policy_add(json_t *g, struct api_request *req, struct api_reply *rep, char *what, size_t what_len) {
         json_t *p;
         _cleanup_free_ char *err = NULL;
-        int r = model_group_policy_from_request(req->body, &p, &err);
+        int r = model_scaling_policy_from_request(req->body, &p, &err);
         if (r < 0)
                 return api_error(rep, r, "%s", err);
-        r = model_group_policy_add(g, p, &err);
+        r = model_scaling_group_policy_add(g, p, &err);
         if (r >= 0)
                 snprintf(what, what_len, "policy '%s' added: %s %s %s %g for %llds: %s, cooldown %llds", tide_json_str(p, "name", ""),
                          tide_json_str(p, "metric", ""), tide_json_str(p, "stat", ""), tide_json_str(p, "op", ""),
@@ -215,7 +215,7 @@ static int policy_delete(struct api_request *req, struct api_reply *rep) {
 static int group_delete(struct api_request *req, struct api_reply *rep) {
         _cleanup_json_ json_t *g = NULL;
         int64_t rev;
-        int r = model_obj_get(api_store(req), MODEL_GROUP, req->params[0], &g, &rev);
+        int r = model_obj_get(api_store(req), MODEL_SCALING_GROUP, req->params[0], &g, &rev);
         if (r < 0)
                 return api_error(rep, r, "group '%.64s': %s", req->params[0], tide_strerror(r));
         if (tide_json_str(g, "stack", NULL))

@@ -114,7 +114,7 @@ static int event_list(struct api_request *req, struct api_reply *rep) {
         if (inst && group)
                 return api_error(rep, TIDE_E_INVALID, "give instance or group, not both");
         json_t *a;
-        int r = group ? model_group_event_list(api_store(req), group, (size_t) limit, &a)
+        int r = group ? model_scaling_group_event_list(api_store(req), group, (size_t) limit, &a)
                       : model_event_list(api_store(req), inst, (size_t) limit, &a);
         if (r < 0)
                 return api_error(rep, r, "listing events: %s", tide_strerror(r));

@@ -20,7 +20,7 @@ static json_t *stack_view(struct api_request *req, json_t *st) {
                 all = json_array();
         json_array_foreach(json_object_get(st, "groups"), i, name) {
                 json_t *g;
-                if (model_obj_get(api_store(req), MODEL_GROUP, json_string_value(name) ?: "", &g, NULL) < 0)
+                if (model_obj_get(api_store(req), MODEL_SCALING_GROUP, json_string_value(name) ?: "", &g, NULL) < 0)
                         continue;
                 size_t n = 0;
                 json_array_foreach(all, k, inst)
@@ -66,7 +66,7 @@ static void delete_groups(struct api_request *req, json_t *names) {
         json_t *name;
         json_array_foreach(names, i, name) {
                 json_t *g;
-                if (model_obj_get(api_store(req), MODEL_GROUP, json_string_value(name) ?: "", &g, NULL) >= 0) {
+                if (model_obj_get(api_store(req), MODEL_SCALING_GROUP, json_string_value(name) ?: "", &g, NULL) >= 0) {
                         (void) autoscaler_group_delete(api_store(req), g, 0);
                         json_decref(g);
                 }

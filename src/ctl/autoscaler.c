@@ -304,11 +304,12 @@ static void evaluate(struct autoscaler *a, json_t *g, int64_t rev, struct member
         if (d.act) {
                 struct decided dc = { .d = &d, .policy = pol[d.policy].name, .now = now };
                 record_decision(g, &dc);
-                int r = model_obj_update(a->cfg.store, MODEL_GROUP, g, rev, NULL);
+                int r = model_obj_update(a->cfg.store, MODEL_SCALING_GROUP, g, rev, NULL);
                 if (r >= 0) {
                         *desired = d.to;
                         log_info("group '%s': %s", tide_json_str(g, "name", ""), d.reason);
-                        model_group_event_emit(a->cfg.store, "info", "group.scale", g, NULL, NULL, "%s", d.reason);
+                        model_scaling_group_event_emit(a->cfg.store, "info", "group.scale", g, NULL, NULL, "%s",
+                                                       d.reason);
                 } else {
                         /* Changed meanwhile (a set, a new policy): the next pass decides again. */
                         keep_state = false;
@@ -349,15 +350,19 @@ static int add_member(struct autoscaler *a, json_t *g, const char *server_group,
         _cleanup_free_ char *err = NULL;
         int r = sched_instance_place_and_store(a->cfg.store, a->cfg.sched_cache, body, extra, false, now, &inst, &err);
         if (r >= 0)
-                model_group_event_emit(a->cfg.store, "info", "group.member_added", g, inst, tide_json_str(inst, "host", NULL),
-                                       "group '%s': member '%s' added on host '%s' (desired %" PRId64 ")",
-                                       tide_json_str(g, "name", ""), name, tide_json_str(inst, "host", ""), tide_json_int(g, "desired", 0));
+                model_scaling_group_event_emit(a->cfg.store, "info", "group.member_added", g, inst,
+                                               tide_json_str(inst, "host", NULL),
+                                               "group '%s': member '%s' added on host '%s' (desired %" PRId64 ")",
+                                               tide_json_str(g, "name", ""), name, tide_json_str(inst, "host", ""),
+                                               tide_json_int(g, "desired", 0));
         else if (r == TIDE_E_NO_HOST)
-                model_group_event_emit(a->cfg.store, "error", "group.member_added", g, inst, NULL,
-                                       "group '%s': member '%s' has no host: %s", tide_json_str(g, "name", ""), name, err);
+                model_scaling_group_event_emit(a->cfg.store, "error", "group.member_added", g, inst, NULL,
+                                               "group '%s': member '%s' has no host: %s", tide_json_str(g, "name", ""),
+                                               name, err);
         else
-                model_group_event_emit(a->cfg.store, "error", "group.error", g, NULL, NULL,
-                                       "group '%s': cannot add member '%s': %s", tide_json_str(g, "name", ""), name, err);
+                model_scaling_group_event_emit(a->cfg.store, "error", "group.error", g, NULL, NULL,
+                                               "group '%s': cannot add member '%s': %s", tide_json_str(g, "name", ""),
+                                               name, err);
         if (r < 0 && r != TIDE_E_NO_HOST)
                 log_warning("group '%s': adding member '%s': %s", tide_json_str(g, "name", ""), name, err);
         return r;
@@ -382,24 +387,26 @@ static void reconcile(struct autoscaler *a, json_t *g, struct member *mem, size_
                 case MEMBER_FAILED:
                         if (json_is_null(json_object_get(m->inst, "host")) || !json_object_get(m->inst, "host")) {
                                 if (sched_store_delete(a->cfg.store, m->inst) >= 0)
-                                        model_group_event_emit(a->cfg.store, "warning", "group.member_failed", g, m->inst,
-                                                               NULL, "group '%s': member '%s' was not placed (%s): deleted",
-                                                               gname, mname, tide_json_str(m->inst, "error", "error"));
+                                        model_scaling_group_event_emit(
+                                                a->cfg.store, "warning", "group.member_failed", g, m->inst, NULL,
+                                                "group '%s': member '%s' was not placed (%s): deleted", gname, mname,
+                                                tide_json_str(m->inst, "error", "error"));
                                 break;
                         }
                         if (mark_deleting(a, m->inst) >= 0)
-                                model_group_event_emit(a->cfg.store, "warning", "group.member_failed", g, m->inst, NULL,
-                                                       "group '%s': member '%s' failed (%s): deleted, to be replaced",
-                                                       gname, mname, tide_json_str(m->inst, "error", "error"));
+                                model_scaling_group_event_emit(
+                                        a->cfg.store, "warning", "group.member_failed", g, m->inst, NULL,
+                                        "group '%s': member '%s' failed (%s): deleted, to be replaced", gname, mname,
+                                        tide_json_str(m->inst, "error", "error"));
                         break;
                 case MEMBER_LEAVING: {
                         enum model_instance_status status = model_instance_get_status(m->inst);
                         bool down = status == MODEL_INSTANCE_STOPPED || status == MODEL_INSTANCE_ERROR;
                         bool late = now - tide_json_int(m->inst, "asg_leaving_ms", now) > a->cfg.stop_timeout_ms;
                         if ((down || late) && mark_deleting(a, m->inst) >= 0)
-                                model_group_event_emit(a->cfg.store, "info", "group.member_removed", g, m->inst, NULL,
-                                                       "group '%s': member '%s' %s, deleted", gname, mname,
-                                                       down ? "stopped" : "not stopped in time");
+                                model_scaling_group_event_emit(a->cfg.store, "info", "group.member_removed", g, m->inst,
+                                                               NULL, "group '%s': member '%s' %s, deleted", gname,
+                                                               mname, down ? "stopped" : "not stopped in time");
                         break;
                 }
                 default:
@@ -444,10 +451,11 @@ static void reconcile(struct autoscaler *a, json_t *g, struct member *mem, size_
                 for (size_t j = 0; j < n_go; j++) {
                         json_t *inst = mem[map[go[j]]].inst;
                         if (model_obj_modify(a->cfg.store, MODEL_INSTANCE, tide_json_str(inst, "id", ""), do_leave, &now, NULL) >= 0)
-                                model_group_event_emit(a->cfg.store, "info", "group.member_leaving", g, inst, NULL,
-                                                       "group '%s': member '%s' goes (desired %" PRId64 ", %s first): "
-                                                       "shutting down", gname, tide_json_str(inst, "name", ""), desired,
-                                                       tide_json_str(g, "shrink_victim", "newest"));
+                                model_scaling_group_event_emit(
+                                        a->cfg.store, "info", "group.member_leaving", g, inst, NULL,
+                                        "group '%s': member '%s' goes (desired %" PRId64 ", %s first): shutting down",
+                                        gname, tide_json_str(inst, "name", ""), desired,
+                                        tide_json_str(g, "shrink_victim", "newest"));
                 }
                 free(go);
                 free(map);
@@ -476,7 +484,7 @@ static void sweep_spread_groups(struct autoscaler *a, json_t *groups, json_t **i
                 json_array_foreach(*instances, k, x)
                         used = used || streq(tide_json_str(x, "group_id", ""), tide_json_str(sg, "id", ""));
                 _cleanup_json_ json_t *owner_now = NULL;
-                if (!used && model_obj_get(a->cfg.store, MODEL_GROUP, owner, &owner_now, NULL) >= 0)
+                if (!used && model_obj_get(a->cfg.store, MODEL_SCALING_GROUP, owner, &owner_now, NULL) >= 0)
                         used = true;   /* created since the pass began */
                 if (!used)
                         (void) model_obj_delete(a->cfg.store, MODEL_SERVER_GROUP, sg, 0);
@@ -569,7 +577,7 @@ static void pass(struct autoscaler *a) {
         json_t *g;
         int64_t now = now_ms();
         size_t gi;
-        if (model_obj_list(a->cfg.store, MODEL_GROUP, &groups) < 0 ||
+        if (model_obj_list(a->cfg.store, MODEL_SCALING_GROUP, &groups) < 0 ||
             (json_array_size(groups) > 0 && model_obj_list(a->cfg.store, MODEL_INSTANCE, &instances) < 0))
                 goto out;
         json_array_foreach(groups, gi, g) {
@@ -589,7 +597,7 @@ static void pass(struct autoscaler *a) {
                 /* The group as stored now, with its revision, for the decision's compare-and-swap. */
                 _cleanup_json_ json_t *cur = NULL;
                 int64_t rev, desired;
-                if (model_obj_get(a->cfg.store, MODEL_GROUP, gid, &cur, &rev) >= 0) {
+                if (model_obj_get(a->cfg.store, MODEL_SCALING_GROUP, gid, &cur, &rev) >= 0) {
                         evaluate(a, cur, rev, mem, n_mem, now, &desired);
                         publish_status(a, cur);
                         reconcile(a, cur, mem, n_mem, desired, now);

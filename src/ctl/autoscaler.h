@@ -47,7 +47,7 @@ int autoscaler_new(const struct autoscaler_config *cfg, struct autoscaler **ret)
 /* Stops the thread (waiting for a pass in progress) and frees; NULL is fine. */
 void autoscaler_free(struct autoscaler *a);
 
-/* Creates an autoscaling group from a POST /v1/groups body (model_group_from_request; extra's
+/* Creates an autoscaling group from a POST /v1/groups body (model_scaling_group_from_request; extra's
  * members, may be NULL, are added to the record) with the soft-anti-affinity server group
  * "asg-<name>" that spreads its members (unless spread is false), and emits group.created.
  * ret gets the stored group. On failure nothing is left and ret_err gets a message for the

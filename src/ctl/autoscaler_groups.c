@@ -9,7 +9,7 @@
 int autoscaler_group_create(struct store *s, json_t *body, json_t *extra, json_t **ret, char **ret_err) {
         json_t *g = NULL, *flavor = NULL, *image = NULL, *sg = NULL;
         _cleanup_free_ char *id = NULL, *sg_name = NULL, *sg_id = NULL;
-        int r = model_group_from_request(body, &g, ret_err);
+        int r = model_scaling_group_from_request(body, &g, ret_err);
         if (r < 0)
                 return r;
         if ((r = model_obj_get(s, MODEL_FLAVOR, tide_json_str(g, "flavor", ""), &flavor, NULL)) < 0) {
@@ -28,7 +28,7 @@ int autoscaler_group_create(struct store *s, json_t *body, json_t *extra, json_t
         model_set_now(g, "updated");
         if (extra)
                 json_object_update(g, extra);
-        if (model_obj_get(s, MODEL_GROUP, tide_json_str(g, "name", ""), &sg, NULL) >= 0) {
+        if (model_obj_get(s, MODEL_SCALING_GROUP, tide_json_str(g, "name", ""), &sg, NULL) >= 0) {
                 json_decref(TAKE_PTR(sg));
                 *ret_err = xasprintf("group '%s' already exists", tide_json_str(g, "name", ""));
                 r = TIDE_E_EXISTS;
@@ -49,7 +49,7 @@ int autoscaler_group_create(struct store *s, json_t *body, json_t *extra, json_t
                 }
                 json_object_set_new(g, "server_group", json_string(sg_id));
         }
-        r = model_obj_create(s, MODEL_GROUP, g, NULL);
+        r = model_obj_create(s, MODEL_SCALING_GROUP, g, NULL);
         if (r < 0) {
                 *ret_err = r == TIDE_E_EXISTS ? xasprintf("group '%s' already exists", tide_json_str(g, "name", ""))
                                               : xasprintf("creating group '%s': %s", tide_json_str(g, "name", ""), tide_strerror(r));
@@ -58,11 +58,12 @@ int autoscaler_group_create(struct store *s, json_t *body, json_t *extra, json_t
                         (void) model_obj_delete(s, MODEL_SERVER_GROUP, sg, 0);
                 goto out;
         }
-        model_group_event_emit(s, "info", "group.created", g, NULL, NULL,
-                               "group '%s' created: %lld member(s) of flavor '%s', min %lld, max %lld, %zu policies",
-                               tide_json_str(g, "name", ""), (long long) tide_json_int(g, "desired", 0), tide_json_str(g, "flavor", ""),
-                               (long long) tide_json_int(g, "min", 0), (long long) tide_json_int(g, "max", 0),
-                               json_array_size(json_object_get(g, "policies")));
+        model_scaling_group_event_emit(
+                s, "info", "group.created", g, NULL, NULL,
+                "group '%s' created: %lld member(s) of flavor '%s', min %lld, max %lld, %zu policies",
+                tide_json_str(g, "name", ""), (long long) tide_json_int(g, "desired", 0),
+                tide_json_str(g, "flavor", ""), (long long) tide_json_int(g, "min", 0),
+                (long long) tide_json_int(g, "max", 0), json_array_size(json_object_get(g, "policies")));
         *ret = TAKE_PTR(g);
 out:
         json_decref(g);
@@ -74,7 +75,7 @@ out:
 
 int autoscaler_group_delete(struct store *s, json_t *g, int64_t rev) {
         json_t *all = NULL, *inst;
-        int r = model_obj_delete(s, MODEL_GROUP, g, rev);
+        int r = model_obj_delete(s, MODEL_SCALING_GROUP, g, rev);
         if (r < 0)
                 return r;
         size_t n = 0, i;
@@ -86,8 +87,8 @@ int autoscaler_group_delete(struct store *s, json_t *g, int64_t rev) {
                                 n++;
                         }
         json_decref(all);
-        model_group_event_emit(s, "info", "group.deleted", g, NULL, NULL, "group '%s' deleted with its %zu member(s)",
-                               tide_json_str(g, "name", ""), n);
+        model_scaling_group_event_emit(s, "info", "group.deleted", g, NULL, NULL,
+                                       "group '%s' deleted with its %zu member(s)", tide_json_str(g, "name", ""), n);
         return 0;
 }
 

@@ -135,7 +135,7 @@ static void dump_state(void) {
         json_t *g, *all, *events, *st;
         if (!store || !group_id)
                 return;
-        if (model_obj_get(store, MODEL_GROUP, group_id, &g, NULL) >= 0) {
+        if (model_obj_get(store, MODEL_SCALING_GROUP, group_id, &g, NULL) >= 0) {
                 char *text = json_dumps(g, JSON_INDENT(2) | JSON_SORT_KEYS);
                 fprintf(stderr, "group:\n%s\n", text);
                 free(text);
@@ -158,7 +158,7 @@ static void dump_state(void) {
                 }
                 json_decref(all);
         }
-        if (model_group_event_list(store, group_id, EVENTS_MAX, &events) >= 0) {
+        if (model_scaling_group_event_list(store, group_id, EVENTS_MAX, &events) >= 0) {
                 size_t i;
                 json_t *e;
                 fprintf(stderr, "events of the group:\n");
@@ -231,7 +231,7 @@ static void do_stop(json_t *inst) {
 
 static json_t *group_get(int64_t *ret_rev) {
         json_t *g;
-        CHECK_OK(model_obj_get(store, MODEL_GROUP, group_id, &g, ret_rev));
+        CHECK_OK(model_obj_get(store, MODEL_SCALING_GROUP, group_id, &g, ret_rev));
         return g;
 }
 
@@ -316,7 +316,7 @@ static bool set_demand(json_t *m, double frac) {
 
 static json_t *group_events(void) {
         json_t *ev;
-        CHECK_OK(model_group_event_list(store, group_id, EVENTS_MAX, &ev));
+        CHECK_OK(model_scaling_group_event_list(store, group_id, EVENTS_MAX, &ev));
         return ev;
 }
 
@@ -993,7 +993,7 @@ static void phase_no_host(void) {
         sleep_ms(5 * PERIOD_MS);
         json_t *events, *all, *e, *inst;
         size_t i, added = 0, failed = 0, left = 0;
-        CHECK_OK(model_group_event_list(store, tide_json_str(g, "id", ""), EVENTS_MAX, &events));
+        CHECK_OK(model_scaling_group_event_list(store, tide_json_str(g, "id", ""), EVENTS_MAX, &events));
         json_array_foreach(events, i, e) {
                 added += streq(tide_json_str(e, "type", ""), "group.member_added");
                 failed += streq(tide_json_str(e, "type", ""), "group.member_failed");

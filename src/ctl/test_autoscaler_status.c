@@ -63,12 +63,12 @@ static json_t *put_group(struct fixture *f, const char *name, const char *polici
                           name, policies);
         json_t *body = json_loads(text, 0, NULL), *g = NULL;
         _cleanup_free_ char *err = NULL;
-        if (model_group_from_request(body, &g, &err) < 0)
+        if (model_scaling_group_from_request(body, &g, &err) < 0)
                 fail_msg("group %s: %s", name, err);
         json_decref(body);
         _cleanup_free_ char *id = id_new_uuid();
         json_object_set_new(g, "id", json_string(id));
-        assert_int_equal(model_obj_create(f->s, MODEL_GROUP, g, NULL), 0);
+        assert_int_equal(model_obj_create(f->s, MODEL_SCALING_GROUP, g, NULL), 0);
         return g;
 }
 
@@ -168,7 +168,7 @@ static void statuses_of_groups_gone_are_deleted(void **state) {
         wait_status(f, tide_json_str(g, "id", ""), true);
         wait_status(f, "00000000-0000-4000-8000-000000000002", false);
         wait_status(f, tide_json_str(bare, "id", ""), false);
-        assert_int_equal(model_obj_delete(f->s, MODEL_GROUP, g, 0), 0);
+        assert_int_equal(model_obj_delete(f->s, MODEL_SCALING_GROUP, g, 0), 0);
         wait_status(f, tide_json_str(g, "id", ""), false);
         json_decref(g);
         json_decref(bare);

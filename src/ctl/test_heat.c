@@ -60,7 +60,7 @@ static bool model_accepts(const char *name, json_t *res) {
         json_array_foreach(json_object_get(res, "groups"), i, body) {
                 json_t *g = NULL;
                 char *err = NULL;
-                if (model_group_from_request(body, &g, &err) < 0) {
+                if (model_scaling_group_from_request(body, &g, &err) < 0) {
                         printf("%s: group %zu is refused by the model: %s\n", name, i, err);
                         ok = false;
                 }

@@ -8,7 +8,8 @@
 #include "common/util.h"
 
 static const char *const kind_plural[MODEL_KIND_MAX] = { "flavors", "images", "instances", "server-groups", "groups", "stacks" };
-static const char *const kind_singular[MODEL_KIND_MAX] = { "flavor", "image", "instance", "server group", "group", "stack" };
+static const char *const kind_singular[MODEL_KIND_MAX] = { "flavor", "image", "instance", "server group",
+                                                           "scaling group", "stack" };
 static const char *const status_names[MODEL_INSTANCE_STATUS_MAX] = {
         [MODEL_INSTANCE_BUILDING] = "building",
         [MODEL_INSTANCE_RUNNING] = "running",

@@ -24,14 +24,15 @@ enum model_kind {
         MODEL_IMAGE,
         MODEL_INSTANCE,
         MODEL_SERVER_GROUP,
-        MODEL_GROUP,          /* autoscaling groups */
-        MODEL_STACK,          /* groups made from a Heat template */
+        MODEL_SCALING_GROUP,  /* autoscaling groups; their store keys say "groups" */
+        MODEL_STACK,          /* scaling groups made from a Heat template */
         MODEL_KIND_MAX,
 };
 
-/* "flavors", "images", "instances", "server-groups", "groups", "stacks". */
+/* "flavors", "images", "instances", "server-groups", "groups", "stacks": the words of the
+ * store's keys (model_layout.h), which stay as they were stored. */
 const char *model_kind_plural(enum model_kind k);
-/* "flavor", "image", "instance", "server group", "group", "stack". */
+/* "flavor", "image", "instance", "server group", "scaling group", "stack". */
 const char *model_kind_singular(enum model_kind k);
 
 /* An instance's record holds three states, stored as the strings the API shows:
@@ -112,26 +113,26 @@ int model_instance_from_request(json_t *body, json_t **ret, char **ret_err);
  * max_vcpus), mem_reservation and mem_limit (MiB, up to max_ram_mib), elastic (bool). A null
  * member resets it. Limits must not be below reservations. inst is changed only on success. */
 int model_instance_policy_merge(json_t *inst, json_t *body, char **ret_err);
-/* Autoscaling groups (docs/autoscaling.md): {"name", "flavor", "image", "user_data", "min",
- * "max", "desired", "spread", "priority", ["elastic"], "policies": [...]}. min defaults to 1,
- * max to min, desired to min; members are named <name>-<n>, so names are at most 58
- * characters. Policies as model_group_policy_from_request's. */
-#define MODEL_GROUP_MEMBERS_MAX 1000
-#define MODEL_GROUP_POLICIES_MAX 16
-int model_group_from_request(json_t *body, json_t **ret, char **ret_err);
+/* Scaling groups (autoscaling groups, docs/autoscaling.md): {"name", "flavor", "image",
+ * "user_data", "min", "max", "desired", "spread", "priority", ["elastic"], "policies": [...]}.
+ * min defaults to 1, max to min, desired to min; members are named <name>-<n>, so names are at
+ * most 58 characters. Policies as model_scaling_policy_from_request's. */
+#define MODEL_SCALING_GROUP_MEMBERS_MAX 1000
+#define MODEL_SCALING_GROUP_POLICIES_MAX 16
+int model_scaling_group_from_request(json_t *body, json_t **ret, char **ret_err);
 /* A scaling policy: {"name"?, "metric": cpu|memory|<a VM figure of the stats>, "stat":
  * avg|max|min, "above" or "below": threshold, "for_s", "adjust": "+N"|"-N"|"=N"|"+-N%",
  * "cooldown_s", "victim": newest|oldest|least-loaded} into the stored form, which adds "op"
  * (above|below), "threshold", "adjust_type" (change|exact|percent) and "adjustment". */
-int model_group_policy_from_request(json_t *body, json_t **ret, char **ret_err);
+int model_scaling_policy_from_request(json_t *body, json_t **ret, char **ret_err);
 /* Appends a validated policy to group's "policies", naming it policy-<n> when it has no name;
- * TIDE_E_INVALID when the name is taken or the group has MODEL_GROUP_POLICIES_MAX. */
-int model_group_policy_add(json_t *group, json_t *policy, char **ret_err);
+ * TIDE_E_INVALID when the name is taken or the group has MODEL_SCALING_GROUP_POLICIES_MAX. */
+int model_scaling_group_policy_add(json_t *group, json_t *policy, char **ret_err);
 /* min, max and desired from body into group (0 <= min <= desired <= max <= 1000); a desired
  * not given is kept, moved within the new bounds. group is changed only on success. */
-int model_group_set_merge(json_t *group, json_t *body, char **ret_err);
+int model_scaling_group_set_merge(json_t *group, json_t *body, char **ret_err);
 /* True for the metrics a policy may name. */
-bool model_group_metric_valid(const char *metric);
+bool model_scaling_metric_valid(const char *metric);
 /* Server groups: {"name", "policy": affinity|anti-affinity|soft-affinity|soft-anti-affinity}. */
 int model_server_group_from_request(json_t *body, json_t **ret, char **ret_err);
 /* Host settings an operator may change (merged into what is there): labels (a null value
@@ -199,15 +200,17 @@ int model_json_get(struct store *s, const char *key, json_t **ret, int64_t *ret_
  * and trims the oldest past MODEL_EVENTS_KEEP now and then. */
 int model_event_emit(struct store *s, const char *severity, const char *type, json_t *instance,
                      const char *host, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-/* The same for an autoscaling group's events: the group's name and id are recorded ("group",
- * "group_id"), and the member's when instance is not NULL. */
-int model_group_event_emit(struct store *s, const char *severity, const char *type, json_t *group, json_t *instance,
-                           const char *host, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+/* The same for a scaling group's events: the group's name and id are recorded ("group",
+ * "group_id": in an event they name its scaling group), and the member's when instance is not
+ * NULL. */
+int model_scaling_group_event_emit(struct store *s, const char *severity, const char *type, json_t *group,
+                                   json_t *instance, const char *host, const char *fmt, ...)
+        __attribute__((format(printf, 7, 8)));
 /* The newest limit events, oldest first; only those of the instance with that name or id when
  * instance_ref is non-NULL. ret gets a new array. */
 int model_event_list(struct store *s, const char *instance_ref, size_t limit, json_t **ret);
-/* The newest limit events of the autoscaling group with that name or id, oldest first. */
-int model_group_event_list(struct store *s, const char *group_ref, size_t limit, json_t **ret);
+/* The newest limit events of the scaling group with that name or id, oldest first. */
+int model_scaling_group_event_list(struct store *s, const char *group_ref, size_t limit, json_t **ret);
 
 /* Hosts: every host's record sorted by name, or the one named (TIDE_E_NOT_FOUND when absent),
  * each with "state" ("up" while its agent holds its lease, else "down") and the "load" the agent

@@ -1,10 +1,12 @@
 /* model_layout.h — where tide keeps things: every key in the store and the layout of the
  * state directory, spelled here once; the rest of tide builds keys and paths through these.
- * Pure: strings only, no I/O. The char * functions return a new string (caller frees).
+ * Pure: strings only, no I/O. The char * functions return a new string (caller frees); they are
+ * named after the keys, which keep the words they were stored with ("groups" and "groupstatus"
+ * are scaling groups, "groupmembers" server groups).
  *
  * Store keys:
  *   /tide/<kind>/<id>               an object (kind: model_kind_plural: flavors, images,
- *                                   instances, server-groups, groups, stacks)
+ *                                   instances, server-groups, groups (scaling groups), stacks)
  *   /tide/names/<kind>/<name>       the id of the object with that name (unique per kind)
  *   /tide/events/<stamp>-<seq>      an event
  *   /tide/hosts/<name>              a host's record, written by its agent
@@ -14,7 +16,7 @@
  *   /tide/alloc/<host>              the host's usage (sched_host_usage_to_json), changed only by
  *                                   transactions that compare its revision
  *   /tide/groupmembers/<group id>   {"<instance id>": "<host>"} for server groups
- *   /tide/groupstatus/<group id>    what the autoscaler saw of an autoscaling group's policies at
+ *   /tide/groupstatus/<group id>    what the autoscaler saw of a scaling group's policies at
  *                                   its last pass (the form: autoscaler.h)
  *   /tide/config/placement          the cluster-wide placement settings
  *
@@ -60,7 +62,7 @@ char *model_key_hostconf(const char *name);
 char *model_key_alloc(const char *name);
 /* The members of the server group with that id. */
 char *model_key_groupmembers(const char *group_id);
-/* The autoscaler's status of the autoscaling group with that id. */
+/* The autoscaler's status of the scaling group with that id. */
 char *model_key_groupstatus(const char *group_id);
 
 #define MODEL_INSTANCE_DISK "disk.qcow2"

@@ -244,8 +244,8 @@ int model_event_emit(struct store *s, const char *severity, const char *type, js
         return event_put(s, severity, type, instance, NULL, host, msg);
 }
 
-int model_group_event_emit(struct store *s, const char *severity, const char *type, json_t *group, json_t *instance,
-                           const char *host, const char *fmt, ...) {
+int model_scaling_group_event_emit(struct store *s, const char *severity, const char *type, json_t *group,
+                                   json_t *instance, const char *host, const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
         _cleanup_free_ char *msg = xvasprintf(fmt, ap);
@@ -280,7 +280,7 @@ int model_event_list(struct store *s, const char *instance_ref, size_t limit, js
         return event_list(s, "instance", instance_ref, limit, ret);
 }
 
-int model_group_event_list(struct store *s, const char *group_ref, size_t limit, json_t **ret) {
+int model_scaling_group_event_list(struct store *s, const char *group_ref, size_t limit, json_t **ret) {
         return event_list(s, "group", group_ref, limit, ret);
 }
 

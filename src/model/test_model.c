@@ -220,12 +220,12 @@ static void policy_is_bounded_by_the_flavor_maxima(void **state) {
 static int group(const char *text, json_t **ret, char **ret_err) {
         json_t *body = json_loads(text, 0, NULL);
         assert_non_null(body);
-        int r = model_group_from_request(body, ret, ret_err);
+        int r = model_scaling_group_from_request(body, ret, ret_err);
         json_decref(body);
         return r;
 }
 
-static void groups_default_their_sizes_and_keep_policies(void **state) {
+static void scaling_groups_default_their_sizes_and_keep_policies(void **state) {
         json_t *g;
         char *err = NULL;
         assert_int_equal(group("{\"name\":\"web\",\"flavor\":\"s\",\"image\":\"tiny\"}", &g, &err), 0);
@@ -251,7 +251,7 @@ static void groups_default_their_sizes_and_keep_policies(void **state) {
         json_decref(g);
 }
 
-static void groups_refuse_bad_sizes_policies_and_names(void **state) {
+static void scaling_groups_refuse_bad_sizes_policies_and_names(void **state) {
         const char *bad[] = {
                 "{\"name\":\"web\",\"flavor\":\"s\",\"image\":\"tiny\",\"min\":3,\"max\":2}",
                 "{\"name\":\"web\",\"flavor\":\"s\",\"image\":\"tiny\",\"max\":2,\"desired\":3}",
@@ -287,52 +287,52 @@ static void groups_refuse_bad_sizes_policies_and_names(void **state) {
         for (size_t i = 0; i < ELEMENTSOF(bad_policies); i++) {
                 json_t *body = json_loads(bad_policies[i], 0, NULL), *p = NULL;
                 char *err = NULL;
-                assert_int_equal(model_group_policy_from_request(body, &p, &err), TIDE_E_INVALID);
+                assert_int_equal(model_scaling_policy_from_request(body, &p, &err), TIDE_E_INVALID);
                 assert_non_null(err);
                 free(err);
                 json_decref(body);
         }
 }
 
-static void group_set_keeps_desired_within_bounds(void **state) {
+static void scaling_group_set_keeps_desired_within_bounds(void **state) {
         json_t *g = json_pack("{s:i, s:i, s:i}", "min", 1, "max", 5, "desired", 4), *b;
         char *err = NULL;
         b = json_pack("{s:i}", "max", 3);
-        assert_int_equal(model_group_set_merge(g, b, &err), 0);
+        assert_int_equal(model_scaling_group_set_merge(g, b, &err), 0);
         assert_int_equal(tide_json_int(g, "desired", 0), 3);
         json_decref(b);
         b = json_pack("{s:i}", "desired", 7);
-        assert_int_equal(model_group_set_merge(g, b, &err), TIDE_E_INVALID);
+        assert_int_equal(model_scaling_group_set_merge(g, b, &err), TIDE_E_INVALID);
         free(err);
         err = NULL;
         assert_int_equal(tide_json_int(g, "desired", 0), 3);   /* unchanged */
         json_decref(b);
         b = json_object();
-        assert_int_equal(model_group_set_merge(g, b, &err), TIDE_E_INVALID);
+        assert_int_equal(model_scaling_group_set_merge(g, b, &err), TIDE_E_INVALID);
         free(err);
         json_decref(b);
         json_decref(g);
 }
 
-static void group_policy_names_are_unique(void **state) {
+static void scaling_policy_names_are_unique(void **state) {
         json_t *g = json_object(), *body = json_pack("{s:s, s:f, s:s}", "metric", "cpu", "above", 80.0, "adjust", "+1"), *p;
         char *err = NULL;
-        for (int i = 0; i < MODEL_GROUP_POLICIES_MAX; i++) {
-                assert_int_equal(model_group_policy_from_request(body, &p, &err), 0);
-                assert_int_equal(model_group_policy_add(g, p, &err), 0);
+        for (int i = 0; i < MODEL_SCALING_GROUP_POLICIES_MAX; i++) {
+                assert_int_equal(model_scaling_policy_from_request(body, &p, &err), 0);
+                assert_int_equal(model_scaling_group_policy_add(g, p, &err), 0);
                 json_decref(p);
         }
         assert_string_equal(tide_json_str(json_array_get(json_object_get(g, "policies"), 15), "name", ""), "policy-16");
-        assert_int_equal(model_group_policy_from_request(body, &p, &err), 0);
-        assert_int_equal(model_group_policy_add(g, p, &err), TIDE_E_INVALID);   /* too many */
+        assert_int_equal(model_scaling_policy_from_request(body, &p, &err), 0);
+        assert_int_equal(model_scaling_group_policy_add(g, p, &err), TIDE_E_INVALID);   /* too many */
         free(err);
         json_decref(p);
         json_decref(g);
         g = json_object();
         json_object_set_new(body, "name", json_string("out"));
-        assert_int_equal(model_group_policy_from_request(body, &p, &err), 0);
-        assert_int_equal(model_group_policy_add(g, p, &err), 0);
-        assert_int_equal(model_group_policy_add(g, p, &err), TIDE_E_INVALID);   /* taken */
+        assert_int_equal(model_scaling_policy_from_request(body, &p, &err), 0);
+        assert_int_equal(model_scaling_group_policy_add(g, p, &err), 0);
+        assert_int_equal(model_scaling_group_policy_add(g, p, &err), TIDE_E_INVALID);   /* taken */
         free(err);
         json_decref(p);
         json_decref(g);
@@ -418,10 +418,10 @@ int main(void) {
                 cmocka_unit_test(placement_config_refuses_unknown_weights_and_modes),
                 cmocka_unit_test(policy_limits_stay_above_reservations),
                 cmocka_unit_test(policy_is_bounded_by_the_flavor_maxima),
-                cmocka_unit_test(groups_default_their_sizes_and_keep_policies),
-                cmocka_unit_test(groups_refuse_bad_sizes_policies_and_names),
-                cmocka_unit_test(group_set_keeps_desired_within_bounds),
-                cmocka_unit_test(group_policy_names_are_unique),
+                cmocka_unit_test(scaling_groups_default_their_sizes_and_keep_policies),
+                cmocka_unit_test(scaling_groups_refuse_bad_sizes_policies_and_names),
+                cmocka_unit_test(scaling_group_set_keeps_desired_within_bounds),
+                cmocka_unit_test(scaling_policy_names_are_unique),
                 cmocka_unit_test(instance_states_round_trip_through_their_strings),
                 cmocka_unit_test(instance_record_states_read_and_write_its_members),
                 cmocka_unit_test(keys_and_paths_follow_the_layout),

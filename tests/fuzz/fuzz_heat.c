@@ -71,7 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         json_array_foreach(groups, i, body) {
                 json_t *g = NULL;
                 char *gerr = NULL;
-                if (model_group_from_request(body, &g, &gerr) < 0) {
+                if (model_scaling_group_from_request(body, &g, &gerr) < 0) {
                         char *s = json_dumps(body, JSON_COMPACT);
                         fprintf(stderr, "fuzz_heat: group body %s\n", s);
                         free(s);

@@ -5,10 +5,11 @@
  * and the same body goes through every validator a handler calls it with:
  * model_flavor_from_request, model_image_from_request, model_instance_from_request,
  * model_instance_policy_merge (into a fixed instance), model_server_group_from_request,
- * model_group_from_request, model_group_policy_from_request (+ model_group_policy_add, as
- * POST /v1/groups/{}/policies does), model_group_set_merge (into a fixed group and into the
- * group the body made, if any), model_host_config_merge and model_placement_config_merge (into
- * nothing and into fixed settings). A body that is not JSON ends there, as tided answers 400.
+ * model_scaling_group_from_request, model_scaling_policy_from_request (+
+ * model_scaling_group_policy_add, as POST /v1/groups/{}/policies does),
+ * model_scaling_group_set_merge (into a fixed group and into the group the body made, if any),
+ * model_host_config_merge and model_placement_config_merge (into nothing and into fixed
+ * settings). A body that is not JSON ends there, as tided answers 400.
  *
  * Beyond "no crash, no leak, no undefined behaviour" it checks the validators' contract: a
  * failure is TIDE_E_INVALID with a message and leaves *ret and the merged-into object alone; a
@@ -130,16 +131,16 @@ static void instance_policy_merge(json_t *body) {
         json_decref(before);
 }
 
-static void group_set_merge(json_t *group, json_t *body) {
+static void scaling_group_set_merge(json_t *group, json_t *body) {
         json_t *before = json_deep_copy(group);
         char *err = NULL;
-        int r = model_group_set_merge(group, body, &err);
-        merge_outcome("model_group_set_merge", r, group, before, err);
+        int r = model_scaling_group_set_merge(group, body, &err);
+        merge_outcome("model_scaling_group_set_merge", r, group, before, err);
         if (r >= 0) {
                 int64_t min = tide_json_int(group, "min", -1), max = tide_json_int(group, "max", -1);
                 int64_t desired = tide_json_int(group, "desired", -1);
-                if (!(0 <= min && min <= desired && desired <= max && max <= MODEL_GROUP_MEMBERS_MAX))
-                        fail("model_group_set_merge", "sizes out of order after a success", NULL);
+                if (!(0 <= min && min <= desired && desired <= max && max <= MODEL_SCALING_GROUP_MEMBERS_MAX))
+                        fail("model_scaling_group_set_merge", "sizes out of order after a success", NULL);
         }
         json_decref(before);
 }
@@ -150,11 +151,11 @@ static void check_policy(const char *fn, json_t *p) {
         const char *type = tide_json_str(p, "adjust_type", ""), *op = tide_json_str(p, "op", "");
         int64_t adj = tide_json_int(p, "adjustment", 0);
         json_t *th = json_object_get(p, "threshold");
-        if (!model_group_metric_valid(tide_json_str(p, "metric", NULL)) || (!streq(op, "above") && !streq(op, "below")) ||
-            !json_is_number(th) || !isfinite(json_number_value(th)))
+        if (!model_scaling_metric_valid(tide_json_str(p, "metric", NULL)) ||
+            (!streq(op, "above") && !streq(op, "below")) || !json_is_number(th) || !isfinite(json_number_value(th)))
                 fail(fn, "a policy without a valid metric, op or threshold", tide_json_str(p, "adjust", ""));
         if (streq(type, "exact")) {
-                if (adj < 0 || adj > MODEL_GROUP_MEMBERS_MAX)
+                if (adj < 0 || adj > MODEL_SCALING_GROUP_MEMBERS_MAX)
                         fail(fn, "an exact adjustment outside 0-1000", tide_json_str(p, "adjust", ""));
         } else if (streq(type, "change") || streq(type, "percent")) {
                 if (adj == 0)
@@ -169,44 +170,44 @@ static void check_policy(const char *fn, json_t *p) {
 }
 
 /* POST /v1/groups/{}/policies: validate, then add to the group. */
-static void group_policy(json_t *group, json_t *body) {
+static void scaling_policy(json_t *group, json_t *body) {
         json_t *p = NULL;
         char *err = NULL;
-        int r = model_group_policy_from_request(body, &p, &err);
-        p = outcome("model_group_policy_from_request", r, p, err);
+        int r = model_scaling_policy_from_request(body, &p, &err);
+        p = outcome("model_scaling_policy_from_request", r, p, err);
         if (!p)
                 return;
-        check_policy("model_group_policy_from_request", p);
+        check_policy("model_scaling_policy_from_request", p);
         err = NULL;
-        r = model_group_policy_add(group, p, &err);
+        r = model_scaling_group_policy_add(group, p, &err);
         if (r < 0) {
                 if (!err)
-                        fail("model_group_policy_add", "a failure without a message", NULL);
+                        fail("model_scaling_group_policy_add", "a failure without a message", NULL);
                 free(err);
         } else if (err)
-                fail("model_group_policy_add", "a success with a message", err);
+                fail("model_scaling_group_policy_add", "a success with a message", err);
         json_decref(p);
 }
 
-static void group(json_t *body) {
+static void scaling_group(json_t *body) {
         json_t *g = NULL;
         char *err = NULL;
-        int r = model_group_from_request(body, &g, &err);
-        g = outcome("model_group_from_request", r, g, err);
+        int r = model_scaling_group_from_request(body, &g, &err);
+        g = outcome("model_scaling_group_from_request", r, g, err);
         if (!g)
                 return;
         int64_t min = tide_json_int(g, "min", -1), max = tide_json_int(g, "max", -1), desired = tide_json_int(g, "desired", -1);
-        if (!(0 <= min && min <= desired && desired <= max && max <= MODEL_GROUP_MEMBERS_MAX))
-                fail("model_group_from_request", "sizes out of order after a success", NULL);
-        if (json_array_size(json_object_get(g, "policies")) > MODEL_GROUP_POLICIES_MAX)
-                fail("model_group_from_request", "more policies than MODEL_GROUP_POLICIES_MAX", NULL);
+        if (!(0 <= min && min <= desired && desired <= max && max <= MODEL_SCALING_GROUP_MEMBERS_MAX))
+                fail("model_scaling_group_from_request", "sizes out of order after a success", NULL);
+        if (json_array_size(json_object_get(g, "policies")) > MODEL_SCALING_GROUP_POLICIES_MAX)
+                fail("model_scaling_group_from_request", "more policies than MODEL_SCALING_GROUP_POLICIES_MAX", NULL);
         size_t i;
         json_t *p;
         json_array_foreach(json_object_get(g, "policies"), i, p)
-                check_policy("model_group_from_request", p);
+                check_policy("model_scaling_group_from_request", p);
         /* PATCH and POST .../policies on the group this body made. */
-        group_set_merge(g, body);
-        group_policy(g, body);
+        scaling_group_set_merge(g, body);
+        scaling_policy(g, body);
         json_decref(g);
 }
 
@@ -238,11 +239,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         from_request("model_instance_from_request", model_instance_from_request, body, false);
         from_request("model_server_group_from_request", model_server_group_from_request, body, true);
         instance_policy_merge(body);
-        group(body);
+        scaling_group(body);
 
         json_t *g = fixed_group();
-        group_set_merge(g, body);
-        group_policy(g, body);
+        scaling_group_set_merge(g, body);
+        scaling_policy(g, body);
         json_decref(g);
 
         json_t *host = json_pack("{s:{s:s, s:s}, s:f, s:i, s:b}", "labels", "zone", "hk-a", "rack", "r1", "cpu_ratio",

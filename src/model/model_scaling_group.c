@@ -1,5 +1,5 @@
-/* model_group.c — autoscaling groups and their scaling policies: validation of requests into
- * the stored form (docs/autoscaling.md, docs/api.md). Pure. */
+/* model_scaling_group.c — scaling groups (autoscaling groups) and their scaling policies:
+ * validation of requests into the stored form (docs/autoscaling.md, docs/api.md). Pure. */
 #include "model.h"
 #include "model_priv.h"
 
@@ -16,7 +16,7 @@ static const char *const group_metrics[] = {
         "vcpus", "balloon_kib", "mem_usable_kib", "mem_unused_kib", "mem_available_kib", NULL,
 };
 
-bool model_group_metric_valid(const char *m) {
+bool model_scaling_metric_valid(const char *m) {
         for (const char *const *p = group_metrics; m && *p; p++)
                 if (streq(*p, m))
                         return true;
@@ -51,14 +51,14 @@ static int parse_adjust(const char *s, const char **ret_type, int64_t *ret_value
         int64_t v = strtoll(num, NULL, 10);
         if (v == 0 && !streq(type, "exact"))
                 return TIDE_E_INVALID;
-        if (streq(type, "exact") && v > MODEL_GROUP_MEMBERS_MAX)
+        if (streq(type, "exact") && v > MODEL_SCALING_GROUP_MEMBERS_MAX)
                 return TIDE_E_INVALID;
         *ret_type = type;
         *ret_value = v;
         return 0;
 }
 
-int model_group_policy_from_request(json_t *body, json_t **ret, char **ret_err) {
+int model_scaling_policy_from_request(json_t *body, json_t **ret, char **ret_err) {
         static const char *const allowed[] = {
                 "name", "metric", "stat", "above", "below", "for_s", "adjust", "cooldown_s", "victim", NULL,
         };
@@ -74,7 +74,7 @@ int model_group_policy_from_request(json_t *body, json_t **ret, char **ret_err) 
         const char *metric = tide_json_str(body, "metric", NULL);
         if (!metric)
                 return model_fail(ret_err, "'metric' is required: cpu, memory or a metric's name");
-        if (!model_group_metric_valid(metric))
+        if (!model_scaling_metric_valid(metric))
                 return model_fail(ret_err, "unknown metric '%.64s': cpu, memory, memory_mib, cpu_cores, ready_cores, vcpu_busy_max, "
                                   "demand_cores, entitlement_cores, vcpus, balloon_kib, mem_usable_kib, "
                                   "mem_unused_kib or mem_available_kib", metric);
@@ -99,8 +99,10 @@ int model_group_policy_from_request(json_t *body, json_t **ret, char **ret_err) 
         if (!adjust)
                 return model_fail(ret_err, "'adjust' is required: +N, -N, =N or +-N%%");
         if (parse_adjust(adjust, &type, &value) < 0)
-                return model_fail(ret_err, "'adjust' must be +N or -N (members), =N (exactly N members, at most %d) or "
-                                  "+N%% / -N%% (of the desired size); N not 0: got '%.32s'", MODEL_GROUP_MEMBERS_MAX, adjust);
+                return model_fail(ret_err,
+                                  "'adjust' must be +N or -N (members), =N (exactly N members, at most %d) or "
+                                  "+N%% / -N%% (of the desired size); N not 0: got '%.32s'",
+                                  MODEL_SCALING_GROUP_MEMBERS_MAX, adjust);
         const char *victim = tide_json_str(body, "victim", "newest");
         ok = false;
         for (size_t i = 0; i < ELEMENTSOF(victims); i++)
@@ -116,14 +118,14 @@ int model_group_policy_from_request(json_t *body, json_t **ret, char **ret_err) 
         return 0;
 }
 
-int model_group_policy_add(json_t *group, json_t *policy, char **ret_err) {
+int model_scaling_group_policy_add(json_t *group, json_t *policy, char **ret_err) {
         json_t *list = json_object_get(group, "policies");
         if (!json_is_array(list)) {
                 list = json_array();
                 json_object_set_new(group, "policies", list);
         }
-        if (json_array_size(list) >= MODEL_GROUP_POLICIES_MAX)
-                return model_fail(ret_err, "a group has at most %d policies", MODEL_GROUP_POLICIES_MAX);
+        if (json_array_size(list) >= MODEL_SCALING_GROUP_POLICIES_MAX)
+                return model_fail(ret_err, "a scaling group has at most %d policies", MODEL_SCALING_GROUP_POLICIES_MAX);
         const char *name = tide_json_str(policy, "name", NULL);
         _cleanup_free_ char *gen = NULL;
         if (!name) {
@@ -145,7 +147,7 @@ int model_group_policy_add(json_t *group, json_t *policy, char **ret_err) {
         json_t *p;
         json_array_foreach(list, i, p)
                 if (streq(tide_json_str(p, "name", ""), name))
-                        return model_fail(ret_err, "the group already has a policy '%s'", name);
+                        return model_fail(ret_err, "the scaling group already has a policy '%s'", name);
         json_array_append(list, policy);
         return 0;
 }
@@ -154,19 +156,21 @@ int model_group_policy_add(json_t *group, json_t *policy, char **ret_err) {
 static int merge_sizes(json_t *group, json_t *body, char **ret_err) {
         int64_t min, max, desired;
         int r;
-        if ((r = model_get_int(body, "min", 0, MODEL_GROUP_MEMBERS_MAX, tide_json_int(group, "min", 1), ret_err, &min)) < 0)
+        if ((r = model_get_int(body, "min", 0, MODEL_SCALING_GROUP_MEMBERS_MAX, tide_json_int(group, "min", 1), ret_err,
+                               &min)) < 0)
                 return r;
         /* A new group's max defaults to the larger of min and desired. */
         int64_t max_def = min > 1 ? min : 1, d = tide_json_int(body, "desired", 0);
-        if (json_is_integer(json_object_get(body, "desired")) && d > max_def && d <= MODEL_GROUP_MEMBERS_MAX)
+        if (json_is_integer(json_object_get(body, "desired")) && d > max_def && d <= MODEL_SCALING_GROUP_MEMBERS_MAX)
                 max_def = d;
-        if ((r = model_get_int(body, "max", 1, MODEL_GROUP_MEMBERS_MAX, tide_json_int(group, "max", max_def), ret_err, &max)) < 0)
+        if ((r = model_get_int(body, "max", 1, MODEL_SCALING_GROUP_MEMBERS_MAX, tide_json_int(group, "max", max_def),
+                               ret_err, &max)) < 0)
                 return r;
         if (min > max)
                 return model_fail(ret_err, "'min' (%lld) is above 'max' (%lld)", (long long) min, (long long) max);
         int64_t keep = tide_json_int(group, "desired", min);
         keep = keep < min ? min : keep > max ? max : keep;
-        if ((r = model_get_int(body, "desired", 0, MODEL_GROUP_MEMBERS_MAX, keep, ret_err, &desired)) < 0)
+        if ((r = model_get_int(body, "desired", 0, MODEL_SCALING_GROUP_MEMBERS_MAX, keep, ret_err, &desired)) < 0)
                 return r;
         if (desired < min || desired > max)
                 return model_fail(ret_err, "'desired' (%lld) must be between 'min' (%lld) and 'max' (%lld)",
@@ -177,7 +181,7 @@ static int merge_sizes(json_t *group, json_t *body, char **ret_err) {
         return 0;
 }
 
-int model_group_from_request(json_t *body, json_t **ret, char **ret_err) {
+int model_scaling_group_from_request(json_t *body, json_t **ret, char **ret_err) {
         static const char *const allowed[] = {
                 "name", "flavor", "image", "user_data", "min", "max", "desired", "spread", "priority", "elastic",
                 "policies", NULL,
@@ -185,12 +189,14 @@ int model_group_from_request(json_t *body, json_t **ret, char **ret_err) {
         const char *name;
         int64_t priority;
         int r;
-        if ((r = model_check_members(body, allowed, ret_err)) < 0 || (r = model_get_name(body, "group", ret_err, &name)) < 0 ||
+        if ((r = model_check_members(body, allowed, ret_err)) < 0 ||
+            (r = model_get_name(body, "scaling group", ret_err, &name)) < 0 ||
             (r = model_get_int(body, "priority", 1, 1000, MODEL_PRIORITY_DEFAULT, ret_err, &priority)) < 0)
                 return r;
         /* Members are named <name>-<n>: leave room for the number. */
         if (strlen(name) > MODEL_NAME_MAX - 5)
-                return model_fail(ret_err, "group name must be at most %d characters (members are named NAME-<n>)",
+                return model_fail(ret_err,
+                                  "scaling group name must be at most %d characters (members are named NAME-<n>)",
                                   MODEL_NAME_MAX - 5);
         const char *refs[] = { "flavor", "image" };
         for (size_t i = 0; i < ELEMENTSOF(refs); i++) {
@@ -225,11 +231,11 @@ int model_group_from_request(json_t *body, json_t **ret, char **ret_err) {
         json_array_foreach(policies, i, pb) {
                 json_t *p;
                 _cleanup_free_ char *e = NULL;
-                if ((r = model_group_policy_from_request(pb, &p, &e)) < 0) {
+                if ((r = model_scaling_policy_from_request(pb, &p, &e)) < 0) {
                         r = model_fail(ret_err, "policy %zu: %s", i + 1, e);
                         goto fail;
                 }
-                r = model_group_policy_add(g, p, ret_err);
+                r = model_scaling_group_policy_add(g, p, ret_err);
                 json_decref(p);
                 if (r < 0)
                         goto fail;
@@ -241,7 +247,7 @@ fail:
         return r;
 }
 
-int model_group_set_merge(json_t *group, json_t *body, char **ret_err) {
+int model_scaling_group_set_merge(json_t *group, json_t *body, char **ret_err) {
         static const char *const allowed[] = { "min", "max", "desired", NULL };
         int r = model_check_members(body, allowed, ret_err);
         if (r < 0)
