@@ -72,7 +72,7 @@ static json_t *group_view(struct api_request *req, json_t *g) {
         json_object_set_new(g, "members", members_of(req, g, NULL));
         /* What the autoscaler saw at its last pass, from the store: it may run in another tided. */
         json_t *status = NULL;
-        (void) autoscaler_group_status(api_store(req), tide_json_str(g, "id", ""), &status);
+        (void) autoscaler_scaling_group_status(api_store(req), tide_json_str(g, "id", ""), &status);
         int64_t now = now_ms();
         size_t i;
         json_t *p;
@@ -101,7 +101,7 @@ static json_t *group_view(struct api_request *req, json_t *g) {
 static int group_create(struct api_request *req, struct api_reply *rep) {
         json_t *g;
         _cleanup_free_ char *err = NULL;
-        int r = autoscaler_group_create(api_store(req), req->body, NULL, &g, &err);
+        int r = autoscaler_scaling_group_create(api_store(req), req->body, NULL, &g, &err);
         if (r < 0)
                 return api_error(rep, r, "%s", err);
         return api_json(rep, 201, group_view(req, g));
@@ -221,7 +221,7 @@ static int group_delete(struct api_request *req, struct api_reply *rep) {
         if (tide_json_str(g, "stack", NULL))
                 r = api_error(rep, TIDE_E_IN_USE, "group '%s' belongs to stack '%s': delete the stack", tide_json_str(g, "name", ""),
                               tide_json_str(g, "stack", ""));
-        else if ((r = autoscaler_group_delete(api_store(req), g, rev)) < 0)
+        else if ((r = autoscaler_scaling_group_delete(api_store(req), g, rev)) < 0)
                 api_error(rep, r, r == TIDE_E_CONFLICT ? "group '%s' changed meanwhile; try again" : "deleting group '%s': %s",
                           tide_json_str(g, "name", ""), tide_strerror(r));
         if (r >= 0)

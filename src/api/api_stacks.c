@@ -67,7 +67,7 @@ static void delete_groups(struct api_request *req, json_t *names) {
         json_array_foreach(names, i, name) {
                 json_t *g;
                 if (model_obj_get(api_store(req), MODEL_SCALING_GROUP, json_string_value(name) ?: "", &g, NULL) >= 0) {
-                        (void) autoscaler_group_delete(api_store(req), g, 0);
+                        (void) autoscaler_scaling_group_delete(api_store(req), g, 0);
                         json_decref(g);
                 }
         }
@@ -135,7 +135,7 @@ static int stack_create(struct api_request *req, struct api_reply *rep) {
         json_array_foreach(json_object_get(translated, "groups"), i, gb) {
                 json_t *g;
                 _cleanup_free_ char *gerr = NULL;
-                r = autoscaler_group_create(s, gb, extra, &g, &gerr);
+                r = autoscaler_scaling_group_create(s, gb, extra, &g, &gerr);
                 if (r < 0) {
                         api_error(rep, r, "group '%s': %s", tide_json_str(gb, "name", ""), gerr);
                         break;

@@ -1,4 +1,4 @@
-/* autoscaler.c — the controller of autoscaling groups (autoscaler.h). */
+/* autoscaler.c — the controller of scaling groups (autoscaler.h). */
 #include "ctl/autoscaler.h"
 
 #include <errno.h>
@@ -307,14 +307,15 @@ static void evaluate(struct autoscaler *a, json_t *g, int64_t rev, struct member
                 int r = model_obj_update(a->cfg.store, MODEL_SCALING_GROUP, g, rev, NULL);
                 if (r >= 0) {
                         *desired = d.to;
-                        log_info("group '%s': %s", tide_json_str(g, "name", ""), d.reason);
+                        log_info("scaling group '%s': %s", tide_json_str(g, "name", ""), d.reason);
                         model_scaling_group_event_emit(a->cfg.store, "info", "group.scale", g, NULL, NULL, "%s",
                                                        d.reason);
                 } else {
                         /* Changed meanwhile (a set, a new policy): the next pass decides again. */
                         keep_state = false;
                         if (r != TIDE_E_CONFLICT)
-                                log_warning_errno(r, "group '%s': recording a decision: %m", tide_json_str(g, "name", ""));
+                                log_warning_errno(r, "scaling group '%s': recording a decision: %m",
+                                                  tide_json_str(g, "name", ""));
                 }
         }
         pthread_mutex_lock(&a->lock);
@@ -352,19 +353,20 @@ static int add_member(struct autoscaler *a, json_t *g, const char *server_group,
         if (r >= 0)
                 model_scaling_group_event_emit(a->cfg.store, "info", "group.member_added", g, inst,
                                                tide_json_str(inst, "host", NULL),
-                                               "group '%s': member '%s' added on host '%s' (desired %" PRId64 ")",
+                                               "scaling group '%s': member '%s' added on host '%s' (desired %" PRId64
+                                               ")",
                                                tide_json_str(g, "name", ""), name, tide_json_str(inst, "host", ""),
                                                tide_json_int(g, "desired", 0));
         else if (r == TIDE_E_NO_HOST)
                 model_scaling_group_event_emit(a->cfg.store, "error", "group.member_added", g, inst, NULL,
-                                               "group '%s': member '%s' has no host: %s", tide_json_str(g, "name", ""),
-                                               name, err);
+                                               "scaling group '%s': member '%s' has no host: %s",
+                                               tide_json_str(g, "name", ""), name, err);
         else
                 model_scaling_group_event_emit(a->cfg.store, "error", "group.error", g, NULL, NULL,
-                                               "group '%s': cannot add member '%s': %s", tide_json_str(g, "name", ""),
-                                               name, err);
+                                               "scaling group '%s': cannot add member '%s': %s",
+                                               tide_json_str(g, "name", ""), name, err);
         if (r < 0 && r != TIDE_E_NO_HOST)
-                log_warning("group '%s': adding member '%s': %s", tide_json_str(g, "name", ""), name, err);
+                log_warning("scaling group '%s': adding member '%s': %s", tide_json_str(g, "name", ""), name, err);
         return r;
 }
 
@@ -389,15 +391,15 @@ static void reconcile(struct autoscaler *a, json_t *g, struct member *mem, size_
                                 if (sched_store_delete(a->cfg.store, m->inst) >= 0)
                                         model_scaling_group_event_emit(
                                                 a->cfg.store, "warning", "group.member_failed", g, m->inst, NULL,
-                                                "group '%s': member '%s' was not placed (%s): deleted", gname, mname,
-                                                tide_json_str(m->inst, "error", "error"));
+                                                "scaling group '%s': member '%s' was not placed (%s): deleted", gname,
+                                                mname, tide_json_str(m->inst, "error", "error"));
                                 break;
                         }
                         if (mark_deleting(a, m->inst) >= 0)
                                 model_scaling_group_event_emit(
                                         a->cfg.store, "warning", "group.member_failed", g, m->inst, NULL,
-                                        "group '%s': member '%s' failed (%s): deleted, to be replaced", gname, mname,
-                                        tide_json_str(m->inst, "error", "error"));
+                                        "scaling group '%s': member '%s' failed (%s): deleted, to be replaced", gname,
+                                        mname, tide_json_str(m->inst, "error", "error"));
                         break;
                 case MEMBER_LEAVING: {
                         enum model_instance_status status = model_instance_get_status(m->inst);
@@ -405,8 +407,8 @@ static void reconcile(struct autoscaler *a, json_t *g, struct member *mem, size_
                         bool late = now - tide_json_int(m->inst, "asg_leaving_ms", now) > a->cfg.stop_timeout_ms;
                         if ((down || late) && mark_deleting(a, m->inst) >= 0)
                                 model_scaling_group_event_emit(a->cfg.store, "info", "group.member_removed", g, m->inst,
-                                                               NULL, "group '%s': member '%s' %s, deleted", gname,
-                                                               mname, down ? "stopped" : "not stopped in time");
+                                                               NULL, "scaling group '%s': member '%s' %s, deleted",
+                                                               gname, mname, down ? "stopped" : "not stopped in time");
                         break;
                 }
                 default:
@@ -451,11 +453,12 @@ static void reconcile(struct autoscaler *a, json_t *g, struct member *mem, size_
                 for (size_t j = 0; j < n_go; j++) {
                         json_t *inst = mem[map[go[j]]].inst;
                         if (model_obj_modify(a->cfg.store, MODEL_INSTANCE, tide_json_str(inst, "id", ""), do_leave, &now, NULL) >= 0)
-                                model_scaling_group_event_emit(
-                                        a->cfg.store, "info", "group.member_leaving", g, inst, NULL,
-                                        "group '%s': member '%s' goes (desired %" PRId64 ", %s first): shutting down",
-                                        gname, tide_json_str(inst, "name", ""), desired,
-                                        tide_json_str(g, "shrink_victim", "newest"));
+                                model_scaling_group_event_emit(a->cfg.store, "info", "group.member_leaving", g, inst,
+                                                               NULL,
+                                                               "scaling group '%s': member '%s' goes (desired %" PRId64
+                                                               ", %s first): shutting down",
+                                                               gname, tide_json_str(inst, "name", ""), desired,
+                                                               tide_json_str(g, "shrink_victim", "newest"));
                 }
                 free(go);
                 free(map);
@@ -538,7 +541,7 @@ static void publish_status(struct autoscaler *a, json_t *g) {
         _cleanup_free_ char *key = model_key_groupstatus(gid), *value = tide_json_dump(rec);
         int r = store_put(a->cfg.store, key, value, 0, NULL);
         if (r < 0) {
-                log_warning_errno(r, "group '%s': publishing its status: %m", tide_json_str(g, "name", ""));
+                log_warning_errno(r, "scaling group '%s': publishing its status: %m", tide_json_str(g, "name", ""));
                 return;   /* the next pass tries again */
         }
         free(pub->text);
@@ -681,7 +684,7 @@ void autoscaler_free(struct autoscaler *a) {
         free(a);
 }
 
-int autoscaler_group_status(struct store *s, const char *group_id, json_t **ret) {
+int autoscaler_scaling_group_status(struct store *s, const char *group_id, json_t **ret) {
         _cleanup_free_ char *key = model_key_groupstatus(group_id);
         _cleanup_json_ json_t *rec = NULL;
         int64_t rev;

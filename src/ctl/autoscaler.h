@@ -1,13 +1,14 @@
-/* autoscaler.h — the controller of autoscaling groups. Every pass (once a second) it reads the
- * groups and their members from the store and the members' measurements from metrics,
+/* autoscaler.h — the controller of scaling groups (autoscaling groups; "group" alone means one
+ * of them here, and a server group is always called so). Every pass (once a second) it reads
+ * the groups and their members from the store and the members' measurements from metrics,
  * evaluates each group's policies (scaling_policy.h), records decisions in the group (desired,
  * the policy's last action for its cooldown, the last decisions) with an event each, and brings
  * the members to the desired count: new members are placed and stored through the scheduler
  * (sched_instance_place_and_store), failed or deleted ones are replaced, and members that go
- * are first stopped gracefully (the agent's ACPI shutdown with its timeout) and then deleted. A member
- * that finds no host is deleted and the group tries again 30 s later, not every pass. What it
- * sees of each group's policies is published to the store (MODEL_KEY_GROUPSTATUS), for the
- * API, which may run in another tided than the controller.
+ * are first stopped gracefully (the agent's ACPI shutdown with its timeout) and then deleted.
+ * A member that finds no host is deleted and the group tries again 30 s later, not every pass.
+ * What it sees of each group's policies is published to the store (MODEL_KEY_GROUPSTATUS), for
+ * the API, which may run in another tided than the controller.
  * Level-triggered: a pass done twice does no harm. docs/autoscaling.md has the semantics. */
 #pragma once
 
@@ -47,15 +48,15 @@ int autoscaler_new(const struct autoscaler_config *cfg, struct autoscaler **ret)
 /* Stops the thread (waiting for a pass in progress) and frees; NULL is fine. */
 void autoscaler_free(struct autoscaler *a);
 
-/* Creates an autoscaling group from a POST /v1/groups body (model_scaling_group_from_request; extra's
- * members, may be NULL, are added to the record) with the soft-anti-affinity server group
+/* Creates a scaling group from a POST /v1/groups body (model_scaling_group_from_request;
+ * extra's members, may be NULL, are added to the record) with the soft-anti-affinity server group
  * "asg-<name>" that spreads its members (unless spread is false), and emits group.created.
  * ret gets the stored group. On failure nothing is left and ret_err gets a message for the
  * user: TIDE_E_INVALID, TIDE_E_NOT_FOUND (flavor, image), TIDE_E_EXISTS, or the store's. */
-int autoscaler_group_create(struct store *s, json_t *body, json_t *extra, json_t **ret, char **ret_err);
+int autoscaler_scaling_group_create(struct store *s, json_t *body, json_t *extra, json_t **ret, char **ret_err);
 /* Deletes the group if its mod_rev is still rev (0: unconditionally), then asks for its
  * members' deletion, and emits group.deleted; TIDE_E_CONFLICT when it changed meanwhile. */
-int autoscaler_group_delete(struct store *s, json_t *group, int64_t rev);
+int autoscaler_scaling_group_delete(struct store *s, json_t *group, int64_t rev);
 
 /* What the controller saw of a group at its last pass, for `tide group show`, read from the
  * store (MODEL_KEY_GROUPSTATUS): {"policies": [{"name", "value" (null when no member is
@@ -63,4 +64,4 @@ int autoscaler_group_delete(struct store *s, json_t *group, int64_t rev);
  * (null when it never acted)}, ...], "t_ms" (when the status last changed)}. ret gets a new
  * object; TIDE_E_NOT_FOUND when no pass has published the group's status (yet, or since it
  * went); the store's error otherwise. */
-int autoscaler_group_status(struct store *s, const char *group_id, json_t **ret);
+int autoscaler_scaling_group_status(struct store *s, const char *group_id, json_t **ret);

@@ -19,7 +19,7 @@
  *   failure  a member put in error (as the agent's fail path does) is deleted and replaced;
  *   stopped  a member stopped by hand (as the API's stop does) does not count: it is replaced
  *            and left as it is;
- *   status   autoscaler_group_status, from the store: each policy's value, holding and held_s;
+ *   status   autoscaler_scaling_group_status, from the store: each policy's value, holding and held_s;
  *   delete   the group deleted as the API does: its members go, and the spread server
  *            group goes once no instance refers to it (never before).
  *
@@ -167,7 +167,7 @@ static void dump_state(void) {
                                 tide_json_str(e, "type", ""), tide_json_str(e, "message", ""));
                 json_decref(events);
         }
-        if (store && autoscaler_group_status(store, group_id, &st) >= 0) {
+        if (store && autoscaler_scaling_group_status(store, group_id, &st) >= 0) {
                 _cleanup_free_ char *text = tide_json_dump(st);
                 fprintf(stderr, "autoscaler status: %s\n", text);
                 json_decref(st);
@@ -179,11 +179,11 @@ static void dump_state(void) {
 /* POST /v1/groups (api_group_create): the validated group with the flavor's and image's names,
  * an id, its times and the soft-anti-affinity server group that spreads the members (made
  * first, owned through "asg_id"), then the group and its group.created event. */
-/* POST /v1/groups: autoscaler_group_create, as the API does. */
+/* POST /v1/groups: autoscaler_scaling_group_create, as the API does. */
 static void create_group(const char *body_text) {
         json_t *body = sim_test_json(body_text), *g = NULL;
         _cleanup_free_ char *err = NULL;
-        if (autoscaler_group_create(store, body, NULL, &g, &err) < 0)
+        if (autoscaler_scaling_group_create(store, body, NULL, &g, &err) < 0)
                 FAIL("group %s: %s", body_text, err);
         json_decref(body);
         CHECK(tide_json_bool(g, "spread", false) && tide_json_str(g, "server_group", NULL));
@@ -407,7 +407,7 @@ static void check_member_added(json_t *m) {
 /* A new group of min 2: web-1 and web-2, running, one on each host. */
 static void phase_start(void) {
         /* The controller runs before the group is written, as tided's does: a pass between the
-         * two writes of autoscaler_group_create (the spread server group, then the group) must not
+         * two writes of autoscaler_scaling_group_create (the spread server group, then the group) must not
          * take the young server group for an orphan. */
         struct autoscaler_config acfg = {
                 .store = store, .metrics = metrics, .period_ms = PERIOD_MS, .stop_timeout_ms = STOP_TIMEOUT_MS,
@@ -571,7 +571,7 @@ static void phase_out(void) {
                         FAIL("desired %" PRId64 " with %zu decisions while at max", desired, n_dec);
         }
         json_t *st;
-        CHECK_OK(autoscaler_group_status(store, group_id, &st));
+        CHECK_OK(autoscaler_scaling_group_status(store, group_id, &st));
         _cleanup_free_ char *text = tide_json_dump(st);
         printf("  at max for %d s more, no decision; status %s\n", HOLD_MS / 1000, text);
         json_decref(st);
@@ -890,11 +890,12 @@ static json_t *status_policy(json_t *st, const char *name) {
  * holding: held_s grows) and the out policy does not. */
 static void phase_status(void) {
         json_t *st1, *st2, *none;
-        CHECK(autoscaler_group_status(store, "00000000-0000-4000-8000-000000000000", &none) == TIDE_E_NOT_FOUND);
-        CHECK_OK(autoscaler_group_status(store, group_id, &st1));
+        CHECK(autoscaler_scaling_group_status(store, "00000000-0000-4000-8000-000000000000", &none) ==
+              TIDE_E_NOT_FOUND);
+        CHECK_OK(autoscaler_scaling_group_status(store, group_id, &st1));
         int64_t t1 = mono_ms();
         sleep_ms(2 * PERIOD_MS);
-        CHECK_OK(autoscaler_group_status(store, group_id, &st2));
+        CHECK_OK(autoscaler_scaling_group_status(store, group_id, &st2));
         double elapsed = (double) (mono_ms() - t1) / 1000;
         _cleanup_free_ char *text1 = tide_json_dump(st1), *text2 = tide_json_dump(st2);
         printf("  status: %s\n  %.1f s later: %s\n", text1, elapsed, text2);
@@ -919,7 +920,7 @@ static void phase_status(void) {
         json_decref(st2);
 }
 
-/* autoscaler_group_delete (DELETE /v1/groups/{}): the group record goes, then its members are
+/* autoscaler_scaling_group_delete (DELETE /v1/groups/{}): the group record goes, then its members are
  * deleted; the spread server group goes once no instance refers to it, never before. */
 static void phase_delete(void) {
         json_t *members = members_get();
@@ -928,7 +929,7 @@ static void phase_delete(void) {
         for (int attempt = 0;; attempt++) {
                 int64_t rev;
                 json_t *g = group_get(&rev);
-                int r = autoscaler_group_delete(store, g, rev);
+                int r = autoscaler_scaling_group_delete(store, g, rev);
                 json_decref(g);
                 if (r == TIDE_E_CONFLICT && attempt < CAS_RETRIES)
                         continue;
@@ -970,7 +971,7 @@ static void phase_delete(void) {
         /* The controller deletes the group's status the pass after it went. */
         int64_t t1 = mono_ms();
         json_t *st;
-        while (autoscaler_group_status(store, group_id, &st) >= 0) {
+        while (autoscaler_scaling_group_status(store, group_id, &st) >= 0) {
                 json_decref(st);
                 if (mono_ms() - t1 > 3 * PERIOD_MS)
                         FAIL("the controller still reports on the deleted group");
@@ -987,7 +988,7 @@ static void phase_no_host(void) {
         sim_test_flavor(store, "{\"name\": \"huge\", \"vcpus\": 1, \"ram_mib\": 65536, \"disk_gib\": 1}");
         json_t *body = sim_test_json("{\"name\": \"big\", \"flavor\": \"huge\", \"image\": \"img\", \"min\": 1}"), *g;
         _cleanup_free_ char *err = NULL;
-        if (autoscaler_group_create(store, body, NULL, &g, &err) < 0)
+        if (autoscaler_scaling_group_create(store, body, NULL, &g, &err) < 0)
                 FAIL("group big: %s", err);
         json_decref(body);
         sleep_ms(5 * PERIOD_MS);
@@ -1006,7 +1007,7 @@ static void phase_no_host(void) {
                 _cleanup_free_ char *text = tide_json_dump(events);
                 FAIL("expected one try, its record deleted and nothing left; events: %s", text);
         }
-        CHECK_OK(autoscaler_group_delete(store, g, 0));
+        CHECK_OK(autoscaler_scaling_group_delete(store, g, 0));
         json_decref(events);
         json_decref(all);
         json_decref(g);
@@ -1058,7 +1059,7 @@ int main(void) {
         phase_failure();
         printf("stopped: a member stopped by hand\n");
         phase_stopped();
-        printf("status: autoscaler_group_status\n");
+        printf("status: autoscaler_scaling_group_status\n");
         phase_status();
         printf("delete: the group and its members\n");
         phase_delete();

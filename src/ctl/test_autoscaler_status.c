@@ -1,5 +1,5 @@
 /* Unit tests of the status the autoscaler publishes to the store for the API
- * (MODEL_KEY_GROUPSTATUS, autoscaler_group_status) on a real SQLite store: the controller
+ * (MODEL_KEY_GROUPSTATUS, autoscaler_scaling_group_status) on a real SQLite store: the controller
  * runs every 20 ms on groups without members (min 0), so nothing is placed or measured. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -102,11 +102,11 @@ static void published_once_and_read_back(void **state) {
                               " {\"name\": \"in\", \"metric\": \"cpu\", \"below\": 20, \"adjust\": \"-1\"}]");
         const char *id = tide_json_str(g, "id", "");
         json_t *st = NULL;
-        assert_int_equal(autoscaler_group_status(f->s, id, &st), TIDE_E_NOT_FOUND);
+        assert_int_equal(autoscaler_scaling_group_status(f->s, id, &st), TIDE_E_NOT_FOUND);
         start(f);
         wait_status(f, id, true);
         int64_t rev = status_rev(f, id);
-        assert_int_equal(autoscaler_group_status(f->s, id, &st), 0);
+        assert_int_equal(autoscaler_scaling_group_status(f->s, id, &st), 0);
         json_t *pols = json_object_get(st, "policies");
         assert_int_equal(json_array_size(pols), 2);
         assert_string_equal(tide_json_str(json_array_get(pols, 0), "name", ""), "out");
@@ -139,7 +139,7 @@ static void held_s_is_from_since_ms(void **state) {
         assert_int_equal(store_put(f->s, MODEL_KEY_GROUPSTATUS "00000000-0000-4000-8000-000000000001", value, 0, NULL),
                          0);
         json_t *st;
-        assert_int_equal(autoscaler_group_status(f->s, id, &st), 0);
+        assert_int_equal(autoscaler_scaling_group_status(f->s, id, &st), 0);
         json_t *in = json_array_get(json_object_get(st, "policies"), 0),
                *out = json_array_get(json_object_get(st, "policies"), 1);
         assert_true(json_real_value(json_object_get(in, "value")) == 3.5);

@@ -1,12 +1,12 @@
-/* autoscaler_groups.c — creating and deleting autoscaling groups in the store (autoscaler.h):
- * what the API and stacks do; the autoscaler then makes and removes the members. */
+/* autoscaler_scaling_groups.c — creating and deleting scaling groups in the store
+ * (autoscaler.h): what the API and stacks do; the autoscaler then makes and removes the members. */
 #include "ctl/autoscaler.h"
 
 #include "common/errors.h"
 #include "common/util.h"
 #include "model/model.h"
 
-int autoscaler_group_create(struct store *s, json_t *body, json_t *extra, json_t **ret, char **ret_err) {
+int autoscaler_scaling_group_create(struct store *s, json_t *body, json_t *extra, json_t **ret, char **ret_err) {
         json_t *g = NULL, *flavor = NULL, *image = NULL, *sg = NULL;
         _cleanup_free_ char *id = NULL, *sg_name = NULL, *sg_id = NULL;
         int r = model_scaling_group_from_request(body, &g, ret_err);
@@ -30,7 +30,7 @@ int autoscaler_group_create(struct store *s, json_t *body, json_t *extra, json_t
                 json_object_update(g, extra);
         if (model_obj_get(s, MODEL_SCALING_GROUP, tide_json_str(g, "name", ""), &sg, NULL) >= 0) {
                 json_decref(TAKE_PTR(sg));
-                *ret_err = xasprintf("group '%s' already exists", tide_json_str(g, "name", ""));
+                *ret_err = xasprintf("scaling group '%s' already exists", tide_json_str(g, "name", ""));
                 r = TIDE_E_EXISTS;
                 goto out;
         }
@@ -51,8 +51,10 @@ int autoscaler_group_create(struct store *s, json_t *body, json_t *extra, json_t
         }
         r = model_obj_create(s, MODEL_SCALING_GROUP, g, NULL);
         if (r < 0) {
-                *ret_err = r == TIDE_E_EXISTS ? xasprintf("group '%s' already exists", tide_json_str(g, "name", ""))
-                                              : xasprintf("creating group '%s': %s", tide_json_str(g, "name", ""), tide_strerror(r));
+                *ret_err = r == TIDE_E_EXISTS
+                                   ? xasprintf("scaling group '%s' already exists", tide_json_str(g, "name", ""))
+                                   : xasprintf("creating scaling group '%s': %s", tide_json_str(g, "name", ""),
+                                               tide_strerror(r));
                 /* Nothing half-made: the spread group goes again. */
                 if (sg)
                         (void) model_obj_delete(s, MODEL_SERVER_GROUP, sg, 0);
@@ -60,7 +62,7 @@ int autoscaler_group_create(struct store *s, json_t *body, json_t *extra, json_t
         }
         model_scaling_group_event_emit(
                 s, "info", "group.created", g, NULL, NULL,
-                "group '%s' created: %lld member(s) of flavor '%s', min %lld, max %lld, %zu policies",
+                "scaling group '%s' created: %lld member(s) of flavor '%s', min %lld, max %lld, %zu policies",
                 tide_json_str(g, "name", ""), (long long) tide_json_int(g, "desired", 0),
                 tide_json_str(g, "flavor", ""), (long long) tide_json_int(g, "min", 0),
                 (long long) tide_json_int(g, "max", 0), json_array_size(json_object_get(g, "policies")));
@@ -73,7 +75,7 @@ out:
         return r;
 }
 
-int autoscaler_group_delete(struct store *s, json_t *g, int64_t rev) {
+int autoscaler_scaling_group_delete(struct store *s, json_t *g, int64_t rev) {
         json_t *all = NULL, *inst;
         int r = model_obj_delete(s, MODEL_SCALING_GROUP, g, rev);
         if (r < 0)
@@ -88,7 +90,8 @@ int autoscaler_group_delete(struct store *s, json_t *g, int64_t rev) {
                         }
         json_decref(all);
         model_scaling_group_event_emit(s, "info", "group.deleted", g, NULL, NULL,
-                                       "group '%s' deleted with its %zu member(s)", tide_json_str(g, "name", ""), n);
+                                       "scaling group '%s' deleted with its %zu member(s)",
+                                       tide_json_str(g, "name", ""), n);
         return 0;
 }
 
