@@ -65,7 +65,7 @@ extern const struct api_route api_image_routes[];
 extern const struct api_route api_instance_routes[];
 extern const struct api_route api_host_routes[];
 extern const struct api_route api_server_group_routes[];
-extern const struct api_route api_group_routes[];
+extern const struct api_route api_scaling_group_routes[];
 extern const struct api_route api_stack_routes[];
 extern const struct api_route api_placement_routes[];
 extern const struct api_route api_metrics_routes[];

@@ -1,4 +1,4 @@
-/* api_stacks.c — /v1/stacks: autoscaling groups made from a Heat template (HOT, the subset of
+/* api_stacks.c — /v1/stacks: scaling groups made from a Heat template (HOT, the subset of
  * src/ctl/heat.h). A stack is its template, its parameters and the groups made from them; it
  * is created whole or not at all, and deleted with its groups. */
 #include "api.h"
@@ -137,7 +137,7 @@ static int stack_create(struct api_request *req, struct api_reply *rep) {
                 _cleanup_free_ char *gerr = NULL;
                 r = autoscaler_scaling_group_create(s, gb, extra, &g, &gerr);
                 if (r < 0) {
-                        api_error(rep, r, "group '%s': %s", tide_json_str(gb, "name", ""), gerr);
+                        api_error(rep, r, "scaling group '%s': %s", tide_json_str(gb, "name", ""), gerr);
                         break;
                 }
                 json_array_append_new(made, json_string(tide_json_str(g, "name", "")));

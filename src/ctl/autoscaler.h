@@ -48,9 +48,10 @@ int autoscaler_new(const struct autoscaler_config *cfg, struct autoscaler **ret)
 /* Stops the thread (waiting for a pass in progress) and frees; NULL is fine. */
 void autoscaler_free(struct autoscaler *a);
 
-/* Creates a scaling group from a POST /v1/groups body (model_scaling_group_from_request;
- * extra's members, may be NULL, are added to the record) with the soft-anti-affinity server group
- * "asg-<name>" that spreads its members (unless spread is false), and emits group.created.
+/* Creates a scaling group from a POST /v1/scaling-groups body
+ * (model_scaling_group_from_request; extra's members, may be NULL, are added to the record) with
+ * the soft-anti-affinity server group "asg-<name>" that spreads its members (unless spread is
+ * false), and emits group.created.
  * ret gets the stored group. On failure nothing is left and ret_err gets a message for the
  * user: TIDE_E_INVALID, TIDE_E_NOT_FOUND (flavor, image), TIDE_E_EXISTS, or the store's. */
 int autoscaler_scaling_group_create(struct store *s, json_t *body, json_t *extra, json_t **ret, char **ret_err);

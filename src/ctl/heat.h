@@ -1,6 +1,6 @@
-/* heat.h — OpenStack Heat templates (HOT, YAML) translated into tide's autoscaling groups, for
+/* heat.h — OpenStack Heat templates (HOT, YAML) translated into tide's scaling groups, for
  * `tide stack create NAME --template FILE.yaml [--parameter k=v]`. Pure: no I/O, no store; the
- * caller posts each group body to POST /v1/groups.
+ * caller posts each group body to POST /v1/scaling-groups.
  *
  * What a template becomes
  *   Each OS::Heat::AutoScalingGroup becomes one group named "<stack>-<resource>" (always, even
@@ -92,8 +92,8 @@
 /* Translates the HOT template yaml_text (len bytes, UTF-8; need not be NUL-terminated) for the
  * stack stack_name. parameters is NULL or an object of string values (--parameter k=v), which
  * override the template's defaults; it is only read. On success returns 0 and *ret gets a new
- * object {"groups": [body, ...]}, each body one POST /v1/groups request (caller decrefs). On
- * failure returns TIDE_E_INVALID, leaves *ret alone and *ret_err gets a message naming the
+ * object {"groups": [body, ...]}, each body one POST /v1/scaling-groups request (caller
+ * decrefs). On failure returns TIDE_E_INVALID, leaves *ret alone and *ret_err gets a message naming the
  * resource and the line, e.g. "line 12: resource 'web_db' of type OS::Nova::Volume is not
  * supported (...)" (caller frees). */
 int heat_translate(const char *yaml_text, size_t len, json_t *parameters, const char *stack_name, json_t **ret,

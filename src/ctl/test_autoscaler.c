@@ -176,10 +176,10 @@ static void dump_state(void) {
 
 /* ---- the setup, as the API's handlers do it ---- */
 
-/* POST /v1/groups (api_group_create): the validated group with the flavor's and image's names,
- * an id, its times and the soft-anti-affinity server group that spreads the members (made
+/* POST /v1/scaling-groups (the API's scaling_group_create): the validated group with the
+ * flavor's and image's names, an id, its times and the soft-anti-affinity server group that spreads the members (made
  * first, owned through "asg_id"), then the group and its group.created event. */
-/* POST /v1/groups: autoscaler_scaling_group_create, as the API does. */
+/* POST /v1/scaling-groups: autoscaler_scaling_group_create, as the API does. */
 static void create_group(const char *body_text) {
         json_t *body = sim_test_json(body_text), *g = NULL;
         _cleanup_free_ char *err = NULL;
@@ -920,8 +920,9 @@ static void phase_status(void) {
         json_decref(st2);
 }
 
-/* autoscaler_scaling_group_delete (DELETE /v1/groups/{}): the group record goes, then its members are
- * deleted; the spread server group goes once no instance refers to it, never before. */
+/* autoscaler_scaling_group_delete (DELETE /v1/scaling-groups/{}): the group record goes, then
+ * its members are deleted; the spread server group goes once no instance refers to it, never
+ * before. */
 static void phase_delete(void) {
         json_t *members = members_get();
         size_t n = json_array_size(members), i;

@@ -4,7 +4,7 @@
  * --parameter values of <case>.params (a JSON object of strings; none when absent), and the
  * result must equal <case>.expected: {"groups": [...]} or {"error": MESSAGE}, compared as JSON
  * (exactly: integers are not reals). Every group body must also pass the model's validation of
- * POST /v1/groups. With TIDE_GOLDEN_UPDATE=1 the expected files are rewritten.
+ * POST /v1/scaling-groups. With TIDE_GOLDEN_UPDATE=1 the expected files are rewritten.
  *
  * The tests below them cover what files cannot show: the stack's name, the caller's parameters,
  * limits, ownership on failure. */
@@ -52,7 +52,7 @@ static const char *error_of(json_t *res) {
         return json_string_value(json_object_get(res, "error"));
 }
 
-/* Every body is one POST /v1/groups accepts. */
+/* Every body is one POST /v1/scaling-groups accepts. */
 static bool model_accepts(const char *name, json_t *res) {
         size_t i;
         json_t *body;

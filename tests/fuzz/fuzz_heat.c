@@ -8,7 +8,7 @@
  *
  * Beyond "no crash, no leak, no undefined behaviour" it checks heat.h's contract: a failure is
  * TIDE_E_INVALID with a message and *ret untouched; a success is {"groups": [...]} with at least
- * one group, and every group body is a valid POST /v1/groups request for the model (as
+ * one group, and every group body is a valid POST /v1/scaling-groups request for the model (as
  * test_heat checks for the golden cases). */
 #include <stdint.h>
 #include <stdio.h>

@@ -6,7 +6,7 @@
  * model_flavor_from_request, model_image_from_request, model_instance_from_request,
  * model_instance_policy_merge (into a fixed instance), model_server_group_from_request,
  * model_scaling_group_from_request, model_scaling_policy_from_request (+
- * model_scaling_group_policy_add, as POST /v1/groups/{}/policies does),
+ * model_scaling_group_policy_add, as POST /v1/scaling-groups/{}/policies does),
  * model_scaling_group_set_merge (into a fixed group and into the group the body made, if any),
  * model_host_config_merge and model_placement_config_merge (into nothing and into fixed
  * settings). A body that is not JSON ends there, as tided answers 400.
@@ -169,7 +169,7 @@ static void check_policy(const char *fn, json_t *p) {
         }
 }
 
-/* POST /v1/groups/{}/policies: validate, then add to the group. */
+/* POST /v1/scaling-groups/{}/policies: validate, then add to the group. */
 static void scaling_policy(json_t *group, json_t *body) {
         json_t *p = NULL;
         char *err = NULL;

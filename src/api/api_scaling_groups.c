@@ -1,4 +1,5 @@
-/* api_groups.c — /v1/groups: autoscaling groups and their scaling policies. The API records
+/* api_scaling_groups.c — /v1/scaling-groups: scaling groups (autoscaling groups) and their
+ * scaling policies; /v1/groups, their old name, answers the same (deprecated). The API records
  * what is wanted (min, max, desired, policies); the autoscaler (src/ctl/autoscaler.c) creates
  * and removes the members. */
 #include "api.h"
@@ -8,7 +9,7 @@
 #include "ctl/autoscaler.h"
 #include "model/model.h"
 
-#define GROUP_EVENTS 10
+#define SCALING_GROUP_EVENTS 10
 
 /* The group's members: [{"name", "status", "host", "leaving"}], by name; and their count. */
 static json_t *members_of(struct api_request *req, json_t *g, size_t *ret_active) {
@@ -35,11 +36,11 @@ static json_t *members_of(struct api_request *req, json_t *g, size_t *ret_active
         return m;
 }
 
-static int group_list(struct api_request *req, struct api_reply *rep) {
+static int scaling_group_list(struct api_request *req, struct api_reply *rep) {
         json_t *a;
         int r = model_obj_list(api_store(req), MODEL_SCALING_GROUP, &a);
         if (r < 0)
-                return api_error(rep, r, "listing groups: %s", tide_strerror(r));
+                return api_error(rep, r, "listing scaling groups: %s", tide_strerror(r));
         size_t i, active;
         json_t *g;
         json_array_foreach(a, i, g) {
@@ -55,9 +56,10 @@ static int group_list(struct api_request *req, struct api_reply *rep) {
         return api_json(rep, 200, json_pack("{s:o}", "groups", a));
 }
 
-/* The group as `tide group show` wants it: members, each policy with what the autoscaler sees
- * now (value, how long the condition has held, cooldown left), the last decisions and events. */
-static json_t *group_view(struct api_request *req, json_t *g) {
+/* The group as `tide scaling-group show` wants it: members, each policy with what the
+ * autoscaler sees now (value, how long the condition has held, cooldown left), the last
+ * decisions and events. */
+static json_t *scaling_group_view(struct api_request *req, json_t *g) {
         json_object_set_new(g, "user_data_size", json_integer((json_int_t) strlen(tide_json_str(g, "user_data", ""))));
         json_object_del(g, "user_data");
         /* The autoscaler's bookkeeping is not the user's: the victim rule of the last shrink is
@@ -91,42 +93,43 @@ static json_t *group_view(struct api_request *req, json_t *g) {
         }
         json_decref(status);
         json_t *events;
-        if (model_scaling_group_event_list(api_store(req), tide_json_str(g, "id", ""), GROUP_EVENTS, &events) >= 0)
+        int r = model_scaling_group_event_list(api_store(req), tide_json_str(g, "id", ""), SCALING_GROUP_EVENTS, &events);
+        if (r >= 0)
                 json_object_set_new(g, "events", events);
         if (!json_object_get(g, "decisions"))
                 json_object_set_new(g, "decisions", json_array());
         return g;
 }
 
-static int group_create(struct api_request *req, struct api_reply *rep) {
+static int scaling_group_create(struct api_request *req, struct api_reply *rep) {
         json_t *g;
         _cleanup_free_ char *err = NULL;
         int r = autoscaler_scaling_group_create(api_store(req), req->body, NULL, &g, &err);
         if (r < 0)
                 return api_error(rep, r, "%s", err);
-        return api_json(rep, 201, group_view(req, g));
+        return api_json(rep, 201, scaling_group_view(req, g));
 }
 
-static int group_show(struct api_request *req, struct api_reply *rep) {
+static int scaling_group_show(struct api_request *req, struct api_reply *rep) {
         json_t *g;
         int r = model_obj_get(api_store(req), MODEL_SCALING_GROUP, req->params[0], &g, NULL);
         if (r < 0)
-                return api_error(rep, r, "group '%.64s': %s", req->params[0], tide_strerror(r));
-        return api_json(rep, 200, group_view(req, g));
+                return api_error(rep, r, "scaling group '%.64s': %s", req->params[0], tide_strerror(r));
+        return api_json(rep, 200, scaling_group_view(req, g));
 }
 
-typedef int (*group_fn)(json_t *g, struct api_request *req, struct api_reply *rep, char *what, size_t what_len);
+typedef int (*scaling_group_fn)(json_t *g, struct api_request *req, struct api_reply *rep, char *what, size_t what_len);
 
-struct group_change {
-        group_fn fn;
+struct scaling_group_change {
+        scaling_group_fn fn;
         struct api_request *req;
         struct api_reply *rep;
         char what[256];         /* what changed, for the event */
         bool refused;           /* fn refused: the reply says why */
 };
 
-static int group_change(json_t *g, void *userdata) {
-        struct group_change *c = userdata;
+static int scaling_group_change(json_t *g, void *userdata) {
+        struct scaling_group_change *c = userdata;
         c->what[0] = 0;
         int r = c->fn(g, c->req, c->rep, c->what, sizeof c->what);
         c->refused = r < 0;
@@ -135,22 +138,22 @@ static int group_change(json_t *g, void *userdata) {
 
 /* Applies fn to the stored group (model_obj_modify: retried when the autoscaler changed it in
  * between); an event says what changed. */
-static int mutate(struct api_request *req, struct api_reply *rep, group_fn fn, int status) {
+static int mutate(struct api_request *req, struct api_reply *rep, scaling_group_fn fn, int status) {
         struct store *s = api_store(req);
-        struct group_change c = { .fn = fn, .req = req, .rep = rep };
+        struct scaling_group_change c = { .fn = fn, .req = req, .rep = rep };
         json_t *g;
-        int r = model_obj_modify(s, MODEL_SCALING_GROUP, req->params[0], group_change, &c, &g);
+        int r = model_obj_modify(s, MODEL_SCALING_GROUP, req->params[0], scaling_group_change, &c, &g);
         if (c.refused)
                 return r;
         if (r == TIDE_E_CONFLICT)
-                return api_error(rep, r, "group '%.64s' keeps changing; try again", req->params[0]);
+                return api_error(rep, r, "scaling group '%.64s' keeps changing; try again", req->params[0]);
         if (r == TIDE_E_NOT_FOUND)
-                return api_error(rep, r, "group '%.64s': %s", req->params[0], tide_strerror(r));
+                return api_error(rep, r, "scaling group '%.64s': %s", req->params[0], tide_strerror(r));
         if (r < 0)
-                return api_error(rep, r, "updating group '%.64s': %s", req->params[0], tide_strerror(r));
-        model_scaling_group_event_emit(s, "info", "group.updated", g, NULL, NULL, "group '%s': %s",
+                return api_error(rep, r, "updating scaling group '%.64s': %s", req->params[0], tide_strerror(r));
+        model_scaling_group_event_emit(s, "info", "group.updated", g, NULL, NULL, "scaling group '%s': %s",
                                        tide_json_str(g, "name", ""), c.what);
-        return api_json(rep, status, group_view(req, g));
+        return api_json(rep, status, scaling_group_view(req, g));
 }
 
 static int do_set(json_t *g, struct api_request *req, struct api_reply *rep, char *what, size_t what_len) {
@@ -189,10 +192,11 @@ static int do_policy_delete(json_t *g, struct api_request *req, struct api_reply
                         json_array_remove(list, i);
                         return 0;
                 }
-        return api_error(rep, TIDE_E_NOT_FOUND, "group '%s' has no policy '%.64s'", tide_json_str(g, "name", ""), req->params[1]);
+        return api_error(rep, TIDE_E_NOT_FOUND, "scaling group '%s' has no policy '%.64s'",
+                         tide_json_str(g, "name", ""), req->params[1]);
 }
 
-static int group_update(struct api_request *req, struct api_reply *rep) {
+static int scaling_group_update(struct api_request *req, struct api_reply *rep) {
         return mutate(req, rep, do_set, 200);
 }
 
@@ -212,29 +216,40 @@ static int policy_delete(struct api_request *req, struct api_reply *rep) {
 
 /* The group goes at once; its members are deleted (the agents tear them down) and the server
  * group that spread them goes with the last of them (the autoscaler sees to it). */
-static int group_delete(struct api_request *req, struct api_reply *rep) {
+static int scaling_group_delete(struct api_request *req, struct api_reply *rep) {
         _cleanup_json_ json_t *g = NULL;
         int64_t rev;
         int r = model_obj_get(api_store(req), MODEL_SCALING_GROUP, req->params[0], &g, &rev);
         if (r < 0)
-                return api_error(rep, r, "group '%.64s': %s", req->params[0], tide_strerror(r));
+                return api_error(rep, r, "scaling group '%.64s': %s", req->params[0], tide_strerror(r));
         if (tide_json_str(g, "stack", NULL))
-                r = api_error(rep, TIDE_E_IN_USE, "group '%s' belongs to stack '%s': delete the stack", tide_json_str(g, "name", ""),
-                              tide_json_str(g, "stack", ""));
+                r = api_error(rep, TIDE_E_IN_USE, "scaling group '%s' belongs to stack '%s': delete the stack",
+                              tide_json_str(g, "name", ""), tide_json_str(g, "stack", ""));
         else if ((r = autoscaler_scaling_group_delete(api_store(req), g, rev)) < 0)
-                api_error(rep, r, r == TIDE_E_CONFLICT ? "group '%s' changed meanwhile; try again" : "deleting group '%s': %s",
+                api_error(rep, r,
+                          r == TIDE_E_CONFLICT ? "scaling group '%s' changed meanwhile; try again"
+                                               : "deleting scaling group '%s': %s",
                           tide_json_str(g, "name", ""), tide_strerror(r));
         if (r >= 0)
                 rep->status = 204;
         return r;
 }
 
-const struct api_route api_group_routes[] = {
-        { "GET", "/v1/groups", group_list },
-        { "POST", "/v1/groups", group_create },
-        { "GET", "/v1/groups/{}", group_show },
-        { "PATCH", "/v1/groups/{}", group_update },
-        { "DELETE", "/v1/groups/{}", group_delete },
+const struct api_route api_scaling_group_routes[] = {
+        { "GET", "/v1/scaling-groups", scaling_group_list },
+        { "POST", "/v1/scaling-groups", scaling_group_create },
+        { "GET", "/v1/scaling-groups/{}", scaling_group_show },
+        { "PATCH", "/v1/scaling-groups/{}", scaling_group_update },
+        { "DELETE", "/v1/scaling-groups/{}", scaling_group_delete },
+        { "POST", "/v1/scaling-groups/{}/policies", policy_add },
+        { "DELETE", "/v1/scaling-groups/{}/policies/{}", policy_delete },
+        /* The old name, kept as an alias (deprecated in docs/api.md): the same routes, the same
+         * handlers (test_api_routes.c checks that they stay twins). */
+        { "GET", "/v1/groups", scaling_group_list },
+        { "POST", "/v1/groups", scaling_group_create },
+        { "GET", "/v1/groups/{}", scaling_group_show },
+        { "PATCH", "/v1/groups/{}", scaling_group_update },
+        { "DELETE", "/v1/groups/{}", scaling_group_delete },
         { "POST", "/v1/groups/{}/policies", policy_add },
         { "DELETE", "/v1/groups/{}/policies/{}", policy_delete },
         {},
