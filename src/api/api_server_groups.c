@@ -19,7 +19,7 @@ static void add_members(struct api_request *req, json_t *g) {
         json_object_set_new(g, "members", m);
 }
 
-static int group_list(struct api_request *req, struct api_reply *rep) {
+static int server_group_list(struct api_request *req, struct api_reply *rep) {
         json_t *a;
         int r = model_obj_list(api_store(req), MODEL_SERVER_GROUP, &a);
         if (r < 0)
@@ -31,7 +31,7 @@ static int group_list(struct api_request *req, struct api_reply *rep) {
         return api_json(rep, 200, json_pack("{s:o}", "server_groups", a));
 }
 
-static int group_create(struct api_request *req, struct api_reply *rep) {
+static int server_group_create(struct api_request *req, struct api_reply *rep) {
         json_t *g;
         _cleanup_free_ char *err = NULL;
         int r = model_server_group_from_request(req->body, &g, &err);
@@ -51,7 +51,7 @@ static int group_create(struct api_request *req, struct api_reply *rep) {
         return api_json(rep, 201, g);
 }
 
-static int group_show(struct api_request *req, struct api_reply *rep) {
+static int server_group_show(struct api_request *req, struct api_reply *rep) {
         json_t *g;
         int r = model_obj_get(api_store(req), MODEL_SERVER_GROUP, req->params[0], &g, NULL);
         if (r < 0)
@@ -60,7 +60,7 @@ static int group_show(struct api_request *req, struct api_reply *rep) {
         return api_json(rep, 200, g);
 }
 
-static int group_delete(struct api_request *req, struct api_reply *rep) {
+static int server_group_delete(struct api_request *req, struct api_reply *rep) {
         json_t *g;
         int64_t rev;
         int r = model_obj_get(api_store(req), MODEL_SERVER_GROUP, req->params[0], &g, &rev);
@@ -79,9 +79,9 @@ static int group_delete(struct api_request *req, struct api_reply *rep) {
 }
 
 const struct api_route api_server_group_routes[] = {
-        { "GET", "/v1/server-groups", group_list },
-        { "POST", "/v1/server-groups", group_create },
-        { "GET", "/v1/server-groups/{}", group_show },
-        { "DELETE", "/v1/server-groups/{}", group_delete },
+        { "GET", "/v1/server-groups", server_group_list },
+        { "POST", "/v1/server-groups", server_group_create },
+        { "GET", "/v1/server-groups/{}", server_group_show },
+        { "DELETE", "/v1/server-groups/{}", server_group_delete },
         {},
 };
