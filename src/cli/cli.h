@@ -68,7 +68,7 @@ enum cli_opt {
         CLI_OPT_MEM_LIMIT,
         CLI_OPT_ELASTIC,
         CLI_OPT_STATS_LIMIT,          /* --limit of the stats: history entries, up to 10000 */
-        /* Autoscaling groups. */
+        /* Scaling groups. */
         CLI_OPT_MIN_SIZE,             /* --min, --max, --desired: members */
         CLI_OPT_MAX_SIZE,
         CLI_OPT_DESIRED,
@@ -120,8 +120,8 @@ const char *cli_weight_name(enum cli_weight w);
 /* A Heat template: at most 1 MiB (tided's limit); at most 64 --parameter options. */
 #define CLI_TEMPLATE_MAX (1024 * 1024)
 #define CLI_PARAMETERS_MAX 64
-/* The API's limit on an autoscaling group's members (--min, --max, --desired, --adjust =N). */
-#define CLI_GROUP_MEMBERS_MAX 1000
+/* The API's limit on a scaling group's members (--min, --max, --desired, --adjust =N). */
+#define CLI_SCALING_GROUP_MEMBERS_MAX 1000
 /* The API's limit on a scaling policy's --for and --cooldown, in seconds (a day). */
 #define CLI_DURATION_MAX_S 86400
 /* Operands a command may take (NAME; GROUP POLICY). */
@@ -131,7 +131,7 @@ const char *cli_weight_name(enum cli_weight w);
  * numeric option that was not given is 0; `given` has the bit of every option seen. */
 struct cli_args {
         const char *name;             /* the first operand (NAME), for commands that take one */
-        const char *name2;            /* the second operand (POLICY of group policy delete) */
+        const char *name2;            /* the second operand (POLICY of policy delete) */
         uint64_t given;               /* CLI_F(opt) for each option seen */
         uint64_t reset;               /* CLI_F(opt) of settings given as "default" */
         enum cli_format format;
@@ -167,7 +167,7 @@ struct cli_args {
         int64_t mem_reservation_mib, mem_limit_mib;
         bool elastic;                         /* --elastic on */
         int64_t stats_limit;                  /* --limit of the stats */
-        /* Autoscaling groups and their scaling policies. */
+        /* Scaling groups and their scaling policies. */
         int64_t min_size, max_size, desired;  /* members */
         bool no_spread;
         const char *metric;                   /* checked: 1-63 of a-z 0-9 _ */
@@ -219,6 +219,16 @@ bool cli_verb_is_group(const struct cli_command *table, size_t n, const char *no
  * them. */
 extern const struct cli_command cli_commands[];
 extern const size_t cli_n_commands;
+/* The old names of nouns, kept as aliases: `tide group ...` is `tide scaling-group ...`.
+ * cli_n_noun_aliases rows; the help lists them after the commands. */
+struct cli_noun_alias {
+        const char *alias;
+        const char *noun;
+};
+extern const struct cli_noun_alias cli_noun_aliases[];
+extern const size_t cli_n_noun_aliases;
+/* The noun that word names: the noun of its alias, or word itself. Pure. */
+const char *cli_noun_resolve(const char *word);
 /* The command of a noun that has no verbs ("tide metrics"), or NULL. */
 const struct cli_command *cli_noun_command(const char *noun);
 /* Whether some command has that noun. */
@@ -244,8 +254,8 @@ int cli_args_parse(const struct cli_command *cmd, int argc, char **argv, struct 
 int cli_parse_duration(const char *s, int64_t *ret);
 
 /* Checks a scaling policy's adjustment: +N or -N (members), =N (exactly N members, at most
- * CLI_GROUP_MEMBERS_MAX), +N% or -N% (of the desired size); N of 1-6 digits, not 0 but for =0.
- * The API's rule. Returns 0 or -EINVAL. Pure. */
+ * CLI_SCALING_GROUP_MEMBERS_MAX), +N% or -N% (of the desired size); N of 1-6 digits, not 0
+ * but for =0. The API's rule. Returns 0 or -EINVAL. Pure. */
 int cli_parse_adjust(const char *s);
 
 /* Parses a priority: an integer 1-1000 or low (250), normal (500), high (750).
@@ -354,13 +364,13 @@ int cli_server_group_create(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_server_group_list(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_server_group_show(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_server_group_delete(struct cli_ctx *ctx, const struct cli_args *a);
-int cli_group_create(struct cli_ctx *ctx, const struct cli_args *a);
-int cli_group_list(struct cli_ctx *ctx, const struct cli_args *a);
-int cli_group_show(struct cli_ctx *ctx, const struct cli_args *a);
-int cli_group_set(struct cli_ctx *ctx, const struct cli_args *a);
-int cli_group_delete(struct cli_ctx *ctx, const struct cli_args *a);
-int cli_group_policy_add(struct cli_ctx *ctx, const struct cli_args *a);
-int cli_group_policy_delete(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_scaling_group_create(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_scaling_group_list(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_scaling_group_show(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_scaling_group_set(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_scaling_group_delete(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_scaling_group_policy_add(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_scaling_group_policy_delete(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_stack_create(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_stack_list(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_stack_show(struct cli_ctx *ctx, const struct cli_args *a);
@@ -408,31 +418,31 @@ int cli_host_print(FILE *f, enum cli_format format, const json_t *host);
  * `members`; or the group as JSON. Returns 0, -EINVAL (not an object) or -EIO. Pure. */
 int cli_server_group_print(FILE *f, enum cli_format format, const json_t *group);
 
-/* An autoscaling group, pure (cli_group.c).
+/* A scaling group (an autoscaling group), pure (cli_scaling_group.c).
  *
- * cli_group_body() is the POST /v1/groups body of group create: name, flavor and image, and
- * min, max, desired, priority and elastic when given (a "default" priority or elastic sends
- * nothing), spread false with --no-spread; not user_data, which the caller reads. With
- * sizes_only, the PATCH body of group set: min, max and desired, those given. Returns a new
- * object, or NULL when a string is not UTF-8. */
-json_t *cli_group_body(const struct cli_args *a, bool sizes_only);
-/* The POST /v1/groups/NAME/policies body: metric, adjust, above or below (a real), and stat,
- * for_s, cooldown_s, victim and name when given. Returns a new object, or NULL when a string
- * is not UTF-8. */
-json_t *cli_group_policy_body(const struct cli_args *a);
+ * cli_scaling_group_body() is the POST /v1/scaling-groups body of scaling-group create: name,
+ * flavor and image, and min, max, desired, priority and elastic when given (a "default"
+ * priority or elastic sends nothing), spread false with --no-spread; not user_data, which the
+ * caller reads. With sizes_only, the PATCH body of scaling-group set: min, max and desired,
+ * those given. Returns a new object, or NULL when a string is not UTF-8. */
+json_t *cli_scaling_group_body(const struct cli_args *a, bool sizes_only);
+/* The POST /v1/scaling-groups/NAME/policies body: metric, adjust, above or below (a real),
+ * and stat, for_s, cooldown_s, victim and name when given. Returns a new object, or NULL when
+ * a string is not UTF-8. */
+json_t *cli_scaling_policy_body(const struct cli_args *a);
 /* A policy's condition for people: "cpu avg > 80 for 300s" ("for" left out when for_s is 0).
  * New string. */
-char *cli_group_condition(const json_t *policy);
-/* Prints a group (GET /v1/groups/NAME): its fields as FIELD VALUE rows (not the lists), then
- * MEMBER STATUS HOST LEAVING rows, POLICY CONDITION ADJUST COOLDOWN VALUE HELD COOLDOWN_LEFT
- * rows (what the autoscaler sees now: the aggregate value, how long the condition has held,
- * "-" when it does not, the cooldown left in whole seconds rounded up, "-" when none), the
- * last decisions (TIME POLICY FROM TO REASON) and the last events (TIME TYPE INSTANCE
- * MESSAGE), each table after a blank line. With CLI_FORMAT_JSON the group as it is. Returns
- * 0, -EINVAL (not an object) or -EIO. */
-int cli_group_print(FILE *f, enum cli_format format, const json_t *group);
-/* A stack as tide stack show prints it: its fields, then its groups (GROUP MIN MAX DESIRED
- * MEMBERS POLICIES). 0, -EINVAL for a non-object, -EIO. */
+char *cli_scaling_policy_condition(const json_t *policy);
+/* Prints a scaling group (GET /v1/scaling-groups/NAME): its fields as FIELD VALUE rows (not
+ * the lists), then MEMBER STATUS HOST LEAVING rows, POLICY CONDITION ADJUST COOLDOWN VALUE HELD
+ * COOLDOWN_LEFT rows (what the autoscaler sees now: the aggregate value, how long the condition
+ * has held, "-" when it does not, the cooldown left in whole seconds rounded up, "-" when
+ * none), the last decisions (TIME POLICY FROM TO REASON) and the last events (TIME TYPE
+ * INSTANCE MESSAGE), each table after a blank line. With CLI_FORMAT_JSON the group as it is.
+ * Returns 0, -EINVAL (not an object) or -EIO. */
+int cli_scaling_group_print(FILE *f, enum cli_format format, const json_t *group);
+/* A stack as tide stack show prints it: its fields, then its scaling groups (GROUP MIN MAX
+ * DESIRED MEMBERS POLICIES). 0, -EINVAL for a non-object, -EIO. */
 int cli_stack_print(FILE *f, enum cli_format format, const json_t *stack);
 
 /* Pure printers of the placement answers (cli_placement.c), unit-tested.

@@ -156,7 +156,7 @@ int cli_parse_adjust(const char *s) {
         for (size_t i = 0; i < digits; i++)
                 v = v * 10 + (p[i] - '0');
         /* A change of 0 does nothing: surely a mistake. =0 empties the group (min 0). */
-        if (exact ? v > CLI_GROUP_MEMBERS_MAX : v == 0)
+        if (exact ? v > CLI_SCALING_GROUP_MEMBERS_MAX : v == 0)
                 return -EINVAL;
         return 0;
 }
@@ -454,7 +454,7 @@ static int store_scaling(enum cli_opt id, const char *arg, struct cli_args *a,
                         *ret_error = xasprintf("--adjust must be +N or -N (members), =N (exactly "
                                                "N members, at most %d) or +N%% or -N%% (of the "
                                                "desired size), N not 0, not '%s'",
-                                               CLI_GROUP_MEMBERS_MAX, arg);
+                                               CLI_SCALING_GROUP_MEMBERS_MAX, arg);
                         return -EINVAL;
                 }
                 a->adjust = arg;
@@ -592,11 +592,11 @@ static int store_option(enum cli_opt id, const char *arg, struct cli_args *a, ch
         case CLI_OPT_STATS_LIMIT:
                 return parse_number(arg, 1, 10000, &a->stats_limit, ret_error, n);
         case CLI_OPT_MIN_SIZE:
-                return parse_number(arg, 0, CLI_GROUP_MEMBERS_MAX, &a->min_size, ret_error, n);
+                return parse_number(arg, 0, CLI_SCALING_GROUP_MEMBERS_MAX, &a->min_size, ret_error, n);
         case CLI_OPT_MAX_SIZE:
-                return parse_number(arg, 1, CLI_GROUP_MEMBERS_MAX, &a->max_size, ret_error, n);
+                return parse_number(arg, 1, CLI_SCALING_GROUP_MEMBERS_MAX, &a->max_size, ret_error, n);
         case CLI_OPT_DESIRED:
-                return parse_number(arg, 0, CLI_GROUP_MEMBERS_MAX, &a->desired, ret_error, n);
+                return parse_number(arg, 0, CLI_SCALING_GROUP_MEMBERS_MAX, &a->desired, ret_error, n);
         case CLI_OPT_NO_SPREAD: a->no_spread = true; return 0;
         case CLI_OPT_METRIC:
         case CLI_OPT_ABOVE:

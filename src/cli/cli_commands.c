@@ -122,41 +122,43 @@ const struct cli_command cli_commands[] = {
         { "server-group", "delete", cli_server_group_delete, "NAME", 0, 0, "NAME",
           "Delete a server group that has no members.", 0 },
 
-        { "group", "create", cli_group_create, "NAME",
+        { "scaling-group", "create", cli_scaling_group_create, "NAME",
           O(FLAVOR) | O(IMAGE) | O(USER_DATA) | GROUP_SIZE_OPTIONS | O(PRIORITY) | O(ELASTIC) |
                   O(NO_SPREAD) | O(FORMAT),
           O(FLAVOR) | O(IMAGE),
           "NAME --flavor FLAVOR --image IMAGE [--user-data FILE] " GROUP_SIZE_USAGE " "
           "[--priority N|low|normal|high] [--elastic on|off] [--no-spread] " FORMAT_USAGE,
-          "Create an autoscaling group: tided keeps its desired number of members, NAME-1, ...",
+          "Create a scaling group: tided keeps its desired number of members, NAME-1, ...",
           0 },
-        { "group", "list", cli_group_list, NULL, O(FORMAT), 0, FORMAT_USAGE,
-          "List the autoscaling groups.", 0 },
-        { "group", "show", cli_group_show, "NAME", O(FORMAT), 0, "NAME " FORMAT_USAGE,
-          "Show a group: members, policies as the autoscaler sees them, decisions, events.",
+        { "scaling-group", "list", cli_scaling_group_list, NULL, O(FORMAT), 0, FORMAT_USAGE,
+          "List the scaling groups.", 0 },
+        { "scaling-group", "show", cli_scaling_group_show, "NAME", O(FORMAT), 0,
+          "NAME " FORMAT_USAGE,
+          "Show a scaling group: members, policies seen by the autoscaler, decisions, events.",
           0 },
-        { "group", "set", cli_group_set, "NAME", GROUP_SIZE_OPTIONS | O(FORMAT), 0,
+        { "scaling-group", "set", cli_scaling_group_set, "NAME", GROUP_SIZE_OPTIONS | O(FORMAT), 0,
           "NAME " GROUP_SIZE_USAGE " " FORMAT_USAGE,
-          "Change a group's size: its bounds, or the members wanted now.", GROUP_SIZE_OPTIONS },
-        { "group", "delete", cli_group_delete, "NAME", 0, 0, "NAME",
-          "Delete a group and its members.", 0 },
-        { "group", "policy add", cli_group_policy_add, "GROUP", SCALING_OPTIONS | O(FORMAT),
-          O(METRIC) | O(ADJUST),
+          "Change a scaling group's size: its bounds, or the members wanted now.",
+          GROUP_SIZE_OPTIONS },
+        { "scaling-group", "delete", cli_scaling_group_delete, "NAME", 0, 0, "NAME",
+          "Delete a scaling group and its members.", 0 },
+        { "scaling-group", "policy add", cli_scaling_group_policy_add, "GROUP",
+          SCALING_OPTIONS | O(FORMAT), O(METRIC) | O(ADJUST),
           "GROUP --metric cpu|memory|FIGURE --above X|--below X --adjust +N|-N|=N|+N%|-N% "
           "[--stat avg|max|min] [--for DURATION] [--cooldown DURATION] "
           "[--victim newest|oldest|least-loaded] [--name NAME] " FORMAT_USAGE,
           "Add a scaling policy: when the members' metric stays above or below X, resize.", 0 },
-        { "group", "policy delete", cli_group_policy_delete, "GROUP POLICY", 0, 0,
-          "GROUP POLICY", "Delete a group's scaling policy.", 0 },
+        { "scaling-group", "policy delete", cli_scaling_group_policy_delete, "GROUP POLICY", 0, 0,
+          "GROUP POLICY", "Delete a scaling group's scaling policy.", 0 },
 
         { "stack", "create", cli_stack_create, "NAME", O(TEMPLATE) | O(PARAMETER) | O(FORMAT), O(TEMPLATE),
           "NAME --template FILE [--parameter KEY=VALUE]... " FORMAT_USAGE,
-          "Create the autoscaling groups of a Heat template (named NAME-<resource>), all or none.", 0 },
+          "Create the scaling groups of a Heat template (named NAME-<resource>), all or none.", 0 },
         { "stack", "list", cli_stack_list, NULL, O(FORMAT), 0, FORMAT_USAGE, "List the stacks.", 0 },
         { "stack", "show", cli_stack_show, "NAME", O(FORMAT), 0, "NAME " FORMAT_USAGE,
-          "Show a stack: its parameters and its groups.", 0 },
-        { "stack", "delete", cli_stack_delete, "NAME", 0, 0, "NAME", "Delete a stack with its groups and their members.",
-          0 },
+          "Show a stack: its parameters and its scaling groups.", 0 },
+        { "stack", "delete", cli_stack_delete, "NAME", 0, 0, "NAME",
+          "Delete a stack with its scaling groups and their members.", 0 },
         { "event", "list", cli_event_list, NULL,
           O(INSTANCE) | O(EVENT_GROUP) | O(LIMIT) | O(FORMAT), 0,
           "[--instance NAME | --group NAME] [--limit N] " FORMAT_USAGE,
@@ -169,6 +171,20 @@ const struct cli_command cli_commands[] = {
 /* clang-format on */
 
 const size_t cli_n_commands = ELEMENTSOF(cli_commands);
+
+/* "group" was the scaling groups' noun before "server group" and "scaling group" were told
+ * apart; scripts that say it keep working. */
+const struct cli_noun_alias cli_noun_aliases[] = {
+        { "group", "scaling-group" },
+};
+const size_t cli_n_noun_aliases = ELEMENTSOF(cli_noun_aliases);
+
+const char *cli_noun_resolve(const char *word) {
+        for (size_t i = 0; i < cli_n_noun_aliases; i++)
+                if (streq(cli_noun_aliases[i].alias, word))
+                        return cli_noun_aliases[i].noun;
+        return word;
+}
 
 const struct cli_command *cli_noun_command(const char *noun) {
         for (size_t i = 0; i < cli_n_commands; i++)

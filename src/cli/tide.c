@@ -37,6 +37,10 @@ static void main_help(FILE *f) {
               "\n"
               "Commands:\n", f);
         print_commands(f, NULL);
+        fputs("\nOld names, still accepted:\n", f);
+        for (size_t i = 0; i < cli_n_noun_aliases; i++)
+                fprintf(f, "  tide %s ...  is  tide %s ...\n", cli_noun_aliases[i].alias,
+                        cli_noun_aliases[i].noun);
         fputs("\n"
               "Options:\n"
               "  --url URL       tided's API over TCP, e.g. http://127.0.0.1:7480 (env TIDE_URL)\n"
@@ -85,13 +89,13 @@ static _printf_(1, 2) int usage_error(const char *fmt, ...) {
         return CLI_EXIT_USAGE;
 }
 
-/* Finds the command that words[1..] names for the noun words[0]. Sets *ret_cmd and
- * *ret_nwords (the words of its verb) when there is one; otherwise prints the noun's help,
- * on stdout when it was asked for (returns CLI_EXIT_OK) or on stderr with the problem
- * (returns CLI_EXIT_USAGE), and leaves *ret_cmd alone. */
+/* Finds the command that words[1..] names for the noun words[0] (or the noun it is an old name
+ * of). Sets *ret_cmd and *ret_nwords (the words of its verb) when there is one; otherwise
+ * prints the noun's help, on stdout when it was asked for (returns CLI_EXIT_OK) or on stderr
+ * with the problem (returns CLI_EXIT_USAGE), and leaves *ret_cmd alone. */
 static int find_verb(int nwords, char **words, const struct cli_command **ret_cmd,
                      int *ret_nwords) {
-        const char *noun = words[0];
+        const char *noun = cli_noun_resolve(words[0]);
         if (nwords < 2) {
                 fprintf(stderr, "tide %s: missing command\n", noun);
                 noun_help(stderr, noun);
@@ -167,7 +171,8 @@ static int run(int argc, char **argv) {
                 main_help(stderr);
                 return CLI_EXIT_USAGE;
         }
-        const char *noun = argv[optind];
+        /* An old name is the noun it stands for from here on, in messages too. */
+        const char *noun = cli_noun_resolve(argv[optind]);
         if (!cli_noun_exists(noun))
                 return usage_error("unknown command '%s'", noun);
         const struct cli_command *cmd = cli_noun_command(noun);

@@ -6,7 +6,7 @@
  * but the help, which goes to /dev/null).
  *
  * Input: the words after "tide", split on NUL or newline: NOUN VERB [ARGS...] (a noun without
- * verbs, "metrics", takes its ARGS directly). The command is found as tide.c's run() finds it;
+ * verbs, "metrics", takes its ARGS directly; an old name, "group", is its noun). The command is found as tide.c's run() finds it;
  * its arguments go through cli_args_parse() as run() passes them (argv[0] is the verb's last
  * word). Every word also goes through the small parsers (duration, adjust, double, priority,
  * label).
@@ -112,8 +112,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         for (int i = 0; i < nwords; i++)
                 small_parsers(words[i]);
 
-        if (nwords >= 1 && cli_noun_exists(words[0])) {
-                const char *noun = words[0];
+        /* An old name stands for its noun (cli_noun_resolve), as in run(). */
+        const char *noun = nwords >= 1 ? cli_noun_resolve(words[0]) : NULL;
+        if (noun && cli_noun_exists(noun)) {
                 const struct cli_command *cmd = cli_noun_command(noun);
                 int verb_words = 0;
                 if (!cmd && nwords >= 2) {

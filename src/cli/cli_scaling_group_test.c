@@ -1,5 +1,6 @@
-/* cli_group_test.c — unit tests of the tide client's autoscaling groups: the request bodies
- * from the options, a policy's condition, and the table of `tide group show`. */
+/* cli_scaling_group_test.c — unit tests of the tide client's scaling groups: the request
+ * bodies from the options, a policy's condition, the table of `tide scaling-group show`, and
+ * `tide group`, the old name, finding the same commands. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,19 +23,19 @@ static int run_nothing(struct cli_ctx *ctx, const struct cli_args *a) { return 0
 #define O(x) CLI_F(CLI_OPT_##x)
 
 static const struct cli_command create_cmd = {
-        "group", "create", run_nothing, "NAME",
+        "scaling-group", "create", run_nothing, "NAME",
         O(FLAVOR) | O(IMAGE) | O(USER_DATA) | O(MIN_SIZE) | O(MAX_SIZE) | O(DESIRED) |
                 O(PRIORITY) | O(ELASTIC) | O(NO_SPREAD),
         O(FLAVOR) | O(IMAGE), "", "test", 0,
 };
 
 static const struct cli_command set_cmd = {
-        "group", "set", run_nothing, "NAME", O(MIN_SIZE) | O(MAX_SIZE) | O(DESIRED), 0, "",
+        "scaling-group", "set", run_nothing, "NAME", O(MIN_SIZE) | O(MAX_SIZE) | O(DESIRED), 0, "",
         "test", O(MIN_SIZE) | O(MAX_SIZE) | O(DESIRED),
 };
 
 static const struct cli_command policy_add_cmd = {
-        "group", "policy add", run_nothing, "GROUP",
+        "scaling-group", "policy add", run_nothing, "GROUP",
         O(METRIC) | O(ABOVE) | O(BELOW) | O(ADJUST) | O(STAT) | O(FOR) | O(COOLDOWN) |
                 O(VICTIM) | O(POLICY_NAME),
         O(METRIC) | O(ADJUST), "", "test", 0,
@@ -80,7 +81,7 @@ static void assert_json(json_t *j, const char *want) {
 static void test_create_body_sends_what_was_given(void **state) {
         struct cli_args a;
         parse(&create_cmd, &a, "create", "web", "--flavor", "small", "--image", "tiny", NULL);
-        assert_json(cli_group_body(&a, false),
+        assert_json(cli_scaling_group_body(&a, false),
                     "{\"flavor\":\"small\",\"image\":\"tiny\",\"name\":\"web\"}");
 }
 
@@ -89,7 +90,7 @@ static void test_create_body_every_option(void **state) {
         parse(&create_cmd, &a, "create", "web", "--flavor", "small", "--image", "tiny", "--min",
               "2", "--max", "10", "--desired", "3", "--priority", "high", "--elastic", "off",
               "--no-spread", NULL);
-        assert_json(cli_group_body(&a, false),
+        assert_json(cli_scaling_group_body(&a, false),
                     "{\"desired\":3,\"elastic\":false,\"flavor\":\"small\",\"image\":\"tiny\","
                     "\"max\":10,\"min\":2,\"name\":\"web\",\"priority\":750,\"spread\":false}");
 }
@@ -98,22 +99,22 @@ static void test_create_body_default_sends_nothing(void **state) {
         struct cli_args a;
         parse(&create_cmd, &a, "create", "web", "--flavor", "f", "--image", "i", "--priority",
               "default", "--elastic", "default", NULL);
-        assert_json(cli_group_body(&a, false),
+        assert_json(cli_scaling_group_body(&a, false),
                     "{\"flavor\":\"f\",\"image\":\"i\",\"name\":\"web\"}");
 }
 
 static void test_create_body_not_utf8(void **state) {
         struct cli_args a;
         parse(&create_cmd, &a, "create", "web\xff", "--flavor", "f", "--image", "i", NULL);
-        assert_null(cli_group_body(&a, false));
+        assert_null(cli_scaling_group_body(&a, false));
 }
 
 static void test_set_body_sizes_only(void **state) {
         struct cli_args a;
         parse(&set_cmd, &a, "set", "web", "--desired", "0", NULL);
-        assert_json(cli_group_body(&a, true), "{\"desired\":0}");
+        assert_json(cli_scaling_group_body(&a, true), "{\"desired\":0}");
         parse(&set_cmd, &a, "set", "web", "--min", "1", "--max", "4", NULL);
-        assert_json(cli_group_body(&a, true), "{\"max\":4,\"min\":1}");
+        assert_json(cli_scaling_group_body(&a, true), "{\"max\":4,\"min\":1}");
 }
 
 static void test_policy_body(void **state) {
@@ -121,13 +122,13 @@ static void test_policy_body(void **state) {
         parse(&policy_add_cmd, &a, "add", "web", "--metric", "cpu", "--above", "80",
               "--adjust", "+2", "--stat", "max", "--for", "5m", "--cooldown", "0", "--victim",
               "oldest", "--name", "out", NULL);
-        assert_json(cli_group_policy_body(&a),
+        assert_json(cli_scaling_policy_body(&a),
                     "{\"above\":80.0,\"adjust\":\"+2\",\"cooldown_s\":0,\"for_s\":300,"
                     "\"metric\":\"cpu\",\"name\":\"out\",\"stat\":\"max\",\"victim\":\"oldest\"}");
         /* Only what was given: tided has the defaults. */
         parse(&policy_add_cmd, &a, "add", "web", "--metric", "memory", "--below", "20.5",
               "--adjust", "-25%", NULL);
-        assert_json(cli_group_policy_body(&a),
+        assert_json(cli_scaling_policy_body(&a),
                     "{\"adjust\":\"-25%\",\"below\":20.5,\"metric\":\"memory\"}");
 }
 
@@ -146,14 +147,14 @@ static void test_condition(void **state) {
         };
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 json_t *p = load(cases[i].policy);
-                char *c = cli_group_condition(p);
+                char *c = cli_scaling_policy_condition(p);
                 assert_string_equal(c, cases[i].want);
                 free(c);
                 json_decref(p);
         }
 }
 
-/* The answer of GET /v1/groups/web, as api_groups.c builds it. */
+/* The answer of GET /v1/scaling-groups/web, as api_scaling_groups.c builds it. */
 static const char group_answer[] =
         "{\"name\":\"web\",\"flavor\":\"small\",\"image\":\"tiny\",\"spread\":true,"
         "\"priority\":500,\"policies\":["
@@ -181,7 +182,7 @@ static void test_show_table(void **state) {
         json_t *g = load(group_answer);
         char *out = NULL;
         int r;
-        CAPTURE(out, r = cli_group_print(f, CLI_FORMAT_TABLE, g));
+        CAPTURE(out, r = cli_scaling_group_print(f, CLI_FORMAT_TABLE, g));
         assert_int_equal(r, 0);
         assert_string_equal(out,
                 "FIELD           VALUE\n"
@@ -221,7 +222,7 @@ static void test_show_table_empty_lists(void **state) {
         json_t *g = load("{\"name\":\"web\",\"min\":0}");
         char *out = NULL;
         int r;
-        CAPTURE(out, r = cli_group_print(f, CLI_FORMAT_TABLE, g));
+        CAPTURE(out, r = cli_scaling_group_print(f, CLI_FORMAT_TABLE, g));
         assert_int_equal(r, 0);
         assert_string_equal(out,
                 "FIELD  VALUE\n"
@@ -243,7 +244,7 @@ static void test_show_json_as_is(void **state) {
         json_t *g = load("{\"name\":\"web\",\"members\":[]}");
         char *out = NULL;
         int r;
-        CAPTURE(out, r = cli_group_print(f, CLI_FORMAT_JSON, g));
+        CAPTURE(out, r = cli_scaling_group_print(f, CLI_FORMAT_JSON, g));
         assert_int_equal(r, 0);
         assert_string_equal(out, "{\n  \"name\": \"web\",\n  \"members\": []\n}\n");
         free(out);
@@ -254,10 +255,73 @@ static void test_show_not_an_object(void **state) {
         json_t *g = load("[1]");
         char *out = NULL;
         int r;
-        CAPTURE(out, r = cli_group_print(f, CLI_FORMAT_TABLE, g));
+        CAPTURE(out, r = cli_scaling_group_print(f, CLI_FORMAT_TABLE, g));
         assert_int_equal(r, -EINVAL);
         free(out);
         json_decref(g);
+}
+
+/* The words of a verb, split at its one space ("policy add"), into buf. */
+static int verb_words(const char *verb, char buf[2][32], char **ret) {
+        size_t n = strcspn(verb, " ");
+        snprintf(buf[0], sizeof buf[0], "%.*s", (int) n, verb);
+        ret[0] = buf[0];
+        if (!verb[n])
+                return 1;
+        snprintf(buf[1], sizeof buf[1], "%s", verb + n + 1);
+        ret[1] = buf[1];
+        return 2;
+}
+
+static void test_group_is_the_old_name_of_scaling_group(void **state) {
+        assert_string_equal(cli_noun_resolve("group"), "scaling-group");
+        assert_string_equal(cli_noun_resolve("scaling-group"), "scaling-group");
+        /* Server groups are another thing, and no noun is itself an old name. */
+        assert_string_equal(cli_noun_resolve("server-group"), "server-group");
+        assert_string_equal(cli_noun_resolve("groups"), "groups");
+        for (size_t i = 0; i < cli_n_noun_aliases; i++) {
+                assert_true(cli_noun_exists(cli_noun_aliases[i].noun));
+                assert_false(cli_noun_exists(cli_noun_aliases[i].alias));
+        }
+}
+
+/* Every scaling-group command, looked up as `tide group VERB` is (the noun resolved as run()
+ * resolves it), is the very row of `tide scaling-group VERB`. */
+static void test_group_finds_every_scaling_group_command(void **state) {
+        size_t n = 0;
+        for (size_t i = 0; i < cli_n_commands; i++) {
+                if (!streq(cli_commands[i].noun, "scaling-group"))
+                        continue;
+                char buf[2][32], *words[2];
+                int nwords = verb_words(cli_commands[i].verb, buf, words), took = 0;
+                const struct cli_command *c = cli_command_find(cli_commands, cli_n_commands,
+                                                               cli_noun_resolve("group"), nwords,
+                                                               words, &took);
+                assert_ptr_equal(c, &cli_commands[i]);
+                assert_int_equal(took, nwords);
+                n++;
+        }
+        assert_int_equal(n, 7);  /* create list show set delete, policy add, policy delete */
+        char buf[2][32], *words[2];
+        int took;
+        verb_words("create", buf, words);
+        assert_null(cli_command_find(cli_commands, cli_n_commands, "group", 1, words, &took));
+}
+
+/* `tide group create` parses its options as `tide scaling-group create` does. */
+static void test_group_create_parses_as_scaling_group_create(void **state) {
+        char buf[2][32], *words[2];
+        int took;
+        verb_words("create", buf, words);
+        const struct cli_command *c = cli_command_find(cli_commands, cli_n_commands,
+                                                       cli_noun_resolve("group"), 1, words, &took);
+        assert_non_null(c);
+        struct cli_args a;
+        parse(c, &a, "create", "web", "--flavor", "small", "--image", "tiny", "--min", "2",
+              "--no-spread", NULL);
+        assert_json(cli_scaling_group_body(&a, false),
+                    "{\"flavor\":\"small\",\"image\":\"tiny\",\"min\":2,\"name\":\"web\","
+                    "\"spread\":false}");
 }
 
 int main(void) {
@@ -273,6 +337,9 @@ int main(void) {
                 cmocka_unit_test(test_show_table_empty_lists),
                 cmocka_unit_test(test_show_json_as_is),
                 cmocka_unit_test(test_show_not_an_object),
+                cmocka_unit_test(test_group_is_the_old_name_of_scaling_group),
+                cmocka_unit_test(test_group_finds_every_scaling_group_command),
+                cmocka_unit_test(test_group_create_parses_as_scaling_group_create),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

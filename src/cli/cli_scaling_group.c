@@ -1,5 +1,5 @@
-/* cli_group.c — tide group create|list|show|set|delete and group policy add|delete: autoscaling
- * groups (/v1/groups). */
+/* cli_scaling_group.c — tide scaling-group create|list|show|set|delete and scaling-group
+ * policy add|delete: scaling groups, i.e. autoscaling groups (/v1/scaling-groups). */
 #include "cli/cli.h"
 
 #include <errno.h>
@@ -9,7 +9,7 @@
 #include "common/errors.h"
 #include "common/tide_json.h"
 
-static const struct cli_column group_columns[] = {
+static const struct cli_column scaling_group_columns[] = {
         { "NAME", "name", NULL },
         { "FLAVOR", "flavor", NULL },
         { "IMAGE", "image", NULL },
@@ -20,12 +20,12 @@ static const struct cli_column group_columns[] = {
         { "POLICIES", "policy_count", NULL },
 };
 
-static char *group_path(const char *group, const char *policy) {
+static char *scaling_group_path(const char *group, const char *policy) {
         _cleanup_free_ char *g = cli_escape(group);
         if (!policy)
-                return xasprintf("/v1/groups/%s", g);
+                return xasprintf("/v1/scaling-groups/%s", g);
         _cleanup_free_ char *p = cli_escape(policy);
-        return xasprintf("/v1/groups/%s/policies/%s", g, p);
+        return xasprintf("/v1/scaling-groups/%s/policies/%s", g, p);
 }
 
 /* Sets key to a string; false when it is not UTF-8. */
@@ -37,7 +37,7 @@ static bool set_string(json_t *o, const char *key, const char *value) {
         return true;
 }
 
-json_t *cli_group_body(const struct cli_args *a, bool sizes_only) {
+json_t *cli_scaling_group_body(const struct cli_args *a, bool sizes_only) {
         json_t *body = json_object();
         if (!sizes_only && (!set_string(body, "name", a->name) ||
                             !set_string(body, "flavor", a->flavor) ||
@@ -63,7 +63,7 @@ json_t *cli_group_body(const struct cli_args *a, bool sizes_only) {
         return body;
 }
 
-json_t *cli_group_policy_body(const struct cli_args *a) {
+json_t *cli_scaling_policy_body(const struct cli_args *a) {
         /* metric, adjust, stat and victim were checked: ASCII. */
         json_t *body = json_pack("{s:s, s:s, s:f}", "metric", a->metric, "adjust", a->adjust,
                                  a->given & CLI_F(CLI_OPT_ABOVE) ? "above" : "below",
@@ -98,7 +98,7 @@ static char *cell_seconds(const json_t *v, bool up, bool dash_zero) {
         return xasprintf("%.0fs", d);
 }
 
-char *cli_group_condition(const json_t *p) {
+char *cli_scaling_policy_condition(const json_t *p) {
         const char *op = json_string_value(json_object_get(p, "op"));
         const char *sym = op && streq(op, "above") ? ">" : op && streq(op, "below") ? "<" : "?";
         _cleanup_free_ char *metric = cli_cell_value(json_object_get(p, "metric"));
@@ -140,7 +140,7 @@ static void print_policies(FILE *f, const json_t *policies) {
                 const json_t *value = json_object_get(p, "value");
                 char *row[ELEMENTSOF(headers)] = {
                         cli_cell_value(json_object_get(p, "name")),
-                        cli_group_condition(p),
+                        cli_scaling_policy_condition(p),
                         cli_cell_value(json_object_get(p, "adjust")),
                         cell_seconds(json_object_get(p, "cooldown_s"), false, false),
                         json_is_number(value) ? cli_format_number(json_number_value(value))
@@ -157,7 +157,7 @@ static void print_policies(FILE *f, const json_t *policies) {
         cli_table_print(t, f);
 }
 
-int cli_group_print(FILE *f, enum cli_format format, const json_t *group) {
+int cli_scaling_group_print(FILE *f, enum cli_format format, const json_t *group) {
         if (!json_is_object(group))
                 return -EINVAL;
         if (format == CLI_FORMAT_JSON)
@@ -189,8 +189,8 @@ int cli_group_print(FILE *f, enum cli_format format, const json_t *group) {
 }
 
 /* Prints the group tided answered with; an enum cli_exit. */
-static int print_group(const json_t *group, enum cli_format format) {
-        int r = cli_group_print(stdout, format, group);
+static int print_scaling_group(const json_t *group, enum cli_format format) {
+        int r = cli_scaling_group_print(stdout, format, group);
         if (r < 0) {
                 cli_error("cannot print the answer: %s",
                           r == -EINVAL ? "not an object" : strerror(-r));
@@ -202,8 +202,8 @@ static int print_group(const json_t *group, enum cli_format format) {
 
 /* Sends body (taken; NULL: a string was not UTF-8, reported as what) and prints the group
  * tided answers with. */
-static int send_group(struct cli_ctx *ctx, const char *method, const char *path, json_t *body,
-                      const char *what, enum cli_format format) {
+static int send_scaling_group(struct cli_ctx *ctx, const char *method, const char *path,
+                              json_t *body, const char *what, enum cli_format format) {
         if (!body) {
                 cli_error("%s must be UTF-8", what);
                 return CLI_EXIT_FAILURE;
@@ -213,7 +213,7 @@ static int send_group(struct cli_ctx *ctx, const char *method, const char *path,
         json_decref(body);
         if (r < 0)
                 return CLI_EXIT_FAILURE;
-        return print_group(group, format);
+        return print_scaling_group(group, format);
 }
 
 json_t *cli_read_user_data(const char *path) {
@@ -234,8 +234,8 @@ json_t *cli_read_user_data(const char *path) {
         return s;
 }
 
-int cli_group_create(struct cli_ctx *ctx, const struct cli_args *a) {
-        json_t *body = cli_group_body(a, false);
+int cli_scaling_group_create(struct cli_ctx *ctx, const struct cli_args *a) {
+        json_t *body = cli_scaling_group_body(a, false);
         if (body && a->user_data_file) {
                 json_t *ud = cli_read_user_data(a->user_data_file);
                 if (!ud) {
@@ -244,40 +244,42 @@ int cli_group_create(struct cli_ctx *ctx, const struct cli_args *a) {
                 }
                 json_object_set_new(body, "user_data", ud);
         }
-        return send_group(ctx, "POST", "/v1/groups", body, "NAME, --flavor and --image",
-                          a->format);
+        return send_scaling_group(ctx, "POST", "/v1/scaling-groups", body,
+                                  "NAME, --flavor and --image", a->format);
 }
 
-int cli_group_list(struct cli_ctx *ctx, const struct cli_args *a) {
-        return cli_run_list(ctx, "/v1/groups", "groups", group_columns,
-                            ELEMENTSOF(group_columns), a->format);
+int cli_scaling_group_list(struct cli_ctx *ctx, const struct cli_args *a) {
+        return cli_run_list(ctx, "/v1/scaling-groups", "groups", scaling_group_columns,
+                            ELEMENTSOF(scaling_group_columns), a->format);
 }
 
-int cli_group_show(struct cli_ctx *ctx, const struct cli_args *a) {
-        _cleanup_free_ char *path = group_path(a->name, NULL);
+int cli_scaling_group_show(struct cli_ctx *ctx, const struct cli_args *a) {
+        _cleanup_free_ char *path = scaling_group_path(a->name, NULL);
         _cleanup_json_ json_t *group = NULL;
         if (cli_api_call(ctx, "GET", path, NULL, 0, 0, &group) < 0)
                 return CLI_EXIT_FAILURE;
-        return print_group(group, a->format);
+        return print_scaling_group(group, a->format);
 }
 
-int cli_group_set(struct cli_ctx *ctx, const struct cli_args *a) {
-        _cleanup_free_ char *path = group_path(a->name, NULL);
-        return send_group(ctx, "PATCH", path, cli_group_body(a, true), "NAME", a->format);
+int cli_scaling_group_set(struct cli_ctx *ctx, const struct cli_args *a) {
+        _cleanup_free_ char *path = scaling_group_path(a->name, NULL);
+        return send_scaling_group(ctx, "PATCH", path, cli_scaling_group_body(a, true), "NAME",
+                                  a->format);
 }
 
-int cli_group_delete(struct cli_ctx *ctx, const struct cli_args *a) {
-        return cli_run_delete(ctx, "groups", a->name);
+int cli_scaling_group_delete(struct cli_ctx *ctx, const struct cli_args *a) {
+        return cli_run_delete(ctx, "scaling-groups", a->name);
 }
 
-int cli_group_policy_add(struct cli_ctx *ctx, const struct cli_args *a) {
-        _cleanup_free_ char *group = group_path(a->name, NULL);
+int cli_scaling_group_policy_add(struct cli_ctx *ctx, const struct cli_args *a) {
+        _cleanup_free_ char *group = scaling_group_path(a->name, NULL);
         _cleanup_free_ char *path = xasprintf("%s/policies", group);
-        return send_group(ctx, "POST", path, cli_group_policy_body(a), "--name", a->format);
+        return send_scaling_group(ctx, "POST", path, cli_scaling_policy_body(a), "--name",
+                                  a->format);
 }
 
-int cli_group_policy_delete(struct cli_ctx *ctx, const struct cli_args *a) {
-        _cleanup_free_ char *path = group_path(a->name, a->name2);
+int cli_scaling_group_policy_delete(struct cli_ctx *ctx, const struct cli_args *a) {
+        _cleanup_free_ char *path = scaling_group_path(a->name, a->name2);
         if (cli_api_call(ctx, "DELETE", path, NULL, 0, 0, NULL) < 0)
                 return CLI_EXIT_FAILURE;
         return CLI_EXIT_OK;
