@@ -23,7 +23,8 @@ enum cli_exit {
 
 /* Every option any command knows; a command accepts a subset (a mask of 1u << id). Two
  * options may share a long name ("--disk" is GiB for flavors, a file for images) as long as
- * no command accepts both. */
+ * no command accepts both; so may an option and another's old name (--group was the server
+ * group of instance create and the scaling group of event list). */
 enum cli_opt {
         CLI_OPT_FORMAT,
         CLI_OPT_VCPUS,
@@ -48,7 +49,7 @@ enum cli_opt {
         CLI_OPT_CPU_POLICY,
         CLI_OPT_HUGEPAGES,
         CLI_OPT_HINT,
-        CLI_OPT_GROUP,
+        CLI_OPT_SERVER_GROUP,         /* --server-group of instance create (old name --group) */
         CLI_OPT_DRY_RUN,
         CLI_OPT_CPU_RATIO,
         CLI_OPT_RAM_RATIO,
@@ -82,7 +83,7 @@ enum cli_opt {
         CLI_OPT_COOLDOWN,
         CLI_OPT_VICTIM,
         CLI_OPT_POLICY_NAME,          /* --name of a scaling policy */
-        CLI_OPT_EVENT_GROUP,          /* --group of event list: an autoscaling group */
+        CLI_OPT_SCALING_GROUP,        /* --scaling-group of event list (old name --group) */
         CLI_OPT_TEMPLATE,             /* --template of stack create */
         CLI_OPT_PARAMETER,            /* --parameter KEY=VALUE of stack create */
         CLI_OPT_MAX,
@@ -149,7 +150,7 @@ struct cli_args {
         bool hugepages, dry_run, drain, undrain;
         const char *hints[CLI_HINTS_MAX];
         size_t n_hints;
-        const char *group;
+        const char *server_group;     /* --server-group of instance create */
         double cpu_ratio, ram_ratio, disk_ratio;
         int64_t reserved_cpus, reserved_ram_mib;
         const char *mode;             /* "spread" or "pack" */
@@ -177,7 +178,7 @@ struct cli_args {
         int64_t for_s, cooldown_s;            /* seconds */
         const char *victim;                   /* "newest", "oldest" or "least-loaded" */
         const char *policy_name;
-        const char *event_group;              /* --group of event list */
+        const char *scaling_group;            /* --scaling-group of event list */
         /* Stacks. */
         const char *template_file;
         const char *parameters[CLI_PARAMETERS_MAX];   /* "KEY=VALUE", KEY not empty */

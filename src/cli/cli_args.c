@@ -19,6 +19,7 @@ struct option_def {
         bool has_arg;
         const char *metavar;
         const char *help;
+        const char *old_name;  /* a second long name it is also known by, or NULL */
 };
 
 static const struct option_def option_defs[CLI_OPT_MAX] = {
@@ -45,7 +46,7 @@ static const struct option_def option_defs[CLI_OPT_MAX] = {
         [CLI_OPT_CPU_POLICY] = { "cpu-policy", 0, true, "shared|dedicated", "dedicated: each vCPU pinned to a host CPU of its own (default shared)" },
         [CLI_OPT_HUGEPAGES] = { "hugepages", 0, false, NULL, "back the VM's memory with the host's hugepages" },
         [CLI_OPT_HINT] = { "hint", 0, true, "KEY=VALUE", "a host must match: host=NAME or a label (repeatable, at most 8)" },
-        [CLI_OPT_GROUP] = { "group", 0, true, "NAME", "server group to join" },
+        [CLI_OPT_SERVER_GROUP] = { "server-group", 0, true, "NAME", "server group to join (old name: --group)", "group" },
         [CLI_OPT_DRY_RUN] = { "dry-run", 0, false, NULL, "only show where the instance would go, host by host" },
         [CLI_OPT_CPU_RATIO] = { "cpu-ratio", 0, true, "X|default", "vCPUs per CPU (overcommit)" },
         [CLI_OPT_RAM_RATIO] = { "ram-ratio", 0, true, "X|default", "RAM overcommit ratio" },
@@ -80,7 +81,7 @@ static const struct option_def option_defs[CLI_OPT_MAX] = {
         [CLI_OPT_POLICY_NAME] = { "name", 0, true, "NAME", "the policy's name (default policy-N)" },
         [CLI_OPT_TEMPLATE] = { "template", 0, true, "FILE", "a Heat template (HOT, YAML; at most 1 MiB)" },
         [CLI_OPT_PARAMETER] = { "parameter", 0, true, "KEY=VALUE", "a template parameter (repeatable, at most 64)" },
-        [CLI_OPT_EVENT_GROUP] = { "group", 0, true, "NAME", "only events of this autoscaling group (name or id)" },
+        [CLI_OPT_SCALING_GROUP] = { "scaling-group", 0, true, "NAME", "only events of this scaling group, name or id (old name: --group)", "group" },
 };
 
 static const char *const weight_names[CLI_WEIGHT_MAX] = {
@@ -541,7 +542,7 @@ static int store_option(enum cli_opt id, const char *arg, struct cli_args *a, ch
         case CLI_OPT_HUGEPAGES: a->hugepages = true; return 0;
         case CLI_OPT_HINT:
                 return store_hint(arg, a, ret_error);
-        case CLI_OPT_GROUP: a->group = arg; return 0;
+        case CLI_OPT_SERVER_GROUP: a->server_group = arg; return 0;
         case CLI_OPT_DRY_RUN: a->dry_run = true; return 0;
         case CLI_OPT_CPU_RATIO:
                 return store_ratio(id, arg, &a->cpu_ratio, a, ret_error);
@@ -608,7 +609,7 @@ static int store_option(enum cli_opt id, const char *arg, struct cli_args *a, ch
         case CLI_OPT_VICTIM:
                 return store_scaling(id, arg, a, ret_error);
         case CLI_OPT_POLICY_NAME: a->policy_name = arg; return 0;
-        case CLI_OPT_EVENT_GROUP: a->event_group = arg; return 0;
+        case CLI_OPT_SCALING_GROUP: a->scaling_group = arg; return 0;
         case CLI_OPT_TEMPLATE: a->template_file = arg; return 0;
         case CLI_OPT_PARAMETER:
                 if (!strchr(arg, '=') || arg[0] == '=') {
@@ -686,8 +687,18 @@ static int check_sizes(const struct cli_args *a, char **ret_error) {
 static char *bad_option_name(int argc, char **argv, int opt_char) {
         if (opt_char > 0 && opt_char < LONG_ONLY_BASE)
                 return xasprintf("-%c", opt_char);
-        if (opt_char >= LONG_ONLY_BASE && opt_char < LONG_ONLY_BASE + CLI_OPT_MAX)
-                return xasprintf("--%s", option_defs[opt_char - LONG_ONLY_BASE].long_name);
+        if (opt_char >= LONG_ONLY_BASE && opt_char < LONG_ONLY_BASE + CLI_OPT_MAX) {
+                const struct option_def *d = &option_defs[opt_char - LONG_ONLY_BASE];
+                /* By its old name when that is the word given (getopt has stepped past it). */
+                if (d->old_name && optind > 0 && optind <= argc) {
+                        const char *s = argv[optind - 1];
+                        size_t n = strcspn(s, "=");
+                        if (startswith(s, "--") && n == 2 + strlen(d->old_name) &&
+                            strncmp(s + 2, d->old_name, n - 2) == 0)
+                                return xasprintf("--%s", d->old_name);
+                }
+                return xasprintf("--%s", d->long_name);
+        }
         /* An unknown long option: getopt has stepped past it. */
         if (optind > 0 && optind <= argc) {
                 const char *s = argv[optind - 1];
@@ -698,7 +709,7 @@ static char *bad_option_name(int argc, char **argv, int opt_char) {
 
 int cli_args_parse(const struct cli_command *cmd, int argc, char **argv, struct cli_args *ret,
                    char **ret_error) {
-        struct option longopts[CLI_OPT_MAX + 2];
+        struct option longopts[2 * CLI_OPT_MAX + 2];  /* each option, its old name, --help */
         /* "-": operands come back in order as value 1, even under POSIXLY_CORRECT.
          * ":": a missing argument is ':' rather than '?'. */
         char shortopts[3 + 2 * CLI_OPT_MAX + 2] = "-:h";
@@ -713,6 +724,10 @@ int cli_args_parse(const struct cli_command *cmd, int argc, char **argv, struct 
                         .has_arg = d->has_arg ? required_argument : no_argument,
                         .val = option_value((enum cli_opt) id),
                 };
+                if (d->old_name) {
+                        longopts[nl] = longopts[nl - 1];
+                        longopts[nl++].name = d->old_name;
+                }
                 if (d->short_name) {
                         shortopts[ns++] = d->short_name;
                         if (d->has_arg)
@@ -825,8 +840,8 @@ int cli_args_parse(const struct cli_command *cmd, int argc, char **argv, struct 
         }
         if (check_sizes(&a, ret_error) < 0)
                 return -EINVAL;
-        if (a.instance && a.event_group) {
-                *ret_error = xstrdup("give --instance or --group, not both");
+        if (a.instance && a.scaling_group) {
+                *ret_error = xstrdup("give --instance or --scaling-group, not both");
                 return -EINVAL;
         }
 

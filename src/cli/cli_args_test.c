@@ -39,7 +39,7 @@ static const struct cli_command image_cmd = {
 
 static const struct cli_command instance_create_cmd = {
         "instance", "create", run_nothing, "NAME",
-        CLI_F(CLI_OPT_FLAVOR) | CLI_F(CLI_OPT_IMAGE) | CLI_F(CLI_OPT_HINT) | CLI_F(CLI_OPT_GROUP) |
+        CLI_F(CLI_OPT_FLAVOR) | CLI_F(CLI_OPT_IMAGE) | CLI_F(CLI_OPT_HINT) | CLI_F(CLI_OPT_SERVER_GROUP) |
                 CLI_F(CLI_OPT_DRY_RUN) | CLI_F(CLI_OPT_WAIT),
         CLI_F(CLI_OPT_FLAVOR) | CLI_F(CLI_OPT_IMAGE), "", "test", 0,
 };
@@ -98,7 +98,7 @@ static const struct cli_command policy_delete_cmd = {
 
 static const struct cli_command event_list_cmd = {
         "event", "list", run_nothing, NULL,
-        CLI_F(CLI_OPT_INSTANCE) | CLI_F(CLI_OPT_EVENT_GROUP) | CLI_F(CLI_OPT_LIMIT), 0, "",
+        CLI_F(CLI_OPT_INSTANCE) | CLI_F(CLI_OPT_SCALING_GROUP) | CLI_F(CLI_OPT_LIMIT), 0, "",
         "test", 0,
 };
 
@@ -349,12 +349,26 @@ static void test_hints_repeat_in_order(void **state) {
         char *err;
         assert_int_equal(parse(&instance_create_cmd, &a, &err, "create", "w", "--flavor", "f",
                                "--image", "i", "--hint", "zone=hk-a", "--hint=host=node1",
-                               "--group", "web", NULL), CLI_ARGS_OK);
+                               "--server-group", "web", NULL), CLI_ARGS_OK);
         assert_int_equal(a.n_hints, 2);
         assert_string_equal(a.hints[0], "zone=hk-a");
         assert_string_equal(a.hints[1], "host=node1");
-        assert_string_equal(a.group, "web");
+        assert_string_equal(a.server_group, "web");
         assert_false(a.dry_run);
+}
+
+/* --group, the old name of --server-group, is the same option. */
+static void test_server_group_old_name(void **state) {
+        struct cli_args a;
+        char *err;
+        assert_int_equal(parse(&instance_create_cmd, &a, &err, "create", "w", "--flavor", "f",
+                               "--image", "i", "--group=web", NULL), CLI_ARGS_OK);
+        assert_string_equal(a.server_group, "web");
+        assert_true(a.given & CLI_F(CLI_OPT_SERVER_GROUP));
+        assert_int_equal(parse(&instance_create_cmd, &a, &err, "create", "w", "--flavor", "f",
+                               "--image", "i", "--group", NULL), -EINVAL);
+        assert_string_equal(err, "option '--group' needs an argument");
+        free(err);
 }
 
 static void test_at_most_eight_hints(void **state) {
@@ -881,17 +895,21 @@ static void test_parse_adjust(void **state) {
                         fail_msg("'%s' taken", bad[i]);
 }
 
-static void test_event_group(void **state) {
+static void test_event_scaling_group(void **state) {
         struct cli_args a;
         char *err;
-        assert_int_equal(parse(&event_list_cmd, &a, &err, "list", "--group", "web", "--limit",
-                               "3", NULL), CLI_ARGS_OK);
-        assert_string_equal(a.event_group, "web");
+        assert_int_equal(parse(&event_list_cmd, &a, &err, "list", "--scaling-group", "web",
+                               "--limit", "3", NULL), CLI_ARGS_OK);
+        assert_string_equal(a.scaling_group, "web");
         /* The server group of instance create is another option. */
-        assert_null(a.group);
+        assert_null(a.server_group);
+        /* --group, its old name, is the same option. */
+        assert_int_equal(parse(&event_list_cmd, &a, &err, "list", "--group", "db", NULL),
+                         CLI_ARGS_OK);
+        assert_string_equal(a.scaling_group, "db");
         assert_int_equal(parse(&event_list_cmd, &a, &err, "list", "--group", "web",
                                "--instance", "web-1", NULL), -EINVAL);
-        assert_string_equal(err, "give --instance or --group, not both");
+        assert_string_equal(err, "give --instance or --scaling-group, not both");
         free(err);
 }
 
@@ -968,6 +986,7 @@ int main(void) {
                 cmocka_unit_test(test_priority_names_and_numbers),
                 cmocka_unit_test(test_escape),
                 cmocka_unit_test(test_hints_repeat_in_order),
+                cmocka_unit_test(test_server_group_old_name),
                 cmocka_unit_test(test_at_most_eight_hints),
                 cmocka_unit_test(test_hint_must_be_key_value),
                 cmocka_unit_test(test_dry_run_excludes_wait),
@@ -998,7 +1017,7 @@ int main(void) {
                 cmocka_unit_test(test_policy_words_checked),
                 cmocka_unit_test(test_parse_duration),
                 cmocka_unit_test(test_parse_adjust),
-                cmocka_unit_test(test_event_group),
+                cmocka_unit_test(test_event_scaling_group),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -61,11 +61,11 @@ const struct cli_command cli_commands[] = {
 
         { "instance", "create", cli_instance_create, "NAME",
           O(FLAVOR) | O(IMAGE) | O(USER_DATA) | O(PRIORITY) | POLICY_OPTIONS | O(HA) | O(HINT) |
-                  O(GROUP) | O(DRY_RUN) | O(WAIT) | O(TIMEOUT) | O(FORMAT),
+                  O(SERVER_GROUP) | O(DRY_RUN) | O(WAIT) | O(TIMEOUT) | O(FORMAT),
           O(FLAVOR) | O(IMAGE),
           "NAME --flavor FLAVOR --image IMAGE [--user-data FILE] "
           "[--priority N|low|normal|high] " POLICY_USAGE " [--ha] [--hint KEY=VALUE]... "
-          "[--group NAME] [--dry-run | --wait [--timeout SECONDS]] " FORMAT_USAGE,
+          "[--server-group NAME] [--dry-run | --wait [--timeout SECONDS]] " FORMAT_USAGE,
           "Create and start an instance; with --dry-run, only show where it would go.", 0 },
         { "instance", "list", cli_instance_list, NULL, O(FORMAT), 0, FORMAT_USAGE,
           "List the instances.", 0 },
@@ -160,8 +160,8 @@ const struct cli_command cli_commands[] = {
         { "stack", "delete", cli_stack_delete, "NAME", 0, 0, "NAME",
           "Delete a stack with its scaling groups and their members.", 0 },
         { "event", "list", cli_event_list, NULL,
-          O(INSTANCE) | O(EVENT_GROUP) | O(LIMIT) | O(FORMAT), 0,
-          "[--instance NAME | --group NAME] [--limit N] " FORMAT_USAGE,
+          O(INSTANCE) | O(SCALING_GROUP) | O(LIMIT) | O(FORMAT), 0,
+          "[--instance NAME | --scaling-group NAME] [--limit N] " FORMAT_USAGE,
           "List events, oldest first.", 0 },
 
         /* A noun's own command: no verb. */

@@ -23,8 +23,8 @@ int cli_event_list(struct cli_ctx *ctx, const struct cli_args *a) {
                 strbuf_printf(&path, "%cinstance=%s", sep, e);
                 sep = '&';
         }
-        if (a->event_group) {
-                _cleanup_free_ char *e = cli_escape(a->event_group);
+        if (a->scaling_group) {
+                _cleanup_free_ char *e = cli_escape(a->scaling_group);
                 strbuf_printf(&path, "%cgroup=%s", sep, e);
                 sep = '&';
         }

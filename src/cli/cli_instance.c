@@ -129,10 +129,10 @@ int cli_instance_create(struct cli_ctx *ctx, const struct cli_args *a) {
                         json_array_append_new(hints, json_string(a->hints[i]));
                 json_object_set_new(body, "hints", hints);
         }
-        if (a->group) {
-                json_t *g = json_string(a->group);
+        if (a->server_group) {
+                json_t *g = json_string(a->server_group);
                 if (!g) {
-                        cli_error("--group must be UTF-8");
+                        cli_error("--server-group must be UTF-8");
                         return CLI_EXIT_FAILURE;
                 }
                 json_object_set_new(body, "group", g);
