@@ -213,8 +213,8 @@ const struct cli_command *cli_command_find(const struct cli_command *table, size
                                            const char *noun, int nwords, char *const *words,
                                            int *ret_nwords);
 /* Whether word is the first word of a two-word verb of noun ("config" for "config show"). */
-bool cli_verb_is_group(const struct cli_command *table, size_t n, const char *noun,
-                       const char *word);
+bool cli_verb_is_first_word(const struct cli_command *table, size_t n, const char *noun,
+                            const char *word);
 
 /* tide's command table (cli_commands.c): cli_n_commands rows, in the order the help lists
  * them. */

@@ -236,8 +236,8 @@ const struct cli_command *cli_command_find(const struct cli_command *table, size
         return NULL;
 }
 
-bool cli_verb_is_group(const struct cli_command *table, size_t n, const char *noun,
-                       const char *word) {
+bool cli_verb_is_first_word(const struct cli_command *table, size_t n, const char *noun,
+                            const char *word) {
         size_t len = strlen(word);
         for (size_t i = 0; i < n; i++)
                 if (streq(table[i].noun, noun) && len > 0 &&

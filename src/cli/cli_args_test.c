@@ -956,11 +956,11 @@ static void test_three_word_misses(void **state) {
         assert_null(cli_command_find(table, ELEMENTSOF(table), "placement", 1, w4, &n));
         char *w5[] = { "config", "show" };
         assert_null(cli_command_find(table, ELEMENTSOF(table), "host", 2, w5, &n));
-        assert_true(cli_verb_is_group(table, ELEMENTSOF(table), "placement", "config"));
-        assert_false(cli_verb_is_group(table, ELEMENTSOF(table), "placement", "conf"));
-        assert_false(cli_verb_is_group(table, ELEMENTSOF(table), "placement", "explain"));
-        assert_false(cli_verb_is_group(table, ELEMENTSOF(table), "host", "config"));
-        assert_false(cli_verb_is_group(table, ELEMENTSOF(table), "placement", ""));
+        assert_true(cli_verb_is_first_word(table, ELEMENTSOF(table), "placement", "config"));
+        assert_false(cli_verb_is_first_word(table, ELEMENTSOF(table), "placement", "conf"));
+        assert_false(cli_verb_is_first_word(table, ELEMENTSOF(table), "placement", "explain"));
+        assert_false(cli_verb_is_first_word(table, ELEMENTSOF(table), "host", "config"));
+        assert_false(cli_verb_is_first_word(table, ELEMENTSOF(table), "placement", ""));
 }
 
 int main(void) {

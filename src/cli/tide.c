@@ -108,7 +108,7 @@ static int find_verb(int nwords, char **words, const struct cli_command **ret_cm
         }
         const struct cli_command *cmd = cli_command_find(cli_commands, cli_n_commands, noun,
                                                          nwords - 1, words + 1, ret_nwords);
-        if (!cmd && cli_verb_is_group(cli_commands, cli_n_commands, noun, verb)) {
+        if (!cmd && cli_verb_is_first_word(cli_commands, cli_n_commands, noun, verb)) {
                 /* "tide placement config", "... config --help", "... config bogus" */
                 const char *next = nwords > 2 ? words[2] : NULL;
                 if (next && (streq(next, "-h") || streq(next, "--help"))) {

@@ -1,6 +1,6 @@
 /* fuzz_cli_args.c — the tide client's command lookup and option parser (cli_command_find(),
- * cli_verb_is_group(), cli_noun_command(), cli_args_parse(), cli_command_help()) on arbitrary
- * command lines, against the real command table (cli_commands, cli.h).
+ * cli_verb_is_first_word(), cli_noun_command(), cli_args_parse(), cli_command_help()) on
+ * arbitrary command lines, against the real command table (cli_commands, cli.h).
  *
  * Nothing but the table, its lookups and the parsers runs (no HTTP, no environment, no output
  * but the help, which goes to /dev/null).
@@ -121,7 +121,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         cmd = cli_command_find(cli_commands, cli_n_commands, noun, nwords - 1, words + 1,
                                                &verb_words);
                         if (!cmd)
-                                (void) cli_verb_is_group(cli_commands, cli_n_commands, noun, words[1]);
+                                (void) cli_verb_is_first_word(cli_commands, cli_n_commands, noun, words[1]);
                         else if (verb_words < 1 || verb_words > 2 || !streq(cmd->noun, noun))
                                 fail("cli_command_find gave a command of another noun or a bad word count",
                                      noun);
