@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test-autoscale.sh: an autoscaling group of real tiny guests on one host.
+# test-autoscale.sh: a scaling group (an autoscaling group) of real tiny guests on one host.
 #
 # A group of min 1, max 3 with two policies:
 #   out  cpu avg > 60 for 10 s: +2, cooldown 20 s
@@ -43,15 +43,15 @@ fi
 echo ASG-IDLE
 EOF
 
-"$TIDE" group create web --flavor one --image tiny --user-data "$T/user-data" --min 1 --max 3 >/dev/null
-"$TIDE" group policy add web --name out --metric cpu --above 60 --for 10s --adjust +2 --cooldown 20s --victim oldest >/dev/null
-"$TIDE" group policy add web --name in --metric cpu --below 20 --for 10 --adjust -1 --cooldown 20s --victim oldest >/dev/null
+"$TIDE" scaling-group create web --flavor one --image tiny --user-data "$T/user-data" --min 1 --max 3 >/dev/null
+"$TIDE" scaling-group policy add web --name out --metric cpu --above 60 --for 10s --adjust +2 --cooldown 20s --victim oldest >/dev/null
+"$TIDE" scaling-group policy add web --name in --metric cpu --below 20 --for 10 --adjust -1 --cooldown 20s --victim oldest >/dev/null
 # What a group is defined as: compared with the stack's in part 5.
 definition() { jq -S '{flavor, image, min, max, spread, priority, policies: [.policies[] |
 	{name, metric, stat, op, threshold, for_s, adjust, cooldown_s, victim}]}'; }
-"$TIDE" group show web -f json | definition >"$T/web.json"
+"$TIDE" scaling-group show web -f json | definition >"$T/web.json"
 
-show() { "$TIDE" group show web -f json; }
+show() { "$TIDE" scaling-group show web -f json; }
 running() { show | jq '[.members[] | select(.status == "running" and (.leaving | not))] | length'; }
 # A decision as "epoch-seconds (with their fraction) from to reason".
 decisions() { show | jq -r "$IT_JQ_EPOCH"' .decisions[] | "\(.time | epoch) \(.from) \(.to) \(.reason)"'; }
@@ -147,7 +147,7 @@ gone=$(show | jq -r '.members[0].name')
 wait_for 60 "a replacement" running_is 1
 log "replaced by $(show | jq -r '.members[0].name')"
 
-"$TIDE" group delete web >/dev/null
+"$TIDE" scaling-group delete web >/dev/null
 wait_for 60 "the members to go with the group" no_domains
 wait_for 10 "the spread server group to go" no_server_groups
 
@@ -215,17 +215,18 @@ resources:
 EOF
 out=$("$TIDE" stack create shop --template "$T/web.yaml" 2>&1) && fail "a stack without its required parameter was created"
 grep -q "image" <<<"$out" || fail "the error does not name the missing parameter: $out"
+# `tide group` is the old name of `tide scaling-group`, still accepted.
 [ "$("$TIDE" group list -f json | jq length)" = 0 ] || fail "a failed stack left a group"
 "$TIDE" stack create shop --template "$T/web.yaml" --parameter flavor=one --parameter image=tiny >/dev/null
-"$TIDE" group show shop-web -f json | definition >"$T/shop.json"
+"$TIDE" scaling-group show shop-web -f json | definition >"$T/shop.json"
 diff -u "$T/web.json" "$T/shop.json" || fail "the template's group differs from the one made with the CLI"
 stack_member_runs() { test "$("$TIDE" instance list -f json | jq '[.[] | select(.name == "shop-web-1" and .status == "running")] | length')" = 1; }
 wait_for 90 "the stack's member" stack_member_runs
 "$TIDE" stack show shop -f json | jq -e '.groups == [{"name": "shop-web", "min": 1, "max": 3, "desired": 1,
 	"member_count": 1, "policy_count": 2}]' >/dev/null || fail "stack show: $("$TIDE" stack show shop -f json)"
-"$TIDE" group delete shop-web 2>/dev/null && fail "a stack's group was deleted on its own"
+"$TIDE" scaling-group delete shop-web 2>/dev/null && fail "a stack's group was deleted on its own"
 "$TIDE" stack delete shop >/dev/null
 wait_for 60 "the stack's members to go" no_domains
-[ "$("$TIDE" group list -f json | jq length)" = 0 ] || fail "the stack's group is left"
+[ "$("$TIDE" scaling-group list -f json | jq length)" = 0 ] || fail "the stack's group is left"
 log "PASS"
 
