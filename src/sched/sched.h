@@ -204,6 +204,9 @@ struct sched_host {
  * one node of a host without NUMA data (CPUs 0..cpus-1, all of mem_mib). */
 void sched_host_sync(struct sched_host *h);
 
+/* The policy of the instance's server group. Placement knows no other kind of group: "group" in
+ * src/sched always means a server group (a scaling group's members are placed as any instance,
+ * spread by a server group of their own). */
 enum sched_group_policy {
         SCHED_GROUP_NONE,
         SCHED_GROUP_AFFINITY,
