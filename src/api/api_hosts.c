@@ -66,23 +66,6 @@ static int host_show(struct api_request *req, struct api_reply *rep) {
         return api_json(rep, 200, h);
 }
 
-struct settings_change {
-        json_t *body;
-        char *err;              /* why the body was refused */
-};
-
-/* The operator's settings merged into what is stored (model_host_config_merge). */
-static int settings_change(json_t *conf, void *userdata) {
-        struct settings_change *c = userdata;
-        _cleanup_json_ json_t *merged = NULL;
-        int r = model_host_config_merge(conf, c->body, &merged, &c->err);
-        if (r < 0)
-                return r;
-        json_object_clear(conf);
-        json_object_update(conf, merged);
-        return MODEL_CHANGE_WRITE;
-}
-
 /* Changes a host's settings: labels, ratios, reserves, draining (merged into what is set). */
 static int host_update(struct api_request *req, struct api_reply *rep) {
         _cleanup_json_ json_t *h = NULL, *conf = NULL;
@@ -90,8 +73,8 @@ static int host_update(struct api_request *req, struct api_reply *rep) {
         if (r < 0)
                 return api_error(rep, r, "host '%.64s': %s", req->params[0], tide_strerror(r));
         _cleanup_free_ char *key = model_key_hostconf(req->params[0]);
-        struct settings_change c = { .body = req->body };
-        r = model_json_modify(api_store(req), key, settings_change, &c, &conf);
+        struct model_merge_change c = { .merge = model_host_config_merge, .body = req->body };
+        r = model_json_modify(api_store(req), key, model_merge_change, &c, &conf);
         _cleanup_free_ char *err = c.err;
         if (err)
                 return api_error(rep, r, "%s", err);

@@ -31,27 +31,10 @@ static int config_show(struct api_request *req, struct api_reply *rep) {
         return api_json(rep, 200, effective_config(cur));
 }
 
-struct settings_change {
-        json_t *body;
-        char *err;              /* why the body was refused */
-};
-
-/* The settings asked for merged into what is stored (model_placement_config_merge). */
-static int settings_change(json_t *conf, void *userdata) {
-        struct settings_change *c = userdata;
-        _cleanup_json_ json_t *merged = NULL;
-        int r = model_placement_config_merge(conf, c->body, &merged, &c->err);
-        if (r < 0)
-                return r;
-        json_object_clear(conf);
-        json_object_update(conf, merged);
-        return MODEL_CHANGE_WRITE;
-}
-
 static int config_update(struct api_request *req, struct api_reply *rep) {
-        struct settings_change c = { .body = req->body };
+        struct model_merge_change c = { .merge = model_placement_config_merge, .body = req->body };
         _cleanup_json_ json_t *conf = NULL;
-        int r = model_json_modify(api_store(req), MODEL_KEY_PLACEMENT_CONFIG, settings_change, &c, &conf);
+        int r = model_json_modify(api_store(req), MODEL_KEY_PLACEMENT_CONFIG, model_merge_change, &c, &conf);
         _cleanup_free_ char *err = c.err;
         if (err)
                 return api_error(rep, r, "%s", err);

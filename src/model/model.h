@@ -191,6 +191,16 @@ int model_obj_modify(struct store *s, enum model_kind k, const char *ref, model_
 /* model_json_modify: the same for the JSON object at key (model_json_get's: an absent key is
  * an empty object, then created), without an "updated" stamp. */
 int model_json_modify(struct store *s, const char *key, model_change_fn change, void *userdata, json_t **ret);
+/* A change that merges a request's body into what is stored with one of the merges above
+ * (model_host_config_merge, model_placement_config_merge): userdata is a struct
+ * model_merge_change. On a refused body it returns merge's error and err gets why (the caller
+ * frees it). */
+struct model_merge_change {
+        int (*merge)(json_t *current, json_t *body, json_t **ret, char **ret_err);
+        json_t *body;
+        char *err;
+};
+int model_merge_change(json_t *obj, void *userdata);
 /* Reads the JSON object stored at key. Absent (or not an object): *ret gets a new empty
  * object and *ret_rev 0. Otherwise *ret gets the object and *ret_rev its mod_rev. */
 int model_json_get(struct store *s, const char *key, json_t **ret, int64_t *ret_rev);

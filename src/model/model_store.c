@@ -188,6 +188,19 @@ int model_json_modify(struct store *s, const char *key, model_change_fn change, 
         return modify(s, MODEL_KIND_MAX, key, change, userdata, ret);
 }
 
+int model_merge_change(json_t *obj, void *userdata) {
+        struct model_merge_change *c = userdata;
+        _cleanup_json_ json_t *merged = NULL;
+        free(c->err); /* a refusal of an earlier round */
+        c->err = NULL;
+        int r = c->merge(obj, c->body, &merged, &c->err);
+        if (r < 0)
+                return r;
+        json_object_clear(obj);
+        json_object_update(obj, merged);
+        return MODEL_CHANGE_WRITE;
+}
+
 /* Events. */
 
 static atomic_uint emits;

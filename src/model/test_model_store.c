@@ -1,5 +1,5 @@
 /* Unit tests of the model's store I/O on a real SQLite store in $TMPDIR: the read-modify-write
- * helpers (model_obj_modify, model_json_modify). */
+ * helpers (model_obj_modify, model_json_modify, model_merge_change). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -152,6 +152,31 @@ static void json_modify_creates_an_absent_key_and_retries(void **state) {
         assert_int_equal(tide_json_int(stored, "n", 0), 2);
 }
 
+/* A merge change writes the merged settings; a refused body writes nothing and says why. */
+static void merge_change_merges_or_refuses(void **state) {
+        struct fixture *f = *state;
+        const char *key = "/tide/hostconf/h1";
+        _cleanup_json_ json_t *ok = json_pack("{s:f, s:{s:s}}", "cpu_ratio", 2.0, "labels", "zone", "a");
+        struct model_merge_change c = { .merge = model_host_config_merge, .body = ok };
+        _cleanup_json_ json_t *got = NULL;
+        assert_int_equal(model_json_modify(f->s, key, model_merge_change, &c, &got), MODEL_CHANGE_WRITE);
+        assert_null(c.err);
+        assert_true(json_real_value(json_object_get(got, "cpu_ratio")) == 2.0);
+        assert_string_equal(tide_json_str(json_object_get(got, "labels"), "zone", ""), "a");
+        int64_t rev0 = 0, rev1 = 0;
+        _cleanup_json_ json_t *before = NULL, *after = NULL;
+        assert_int_equal(model_json_get(f->s, key, &before, &rev0), 0);
+
+        _cleanup_json_ json_t *bad = json_pack("{s:f}", "cpu_ratio", -1.0);
+        struct model_merge_change b = { .merge = model_host_config_merge, .body = bad };
+        assert_true(model_json_modify(f->s, key, model_merge_change, &b, NULL) < 0);
+        assert_non_null(b.err);
+        free(b.err);
+        assert_int_equal(model_json_get(f->s, key, &after, &rev1), 0);
+        assert_int_equal(rev1, rev0);
+        assert_true(json_equal(before, after));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(modify_writes_and_stamps_updated, setup, teardown),
@@ -160,6 +185,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(modify_keeps_or_fails_without_writing, setup, teardown),
                 cmocka_unit_test_setup_teardown(mark_deleting_through_modify, setup, teardown),
                 cmocka_unit_test_setup_teardown(json_modify_creates_an_absent_key_and_retries, setup, teardown),
+                cmocka_unit_test_setup_teardown(merge_change_merges_or_refuses, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
