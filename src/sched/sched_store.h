@@ -15,9 +15,7 @@
 #include "sched/sched.h"
 #include "store/store.h"
 
-#define SCHED_ALLOC_PREFIX "/tide/alloc/"
-#define SCHED_CONFIG_KEY "/tide/config/placement"
-#define SCHED_GROUPMEMBERS_PREFIX "/tide/groupmembers/"
+/* The keys placement reads and writes are model_layout.h's. */
 
 struct sched_cache;   /* sched_cache.h: the same view kept up to date by watches */
 
