@@ -67,7 +67,7 @@
 #include "sched/sched_cache.h"
 #include "store/store.h"
 
-#define GROUP_MAX 8        /* members of a bench group */
+#define GROUP_MAX 8 /* members of a bench group */
 #define ZONES 4
 
 static const char *const zones[ZONES] = { "z0", "z1", "z2", "z3" };
@@ -82,22 +82,17 @@ struct flavor {
 };
 
 static const struct flavor flavors[] = {
-        { "small", 1, 2048, 20, false, false, 25 },
-        { "small2", 2, 4096, 40, false, false, 20 },
-        { "medium", 4, 8192, 80, false, false, 15 },
-        { "medium-mem", 2, 8192, 40, false, false, 10 },
-        { "large", 8, 32768, 160, false, false, 8 },
-        { "xlarge", 16, 65536, 320, false, false, 2 },
-        { "dedicated-small", 2, 8192, 40, true, false, 6 },
-        { "dedicated-large", 8, 32768, 80, true, false, 3 },
-        { "hugepages", 4, 16384, 80, false, true, 4 },
-        { "dedicated-hugepages", 4, 16384, 80, true, true, 2 },
+        { "small", 1, 2048, 20, false, false, 25 },         { "small2", 2, 4096, 40, false, false, 20 },
+        { "medium", 4, 8192, 80, false, false, 15 },        { "medium-mem", 2, 8192, 40, false, false, 10 },
+        { "large", 8, 32768, 160, false, false, 8 },        { "xlarge", 16, 65536, 320, false, false, 2 },
+        { "dedicated-small", 2, 8192, 40, true, false, 6 }, { "dedicated-large", 8, 32768, 80, true, false, 3 },
+        { "hugepages", 4, 16384, 80, false, true, 4 },      { "dedicated-hugepages", 4, 16384, 80, true, true, 2 },
 };
 #define N_FLAVORS ((int) ELEMENTSOF(flavors))
 
-static _Thread_local uint64_t rng_state = 0x9e3779b97f4a7c15ull;   /* a creator thread seeds its own */
+static _Thread_local uint64_t rng_state = 0x9e3779b97f4a7c15ull; /* a creator thread seeds its own */
 
-static uint64_t rnd(void) {   /* xorshift64*: the same stream on every run */
+static uint64_t rnd(void) { /* xorshift64*: the same stream on every run */
         rng_state ^= rng_state >> 12;
         rng_state ^= rng_state << 25;
         rng_state ^= rng_state >> 27;
@@ -133,15 +128,15 @@ struct live {
         int host;
         int8_t flavor;
         int8_t numa_node;
-        int16_t group;             /* -1: none */
-        int16_t *pinned;           /* dedicated: CPUs of vCPU i */
+        int16_t group;   /* -1: none */
+        int16_t *pinned; /* dedicated: CPUs of vCPU i */
 };
 
 struct group {
         enum sched_group_policy policy;
         int n;
-        int members[GROUP_MAX];            /* indexes into pool.live */
-        const char *hosts[GROUP_MAX];      /* their hosts' names, for requests */
+        int members[GROUP_MAX];       /* indexes into pool.live */
+        const char *hosts[GROUP_MAX]; /* their hosts' names, for requests */
 };
 
 struct pool {
@@ -152,17 +147,19 @@ struct pool {
         size_t n_live, cap_live;
         struct group *groups;
         int n_groups;
-        double ram_used, ram_total;       /* physical MiB: shared RAM counted / ratio */
-        double cpu_used, cpu_total;       /* physical CPUs: shared vCPUs counted / ratio */
+        double ram_used, ram_total; /* physical MiB: shared RAM counted / ratio */
+        double cpu_used, cpu_total; /* physical CPUs: shared vCPUs counted / ratio */
         struct sched_config cfg;
 };
 
 static void pool_init(struct pool *p, size_t n) {
-        static const struct { int cpus, nodes; } shapes[] = { { 32, 2 }, { 48, 2 }, { 64, 2 }, { 64, 4 }, { 96, 4 }, { 128, 4 } };
+        static const struct {
+                int cpus, nodes;
+        } shapes[] = { { 32, 2 }, { 48, 2 }, { 64, 2 }, { 64, 4 }, { 96, 4 }, { 128, 4 } };
         *p = (struct pool) { .n = n };
         sched_config_default(&p->cfg);
         p->hosts = xcalloc(n, sizeof *p->hosts);
-        mem_advise_huge(p->hosts, n * sizeof *p->hosts);   /* as sched_cache does */
+        mem_advise_huge(p->hosts, n * sizeof *p->hosts); /* as sched_cache does */
         p->names = xcalloc(n, 16);
         for (size_t i = 0; i < n; i++) {
                 struct sched_host *h = &p->hosts[i];
@@ -177,8 +174,11 @@ static void pool_init(struct pool *p, size_t n) {
                         .cpus = cpus,
                         .mem_mib = cpus * per_cpu,
                         .disk_gib = 2000 + 1000 * rnd_below(3),
-                        .cpu_ratio = -1, .ram_ratio = -1, .disk_ratio = -1,
-                        .reserved_cpus = -1, .reserved_ram_mib = -1,
+                        .cpu_ratio = -1,
+                        .ram_ratio = -1,
+                        .disk_ratio = -1,
+                        .reserved_cpus = -1,
+                        .reserved_ram_mib = -1,
                         .load = rnd_below(2) ? (double) rnd_below(1000) / 1000.0 : -1,
                         .n_labels = 1,
                         .labels = { { "zone", zones[i % ZONES] } },
@@ -199,7 +199,7 @@ static void pool_init(struct pool *p, size_t n) {
         p->n_groups = (int) (n / 20 > 16 ? n / 20 : 16);
         p->groups = xcalloc((size_t) p->n_groups, sizeof *p->groups);
         for (int g = 0; g < p->n_groups; g++)
-                p->groups[g].policy = g % 10 == 0 ? SCHED_GROUP_AFFINITY
+                p->groups[g].policy = g % 10 == 0   ? SCHED_GROUP_AFFINITY
                                       : g % 10 == 1 ? SCHED_GROUP_SOFT_ANTI_AFFINITY
                                                     : SCHED_GROUP_ANTI_AFFINITY;
 }
@@ -215,8 +215,12 @@ static void pool_free(struct pool *p) {
 
 static struct sched_request flavor_request(int f) {
         const struct flavor *fl = &flavors[f];
-        return (struct sched_request) { .id = fl->name, .vcpus = fl->vcpus, .ram_mib = fl->ram_mib, .disk_gib = fl->disk_gib,
-                                        .dedicated = fl->dedicated, .hugepages = fl->hugepages };
+        return (struct sched_request) { .id = fl->name,
+                                        .vcpus = fl->vcpus,
+                                        .ram_mib = fl->ram_mib,
+                                        .disk_gib = fl->disk_gib,
+                                        .dedicated = fl->dedicated,
+                                        .hugepages = fl->hugepages };
 }
 
 static double physical_ram(const struct pool *p, int f) {
@@ -244,7 +248,9 @@ static void pool_add(struct pool *p, int f, int g, const struct sched_decision *
                 p->live = xrealloc(p->live, p->cap_live * sizeof *p->live);
         }
         struct live *l = &p->live[p->n_live];
-        *l = (struct live) { .host = d->host, .flavor = (int8_t) f, .numa_node = (int8_t) d->numa_node, .group = (int16_t) g };
+        *l = (struct live) {
+                .host = d->host, .flavor = (int8_t) f, .numa_node = (int8_t) d->numa_node, .group = (int16_t) g
+        };
         if (d->n_pinned) {
                 l->pinned = xmalloc((size_t) d->n_pinned * sizeof *l->pinned);
                 for (int i = 0; i < d->n_pinned; i++)
@@ -327,7 +333,7 @@ static struct sched_request next_request(struct pool *p, int *ret_f, int *ret_gr
                 struct group *gr = &p->groups[g];
                 *ret_evicted = gr->n == GROUP_MAX;
                 if (gr->n == GROUP_MAX)
-                        pool_remove(p, (size_t) gr->members[0]);   /* a full group loses its oldest-listed member */
+                        pool_remove(p, (size_t) gr->members[0]); /* a full group loses its oldest-listed member */
                 r.group_policy = gr->policy;
                 r.group_hosts = gr->hosts;
                 r.n_group_hosts = (size_t) gr->n;
@@ -368,7 +374,7 @@ static void run_decisions(struct pool *p, double seconds, size_t max, struct fig
                 int k = sched_place(&p->cfg, p->hosts, p->n, &r, &d, NULL, NULL);
                 if (k == 0) {
                         pool_add(p, f, g, &d);
-                        if (!evicted)   /* one in, one out: the fill stays */
+                        if (!evicted) /* one in, one out: the fill stays */
                                 pool_remove(p, (size_t) rnd() % p->n_live);
                 } else if (k == TIDE_E_NO_HOST)
                         no_host++;
@@ -390,15 +396,15 @@ static void run_decisions(struct pool *p, double seconds, size_t max, struct fig
 /* ---- durable placements on a SQLite store ---- */
 
 struct durable {
-        double txn_per_s;          /* the bare transaction: the disk's ceiling */
-        double uncached_per_s;     /* sched_store_create on a fresh snapshot per placement */
-        size_t uncached;           /* how many were timed */
-        double cached_per_s;       /* sched_store_create on a sched_cache, CREATORS threads */
+        double txn_per_s;      /* the bare transaction: the disk's ceiling */
+        double uncached_per_s; /* sched_store_create on a fresh snapshot per placement */
+        size_t uncached;       /* how many were timed */
+        double cached_per_s;   /* sched_store_create on a sched_cache, CREATORS threads */
         size_t cached, no_host;
-        double cached1_per_s;      /* the same, one creator */
+        double cached1_per_s; /* the same, one creator */
         size_t cached1;
-        struct sched_cache_stats st1, st;   /* the cache's counters over each run */
-        double cache_load_ms;      /* the cache's first read of every host */
+        struct sched_cache_stats st1, st; /* the cache's counters over each run */
+        double cache_load_ms;             /* the cache's first read of every host */
 };
 
 /* The host's record as its agent registers it (model.h's /tide/hosts/<name>). */
@@ -406,14 +412,15 @@ static json_t *host_record(const struct sched_host *h) {
         json_t *numa = json_array();
         for (int k = 0; k < h->n_numa; k++) {
                 _cleanup_free_ char *cpus = cpuset_format(&h->numa[k].cpus);
-                json_array_append_new(numa, json_pack("{s:i, s:s, s:I, s:I}", "id", h->numa[k].id, "cpus", cpus, "mem_mib",
-                                                      (json_int_t) h->numa[k].mem_mib, "hugepages_mib",
+                json_array_append_new(numa, json_pack("{s:i, s:s, s:I, s:I}", "id", h->numa[k].id, "cpus", cpus,
+                                                      "mem_mib", (json_int_t) h->numa[k].mem_mib, "hugepages_mib",
                                                       (json_int_t) h->numa[k].hugepages_mib));
         }
-        return json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:I, s:s, s:s, s:s, s:s, s:o, s:I}", "name", h->name, "cpus", h->cpus,
-                         "sockets", h->n_numa, "cores", h->cpus / h->n_numa, "threads", 1, "numa_nodes", h->n_numa, "mem_mib",
-                         (json_int_t) h->mem_mib, "accel", "kvm", "hypervisor", "sim", "uri", "sim:///bench",
-                         "started", "2026-01-01T00:00:00.000Z", "numa", numa, "disk_gib", (json_int_t) h->disk_gib);
+        return json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:I, s:s, s:s, s:s, s:s, s:o, s:I}", "name", h->name, "cpus",
+                         h->cpus, "sockets", h->n_numa, "cores", h->cpus / h->n_numa, "threads", 1, "numa_nodes",
+                         h->n_numa, "mem_mib", (json_int_t) h->mem_mib, "accel", "kvm", "hypervisor", "sim", "uri",
+                         "sim:///bench", "started", "2026-01-01T00:00:00.000Z", "numa", numa, "disk_gib",
+                         (json_int_t) h->disk_gib);
 }
 
 /* Writes every host of the pool as an agent and an operator would: its record, its liveness
@@ -441,7 +448,9 @@ static void store_hosts(struct store *s, const struct pool *p, char ***ret_alloc
                         n++;
                         keys[n] = xasprintf("/tide/hostlive/%s", h->name);
                         vals[n] = h->load >= 0 ? xasprintf("{\"load\":%.3f}", h->load) : xstrdup("up");
-                        ops[n] = (struct store_op) { .type = STORE_OP_PUT, .key = keys[n], .value = vals[n], .lease = lease };
+                        ops[n] = (struct store_op) {
+                                .type = STORE_OP_PUT, .key = keys[n], .value = vals[n], .lease = lease
+                        };
                         n++;
                         keys[n] = model_key_hostconf(h->name);
                         vals[n] = tide_json_dump(conf);
@@ -487,8 +496,9 @@ static json_t *next_instance(const struct pool *p, json_t **groups, const char *
         char id[64];
         snprintf(id, sizeof id, "bench-%s-%08zu", tag, i);
         json_t *inst = json_pack("{s:s, s:s, s:i, s:I, s:I, s:s, s:b, s:[]}", "id", id, "name", id, "vcpus", fl->vcpus,
-                                 "ram_mib", (json_int_t) fl->ram_mib, "disk_gib", (json_int_t) fl->disk_gib, "cpu_policy",
-                                 fl->dedicated ? "dedicated" : "shared", "hugepages", fl->hugepages, "hints");
+                                 "ram_mib", (json_int_t) fl->ram_mib, "disk_gib", (json_int_t) fl->disk_gib,
+                                 "cpu_policy", fl->dedicated ? "dedicated" : "shared", "hugepages", fl->hugepages,
+                                 "hints");
         int x = rnd_below(100);
         *ret_group = NULL;
         if (x < 10)
@@ -501,7 +511,8 @@ static json_t *next_instance(const struct pool *p, json_t **groups, const char *
 /* Timed sched_store_create calls (with cache, or a fresh snapshot each when NULL) for about
  * seconds, at least min_n of them and at most max_n; returns per second. */
 static double run_creates(struct store *s, struct sched_cache *cache, const struct pool *p, json_t **groups,
-                          const char *tag, double seconds, size_t min_n, size_t max_n, size_t *ret_n, size_t *ret_no_host) {
+                          const char *tag, double seconds, size_t min_n, size_t max_n, size_t *ret_n,
+                          size_t *ret_no_host) {
         size_t n = 0, no_host = 0;
         int64_t t0 = now_ns(), deadline = t0 + (int64_t) (seconds * 1e9);
         while (n < max_n && (n < min_n || now_ns() < deadline)) {
@@ -522,7 +533,7 @@ static double run_creates(struct store *s, struct sched_cache *cache, const stru
         return per_s;
 }
 
-#define CREATORS 4         /* concurrent creators: tided's API threads */
+#define CREATORS 4 /* concurrent creators: tided's API threads */
 
 struct creator {
         struct store *s;
@@ -562,7 +573,11 @@ static double run_concurrent_creates(struct store *s, struct sched_cache *cache,
         struct creator cr[CREATORS];
         int64_t t0 = now_ns();
         for (int k = 0; k < CREATORS; k++) {
-                cr[k] = (struct creator) { .s = s, .cache = cache, .p = p, .groups = groups, .index = k,
+                cr[k] = (struct creator) { .s = s,
+                                           .cache = cache,
+                                           .p = p,
+                                           .groups = groups,
+                                           .index = k,
                                            .deadline = t0 + (int64_t) (seconds * 1e9) };
                 int r = pthread_create(&t[k], NULL, creator_run, &cr[k]);
                 if (r != 0)
@@ -579,9 +594,12 @@ static double run_concurrent_creates(struct store *s, struct sched_cache *cache,
         return (double) n * 1e9 / (double) (now_ns() - t0);
 }
 
-static void stats_delta(const struct sched_cache_stats *a, const struct sched_cache_stats *b, struct sched_cache_stats *ret) {
-        *ret = (struct sched_cache_stats) { .reads = b->reads - a->reads, .lagging = b->lagging - a->lagging,
-                                            .waits = b->waits - a->waits, .rollbacks = b->rollbacks - a->rollbacks };
+static void stats_delta(const struct sched_cache_stats *a, const struct sched_cache_stats *b,
+                        struct sched_cache_stats *ret) {
+        *ret = (struct sched_cache_stats) { .reads = b->reads - a->reads,
+                                            .lagging = b->lagging - a->lagging,
+                                            .waits = b->waits - a->waits,
+                                            .rollbacks = b->rollbacks - a->rollbacks };
 }
 
 /* The bare transaction of a create, with no decision: on a random host, compare its
@@ -592,8 +610,9 @@ static double run_bare_txns(struct store *s, const struct pool *p, json_t **grou
         json_t *group;
         _cleanup_json_ json_t *inst = next_instance(p, groups, "bare", 0, &group);
         json_object_set_new(inst, "host", json_string(p->hosts[0].name));
-        json_object_set_new(inst, "placement", json_pack("{s:s, s:n, s:[], s:f}", "host", p->hosts[0].name, "numa_node",
-                                                         "pinned", "score", 1.234567));
+        json_object_set_new(inst, "placement",
+                            json_pack("{s:s, s:n, s:[], s:f}", "host", p->hosts[0].name, "numa_node", "pinned", "score",
+                                      1.234567));
         json_object_set_new(inst, "status", json_string("building"));
         json_object_set_new(inst, "task", json_string("creating"));
         json_object_set_new(inst, "error", json_null());
@@ -622,7 +641,7 @@ static double run_bare_txns(struct store *s, const struct pool *p, json_t **grou
                 if (r < 0)
                         die("txn", r);
                 if (!ok)
-                        die("txn compare", TIDE_E_CONFLICT);   /* one writer: never */
+                        die("txn compare", TIDE_E_CONFLICT); /* one writer: never */
                 n++;
         }
         return (double) n * 1e9 / (double) (now_ns() - t0);

@@ -35,17 +35,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#define NSEC_PER_SEC      1000000000ULL
-#define LOAD_PERIOD_NS    (100ULL * 1000 * 1000) /* duty-cycle period */
-#define LOAD_UNIT_ITERS   100000                 /* iterations in a work unit */
-#define LOAD_MAX_THREADS  1024
-#define LOAD_MAX_MEM_MIB  (1L << 20)             /* 1 TiB */
+#define NSEC_PER_SEC 1000000000ULL
+#define LOAD_PERIOD_NS (100ULL * 1000 * 1000) /* duty-cycle period */
+#define LOAD_UNIT_ITERS 100000                /* iterations in a work unit */
+#define LOAD_MAX_THREADS 1024
+#define LOAD_MAX_MEM_MIB (1L << 20) /* 1 TiB */
 #define LOAD_MAX_DURATION (366L * 24 * 3600)
-#define LOAD_RETOUCH_FRACTION 8                  /* re-dirty 1/8 of pages a second */
+#define LOAD_RETOUCH_FRACTION 8 /* re-dirty 1/8 of pages a second */
 
 struct load_opts {
-        long cpu_pct;    /* percent of one CPU per worker */
-        long threads;    /* 0: follow the online CPUs */
+        long cpu_pct; /* percent of one CPU per worker */
+        long threads; /* 0: follow the online CPUs */
         long mem_mib;
         long duration_s; /* 0: forever */
 };
@@ -56,10 +56,10 @@ struct load_worker {
         int cpu_pct;
 };
 
-static atomic_ullong load_work;   /* work units done by all workers */
-static atomic_int load_active;    /* workers with idx below this run */
+static atomic_ullong load_work; /* work units done by all workers */
+static atomic_int load_active;  /* workers with idx below this run */
 static atomic_bool load_stop;
-static atomic_ullong load_sink;   /* keeps the work from being optimised away */
+static atomic_ullong load_sink; /* keeps the work from being optimised away */
 static volatile sig_atomic_t load_signalled;
 
 static uint64_t now_ns(void) {
@@ -139,7 +139,8 @@ static void usage(FILE *f) {
               "  --duration S    stop after S seconds (default 0: run until killed)\n"
               "\n"
               "Prints 'TIDE-LOAD t=S work=W rate=R threads=T mem_mib=M' every second\n"
-              "and 'TIDE-LOAD done work=W' at the end.\n", f);
+              "and 'TIDE-LOAD done work=W' at the end.\n",
+              f);
 }
 
 /* Parses a decimal integer in [min, max] into *ret_v. */
@@ -157,12 +158,9 @@ static int parse_long(const char *s, long min, long max, long *ret_v) {
 
 static int parse_args(int argc, char **argv, struct load_opts *ret_opts) {
         static const struct option longopts[] = {
-                { "cpu",      required_argument, NULL, 'c' },
-                { "threads",  required_argument, NULL, 't' },
-                { "mem",      required_argument, NULL, 'm' },
-                { "duration", required_argument, NULL, 'd' },
-                { "help",     no_argument,       NULL, 'h' },
-                {}
+                { "cpu", required_argument, NULL, 'c' }, { "threads", required_argument, NULL, 't' },
+                { "mem", required_argument, NULL, 'm' }, { "duration", required_argument, NULL, 'd' },
+                { "help", no_argument, NULL, 'h' },      {}
         };
         struct load_opts o = { .cpu_pct = 100 };
         int c;
@@ -172,10 +170,30 @@ static int parse_args(int argc, char **argv, struct load_opts *ret_opts) {
                 long min, max, *dst;
 
                 switch (c) {
-                case 'c': name = "--cpu";      min = 0; max = 100;               dst = &o.cpu_pct;    break;
-                case 't': name = "--threads";  min = 1; max = LOAD_MAX_THREADS;  dst = &o.threads;    break;
-                case 'm': name = "--mem";      min = 0; max = LOAD_MAX_MEM_MIB;  dst = &o.mem_mib;    break;
-                case 'd': name = "--duration"; min = 0; max = LOAD_MAX_DURATION; dst = &o.duration_s; break;
+                case 'c':
+                        name = "--cpu";
+                        min = 0;
+                        max = 100;
+                        dst = &o.cpu_pct;
+                        break;
+                case 't':
+                        name = "--threads";
+                        min = 1;
+                        max = LOAD_MAX_THREADS;
+                        dst = &o.threads;
+                        break;
+                case 'm':
+                        name = "--mem";
+                        min = 0;
+                        max = LOAD_MAX_MEM_MIB;
+                        dst = &o.mem_mib;
+                        break;
+                case 'd':
+                        name = "--duration";
+                        min = 0;
+                        max = LOAD_MAX_DURATION;
+                        dst = &o.duration_s;
+                        break;
                 case 'h':
                         usage(stdout);
                         exit(EXIT_SUCCESS);
@@ -184,8 +202,8 @@ static int parse_args(int argc, char **argv, struct load_opts *ret_opts) {
                         return -EINVAL;
                 }
                 if (parse_long(optarg, min, max, dst) < 0) {
-                        fprintf(stderr, "tide-load: %s: expected an integer in %ld..%ld, got '%s'\n",
-                                name, min, max, optarg);
+                        fprintf(stderr, "tide-load: %s: expected an integer in %ld..%ld, got '%s'\n", name, min, max,
+                                optarg);
                         return -EINVAL;
                 }
         }
@@ -295,8 +313,8 @@ int main(int argc, char **argv) {
                 rate = (unsigned long long) ((double) (work - last_work) * NSEC_PER_SEC / (double) (now - last) + 0.5);
                 last_work = work;
                 last = now;
-                printf("TIDE-LOAD t=%llu work=%llu rate=%llu threads=%d mem_mib=%ld\n",
-                       (unsigned long long) elapsed_s, work, rate, active, o.mem_mib);
+                printf("TIDE-LOAD t=%llu work=%llu rate=%llu threads=%d mem_mib=%ld\n", (unsigned long long) elapsed_s,
+                       work, rate, active, o.mem_mib);
 
                 if (o.duration_s > 0 && elapsed_s >= (uint64_t) o.duration_s)
                         break;

@@ -17,13 +17,15 @@
 #include "model/model.h"
 #include "model/model_layout.h"
 
-#define KEEPALIVE_DIVISOR 3            /* renew the lease three times per TTL */
-#define TICK_MS 1000                    /* observe domains at least this often */
+#define KEEPALIVE_DIVISOR 3 /* renew the lease three times per TTL */
+#define TICK_MS 1000        /* observe domains at least this often */
 #define QEMU_IMG_TIMEOUT_MS 60000
 
 #include "agent/agent_internal.h"
 
-static const struct hv_driver *drv(struct agent_host *h) { return hv_conn_driver(h->hv); }
+static const struct hv_driver *drv(struct agent_host *h) {
+        return hv_conn_driver(h->hv);
+}
 
 /* Registration. */
 
@@ -54,11 +56,11 @@ static int register_host(struct agent *a, struct agent_host *h) {
                 return log_error_errno(r, "granting the host lease: %m");
         }
         _cleanup_free_ char *started = time_format_ms(now_ms());
-        _cleanup_json_ json_t *rec = json_pack(
-                "{s:s, s:i, s:i, s:i, s:i, s:i, s:I, s:s, s:s, s:s, s:s}", "name", h->name, "cpus", hi.cpus, "sockets",
-                hi.sockets, "cores", hi.cores, "threads", hi.threads, "numa_nodes", hi.numa_nodes, "mem_mib",
-                (json_int_t) hi.mem_mib, "accel", hi.accel ? hi.accel : "", "hypervisor", drv(h)->name, "uri",
-                hi.uri ? hi.uri : "", "started", started);
+        _cleanup_json_ json_t *rec = json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:I, s:s, s:s, s:s, s:s}", "name",
+                                               h->name, "cpus", hi.cpus, "sockets", hi.sockets, "cores", hi.cores,
+                                               "threads", hi.threads, "numa_nodes", hi.numa_nodes, "mem_mib",
+                                               (json_int_t) hi.mem_mib, "accel", hi.accel ? hi.accel : "", "hypervisor",
+                                               drv(h)->name, "uri", hi.uri ? hi.uri : "", "started", started);
         h->vcpu_unplug = hi.vcpu_unplug;
         json_t *numa = json_array();
         for (int i = 0; i < hi.n_numa; i++)
@@ -78,8 +80,8 @@ static int register_host(struct agent *a, struct agent_host *h) {
         struct store_txn txn = { .success = ops, .n_success = 2 };
         r = store_txn(a->cfg.store, &txn, NULL, NULL);
         if (r >= 0)
-                log_info("host '%s' registered: %d CPUs, %d NUMA node(s), %lld MiB, %s acceleration, %s",
-                         h->name, hi.cpus, hi.numa_nodes, (long long) hi.mem_mib, hi.accel, hi.uri);
+                log_info("host '%s' registered: %d CPUs, %d NUMA node(s), %lld MiB, %s acceleration, %s", h->name,
+                         hi.cpus, hi.numa_nodes, (long long) hi.mem_mib, hi.accel, hi.uri);
         else
                 log_error_errno(r, "registering host '%s': %m", h->name);
         hv_host_info_clear(&hi);
@@ -93,8 +95,8 @@ static double sample_cpu_load(struct agent_host *h) {
         if (read_file("/proc/stat", 1 << 20, &stat, NULL) < 0)
                 return -1;
         unsigned long long v[8] = {};
-        if (sscanf(stat, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
-                   &v[6], &v[7]) < 4)
+        if (sscanf(stat, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
+                   &v[7]) < 4)
                 return -1;
         uint64_t total = 0;
         for (int i = 0; i < 8; i++)
@@ -133,10 +135,10 @@ static void keepalive(struct agent *a, struct agent_host *h) {
 /* What the agent reports in the instance's record. */
 struct status_change {
         enum model_instance_status status;
-        const char *error;          /* NULL: clear */
+        const char *error; /* NULL: clear */
         bool clear_task;
-        int64_t reboot_done;        /* -1: leave */
-        json_t *extra;              /* members merged in (borrowed) */
+        int64_t reboot_done; /* -1: leave */
+        json_t *extra;       /* members merged in (borrowed) */
 };
 
 static int apply_status(json_t *inst, void *userdata) {
@@ -163,9 +165,11 @@ static int fail_instance(struct agent *a, struct agent_host *h, json_t *inst, in
         _cleanup_free_ char *msg = xasprintf("%s: %s%s%s", what, tide_strerror(error), *hv_last_error() ? ": " : "",
                                              hv_last_error());
         log_error("instance '%s': %s", tide_json_str(inst, "name", ""), msg);
-        (void) set_status(a, tide_json_str(inst, "id", ""), (struct status_change) { .status = MODEL_INSTANCE_ERROR,
-                                                                                     .error = msg, .clear_task = true,
-                                                                                     .reboot_done = -1 });
+        (void) set_status(a, tide_json_str(inst, "id", ""),
+                          (struct status_change) { .status = MODEL_INSTANCE_ERROR,
+                                                   .error = msg,
+                                                   .clear_task = true,
+                                                   .reboot_done = -1 });
         model_event_emit(a->cfg.store, "error", "instance.error", inst, h->name, "%s", msg);
         return error;
 }
@@ -205,7 +209,9 @@ static int make_seed(struct agent *a, json_t *inst) {
                 r = write_file_atomic(md, meta, strlen(meta), 0600);
         if (r < 0)
                 return log_error_errno(r, "writing the config drive's files: %m");
-        char *argv[] = { "genisoimage", "-quiet", "-output", iso, "-volid", "cidata", "-joliet", "-rock", ud, md, NULL };
+        char *argv[] = {
+                "genisoimage", "-quiet", "-output", iso, "-volid", "cidata", "-joliet", "-rock", ud, md, NULL
+        };
         r = run_tool(argv, "making the config drive");
         (void) rm_rf(seed_dir);
         return r;
@@ -224,8 +230,18 @@ static int prepare_files(struct agent *a, json_t *inst, json_t *image) {
                         size = tide_json_int(image, "virtual_size", 0);
                 _cleanup_free_ char *sz = xasprintf("%lld", (long long) size);
                 _cleanup_free_ char *tmp = xasprintf("%s.tmp", disk);
-                char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-F", (char *) tide_json_str(image, "format", "raw"),
-                                 "-b", (char *) tide_json_str(image, "path", ""), tmp, sz, NULL };
+                char *argv[] = { "qemu-img",
+                                 "create",
+                                 "-q",
+                                 "-f",
+                                 "qcow2",
+                                 "-F",
+                                 (char *) tide_json_str(image, "format", "raw"),
+                                 "-b",
+                                 (char *) tide_json_str(image, "path", ""),
+                                 tmp,
+                                 sz,
+                                 NULL };
                 (void) unlink(tmp);
                 r = run_tool(argv, "creating the disk overlay");
                 if (r < 0)
@@ -313,10 +329,10 @@ static int define_domain(struct agent *a, struct agent_host *h, json_t *inst) {
 struct op {
         struct agent *a;
         struct agent_host *h;
-        json_t *inst;           /* borrowed */
+        json_t *inst; /* borrowed */
         const char *id, *name;
-        bool defined;           /* its domain exists */
-        bool running;           /* ... and runs, is paused or is shutting down */
+        bool defined; /* its domain exists */
+        bool running; /* ... and runs, is paused or is shutting down */
 };
 
 /* Desired deleted: the domain goes, then the files, then the record with its claim. */
@@ -351,12 +367,14 @@ static int start_domain(const struct op *o) {
         int64_t t1 = mono_ms();
         if (r < 0)
                 return fail_instance(o->a, o->h, o->inst, r, "starting the domain");
-        _cleanup_json_ json_t *extra = json_pack("{s:I, s:I, s:I}", "t_started_ms", (json_int_t) now_ms(),
-                                                 "prep_ms", (json_int_t) (t_defined - t0),
-                                                 "hv_start_ms", (json_int_t) (t1 - t_defined));
-        set_status(o->a, o->id, (struct status_change) { .status = MODEL_INSTANCE_RUNNING, .clear_task = true,
-                                                         .reboot_done = tide_json_int(o->inst, "reboot_seq", 0),
-                                                         .extra = extra });
+        _cleanup_json_ json_t *extra = json_pack("{s:I, s:I, s:I}", "t_started_ms", (json_int_t) now_ms(), "prep_ms",
+                                                 (json_int_t) (t_defined - t0), "hv_start_ms",
+                                                 (json_int_t) (t1 - t_defined));
+        set_status(o->a, o->id,
+                   (struct status_change) { .status = MODEL_INSTANCE_RUNNING,
+                                            .clear_task = true,
+                                            .reboot_done = tide_json_int(o->inst, "reboot_seq", 0),
+                                            .extra = extra });
         log_info("instance '%s' started (prepare %lld ms, start %lld ms)", o->name, (long long) (t_defined - t0),
                  (long long) (t1 - t_defined));
         model_event_emit(o->a->cfg.store, "info", "instance.running", o->inst, o->h->name, "domain started in %lld ms",
@@ -375,9 +393,11 @@ static int reconcile_running(const struct op *o) {
                 if (o->defined && status == MODEL_INSTANCE_RUNNING && settled) {
                         _cleanup_json_ json_t *extra = json_object();
                         model_instance_set_desired(extra, MODEL_DESIRED_STOPPED);
-                        set_status(o->a, o->id, (struct status_change) { .status = MODEL_INSTANCE_STOPPED,
-                                                                         .clear_task = true, .reboot_done = -1,
-                                                                         .extra = extra });
+                        set_status(o->a, o->id,
+                                   (struct status_change) { .status = MODEL_INSTANCE_STOPPED,
+                                                            .clear_task = true,
+                                                            .reboot_done = -1,
+                                                            .extra = extra });
                         model_event_emit(o->a->cfg.store, "warning", "instance.stopped", o->inst, o->h->name,
                                          "the guest powered itself off");
                         return 0;
@@ -388,15 +408,17 @@ static int reconcile_running(const struct op *o) {
                 int r = drv(o->h)->reboot(o->h->hv, o->id);
                 if (r < 0)
                         return fail_instance(o->a, o->h, o->inst, r, "rebooting");
-                set_status(o->a, o->id, (struct status_change) { .status = MODEL_INSTANCE_RUNNING, .clear_task = true,
-                                                                 .reboot_done = reboot_seq });
+                set_status(o->a, o->id,
+                           (struct status_change) {
+                                   .status = MODEL_INSTANCE_RUNNING, .clear_task = true, .reboot_done = reboot_seq });
                 model_event_emit(o->a->cfg.store, "info", "instance.rebooted", o->inst, o->h->name,
                                  "instance '%s' rebooted", o->name);
                 return 0;
         }
         if (status != MODEL_INSTANCE_RUNNING || !settled) {
-                set_status(o->a, o->id, (struct status_change) { .status = MODEL_INSTANCE_RUNNING, .clear_task = true,
-                                                                 .reboot_done = -1 });
+                set_status(o->a, o->id,
+                           (struct status_change) {
+                                   .status = MODEL_INSTANCE_RUNNING, .clear_task = true, .reboot_done = -1 });
                 model_event_emit(o->a->cfg.store, "info", "instance.running", o->inst, o->h->name,
                                  "domain found running (adopted)");
         }
@@ -420,8 +442,10 @@ static int reconcile_stopped(const struct op *o) {
                                          "guest shut down in %lld ms", (long long) (mono_ms() - t0));
         } else if (model_instance_get_status(o->inst) == MODEL_INSTANCE_STOPPED && model_instance_settled(o->inst))
                 return 0;
-        set_status(o->a, o->id, (struct status_change) { .status = MODEL_INSTANCE_STOPPED, .clear_task = true,
-                                                         .reboot_done = tide_json_int(o->inst, "reboot_seq", 0) });
+        set_status(o->a, o->id,
+                   (struct status_change) { .status = MODEL_INSTANCE_STOPPED,
+                                            .clear_task = true,
+                                            .reboot_done = tide_json_int(o->inst, "reboot_seq", 0) });
         return 0;
 }
 
@@ -648,26 +672,45 @@ static void sample_host(struct agent *a, struct agent_host *h, int64_t t_ms) {
         if ((r = drv(h)->host_stats(h->hv, &hs)) < 0)
                 log_warning_errno(r, "host '%s': reading host statistics: %m (%s)", h->name, hv_last_error());
         struct metrics_host_sample host = {
-                .host = h->name, .cpus = hs.cpus, .cpu_user_ns = hs.cpu_user_ns, .cpu_system_ns = hs.cpu_system_ns,
-                .cpu_idle_ns = hs.cpu_idle_ns, .cpu_iowait_ns = hs.cpu_iowait_ns, .mem_total_kib = hs.mem_total_kib,
-                .mem_free_kib = hs.mem_free_kib, .mem_available_kib = hs.mem_available_kib, .load1 = hs.load1,
-                .load5 = hs.load5, .load15 = hs.load15,
+                .host = h->name,
+                .cpus = hs.cpus,
+                .cpu_user_ns = hs.cpu_user_ns,
+                .cpu_system_ns = hs.cpu_system_ns,
+                .cpu_idle_ns = hs.cpu_idle_ns,
+                .cpu_iowait_ns = hs.cpu_iowait_ns,
+                .mem_total_kib = hs.mem_total_kib,
+                .mem_free_kib = hs.mem_free_kib,
+                .mem_available_kib = hs.mem_available_kib,
+                .load1 = hs.load1,
+                .load5 = hs.load5,
+                .load15 = hs.load15,
         };
         struct metrics_vm_sample *vms = xcalloc(n ? n : 1, sizeof *vms);
         for (size_t i = 0; i < n; i++) {
                 const struct hv_domain_stats *d = &st[i];
                 struct metrics_vm_sample *v = &vms[i];
                 *v = (struct metrics_vm_sample) {
-                        .id = d->uuid, .host = h->name, .running = d->state == HV_STATE_RUNNING ||
-                                d->state == HV_STATE_BLOCKED,
-                        .cpu_time_ns = d->cpu_time_ns, .vcpus = d->vcpus_current, .vcpus_max = d->vcpus_max,
-                        .balloon_current_kib = d->balloon_current_kib, .balloon_max_kib = d->balloon_maximum_kib,
-                        .has_guest_mem = d->has_guest_mem, .mem_available_kib = d->available_kib,
-                        .mem_unused_kib = d->unused_kib, .mem_usable_kib = d->usable_kib, .mem_rss_kib = d->rss_kib,
-                        .block_rd_bytes = d->block_rd_bytes, .block_wr_bytes = d->block_wr_bytes,
-                        .block_rd_reqs = d->block_rd_reqs, .block_wr_reqs = d->block_wr_reqs,
-                        .net_rx_bytes = d->net_rx_bytes, .net_tx_bytes = d->net_tx_bytes,
-                        .net_rx_packets = d->net_rx_packets, .net_tx_packets = d->net_tx_packets,
+                        .id = d->uuid,
+                        .host = h->name,
+                        .running = d->state == HV_STATE_RUNNING || d->state == HV_STATE_BLOCKED,
+                        .cpu_time_ns = d->cpu_time_ns,
+                        .vcpus = d->vcpus_current,
+                        .vcpus_max = d->vcpus_max,
+                        .balloon_current_kib = d->balloon_current_kib,
+                        .balloon_max_kib = d->balloon_maximum_kib,
+                        .has_guest_mem = d->has_guest_mem,
+                        .mem_available_kib = d->available_kib,
+                        .mem_unused_kib = d->unused_kib,
+                        .mem_usable_kib = d->usable_kib,
+                        .mem_rss_kib = d->rss_kib,
+                        .block_rd_bytes = d->block_rd_bytes,
+                        .block_wr_bytes = d->block_wr_bytes,
+                        .block_rd_reqs = d->block_rd_reqs,
+                        .block_wr_reqs = d->block_wr_reqs,
+                        .net_rx_bytes = d->net_rx_bytes,
+                        .net_tx_bytes = d->net_tx_bytes,
+                        .net_rx_packets = d->net_rx_packets,
+                        .net_tx_packets = d->net_tx_packets,
                 };
                 /* Instances are named by their domains: tide-<name>. */
                 v->name = startswith(d->name, DOMAIN_NAME_PREFIX) ? d->name + strlen(DOMAIN_NAME_PREFIX) : d->name;

@@ -29,22 +29,22 @@ struct agent_placement {
 };
 
 struct agent_host_config {
-        const char *name;             /* the host's name in the pool; NULL: the hypervisor's */
-        struct hv_conn *hv;           /* borrowed: its hypervisor connection */
+        const char *name;   /* the host's name in the pool; NULL: the hypervisor's */
+        struct hv_conn *hv; /* borrowed: its hypervisor connection */
 };
 
 /* One agent runs one host, or several simulated ones (each with its own lease and driver
  * connection) in one process. */
 struct agent_config {
-        struct store *store;          /* borrowed */
-        const struct agent_host_config *hosts;   /* copied */
+        struct store *store;                   /* borrowed */
+        const struct agent_host_config *hosts; /* copied */
         size_t n_hosts;
-        const char *state_dir;        /* instances/<id>/ and images/<id>/ live here */
-        int lease_ttl_s;              /* default 10 */
-        int shutdown_timeout_ms;      /* graceful stop before power-off; default 30000 */
-        struct metrics *metrics;      /* borrowed: where the samples go; NULL for none */
-        const struct agent_placement *placement;   /* borrowed; required */
-        int sample_ms;                /* sampling period; default 1000 */
+        const char *state_dir;                   /* instances/<id>/ and images/<id>/ live here */
+        int lease_ttl_s;                         /* default 10 */
+        int shutdown_timeout_ms;                 /* graceful stop before power-off; default 30000 */
+        struct metrics *metrics;                 /* borrowed: where the samples go; NULL for none */
+        const struct agent_placement *placement; /* borrowed; required */
+        int sample_ms;                           /* sampling period; default 1000 */
 };
 
 struct agent;

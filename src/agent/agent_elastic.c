@@ -10,7 +10,7 @@
 #include "model/model.h"
 #include "model/model_layout.h"
 
-#define MEM_FLOOR_MIB 96          /* the balloon never takes a guest below this */
+#define MEM_FLOOR_MIB 96 /* the balloon never takes a guest below this */
 
 static struct elastic_slot *slot_for(struct agent_host *h, const char *id) {
         for (size_t i = 0; i < h->n_elastic; i++)

@@ -15,27 +15,27 @@
 struct elastic_slot {
         char *id;
         struct elastic_vm_state state;
-        struct hv_cpu_tune tune;        /* last applied shares and quota */
-        bool seen;                      /* in this pass */
+        struct hv_cpu_tune tune; /* last applied shares and quota */
+        bool seen;               /* in this pass */
 };
 
 struct applied_cpuset {
-        char *id;                       /* instance */
-        char *cpuset;                   /* the shared pool last applied to its domain */
+        char *id;     /* instance */
+        char *cpuset; /* the shared pool last applied to its domain */
 };
 
 struct agent_host {
         char *name;
-        struct hv_conn *hv;             /* borrowed */
+        struct hv_conn *hv; /* borrowed */
         int64_t lease;
         int64_t next_keepalive;
         char *pool;                     /* the shared CPU pool (a CPU list), NULL when unknown;
                                          * guarded by agent.lock: workers read it */
         struct applied_cpuset *applied; /* main thread only */
         size_t n_applied;
-        uint64_t cpu_busy, cpu_total;   /* the last /proc/stat sample (real hosts) */
-        bool vcpu_unplug;               /* the hypervisor can take vCPUs away from a running guest */
-        struct elastic_slot *elastic;   /* main thread only: the elastic loop's state per VM */
+        uint64_t cpu_busy, cpu_total; /* the last /proc/stat sample (real hosts) */
+        bool vcpu_unplug;             /* the hypervisor can take vCPUs away from a running guest */
+        struct elastic_slot *elastic; /* main thread only: the elastic loop's state per VM */
         size_t n_elastic;
 };
 
@@ -45,9 +45,9 @@ struct agent {
         size_t n_hosts;
         pthread_t thread;
         atomic_bool stop;
-        pthread_mutex_t lock;           /* guards busy and workers */
+        pthread_mutex_t lock; /* guards busy and workers */
         pthread_cond_t idle;
-        char **busy;                    /* ids of instances with an operation under way */
+        char **busy; /* ids of instances with an operation under way */
         size_t n_busy;
 };
 

@@ -17,16 +17,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/cpuset.h"        /* CPU lists: cpuset_parse() */
-#include "common/domain_name.h"   /* DOMAIN_NAME_PREFIX */
+#include "common/cpuset.h"      /* CPU lists: cpuset_parse() */
+#include "common/domain_name.h" /* DOMAIN_NAME_PREFIX */
 
 /* Limits of a domain spec (hv_domain_xml() refuses anything outside them). 255 vCPUs is the
  * most QEMU's 'pc' (i440fx) machine takes. */
 #define HV_MAX_VCPUS 255
 #define HV_MIN_RAM_MIB INT64_C(16)
-#define HV_MAX_RAM_MIB (INT64_C(4) * 1024 * 1024)   /* 4 TiB */
-#define HV_MAX_CPUS CPUSET_MAX_CPUS   /* host CPUs: pinned CPU numbers are 0 .. HV_MAX_CPUS - 1 */
-#define HV_MAX_NUMA_NODES 64     /* NUMA node numbers are 0 .. HV_MAX_NUMA_NODES - 1 */
+#define HV_MAX_RAM_MIB (INT64_C(4) * 1024 * 1024) /* 4 TiB */
+#define HV_MAX_CPUS CPUSET_MAX_CPUS               /* host CPUs: pinned CPU numbers are 0 .. HV_MAX_CPUS - 1 */
+#define HV_MAX_NUMA_NODES 64                      /* NUMA node numbers are 0 .. HV_MAX_NUMA_NODES - 1 */
 
 /* The namespace of tide's <metadata> in the domain XML (hv_domain_xml()). */
 #define HV_XMLNS_INSTANCE "https://tide.dev/xmlns/instance/1"
@@ -36,7 +36,7 @@ enum hv_state {
         HV_STATE_RUNNING,
         HV_STATE_BLOCKED,
         HV_STATE_PAUSED,
-        HV_STATE_SHUTDOWN,   /* being shut down */
+        HV_STATE_SHUTDOWN, /* being shut down */
         HV_STATE_SHUTOFF,
         HV_STATE_CRASHED,
         HV_STATE_PMSUSPENDED,
@@ -47,29 +47,29 @@ const char *hv_state_to_string(enum hv_state s);
 
 /* One NUMA node (a libvirt capabilities <cell>). */
 struct hv_numa_node {
-        int id;                  /* the node's number, as numatune's nodeset names it */
-        char *cpus;              /* its CPUs as a list of ranges: "0-7,16-23" */
-        int64_t mem_mib;         /* its memory, hugepages included */
-        int64_t hugepages_mib;   /* of which in hugepages (2 MiB and 1 GiB pages), all of
+        int id;                /* the node's number, as numatune's nodeset names it */
+        char *cpus;            /* its CPUs as a list of ranges: "0-7,16-23" */
+        int64_t mem_mib;       /* its memory, hugepages included */
+        int64_t hugepages_mib; /* of which in hugepages (2 MiB and 1 GiB pages), all of
                                   * them, free or not */
 };
 
 struct hv_host_info {
         char *hostname;
-        int cpus;            /* logical CPUs online */
+        int cpus; /* logical CPUs online */
         int sockets, cores, threads;
-        int numa_nodes;      /* == n_numa; kept for the callers written before numa[] */
-        int64_t mem_mib;     /* total memory */
-        int64_t disk_gib;    /* size of the filesystem for instance disks; 0 when unknown */
-        char *accel;         /* "kvm", "tcg" or "sim" */
-        bool vcpu_unplug;    /* set_vcpus() can hot-remove vCPUs: not under TCG (QEMU 7.2
+        int numa_nodes;            /* == n_numa; kept for the callers written before numa[] */
+        int64_t mem_mib;           /* total memory */
+        int64_t disk_gib;          /* size of the filesystem for instance disks; 0 when unknown */
+        char *accel;               /* "kvm", "tcg" or "sim" */
+        bool vcpu_unplug;          /* set_vcpus() can hot-remove vCPUs: not under TCG (QEMU 7.2
                               * never confirms a TCG vCPU's unplug to libvirt, and aborts
                               * when one is plugged in again: its translation contexts,
                               * one per vCPU thread ever started, are never given back) */
-        char *uri;           /* the connection's URI, e.g. qemu:///embed?root=... */
-        int n_numa;          /* >= 1: a host that reports no topology has one node with every
+        char *uri;                 /* the connection's URI, e.g. qemu:///embed?root=... */
+        int n_numa;                /* >= 1: a host that reports no topology has one node with every
                               * CPU and all the memory */
-        struct hv_numa_node *numa;   /* n_numa nodes, by increasing id */
+        struct hv_numa_node *numa; /* n_numa nodes, by increasing id */
 };
 
 /* Frees the strings and nodes of h and zeroes it; NULL is fine. */
@@ -78,36 +78,36 @@ void hv_host_info_clear(struct hv_host_info *h);
 /* What a domain is made of. Paths are absolute; strings are data (never interpreted) but must
  * be UTF-8 without control characters. uuid is in lowercase canonical form. */
 struct hv_domain_spec {
-        const char *uuid;          /* instance id; becomes the domain UUID */
-        const char *name;          /* domain name: DOMAIN_NAME_PREFIX + instance name */
-        int vcpus;                 /* online at boot */
-        int max_vcpus;             /* >= vcpus; the rest can be hot-added */
-        int64_t ram_mib;           /* current memory (balloon target at boot) */
-        int64_t max_ram_mib;       /* >= ram_mib */
-        const char *disk_path;     /* qcow2 overlay, the root disk (vda) */
-        const char *seed_path;     /* NoCloud ISO (label cidata) as vdb, read-only; NULL for none */
-        const char *kernel;        /* direct kernel boot; NULL boots from the disk */
-        const char *initrd;        /* NULL for none */
-        const char *cmdline;       /* NULL for none */
-        const char *console_log;   /* serial console appended to this file */
-        int balloon_period_s;      /* balloon statistics period; 0 for none */
+        const char *uuid;        /* instance id; becomes the domain UUID */
+        const char *name;        /* domain name: DOMAIN_NAME_PREFIX + instance name */
+        int vcpus;               /* online at boot */
+        int max_vcpus;           /* >= vcpus; the rest can be hot-added */
+        int64_t ram_mib;         /* current memory (balloon target at boot) */
+        int64_t max_ram_mib;     /* >= ram_mib */
+        const char *disk_path;   /* qcow2 overlay, the root disk (vda) */
+        const char *seed_path;   /* NoCloud ISO (label cidata) as vdb, read-only; NULL for none */
+        const char *kernel;      /* direct kernel boot; NULL boots from the disk */
+        const char *initrd;      /* NULL for none */
+        const char *cmdline;     /* NULL for none */
+        const char *console_log; /* serial console appended to this file */
+        int balloon_period_s;    /* balloon statistics period; 0 for none */
 
         /* Placement on the host. A zero-initialised spec pins nothing, binds to no NUMA node
          * and uses normal pages. */
-        const int *pin_cpus;       /* NULL, or the host CPU (0 .. HV_MAX_CPUS - 1) of each vCPU:
+        const int *pin_cpus; /* NULL, or the host CPU (0 .. HV_MAX_CPUS - 1) of each vCPU:
                                     * pin_cpus[i] for vCPU i, for every vCPU the domain can
                                     * ever have, so n_pin_cpus == max_vcpus (hot-added vCPUs
                                     * must not float over CPUs given to others). A CPU may
                                     * appear twice. Emits <cputune><vcpupin/>. */
-        int n_pin_cpus;            /* 0 with pin_cpus NULL, else max_vcpus */
-        bool has_numa_node;        /* false: memory on any node. true: memory strictly on
+        int n_pin_cpus;      /* 0 with pin_cpus NULL, else max_vcpus */
+        bool has_numa_node;  /* false: memory on any node. true: memory strictly on
                                     * numa_node (<numatune><memory mode='strict'/>) */
-        int numa_node;             /* 0 .. HV_MAX_NUMA_NODES - 1; must be 0 unless has_numa_node */
-        bool hugepages;            /* guest RAM in the host's default-size hugepages
+        int numa_node;       /* 0 .. HV_MAX_NUMA_NODES - 1; must be 0 unless has_numa_node */
+        bool hugepages;      /* guest RAM in the host's default-size hugepages
                                     * (<memoryBacking><hugepages/>); max_ram_mib must then be a
                                     * multiple of 2. The balloon cannot give hugepages back to
                                     * the host: such a domain should have ram_mib == max_ram_mib. */
-        const char *cpuset;        /* NULL: the domain's threads may run on any host CPU. Else
+        const char *cpuset;  /* NULL: the domain's threads may run on any host CPU. Else
                                     * a CPU list of at least one CPU (cpuset_parse()) its
                                     * floating threads are kept on, normally the host's shared
                                     * pool (every CPU neither pinned to a dedicated VM nor
@@ -125,8 +125,8 @@ struct hv_domain_info {
         char *uuid;
         char *name;
         enum hv_state state;
-        int vcpus;                 /* current */
-        int64_t mem_kib;           /* current */
+        int vcpus;       /* current */
+        int64_t mem_kib; /* current */
         int64_t max_mem_kib;
         bool persistent;
         int64_t cpu_time_ns;
@@ -152,13 +152,13 @@ void hv_domain_info_array_free(struct hv_domain_info *d, size_t n);
 
 /* One vCPU of a running domain. */
 struct hv_vcpu_stats {
-        bool online;           /* false: not plugged in (or not reported); the rest is 0 */
-        int64_t time_ns;       /* CPU time the vCPU's thread ran */
-        int64_t wait_ns;       /* libvirt's vcpu.N.wait: runnable but waiting for a host CPU, from
+        bool online;      /* false: not plugged in (or not reported); the rest is 0 */
+        int64_t time_ns;  /* CPU time the vCPU's thread ran */
+        int64_t wait_ns;  /* libvirt's vcpu.N.wait: runnable but waiting for a host CPU, from
                                 * the kernel's schedstats; 0 on kernels that keep none
                                 * (CONFIG_SCHEDSTATS off or kernel.sched_schedstats=0, the
                                 * usual default) */
-        int64_t delay_ns;      /* libvirt's vcpu.N.delay: queued on a host runqueue without
+        int64_t delay_ns; /* libvirt's vcpu.N.delay: queued on a host runqueue without
                                 * running (the kernel's schedstat run_delay, kept by every
                                 * Linux; CFS quota throttling counts too; the guest sees it as
                                 * steal time) */
@@ -168,46 +168,46 @@ struct hv_domain_stats {
         char *uuid;
         char *name;
         enum hv_state state;
-        int64_t sample_ns;     /* when sampled, on the driver's clock: CLOCK_MONOTONIC (libvirt)
+        int64_t sample_ns; /* when sampled, on the driver's clock: CLOCK_MONOTONIC (libvirt)
                                 * or simulated time (hv_sim); only differences mean anything */
 
         bool has_cpu;
-        int64_t cpu_time_ns;   /* every thread of the domain: vCPUs and emulator */
-        bool has_cpu_split;    /* cpu_user_ns and cpu_system_ns were reported */
+        int64_t cpu_time_ns; /* every thread of the domain: vCPUs and emulator */
+        bool has_cpu_split;  /* cpu_user_ns and cpu_system_ns were reported */
         int64_t cpu_user_ns, cpu_system_ns;
 
-        int vcpus_current;     /* online vCPUs */
-        int vcpus_max;         /* the most it can have (hot-add up to this) */
-        int n_vcpu;            /* entries of vcpu[]: vcpus_max, or more when the hypervisor
+        int vcpus_current;          /* online vCPUs */
+        int vcpus_max;              /* the most it can have (hot-add up to this) */
+        int n_vcpu;                 /* entries of vcpu[]: vcpus_max, or more when the hypervisor
                                 * reported higher vCPU numbers */
-        struct hv_vcpu_stats *vcpu;   /* by vCPU number; NULL when n_vcpu == 0 */
-        bool has_vcpu_wait;    /* some vCPU reported wait_ns (even as 0) */
-        bool has_vcpu_delay;   /* some vCPU reported delay_ns */
-        int64_t vcpu_time_ns;  /* sum of vcpu[].time_ns */
-        int64_t ready_ns;      /* "ready" time, summed over the vCPUs: delay_ns where reported,
+        struct hv_vcpu_stats *vcpu; /* by vCPU number; NULL when n_vcpu == 0 */
+        bool has_vcpu_wait;         /* some vCPU reported wait_ns (even as 0) */
+        bool has_vcpu_delay;        /* some vCPU reported delay_ns */
+        int64_t vcpu_time_ns;       /* sum of vcpu[].time_ns */
+        int64_t ready_ns;           /* "ready" time, summed over the vCPUs: delay_ns where reported,
                                 * else wait_ns. Demand = use + ready. */
 
         bool has_balloon;
-        int64_t balloon_current_kib;   /* the balloon's size: what the guest has now */
-        int64_t balloon_maximum_kib;   /* the most it can be given (the domain's memory) */
-        bool has_guest_mem;    /* the guest's balloon driver reported its memory statistics
+        int64_t balloon_current_kib; /* the balloon's size: what the guest has now */
+        int64_t balloon_maximum_kib; /* the most it can be given (the domain's memory) */
+        bool has_guest_mem;          /* the guest's balloon driver reported its memory statistics
                                 * (needs <memballoon><stats period>, i.e. balloon_period_s) */
-        int64_t available_kib; /* the guest's total memory (its MemTotal) */
-        int64_t unused_kib;    /* left completely unused by the guest (MemFree) */
-        int64_t usable_kib;    /* available to the guest's programs without swapping
+        int64_t available_kib;       /* the guest's total memory (its MemTotal) */
+        int64_t unused_kib;          /* left completely unused by the guest (MemFree) */
+        int64_t usable_kib;          /* available to the guest's programs without swapping
                                 * (MemAvailable); 0 with an older guest that does not tell */
-        int64_t disk_caches_kib;   /* the guest's page cache, which it could drop */
+        int64_t disk_caches_kib;     /* the guest's page cache, which it could drop */
         int64_t swap_in_kib, swap_out_kib;
         int64_t major_faults, minor_faults;
-        int64_t guest_mem_updated_s;   /* when the guest last reported, seconds since the
+        int64_t guest_mem_updated_s; /* when the guest last reported, seconds since the
                                         * Epoch (libvirt) or simulated seconds (hv_sim) */
         bool has_rss;
-        int64_t rss_kib;       /* resident memory of the domain's process on the host */
+        int64_t rss_kib; /* resident memory of the domain's process on the host */
 
-        bool has_block;        /* block figures read (or the domain has no disk) */
-        int64_t block_rd_bytes, block_wr_bytes, block_rd_reqs, block_wr_reqs;   /* all disks */
-        bool has_net;          /* network figures read (or the domain has no NIC) */
-        int64_t net_rx_bytes, net_tx_bytes, net_rx_packets, net_tx_packets;    /* all NICs */
+        bool has_block; /* block figures read (or the domain has no disk) */
+        int64_t block_rd_bytes, block_wr_bytes, block_rd_reqs, block_wr_reqs; /* all disks */
+        bool has_net; /* network figures read (or the domain has no NIC) */
+        int64_t net_rx_bytes, net_tx_bytes, net_rx_packets, net_tx_packets; /* all NICs */
 };
 
 /* Frees what d holds and zeroes it; NULL is fine. */
@@ -216,14 +216,14 @@ void hv_domain_stats_array_free(struct hv_domain_stats *d, size_t n);
 
 /* The host as a whole. */
 struct hv_host_stats {
-        int64_t sample_ns;     /* on the driver's clock, as hv_domain_stats.sample_ns */
-        int cpus;              /* online CPUs */
+        int64_t sample_ns; /* on the driver's clock, as hv_domain_stats.sample_ns */
+        int cpus;          /* online CPUs */
         /* Summed over all CPUs since the host booted (hv_sim: since open). */
         int64_t cpu_user_ns, cpu_system_ns, cpu_idle_ns, cpu_iowait_ns;
         int64_t mem_total_kib, mem_free_kib;
-        int64_t mem_available_kib;   /* MemAvailable: free plus what the kernel could reclaim */
+        int64_t mem_available_kib; /* MemAvailable: free plus what the kernel could reclaim */
         int64_t mem_cached_kib, mem_buffers_kib;
-        double load1, load5, load15;   /* run-queue load averages */
+        double load1, load5, load15; /* run-queue load averages */
 };
 
 /* ---- CPU tuning ---- */
@@ -235,17 +235,17 @@ struct hv_host_stats {
 #define HV_SHARES_MIN 2
 #define HV_SHARES_MAX 10000
 #define HV_SHARES_DEFAULT 1024
-#define HV_PERIOD_MIN_US INT64_C(1000)       /* CFS bandwidth period limits (the kernel's) */
+#define HV_PERIOD_MIN_US INT64_C(1000) /* CFS bandwidth period limits (the kernel's) */
 #define HV_PERIOD_MAX_US INT64_C(1000000)
 #define HV_QUOTA_MIN_US INT64_C(1000)
 
 struct hv_cpu_tune {
-        int shares;            /* HV_SHARES_MIN .. HV_SHARES_MAX */
-        int64_t quota_us;      /* CPU time all the domain's threads (vCPUs and emulator) may
+        int shares;        /* HV_SHARES_MIN .. HV_SHARES_MAX */
+        int64_t quota_us;  /* CPU time all the domain's threads (vCPUs and emulator) may
                                 * use per period, over all host CPUs: 150000 per 100000 is 1.5
                                 * cores. 0: no limit. Else HV_QUOTA_MIN_US .. HV_MAX_CPUS *
                                 * period_us */
-        int64_t period_us;     /* HV_PERIOD_MIN_US .. HV_PERIOD_MAX_US with a quota; with
+        int64_t period_us; /* HV_PERIOD_MIN_US .. HV_PERIOD_MAX_US with a quota; with
                                 * quota_us 0 it is ignored by set_cpu_tune() (any value) and
                                 * reported as the hypervisor keeps it */
 };
@@ -461,15 +461,15 @@ struct hv_sim_domain {
         enum hv_state state;
         int vcpus, max_vcpus;
         int64_t ram_mib, max_ram_mib;
-        int n_pin_cpus;                  /* 0: not pinned */
+        int n_pin_cpus; /* 0: not pinned */
         int pin_cpus[HV_MAX_VCPUS];
         bool has_numa_node;
         int numa_node;
         bool hugepages;
-        char cpuset[CPUSET_TEXT_MAX + 1];  /* the CPU list as given; "": none (any CPU) */
-        struct hv_cpu_tune tune;         /* shares HV_SHARES_DEFAULT, quota 0 (none), period
+        char cpuset[CPUSET_TEXT_MAX + 1]; /* the CPU list as given; "": none (any CPU) */
+        struct hv_cpu_tune tune;          /* shares HV_SHARES_DEFAULT, quota 0 (none), period
                                           * 100000 until set_cpu_tune() */
-        double cpu_demand;               /* hv_sim_set_demand()'s */
+        double cpu_demand;                /* hv_sim_set_demand()'s */
         int64_t mem_demand_mib;
 };
 

@@ -41,13 +41,13 @@
 #define HV_SHUTDOWN_REPRESS_MS 5000
 #define HV_CAPS_MAX (16u << 20)
 #define HV_DOMAIN_XML_MAX (16u << 20)
-#define HV_QEMU_THREADS_MAX 4096   /* per pass of move_emulator_threads(); QEMU has ~10 + vCPUs */
+#define HV_QEMU_THREADS_MAX 4096 /* per pass of move_emulator_threads(); QEMU has ~10 + vCPUs */
 
 /* enum hv_state follows libvirt's numbers, so "state.state" in the statistics maps as is. */
 _Static_assert((int) HV_STATE_RUNNING == (int) VIR_DOMAIN_RUNNING &&
-               (int) HV_STATE_SHUTOFF == (int) VIR_DOMAIN_SHUTOFF &&
-               (int) HV_STATE_PMSUSPENDED == (int) VIR_DOMAIN_PMSUSPENDED &&
-               (int) HV_STATE_MAX == (int) VIR_DOMAIN_PMSUSPENDED + 1,
+                       (int) HV_STATE_SHUTOFF == (int) VIR_DOMAIN_SHUTOFF &&
+                       (int) HV_STATE_PMSUSPENDED == (int) VIR_DOMAIN_PMSUSPENDED &&
+                       (int) HV_STATE_MAX == (int) VIR_DOMAIN_PMSUSPENDED + 1,
                "enum hv_state must follow virDomainState");
 
 /* ---- errors ---- */
@@ -107,7 +107,7 @@ static void init_process(void) {
 }
 
 static pthread_mutex_t loop_lock = PTHREAD_MUTEX_INITIALIZER;
-static unsigned loop_users;          /* open connections; under loop_lock */
+static unsigned loop_users; /* open connections; under loop_lock */
 static pthread_t loop_thread;
 static atomic_bool loop_quit;
 
@@ -169,8 +169,7 @@ static bool socket_answers(const char *path) {
 
 static bool daemon_answers(void) {
         /* virtqemud: the modular daemons; libvirt's client picks whichever runs. */
-        return socket_answers("/run/libvirt/virtqemud-sock") ||
-               socket_answers("/run/libvirt/libvirt-sock");
+        return socket_answers("/run/libvirt/virtqemud-sock") || socket_answers("/run/libvirt/libvirt-sock");
 }
 
 /* The root= parameter of an embed URI, unescaped; NULL when there is none. */
@@ -200,7 +199,7 @@ static char *embed_root(const char *uri) {
 static char *embed_uri(const char *root) {
         xmlChar *esc = xmlURIEscapeStr(BAD_CAST root, BAD_CAST "/");
         if (!esc)
-                abort();   /* allocation failure, as xmalloc */
+                abort(); /* allocation failure, as xmalloc */
         char *uri = xasprintf("%s?root=%s", HV_EMBED_URI, (const char *) esc);
         xmlFree(esc);
         return uri;
@@ -273,7 +272,7 @@ static int lv_open(const char *uri, const char *state_dir, struct hv_conn **ret)
                 return r;
         }
         if (!startswith(chosen, HV_EMBED_URI))
-                (void) virConnectSetKeepAlive(vc, 5, 3);   /* a dead daemon fails calls, not hangs */
+                (void) virConnectSetKeepAlive(vc, 5, 3); /* a dead daemon fails calls, not hangs */
 
         struct hv_conn *c = xcalloc(1, sizeof *c);
         c->base.driver = &hv_libvirt_driver;
@@ -426,7 +425,8 @@ static void caps_numa(const char *caps, struct hv_numa_node **ret, int *ret_n) {
                 return;
         xmlXPathContextPtr ctx = xmlXPathNewContext(doc);
         xmlXPathObjectPtr o = ctx ? xpath_nodes(ctx, xmlDocGetRootElement(doc),
-                                                "/capabilities/host/topology/cells/cell") : NULL;
+                                                "/capabilities/host/topology/cells/cell")
+                                  : NULL;
         int n = o ? o->nodesetval->nodeNr : 0;
         if (n > HV_MAX_NUMA_NODES)
                 n = 0;
@@ -437,7 +437,7 @@ static void caps_numa(const char *caps, struct hv_numa_node **ret, int *ret_n) {
         xmlXPathFreeObject(o);
         xmlXPathFreeContext(ctx);
         xmlFreeDoc(doc);
-        if (k < n) {   /* all or nothing: a partial topology would mislead placement */
+        if (k < n) { /* all or nothing: a partial topology would mislead placement */
                 for (int i = 0; i < k; i++)
                         free(nodes[i].cpus);
                 free(nodes);
@@ -666,14 +666,22 @@ static int lv_undefine(struct hv_conn *c, const char *uuid) {
 
 static enum hv_state state_from_libvirt(unsigned char s) {
         switch (s) {
-        case VIR_DOMAIN_RUNNING: return HV_STATE_RUNNING;
-        case VIR_DOMAIN_BLOCKED: return HV_STATE_BLOCKED;
-        case VIR_DOMAIN_PAUSED: return HV_STATE_PAUSED;
-        case VIR_DOMAIN_SHUTDOWN: return HV_STATE_SHUTDOWN;
-        case VIR_DOMAIN_SHUTOFF: return HV_STATE_SHUTOFF;
-        case VIR_DOMAIN_CRASHED: return HV_STATE_CRASHED;
-        case VIR_DOMAIN_PMSUSPENDED: return HV_STATE_PMSUSPENDED;
-        default: return HV_STATE_NOSTATE;
+        case VIR_DOMAIN_RUNNING:
+                return HV_STATE_RUNNING;
+        case VIR_DOMAIN_BLOCKED:
+                return HV_STATE_BLOCKED;
+        case VIR_DOMAIN_PAUSED:
+                return HV_STATE_PAUSED;
+        case VIR_DOMAIN_SHUTDOWN:
+                return HV_STATE_SHUTDOWN;
+        case VIR_DOMAIN_SHUTOFF:
+                return HV_STATE_SHUTOFF;
+        case VIR_DOMAIN_CRASHED:
+                return HV_STATE_CRASHED;
+        case VIR_DOMAIN_PMSUSPENDED:
+                return HV_STATE_PMSUSPENDED;
+        default:
+                return HV_STATE_NOSTATE;
         }
 }
 
@@ -687,7 +695,7 @@ int64_t lv_balloon_kib(virDomainPtr d) {
         for (int i = 0; i < n; i++)
                 if (st[i].tag == VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON)
                         return (int64_t) st[i].val;
-        return -1;   /* failure included: the domain stopped, or there is no balloon */
+        return -1; /* failure included: the domain stopped, or there is no balloon */
 }
 
 static int fill_info(virDomainPtr d, struct hv_domain_info *ret) {
@@ -745,7 +753,7 @@ static int lv_list(struct hv_conn *c, struct hv_domain_info **ret, size_t *ret_n
                         int q = fill_info(doms[i], &out[k]);
                         if (q >= 0)
                                 k++;
-                        else if (q != TIDE_E_NOT_FOUND)   /* undefined meanwhile: skip it */
+                        else if (q != TIDE_E_NOT_FOUND) /* undefined meanwhile: skip it */
                                 r = q;
                 }
                 virDomainFree(doms[i]);
@@ -765,7 +773,7 @@ static int lv_list(struct hv_conn *c, struct hv_domain_info **ret, size_t *ret_n
 /* What set_cpuset() needs of one definition of a domain (the running or the persistent one). */
 struct vcpu_layout {
         int max_vcpus;
-        bool floating;   /* no vCPU pinned to a CPU of its own */
+        bool floating; /* no vCPU pinned to a CPU of its own */
 };
 
 /* The layout of a parsed domain XML; false when it has no readable <vcpu>. hv_domain_xml()
@@ -802,9 +810,10 @@ static int read_layout(virDomainPtr d, unsigned xml_flags, struct vcpu_layout *r
         if (!xml)
                 return lv_fail();
         size_t len = strlen(xml);
-        xmlDocPtr doc = len <= HV_DOMAIN_XML_MAX ? xmlReadMemory(xml, (int) len, "domain.xml", NULL,
-                                                                XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
-                                                 : NULL;
+        xmlDocPtr doc = len <= HV_DOMAIN_XML_MAX
+                                ? xmlReadMemory(xml, (int) len, "domain.xml", NULL,
+                                                XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
+                                : NULL;
         free(xml);
         xmlXPathContextPtr ctx = doc ? xmlXPathNewContext(doc) : NULL;
         bool ok = ctx && doc_layout(doc, ctx, ret);
@@ -840,8 +849,7 @@ static int check_host_cpus(struct hv_conn *c, const uint8_t *map, int *ret_maple
                 return lv_fail();
         int missing = -1;
         for (int cpu = 0; cpu < HV_MAX_CPUS && missing < 0; cpu++)
-                if ((map[cpu / 8] & (1u << (cpu % 8))) &&
-                    (cpu >= n || !(online[cpu / 8] & (1u << (cpu % 8)))))
+                if ((map[cpu / 8] & (1u << (cpu % 8))) && (cpu >= n || !(online[cpu / 8] & (1u << (cpu % 8)))))
                         missing = cpu;
         free(online);
         if (missing >= 0) {
@@ -903,7 +911,7 @@ static int move_emulator_threads(pid_t pid, const uint8_t *map) {
         for (int pass = 0; pass < 2; pass++) {
                 DIR *dir = opendir(task_dir);
                 if (!dir)
-                        return 0;   /* QEMU ended meanwhile */
+                        return 0; /* QEMU ended meanwhile */
                 _cleanup_free_ pid_t *tids = xcalloc(HV_QEMU_THREADS_MAX, sizeof *tids);
                 size_t n = 0;
                 bool saw_vcpu = false;
@@ -916,7 +924,7 @@ static int move_emulator_threads(pid_t pid, const uint8_t *map) {
                         _cleanup_free_ char *comm = NULL;
                         size_t len;
                         if (read_file(comm_path, 64, &comm, &len) < 0)
-                                continue;   /* the thread ended */
+                                continue; /* the thread ended */
                         comm[strcspn(comm, "\n")] = '\0';
                         if (vcpu_thread(comm))
                                 saw_vcpu = true;
@@ -925,7 +933,8 @@ static int move_emulator_threads(pid_t pid, const uint8_t *map) {
                 }
                 closedir(dir);
                 if (!saw_vcpu)
-                        return lv_fail_with(TIDE_E_BACKEND, "cannot tell QEMU's vCPU threads from its emulator threads");
+                        return lv_fail_with(TIDE_E_BACKEND,
+                                            "cannot tell QEMU's vCPU threads from its emulator threads");
                 for (size_t i = 0; i < n; i++)
                         if (sched_setaffinity(tids[i], sizeof set, &set) < 0 && errno != ESRCH) {
                                 hv_set_last_error("setting the affinity of QEMU thread %d: %s", (int) tids[i],

@@ -11,15 +11,15 @@
 #include "agent/hv.h"
 
 struct hv_conn {
-        struct hv_conn_base base;   /* first: hv_conn_driver() reads it */
+        struct hv_conn_base base; /* first: hv_conn_driver() reads it */
         virConnectPtr vc;
-        const char *accel;          /* static: "kvm" or "tcg" */
-        const char *domain_type;    /* static: "kvm" or "qemu", follows accel */
-        char *disk_dir;             /* where instance disks live (the state directory), or NULL */
-        char *run_dir;              /* where libvirt keeps <domain>.pid of running domains (QEMU
+        const char *accel;       /* static: "kvm" or "tcg" */
+        const char *domain_type; /* static: "kvm" or "qemu", follows accel */
+        char *disk_dir;          /* where instance disks live (the state directory), or NULL */
+        char *run_dir;           /* where libvirt keeps <domain>.pid of running domains (QEMU
                                      * on this host: embedded or qemu:///system), or NULL */
-        bool local;                 /* the hypervisor is this host: its /proc is ours */
-        bool vcpu_unplug;           /* vCPUs can be hot-removed: KVM, not TCG (hv.h) */
+        bool local;              /* the hypervisor is this host: its /proc is ours */
+        bool vcpu_unplug;        /* vCPUs can be hot-removed: KVM, not TCG (hv.h) */
 };
 
 /* This thread's last libvirt error as a tide error (its text kept for hv_last_error()); call

@@ -26,11 +26,20 @@ static int64_t mono_ns(void) {
  * (libvirt writes no negative counters; QEMU's -1 "unknown" never reaches here). */
 static bool param_value(const virTypedParameter *p, uint64_t *ret) {
         switch (p->type) {
-        case VIR_TYPED_PARAM_ULLONG: *ret = p->value.ul; return true;
-        case VIR_TYPED_PARAM_UINT: *ret = p->value.ui; return true;
-        case VIR_TYPED_PARAM_LLONG: *ret = (uint64_t) p->value.l; return p->value.l >= 0;
-        case VIR_TYPED_PARAM_INT: *ret = (uint64_t) p->value.i; return p->value.i >= 0;
-        default: return false;
+        case VIR_TYPED_PARAM_ULLONG:
+                *ret = p->value.ul;
+                return true;
+        case VIR_TYPED_PARAM_UINT:
+                *ret = p->value.ui;
+                return true;
+        case VIR_TYPED_PARAM_LLONG:
+                *ret = (uint64_t) p->value.l;
+                return p->value.l >= 0;
+        case VIR_TYPED_PARAM_INT:
+                *ret = (uint64_t) p->value.i;
+                return p->value.i >= 0;
+        default:
+                return false;
         }
 }
 
@@ -85,8 +94,8 @@ int lv_stats(struct hv_conn *c, struct hv_domain_stats **ret, size_t *ret_n) {
 
 /* The field of libvirt's node statistics (CPU or memory: same layout) named name; 0 when
  * absent. */
-static int64_t node_field(const void *params, size_t size, int n, const char *name,
-                          const char *(*field)(const void *p), uint64_t (*value)(const void *p)) {
+static int64_t node_field(const void *params, size_t size, int n, const char *name, const char *(*field)(const void *p),
+                          uint64_t (*value)(const void *p)) {
         for (int i = 0; i < n; i++) {
                 const void *p = (const char *) params + (size_t) i * size;
                 if (streq(field(p), name)) {
@@ -97,12 +106,20 @@ static int64_t node_field(const void *params, size_t size, int n, const char *na
         return 0;
 }
 
-static const char *cpu_field(const void *p) { return ((const virNodeCPUStats *) p)->field; }
-static uint64_t cpu_value(const void *p) { return ((const virNodeCPUStats *) p)->value; }
-static const char *mem_field(const void *p) { return ((const virNodeMemoryStats *) p)->field; }
-static uint64_t mem_value(const void *p) { return ((const virNodeMemoryStats *) p)->value; }
+static const char *cpu_field(const void *p) {
+        return ((const virNodeCPUStats *) p)->field;
+}
+static uint64_t cpu_value(const void *p) {
+        return ((const virNodeCPUStats *) p)->value;
+}
+static const char *mem_field(const void *p) {
+        return ((const virNodeMemoryStats *) p)->field;
+}
+static uint64_t mem_value(const void *p) {
+        return ((const virNodeMemoryStats *) p)->value;
+}
 
-#define HV_NODE_STATS_MAX 16   /* Linux gives 4 CPU and 4 memory figures */
+#define HV_NODE_STATS_MAX 16 /* Linux gives 4 CPU and 4 memory figures */
 
 /* The host's CPU times and memory from libvirt; load averages and MemAvailable from this
  * host's /proc when the hypervisor runs here (elsewhere loads stay 0 and available is free
@@ -138,8 +155,10 @@ int lv_host_stats(struct hv_conn *c, struct hv_host_stats *ret) {
                 .cpu_iowait_ns = node_field(cpu, sizeof *cpu, n_cpu, VIR_NODE_CPU_STATS_IOWAIT, cpu_field, cpu_value),
                 .mem_total_kib = node_field(mem, sizeof *mem, n_mem, VIR_NODE_MEMORY_STATS_TOTAL, mem_field, mem_value),
                 .mem_free_kib = node_field(mem, sizeof *mem, n_mem, VIR_NODE_MEMORY_STATS_FREE, mem_field, mem_value),
-                .mem_buffers_kib = node_field(mem, sizeof *mem, n_mem, VIR_NODE_MEMORY_STATS_BUFFERS, mem_field, mem_value),
-                .mem_cached_kib = node_field(mem, sizeof *mem, n_mem, VIR_NODE_MEMORY_STATS_CACHED, mem_field, mem_value),
+                .mem_buffers_kib = node_field(mem, sizeof *mem, n_mem, VIR_NODE_MEMORY_STATS_BUFFERS, mem_field,
+                                              mem_value),
+                .mem_cached_kib = node_field(mem, sizeof *mem, n_mem, VIR_NODE_MEMORY_STATS_CACHED, mem_field,
+                                             mem_value),
         };
         h.mem_available_kib = h.mem_free_kib + h.mem_buffers_kib + h.mem_cached_kib;
         if (c->local) {
@@ -201,14 +220,15 @@ int lv_set_vcpus(struct hv_conn *c, const char *uuid, int n) {
         if ((r = change_scope(d, &live, &config)) < 0)
                 return r;
         /* Both maxima first: nothing changes when either refuses n. */
-        int live_max = live ? virDomainGetVcpusFlags(d, VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_VCPU_MAXIMUM) : HV_MAX_VCPUS;
+        int live_max = live ? virDomainGetVcpusFlags(d, VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_VCPU_MAXIMUM)
+                            : HV_MAX_VCPUS;
         int config_max = config ? virDomainGetVcpusFlags(d, VIR_DOMAIN_AFFECT_CONFIG | VIR_DOMAIN_VCPU_MAXIMUM)
                                 : HV_MAX_VCPUS;
         if (live_max < 0 || config_max < 0) {
                 r = lv_fail();
                 if (lv_is_active(d) != 0)
                         return r;
-                live = false;   /* stopped meanwhile */
+                live = false; /* stopped meanwhile */
                 if (config_max < 0)
                         return r;
         }
@@ -225,7 +245,7 @@ int lv_set_vcpus(struct hv_conn *c, const char *uuid, int n) {
                 live = false;
         } else if (live && n < current && !c->vcpu_unplug)
                 return lv_fail_with(TIDE_E_UNSUPPORTED, "vCPUs cannot be hot-removed under TCG: QEMU does not confirm "
-                                 "the unplug and aborts when a vCPU is plugged in again");
+                                                        "the unplug and aborts when a vCPU is plugged in again");
         if (live && current != n && virDomainSetVcpusFlags(d, (unsigned) n, VIR_DOMAIN_AFFECT_LIVE) < 0) {
                 virErrorPtr e = virGetLastError();
                 bool timeout = e && e->code == VIR_ERR_OPERATION_TIMEOUT;
@@ -287,7 +307,8 @@ static int set_sched(virDomainPtr d, void *arg) {
         const struct tune_args *a = arg;
         virTypedParameter params[3] = {};
         int n = 0;
-        params[n] = (virTypedParameter) { .type = VIR_TYPED_PARAM_ULLONG, .value.ul = (unsigned long long) a->t->shares };
+        params[n] = (virTypedParameter) { .type = VIR_TYPED_PARAM_ULLONG,
+                                          .value.ul = (unsigned long long) a->t->shares };
         snprintf(params[n++].field, VIR_TYPED_PARAM_FIELD_LENGTH, "%s", VIR_DOMAIN_SCHEDULER_CPU_SHARES);
         if (a->t->quota_us > 0) {
                 params[n] = (virTypedParameter) { .type = VIR_TYPED_PARAM_ULLONG,

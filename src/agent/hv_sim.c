@@ -21,10 +21,10 @@
 
 #define SIM_SCHEME "sim:///"
 #define SIM_NAME_MAX 63
-#define SIM_MAX_MEM_MIB (INT64_C(64) * 1024 * 1024)   /* 64 TiB */
+#define SIM_MAX_MEM_MIB (INT64_C(64) * 1024 * 1024) /* 64 TiB */
 #define SIM_MAX_DISK_GIB (INT64_C(1) << 30)
 #define SIM_URI_MAX 1024
-#define SIM_PERIOD_DEFAULT_US INT64_C(100000)   /* the kernel's CFS period */
+#define SIM_PERIOD_DEFAULT_US INT64_C(100000) /* the kernel's CFS period */
 #define NS_PER_S 1000000000.0
 
 /* What define() keeps of a spec: everything but the file fields. */
@@ -36,8 +36,8 @@ struct sim_config {
         bool has_numa_node;
         int numa_node;
         bool hugepages;
-        char *cpuset;              /* NULL: any CPU */
-        int cores;                 /* the most cores its vCPUs can use at once: distinct pinned
+        char *cpuset; /* NULL: any CPU */
+        int cores;    /* the most cores its vCPUs can use at once: distinct pinned
                                     * CPUs, else CPUs of cpuset; 0: no limit */
         struct hv_cpu_tune tune;
 };
@@ -45,39 +45,39 @@ struct sim_config {
 struct sim_domain {
         char uuid[37];
         char *name;
-        enum hv_state state;       /* HV_STATE_RUNNING or HV_STATE_SHUTOFF */
-        struct sim_config def;     /* the definition */
-        struct sim_config live;    /* while running: what it was started with */
-        int64_t *huge_mib;         /* while running with hugepages: taken from each node */
-        double cpu_demand;         /* hv_sim_set_demand()'s, kept across restarts */
+        enum hv_state state;    /* HV_STATE_RUNNING or HV_STATE_SHUTOFF */
+        struct sim_config def;  /* the definition */
+        struct sim_config live; /* while running: what it was started with */
+        int64_t *huge_mib;      /* while running with hugepages: taken from each node */
+        double cpu_demand;      /* hv_sim_set_demand()'s, kept across restarts */
         int64_t mem_demand_mib;
         /* While running, since start: what the load model accrued. */
         int64_t cpu_time_ns;
-        int64_t *vcpu_time_ns;     /* live.max_vcpus each */
+        int64_t *vcpu_time_ns; /* live.max_vcpus each */
         int64_t *vcpu_ready_ns;
 };
 
 struct sim_node {
         int cpu_first, n_cpus;
         int64_t mem_mib, hugepages_mib;
-        int64_t hugepages_used_mib;   /* by running domains */
+        int64_t hugepages_used_mib; /* by running domains */
 };
 
 struct hv_conn {
-        struct hv_conn_base base;   /* first: hv_conn_driver() reads it */
-        pthread_mutex_t lock;       /* guards everything below */
+        struct hv_conn_base base; /* first: hv_conn_driver() reads it */
+        pthread_mutex_t lock;     /* guards everything below */
         char *name, *uri;
         int cpus, n_numa;
         int64_t mem_mib, hugepages_mib, disk_gib;
         struct sim_node *nodes;
-        struct sim_domain **doms;   /* sorted by uuid */
+        struct sim_domain **doms; /* sorted by uuid */
         size_t n_doms, cap_doms;
         /* The load model's clock and the host's counters (hv.h, "the load model"). */
-        bool manual_clock;          /* hv_sim_advance() was called */
-        int64_t now_ns;             /* simulated time since open */
-        int64_t real_ns;            /* CLOCK_MONOTONIC when the clock last followed it */
+        bool manual_clock; /* hv_sim_advance() was called */
+        int64_t now_ns;    /* simulated time since open */
+        int64_t real_ns;   /* CLOCK_MONOTONIC when the clock last followed it */
         int64_t host_busy_ns, host_idle_ns;
-        double load[3];             /* 1, 5 and 15 minute averages of the runnable cores */
+        double load[3]; /* 1, 5 and 15 minute averages of the runnable cores */
 };
 
 static int fail_with(int error, const char *fmt, ...) _printf_(2, 3);
@@ -96,8 +96,8 @@ static bool name_ok(const char *s, size_t n) {
                 return false;
         for (size_t i = 0; i < n; i++) {
                 char ch = s[i];
-                if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                      ch == '.' || ch == '_' || ch == '-'))
+                if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' ||
+                      ch == '_' || ch == '-'))
                         return false;
         }
         return true;
@@ -130,8 +130,7 @@ static int parse_uri(const char *uri, char **ret_name, int64_t v[P_MAX]) {
         const char *p = uri + strlen(SIM_SCHEME);
         size_t n = strcspn(p, "?");
         if (!name_ok(p, n))
-                return fail_with(TIDE_E_INVALID, "simulated host name must be 1 to %d of [A-Za-z0-9._-]",
-                                 SIM_NAME_MAX);
+                return fail_with(TIDE_E_INVALID, "simulated host name must be 1 to %d of [A-Za-z0-9._-]", SIM_NAME_MAX);
         _cleanup_free_ char *name = xstrndup(p, n);
         p += n;
 
@@ -159,11 +158,13 @@ static int parse_uri(const char *uri, char **ret_name, int64_t v[P_MAX]) {
                         return fail_with(TIDE_E_INVALID, "simulator URI parameter '%s' given twice", pair);
                 seen[k] = true;
                 if (parse_int64(eq + 1, params[k].min, params[k].max, &v[k]) < 0)
-                        return fail_with(TIDE_E_INVALID, "simulator URI: %s must be an integer in [%" PRId64 ", %" PRId64 "]",
-                                         pair, params[k].min, params[k].max);
+                        return fail_with(TIDE_E_INVALID,
+                                         "simulator URI: %s must be an integer in [%" PRId64 ", %" PRId64 "]", pair,
+                                         params[k].min, params[k].max);
         }
         if (v[P_CPUS] % v[P_NUMA] != 0)
-                return fail_with(TIDE_E_INVALID, "simulator URI: cpus (%" PRId64 ") must be a multiple of numa (%" PRId64 ")",
+                return fail_with(TIDE_E_INVALID,
+                                 "simulator URI: cpus (%" PRId64 ") must be a multiple of numa (%" PRId64 ")",
                                  v[P_CPUS], v[P_NUMA]);
         if (v[P_MEM] < v[P_NUMA])
                 return fail_with(TIDE_E_INVALID, "simulator URI: less than 1 MiB of memory per NUMA node");
@@ -204,10 +205,14 @@ static int config_cores(const struct sim_config *cfg) {
 
 static void config_from_spec(struct sim_config *cfg, const struct hv_domain_spec *s) {
         struct sim_config from = {
-                .vcpus = s->vcpus, .max_vcpus = s->max_vcpus,
-                .ram_mib = s->ram_mib, .max_ram_mib = s->max_ram_mib,
-                .n_pin_cpus = s->n_pin_cpus, .pin_cpus = (int *) s->pin_cpus,
-                .has_numa_node = s->has_numa_node, .numa_node = s->numa_node,
+                .vcpus = s->vcpus,
+                .max_vcpus = s->max_vcpus,
+                .ram_mib = s->ram_mib,
+                .max_ram_mib = s->max_ram_mib,
+                .n_pin_cpus = s->n_pin_cpus,
+                .pin_cpus = (int *) s->pin_cpus,
+                .has_numa_node = s->has_numa_node,
+                .numa_node = s->numa_node,
                 .hugepages = s->hugepages,
                 .cpuset = (char *) s->cpuset,
                 /* What a domain gets from libvirt until its CPU tuning is set. */
@@ -369,8 +374,8 @@ static int take_hugepages(struct hv_conn *c, const struct sim_config *cfg, int64
         }
         if (need > 0) {
                 free(taken);
-                return fail_with(TIDE_E_BACKEND, "not enough free hugepages for %" PRId64 " MiB%s",
-                                 cfg->max_ram_mib, cfg->has_numa_node ? " on the bound NUMA node" : "");
+                return fail_with(TIDE_E_BACKEND, "not enough free hugepages for %" PRId64 " MiB%s", cfg->max_ram_mib,
+                                 cfg->has_numa_node ? " on the bound NUMA node" : "");
         }
         for (int i = 0; i < c->n_numa; i++)
                 c->nodes[i].hugepages_used_mib += taken[i];
@@ -412,12 +417,12 @@ static int sim_open(const char *uri, const char *state_dir, struct hv_conn **ret
         c->disk_gib = v[P_DISK];
         /* Canonical: every parameter, so the URI alone says what the host is. */
         c->uri = xasprintf(SIM_SCHEME "%s?cpus=%d&numa=%d&mem_mib=%" PRId64 "&hugepages_mib=%" PRId64
-                           "&disk_gib=%" PRId64, name, c->cpus, c->n_numa, c->mem_mib, c->hugepages_mib,
-                           c->disk_gib);
+                                      "&disk_gib=%" PRId64,
+                           name, c->cpus, c->n_numa, c->mem_mib, c->hugepages_mib, c->disk_gib);
         c->name = TAKE_PTR(name);
         c->nodes = xcalloc((size_t) c->n_numa, sizeof *c->nodes);
         int per_node = c->cpus / c->n_numa;
-        int64_t pages = c->hugepages_mib / 2;   /* 2 MiB pages */
+        int64_t pages = c->hugepages_mib / 2; /* 2 MiB pages */
         for (int i = 0; i < c->n_numa; i++) {
                 struct sim_node *n = &c->nodes[i];
                 n->cpu_first = i * per_node;
@@ -487,8 +492,8 @@ static int define_locked(struct hv_conn *c, const struct hv_domain_spec *spec) {
         if (found) {
                 struct sim_domain *d = c->doms[at];
                 if (!streq(d->name, spec->name))
-                        return fail_with(TIDE_E_EXISTS, "UUID %s is already defined as domain '%s'",
-                                         spec->uuid, d->name);
+                        return fail_with(TIDE_E_EXISTS, "UUID %s is already defined as domain '%s'", spec->uuid,
+                                         d->name);
                 config_clear(&d->def);
                 config_from_spec(&d->def, spec);
                 return 0;
@@ -702,7 +707,7 @@ static void fill_stats(const struct hv_conn *c, const struct sim_domain *d, stru
                 s.guest_mem_updated_s = c->now_ns / 1000000000;
                 s.has_rss = true;
                 s.rss_kib = used * 1024;
-                s.has_block = s.has_net = true;   /* simulated guests do no I/O */
+                s.has_block = s.has_net = true; /* simulated guests do no I/O */
         }
         hv_domain_stats_finish(&s);
         *ret = s;
@@ -729,8 +734,9 @@ static int sim_host_stats(struct hv_conn *c, struct hv_host_stats *ret) {
                 const struct sim_domain *d = c->doms[i];
                 if (d->state != HV_STATE_RUNNING)
                         continue;
-                int64_t mib = d->live.hugepages ? d->live.max_ram_mib
-                              : d->mem_demand_mib < d->live.ram_mib ? d->mem_demand_mib : d->live.ram_mib;
+                int64_t mib = d->live.hugepages                     ? d->live.max_ram_mib
+                              : d->mem_demand_mib < d->live.ram_mib ? d->mem_demand_mib
+                                                                    : d->live.ram_mib;
                 used_kib += mib * 1024;
         }
         int64_t total = c->mem_mib * 1024, free_kib = total > used_kib ? total - used_kib : 0;
@@ -804,7 +810,7 @@ out:
 static void tune_apply(struct hv_cpu_tune *dst, const struct hv_cpu_tune *t) {
         dst->shares = t->shares;
         dst->quota_us = t->quota_us;
-        if (t->quota_us > 0)   /* without a quota the period stays as it was, as in libvirt */
+        if (t->quota_us > 0) /* without a quota the period stays as it was, as in libvirt */
                 dst->period_us = t->period_us;
 }
 
@@ -891,10 +897,13 @@ int hv_sim_domain_get(struct hv_conn *c, const char *uuid, struct hv_sim_domain 
                 const struct sim_config *cfg = d->state == HV_STATE_RUNNING ? &d->live : &d->def;
                 *ret = (struct hv_sim_domain) {
                         .state = d->state,
-                        .vcpus = cfg->vcpus, .max_vcpus = cfg->max_vcpus,
-                        .ram_mib = cfg->ram_mib, .max_ram_mib = cfg->max_ram_mib,
+                        .vcpus = cfg->vcpus,
+                        .max_vcpus = cfg->max_vcpus,
+                        .ram_mib = cfg->ram_mib,
+                        .max_ram_mib = cfg->max_ram_mib,
                         .n_pin_cpus = cfg->n_pin_cpus,
-                        .has_numa_node = cfg->has_numa_node, .numa_node = cfg->numa_node,
+                        .has_numa_node = cfg->has_numa_node,
+                        .numa_node = cfg->numa_node,
                         .hugepages = cfg->hugepages,
                         .tune = cfg->tune,
                         .cpu_demand = d->cpu_demand,

@@ -85,13 +85,24 @@ struct field {
         bool *(*flag)(struct hv_domain_stats *s);
 };
 
-static bool *flag_cpu(struct hv_domain_stats *s) { return &s->has_cpu; }
-static bool *flag_split(struct hv_domain_stats *s) { return &s->has_cpu_split; }
-static bool *flag_balloon(struct hv_domain_stats *s) { return &s->has_balloon; }
-static bool *flag_guest(struct hv_domain_stats *s) { return &s->has_guest_mem; }
-static bool *flag_rss(struct hv_domain_stats *s) { return &s->has_rss; }
+static bool *flag_cpu(struct hv_domain_stats *s) {
+        return &s->has_cpu;
+}
+static bool *flag_split(struct hv_domain_stats *s) {
+        return &s->has_cpu_split;
+}
+static bool *flag_balloon(struct hv_domain_stats *s) {
+        return &s->has_balloon;
+}
+static bool *flag_guest(struct hv_domain_stats *s) {
+        return &s->has_guest_mem;
+}
+static bool *flag_rss(struct hv_domain_stats *s) {
+        return &s->has_rss;
+}
 
-#define F(n, member, fl) { n, offsetof(struct hv_domain_stats, member), fl }
+#define F(n, member, fl) \
+        { n, offsetof(struct hv_domain_stats, member), fl }
 
 /* The plain int64 figures: name, field, the group it marks present. */
 static const struct field fields[] = {
@@ -120,24 +131,28 @@ struct dev_field {
         size_t offset;
 };
 
-#define D(r, member) { r, offsetof(struct hv_domain_stats, member) }
+#define D(r, member) \
+        { r, offsetof(struct hv_domain_stats, member) }
 
 static const struct dev_field block_fields[] = {
-        D("rd.bytes", block_rd_bytes), D("wr.bytes", block_wr_bytes),
-        D("rd.reqs", block_rd_reqs), D("wr.reqs", block_wr_reqs),
+        D("rd.bytes", block_rd_bytes),
+        D("wr.bytes", block_wr_bytes),
+        D("rd.reqs", block_rd_reqs),
+        D("wr.reqs", block_wr_reqs),
 };
 
 static const struct dev_field net_fields[] = {
-        D("rx.bytes", net_rx_bytes), D("tx.bytes", net_tx_bytes),
-        D("rx.pkts", net_rx_packets), D("tx.pkts", net_tx_packets),
+        D("rx.bytes", net_rx_bytes),
+        D("tx.bytes", net_tx_bytes),
+        D("rx.pkts", net_rx_packets),
+        D("tx.pkts", net_tx_packets),
 };
 
 static int64_t *member(struct hv_domain_stats *s, size_t offset) {
         return (int64_t *) ((char *) s + offset);
 }
 
-static bool add_dev(struct hv_domain_stats *s, const struct dev_field *f, size_t n, const char *rest,
-                    int64_t v) {
+static bool add_dev(struct hv_domain_stats *s, const struct dev_field *f, size_t n, const char *rest, int64_t v) {
         for (size_t i = 0; i < n; i++)
                 if (streq(rest, f[i].rest)) {
                         add_sat(member(s, f[i].offset), v);
@@ -206,8 +221,7 @@ void hv_domain_stats_add(struct hv_domain_stats *s, const char *name, uint64_t v
                         s->has_block = true;
                 return;
         }
-        if (indexed(name, "net.", INT32_MAX, &rest) >= 0 &&
-            add_dev(s, net_fields, ELEMENTSOF(net_fields), rest, v))
+        if (indexed(name, "net.", INT32_MAX, &rest) >= 0 && add_dev(s, net_fields, ELEMENTSOF(net_fields), rest, v))
                 s->has_net = true;
 }
 
@@ -234,7 +248,8 @@ int hv_parse_loadavg(const char *text, double ret[3]) {
                 errno = 0;
                 v[i] = strtod(p, &end);
                 /* NaN and infinities fail the range test. */
-                if (end == p || errno != 0 || !(v[i] >= 0 && v[i] < 1e9) || (*end != ' ' && *end != '\n' && *end != '\0'))
+                if (end == p || errno != 0 || !(v[i] >= 0 && v[i] < 1e9) ||
+                    (*end != ' ' && *end != '\n' && *end != '\0'))
                         return TIDE_E_INVALID;
                 p = end;
         }
@@ -246,7 +261,7 @@ int hv_parse_meminfo(const char *text, const char *key, int64_t *ret_kib) {
         if (!text || !key || !*key)
                 return TIDE_E_INVALID;
         size_t klen = strlen(key);
-        for (const char *line = text; *line; ) {
+        for (const char *line = text; *line;) {
                 size_t len = strcspn(line, "\n");
                 if (len > klen && strncmp(line, key, klen) == 0 && line[klen] == ':') {
                         _cleanup_free_ char *val = xstrndup(line + klen + 1, len - klen - 1);

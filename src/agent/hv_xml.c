@@ -20,20 +20,15 @@
 #include "common/errors.h"
 #include "common/util.h"
 
-#define HV_NAME_MAX 200          /* bytes; libvirt has no hard limit, paths built from it do */
+#define HV_NAME_MAX 200 /* bytes; libvirt has no hard limit, paths built from it do */
 #define HV_PATH_MAX 4095
-#define HV_CMDLINE_MAX 2047      /* x86 COMMAND_LINE_SIZE is 2048 with the NUL */
+#define HV_CMDLINE_MAX 2047 /* x86 COMMAND_LINE_SIZE is 2048 with the NUL */
 #define HV_BALLOON_PERIOD_MAX 3600
 
 static const char *const state_names[HV_STATE_MAX] = {
-        [HV_STATE_NOSTATE] = "nostate",
-        [HV_STATE_RUNNING] = "running",
-        [HV_STATE_BLOCKED] = "blocked",
-        [HV_STATE_PAUSED] = "paused",
-        [HV_STATE_SHUTDOWN] = "shutdown",
-        [HV_STATE_SHUTOFF] = "shutoff",
-        [HV_STATE_CRASHED] = "crashed",
-        [HV_STATE_PMSUSPENDED] = "pmsuspended",
+        [HV_STATE_NOSTATE] = "nostate", [HV_STATE_RUNNING] = "running",         [HV_STATE_BLOCKED] = "blocked",
+        [HV_STATE_PAUSED] = "paused",   [HV_STATE_SHUTDOWN] = "shutdown",       [HV_STATE_SHUTOFF] = "shutoff",
+        [HV_STATE_CRASHED] = "crashed", [HV_STATE_PMSUSPENDED] = "pmsuspended",
 };
 
 /* hv_last_error()'s text, per thread, whichever driver failed. */
@@ -237,7 +232,7 @@ struct xw {
 
 static void check(struct xw *x, int rc) {
         if (rc < 0 && x->r >= 0)
-                x->r = -ENOMEM;   /* the writer fails only on allocation or encoding errors */
+                x->r = -ENOMEM; /* the writer fails only on allocation or encoding errors */
 }
 
 static void start(struct xw *x, const char *name) {
@@ -267,8 +262,7 @@ static void text(struct xw *x, const char *s) {
 }
 
 /* <name attr=value>text</name>, attribute optional. */
-static void element(struct xw *x, const char *name, const char *aname, const char *avalue,
-                    const char *content) {
+static void element(struct xw *x, const char *name, const char *aname, const char *avalue, const char *content) {
         start(x, name);
         if (aname)
                 attr(x, aname, avalue);
@@ -380,14 +374,13 @@ static void write_os(struct xw *x, const struct hv_domain_spec *s) {
         end(x);
 }
 
-static void write_disk(struct xw *x, const char *path, const char *format, const char *dev,
-                       bool readonly) {
+static void write_disk(struct xw *x, const char *path, const char *format, const char *dev, bool readonly) {
         start(x, "disk");
         attr(x, "type", "file");
         attr(x, "device", "disk");
         start(x, "driver");
         attr(x, "name", "qemu");
-        attr(x, "type", format);   /* explicit: never let anything probe a guest-written header */
+        attr(x, "type", format); /* explicit: never let anything probe a guest-written header */
         if (!readonly) {
                 /* writeback honours the guest's flushes and works on every filesystem;
                  * cache='none' needs O_DIRECT, which tmpfs (where test state dirs often
@@ -413,7 +406,7 @@ static void write_serial(struct xw *x, const char *kind, const char *path) {
         attr(x, "type", "file");
         start(x, "source");
         attr(x, "path", path);
-        attr(x, "append", "on");   /* a reboot or restart keeps the earlier output */
+        attr(x, "append", "on"); /* a reboot or restart keeps the earlier output */
         end(x);
         start(x, "target");
         if (streq(kind, "console"))
@@ -485,13 +478,13 @@ int hv_domain_xml(const struct hv_domain_spec *spec, const char *domain_type, ch
                 check(&x, xmlTextWriterStartElementNS(x.w, BAD_CAST "tide", BAD_CAST "instance",
                                                       BAD_CAST HV_XMLNS_INSTANCE));
         if (x.r >= 0)
-                check(&x, xmlTextWriterWriteElementNS(x.w, BAD_CAST "tide", BAD_CAST "uuid", NULL,
-                                                      BAD_CAST spec->uuid));
+                check(&x,
+                      xmlTextWriterWriteElementNS(x.w, BAD_CAST "tide", BAD_CAST "uuid", NULL, BAD_CAST spec->uuid));
         /* Whether the vCPUs float: once set_cpuset() has pinned every vCPU of a floating
          * domain to the pool, the <cputune> of both kinds looks alike. */
         if (x.r >= 0)
                 check(&x, xmlTextWriterWriteElementNS(x.w, BAD_CAST "tide", BAD_CAST "vcpus", NULL,
-                                                      BAD_CAST (spec->n_pin_cpus > 0 ? "pinned" : "floating")));
+                                                      BAD_CAST(spec->n_pin_cpus > 0 ? "pinned" : "floating")));
         end(&x);
         end(&x);
 
@@ -508,7 +501,7 @@ int hv_domain_xml(const struct hv_domain_spec *spec, const char *domain_type, ch
         start(&x, "vcpu");
         attr(&x, "placement", "static");
         if (spec->cpuset)
-                attr(&x, "cpuset", spec->cpuset);   /* the default of every thread not pinned */
+                attr(&x, "cpuset", spec->cpuset); /* the default of every thread not pinned */
         attr(&x, "current", num);
         snprintf(num, sizeof num, "%d", spec->max_vcpus);
         text(&x, num);
@@ -518,7 +511,7 @@ int hv_domain_xml(const struct hv_domain_spec *spec, const char *domain_type, ch
 
         write_os(&x, spec);
         start(&x, "features");
-        empty(&x, "acpi");   /* ACPI: vCPU hot-add and the power button of shutdown() */
+        empty(&x, "acpi"); /* ACPI: vCPU hot-add and the power button of shutdown() */
         empty(&x, "apic");
         end(&x);
         write_cpu(&x, domain_type);
@@ -529,11 +522,11 @@ int hv_domain_xml(const struct hv_domain_spec *spec, const char *domain_type, ch
         element(&x, "on_reboot", NULL, NULL, "restart");
         element(&x, "on_crash", NULL, NULL, "destroy");
         write_devices(&x, spec);
-        end(&x);   /* domain */
+        end(&x); /* domain */
 
         if (x.r >= 0)
                 check(&x, xmlTextWriterEndDocument(x.w));
-        xmlFreeTextWriter(x.w);   /* flushes into buf */
+        xmlFreeTextWriter(x.w); /* flushes into buf */
         if (x.r < 0) {
                 xmlBufferFree(buf);
                 return x.r;

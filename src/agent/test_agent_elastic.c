@@ -43,12 +43,12 @@
 #define POLL_MS 100
 #define RUNNING_TIMEOUT_MS 15000
 #define GROW_TIMEOUT_MS 15000
-#define SETTLE_MS 6000               /* past the add cooldown (5 s): no further addition */
+#define SETTLE_MS 6000 /* past the add cooldown (5 s): no further addition */
 #define SHRINK_TIMEOUT_MS 90000
-#define FLOOR_HOLD_MS 12000          /* longer than min_change_interval_ms */
+#define FLOOR_HOLD_MS 12000 /* longer than min_change_interval_ms */
 #define OFF_HOLD_MS 15000
-#define EVENT_LAG_MS 3000            /* the event follows the driver call that it reports */
-#define TIMING_SLACK_MS 500          /* polling granularity and the driver call's own time */
+#define EVENT_LAG_MS 3000   /* the event follows the driver call that it reports */
+#define TIMING_SLACK_MS 500 /* polling granularity and the driver call's own time */
 #define EVENTS_MAX 10000
 #define CAS_RETRIES 20
 
@@ -124,7 +124,7 @@ static void patch_instance(const char *body_text) {
                 int r = model_obj_update(store, MODEL_INSTANCE, inst, rev, NULL);
                 if (r == TIDE_E_CONFLICT) {
                         json_decref(inst);
-                        continue;   /* the agent wrote it in between: read it again */
+                        continue; /* the agent wrote it in between: read it again */
                 }
                 CHECK_OK(r);
                 CHECK_OK(model_event_emit(store, "info", "instance.policy", inst, tide_json_str(inst, "host", NULL),
@@ -337,7 +337,8 @@ static void phase_off(void) {
                 sleep_ms(POLL_MS);
                 int v = domain_vcpus();
                 if (v != 1)
-                        FAIL("%d vCPUs %lld ms after the load started with elastic off", v, (long long) (mono_ms() - t0));
+                        FAIL("%d vCPUs %lld ms after the load started with elastic off", v,
+                             (long long) (mono_ms() - t0));
         }
         ev = elastic_events();
         if (json_array_size(ev) != n_before) {
@@ -382,13 +383,18 @@ int main(void) {
         CHECK_OK(hv_sim_driver.open(HOST_URI, tmp_dir, &conn));
         struct agent_host_config host = { .name = NULL, .hv = conn };
         struct agent_config cfg = {
-                .store = store, .hosts = &host, .n_hosts = 1, .state_dir = tmp_dir, .metrics = metrics,
+                .store = store,
+                .hosts = &host,
+                .n_hosts = 1,
+                .state_dir = tmp_dir,
+                .metrics = metrics,
                 .placement = &placement,
         };
         CHECK_OK(agent_new(&cfg, &agent));
 
-        sim_test_flavor(store, "{\"name\": \"grow\", \"vcpus\": 1, \"max_vcpus\": 4, \"ram_mib\": 512, \"max_ram_mib\": 1024,"
-                      " \"disk_gib\": 1}");
+        sim_test_flavor(store,
+                        "{\"name\": \"grow\", \"vcpus\": 1, \"max_vcpus\": 4, \"ram_mib\": 512, \"max_ram_mib\": 1024,"
+                        " \"disk_gib\": 1}");
         sim_test_image(store, tmp_dir, "img");
         inst_id = create_instance("{\"name\": \"web\", \"flavor\": \"grow\", \"image\": \"img\"}");
         printf("state %s, instance web %s on %s\n", tmp_dir, inst_id, HOST_URI);

@@ -17,12 +17,18 @@ static const struct hv_driver *const d = &hv_sim_driver;
 #define UUID1 "2f1c4a9e-3b7d-4c8e-9a1f-0123456789ab"
 #define UUID2 "2f1c4a9e-3b7d-4c8e-9a1f-0123456789ac"
 
+/* clang-format off: one line per group of fields or of cases reads better here */
 static struct hv_domain_spec spec(const char *uuid, const char *name) {
         return (struct hv_domain_spec) {
-                .uuid = uuid, .name = name,
-                .vcpus = 2, .max_vcpus = 4, .ram_mib = 512, .max_ram_mib = 1024,
+                .uuid = uuid,
+                .name = name,
+                .vcpus = 2,
+                .max_vcpus = 4,
+                .ram_mib = 512,
+                .max_ram_mib = 1024,
         };
 }
+/* clang-format on */
 
 static struct hv_conn *open_ok(const char *uri) {
         struct hv_conn *c = NULL;
@@ -90,6 +96,7 @@ static void test_open_defaults(void **state) {
 
 /* Malformed URIs and out-of-range values fail with TIDE_E_INVALID and a message. */
 static void test_open_bad_uris(void **state) {
+        /* clang-format off */
         static const char *const bad[] = {
                 "sim://h1", "qemu:///system", "sim:///", "sim:///?cpus=4", "sim:///a/b", "sim:///a b",
                 "sim:///h1?cpus=0", "sim:///h1?cpus=1025", "sim:///h1?cpus=-4", "sim:///h1?cpus=4x",
@@ -100,6 +107,7 @@ static void test_open_bad_uris(void **state) {
                 "sim:///h1?cpus=99999999999999999999",
                 "sim:///0123456789012345678901234567890123456789012345678901234567890123",
         };
+        /* clang-format on */
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 struct hv_conn *c = (struct hv_conn *) 0x1;
                 int r = d->open(bad[i], "/tmp", &c);
@@ -149,7 +157,7 @@ static void test_lifecycle(void **state) {
         hv_domain_info_clear(&di);
         assert_int_equal(d->reboot(c, UUID1), 0);
         assert_int_equal(d->shutdown(c, UUID1, -1), TIDE_E_INVALID);
-        assert_int_equal(d->shutdown(c, UUID1, 0), 0);   /* the guest obeyed */
+        assert_int_equal(d->shutdown(c, UUID1, 0), 0); /* the guest obeyed */
         assert_int_equal(d->domain_info(c, UUID1, &di), 0);
         assert_int_equal(di.state, HV_STATE_SHUTOFF);
         hv_domain_info_clear(&di);
@@ -157,7 +165,7 @@ static void test_lifecycle(void **state) {
         assert_int_equal(d->destroy(c, UUID1), 0);
         assert_int_equal(d->destroy(c, UUID1), 0);
         assert_int_equal(d->start(c, UUID1), 0);
-        assert_int_equal(d->undefine(c, UUID1), 0);       /* running: powered off first */
+        assert_int_equal(d->undefine(c, UUID1), 0); /* running: powered off first */
         assert_int_equal(d->undefine(c, UUID1), 0);
         assert_int_equal(d->domain_info(c, UUID1, &di), TIDE_E_NOT_FOUND);
         assert_int_equal(d->start(c, NULL), TIDE_E_INVALID);
@@ -186,7 +194,7 @@ static void test_redefine_applies_at_next_start(void **state) {
         assert_false(sd.has_numa_node);
 
         assert_int_equal(d->destroy(c, UUID1), 0);
-        assert_int_equal(hv_sim_domain_get(c, UUID1, &sd), 0);   /* off: the definition */
+        assert_int_equal(hv_sim_domain_get(c, UUID1, &sd), 0); /* off: the definition */
         assert_int_equal(sd.state, HV_STATE_SHUTOFF);
         assert_int_equal(sd.n_pin_cpus, 2);
         assert_int_equal(d->start(c, UUID1), 0);
@@ -227,10 +235,10 @@ static void test_define_invalid_and_clashes(void **state) {
         s.name = "a";
         assert_int_equal(d->define(c, &s), TIDE_E_INVALID);
         s = spec(UUID1, "tide-a");
-        s.numa_node = 1;   /* without has_numa_node */
+        s.numa_node = 1; /* without has_numa_node */
         assert_int_equal(d->define(c, &s), TIDE_E_INVALID);
         s = spec(UUID1, "tide-a");
-        s.disk_path = "relative";   /* ignored by a virtual driver */
+        s.disk_path = "relative"; /* ignored by a virtual driver */
         assert_int_equal(d->define(c, &s), 0);
 
         struct hv_domain_spec other = spec(UUID2, "tide-a");
@@ -251,7 +259,7 @@ static void test_start_checks_host(void **state) {
         struct hv_domain_spec s = spec(UUID1, "tide-a");
         s.pin_cpus = pins;
         s.n_pin_cpus = 4;
-        assert_int_equal(d->define(c, &s), 0);   /* define does not look at the host */
+        assert_int_equal(d->define(c, &s), 0); /* define does not look at the host */
         assert_int_equal(d->start(c, UUID1), TIDE_E_BACKEND);
         assert_non_null(strstr(hv_last_error(), "CPU 8"));
 
@@ -274,10 +282,10 @@ static void test_start_checks_host(void **state) {
         s2.ram_mib = s2.max_ram_mib = 16;
         assert_int_equal(d->define(c, &s2), 0);
         assert_int_equal(d->start(c, UUID2), TIDE_E_BACKEND);
-        assert_int_equal(d->destroy(c, UUID1), 0);     /* gives them back */
+        assert_int_equal(d->destroy(c, UUID1), 0); /* gives them back */
         assert_int_equal(d->start(c, UUID2), 0);
         assert_int_equal(d->start(c, UUID1), TIDE_E_BACKEND);
-        assert_int_equal(d->undefine(c, UUID2), 0);    /* so does undefine */
+        assert_int_equal(d->undefine(c, UUID2), 0); /* so does undefine */
         assert_int_equal(d->start(c, UUID1), 0);
 
         /* An unbound domain takes from the nodes in order: node 0's 1 GiB and 512 MiB more. */
@@ -287,7 +295,7 @@ static void test_start_checks_host(void **state) {
         s2.ram_mib = s2.max_ram_mib = 1536;
         assert_int_equal(d->define(c, &s2), 0);
         assert_int_equal(d->start(c, UUID2), 0);
-        assert_int_equal(d->start(c, UUID1), TIDE_E_BACKEND);   /* node 1 has 512 MiB left */
+        assert_int_equal(d->start(c, UUID1), TIDE_E_BACKEND); /* node 1 has 512 MiB left */
         assert_int_equal(d->shutdown(c, UUID2, 0), 0);
         assert_int_equal(d->start(c, UUID1), 0);
         d->close(c);
@@ -310,15 +318,15 @@ static void test_set_cpuset(void **state) {
         free(list);
         assert_string_equal(cpuset_of(c, UUID1, &sd), "0-3");
 
-        assert_int_equal(d->set_cpuset(c, UUID1, "4-7"), 0);   /* off: the definition */
+        assert_int_equal(d->set_cpuset(c, UUID1, "4-7"), 0); /* off: the definition */
         assert_string_equal(cpuset_of(c, UUID1, &sd), "4-7");
         assert_int_equal(d->start(c, UUID1), 0);
         assert_string_equal(cpuset_of(c, UUID1, &sd), "4-7");
-        assert_int_equal(d->set_cpuset(c, UUID1, "2,5-6"), 0);   /* running: moved at once */
+        assert_int_equal(d->set_cpuset(c, UUID1, "2,5-6"), 0); /* running: moved at once */
         assert_string_equal(cpuset_of(c, UUID1, &sd), "2,5-6");
         assert_int_equal(d->set_cpuset(c, UUID1, "2,5-6"), 0);
         assert_string_equal(cpuset_of(c, UUID1, &sd), "2,5-6");
-        assert_int_equal(d->destroy(c, UUID1), 0);               /* and kept in the definition */
+        assert_int_equal(d->destroy(c, UUID1), 0); /* and kept in the definition */
         assert_string_equal(cpuset_of(c, UUID1, &sd), "2,5-6");
 
         /* A redefinition replaces it, and applies at the next start as the rest does. */
@@ -363,7 +371,7 @@ static void test_set_cpuset_errors(void **state) {
         assert_int_equal(d->set_cpuset(c, UUID1, "1-"), TIDE_E_INVALID);
         assert_int_equal(d->set_cpuset(c, UUID1, "1024"), TIDE_E_INVALID);
         assert_int_equal(d->set_cpuset(c, NULL, "0"), TIDE_E_INVALID);
-        assert_int_equal(d->set_cpuset(c, UUID1, "0,8"), TIDE_E_BACKEND);   /* off too */
+        assert_int_equal(d->set_cpuset(c, UUID1, "0,8"), TIDE_E_BACKEND); /* off too */
         assert_non_null(strstr(hv_last_error(), "CPU 8"));
         assert_string_equal(cpuset_of(c, UUID1, &sd), "1");
         assert_int_equal(d->start(c, UUID1), 0);
@@ -422,7 +430,7 @@ static void test_list(void **state) {
         hv_domain_info_array_free(l, n);
         for (int i = 0; i < N; i++)
                 free(ids[i]);
-        d->close(c);   /* forgets the domains; nothing leaks */
+        d->close(c); /* forgets the domains; nothing leaks */
 }
 
 /* Connections are separate hosts, even with the same name. */
@@ -530,7 +538,7 @@ static struct hv_domain_stats stats_of(struct hv_conn *c, const char *uuid) {
         for (size_t i = 0; i < n; i++)
                 if (streq(all[i].uuid, uuid)) {
                         found = all[i];
-                        all[i] = (struct hv_domain_stats) {};   /* handed out */
+                        all[i] = (struct hv_domain_stats) {}; /* handed out */
                         seen = true;
                 }
         hv_domain_stats_array_free(all, n);
@@ -673,9 +681,9 @@ static void test_model_contention_by_shares(void **state) {
         assert_int_equal(hv_sim_set_demand(c, UUID2, 4, 0), 0);
         assert_int_equal(hv_sim_advance(c, 3 * S_NS), 0);
         struct hv_domain_stats a = stats_of(c, UUID1), b = stats_of(c, UUID2);
-        assert_int_equal(a.cpu_time_ns, 6 * S_NS);    /* 2 of 3 CPUs */
-        assert_int_equal(a.ready_ns, 6 * S_NS);       /* wanted 4 */
-        assert_int_equal(b.cpu_time_ns, 3 * S_NS);    /* 1 of 3 */
+        assert_int_equal(a.cpu_time_ns, 6 * S_NS); /* 2 of 3 CPUs */
+        assert_int_equal(a.ready_ns, 6 * S_NS);    /* wanted 4 */
+        assert_int_equal(b.cpu_time_ns, 3 * S_NS); /* 1 of 3 */
         assert_int_equal(b.ready_ns, 9 * S_NS);
         hv_domain_stats_clear(&a);
         hv_domain_stats_clear(&b);
@@ -720,7 +728,7 @@ static void test_model_cpuset_limits(void **state) {
         assert_int_equal(hv_sim_set_demand(c, UUID2, 4, 0), 0);
         assert_int_equal(hv_sim_advance(c, S_NS), 0);
         st = stats_of(c, UUID2);
-        assert_int_equal(st.cpu_time_ns, 2 * S_NS);   /* two distinct CPUs */
+        assert_int_equal(st.cpu_time_ns, 2 * S_NS); /* two distinct CPUs */
         hv_domain_stats_clear(&st);
         d->close(c);
 }
@@ -744,7 +752,7 @@ static void test_model_memory(void **state) {
         assert_int_equal(h.mem_available_kib, (4096 - 200) * 1024);
 
         assert_int_equal(d->set_memory(c, UUID1, 256), 0);
-        assert_int_equal(hv_sim_set_demand(c, UUID1, 0, 300), 0);   /* more than it has */
+        assert_int_equal(hv_sim_set_demand(c, UUID1, 0, 300), 0); /* more than it has */
         st = stats_of(c, UUID1);
         assert_int_equal(st.balloon_current_kib, 256 * 1024);
         assert_int_equal(st.available_kib, 256 * 1024);
@@ -763,7 +771,7 @@ static void test_model_load_average(void **state) {
         struct hv_conn *c = host_with_domain("sim:///h1?cpus=8");
         assert_int_equal(hv_sim_set_demand(c, UUID1, 2, 0), 0);
         assert_int_equal(hv_sim_advance(c, 30 * S_NS), 0);
-        assert_int_equal(hv_sim_advance(c, 30 * S_NS), 0);   /* in steps or at once: the same */
+        assert_int_equal(hv_sim_advance(c, 30 * S_NS), 0); /* in steps or at once: the same */
         struct hv_host_stats h = {};
         assert_int_equal(d->host_stats(c, &h), 0);
         assert_float_equal(h.load1, 2 * (1 - exp(-1.0)), 1e-9);
@@ -778,7 +786,7 @@ static void test_model_restart(void **state) {
         assert_int_equal(hv_sim_set_demand(c, UUID1, 1, 64), 0);
         assert_int_equal(hv_sim_advance(c, S_NS), 0);
         assert_int_equal(d->destroy(c, UUID1), 0);
-        assert_int_equal(hv_sim_advance(c, S_NS), 0);   /* off: nothing accrues */
+        assert_int_equal(hv_sim_advance(c, S_NS), 0); /* off: nothing accrues */
         assert_int_equal(d->start(c, UUID1), 0);
         struct hv_domain_stats st = stats_of(c, UUID1);
         assert_int_equal(st.cpu_time_ns, 0);
@@ -807,7 +815,7 @@ static void test_model_real_time(void **state) {
         struct hv_domain_stats st = stats_of(c, UUID1);
         assert_true(st.sample_ns - t0 >= 50 * 1000 * 1000);
         assert_true(st.cpu_time_ns >= 50 * 1000 * 1000);
-        assert_true(st.cpu_time_ns <= st.sample_ns);   /* one core at most */
+        assert_true(st.cpu_time_ns <= st.sample_ns); /* one core at most */
         hv_domain_stats_clear(&st);
 
         assert_int_equal(hv_sim_advance(c, 0), 0);
@@ -828,11 +836,11 @@ static void test_set_vcpus(void **state) {
         assert_int_equal(d->set_vcpus(c, UUID1, 4), 0);
         assert_int_equal(hv_sim_advance(c, S_NS), 0);
         assert_int_equal(d->set_vcpus(c, UUID1, 1), 0);
-        assert_int_equal(d->set_vcpus(c, UUID1, 1), 0);   /* idempotent */
+        assert_int_equal(d->set_vcpus(c, UUID1, 1), 0); /* idempotent */
         struct hv_domain_stats st = stats_of(c, UUID1);
         assert_int_equal(st.vcpus_current, 1);
-        assert_int_equal(st.cpu_time_ns, 4 * S_NS);       /* the domain's total keeps it */
-        assert_int_equal(st.vcpu_time_ns, S_NS);          /* the vCPUs left only their own */
+        assert_int_equal(st.cpu_time_ns, 4 * S_NS); /* the domain's total keeps it */
+        assert_int_equal(st.vcpu_time_ns, S_NS);    /* the vCPUs left only their own */
         assert_false(st.vcpu[1].online);
         assert_int_equal(st.vcpu[1].time_ns, 0);
         hv_domain_stats_clear(&st);
@@ -848,7 +856,7 @@ static void test_set_vcpus(void **state) {
         assert_int_equal(d->destroy(c, UUID1), 0);
         assert_int_equal(hv_sim_domain_get(c, UUID1, &sd), 0);
         assert_int_equal(sd.vcpus, 1);
-        assert_int_equal(d->set_vcpus(c, UUID1, 3), 0);   /* off: the definition */
+        assert_int_equal(d->set_vcpus(c, UUID1, 3), 0); /* off: the definition */
         assert_int_equal(d->start(c, UUID1), 0);
         assert_int_equal(hv_sim_domain_get(c, UUID1, &sd), 0);
         assert_int_equal(sd.vcpus, 3);

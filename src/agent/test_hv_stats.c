@@ -20,22 +20,51 @@ struct figure {
  * vCPU of two online, guest memory statistics every second), with a second disk and a NIC
  * added. */
 static const struct figure tcg_guest[] = {
-        { "state.state", 1 }, { "state.reason", 1 },
-        { "cpu.time", 5104145000 }, { "cpu.user", 4494387000 }, { "cpu.system", 609757000 },
-        { "cpu.cache.monitor.count", 0 }, { "cpu.haltpoll.success.time", 0 },
-        { "balloon.current", 196608 }, { "balloon.maximum", 262144 },
-        { "balloon.swap_in", 0 }, { "balloon.swap_out", 0 }, { "balloon.major_fault", 18 },
-        { "balloon.minor_fault", 15448 }, { "balloon.unused", 128612 }, { "balloon.available", 157804 },
-        { "balloon.usable", 133524 }, { "balloon.last-update", 1795319049 }, { "balloon.disk_caches", 2136 },
-        { "balloon.hugetlb_pgalloc", 0 }, { "balloon.hugetlb_pgfail", 0 }, { "balloon.rss", 216420 },
-        { "vcpu.current", 1 }, { "vcpu.maximum", 2 },
-        { "vcpu.0.state", 1 }, { "vcpu.0.time", 4700000000 }, { "vcpu.0.wait", 0 }, { "vcpu.0.delay", 33014836 },
-        { "net.count", 1 }, { "net.0.rx.bytes", 1000 }, { "net.0.rx.pkts", 10 }, { "net.0.rx.errs", 3 },
-        { "net.0.tx.bytes", 2000 }, { "net.0.tx.pkts", 20 },
-        { "block.count", 2 }, { "block.0.backingIndex", 1 },
-        { "block.0.rd.reqs", 58 }, { "block.0.rd.bytes", 2129408 }, { "block.0.rd.times", 18725027 },
-        { "block.0.wr.reqs", 55 }, { "block.0.wr.bytes", 23752704 }, { "block.0.capacity", 386924544 },
-        { "block.1.rd.reqs", 2 }, { "block.1.rd.bytes", 4096 }, { "block.1.wr.reqs", 0 }, { "block.1.wr.bytes", 0 },
+        { "state.state", 1 },
+        { "state.reason", 1 },
+        { "cpu.time", 5104145000 },
+        { "cpu.user", 4494387000 },
+        { "cpu.system", 609757000 },
+        { "cpu.cache.monitor.count", 0 },
+        { "cpu.haltpoll.success.time", 0 },
+        { "balloon.current", 196608 },
+        { "balloon.maximum", 262144 },
+        { "balloon.swap_in", 0 },
+        { "balloon.swap_out", 0 },
+        { "balloon.major_fault", 18 },
+        { "balloon.minor_fault", 15448 },
+        { "balloon.unused", 128612 },
+        { "balloon.available", 157804 },
+        { "balloon.usable", 133524 },
+        { "balloon.last-update", 1795319049 },
+        { "balloon.disk_caches", 2136 },
+        { "balloon.hugetlb_pgalloc", 0 },
+        { "balloon.hugetlb_pgfail", 0 },
+        { "balloon.rss", 216420 },
+        { "vcpu.current", 1 },
+        { "vcpu.maximum", 2 },
+        { "vcpu.0.state", 1 },
+        { "vcpu.0.time", 4700000000 },
+        { "vcpu.0.wait", 0 },
+        { "vcpu.0.delay", 33014836 },
+        { "net.count", 1 },
+        { "net.0.rx.bytes", 1000 },
+        { "net.0.rx.pkts", 10 },
+        { "net.0.rx.errs", 3 },
+        { "net.0.tx.bytes", 2000 },
+        { "net.0.tx.pkts", 20 },
+        { "block.count", 2 },
+        { "block.0.backingIndex", 1 },
+        { "block.0.rd.reqs", 58 },
+        { "block.0.rd.bytes", 2129408 },
+        { "block.0.rd.times", 18725027 },
+        { "block.0.wr.reqs", 55 },
+        { "block.0.wr.bytes", 23752704 },
+        { "block.0.capacity", 386924544 },
+        { "block.1.rd.reqs", 2 },
+        { "block.1.rd.bytes", 4096 },
+        { "block.1.wr.reqs", 0 },
+        { "block.1.wr.bytes", 0 },
         { "dirtyrate.calc_status", 0 },
 };
 
@@ -56,7 +85,7 @@ static void test_add_libvirt_record(void **state) {
         assert_int_equal(s.cpu_system_ns, 609757000);
         assert_int_equal(s.vcpus_current, 1);
         assert_int_equal(s.vcpus_max, 2);
-        assert_int_equal(s.n_vcpu, 2);   /* the offline vCPU 1 too */
+        assert_int_equal(s.n_vcpu, 2); /* the offline vCPU 1 too */
         assert_true(s.vcpu[0].online);
         assert_int_equal(s.vcpu[0].time_ns, 4700000000);
         assert_int_equal(s.vcpu[0].wait_ns, 0);
@@ -65,7 +94,7 @@ static void test_add_libvirt_record(void **state) {
         assert_int_equal(s.vcpu[1].time_ns, 0);
         assert_true(s.has_vcpu_wait && s.has_vcpu_delay);
         assert_int_equal(s.vcpu_time_ns, 4700000000);
-        assert_int_equal(s.ready_ns, 33014836);   /* delay, not the empty wait */
+        assert_int_equal(s.ready_ns, 33014836); /* delay, not the empty wait */
         assert_true(s.has_balloon);
         assert_int_equal(s.balloon_current_kib, 196608);
         assert_int_equal(s.balloon_maximum_kib, 262144);
@@ -98,7 +127,7 @@ static void test_add_libvirt_record(void **state) {
 /* A domain that is off: its state, vCPU counts and balloon; no other group. */
 static void test_add_domain_off(void **state) {
         static const struct figure off[] = {
-                { "state.state", 5 }, { "state.reason", 2 }, { "balloon.current", 131072 },
+                { "state.state", 5 },          { "state.reason", 2 }, { "balloon.current", 131072 },
                 { "balloon.maximum", 262144 }, { "vcpu.current", 1 }, { "vcpu.maximum", 4 },
         };
         struct hv_domain_stats s = {};
@@ -131,15 +160,14 @@ static void test_add_device_counts(void **state) {
 /* Without vcpu.N.delay (an older libvirt), ready time is the schedstats wait. */
 static void test_ready_falls_back_to_wait(void **state) {
         static const struct figure f[] = {
-                { "vcpu.current", 2 }, { "vcpu.maximum", 2 },
-                { "vcpu.0.state", 1 }, { "vcpu.0.time", 10 }, { "vcpu.0.wait", 7 },
-                { "vcpu.1.state", 2 }, { "vcpu.1.time", 20 }, { "vcpu.1.wait", 8 },
+                { "vcpu.current", 2 }, { "vcpu.maximum", 2 }, { "vcpu.0.state", 1 }, { "vcpu.0.time", 10 },
+                { "vcpu.0.wait", 7 },  { "vcpu.1.state", 2 }, { "vcpu.1.time", 20 }, { "vcpu.1.wait", 8 },
         };
         struct hv_domain_stats s = {};
         add_all(&s, f, ELEMENTSOF(f));
         assert_true(s.has_vcpu_wait);
         assert_false(s.has_vcpu_delay);
-        assert_true(s.vcpu[1].online);   /* blocked (idle in the guest) is online */
+        assert_true(s.vcpu[1].online); /* blocked (idle in the guest) is online */
         assert_int_equal(s.vcpu_time_ns, 30);
         assert_int_equal(s.ready_ns, 15);
         hv_domain_stats_clear(&s);
@@ -148,10 +176,10 @@ static void test_ready_falls_back_to_wait(void **state) {
 /* Names tide does not know, malformed numbers and out-of-range values change nothing. */
 static void test_add_ignores_the_unknown(void **state) {
         static const struct figure f[] = {
-                { "vcpu.01.time", 5 }, { "vcpu.255.time", 5 }, { "vcpu.x.time", 5 }, { "vcpu..time", 5 },
-                { "vcpu.0", 5 }, { "vcpu.0.halted", 1 }, { "block.1rd.bytes", 5 }, { "block.0.rd", 5 },
-                { "net.-1.rx.bytes", 5 }, { "cpu.timex", 5 }, { "balloon", 5 }, { "", 5 },
-                { "state.state", 8 }, { "perf.cmt", 5 }, { "iothread.count", 1 },
+                { "vcpu.01.time", 5 },    { "vcpu.255.time", 5 }, { "vcpu.x.time", 5 },     { "vcpu..time", 5 },
+                { "vcpu.0", 5 },          { "vcpu.0.halted", 1 }, { "block.1rd.bytes", 5 }, { "block.0.rd", 5 },
+                { "net.-1.rx.bytes", 5 }, { "cpu.timex", 5 },     { "balloon", 5 },         { "", 5 },
+                { "state.state", 8 },     { "perf.cmt", 5 },      { "iothread.count", 1 },
         };
         struct hv_domain_stats s = {};
         for (size_t i = 0; i < ELEMENTSOF(f); i++)
@@ -185,12 +213,13 @@ static void test_parse_loadavg(void **state) {
         assert_true(l[0] == 0.62 && l[1] == 0.55 && l[2] == 0.69);
         assert_int_equal(hv_parse_loadavg("12.00 3 0\n", l), 0);
         assert_true(l[0] == 12 && l[1] == 3 && l[2] == 0);
-        static const char *const bad[] = { "", "0.1 0.2", "0.1 0.2 x", "-1 0 0 1/1 1", "nan 0 0 1/1 1",
-                                           "inf 0 0 1/1 1", "0.1,0.2,0.3" };
+        static const char *const bad[] = {
+                "", "0.1 0.2", "0.1 0.2 x", "-1 0 0 1/1 1", "nan 0 0 1/1 1", "inf 0 0 1/1 1", "0.1,0.2,0.3"
+        };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 l[0] = 42;
                 assert_int_equal(hv_parse_loadavg(bad[i], l), TIDE_E_INVALID);
-                assert_true(l[0] == 42);   /* untouched */
+                assert_true(l[0] == 42); /* untouched */
         }
         assert_int_equal(hv_parse_loadavg(NULL, l), TIDE_E_INVALID);
 }
@@ -201,7 +230,7 @@ static void test_parse_meminfo(void **state) {
                                    "MemAvailable:   23778000 kB\n"
                                    "HugePages_Total:       0\n"
                                    "Odd:            12 MB\n"
-                                   "Cached:           436232 kB";   /* no final newline */
+                                   "Cached:           436232 kB"; /* no final newline */
         int64_t v = -1;
         assert_int_equal(hv_parse_meminfo(text, "MemAvailable", &v), 0);
         assert_int_equal(v, 23778000);
@@ -210,7 +239,7 @@ static void test_parse_meminfo(void **state) {
         assert_int_equal(hv_parse_meminfo(text, "Cached", &v), 0);
         assert_int_equal(v, 436232);
         v = -1;
-        assert_int_equal(hv_parse_meminfo(text, "Mem", &v), TIDE_E_NOT_FOUND);   /* a prefix is not a key */
+        assert_int_equal(hv_parse_meminfo(text, "Mem", &v), TIDE_E_NOT_FOUND); /* a prefix is not a key */
         assert_int_equal(hv_parse_meminfo(text, "SwapTotal", &v), TIDE_E_NOT_FOUND);
         assert_int_equal(hv_parse_meminfo(text, "HugePages_Total", &v), TIDE_E_INVALID);
         assert_int_equal(hv_parse_meminfo(text, "Odd", &v), TIDE_E_INVALID);
@@ -224,11 +253,17 @@ static void test_parse_meminfo(void **state) {
 static void test_cpu_tune_validate(void **state) {
         assert_int_equal(hv_cpu_tune_validate(&(struct hv_cpu_tune) { .shares = 1024 }), 0);
         assert_int_equal(hv_cpu_tune_validate(&(struct hv_cpu_tune) { .shares = 2, .period_us = -5 }), 0);
-        assert_int_equal(hv_cpu_tune_validate(&(struct hv_cpu_tune) { .shares = 10000, .quota_us = 1000, .period_us = 1000 }), 0);
         assert_int_equal(hv_cpu_tune_validate(&(struct hv_cpu_tune) {
-                                 .shares = 100, .quota_us = HV_MAX_CPUS * INT64_C(1000000), .period_us = 1000000 }), 0);
+                                 .shares = 10000, .quota_us = 1000, .period_us = 1000 }),
+                         0);
+        assert_int_equal(hv_cpu_tune_validate(&(struct hv_cpu_tune) {
+                                 .shares = 100, .quota_us = HV_MAX_CPUS * INT64_C(1000000), .period_us = 1000000 }),
+                         0);
         static const struct hv_cpu_tune bad[] = {
-                { .shares = 1 }, { .shares = 10001 }, { .shares = 0 }, { .shares = 1024, .quota_us = -1 },
+                { .shares = 1 },
+                { .shares = 10001 },
+                { .shares = 0 },
+                { .shares = 1024, .quota_us = -1 },
                 { .shares = 1024, .quota_us = 999, .period_us = 100000 },
                 { .shares = 1024, .quota_us = 50000, .period_us = 999 },
                 { .shares = 1024, .quota_us = 50000, .period_us = 1000001 },
@@ -241,14 +276,10 @@ static void test_cpu_tune_validate(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_add_libvirt_record),
-                cmocka_unit_test(test_add_domain_off),
-                cmocka_unit_test(test_add_device_counts),
-                cmocka_unit_test(test_ready_falls_back_to_wait),
-                cmocka_unit_test(test_add_ignores_the_unknown),
-                cmocka_unit_test(test_parse_loadavg),
-                cmocka_unit_test(test_parse_meminfo),
-                cmocka_unit_test(test_cpu_tune_validate),
+                cmocka_unit_test(test_add_libvirt_record),      cmocka_unit_test(test_add_domain_off),
+                cmocka_unit_test(test_add_device_counts),       cmocka_unit_test(test_ready_falls_back_to_wait),
+                cmocka_unit_test(test_add_ignores_the_unknown), cmocka_unit_test(test_parse_loadavg),
+                cmocka_unit_test(test_parse_meminfo),           cmocka_unit_test(test_cpu_tune_validate),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -181,9 +181,9 @@ static void test_validate_without_files(void **state) {
         s.disk_path = s.seed_path = s.kernel = s.console_log = NULL;
         assert_int_equal(hv_domain_spec_validate(&s, false), 0);
         assert_int_equal(hv_domain_spec_validate(&s, true), TIDE_E_INVALID);
-        s.initrd = "relative";   /* file fields are not looked at */
+        s.initrd = "relative"; /* file fields are not looked at */
         assert_int_equal(hv_domain_spec_validate(&s, false), 0);
-        s.vcpus = 0;             /* the rest is */
+        s.vcpus = 0; /* the rest is */
         assert_int_equal(hv_domain_spec_validate(&s, false), TIDE_E_INVALID);
         assert_int_equal(hv_domain_spec_validate(NULL, false), TIDE_E_INVALID);
         assert_int_equal(hv_domain_spec_validate(&base, true), 0);
@@ -217,15 +217,16 @@ static void test_limits_accepted(void **state) {
 }
 
 static void expect_invalid(const struct hv_domain_spec *s, const char *type) {
-        char *xml = (char *) 0x1;   /* must stay untouched */
+        char *xml = (char *) 0x1; /* must stay untouched */
         assert_int_equal(hv_domain_xml(s, type, &xml), TIDE_E_INVALID);
         assert_ptr_equal(xml, (char *) 0x1);
 }
 
-#define INVALID(field_assignment) do {                  \
-                struct hv_domain_spec s = base;         \
-                field_assignment;                       \
-                expect_invalid(&s, "qemu");             \
+#define INVALID(field_assignment) \
+        do { \
+                struct hv_domain_spec s = base; \
+                field_assignment; \
+                expect_invalid(&s, "qemu"); \
         } while (0)
 
 static void test_invalid_specs(void **state) {
@@ -236,18 +237,18 @@ static void test_invalid_specs(void **state) {
 
         INVALID(s.uuid = NULL);
         INVALID(s.uuid = "");
-        INVALID(s.uuid = "2f1c4a9e-3b7d-4c8e-9a1f-0123456789a");     /* short */
-        INVALID(s.uuid = "2F1C4A9E-3B7D-4C8E-9A1F-0123456789AB");    /* not canonical */
+        INVALID(s.uuid = "2f1c4a9e-3b7d-4c8e-9a1f-0123456789a");  /* short */
+        INVALID(s.uuid = "2F1C4A9E-3B7D-4C8E-9A1F-0123456789AB"); /* not canonical */
         INVALID(s.uuid = "2f1c4a9e+3b7d-4c8e-9a1f-0123456789ab");
         INVALID(s.uuid = "2f1c4a9e-3b7d-4c8e-9a1f-0123456789ag");
 
         INVALID(s.name = NULL);
         INVALID(s.name = "");
-        INVALID(s.name = "web-1");                                   /* no prefix */
-        INVALID(s.name = DOMAIN_NAME_PREFIX);                          /* prefix only */
+        INVALID(s.name = "web-1");            /* no prefix */
+        INVALID(s.name = DOMAIN_NAME_PREFIX); /* prefix only */
         INVALID(s.name = "tide-a/b");
         INVALID(s.name = "tide-a\nb");
-        INVALID(s.name = "tide-\xc3\x28");                           /* bad UTF-8 */
+        INVALID(s.name = "tide-\xc3\x28"); /* bad UTF-8 */
 
         INVALID(s.vcpus = 0);
         INVALID(s.vcpus = -1);
@@ -268,8 +269,8 @@ static void test_invalid_specs(void **state) {
         INVALID(s.initrd = "initrd.img");
         INVALID(s.disk_path = "/a\tb");
 
-        INVALID((s.kernel = NULL, s.cmdline = NULL));                /* initrd without a kernel */
-        INVALID((s.kernel = NULL, s.initrd = NULL));                 /* cmdline without a kernel */
+        INVALID((s.kernel = NULL, s.cmdline = NULL)); /* initrd without a kernel */
+        INVALID((s.kernel = NULL, s.initrd = NULL));  /* cmdline without a kernel */
         INVALID(s.cmdline = "console=ttyS0\r\n");
 
         INVALID(s.balloon_period_s = -1);
@@ -278,20 +279,20 @@ static void test_invalid_specs(void **state) {
         static const int pins[8] = { 0, 1, 2, 3, 4, 5, 6, 7 };
         static const int bad_pin[8] = { 0, 1, 2, 3, 4, 5, 6, HV_MAX_CPUS };
         static const int neg_pin[8] = { 0, 1, 2, 3, 4, 5, -1, 7 };
-        INVALID(s.pin_cpus = pins);                                  /* n_pin_cpus 0 */
-        INVALID(s.n_pin_cpus = 8);                                   /* no array */
-        INVALID((s.pin_cpus = pins, s.n_pin_cpus = 2));              /* vcpus, not max_vcpus */
+        INVALID(s.pin_cpus = pins);                     /* n_pin_cpus 0 */
+        INVALID(s.n_pin_cpus = 8);                      /* no array */
+        INVALID((s.pin_cpus = pins, s.n_pin_cpus = 2)); /* vcpus, not max_vcpus */
         INVALID((s.pin_cpus = pins, s.n_pin_cpus = -8));
         INVALID((s.pin_cpus = bad_pin, s.n_pin_cpus = 8));
         INVALID((s.pin_cpus = neg_pin, s.n_pin_cpus = 8));
-        INVALID(s.numa_node = 1);                                    /* without has_numa_node */
+        INVALID(s.numa_node = 1); /* without has_numa_node */
         INVALID((s.has_numa_node = true, s.numa_node = -1));
         INVALID((s.has_numa_node = true, s.numa_node = HV_MAX_NUMA_NODES));
-        INVALID((s.hugepages = true, s.max_ram_mib = 2047));         /* not whole 2 MiB pages */
-        INVALID(s.cpuset = "");                                      /* NULL for any CPU */
+        INVALID((s.hugepages = true, s.max_ram_mib = 2047)); /* not whole 2 MiB pages */
+        INVALID(s.cpuset = "");                              /* NULL for any CPU */
         INVALID(s.cpuset = "2-7,");
         INVALID(s.cpuset = "7-2");
-        INVALID(s.cpuset = "0-1024");                                /* beyond HV_MAX_CPUS */
+        INVALID(s.cpuset = "0-1024"); /* beyond HV_MAX_CPUS */
         INVALID(s.cpuset = "0-3\"/><x");
         INVALID((s.pin_cpus = pins, s.n_pin_cpus = 8, s.cpuset = "all"));
 
@@ -308,7 +309,7 @@ static void test_state_names(void **state) {
         for (int s = 0; s < HV_STATE_MAX; s++)
                 assert_non_null(hv_state_to_string((enum hv_state) s));
         assert_string_equal(hv_state_to_string(HV_STATE_MAX), "unknown");
-        assert_string_equal(hv_state_to_string((enum hv_state) -1), "unknown");
+        assert_string_equal(hv_state_to_string((enum hv_state) - 1), "unknown");
 }
 
 static void test_clear_accepts_null(void **state) {
@@ -319,13 +320,13 @@ static void test_clear_accepts_null(void **state) {
         struct hv_domain_info *a = xcalloc(2, sizeof *a);
         a[0].uuid = xstrdup(base.uuid);
         a[1].name = xstrdup(base.name);
-        hv_domain_info_array_free(a, 2);   /* no leak under valgrind/ASan */
+        hv_domain_info_array_free(a, 2); /* no leak under valgrind/ASan */
 
         struct hv_host_info h = { .hostname = xstrdup("h"), .n_numa = 2, .numa_nodes = 2 };
         h.numa = xcalloc(2, sizeof *h.numa);
         h.numa[0].cpus = xstrdup("0-3");
         h.numa[1].cpus = NULL;
-        hv_host_info_clear(&h);            /* frees the nodes too */
+        hv_host_info_clear(&h); /* frees the nodes too */
         assert_null(h.numa);
         assert_int_equal(h.n_numa, 0);
 }

@@ -16,17 +16,18 @@ _Noreturn void sim_test_fail_at(const char *file, int line, const char *fmt, ...
 
 #define FAIL(...) sim_test_fail_at(__FILE__, __LINE__, __VA_ARGS__)
 
-#define CHECK(cond) do {                                                                   \
-                if (!(cond))                                                               \
-                        FAIL("check failed: %s", #cond);                                  \
+#define CHECK(cond) \
+        do { \
+                if (!(cond)) \
+                        FAIL("check failed: %s", #cond); \
         } while (0)
 
 /* A call returning >= 0 or a negative error. */
-#define CHECK_OK(expr) do {                                                                \
-                int _r = (expr);                                                           \
-                if (_r < 0)                                                                \
-                        FAIL("%s returned %d (%s; hypervisor: '%s')", #expr, _r,           \
-                             tide_strerror(_r), hv_last_error());                          \
+#define CHECK_OK(expr) \
+        do { \
+                int _r = (expr); \
+                if (_r < 0) \
+                        FAIL("%s returned %d (%s; hypervisor: '%s')", #expr, _r, tide_strerror(_r), hv_last_error()); \
         } while (0)
 
 /* The JSON of text (new reference); fails the test on bad JSON. */

@@ -15,13 +15,13 @@ struct sched_cache;
 #define API_DEFAULT_LISTEN "127.0.0.1:7480"
 
 struct api_config {
-        struct store *store;       /* borrowed */
-        const char *state_dir;     /* images/, instances/ and the unix socket live here */
-        const char *listen;        /* "ADDR:PORT" for TCP, NULL for none */
-        const char *socket_path;   /* unix socket, NULL for none */
-        const char *token;         /* bearer token required on TCP */
-        const char *host_name;     /* this host's name (console logs of its instances are local) */
-        struct metrics *metrics;   /* borrowed: this tided's measurements; NULL for none */
+        struct store *store;             /* borrowed */
+        const char *state_dir;           /* images/, instances/ and the unix socket live here */
+        const char *listen;              /* "ADDR:PORT" for TCP, NULL for none */
+        const char *socket_path;         /* unix socket, NULL for none */
+        const char *token;               /* bearer token required on TCP */
+        const char *host_name;           /* this host's name (console logs of its instances are local) */
+        struct metrics *metrics;         /* borrowed: this tided's measurements; NULL for none */
         struct sched_cache *sched_cache; /* borrowed: placement's view of the hosts (same store);
                                           * NULL: each placement reads the hosts afresh */
 };
@@ -37,25 +37,25 @@ void api_free(struct api *a);
 struct api_request {
         const char *method;
         const char *path;
-        const char *params[4];     /* the {} segments of the route, in order */
-        json_t *body;              /* parsed JSON body, or NULL when there was none */
+        const char *params[4]; /* the {} segments of the route, in order */
+        json_t *body;          /* parsed JSON body, or NULL when there was none */
         struct api *api;
-        void *conn;                /* struct MHD_Connection, for query arguments */
+        void *conn; /* struct MHD_Connection, for query arguments */
 };
 
 struct api_reply {
         int status;
-        json_t *json;              /* owned; sent as application/json */
-        char *text;                /* owned; sent as text/plain when json is NULL */
+        json_t *json; /* owned; sent as application/json */
+        char *text;   /* owned; sent as text/plain when json is NULL */
         size_t text_len;
-        const char *content_type;  /* for text; NULL: text/plain; charset=utf-8 */
+        const char *content_type; /* for text; NULL: text/plain; charset=utf-8 */
 };
 
 typedef int (*api_handler)(struct api_request *req, struct api_reply *rep);
 
 struct api_route {
         const char *method;
-        const char *pattern;       /* "/v1/instances/{}/action": {} matches one segment */
+        const char *pattern; /* "/v1/instances/{}/action": {} matches one segment */
         api_handler handler;
 };
 

@@ -109,16 +109,13 @@ static int health(struct api_request *req, struct api_reply *rep) {
         int r = store_revision(api_store(req), &rev);
         if (r < 0)
                 return api_error(rep, r, "store: %s", tide_strerror(r));
-        return api_json(rep, 200, json_pack("{s:s, s:s, s:s, s:I}", "status", "ok", "version", TIDE_VERSION,
-                                            "store", store_backend_name(api_store(req)), "revision",
-                                            (json_int_t) rev));
+        return api_json(rep, 200,
+                        json_pack("{s:s, s:s, s:s, s:I}", "status", "ok", "version", TIDE_VERSION, "store",
+                                  store_backend_name(api_store(req)), "revision", (json_int_t) rev));
 }
 
 const struct api_route api_host_routes[] = {
-        { "GET", "/v1/hosts", host_list },
-        { "GET", "/v1/hosts/{}", host_show },
-        { "PATCH", "/v1/hosts/{}", host_update },
-        { "GET", "/v1/events", event_list },
-        { "GET", "/v1/health", health },
-        {},
+        { "GET", "/v1/hosts", host_list },        { "GET", "/v1/hosts/{}", host_show },
+        { "PATCH", "/v1/hosts/{}", host_update }, { "GET", "/v1/events", event_list },
+        { "GET", "/v1/health", health },          {},
 };

@@ -44,12 +44,12 @@ int api_image_info_check(const char *path, int status, const char *out, const ch
         if (!streq(fmt, "qcow2") && !streq(fmt, "raw"))
                 r = api_error(rep, TIDE_E_INVALID, "'%s' is in format '%s'; qcow2 or raw is needed", path, fmt);
         else if (json_object_get(info, "backing-filename") || json_object_get(info, "full-backing-filename"))
-                r = api_error(rep, TIDE_E_INVALID, "'%s' names a backing file; a self-contained disk is needed",
+                r = api_error(rep, TIDE_E_INVALID, "'%s' names a backing file; a self-contained disk is needed", path);
+        else if (json_object_get(json_object_get(json_object_get(info, "format-specific"), "data"), "data-file"))
+                r = api_error(rep, TIDE_E_INVALID,
+                              "'%s' names an external data file; a self-contained disk "
+                              "is needed",
                               path);
-        else if (json_object_get(json_object_get(json_object_get(info, "format-specific"), "data"),
-                                 "data-file"))
-                r = api_error(rep, TIDE_E_INVALID, "'%s' names an external data file; a self-contained disk "
-                              "is needed", path);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(info);
@@ -164,8 +164,8 @@ static int image_create(struct api_request *req, struct api_reply *rep) {
         json_object_set_new(img, "created", json_string(created));
         r = model_obj_create(api_store(req), MODEL_IMAGE, img, NULL);
         if (r < 0) {
-                api_error(rep, r, r == TIDE_E_EXISTS ? "image '%s' already exists" : "storing image '%s': %s",
-                          name, tide_strerror(r));
+                api_error(rep, r, r == TIDE_E_EXISTS ? "image '%s' already exists" : "storing image '%s': %s", name,
+                          tide_strerror(r));
                 (void) rm_rf(dir);
                 goto out;
         }

@@ -18,7 +18,8 @@
 
 /* The instance as the API shows it: user_data replaced by its size. Takes inst. */
 static json_t *public_view(json_t *inst) {
-        json_object_set_new(inst, "user_data_size", json_integer((json_int_t) strlen(tide_json_str(inst, "user_data", ""))));
+        json_object_set_new(inst, "user_data_size",
+                            json_integer((json_int_t) strlen(tide_json_str(inst, "user_data", ""))));
         json_object_del(inst, "user_data");
         return inst;
 }
@@ -66,7 +67,8 @@ static int instance_placement(struct api_request *req, struct api_reply *rep) {
         if (r < 0)
                 return api_error(rep, r, "instance '%.64s': %s", req->params[0], tide_strerror(r));
         if (tide_json_str(inst, "group_id", NULL))
-                (void) model_obj_get(api_store(req), MODEL_SERVER_GROUP, tide_json_str(inst, "group_id", ""), &group, NULL);
+                (void) model_obj_get(api_store(req), MODEL_SERVER_GROUP, tide_json_str(inst, "group_id", ""), &group,
+                                     NULL);
         r = sched_store_explain(api_store(req), api_config(req)->sched_cache, inst, group, &ex);
         if (r < 0)
                 return api_error(rep, r, "explaining: %s", tide_strerror(r));
@@ -87,7 +89,7 @@ struct mutation {
         mutate_fn fn;
         struct api_request *req;
         struct api_reply *rep;
-        bool refused;           /* fn refused: the reply says why */
+        bool refused; /* fn refused: the reply says why */
 };
 
 static int mutation_change(json_t *inst, void *userdata) {
@@ -118,7 +120,8 @@ static int mutate(struct api_request *req, struct api_reply *rep, mutate_fn fn, 
 
 static int refuse_if_deleting(json_t *inst, struct api_reply *rep) {
         if (model_instance_get_desired(inst) == MODEL_DESIRED_DELETED)
-                return api_error(rep, TIDE_E_CONFLICT, "instance '%s' is being deleted", tide_json_str(inst, "name", ""));
+                return api_error(rep, TIDE_E_CONFLICT, "instance '%s' is being deleted",
+                                 tide_json_str(inst, "name", ""));
         if (json_is_null(json_object_get(inst, "host")))
                 return api_error(rep, TIDE_E_CONFLICT, "instance '%s' has no host: %s", tide_json_str(inst, "name", ""),
                                  tide_json_str(inst, "error", "not placed"));
@@ -174,7 +177,8 @@ static int do_delete(json_t *inst, struct api_request *req, struct api_reply *re
 /* The elastic policy: priority, reservations, limits, the off switch. */
 static int do_set(json_t *inst, struct api_request *req, struct api_reply *rep) {
         if (model_instance_get_desired(inst) == MODEL_DESIRED_DELETED)
-                return api_error(rep, TIDE_E_CONFLICT, "instance '%s' is being deleted", tide_json_str(inst, "name", ""));
+                return api_error(rep, TIDE_E_CONFLICT, "instance '%s' is being deleted",
+                                 tide_json_str(inst, "name", ""));
         _cleanup_free_ char *err = NULL;
         int r = model_instance_policy_merge(inst, req->body, &err);
         return r < 0 ? api_error(rep, r, "%s", err) : 0;
@@ -232,7 +236,8 @@ static int instance_console(struct api_request *req, struct api_reply *rep) {
         _cleanup_free_ char *path = model_instance_path(api_config(req)->state_dir, tide_json_str(inst, "id", ""),
                                                         MODEL_INSTANCE_CONSOLE);
         if (!streq(tide_json_str(inst, "host", ""), api_config(req)->host_name))
-                return api_error(rep, TIDE_E_UNSUPPORTED, "the console of an instance on another host is "
+                return api_error(rep, TIDE_E_UNSUPPORTED,
+                                 "the console of an instance on another host is "
                                  "served by that host's tided");
         int64_t offset = 0;
         const char *o = api_query(req, "offset");

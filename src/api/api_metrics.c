@@ -45,8 +45,10 @@ static int instance_stats(struct api_request *req, struct api_reply *rep) {
         struct metrics *m = api_config(req)->metrics;
         r = m ? metrics_vm_json(m, tide_json_str(inst, "id", ""), limit, &o) : TIDE_E_NOT_FOUND;
         if (r == TIDE_E_NOT_FOUND)
-                r = api_error(rep, r, "no measurements of instance '%s' here (it runs on '%s'; its host's tided "
-                              "has them)", tide_json_str(inst, "name", ""), tide_json_str(inst, "host", "no host"));
+                r = api_error(rep, r,
+                              "no measurements of instance '%s' here (it runs on '%s'; its host's tided "
+                              "has them)",
+                              tide_json_str(inst, "name", ""), tide_json_str(inst, "host", "no host"));
         else if (r < 0)
                 api_error(rep, r, "stats: %s", tide_strerror(r));
         else {

@@ -18,8 +18,8 @@ static json_t *effective_config(json_t *set) {
         return json_pack("{s:f, s:f, s:f, s:i, s:I, s:s, s:{s:f, s:f, s:f, s:f, s:f}}", "cpu_ratio", c.cpu_ratio,
                          "ram_ratio", c.ram_ratio, "disk_ratio", c.disk_ratio, "reserved_cpus", c.reserved_cpus,
                          "reserved_ram_mib", (json_int_t) c.reserved_ram_mib, "mode",
-                         c.mode == SCHED_PACK ? "pack" : "spread", "weights", "ram", c.w_ram, "cpu", c.w_cpu,
-                         "load", c.w_load, "numa", c.w_numa, "soft_affinity", c.w_soft_affinity);
+                         c.mode == SCHED_PACK ? "pack" : "spread", "weights", "ram", c.w_ram, "cpu", c.w_cpu, "load",
+                         c.w_load, "numa", c.w_numa, "soft_affinity", c.w_soft_affinity);
 }
 
 static int config_show(struct api_request *req, struct api_reply *rep) {
@@ -43,7 +43,8 @@ static int config_update(struct api_request *req, struct api_reply *rep) {
         if (r < 0)
                 return api_error(rep, r, "storing placement settings: %s", tide_strerror(r));
         _cleanup_free_ char *value = tide_json_dump(conf);
-        model_event_emit(api_store(req), "info", "placement.config", NULL, NULL, "placement settings changed: %s", value);
+        model_event_emit(api_store(req), "info", "placement.config", NULL, NULL, "placement settings changed: %s",
+                         value);
         return api_json(rep, 200, effective_config(conf));
 }
 

@@ -24,10 +24,11 @@ static json_t *members_of(struct api_request *req, json_t *g, size_t *ret_active
                         bool leaving = tide_json_int(inst, "asg_leaving_ms", 0) > 0 ||
                                        model_instance_get_desired(inst) == MODEL_DESIRED_DELETED;
                         active += !leaving;
-                        json_array_append_new(m, json_pack("{s:s, s:s, s:O, s:b}", "name", tide_json_str(inst, "name", ""),
-                                                           "status", tide_json_str(inst, "status", ""), "host",
-                                                           json_object_get(inst, "host") ?: json_null(), "leaving",
-                                                           leaving));
+                        json_array_append_new(m,
+                                              json_pack("{s:s, s:s, s:O, s:b}", "name", tide_json_str(inst, "name", ""),
+                                                        "status", tide_json_str(inst, "status", ""), "host",
+                                                        json_object_get(inst, "host") ?: json_null(), "leaving",
+                                                        leaving));
                 }
                 json_decref(all);
         }
@@ -46,7 +47,8 @@ static int scaling_group_list(struct api_request *req, struct api_reply *rep) {
         json_array_foreach(a, i, g) {
                 json_decref(members_of(req, g, &active));
                 json_object_set_new(g, "member_count", json_integer((json_int_t) active));
-                json_object_set_new(g, "policy_count", json_integer((json_int_t) json_array_size(json_object_get(g, "policies"))));
+                json_object_set_new(g, "policy_count",
+                                    json_integer((json_int_t) json_array_size(json_object_get(g, "policies"))));
                 json_object_del(g, "policies");
                 json_object_del(g, "user_data");
                 json_object_del(g, "decisions");
@@ -93,7 +95,8 @@ static json_t *scaling_group_view(struct api_request *req, json_t *g) {
         }
         json_decref(status);
         json_t *events;
-        int r = model_scaling_group_event_list(api_store(req), tide_json_str(g, "id", ""), SCALING_GROUP_EVENTS, &events);
+        int r = model_scaling_group_event_list(api_store(req), tide_json_str(g, "id", ""), SCALING_GROUP_EVENTS,
+                                               &events);
         if (r >= 0)
                 json_object_set_new(g, "events", events);
         if (!json_object_get(g, "decisions"))
@@ -124,8 +127,8 @@ struct scaling_group_change {
         scaling_group_fn fn;
         struct api_request *req;
         struct api_reply *rep;
-        char what[256];         /* what changed, for the event */
-        bool refused;           /* fn refused: the reply says why */
+        char what[256]; /* what changed, for the event */
+        bool refused;   /* fn refused: the reply says why */
 };
 
 static int scaling_group_change(json_t *g, void *userdata) {
@@ -174,10 +177,11 @@ static int do_policy_add(json_t *g, struct api_request *req, struct api_reply *r
                 return api_error(rep, r, "%s", err);
         r = model_scaling_group_policy_add(g, p, &err);
         if (r >= 0)
-                snprintf(what, what_len, "policy '%s' added: %s %s %s %g for %llds: %s, cooldown %llds", tide_json_str(p, "name", ""),
-                         tide_json_str(p, "metric", ""), tide_json_str(p, "stat", ""), tide_json_str(p, "op", ""),
-                         json_number_value(json_object_get(p, "threshold")), (long long) tide_json_int(p, "for_s", 0),
-                         tide_json_str(p, "adjust", ""), (long long) tide_json_int(p, "cooldown_s", 0));
+                snprintf(what, what_len, "policy '%s' added: %s %s %s %g for %llds: %s, cooldown %llds",
+                         tide_json_str(p, "name", ""), tide_json_str(p, "metric", ""), tide_json_str(p, "stat", ""),
+                         tide_json_str(p, "op", ""), json_number_value(json_object_get(p, "threshold")),
+                         (long long) tide_json_int(p, "for_s", 0), tide_json_str(p, "adjust", ""),
+                         (long long) tide_json_int(p, "cooldown_s", 0));
         json_decref(p);
         return r < 0 ? api_error(rep, r, "%s", err) : 0;
 }

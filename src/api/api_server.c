@@ -30,14 +30,17 @@ struct api {
 };
 
 const struct api_route *const api_route_tables[] = {
-        api_flavor_routes, api_image_routes, api_instance_routes, api_host_routes, api_server_group_routes,
-        api_scaling_group_routes, api_stack_routes,
-        api_placement_routes, api_metrics_routes,
+        api_flavor_routes,        api_image_routes, api_instance_routes,  api_host_routes,    api_server_group_routes,
+        api_scaling_group_routes, api_stack_routes, api_placement_routes, api_metrics_routes,
 };
 const size_t api_n_route_tables = ELEMENTSOF(api_route_tables);
 
-struct store *api_store(struct api_request *req) { return req->api->cfg.store; }
-const struct api_config *api_config(struct api_request *req) { return &req->api->cfg; }
+struct store *api_store(struct api_request *req) {
+        return req->api->cfg.store;
+}
+const struct api_config *api_config(struct api_request *req) {
+        return &req->api->cfg;
+}
 
 const char *api_query(struct api_request *req, const char *key) {
         return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
@@ -95,8 +98,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct api_reply 
                 resp = MHD_create_response_from_buffer(n + 1, s, MHD_RESPMEM_MUST_FREE);
                 MHD_add_response_header(resp, "Content-Type", "application/json");
         } else if (rep->text) {
-                resp = MHD_create_response_from_buffer(rep->text_len, TAKE_PTR(rep->text),
-                                                       MHD_RESPMEM_MUST_FREE);
+                resp = MHD_create_response_from_buffer(rep->text_len, TAKE_PTR(rep->text), MHD_RESPMEM_MUST_FREE);
                 MHD_add_response_header(resp, "Content-Type",
                                         rep->content_type ? rep->content_type : "text/plain; charset=utf-8");
         } else
@@ -141,8 +143,9 @@ void api_dispatch(struct api *api, struct MHD_Connection *conn, const char *meth
                 }
         if (!route) {
                 if (path_known) {
-                        api_json(rep, 405, json_pack("{s:{s:s, s:s}}", "error", "code", "method_not_allowed",
-                                                     "message", "method not allowed on this path"));
+                        api_json(rep, 405,
+                                 json_pack("{s:{s:s, s:s}}", "error", "code", "method_not_allowed", "message",
+                                           "method not allowed on this path"));
                 } else
                         api_error(rep, TIDE_E_NOT_FOUND, "no such path: %.200s", url);
                 return;
@@ -151,8 +154,8 @@ void api_dispatch(struct api *api, struct MHD_Connection *conn, const char *meth
                 json_error_t jerr;
                 req.body = json_loadb(st->body.buf, st->body.len, JSON_REJECT_DUPLICATES, &jerr);
                 if (!req.body) {
-                        api_error(rep, TIDE_E_INVALID, "malformed JSON: %s (line %d, column %d)", jerr.text,
-                                  jerr.line, jerr.column);
+                        api_error(rep, TIDE_E_INVALID, "malformed JSON: %s (line %d, column %d)", jerr.text, jerr.line,
+                                  jerr.column);
                         return;
                 }
         }
@@ -162,9 +165,9 @@ void api_dispatch(struct api *api, struct MHD_Connection *conn, const char *meth
         json_decref(req.body);
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version, const char *upload_data,
-                                  size_t *upload_data_size, void **con_cls) {
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls) {
         struct listener *l = cls;
         struct api_request_state *st = *con_cls;
 
@@ -177,8 +180,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                         api_error(&rep, TIDE_E_UNAUTHORIZED, "a valid bearer token is required");
                         return send_reply(conn, &rep);
                 }
-                const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                             MHD_HTTP_HEADER_CONTENT_LENGTH);
+                const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
                 int64_t n;
                 if (cl && parse_int64(cl, 0, INT64_MAX, &n) >= 0 && n > API_BODY_MAX) {
                         struct api_reply rep = {};
@@ -201,8 +203,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return send_reply(conn, &rep);
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                         enum MHD_RequestTerminationCode toe) {
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe) {
         struct api_request_state *st = *con_cls;
         if (!st)
                 return;
@@ -250,14 +251,13 @@ static int unix_listen(const char *path, int *ret_fd) {
 static struct MHD_Daemon *start(struct listener *l, int listen_fd, const struct sockaddr_in *sa) {
         unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO;
         if (sa)
-                return MHD_start_daemon(flags, ntohs(sa->sin_port), NULL, NULL, on_request, l,
-                                        MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_POOL_SIZE, 4,
-                                        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+                return MHD_start_daemon(flags, ntohs(sa->sin_port), NULL, NULL, on_request, l, MHD_OPTION_SOCK_ADDR, sa,
+                                        MHD_OPTION_THREAD_POOL_SIZE, 4, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
                                         MHD_OPTION_CONNECTION_TIMEOUT, 60, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
                                         MHD_OPTION_END);
         return MHD_start_daemon(flags, 0, NULL, NULL, on_request, l, MHD_OPTION_LISTEN_SOCKET, listen_fd,
-                                MHD_OPTION_THREAD_POOL_SIZE, 4, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-                                NULL, MHD_OPTION_CONNECTION_TIMEOUT, 60, MHD_OPTION_END);
+                                MHD_OPTION_THREAD_POOL_SIZE, 4, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+                                MHD_OPTION_CONNECTION_TIMEOUT, 60, MHD_OPTION_END);
 }
 
 int api_new(const struct api_config *cfg, struct api **ret) {

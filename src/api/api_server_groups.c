@@ -42,7 +42,8 @@ static int server_group_create(struct api_request *req, struct api_reply *rep) {
         json_object_set_new(g, "created", json_string(created));
         r = model_obj_create(api_store(req), MODEL_SERVER_GROUP, g, NULL);
         if (r < 0) {
-                api_error(rep, r, r == TIDE_E_EXISTS ? "server group '%s' already exists" : "creating server group '%s': %s",
+                api_error(rep, r,
+                          r == TIDE_E_EXISTS ? "server group '%s' already exists" : "creating server group '%s': %s",
                           tide_json_str(g, "name", ""), tide_strerror(r));
                 json_decref(g);
                 return r;
@@ -69,7 +70,8 @@ static int server_group_delete(struct api_request *req, struct api_reply *rep) {
         size_t users;
         r = api_count_users(req, "group_id", tide_json_str(g, "id", ""), &users);
         if (r >= 0 && users > 0)
-                r = api_error(rep, TIDE_E_IN_USE, "server group '%s' has %zu member(s)", tide_json_str(g, "name", ""), users);
+                r = api_error(rep, TIDE_E_IN_USE, "server group '%s' has %zu member(s)", tide_json_str(g, "name", ""),
+                              users);
         else if (r >= 0 && (r = model_obj_delete(api_store(req), MODEL_SERVER_GROUP, g, rev)) < 0)
                 api_error(rep, r, "deleting server group '%s': %s", tide_json_str(g, "name", ""), tide_strerror(r));
         json_decref(g);

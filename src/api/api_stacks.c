@@ -27,12 +27,13 @@ static json_t *stack_view(struct api_request *req, json_t *st) {
                         n += streq(tide_json_str(inst, "asg_id", ""), tide_json_str(g, "id", "")) &&
                              !tide_json_int(inst, "asg_leaving_ms", 0) &&
                              model_instance_get_desired(inst) != MODEL_DESIRED_DELETED;
-                json_array_append_new(groups, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", "name", tide_json_str(g, "name", ""),
-                                                        "min", (json_int_t) tide_json_int(g, "min", 0), "max",
-                                                        (json_int_t) tide_json_int(g, "max", 0), "desired",
-                                                        (json_int_t) tide_json_int(g, "desired", 0), "member_count", (json_int_t) n,
-                                                        "policy_count",
-                                                        (json_int_t) json_array_size(json_object_get(g, "policies"))));
+                json_array_append_new(groups,
+                                      json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", "name", tide_json_str(g, "name", ""),
+                                                "min", (json_int_t) tide_json_int(g, "min", 0), "max",
+                                                (json_int_t) tide_json_int(g, "max", 0), "desired",
+                                                (json_int_t) tide_json_int(g, "desired", 0), "member_count",
+                                                (json_int_t) n, "policy_count",
+                                                (json_int_t) json_array_size(json_object_get(g, "policies"))));
                 json_decref(g);
         }
         json_decref(all);
@@ -96,7 +97,8 @@ static int stack_create(struct api_request *req, struct api_reply *rep) {
                 }
         }
         if (!name || !model_name_valid(name)) {
-                api_error(rep, r, "stack name must be 1-%d characters of A-Z a-z 0-9 . _ - starting with a letter or digit",
+                api_error(rep, r,
+                          "stack name must be 1-%d characters of A-Z a-z 0-9 . _ - starting with a letter or digit",
                           MODEL_NAME_MAX);
                 goto out;
         }
@@ -113,7 +115,8 @@ static int stack_create(struct api_request *req, struct api_reply *rep) {
                         api_error(rep, r, "parameter '%.64s' must be a string", key);
                         goto out;
                 }
-        if ((r = heat_translate(json_string_value(tmpl), json_string_length(tmpl), params, name, &translated, &err)) < 0) {
+        if ((r = heat_translate(json_string_value(tmpl), json_string_length(tmpl), params, name, &translated, &err)) <
+            0) {
                 api_error(rep, r, "template: %s", err);
                 goto out;
         }

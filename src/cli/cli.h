@@ -17,8 +17,8 @@
  * CLI's contract with scripts, and every failure has already been reported on stderr. */
 enum cli_exit {
         CLI_EXIT_OK = 0,
-        CLI_EXIT_FAILURE = 1,  /* an API, connection, wait or local error (reported) */
-        CLI_EXIT_USAGE = 2,    /* unknown command or option, missing or bad argument */
+        CLI_EXIT_FAILURE = 1, /* an API, connection, wait or local error (reported) */
+        CLI_EXIT_USAGE = 2,   /* unknown command or option, missing or bad argument */
 };
 
 /* Every option any command knows; a command accepts a subset (a mask of 1u << id). Two
@@ -49,7 +49,7 @@ enum cli_opt {
         CLI_OPT_CPU_POLICY,
         CLI_OPT_HUGEPAGES,
         CLI_OPT_HINT,
-        CLI_OPT_SERVER_GROUP,         /* --server-group of instance create (old name --group) */
+        CLI_OPT_SERVER_GROUP, /* --server-group of instance create (old name --group) */
         CLI_OPT_DRY_RUN,
         CLI_OPT_CPU_RATIO,
         CLI_OPT_RAM_RATIO,
@@ -68,9 +68,9 @@ enum cli_opt {
         CLI_OPT_MEM_RESERVATION,
         CLI_OPT_MEM_LIMIT,
         CLI_OPT_ELASTIC,
-        CLI_OPT_STATS_LIMIT,          /* --limit of the stats: history entries, up to 10000 */
+        CLI_OPT_STATS_LIMIT, /* --limit of the stats: history entries, up to 10000 */
         /* Scaling groups. */
-        CLI_OPT_MIN_SIZE,             /* --min, --max, --desired: members */
+        CLI_OPT_MIN_SIZE, /* --min, --max, --desired: members */
         CLI_OPT_MAX_SIZE,
         CLI_OPT_DESIRED,
         CLI_OPT_NO_SPREAD,
@@ -82,10 +82,10 @@ enum cli_opt {
         CLI_OPT_FOR,
         CLI_OPT_COOLDOWN,
         CLI_OPT_VICTIM,
-        CLI_OPT_POLICY_NAME,          /* --name of a scaling policy */
-        CLI_OPT_SCALING_GROUP,        /* --scaling-group of event list (old name --group) */
-        CLI_OPT_TEMPLATE,             /* --template of stack create */
-        CLI_OPT_PARAMETER,            /* --parameter KEY=VALUE of stack create */
+        CLI_OPT_POLICY_NAME,   /* --name of a scaling policy */
+        CLI_OPT_SCALING_GROUP, /* --scaling-group of event list (old name --group) */
+        CLI_OPT_TEMPLATE,      /* --template of stack create */
+        CLI_OPT_PARAMETER,     /* --parameter KEY=VALUE of stack create */
         CLI_OPT_MAX,
 };
 
@@ -131,57 +131,57 @@ const char *cli_weight_name(enum cli_weight w);
 /* The parsed arguments of one command. Strings point into the argv that was parsed. A
  * numeric option that was not given is 0; `given` has the bit of every option seen. */
 struct cli_args {
-        const char *name;             /* the first operand (NAME), for commands that take one */
-        const char *name2;            /* the second operand (POLICY of policy delete) */
-        uint64_t given;               /* CLI_F(opt) for each option seen */
-        uint64_t reset;               /* CLI_F(opt) of settings given as "default" */
+        const char *name;  /* the first operand (NAME), for commands that take one */
+        const char *name2; /* the second operand (POLICY of policy delete) */
+        uint64_t given;    /* CLI_F(opt) for each option seen */
+        uint64_t reset;    /* CLI_F(opt) of settings given as "default" */
         enum cli_format format;
         int64_t vcpus, ram_mib, disk_gib, max_vcpus, max_ram_mib;
         const char *disk_file, *kernel, *initrd, *cmdline;
         const char *flavor, *image, *user_data_file;
         int64_t priority;
         bool ha, wait, follow;
-        int64_t timeout_s;            /* CLI_WAIT_TIMEOUT_DEFAULT_S unless --timeout */
+        int64_t timeout_s; /* CLI_WAIT_TIMEOUT_DEFAULT_S unless --timeout */
         const char *instance;
         int64_t limit;
         /* Placement. Repeatable options keep their words in order; KEY=VALUE words have been
          * checked (cli_parse_label()). */
-        const char *cpu_policy;       /* "shared" or "dedicated" */
+        const char *cpu_policy; /* "shared" or "dedicated" */
         bool hugepages, dry_run, drain, undrain;
         const char *hints[CLI_HINTS_MAX];
         size_t n_hints;
-        const char *server_group;     /* --server-group of instance create */
+        const char *server_group; /* --server-group of instance create */
         double cpu_ratio, ram_ratio, disk_ratio;
         int64_t reserved_cpus, reserved_ram_mib;
-        const char *mode;             /* "spread" or "pack" */
+        const char *mode; /* "spread" or "pack" */
         double weights[CLI_WEIGHT_MAX];
-        unsigned weights_given;       /* 1u << enum cli_weight of each --weight */
-        unsigned weights_reset;       /* of those, the ones given as NAME=default */
-        const char *policy;           /* a server group policy */
-        const char *labels[CLI_LABELS_MAX];    /* "KEY=VALUE" */
+        unsigned weights_given;             /* 1u << enum cli_weight of each --weight */
+        unsigned weights_reset;             /* of those, the ones given as NAME=default */
+        const char *policy;                 /* a server group policy */
+        const char *labels[CLI_LABELS_MAX]; /* "KEY=VALUE" */
         size_t n_labels;
-        const char *unlabels[CLI_LABELS_MAX];  /* "KEY" */
+        const char *unlabels[CLI_LABELS_MAX]; /* "KEY" */
         size_t n_unlabels;
         /* The elastic policy (instances) and --elastic (instances, hosts); "default" sets the
          * option's bit in `reset` instead. */
-        double cpu_reservation, cpu_limit;    /* cores */
+        double cpu_reservation, cpu_limit; /* cores */
         int64_t mem_reservation_mib, mem_limit_mib;
-        bool elastic;                         /* --elastic on */
-        int64_t stats_limit;                  /* --limit of the stats */
+        bool elastic;        /* --elastic on */
+        int64_t stats_limit; /* --limit of the stats */
         /* Scaling groups and their scaling policies. */
-        int64_t min_size, max_size, desired;  /* members */
+        int64_t min_size, max_size, desired; /* members */
         bool no_spread;
-        const char *metric;                   /* checked: 1-63 of a-z 0-9 _ */
-        double threshold;                     /* of --above or --below, whichever was given */
-        const char *adjust;                   /* checked (cli_parse_adjust()) */
-        const char *stat;                     /* "avg", "max" or "min" */
-        int64_t for_s, cooldown_s;            /* seconds */
-        const char *victim;                   /* "newest", "oldest" or "least-loaded" */
+        const char *metric;        /* checked: 1-63 of a-z 0-9 _ */
+        double threshold;          /* of --above or --below, whichever was given */
+        const char *adjust;        /* checked (cli_parse_adjust()) */
+        const char *stat;          /* "avg", "max" or "min" */
+        int64_t for_s, cooldown_s; /* seconds */
+        const char *victim;        /* "newest", "oldest" or "least-loaded" */
         const char *policy_name;
-        const char *scaling_group;            /* --scaling-group of event list */
+        const char *scaling_group; /* --scaling-group of event list */
         /* Stacks. */
         const char *template_file;
-        const char *parameters[CLI_PARAMETERS_MAX];   /* "KEY=VALUE", KEY not empty */
+        const char *parameters[CLI_PARAMETERS_MAX]; /* "KEY=VALUE", KEY not empty */
         size_t n_parameters;
 };
 
@@ -194,14 +194,14 @@ struct cli_command {
         const char *noun;
         const char *verb;
         int (*run)(struct cli_ctx *ctx, const struct cli_args *args);
-        const char *operands;         /* the operands it takes, each of them required, by the
+        const char *operands; /* the operands it takes, each of them required, by the
                                        * names the usage and the errors give them: "NAME",
                                        * "GROUP POLICY" (at most CLI_OPERANDS_MAX); NULL: none */
-        uint64_t options;             /* CLI_F() of the options accepted (-h always is) */
-        uint64_t required;            /* CLI_F() of the options that must be given */
-        const char *usage;            /* what follows "tide NOUN VERB" */
-        const char *help;             /* one line */
-        uint64_t one_of;              /* CLI_F() of options at least one of which must be given
+        uint64_t options;     /* CLI_F() of the options accepted (-h always is) */
+        uint64_t required;    /* CLI_F() of the options that must be given */
+        const char *usage;    /* what follows "tide NOUN VERB" */
+        const char *help;     /* one line */
+        uint64_t one_of;      /* CLI_F() of options at least one of which must be given
                                        * (0: no such rule); for commands that change settings */
 };
 
@@ -209,12 +209,10 @@ struct cli_command {
  * first two words, of words[0..nwords) (the command line after the noun). A one-word verb is
  * tried before a two-word one. Returns the command with *ret_nwords set to the words its verb
  * took (1 or 2), or NULL. Pure. */
-const struct cli_command *cli_command_find(const struct cli_command *table, size_t n,
-                                           const char *noun, int nwords, char *const *words,
-                                           int *ret_nwords);
+const struct cli_command *cli_command_find(const struct cli_command *table, size_t n, const char *noun, int nwords,
+                                           char *const *words, int *ret_nwords);
 /* Whether word is the first word of a two-word verb of noun ("config" for "config show"). */
-bool cli_verb_is_first_word(const struct cli_command *table, size_t n, const char *noun,
-                            const char *word);
+bool cli_verb_is_first_word(const struct cli_command *table, size_t n, const char *noun, const char *word);
 
 /* tide's command table (cli_commands.c): cli_n_commands rows, in the order the help lists
  * them. */
@@ -238,7 +236,7 @@ bool cli_noun_exists(const char *noun);
 /* What cli_args_parse() found besides plain success. */
 enum {
         CLI_ARGS_OK = 0,
-        CLI_ARGS_HELP = 1,            /* -h/--help was given: print help, exit 0 */
+        CLI_ARGS_HELP = 1, /* -h/--help was given: print help, exit 0 */
 };
 
 /* Parses argv of one command (argv[0] is the verb; options and the operands follow in any
@@ -246,8 +244,7 @@ enum {
  * (resetting its state) with its own messages turned off. Returns CLI_ARGS_OK with *ret filled,
  * CLI_ARGS_HELP, or -EINVAL with *ret_error a new string naming the problem (caller frees).
  * Does no I/O. */
-int cli_args_parse(const struct cli_command *cmd, int argc, char **argv, struct cli_args *ret,
-                   char **ret_error);
+int cli_args_parse(const struct cli_command *cmd, int argc, char **argv, struct cli_args *ret, char **ret_error);
 
 /* Parses a duration: a whole number with an optional unit s, m or h ("90", "90s", "5m",
  * "1h"), 0 to CLI_DURATION_MAX_S seconds. Returns 0 with *ret set in seconds, -EINVAL (not a
@@ -283,7 +280,7 @@ struct cli_ctx {
 
 /* Flags of cli_api_call(). */
 enum {
-        CLI_API_QUIET_NOT_FOUND = 1u << 0,  /* a 404 is expected: return it without a message */
+        CLI_API_QUIET_NOT_FOUND = 1u << 0, /* a 404 is expected: return it without a message */
 };
 
 /* Prints "tide: error: MESSAGE" on stderr. */
@@ -295,8 +292,8 @@ void cli_error(const char *fmt, ...) _printf_(1, 2);
  * owns it. Every failure is reported on stderr ("tide: error: MESSAGE (CODE)" for API
  * errors) and returned: TIDE_E_NOT_FOUND for 404 (silent with CLI_API_QUIET_NOT_FOUND),
  * -EPROTO for other API errors and malformed answers, the transport's -errno otherwise. */
-int cli_api_call(struct cli_ctx *ctx, const char *method, const char *path, const json_t *body,
-                 unsigned flags, int64_t timeout_ms, json_t **ret);
+int cli_api_call(struct cli_ctx *ctx, const char *method, const char *path, const json_t *body, unsigned flags,
+                 int64_t timeout_ms, json_t **ret);
 
 /* GETs path and hands its raw body out (*ret_body NUL-terminated, caller frees; *ret_len
  * its length). Errors as cli_api_call(). */
@@ -310,10 +307,9 @@ char *cli_escape(const char *s);
  * cli_run_list GETs path and prints the array under key (as cols, or JSON); cli_run_show
  * GETs /v1/COLLECTION/NAME and prints it; cli_run_delete DELETEs it and prints nothing;
  * cli_print_answer prints an object the API answered with. */
-int cli_run_list(struct cli_ctx *ctx, const char *path, const char *key,
-                 const struct cli_column *cols, size_t ncols, enum cli_format format);
-int cli_run_show(struct cli_ctx *ctx, const char *collection, const char *name,
+int cli_run_list(struct cli_ctx *ctx, const char *path, const char *key, const struct cli_column *cols, size_t ncols,
                  enum cli_format format);
+int cli_run_show(struct cli_ctx *ctx, const char *collection, const char *name, enum cli_format format);
 int cli_run_delete(struct cli_ctx *ctx, const char *collection, const char *name);
 int cli_print_answer(struct cli_ctx *ctx, const json_t *obj, enum cli_format format);
 
@@ -400,8 +396,7 @@ json_t *cli_policy_body(const struct cli_args *a, bool resets);
  * "-"; then, when `history` has entries, a blank line and TIME CPU READY VCPUS BALLOON
  * USABLE rows, TIME relative to the newest sample ("-3s"). With CLI_FORMAT_JSON the answer
  * as it is. Returns 0, -EINVAL (not an object) or -EIO. Pure. */
-int cli_stats_print_instance(FILE *f, enum cli_format format, const json_t *answer,
-                             int64_t now_ms);
+int cli_stats_print_instance(FILE *f, enum cli_format format, const json_t *answer, int64_t now_ms);
 /* Prints the answer of GET /v1/hosts/{name}/stats as cli_stats_print_instance() does: host,
  * sample time, CPUs, busy, idle and iowait cores, memory total, available and free in MiB,
  * the load averages, the VMs; then TIME BUSY IDLE IOWAIT AVAILABLE LOAD1 rows. Pure. */

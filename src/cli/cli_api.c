@@ -24,9 +24,8 @@ char *cli_escape(const char *s) {
         char *r = xmalloc(strlen(s) * 3 + 1), *o = r;
         for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
                 /* RFC 3986 unreserved characters pass; everything else is encoded. */
-                if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-                    (*p >= '0' && *p <= '9') || *p == '-' || (*p == '.' && !dots) || *p == '_' ||
-                    *p == '~')
+                if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+                    (*p == '.' && !dots) || *p == '_' || *p == '~')
                         *o++ = (char) *p;
                 else {
                         *o++ = '%';
@@ -47,12 +46,14 @@ static void report_transport_error(struct cli_ctx *ctx, int r, const char *msg) 
                 struct stat st;
                 if (stat(path, &st) < 0) {
                         cli_error("cannot connect to tided at %s: %s (is tided running? "
-                                  "--url and --socket choose another)", target, strerror(errno));
+                                  "--url and --socket choose another)",
+                                  target, strerror(errno));
                         return;
                 }
                 if (access(path, W_OK) < 0) {
                         cli_error("cannot connect to tided at %s: %s (the socket is for root; "
-                                  "use --url with a token otherwise)", target, strerror(errno));
+                                  "use --url with a token otherwise)",
+                                  target, strerror(errno));
                         return;
                 }
         }
@@ -65,16 +66,14 @@ static void report_transport_error(struct cli_ctx *ctx, int r, const char *msg) 
 }
 
 /* Reports an HTTP error answer; returns the code for it. */
-static int report_api_error(struct cli_ctx *ctx, const struct cli_http_response *resp,
-                            unsigned flags) {
+static int report_api_error(struct cli_ctx *ctx, const struct cli_http_response *resp, unsigned flags) {
         int r = resp->status == 404 ? TIDE_E_NOT_FOUND : -EPROTO;
         if (r == TIDE_E_NOT_FOUND && (flags & CLI_API_QUIET_NOT_FOUND))
                 return r;
 
         _cleanup_json_ json_t *j = json_loadb(resp->body, resp->len, 0, NULL);
         const char *code = json_string_value(json_object_get(json_object_get(j, "error"), "code"));
-        const char *message = json_string_value(json_object_get(json_object_get(j, "error"),
-                                                                "message"));
+        const char *message = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
         if (code && message) {
                 _cleanup_free_ char *m = cli_sanitize(message), *c = cli_sanitize(code);
                 cli_error("%s (%s)", m, c);
@@ -84,14 +83,13 @@ static int report_api_error(struct cli_ctx *ctx, const struct cli_http_response 
                 /* Not tided's error form: a proxy, or not tided at all. */
                 _cleanup_free_ char *head = xstrndup(resp->body, 200);
                 _cleanup_free_ char *h = cli_sanitize(head);
-                cli_error("HTTP %ld from %s%s%s", resp->status, cli_http_target(ctx->http),
-                          *h ? ": " : "", h);
+                cli_error("HTTP %ld from %s%s%s", resp->status, cli_http_target(ctx->http), *h ? ": " : "", h);
         }
         return r;
 }
 
-static int request(struct cli_ctx *ctx, const char *method, const char *path, const char *body,
-                   unsigned flags, int64_t timeout_ms, struct cli_http_response *ret) {
+static int request(struct cli_ctx *ctx, const char *method, const char *path, const char *body, unsigned flags,
+                   int64_t timeout_ms, struct cli_http_response *ret) {
         _cleanup_free_ char *msg = NULL;
         struct cli_http_response resp = {};
         int r = cli_http_request(ctx->http, method, path, body, timeout_ms, &resp, &msg);
@@ -108,8 +106,8 @@ static int request(struct cli_ctx *ctx, const char *method, const char *path, co
         return (int) resp.status;
 }
 
-int cli_api_call(struct cli_ctx *ctx, const char *method, const char *path, const json_t *body,
-                 unsigned flags, int64_t timeout_ms, json_t **ret) {
+int cli_api_call(struct cli_ctx *ctx, const char *method, const char *path, const json_t *body, unsigned flags,
+                 int64_t timeout_ms, json_t **ret) {
         _cleanup_free_ char *text = NULL;
         if (body) {
                 text = json_dumps(body, JSON_COMPACT);
@@ -128,8 +126,8 @@ int cli_api_call(struct cli_ctx *ctx, const char *method, const char *path, cons
                 json_error_t e;
                 j = json_loadb(resp.body, resp.len, 0, &e);
                 if (!j) {
-                        cli_error("malformed JSON from %s (%s %s): %s", cli_http_target(ctx->http),
-                                  method, path, e.text);
+                        cli_error("malformed JSON from %s (%s %s): %s", cli_http_target(ctx->http), method, path,
+                                  e.text);
                         cli_http_response_clear(&resp);
                         return -EPROTO;
                 }
@@ -189,8 +187,8 @@ static int print_result(int r) {
         return CLI_EXIT_OK;
 }
 
-int cli_run_list(struct cli_ctx *ctx, const char *path, const char *key,
-                 const struct cli_column *cols, size_t ncols, enum cli_format format) {
+int cli_run_list(struct cli_ctx *ctx, const char *path, const char *key, const struct cli_column *cols, size_t ncols,
+                 enum cli_format format) {
         _cleanup_json_ json_t *j = NULL;
         if (cli_api_call(ctx, "GET", path, NULL, 0, 0, &j) < 0)
                 return CLI_EXIT_FAILURE;
@@ -210,8 +208,7 @@ int cli_print_answer(struct cli_ctx *ctx, const json_t *obj, enum cli_format for
         return print_result(cli_print_object(stdout, format, obj));
 }
 
-int cli_run_show(struct cli_ctx *ctx, const char *collection, const char *name,
-                 enum cli_format format) {
+int cli_run_show(struct cli_ctx *ctx, const char *collection, const char *name, enum cli_format format) {
         _cleanup_free_ char *e = cli_escape(name);
         _cleanup_free_ char *path = xasprintf("/v1/%s/%s", collection, e);
         _cleanup_json_ json_t *j = NULL;

@@ -15,11 +15,11 @@ _Static_assert(CLI_OPT_MAX <= 64, "option masks are 64 bits");
  * that accepts them. */
 struct option_def {
         const char *long_name;
-        char short_name;    /* 0: none */
+        char short_name; /* 0: none */
         bool has_arg;
         const char *metavar;
         const char *help;
-        const char *old_name;  /* a second long name it is also known by, or NULL */
+        const char *old_name; /* a second long name it is also known by, or NULL */
 };
 
 static const struct option_def option_defs[CLI_OPT_MAX] = {
@@ -36,17 +36,21 @@ static const struct option_def option_defs[CLI_OPT_MAX] = {
         [CLI_OPT_FLAVOR] = { "flavor", 0, true, "FLAVOR", "flavor name or id" },
         [CLI_OPT_IMAGE] = { "image", 0, true, "IMAGE", "image name or id" },
         [CLI_OPT_USER_DATA] = { "user-data", 0, true, "FILE", "user-data script for the guest (at most 64 KiB)" },
-        [CLI_OPT_PRIORITY] = { "priority", 0, true, "N|low|normal|high", "1-1000 (CPU shares under contention); low 250, normal 500 (default), high 750; 'default' resets" },
+        [CLI_OPT_PRIORITY] = { "priority", 0, true, "N|low|normal|high",
+                               "1-1000 (CPU shares under contention); low 250, normal 500 (default), high 750; 'default' resets" },
         [CLI_OPT_HA] = { "ha", 0, false, NULL, "restart the instance on another host when its host fails" },
         [CLI_OPT_WAIT] = { "wait", 0, false, NULL, "wait until the operation has finished" },
         [CLI_OPT_TIMEOUT] = { "timeout", 0, true, "SECONDS", "give up waiting after this long (default 300)" },
         [CLI_OPT_FOLLOW] = { "follow", 0, false, NULL, "keep printing new output until interrupted" },
         [CLI_OPT_INSTANCE] = { "instance", 0, true, "NAME", "only events of this instance (name or id)" },
         [CLI_OPT_LIMIT] = { "limit", 0, true, "N", "at most N events (1-1000, default 100)" },
-        [CLI_OPT_CPU_POLICY] = { "cpu-policy", 0, true, "shared|dedicated", "dedicated: each vCPU pinned to a host CPU of its own (default shared)" },
+        [CLI_OPT_CPU_POLICY] = { "cpu-policy", 0, true, "shared|dedicated",
+                                 "dedicated: each vCPU pinned to a host CPU of its own (default shared)" },
         [CLI_OPT_HUGEPAGES] = { "hugepages", 0, false, NULL, "back the VM's memory with the host's hugepages" },
-        [CLI_OPT_HINT] = { "hint", 0, true, "KEY=VALUE", "a host must match: host=NAME or a label (repeatable, at most 8)" },
-        [CLI_OPT_SERVER_GROUP] = { "server-group", 0, true, "NAME", "server group to join (old name: --group)", "group" },
+        [CLI_OPT_HINT] = { "hint", 0, true, "KEY=VALUE",
+                           "a host must match: host=NAME or a label (repeatable, at most 8)" },
+        [CLI_OPT_SERVER_GROUP] = { "server-group", 0, true, "NAME", "server group to join (old name: --group)",
+                                   "group" },
         [CLI_OPT_DRY_RUN] = { "dry-run", 0, false, NULL, "only show where the instance would go, host by host" },
         [CLI_OPT_CPU_RATIO] = { "cpu-ratio", 0, true, "X|default", "vCPUs per CPU (overcommit)" },
         [CLI_OPT_RAM_RATIO] = { "ram-ratio", 0, true, "X|default", "RAM overcommit ratio" },
@@ -54,34 +58,51 @@ static const struct option_def option_defs[CLI_OPT_MAX] = {
         [CLI_OPT_RESERVED_CPUS] = { "reserved-cpus", 0, true, "N|default", "CPUs kept for the host" },
         [CLI_OPT_RESERVED_RAM] = { "reserved-ram", 0, true, "MIB|default", "memory kept for the host, in MiB" },
         [CLI_OPT_MODE] = { "mode", 0, true, "spread|pack", "spread instances over hosts, or pack them" },
-        [CLI_OPT_WEIGHT] = { "weight", 0, true, "NAME=X|NAME=default", "weigher multiplier; NAME: ram, cpu, load, numa, soft_affinity (repeatable)" },
-        [CLI_OPT_POLICY] = { "policy", 0, true, "POLICY", "affinity, anti-affinity, soft-affinity or soft-anti-affinity" },
+        [CLI_OPT_WEIGHT] = { "weight", 0, true, "NAME=X|NAME=default",
+                             "weigher multiplier; NAME: ram, cpu, load, numa, soft_affinity (repeatable)" },
+        [CLI_OPT_POLICY] = { "policy", 0, true, "POLICY",
+                             "affinity, anti-affinity, soft-affinity or soft-anti-affinity" },
         [CLI_OPT_LABEL] = { "label", 0, true, "KEY=VALUE", "set a label (repeatable)" },
         [CLI_OPT_UNLABEL] = { "unlabel", 0, true, "KEY", "remove a label (repeatable)" },
         [CLI_OPT_DRAIN] = { "drain", 0, false, NULL, "take no new instances" },
         [CLI_OPT_UNDRAIN] = { "undrain", 0, false, NULL, "take new instances again" },
-        [CLI_OPT_CPU_RESERVATION] = { "cpu-reservation", 0, true, "CORES", "CPU guaranteed to the instance, in cores, up to the flavor's max vCPUs ('default' resets)" },
-        [CLI_OPT_CPU_LIMIT] = { "cpu-limit", 0, true, "CORES", "CPU the instance may use at most, in cores ('default' resets)" },
-        [CLI_OPT_MEM_RESERVATION] = { "mem-reservation", 0, true, "MIB", "memory the balloon never takes the instance below ('default' resets)" },
-        [CLI_OPT_MEM_LIMIT] = { "mem-limit", 0, true, "MIB", "memory the instance may have at most, up to the flavor's max RAM ('default' resets)" },
-        [CLI_OPT_ELASTIC] = { "elastic", 0, true, "on|off|default", "off: the elastic loop leaves the resources as defined" },
-        [CLI_OPT_STATS_LIMIT] = { "limit", 0, true, "N", "history entries, the newest (1-10000; default 10 for the table, tided's 60 for json)" },
+        [CLI_OPT_CPU_RESERVATION] = { "cpu-reservation", 0, true, "CORES",
+                                      "CPU guaranteed to the instance, in cores, up to the flavor's max vCPUs ('default' resets)" },
+        [CLI_OPT_CPU_LIMIT] = { "cpu-limit", 0, true, "CORES",
+                                "CPU the instance may use at most, in cores ('default' resets)" },
+        [CLI_OPT_MEM_RESERVATION] = { "mem-reservation", 0, true, "MIB",
+                                      "memory the balloon never takes the instance below ('default' resets)" },
+        [CLI_OPT_MEM_LIMIT] = { "mem-limit", 0, true, "MIB",
+                                "memory the instance may have at most, up to the flavor's max RAM ('default' resets)" },
+        [CLI_OPT_ELASTIC] = { "elastic", 0, true, "on|off|default",
+                              "off: the elastic loop leaves the resources as defined" },
+        [CLI_OPT_STATS_LIMIT] = { "limit", 0, true, "N",
+                                  "history entries, the newest (1-10000; default 10 for the table, tided's 60 for json)" },
         [CLI_OPT_MIN_SIZE] = { "min", 0, true, "N", "the fewest members (0-1000; a new group's default 1)" },
-        [CLI_OPT_MAX_SIZE] = { "max", 0, true, "N", "the most members (1-1000; a new group's default: the larger of --min and --desired)" },
-        [CLI_OPT_DESIRED] = { "desired", 0, true, "N", "the members wanted now, from --min to --max (a new group's default: --min)" },
-        [CLI_OPT_NO_SPREAD] = { "no-spread", 0, false, NULL, "do not spread the members over the hosts (soft anti-affinity)" },
-        [CLI_OPT_METRIC] = { "metric", 0, true, "cpu|memory|FIGURE", "cpu: % of a member's vCPUs busy; memory: % of its memory in use; or a figure of instance stats" },
+        [CLI_OPT_MAX_SIZE] = { "max", 0, true, "N",
+                               "the most members (1-1000; a new group's default: the larger of --min and --desired)" },
+        [CLI_OPT_DESIRED] = { "desired", 0, true, "N",
+                              "the members wanted now, from --min to --max (a new group's default: --min)" },
+        [CLI_OPT_NO_SPREAD] = { "no-spread", 0, false, NULL,
+                                "do not spread the members over the hosts (soft anti-affinity)" },
+        [CLI_OPT_METRIC] = { "metric", 0, true, "cpu|memory|FIGURE",
+                             "cpu: % of a member's vCPUs busy; memory: % of its memory in use; or a figure of instance stats" },
         [CLI_OPT_ABOVE] = { "above", 0, true, "X", "act when the metric is above X" },
         [CLI_OPT_BELOW] = { "below", 0, true, "X", "act when the metric is below X" },
-        [CLI_OPT_ADJUST] = { "adjust", 0, true, "+N|-N|=N|+N%|-N%", "change the desired size by N members, to N, or by N percent" },
+        [CLI_OPT_ADJUST] = { "adjust", 0, true, "+N|-N|=N|+N%|-N%",
+                             "change the desired size by N members, to N, or by N percent" },
         [CLI_OPT_STAT] = { "stat", 0, true, "avg|max|min", "how the members' values are combined (default avg)" },
-        [CLI_OPT_FOR] = { "for", 0, true, "DURATION", "how long the condition must hold: 90, 90s, 5m, 1h (0-24h; default 5m)" },
-        [CLI_OPT_COOLDOWN] = { "cooldown", 0, true, "DURATION", "how long the policy waits after it acted (0-24h; default 5m)" },
-        [CLI_OPT_VICTIM] = { "victim", 0, true, "WHICH", "the members that go first when the group shrinks: newest (default), oldest or least-loaded" },
+        [CLI_OPT_FOR] = { "for", 0, true, "DURATION",
+                          "how long the condition must hold: 90, 90s, 5m, 1h (0-24h; default 5m)" },
+        [CLI_OPT_COOLDOWN] = { "cooldown", 0, true, "DURATION",
+                               "how long the policy waits after it acted (0-24h; default 5m)" },
+        [CLI_OPT_VICTIM] = { "victim", 0, true, "WHICH",
+                             "the members that go first when the group shrinks: newest (default), oldest or least-loaded" },
         [CLI_OPT_POLICY_NAME] = { "name", 0, true, "NAME", "the policy's name (default policy-N)" },
         [CLI_OPT_TEMPLATE] = { "template", 0, true, "FILE", "a Heat template (HOT, YAML; at most 1 MiB)" },
         [CLI_OPT_PARAMETER] = { "parameter", 0, true, "KEY=VALUE", "a template parameter (repeatable, at most 64)" },
-        [CLI_OPT_SCALING_GROUP] = { "scaling-group", 0, true, "NAME", "only events of this scaling group, name or id (old name: --group)", "group" },
+        [CLI_OPT_SCALING_GROUP] = { "scaling-group", 0, true, "NAME",
+                                    "only events of this scaling group, name or id (old name: --group)", "group" },
 };
 
 static const char *const weight_names[CLI_WEIGHT_MAX] = {
@@ -93,7 +114,10 @@ static const char *const weight_names[CLI_WEIGHT_MAX] = {
 };
 
 static const char *const group_policies[] = {
-        "affinity", "anti-affinity", "soft-affinity", "soft-anti-affinity",
+        "affinity",
+        "anti-affinity",
+        "soft-affinity",
+        "soft-anti-affinity",
 };
 static const char *const policy_stats[] = { "avg", "max", "min" };
 static const char *const policy_victims[] = { "newest", "oldest", "least-loaded" };
@@ -107,8 +131,13 @@ const char *cli_weight_name(enum cli_weight w) {
 #define VAL_HELP 'h'
 
 int cli_parse_priority(const char *s, int64_t *ret) {
-        static const struct { const char *name; int64_t value; } names[] = {
-                { "low", 250 }, { "normal", 500 }, { "high", 750 },
+        static const struct {
+                const char *name;
+                int64_t value;
+        } names[] = {
+                { "low", 250 },
+                { "normal", 500 },
+                { "high", 750 },
         };
         for (size_t i = 0; i < ELEMENTSOF(names); i++)
                 if (streq(s, names[i].name)) {
@@ -119,8 +148,13 @@ int cli_parse_priority(const char *s, int64_t *ret) {
 }
 
 int cli_parse_duration(const char *s, int64_t *ret) {
-        static const struct { char unit; int64_t seconds; } units[] = {
-                { 's', 1 }, { 'm', 60 }, { 'h', 3600 },
+        static const struct {
+                char unit;
+                int64_t seconds;
+        } units[] = {
+                { 's', 1 },
+                { 'm', 60 },
+                { 'h', 3600 },
         };
         size_t digits = s ? strspn(s, "0123456789") : 0;
         if (digits == 0)
@@ -190,8 +224,8 @@ static bool label_chars_valid(const char *s, size_t n) {
                 return false;
         for (size_t i = 0; i < n; i++) {
                 char c = s[i];
-                if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                      c == '.' || c == '_' || c == '-'))
+                if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+                      c == '_' || c == '-'))
                         return false;
         }
         return true;
@@ -199,8 +233,7 @@ static bool label_chars_valid(const char *s, size_t n) {
 
 int cli_parse_label(const char *s, size_t *ret_key_len) {
         const char *eq = strchr(s, '=');
-        if (!eq || !label_chars_valid(s, (size_t) (eq - s)) ||
-            !label_chars_valid(eq + 1, strlen(eq + 1)))
+        if (!eq || !label_chars_valid(s, (size_t) (eq - s)) || !label_chars_valid(eq + 1, strlen(eq + 1)))
                 return -EINVAL;
         *ret_key_len = (size_t) (eq - s);
         return 0;
@@ -210,15 +243,13 @@ int cli_parse_label_key(const char *s) {
         return label_chars_valid(s, strlen(s)) ? 0 : -EINVAL;
 }
 
-const struct cli_command *cli_command_find(const struct cli_command *table, size_t n,
-                                           const char *noun, int nwords, char *const *words,
-                                           int *ret_nwords) {
+const struct cli_command *cli_command_find(const struct cli_command *table, size_t n, const char *noun, int nwords,
+                                           char *const *words, int *ret_nwords) {
         if (nwords < 1)
                 return NULL;
         /* A two-word verb is two words: "config show" as one argument is no command. */
         for (size_t i = 0; i < n; i++)
-                if (streq(table[i].noun, noun) && !strchr(words[0], ' ') &&
-                    streq(table[i].verb, words[0])) {
+                if (streq(table[i].noun, noun) && !strchr(words[0], ' ') && streq(table[i].verb, words[0])) {
                         *ret_nwords = 1;
                         return &table[i];
                 }
@@ -227,8 +258,8 @@ const struct cli_command *cli_command_find(const struct cli_command *table, size
         size_t len = strlen(words[0]);
         for (size_t i = 0; i < n; i++) {
                 const char *v = table[i].verb;
-                if (streq(table[i].noun, noun) && strncmp(v, words[0], len) == 0 &&
-                    v[len] == ' ' && streq(v + len + 1, words[1])) {
+                if (streq(table[i].noun, noun) && strncmp(v, words[0], len) == 0 && v[len] == ' ' &&
+                    streq(v + len + 1, words[1])) {
                         *ret_nwords = 2;
                         return &table[i];
                 }
@@ -236,29 +267,25 @@ const struct cli_command *cli_command_find(const struct cli_command *table, size
         return NULL;
 }
 
-bool cli_verb_is_first_word(const struct cli_command *table, size_t n, const char *noun,
-                            const char *word) {
+bool cli_verb_is_first_word(const struct cli_command *table, size_t n, const char *noun, const char *word) {
         size_t len = strlen(word);
         for (size_t i = 0; i < n; i++)
-                if (streq(table[i].noun, noun) && len > 0 &&
-                    strncmp(table[i].verb, word, len) == 0 && table[i].verb[len] == ' ')
+                if (streq(table[i].noun, noun) && len > 0 && strncmp(table[i].verb, word, len) == 0 &&
+                    table[i].verb[len] == ' ')
                         return true;
         return false;
 }
 
 static int option_value(enum cli_opt id) {
-        return option_defs[id].short_name ? option_defs[id].short_name
-                                          : LONG_ONLY_BASE + (int) id;
+        return option_defs[id].short_name ? option_defs[id].short_name : LONG_ONLY_BASE + (int) id;
 }
 
-static int parse_number(const char *s, int64_t min, int64_t max, int64_t *ret, char **ret_error,
-                        const char *opt) {
+static int parse_number(const char *s, int64_t min, int64_t max, int64_t *ret, char **ret_error, const char *opt) {
         int r = parse_int64(s, min, max, ret);
         if (r < 0) {
-                *ret_error = r == -ERANGE
-                        ? xasprintf("--%s must be between %" PRId64 " and %" PRId64 ", not '%s'",
-                                    opt, min, max, s)
-                        : xasprintf("--%s needs a whole number, not '%s'", opt, s);
+                *ret_error = r == -ERANGE ? xasprintf("--%s must be between %" PRId64 " and %" PRId64 ", not '%s'", opt,
+                                                      min, max, s)
+                                          : xasprintf("--%s needs a whole number, not '%s'", opt, s);
                 return -EINVAL;
         }
         return 0;
@@ -269,8 +296,7 @@ static int parse_number(const char *s, int64_t min, int64_t max, int64_t *ret, c
 static int store_hint(const char *arg, struct cli_args *a, char **ret_error) {
         size_t klen;
         if (cli_parse_label(arg, &klen) < 0) {
-                *ret_error = xasprintf("--hint must be KEY=VALUE, KEY and VALUE " LABEL_RULE
-                                       ", not '%s'", arg);
+                *ret_error = xasprintf("--hint must be KEY=VALUE, KEY and VALUE " LABEL_RULE ", not '%s'", arg);
                 return -EINVAL;
         }
         if (a->n_hints == CLI_HINTS_MAX) {
@@ -283,16 +309,15 @@ static int store_hint(const char *arg, struct cli_args *a, char **ret_error) {
 
 /* A ratio: a number above 0, or "default" to go back to the cluster's (or the default). The
  * server checks its range. */
-static int store_ratio(enum cli_opt id, const char *arg, double *ret, struct cli_args *a,
-                       char **ret_error) {
+static int store_ratio(enum cli_opt id, const char *arg, double *ret, struct cli_args *a, char **ret_error) {
         if (streq(arg, CLI_RESET_WORD)) {
                 a->reset |= CLI_F(id);
                 return 0;
         }
         double d;
         if (cli_parse_double(arg, &d) < 0 || !(d > 0)) {
-                *ret_error = xasprintf("--%s must be a number above 0 or '" CLI_RESET_WORD
-                                       "', not '%s'", option_defs[id].long_name, arg);
+                *ret_error = xasprintf("--%s must be a number above 0 or '" CLI_RESET_WORD "', not '%s'",
+                                       option_defs[id].long_name, arg);
                 return -EINVAL;
         }
         a->reset &= ~CLI_F(id);
@@ -309,7 +334,8 @@ static int store_weight(const char *arg, struct cli_args *a, char **ret_error) {
                         w = i;
         if (w < 0) {
                 *ret_error = xasprintf("--weight must be NAME=X with NAME ram, cpu, load, numa "
-                                       "or soft_affinity, not '%s'", arg);
+                                       "or soft_affinity, not '%s'",
+                                       arg);
                 return -EINVAL;
         }
         if (a->weights_given & (1u << w)) {
@@ -319,8 +345,8 @@ static int store_weight(const char *arg, struct cli_args *a, char **ret_error) {
         if (streq(eq + 1, CLI_RESET_WORD))
                 a->weights_reset |= 1u << w;
         else if (cli_parse_double(eq + 1, &a->weights[w]) < 0) {
-                *ret_error = xasprintf("--weight %s needs a number or '" CLI_RESET_WORD
-                                       "', not '%s'", weight_names[w], eq + 1);
+                *ret_error = xasprintf("--weight %s needs a number or '" CLI_RESET_WORD "', not '%s'", weight_names[w],
+                                       eq + 1);
                 return -EINVAL;
         }
         a->weights_given |= 1u << w;
@@ -330,8 +356,7 @@ static int store_weight(const char *arg, struct cli_args *a, char **ret_error) {
 /* Whether labels[0..n) has one whose key (up to '=' or the end) is key[0..klen). */
 static bool has_label_key(const char *const *labels, size_t n, const char *key, size_t klen) {
         for (size_t i = 0; i < n; i++)
-                if (strncmp(labels[i], key, klen) == 0 &&
-                    (labels[i][klen] == '=' || labels[i][klen] == 0))
+                if (strncmp(labels[i], key, klen) == 0 && (labels[i][klen] == '=' || labels[i][klen] == 0))
                         return true;
         return false;
 }
@@ -342,21 +367,17 @@ static int store_label(enum cli_opt id, const char *arg, struct cli_args *a, cha
         bool set = id == CLI_OPT_LABEL;
         size_t klen = strlen(arg);
         if (set ? cli_parse_label(arg, &klen) < 0 : cli_parse_label_key(arg) < 0) {
-                *ret_error = set ? xasprintf("--label must be KEY=VALUE, KEY and VALUE "
-                                             LABEL_RULE ", not '%s'", arg)
-                                 : xasprintf("--unlabel needs a KEY of " LABEL_RULE
-                                             ", not '%s'", arg);
+                *ret_error = set ? xasprintf("--label must be KEY=VALUE, KEY and VALUE " LABEL_RULE ", not '%s'", arg)
+                                 : xasprintf("--unlabel needs a KEY of " LABEL_RULE ", not '%s'", arg);
                 return -EINVAL;
         }
-        if (has_label_key(a->labels, a->n_labels, arg, klen) ||
-            has_label_key(a->unlabels, a->n_unlabels, arg, klen)) {
+        if (has_label_key(a->labels, a->n_labels, arg, klen) || has_label_key(a->unlabels, a->n_unlabels, arg, klen)) {
                 *ret_error = xasprintf("label '%.*s' given twice", (int) klen, arg);
                 return -EINVAL;
         }
         size_t *n = set ? &a->n_labels : &a->n_unlabels;
         if (*n == CLI_LABELS_MAX) {
-                *ret_error = xasprintf("at most %d --%s options", CLI_LABELS_MAX,
-                                       option_defs[id].long_name);
+                *ret_error = xasprintf("at most %d --%s options", CLI_LABELS_MAX, option_defs[id].long_name);
                 return -EINVAL;
         }
         (set ? a->labels : a->unlabels)[(*n)++] = arg;
@@ -379,8 +400,7 @@ static int store_policy(enum cli_opt id, const char *arg, struct cli_args *a, ch
                 bool limit = id == CLI_OPT_CPU_LIMIT;
                 double d;
                 if (cli_parse_double(arg, &d) < 0 || d < 0 || (limit && d == 0)) {
-                        *ret_error = xasprintf("--%s must be a number of cores %s or '"
-                                               CLI_RESET_WORD "', not '%s'", n,
+                        *ret_error = xasprintf("--%s must be a number of cores %s or '" CLI_RESET_WORD "', not '%s'", n,
                                                limit ? "above 0" : "(0 or more)", arg);
                         return -EINVAL;
                 }
@@ -393,8 +413,7 @@ static int store_policy(enum cli_opt id, const char *arg, struct cli_args *a, ch
                 return parse_number(arg, 1, INT64_MAX, &a->mem_limit_mib, ret_error, n);
         case CLI_OPT_ELASTIC:
                 if (!streq(arg, "on") && !streq(arg, "off")) {
-                        *ret_error = xasprintf("--elastic must be 'on', 'off' or '" CLI_RESET_WORD
-                                               "', not '%s'", arg);
+                        *ret_error = xasprintf("--elastic must be 'on', 'off' or '" CLI_RESET_WORD "', not '%s'", arg);
                         return -EINVAL;
                 }
                 a->elastic = streq(arg, "on");
@@ -408,29 +427,26 @@ static int store_policy(enum cli_opt id, const char *arg, struct cli_args *a, ch
 static char *word_list(const char *prefix, const char *const *words, size_t n) {
         struct strbuf b = STRBUF_INIT(0);
         for (size_t i = 0; i < n; i++)
-                strbuf_printf(&b, "%s%s%s", i == 0 ? "" : i + 1 < n ? ", " : " or ", prefix,
-                              words[i]);
+                strbuf_printf(&b, "%s%s%s", i == 0 ? "" : i + 1 < n ? ", " : " or ", prefix, words[i]);
         return strbuf_steal(&b);
 }
 
 /* One word of a closed list, or an error naming them all. */
-static int store_word(enum cli_opt id, const char *arg, const char *const *words, size_t n,
-                      const char **ret, char **ret_error) {
+static int store_word(enum cli_opt id, const char *arg, const char *const *words, size_t n, const char **ret,
+                      char **ret_error) {
         for (size_t i = 0; i < n; i++)
                 if (streq(arg, words[i])) {
                         *ret = arg;
                         return 0;
                 }
         _cleanup_free_ char *list = word_list("", words, n);
-        *ret_error = xasprintf("--%s must be %s, not '%s'", option_defs[id].long_name, list,
-                               arg);
+        *ret_error = xasprintf("--%s must be %s, not '%s'", option_defs[id].long_name, list, arg);
         return -EINVAL;
 }
 
 /* The options of scaling policies: the threshold, the adjustment, a metric's name, durations.
  * tided knows the metrics; here a name is only checked to be one. */
-static int store_scaling(enum cli_opt id, const char *arg, struct cli_args *a,
-                         char **ret_error) {
+static int store_scaling(enum cli_opt id, const char *arg, struct cli_args *a, char **ret_error) {
         const char *n = option_defs[id].long_name;
         int r;
         switch (id) {
@@ -438,7 +454,8 @@ static int store_scaling(enum cli_opt id, const char *arg, struct cli_args *a,
                 if (!*arg || strlen(arg) > CLI_LABEL_MAX ||
                     strspn(arg, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(arg)) {
                         *ret_error = xasprintf("--metric must be cpu, memory or a figure's "
-                                               "name (a-z 0-9 _), not '%s'", arg);
+                                               "name (a-z 0-9 _), not '%s'",
+                                               arg);
                         return -EINVAL;
                 }
                 a->metric = arg;
@@ -464,19 +481,18 @@ static int store_scaling(enum cli_opt id, const char *arg, struct cli_args *a,
         case CLI_OPT_COOLDOWN:
                 r = cli_parse_duration(arg, id == CLI_OPT_FOR ? &a->for_s : &a->cooldown_s);
                 if (r == -ERANGE)
-                        *ret_error = xasprintf("--%s must be at most 24h (%d seconds), not '%s'",
-                                               n, CLI_DURATION_MAX_S, arg);
+                        *ret_error = xasprintf("--%s must be at most 24h (%d seconds), not '%s'", n, CLI_DURATION_MAX_S,
+                                               arg);
                 else if (r < 0)
                         *ret_error = xasprintf("--%s must be a whole number of seconds, "
                                                "optionally with a unit s, m or h (90, 90s, 5m, "
-                                               "1h), not '%s'", n, arg);
+                                               "1h), not '%s'",
+                                               n, arg);
                 return r < 0 ? -EINVAL : 0;
         case CLI_OPT_STAT:
-                return store_word(id, arg, policy_stats, ELEMENTSOF(policy_stats), &a->stat,
-                                  ret_error);
+                return store_word(id, arg, policy_stats, ELEMENTSOF(policy_stats), &a->stat, ret_error);
         case CLI_OPT_VICTIM:
-                return store_word(id, arg, policy_victims, ELEMENTSOF(policy_victims),
-                                  &a->victim, ret_error);
+                return store_word(id, arg, policy_victims, ELEMENTSOF(policy_victims), &a->victim, ret_error);
         default:
                 abort();
         }
@@ -484,6 +500,74 @@ static int store_scaling(enum cli_opt id, const char *arg, struct cli_args *a,
 
 /* Stores one option's value. The server checks the API's exact limits; here only what
  * cannot be meaningful is refused, and the limits that the CLI itself documents. */
+/* Stores an option that is a flag or whose value is kept as given. */
+static int store_plain(enum cli_opt id, const char *arg, struct cli_args *a) {
+        switch (id) {
+        case CLI_OPT_DISK_FILE:
+                a->disk_file = arg;
+                return 0;
+        case CLI_OPT_KERNEL:
+                a->kernel = arg;
+                return 0;
+        case CLI_OPT_INITRD:
+                a->initrd = arg;
+                return 0;
+        case CLI_OPT_CMDLINE:
+                a->cmdline = arg;
+                return 0;
+        case CLI_OPT_FLAVOR:
+                a->flavor = arg;
+                return 0;
+        case CLI_OPT_IMAGE:
+                a->image = arg;
+                return 0;
+        case CLI_OPT_USER_DATA:
+                a->user_data_file = arg;
+                return 0;
+        case CLI_OPT_HA:
+                a->ha = true;
+                return 0;
+        case CLI_OPT_WAIT:
+                a->wait = true;
+                return 0;
+        case CLI_OPT_FOLLOW:
+                a->follow = true;
+                return 0;
+        case CLI_OPT_INSTANCE:
+                a->instance = arg;
+                return 0;
+        case CLI_OPT_HUGEPAGES:
+                a->hugepages = true;
+                return 0;
+        case CLI_OPT_SERVER_GROUP:
+                a->server_group = arg;
+                return 0;
+        case CLI_OPT_DRY_RUN:
+                a->dry_run = true;
+                return 0;
+        case CLI_OPT_DRAIN:
+                a->drain = true;
+                return 0;
+        case CLI_OPT_UNDRAIN:
+                a->undrain = true;
+                return 0;
+        case CLI_OPT_NO_SPREAD:
+                a->no_spread = true;
+                return 0;
+        case CLI_OPT_POLICY_NAME:
+                a->policy_name = arg;
+                return 0;
+        case CLI_OPT_SCALING_GROUP:
+                a->scaling_group = arg;
+                return 0;
+        case CLI_OPT_TEMPLATE:
+                a->template_file = arg;
+                return 0;
+        default:
+                abort();
+        }
+}
+
 static int store_option(enum cli_opt id, const char *arg, struct cli_args *a, char **ret_error) {
         const char *n = option_defs[id].long_name;
         switch (id) {
@@ -503,47 +587,35 @@ static int store_option(enum cli_opt id, const char *arg, struct cli_args *a, ch
                 return parse_number(arg, 1, INT32_MAX, &a->max_vcpus, ret_error, n);
         case CLI_OPT_MAX_RAM:
                 return parse_number(arg, 1, INT64_MAX, &a->max_ram_mib, ret_error, n);
-        case CLI_OPT_DISK_FILE: a->disk_file = arg; return 0;
-        case CLI_OPT_KERNEL: a->kernel = arg; return 0;
-        case CLI_OPT_INITRD: a->initrd = arg; return 0;
-        case CLI_OPT_CMDLINE: a->cmdline = arg; return 0;
-        case CLI_OPT_FLAVOR: a->flavor = arg; return 0;
-        case CLI_OPT_IMAGE: a->image = arg; return 0;
-        case CLI_OPT_USER_DATA: a->user_data_file = arg; return 0;
         case CLI_OPT_PRIORITY:
                 if (streq(arg, CLI_RESET_WORD)) {
                         a->reset |= CLI_F(id);
                         return 0;
                 }
                 if (cli_parse_priority(arg, &a->priority) < 0) {
-                        *ret_error = xasprintf("--priority must be 1-1000, low, normal, high or '"
-                                               CLI_RESET_WORD "', not '%s'", arg);
+                        *ret_error = xasprintf("--priority must be 1-1000, low, normal, high or '" CLI_RESET_WORD
+                                               "', not '%s'",
+                                               arg);
                         return -EINVAL;
                 }
                 a->reset &= ~CLI_F(id);
                 return 0;
-        case CLI_OPT_HA: a->ha = true; return 0;
-        case CLI_OPT_WAIT: a->wait = true; return 0;
         case CLI_OPT_TIMEOUT:
                 /* Capped so that the milliseconds fit any int64 arithmetic of the waiter. */
                 return parse_number(arg, 1, INT32_MAX, &a->timeout_s, ret_error, n);
-        case CLI_OPT_FOLLOW: a->follow = true; return 0;
-        case CLI_OPT_INSTANCE: a->instance = arg; return 0;
         case CLI_OPT_LIMIT:
                 return parse_number(arg, 1, 1000, &a->limit, ret_error, n);
         case CLI_OPT_CPU_POLICY:
                 if (!streq(arg, "shared") && !streq(arg, "dedicated")) {
                         *ret_error = xasprintf("--cpu-policy must be 'shared' or 'dedicated', "
-                                               "not '%s'", arg);
+                                               "not '%s'",
+                                               arg);
                         return -EINVAL;
                 }
                 a->cpu_policy = arg;
                 return 0;
-        case CLI_OPT_HUGEPAGES: a->hugepages = true; return 0;
         case CLI_OPT_HINT:
                 return store_hint(arg, a, ret_error);
-        case CLI_OPT_SERVER_GROUP: a->server_group = arg; return 0;
-        case CLI_OPT_DRY_RUN: a->dry_run = true; return 0;
         case CLI_OPT_CPU_RATIO:
                 return store_ratio(id, arg, &a->cpu_ratio, a, ret_error);
         case CLI_OPT_RAM_RATIO:
@@ -558,9 +630,8 @@ static int store_option(enum cli_opt id, const char *arg, struct cli_args *a, ch
                 }
                 a->reset &= ~CLI_F(id);
                 return parse_number(arg, 0, id == CLI_OPT_RESERVED_CPUS ? INT32_MAX : INT64_MAX,
-                                    id == CLI_OPT_RESERVED_CPUS ? &a->reserved_cpus
-                                                                : &a->reserved_ram_mib,
-                                    ret_error, n);
+                                    id == CLI_OPT_RESERVED_CPUS ? &a->reserved_cpus : &a->reserved_ram_mib, ret_error,
+                                    n);
         case CLI_OPT_MODE:
                 if (!streq(arg, "spread") && !streq(arg, "pack")) {
                         *ret_error = xasprintf("--mode must be 'spread' or 'pack', not '%s'", arg);
@@ -577,13 +648,12 @@ static int store_option(enum cli_opt id, const char *arg, struct cli_args *a, ch
                                 return 0;
                         }
                 *ret_error = xasprintf("--policy must be affinity, anti-affinity, soft-affinity "
-                                       "or soft-anti-affinity, not '%s'", arg);
+                                       "or soft-anti-affinity, not '%s'",
+                                       arg);
                 return -EINVAL;
         case CLI_OPT_LABEL:
         case CLI_OPT_UNLABEL:
                 return store_label(id, arg, a, ret_error);
-        case CLI_OPT_DRAIN: a->drain = true; return 0;
-        case CLI_OPT_UNDRAIN: a->undrain = true; return 0;
         case CLI_OPT_CPU_RESERVATION:
         case CLI_OPT_CPU_LIMIT:
         case CLI_OPT_MEM_RESERVATION:
@@ -598,7 +668,6 @@ static int store_option(enum cli_opt id, const char *arg, struct cli_args *a, ch
                 return parse_number(arg, 1, CLI_SCALING_GROUP_MEMBERS_MAX, &a->max_size, ret_error, n);
         case CLI_OPT_DESIRED:
                 return parse_number(arg, 0, CLI_SCALING_GROUP_MEMBERS_MAX, &a->desired, ret_error, n);
-        case CLI_OPT_NO_SPREAD: a->no_spread = true; return 0;
         case CLI_OPT_METRIC:
         case CLI_OPT_ABOVE:
         case CLI_OPT_BELOW:
@@ -608,9 +677,6 @@ static int store_option(enum cli_opt id, const char *arg, struct cli_args *a, ch
         case CLI_OPT_COOLDOWN:
         case CLI_OPT_VICTIM:
                 return store_scaling(id, arg, a, ret_error);
-        case CLI_OPT_POLICY_NAME: a->policy_name = arg; return 0;
-        case CLI_OPT_SCALING_GROUP: a->scaling_group = arg; return 0;
-        case CLI_OPT_TEMPLATE: a->template_file = arg; return 0;
         case CLI_OPT_PARAMETER:
                 if (!strchr(arg, '=') || arg[0] == '=') {
                         *ret_error = xasprintf("--parameter must be KEY=VALUE, not '%s'", arg);
@@ -622,10 +688,9 @@ static int store_option(enum cli_opt id, const char *arg, struct cli_args *a, ch
                 }
                 a->parameters[a->n_parameters++] = arg;
                 return 0;
-        case CLI_OPT_MAX:
-                break;
+        default:
+                return store_plain(id, arg, a);
         }
-        abort();
 }
 
 /* Operand i's name, a word of cmd->operands ("GROUP POLICY"), with its length in *ret_len;
@@ -645,7 +710,7 @@ static size_t operand_count(const struct cli_command *cmd) {
         while (operand_word(cmd, n, &len))
                 n++;
         if (n > CLI_OPERANDS_MAX)
-                abort();  /* a command table that this parser cannot serve */
+                abort(); /* a command table that this parser cannot serve */
         return n;
 }
 
@@ -670,14 +735,11 @@ static int check_sizes(const struct cli_args *a, char **ret_error) {
         bool min = a->given & CLI_F(CLI_OPT_MIN_SIZE), max = a->given & CLI_F(CLI_OPT_MAX_SIZE);
         bool desired = a->given & CLI_F(CLI_OPT_DESIRED);
         if (min && max && a->min_size > a->max_size)
-                *ret_error = xasprintf("--min (%" PRId64 ") is above --max (%" PRId64 ")",
-                                       a->min_size, a->max_size);
+                *ret_error = xasprintf("--min (%" PRId64 ") is above --max (%" PRId64 ")", a->min_size, a->max_size);
         else if (min && desired && a->desired < a->min_size)
-                *ret_error = xasprintf("--desired (%" PRId64 ") is below --min (%" PRId64 ")",
-                                       a->desired, a->min_size);
+                *ret_error = xasprintf("--desired (%" PRId64 ") is below --min (%" PRId64 ")", a->desired, a->min_size);
         else if (max && desired && a->desired > a->max_size)
-                *ret_error = xasprintf("--desired (%" PRId64 ") is above --max (%" PRId64 ")",
-                                       a->desired, a->max_size);
+                *ret_error = xasprintf("--desired (%" PRId64 ") is above --max (%" PRId64 ")", a->desired, a->max_size);
         else
                 return 0;
         return -EINVAL;
@@ -707,9 +769,8 @@ static char *bad_option_name(int argc, char **argv, int opt_char) {
         return xstrdup("?");
 }
 
-int cli_args_parse(const struct cli_command *cmd, int argc, char **argv, struct cli_args *ret,
-                   char **ret_error) {
-        struct option longopts[2 * CLI_OPT_MAX + 2];  /* each option, its old name, --help */
+int cli_args_parse(const struct cli_command *cmd, int argc, char **argv, struct cli_args *ret, char **ret_error) {
+        struct option longopts[2 * CLI_OPT_MAX + 2]; /* each option, its old name, --help */
         /* "-": operands come back in order as value 1, even under POSIXLY_CORRECT.
          * ":": a missing argument is ':' rather than '?'. */
         char shortopts[3 + 2 * CLI_OPT_MAX + 2] = "-:h";
@@ -748,7 +809,7 @@ int cli_args_parse(const struct cli_command *cmd, int argc, char **argv, struct 
         bool help = false;
 
         opterr = 0;
-        optind = 0;  /* glibc: re-initialise completely, argv is a new vector */
+        optind = 0; /* glibc: re-initialise completely, argv is a new vector */
         for (;;) {
                 int c = getopt_long(argc, argv, shortopts, longopts, NULL);
                 if (c == -1)
@@ -766,7 +827,7 @@ int cli_args_parse(const struct cli_command *cmd, int argc, char **argv, struct 
                         _cleanup_free_ char *o = bad_option_name(argc, argv, optopt);
                         if (c == ':')
                                 *ret_error = xasprintf("option '%s' needs an argument", o);
-                        else if (optopt >= LONG_ONLY_BASE)  /* "--wait=x" */
+                        else if (optopt >= LONG_ONLY_BASE) /* "--wait=x" */
                                 *ret_error = xasprintf("option '%s' takes no argument", o);
                         else
                                 *ret_error = xasprintf("unknown option '%s'", o);
@@ -777,7 +838,7 @@ int cli_args_parse(const struct cli_command *cmd, int argc, char **argv, struct 
                         if ((cmd->options & CLI_F(i)) && option_value((enum cli_opt) i) == c)
                                 id = (enum cli_opt) i;
                 if (id == CLI_OPT_MAX)
-                        abort();  /* getopt returned a value we did not give it */
+                        abort(); /* getopt returned a value we did not give it */
                 if (store_option(id, optarg, &a, ret_error) < 0)
                         return -EINVAL;
                 a.given |= CLI_F(id);
@@ -806,12 +867,10 @@ int cli_args_parse(const struct cli_command *cmd, int argc, char **argv, struct 
         a.name2 = ops[1];
         for (int id = 0; id < CLI_OPT_MAX; id++)
                 if ((cmd->required & CLI_F(id)) && !(a.given & CLI_F(id))) {
-                        *ret_error = xasprintf("missing --%s %s", option_defs[id].long_name,
-                                               option_defs[id].metavar);
+                        *ret_error = xasprintf("missing --%s %s", option_defs[id].long_name, option_defs[id].metavar);
                         return -EINVAL;
                 }
-        if ((a.given & (CLI_F(CLI_OPT_INITRD) | CLI_F(CLI_OPT_CMDLINE))) &&
-            !(a.given & CLI_F(CLI_OPT_KERNEL))) {
+        if ((a.given & (CLI_F(CLI_OPT_INITRD) | CLI_F(CLI_OPT_CMDLINE))) && !(a.given & CLI_F(CLI_OPT_KERNEL))) {
                 *ret_error = xstrdup("--initrd and --cmdline need --kernel");
                 return -EINVAL;
         }
@@ -833,9 +892,8 @@ int cli_args_parse(const struct cli_command *cmd, int argc, char **argv, struct 
         }
         if ((cmd->options & CLI_F(CLI_OPT_ABOVE)) &&
             !!(a.given & CLI_F(CLI_OPT_ABOVE)) == !!(a.given & CLI_F(CLI_OPT_BELOW))) {
-                *ret_error = xstrdup(a.given & CLI_F(CLI_OPT_ABOVE)
-                                     ? "give --above or --below, not both"
-                                     : "missing --above X or --below X");
+                *ret_error = xstrdup(a.given & CLI_F(CLI_OPT_ABOVE) ? "give --above or --below, not both"
+                                                                    : "missing --above X or --below X");
                 return -EINVAL;
         }
         if (check_sizes(&a, ret_error) < 0)
@@ -851,20 +909,18 @@ int cli_args_parse(const struct cli_command *cmd, int argc, char **argv, struct 
 
 void cli_command_help(FILE *f, const struct cli_command *cmd) {
         /* A noun's own command ("tide metrics") has an empty verb. */
-        fprintf(f, "Usage: tide %s%s%s%s%s\n\n%s\n", cmd->noun, *cmd->verb ? " " : "",
-                cmd->verb, cmd->usage && *cmd->usage ? " " : "", cmd->usage ? cmd->usage : "",
-                cmd->help);
+        fprintf(f, "Usage: tide %s%s%s%s%s\n\n%s\n", cmd->noun, *cmd->verb ? " " : "", cmd->verb,
+                cmd->usage && *cmd->usage ? " " : "", cmd->usage ? cmd->usage : "", cmd->help);
         fputs("\nOptions:\n", f);
         for (int id = 0; id < CLI_OPT_MAX; id++) {
                 if (!(cmd->options & CLI_F(id)))
                         continue;
                 const struct option_def *d = &option_defs[id];
-                _cleanup_free_ char *spec = xasprintf("%c%c%c --%s%s%s",
-                        d->short_name ? '-' : ' ', d->short_name ? d->short_name : ' ',
-                        d->short_name ? ',' : ' ', d->long_name, d->has_arg ? " " : "",
-                        d->has_arg ? d->metavar : "");
-                fprintf(f, "  %-34s %s%s\n", spec, d->help,
-                        cmd->required & CLI_F(id) ? " (required)" : "");
+                _cleanup_free_ char *spec = xasprintf("%c%c%c --%s%s%s", d->short_name ? '-' : ' ',
+                                                      d->short_name ? d->short_name : ' ', d->short_name ? ',' : ' ',
+                                                      d->long_name, d->has_arg ? " " : "",
+                                                      d->has_arg ? d->metavar : "");
+                fprintf(f, "  %-34s %s%s\n", spec, d->help, cmd->required & CLI_F(id) ? " (required)" : "");
         }
         fprintf(f, "  %-34s %s\n", "-h, --help", "show this help");
 }

@@ -8,88 +8,120 @@
 
 #include "cli/cli.h"
 
-static int run_nothing(struct cli_ctx *ctx, const struct cli_args *a) { return 0; }
+static int run_nothing(struct cli_ctx *ctx, const struct cli_args *a) {
+        return 0;
+}
 
 static const struct cli_command create_cmd = {
-        "instance", "create", run_nothing, "NAME",
+        "instance",
+        "create",
+        run_nothing,
+        "NAME",
         CLI_F(CLI_OPT_FLAVOR) | CLI_F(CLI_OPT_IMAGE) | CLI_F(CLI_OPT_PRIORITY) | CLI_F(CLI_OPT_HA) |
-                CLI_F(CLI_OPT_WAIT) | CLI_F(CLI_OPT_TIMEOUT) | CLI_F(CLI_OPT_FORMAT) |
-                CLI_F(CLI_OPT_USER_DATA),
+                CLI_F(CLI_OPT_WAIT) | CLI_F(CLI_OPT_TIMEOUT) | CLI_F(CLI_OPT_FORMAT) | CLI_F(CLI_OPT_USER_DATA),
         CLI_F(CLI_OPT_FLAVOR) | CLI_F(CLI_OPT_IMAGE),
-        "NAME --flavor F --image I", "test", 0,
+        "NAME --flavor F --image I",
+        "test",
+        0,
 };
 
 static const struct cli_command list_cmd = {
-        "event", "list", run_nothing, NULL,
-        CLI_F(CLI_OPT_FORMAT) | CLI_F(CLI_OPT_LIMIT) | CLI_F(CLI_OPT_INSTANCE), 0, "", "test", 0,
+        "event", "list", run_nothing, NULL, CLI_F(CLI_OPT_FORMAT) | CLI_F(CLI_OPT_LIMIT) | CLI_F(CLI_OPT_INSTANCE),
+        0,       "",     "test",      0,
 };
 
 static const struct cli_command flavor_cmd = {
-        "flavor", "create", run_nothing, "NAME",
+        "flavor",
+        "create",
+        run_nothing,
+        "NAME",
         CLI_F(CLI_OPT_VCPUS) | CLI_F(CLI_OPT_RAM) | CLI_F(CLI_OPT_DISK_GIB) | CLI_F(CLI_OPT_MAX_RAM),
-        CLI_F(CLI_OPT_VCPUS) | CLI_F(CLI_OPT_RAM) | CLI_F(CLI_OPT_DISK_GIB), "", "test", 0,
+        CLI_F(CLI_OPT_VCPUS) | CLI_F(CLI_OPT_RAM) | CLI_F(CLI_OPT_DISK_GIB),
+        "",
+        "test",
+        0,
 };
 
 static const struct cli_command image_cmd = {
-        "image", "create", run_nothing, "NAME",
-        CLI_F(CLI_OPT_DISK_FILE) | CLI_F(CLI_OPT_KERNEL) | CLI_F(CLI_OPT_INITRD) |
-                CLI_F(CLI_OPT_CMDLINE),
-        CLI_F(CLI_OPT_DISK_FILE), "", "test", 0,
+        "image",
+        "create",
+        run_nothing,
+        "NAME",
+        CLI_F(CLI_OPT_DISK_FILE) | CLI_F(CLI_OPT_KERNEL) | CLI_F(CLI_OPT_INITRD) | CLI_F(CLI_OPT_CMDLINE),
+        CLI_F(CLI_OPT_DISK_FILE),
+        "",
+        "test",
+        0,
 };
 
 static const struct cli_command instance_create_cmd = {
-        "instance", "create", run_nothing, "NAME",
+        "instance",
+        "create",
+        run_nothing,
+        "NAME",
         CLI_F(CLI_OPT_FLAVOR) | CLI_F(CLI_OPT_IMAGE) | CLI_F(CLI_OPT_HINT) | CLI_F(CLI_OPT_SERVER_GROUP) |
                 CLI_F(CLI_OPT_DRY_RUN) | CLI_F(CLI_OPT_WAIT),
-        CLI_F(CLI_OPT_FLAVOR) | CLI_F(CLI_OPT_IMAGE), "", "test", 0,
+        CLI_F(CLI_OPT_FLAVOR) | CLI_F(CLI_OPT_IMAGE),
+        "",
+        "test",
+        0,
 };
 
-#define SETTINGS (CLI_F(CLI_OPT_CPU_RATIO) | CLI_F(CLI_OPT_RAM_RATIO) | \
-                  CLI_F(CLI_OPT_RESERVED_CPUS) | CLI_F(CLI_OPT_RESERVED_RAM))
+#define SETTINGS \
+        (CLI_F(CLI_OPT_CPU_RATIO) | CLI_F(CLI_OPT_RAM_RATIO) | CLI_F(CLI_OPT_RESERVED_CPUS) | \
+         CLI_F(CLI_OPT_RESERVED_RAM))
 
 static const struct cli_command host_set_cmd = {
-        "host", "set", run_nothing, "NAME",
-        SETTINGS | CLI_F(CLI_OPT_LABEL) | CLI_F(CLI_OPT_UNLABEL) | CLI_F(CLI_OPT_DRAIN) |
-                CLI_F(CLI_OPT_UNDRAIN) | CLI_F(CLI_OPT_FORMAT),
-        0, "", "test",
-        SETTINGS | CLI_F(CLI_OPT_LABEL) | CLI_F(CLI_OPT_UNLABEL) | CLI_F(CLI_OPT_DRAIN) |
-                CLI_F(CLI_OPT_UNDRAIN),
+        "host",
+        "set",
+        run_nothing,
+        "NAME",
+        SETTINGS | CLI_F(CLI_OPT_LABEL) | CLI_F(CLI_OPT_UNLABEL) | CLI_F(CLI_OPT_DRAIN) | CLI_F(CLI_OPT_UNDRAIN) |
+                CLI_F(CLI_OPT_FORMAT),
+        0,
+        "",
+        "test",
+        SETTINGS | CLI_F(CLI_OPT_LABEL) | CLI_F(CLI_OPT_UNLABEL) | CLI_F(CLI_OPT_DRAIN) | CLI_F(CLI_OPT_UNDRAIN),
 };
 
 static const struct cli_command config_set_cmd = {
-        "placement", "config set", run_nothing, NULL,
-        SETTINGS | CLI_F(CLI_OPT_MODE) | CLI_F(CLI_OPT_WEIGHT), 0, "", "test",
+        "placement",
+        "config set",
+        run_nothing,
+        NULL,
+        SETTINGS | CLI_F(CLI_OPT_MODE) | CLI_F(CLI_OPT_WEIGHT),
+        0,
+        "",
+        "test",
         SETTINGS | CLI_F(CLI_OPT_MODE) | CLI_F(CLI_OPT_WEIGHT),
 };
 
-#define POLICY (CLI_F(CLI_OPT_PRIORITY) | CLI_F(CLI_OPT_CPU_RESERVATION) | \
-                CLI_F(CLI_OPT_CPU_LIMIT) | CLI_F(CLI_OPT_MEM_RESERVATION) | \
-                CLI_F(CLI_OPT_MEM_LIMIT) | CLI_F(CLI_OPT_ELASTIC))
+#define POLICY \
+        (CLI_F(CLI_OPT_PRIORITY) | CLI_F(CLI_OPT_CPU_RESERVATION) | CLI_F(CLI_OPT_CPU_LIMIT) | \
+         CLI_F(CLI_OPT_MEM_RESERVATION) | CLI_F(CLI_OPT_MEM_LIMIT) | CLI_F(CLI_OPT_ELASTIC))
 
 static const struct cli_command instance_set_cmd = {
-        "instance", "set", run_nothing, "NAME", POLICY | CLI_F(CLI_OPT_FORMAT), 0, "", "test",
-        POLICY,
+        "instance", "set", run_nothing, "NAME", POLICY | CLI_F(CLI_OPT_FORMAT), 0, "", "test", POLICY,
 };
 
 static const struct cli_command stats_cmd = {
-        "instance", "stats", run_nothing, "NAME",
-        CLI_F(CLI_OPT_STATS_LIMIT) | CLI_F(CLI_OPT_FORMAT), 0, "", "test", 0,
+        "instance", "stats", run_nothing, "NAME", CLI_F(CLI_OPT_STATS_LIMIT) | CLI_F(CLI_OPT_FORMAT), 0, "", "test", 0,
 };
 
 #define GROUP_SIZES (CLI_F(CLI_OPT_MIN_SIZE) | CLI_F(CLI_OPT_MAX_SIZE) | CLI_F(CLI_OPT_DESIRED))
 
 static const struct cli_command group_set_cmd = {
-        "group", "set", run_nothing, "NAME", GROUP_SIZES | CLI_F(CLI_OPT_FORMAT), 0, "", "test",
-        GROUP_SIZES,
+        "group", "set", run_nothing, "NAME", GROUP_SIZES | CLI_F(CLI_OPT_FORMAT), 0, "", "test", GROUP_SIZES,
 };
 
-#define SCALING (CLI_F(CLI_OPT_METRIC) | CLI_F(CLI_OPT_ABOVE) | CLI_F(CLI_OPT_BELOW) | \
-                 CLI_F(CLI_OPT_ADJUST) | CLI_F(CLI_OPT_STAT) | CLI_F(CLI_OPT_FOR) | \
-                 CLI_F(CLI_OPT_COOLDOWN) | CLI_F(CLI_OPT_VICTIM) | CLI_F(CLI_OPT_POLICY_NAME))
+#define SCALING \
+        (CLI_F(CLI_OPT_METRIC) | CLI_F(CLI_OPT_ABOVE) | CLI_F(CLI_OPT_BELOW) | CLI_F(CLI_OPT_ADJUST) | \
+         CLI_F(CLI_OPT_STAT) | CLI_F(CLI_OPT_FOR) | CLI_F(CLI_OPT_COOLDOWN) | CLI_F(CLI_OPT_VICTIM) | \
+         CLI_F(CLI_OPT_POLICY_NAME))
 
 static const struct cli_command policy_add_cmd = {
-        "group", "policy add", run_nothing, "GROUP", SCALING,
-        CLI_F(CLI_OPT_METRIC) | CLI_F(CLI_OPT_ADJUST), "", "test", 0,
+        "group", "policy add", run_nothing, "GROUP", SCALING, CLI_F(CLI_OPT_METRIC) | CLI_F(CLI_OPT_ADJUST),
+        "",      "test",       0,
 };
 
 static const struct cli_command policy_delete_cmd = {
@@ -97,9 +129,15 @@ static const struct cli_command policy_delete_cmd = {
 };
 
 static const struct cli_command event_list_cmd = {
-        "event", "list", run_nothing, NULL,
-        CLI_F(CLI_OPT_INSTANCE) | CLI_F(CLI_OPT_SCALING_GROUP) | CLI_F(CLI_OPT_LIMIT), 0, "",
-        "test", 0,
+        "event",
+        "list",
+        run_nothing,
+        NULL,
+        CLI_F(CLI_OPT_INSTANCE) | CLI_F(CLI_OPT_SCALING_GROUP) | CLI_F(CLI_OPT_LIMIT),
+        0,
+        "",
+        "test",
+        0,
 };
 
 static const struct cli_command metrics_cmd = {
@@ -127,9 +165,9 @@ static int parse(const struct cli_command *cmd, struct cli_args *a, char **err, 
 static void test_create_all_options_any_order(void **state) {
         struct cli_args a;
         char *err;
-        assert_int_equal(parse(&create_cmd, &a, &err, "create", "--flavor", "small", "web-1",
-                               "--image=tiny", "--priority", "high", "--ha", "--wait",
-                               "--timeout", "30", "-f", "json", NULL), CLI_ARGS_OK);
+        assert_int_equal(parse(&create_cmd, &a, &err, "create", "--flavor", "small", "web-1", "--image=tiny",
+                               "--priority", "high", "--ha", "--wait", "--timeout", "30", "-f", "json", NULL),
+                         CLI_ARGS_OK);
         assert_string_equal(a.name, "web-1");
         assert_string_equal(a.flavor, "small");
         assert_string_equal(a.image, "tiny");
@@ -145,8 +183,8 @@ static void test_create_all_options_any_order(void **state) {
 static void test_defaults(void **state) {
         struct cli_args a;
         char *err;
-        assert_int_equal(parse(&create_cmd, &a, &err, "create", "w", "--flavor", "f", "--image",
-                               "i", NULL), CLI_ARGS_OK);
+        assert_int_equal(parse(&create_cmd, &a, &err, "create", "w", "--flavor", "f", "--image", "i", NULL),
+                         CLI_ARGS_OK);
         assert_int_equal(a.format, CLI_FORMAT_TABLE);
         assert_int_equal(a.timeout_s, CLI_WAIT_TIMEOUT_DEFAULT_S);
         assert_false(a.wait);
@@ -158,8 +196,7 @@ static void test_defaults(void **state) {
 static void test_missing_required_option(void **state) {
         struct cli_args a;
         char *err;
-        assert_int_equal(parse(&create_cmd, &a, &err, "create", "w", "--flavor", "f", NULL),
-                         -EINVAL);
+        assert_int_equal(parse(&create_cmd, &a, &err, "create", "w", "--flavor", "f", NULL), -EINVAL);
         assert_non_null(strstr(err, "--image"));
         free(err);
 }
@@ -167,8 +204,7 @@ static void test_missing_required_option(void **state) {
 static void test_missing_name(void **state) {
         struct cli_args a;
         char *err;
-        assert_int_equal(parse(&create_cmd, &a, &err, "create", "--flavor", "f", "--image", "i",
-                               NULL), -EINVAL);
+        assert_int_equal(parse(&create_cmd, &a, &err, "create", "--flavor", "f", "--image", "i", NULL), -EINVAL);
         assert_string_equal(err, "missing NAME");
         free(err);
 }
@@ -219,8 +255,9 @@ static void test_option_missing_argument(void **state) {
 static void test_flag_with_argument(void **state) {
         struct cli_args a;
         char *err;
-        assert_int_equal(parse(&create_cmd, &a, &err, "create", "w", "--flavor", "f", "--image",
-                               "i", "--wait=yes", NULL), -EINVAL);
+        assert_int_equal(parse(&create_cmd, &a, &err, "create", "w", "--flavor", "f", "--image", "i", "--wait=yes",
+                               NULL),
+                         -EINVAL);
         assert_string_equal(err, "option '--wait' takes no argument");
         free(err);
 }
@@ -229,8 +266,7 @@ static void test_help_wins_over_errors(void **state) {
         struct cli_args a;
         char *err;
         assert_int_equal(parse(&create_cmd, &a, &err, "create", "--help", NULL), CLI_ARGS_HELP);
-        assert_int_equal(parse(&create_cmd, &a, &err, "create", "x", "y", "-h", NULL),
-                         CLI_ARGS_HELP);
+        assert_int_equal(parse(&create_cmd, &a, &err, "create", "x", "y", "-h", NULL), CLI_ARGS_HELP);
 }
 
 static void test_bad_format(void **state) {
@@ -246,18 +282,21 @@ static void test_bad_format(void **state) {
 static void test_numbers_checked(void **state) {
         struct cli_args a;
         char *err;
-        assert_int_equal(parse(&flavor_cmd, &a, &err, "create", "s", "--vcpus", "2x", "--ram",
-                               "256", "--disk", "1", NULL), -EINVAL);
+        assert_int_equal(parse(&flavor_cmd, &a, &err, "create", "s", "--vcpus", "2x", "--ram", "256", "--disk", "1",
+                               NULL),
+                         -EINVAL);
         assert_string_equal(err, "--vcpus needs a whole number, not '2x'");
         free(err);
-        assert_int_equal(parse(&flavor_cmd, &a, &err, "create", "s", "--vcpus", "0", "--ram",
-                               "256", "--disk", "1", NULL), -EINVAL);
+        assert_int_equal(parse(&flavor_cmd, &a, &err, "create", "s", "--vcpus", "0", "--ram", "256", "--disk", "1",
+                               NULL),
+                         -EINVAL);
         free(err);
         assert_int_equal(parse(&list_cmd, &a, &err, "list", "--limit", "1001", NULL), -EINVAL);
         assert_string_equal(err, "--limit must be between 1 and 1000, not '1001'");
         free(err);
-        assert_int_equal(parse(&flavor_cmd, &a, &err, "create", "s", "--vcpus", "2", "--ram",
-                               "256", "--disk", "1", "--max-ram", "1024", NULL), CLI_ARGS_OK);
+        assert_int_equal(parse(&flavor_cmd, &a, &err, "create", "s", "--vcpus", "2", "--ram", "256", "--disk", "1",
+                               "--max-ram", "1024", NULL),
+                         CLI_ARGS_OK);
         assert_int_equal(a.vcpus, 2);
         assert_int_equal(a.ram_mib, 256);
         assert_int_equal(a.disk_gib, 1);
@@ -268,8 +307,7 @@ static void test_numbers_checked(void **state) {
 static void test_disk_means_file_for_images(void **state) {
         struct cli_args a;
         char *err;
-        assert_int_equal(parse(&image_cmd, &a, &err, "create", "tiny", "--disk", "root.qcow2",
-                               NULL), CLI_ARGS_OK);
+        assert_int_equal(parse(&image_cmd, &a, &err, "create", "tiny", "--disk", "root.qcow2", NULL), CLI_ARGS_OK);
         assert_string_equal(a.disk_file, "root.qcow2");
         assert_int_equal(a.disk_gib, 0);
 }
@@ -277,20 +315,20 @@ static void test_disk_means_file_for_images(void **state) {
 static void test_initrd_needs_kernel(void **state) {
         struct cli_args a;
         char *err;
-        assert_int_equal(parse(&image_cmd, &a, &err, "create", "tiny", "--disk", "d",
-                               "--initrd", "i", NULL), -EINVAL);
+        assert_int_equal(parse(&image_cmd, &a, &err, "create", "tiny", "--disk", "d", "--initrd", "i", NULL), -EINVAL);
         free(err);
-        assert_int_equal(parse(&image_cmd, &a, &err, "create", "tiny", "--disk", "d",
-                               "--kernel", "k", "--initrd", "i", "--cmdline", "console=ttyS0",
-                               NULL), CLI_ARGS_OK);
+        assert_int_equal(parse(&image_cmd, &a, &err, "create", "tiny", "--disk", "d", "--kernel", "k", "--initrd", "i",
+                               "--cmdline", "console=ttyS0", NULL),
+                         CLI_ARGS_OK);
         assert_string_equal(a.cmdline, "console=ttyS0");
 }
 
 static void test_timeout_needs_wait(void **state) {
         struct cli_args a;
         char *err;
-        assert_int_equal(parse(&create_cmd, &a, &err, "create", "w", "--flavor", "f", "--image",
-                               "i", "--timeout", "5", NULL), -EINVAL);
+        assert_int_equal(parse(&create_cmd, &a, &err, "create", "w", "--flavor", "f", "--image", "i", "--timeout", "5",
+                               NULL),
+                         -EINVAL);
         assert_string_equal(err, "--timeout needs --wait");
         free(err);
 }
@@ -298,8 +336,8 @@ static void test_timeout_needs_wait(void **state) {
 static void test_operand_after_double_dash(void **state) {
         struct cli_args a;
         char *err;
-        assert_int_equal(parse(&create_cmd, &a, &err, "create", "--flavor", "f", "--image", "i",
-                               "--", "-odd", NULL), CLI_ARGS_OK);
+        assert_int_equal(parse(&create_cmd, &a, &err, "create", "--flavor", "f", "--image", "i", "--", "-odd", NULL),
+                         CLI_ARGS_OK);
         assert_string_equal(a.name, "-odd");
 }
 
@@ -347,9 +385,9 @@ static void test_escape(void **state) {
 static void test_hints_repeat_in_order(void **state) {
         struct cli_args a;
         char *err;
-        assert_int_equal(parse(&instance_create_cmd, &a, &err, "create", "w", "--flavor", "f",
-                               "--image", "i", "--hint", "zone=hk-a", "--hint=host=node1",
-                               "--server-group", "web", NULL), CLI_ARGS_OK);
+        assert_int_equal(parse(&instance_create_cmd, &a, &err, "create", "w", "--flavor", "f", "--image", "i", "--hint",
+                               "zone=hk-a", "--hint=host=node1", "--server-group", "web", NULL),
+                         CLI_ARGS_OK);
         assert_int_equal(a.n_hints, 2);
         assert_string_equal(a.hints[0], "zone=hk-a");
         assert_string_equal(a.hints[1], "host=node1");
@@ -361,12 +399,14 @@ static void test_hints_repeat_in_order(void **state) {
 static void test_server_group_old_name(void **state) {
         struct cli_args a;
         char *err;
-        assert_int_equal(parse(&instance_create_cmd, &a, &err, "create", "w", "--flavor", "f",
-                               "--image", "i", "--group=web", NULL), CLI_ARGS_OK);
+        assert_int_equal(parse(&instance_create_cmd, &a, &err, "create", "w", "--flavor", "f", "--image", "i",
+                               "--group=web", NULL),
+                         CLI_ARGS_OK);
         assert_string_equal(a.server_group, "web");
         assert_true(a.given & CLI_F(CLI_OPT_SERVER_GROUP));
-        assert_int_equal(parse(&instance_create_cmd, &a, &err, "create", "w", "--flavor", "f",
-                               "--image", "i", "--group", NULL), -EINVAL);
+        assert_int_equal(parse(&instance_create_cmd, &a, &err, "create", "w", "--flavor", "f", "--image", "i",
+                               "--group", NULL),
+                         -EINVAL);
         assert_string_equal(err, "option '--group' needs an argument");
         free(err);
 }
@@ -374,29 +414,34 @@ static void test_server_group_old_name(void **state) {
 static void test_at_most_eight_hints(void **state) {
         struct cli_args a;
         char *err;
-        assert_int_equal(parse(&instance_create_cmd, &a, &err, "create", "w", "--flavor", "f",
-                               "--image", "i", "--hint", "a=1", "--hint", "b=2", "--hint", "c=3",
-                               "--hint", "d=4", "--hint", "e=5", "--hint", "f=6", "--hint", "g=7",
-                               "--hint", "h=8", NULL), CLI_ARGS_OK);
+        assert_int_equal(parse(&instance_create_cmd, &a, &err, "create", "w", "--flavor", "f", "--image", "i", "--hint",
+                               "a=1", "--hint", "b=2", "--hint", "c=3", "--hint", "d=4", "--hint", "e=5", "--hint",
+                               "f=6", "--hint", "g=7", "--hint", "h=8", NULL),
+                         CLI_ARGS_OK);
         assert_int_equal(a.n_hints, 8);
-        assert_int_equal(parse(&instance_create_cmd, &a, &err, "create", "w", "--flavor", "f",
-                               "--image", "i", "--hint", "a=1", "--hint", "b=2", "--hint", "c=3",
-                               "--hint", "d=4", "--hint", "e=5", "--hint", "f=6", "--hint", "g=7",
-                               "--hint", "h=8", "--hint", "i=9", NULL), -EINVAL);
+        assert_int_equal(parse(&instance_create_cmd, &a, &err, "create", "w", "--flavor", "f", "--image", "i", "--hint",
+                               "a=1", "--hint", "b=2", "--hint", "c=3", "--hint", "d=4", "--hint", "e=5", "--hint",
+                               "f=6", "--hint", "g=7", "--hint", "h=8", "--hint", "i=9", NULL),
+                         -EINVAL);
         assert_string_equal(err, "at most 8 --hint options");
         free(err);
 }
 
 static void test_hint_must_be_key_value(void **state) {
-        static const char *const bad[] = { "zone", "=a", "zone=", "zo ne=a", "zone=a=b",
+        static const char *const bad[] = { "zone",
+                                           "=a",
+                                           "zone=",
+                                           "zo ne=a",
+                                           "zone=a=b",
                                            "zone=\xc3\xa9",
                                            ("k=0123456789012345678901234567890123456789"
                                             "012345678901234567890123") };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 struct cli_args a;
                 char *err;
-                assert_int_equal(parse(&instance_create_cmd, &a, &err, "create", "w", "--flavor",
-                                       "f", "--image", "i", "--hint", bad[i], NULL), -EINVAL);
+                assert_int_equal(parse(&instance_create_cmd, &a, &err, "create", "w", "--flavor", "f", "--image", "i",
+                                       "--hint", bad[i], NULL),
+                                 -EINVAL);
                 assert_non_null(strstr(err, "--hint must be KEY=VALUE"));
                 free(err);
         }
@@ -405,19 +450,21 @@ static void test_hint_must_be_key_value(void **state) {
 static void test_dry_run_excludes_wait(void **state) {
         struct cli_args a;
         char *err;
-        assert_int_equal(parse(&instance_create_cmd, &a, &err, "create", "w", "--flavor", "f",
-                               "--image", "i", "--dry-run", NULL), CLI_ARGS_OK);
+        assert_int_equal(parse(&instance_create_cmd, &a, &err, "create", "w", "--flavor", "f", "--image", "i",
+                               "--dry-run", NULL),
+                         CLI_ARGS_OK);
         assert_true(a.dry_run);
-        assert_int_equal(parse(&instance_create_cmd, &a, &err, "create", "w", "--flavor", "f",
-                               "--image", "i", "--dry-run", "--wait", NULL), -EINVAL);
+        assert_int_equal(parse(&instance_create_cmd, &a, &err, "create", "w", "--flavor", "f", "--image", "i",
+                               "--dry-run", "--wait", NULL),
+                         -EINVAL);
         free(err);
 }
 
 static void test_labels_and_unlabels(void **state) {
         struct cli_args a;
         char *err;
-        assert_int_equal(parse(&host_set_cmd, &a, &err, "set", "node1", "--label", "zone=hk-a",
-                               "--unlabel", "rack", "--label", "ssd=true", "--drain", NULL),
+        assert_int_equal(parse(&host_set_cmd, &a, &err, "set", "node1", "--label", "zone=hk-a", "--unlabel", "rack",
+                               "--label", "ssd=true", "--drain", NULL),
                          CLI_ARGS_OK);
         assert_string_equal(a.name, "node1");
         assert_int_equal(a.n_labels, 2);
@@ -431,19 +478,18 @@ static void test_labels_and_unlabels(void **state) {
 static void test_label_key_once(void **state) {
         struct cli_args a;
         char *err;
-        assert_int_equal(parse(&host_set_cmd, &a, &err, "set", "n", "--label", "zone=a",
-                               "--label", "zone=b", NULL), -EINVAL);
+        assert_int_equal(parse(&host_set_cmd, &a, &err, "set", "n", "--label", "zone=a", "--label", "zone=b", NULL),
+                         -EINVAL);
         assert_string_equal(err, "label 'zone' given twice");
         free(err);
-        assert_int_equal(parse(&host_set_cmd, &a, &err, "set", "n", "--unlabel", "zone",
-                               "--label", "zone=b", NULL), -EINVAL);
+        assert_int_equal(parse(&host_set_cmd, &a, &err, "set", "n", "--unlabel", "zone", "--label", "zone=b", NULL),
+                         -EINVAL);
         assert_string_equal(err, "label 'zone' given twice");
         free(err);
         /* A key that is a prefix of another is another key. */
-        assert_int_equal(parse(&host_set_cmd, &a, &err, "set", "n", "--label", "zone=a",
-                               "--unlabel", "zon", NULL), CLI_ARGS_OK);
-        assert_int_equal(parse(&host_set_cmd, &a, &err, "set", "n", "--unlabel", "a=b", NULL),
-                         -EINVAL);
+        assert_int_equal(parse(&host_set_cmd, &a, &err, "set", "n", "--label", "zone=a", "--unlabel", "zon", NULL),
+                         CLI_ARGS_OK);
+        assert_int_equal(parse(&host_set_cmd, &a, &err, "set", "n", "--unlabel", "a=b", NULL), -EINVAL);
         assert_non_null(strstr(err, "--unlabel needs a KEY"));
         free(err);
 }
@@ -451,8 +497,7 @@ static void test_label_key_once(void **state) {
 static void test_drain_and_undrain_conflict(void **state) {
         struct cli_args a;
         char *err;
-        assert_int_equal(parse(&host_set_cmd, &a, &err, "set", "n", "--drain", "--undrain",
-                               NULL), -EINVAL);
+        assert_int_equal(parse(&host_set_cmd, &a, &err, "set", "n", "--drain", "--undrain", NULL), -EINVAL);
         assert_string_equal(err, "give --drain or --undrain, not both");
         free(err);
 }
@@ -460,8 +505,7 @@ static void test_drain_and_undrain_conflict(void **state) {
 static void test_set_needs_a_change(void **state) {
         struct cli_args a;
         char *err;
-        assert_int_equal(parse(&host_set_cmd, &a, &err, "set", "n", "-f", "json", NULL),
-                         -EINVAL);
+        assert_int_equal(parse(&host_set_cmd, &a, &err, "set", "n", "-f", "json", NULL), -EINVAL);
         assert_string_equal(err, "nothing to change: give at least one option");
         free(err);
         assert_int_equal(parse(&config_set_cmd, &a, &err, "set", NULL), -EINVAL);
@@ -473,9 +517,9 @@ static void test_set_needs_a_change(void **state) {
 static void test_ratios_are_checked_doubles(void **state) {
         struct cli_args a;
         char *err;
-        assert_int_equal(parse(&host_set_cmd, &a, &err, "set", "n", "--cpu-ratio", "4",
-                               "--ram-ratio", "1.25", "--reserved-cpus", "2", "--reserved-ram",
-                               "default", NULL), CLI_ARGS_OK);
+        assert_int_equal(parse(&host_set_cmd, &a, &err, "set", "n", "--cpu-ratio", "4", "--ram-ratio", "1.25",
+                               "--reserved-cpus", "2", "--reserved-ram", "default", NULL),
+                         CLI_ARGS_OK);
         assert_true(a.cpu_ratio == 4.0);
         assert_true(a.ram_ratio == 1.25);
         assert_int_equal(a.reserved_cpus, 2);
@@ -483,26 +527,23 @@ static void test_ratios_are_checked_doubles(void **state) {
         assert_false(a.reset & CLI_F(CLI_OPT_CPU_RATIO));
         assert_true(a.given & CLI_F(CLI_OPT_RESERVED_RAM));
 
-        static const char *const bad[] = { "", "x", "1.5x", " 1", "0", "-1", "nan", "inf",
-                                           "1e999", "0x10", "1,5" };
+        static const char *const bad[] = { "", "x", "1.5x", " 1", "0", "-1", "nan", "inf", "1e999", "0x10", "1,5" };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
-                assert_int_equal(parse(&host_set_cmd, &a, &err, "set", "n", "--cpu-ratio",
-                                       bad[i], NULL), -EINVAL);
+                assert_int_equal(parse(&host_set_cmd, &a, &err, "set", "n", "--cpu-ratio", bad[i], NULL), -EINVAL);
                 assert_non_null(strstr(err, "--cpu-ratio must be a number above 0"));
                 free(err);
         }
-        assert_int_equal(parse(&host_set_cmd, &a, &err, "set", "n", "--reserved-cpus", "-1",
-                               NULL), -EINVAL);
+        assert_int_equal(parse(&host_set_cmd, &a, &err, "set", "n", "--reserved-cpus", "-1", NULL), -EINVAL);
         free(err);
 }
 
 static void test_policy_options(void **state) {
         struct cli_args a;
         char *err;
-        assert_int_equal(parse(&instance_set_cmd, &a, &err, "set", "web", "--cpu-reservation",
-                               "0.5", "--cpu-limit", "2", "--mem-reservation", "0",
-                               "--mem-limit", "1024", "--elastic", "off", "--priority", "high",
-                               NULL), CLI_ARGS_OK);
+        assert_int_equal(parse(&instance_set_cmd, &a, &err, "set", "web", "--cpu-reservation", "0.5", "--cpu-limit",
+                               "2", "--mem-reservation", "0", "--mem-limit", "1024", "--elastic", "off", "--priority",
+                               "high", NULL),
+                         CLI_ARGS_OK);
         assert_true(a.cpu_reservation == 0.5);
         assert_true(a.cpu_limit == 2.0);
         assert_int_equal(a.mem_reservation_mib, 0);
@@ -511,39 +552,36 @@ static void test_policy_options(void **state) {
         assert_int_equal(a.priority, 750);
         assert_int_equal(a.given & POLICY, POLICY);
         assert_int_equal(a.reset, 0);
-        assert_int_equal(parse(&instance_set_cmd, &a, &err, "set", "web", "--elastic", "on",
-                               NULL), CLI_ARGS_OK);
+        assert_int_equal(parse(&instance_set_cmd, &a, &err, "set", "web", "--elastic", "on", NULL), CLI_ARGS_OK);
         assert_true(a.elastic);
 }
 
 static void test_policy_default_resets(void **state) {
         struct cli_args a;
         char *err;
-        assert_int_equal(parse(&instance_set_cmd, &a, &err, "set", "web", "--cpu-limit",
-                               "default", "--elastic", "default", "--priority", "default",
-                               "--mem-limit", "512", NULL), CLI_ARGS_OK);
-        assert_int_equal(a.reset, CLI_F(CLI_OPT_CPU_LIMIT) | CLI_F(CLI_OPT_ELASTIC) |
-                                          CLI_F(CLI_OPT_PRIORITY));
+        assert_int_equal(parse(&instance_set_cmd, &a, &err, "set", "web", "--cpu-limit", "default", "--elastic",
+                               "default", "--priority", "default", "--mem-limit", "512", NULL),
+                         CLI_ARGS_OK);
+        assert_int_equal(a.reset, CLI_F(CLI_OPT_CPU_LIMIT) | CLI_F(CLI_OPT_ELASTIC) | CLI_F(CLI_OPT_PRIORITY));
         /* The last word wins: a value after "default" takes the reset back. */
-        assert_int_equal(parse(&instance_set_cmd, &a, &err, "set", "web", "--cpu-limit",
-                               "default", "--cpu-limit", "1.5", NULL), CLI_ARGS_OK);
+        assert_int_equal(parse(&instance_set_cmd, &a, &err, "set", "web", "--cpu-limit", "default", "--cpu-limit",
+                               "1.5", NULL),
+                         CLI_ARGS_OK);
         assert_int_equal(a.reset, 0);
         assert_true(a.cpu_limit == 1.5);
 }
 
 static void test_policy_values_checked(void **state) {
         static const char *const bad[][2] = {
-                { "--cpu-reservation", "-1" }, { "--cpu-reservation", "x" },
-                { "--cpu-limit", "0" }, { "--cpu-limit", "nan" },
-                { "--mem-reservation", "-1" }, { "--mem-reservation", "1.5" },
-                { "--mem-limit", "0" }, { "--elastic", "yes" }, { "--elastic", "" },
+                { "--cpu-reservation", "-1" }, { "--cpu-reservation", "x" },  { "--cpu-limit", "0" },
+                { "--cpu-limit", "nan" },      { "--mem-reservation", "-1" }, { "--mem-reservation", "1.5" },
+                { "--mem-limit", "0" },        { "--elastic", "yes" },        { "--elastic", "" },
                 { "--priority", "1001" },
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 struct cli_args a;
                 char *err;
-                assert_int_equal(parse(&instance_set_cmd, &a, &err, "set", "web", bad[i][0],
-                                       bad[i][1], NULL), -EINVAL);
+                assert_int_equal(parse(&instance_set_cmd, &a, &err, "set", "web", bad[i][0], bad[i][1], NULL), -EINVAL);
                 assert_non_null(strstr(err, bad[i][0]));
                 free(err);
         }
@@ -552,8 +590,7 @@ static void test_policy_values_checked(void **state) {
 static void test_instance_set_needs_a_change(void **state) {
         struct cli_args a;
         char *err;
-        assert_int_equal(parse(&instance_set_cmd, &a, &err, "set", "web", "-f", "json", NULL),
-                         -EINVAL);
+        assert_int_equal(parse(&instance_set_cmd, &a, &err, "set", "web", "-f", "json", NULL), -EINVAL);
         assert_string_equal(err, "nothing to change: give at least one option");
         free(err);
 }
@@ -568,40 +605,33 @@ static void assert_json(json_t *j, const char *want) {
 static void test_policy_body(void **state) {
         struct cli_args a;
         char *err;
-        assert_int_equal(parse(&instance_set_cmd, &a, &err, "set", "web", "--cpu-reservation",
-                               "0.5", "--cpu-limit", "default", "--mem-reservation", "256",
-                               "--mem-limit", "default", "--elastic", "on", "--priority", "low",
-                               NULL), CLI_ARGS_OK);
+        assert_int_equal(parse(&instance_set_cmd, &a, &err, "set", "web", "--cpu-reservation", "0.5", "--cpu-limit",
+                               "default", "--mem-reservation", "256", "--mem-limit", "default", "--elastic", "on",
+                               "--priority", "low", NULL),
+                         CLI_ARGS_OK);
         /* A PATCH resets with null; a create leaves a reset out. */
-        assert_json(cli_policy_body(&a, true),
-                    "{\"cpu_limit\":null,\"cpu_reservation\":0.5,\"elastic\":true,"
-                    "\"mem_limit\":null,\"mem_reservation\":256,\"priority\":250}");
-        assert_json(cli_policy_body(&a, false),
-                    "{\"cpu_reservation\":0.5,\"elastic\":true,\"mem_reservation\":256,"
-                    "\"priority\":250}");
+        assert_json(cli_policy_body(&a, true), "{\"cpu_limit\":null,\"cpu_reservation\":0.5,\"elastic\":true,"
+                                               "\"mem_limit\":null,\"mem_reservation\":256,\"priority\":250}");
+        assert_json(cli_policy_body(&a, false), "{\"cpu_reservation\":0.5,\"elastic\":true,\"mem_reservation\":256,"
+                                                "\"priority\":250}");
         /* Only what was given. */
-        assert_int_equal(parse(&instance_set_cmd, &a, &err, "set", "web", "--elastic", "off",
-                               NULL), CLI_ARGS_OK);
+        assert_int_equal(parse(&instance_set_cmd, &a, &err, "set", "web", "--elastic", "off", NULL), CLI_ARGS_OK);
         assert_json(cli_policy_body(&a, true), "{\"elastic\":false}");
         /* Cores are reals even when whole: the API takes a number either way. */
-        assert_int_equal(parse(&instance_set_cmd, &a, &err, "set", "web", "--cpu-limit", "2",
-                               NULL), CLI_ARGS_OK);
+        assert_int_equal(parse(&instance_set_cmd, &a, &err, "set", "web", "--cpu-limit", "2", NULL), CLI_ARGS_OK);
         assert_json(cli_policy_body(&a, true), "{\"cpu_limit\":2.0}");
 }
 
 static void test_stats_limit_range(void **state) {
         struct cli_args a;
         char *err;
-        assert_int_equal(parse(&stats_cmd, &a, &err, "stats", "web", "--limit", "10000", NULL),
-                         CLI_ARGS_OK);
+        assert_int_equal(parse(&stats_cmd, &a, &err, "stats", "web", "--limit", "10000", NULL), CLI_ARGS_OK);
         assert_int_equal(a.stats_limit, 10000);
         assert_true(a.given & CLI_F(CLI_OPT_STATS_LIMIT));
-        assert_int_equal(parse(&stats_cmd, &a, &err, "stats", "web", "--limit", "10001", NULL),
-                         -EINVAL);
+        assert_int_equal(parse(&stats_cmd, &a, &err, "stats", "web", "--limit", "10001", NULL), -EINVAL);
         assert_string_equal(err, "--limit must be between 1 and 10000, not '10001'");
         free(err);
-        assert_int_equal(parse(&stats_cmd, &a, &err, "stats", "web", "--limit", "0", NULL),
-                         -EINVAL);
+        assert_int_equal(parse(&stats_cmd, &a, &err, "stats", "web", "--limit", "0", NULL), -EINVAL);
         free(err);
         /* The events' --limit keeps its own range. */
         assert_int_equal(parse(&list_cmd, &a, &err, "list", "--limit", "1001", NULL), -EINVAL);
@@ -614,8 +644,7 @@ static void test_noun_command(void **state) {
         char *err;
         /* The parser's argv[0] is the noun itself. */
         assert_int_equal(parse(&metrics_cmd, &a, &err, "metrics", NULL), CLI_ARGS_OK);
-        assert_int_equal(parse(&metrics_cmd, &a, &err, "metrics", "--help", NULL),
-                         CLI_ARGS_HELP);
+        assert_int_equal(parse(&metrics_cmd, &a, &err, "metrics", "--help", NULL), CLI_ARGS_HELP);
         assert_int_equal(parse(&metrics_cmd, &a, &err, "metrics", "extra", NULL), -EINVAL);
         assert_string_equal(err, "unexpected argument 'extra'");
         free(err);
@@ -652,12 +681,11 @@ static void test_parse_double(void **state) {
 static void test_weights_repeat(void **state) {
         struct cli_args a;
         char *err;
-        assert_int_equal(parse(&config_set_cmd, &a, &err, "set", "--weight", "ram=2",
-                               "--weight", "soft_affinity=-1.5", "--weight", "numa=default",
-                               "--mode", "pack", NULL), CLI_ARGS_OK);
-        assert_int_equal(a.weights_given, (1u << CLI_WEIGHT_RAM) |
-                                                  (1u << CLI_WEIGHT_SOFT_AFFINITY) |
-                                                  (1u << CLI_WEIGHT_NUMA));
+        assert_int_equal(parse(&config_set_cmd, &a, &err, "set", "--weight", "ram=2", "--weight", "soft_affinity=-1.5",
+                               "--weight", "numa=default", "--mode", "pack", NULL),
+                         CLI_ARGS_OK);
+        assert_int_equal(a.weights_given,
+                         (1u << CLI_WEIGHT_RAM) | (1u << CLI_WEIGHT_SOFT_AFFINITY) | (1u << CLI_WEIGHT_NUMA));
         assert_int_equal(a.weights_reset, 1u << CLI_WEIGHT_NUMA);
         assert_true(a.weights[CLI_WEIGHT_RAM] == 2.0);
         assert_true(a.weights[CLI_WEIGHT_SOFT_AFFINITY] == -1.5);
@@ -666,50 +694,50 @@ static void test_weights_repeat(void **state) {
 }
 
 static void test_weight_errors(void **state) {
-        static const struct { const char *arg, *msg; } cases[] = {
-                { "disk=1", "--weight must be NAME=X" },
-                { "ram", "--weight must be NAME=X" },
-                { "ra=1", "--weight must be NAME=X" },
-                { "ram=", "--weight ram needs a number" },
+        static const struct {
+                const char *arg, *msg;
+        } cases[] = {
+                { "disk=1", "--weight must be NAME=X" },       { "ram", "--weight must be NAME=X" },
+                { "ra=1", "--weight must be NAME=X" },         { "ram=", "--weight ram needs a number" },
                 { "ram=lots", "--weight ram needs a number" },
         };
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 struct cli_args a;
                 char *err;
-                assert_int_equal(parse(&config_set_cmd, &a, &err, "set", "--weight",
-                                       cases[i].arg, NULL), -EINVAL);
+                assert_int_equal(parse(&config_set_cmd, &a, &err, "set", "--weight", cases[i].arg, NULL), -EINVAL);
                 assert_non_null(strstr(err, cases[i].msg));
                 free(err);
         }
         struct cli_args a;
         char *err;
-        assert_int_equal(parse(&config_set_cmd, &a, &err, "set", "--weight", "cpu=1",
-                               "--weight", "cpu=2", NULL), -EINVAL);
+        assert_int_equal(parse(&config_set_cmd, &a, &err, "set", "--weight", "cpu=1", "--weight", "cpu=2", NULL),
+                         -EINVAL);
         assert_string_equal(err, "--weight cpu given twice");
         free(err);
-        assert_int_equal(parse(&config_set_cmd, &a, &err, "set", "--mode", "fill", NULL),
-                         -EINVAL);
+        assert_int_equal(parse(&config_set_cmd, &a, &err, "set", "--mode", "fill", NULL), -EINVAL);
         free(err);
 }
 
 static void test_group_sizes(void **state) {
         struct cli_args a;
         char *err;
-        assert_int_equal(parse(&group_set_cmd, &a, &err, "set", "web", "--min", "0", "--max",
-                               "1000", "--desired", "3", NULL), CLI_ARGS_OK);
+        assert_int_equal(parse(&group_set_cmd, &a, &err, "set", "web", "--min", "0", "--max", "1000", "--desired", "3",
+                               NULL),
+                         CLI_ARGS_OK);
         assert_string_equal(a.name, "web");
         assert_int_equal(a.min_size, 0);
         assert_int_equal(a.max_size, 1000);
         assert_int_equal(a.desired, 3);
         assert_int_equal(a.given & GROUP_SIZES, GROUP_SIZES);
         /* Only what was given. */
-        assert_int_equal(parse(&group_set_cmd, &a, &err, "set", "web", "--desired", "0", NULL),
-                         CLI_ARGS_OK);
+        assert_int_equal(parse(&group_set_cmd, &a, &err, "set", "web", "--desired", "0", NULL), CLI_ARGS_OK);
         assert_int_equal(a.given, CLI_F(CLI_OPT_DESIRED));
 }
 
 static void test_group_sizes_checked(void **state) {
-        static const struct { const char *opt, *arg, *msg; } cases[] = {
+        static const struct {
+                const char *opt, *arg, *msg;
+        } cases[] = {
                 { "--min", "-1", "--min must be between 0 and 1000, not '-1'" },
                 { "--min", "1001", "--min must be between 0 and 1000, not '1001'" },
                 { "--max", "0", "--max must be between 1 and 1000, not '0'" },
@@ -719,8 +747,8 @@ static void test_group_sizes_checked(void **state) {
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 struct cli_args a;
                 char *err;
-                assert_int_equal(parse(&group_set_cmd, &a, &err, "set", "web", cases[i].opt,
-                                       cases[i].arg, NULL), -EINVAL);
+                assert_int_equal(parse(&group_set_cmd, &a, &err, "set", "web", cases[i].opt, cases[i].arg, NULL),
+                                 -EINVAL);
                 assert_string_equal(err, cases[i].msg);
                 free(err);
         }
@@ -729,30 +757,26 @@ static void test_group_sizes_checked(void **state) {
 static void test_group_sizes_in_order(void **state) {
         struct cli_args a;
         char *err;
-        assert_int_equal(parse(&group_set_cmd, &a, &err, "set", "web", "--min", "3", "--max",
-                               "2", NULL), -EINVAL);
+        assert_int_equal(parse(&group_set_cmd, &a, &err, "set", "web", "--min", "3", "--max", "2", NULL), -EINVAL);
         assert_string_equal(err, "--min (3) is above --max (2)");
         free(err);
-        assert_int_equal(parse(&group_set_cmd, &a, &err, "set", "web", "--min", "3",
-                               "--desired", "2", NULL), -EINVAL);
+        assert_int_equal(parse(&group_set_cmd, &a, &err, "set", "web", "--min", "3", "--desired", "2", NULL), -EINVAL);
         assert_string_equal(err, "--desired (2) is below --min (3)");
         free(err);
-        assert_int_equal(parse(&group_set_cmd, &a, &err, "set", "web", "--max", "3",
-                               "--desired", "4", NULL), -EINVAL);
+        assert_int_equal(parse(&group_set_cmd, &a, &err, "set", "web", "--max", "3", "--desired", "4", NULL), -EINVAL);
         assert_string_equal(err, "--desired (4) is above --max (3)");
         free(err);
         /* Alone, each may be anything in its range: tided checks it against the group. */
-        assert_int_equal(parse(&group_set_cmd, &a, &err, "set", "web", "--desired", "40", NULL),
+        assert_int_equal(parse(&group_set_cmd, &a, &err, "set", "web", "--desired", "40", NULL), CLI_ARGS_OK);
+        assert_int_equal(parse(&group_set_cmd, &a, &err, "set", "web", "--min", "2", "--max", "2", "--desired", "2",
+                               NULL),
                          CLI_ARGS_OK);
-        assert_int_equal(parse(&group_set_cmd, &a, &err, "set", "web", "--min", "2", "--max",
-                               "2", "--desired", "2", NULL), CLI_ARGS_OK);
 }
 
 static void test_group_set_names_its_options(void **state) {
         struct cli_args a;
         char *err;
-        assert_int_equal(parse(&group_set_cmd, &a, &err, "set", "web", "-f", "json", NULL),
-                         -EINVAL);
+        assert_int_equal(parse(&group_set_cmd, &a, &err, "set", "web", "-f", "json", NULL), -EINVAL);
         assert_string_equal(err, "nothing to change: give --min, --max or --desired");
         free(err);
 }
@@ -760,8 +784,7 @@ static void test_group_set_names_its_options(void **state) {
 static void test_two_operands(void **state) {
         struct cli_args a;
         char *err;
-        assert_int_equal(parse(&policy_delete_cmd, &a, &err, "delete", "web", "out", NULL),
-                         CLI_ARGS_OK);
+        assert_int_equal(parse(&policy_delete_cmd, &a, &err, "delete", "web", "out", NULL), CLI_ARGS_OK);
         assert_string_equal(a.name, "web");
         assert_string_equal(a.name2, "out");
         assert_int_equal(parse(&policy_delete_cmd, &a, &err, "delete", "web", NULL), -EINVAL);
@@ -770,27 +793,24 @@ static void test_two_operands(void **state) {
         assert_int_equal(parse(&policy_delete_cmd, &a, &err, "delete", NULL), -EINVAL);
         assert_string_equal(err, "missing GROUP");
         free(err);
-        assert_int_equal(parse(&policy_delete_cmd, &a, &err, "delete", "web", "", NULL),
-                         -EINVAL);
+        assert_int_equal(parse(&policy_delete_cmd, &a, &err, "delete", "web", "", NULL), -EINVAL);
         assert_string_equal(err, "POLICY must not be empty");
         free(err);
-        assert_int_equal(parse(&policy_delete_cmd, &a, &err, "delete", "web", "out", "in",
-                               NULL), -EINVAL);
+        assert_int_equal(parse(&policy_delete_cmd, &a, &err, "delete", "web", "out", "in", NULL), -EINVAL);
         assert_string_equal(err, "unexpected argument 'in'");
         free(err);
         /* One operand: NULL for the second. */
-        assert_int_equal(parse(&group_set_cmd, &a, &err, "set", "web", "--min", "1", NULL),
-                         CLI_ARGS_OK);
+        assert_int_equal(parse(&group_set_cmd, &a, &err, "set", "web", "--min", "1", NULL), CLI_ARGS_OK);
         assert_null(a.name2);
 }
 
 static void test_policy_add_options(void **state) {
         struct cli_args a;
         char *err;
-        assert_int_equal(parse(&policy_add_cmd, &a, &err, "add", "web", "--metric", "cpu",
-                               "--above", "80.5", "--adjust", "+2", "--stat", "max", "--for",
-                               "5m", "--cooldown", "90", "--victim", "least-loaded", "--name",
-                               "out", NULL), CLI_ARGS_OK);
+        assert_int_equal(parse(&policy_add_cmd, &a, &err, "add", "web", "--metric", "cpu", "--above", "80.5",
+                               "--adjust", "+2", "--stat", "max", "--for", "5m", "--cooldown", "90", "--victim",
+                               "least-loaded", "--name", "out", NULL),
+                         CLI_ARGS_OK);
         assert_string_equal(a.name, "web");
         assert_string_equal(a.metric, "cpu");
         assert_true(a.threshold == 80.5);
@@ -802,8 +822,8 @@ static void test_policy_add_options(void **state) {
         assert_string_equal(a.victim, "least-loaded");
         assert_string_equal(a.policy_name, "out");
         /* Values that begin with '-' are values, not options. */
-        assert_int_equal(parse(&policy_add_cmd, &a, &err, "add", "web", "--metric",
-                               "ready_cores", "--below", "-0.5", "--adjust", "-25%", NULL),
+        assert_int_equal(parse(&policy_add_cmd, &a, &err, "add", "web", "--metric", "ready_cores", "--below", "-0.5",
+                               "--adjust", "-25%", NULL),
                          CLI_ARGS_OK);
         assert_true(a.threshold == -0.5);
         assert_string_equal(a.adjust, "-25%");
@@ -814,29 +834,32 @@ static void test_policy_add_options(void **state) {
 static void test_above_or_below(void **state) {
         struct cli_args a;
         char *err;
-        assert_int_equal(parse(&policy_add_cmd, &a, &err, "add", "web", "--metric", "cpu",
-                               "--adjust", "+1", NULL), -EINVAL);
+        assert_int_equal(parse(&policy_add_cmd, &a, &err, "add", "web", "--metric", "cpu", "--adjust", "+1", NULL),
+                         -EINVAL);
         assert_string_equal(err, "missing --above X or --below X");
         free(err);
-        assert_int_equal(parse(&policy_add_cmd, &a, &err, "add", "web", "--metric", "cpu",
-                               "--adjust", "+1", "--above", "1", "--below", "2", NULL), -EINVAL);
+        assert_int_equal(parse(&policy_add_cmd, &a, &err, "add", "web", "--metric", "cpu", "--adjust", "+1", "--above",
+                               "1", "--below", "2", NULL),
+                         -EINVAL);
         assert_string_equal(err, "give --above or --below, not both");
         free(err);
-        assert_int_equal(parse(&policy_add_cmd, &a, &err, "add", "web", "--metric", "cpu",
-                               "--adjust", "+1", "--above", "nan", NULL), -EINVAL);
+        assert_int_equal(parse(&policy_add_cmd, &a, &err, "add", "web", "--metric", "cpu", "--adjust", "+1", "--above",
+                               "nan", NULL),
+                         -EINVAL);
         assert_string_equal(err, "--above needs a number, not 'nan'");
         free(err);
-        assert_int_equal(parse(&policy_add_cmd, &a, &err, "add", "web", "--above", "1",
-                               "--adjust", "+1", NULL), -EINVAL);
+        assert_int_equal(parse(&policy_add_cmd, &a, &err, "add", "web", "--above", "1", "--adjust", "+1", NULL),
+                         -EINVAL);
         assert_string_equal(err, "missing --metric cpu|memory|FIGURE");
         free(err);
 }
 
 static void test_policy_words_checked(void **state) {
-        static const struct { const char *opt, *arg, *msg; } cases[] = {
+        static const struct {
+                const char *opt, *arg, *msg;
+        } cases[] = {
                 { "--stat", "mean", "--stat must be avg, max or min, not 'mean'" },
-                { "--victim", "random",
-                  "--victim must be newest, oldest or least-loaded, not 'random'" },
+                { "--victim", "random", "--victim must be newest, oldest or least-loaded, not 'random'" },
                 { "--metric", "CPU", "--metric must be cpu, memory or a figure's name" },
                 { "--metric", "", "--metric must be" },
                 { "--metric", "cpu load", "--metric must be" },
@@ -847,25 +870,28 @@ static void test_policy_words_checked(void **state) {
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 struct cli_args a;
                 char *err;
-                assert_int_equal(parse(&policy_add_cmd, &a, &err, "add", "web", "--metric",
-                                       "cpu", "--above", "1", "--adjust", "+1", cases[i].opt,
-                                       cases[i].arg, NULL), -EINVAL);
+                assert_int_equal(parse(&policy_add_cmd, &a, &err, "add", "web", "--metric", "cpu", "--above", "1",
+                                       "--adjust", "+1", cases[i].opt, cases[i].arg, NULL),
+                                 -EINVAL);
                 assert_non_null(strstr(err, cases[i].msg));
                 free(err);
         }
 }
 
 static void test_parse_duration(void **state) {
-        static const struct { const char *s; int r; int64_t v; } cases[] = {
-                { "0", 0, 0 }, { "90", 0, 90 }, { "90s", 0, 90 }, { "5m", 0, 300 },
-                { "1h", 0, 3600 }, { "24h", 0, 86400 }, { "1440m", 0, 86400 },
-                { "086400", 0, 86400 }, { "86400s", 0, 86400 },
-                { "86401", -ERANGE, 0 }, { "25h", -ERANGE, 0 },
-                { "99999999999999999999h", -ERANGE, 0 },
-                { "", -EINVAL, 0 }, { "s", -EINVAL, 0 }, { "-5", -EINVAL, 0 },
-                { "+5", -EINVAL, 0 }, { " 5", -EINVAL, 0 }, { "5 ", -EINVAL, 0 },
-                { "5d", -EINVAL, 0 }, { "5ms", -EINVAL, 0 }, { "1.5h", -EINVAL, 0 },
-                { "5M", -EINVAL, 0 }, { "1h30m", -EINVAL, 0 },
+        static const struct {
+                const char *s;
+                int r;
+                int64_t v;
+        } cases[] = {
+                { "0", 0, 0 },           { "90", 0, 90 },         { "90s", 0, 90 },
+                { "5m", 0, 300 },        { "1h", 0, 3600 },       { "24h", 0, 86400 },
+                { "1440m", 0, 86400 },   { "086400", 0, 86400 },  { "86400s", 0, 86400 },
+                { "86401", -ERANGE, 0 }, { "25h", -ERANGE, 0 },   { "99999999999999999999h", -ERANGE, 0 },
+                { "", -EINVAL, 0 },      { "s", -EINVAL, 0 },     { "-5", -EINVAL, 0 },
+                { "+5", -EINVAL, 0 },    { " 5", -EINVAL, 0 },    { "5 ", -EINVAL, 0 },
+                { "5d", -EINVAL, 0 },    { "5ms", -EINVAL, 0 },   { "1.5h", -EINVAL, 0 },
+                { "5M", -EINVAL, 0 },    { "1h30m", -EINVAL, 0 },
         };
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 int64_t v = -1;
@@ -884,8 +910,8 @@ static void test_parse_adjust(void **state) {
                 "+1", "-1", "+2", "=0", "=1000", "+50%", "-25%", "+999999", "-100%",
         };
         static const char *const bad[] = {
-                "", "1", "+", "-", "=", "+0", "-0", "+0%", "=1001", "=5%", "+5%%", "%",
-                "+1234567", "++1", "+-1", "+1.5", "+ 1", "+1 ", "x", "=-1", "+1e2",
+                "",  "1",        "+",   "-",   "=",    "+0",  "-0",  "+0%", "=1001", "=5%",  "+5%%",
+                "%", "+1234567", "++1", "+-1", "+1.5", "+ 1", "+1 ", "x",   "=-1",   "+1e2",
         };
         for (size_t i = 0; i < ELEMENTSOF(good); i++)
                 if (cli_parse_adjust(good[i]) != 0)
@@ -898,17 +924,16 @@ static void test_parse_adjust(void **state) {
 static void test_event_scaling_group(void **state) {
         struct cli_args a;
         char *err;
-        assert_int_equal(parse(&event_list_cmd, &a, &err, "list", "--scaling-group", "web",
-                               "--limit", "3", NULL), CLI_ARGS_OK);
+        assert_int_equal(parse(&event_list_cmd, &a, &err, "list", "--scaling-group", "web", "--limit", "3", NULL),
+                         CLI_ARGS_OK);
         assert_string_equal(a.scaling_group, "web");
         /* The server group of instance create is another option. */
         assert_null(a.server_group);
         /* --group, its old name, is the same option. */
-        assert_int_equal(parse(&event_list_cmd, &a, &err, "list", "--group", "db", NULL),
-                         CLI_ARGS_OK);
+        assert_int_equal(parse(&event_list_cmd, &a, &err, "list", "--group", "db", NULL), CLI_ARGS_OK);
         assert_string_equal(a.scaling_group, "db");
-        assert_int_equal(parse(&event_list_cmd, &a, &err, "list", "--group", "web",
-                               "--instance", "web-1", NULL), -EINVAL);
+        assert_int_equal(parse(&event_list_cmd, &a, &err, "list", "--group", "web", "--instance", "web-1", NULL),
+                         -EINVAL);
         assert_string_equal(err, "give --instance or --scaling-group, not both");
         free(err);
 }
@@ -923,8 +948,7 @@ static const struct cli_command table[] = {
 static void test_three_word_commands(void **state) {
         char *w1[] = { "config", "show", "-f", "json" };
         int n = 0;
-        const struct cli_command *c = cli_command_find(table, ELEMENTSOF(table), "placement", 4,
-                                                       w1, &n);
+        const struct cli_command *c = cli_command_find(table, ELEMENTSOF(table), "placement", 4, w1, &n);
         assert_ptr_equal(c, &table[1]);
         assert_int_equal(n, 2);
         /* The parser gets the words from the verb's last one on. */
@@ -952,7 +976,7 @@ static void test_three_word_misses(void **state) {
         assert_null(cli_command_find(table, ELEMENTSOF(table), "placement", 2, w2, &n));
         char *w3[] = { "conf", "show" };
         assert_null(cli_command_find(table, ELEMENTSOF(table), "placement", 2, w3, &n));
-        char *w4[] = { "config show" };  /* one argument with a space is not two words */
+        char *w4[] = { "config show" }; /* one argument with a space is not two words */
         assert_null(cli_command_find(table, ELEMENTSOF(table), "placement", 1, w4, &n));
         char *w5[] = { "config", "show" };
         assert_null(cli_command_find(table, ELEMENTSOF(table), "host", 2, w5, &n));

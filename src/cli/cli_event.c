@@ -6,12 +6,8 @@
 #include "common/strbuf.h"
 
 static const struct cli_column event_columns[] = {
-        { "TIME", "time", NULL },
-        { "SEVERITY", "severity", NULL },
-        { "TYPE", "type", NULL },
-        { "INSTANCE", "instance", NULL },
-        { "HOST", "host", NULL },
-        { "MESSAGE", "message", NULL },
+        { "TIME", "time", NULL },         { "SEVERITY", "severity", NULL }, { "TYPE", "type", NULL },
+        { "INSTANCE", "instance", NULL }, { "HOST", "host", NULL },         { "MESSAGE", "message", NULL },
 };
 
 int cli_event_list(struct cli_ctx *ctx, const struct cli_args *a) {

@@ -16,10 +16,9 @@ static const struct cli_column flavor_columns[] = {
 };
 
 int cli_flavor_create(struct cli_ctx *ctx, const struct cli_args *a) {
-        _cleanup_json_ json_t *body = json_pack("{s:s, s:I, s:I, s:I}", "name", a->name,
-                                                "vcpus", (json_int_t) a->vcpus,
-                                                "ram_mib", (json_int_t) a->ram_mib,
-                                                "disk_gib", (json_int_t) a->disk_gib);
+        _cleanup_json_ json_t *body = json_pack("{s:s, s:I, s:I, s:I}", "name", a->name, "vcpus", (json_int_t) a->vcpus,
+                                                "ram_mib", (json_int_t) a->ram_mib, "disk_gib",
+                                                (json_int_t) a->disk_gib);
         if (!body) {
                 /* The only input that can make json_pack fail is a name that is not UTF-8. */
                 cli_error("NAME must be UTF-8");
@@ -41,8 +40,7 @@ int cli_flavor_create(struct cli_ctx *ctx, const struct cli_args *a) {
 }
 
 int cli_flavor_list(struct cli_ctx *ctx, const struct cli_args *a) {
-        return cli_run_list(ctx, "/v1/flavors", "flavors", flavor_columns,
-                            ELEMENTSOF(flavor_columns), a->format);
+        return cli_run_list(ctx, "/v1/flavors", "flavors", flavor_columns, ELEMENTSOF(flavor_columns), a->format);
 }
 
 int cli_flavor_show(struct cli_ctx *ctx, const struct cli_args *a) {

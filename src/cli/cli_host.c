@@ -25,8 +25,7 @@ static void print_numa(FILE *f, const json_t *numa, const json_t *used) {
                 n = json_array_size(used);
         if (n == 0)
                 return;
-        static const char *const headers[] = { "NUMA", "CPUS", "MEM", "HUGEPAGES", "BOUND_RAM",
-                                               "HUGEPAGES_USED" };
+        static const char *const headers[] = { "NUMA", "CPUS", "MEM", "HUGEPAGES", "BOUND_RAM", "HUGEPAGES_USED" };
         _cleanup_table_ struct cli_table *t = cli_table_new(ELEMENTSOF(headers), headers);
         for (size_t i = 0; i < n; i++) {
                 const json_t *node = json_array_get(numa, i), *u = json_array_get(used, i);
@@ -46,8 +45,7 @@ static void print_numa(FILE *f, const json_t *numa, const json_t *used) {
 }
 
 /* A section of settings or usage: NAME VALUE rows, or one "-" row when there are none. */
-static void print_section(FILE *f, const char *title, const json_t *obj,
-                          const char *const *skip) {
+static void print_section(FILE *f, const char *title, const json_t *obj, const char *const *skip) {
         const char *headers[] = { title, "VALUE" };
         _cleanup_table_ struct cli_table *t = cli_table_new(2, headers);
         cli_table_add_fields(t, NULL, obj, skip);
@@ -85,8 +83,7 @@ int cli_host_print(FILE *f, enum cli_format format, const json_t *host) {
 static int print_host(const json_t *host, enum cli_format format) {
         int r = cli_host_print(stdout, format, host);
         if (r < 0) {
-                cli_error("cannot print the answer: %s",
-                          r == -EINVAL ? "not an object" : strerror(-r));
+                cli_error("cannot print the answer: %s", r == -EINVAL ? "not an object" : strerror(-r));
                 return CLI_EXIT_FAILURE;
         }
         return CLI_EXIT_OK;
@@ -98,8 +95,7 @@ static char *host_path(const char *name) {
 }
 
 int cli_host_list(struct cli_ctx *ctx, const struct cli_args *a) {
-        return cli_run_list(ctx, "/v1/hosts", "hosts", host_columns, ELEMENTSOF(host_columns),
-                            a->format);
+        return cli_run_list(ctx, "/v1/hosts", "hosts", host_columns, ELEMENTSOF(host_columns), a->format);
 }
 
 int cli_host_show(struct cli_ctx *ctx, const struct cli_args *a) {
@@ -117,8 +113,7 @@ int cli_host_set(struct cli_ctx *ctx, const struct cli_args *a) {
                 json_t *labels = json_object();
                 for (size_t i = 0; i < a->n_labels; i++) {
                         const char *eq = strchr(a->labels[i], '=');
-                        _cleanup_free_ char *key = xstrndup(a->labels[i],
-                                                            (size_t) (eq - a->labels[i]));
+                        _cleanup_free_ char *key = xstrndup(a->labels[i], (size_t) (eq - a->labels[i]));
                         json_object_set_new(labels, key, json_string(eq + 1));
                 }
                 for (size_t i = 0; i < a->n_unlabels; i++)
@@ -128,9 +123,8 @@ int cli_host_set(struct cli_ctx *ctx, const struct cli_args *a) {
         if (a->drain || a->undrain)
                 json_object_set_new(body, "draining", json_boolean(a->drain));
         if (a->given & CLI_F(CLI_OPT_ELASTIC))
-                json_object_set_new(body, "elastic", a->reset & CLI_F(CLI_OPT_ELASTIC)
-                                                             ? json_null()
-                                                             : json_boolean(a->elastic));
+                json_object_set_new(body, "elastic",
+                                    a->reset & CLI_F(CLI_OPT_ELASTIC) ? json_null() : json_boolean(a->elastic));
 
         _cleanup_free_ char *path = host_path(a->name);
         _cleanup_json_ json_t *j = NULL;

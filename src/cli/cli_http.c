@@ -11,9 +11,9 @@
 
 struct cli_http {
         CURL *curl;
-        char *base;          /* "http://host:port" or "http://localhost" */
-        char *socket_path;   /* NULL over TCP */
-        char *target;        /* for messages */
+        char *base;        /* "http://host:port" or "http://localhost" */
+        char *socket_path; /* NULL over TCP */
+        char *target;      /* for messages */
         struct curl_slist *headers;
         bool has_token;
         char errbuf[CURL_ERROR_SIZE];
@@ -28,7 +28,7 @@ static size_t write_cb(char *data, size_t size, size_t n, void *userdata) {
         struct sink *s = userdata;
         if (strbuf_append(&s->buf, data, size * n) < 0) {
                 s->overflow = true;
-                return 0;  /* makes curl fail the transfer with CURLE_WRITE_ERROR */
+                return 0; /* makes curl fail the transfer with CURLE_WRITE_ERROR */
         }
         return size * n;
 }
@@ -48,8 +48,7 @@ static char *base_from_url(const char *url) {
         return TAKE_PTR(b);
 }
 
-int cli_http_new(const char *url, const char *socket_path, const char *token,
-                 struct cli_http **ret) {
+int cli_http_new(const char *url, const char *socket_path, const char *token, struct cli_http **ret) {
         if (!url && !socket_path)
                 return -EINVAL;
 
@@ -139,8 +138,8 @@ static int map_curl_error(CURLcode cc, bool overflow) {
         }
 }
 
-int cli_http_request(struct cli_http *h, const char *method, const char *path, const char *body,
-                     int64_t timeout_ms, struct cli_http_response *ret, char **ret_error) {
+int cli_http_request(struct cli_http *h, const char *method, const char *path, const char *body, int64_t timeout_ms,
+                     struct cli_http_response *ret, char **ret_error) {
         CURL *c = h->curl;
         _cleanup_free_ char *url = xasprintf("%s%s", h->base, path);
         struct sink sink = { .buf = STRBUF_INIT(CLI_HTTP_BODY_MAX) };
@@ -179,11 +178,9 @@ int cli_http_request(struct cli_http *h, const char *method, const char *path, c
                 strbuf_clear(&sink.buf);
                 if (ret_error) {
                         if (r == -EFBIG)
-                                *ret_error = xasprintf("answer larger than %zu MiB",
-                                                       CLI_HTTP_BODY_MAX >> 20);
+                                *ret_error = xasprintf("answer larger than %zu MiB", CLI_HTTP_BODY_MAX >> 20);
                         else
-                                *ret_error = xstrdup(h->errbuf[0] ? h->errbuf
-                                                                  : curl_easy_strerror(cc));
+                                *ret_error = xstrdup(h->errbuf[0] ? h->errbuf : curl_easy_strerror(cc));
                 }
                 return r;
         }

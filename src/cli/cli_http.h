@@ -18,8 +18,8 @@ struct cli_http;
 
 struct cli_http_response {
         long status;
-        char *content_type;  /* NULL when the server sent none */
-        char *body;          /* NUL-terminated, never NULL after a successful request */
+        char *content_type; /* NULL when the server sent none */
+        char *body;         /* NUL-terminated, never NULL after a successful request */
         size_t len;
 };
 
@@ -27,10 +27,11 @@ struct cli_http_response {
  * dropped) requests go there over TCP; without, to http://localhost over the unix socket
  * socket_path (required then). token (may be NULL) is sent as "Authorization: Bearer".
  * Strings are copied. Returns 0 with *ret set, or -ENOMEM when curl cannot start. */
-int cli_http_new(const char *url, const char *socket_path, const char *token,
-                 struct cli_http **ret);
+int cli_http_new(const char *url, const char *socket_path, const char *token, struct cli_http **ret);
 void cli_http_free(struct cli_http *h);
-static inline void cli_http_freep(struct cli_http **h) { cli_http_free(*h); }
+static inline void cli_http_freep(struct cli_http **h) {
+        cli_http_free(*h);
+}
 #define _cleanup_http_ _cleanup_(cli_http_freep)
 
 /* What the client talks to, for messages: the URL, or "unix socket PATH". Owned by h. */
@@ -43,7 +44,7 @@ bool cli_http_has_token(const struct cli_http *h);
  * Returns 0 with *ret filled (caller clears it with cli_http_response_clear()), whatever the
  * HTTP status; or a transport failure: -ECONNREFUSED (cannot connect), -ETIMEDOUT, -EFBIG
  * (body over the cap), -EIO (anything else), with *ret_error a new message (caller frees). */
-int cli_http_request(struct cli_http *h, const char *method, const char *path, const char *body,
-                     int64_t timeout_ms, struct cli_http_response *ret, char **ret_error);
+int cli_http_request(struct cli_http *h, const char *method, const char *path, const char *body, int64_t timeout_ms,
+                     struct cli_http_response *ret, char **ret_error);
 
 void cli_http_response_clear(struct cli_http_response *r);

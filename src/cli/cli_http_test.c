@@ -20,9 +20,9 @@
 
 struct responder {
         int listen_fd;
-        const char *answer;        /* raw HTTP response */
-        size_t body_repeat;        /* > 0: then send this many 'x' bytes as the body */
-        struct strbuf request;     /* what the client sent */
+        const char *answer;    /* raw HTTP response */
+        size_t body_repeat;    /* > 0: then send this many 'x' bytes as the body */
+        struct strbuf request; /* what the client sent */
         pthread_t thread;
 };
 
@@ -54,7 +54,7 @@ static void *respond(void *arg) {
         for (size_t left = r->body_repeat; left > 0;) {
                 size_t k = left < sizeof buf ? left : sizeof buf;
                 if (send(fd, buf, k, MSG_NOSIGNAL) != (ssize_t) k)
-                        break;  /* the client hung up, as it should past its cap */
+                        break; /* the client hung up, as it should past its cap */
                 left -= k;
         }
         close(fd);
@@ -133,8 +133,7 @@ static void test_post_sends_json_body_and_token_over_tcp(void **state) {
         free(target);
         struct cli_http_response resp = {};
         char *err = NULL;
-        assert_int_equal(cli_http_request(h, "POST", "/v1/flavors", "{\"name\":\"small\"}", 5000,
-                                          &resp, &err), 0);
+        assert_int_equal(cli_http_request(h, "POST", "/v1/flavors", "{\"name\":\"small\"}", 5000, &resp, &err), 0);
         stop(&r);
 
         assert_int_equal(resp.status, 201);
@@ -157,8 +156,7 @@ static void test_delete_method_and_204(void **state) {
         assert_int_equal(cli_http_new(NULL, socket_path, NULL, &h), 0);
         struct cli_http_response resp = {};
         char *err = NULL;
-        assert_int_equal(cli_http_request(h, "DELETE", "/v1/images/tiny", NULL, 5000, &resp,
-                                          &err), 0);
+        assert_int_equal(cli_http_request(h, "DELETE", "/v1/images/tiny", NULL, 5000, &resp, &err), 0);
         stop(&r);
         assert_int_equal(resp.status, 204);
         assert_int_equal(resp.len, 0);
@@ -209,8 +207,7 @@ static void test_missing_socket_is_connection_refused(void **state) {
         assert_string_equal(cli_http_target(h), "unix socket /nonexistent/tided.sock");
         struct cli_http_response resp = {};
         char *err = NULL;
-        assert_int_equal(cli_http_request(h, "GET", "/v1/health", NULL, 5000, &resp, &err),
-                         -ECONNREFUSED);
+        assert_int_equal(cli_http_request(h, "GET", "/v1/health", NULL, 5000, &resp, &err), -ECONNREFUSED);
         assert_non_null(err);
         free(err);
         cli_http_free(h);

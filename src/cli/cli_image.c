@@ -74,8 +74,7 @@ int cli_image_create(struct cli_ctx *ctx, const struct cli_args *a) {
 }
 
 int cli_image_list(struct cli_ctx *ctx, const struct cli_args *a) {
-        return cli_run_list(ctx, "/v1/images", "images", image_columns,
-                            ELEMENTSOF(image_columns), a->format);
+        return cli_run_list(ctx, "/v1/images", "images", image_columns, ELEMENTSOF(image_columns), a->format);
 }
 
 int cli_image_show(struct cli_ctx *ctx, const struct cli_args *a) {

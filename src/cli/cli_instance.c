@@ -16,14 +16,9 @@
 #define WAIT_MIN_REQUEST_MS 1000
 
 static const struct cli_column instance_columns[] = {
-        { "NAME", "name", NULL },
-        { "STATUS", "status", NULL },
-        { "TASK", "task", NULL },
-        { "HOST", "host", NULL },
-        { "FLAVOR", "flavor", NULL },
-        { "IMAGE", "image", NULL },
-        { "VCPUS", "vcpus", NULL },
-        { "RAM", "ram_mib", cli_cell_mib },
+        { "NAME", "name", NULL },   { "STATUS", "status", NULL },       { "TASK", "task", NULL },
+        { "HOST", "host", NULL },   { "FLAVOR", "flavor", NULL },       { "IMAGE", "image", NULL },
+        { "VCPUS", "vcpus", NULL }, { "RAM", "ram_mib", cli_cell_mib },
 };
 
 static void sleep_ms(int64_t ms) {
@@ -40,8 +35,7 @@ static char *instance_path(const char *name_or_id, const char *suffix) {
 /* Polls the instance until the operation that leads to want ("running", "stopped",
  * "deleted") has finished, starting from the object the API answered with (*inst, replaced
  * by the latest; NULL once deleted). Returns an enum cli_exit, every failure reported. */
-static int wait_for(struct cli_ctx *ctx, const char *name, json_t **inst, const char *want,
-                    int64_t timeout_s) {
+static int wait_for(struct cli_ctx *ctx, const char *name, json_t **inst, const char *want, int64_t timeout_s) {
         /* Poll by id: a new instance of the same name must not end the wait. */
         const char *id = json_string_value(json_object_get(*inst, "id"));
         _cleanup_free_ char *path = instance_path(id ? id : name, "");
@@ -64,15 +58,15 @@ static int wait_for(struct cli_ctx *ctx, const char *name, json_t **inst, const 
                         _cleanup_free_ char *status = cli_cell_value(json_object_get(*inst, "status"));
                         _cleanup_free_ char *task = cli_cell_value(json_object_get(*inst, "task"));
                         cli_error("timed out after %" PRId64 " s waiting for instance '%s' to be %s "
-                                  "(status %s, task %s)", timeout_s, name, want, status, task);
+                                  "(status %s, task %s)",
+                                  timeout_s, name, want, status, task);
                         return CLI_EXIT_FAILURE;
                 }
                 sleep_ms(left < WAIT_POLL_MS ? left : WAIT_POLL_MS);
 
                 left = deadline - mono_ms();
                 _cleanup_json_ json_t *next = NULL;
-                int r = cli_api_call(ctx, "GET", path, NULL,
-                                     streq(want, "deleted") ? CLI_API_QUIET_NOT_FOUND : 0,
+                int r = cli_api_call(ctx, "GET", path, NULL, streq(want, "deleted") ? CLI_API_QUIET_NOT_FOUND : 0,
                                      left > WAIT_MIN_REQUEST_MS ? left : WAIT_MIN_REQUEST_MS, &next);
                 if (r == TIDE_E_NOT_FOUND && streq(want, "deleted")) {
                         json_decref(*inst);
@@ -106,8 +100,8 @@ static int print_dry_run(const json_t *answer, enum cli_format format) {
 }
 
 int cli_instance_create(struct cli_ctx *ctx, const struct cli_args *a) {
-        _cleanup_json_ json_t *body = json_pack("{s:s, s:s, s:s}", "name", a->name,
-                                                "flavor", a->flavor, "image", a->image);
+        _cleanup_json_ json_t *body = json_pack("{s:s, s:s, s:s}", "name", a->name, "flavor", a->flavor, "image",
+                                                a->image);
         if (!body) {
                 cli_error("NAME, --flavor and --image must be UTF-8");
                 return CLI_EXIT_FAILURE;
@@ -139,9 +133,8 @@ int cli_instance_create(struct cli_ctx *ctx, const struct cli_args *a) {
         }
 
         _cleanup_json_ json_t *inst = NULL;
-        if (cli_api_call(ctx, "POST",
-                         a->dry_run ? "/v1/instances?dry_run=true" : "/v1/instances", body,
-                         0, 0, &inst) < 0)
+        if (cli_api_call(ctx, "POST", a->dry_run ? "/v1/instances?dry_run=true" : "/v1/instances", body, 0, 0, &inst) <
+            0)
                 return CLI_EXIT_FAILURE;
         if (a->dry_run)
                 return print_dry_run(inst, a->format);
@@ -157,8 +150,8 @@ int cli_instance_create(struct cli_ctx *ctx, const struct cli_args *a) {
 
 /* Sets key to value when opt was given: null when it was given as "default" and resets is
  * true, nothing when it was given so and resets is false. Takes value. */
-static void set_policy(json_t *body, const struct cli_args *a, enum cli_opt opt, bool resets,
-                       const char *key, json_t *value) {
+static void set_policy(json_t *body, const struct cli_args *a, enum cli_opt opt, bool resets, const char *key,
+                       json_t *value) {
         if ((a->given & CLI_F(opt)) && (a->reset & CLI_F(opt))) {
                 json_decref(value);
                 value = resets ? json_null() : NULL;
@@ -172,11 +165,9 @@ static void set_policy(json_t *body, const struct cli_args *a, enum cli_opt opt,
 json_t *cli_policy_body(const struct cli_args *a, bool resets) {
         json_t *body = json_object();
         set_policy(body, a, CLI_OPT_PRIORITY, resets, "priority", json_integer(a->priority));
-        set_policy(body, a, CLI_OPT_CPU_RESERVATION, resets, "cpu_reservation",
-                   json_real(a->cpu_reservation));
+        set_policy(body, a, CLI_OPT_CPU_RESERVATION, resets, "cpu_reservation", json_real(a->cpu_reservation));
         set_policy(body, a, CLI_OPT_CPU_LIMIT, resets, "cpu_limit", json_real(a->cpu_limit));
-        set_policy(body, a, CLI_OPT_MEM_RESERVATION, resets, "mem_reservation",
-                   json_integer(a->mem_reservation_mib));
+        set_policy(body, a, CLI_OPT_MEM_RESERVATION, resets, "mem_reservation", json_integer(a->mem_reservation_mib));
         set_policy(body, a, CLI_OPT_MEM_LIMIT, resets, "mem_limit", json_integer(a->mem_limit_mib));
         set_policy(body, a, CLI_OPT_ELASTIC, resets, "elastic", json_boolean(a->elastic));
         return body;
@@ -192,20 +183,19 @@ int cli_instance_set(struct cli_ctx *ctx, const struct cli_args *a) {
 }
 
 int cli_instance_list(struct cli_ctx *ctx, const struct cli_args *a) {
-        return cli_run_list(ctx, "/v1/instances", "instances", instance_columns,
-                            ELEMENTSOF(instance_columns), a->format);
+        return cli_run_list(ctx, "/v1/instances", "instances", instance_columns, ELEMENTSOF(instance_columns),
+                            a->format);
 }
 
 int cli_instance_show(struct cli_ctx *ctx, const struct cli_args *a) {
         return cli_run_show(ctx, "instances", a->name, a->format);
 }
 
-static int instance_action(struct cli_ctx *ctx, const struct cli_args *a, const char *action,
-                           const char *want) {
+static int instance_action(struct cli_ctx *ctx, const struct cli_args *a, const char *action, const char *want) {
         _cleanup_free_ char *path = instance_path(a->name, "/action");
         _cleanup_json_ json_t *body = json_pack("{s:s}", "action", action);
         if (!body)
-                abort();  /* our own ASCII: only allocation can fail, and tide aborts on it */
+                abort(); /* our own ASCII: only allocation can fail, and tide aborts on it */
         _cleanup_json_ json_t *inst = NULL;
         if (cli_api_call(ctx, "POST", path, body, 0, 0, &inst) < 0)
                 return CLI_EXIT_FAILURE;
@@ -263,14 +253,13 @@ int cli_instance_console(struct cli_ctx *ctx, const struct cli_args *a) {
         uint64_t offset = 0;
 
         for (;;) {
-                _cleanup_free_ char *p = offset ? xasprintf("%s?offset=%" PRIu64, path, offset)
-                                                : xstrdup(path);
+                _cleanup_free_ char *p = offset ? xasprintf("%s?offset=%" PRIu64, path, offset) : xstrdup(path);
                 _cleanup_free_ char *data = NULL;
                 size_t len = 0;
                 if (cli_api_get_text(ctx, p, &data, &len) < 0)
                         return CLI_EXIT_FAILURE;
                 if (write_console(data, len, tty) < 0 || fflush(stdout) == EOF)
-                        return CLI_EXIT_FAILURE;  /* stdout went away (a closed pipe) */
+                        return CLI_EXIT_FAILURE; /* stdout went away (a closed pipe) */
                 offset += len;
                 /* tided answers a long log in chunks (of 1 MiB): a big answer means more is
                  * waiting, a short one that we reached the end, for now. Not "until an empty

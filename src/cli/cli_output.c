@@ -80,15 +80,21 @@ static char *cell_scaled(const json_t *v, unsigned unit_index) {
         return format_scaled((uint64_t) json_integer_value(v), unit_index);
 }
 
-char *cli_cell_bytes(const json_t *v) { return cell_scaled(v, 0); }
-char *cli_cell_mib(const json_t *v) { return cell_scaled(v, 2); }
-char *cli_cell_gib(const json_t *v) { return cell_scaled(v, 3); }
+char *cli_cell_bytes(const json_t *v) {
+        return cell_scaled(v, 0);
+}
+char *cli_cell_mib(const json_t *v) {
+        return cell_scaled(v, 2);
+}
+char *cli_cell_gib(const json_t *v) {
+        return cell_scaled(v, 3);
+}
 
 struct cli_table {
         size_t ncols;
-        size_t nrows;   /* the header row included */
+        size_t nrows; /* the header row included */
         size_t alloc;
-        char **cells;   /* nrows * ncols */
+        char **cells; /* nrows * ncols */
 };
 
 struct cli_table *cli_table_new(size_t ncols, const char *const *headers) {
@@ -162,8 +168,7 @@ int cli_print_json(FILE *f, const json_t *v) {
         return 0;
 }
 
-int cli_print_list(FILE *f, enum cli_format format, const json_t *array,
-                   const struct cli_column *cols, size_t ncols) {
+int cli_print_list(FILE *f, enum cli_format format, const json_t *array, const struct cli_column *cols, size_t ncols) {
         if (!json_is_array(array))
                 return -EINVAL;
         if (format == CLI_FORMAT_JSON)
@@ -179,8 +184,7 @@ int cli_print_list(FILE *f, enum cli_format format, const json_t *array,
         json_array_foreach(array, i, obj) {
                 _cleanup_free_ char **row = xcalloc(ncols, sizeof *row);
                 for (size_t c = 0; c < ncols; c++) {
-                        const json_t *v = json_is_object(obj) ? json_object_get(obj, cols[c].key)
-                                                              : NULL;
+                        const json_t *v = json_is_object(obj) ? json_object_get(obj, cols[c].key) : NULL;
                         row[c] = (cols[c].format ? cols[c].format : cli_cell_value)(v);
                 }
                 cli_table_add_row(t, row);
@@ -214,15 +218,13 @@ static bool in_list(const char *const *list, const char *s) {
         return false;
 }
 
-void cli_table_add_fields(struct cli_table *t, const char *prefix, const json_t *obj,
-                          const char *const *skip) {
+void cli_table_add_fields(struct cli_table *t, const char *prefix, const json_t *obj, const char *const *skip) {
         const char *key;
         json_t *v;
         json_object_foreach((json_t *) obj, key, v) {
                 if (in_list(skip, key))
                         continue;
-                _cleanup_free_ char *name = prefix ? xasprintf("%s.%s", prefix, key)
-                                                   : xstrdup(key);
+                _cleanup_free_ char *name = prefix ? xasprintf("%s.%s", prefix, key) : xstrdup(key);
                 if (json_is_object(v) && json_object_size(v) > 0) {
                         cli_table_add_fields(t, name, v, NULL);
                         continue;

@@ -28,8 +28,8 @@ typedef char *(*cli_cell_fn)(const json_t *v);
 
 struct cli_column {
         const char *header;
-        const char *key;       /* key in each object of the list */
-        cli_cell_fn format;    /* NULL: cli_cell_value */
+        const char *key;    /* key in each object of the list */
+        cli_cell_fn format; /* NULL: cli_cell_value */
 };
 
 /* The generic cell: strings as they are (sanitized), null or missing as "-", numbers,
@@ -54,7 +54,9 @@ struct cli_table;
 
 struct cli_table *cli_table_new(size_t ncols, const char *const *headers);
 void cli_table_free(struct cli_table *t);
-static inline void cli_table_freep(struct cli_table **t) { cli_table_free(*t); }
+static inline void cli_table_freep(struct cli_table **t) {
+        cli_table_free(*t);
+}
 #define _cleanup_table_ _cleanup_(cli_table_freep)
 /* Adds a row of ncols cells, taking ownership of every cell (each a malloc'ed string). */
 void cli_table_add_row(struct cli_table *t, char **cells);
@@ -67,8 +69,7 @@ int cli_print_json(FILE *f, const json_t *v);
 /* Prints a list (a JSON array of objects): as a table of the given columns, one row per
  * object, or with CLI_FORMAT_JSON as the array itself. Returns 0, -EINVAL (not an array) or
  * -EIO. */
-int cli_print_list(FILE *f, enum cli_format format, const json_t *array,
-                   const struct cli_column *cols, size_t ncols);
+int cli_print_list(FILE *f, enum cli_format format, const json_t *array, const struct cli_column *cols, size_t ncols);
 /* Prints one object: FIELD VALUE rows in its key order, or the object as JSON. Returns 0,
  * -EINVAL (not an object) or -EIO. */
 int cli_print_object(FILE *f, enum cli_format format, const json_t *obj);
@@ -78,8 +79,7 @@ int cli_print_object(FILE *f, enum cli_format format, const json_t *obj);
  * empty object or an empty string is "-". Members whose names are in skip (a NULL-terminated
  * list, or NULL) are left out, at the top level only. prefix (may be NULL) is put before
  * every name, with a dot. */
-void cli_table_add_fields(struct cli_table *t, const char *prefix, const json_t *obj,
-                          const char *const *skip);
+void cli_table_add_fields(struct cli_table *t, const char *prefix, const json_t *obj, const char *const *skip);
 /* Prints one object as cli_print_object does, with nested objects flattened as
  * cli_table_add_fields() does. Returns 0, -EINVAL (not an object) or -EIO. */
 int cli_print_fields(FILE *f, enum cli_format format, const json_t *obj);

@@ -9,13 +9,13 @@
 #include "cli/cli.h"
 
 /* Runs print into a memory stream and returns what it wrote (caller frees). */
-#define CAPTURE(out, call)                                           \
-        do {                                                         \
-                size_t _n;                                           \
-                FILE *f = open_memstream(&(out), &_n);               \
-                assert_non_null(f);                                  \
-                call;                                                \
-                fclose(f);                                           \
+#define CAPTURE(out, call) \
+        do { \
+                size_t _n; \
+                FILE *f = open_memstream(&(out), &_n); \
+                assert_non_null(f); \
+                call; \
+                fclose(f); \
         } while (0)
 
 static json_t *parse(const char *text) {
@@ -33,10 +33,9 @@ static void test_table_aligns_columns(void **state) {
         cli_table_add_row(t, r2);
         char *out = NULL;
         CAPTURE(out, cli_table_print(t, f));
-        assert_string_equal(out,
-                            "NAME   STATUS   HOST\n"
-                            "web-1  running  node1\n"
-                            "db     -        -\n");
+        assert_string_equal(out, "NAME   STATUS   HOST\n"
+                                 "web-1  running  node1\n"
+                                 "db     -        -\n");
         free(out);
         cli_table_free(t);
 }
@@ -44,7 +43,7 @@ static void test_table_aligns_columns(void **state) {
 static void test_table_counts_utf8_characters(void **state) {
         static const char *const headers[] = { "A", "B" };
         struct cli_table *t = cli_table_new(2, headers);
-        char *r1[] = { xstrdup("d\xc3\xa9j\xc3\xa0"), xstrdup("x") };  /* "déjà": 4 columns */
+        char *r1[] = { xstrdup("d\xc3\xa9j\xc3\xa0"), xstrdup("x") }; /* "déjà": 4 columns */
         cli_table_add_row(t, r1);
         char *out = NULL;
         CAPTURE(out, cli_table_print(t, f));
@@ -55,8 +54,7 @@ static void test_table_counts_utf8_characters(void **state) {
 
 static void test_cells(void **state) {
         json_t *j = parse("[\"a\\u001b[31m\", null, 42, 1.5, true, false, [1, 2], {\"k\": \"v\"}]");
-        static const char *const want[] = { "a?[31m", "-", "42", "1.5", "true", "false", "[1,2]",
-                                            "{\"k\":\"v\"}" };
+        static const char *const want[] = { "a?[31m", "-", "42", "1.5", "true", "false", "[1,2]", "{\"k\":\"v\"}" };
         for (size_t i = 0; i < ELEMENTSOF(want); i++) {
                 char *s = cli_cell_value(json_array_get(j, i));
                 assert_string_equal(s, want[i]);
@@ -69,9 +67,17 @@ static void test_cells(void **state) {
 }
 
 static void test_sizes(void **state) {
-        static const struct { uint64_t bytes; const char *text; } cases[] = {
-                { 0, "0B" }, { 512, "512B" }, { 1024, "1KiB" }, { 1536, "1.5KiB" },
-                { 134217728, "128MiB" }, { 21233664, "20.3MiB" }, { 1ull << 40, "1TiB" },
+        static const struct {
+                uint64_t bytes;
+                const char *text;
+        } cases[] = {
+                { 0, "0B" },
+                { 512, "512B" },
+                { 1024, "1KiB" },
+                { 1536, "1.5KiB" },
+                { 134217728, "128MiB" },
+                { 21233664, "20.3MiB" },
+                { 1ull << 40, "1TiB" },
         };
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 char *s = cli_format_size(cases[i].bytes);
@@ -105,11 +111,10 @@ static void test_list_as_table(void **state) {
         int r;
         CAPTURE(out, r = cli_print_list(f, CLI_FORMAT_TABLE, list, cols, ELEMENTSOF(cols)));
         assert_int_equal(r, 0);
-        assert_string_equal(out,
-                            "NAME      RAM     TASK\n"
-                            "web-1     256MiB  -\n"
-                            "database  4GiB    starting\n"
-                            "x         -       -\n");
+        assert_string_equal(out, "NAME      RAM     TASK\n"
+                                 "web-1     256MiB  -\n"
+                                 "database  4GiB    starting\n"
+                                 "x         -       -\n");
         free(out);
         json_decref(list);
 }
@@ -143,12 +148,11 @@ static void test_object_rows_in_key_order(void **state) {
                             "\"ha\": false}");
         char *out = NULL;
         CAPTURE(out, cli_print_object(f, CLI_FORMAT_TABLE, obj));
-        assert_string_equal(out,
-                            "FIELD   VALUE\n"
-                            "name    web-1\n"
-                            "status  running\n"
-                            "error   -\n"
-                            "ha      false\n");
+        assert_string_equal(out, "FIELD   VALUE\n"
+                                 "name    web-1\n"
+                                 "status  running\n"
+                                 "error   -\n"
+                                 "ha      false\n");
         free(out);
         CAPTURE(out, cli_print_object(f, CLI_FORMAT_JSON, obj));
         assert_string_equal(out, "{\n  \"name\": \"web-1\",\n  \"status\": \"running\",\n"
@@ -176,25 +180,25 @@ static enum cli_wait_state check(const char *text, const char *want, char **reas
 
 static void test_wait_pending_while_task_runs(void **state) {
         char *reason;
-        assert_int_equal(check("{\"status\": \"building\", \"task\": \"creating\"}", "running",
-                               &reason), CLI_WAIT_PENDING);
+        assert_int_equal(check("{\"status\": \"building\", \"task\": \"creating\"}", "running", &reason),
+                         CLI_WAIT_PENDING);
         /* A start of an instance that failed before: still in error, but working on it. */
-        assert_int_equal(check("{\"status\": \"error\", \"task\": \"starting\", \"error\": \"x\"}",
-                               "running", &reason), CLI_WAIT_PENDING);
+        assert_int_equal(check("{\"status\": \"error\", \"task\": \"starting\", \"error\": \"x\"}", "running", &reason),
+                         CLI_WAIT_PENDING);
         assert_null(reason);
 }
 
 static void test_wait_done_when_task_null_and_status_reached(void **state) {
         char *reason;
-        assert_int_equal(check("{\"status\": \"stopped\", \"task\": null}", "stopped", &reason),
-                         CLI_WAIT_DONE);
+        assert_int_equal(check("{\"status\": \"stopped\", \"task\": null}", "stopped", &reason), CLI_WAIT_DONE);
         assert_null(reason);
 }
 
 static void test_wait_failed_on_error_gives_reason(void **state) {
         char *reason;
         assert_int_equal(check("{\"status\": \"error\", \"task\": null, "
-                               "\"error\": \"qemu-img failed\"}", "running", &reason),
+                               "\"error\": \"qemu-img failed\"}",
+                               "running", &reason),
                          CLI_WAIT_FAILED);
         assert_string_equal(reason, "qemu-img failed");
         free(reason);
@@ -203,7 +207,9 @@ static void test_wait_failed_on_error_gives_reason(void **state) {
 static void test_wait_failed_when_desire_changed(void **state) {
         char *reason;
         assert_int_equal(check("{\"status\": \"stopped\", \"desired\": \"stopped\", "
-                               "\"task\": null}", "running", &reason), CLI_WAIT_FAILED);
+                               "\"task\": null}",
+                               "running", &reason),
+                         CLI_WAIT_FAILED);
         assert_non_null(strstr(reason, "'stopped'"));
         free(reason);
 }
@@ -211,18 +217,19 @@ static void test_wait_failed_when_desire_changed(void **state) {
 static void test_wait_pending_while_still_desired(void **state) {
         char *reason = NULL;
         assert_int_equal(check("{\"status\": \"stopped\", \"desired\": \"running\", "
-                               "\"task\": null}", "running", &reason), CLI_WAIT_PENDING);
+                               "\"task\": null}",
+                               "running", &reason),
+                         CLI_WAIT_PENDING);
         assert_null(reason);
 }
 
 static void test_wait_for_delete(void **state) {
         char *reason;
-        assert_int_equal(check("{\"status\": \"deleting\", \"task\": \"deleting\"}", "deleted",
-                               &reason), CLI_WAIT_PENDING);
-        assert_int_equal(check("{\"status\": \"deleting\", \"task\": null}", "deleted", &reason),
+        assert_int_equal(check("{\"status\": \"deleting\", \"task\": \"deleting\"}", "deleted", &reason),
                          CLI_WAIT_PENDING);
-        assert_int_equal(check("{\"status\": \"error\", \"task\": null, \"error\": \"stuck\"}",
-                               "deleted", &reason), CLI_WAIT_FAILED);
+        assert_int_equal(check("{\"status\": \"deleting\", \"task\": null}", "deleted", &reason), CLI_WAIT_PENDING);
+        assert_int_equal(check("{\"status\": \"error\", \"task\": null, \"error\": \"stuck\"}", "deleted", &reason),
+                         CLI_WAIT_FAILED);
         assert_string_equal(reason, "stuck");
         free(reason);
 }

@@ -65,8 +65,7 @@ char *cli_placement_describe(const json_t *decision) {
         _cleanup_free_ char *numa = cli_cell_value(json_object_get(decision, "numa_node"));
         _cleanup_free_ char *pinned = cli_format_cpu_list(json_object_get(decision, "pinned"));
         _cleanup_free_ char *score = cell_number(json_object_get(decision, "score"));
-        return xasprintf("host %s, NUMA node %s, pinned CPUs %s, score %s", host, numa, pinned,
-                         score);
+        return xasprintf("host %s, NUMA node %s, pinned CPUs %s, score %s", host, numa, pinned, score);
 }
 
 bool cli_placement_found(const json_t *answer) {
@@ -154,18 +153,14 @@ int cli_placement_print(FILE *f, enum cli_format format, const json_t *answer) {
                 add_field(fields, "decision", xstrdup("-"));
         cli_table_print(fields, f);
 
-        static const char *const host_headers[] = { "HOST", "RESULT", "FILTER", "SCORE",
-                                                    "DETAIL" };
+        static const char *const host_headers[] = { "HOST", "RESULT", "FILTER", "SCORE", "DETAIL" };
         _cleanup_table_ struct cli_table *t = cli_table_new(5, host_headers);
         size_t i;
         json_t *h;
         json_array_foreach(json_object_get(answer, "hosts"), i, h) {
                 char *row[5] = {
-                        cli_cell_value(json_object_get(h, "host")),
-                        host_result(h),
-                        cli_cell_value(host_filter(h)),
-                        cell_number(json_object_get(h, "score")),
-                        host_detail(h),
+                        cli_cell_value(json_object_get(h, "host")), host_result(h), cli_cell_value(host_filter(h)),
+                        cell_number(json_object_get(h, "score")),   host_detail(h),
                 };
                 cli_table_add_row(t, row);
         }
@@ -182,8 +177,7 @@ int cli_placement_explain(struct cli_ctx *ctx, const struct cli_args *a) {
                 return CLI_EXIT_FAILURE;
         int r = cli_placement_print(stdout, a->format, j);
         if (r < 0) {
-                cli_error("cannot print the answer: %s",
-                          r == -EINVAL ? "not an object" : strerror(-r));
+                cli_error("cannot print the answer: %s", r == -EINVAL ? "not an object" : strerror(-r));
                 return CLI_EXIT_FAILURE;
         }
         return CLI_EXIT_OK;
@@ -192,8 +186,7 @@ int cli_placement_explain(struct cli_ctx *ctx, const struct cli_args *a) {
 static int print_config(const json_t *cfg, enum cli_format format) {
         int r = cli_print_fields(stdout, format, cfg);
         if (r < 0) {
-                cli_error("cannot print the answer: %s",
-                          r == -EINVAL ? "not an object" : strerror(-r));
+                cli_error("cannot print the answer: %s", r == -EINVAL ? "not an object" : strerror(-r));
                 return CLI_EXIT_FAILURE;
         }
         return CLI_EXIT_OK;
@@ -207,8 +200,7 @@ int cli_placement_config_show(struct cli_ctx *ctx, const struct cli_args *a) {
 }
 
 /* Sets key to a number, or to null ("default": back to the cluster's or the default). */
-static void set_setting(json_t *body, const struct cli_args *a, enum cli_opt opt,
-                        const char *key, json_t *value) {
+static void set_setting(json_t *body, const struct cli_args *a, enum cli_opt opt, const char *key, json_t *value) {
         if (!(a->given & CLI_F(opt))) {
                 json_decref(value);
                 return;
@@ -225,10 +217,8 @@ json_t *cli_settings_body(const struct cli_args *a) {
         set_setting(body, a, CLI_OPT_CPU_RATIO, "cpu_ratio", json_real(a->cpu_ratio));
         set_setting(body, a, CLI_OPT_RAM_RATIO, "ram_ratio", json_real(a->ram_ratio));
         set_setting(body, a, CLI_OPT_DISK_RATIO, "disk_ratio", json_real(a->disk_ratio));
-        set_setting(body, a, CLI_OPT_RESERVED_CPUS, "reserved_cpus",
-                    json_integer(a->reserved_cpus));
-        set_setting(body, a, CLI_OPT_RESERVED_RAM, "reserved_ram_mib",
-                    json_integer(a->reserved_ram_mib));
+        set_setting(body, a, CLI_OPT_RESERVED_CPUS, "reserved_cpus", json_integer(a->reserved_cpus));
+        set_setting(body, a, CLI_OPT_RESERVED_RAM, "reserved_ram_mib", json_integer(a->reserved_ram_mib));
         return body;
 }
 
@@ -242,9 +232,7 @@ int cli_placement_config_set(struct cli_ctx *ctx, const struct cli_args *a) {
                         if (!(a->weights_given & (1u << i)))
                                 continue;
                         json_object_set_new(w, cli_weight_name((enum cli_weight) i),
-                                            a->weights_reset & (1u << i)
-                                                    ? json_null()
-                                                    : json_real(a->weights[i]));
+                                            a->weights_reset & (1u << i) ? json_null() : json_real(a->weights[i]));
                 }
                 json_object_set_new(body, "weights", w);
         }

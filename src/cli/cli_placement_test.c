@@ -8,13 +8,13 @@
 
 #include "cli/cli.h"
 
-#define CAPTURE(out, call)                                           \
-        do {                                                         \
-                size_t _n;                                           \
-                FILE *f = open_memstream(&(out), &_n);               \
-                assert_non_null(f);                                  \
-                call;                                                \
-                fclose(f);                                           \
+#define CAPTURE(out, call) \
+        do { \
+                size_t _n; \
+                FILE *f = open_memstream(&(out), &_n); \
+                assert_non_null(f); \
+                call; \
+                fclose(f); \
         } while (0)
 
 static json_t *parse(const char *text) {
@@ -40,14 +40,13 @@ static void test_dry_run_table(void **state) {
         int r;
         CAPTURE(out, r = cli_placement_print(f, CLI_FORMAT_TABLE, j));
         assert_int_equal(r, 0);
-        assert_string_equal(out,
-                "FIELD     VALUE\n"
-                "instance  web-1\n"
-                "decision  host node2, NUMA node -, pinned CPUs -, score 0.61\n"
-                "\n"
-                "HOST   RESULT    FILTER  SCORE  DETAIL\n"
-                "node1  rejected  ram     -      needs 4096 MiB, 1024 free\n"
-                "node2  passed    -       0.61   ram 0.4, cpu 0.2, load 0, numa 0.01\n");
+        assert_string_equal(out, "FIELD     VALUE\n"
+                                 "instance  web-1\n"
+                                 "decision  host node2, NUMA node -, pinned CPUs -, score 0.61\n"
+                                 "\n"
+                                 "HOST   RESULT    FILTER  SCORE  DETAIL\n"
+                                 "node1  rejected  ram     -      needs 4096 MiB, 1024 free\n"
+                                 "node2  passed    -       0.61   ram 0.4, cpu 0.2, load 0, numa 0.01\n");
         assert_true(cli_placement_found(j));
         free(out);
         json_decref(j);
@@ -67,14 +66,13 @@ static void test_explain_rejected_by_form(void **state) {
                           "\"detail\": \"needs 4 free CPUs, 2 free\"}]}");
         char *out = NULL;
         CAPTURE(out, cli_placement_print(f, CLI_FORMAT_TABLE, j));
-        assert_string_equal(out,
-                "FIELD     VALUE\n"
-                "instance  w\n"
-                "decision  host b, NUMA node 0, pinned CPUs 2-3, score 1.25\n"
-                "\n"
-                "HOST  RESULT    FILTER     SCORE  DETAIL\n"
-                "b     passed    -          1.25   ram 1, cpu 0.25, load 0, numa 0\n"
-                "a     rejected  dedicated  -      needs 4 free CPUs, 2 free\n");
+        assert_string_equal(out, "FIELD     VALUE\n"
+                                 "instance  w\n"
+                                 "decision  host b, NUMA node 0, pinned CPUs 2-3, score 1.25\n"
+                                 "\n"
+                                 "HOST  RESULT    FILTER     SCORE  DETAIL\n"
+                                 "b     passed    -          1.25   ram 1, cpu 0.25, load 0, numa 0\n"
+                                 "a     rejected  dedicated  -      needs 4 free CPUs, 2 free\n");
         free(out);
         json_decref(j);
 }
@@ -86,13 +84,12 @@ static void test_no_valid_host_prints_reason_and_is_not_found(void **state) {
                           "\"filter\": \"ram\"}]}");
         char *out = NULL;
         CAPTURE(out, cli_placement_print(f, CLI_FORMAT_TABLE, j));
-        assert_string_equal(out,
-                "FIELD     VALUE\n"
-                "instance  big\n"
-                "decision  no valid host: 1 host; 1 rejected by ram\n"
-                "\n"
-                "HOST   RESULT    FILTER  SCORE  DETAIL\n"
-                "node1  rejected  ram     -      -\n");
+        assert_string_equal(out, "FIELD     VALUE\n"
+                                 "instance  big\n"
+                                 "decision  no valid host: 1 host; 1 rejected by ram\n"
+                                 "\n"
+                                 "HOST   RESULT    FILTER  SCORE  DETAIL\n"
+                                 "node1  rejected  ram     -      -\n");
         assert_false(cli_placement_found(j));
         free(out);
         json_decref(j);
@@ -108,16 +105,15 @@ static void test_explain_shows_recorded_placement(void **state) {
                           " \"detail\": \"NUMA node 1\", \"weights\": {\"ram\": 0.5}}]}");
         char *out = NULL;
         CAPTURE(out, cli_placement_print(f, CLI_FORMAT_TABLE, j));
-        assert_string_equal(out,
-                "FIELD      VALUE\n"
-                "instance   db\n"
-                "status     running\n"
-                "reason     -\n"
-                "placement  host node1, NUMA node 1, pinned CPUs 8-10,12, score 0.825\n"
-                "decision   host node1, NUMA node 1, pinned CPUs 8-10,12, score 0.825\n"
-                "\n"
-                "HOST   RESULT  FILTER  SCORE  DETAIL\n"
-                "node1  passed  -       0.825  NUMA node 1; ram 0.5\n");
+        assert_string_equal(out, "FIELD      VALUE\n"
+                                 "instance   db\n"
+                                 "status     running\n"
+                                 "reason     -\n"
+                                 "placement  host node1, NUMA node 1, pinned CPUs 8-10,12, score 0.825\n"
+                                 "decision   host node1, NUMA node 1, pinned CPUs 8-10,12, score 0.825\n"
+                                 "\n"
+                                 "HOST   RESULT  FILTER  SCORE  DETAIL\n"
+                                 "node1  passed  -       0.825  NUMA node 1; ram 0.5\n");
         free(out);
         json_decref(j);
 }
@@ -129,15 +125,14 @@ static void test_explain_of_unplaced_instance(void **state) {
                           "\"error\": \"no valid host: 0 hosts\", \"hosts\": []}");
         char *out = NULL;
         CAPTURE(out, cli_placement_print(f, CLI_FORMAT_TABLE, j));
-        assert_string_equal(out,
-                "FIELD      VALUE\n"
-                "instance   x\n"
-                "status     error\n"
-                "reason     no valid host: 0 hosts\n"
-                "placement  -\n"
-                "decision   no valid host: 0 hosts\n"
-                "\n"
-                "HOST  RESULT  FILTER  SCORE  DETAIL\n");
+        assert_string_equal(out, "FIELD      VALUE\n"
+                                 "instance   x\n"
+                                 "status     error\n"
+                                 "reason     no valid host: 0 hosts\n"
+                                 "placement  -\n"
+                                 "decision   no valid host: 0 hosts\n"
+                                 "\n"
+                                 "HOST  RESULT  FILTER  SCORE  DETAIL\n");
         free(out);
         json_decref(j);
 }
@@ -148,17 +143,16 @@ static void test_explain_missing_members_are_dashes(void **state) {
                           "\"status\": \"running\"}");
         char *out = NULL;
         CAPTURE(out, cli_placement_print(f, CLI_FORMAT_TABLE, j));
-        assert_string_equal(out,
-                "FIELD      VALUE\n"
-                "instance   -\n"
-                "status     running\n"
-                "reason     -\n"
-                "placement  host old\n"
-                "decision   -\n"
-                "\n"
-                "HOST  RESULT  FILTER  SCORE  DETAIL\n"
-                "n     -       -       -      -\n"
-                "-     -       -       -      -\n");
+        assert_string_equal(out, "FIELD      VALUE\n"
+                                 "instance   -\n"
+                                 "status     running\n"
+                                 "reason     -\n"
+                                 "placement  host old\n"
+                                 "decision   -\n"
+                                 "\n"
+                                 "HOST  RESULT  FILTER  SCORE  DETAIL\n"
+                                 "n     -       -       -      -\n"
+                                 "-     -       -       -      -\n");
         free(out);
         json_decref(j);
 }
@@ -188,10 +182,16 @@ static void test_explain_json_is_the_answer(void **state) {
 }
 
 static void test_cpu_lists(void **state) {
-        static const struct { const char *json, *text; } cases[] = {
-                { "[]", "-" }, { "[4]", "4" }, { "[4, 5]", "4-5" },
-                { "[0, 1, 2, 5, 7, 8]", "0-2,5,7-8" }, { "[3, 2, 1]", "3,2,1" },
-                { "[1, \"x\"]", "-" }, { "{}", "-" },
+        static const struct {
+                const char *json, *text;
+        } cases[] = {
+                { "[]", "-" },
+                { "[4]", "4" },
+                { "[4, 5]", "4-5" },
+                { "[0, 1, 2, 5, 7, 8]", "0-2,5,7-8" },
+                { "[3, 2, 1]", "3,2,1" },
+                { "[1, \"x\"]", "-" },
+                { "{}", "-" },
         };
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 json_t *j = parse(cases[i].json);
@@ -206,9 +206,12 @@ static void test_cpu_lists(void **state) {
 }
 
 static void test_numbers(void **state) {
-        static const struct { double d; const char *text; } cases[] = {
-                { 0, "0" }, { 2, "2" }, { 0.61, "0.61" }, { 0.8249, "0.825" }, { -0.125, "-0.125" },
-                { 1.5, "1.5" }, { -0.0001, "0" }, { 10.0, "10" }, { 0.01, "0.01" },
+        static const struct {
+                double d;
+                const char *text;
+        } cases[] = {
+                { 0, "0" },     { 2, "2" },       { 0.61, "0.61" }, { 0.8249, "0.825" }, { -0.125, "-0.125" },
+                { 1.5, "1.5" }, { -0.0001, "0" }, { 10.0, "10" },   { 0.01, "0.01" },
         };
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 char *s = cli_format_number(cases[i].d);
@@ -234,50 +237,47 @@ static void test_fields_flatten_nested_objects(void **state) {
                           "{\"ram\": 1.0, \"soft_affinity\": 10.0}, \"empty\": {}, \"s\": \"\"}");
         char *out = NULL;
         CAPTURE(out, cli_print_fields(f, CLI_FORMAT_TABLE, j));
-        assert_string_equal(out,
-                "FIELD                  VALUE\n"
-                "cpu_ratio              2\n"
-                "mode                   spread\n"
-                "weights.ram            1\n"
-                "weights.soft_affinity  10\n"
-                "empty                  -\n"
-                "s                      -\n");
+        assert_string_equal(out, "FIELD                  VALUE\n"
+                                 "cpu_ratio              2\n"
+                                 "mode                   spread\n"
+                                 "weights.ram            1\n"
+                                 "weights.soft_affinity  10\n"
+                                 "empty                  -\n"
+                                 "s                      -\n");
         free(out);
         json_decref(j);
 }
 
 static void test_host_table(void **state) {
-        json_t *j = parse(
-                "{\"name\": \"node1\", \"state\": \"up\", \"cpus\": 16, "
-                "\"numa\": [{\"cpus\": \"0-7\", \"mem_mib\": 32768, \"hugepages_mib\": 1024},"
-                "           {\"cpus\": \"8-15\", \"mem_mib\": 32768, \"hugepages_mib\": 0}],"
-                "\"config\": {\"labels\": {\"zone\": \"hk-a\"}, \"cpu_ratio\": 4, "
-                "             \"draining\": true},"
-                "\"allocation\": {\"vcpus\": 2, \"pinned\": \"\", \"numa\": "
-                "  [{\"bound_ram_mib\": 512, \"hugepages_used_mib\": 512}, "
-                "   {\"bound_ram_mib\": 0, \"hugepages_used_mib\": 0}]}}");
+        json_t *j = parse("{\"name\": \"node1\", \"state\": \"up\", \"cpus\": 16, "
+                          "\"numa\": [{\"cpus\": \"0-7\", \"mem_mib\": 32768, \"hugepages_mib\": 1024},"
+                          "           {\"cpus\": \"8-15\", \"mem_mib\": 32768, \"hugepages_mib\": 0}],"
+                          "\"config\": {\"labels\": {\"zone\": \"hk-a\"}, \"cpu_ratio\": 4, "
+                          "             \"draining\": true},"
+                          "\"allocation\": {\"vcpus\": 2, \"pinned\": \"\", \"numa\": "
+                          "  [{\"bound_ram_mib\": 512, \"hugepages_used_mib\": 512}, "
+                          "   {\"bound_ram_mib\": 0, \"hugepages_used_mib\": 0}]}}");
         char *out = NULL;
         int r;
         CAPTURE(out, r = cli_host_print(f, CLI_FORMAT_TABLE, j));
         assert_int_equal(r, 0);
-        assert_string_equal(out,
-                "FIELD  VALUE\n"
-                "name   node1\n"
-                "state  up\n"
-                "cpus   16\n"
-                "\n"
-                "NUMA  CPUS  MEM    HUGEPAGES  BOUND_RAM  HUGEPAGES_USED\n"
-                "0     0-7   32GiB  1GiB       512MiB     512MiB\n"
-                "1     8-15  32GiB  0MiB       0MiB       0MiB\n"
-                "\n"
-                "CONFIG       VALUE\n"
-                "labels.zone  hk-a\n"
-                "cpu_ratio    4\n"
-                "draining     true\n"
-                "\n"
-                "ALLOCATION  VALUE\n"
-                "vcpus       2\n"
-                "pinned      -\n");
+        assert_string_equal(out, "FIELD  VALUE\n"
+                                 "name   node1\n"
+                                 "state  up\n"
+                                 "cpus   16\n"
+                                 "\n"
+                                 "NUMA  CPUS  MEM    HUGEPAGES  BOUND_RAM  HUGEPAGES_USED\n"
+                                 "0     0-7   32GiB  1GiB       512MiB     512MiB\n"
+                                 "1     8-15  32GiB  0MiB       0MiB       0MiB\n"
+                                 "\n"
+                                 "CONFIG       VALUE\n"
+                                 "labels.zone  hk-a\n"
+                                 "cpu_ratio    4\n"
+                                 "draining     true\n"
+                                 "\n"
+                                 "ALLOCATION  VALUE\n"
+                                 "vcpus       2\n"
+                                 "pinned      -\n");
         free(out);
         json_decref(j);
 }
@@ -287,12 +287,11 @@ static void test_host_without_placement_data(void **state) {
         json_t *j = parse("{\"name\": \"n\", \"config\": {}}");
         char *out = NULL;
         CAPTURE(out, cli_host_print(f, CLI_FORMAT_TABLE, j));
-        assert_string_equal(out,
-                "FIELD  VALUE\n"
-                "name   n\n"
-                "\n"
-                "CONFIG  VALUE\n"
-                "-       -\n");
+        assert_string_equal(out, "FIELD  VALUE\n"
+                                 "name   n\n"
+                                 "\n"
+                                 "CONFIG  VALUE\n"
+                                 "-       -\n");
         free(out);
         json_decref(j);
 }
@@ -302,14 +301,13 @@ static void test_server_group_table(void **state) {
                           "\"members\": {\"web-1\": \"node1\", \"web-2\": null}}");
         char *out = NULL;
         CAPTURE(out, cli_server_group_print(f, CLI_FORMAT_TABLE, j));
-        assert_string_equal(out,
-                "FIELD   VALUE\n"
-                "name    web\n"
-                "policy  anti-affinity\n"
-                "\n"
-                "INSTANCE  HOST\n"
-                "web-1     node1\n"
-                "web-2     -\n");
+        assert_string_equal(out, "FIELD   VALUE\n"
+                                 "name    web\n"
+                                 "policy  anti-affinity\n"
+                                 "\n"
+                                 "INSTANCE  HOST\n"
+                                 "web-1     node1\n"
+                                 "web-2     -\n");
         free(out);
         json_decref(j);
 }

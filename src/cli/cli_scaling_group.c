@@ -39,8 +39,7 @@ static bool set_string(json_t *o, const char *key, const char *value) {
 
 json_t *cli_scaling_group_body(const struct cli_args *a, bool sizes_only) {
         json_t *body = json_object();
-        if (!sizes_only && (!set_string(body, "name", a->name) ||
-                            !set_string(body, "flavor", a->flavor) ||
+        if (!sizes_only && (!set_string(body, "name", a->name) || !set_string(body, "flavor", a->flavor) ||
                             !set_string(body, "image", a->image))) {
                 json_decref(body);
                 return NULL;
@@ -66,8 +65,7 @@ json_t *cli_scaling_group_body(const struct cli_args *a, bool sizes_only) {
 json_t *cli_scaling_policy_body(const struct cli_args *a) {
         /* metric, adjust, stat and victim were checked: ASCII. */
         json_t *body = json_pack("{s:s, s:s, s:f}", "metric", a->metric, "adjust", a->adjust,
-                                 a->given & CLI_F(CLI_OPT_ABOVE) ? "above" : "below",
-                                 a->threshold);
+                                 a->given & CLI_F(CLI_OPT_ABOVE) ? "above" : "below", a->threshold);
         if (!body)
                 abort();
         if (a->stat)
@@ -104,8 +102,8 @@ char *cli_scaling_policy_condition(const json_t *p) {
         _cleanup_free_ char *metric = cli_cell_value(json_object_get(p, "metric"));
         _cleanup_free_ char *stat = cli_cell_value(json_object_get(p, "stat"));
         const json_t *th = json_object_get(p, "threshold");
-        _cleanup_free_ char *threshold = json_is_number(th)
-                ? cli_format_number(json_number_value(th)) : cli_cell_value(th);
+        _cleanup_free_ char *threshold = json_is_number(th) ? cli_format_number(json_number_value(th))
+                                                            : cli_cell_value(th);
         const json_t *for_s = json_object_get(p, "for_s");
         if (json_is_integer(for_s) && json_integer_value(for_s) == 0)
                 return xasprintf("%s %s %s %s", metric, stat, sym, threshold);
@@ -114,8 +112,7 @@ char *cli_scaling_policy_condition(const json_t *p) {
 }
 
 /* Prints a blank line and a table of one row per object of list, of its members keys[]. */
-static void print_rows(FILE *f, const json_t *list, size_t ncols, const char *const *headers,
-                       const char *const *keys) {
+static void print_rows(FILE *f, const json_t *list, size_t ncols, const char *const *headers, const char *const *keys) {
         _cleanup_table_ struct cli_table *t = cli_table_new(ncols, headers);
         size_t i;
         json_t *o;
@@ -143,8 +140,7 @@ static void print_policies(FILE *f, const json_t *policies) {
                         cli_scaling_policy_condition(p),
                         cli_cell_value(json_object_get(p, "adjust")),
                         cell_seconds(json_object_get(p, "cooldown_s"), false, false),
-                        json_is_number(value) ? cli_format_number(json_number_value(value))
-                                              : cli_cell_value(value),
+                        json_is_number(value) ? cli_format_number(json_number_value(value)) : cli_cell_value(value),
                         /* How long the condition has held; "-" while it does not. */
                         json_is_true(json_object_get(p, "holding"))
                                 ? cell_seconds(json_object_get(p, "held_s"), false, false)
@@ -171,20 +167,17 @@ int cli_scaling_group_print(FILE *f, enum cli_format format, const json_t *group
 
         static const char *const member_headers[] = { "MEMBER", "STATUS", "HOST", "LEAVING" };
         static const char *const member_keys[] = { "name", "status", "host", "leaving" };
-        print_rows(f, json_object_get(group, "members"), ELEMENTSOF(member_keys), member_headers,
-                   member_keys);
+        print_rows(f, json_object_get(group, "members"), ELEMENTSOF(member_keys), member_headers, member_keys);
 
         print_policies(f, json_object_get(group, "policies"));
 
         static const char *const decision_headers[] = { "TIME", "POLICY", "FROM", "TO", "REASON" };
         static const char *const decision_keys[] = { "time", "policy", "from", "to", "reason" };
-        print_rows(f, json_object_get(group, "decisions"), ELEMENTSOF(decision_keys),
-                   decision_headers, decision_keys);
+        print_rows(f, json_object_get(group, "decisions"), ELEMENTSOF(decision_keys), decision_headers, decision_keys);
 
         static const char *const event_headers[] = { "TIME", "TYPE", "INSTANCE", "MESSAGE" };
         static const char *const event_keys[] = { "time", "type", "instance", "message" };
-        print_rows(f, json_object_get(group, "events"), ELEMENTSOF(event_keys), event_headers,
-                   event_keys);
+        print_rows(f, json_object_get(group, "events"), ELEMENTSOF(event_keys), event_headers, event_keys);
         return ferror(f) ? -EIO : 0;
 }
 
@@ -192,8 +185,7 @@ int cli_scaling_group_print(FILE *f, enum cli_format format, const json_t *group
 static int print_scaling_group(const json_t *group, enum cli_format format) {
         int r = cli_scaling_group_print(stdout, format, group);
         if (r < 0) {
-                cli_error("cannot print the answer: %s",
-                          r == -EINVAL ? "not an object" : strerror(-r));
+                cli_error("cannot print the answer: %s", r == -EINVAL ? "not an object" : strerror(-r));
                 return CLI_EXIT_FAILURE;
         }
         return CLI_EXIT_OK;
@@ -202,8 +194,8 @@ static int print_scaling_group(const json_t *group, enum cli_format format) {
 
 /* Sends body (taken; NULL: a string was not UTF-8, reported as what) and prints the group
  * tided answers with. */
-static int send_scaling_group(struct cli_ctx *ctx, const char *method, const char *path,
-                              json_t *body, const char *what, enum cli_format format) {
+static int send_scaling_group(struct cli_ctx *ctx, const char *method, const char *path, json_t *body, const char *what,
+                              enum cli_format format) {
         if (!body) {
                 cli_error("%s must be UTF-8", what);
                 return CLI_EXIT_FAILURE;
@@ -244,8 +236,7 @@ int cli_scaling_group_create(struct cli_ctx *ctx, const struct cli_args *a) {
                 }
                 json_object_set_new(body, "user_data", ud);
         }
-        return send_scaling_group(ctx, "POST", "/v1/scaling-groups", body,
-                                  "NAME, --flavor and --image", a->format);
+        return send_scaling_group(ctx, "POST", "/v1/scaling-groups", body, "NAME, --flavor and --image", a->format);
 }
 
 int cli_scaling_group_list(struct cli_ctx *ctx, const struct cli_args *a) {
@@ -263,8 +254,7 @@ int cli_scaling_group_show(struct cli_ctx *ctx, const struct cli_args *a) {
 
 int cli_scaling_group_set(struct cli_ctx *ctx, const struct cli_args *a) {
         _cleanup_free_ char *path = scaling_group_path(a->name, NULL);
-        return send_scaling_group(ctx, "PATCH", path, cli_scaling_group_body(a, true), "NAME",
-                                  a->format);
+        return send_scaling_group(ctx, "PATCH", path, cli_scaling_group_body(a, true), "NAME", a->format);
 }
 
 int cli_scaling_group_delete(struct cli_ctx *ctx, const struct cli_args *a) {
@@ -274,8 +264,7 @@ int cli_scaling_group_delete(struct cli_ctx *ctx, const struct cli_args *a) {
 int cli_scaling_group_policy_add(struct cli_ctx *ctx, const struct cli_args *a) {
         _cleanup_free_ char *group = scaling_group_path(a->name, NULL);
         _cleanup_free_ char *path = xasprintf("%s/policies", group);
-        return send_scaling_group(ctx, "POST", path, cli_scaling_policy_body(a), "--name",
-                                  a->format);
+        return send_scaling_group(ctx, "POST", path, cli_scaling_policy_body(a), "--name", a->format);
 }
 
 int cli_scaling_group_policy_delete(struct cli_ctx *ctx, const struct cli_args *a) {

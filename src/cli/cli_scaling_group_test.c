@@ -9,36 +9,56 @@
 
 #include "cli/cli.h"
 
-#define CAPTURE(out, call)                                           \
-        do {                                                         \
-                size_t _n;                                           \
-                FILE *f = open_memstream(&(out), &_n);               \
-                assert_non_null(f);                                  \
-                call;                                                \
-                fclose(f);                                           \
+#define CAPTURE(out, call) \
+        do { \
+                size_t _n; \
+                FILE *f = open_memstream(&(out), &_n); \
+                assert_non_null(f); \
+                call; \
+                fclose(f); \
         } while (0)
 
-static int run_nothing(struct cli_ctx *ctx, const struct cli_args *a) { return 0; }
+static int run_nothing(struct cli_ctx *ctx, const struct cli_args *a) {
+        return 0;
+}
 
 #define O(x) CLI_F(CLI_OPT_##x)
 
 static const struct cli_command create_cmd = {
-        "scaling-group", "create", run_nothing, "NAME",
-        O(FLAVOR) | O(IMAGE) | O(USER_DATA) | O(MIN_SIZE) | O(MAX_SIZE) | O(DESIRED) |
-                O(PRIORITY) | O(ELASTIC) | O(NO_SPREAD),
-        O(FLAVOR) | O(IMAGE), "", "test", 0,
+        "scaling-group",
+        "create",
+        run_nothing,
+        "NAME",
+        O(FLAVOR) | O(IMAGE) | O(USER_DATA) | O(MIN_SIZE) | O(MAX_SIZE) | O(DESIRED) | O(PRIORITY) | O(ELASTIC) |
+                O(NO_SPREAD),
+        O(FLAVOR) | O(IMAGE),
+        "",
+        "test",
+        0,
 };
 
 static const struct cli_command set_cmd = {
-        "scaling-group", "set", run_nothing, "NAME", O(MIN_SIZE) | O(MAX_SIZE) | O(DESIRED), 0, "",
-        "test", O(MIN_SIZE) | O(MAX_SIZE) | O(DESIRED),
+        "scaling-group",
+        "set",
+        run_nothing,
+        "NAME",
+        O(MIN_SIZE) | O(MAX_SIZE) | O(DESIRED),
+        0,
+        "",
+        "test",
+        O(MIN_SIZE) | O(MAX_SIZE) | O(DESIRED),
 };
 
 static const struct cli_command policy_add_cmd = {
-        "scaling-group", "policy add", run_nothing, "GROUP",
-        O(METRIC) | O(ABOVE) | O(BELOW) | O(ADJUST) | O(STAT) | O(FOR) | O(COOLDOWN) |
-                O(VICTIM) | O(POLICY_NAME),
-        O(METRIC) | O(ADJUST), "", "test", 0,
+        "scaling-group",
+        "policy add",
+        run_nothing,
+        "GROUP",
+        O(METRIC) | O(ABOVE) | O(BELOW) | O(ADJUST) | O(STAT) | O(FOR) | O(COOLDOWN) | O(VICTIM) | O(POLICY_NAME),
+        O(METRIC) | O(ADJUST),
+        "",
+        "test",
+        0,
 };
 
 /* Parses a NULL-terminated list of words (copied: getopt permutes argv); fails the test on
@@ -81,15 +101,13 @@ static void assert_json(json_t *j, const char *want) {
 static void test_create_body_sends_what_was_given(void **state) {
         struct cli_args a;
         parse(&create_cmd, &a, "create", "web", "--flavor", "small", "--image", "tiny", NULL);
-        assert_json(cli_scaling_group_body(&a, false),
-                    "{\"flavor\":\"small\",\"image\":\"tiny\",\"name\":\"web\"}");
+        assert_json(cli_scaling_group_body(&a, false), "{\"flavor\":\"small\",\"image\":\"tiny\",\"name\":\"web\"}");
 }
 
 static void test_create_body_every_option(void **state) {
         struct cli_args a;
-        parse(&create_cmd, &a, "create", "web", "--flavor", "small", "--image", "tiny", "--min",
-              "2", "--max", "10", "--desired", "3", "--priority", "high", "--elastic", "off",
-              "--no-spread", NULL);
+        parse(&create_cmd, &a, "create", "web", "--flavor", "small", "--image", "tiny", "--min", "2", "--max", "10",
+              "--desired", "3", "--priority", "high", "--elastic", "off", "--no-spread", NULL);
         assert_json(cli_scaling_group_body(&a, false),
                     "{\"desired\":3,\"elastic\":false,\"flavor\":\"small\",\"image\":\"tiny\","
                     "\"max\":10,\"min\":2,\"name\":\"web\",\"priority\":750,\"spread\":false}");
@@ -97,10 +115,9 @@ static void test_create_body_every_option(void **state) {
 
 static void test_create_body_default_sends_nothing(void **state) {
         struct cli_args a;
-        parse(&create_cmd, &a, "create", "web", "--flavor", "f", "--image", "i", "--priority",
-              "default", "--elastic", "default", NULL);
-        assert_json(cli_scaling_group_body(&a, false),
-                    "{\"flavor\":\"f\",\"image\":\"i\",\"name\":\"web\"}");
+        parse(&create_cmd, &a, "create", "web", "--flavor", "f", "--image", "i", "--priority", "default", "--elastic",
+              "default", NULL);
+        assert_json(cli_scaling_group_body(&a, false), "{\"flavor\":\"f\",\"image\":\"i\",\"name\":\"web\"}");
 }
 
 static void test_create_body_not_utf8(void **state) {
@@ -119,31 +136,32 @@ static void test_set_body_sizes_only(void **state) {
 
 static void test_policy_body(void **state) {
         struct cli_args a;
-        parse(&policy_add_cmd, &a, "add", "web", "--metric", "cpu", "--above", "80",
-              "--adjust", "+2", "--stat", "max", "--for", "5m", "--cooldown", "0", "--victim",
-              "oldest", "--name", "out", NULL);
+        parse(&policy_add_cmd, &a, "add", "web", "--metric", "cpu", "--above", "80", "--adjust", "+2", "--stat", "max",
+              "--for", "5m", "--cooldown", "0", "--victim", "oldest", "--name", "out", NULL);
         assert_json(cli_scaling_policy_body(&a),
                     "{\"above\":80.0,\"adjust\":\"+2\",\"cooldown_s\":0,\"for_s\":300,"
                     "\"metric\":\"cpu\",\"name\":\"out\",\"stat\":\"max\",\"victim\":\"oldest\"}");
         /* Only what was given: tided has the defaults. */
-        parse(&policy_add_cmd, &a, "add", "web", "--metric", "memory", "--below", "20.5",
-              "--adjust", "-25%", NULL);
-        assert_json(cli_scaling_policy_body(&a),
-                    "{\"adjust\":\"-25%\",\"below\":20.5,\"metric\":\"memory\"}");
+        parse(&policy_add_cmd, &a, "add", "web", "--metric", "memory", "--below", "20.5", "--adjust", "-25%", NULL);
+        assert_json(cli_scaling_policy_body(&a), "{\"adjust\":\"-25%\",\"below\":20.5,\"metric\":\"memory\"}");
 }
 
 static void test_condition(void **state) {
-        static const struct { const char *policy, *want; } cases[] = {
+        static const struct {
+                const char *policy, *want;
+        } cases[] = {
                 { "{\"metric\":\"cpu\",\"stat\":\"avg\",\"op\":\"above\",\"threshold\":80.0,"
-                  "\"for_s\":300}", "cpu avg > 80 for 300s" },
+                  "\"for_s\":300}",
+                  "cpu avg > 80 for 300s" },
                 { "{\"metric\":\"ready_cores\",\"stat\":\"max\",\"op\":\"below\","
-                  "\"threshold\":0.25,\"for_s\":90}", "ready_cores max < 0.25 for 90s" },
+                  "\"threshold\":0.25,\"for_s\":90}",
+                  "ready_cores max < 0.25 for 90s" },
                 /* Acting at once: no "for". */
                 { "{\"metric\":\"memory\",\"stat\":\"min\",\"op\":\"below\",\"threshold\":-5,"
-                  "\"for_s\":0}", "memory min < -5" },
+                  "\"for_s\":0}",
+                  "memory min < -5" },
                 /* What a newer or older tided may send. */
-                { "{\"metric\":\"cpu\",\"op\":\"sideways\",\"threshold\":\"x\"}",
-                  "cpu - ? x for -" },
+                { "{\"metric\":\"cpu\",\"op\":\"sideways\",\"threshold\":\"x\"}", "cpu - ? x for -" },
         };
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 json_t *p = load(cases[i].policy);
@@ -184,35 +202,34 @@ static void test_show_table(void **state) {
         int r;
         CAPTURE(out, r = cli_scaling_group_print(f, CLI_FORMAT_TABLE, g));
         assert_int_equal(r, 0);
-        assert_string_equal(out,
-                "FIELD           VALUE\n"
-                "name            web\n"
-                "flavor          small\n"
-                "image           tiny\n"
-                "spread          true\n"
-                "priority        500\n"
-                "min             2\n"
-                "max             10\n"
-                "desired         4\n"
-                "id              4b81\n"
-                "created         2026-11-22T05:36:33.062Z\n"
-                "server_group    ffbd\n"
-                "user_data_size  18\n"
-                "\n"
-                "MEMBER  STATUS    HOST   LEAVING\n"
-                "web-1   running   node1  false\n"
-                "web-5   building  -      false\n"
-                "\n"
-                "POLICY  CONDITION              ADJUST  COOLDOWN  VALUE  HELD  COOLDOWN_LEFT\n"
-                "out     cpu avg > 80 for 300s  +2      300s      91.25  42s   13s\n"
-                "in      cpu avg < 20 for 600s  -1      300s      -      -     -\n"
-                "\n"
-                "TIME                      POLICY  FROM  TO  REASON\n"
-                "2026-11-22T05:40:00.000Z  out     2     4   "
-                "out: cpu avg 91.3 > 80 for 300 s: desired 2\u21924\n"
-                "\n"
-                "TIME                      TYPE                INSTANCE  MESSAGE\n"
-                "2026-11-22T05:40:00.001Z  group.member_added  web-5     member 'web-5' added\n");
+        assert_string_equal(out, "FIELD           VALUE\n"
+                                 "name            web\n"
+                                 "flavor          small\n"
+                                 "image           tiny\n"
+                                 "spread          true\n"
+                                 "priority        500\n"
+                                 "min             2\n"
+                                 "max             10\n"
+                                 "desired         4\n"
+                                 "id              4b81\n"
+                                 "created         2026-11-22T05:36:33.062Z\n"
+                                 "server_group    ffbd\n"
+                                 "user_data_size  18\n"
+                                 "\n"
+                                 "MEMBER  STATUS    HOST   LEAVING\n"
+                                 "web-1   running   node1  false\n"
+                                 "web-5   building  -      false\n"
+                                 "\n"
+                                 "POLICY  CONDITION              ADJUST  COOLDOWN  VALUE  HELD  COOLDOWN_LEFT\n"
+                                 "out     cpu avg > 80 for 300s  +2      300s      91.25  42s   13s\n"
+                                 "in      cpu avg < 20 for 600s  -1      300s      -      -     -\n"
+                                 "\n"
+                                 "TIME                      POLICY  FROM  TO  REASON\n"
+                                 "2026-11-22T05:40:00.000Z  out     2     4   "
+                                 "out: cpu avg 91.3 > 80 for 300 s: desired 2\u21924\n"
+                                 "\n"
+                                 "TIME                      TYPE                INSTANCE  MESSAGE\n"
+                                 "2026-11-22T05:40:00.001Z  group.member_added  web-5     member 'web-5' added\n");
         free(out);
         json_decref(g);
 }
@@ -224,18 +241,17 @@ static void test_show_table_empty_lists(void **state) {
         int r;
         CAPTURE(out, r = cli_scaling_group_print(f, CLI_FORMAT_TABLE, g));
         assert_int_equal(r, 0);
-        assert_string_equal(out,
-                "FIELD  VALUE\n"
-                "name   web\n"
-                "min    0\n"
-                "\n"
-                "MEMBER  STATUS  HOST  LEAVING\n"
-                "\n"
-                "POLICY  CONDITION  ADJUST  COOLDOWN  VALUE  HELD  COOLDOWN_LEFT\n"
-                "\n"
-                "TIME  POLICY  FROM  TO  REASON\n"
-                "\n"
-                "TIME  TYPE  INSTANCE  MESSAGE\n");
+        assert_string_equal(out, "FIELD  VALUE\n"
+                                 "name   web\n"
+                                 "min    0\n"
+                                 "\n"
+                                 "MEMBER  STATUS  HOST  LEAVING\n"
+                                 "\n"
+                                 "POLICY  CONDITION  ADJUST  COOLDOWN  VALUE  HELD  COOLDOWN_LEFT\n"
+                                 "\n"
+                                 "TIME  POLICY  FROM  TO  REASON\n"
+                                 "\n"
+                                 "TIME  TYPE  INSTANCE  MESSAGE\n");
         free(out);
         json_decref(g);
 }
@@ -294,14 +310,13 @@ static void test_group_finds_every_scaling_group_command(void **state) {
                         continue;
                 char buf[2][32], *words[2];
                 int nwords = verb_words(cli_commands[i].verb, buf, words), took = 0;
-                const struct cli_command *c = cli_command_find(cli_commands, cli_n_commands,
-                                                               cli_noun_resolve("group"), nwords,
-                                                               words, &took);
+                const struct cli_command *c = cli_command_find(cli_commands, cli_n_commands, cli_noun_resolve("group"),
+                                                               nwords, words, &took);
                 assert_ptr_equal(c, &cli_commands[i]);
                 assert_int_equal(took, nwords);
                 n++;
         }
-        assert_int_equal(n, 7);  /* create list show set delete, policy add, policy delete */
+        assert_int_equal(n, 7); /* create list show set delete, policy add, policy delete */
         char buf[2][32], *words[2];
         int took;
         verb_words("create", buf, words);
@@ -313,12 +328,11 @@ static void test_group_create_parses_as_scaling_group_create(void **state) {
         char buf[2][32], *words[2];
         int took;
         verb_words("create", buf, words);
-        const struct cli_command *c = cli_command_find(cli_commands, cli_n_commands,
-                                                       cli_noun_resolve("group"), 1, words, &took);
+        const struct cli_command *c = cli_command_find(cli_commands, cli_n_commands, cli_noun_resolve("group"), 1,
+                                                       words, &took);
         assert_non_null(c);
         struct cli_args a;
-        parse(c, &a, "create", "web", "--flavor", "small", "--image", "tiny", "--min", "2",
-              "--no-spread", NULL);
+        parse(c, &a, "create", "web", "--flavor", "small", "--image", "tiny", "--min", "2", "--no-spread", NULL);
         assert_json(cli_scaling_group_body(&a, false),
                     "{\"flavor\":\"small\",\"image\":\"tiny\",\"min\":2,\"name\":\"web\","
                     "\"spread\":false}");

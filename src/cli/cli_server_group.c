@@ -49,8 +49,7 @@ int cli_server_group_print(FILE *f, enum cli_format format, const json_t *group)
 static int print_group(const json_t *group, enum cli_format format) {
         int r = cli_server_group_print(stdout, format, group);
         if (r < 0) {
-                cli_error("cannot print the answer: %s",
-                          r == -EINVAL ? "not an object" : strerror(-r));
+                cli_error("cannot print the answer: %s", r == -EINVAL ? "not an object" : strerror(-r));
                 return CLI_EXIT_FAILURE;
         }
         return CLI_EXIT_OK;
@@ -69,8 +68,8 @@ int cli_server_group_create(struct cli_ctx *ctx, const struct cli_args *a) {
 }
 
 int cli_server_group_list(struct cli_ctx *ctx, const struct cli_args *a) {
-        return cli_run_list(ctx, "/v1/server-groups", "server_groups", group_columns,
-                            ELEMENTSOF(group_columns), a->format);
+        return cli_run_list(ctx, "/v1/server-groups", "server_groups", group_columns, ELEMENTSOF(group_columns),
+                            a->format);
 }
 
 int cli_server_group_show(struct cli_ctx *ctx, const struct cli_args *a) {

@@ -72,8 +72,7 @@ int cli_stack_create(struct cli_ctx *ctx, const struct cli_args *a) {
         size_t len = 0;
         int r = read_file(a->template_file, CLI_TEMPLATE_MAX, &text, &len);
         if (r < 0) {
-                cli_error("template '%s': %s", a->template_file,
-                          r == -EFBIG ? "larger than 1 MiB" : tide_strerror(r));
+                cli_error("template '%s': %s", a->template_file, r == -EFBIG ? "larger than 1 MiB" : tide_strerror(r));
                 return CLI_EXIT_FAILURE;
         }
         _cleanup_json_ json_t *tmpl = memchr(text, 0, len) ? NULL : json_stringn(text, len);
@@ -92,8 +91,7 @@ int cli_stack_create(struct cli_ctx *ctx, const struct cli_args *a) {
                 }
         }
         /* "o" takes tmpl and params, also when json_pack fails (jansson 2.11 and later). */
-        _cleanup_json_ json_t *body = json_pack("{s:s, s:o, s:o}", "name", a->name,
-                                                "template", TAKE_PTR(tmpl),
+        _cleanup_json_ json_t *body = json_pack("{s:s, s:o, s:o}", "name", a->name, "template", TAKE_PTR(tmpl),
                                                 "parameters", TAKE_PTR(params));
         if (!body) {
                 cli_error("NAME must be UTF-8");

@@ -13,25 +13,25 @@
 
 /* How one figure of a sample is shown. */
 enum stat_kind {
-        STAT_TEXT,         /* the value as it is */
-        STAT_YES_NO,       /* a boolean as yes/no */
-        STAT_CORES,        /* a rate in cores: "2.5 cores" */
-        STAT_NUMBER,       /* a number for people: "2.5" */
-        STAT_PERCENT,      /* a ratio 0-1 as a percentage: "95%" */
-        STAT_PAIR,         /* key/key2: "3/4" */
-        STAT_MIB,          /* KiB as whole MiB: "1998 MiB" */
-        STAT_MIB_SHORT,    /* KiB as whole MiB in a history cell: "1998MiB" */
-        STAT_MIB_PAIR,     /* KiB key of KiB key2: "2048 / 4096 MiB" */
-        STAT_LOAD,         /* load1 load5 load15 */
-        STAT_AGO,          /* t_ms relative to the newest sample: "-3s" */
+        STAT_TEXT,      /* the value as it is */
+        STAT_YES_NO,    /* a boolean as yes/no */
+        STAT_CORES,     /* a rate in cores: "2.5 cores" */
+        STAT_NUMBER,    /* a number for people: "2.5" */
+        STAT_PERCENT,   /* a ratio 0-1 as a percentage: "95%" */
+        STAT_PAIR,      /* key/key2: "3/4" */
+        STAT_MIB,       /* KiB as whole MiB: "1998 MiB" */
+        STAT_MIB_SHORT, /* KiB as whole MiB in a history cell: "1998MiB" */
+        STAT_MIB_PAIR,  /* KiB key of KiB key2: "2048 / 4096 MiB" */
+        STAT_LOAD,      /* load1 load5 load15 */
+        STAT_AGO,       /* t_ms relative to the newest sample: "-3s" */
         STAT_KIND_MAX,
 };
 
 struct stat_field {
-        const char *label;     /* a FIELD row's name, or a history column's header */
+        const char *label; /* a FIELD row's name, or a history column's header */
         enum stat_kind kind;
         const char *key;
-        const char *key2;      /* STAT_PAIR, STAT_MIB_PAIR */
+        const char *key2; /* STAT_PAIR, STAT_MIB_PAIR */
 };
 
 static const struct stat_field instance_fields[] = {
@@ -81,7 +81,7 @@ static const struct stat_field host_history[] = {
 
 char *cli_format_relative(int64_t ms) {
         /* Whole seconds, rounded half away from zero; "0s" has no sign. */
-        uint64_t mag = ms < 0 ? (uint64_t) -(ms + 1) + 1 : (uint64_t) ms;
+        uint64_t mag = ms < 0 ? (uint64_t) - (ms + 1) + 1 : (uint64_t) ms;
         uint64_t s = (mag + 500) / 1000;
         const char *sign = s == 0 ? "" : ms < 0 ? "-" : "+";
         if (s < 60)
@@ -95,8 +95,7 @@ char *cli_format_relative(int64_t ms) {
 static char *kib_to_mib(const json_t *v, const char *suffix) {
         if (!json_is_integer(v) || json_integer_value(v) < 0)
                 return NULL;
-        return xasprintf("%" JSON_INTEGER_FORMAT "%s", (json_integer_value(v) + 512) / 1024,
-                         suffix);
+        return xasprintf("%" JSON_INTEGER_FORMAT "%s", (json_integer_value(v) + 512) / 1024, suffix);
 }
 
 static char *number(const json_t *v, const char *suffix) {
@@ -144,8 +143,7 @@ static char *format_stat(const struct stat_field *fd, const json_t *sample, int6
                 return l1 ? xasprintf("%s %s %s", l1, l5 ? l5 : "-", l15 ? l15 : "-") : NULL;
         }
         case STAT_AGO:
-                return json_is_integer(v) ? cli_format_relative(json_integer_value(v) - ref_ms)
-                                          : NULL;
+                return json_is_integer(v) ? cli_format_relative(json_integer_value(v) - ref_ms) : NULL;
         case STAT_KIND_MAX:
                 break;
         }
@@ -164,17 +162,16 @@ static char *format_sampled(const json_t *t_ms, int64_t now_ms) {
         int64_t t = json_integer_value(t_ms);
         _cleanup_free_ char *when = time_format_ms(t);
         if (now_ms <= 0 || now_ms < t)
-                return TAKE_PTR(when);  /* no clock, or the agent's is ahead: no age */
+                return TAKE_PTR(when); /* no clock, or the agent's is ahead: no age */
         _cleanup_free_ char *age = cli_format_relative(now_ms - t);
         return xasprintf("%s (%s ago)", when, age + (age[0] == '+'));
 }
 
 /* Prints the FIELD VALUE rows (head: members of the answer itself, then the sample's time,
  * then fields of `current`) and, when there is any, the history table. */
-static int print_stats(FILE *f, enum cli_format format, const json_t *answer,
-                       const char *const *head, const struct stat_field *fields, size_t nfields,
-                       const struct stat_field *hist, size_t nhist, bool actions,
-                       int64_t now_ms) {
+static int print_stats(FILE *f, enum cli_format format, const json_t *answer, const char *const *head,
+                       const struct stat_field *fields, size_t nfields, const struct stat_field *hist, size_t nhist,
+                       bool actions, int64_t now_ms) {
         if (!json_is_object(answer))
                 return -EINVAL;
         if (format == CLI_FORMAT_JSON)
@@ -232,18 +229,16 @@ static int print_stats(FILE *f, enum cli_format format, const json_t *answer,
         return ferror(f) ? -EIO : 0;
 }
 
-int cli_stats_print_instance(FILE *f, enum cli_format format, const json_t *answer,
-                             int64_t now_ms) {
+int cli_stats_print_instance(FILE *f, enum cli_format format, const json_t *answer, int64_t now_ms) {
         static const char *const head[] = { "name", "id", "host", NULL };
-        return print_stats(f, format, answer, head, instance_fields, ELEMENTSOF(instance_fields),
-                           instance_history, ELEMENTSOF(instance_history), true, now_ms);
+        return print_stats(f, format, answer, head, instance_fields, ELEMENTSOF(instance_fields), instance_history,
+                           ELEMENTSOF(instance_history), true, now_ms);
 }
 
-int cli_stats_print_host(FILE *f, enum cli_format format, const json_t *answer,
-                         int64_t now_ms) {
+int cli_stats_print_host(FILE *f, enum cli_format format, const json_t *answer, int64_t now_ms) {
         static const char *const head[] = { "host", NULL };
-        return print_stats(f, format, answer, head, host_fields, ELEMENTSOF(host_fields),
-                           host_history, ELEMENTSOF(host_history), false, now_ms);
+        return print_stats(f, format, answer, head, host_fields, ELEMENTSOF(host_fields), host_history,
+                           ELEMENTSOF(host_history), false, now_ms);
 }
 
 /* GETs /v1/COLLECTION/NAME/stats and prints it with print. */
@@ -251,17 +246,16 @@ static int run_stats(struct cli_ctx *ctx, const struct cli_args *a, const char *
                      int (*print)(FILE *, enum cli_format, const json_t *, int64_t)) {
         _cleanup_free_ char *e = cli_escape(a->name);
         int64_t limit = a->given & CLI_F(CLI_OPT_STATS_LIMIT) ? a->stats_limit
-                        : a->format == CLI_FORMAT_TABLE ? STATS_TABLE_LIMIT : 0;
-        _cleanup_free_ char *path = limit
-                ? xasprintf("/v1/%s/%s/stats?limit=%" PRId64, collection, e, limit)
-                : xasprintf("/v1/%s/%s/stats", collection, e);
+                        : a->format == CLI_FORMAT_TABLE       ? STATS_TABLE_LIMIT
+                                                              : 0;
+        _cleanup_free_ char *path = limit ? xasprintf("/v1/%s/%s/stats?limit=%" PRId64, collection, e, limit)
+                                          : xasprintf("/v1/%s/%s/stats", collection, e);
         _cleanup_json_ json_t *j = NULL;
         if (cli_api_call(ctx, "GET", path, NULL, 0, 0, &j) < 0)
                 return CLI_EXIT_FAILURE;
         int r = print(stdout, a->format, j, now_ms());
         if (r < 0) {
-                cli_error("cannot print the answer: %s",
-                          r == -EINVAL ? "not an object" : strerror(-r));
+                cli_error("cannot print the answer: %s", r == -EINVAL ? "not an object" : strerror(-r));
                 return CLI_EXIT_FAILURE;
         }
         return CLI_EXIT_OK;

@@ -8,13 +8,13 @@
 
 #include "cli/cli.h"
 
-#define CAPTURE(out, call)                                           \
-        do {                                                         \
-                size_t _n;                                           \
-                FILE *f = open_memstream(&(out), &_n);               \
-                assert_non_null(f);                                  \
-                call;                                                \
-                fclose(f);                                           \
+#define CAPTURE(out, call) \
+        do { \
+                size_t _n; \
+                FILE *f = open_memstream(&(out), &_n); \
+                assert_non_null(f); \
+                call; \
+                fclose(f); \
         } while (0)
 
 /* The newest sample below is at NOW - 2 s. */
@@ -56,30 +56,29 @@ static void test_instance_table(void **state) {
         int r;
         CAPTURE(out, r = cli_stats_print_instance(f, CLI_FORMAT_TABLE, j, NOW));
         assert_int_equal(r, 0);
-        assert_string_equal(out,
-                "FIELD            VALUE\n"
-                "name             web\n"
-                "id               6f1c2a9e\n"
-                "host             node-1\n"
-                "sampled          2023-11-14T22:13:30.000Z (2s ago)\n"
-                "running          yes\n"
-                "cpu used         2.5 cores\n"
-                "cpu ready        0.75 cores\n"
-                "busiest vcpu     95%\n"
-                "vcpus            3/4\n"
-                "balloon          2048 / 4096 MiB\n"
-                "guest usable     1536 MiB\n"
-                "guest available  1998 MiB\n"
-                "guest unused     1023 MiB\n"
-                "host rss         2088 MiB\n"
-                "demand           3.25 cores\n"
-                "entitlement      3 cores\n"
-                "elastic actions  shares 2, vcpus 1\n"
-                "\n"
-                "TIME  CPU  READY  VCPUS  BALLOON  USABLE\n"
-                "-6s   1    0      2/4    2048MiB  -\n"
-                "-3s   2    0.4    2/4    1024MiB  512MiB\n"
-                "0s    2.5  0.75   3/4    2048MiB  1536MiB\n");
+        assert_string_equal(out, "FIELD            VALUE\n"
+                                 "name             web\n"
+                                 "id               6f1c2a9e\n"
+                                 "host             node-1\n"
+                                 "sampled          2023-11-14T22:13:30.000Z (2s ago)\n"
+                                 "running          yes\n"
+                                 "cpu used         2.5 cores\n"
+                                 "cpu ready        0.75 cores\n"
+                                 "busiest vcpu     95%\n"
+                                 "vcpus            3/4\n"
+                                 "balloon          2048 / 4096 MiB\n"
+                                 "guest usable     1536 MiB\n"
+                                 "guest available  1998 MiB\n"
+                                 "guest unused     1023 MiB\n"
+                                 "host rss         2088 MiB\n"
+                                 "demand           3.25 cores\n"
+                                 "entitlement      3 cores\n"
+                                 "elastic actions  shares 2, vcpus 1\n"
+                                 "\n"
+                                 "TIME  CPU  READY  VCPUS  BALLOON  USABLE\n"
+                                 "-6s   1    0      2/4    2048MiB  -\n"
+                                 "-3s   2    0.4    2/4    1024MiB  512MiB\n"
+                                 "0s    2.5  0.75   3/4    2048MiB  1536MiB\n");
         free(out);
         json_decref(j);
 }
@@ -90,23 +89,22 @@ static void test_host_table(void **state) {
         int r;
         CAPTURE(out, r = cli_stats_print_host(f, CLI_FORMAT_TABLE, j, NOW));
         assert_int_equal(r, 0);
-        assert_string_equal(out,
-                "FIELD          VALUE\n"
-                "host           node-1\n"
-                "sampled        2023-11-14T22:13:30.000Z (2s ago)\n"
-                "cpus           8\n"
-                "cpu busy       2.5 cores\n"
-                "cpu idle       5.5 cores\n"
-                "cpu iowait     0.01 cores\n"
-                "mem total      32768 MiB\n"
-                "mem available  24576 MiB\n"
-                "mem free       20480 MiB\n"
-                "load           2.75 1.75 0.5\n"
-                "vms            3\n"
-                "\n"
-                "TIME  BUSY  IDLE  IOWAIT  AVAILABLE  LOAD1\n"
-                "-2s   1     7     0       24576MiB   2.5\n"
-                "0s    2.5   5.5   0.01    24576MiB   2.75\n");
+        assert_string_equal(out, "FIELD          VALUE\n"
+                                 "host           node-1\n"
+                                 "sampled        2023-11-14T22:13:30.000Z (2s ago)\n"
+                                 "cpus           8\n"
+                                 "cpu busy       2.5 cores\n"
+                                 "cpu idle       5.5 cores\n"
+                                 "cpu iowait     0.01 cores\n"
+                                 "mem total      32768 MiB\n"
+                                 "mem available  24576 MiB\n"
+                                 "mem free       20480 MiB\n"
+                                 "load           2.75 1.75 0.5\n"
+                                 "vms            3\n"
+                                 "\n"
+                                 "TIME  BUSY  IDLE  IOWAIT  AVAILABLE  LOAD1\n"
+                                 "-2s   1     7     0       24576MiB   2.5\n"
+                                 "0s    2.5   5.5   0.01    24576MiB   2.75\n");
         free(out);
         json_decref(j);
 }
@@ -121,25 +119,24 @@ static void test_first_sample_has_dashes_and_no_history(void **state) {
         int r;
         CAPTURE(out, r = cli_stats_print_instance(f, CLI_FORMAT_TABLE, j, NOW));
         assert_int_equal(r, 0);
-        assert_string_equal(out,
-                "FIELD            VALUE\n"
-                "name             vm\n"
-                "id               i\n"
-                "host             h\n"
-                "sampled          2023-11-14T22:13:32.000Z (0s ago)\n"
-                "running          no\n"
-                "cpu used         -\n"
-                "cpu ready        -\n"
-                "busiest vcpu     -\n"
-                "vcpus            1/1\n"
-                "balloon          256 / 256 MiB\n"
-                "guest usable     -\n"
-                "guest available  -\n"
-                "guest unused     -\n"
-                "host rss         -\n"
-                "demand           -\n"
-                "entitlement      -\n"
-                "elastic actions  -\n");
+        assert_string_equal(out, "FIELD            VALUE\n"
+                                 "name             vm\n"
+                                 "id               i\n"
+                                 "host             h\n"
+                                 "sampled          2023-11-14T22:13:32.000Z (0s ago)\n"
+                                 "running          no\n"
+                                 "cpu used         -\n"
+                                 "cpu ready        -\n"
+                                 "busiest vcpu     -\n"
+                                 "vcpus            1/1\n"
+                                 "balloon          256 / 256 MiB\n"
+                                 "guest usable     -\n"
+                                 "guest available  -\n"
+                                 "guest unused     -\n"
+                                 "host rss         -\n"
+                                 "demand           -\n"
+                                 "entitlement      -\n"
+                                 "elastic actions  -\n");
         free(out);
         json_decref(j);
 }
@@ -201,10 +198,22 @@ static void test_text_sanitized(void **state) {
 }
 
 static void test_relative_times(void **state) {
-        static const struct { int64_t ms; const char *want; } cases[] = {
-                { 0, "0s" }, { -499, "0s" }, { 499, "0s" }, { -500, "-1s" }, { -3000, "-3s" },
-                { -2999, "-3s" }, { 12000, "+12s" }, { -59499, "-59s" }, { -59500, "-1m00s" },
-                { -125000, "-2m05s" }, { -3600000, "-1h00m" }, { -3780000, "-1h03m" },
+        static const struct {
+                int64_t ms;
+                const char *want;
+        } cases[] = {
+                { 0, "0s" },
+                { -499, "0s" },
+                { 499, "0s" },
+                { -500, "-1s" },
+                { -3000, "-3s" },
+                { -2999, "-3s" },
+                { 12000, "+12s" },
+                { -59499, "-59s" },
+                { -59500, "-1m00s" },
+                { -125000, "-2m05s" },
+                { -3600000, "-1h00m" },
+                { -3780000, "-1h03m" },
                 { INT64_MIN, "-2562047788015h12m" },
         };
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {

@@ -25,8 +25,8 @@ static void print_commands(FILE *f, const char *noun) {
                 const struct cli_command *c = &cli_commands[i];
                 if (noun && !streq(c->noun, noun))
                         continue;
-                fprintf(f, "  tide %s%s%s%s%s\n", c->noun, *c->verb ? " " : "", c->verb,
-                        *c->usage ? " " : "", c->usage);
+                fprintf(f, "  tide %s%s%s%s%s\n", c->noun, *c->verb ? " " : "", c->verb, *c->usage ? " " : "",
+                        c->usage);
         }
 }
 
@@ -35,12 +35,12 @@ static void main_help(FILE *f) {
               "\n"
               "The command-line client of tided, the tide VM pool daemon.\n"
               "\n"
-              "Commands:\n", f);
+              "Commands:\n",
+              f);
         print_commands(f, NULL);
         fputs("\nOld names, still accepted:\n", f);
         for (size_t i = 0; i < cli_n_noun_aliases; i++)
-                fprintf(f, "  tide %s ...  is  tide %s ...\n", cli_noun_aliases[i].alias,
-                        cli_noun_aliases[i].noun);
+                fprintf(f, "  tide %s ...  is  tide %s ...\n", cli_noun_aliases[i].alias, cli_noun_aliases[i].noun);
         fputs("\n"
               "Options:\n"
               "  --url URL       tided's API over TCP, e.g. http://127.0.0.1:7480 (env TIDE_URL)\n"
@@ -51,7 +51,8 @@ static void main_help(FILE *f) {
               "  --version       print the version\n"
               "  -h, --help      show this help\n"
               "\n"
-              "Run 'tide NOUN VERB --help' for a command's options.\n", f);
+              "Run 'tide NOUN VERB --help' for a command's options.\n",
+              f);
 }
 
 static void noun_help(FILE *f, const char *noun) {
@@ -74,7 +75,7 @@ static char *load_token(void) {
         _cleanup_free_ char *data = NULL;
         size_t len = 0;
         if (read_file(path, TOKEN_FILE_MAX, &data, &len) < 0)
-                return NULL;  /* no token then: tided's 401 tells the user, with a hint */
+                return NULL; /* no token then: tided's 401 tells the user, with a hint */
         while (len > 0 && strchr(" \t\r\n", data[len - 1]))
                 data[--len] = 0;
         return len > 0 && !memchr(data, 0, len) ? TAKE_PTR(data) : NULL;
@@ -93,8 +94,7 @@ static _printf_(1, 2) int usage_error(const char *fmt, ...) {
  * of). Sets *ret_cmd and *ret_nwords (the words of its verb) when there is one; otherwise
  * prints the noun's help, on stdout when it was asked for (returns CLI_EXIT_OK) or on stderr
  * with the problem (returns CLI_EXIT_USAGE), and leaves *ret_cmd alone. */
-static int find_verb(int nwords, char **words, const struct cli_command **ret_cmd,
-                     int *ret_nwords) {
+static int find_verb(int nwords, char **words, const struct cli_command **ret_cmd, int *ret_nwords) {
         const char *noun = cli_noun_resolve(words[0]);
         if (nwords < 2) {
                 fprintf(stderr, "tide %s: missing command\n", noun);
@@ -106,8 +106,8 @@ static int find_verb(int nwords, char **words, const struct cli_command **ret_cm
                 noun_help(stdout, noun);
                 return CLI_EXIT_OK;
         }
-        const struct cli_command *cmd = cli_command_find(cli_commands, cli_n_commands, noun,
-                                                         nwords - 1, words + 1, ret_nwords);
+        const struct cli_command *cmd = cli_command_find(cli_commands, cli_n_commands, noun, nwords - 1, words + 1,
+                                                         ret_nwords);
         if (!cmd && cli_verb_is_first_word(cli_commands, cli_n_commands, noun, verb)) {
                 /* "tide placement config", "... config --help", "... config bogus" */
                 const char *next = nwords > 2 ? words[2] : NULL;
@@ -133,14 +133,12 @@ static int find_verb(int nwords, char **words, const struct cli_command **ret_cm
 
 static int run(int argc, char **argv) {
         enum { ARG_URL = 0x100, ARG_TOKEN, ARG_SOCKET, ARG_VERSION };
-        static const struct option options[] = {
-                { "url", required_argument, NULL, ARG_URL },
-                { "token", required_argument, NULL, ARG_TOKEN },
-                { "socket", required_argument, NULL, ARG_SOCKET },
-                { "version", no_argument, NULL, ARG_VERSION },
-                { "help", no_argument, NULL, 'h' },
-                {}
-        };
+        static const struct option options[] = { { "url", required_argument, NULL, ARG_URL },
+                                                 { "token", required_argument, NULL, ARG_TOKEN },
+                                                 { "socket", required_argument, NULL, ARG_SOCKET },
+                                                 { "version", no_argument, NULL, ARG_VERSION },
+                                                 { "help", no_argument, NULL, 'h' },
+                                                 {} };
         const char *url = NULL, *token = NULL, *socket_path = NULL;
 
         opterr = 0;
@@ -148,9 +146,15 @@ static int run(int argc, char **argv) {
         /* "+": stop at the command, whose options are its own. */
         for (int c; (c = getopt_long(argc, argv, "+:h", options, NULL)) != -1;) {
                 switch (c) {
-                case ARG_URL: url = optarg; break;
-                case ARG_TOKEN: token = optarg; break;
-                case ARG_SOCKET: socket_path = optarg; break;
+                case ARG_URL:
+                        url = optarg;
+                        break;
+                case ARG_TOKEN:
+                        token = optarg;
+                        break;
+                case ARG_SOCKET:
+                        socket_path = optarg;
+                        break;
                 case ARG_VERSION:
                         printf("tide %s\n", TIDE_VERSION);
                         return CLI_EXIT_OK;
@@ -180,10 +184,9 @@ static int run(int argc, char **argv) {
         if (!cmd) {
                 int status = find_verb(argc - optind, argv + optind, &cmd, &nwords);
                 if (!cmd)
-                        return status;  /* reported, or the noun's help printed */
+                        return status; /* reported, or the noun's help printed */
         }
-        _cleanup_free_ char *cmd_name = *cmd->verb ? xasprintf("%s %s", noun, cmd->verb)
-                                                   : xstrdup(noun);
+        _cleanup_free_ char *cmd_name = *cmd->verb ? xasprintf("%s %s", noun, cmd->verb) : xstrdup(noun);
 
         struct cli_args args;
         _cleanup_free_ char *err = NULL;
@@ -196,9 +199,10 @@ static int run(int argc, char **argv) {
                 return CLI_EXIT_OK;
         }
         if (r < 0) {
-                fprintf(stderr, "tide %s: %s\nUsage: tide %s%s%s\n"
-                        "Run 'tide %s --help' for more.\n", cmd_name, err, cmd_name,
-                        *cmd->usage ? " " : "", cmd->usage, cmd_name);
+                fprintf(stderr,
+                        "tide %s: %s\nUsage: tide %s%s%s\n"
+                        "Run 'tide %s --help' for more.\n",
+                        cmd_name, err, cmd_name, *cmd->usage ? " " : "", cmd->usage, cmd_name);
                 return CLI_EXIT_USAGE;
         }
 
@@ -209,8 +213,7 @@ static int run(int argc, char **argv) {
         if (!url && !socket_path)
                 socket_path = env("TIDE_SOCKET");
         if (!url && !socket_path) {
-                socket_default = xasprintf("%s/tided.sock",
-                                           env("TIDE_STATE_DIR") ?: DEFAULT_STATE_DIR);
+                socket_default = xasprintf("%s/tided.sock", env("TIDE_STATE_DIR") ?: DEFAULT_STATE_DIR);
                 socket_path = socket_default;
         }
         if (!token)
@@ -242,8 +245,7 @@ int main(int argc, char **argv) {
         errno = 0;
         if (fflush(stdout) == EOF || ferror(stdout)) {
                 if (errno != EPIPE)
-                        cli_error("cannot write the output%s%s", errno ? ": " : "",
-                                  errno ? strerror(errno) : "");
+                        cli_error("cannot write the output%s%s", errno ? ": " : "", errno ? strerror(errno) : "");
                 return CLI_EXIT_FAILURE;
         }
         return r;

@@ -49,12 +49,20 @@ const char *tide_error_name(int error) {
         if (i >= 0)
                 return table[i].name;
         switch (error) {
-        case -ENOENT: return "not_found";
-        case -EINVAL: return "invalid";
-        case -EEXIST: return "exists";
-        case -E2BIG: case -EFBIG: return "too_large";
-        case -EACCES: case -EPERM: return "forbidden";
-        default: return "internal";
+        case -ENOENT:
+                return "not_found";
+        case -EINVAL:
+                return "invalid";
+        case -EEXIST:
+                return "exists";
+        case -E2BIG:
+        case -EFBIG:
+                return "too_large";
+        case -EACCES:
+        case -EPERM:
+                return "forbidden";
+        default:
+                return "internal";
         }
 }
 
@@ -63,11 +71,20 @@ int tide_error_http(int error) {
         if (i >= 0)
                 return table[i].http;
         switch (error) {
-        case -ENOENT: return 404;
-        case -EINVAL: case -ERANGE: return 400;
-        case -EEXIST: return 409;
-        case -E2BIG: case -EFBIG: return 413;
-        case -EACCES: case -EPERM: return 403;
-        default: return 500;
+        case -ENOENT:
+                return 404;
+        case -EINVAL:
+        case -ERANGE:
+                return 400;
+        case -EEXIST:
+                return 409;
+        case -E2BIG:
+        case -EFBIG:
+                return 413;
+        case -EACCES:
+        case -EPERM:
+                return 403;
+        default:
+                return 500;
         }
 }

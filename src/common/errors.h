@@ -7,20 +7,20 @@
 
 enum tide_error {
         TIDE_E_BASE = -1000,
-        TIDE_E_NOT_FOUND = -1001,     /* no such object */
-        TIDE_E_EXISTS = -1002,        /* an object of that name exists */
-        TIDE_E_INVALID = -1003,       /* malformed or out-of-range input */
-        TIDE_E_CONFLICT = -1004,      /* a compare-and-swap lost, or the object's state forbids it */
-        TIDE_E_UNAUTHORIZED = -1005,  /* missing or wrong token */
+        TIDE_E_NOT_FOUND = -1001,    /* no such object */
+        TIDE_E_EXISTS = -1002,       /* an object of that name exists */
+        TIDE_E_INVALID = -1003,      /* malformed or out-of-range input */
+        TIDE_E_CONFLICT = -1004,     /* a compare-and-swap lost, or the object's state forbids it */
+        TIDE_E_UNAUTHORIZED = -1005, /* missing or wrong token */
         TIDE_E_FORBIDDEN = -1006,
-        TIDE_E_TOO_LARGE = -1007,     /* body or value over its limit */
-        TIDE_E_NO_HOST = -1008,       /* no valid host for an instance */
-        TIDE_E_IN_USE = -1009,        /* still referenced by other objects */
-        TIDE_E_BACKEND = -1010,       /* the store, libvirt or a helper program failed */
+        TIDE_E_TOO_LARGE = -1007, /* body or value over its limit */
+        TIDE_E_NO_HOST = -1008,   /* no valid host for an instance */
+        TIDE_E_IN_USE = -1009,    /* still referenced by other objects */
+        TIDE_E_BACKEND = -1010,   /* the store, libvirt or a helper program failed */
         TIDE_E_TIMEOUT = -1011,
         TIDE_E_UNSUPPORTED = -1012,
-        TIDE_E_COMPACTED = -1013,     /* a watch asked for revisions no longer kept */
-        TIDE_E_LEASE = -1014,         /* no such lease, or it expired */
+        TIDE_E_COMPACTED = -1013, /* a watch asked for revisions no longer kept */
+        TIDE_E_LEASE = -1014,     /* no such lease, or it expired */
         TIDE_E_MIN = -1015,
 };
 

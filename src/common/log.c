@@ -12,9 +12,15 @@ static enum log_level max_level = LOG_LVL_INFO;
 static const char *ident = "tide";
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
-void log_set_level(enum log_level l) { max_level = l; }
-enum log_level log_get_level(void) { return max_level; }
-void log_set_ident(const char *s) { ident = s; }
+void log_set_level(enum log_level l) {
+        max_level = l;
+}
+enum log_level log_get_level(void) {
+        return max_level;
+}
+void log_set_ident(const char *s) {
+        ident = s;
+}
 
 int log_internal(enum log_level level, int error, const char *file, int line, const char *fmt, ...) {
         if (level < max_level)
@@ -49,11 +55,11 @@ int log_internal(enum log_level level, int error, const char *file, int line, co
 
         pthread_mutex_lock(&log_lock);
         if (max_level == LOG_LVL_DEBUG)
-                fprintf(stderr, "%s.%03ld %s[%d] %s: %s (%s:%d)\n", stamp, ts.tv_nsec / 1000000, ident,
-                        (int) getpid(), names[level], msg, file, line);
+                fprintf(stderr, "%s.%03ld %s[%d] %s: %s (%s:%d)\n", stamp, ts.tv_nsec / 1000000, ident, (int) getpid(),
+                        names[level], msg, file, line);
         else
-                fprintf(stderr, "%s.%03ld %s[%d] %s: %s\n", stamp, ts.tv_nsec / 1000000, ident,
-                        (int) getpid(), names[level], msg);
+                fprintf(stderr, "%s.%03ld %s[%d] %s: %s\n", stamp, ts.tv_nsec / 1000000, ident, (int) getpid(),
+                        names[level], msg);
         pthread_mutex_unlock(&log_lock);
         return error;
 }

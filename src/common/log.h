@@ -13,8 +13,7 @@ void log_set_level(enum log_level l);
 void log_set_ident(const char *ident);
 enum log_level log_get_level(void);
 /* Logs at level; %m in fmt stands for tide_strerror(error). Returns error (negative) or 0. */
-int log_internal(enum log_level level, int error, const char *file, int line, const char *fmt, ...)
-        _printf_(5, 6);
+int log_internal(enum log_level level, int error, const char *file, int line, const char *fmt, ...) _printf_(5, 6);
 
 #define log_debug(...) log_internal(LOG_LVL_DEBUG, 0, __FILE__, __LINE__, __VA_ARGS__)
 #define log_info(...) log_internal(LOG_LVL_INFO, 0, __FILE__, __LINE__, __VA_ARGS__)

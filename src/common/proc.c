@@ -19,8 +19,10 @@ int proc_run(char *const argv[], int timeout_ms, char **ret_out, char **ret_err)
         if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
                 int r = -errno;
                 for (int i = 0; i < 2; i++) {
-                        if (out[i] >= 0) close(out[i]);
-                        if (err[i] >= 0) close(err[i]);
+                        if (out[i] >= 0)
+                                close(out[i]);
+                        if (err[i] >= 0)
+                                close(err[i]);
                 }
                 return r;
         }

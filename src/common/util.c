@@ -108,8 +108,12 @@ static int64_t clock_ms(clockid_t id) {
         return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int64_t now_ms(void) { return clock_ms(CLOCK_REALTIME); }
-int64_t mono_ms(void) { return clock_ms(CLOCK_MONOTONIC); }
+int64_t now_ms(void) {
+        return clock_ms(CLOCK_REALTIME);
+}
+int64_t mono_ms(void) {
+        return clock_ms(CLOCK_MONOTONIC);
+}
 
 int64_t mono_us(void) {
         struct timespec ts;
@@ -145,9 +149,8 @@ char *id_new_uuid(void) {
         random_bytes(b, sizeof b);
         b[6] = (b[6] & 0x0f) | 0x40;
         b[8] = (b[8] & 0x3f) | 0x80;
-        return xasprintf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-                         b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
-                         b[12], b[13], b[14], b[15]);
+        return xasprintf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3],
+                         b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
 char *id_new_token(size_t nbytes) {
@@ -295,21 +298,21 @@ static size_t utf8_seq(const unsigned char *s) {
         if (c < 0x80)
                 return 1;
         size_t n;
-        unsigned char lo = 0x80, hi = 0xbf;   /* the range of the second byte */
+        unsigned char lo = 0x80, hi = 0xbf; /* the range of the second byte */
         if (c >= 0xc2 && c <= 0xdf)
                 n = 2;
         else if (c >= 0xe0 && c <= 0xef) {
                 n = 3;
                 if (c == 0xe0)
-                        lo = 0xa0;   /* overlong */
+                        lo = 0xa0; /* overlong */
                 if (c == 0xed)
-                        hi = 0x9f;   /* surrogates */
+                        hi = 0x9f; /* surrogates */
         } else if (c >= 0xf0 && c <= 0xf4) {
                 n = 4;
                 if (c == 0xf0)
                         lo = 0x90;
                 if (c == 0xf4)
-                        hi = 0x8f;   /* above U+10FFFF */
+                        hi = 0x8f; /* above U+10FFFF */
         } else
                 return 0;
         if (s[1] < lo || s[1] > hi)

@@ -29,10 +29,17 @@ char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) _printf_(1, 2);
 char *xvasprintf(const char *fmt, va_list ap) _printf_(1, 0);
 
-static inline void freep(void *p) { free(*(void **)p); }
-static inline void closep(int *fd) { if (*fd >= 0) close(*fd); }
+static inline void freep(void *p) {
+        free(*(void **) p);
+}
+static inline void closep(int *fd) {
+        if (*fd >= 0)
+                close(*fd);
+}
 void strv_free(char **v);
-static inline void strv_freep(char ***v) { strv_free(*v); }
+static inline void strv_freep(char ***v) {
+        strv_free(*v);
+}
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
 #define _cleanup_free_ _cleanup_(freep)
@@ -40,10 +47,22 @@ static inline void strv_freep(char ***v) { strv_free(*v); }
 #define _cleanup_strv_free_ _cleanup_(strv_freep)
 
 /* Hands ownership of a cleanup-managed pointer out: returns it and sets the variable to NULL. */
-#define TAKE_PTR(p) ({ __typeof__(p) _p_ = (p); (p) = NULL; _p_; })
-#define TAKE_FD(fd) ({ int _fd_ = (fd); (fd) = -1; _fd_; })
+#define TAKE_PTR(p) \
+        ({ \
+                __typeof__(p) _p_ = (p); \
+                (p) = NULL; \
+                _p_; \
+        })
+#define TAKE_FD(fd) \
+        ({ \
+                int _fd_ = (fd); \
+                (fd) = -1; \
+                _fd_; \
+        })
 
-static inline bool streq(const char *a, const char *b) { return strcmp(a, b) == 0; }
+static inline bool streq(const char *a, const char *b) {
+        return strcmp(a, b) == 0;
+}
 static inline bool streq_ptr(const char *a, const char *b) {
         return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }

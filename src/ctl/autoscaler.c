@@ -18,22 +18,22 @@
 #include "sched/sched_store.h"
 
 #define DECISIONS_KEEP 10
-#define SAMPLE_STALE_MS 5000   /* a member's measurement older than this does not count */
-#define NO_HOST_BACKOFF_MS 30000   /* after a member found no host, the group waits this long to try again */
+#define SAMPLE_STALE_MS 5000     /* a member's measurement older than this does not count */
+#define NO_HOST_BACKOFF_MS 30000 /* after a member found no host, the group waits this long to try again */
 
 /* A policy's state between passes, by group id and policy name. */
 struct slot {
         char *group_id, *policy;
         struct as_policy_state st;
-        bool seen;                 /* in the last pass: slots not seen are dropped */
+        bool seen; /* in the last pass: slots not seen are dropped */
 };
 
 /* A group's status as last published (MODEL_KEY_GROUPSTATUS): only changes are written. */
 struct published {
         char *group_id;
-        char *text;                /* its policies as written; NULL: not written by this process */
-        bool seen;                 /* the group was evaluated in this pass ... */
-        bool wanted;               /* ... and has policies: its status key stays */
+        char *text;  /* its policies as written; NULL: not written by this process */
+        bool seen;   /* the group was evaluated in this pass ... */
+        bool wanted; /* ... and has policies: its status key stays */
 };
 
 /* A group whose last new member found no host waits until then to try again. */
@@ -44,12 +44,12 @@ struct backoff {
 
 struct autoscaler {
         struct autoscaler_config cfg;
-        struct backoff *backoffs;  /* the thread's own: no lock */
+        struct backoff *backoffs; /* the thread's own: no lock */
         size_t n_backoffs;
-        struct published *published;   /* the thread's own: no lock */
+        struct published *published; /* the thread's own: no lock */
         size_t n_published;
         pthread_t thread;
-        pthread_mutex_t lock;      /* slots, stop */
+        pthread_mutex_t lock; /* slots, stop */
         pthread_cond_t wake;
         bool stop;
         struct slot *slots;
@@ -63,7 +63,8 @@ static struct slot *slot_for(struct autoscaler *a, const char *group_id, const c
         a->slots = xrealloc(a->slots, (a->n_slots + 1) * sizeof *a->slots);
         struct slot *s = &a->slots[a->n_slots++];
         /* A cooldown survives restarts: the record keeps when the policy last acted. */
-        *s = (struct slot) { .group_id = xstrdup(group_id), .policy = xstrdup(policy),
+        *s = (struct slot) { .group_id = xstrdup(group_id),
+                             .policy = xstrdup(policy),
                              .st = { .has_last = last_ms > 0, .last_ms = last_ms } };
         return s;
 }
@@ -114,17 +115,17 @@ static void slots_sweep(struct autoscaler *a) {
 /* ---- members ---- */
 
 enum member_kind {
-        MEMBER_HEALTHY,            /* building or running: counts */
-        MEMBER_STOPPED,            /* stopped, not by us: does not count, left alone */
-        MEMBER_FAILED,             /* in error: deleted and replaced */
-        MEMBER_LEAVING,            /* on its way out (stopping, then deleted) */
-        MEMBER_GONE,               /* being deleted */
+        MEMBER_HEALTHY, /* building or running: counts */
+        MEMBER_STOPPED, /* stopped, not by us: does not count, left alone */
+        MEMBER_FAILED,  /* in error: deleted and replaced */
+        MEMBER_LEAVING, /* on its way out (stopping, then deleted) */
+        MEMBER_GONE,    /* being deleted */
 };
 
 struct member {
-        json_t *inst;              /* borrowed from the pass's list */
+        json_t *inst; /* borrowed from the pass's list */
         enum member_kind kind;
-        int64_t index;             /* <group>-<index> */
+        int64_t index; /* <group>-<index> */
         int64_t created_ms;
 };
 
@@ -157,8 +158,8 @@ static enum member_kind classify(json_t *inst) {
 
 /* Asks for a member to be deleted; its agent tears it down. */
 static int mark_deleting(struct autoscaler *a, json_t *inst) {
-        return model_obj_modify(a->cfg.store, MODEL_INSTANCE, tide_json_str(inst, "id", ""), model_instance_mark_deleting,
-                                NULL, NULL);
+        return model_obj_modify(a->cfg.store, MODEL_INSTANCE, tide_json_str(inst, "id", ""),
+                                model_instance_mark_deleting, NULL, NULL);
 }
 
 /* A member asked to leave: stopped first when it runs (or is about to), deleted once it is
@@ -290,7 +291,8 @@ static void evaluate(struct autoscaler *a, json_t *g, int64_t rev, struct member
         pthread_mutex_lock(&a->lock);
         for (size_t i = 0; i < n; i++) {
                 json_t *p = json_array_get(policies, i);
-                struct slot *s = slot_for(a, tide_json_str(g, "id", ""), pol[i].name, tide_json_int(p, "last_action_ms", 0));
+                struct slot *s = slot_for(a, tide_json_str(g, "id", ""), pol[i].name,
+                                          tide_json_int(p, "last_action_ms", 0));
                 s->seen = true;
                 st[i] = s->st;
         }
@@ -452,7 +454,8 @@ static void reconcile(struct autoscaler *a, json_t *g, struct member *mem, size_
                                          (size_t) desired, go);
                 for (size_t j = 0; j < n_go; j++) {
                         json_t *inst = mem[map[go[j]]].inst;
-                        if (model_obj_modify(a->cfg.store, MODEL_INSTANCE, tide_json_str(inst, "id", ""), do_leave, &now, NULL) >= 0)
+                        if (model_obj_modify(a->cfg.store, MODEL_INSTANCE, tide_json_str(inst, "id", ""), do_leave,
+                                             &now, NULL) >= 0)
                                 model_scaling_group_event_emit(a->cfg.store, "info", "group.member_leaving", g, inst,
                                                                NULL,
                                                                "scaling group '%s': member '%s' goes (desired %" PRId64
@@ -488,7 +491,7 @@ static void sweep_spread_groups(struct autoscaler *a, json_t *groups, json_t **i
                         used = used || streq(tide_json_str(x, "group_id", ""), tide_json_str(sg, "id", ""));
                 _cleanup_json_ json_t *owner_now = NULL;
                 if (!used && model_obj_get(a->cfg.store, MODEL_SCALING_GROUP, owner, &owner_now, NULL) >= 0)
-                        used = true;   /* created since the pass began */
+                        used = true; /* created since the pass began */
                 if (!used)
                         (void) model_obj_delete(a->cfg.store, MODEL_SERVER_GROUP, sg, 0);
         }
@@ -516,8 +519,8 @@ static void publish_status(struct autoscaler *a, json_t *g) {
                 if (!s)
                         continue;
                 json_array_append_new(pols, json_pack("{s:s, s:o, s:b, s:o, s:o}", "name", s->policy, "value",
-                                                      s->st.has_value ? json_real(s->st.value) : json_null(),
-                                                      "holding", s->st.holding, "since_ms",
+                                                      s->st.has_value ? json_real(s->st.value) : json_null(), "holding",
+                                                      s->st.holding, "since_ms",
                                                       s->st.holding ? json_integer(s->st.since_ms) : json_null(),
                                                       "last_action_ms",
                                                       s->st.has_last ? json_integer(s->st.last_ms) : json_null()));
@@ -542,7 +545,7 @@ static void publish_status(struct autoscaler *a, json_t *g) {
         int r = store_put(a->cfg.store, key, value, 0, NULL);
         if (r < 0) {
                 log_warning_errno(r, "scaling group '%s': publishing its status: %m", tide_json_str(g, "name", ""));
-                return;   /* the next pass tries again */
+                return; /* the next pass tries again */
         }
         free(pub->text);
         pub->text = TAKE_PTR(text);
@@ -593,8 +596,10 @@ static void pass(struct autoscaler *a) {
                 json_array_foreach(instances, ii, inst) {
                         if (!streq(tide_json_str(inst, "asg_id", ""), gid))
                                 continue;
-                        mem[n_mem++] = (struct member) { .inst = inst, .kind = classify(inst),
-                                                         .index = member_index(tide_json_str(g, "name", ""), tide_json_str(inst, "name", "")),
+                        mem[n_mem++] = (struct member) { .inst = inst,
+                                                         .kind = classify(inst),
+                                                         .index = member_index(tide_json_str(g, "name", ""),
+                                                                               tide_json_str(inst, "name", "")),
                                                          .created_ms = created_ms_of(inst) };
                 }
                 /* The group as stored now, with its revision, for the decision's compare-and-swap. */
@@ -701,11 +706,11 @@ int autoscaler_scaling_group_status(struct store *s, const char *group_id, json_
                 json_t *value = json_object_get(p, "value"), *last = json_object_get(p, "last_action_ms");
                 bool holding = json_is_true(json_object_get(p, "holding"));
                 int64_t since = tide_json_int(p, "since_ms", now);
-                json_array_append_new(pols, json_pack("{s:s, s:O, s:b, s:f, s:O}", "name",
-                                                      tide_json_str(p, "name", ""), "value",
-                                                      json_is_number(value) ? value : json_null(), "holding", holding,
-                                                      "held_s", holding ? (double) (now - since) / 1000.0 : 0.0,
-                                                      "last_action_ms", json_is_integer(last) ? last : json_null()));
+                json_array_append_new(pols,
+                                      json_pack("{s:s, s:O, s:b, s:f, s:O}", "name", tide_json_str(p, "name", ""),
+                                                "value", json_is_number(value) ? value : json_null(), "holding",
+                                                holding, "held_s", holding ? (double) (now - since) / 1000.0 : 0.0,
+                                                "last_action_ms", json_is_integer(last) ? last : json_null()));
         }
         *ret = json_pack("{s:O, s:I}", "policies", pols, "t_ms", (json_int_t) tide_json_int(rec, "t_ms", 0));
         return 0;

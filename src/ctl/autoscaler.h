@@ -29,14 +29,14 @@ struct sched_cache;
  * deleted, or has no policies left). */
 
 struct autoscaler_config {
-        struct store *store;           /* borrowed */
-        struct metrics *metrics;       /* borrowed: the members' measurements */
+        struct store *store;             /* borrowed */
+        struct metrics *metrics;         /* borrowed: the members' measurements */
         struct sched_cache *sched_cache; /* borrowed: placement's view of the hosts (same store);
                                         * NULL: each placement reads the hosts afresh */
-        int period_ms;                 /* between passes; default 1000 */
-        int64_t stop_timeout_ms;       /* a member that goes and is not stopped after this long is
+        int period_ms;                   /* between passes; default 1000 */
+        int64_t stop_timeout_ms;         /* a member that goes and is not stopped after this long is
                                         * deleted all the same; default 120000 */
-        int64_t spread_grace_ms;       /* the server group that spreads a deleted group's members
+        int64_t spread_grace_ms;         /* the server group that spreads a deleted group's members
                                         * goes with its last member, but never before it is this old
                                         * (the API writes it just before its group); default 60000 */
 };

@@ -43,7 +43,8 @@ int autoscaler_scaling_group_create(struct store *s, json_t *body, json_t *extra
                                sg_id, "created", created, "created_ms", (json_int_t) now_ms(), "asg_id", id);
                 if ((r = model_obj_create(s, MODEL_SERVER_GROUP, sg, NULL)) < 0) {
                         *ret_err = r == TIDE_E_EXISTS
-                                           ? xasprintf("server group '%s' (which spreads the members) already exists", sg_name)
+                                           ? xasprintf("server group '%s' (which spreads the members) already exists",
+                                                       sg_name)
                                            : xasprintf("creating server group '%s': %s", sg_name, tide_strerror(r));
                         goto out;
                 }
@@ -94,4 +95,3 @@ int autoscaler_scaling_group_delete(struct store *s, json_t *g, int64_t rev) {
                                        tide_json_str(g, "name", ""), n);
         return 0;
 }
-

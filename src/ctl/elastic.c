@@ -115,8 +115,8 @@ static bool finite_nonneg(double x) {
 
 static int params_check(const struct elastic_params *p) {
         if (!(isfinite(p->vcpu_busy_add) && p->vcpu_busy_add > 0 && p->vcpu_busy_add <= 1) ||
-            !finite_nonneg(p->host_idle_add_cores) || !finite_nonneg(p->vcpu_idle_remove) ||
-            p->add_cooldown_ms < 0 || p->remove_after_ms < 0 || p->min_change_interval_ms < 0 ||
+            !finite_nonneg(p->host_idle_add_cores) || !finite_nonneg(p->vcpu_idle_remove) || p->add_cooldown_ms < 0 ||
+            p->remove_after_ms < 0 || p->min_change_interval_ms < 0 ||
             !(finite_nonneg(p->mem_low_host_ratio) && p->mem_low_host_ratio < 0.5) ||
             !(finite_nonneg(p->mem_free_keep_ratio) && p->mem_free_keep_ratio < 1) ||
             /* Growth must stop short of what a reclaim leaves free, or the two would take turns. */
@@ -128,11 +128,10 @@ static int params_check(const struct elastic_params *p) {
 
 static int vm_check(const struct elastic_vm *v) {
         if (v->priority < 1 || v->priority > 1000 || !finite_nonneg(v->cpu_reservation) ||
-            !finite_nonneg(v->cpu_limit) || v->mem_reservation_mib < 0 || v->mem_limit_mib < 0 ||
-            v->vcpus < 0 || v->vcpus_min < 0 || v->vcpus_max < 1 || v->vcpus_min > v->vcpus_max ||
-            v->mem_mib < 0 || v->mem_min_mib < 0 || v->mem_max_mib < v->mem_min_mib ||
-            !isfinite(v->cpu_cores) || !isfinite(v->ready_cores) || !isfinite(v->vcpu_busy_max) ||
-            (tuned(v) && !v->state))
+            !finite_nonneg(v->cpu_limit) || v->mem_reservation_mib < 0 || v->mem_limit_mib < 0 || v->vcpus < 0 ||
+            v->vcpus_min < 0 || v->vcpus_max < 1 || v->vcpus_min > v->vcpus_max || v->mem_mib < 0 ||
+            v->mem_min_mib < 0 || v->mem_max_mib < v->mem_min_mib || !isfinite(v->cpu_cores) ||
+            !isfinite(v->ready_cores) || !isfinite(v->vcpu_busy_max) || (tuned(v) && !v->state))
                 return TIDE_E_INVALID;
         return 0;
 }
@@ -227,7 +226,7 @@ static int64_t quota_of(double limit) {
         if (!(limit > 0))
                 return 0;
         double q = round(limit * (double) ELASTIC_QUOTA_PERIOD_US);
-        return q < 1000 ? 1000 : (int64_t) q;   /* the kernel's smallest quota */
+        return q < 1000 ? 1000 : (int64_t) q; /* the kernel's smallest quota */
 }
 
 static void stage_quota(struct plan *pl) {
@@ -281,8 +280,8 @@ static bool wants_vcpu(const struct plan *pl, size_t i) {
         const struct elastic_vm *v = &pl->vms[i];
         return measured(v->vcpu_busy_max) >= p->vcpu_busy_add &&
                measured(v->cpu_cores) >= v->vcpus * p->vcpu_busy_add &&
-               measured(pl->host->idle_cores) >= p->host_idle_add_cores &&
-               pl->ent[i] > v->vcpus - 0.5 && v->vcpus >= v->vcpus_min && v->vcpus < vcpu_cap(v) &&
+               measured(pl->host->idle_cores) >= p->host_idle_add_cores && pl->ent[i] > v->vcpus - 0.5 &&
+               v->vcpus >= v->vcpus_min && v->vcpus < vcpu_cap(v) &&
                since(pl, v->state->has_vcpu_change, v->state->last_vcpu_change_ms, p->add_cooldown_ms);
 }
 
@@ -331,8 +330,9 @@ static void stage_vcpus(struct plan *pl) {
                 struct elastic_vm_state *st = v->state;
                 if (v->vcpus < v->vcpus_min || v->vcpus > v->vcpus_max) {
                         int target = v->vcpus < v->vcpus_min ? v->vcpus_min : v->vcpus_max;
-                        add_action(pl, i, ELASTIC_VCPUS, target, v->vcpus, "%s: vcpus %d→%d, outside the flavor's %d..%d",
-                                   vm_name(v), v->vcpus, target, v->vcpus_min, v->vcpus_max);
+                        add_action(pl, i, ELASTIC_VCPUS, target, v->vcpus,
+                                   "%s: vcpus %d→%d, outside the flavor's %d..%d", vm_name(v), v->vcpus, target,
+                                   v->vcpus_min, v->vcpus_max);
                         vcpu_changed(pl, v);
                         st->idle = false;
                         continue;
@@ -353,8 +353,9 @@ static void stage_vcpus(struct plan *pl) {
                 if (pl->now - st->idle_since_ms < p->remove_after_ms ||
                     !since(pl, st->has_vcpu_change, st->last_vcpu_change_ms, p->min_change_interval_ms))
                         continue;
-                add_action(pl, i, ELASTIC_VCPUS, v->vcpus - 1, v->vcpus, "%s: vcpus %d→%d, demand %.1f cores, idle %" PRId64 " s",
-                           vm_name(v), v->vcpus, v->vcpus - 1, pl->demand[i], (pl->now - st->idle_since_ms) / 1000);
+                add_action(pl, i, ELASTIC_VCPUS, v->vcpus - 1, v->vcpus,
+                           "%s: vcpus %d→%d, demand %.1f cores, idle %" PRId64 " s", vm_name(v), v->vcpus, v->vcpus - 1,
+                           pl->demand[i], (pl->now - st->idle_since_ms) / 1000);
                 vcpu_changed(pl, v);
         }
         free(floor);
@@ -368,16 +369,16 @@ static void stage_vcpus(struct plan *pl) {
 struct mem_move {
         size_t i;
         int64_t target;
-        int64_t amount;        /* growth wanted, or excess to reclaim */
+        int64_t amount; /* growth wanted, or excess to reclaim */
         int priority;
-        int why;               /* enum mem_why */
+        int why; /* enum mem_why */
 };
 
 enum mem_why {
-        MEM_GUEST_LOW,         /* the guest runs low: give back */
-        MEM_BELOW_FLOOR,       /* under its reservation or minimum */
-        MEM_ABOVE_CAP,         /* over its limit or maximum */
-        MEM_RECLAIM,           /* the host needs memory and the guest has it free */
+        MEM_GUEST_LOW,   /* the guest runs low: give back */
+        MEM_BELOW_FLOOR, /* under its reservation or minimum */
+        MEM_ABOVE_CAP,   /* over its limit or maximum */
+        MEM_RECLAIM,     /* the host needs memory and the guest has it free */
 };
 
 static int cmp_grow(const void *x, const void *y) {
@@ -409,29 +410,36 @@ static int64_t mem_cap(const struct elastic_vm *v) {
 }
 
 static int host_pct(const struct elastic_host *h) {
-        return h->mem_total_mib > 0 ? (int) llround(100.0 * (double) h->mem_available_mib / (double) h->mem_total_mib) : 0;
+        return h->mem_total_mib > 0 ? (int) llround(100.0 * (double) h->mem_available_mib / (double) h->mem_total_mib)
+                                    : 0;
 }
 
 static void mem_apply(struct plan *pl, const struct mem_move *mv) {
         struct elastic_vm *v = &pl->vms[mv->i];
-        int64_t cur = v->mem_mib, usable = v->guest_usable_mib < 0 ? 0 : v->guest_usable_mib > cur ? cur : v->guest_usable_mib;
+        int64_t cur = v->mem_mib, usable = v->guest_usable_mib < 0     ? 0
+                                           : v->guest_usable_mib > cur ? cur
+                                                                       : v->guest_usable_mib;
         int pct = cur > 0 ? (int) llround(100.0 * (double) usable / (double) cur) : 0;
         const char *name = vm_name(v);
         switch ((enum mem_why) mv->why) {
         case MEM_GUEST_LOW:
-                add_action(pl, mv->i, ELASTIC_MEMORY, mv->target, cur, "%s: memory %" PRId64 "→%" PRId64 " MiB, guest free %" PRId64 " MiB (%d %%)",
-                           name, cur, mv->target, usable, pct);
+                add_action(pl, mv->i, ELASTIC_MEMORY, mv->target, cur,
+                           "%s: memory %" PRId64 "→%" PRId64 " MiB, guest free %" PRId64 " MiB (%d %%)", name, cur,
+                           mv->target, usable, pct);
                 break;
         case MEM_BELOW_FLOOR:
-                add_action(pl, mv->i, ELASTIC_MEMORY, mv->target, cur, "%s: memory %" PRId64 "→%" PRId64 " MiB, below its floor of %" PRId64 " MiB",
-                           name, cur, mv->target, mem_floor(v));
+                add_action(pl, mv->i, ELASTIC_MEMORY, mv->target, cur,
+                           "%s: memory %" PRId64 "→%" PRId64 " MiB, below its floor of %" PRId64 " MiB", name, cur,
+                           mv->target, mem_floor(v));
                 break;
         case MEM_ABOVE_CAP:
-                add_action(pl, mv->i, ELASTIC_MEMORY, mv->target, cur, "%s: memory %" PRId64 "→%" PRId64 " MiB, above its limit of %" PRId64 " MiB",
-                           name, cur, mv->target, mem_cap(v));
+                add_action(pl, mv->i, ELASTIC_MEMORY, mv->target, cur,
+                           "%s: memory %" PRId64 "→%" PRId64 " MiB, above its limit of %" PRId64 " MiB", name, cur,
+                           mv->target, mem_cap(v));
                 break;
         case MEM_RECLAIM:
-                add_action(pl, mv->i, ELASTIC_MEMORY, mv->target, cur, "%s: memory %" PRId64 "→%" PRId64 " MiB, guest free %" PRId64 " MiB, host available %d %%",
+                add_action(pl, mv->i, ELASTIC_MEMORY, mv->target, cur,
+                           "%s: memory %" PRId64 "→%" PRId64 " MiB, guest free %" PRId64 " MiB, host available %d %%",
                            name, cur, mv->target, usable, host_pct(pl->host));
                 break;
         }
@@ -446,7 +454,8 @@ static void stage_memory(struct plan *pl) {
         size_t n = pl->n ? pl->n : 1;
         struct mem_move *grow = xcalloc(n, sizeof *grow), *shrink = xcalloc(n, sizeof *shrink);
         size_t n_grow = 0, n_shrink = 0;
-        bool host_low = h->mem_total_mib > 0 && (double) h->mem_available_mib < p->mem_low_host_ratio * (double) h->mem_total_mib;
+        bool host_low = h->mem_total_mib > 0 &&
+                        (double) h->mem_available_mib < p->mem_low_host_ratio * (double) h->mem_total_mib;
 
         for (size_t i = 0; i < pl->n; i++) {
                 struct elastic_vm *v = &pl->vms[i];
@@ -465,8 +474,8 @@ static void stage_memory(struct plan *pl) {
                          * an inflating VM can look short of memory it is not short of. Wait
                          * for them to settle, unless the guest is out (it also deflates the
                          * balloon itself before its OOM killer would act). */
-                        if (v->state->has_mem_change &&
-                            pl->now - v->state->last_mem_change_ms < p->mem_settle_ms && usable >= p->mem_step_min_mib)
+                        if (v->state->has_mem_change && pl->now - v->state->last_mem_change_ms < p->mem_settle_ms &&
+                            usable >= p->mem_step_min_mib)
                                 continue;
                         /* Give back at once, no cooldown: twice the free memory it should keep less
                          * what it has (what is missing plus the keep again), so that one step
@@ -482,7 +491,7 @@ static void stage_memory(struct plan *pl) {
                                 mv.target = fl;
                         if (v->state->has_mem_change && pl->now - v->state->last_mem_change_ms < p->mem_settle_ms &&
                             v->state->mem_target_mib >= mv.target)
-                                continue;   /* the balloon is still on its way there */
+                                continue; /* the balloon is still on its way there */
                         mv.amount = mv.target - cur;
                         grow[n_grow++] = mv;
                 } else if (cur < fl) {
@@ -490,8 +499,9 @@ static void stage_memory(struct plan *pl) {
                         mv.why = MEM_BELOW_FLOOR;
                         mv.amount = fl - cur;
                         grow[n_grow++] = mv;
-                } else if (!since(pl, v->state->has_mem_change, v->state->last_mem_change_ms, p->min_change_interval_ms)) {
-                        continue;   /* shrinking waits for the cooldown */
+                } else if (!since(pl, v->state->has_mem_change, v->state->last_mem_change_ms,
+                                  p->min_change_interval_ms)) {
+                        continue; /* shrinking waits for the cooldown */
                 } else if (cur > cap) {
                         mv.target = cap;
                         mv.why = MEM_ABOVE_CAP;
@@ -538,7 +548,8 @@ static void stage_memory(struct plan *pl) {
         double need = 2 * p->mem_low_host_ratio * (double) h->mem_total_mib - (double) h->mem_available_mib;
         for (size_t i = 0; i < pl->n; i++) {
                 const struct elastic_vm *v = &pl->vms[i];
-                if (tuned(v) && v->state->has_mem_change && pl->now - v->state->last_mem_change_ms < p->min_change_interval_ms &&
+                if (tuned(v) && v->state->has_mem_change &&
+                    pl->now - v->state->last_mem_change_ms < p->min_change_interval_ms &&
                     v->mem_mib > v->state->mem_target_mib)
                         need -= (double) (v->mem_mib - v->state->mem_target_mib);
         }
@@ -561,7 +572,11 @@ int elastic_plan(const struct elastic_params *p, const struct elastic_host *host
                         return TIDE_E_INVALID;
 
         struct plan pl = {
-                .p = p, .host = host, .vms = vms, .n = n, .now = now_ms,
+                .p = p,
+                .host = host,
+                .vms = vms,
+                .n = n,
+                .now = now_ms,
                 .demand = xcalloc(n ? n : 1, sizeof(double)),
                 .ent = xcalloc(n ? n : 1, sizeof(double)),
         };

@@ -24,21 +24,21 @@
 #define ELASTIC_QUOTA_PERIOD_US INT64_C(100000)
 
 struct elastic_params {
-        double vcpu_busy_add;          /* add a vCPU when every vCPU is this busy (default 0.85) */
-        double host_idle_add_cores;    /* ... and the host has this much idle CPU (default 0.5) */
-        double vcpu_idle_remove;       /* remove one when demand < (vcpus - 1) * vcpu_busy_add
+        double vcpu_busy_add;           /* add a vCPU when every vCPU is this busy (default 0.85) */
+        double host_idle_add_cores;     /* ... and the host has this much idle CPU (default 0.5) */
+        double vcpu_idle_remove;        /* remove one when demand < (vcpus - 1) * vcpu_busy_add
                                         * - this margin (default 0.3) */
-        int64_t add_cooldown_ms;       /* between two vCPU changes of one VM (default 5000) */
-        int64_t remove_after_ms;       /* idle this long before a vCPU goes (default 20000) */
-        int64_t min_change_interval_ms;/* no VM changes more often than this in steady state (default 10000,
+        int64_t add_cooldown_ms;        /* between two vCPU changes of one VM (default 5000) */
+        int64_t remove_after_ms;        /* idle this long before a vCPU goes (default 20000) */
+        int64_t min_change_interval_ms; /* no VM changes more often than this in steady state (default 10000,
                                         * except additions under saturation after add_cooldown_ms
                                         * and balloon growth, which has no cooldown) */
-        double mem_low_host_ratio;     /* the host needs memory when available < this of total (default 0.10) */
-        double mem_free_keep_ratio;    /* keep this much of a guest's memory free when reclaiming (default 0.25) */
-        double mem_grow_below_ratio;   /* give memory back when the guest's usable < this of its current
+        double mem_low_host_ratio;      /* the host needs memory when available < this of total (default 0.10) */
+        double mem_free_keep_ratio;     /* keep this much of a guest's memory free when reclaiming (default 0.25) */
+        double mem_grow_below_ratio;    /* give memory back when the guest's usable < this of its current
                                         * (default 0.20; must be below mem_free_keep_ratio) */
-        int64_t mem_step_min_mib;      /* smallest balloon change worth making (default 32) */
-        int64_t mem_settle_ms;         /* a balloon change and the figures that show it take this
+        int64_t mem_step_min_mib;       /* smallest balloon change worth making (default 32) */
+        int64_t mem_settle_ms;          /* a balloon change and the figures that show it take this
                                         * long: no growth on a low guest this soon after the VM's
                                         * last balloon change (default 3000), unless the guest is
                                         * out of memory (usable below mem_step_min_mib) */
@@ -51,58 +51,58 @@ void elastic_params_default(struct elastic_params *p);
  * is not elastic or is dedicated, so that everything is applied again when it becomes elastic. */
 struct elastic_vm_state {
         bool has_vcpu_change;
-        int64_t last_vcpu_change_ms;   /* valid with has_vcpu_change */
+        int64_t last_vcpu_change_ms; /* valid with has_vcpu_change */
         bool has_mem_change;
-        int64_t last_mem_change_ms;    /* valid with has_mem_change */
-        int64_t mem_target_mib;        /* the balloon size last set, valid with has_mem_change: a
+        int64_t last_mem_change_ms; /* valid with has_mem_change */
+        int64_t mem_target_mib;     /* the balloon size last set, valid with has_mem_change: a
                                         * balloon still above it is memory on its way back to the
                                         * host, which the next passes do not reclaim again */
-        bool idle;                     /* the VM could do with one vCPU less ... */
-        int64_t idle_since_ms;         /* ... continuously since then */
-        int shares_applied;            /* 0: never set */
+        bool idle;                  /* the VM could do with one vCPU less ... */
+        int64_t idle_since_ms;      /* ... continuously since then */
+        int shares_applied;         /* 0: never set */
         bool has_quota;
-        int64_t quota_applied_us;      /* valid with has_quota; 0 = no limit */
+        int64_t quota_applied_us; /* valid with has_quota; 0 = no limit */
 };
 
 struct elastic_vm {
         const char *id;
-        const char *name;              /* in reasons (NULL: the id) */
-        bool elastic;                  /* false: leave it as defined (no action at all) */
-        bool dedicated;                /* pinned to CPUs of its own, outside host.cpus: left as it is,
+        const char *name;            /* in reasons (NULL: the id) */
+        bool elastic;                /* false: leave it as defined (no action at all) */
+        bool dedicated;              /* pinned to CPUs of its own, outside host.cpus: left as it is,
                                         * and its demand is not taken from the shared pool */
-        int priority;                  /* 1..1000 */
-        double cpu_reservation;        /* cores, 0 for none */
-        double cpu_limit;              /* cores, 0 for none */
-        int64_t mem_reservation_mib;   /* 0 for none */
-        int64_t mem_limit_mib;         /* 0 for none (then the flavor's max) */
-        int vcpus;                     /* online now */
-        int vcpus_min;                 /* the flavor's vcpus: never below */
-        int vcpus_max;                 /* the flavor's max_vcpus */
-        int64_t mem_mib;               /* current balloon size */
-        int64_t mem_min_mib;           /* never below (e.g. the flavor's ram_mib or a floor) */
-        int64_t mem_max_mib;           /* the flavor's max_ram_mib */
+        int priority;                /* 1..1000 */
+        double cpu_reservation;      /* cores, 0 for none */
+        double cpu_limit;            /* cores, 0 for none */
+        int64_t mem_reservation_mib; /* 0 for none */
+        int64_t mem_limit_mib;       /* 0 for none (then the flavor's max) */
+        int vcpus;                   /* online now */
+        int vcpus_min;               /* the flavor's vcpus: never below */
+        int vcpus_max;               /* the flavor's max_vcpus */
+        int64_t mem_mib;             /* current balloon size */
+        int64_t mem_min_mib;         /* never below (e.g. the flavor's ram_mib or a floor) */
+        int64_t mem_max_mib;         /* the flavor's max_ram_mib */
         /* measured over the last interval */
-        double cpu_cores;              /* used */
-        double ready_cores;            /* runnable but waiting */
-        double vcpu_busy_max;          /* busiest vCPU 0..1 */
+        double cpu_cores;     /* used */
+        double ready_cores;   /* runnable but waiting */
+        double vcpu_busy_max; /* busiest vCPU 0..1 */
         bool has_guest_mem;
-        int64_t guest_usable_mib;      /* what the guest could still use without swapping */
-        struct elastic_vm_state *state;   /* the caller's, updated by elastic_plan for actions taken;
+        int64_t guest_usable_mib;       /* what the guest could still use without swapping */
+        struct elastic_vm_state *state; /* the caller's, updated by elastic_plan for actions taken;
                                            * may be NULL for a VM that is not elastic or is dedicated */
 };
 
 struct elastic_host {
-        double cpus;                   /* CPUs the elastic VMs share (the shared pool) */
-        double idle_cores;             /* measured */
+        double cpus;       /* CPUs the elastic VMs share (the shared pool) */
+        double idle_cores; /* measured */
         int64_t mem_total_mib;
         int64_t mem_available_mib;
 };
 
 enum elastic_action_kind {
-        ELASTIC_SHARES,                /* value: CPU shares */
-        ELASTIC_QUOTA,                 /* value: quota in µs per ELASTIC_QUOTA_PERIOD_US; 0 = none */
-        ELASTIC_VCPUS,                 /* value: the new vCPU count */
-        ELASTIC_MEMORY,                /* value: the new balloon size in MiB */
+        ELASTIC_SHARES, /* value: CPU shares */
+        ELASTIC_QUOTA,  /* value: quota in µs per ELASTIC_QUOTA_PERIOD_US; 0 = none */
+        ELASTIC_VCPUS,  /* value: the new vCPU count */
+        ELASTIC_MEMORY, /* value: the new balloon size in MiB */
         ELASTIC_ACTION_KIND_MAX,
 };
 
@@ -110,11 +110,11 @@ enum elastic_action_kind {
 const char *elastic_action_kind_name(enum elastic_action_kind k);
 
 struct elastic_action {
-        size_t vm;                     /* index into the vms array */
+        size_t vm; /* index into the vms array */
         enum elastic_action_kind kind;
         int64_t value;
-        int64_t old_value;             /* shares 0 / quota -1: never set before */
-        char reason[160];              /* e.g. "web: vcpus 2→4, demand 3.7 cores, host idle 4.1";
+        int64_t old_value; /* shares 0 / quota -1: never set before */
+        char reason[160];  /* e.g. "web: vcpus 2→4, demand 3.7 cores, host idle 4.1";
                                         * UTF-8, cut at a character boundary */
 };
 

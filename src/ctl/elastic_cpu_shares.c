@@ -16,7 +16,7 @@ static double nonneg(double x) {
 #define RESERVED_FRACTION_MAX 0.95
 
 struct ratio {
-        double r;              /* reserved fraction per unit of base shares */
+        double r; /* reserved fraction per unit of base shares */
         size_t i;
 };
 
@@ -36,8 +36,7 @@ void elastic_cpu_shares(double cpus, const int *priority, const double *reservat
         double sum_rho = 0, sum_base = 0;
         for (size_t i = 0; i < n; i++) {
                 int prio = priority[i] < 1 ? 1 : priority[i];
-                base[i] = fixed[i] ? ELASTIC_SHARES_BASE
-                                   : (double) prio * ELASTIC_SHARES_BASE / ELASTIC_PRIORITY_BASE;
+                base[i] = fixed[i] ? ELASTIC_SHARES_BASE : (double) prio * ELASTIC_SHARES_BASE / ELASTIC_PRIORITY_BASE;
                 rho[i] = fixed[i] || !(cpus > 0) ? 0 : nonneg(reservation[i]) / cpus;
                 sum_rho += rho[i];
                 sum_base += base[i];

@@ -20,9 +20,9 @@
 #include "common/util.h"
 
 static const char *const hot_versions[] = {
-        "2013-05-23", "2014-10-16", "2015-04-30", "2015-10-15", "2016-04-08", "2016-10-14", "2017-02-24",
-        "2017-09-01", "2018-03-02", "2018-08-31", "2021-04-16", "newton",     "ocata",      "pike",
-        "queens",     "rocky",      "wallaby",    NULL,
+        "2013-05-23", "2014-10-16", "2015-04-30", "2015-10-15", "2016-04-08", "2016-10-14",
+        "2017-02-24", "2017-09-01", "2018-03-02", "2018-08-31", "2021-04-16", "newton",
+        "ocata",      "pike",       "queens",     "rocky",      "wallaby",    NULL,
 };
 
 /* ---- sections ---- */
@@ -30,10 +30,13 @@ static const char *const hot_versions[] = {
 static int read_version(struct ctx *c, yaml_node_t *root) {
         yaml_node_t *k = NULL, *v = ht_map_get(c, root, "heat_template_version", &k);
         if (!v)
-                return ht_fail(c, ht_line_of(root), "heat_template_version is required (e.g. heat_template_version: 2018-08-31)");
+                return ht_fail(c, ht_line_of(root),
+                               "heat_template_version is required (e.g. heat_template_version: 2018-08-31)");
         if (!ht_is_scalar(v) || !ht_in_list(ht_text(v), hot_versions))
-                return ht_fail(c, ht_line_of(v), "heat_template_version '%.32s' is not a HOT version: 2013-05-23 ... "
-                            "2018-08-31, 2021-04-16 or newton ... wallaby", ht_is_scalar(v) ? ht_text(v) : "?");
+                return ht_fail(c, ht_line_of(v),
+                               "heat_template_version '%.32s' is not a HOT version: 2013-05-23 ... "
+                               "2018-08-31, 2021-04-16 or newton ... wallaby",
+                               ht_is_scalar(v) ? ht_text(v) : "?");
         return 0;
 }
 
@@ -45,7 +48,8 @@ static int read_params(struct ctx *c, yaml_node_t *root) {
         yaml_node_t *sec_key = NULL, *sec = ht_map_get(c, root, "parameters", &sec_key);
         int r;
         if (sec && !ht_is_null(sec) && !ht_is_map(sec))
-                return ht_fail(c, ht_line_of(sec_key), "parameters must be a mapping of parameter names to their declarations");
+                return ht_fail(c, ht_line_of(sec_key),
+                               "parameters must be a mapping of parameter names to their declarations");
         size_t n = ht_is_map(sec) ? ht_map_size(sec) : 0;
         if (n > PARAMS_MAX)
                 return ht_fail(c, ht_line_of(sec_key), "a template has at most %d parameters", PARAMS_MAX);
@@ -61,7 +65,7 @@ static int read_params(struct ctx *c, yaml_node_t *root) {
                                 strbuf_printf(&names, "%s%s", i ? ", " : "", ht_is_scalar(k) ? ht_text(k) : "?");
                         }
                         r = ht_fail(c, 0, "unknown parameter '%s': the template declares %s", given_name,
-                                 n ? strbuf_str(&names) : "none");
+                                    n ? strbuf_str(&names) : "none");
                         strbuf_clear(&names);
                         return r;
                 }
@@ -82,8 +86,10 @@ static int read_params(struct ctx *c, yaml_node_t *root) {
                 if (!type)
                         return ht_fail(c, ht_line_of(k), "parameter '%s' has no type", name);
                 if (!ht_is_scalar(type) || !ht_in_list(ht_text(type), types))
-                        return ht_fail(c, ht_line_of(type), "parameter '%s': type must be string, number, boolean, "
-                                    "comma_delimited_list or json", name);
+                        return ht_fail(c, ht_line_of(type),
+                                       "parameter '%s': type must be string, number, boolean, "
+                                       "comma_delimited_list or json",
+                                       name);
                 struct param *p = &c->params[c->n_params++];
                 *p = (struct param) { .name = name, .type = ht_text(type) };
                 bool scalar = streq(p->type, "string") || streq(p->type, "number") || streq(p->type, "boolean");
@@ -96,13 +102,14 @@ static int read_params(struct ctx *c, yaml_node_t *root) {
                         p->value = json_string_value(given);
                 } else if (def && !ht_is_null(def)) {
                         if (scalar && !ht_is_scalar(def))
-                                return ht_fail(c, ht_line_of(def), "parameter '%s': the default of a %s must be a single value",
-                                            name, p->type);
+                                return ht_fail(c, ht_line_of(def),
+                                               "parameter '%s': the default of a %s must be a single value", name,
+                                               p->type);
                         p->value = ht_is_scalar(def) ? ht_text(def) : NULL;
                         line = ht_line_of(def);
                 } else
-                        return ht_fail(c, ht_line_of(k), "parameter '%s' has no default: give it with --parameter %s=VALUE", name,
-                                    name);
+                        return ht_fail(c, ht_line_of(k),
+                                       "parameter '%s' has no default: give it with --parameter %s=VALUE", name, name);
                 if (!scalar)
                         p->value = NULL;
                 double d;
@@ -164,10 +171,10 @@ static int read_resources(struct ctx *c, yaml_node_t *root) {
                         res->kind = K_ALARM;
                 else if (nested_type(t))
                         return ht_fail(c, res->line, "resource '%s' of type %s: nested templates are not supported",
-                                    res->name, t);
+                                       res->name, t);
                 else
                         return ht_fail(c, res->line, "resource '%s' of type %s is not supported (" TYPES_SUPPORTED ")",
-                                    res->name, t);
+                                       res->name, t);
                 c->cur = res->name;
                 yaml_node_t *props = ht_map_get(c, def, "properties", NULL);
                 if (props && !ht_is_null(props) && !ht_is_map(props))
@@ -190,10 +197,22 @@ static int read_resources(struct ctx *c, yaml_node_t *root) {
 static int read_server(struct ctx *c, struct resource *g, json_t *body) {
         static const char *const keys[] = { "type", "properties", "metadata", NULL };
         static const char *const props_known[] = {
-                "image", "flavor", "user_data", "user_data_format",
+                "image",
+                "flavor",
+                "user_data",
+                "user_data_format",
                 /* ignored: they do not change what the members run */
-                "key_name", "networks", "metadata", "name", "tags", "config_drive", "diskConfig",
-                "software_config_transport", "flavor_update_policy", "image_update_policy", "user_data_update_policy",
+                "key_name",
+                "networks",
+                "metadata",
+                "name",
+                "tags",
+                "config_drive",
+                "diskConfig",
+                "software_config_transport",
+                "flavor_update_policy",
+                "image_update_policy",
+                "user_data_update_policy",
                 NULL,
         };
         yaml_node_t *key = NULL, *res = ht_map_get(c, g->props, "resource", &key);
@@ -209,9 +228,10 @@ static int read_server(struct ctx *c, struct resource *g, json_t *body) {
                 return ht_fail(c, ht_line_of(type ? type : key), "the group's resource needs type: OS::Nova::Server");
         if (nested_type(ht_text(type)))
                 return ht_fail(c, ht_line_of(type), "the group's resource is %s: nested templates are not supported",
-                            ht_text(type));
+                               ht_text(type));
         if (!streq(ht_text(type), "OS::Nova::Server"))
-                return ht_fail(c, ht_line_of(type), "the group's resource must be an OS::Nova::Server, not %s", ht_text(type));
+                return ht_fail(c, ht_line_of(type), "the group's resource must be an OS::Nova::Server, not %s",
+                               ht_text(type));
         yaml_node_t *props = ht_map_get(c, res, "properties", NULL);
         if (!ht_is_map(props))
                 return ht_fail(c, ht_line_of(props ? props : type), "the server needs properties: image and flavor");
@@ -225,20 +245,25 @@ static int read_server(struct ctx *c, struct resource *g, json_t *body) {
                 if (r == 0)
                         return ht_fail(c, ht_line_of(type), "server property '%s' is required", refs[i]);
                 if (!ht_tide_name_valid(v.s))
-                        return ht_fail(c, v.line, "'%s' must be a name or id of 1-%d characters of A-Z a-z 0-9 . _ - "
-                                    "starting with a letter or digit: got '%.64s'", refs[i], TIDE_NAME_LEN_MAX, v.s);
+                        return ht_fail(c, v.line,
+                                       "'%s' must be a name or id of 1-%d characters of A-Z a-z 0-9 . _ - "
+                                       "starting with a letter or digit: got '%.64s'",
+                                       refs[i], TIDE_NAME_LEN_MAX, v.s);
                 json_object_set_new(body, refs[i], json_string(v.s));
         }
         _cleanup_val_ struct val ud = { 0 }, fmt = { 0 };
         if ((r = ht_prop(c, props, "user_data_format", &fmt)) < 0)
                 return r;
         if (fmt.s && !streq(fmt.s, "RAW"))
-                return ht_fail(c, fmt.line, "user_data_format %.32s is not supported: tide passes user_data as it is "
-                            "(RAW)", fmt.s);
+                return ht_fail(c, fmt.line,
+                               "user_data_format %.32s is not supported: tide passes user_data as it is "
+                               "(RAW)",
+                               fmt.s);
         if ((r = ht_prop(c, props, "user_data", &ud)) < 0)
                 return r;
         if (ud.s && strlen(ud.s) > USER_DATA_MAX)
-                return ht_fail(c, ud.line, "user_data is %zu bytes; tide takes at most %d", strlen(ud.s), USER_DATA_MAX);
+                return ht_fail(c, ud.line, "user_data is %zu bytes; tide takes at most %d", strlen(ud.s),
+                               USER_DATA_MAX);
         json_object_set_new(body, "user_data", json_string(ud.s ? ud.s : ""));
         return 0;
 }
@@ -252,9 +277,10 @@ static int read_group(struct ctx *c, struct resource *g) {
         c->cur = g->name;
         _cleanup_free_ char *name = xasprintf("%s-%s", c->stack, g->name);
         if (strlen(name) > HEAT_GROUP_NAME_MAX)
-                return ht_fail(c, g->line, "the group's name '%s' has %zu characters; at most %d (members are named "
-                            "<group>-<n>): shorten the stack's or the resource's name", name, strlen(name),
-                            HEAT_GROUP_NAME_MAX);
+                return ht_fail(c, g->line,
+                               "the group's name '%s' has %zu characters; at most %d (members are named "
+                               "<group>-<n>): shorten the stack's or the resource's name",
+                               name, strlen(name), HEAT_GROUP_NAME_MAX);
         if (!ht_tide_name_valid(name))
                 return ht_fail(c, g->line, "the group's name '%s' may only have A-Z a-z 0-9 . _ -", name);
         if (!g->props)
@@ -264,8 +290,8 @@ static int read_group(struct ctx *c, struct resource *g) {
             (r = ht_prop_int(c, g->props, "max_size", 1, MEMBERS_MAX, g->line, true, &max)) < 0)
                 return r;
         if (min > max)
-                return ht_fail(c, ht_line_of(ht_map_get(c, g->props, "min_size", NULL)), "min_size %lld is above max_size %lld",
-                            (long long) min, (long long) max);
+                return ht_fail(c, ht_line_of(ht_map_get(c, g->props, "min_size", NULL)),
+                               "min_size %lld is above max_size %lld", (long long) min, (long long) max);
         desired = min;
         if ((r = ht_prop_int(c, g->props, "desired_capacity", min, max, 0, false, &desired)) < 0 ||
             (r = ht_prop_int(c, g->props, "cooldown", 0, SECONDS_MAX, 0, false, &cooldown)) < 0)
@@ -286,7 +312,8 @@ static int read_group(struct ctx *c, struct resource *g) {
 static struct resource *get_resource_ref(struct ctx *c, yaml_node_t *n, const char **ret_name) {
         if (!ht_is_map(n) || ht_map_size(n) != 1)
                 return NULL;
-        yaml_node_t *k = ht_node_at(c, n->data.mapping.pairs.start[0].key), *v = ht_node_at(c, n->data.mapping.pairs.start[0].value);
+        yaml_node_t *k = ht_node_at(c, n->data.mapping.pairs.start[0].key),
+                    *v = ht_node_at(c, n->data.mapping.pairs.start[0].value);
         if (!ht_is_scalar(k) || !streq(ht_text(k), "get_resource") || !ht_is_scalar(v))
                 return NULL;
         *ret_name = ht_text(v);
@@ -298,16 +325,21 @@ static struct resource *get_resource_ref(struct ctx *c, yaml_node_t *n, const ch
 
 static int read_policy(struct ctx *c, struct resource *p) {
         static const char *const keys[] = {
-                "auto_scaling_group_id", "adjustment_type", "scaling_adjustment", "cooldown", "min_adjustment_step", NULL,
+                "auto_scaling_group_id", "adjustment_type",
+                "scaling_adjustment",    "cooldown",
+                "min_adjustment_step",   NULL,
         };
         int r;
         c->cur = p->name;
         if (!ht_tide_name_valid(p->name))
-                return ht_fail(c, p->line, "a policy's name must be 1-%d characters of A-Z a-z 0-9 . _ - starting with a "
-                            "letter or digit", TIDE_NAME_LEN_MAX);
+                return ht_fail(c, p->line,
+                               "a policy's name must be 1-%d characters of A-Z a-z 0-9 . _ - starting with a "
+                               "letter or digit",
+                               TIDE_NAME_LEN_MAX);
         if (!p->props)
-                return ht_fail(c, p->line, "properties auto_scaling_group_id, adjustment_type and scaling_adjustment are "
-                            "required");
+                return ht_fail(c, p->line,
+                               "properties auto_scaling_group_id, adjustment_type and scaling_adjustment are "
+                               "required");
         if ((r = ht_check_keys(c, p->props, keys, "property", NULL)) < 0)
                 return r;
         yaml_node_t *gid = ht_map_get(c, p->props, "auto_scaling_group_id", NULL);
@@ -316,11 +348,14 @@ static int read_policy(struct ctx *c, struct resource *p) {
         if (!gid)
                 return ht_fail(c, p->line, "'auto_scaling_group_id' is required: {get_resource: GROUP}");
         if (!gname)
-                return ht_fail(c, ht_line_of(gid), "auto_scaling_group_id must be {get_resource: GROUP}, a group of this "
-                            "template");
+                return ht_fail(c, ht_line_of(gid),
+                               "auto_scaling_group_id must be {get_resource: GROUP}, a group of this "
+                               "template");
         if (!g || g->kind != K_GROUP)
-                return ht_fail(c, ht_line_of(gid), "auto_scaling_group_id names '%s', which is not an "
-                            "OS::Heat::AutoScalingGroup of this template", gname);
+                return ht_fail(c, ht_line_of(gid),
+                               "auto_scaling_group_id names '%s', which is not an "
+                               "OS::Heat::AutoScalingGroup of this template",
+                               gname);
         p->group = (size_t) (g - c->res);
 
         _cleanup_val_ struct val type = { 0 };
@@ -331,29 +366,31 @@ static int read_policy(struct ctx *c, struct resource *p) {
         bool change = streq(type.s, "change_in_capacity"), exact = streq(type.s, "exact_capacity");
         bool percent = streq(type.s, "percent_change_in_capacity");
         if (!change && !exact && !percent)
-                return ht_fail(c, type.line, "adjustment_type must be change_in_capacity, exact_capacity or "
-                            "percent_change_in_capacity: got '%.40s'", type.s);
+                return ht_fail(c, type.line,
+                               "adjustment_type must be change_in_capacity, exact_capacity or "
+                               "percent_change_in_capacity: got '%.40s'",
+                               type.s);
         int64_t n = 0, step = -1, cooldown = g->cooldown >= 0 ? g->cooldown : COOLDOWN_DEFAULT_S;
         int64_t lim = exact ? MEMBERS_MAX : percent ? 10000 : MEMBERS_MAX;
         if ((r = ht_prop_int(c, p->props, "scaling_adjustment", exact ? 0 : -lim, lim, p->line, true, &n)) < 0)
                 return r;
         if (n == 0 && !exact)
                 return ht_fail(c, ht_line_of(ht_map_get(c, p->props, "scaling_adjustment", NULL)),
-                            "scaling_adjustment 0 does nothing");
+                               "scaling_adjustment 0 does nothing");
         if ((r = ht_prop_int(c, p->props, "min_adjustment_step", 0, MEMBERS_MAX, 0, false, &step)) < 0)
                 return r;
         if (r > 0 && !percent)
                 return ht_fail(c, ht_line_of(ht_map_get(c, p->props, "min_adjustment_step", NULL)),
-                            "min_adjustment_step only goes with percent_change_in_capacity");
+                               "min_adjustment_step only goes with percent_change_in_capacity");
         if (step > 1)
                 return ht_fail(c, ht_line_of(ht_map_get(c, p->props, "min_adjustment_step", NULL)),
-                            "min_adjustment_step %lld is not supported: tide moves a percent policy by at least one "
-                            "member, not more", (long long) step);
+                               "min_adjustment_step %lld is not supported: tide moves a percent policy by at least one "
+                               "member, not more",
+                               (long long) step);
         if ((r = ht_prop_int(c, p->props, "cooldown", 0, SECONDS_MAX, 0, false, &cooldown)) < 0)
                 return r;
         p->cooldown_s = cooldown;
-        p->adjust = exact ? xasprintf("=%lld", (long long) n)
-                          : xasprintf("%+lld%s", (long long) n, percent ? "%" : "");
+        p->adjust = exact ? xasprintf("=%lld", (long long) n) : xasprintf("%+lld%s", (long long) n, percent ? "%" : "");
         c->cur = NULL;
         return 0;
 }
@@ -374,8 +411,10 @@ static int action_policy(struct ctx *c, yaml_node_t *n, struct resource **ret) {
                                 return ht_fail(c, ht_line_of(n), "%s", form);
                         const char *attr = ht_text(ht_seq_item(c, args, 1));
                         if (!streq(attr, "alarm_url") && !streq(attr, "signal_url"))
-                                return ht_fail(c, ht_line_of(n), "alarm_actions: get_attr of a policy's '%.32s' is not supported "
-                                            "(alarm_url, signal_url)", attr);
+                                return ht_fail(c, ht_line_of(n),
+                                               "alarm_actions: get_attr of a policy's '%.32s' is not supported "
+                                               "(alarm_url, signal_url)",
+                                               attr);
                         name = ht_text(ht_seq_item(c, args, 0));
                         for (size_t i = 0; i < c->n_res; i++)
                                 if (streq(c->res[i].name, name))
@@ -385,8 +424,10 @@ static int action_policy(struct ctx *c, yaml_node_t *n, struct resource **ret) {
         if (!name)
                 return ht_fail(c, ht_line_of(n), "%s", form);
         if (!p || p->kind != K_POLICY)
-                return ht_fail(c, ht_line_of(n), "alarm_actions names '%s', which is not an OS::Heat::ScalingPolicy of this "
-                            "template", name);
+                return ht_fail(c, ht_line_of(n),
+                               "alarm_actions names '%s', which is not an OS::Heat::ScalingPolicy of this "
+                               "template",
+                               name);
         *ret = p;
         return 0;
 }
@@ -401,16 +442,31 @@ static int absent_or_empty(struct ctx *c, yaml_node_t *m, const char *key, const
 
 static int read_alarm(struct ctx *c, struct resource *a) {
         static const char *const keys[] = {
-                "meter_name", "statistic", "period", "evaluation_periods", "threshold", "comparison_operator",
-                "alarm_actions", "ok_actions", "insufficient_data_actions", "time_constraints", "enabled",
+                "meter_name",
+                "statistic",
+                "period",
+                "evaluation_periods",
+                "threshold",
+                "comparison_operator",
+                "alarm_actions",
+                "ok_actions",
+                "insufficient_data_actions",
+                "time_constraints",
+                "enabled",
                 /* ignored */
-                "repeat_actions", "matching_metadata", "query", "description", "severity", NULL,
+                "repeat_actions",
+                "matching_metadata",
+                "query",
+                "description",
+                "severity",
+                NULL,
         };
         int r;
         c->cur = a->name;
         if (!a->props)
-                return ht_fail(c, a->line, "properties meter_name, threshold, comparison_operator and alarm_actions are "
-                            "required");
+                return ht_fail(c, a->line,
+                               "properties meter_name, threshold, comparison_operator and alarm_actions are "
+                               "required");
         if ((r = ht_check_keys(c, a->props, keys, "property", NULL)) < 0 ||
             (r = absent_or_empty(c, a->props, "ok_actions", "a tide policy acts only when its condition holds")) < 0 ||
             (r = absent_or_empty(c, a->props, "insufficient_data_actions",
@@ -421,24 +477,30 @@ static int read_alarm(struct ctx *c, struct resource *a) {
         yaml_node_t *actions = ht_map_get(c, a->props, "alarm_actions", NULL);
         struct resource *p = NULL;
         if (!actions || ht_is_null(actions) || (ht_is_seq(actions) && ht_seq_size(actions) == 0))
-                return ht_fail(c, actions ? ht_line_of(actions) : a->line, "the alarm has no alarm_actions: it must name the "
-                            "OS::Heat::ScalingPolicy it triggers, e.g. [{get_attr: [POLICY, alarm_url]}]");
+                return ht_fail(c, actions ? ht_line_of(actions) : a->line,
+                               "the alarm has no alarm_actions: it must name the "
+                               "OS::Heat::ScalingPolicy it triggers, e.g. [{get_attr: [POLICY, alarm_url]}]");
         if (!ht_is_seq(actions))
                 return ht_fail(c, ht_line_of(actions), "alarm_actions must be a list");
         if (ht_seq_size(actions) > 1)
-                return ht_fail(c, ht_line_of(actions), "alarm_actions has %zu entries; tide's policy carries its condition, "
-                            "so an alarm triggers exactly one OS::Heat::ScalingPolicy", ht_seq_size(actions));
+                return ht_fail(c, ht_line_of(actions),
+                               "alarm_actions has %zu entries; tide's policy carries its condition, "
+                               "so an alarm triggers exactly one OS::Heat::ScalingPolicy",
+                               ht_seq_size(actions));
         if ((r = action_policy(c, ht_seq_item(c, actions, 0), &p)) < 0)
                 return r;
         if (p->alarm)
-                return ht_fail(c, ht_line_of(actions), "policy '%s' is already triggered by alarm '%s'; a tide policy has one "
-                            "condition: give each its own ScalingPolicy", p->name, p->alarm->name);
+                return ht_fail(c, ht_line_of(actions),
+                               "policy '%s' is already triggered by alarm '%s'; a tide policy has one "
+                               "condition: give each its own ScalingPolicy",
+                               p->name, p->alarm->name);
 
         _cleanup_val_ struct val meter = { 0 }, stat = { 0 }, th = { 0 }, op = { 0 }, enabled = { 0 };
         if ((r = ht_prop(c, a->props, "enabled", &enabled)) < 0)
                 return r;
         if (r > 0 && ht_bool_text(enabled.s) != 1)
-                return ht_fail(c, enabled.line, "enabled: %.16s is not supported: a tide policy is always on", enabled.s);
+                return ht_fail(c, enabled.line, "enabled: %.16s is not supported: a tide policy is always on",
+                               enabled.s);
         if ((r = ht_prop(c, a->props, "meter_name", &meter)) < 0)
                 return r;
         if (r == 0)
@@ -453,7 +515,8 @@ static int read_alarm(struct ctx *c, struct resource *a) {
                  * given follows what it uses). */
                 metric = "memory_mib";
         else
-                return ht_fail(c, meter.line, "meter %.64s is not supported (cpu_util, memory_util, memory, memory.usage)", meter.s);
+                return ht_fail(c, meter.line,
+                               "meter %.64s is not supported (cpu_util, memory_util, memory, memory.usage)", meter.s);
         if ((r = ht_prop(c, a->props, "statistic", &stat)) < 0)
                 return r;
         if (stat.s && !streq(stat.s, "avg") && !streq(stat.s, "max") && !streq(stat.s, "min"))
@@ -463,8 +526,10 @@ static int read_alarm(struct ctx *c, struct resource *a) {
             (r = ht_prop_int(c, a->props, "evaluation_periods", 1, SECONDS_MAX, 0, false, &periods)) < 0)
                 return r;
         if (period * periods > SECONDS_MAX)
-                return ht_fail(c, ht_line_of(ht_map_get(c, a->props, "period", NULL)), "period x evaluation_periods is %lld s; "
-                            "at most %d", (long long) (period * periods), SECONDS_MAX);
+                return ht_fail(c, ht_line_of(ht_map_get(c, a->props, "period", NULL)),
+                               "period x evaluation_periods is %lld s; "
+                               "at most %d",
+                               (long long) (period * periods), SECONDS_MAX);
         if ((r = ht_prop(c, a->props, "threshold", &th)) < 0)
                 return r;
         double threshold;
@@ -476,8 +541,9 @@ static int read_alarm(struct ctx *c, struct resource *a) {
         if ((r = ht_prop(c, a->props, "comparison_operator", &op)) < 0)
                 return r;
         if (r == 0)
-                return ht_fail(c, a->line, "'comparison_operator' is required: gt, ge, lt or le (Aodh's default eq is not "
-                            "supported)");
+                return ht_fail(c, a->line,
+                               "'comparison_operator' is required: gt, ge, lt or le (Aodh's default eq is not "
+                               "supported)");
         bool above = streq(op.s, "gt") || streq(op.s, "ge"), below = streq(op.s, "lt") || streq(op.s, "le");
         if (!above && !below)
                 return ht_fail(c, op.line, "comparison_operator %.16s is not supported (gt, ge, lt, le)", op.s);
@@ -501,10 +567,13 @@ static int translate(struct ctx *c, json_t **ret) {
         if (!root || ht_is_null(root))
                 return ht_fail(c, 0, "the template is empty");
         if (!ht_is_map(root))
-                return ht_fail(c, ht_line_of(root), "a template is a mapping: heat_template_version, parameters, resources, ...");
-        if (ht_map_get(c, root, "AWSTemplateFormatVersion", NULL) || ht_map_get(c, root, "HeatTemplateFormatVersion", NULL))
-                return ht_fail(c, ht_line_of(root), "CloudFormation templates are not supported: write HOT "
-                            "(heat_template_version)");
+                return ht_fail(c, ht_line_of(root),
+                               "a template is a mapping: heat_template_version, parameters, resources, ...");
+        if (ht_map_get(c, root, "AWSTemplateFormatVersion", NULL) ||
+            ht_map_get(c, root, "HeatTemplateFormatVersion", NULL))
+                return ht_fail(c, ht_line_of(root),
+                               "CloudFormation templates are not supported: write HOT "
+                               "(heat_template_version)");
         if ((r = ht_check_keys(c, root, sections, "section", NULL)) < 0 || (r = read_version(c, root)) < 0 ||
             (r = read_params(c, root)) < 0 || (r = read_resources(c, root)) < 0)
                 return r;
@@ -520,9 +589,10 @@ static int translate(struct ctx *c, json_t **ret) {
         for (size_t i = 0; i < c->n_res; i++)
                 if (c->res[i].kind == K_POLICY && !c->res[i].alarm) {
                         c->cur = c->res[i].name;
-                        return ht_fail(c, c->res[i].line, "policy '%s' has no alarm: a tide policy carries its condition; "
-                                    "add an OS::Aodh::Alarm with alarm_actions [{get_attr: [%s, alarm_url]}]",
-                                    c->res[i].name, c->res[i].name);
+                        return ht_fail(c, c->res[i].line,
+                                       "policy '%s' has no alarm: a tide policy carries its condition; "
+                                       "add an OS::Aodh::Alarm with alarm_actions [{get_attr: [%s, alarm_url]}]",
+                                       c->res[i].name, c->res[i].name);
                 }
 
         json_t *groups = json_array();
@@ -565,7 +635,7 @@ static int syntax_error(struct ctx *c, const yaml_parser_t *p, const char *text_
         }
         if (p->context)
                 return ht_fail(c, line, "YAML syntax: %s, %s from line %zu", p->problem ? p->problem : "error",
-                            p->context, p->context_mark.line + 1);
+                               p->context, p->context_mark.line + 1);
         return ht_fail(c, line, "YAML syntax: %s", p->problem ? p->problem : "error");
 }
 
@@ -596,8 +666,10 @@ int heat_translate(const char *yaml_text, size_t len, json_t *parameters, const 
         int r;
 
         if (!stack_name || !ht_tide_name_valid(stack_name))
-                r = ht_fail(&c, 0, "the stack's name must be 1-%d characters of A-Z a-z 0-9 . _ - starting with a letter "
-                         "or digit", TIDE_NAME_LEN_MAX);
+                r = ht_fail(&c, 0,
+                            "the stack's name must be 1-%d characters of A-Z a-z 0-9 . _ - starting with a letter "
+                            "or digit",
+                            TIDE_NAME_LEN_MAX);
         else if (parameters && !json_is_object(parameters))
                 r = ht_fail(&c, 0, "the parameters must be an object of strings");
         else if (!yaml_text || len > HEAT_TEMPLATE_MAX)
@@ -614,8 +686,9 @@ int heat_translate(const char *yaml_text, size_t len, json_t *parameters, const 
                                 r = syntax_error(&c, &parser, yaml_text, len);
                         else {
                                 yaml_node_t *second = yaml_document_get_root_node(&extra);
-                                r = second ? ht_fail(&c, ht_line_of(second), "a template is one YAML document; a second one "
-                                                  "starts here")
+                                r = second ? ht_fail(&c, ht_line_of(second),
+                                                     "a template is one YAML document; a second one "
+                                                     "starts here")
                                            : 0;
                                 yaml_document_delete(&extra);
                         }

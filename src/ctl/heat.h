@@ -87,7 +87,7 @@
 #include <stddef.h>
 
 #define HEAT_TEMPLATE_MAX (1024 * 1024)
-#define HEAT_GROUP_NAME_MAX 58       /* MODEL_NAME_MAX - 5: members are <group>-<n> */
+#define HEAT_GROUP_NAME_MAX 58 /* MODEL_NAME_MAX - 5: members are <group>-<n> */
 
 /* Translates the HOT template yaml_text (len bytes, UTF-8; need not be NUL-terminated) for the
  * stack stack_name. parameters is NULL or an object of string values (--parameter k=v), which

@@ -16,19 +16,20 @@
 #define MEMBERS_MAX 1000
 #define POLICIES_MAX 16
 #define USER_DATA_MAX (64 * 1024)
-#define SECONDS_MAX 86400            /* a policy's window and cooldown */
+#define SECONDS_MAX 86400 /* a policy's window and cooldown */
 
-#define DEPTH_MAX 8                  /* nested functions */
-#define PARAMS_MAX 1000              /* a template's parameters, resources, a str_replace's params */
+#define DEPTH_MAX 8     /* nested functions */
+#define PARAMS_MAX 1000 /* a template's parameters, resources, a str_replace's params */
 #define RESOURCES_MAX 1000
 #define REPLACE_PARAMS_MAX 100
-#define RESOLVE_MAX 100000           /* values resolved in one template: YAML aliases can make a
+#define RESOLVE_MAX \
+        100000                 /* values resolved in one template: YAML aliases can make a
                                       * small template name the same nested functions again and
                                       * again (exponentially), which must not hold a CPU */
-#define COOLDOWN_DEFAULT_S 300       /* tide's own default: see heat.h */
-#define PERIOD_DEFAULT_S 60          /* Aodh's defaults */
+#define COOLDOWN_DEFAULT_S 300 /* tide's own default: see heat.h */
+#define PERIOD_DEFAULT_S 60    /* Aodh's defaults */
 #define EVALUATION_PERIODS_DEFAULT 1
-#define VICTIM "oldest"              /* Heat removes the oldest members first */
+#define VICTIM "oldest" /* Heat removes the oldest members first */
 
 #define TYPES_SUPPORTED "OS::Heat::AutoScalingGroup, OS::Heat::ScalingPolicy, OS::Aodh::Alarm, OS::Ceilometer::Alarm"
 
@@ -37,23 +38,23 @@ enum kind { K_GROUP, K_POLICY, K_ALARM };
 struct param {
         const char *name;
         const char *type;
-        const char *value;           /* NULL for comma_delimited_list and json: not usable as a scalar */
+        const char *value; /* NULL for comma_delimited_list and json: not usable as a scalar */
 };
 
 struct resource {
         const char *name;
         enum kind kind;
-        size_t line;                 /* the resource's name */
-        yaml_node_t *props;          /* NULL when it has none */
+        size_t line;        /* the resource's name */
+        yaml_node_t *props; /* NULL when it has none */
         /* groups */
         json_t *body;
-        int64_t cooldown;            /* -1: none given */
+        int64_t cooldown; /* -1: none given */
         /* policies */
         size_t group;
         char *adjust;
         int64_t cooldown_s;
         const struct resource *alarm;
-        json_t *cond;                /* metric, stat, above|below, for_s: from the alarm */
+        json_t *cond; /* metric, stat, above|below, for_s: from the alarm */
 };
 
 struct ctx {
@@ -64,13 +65,13 @@ struct ctx {
         size_t n_params;
         struct resource *res;
         size_t n_res;
-        const char *cur;             /* the resource being read: named in errors */
+        const char *cur; /* the resource being read: named in errors */
         char *err;
-        size_t resolved;             /* ht_resolve() calls so far (RESOLVE_MAX) */
+        size_t resolved; /* ht_resolve() calls so far (RESOLVE_MAX) */
 };
 
 struct val {
-        const char *s;               /* NULL: null or absent */
+        const char *s; /* NULL: null or absent */
         size_t line;
         char *owned;
 };
@@ -111,8 +112,7 @@ yaml_node_t *ht_map_get(struct ctx *c, const yaml_node_t *m, const char *key, ya
 
 /* Checks that m's keys are scalars from known, each once. what names a key in the error
  * ("property", "server property", ...); hint (may be NULL) follows "is not supported". */
-int ht_check_keys(struct ctx *c, const yaml_node_t *m, const char *const *known, const char *what,
-                      const char *hint);
+int ht_check_keys(struct ctx *c, const yaml_node_t *m, const char *const *known, const char *what, const char *hint);
 
 const struct param *ht_param_find(struct ctx *c, const char *name);
 
@@ -123,7 +123,7 @@ int ht_prop(struct ctx *c, yaml_node_t *m, const char *key, struct val *ret);
 bool ht_int_text(const char *s);
 
 int ht_prop_int(struct ctx *c, yaml_node_t *m, const char *key, int64_t min, int64_t max, size_t at, bool required,
-                    int64_t *ret);
+                int64_t *ret);
 
 bool ht_number_text(const char *s, double *ret);
 

@@ -15,9 +15,26 @@
 
 /* Functions a template may use that tide does not: named in the error where they are read. */
 static const char *const other_functions[] = {
-        "get_file", "list_join", "repeat", "digest", "resource_facade", "str_split", "map_merge", "map_replace",
-        "yaql", "equals", "if", "not", "and", "or", "contains", "filter", "make_url", "list_concat",
-        "list_concat_unique", NULL,
+        "get_file",
+        "list_join",
+        "repeat",
+        "digest",
+        "resource_facade",
+        "str_split",
+        "map_merge",
+        "map_replace",
+        "yaql",
+        "equals",
+        "if",
+        "not",
+        "and",
+        "or",
+        "contains",
+        "filter",
+        "make_url",
+        "list_concat",
+        "list_concat_unique",
+        NULL,
 };
 
 void ht_val_clear(struct val *v) {
@@ -109,8 +126,7 @@ yaml_node_t *ht_map_get(struct ctx *c, const yaml_node_t *m, const char *key, ya
 
 /* Checks that m's keys are scalars from known, each once. what names a key in the error
  * ("property", "server property", ...); hint (may be NULL) follows "is not supported". */
-int ht_check_keys(struct ctx *c, const yaml_node_t *m, const char *const *known, const char *what,
-                      const char *hint) {
+int ht_check_keys(struct ctx *c, const yaml_node_t *m, const char *const *known, const char *what, const char *hint) {
         for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
                 yaml_node_t *k = ht_node_at(c, p->key);
                 if (!ht_is_scalar(k))
@@ -121,7 +137,8 @@ int ht_check_keys(struct ctx *c, const yaml_node_t *m, const char *const *known,
                         if (streq(ht_text(ht_node_at(c, q->key)), ht_text(k)))
                                 return ht_fail(c, ht_line_of(k), "%s '%s' is given twice", what, ht_text(k));
                 if (!ht_in_list(ht_text(k), known))
-                        return ht_fail(c, ht_line_of(k), "%s '%s' is not supported%s", what, ht_text(k), hint ? hint : "");
+                        return ht_fail(c, ht_line_of(k), "%s '%s' is not supported%s", what, ht_text(k),
+                                       hint ? hint : "");
         }
         return 0;
 }
@@ -153,9 +170,11 @@ static int ht_get_param(struct ctx *c, yaml_node_t *arg, size_t line, const char
                 return ht_fail(c, line, "'%s': the pseudo parameter %s is not available in tide", what, name);
         const struct param *p = ht_param_find(c, name);
         if (!p)
-                return ht_fail(c, line, "'%s': get_param names '%s', which is not a parameter of the template", what, name);
+                return ht_fail(c, line, "'%s': get_param names '%s', which is not a parameter of the template", what,
+                               name);
         if (!p->value)
-                return ht_fail(c, line, "'%s': parameter '%s' is a %s; a single value is needed here", what, name, p->type);
+                return ht_fail(c, line, "'%s': parameter '%s' is a %s; a single value is needed here", what, name,
+                               p->type);
         *ret = (struct val) { .s = p->value, .line = line };
         return 0;
 }
@@ -226,7 +245,8 @@ static int str_replace(struct ctx *c, const char *fn, yaml_node_t *arg, size_t l
                 reps[i].key = ht_text(k);
                 for (size_t j = 0; j < i; j++)
                         if (streq(reps[j].key, reps[i].key))
-                                r = ht_fail(c, ht_line_of(k), "'%s': %s's param '%s' is given twice", what, fn, reps[i].key);
+                                r = ht_fail(c, ht_line_of(k), "'%s': %s's param '%s' is given twice", what, fn,
+                                            reps[i].key);
                 if (r < 0 || (r = ht_resolve(c, ht_node_at(c, p->value), what, depth + 1, &reps[i].value)) < 0)
                         break;
                 if (vstrict && (!reps[i].value.s || !*reps[i].value.s)) {
@@ -238,7 +258,8 @@ static int str_replace(struct ctx *c, const char *fn, yaml_node_t *arg, size_t l
         if (r >= 0) {
                 qsort(reps, n, sizeof *reps, repl_cmp);
                 if (replace_into(&b, t.s, strlen(t.s), reps, 0, n, used) < 0)
-                        r = ht_fail(c, line, "'%s': %s makes a string longer than %d bytes", what, fn, HEAT_TEMPLATE_MAX);
+                        r = ht_fail(c, line, "'%s': %s makes a string longer than %d bytes", what, fn,
+                                    HEAT_TEMPLATE_MAX);
         }
         for (i = 0; r >= 0 && strict && i < n; i++)
                 if (!used[i])
@@ -262,8 +283,10 @@ static int ht_resolve(struct ctx *c, yaml_node_t *n, const char *what, int depth
         if (depth > DEPTH_MAX)
                 return ht_fail(c, line, "'%s': functions nested more than %d deep", what, DEPTH_MAX);
         if (++c->resolved > RESOLVE_MAX)
-                return ht_fail(c, line, "'%s': the template's functions expand to more than %d values (YAML aliases "
-                            "naming the same functions again and again?)", what, RESOLVE_MAX);
+                return ht_fail(c, line,
+                               "'%s': the template's functions expand to more than %d values (YAML aliases "
+                               "naming the same functions again and again?)",
+                               what, RESOLVE_MAX);
         if (ht_is_scalar(n)) {
                 *ret = (struct val) { .s = ht_is_null(n) ? NULL : ht_text(n), .line = line };
                 return 0;
@@ -278,8 +301,10 @@ static int ht_resolve(struct ctx *c, yaml_node_t *n, const char *what, int depth
         if (streq(fn, "str_replace") || streq(fn, "str_replace_strict") || streq(fn, "str_replace_vstrict"))
                 return str_replace(c, fn, arg, line, what, depth, ret);
         if (streq(fn, "get_resource") || streq(fn, "get_attr"))
-                return ht_fail(c, line, "'%s': %s is only supported in a policy's auto_scaling_group_id and an alarm's "
-                            "alarm_actions", what, fn);
+                return ht_fail(c, line,
+                               "'%s': %s is only supported in a policy's auto_scaling_group_id and an alarm's "
+                               "alarm_actions",
+                               what, fn);
         if (ht_in_list(fn, other_functions) || startswith(fn, "Fn::"))
                 return ht_fail(c, line, "'%s': function %s is not supported (get_param and str_replace are)", what, fn);
         return ht_fail(c, line, "'%s' must be a single value, not a mapping", what);
@@ -307,7 +332,7 @@ bool ht_int_text(const char *s) {
 }
 
 int ht_prop_int(struct ctx *c, yaml_node_t *m, const char *key, int64_t min, int64_t max, size_t at, bool required,
-                    int64_t *ret) {
+                int64_t *ret) {
         _cleanup_val_ struct val v = { 0 };
         int r = ht_prop(c, m, key, &v);
         if (r < 0)
@@ -316,8 +341,8 @@ int ht_prop_int(struct ctx *c, yaml_node_t *m, const char *key, int64_t min, int
                 return required ? ht_fail(c, at, "'%s' is required", key) : 0;
         int64_t x;
         if (!ht_int_text(v.s) || parse_int64(v.s, min, max, &x) < 0)
-                return ht_fail(c, v.line, "'%s' must be an integer from %lld to %lld: got '%.32s'", key, (long long) min,
-                            (long long) max, v.s);
+                return ht_fail(c, v.line, "'%s' must be an integer from %lld to %lld: got '%.32s'", key,
+                               (long long) min, (long long) max, v.s);
         *ret = x;
         return 1;
 }
@@ -353,4 +378,3 @@ bool ht_tide_name_valid(const char *s) {
         return n >= 1 && n <= TIDE_NAME_LEN_MAX && isalnum((unsigned char) s[0]) &&
                strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n && !strstr(s, "..");
 }
-

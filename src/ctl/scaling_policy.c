@@ -19,12 +19,24 @@ static int index_of(const char *const *names, int n, const char *s) {
         return -1;
 }
 
-const char *as_stat_name(enum as_stat s) { return (unsigned) s < AS_STAT_MAX_ ? stat_names[s] : NULL; }
-int as_stat_from_string(const char *s) { return index_of(stat_names, AS_STAT_MAX_, s); }
-const char *as_adjust_name(enum as_adjust a) { return (unsigned) a < AS_ADJUST_MAX_ ? adjust_names[a] : NULL; }
-int as_adjust_from_string(const char *s) { return index_of(adjust_names, AS_ADJUST_MAX_, s); }
-const char *as_victim_name(enum as_victim v) { return (unsigned) v < AS_VICTIM_MAX_ ? victim_names[v] : NULL; }
-int as_victim_from_string(const char *s) { return index_of(victim_names, AS_VICTIM_MAX_, s); }
+const char *as_stat_name(enum as_stat s) {
+        return (unsigned) s < AS_STAT_MAX_ ? stat_names[s] : NULL;
+}
+int as_stat_from_string(const char *s) {
+        return index_of(stat_names, AS_STAT_MAX_, s);
+}
+const char *as_adjust_name(enum as_adjust a) {
+        return (unsigned) a < AS_ADJUST_MAX_ ? adjust_names[a] : NULL;
+}
+int as_adjust_from_string(const char *s) {
+        return index_of(adjust_names, AS_ADJUST_MAX_, s);
+}
+const char *as_victim_name(enum as_victim v) {
+        return (unsigned) v < AS_VICTIM_MAX_ ? victim_names[v] : NULL;
+}
+int as_victim_from_string(const char *s) {
+        return index_of(victim_names, AS_VICTIM_MAX_, s);
+}
 
 double as_aggregate(enum as_stat stat, const double *values, size_t n) {
         double acc = NAN;
@@ -94,7 +106,7 @@ void as_evaluate(const struct as_policy *policies, struct as_policy_state *state
                         continue;
                 int64_t to = as_adjusted(p->adjust, p->adjustment, desired, min, max);
                 if (to == desired)
-                        continue;   /* at its bound: nothing to do, no cooldown spent */
+                        continue; /* at its bound: nothing to do, no cooldown spent */
                 /* Growth wins over shrinking; the larger growth, then the first listed. */
                 bool better = best == SIZE_MAX || (to > desired && (best_to < desired || to > best_to));
                 if (better) {
@@ -106,13 +118,16 @@ void as_evaluate(const struct as_policy *policies, struct as_policy_state *state
                 return;
         const struct as_policy *p = &policies[best];
         struct as_policy_state *st = &states[best];
-        *ret = (struct as_decision) { .act = true, .policy = best, .from = desired, .to = best_to, .victim = p->victim };
-        snprintf(ret->reason, sizeof ret->reason, "%s: %s %s %.1f %s %g for %" PRId64 " s: desired %" PRId64 "→%" PRId64,
-                 p->name ? p->name : "policy", p->metric ? p->metric : "metric", as_stat_name(p->stat) ?: "?",
-                 st->value, p->above ? ">" : "<", p->threshold, (now_ms - st->since_ms) / 1000, desired, best_to);
+        *ret = (struct as_decision) {
+                .act = true, .policy = best, .from = desired, .to = best_to, .victim = p->victim
+        };
+        snprintf(ret->reason, sizeof ret->reason,
+                 "%s: %s %s %.1f %s %g for %" PRId64 " s: desired %" PRId64 "→%" PRId64, p->name ? p->name : "policy",
+                 p->metric ? p->metric : "metric", as_stat_name(p->stat) ?: "?", st->value, p->above ? ">" : "<",
+                 p->threshold, (now_ms - st->since_ms) / 1000, desired, best_to);
         st->has_last = true;
         st->last_ms = now_ms;
-        st->since_ms = now_ms;   /* the next decision needs a whole new window */
+        st->since_ms = now_ms; /* the next decision needs a whole new window */
 }
 
 struct victim_key {
@@ -129,8 +144,12 @@ static int newer_first(const struct victim_key *a, const struct victim_key *b) {
         return a->i < b->i ? -1 : a->i > b->i;
 }
 
-static int cmp_newest(const void *x, const void *y) { return newer_first(x, y); }
-static int cmp_oldest(const void *x, const void *y) { return -newer_first(x, y); }
+static int cmp_newest(const void *x, const void *y) {
+        return newer_first(x, y);
+}
+static int cmp_oldest(const void *x, const void *y) {
+        return -newer_first(x, y);
+}
 
 static int cmp_least_loaded(const void *x, const void *y) {
         const struct victim_key *a = x, *b = y;
@@ -146,9 +165,13 @@ size_t as_victims(enum as_victim v, const int64_t *created_ms, const int64_t *in
                 return 0;
         struct victim_key *k = xcalloc(n, sizeof *k);
         for (size_t i = 0; i < n; i++)
-                k[i] = (struct victim_key) { .i = i, .created = created_ms[i], .index = index[i],
-                                             .load = load ? load[i] : NAN };
-        qsort(k, n, sizeof *k, v == AS_VICTIM_OLDEST ? cmp_oldest : v == AS_VICTIM_LEAST_LOADED ? cmp_least_loaded : cmp_newest);
+                k[i] = (struct victim_key) {
+                        .i = i, .created = created_ms[i], .index = index[i], .load = load ? load[i] : NAN
+                };
+        qsort(k, n, sizeof *k,
+              v == AS_VICTIM_OLDEST         ? cmp_oldest
+              : v == AS_VICTIM_LEAST_LOADED ? cmp_least_loaded
+                                            : cmp_newest);
         size_t go = n - keep;
         for (size_t j = 0; j < go; j++)
                 ret[j] = k[j].i;

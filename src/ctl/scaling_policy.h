@@ -24,27 +24,27 @@ const char *as_victim_name(enum as_victim v);
 int as_victim_from_string(const char *s);
 
 struct as_policy {
-        const char *name;              /* in reasons */
-        const char *metric;            /* in reasons: "cpu", "memory" or a metric's name */
+        const char *name;   /* in reasons */
+        const char *metric; /* in reasons: "cpu", "memory" or a metric's name */
         enum as_stat stat;
-        bool above;                    /* condition: value > threshold (else value < threshold) */
+        bool above; /* condition: value > threshold (else value < threshold) */
         double threshold;
-        int64_t for_ms;                /* the condition holds this long before the policy acts */
+        int64_t for_ms; /* the condition holds this long before the policy acts */
         enum as_adjust adjust;
-        double adjustment;             /* change: +-n members; exact: n; percent: +-p % of desired */
-        int64_t cooldown_ms;           /* after the policy acted, it waits this long */
-        enum as_victim victim;         /* which members go when it shrinks the group */
+        double adjustment;     /* change: +-n members; exact: n; percent: +-p % of desired */
+        int64_t cooldown_ms;   /* after the policy acted, it waits this long */
+        enum as_victim victim; /* which members go when it shrinks the group */
 };
 
 /* What the controller keeps per policy between passes; zero for a new policy (or after a
  * restart, with has_last and last_ms restored from the group's record: cooldowns survive). */
 struct as_policy_state {
-        bool holding;                  /* the condition held at the last pass ... */
-        int64_t since_ms;              /* ... continuously since then (a new window after acting) */
+        bool holding;     /* the condition held at the last pass ... */
+        int64_t since_ms; /* ... continuously since then (a new window after acting) */
         bool has_value;
-        double value;                  /* the aggregate at the last pass */
+        double value; /* the aggregate at the last pass */
         bool has_last;
-        int64_t last_ms;               /* when the policy last acted */
+        int64_t last_ms; /* when the policy last acted */
 };
 
 /* The stat of n values (NaN entries are left out); NaN when none is left. */
@@ -55,11 +55,11 @@ double as_aggregate(enum as_stat stat, const double *values, size_t n);
 int64_t as_adjusted(enum as_adjust adjust, double adjustment, int64_t desired, int64_t min, int64_t max);
 
 struct as_decision {
-        bool act;                      /* false: no policy acts in this pass */
-        size_t policy;                 /* the one that acted */
-        int64_t from, to;              /* desired before and after */
-        enum as_victim victim;         /* the policy's (for a shrink) */
-        char reason[256];              /* "web-out: cpu avg 91.3 > 80 for 300 s: desired 2→4" */
+        bool act;              /* false: no policy acts in this pass */
+        size_t policy;         /* the one that acted */
+        int64_t from, to;      /* desired before and after */
+        enum as_victim victim; /* the policy's (for a shrink) */
+        char reason[256];      /* "web-out: cpu avg 91.3 > 80 for 300 s: desired 2→4" */
 };
 
 /* One evaluation pass at now_ms (any monotonic clock, the same every pass). values[i] is

@@ -58,16 +58,16 @@
 #define IN_COOLDOWN_S 3
 #define PERIOD_MS 1000
 #define STOP_TIMEOUT_MS 5000
-#define SPREAD_GRACE_MS 3000   /* the spread server group of a deleted group goes no sooner */
+#define SPREAD_GRACE_MS 3000 /* the spread server group of a deleted group goes no sooner */
 #define POLL_MS 50
 #define RUNNING_TIMEOUT_MS 15000
 /* From the load's change to the condition holding at a pass: the agent samples once a second
  * and a rate spans two samples, so the first sample after the change shows part of it and the
  * next all of it (up to 2 s), and the next pass sees that (up to 1 s); plus polling. */
 #define MEASURE_LAG_MS 3500
-#define TIMING_SLACK_MS 100          /* decision times are the passes' own clock readings */
+#define TIMING_SLACK_MS 100 /* decision times are the passes' own clock readings */
 #define SCALE_IN_TIMEOUT_MS 40000
-#define HOLD_MS 5000                 /* longer than any window plus cooldown of the group */
+#define HOLD_MS 5000 /* longer than any window plus cooldown of the group */
 #define EVENTS_MAX 10000
 #define CAS_RETRIES 20
 
@@ -84,7 +84,7 @@ static struct hv_conn *conns[N_HOSTS];
 static struct agent *agent;
 static struct autoscaler *autoscaler;
 static char *group_id, *sg_id;
-static size_t events_shown;   /* the group's events printed so far */
+static size_t events_shown; /* the group's events printed so far */
 
 static void sleep_ms(int64_t ms) {
         nanosleep(&(struct timespec) { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L }, NULL);
@@ -149,9 +149,11 @@ static void dump_state(void) {
                 json_array_foreach(all, i, inst) {
                         if (!streq(tide_json_str(inst, "asg_id", ""), group_id))
                                 continue;
-                        fprintf(stderr, "  %-7s %s status %-8s desired %-8s task %-8s host %-3s leaving %" PRId64
-                                " t_request_ms %" PRId64 " domain %s\n", tide_json_str(inst, "name", ""),
-                                tide_json_str(inst, "id", ""), tide_json_str(inst, "status", ""), tide_json_str(inst, "desired", ""),
+                        fprintf(stderr,
+                                "  %-7s %s status %-8s desired %-8s task %-8s host %-3s leaving %" PRId64
+                                " t_request_ms %" PRId64 " domain %s\n",
+                                tide_json_str(inst, "name", ""), tide_json_str(inst, "id", ""),
+                                tide_json_str(inst, "status", ""), tide_json_str(inst, "desired", ""),
                                 tide_json_str(inst, "task", "-"), tide_json_str(inst, "host", "-"),
                                 tide_json_int(inst, "asg_leaving_ms", 0), tide_json_int(inst, "t_request_ms", 0),
                                 dom_state_name(dom_state(inst)));
@@ -163,8 +165,9 @@ static void dump_state(void) {
                 json_t *e;
                 fprintf(stderr, "events of the group:\n");
                 json_array_foreach(events, i, e)
-                        fprintf(stderr, "  %s %-7s %-20s %s\n", tide_json_str(e, "time", ""), tide_json_str(e, "severity", ""),
-                                tide_json_str(e, "type", ""), tide_json_str(e, "message", ""));
+                        fprintf(stderr, "  %s %-7s %-20s %s\n", tide_json_str(e, "time", ""),
+                                tide_json_str(e, "severity", ""), tide_json_str(e, "type", ""),
+                                tide_json_str(e, "message", ""));
                 json_decref(events);
         }
         if (store && autoscaler_scaling_group_status(store, group_id, &st) >= 0) {
@@ -206,7 +209,7 @@ static void update_instance(const char *id, inst_fn fn) {
                 int r = model_obj_update(store, MODEL_INSTANCE, inst, rev, NULL);
                 json_decref(inst);
                 if (r == TIDE_E_CONFLICT)
-                        continue;   /* the agent or the controller wrote it in between */
+                        continue; /* the agent or the controller wrote it in between */
                 CHECK_OK(r);
                 return;
         }
@@ -284,7 +287,8 @@ static bool is_leaving(json_t *m) {
 
 /* Counts as the group's: wanted running, running, not on its way out. */
 static bool is_running_member(json_t *m) {
-        return !is_leaving(m) && streq(tide_json_str(m, "desired", ""), "running") && streq(tide_json_str(m, "status", ""), "running");
+        return !is_leaving(m) && streq(tide_json_str(m, "desired", ""), "running") &&
+               streq(tide_json_str(m, "status", ""), "running");
 }
 
 static size_t count_running(json_t *members) {
@@ -327,7 +331,8 @@ static json_t *events_of(json_t *events, const char *type, const char *id) {
         size_t i;
         json_t *e;
         json_array_foreach(events, i, e)
-                if (streq(tide_json_str(e, "type", ""), type) && (!id || streq(tide_json_str(e, "instance_id", ""), id)))
+                if (streq(tide_json_str(e, "type", ""), type) &&
+                    (!id || streq(tide_json_str(e, "instance_id", ""), id)))
                         json_array_append(ret, e);
         return ret;
 }
@@ -355,7 +360,8 @@ static void show_new_events(void) {
         json_t *ev = group_events();
         for (size_t i = events_shown; i < json_array_size(ev); i++) {
                 json_t *e = json_array_get(ev, i);
-                printf("  event %s %-20s %s\n", tide_json_str(e, "time", ""), tide_json_str(e, "type", ""), tide_json_str(e, "message", ""));
+                printf("  event %s %-20s %s\n", tide_json_str(e, "time", ""), tide_json_str(e, "type", ""),
+                       tide_json_str(e, "message", ""));
         }
         events_shown = json_array_size(ev);
         json_decref(ev);
@@ -410,7 +416,10 @@ static void phase_start(void) {
          * two writes of autoscaler_scaling_group_create (the spread server group, then the group) must not
          * take the young server group for an orphan. */
         struct autoscaler_config acfg = {
-                .store = store, .metrics = metrics, .period_ms = PERIOD_MS, .stop_timeout_ms = STOP_TIMEOUT_MS,
+                .store = store,
+                .metrics = metrics,
+                .period_ms = PERIOD_MS,
+                .stop_timeout_ms = STOP_TIMEOUT_MS,
                 .spread_grace_ms = SPREAD_GRACE_MS,
         };
         int64_t t0 = mono_ms();
@@ -473,7 +482,7 @@ static void check_last_decision(json_t *g, const char *policy, int64_t from, int
 static void check_scale_event(json_t *g) {
         json_t *list = json_object_get(g, "decisions");
         const char *reason = tide_json_str(json_array_get(list, json_array_size(list) - 1), "reason", "");
-        int64_t deadline = mono_ms() + 2000;   /* emitted just after the decision is stored */
+        int64_t deadline = mono_ms() + 2000; /* emitted just after the decision is stored */
         for (;;) {
                 json_t *ev = group_events(), *scale = events_of(ev, "group.scale", NULL);
                 size_t i;
@@ -582,9 +591,9 @@ static void phase_out(void) {
 /* What was seen of one member that goes. */
 struct leaver {
         char *id, *name;
-        int64_t t_leaving, t_gone;        /* mono ms when seen leaving, gone from the store */
-        int64_t leaving_ms;               /* its asg_leaving_ms */
-        bool seen_stopped;                /* seen with status stopped while leaving */
+        int64_t t_leaving, t_gone; /* mono ms when seen leaving, gone from the store */
+        int64_t leaving_ms;        /* its asg_leaving_ms */
+        bool seen_stopped;         /* seen with status stopped while leaving */
 };
 
 static int cmp_oldest(const void *x, const void *y) {
@@ -610,16 +619,20 @@ static void check_leaver_events(const struct leaver *l) {
                 if (n > 0 || mono_ms() - t0 > RUNNING_TIMEOUT_MS)
                         break;
         }
-        json_t *leaving = events_of(ev, "group.member_leaving", NULL), *stopped = events_of(ev, "instance.stopped", NULL);
-        json_t *removed = events_of(ev, "group.member_removed", NULL), *deleted = events_of(ev, "instance.deleted", NULL);
+        json_t *leaving = events_of(ev, "group.member_leaving", NULL),
+               *stopped = events_of(ev, "instance.stopped", NULL);
+        json_t *removed = events_of(ev, "group.member_removed", NULL),
+               *deleted = events_of(ev, "instance.deleted", NULL);
         if (json_array_size(leaving) != 1 || json_array_size(stopped) != 1 || json_array_size(removed) != 1 ||
             json_array_size(deleted) != 1)
                 FAIL("member '%s': %zu member_leaving, %zu instance.stopped, %zu member_removed, %zu instance.deleted "
-                     "events, not one each", l->name, json_array_size(leaving), json_array_size(stopped),
-                     json_array_size(removed), json_array_size(deleted));
+                     "events, not one each",
+                     l->name, json_array_size(leaving), json_array_size(stopped), json_array_size(removed),
+                     json_array_size(deleted));
         json_t *rm = json_array_get(removed, 0);
         if (!strstr(tide_json_str(rm, "message", ""), "' stopped, deleted"))
-                FAIL("member '%s' removed, but not because it stopped: \"%s\"", l->name, tide_json_str(rm, "message", ""));
+                FAIL("member '%s' removed, but not because it stopped: \"%s\"", l->name,
+                     tide_json_str(rm, "message", ""));
         /* The agent reports the stop before it stores the status the controller waits for. */
         if (event_ms(json_array_get(stopped, 0)) > event_ms(rm))
                 FAIL("member '%s' deleted before its domain stopped", l->name);
@@ -643,7 +656,7 @@ static void phase_in(void) {
                 order[i] = json_array_get(start, i);
         qsort(order, n, sizeof *order, cmp_oldest);
         struct leaver *lv = xcalloc(n, sizeof *lv);
-        int64_t *decided = xcalloc(n + 1, sizeof *decided);   /* the in policy's actions */
+        int64_t *decided = xcalloc(n + 1, sizeof *decided); /* the in policy's actions */
         size_t n_decided = 0;
         json_t *g0 = group_get(NULL);
         int64_t last_in = policy_last_ms(g0, "in");
@@ -692,12 +705,16 @@ static void phase_in(void) {
                                 if (!streq(name, tide_json_str(order[n_seen], "name", "")))
                                         FAIL("member '%s' goes where '%s' (the oldest) should", name,
                                              tide_json_str(order[n_seen], "name", ""));
-                                if (tide_json_int(m, "asg_leaving_ms", 0) <= 0 || !streq(tide_json_str(m, "desired", ""), "stopped"))
+                                if (tide_json_int(m, "asg_leaving_ms", 0) <= 0 ||
+                                    !streq(tide_json_str(m, "desired", ""), "stopped"))
                                         FAIL("member '%s' first seen going with desired '%s', asg_leaving_ms %" PRId64
-                                             " (expected stopped, set)", name, tide_json_str(m, "desired", ""),
+                                             " (expected stopped, set)",
+                                             name, tide_json_str(m, "desired", ""),
                                              tide_json_int(m, "asg_leaving_ms", 0));
-                                lv[n_seen++] = (struct leaver) { .id = xstrdup(tide_json_str(m, "id", "")), .name = xstrdup(name),
-                                                                 .t_leaving = t, .leaving_ms = tide_json_int(m, "asg_leaving_ms", 0) };
+                                lv[n_seen++] = (struct leaver) { .id = xstrdup(tide_json_str(m, "id", "")),
+                                                                 .name = xstrdup(name),
+                                                                 .t_leaving = t,
+                                                                 .leaving_ms = tide_json_int(m, "asg_leaving_ms", 0) };
                         }
                         if (streq(tide_json_str(m, "status", ""), "stopped"))
                                 lv[k].seen_stopped = true;
@@ -733,8 +750,8 @@ static void phase_in(void) {
                         int64_t gap = decided[i] - decided[i - 1];
                         printf("    decided %.3f s after the one before\n", (double) gap / 1000);
                         if (gap < (FOR_S > IN_COOLDOWN_S ? FOR_S : IN_COOLDOWN_S) * 1000)
-                                FAIL("in decisions %lld ms apart: the cooldown is %d s, the window %d s", (long long) gap,
-                                     IN_COOLDOWN_S, FOR_S);
+                                FAIL("in decisions %lld ms apart: the cooldown is %d s, the window %d s",
+                                     (long long) gap, IN_COOLDOWN_S, FOR_S);
                 }
         }
         json_t *g = group_get(NULL);
@@ -742,7 +759,8 @@ static void phase_in(void) {
         CHECK(json_array_size(list) == 2 + n_go);
         for (i = 0; i < n_go; i++) {
                 json_t *d = json_array_get(list, 2 + i);
-                CHECK(streq(tide_json_str(d, "policy", ""), "in") && tide_json_int(d, "from", 0) == GROUP_MAX - (int64_t) i &&
+                CHECK(streq(tide_json_str(d, "policy", ""), "in") &&
+                      tide_json_int(d, "from", 0) == GROUP_MAX - (int64_t) i &&
                       tide_json_int(d, "to", 0) == GROUP_MAX - (int64_t) i - 1);
         }
         CHECK(streq(tide_json_str(g, "shrink_victim", ""), "oldest"));
@@ -786,7 +804,8 @@ static void phase_failure(void) {
         json_t *before = members_get();
         CHECK(json_array_size(before) == GROUP_MIN);
         json_t *victim = json_array_get(before, 0);
-        _cleanup_free_ char *id = xstrdup(tide_json_str(victim, "id", "")), *name = xstrdup(tide_json_str(victim, "name", ""));
+        _cleanup_free_ char *id = xstrdup(tide_json_str(victim, "id", "")),
+                            *name = xstrdup(tide_json_str(victim, "name", ""));
         int64_t t0 = mono_ms();
         update_instance(id, do_fail);
         CHECK_OK(model_event_emit(store, "error", "instance.error", victim, tide_json_str(victim, "host", NULL),
@@ -832,7 +851,8 @@ static void phase_stopped(void) {
         json_t *before = members_get();
         CHECK(json_array_size(before) == GROUP_MIN);
         json_t *victim = json_array_get(before, 0);
-        _cleanup_free_ char *id = xstrdup(tide_json_str(victim, "id", "")), *name = xstrdup(tide_json_str(victim, "name", ""));
+        _cleanup_free_ char *id = xstrdup(tide_json_str(victim, "id", "")),
+                            *name = xstrdup(tide_json_str(victim, "name", ""));
         int64_t t0 = mono_ms();
         update_instance(id, do_stop);
         CHECK_OK(model_event_emit(store, "info", "instance.stop", victim, tide_json_str(victim, "host", NULL),
@@ -871,7 +891,8 @@ static void phase_stopped(void) {
         CHECK(streq(tide_json_str(m, "status", ""), "stopped") && dom_state(m) == HV_STATE_SHUTOFF);
         CHECK(group_desired() == GROUP_MIN);
         CHECK(count_events("group.member_failed", id) + count_events("group.member_leaving", id) +
-              count_events("group.member_removed", id) == 0);
+                      count_events("group.member_removed", id) ==
+              0);
         json_decref(ms);
         json_decref(before);
         show_new_events();
@@ -910,7 +931,8 @@ static void phase_status(void) {
         CHECK(json_is_number(json_object_get(out2, "value")) && json_number_value(json_object_get(out2, "value")) < 20);
         CHECK(json_is_true(json_object_get(in1, "holding")) && json_is_true(json_object_get(in2, "holding")));
         CHECK(json_is_false(json_object_get(out2, "holding")));
-        double held1 = json_number_value(json_object_get(in1, "held_s")), held2 = json_number_value(json_object_get(in2, "held_s"));
+        double held1 = json_number_value(json_object_get(in1, "held_s")),
+               held2 = json_number_value(json_object_get(in2, "held_s"));
         CHECK(json_number_value(json_object_get(out2, "held_s")) == 0);
         /* Held since the replacement's pass at least; it grew by the time between the calls. */
         CHECK(held1 > FOR_S);
@@ -950,7 +972,8 @@ static void phase_delete(void) {
                 size_t refs = 0;
                 json_t *inst;
                 json_array_foreach(all, i, inst)
-                        refs += streq(tide_json_str(inst, "group_id", ""), sg_id) || streq(tide_json_str(inst, "asg_id", ""), group_id);
+                        refs += streq(tide_json_str(inst, "group_id", ""), sg_id) ||
+                                streq(tide_json_str(inst, "asg_id", ""), group_id);
                 json_decref(all);
                 if (!sg_there && refs > 0)
                         FAIL("the server group went while %zu instances refer to it", refs);
@@ -1041,7 +1064,11 @@ int main(void) {
                 hosts[i] = (struct agent_host_config) { .name = NULL, .hv = conns[i] };
         }
         struct agent_config cfg = {
-                .store = store, .hosts = hosts, .n_hosts = N_HOSTS, .state_dir = tmp_dir, .metrics = metrics,
+                .store = store,
+                .hosts = hosts,
+                .n_hosts = N_HOSTS,
+                .state_dir = tmp_dir,
+                .metrics = metrics,
                 .shutdown_timeout_ms = STOP_TIMEOUT_MS,
                 .placement = &placement,
         };

@@ -16,7 +16,7 @@
 #define assert_near(a, b) assert_true(fabs((double) (a) - (double) (b)) < 1e-9)
 
 static uint64_t rng_state = 88172645463325252ull;
-static double rnd(void) {   /* xorshift64, in [0, 1) */
+static double rnd(void) { /* xorshift64, in [0, 1) */
         rng_state ^= rng_state << 13;
         rng_state ^= rng_state >> 7;
         rng_state ^= rng_state << 17;
@@ -39,15 +39,24 @@ struct world {
 static void world_init(struct world *w) {
         memset(w, 0, sizeof *w);
         elastic_params_default(&w->p);
-        w->host = (struct elastic_host) { .cpus = 8, .idle_cores = 8, .mem_total_mib = 16384, .mem_available_mib = 8192 };
+        w->host = (struct elastic_host) {
+                .cpus = 8, .idle_cores = 8, .mem_total_mib = 16384, .mem_available_mib = 8192
+        };
 }
 
 static struct elastic_vm *world_add(struct world *w, const char *name, int priority, int vcpus, int vcpus_max) {
         struct elastic_vm *v = &w->vm[w->n];
         *v = (struct elastic_vm) {
-                .id = name, .name = name, .elastic = true, .priority = priority,
-                .vcpus = vcpus, .vcpus_min = vcpus, .vcpus_max = vcpus_max,
-                .mem_mib = 1024, .mem_min_mib = 256, .mem_max_mib = 1024,
+                .id = name,
+                .name = name,
+                .elastic = true,
+                .priority = priority,
+                .vcpus = vcpus,
+                .vcpus_min = vcpus,
+                .vcpus_max = vcpus_max,
+                .mem_mib = 1024,
+                .mem_min_mib = 256,
+                .mem_max_mib = 1024,
                 .state = &w->st[w->n],
         };
         w->n++;
@@ -158,7 +167,7 @@ static void plan_adds_vcpus_up_to_entitlement_and_idle(void **s) {
         world_plan(&w, 1000);
         const struct elastic_action *a = find(&w, 0, ELASTIC_VCPUS);
         assert_non_null(a);
-        assert_int_equal(a->value, 6);   /* ceil(2 + 3.7) */
+        assert_int_equal(a->value, 6); /* ceil(2 + 3.7) */
         assert_string_equal(a->reason, "web: vcpus 2→6, demand 2.0 cores, host idle 3.7");
         world_free(&w);
 }
@@ -203,7 +212,7 @@ static void plan_adds_nothing_when_not_entitled(void **s) {
         struct elastic_vm *a = saturated(&w, "a", 4, 8), *b = saturated(&w, "b", 4, 8);
         a->cpu_cores = b->cpu_cores = 3.4;
         a->ready_cores = b->ready_cores = 0.6;
-        w.host.idle_cores = 1.2;   /* measured noise */
+        w.host.idle_cores = 1.2; /* measured noise */
         world_plan(&w, 1000);
         assert_near(w.ent[0], 2);
         assert_null(find(&w, 0, ELASTIC_VCPUS));
@@ -235,8 +244,8 @@ static void plan_splits_idle_between_vms_asking_at_once(void **s) {
         saturated(&w, "b", 2, 16)->priority = 1000;
         w.host.idle_cores = 6;
         world_plan(&w, 1000);
-        assert_int_equal(find(&w, 0, ELASTIC_VCPUS)->value, 4);   /* 2 + 6 * 1/3 */
-        assert_int_equal(find(&w, 1, ELASTIC_VCPUS)->value, 6);   /* 2 + 6 * 2/3 */
+        assert_int_equal(find(&w, 0, ELASTIC_VCPUS)->value, 4); /* 2 + 6 * 1/3 */
+        assert_int_equal(find(&w, 1, ELASTIC_VCPUS)->value, 6); /* 2 + 6 * 2/3 */
         world_free(&w);
 }
 
@@ -324,13 +333,13 @@ static void plan_removal_leaves_room_before_an_addition(void **s) {
         world_init(&w);
         struct elastic_vm *vm = world_add(&w, "web", 500, 8, 8);
         vm->vcpus_min = 2;
-        vm->cpu_cores = 5.6;   /* under 7 * 0.85 - 0.3 = 5.65 */
+        vm->cpu_cores = 5.6; /* under 7 * 0.85 - 0.3 = 5.65 */
         vm->vcpu_busy_max = 0.9;
         world_plan(&w, 0);
         world_plan(&w, 20000);
         assert_int_equal(find(&w, 0, ELASTIC_VCPUS)->value, 7);
         vm->vcpus = 7;
-        vm->cpu_cores = 5.6 * 1.05;   /* noise */
+        vm->cpu_cores = 5.6 * 1.05; /* noise */
         for (int64_t t = 21000; t < 40000; t += 1000) {
                 world_plan(&w, t);
                 assert_null(find(&w, 0, ELASTIC_VCPUS));
@@ -362,12 +371,12 @@ static void mem_reclaims_free_guest_memory_when_the_host_is_low(void **s) {
         struct world w;
         world_init(&w);
         w.host.mem_total_mib = 4096;
-        w.host.mem_available_mib = 246;   /* 6 % */
-        guest(&w, "cache", 1024, 824);     /* uses 200 */
+        w.host.mem_available_mib = 246; /* 6 % */
+        guest(&w, "cache", 1024, 824);  /* uses 200 */
         world_plan(&w, 1000);
         const struct elastic_action *a = find(&w, 0, ELASTIC_MEMORY);
         assert_non_null(a);
-        assert_int_equal(a->value, 267);   /* ceil(200 / 0.75) */
+        assert_int_equal(a->value, 267); /* ceil(200 / 0.75) */
         assert_string_equal(a->reason, "cache: memory 1024→267 MiB, guest free 824 MiB, host available 6 %");
         world_free(&w);
 }
@@ -395,7 +404,7 @@ static void mem_skips_changes_under_the_smallest_step(void **s) {
         struct world w;
         world_init(&w);
         w.host.mem_available_mib = 100;
-        guest(&w, "cache", 1024, 270);   /* target ceil(754 / 0.75) = 1006: 18 MiB only */
+        guest(&w, "cache", 1024, 270); /* target ceil(754 / 0.75) = 1006: 18 MiB only */
         world_plan(&w, 1000);
         assert_null(find(&w, 0, ELASTIC_MEMORY));
         world_free(&w);
@@ -444,13 +453,13 @@ static void mem_reclaims_lowest_priority_first_and_stops_at_enough(void **s) {
         struct world w;
         world_init(&w);
         w.host.mem_total_mib = 10000;
-        w.host.mem_available_mib = 900;    /* low mark 1000, goal 2000: 1100 needed */
+        w.host.mem_available_mib = 900; /* low mark 1000, goal 2000: 1100 needed */
         struct elastic_vm *hi = guest(&w, "hi", 2048, 1848), *lo = guest(&w, "lo", 2048, 1848);
         hi->priority = 900;
         lo->priority = 100;
         hi->mem_max_mib = lo->mem_max_mib = 2048;
         world_plan(&w, 1000);
-        assert_non_null(find(&w, 1, ELASTIC_MEMORY));   /* 2048 → 267 gives 1781 */
+        assert_non_null(find(&w, 1, ELASTIC_MEMORY)); /* 2048 → 267 gives 1781 */
         assert_null(find(&w, 0, ELASTIC_MEMORY));
         world_free(&w);
 }
@@ -472,7 +481,7 @@ static void mem_returns_everything_at_once_to_a_guest_out_of_memory(void **s) {
         world_plan(&w, 1000 + w.p.mem_settle_ms - 1);
         assert_null(find(&w, 0, ELASTIC_MEMORY));
         world_plan(&w, 1000 + w.p.mem_settle_ms);
-        assert_int_equal(find(&w, 0, ELASTIC_MEMORY)->value, 1000 + 400);   /* 2 * 250 - 100 */
+        assert_int_equal(find(&w, 0, ELASTIC_MEMORY)->value, 1000 + 400); /* 2 * 250 - 100 */
         world_free(&w);
 }
 
@@ -509,9 +518,9 @@ static void mem_does_not_grow_a_balloon_still_inflating(void **s) {
 static void mem_grows_by_the_missing_free_and_the_keep(void **s) {
         struct world w;
         world_init(&w);
-        guest(&w, "cache", 400, 60);   /* 15 % < 20 % */
+        guest(&w, "cache", 400, 60); /* 15 % < 20 % */
         world_plan(&w, 1000);
-        assert_int_equal(find(&w, 0, ELASTIC_MEMORY)->value, 400 + 140);   /* 2 * 100 - 60 */
+        assert_int_equal(find(&w, 0, ELASTIC_MEMORY)->value, 400 + 140); /* 2 * 100 - 60 */
         world_free(&w);
 }
 
@@ -591,7 +600,7 @@ static void off_switch_leaves_a_vm_alone_but_counts_its_demand(void **s) {
         world_plan(&w, 1000);
         for (size_t i = 0; i < w.n_act; i++)
                 assert_int_not_equal(w.act[i].vm, 0);
-        assert_int_equal(w.st[0].shares_applied, 0);   /* forgotten: reapplied when back on */
+        assert_int_equal(w.st[0].shares_applied, 0); /* forgotten: reapplied when back on */
         assert_near(w.ent[0], 1);
         assert_near(w.ent[1], 4);
         world_free(&w);
@@ -695,10 +704,10 @@ static void action_kind_names(void **s) {
 
 struct scenario {
         struct world w;
-        double want[2];        /* runnable cores the guest's programs would use; <0: all vCPUs */
+        double want[2]; /* runnable cores the guest's programs would use; <0: all vCPUs */
         int shares[2];
         double served[2];
-        int changes[2][64];    /* pass times (s) with a change, per VM, after the start */
+        int changes[2][64]; /* pass times (s) with a change, per VM, after the start */
         size_t n_changes[2];
 };
 
@@ -754,10 +763,10 @@ static void scenario_init(struct scenario *sc) {
 static void scenario_web_gains_the_idle_cpu_after_the_cooldown(void **s) {
         struct scenario sc;
         scenario_init(&sc);
-        scenario_step(&sc, 0);   /* shares and quotas */
+        scenario_step(&sc, 0); /* shares and quotas */
         assert_int_equal(sc.shares[0], 1536);
         assert_int_equal(sc.shares[1], 1024);
-        sc.want[1] = -1;         /* web's load starts at 1 s */
+        sc.want[1] = -1; /* web's load starts at 1 s */
         int64_t gained = -1;
         for (int64_t t = 1000; t <= 10000 && gained < 0; t += 1000) {
                 scenario_step(&sc, t);
@@ -780,7 +789,7 @@ static void scenario_steady_state_is_quiet(void **s) {
         size_t before[2] = { sc.n_changes[0], sc.n_changes[1] };
         for (int64_t t = 11000; t <= 131000; t += 1000) {
                 scenario_step(&sc, t);
-                assert_true(sc.served[1] > 7.8);   /* web has the host while db idles */
+                assert_true(sc.served[1] > 7.8); /* web has the host while db idles */
         }
         /* at most one change per VM per 10 s: in fact none */
         for (int i = 0; i < 2; i++) {
@@ -799,7 +808,7 @@ static void scenario_db_gets_its_reservation_at_once(void **s) {
         for (int64_t t = 1000; t <= 30000; t += 1000)
                 scenario_step(&sc, t);
         assert_int_equal(sc.w.vm[1].vcpus, 8);
-        sc.want[0] = -1;         /* db's load starts */
+        sc.want[0] = -1; /* db's load starts */
         scenario_step(&sc, 31000);
         /* the kernel, by the shares set long before, serves db its reservation in the same
          * interval, and the plan entitles it to at least as much */
@@ -825,7 +834,7 @@ static void scenario_web_gives_vcpus_back_only_after_lasting_idleness(void **s) 
         for (int64_t t = 1000; t <= 30000; t += 1000)
                 scenario_step(&sc, t);
         assert_int_equal(sc.w.vm[1].vcpus, 8);
-        sc.want[1] = 2;          /* web's load drops at 31 s */
+        sc.want[1] = 2; /* web's load drops at 31 s */
         int first_removal = -1;
         for (int64_t t = 31000; t <= 150000; t += 1000) {
                 int before = sc.w.vm[1].vcpus;
@@ -868,7 +877,7 @@ int main(void) {
                 cmocka_unit_test(mem_counts_balloons_still_inflating_as_reclaimed),
                 cmocka_unit_test(mem_returns_everything_at_once_to_a_guest_out_of_memory),
                 cmocka_unit_test(mem_does_not_grow_a_balloon_still_inflating),
-        cmocka_unit_test(mem_grows_by_the_missing_free_and_the_keep),
+                cmocka_unit_test(mem_grows_by_the_missing_free_and_the_keep),
                 cmocka_unit_test(mem_grows_within_the_limit_and_the_host),
                 cmocka_unit_test(mem_does_nothing_without_guest_figures),
                 cmocka_unit_test(mem_scenario_ballooned_down_then_regained_within_a_pass),

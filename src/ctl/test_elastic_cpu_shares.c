@@ -11,7 +11,7 @@
 #include "ctl/elastic.h"
 
 static uint64_t rng_state = 88172645463325252ull;
-static double rnd(void) {   /* xorshift64, in [0, 1) */
+static double rnd(void) { /* xorshift64, in [0, 1) */
         rng_state ^= rng_state << 13;
         rng_state ^= rng_state >> 7;
         rng_state ^= rng_state << 17;
@@ -72,7 +72,7 @@ static void shares_guarantee_every_reservation_on_random_hosts(void **s) {
                                 top = fmax(top, r[i]);
                 }
                 if (top >= ELASTIC_SHARES_MAX)
-                        continue;   /* scaled: guaranteed among the tuned ones only */
+                        continue; /* scaled: guaranteed among the tuned ones only */
                 for (size_t i = 0; i < n; i++) {
                         if (fixed[i])
                                 assert_int_equal(r[i], ELASTIC_SHARES_BASE);

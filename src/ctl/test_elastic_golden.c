@@ -39,21 +39,16 @@ struct field {
         size_t offset;
 };
 
-#define FIELD(s, m, t) { #m, t, offsetof(struct s, m) }
+#define FIELD(s, m, t) \
+        { #m, t, offsetof(struct s, m) }
 
 static const struct field params_fields[] = {
-        FIELD(elastic_params, vcpu_busy_add, F_DOUBLE),
-        FIELD(elastic_params, host_idle_add_cores, F_DOUBLE),
-        FIELD(elastic_params, vcpu_idle_remove, F_DOUBLE),
-        FIELD(elastic_params, add_cooldown_ms, F_INT64),
-        FIELD(elastic_params, remove_after_ms, F_INT64),
-        FIELD(elastic_params, min_change_interval_ms, F_INT64),
-        FIELD(elastic_params, mem_low_host_ratio, F_DOUBLE),
-        FIELD(elastic_params, mem_free_keep_ratio, F_DOUBLE),
-        FIELD(elastic_params, mem_grow_below_ratio, F_DOUBLE),
-        FIELD(elastic_params, mem_step_min_mib, F_INT64),
-        FIELD(elastic_params, mem_settle_ms, F_INT64),
-        { NULL, 0, 0 },
+        FIELD(elastic_params, vcpu_busy_add, F_DOUBLE),        FIELD(elastic_params, host_idle_add_cores, F_DOUBLE),
+        FIELD(elastic_params, vcpu_idle_remove, F_DOUBLE),     FIELD(elastic_params, add_cooldown_ms, F_INT64),
+        FIELD(elastic_params, remove_after_ms, F_INT64),       FIELD(elastic_params, min_change_interval_ms, F_INT64),
+        FIELD(elastic_params, mem_low_host_ratio, F_DOUBLE),   FIELD(elastic_params, mem_free_keep_ratio, F_DOUBLE),
+        FIELD(elastic_params, mem_grow_below_ratio, F_DOUBLE), FIELD(elastic_params, mem_step_min_mib, F_INT64),
+        FIELD(elastic_params, mem_settle_ms, F_INT64),         { NULL, 0, 0 },
 };
 
 static const struct field host_fields[] = {
@@ -172,8 +167,15 @@ static char *run_case(const char *path) {
                 json_t *x = json_array_get(vj, i);
                 st[i] = (struct elastic_vm_state) { 0 };
                 vms[i] = (struct elastic_vm) {
-                        .elastic = true, .priority = 500, .vcpus = 1, .vcpus_min = 1, .vcpus_max = 1,
-                        .mem_mib = 1024, .mem_min_mib = 1024, .mem_max_mib = 1024, .state = &st[i],
+                        .elastic = true,
+                        .priority = 500,
+                        .vcpus = 1,
+                        .vcpus_min = 1,
+                        .vcpus_max = 1,
+                        .mem_mib = 1024,
+                        .mem_min_mib = 1024,
+                        .mem_max_mib = 1024,
+                        .state = &st[i],
                 };
                 vms[i].name = vms[i].id = json_string_value(json_object_get(x, "name"));
                 if (!vms[i].name)
@@ -221,10 +223,12 @@ static char *run_case(const char *path) {
                                 json_object_set_new(ej, vms[i].name, json_real(rounded(ent[i])));
                         }
                         for (size_t a = 0; a < n_act; a++) {
-                                json_array_append_new(aj, json_pack("{s:s, s:s, s:I, s:I, s:s}",
-                                        "vm", vms[act[a].vm].name, "kind", elastic_action_kind_name(act[a].kind),
-                                        "value", (json_int_t) act[a].value, "old", (json_int_t) act[a].old_value,
-                                        "reason", act[a].reason));
+                                json_array_append_new(aj,
+                                                      json_pack("{s:s, s:s, s:I, s:I, s:s}", "vm", vms[act[a].vm].name,
+                                                                "kind", elastic_action_kind_name(act[a].kind), "value",
+                                                                (json_int_t) act[a].value, "old",
+                                                                (json_int_t) act[a].old_value, "reason",
+                                                                act[a].reason));
                                 if (act[a].kind == ELASTIC_VCPUS)
                                         vms[act[a].vm].vcpus = (int) act[a].value;
                                 if (act[a].kind == ELASTIC_MEMORY)
@@ -235,8 +239,7 @@ static char *run_case(const char *path) {
                         json_object_set_new(line, "actions", aj);
                 }
                 free(act);
-                char *s = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER |
-                                           JSON_REAL_PRECISION(10));
+                char *s = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
                 strbuf_printf(&out, "%s\n", s);
                 free(s);
                 json_decref(line);

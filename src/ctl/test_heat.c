@@ -31,7 +31,7 @@ _Static_assert(HEAT_GROUP_NAME_MAX == MODEL_NAME_MAX - 5, "group name limit");
 
 /* Runs heat_translate; returns {"groups"} or {"error"} (and checks the contract either way). */
 static json_t *run(const char *yaml, json_t *params, const char *stack) {
-        json_t *out = (json_t *) 0x1;   /* must stay untouched on failure */
+        json_t *out = (json_t *) 0x1; /* must stay untouched on failure */
         char *err = NULL;
         int r = heat_translate(yaml, strlen(yaml), params, stack, &out, &err);
         if (r < 0) {
@@ -154,7 +154,8 @@ static void parameters_override_defaults_and_must_be_strings(void **state) {
         _cleanup_free_ char *t = one_group(NULL, NULL);
         json_t *p = json_pack("{s:s}", "flavor", "m1.large");
         json_t *r = run(t, p, "web");
-        assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(r, "groups"), 0), "flavor")),
+        assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(r, "groups"), 0),
+                                                              "flavor")),
                             "m1.large");
         json_decref(r);
         json_decref(p);
@@ -209,9 +210,9 @@ static void self_referencing_anchor_is_refused_not_followed(void **state) {
 }
 
 static void every_hot_version_is_accepted(void **state) {
-        const char *v[] = { "2013-05-23", "2014-10-16", "2015-04-30", "2015-10-15", "2016-04-08", "2016-10-14",
+        const char *v[] = { "2013-05-23",   "2014-10-16", "2015-04-30", "2015-10-15", "2016-04-08", "2016-10-14",
                             "'2017-02-24'", "2017-09-01", "2018-03-02", "2018-08-31", "2021-04-16", "newton",
-                            "ocata", "pike", "queens", "rocky", "wallaby" };
+                            "ocata",        "pike",       "queens",     "rocky",      "wallaby" };
         _cleanup_free_ char *base = one_group(NULL, NULL);
         for (size_t i = 0; i < ELEMENTSOF(v); i++) {
                 _cleanup_free_ char *t = xasprintf("heat_template_version: %s\n%s", v[i], strchr(base, '\n') + 1);
@@ -256,7 +257,7 @@ static void empty_and_oversized_templates_are_refused(void **state) {
 static void text_need_not_be_nul_terminated(void **state) {
         _cleanup_free_ char *t = one_group(NULL, NULL);
         size_t len = strlen(t);
-        char *copy = xmalloc(len);   /* exactly len bytes: valgrind sees any read past them */
+        char *copy = xmalloc(len); /* exactly len bytes: valgrind sees any read past them */
         memcpy(copy, t, len);
         json_t *out = NULL;
         char *err = NULL;

@@ -10,15 +10,29 @@
 #include "ctl/scaling_policy.h"
 
 static struct as_policy out_policy(void) {
-        return (struct as_policy) { .name = "out", .metric = "cpu", .stat = AS_STAT_AVG, .above = true, .threshold = 80,
-                                    .for_ms = 300000, .adjust = AS_ADJUST_CHANGE, .adjustment = 2,
-                                    .cooldown_ms = 300000, .victim = AS_VICTIM_NEWEST };
+        return (struct as_policy) { .name = "out",
+                                    .metric = "cpu",
+                                    .stat = AS_STAT_AVG,
+                                    .above = true,
+                                    .threshold = 80,
+                                    .for_ms = 300000,
+                                    .adjust = AS_ADJUST_CHANGE,
+                                    .adjustment = 2,
+                                    .cooldown_ms = 300000,
+                                    .victim = AS_VICTIM_NEWEST };
 }
 
 static struct as_policy in_policy(void) {
-        return (struct as_policy) { .name = "in", .metric = "cpu", .stat = AS_STAT_AVG, .above = false, .threshold = 20,
-                                    .for_ms = 300000, .adjust = AS_ADJUST_CHANGE, .adjustment = -1,
-                                    .cooldown_ms = 300000, .victim = AS_VICTIM_OLDEST };
+        return (struct as_policy) { .name = "in",
+                                    .metric = "cpu",
+                                    .stat = AS_STAT_AVG,
+                                    .above = false,
+                                    .threshold = 20,
+                                    .for_ms = 300000,
+                                    .adjust = AS_ADJUST_CHANGE,
+                                    .adjustment = -1,
+                                    .cooldown_ms = 300000,
+                                    .victim = AS_VICTIM_OLDEST };
 }
 
 static void aggregate_skips_unmeasured(void **s) {
@@ -34,15 +48,15 @@ static void aggregate_skips_unmeasured(void **s) {
 static void adjustments_like_heat(void **s) {
         assert_int_equal(as_adjusted(AS_ADJUST_CHANGE, 2, 3, 1, 10), 5);
         assert_int_equal(as_adjusted(AS_ADJUST_CHANGE, -1, 3, 1, 10), 2);
-        assert_int_equal(as_adjusted(AS_ADJUST_CHANGE, 5, 8, 1, 10), 10);    /* clamped to max */
-        assert_int_equal(as_adjusted(AS_ADJUST_CHANGE, -5, 3, 2, 10), 2);    /* and to min */
+        assert_int_equal(as_adjusted(AS_ADJUST_CHANGE, 5, 8, 1, 10), 10); /* clamped to max */
+        assert_int_equal(as_adjusted(AS_ADJUST_CHANGE, -5, 3, 2, 10), 2); /* and to min */
         assert_int_equal(as_adjusted(AS_ADJUST_EXACT, 4, 9, 1, 10), 4);
         assert_int_equal(as_adjusted(AS_ADJUST_EXACT, 40, 9, 1, 10), 10);
         assert_int_equal(as_adjusted(AS_ADJUST_PERCENT, 50, 4, 1, 10), 6);
-        assert_int_equal(as_adjusted(AS_ADJUST_PERCENT, 50, 3, 1, 10), 4);   /* 1.5 → 1 */
-        assert_int_equal(as_adjusted(AS_ADJUST_PERCENT, 10, 3, 1, 10), 4);   /* 0.3 → at least 1 */
+        assert_int_equal(as_adjusted(AS_ADJUST_PERCENT, 50, 3, 1, 10), 4); /* 1.5 → 1 */
+        assert_int_equal(as_adjusted(AS_ADJUST_PERCENT, 10, 3, 1, 10), 4); /* 0.3 → at least 1 */
         assert_int_equal(as_adjusted(AS_ADJUST_PERCENT, -10, 3, 1, 10), 2);
-        assert_int_equal(as_adjusted(AS_ADJUST_PERCENT, -50, 5, 1, 10), 3);  /* -2.5 → -2 */
+        assert_int_equal(as_adjusted(AS_ADJUST_PERCENT, -50, 5, 1, 10), 3); /* -2.5 → -2 */
 }
 
 static void acts_only_after_the_whole_window(void **s) {
@@ -71,7 +85,7 @@ static void a_gap_in_the_condition_restarts_the_window(void **s) {
         as_evaluate(&p, &st, &hot, 1, 2, 1, 10, 201000, &d);
         as_evaluate(&p, &st, &hot, 1, 2, 1, 10, 400000, &d);
         assert_false(d.act);
-        as_evaluate(&p, &st, &none, 1, 2, 1, 10, 450000, &d);   /* no measurement: not holding */
+        as_evaluate(&p, &st, &none, 1, 2, 1, 10, 450000, &d); /* no measurement: not holding */
         assert_false(st.holding);
         as_evaluate(&p, &st, &hot, 1, 2, 1, 10, 451000, &d);
         as_evaluate(&p, &st, &hot, 1, 2, 1, 10, 751000, &d);
@@ -107,7 +121,7 @@ static void nothing_at_the_bound_and_no_cooldown_spent(void **s) {
         as_evaluate(&p, &st, &hot, 1, 10, 1, 10, 1000, &d);
         assert_false(d.act);
         assert_false(st.has_last);
-        as_evaluate(&p, &st, &hot, 1, 9, 1, 10, 2000, &d);   /* room again (a member went) */
+        as_evaluate(&p, &st, &hot, 1, 9, 1, 10, 2000, &d); /* room again (a member went) */
         assert_true(d.act);
         assert_int_equal(d.to, 10);
 }
@@ -115,7 +129,7 @@ static void nothing_at_the_bound_and_no_cooldown_spent(void **s) {
 static void growth_wins_over_shrinking(void **s) {
         struct as_policy p[3] = { in_policy(), out_policy(), out_policy() };
         p[0].for_ms = p[1].for_ms = p[2].for_ms = 0;
-        p[0].above = true;            /* a (silly) shrink policy that also fires */
+        p[0].above = true; /* a (silly) shrink policy that also fires */
         p[0].threshold = 50;
         p[2].name = "out-big";
         p[2].adjust = AS_ADJUST_EXACT;
@@ -127,7 +141,7 @@ static void growth_wins_over_shrinking(void **s) {
         assert_true(d.act);
         assert_int_equal(d.policy, 2);
         assert_int_equal(d.to, 8);
-        assert_false(st[0].has_last);   /* only the one that acted starts its cooldown */
+        assert_false(st[0].has_last); /* only the one that acted starts its cooldown */
         assert_false(st[1].has_last);
 }
 
@@ -152,12 +166,12 @@ static void victims_by_rule(void **s) {
         double load[] = { 50, NAN, 10, 90 };
         size_t v[4];
         assert_int_equal(as_victims(AS_VICTIM_NEWEST, created, index, load, 4, 2, v), 2);
-        assert_int_equal(v[0], 3);   /* created 300, index 4 */
+        assert_int_equal(v[0], 3); /* created 300, index 4 */
         assert_int_equal(v[1], 1);
         assert_int_equal(as_victims(AS_VICTIM_OLDEST, created, index, load, 4, 3, v), 1);
         assert_int_equal(v[0], 0);
         assert_int_equal(as_victims(AS_VICTIM_LEAST_LOADED, created, index, load, 4, 2, v), 2);
-        assert_int_equal(v[0], 1);   /* unmeasured first */
+        assert_int_equal(v[0], 1); /* unmeasured first */
         assert_int_equal(v[1], 2);
         assert_int_equal(as_victims(AS_VICTIM_NEWEST, created, index, NULL, 4, 4, v), 0);
 }

@@ -85,10 +85,10 @@ static int ensure_token(const char *state_dir, char **ret) {
 
 /* The command line. */
 struct options {
-        const char *state_dir;     /* as given; main resolves it */
-        const char *listen;        /* NULL: no TCP */
+        const char *state_dir; /* as given; main resolves it */
+        const char *listen;    /* NULL: no TCP */
         const char *uri, *store_url;
-        const char *host_name;     /* the given one, or hostname[] */
+        const char *host_name; /* the given one, or hostname[] */
         int64_t shutdown_s, sim_hosts;
         const char *sim_shape;
         char hostname[256];
@@ -97,8 +97,17 @@ struct options {
 /* Parses argv into *o. Returns 1 to run, 0 when it has printed the help, -EINVAL on a usage
  * error (told on stderr). */
 static int parse_args(int argc, char **argv, struct options *o) {
-        enum { OPT_STATE = 256, OPT_LISTEN, OPT_URI, OPT_STORE, OPT_HOST, OPT_SHUTDOWN, OPT_DEBUG, OPT_SIM_HOSTS,
-               OPT_SIM_SHAPE };
+        enum {
+                OPT_STATE = 256,
+                OPT_LISTEN,
+                OPT_URI,
+                OPT_STORE,
+                OPT_HOST,
+                OPT_SHUTDOWN,
+                OPT_DEBUG,
+                OPT_SIM_HOSTS,
+                OPT_SIM_SHAPE
+        };
         static const struct option opts[] = {
                 { "state-dir", required_argument, NULL, OPT_STATE },
                 { "listen", required_argument, NULL, OPT_LISTEN },
@@ -122,27 +131,45 @@ static int parse_args(int argc, char **argv, struct options *o) {
         };
         while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
                 switch (c) {
-                case OPT_STATE: o->state_dir = optarg; break;
-                case OPT_LISTEN: o->listen = streq(optarg, "none") ? NULL : optarg; break;
-                case OPT_URI: o->uri = optarg; break;
-                case OPT_STORE: o->store_url = optarg; break;
-                case OPT_HOST: o->host_name = optarg; break;
+                case OPT_STATE:
+                        o->state_dir = optarg;
+                        break;
+                case OPT_LISTEN:
+                        o->listen = streq(optarg, "none") ? NULL : optarg;
+                        break;
+                case OPT_URI:
+                        o->uri = optarg;
+                        break;
+                case OPT_STORE:
+                        o->store_url = optarg;
+                        break;
+                case OPT_HOST:
+                        o->host_name = optarg;
+                        break;
                 case OPT_SHUTDOWN:
                         if (parse_int64(optarg, 1, 3600, &o->shutdown_s) < 0) {
                                 fprintf(stderr, "tided: --shutdown-timeout needs seconds from 1 to 3600\n");
                                 return -EINVAL;
                         }
                         break;
-                case OPT_DEBUG: log_set_level(LOG_LVL_DEBUG); break;
+                case OPT_DEBUG:
+                        log_set_level(LOG_LVL_DEBUG);
+                        break;
                 case OPT_SIM_HOSTS:
                         if (parse_int64(optarg, 1, SIM_HOSTS_MAX, &o->sim_hosts) < 0) {
                                 fprintf(stderr, "tided: --sim-hosts needs a count from 1 to %d\n", SIM_HOSTS_MAX);
                                 return -EINVAL;
                         }
                         break;
-                case OPT_SIM_SHAPE: o->sim_shape = optarg; break;
-                case 'h': usage(stdout); return 0;
-                default: usage(stderr); return -EINVAL;
+                case OPT_SIM_SHAPE:
+                        o->sim_shape = optarg;
+                        break;
+                case 'h':
+                        usage(stdout);
+                        return 0;
+                default:
+                        usage(stderr);
+                        return -EINVAL;
                 }
         }
         if (optind < argc) {
@@ -190,9 +217,9 @@ struct tided {
         struct metrics *metrics;
         struct store *store;
         struct sched_cache *sched_cache;
-        struct hv_conn *hv;                /* this machine's hypervisor, or NULL */
-        struct hv_conn **sims;             /* or opt->sim_hosts simulated hosts */
-        struct agent_host_config *hosts;   /* what the agent runs: hv or the sims */
+        struct hv_conn *hv;              /* this machine's hypervisor, or NULL */
+        struct hv_conn **sims;           /* or opt->sim_hosts simulated hosts */
+        struct agent_host_config *hosts; /* what the agent runs: hv or the sims */
         size_t n_hosts;
         struct agent *agent;
         struct autoscaler *autoscaler;
@@ -257,7 +284,7 @@ static void host_close(struct tided *t) {
                         hv_conn_driver(t->sims[i])->close(t->sims[i]);
         free(t->sims);
         free(t->hosts);
-        sched_cache_free(t->sched_cache);   /* after its users, before the store its watches are on */
+        sched_cache_free(t->sched_cache); /* after its users, before the store its watches are on */
         store_free(t->store);
         metrics_free(t->metrics);
         free(t->sock);
@@ -268,8 +295,12 @@ static void host_close(struct tided *t) {
 
 static int agent_start(struct tided *t) {
         struct agent_config cfg = {
-                .store = t->store, .hosts = t->hosts, .n_hosts = t->n_hosts, .state_dir = t->state_dir,
-                .shutdown_timeout_ms = (int) t->opt->shutdown_s * 1000, .metrics = t->metrics,
+                .store = t->store,
+                .hosts = t->hosts,
+                .n_hosts = t->n_hosts,
+                .state_dir = t->state_dir,
+                .shutdown_timeout_ms = (int) t->opt->shutdown_s * 1000,
+                .metrics = t->metrics,
                 .placement = &agent_placement,
         };
         return agent_new(&cfg, &t->agent);
@@ -290,8 +321,13 @@ static void autoscaler_stop(struct tided *t) {
 
 static int api_start(struct tided *t) {
         struct api_config cfg = {
-                .store = t->store, .state_dir = t->state_dir, .listen = t->opt->listen, .socket_path = t->sock,
-                .token = t->token, .host_name = t->opt->host_name, .metrics = t->metrics,
+                .store = t->store,
+                .state_dir = t->state_dir,
+                .listen = t->opt->listen,
+                .socket_path = t->sock,
+                .token = t->token,
+                .host_name = t->opt->host_name,
+                .metrics = t->metrics,
                 .sched_cache = t->sched_cache,
         };
         return api_new(&cfg, &t->api);

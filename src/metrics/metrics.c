@@ -260,8 +260,7 @@ static struct metrics_vm *vm_get(struct metrics *m, const char *id) {
         return vm;
 }
 
-static void record_host(struct metrics *m, struct metrics_host *h, int64_t t_ms,
-                        const struct metrics_host_sample *s) {
+static void record_host(struct metrics *m, struct metrics_host *h, int64_t t_ms, const struct metrics_host_sample *s) {
         struct metrics_host_point p;
         host_point_compute(h, h->len > 0, t_ms, s, &p);
         if (h->len < m->history)
@@ -275,11 +274,10 @@ static void record_host(struct metrics *m, struct metrics_host *h, int64_t t_ms,
         h->last_t_ms = t_ms;
 }
 
-static void record_vm(struct metrics *m, struct metrics_host *h, int64_t t_ms,
-                      const struct metrics_vm_sample *s) {
+static void record_vm(struct metrics *m, struct metrics_host *h, int64_t t_ms, const struct metrics_vm_sample *s) {
         struct metrics_vm *vm = vm_get(m, s->id);
         if (vm->seen == m->gen)
-                return;   /* listed twice in one record: the first one counts */
+                return; /* listed twice in one record: the first one counts */
         vm->seen = m->gen;
         if (vm->host != h) {
                 host_unlink_vm(vm);
@@ -304,19 +302,29 @@ static void record_vm(struct metrics *m, struct metrics_host *h, int64_t t_ms,
         int n = clamp_vcpus(s->n_vcpu);
         struct metrics_vm_sample *l = &vm->last;
         *l = (struct metrics_vm_sample) {
-                .id = vm->id, .name = vm->name, .host = h->name,
+                .id = vm->id,
+                .name = vm->name,
+                .host = h->name,
                 .running = s->running,
                 .cpu_time_ns = s->cpu_time_ns,
-                .vcpus = s->vcpus, .vcpus_max = s->vcpus_max,
+                .vcpus = s->vcpus,
+                .vcpus_max = s->vcpus_max,
                 .n_vcpu = n,
-                .balloon_current_kib = s->balloon_current_kib, .balloon_max_kib = s->balloon_max_kib,
+                .balloon_current_kib = s->balloon_current_kib,
+                .balloon_max_kib = s->balloon_max_kib,
                 .has_guest_mem = s->has_guest_mem,
-                .mem_available_kib = s->mem_available_kib, .mem_unused_kib = s->mem_unused_kib,
-                .mem_usable_kib = s->mem_usable_kib, .mem_rss_kib = s->mem_rss_kib,
-                .block_rd_bytes = s->block_rd_bytes, .block_wr_bytes = s->block_wr_bytes,
-                .block_rd_reqs = s->block_rd_reqs, .block_wr_reqs = s->block_wr_reqs,
-                .net_rx_bytes = s->net_rx_bytes, .net_tx_bytes = s->net_tx_bytes,
-                .net_rx_packets = s->net_rx_packets, .net_tx_packets = s->net_tx_packets,
+                .mem_available_kib = s->mem_available_kib,
+                .mem_unused_kib = s->mem_unused_kib,
+                .mem_usable_kib = s->mem_usable_kib,
+                .mem_rss_kib = s->mem_rss_kib,
+                .block_rd_bytes = s->block_rd_bytes,
+                .block_wr_bytes = s->block_wr_bytes,
+                .block_rd_reqs = s->block_rd_reqs,
+                .block_wr_reqs = s->block_wr_reqs,
+                .net_rx_bytes = s->net_rx_bytes,
+                .net_tx_bytes = s->net_tx_bytes,
+                .net_rx_packets = s->net_rx_packets,
+                .net_tx_packets = s->net_tx_packets,
         };
         memcpy(l->vcpu_time_ns, s->vcpu_time_ns, (size_t) n * sizeof s->vcpu_time_ns[0]);
         memcpy(l->vcpu_wait_ns, s->vcpu_wait_ns, (size_t) n * sizeof s->vcpu_wait_ns[0]);
@@ -352,10 +360,13 @@ int metrics_vm_rates(struct metrics *m, const char *id, struct metrics_vm_rates 
                 const struct metrics_vm_point *p = metrics_vm_latest(vm, m->history);
                 *ret = (struct metrics_vm_rates) {
                         .t_ms = p->t_ms,
-                        .vcpus = p->vcpus, .vcpus_max = p->vcpus_max,
-                        .balloon_kib = p->balloon_kib, .balloon_max_kib = p->balloon_max_kib,
+                        .vcpus = p->vcpus,
+                        .vcpus_max = p->vcpus_max,
+                        .balloon_kib = p->balloon_kib,
+                        .balloon_max_kib = p->balloon_max_kib,
                         .has_guest_mem = p->has_guest_mem,
-                        .mem_usable_kib = p->mem_usable_kib, .mem_unused_kib = p->mem_unused_kib,
+                        .mem_usable_kib = p->mem_usable_kib,
+                        .mem_unused_kib = p->mem_unused_kib,
                         .mem_available_kib = p->mem_available_kib,
                 };
                 if (p->has_rates) {
@@ -487,7 +498,7 @@ size_t metrics_utf8_len(const unsigned char *s) {
         else
                 return 0;
         for (size_t i = 1; i < n; i++) {
-                if ((s[i] & 0xc0) != 0x80)   /* the NUL terminator fails here too */
+                if ((s[i] & 0xc0) != 0x80) /* the NUL terminator fails here too */
                         return 0;
                 cp = (cp << 6) | (s[i] & 0x3f);
         }
@@ -531,12 +542,8 @@ static json_t *metrics_rate_value(double x) {
 }
 
 static json_t *vm_point_json(const struct metrics_vm_point *p) {
-        json_t *o = json_pack("{s:I,s:b,s:i,s:i,s:I,s:I}",
-                              "t_ms", (json_int_t) p->t_ms,
-                              "running", p->running,
-                              "vcpus", p->vcpus,
-                              "vcpus_max", p->vcpus_max,
-                              "balloon_kib", (json_int_t) p->balloon_kib,
+        json_t *o = json_pack("{s:I,s:b,s:i,s:i,s:I,s:I}", "t_ms", (json_int_t) p->t_ms, "running", p->running, "vcpus",
+                              p->vcpus, "vcpus_max", p->vcpus_max, "balloon_kib", (json_int_t) p->balloon_kib,
                               "balloon_max_kib", (json_int_t) p->balloon_max_kib);
         if (p->has_rates) {
                 json_object_set_new(o, "cpu_cores", metrics_rate_value(p->cpu_cores));
@@ -554,15 +561,11 @@ static json_t *vm_point_json(const struct metrics_vm_point *p) {
 }
 
 static json_t *host_point_json(const struct metrics_host_point *p) {
-        json_t *o = json_pack("{s:I,s:i,s:I,s:I,s:I,s:o,s:o,s:o}",
-                              "t_ms", (json_int_t) p->t_ms,
-                              "cpus", p->cpus,
-                              "mem_total_kib", (json_int_t) p->mem_total_kib,
-                              "mem_free_kib", (json_int_t) p->mem_free_kib,
-                              "mem_available_kib", (json_int_t) p->mem_available_kib,
-                              "load1", metrics_rate_value(p->load1),
-                              "load5", metrics_rate_value(p->load5),
-                              "load15", metrics_rate_value(p->load15));
+        json_t *o = json_pack("{s:I,s:i,s:I,s:I,s:I,s:o,s:o,s:o}", "t_ms", (json_int_t) p->t_ms, "cpus", p->cpus,
+                              "mem_total_kib", (json_int_t) p->mem_total_kib, "mem_free_kib",
+                              (json_int_t) p->mem_free_kib, "mem_available_kib", (json_int_t) p->mem_available_kib,
+                              "load1", metrics_rate_value(p->load1), "load5", metrics_rate_value(p->load5), "load15",
+                              metrics_rate_value(p->load15));
         if (p->has_rates) {
                 json_object_set_new(o, "cpu_busy_cores", metrics_rate_value(p->cpu_busy_cores));
                 json_object_set_new(o, "cpu_idle_cores", metrics_rate_value(p->cpu_idle_cores));
@@ -607,9 +610,9 @@ int metrics_vm_json(struct metrics *m, const char *id, size_t limit, json_t **re
                 _cleanup_free_ char *kind = utf8_clean(vm->actions[i].kind);
                 json_object_set_new(actions, kind, json_integer((json_int_t) vm->actions[i].count));
         }
-        *ret = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o}",
-                         "id", metrics_text_value(vm->id), "name", metrics_text_value(vm->name), "host", metrics_text_value(vm->host->name),
-                         "current", cur, "actions", actions, "history", hist);
+        *ret = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o}", "id", metrics_text_value(vm->id), "name",
+                         metrics_text_value(vm->name), "host", metrics_text_value(vm->host->name), "current", cur,
+                         "actions", actions, "history", hist);
         pthread_mutex_unlock(&m->lock);
         return 0;
 }

@@ -13,26 +13,26 @@
 #include <stdint.h>
 
 #define METRICS_MAX_VCPUS 256
-#define METRICS_HISTORY_DEFAULT 120     /* samples kept per VM and per host */
+#define METRICS_HISTORY_DEFAULT 120 /* samples kept per VM and per host */
 
 struct metrics_vm_sample {
-        const char *id;                 /* instance id (the domain's UUID) */
-        const char *name;               /* instance name */
-        const char *host;               /* ignored: the VM is on the host of the record it is in */
+        const char *id;   /* instance id (the domain's UUID) */
+        const char *name; /* instance name */
+        const char *host; /* ignored: the VM is on the host of the record it is in */
         bool running;
-        int64_t cpu_time_ns;            /* whole domain, cumulative */
-        int vcpus;                      /* online now */
+        int64_t cpu_time_ns; /* whole domain, cumulative */
+        int vcpus;           /* online now */
         int vcpus_max;
-        int n_vcpu;                     /* entries in the arrays below (at most METRICS_MAX_VCPUS) */
-        int64_t vcpu_time_ns[METRICS_MAX_VCPUS];   /* cumulative */
-        int64_t vcpu_wait_ns[METRICS_MAX_VCPUS];   /* cumulative time runnable but not running ("ready") */
+        int n_vcpu;                              /* entries in the arrays below (at most METRICS_MAX_VCPUS) */
+        int64_t vcpu_time_ns[METRICS_MAX_VCPUS]; /* cumulative */
+        int64_t vcpu_wait_ns[METRICS_MAX_VCPUS]; /* cumulative time runnable but not running ("ready") */
         int64_t balloon_current_kib;
         int64_t balloon_max_kib;
-        bool has_guest_mem;             /* the guest reported the figures below */
-        int64_t mem_available_kib;      /* guest's total usable RAM as it sees it */
-        int64_t mem_unused_kib;         /* free */
-        int64_t mem_usable_kib;         /* could be reclaimed without swapping (MemAvailable) */
-        int64_t mem_rss_kib;            /* resident on the host */
+        bool has_guest_mem;        /* the guest reported the figures below */
+        int64_t mem_available_kib; /* guest's total usable RAM as it sees it */
+        int64_t mem_unused_kib;    /* free */
+        int64_t mem_usable_kib;    /* could be reclaimed without swapping (MemAvailable) */
+        int64_t mem_rss_kib;       /* resident on the host */
         int64_t block_rd_bytes, block_wr_bytes, block_rd_reqs, block_wr_reqs;
         int64_t net_rx_bytes, net_tx_bytes, net_rx_packets, net_tx_packets;
 };
@@ -40,7 +40,7 @@ struct metrics_vm_sample {
 struct metrics_host_sample {
         const char *host;
         int cpus;
-        int64_t cpu_user_ns, cpu_system_ns, cpu_idle_ns, cpu_iowait_ns;   /* cumulative */
+        int64_t cpu_user_ns, cpu_system_ns, cpu_idle_ns, cpu_iowait_ns; /* cumulative */
         int64_t mem_total_kib, mem_free_kib, mem_available_kib;
         double load1, load5, load15;
 };
@@ -49,10 +49,10 @@ struct metrics_host_sample {
  * restarted or migrated domain) gives rate 0 for that interval; so does a domain whose total
  * cpu_time_ns went back, for all its rates. */
 struct metrics_vm_rates {
-        int64_t t_ms;                   /* time of the latest sample */
-        double cpu_cores;               /* CPU used, in cores */
-        double ready_cores;             /* vCPU wait, in cores: demand not served */
-        double vcpu_busy_max;           /* the busiest online vCPU's use, 0..1 */
+        int64_t t_ms;         /* time of the latest sample */
+        double cpu_cores;     /* CPU used, in cores */
+        double ready_cores;   /* vCPU wait, in cores: demand not served */
+        double vcpu_busy_max; /* the busiest online vCPU's use, 0..1 */
         int vcpus, vcpus_max;
         int64_t balloon_kib, balloon_max_kib;
         bool has_guest_mem;
@@ -62,7 +62,7 @@ struct metrics_vm_rates {
 struct metrics_host_rates {
         int64_t t_ms;
         int cpus;
-        double cpu_busy_cores;          /* user + system */
+        double cpu_busy_cores; /* user + system */
         double cpu_idle_cores;
         int64_t mem_total_kib, mem_available_kib;
         double load1;

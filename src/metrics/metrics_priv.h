@@ -19,14 +19,14 @@ struct metrics_hnode {
 
 struct metrics_hmap {
         struct metrics_hnode **buckets;
-        size_t n_buckets;       /* 0 or a power of two */
+        size_t n_buckets; /* 0 or a power of two */
         size_t n;
 };
 
 /* What one sample of a VM says, rates included: one entry of its ring. */
 struct metrics_vm_point {
         int64_t t_ms;
-        bool has_rates;         /* false for the first sample and after a clock step back */
+        bool has_rates; /* false for the first sample and after a clock step back */
         bool running;
         double cpu_cores, ready_cores, vcpu_busy_max;
         int vcpus, vcpus_max;
@@ -52,15 +52,15 @@ struct metrics_action {
 struct metrics_host;
 
 struct metrics_vm {
-        struct metrics_hnode node;      /* key: id */
+        struct metrics_hnode node; /* key: id */
         char *id, *name;
         struct metrics_host *host;
-        struct metrics_vm *host_prev, *host_next;   /* the host's list of VMs */
-        uint64_t seen;                  /* generation of the last record that had it */
+        struct metrics_vm *host_prev, *host_next; /* the host's list of VMs */
+        uint64_t seen;                            /* generation of the last record that had it */
         /* The latest sample as given (its strings point at id, name and host->name). */
         int64_t last_t_ms;
         struct metrics_vm_sample last;
-        struct metrics_vm_point *ring;  /* history entries; ring[(head + i) % cap], i < len */
+        struct metrics_vm_point *ring; /* history entries; ring[(head + i) % cap], i < len */
         size_t head, len;
         bool has_elastic;
         double demand_cores, entitlement_cores;
@@ -69,19 +69,19 @@ struct metrics_vm {
 };
 
 struct metrics_host {
-        struct metrics_hnode node;      /* key: name */
+        struct metrics_hnode node; /* key: name */
         char *name;
         int64_t last_t_ms;
-        struct metrics_host_sample last;   /* .host points at name */
+        struct metrics_host_sample last; /* .host points at name */
         struct metrics_host_point *ring;
         size_t head, len;
-        struct metrics_vm *vms;         /* first of its VMs */
+        struct metrics_vm *vms; /* first of its VMs */
         size_t n_vms;
 };
 
 struct metrics {
         pthread_mutex_t lock;
-        size_t history;                 /* ring capacity of every VM and host */
+        size_t history; /* ring capacity of every VM and host */
         uint64_t gen;
         struct metrics_hmap vms, hosts;
 };

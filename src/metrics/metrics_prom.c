@@ -26,8 +26,8 @@
 
 struct prom {
         struct strbuf out;
-        int r;                  /* first error; once set, nothing more is written */
-        bool header_due;        /* the current family's HELP and TYPE are not out yet */
+        int r;           /* first error; once set, nothing more is written */
+        bool header_due; /* the current family's HELP and TYPE are not out yet */
         const char *name, *type, *help;
 };
 
@@ -66,7 +66,7 @@ static void put_label_value(struct prom *p, const char *s) {
 
 struct label {
         const char *name;
-        const char *prefix;     /* written before value, unescaped; NULL for none */
+        const char *prefix; /* written before value, unescaped; NULL for none */
         const char *value;
 };
 
@@ -83,7 +83,7 @@ static void put_double(struct prom *p, double v) {
                 puts_(p, v > 0 ? "+Inf" : "-Inf");
         else {
                 char b[32];
-                int n = snprintf(b, sizeof b, "%.9g", v == 0 ? 0.0 : v);   /* no "-0" */
+                int n = snprintf(b, sizeof b, "%.9g", v == 0 ? 0.0 : v); /* no "-0" */
                 put(p, b, (size_t) n);
         }
 }
@@ -92,8 +92,7 @@ static void put_double(struct prom *p, double v) {
 static void put_ns_as_seconds(struct prom *p, int64_t ns) {
         char b[32];
         uint64_t u = ns < 0 ? -(uint64_t) ns : (uint64_t) ns;
-        int n = snprintf(b, sizeof b, "%s%" PRIu64 ".%09" PRIu64, ns < 0 ? "-" : "", u / 1000000000u,
-                         u % 1000000000u);
+        int n = snprintf(b, sizeof b, "%s%" PRIu64 ".%09" PRIu64, ns < 0 ? "-" : "", u / 1000000000u, u % 1000000000u);
         while (b[n - 1] == '0')
                 n--;
         if (b[n - 1] == '.')
@@ -163,7 +162,7 @@ static void series(struct prom *p, const struct label *labels, size_t n_labels, 
 
 /* --- VM families --------------------------------------------------------------------------- */
 
-#define VM_LABELS 4     /* domain, host, name, uuid: on every per-VM series, in that order */
+#define VM_LABELS 4 /* domain, host, name, uuid: on every per-VM series, in that order */
 
 static size_t vm_labels(const struct metrics_vm *vm, struct label *l) {
         l[0] = (struct label) { "domain", DOMAIN_NAME_PREFIX, vm->name };
@@ -176,7 +175,7 @@ static size_t vm_labels(const struct metrics_vm *vm, struct label *l) {
 /* A getter fills ret and returns true when the VM has the series. */
 typedef bool (*vm_get_fn)(const struct metrics_vm *vm, const struct metrics_vm_point *pt, struct value *ret);
 
-#define KIB_BYTES(x) ((x) * INT64_C(1024))
+#define KIB_BYTES(x) ((x) *INT64_C(1024))
 
 #define VM_INT(fn, expr, cond) \
         static bool fn(const struct metrics_vm *vm, const struct metrics_vm_point *pt, struct value *ret) { \
@@ -223,33 +222,31 @@ VM_DOUBLE(get_entitlement, vm->entitlement_cores, vm->has_elastic)
 
 struct vm_family {
         const char *name, *type, *help;
-        bool running_only;      /* the exporter's families: active domains only */
-        vm_get_fn get;          /* one series per VM ... */
-        size_t vcpu_array;      /* ... or, when get is NULL, one per vCPU from this array of
+        bool running_only; /* the exporter's families: active domains only */
+        vm_get_fn get;     /* one series per VM ... */
+        size_t vcpu_array; /* ... or, when get is NULL, one per vCPU from this array of
                                  * struct metrics_vm_sample (nanoseconds) */
 };
 
 static const struct vm_family vm_families[] = {
-        { "libvirt_domain_info_maximum_memory_bytes", "gauge",
-          "Maximum allowed memory of the domain, in bytes.", true, get_max_mem, 0 },
+        { "libvirt_domain_info_maximum_memory_bytes", "gauge", "Maximum allowed memory of the domain, in bytes.", true,
+          get_max_mem, 0 },
         { "libvirt_domain_info_memory_usage_bytes", "gauge",
           "Memory usage of the domain (its current balloon size), in bytes.", true, get_cur_mem, 0 },
-        { "libvirt_domain_info_virtual_cpus", "gauge",
-          "Number of virtual CPUs for the domain (online now).", true, get_vcpus, 0 },
-        { "libvirt_domain_info_cpu_time_seconds_total", "counter",
-          "Amount of CPU time used by the domain, in seconds.", true, get_cpu_time, 0 },
-        { "libvirt_domain_vcpu_current", "gauge",
-          "Number of online vCPUs of the domain.", true, get_vcpus, 0 },
-        { "libvirt_domain_vcpu_maximum", "gauge",
-          "Number of vCPUs the domain can have online.", true, get_vcpus_max, 0 },
-        { "libvirt_domain_vcpu_time_seconds_total", "counter",
-          "CPU time used by one vCPU of the domain, in seconds.", true, NULL,
-          offsetof(struct metrics_vm_sample, vcpu_time_ns) },
+        { "libvirt_domain_info_virtual_cpus", "gauge", "Number of virtual CPUs for the domain (online now).", true,
+          get_vcpus, 0 },
+        { "libvirt_domain_info_cpu_time_seconds_total", "counter", "Amount of CPU time used by the domain, in seconds.",
+          true, get_cpu_time, 0 },
+        { "libvirt_domain_vcpu_current", "gauge", "Number of online vCPUs of the domain.", true, get_vcpus, 0 },
+        { "libvirt_domain_vcpu_maximum", "gauge", "Number of vCPUs the domain can have online.", true, get_vcpus_max,
+          0 },
+        { "libvirt_domain_vcpu_time_seconds_total", "counter", "CPU time used by one vCPU of the domain, in seconds.",
+          true, NULL, offsetof(struct metrics_vm_sample, vcpu_time_ns) },
         { "libvirt_domain_vcpu_wait_seconds_total", "counter",
-          "Time one vCPU of the domain was runnable but not running (waiting for a host CPU), in seconds.",
-          true, NULL, offsetof(struct metrics_vm_sample, vcpu_wait_ns) },
-        { "libvirt_domain_memory_stats_actual_balloon_bytes", "gauge",
-          "Current balloon size of the domain, in bytes.", true, get_cur_mem, 0 },
+          "Time one vCPU of the domain was runnable but not running (waiting for a host CPU), in seconds.", true, NULL,
+          offsetof(struct metrics_vm_sample, vcpu_wait_ns) },
+        { "libvirt_domain_memory_stats_actual_balloon_bytes", "gauge", "Current balloon size of the domain, in bytes.",
+          true, get_cur_mem, 0 },
         { "libvirt_domain_memory_stats_available_bytes", "gauge",
           "Total memory the guest sees as usable, in bytes (reported by the guest).", true, get_mem_available, 0 },
         { "libvirt_domain_memory_stats_unused_bytes", "gauge",
@@ -259,33 +256,37 @@ static const struct vm_family vm_families[] = {
         { "libvirt_domain_memory_stats_rss_bytes", "gauge",
           "Resident set size of the domain's process on the host, in bytes.", true, get_mem_rss, 0 },
         { "libvirt_domain_block_stats_read_bytes_total", "counter",
-          "Number of bytes read from the domain's block devices (all of them), in bytes.", true, get_block_rd_bytes, 0 },
+          "Number of bytes read from the domain's block devices (all of them), in bytes.", true, get_block_rd_bytes,
+          0 },
         { "libvirt_domain_block_stats_read_requests_total", "counter",
           "Number of read requests from the domain's block devices (all of them).", true, get_block_rd_reqs, 0 },
         { "libvirt_domain_block_stats_write_bytes_total", "counter",
-          "Number of bytes written to the domain's block devices (all of them), in bytes.", true, get_block_wr_bytes, 0 },
+          "Number of bytes written to the domain's block devices (all of them), in bytes.", true, get_block_wr_bytes,
+          0 },
         { "libvirt_domain_block_stats_write_requests_total", "counter",
           "Number of write requests to the domain's block devices (all of them).", true, get_block_wr_reqs, 0 },
         { "libvirt_domain_interface_stats_receive_bytes_total", "counter",
-          "Number of bytes received on the domain's network interfaces (all of them), in bytes.", true, get_net_rx_bytes, 0 },
+          "Number of bytes received on the domain's network interfaces (all of them), in bytes.", true,
+          get_net_rx_bytes, 0 },
         { "libvirt_domain_interface_stats_receive_packets_total", "counter",
           "Number of packets received on the domain's network interfaces (all of them).", true, get_net_rx_packets, 0 },
         { "libvirt_domain_interface_stats_transmit_bytes_total", "counter",
-          "Number of bytes transmitted on the domain's network interfaces (all of them), in bytes.", true, get_net_tx_bytes, 0 },
+          "Number of bytes transmitted on the domain's network interfaces (all of them), in bytes.", true,
+          get_net_tx_bytes, 0 },
         { "libvirt_domain_interface_stats_transmit_packets_total", "counter",
-          "Number of packets transmitted on the domain's network interfaces (all of them).", true, get_net_tx_packets, 0 },
+          "Number of packets transmitted on the domain's network interfaces (all of them).", true, get_net_tx_packets,
+          0 },
 };
 
 /* tide's own per-VM families come after the host ones. */
 static const struct vm_family tide_vm_families[] = {
-        { "tide_vm_running", "gauge",
-          "Whether the instance's domain is running (1) or not (0).", false, get_running, 0 },
-        { "tide_vm_vcpus", "gauge",
-          "Online vCPUs of the instance.", false, get_vcpus, 0 },
-        { "tide_vm_vcpus_max", "gauge",
-          "Most vCPUs the instance can have online (its flavor's maximum).", false, get_vcpus_max, 0 },
-        { "tide_vm_cpu_usage_cores", "gauge",
-          "CPU the instance used over the last sampling interval, in cores.", false, get_cpu_cores, 0 },
+        { "tide_vm_running", "gauge", "Whether the instance's domain is running (1) or not (0).", false, get_running,
+          0 },
+        { "tide_vm_vcpus", "gauge", "Online vCPUs of the instance.", false, get_vcpus, 0 },
+        { "tide_vm_vcpus_max", "gauge", "Most vCPUs the instance can have online (its flavor's maximum).", false,
+          get_vcpus_max, 0 },
+        { "tide_vm_cpu_usage_cores", "gauge", "CPU the instance used over the last sampling interval, in cores.", false,
+          get_cpu_cores, 0 },
         { "tide_vm_cpu_ready_cores", "gauge",
           "Time the instance's vCPUs waited for a host CPU over the last sampling interval, in cores: demand not served.",
           false, get_ready_cores, 0 },
@@ -293,12 +294,11 @@ static const struct vm_family tide_vm_families[] = {
           "Use of the instance's busiest vCPU over the last sampling interval, 0 to 1.", false, get_busy_max, 0 },
         { "tide_vm_demand_cores", "gauge",
           "CPU the elastic loop estimates the instance wants (use plus ready time), in cores.", false, get_demand, 0 },
-        { "tide_vm_entitlement_cores", "gauge",
-          "CPU the elastic loop entitles the instance to, in cores.", false, get_entitlement, 0 },
+        { "tide_vm_entitlement_cores", "gauge", "CPU the elastic loop entitles the instance to, in cores.", false,
+          get_entitlement, 0 },
 };
 
-static void vm_family_print(struct prom *p, const struct vm_family *f, struct metrics_vm **vms, size_t n,
-                            size_t cap) {
+static void vm_family_print(struct prom *p, const struct vm_family *f, struct metrics_vm **vms, size_t n, size_t cap) {
         family_begin(p, f->name, f->type, f->help);
         for (size_t k = 0; k < n; k++) {
                 const struct metrics_vm *vm = vms[k];
@@ -371,7 +371,7 @@ HOST_INT(get_host_vms, (int64_t) h->n_vms)
 
 struct host_family {
         const char *name, *type, *help;
-        host_get_fn get;        /* NULL: the CPU time by mode */
+        host_get_fn get; /* NULL: the CPU time by mode */
 };
 
 static const struct host_family host_families[] = {
@@ -380,8 +380,8 @@ static const struct host_family host_families[] = {
           "CPU time the host spent in each mode (user, system, idle, iowait), in seconds.", NULL },
         { "tide_host_cpu_busy_cores", "gauge",
           "CPU the host used (user plus system) over the last sampling interval, in cores.", get_host_busy },
-        { "tide_host_cpu_idle_cores", "gauge",
-          "CPU the host left idle over the last sampling interval, in cores.", get_host_idle },
+        { "tide_host_cpu_idle_cores", "gauge", "CPU the host left idle over the last sampling interval, in cores.",
+          get_host_idle },
         { "tide_host_memory_total_bytes", "gauge", "Memory of the host, in bytes.", get_host_mem_total },
         { "tide_host_memory_free_bytes", "gauge", "Memory of the host unused, in bytes.", get_host_mem_free },
         { "tide_host_memory_available_bytes", "gauge",
@@ -393,8 +393,8 @@ static const struct host_family host_families[] = {
         { "tide_host_vms", "gauge", "Instances the host's agent reported in its last sample.", get_host_vms },
 };
 
-static void host_family_print(struct prom *p, const struct host_family *f, struct metrics_host **hosts,
-                              size_t n, size_t cap) {
+static void host_family_print(struct prom *p, const struct host_family *f, struct metrics_host **hosts, size_t n,
+                              size_t cap) {
         family_begin(p, f->name, f->type, f->help);
         for (size_t k = 0; k < n; k++) {
                 const struct metrics_host *h = hosts[k];
@@ -405,7 +405,11 @@ static void host_family_print(struct prom *p, const struct host_family *f, struc
                                 series(p, l, 1, &v);
                         continue;
                 }
-                const struct { const char *mode; int64_t ns; } modes[] = {   /* sorted by mode */
+                const struct {
+                        const char *mode;
+                        int64_t ns;
+                } modes[] = {
+                        /* sorted by mode */
                         { "idle", h->last.cpu_idle_ns },
                         { "iowait", h->last.cpu_iowait_ns },
                         { "system", h->last.cpu_system_ns },

@@ -15,17 +15,27 @@
 
 static struct metrics_host_sample host_sample(const char *name) {
         return (struct metrics_host_sample) {
-                .host = name, .cpus = 8,
-                .mem_total_kib = 16 << 20, .mem_free_kib = 8 << 20, .mem_available_kib = 12 << 20,
-                .load1 = 1.5, .load5 = 1.0, .load15 = 0.5,
+                .host = name,
+                .cpus = 8,
+                .mem_total_kib = 16 << 20,
+                .mem_free_kib = 8 << 20,
+                .mem_available_kib = 12 << 20,
+                .load1 = 1.5,
+                .load5 = 1.0,
+                .load15 = 0.5,
         };
 }
 
 static struct metrics_vm_sample vm_sample(const char *id, const char *name) {
         return (struct metrics_vm_sample) {
-                .id = id, .name = name, .running = true,
-                .vcpus = 2, .vcpus_max = 4, .n_vcpu = 2,
-                .balloon_current_kib = 1 << 20, .balloon_max_kib = 2 << 20,
+                .id = id,
+                .name = name,
+                .running = true,
+                .vcpus = 2,
+                .vcpus_max = 4,
+                .n_vcpu = 2,
+                .balloon_current_kib = 1 << 20,
+                .balloon_max_kib = 2 << 20,
         };
 }
 
@@ -52,7 +62,7 @@ static void test_one_sample_has_no_rates(void **state) {
         struct metrics_vm_rates r;
         assert_int_equal(metrics_vm_rates(m, "a", &r), TIDE_E_NOT_FOUND);
         assert_true(r.cpu_cores == 0);
-        assert_int_equal(r.vcpus, 2);                   /* gauges still filled */
+        assert_int_equal(r.vcpus, 2); /* gauges still filled */
         assert_int_equal(r.balloon_kib, 1 << 20);
         metrics_free(m);
 }
@@ -61,7 +71,7 @@ static void test_unknown_vm_is_not_found(void **state) {
         struct metrics *m = metrics_new(0);
         struct metrics_vm_rates r = { .vcpus = 99 };
         assert_int_equal(metrics_vm_rates(m, "nope", &r), TIDE_E_NOT_FOUND);
-        assert_int_equal(r.vcpus, 0);                   /* zeroed */
+        assert_int_equal(r.vcpus, 0); /* zeroed */
         json_t *j = NULL;
         assert_int_equal(metrics_vm_json(m, "nope", 0, &j), TIDE_E_NOT_FOUND);
         assert_int_equal(metrics_host_json(m, "nope", 0, &j), TIDE_E_NOT_FOUND);
@@ -74,7 +84,7 @@ static void test_cpu_cores_is_cpu_time_over_wall_time(void **state) {
         struct metrics_vm_sample s = vm_sample("a", "web");
         s.cpu_time_ns = 10 * S_NS;
         record1(m, 1000, &s);
-        s.cpu_time_ns += 3 * S_NS;                      /* 3 s of CPU in 2 s */
+        s.cpu_time_ns += 3 * S_NS; /* 3 s of CPU in 2 s */
         record1(m, 3000, &s);
         struct metrics_vm_rates r;
         assert_int_equal(metrics_vm_rates(m, "a", &r), 0);
@@ -105,7 +115,7 @@ static void test_vcpu_busy_max_is_clamped_to_one(void **state) {
         struct metrics *m = metrics_new(0);
         struct metrics_vm_sample s = vm_sample("a", "web");
         record1(m, 0, &s);
-        s.vcpu_time_ns[0] = 3 * S_NS / 2;               /* 1.5 s in 1 s: accounting jitter */
+        s.vcpu_time_ns[0] = 3 * S_NS / 2; /* 1.5 s in 1 s: accounting jitter */
         s.cpu_time_ns = 3 * S_NS / 2;
         record1(m, 1000, &s);
         struct metrics_vm_rates r;
@@ -145,7 +155,7 @@ static void test_vcpu_counter_reset_counts_zero_for_that_vcpu(void **state) {
         s.vcpu_wait_ns[0] = 10 * S_NS;
         record1(m, 0, &s);
         s.cpu_time_ns = S_NS;
-        s.vcpu_time_ns[0] = 0;                          /* went back */
+        s.vcpu_time_ns[0] = 0; /* went back */
         s.vcpu_wait_ns[0] = 0;
         s.vcpu_time_ns[1] = S_NS / 4;
         s.vcpu_wait_ns[1] = S_NS / 4;
@@ -163,7 +173,7 @@ static void test_hot_added_vcpu_counts_from_its_second_sample(void **state) {
         s.n_vcpu = 1;
         record1(m, 0, &s);
         s.n_vcpu = 2;
-        s.vcpu_time_ns[1] = 100 * S_NS;                 /* no earlier value to subtract */
+        s.vcpu_time_ns[1] = 100 * S_NS; /* no earlier value to subtract */
         s.vcpu_wait_ns[1] = 100 * S_NS;
         record1(m, 1000, &s);
         struct metrics_vm_rates r;
@@ -181,7 +191,7 @@ static void test_clock_step_back_gives_no_rates(void **state) {
         struct metrics_vm_sample s = vm_sample("a", "web");
         record1(m, 5000, &s);
         s.cpu_time_ns = S_NS;
-        record1(m, 5000, &s);                           /* same stamp: no interval */
+        record1(m, 5000, &s); /* same stamp: no interval */
         struct metrics_vm_rates r;
         assert_int_equal(metrics_vm_rates(m, "a", &r), TIDE_E_NOT_FOUND);
         s.cpu_time_ns = 2 * S_NS;
@@ -201,7 +211,7 @@ static void test_host_busy_and_idle_cores(void **state) {
         struct metrics_host_rates r;
         assert_int_equal(metrics_host_rates(m, "h1", &r), TIDE_E_NOT_FOUND);
         assert_int_equal(r.cpus, 8);
-        h.cpu_user_ns += 4 * S_NS;                      /* 2 s: 2 + 1 cores busy, 5 idle */
+        h.cpu_user_ns += 4 * S_NS; /* 2 s: 2 + 1 cores busy, 5 idle */
         h.cpu_system_ns += 2 * S_NS;
         h.cpu_idle_ns += 10 * S_NS;
         metrics_record(m, 2000, &h, NULL, 0);
@@ -234,7 +244,7 @@ static void test_ring_wraps_keeping_the_newest(void **state) {
         struct metrics *m = metrics_new(3);
         struct metrics_vm_sample s = vm_sample("a", "web");
         for (int i = 0; i < 5; i++) {
-                s.cpu_time_ns = i * S_NS / 2 * (i + 1);         /* growing, uneven rates */
+                s.cpu_time_ns = i * S_NS / 2 * (i + 1); /* growing, uneven rates */
                 record1(m, 1000 * (i + 1), &s);
         }
         json_t *j = NULL;
@@ -277,12 +287,12 @@ static void test_vms_missing_from_a_record_are_dropped(void **state) {
         struct metrics_vm_sample v2[] = { vm_sample("c", "c") };
         metrics_record(m, 0, &h1, v1, 2);
         metrics_record(m, 0, &h2, v2, 1);
-        metrics_record(m, 1000, &h1, v1, 1);            /* b is gone from h1 */
+        metrics_record(m, 1000, &h1, v1, 1); /* b is gone from h1 */
         struct metrics_vm_rates r;
         json_t *j = NULL;
         assert_int_equal(metrics_vm_json(m, "b", 0, &j), TIDE_E_NOT_FOUND);
         assert_int_equal(metrics_vm_rates(m, "a", &r), 0);
-        assert_int_equal(metrics_vm_json(m, "c", 0, &j), 0);    /* other hosts' VMs stay */
+        assert_int_equal(metrics_vm_json(m, "c", 0, &j), 0); /* other hosts' VMs stay */
         json_decref(j);
         assert_int_equal(metrics_host_json(m, "h1", 0, &j), 0);
         assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "current"), "vms")), 1);
@@ -297,8 +307,8 @@ static void test_vm_moves_to_the_host_that_reports_it(void **state) {
         struct metrics_host_sample h1 = host_sample("h1"), h2 = host_sample("h2");
         struct metrics_vm_sample v = vm_sample("a", "web");
         metrics_record(m, 0, &h1, &v, 1);
-        metrics_record(m, 1000, &h2, &v, 1);            /* migrated */
-        metrics_record(m, 2000, &h1, NULL, 0);          /* h1 no longer has it: still kept */
+        metrics_record(m, 1000, &h2, &v, 1);   /* migrated */
+        metrics_record(m, 2000, &h1, NULL, 0); /* h1 no longer has it: still kept */
         json_t *j = NULL;
         assert_int_equal(metrics_vm_json(m, "a", 0, &j), 0);
         assert_string_equal(json_string_value(json_object_get(j, "host")), "h2");
@@ -361,7 +371,7 @@ static void test_elastic_figures_and_actions(void **state) {
         metrics_count_action(m, "a", "vcpus");
         metrics_count_action(m, "a", "balloon");
         metrics_count_action(m, "a", "vcpus");
-        metrics_count_action(m, "nope", "vcpus");       /* unknown: ignored */
+        metrics_count_action(m, "nope", "vcpus"); /* unknown: ignored */
         metrics_set_elastic(m, "nope", 1, 1);
         json_t *j = NULL;
         assert_int_equal(metrics_vm_json(m, "a", 0, &j), 0);
@@ -373,9 +383,12 @@ static void test_elastic_figures_and_actions(void **state) {
         assert_int_equal(json_integer_value(json_object_get(a, "balloon")), 1);
         json_decref(j);
         _cleanup_free_ char *text = prom(m);
-        assert_non_null(strstr(text, "tide_vm_demand_cores{domain=\"tide-web\",host=\"h1\",name=\"web\",uuid=\"a\"} 3.5\n"));
-        assert_non_null(strstr(text, "tide_elastic_actions_total{domain=\"tide-web\",host=\"h1\",kind=\"balloon\",name=\"web\",uuid=\"a\"} 1\n"
-                                     "tide_elastic_actions_total{domain=\"tide-web\",host=\"h1\",kind=\"vcpus\",name=\"web\",uuid=\"a\"} 2\n"));
+        assert_non_null(strstr(text,
+                               "tide_vm_demand_cores{domain=\"tide-web\",host=\"h1\",name=\"web\",uuid=\"a\"} 3.5\n"));
+        assert_non_null(strstr(
+                text,
+                "tide_elastic_actions_total{domain=\"tide-web\",host=\"h1\",kind=\"balloon\",name=\"web\",uuid=\"a\"} 1\n"
+                "tide_elastic_actions_total{domain=\"tide-web\",host=\"h1\",kind=\"vcpus\",name=\"web\",uuid=\"a\"} 2\n"));
         metrics_free(m);
 }
 
@@ -441,7 +454,10 @@ static void test_prometheus_replaces_invalid_utf8(void **state) {
         struct metrics_host_sample h = host_sample("h1");
         /* a lone continuation byte, a truncated sequence, an overlong '/', a surrogate; then
          * valid two-, three- and four-byte characters that must pass unchanged */
-        struct metrics_vm_sample v = vm_sample("a", "x\x80y\xc3" "z\xc0\xaf" "\xed\xa0\x80" "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
+        struct metrics_vm_sample v = vm_sample("a", "x\x80y\xc3"
+                                                    "z\xc0\xaf"
+                                                    "\xed\xa0\x80"
+                                                    "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
         metrics_record(m, 0, &h, &v, 1);
         _cleanup_free_ char *text = prom(m);
         assert_non_null(strstr(text, "name=\"x\xef\xbf\xbdy\xef\xbf\xbdz\xef\xbf\xbd\xef\xbf\xbd"
@@ -458,7 +474,9 @@ static void test_prometheus_seconds_are_exact(void **state) {
         v.vcpu_time_ns[1] = 1;
         record1(m, 0, &v);
         _cleanup_free_ char *text = prom(m);
-        assert_non_null(strstr(text, "libvirt_domain_info_cpu_time_seconds_total{domain=\"tide-web\",host=\"h1\",name=\"web\",uuid=\"a\"} 1234.567890123\n"));
+        assert_non_null(strstr(
+                text,
+                "libvirt_domain_info_cpu_time_seconds_total{domain=\"tide-web\",host=\"h1\",name=\"web\",uuid=\"a\"} 1234.567890123\n"));
         assert_non_null(strstr(text, ",uuid=\"a\",vcpu=\"0\"} 3\n"));
         assert_non_null(strstr(text, ",uuid=\"a\",vcpu=\"1\"} 0.000000001\n"));
         metrics_free(m);
@@ -485,7 +503,9 @@ static void test_prometheus_guest_memory_only_when_reported(void **state) {
         v.mem_usable_kib = 1000;
         record1(m, 1000, &v);
         _cleanup_free_ char *t2 = prom(m);
-        assert_non_null(strstr(t2, "libvirt_domain_memory_stats_usable_bytes{domain=\"tide-web\",host=\"h1\",name=\"web\",uuid=\"a\"} 1024000\n"));
+        assert_non_null(strstr(
+                t2,
+                "libvirt_domain_memory_stats_usable_bytes{domain=\"tide-web\",host=\"h1\",name=\"web\",uuid=\"a\"} 1024000\n"));
         metrics_free(m);
 }
 
@@ -504,7 +524,7 @@ static void test_prometheus_empty(void **state) {
 struct smoke {
         struct metrics *m;
         int index;
-        bool failed;            /* cmocka's asserts may only fail on the main thread */
+        bool failed; /* cmocka's asserts may only fail on the main thread */
 };
 
 static void *smoke_writer(void *arg) {

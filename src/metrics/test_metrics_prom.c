@@ -33,38 +33,68 @@ extern char **environ;
 static struct metrics *case_basic(void) {
         struct metrics *m = metrics_new(0);
         struct metrics_host_sample h = {
-                .host = "node-1", .cpus = 8,
-                .cpu_user_ns = 1000 * S_NS, .cpu_system_ns = 200 * S_NS,
-                .cpu_idle_ns = 5000 * S_NS, .cpu_iowait_ns = 10 * S_NS,
-                .mem_total_kib = 32 * GIB_KIB, .mem_free_kib = 20 * GIB_KIB,
+                .host = "node-1",
+                .cpus = 8,
+                .cpu_user_ns = 1000 * S_NS,
+                .cpu_system_ns = 200 * S_NS,
+                .cpu_idle_ns = 5000 * S_NS,
+                .cpu_iowait_ns = 10 * S_NS,
+                .mem_total_kib = 32 * GIB_KIB,
+                .mem_free_kib = 20 * GIB_KIB,
                 .mem_available_kib = 24 * GIB_KIB,
-                .load1 = 2.5, .load5 = 1.75, .load15 = 0.5,
+                .load1 = 2.5,
+                .load5 = 1.75,
+                .load15 = 0.5,
         };
         struct metrics_vm_sample v[3] = {
                 {
-                        .id = "6f1c2a9e-8d3b-4c1e-9a7f-0b2d4e6f8a10", .name = "web", .running = true,
-                        .cpu_time_ns = 600 * S_NS, .vcpus = 3, .vcpus_max = 4, .n_vcpu = 3,
+                        .id = "6f1c2a9e-8d3b-4c1e-9a7f-0b2d4e6f8a10",
+                        .name = "web",
+                        .running = true,
+                        .cpu_time_ns = 600 * S_NS,
+                        .vcpus = 3,
+                        .vcpus_max = 4,
+                        .n_vcpu = 3,
                         .vcpu_time_ns = { 300 * S_NS, 280 * S_NS, 10 * S_NS },
                         .vcpu_wait_ns = { 20 * S_NS, 18 * S_NS, 0 },
-                        .balloon_current_kib = 2 * GIB_KIB, .balloon_max_kib = 4 * GIB_KIB,
-                        .has_guest_mem = true, .mem_available_kib = 2 * GIB_KIB - 51200,
-                        .mem_unused_kib = 1 * GIB_KIB, .mem_usable_kib = 3 * GIB_KIB / 2,
+                        .balloon_current_kib = 2 * GIB_KIB,
+                        .balloon_max_kib = 4 * GIB_KIB,
+                        .has_guest_mem = true,
+                        .mem_available_kib = 2 * GIB_KIB - 51200,
+                        .mem_unused_kib = 1 * GIB_KIB,
+                        .mem_usable_kib = 3 * GIB_KIB / 2,
                         .mem_rss_kib = 2 * GIB_KIB + 40960,
-                        .block_rd_bytes = 123456789, .block_wr_bytes = 987654321,
-                        .block_rd_reqs = 4567, .block_wr_reqs = 8910,
-                        .net_rx_bytes = 1000000, .net_tx_bytes = 2000000,
-                        .net_rx_packets = 1500, .net_tx_packets = 2500,
+                        .block_rd_bytes = 123456789,
+                        .block_wr_bytes = 987654321,
+                        .block_rd_reqs = 4567,
+                        .block_wr_reqs = 8910,
+                        .net_rx_bytes = 1000000,
+                        .net_tx_bytes = 2000000,
+                        .net_rx_packets = 1500,
+                        .net_tx_packets = 2500,
                 },
                 {
-                        .id = "0a3e5b7c-1d2f-4a6b-8c9d-e0f1a2b3c4d5", .name = "db", .running = true,
-                        .cpu_time_ns = 50 * S_NS, .vcpus = 1, .vcpus_max = 2, .n_vcpu = 1,
-                        .vcpu_time_ns = { 45 * S_NS }, .vcpu_wait_ns = { S_NS / 2 },
-                        .balloon_current_kib = 1 * GIB_KIB, .balloon_max_kib = 1 * GIB_KIB,
+                        .id = "0a3e5b7c-1d2f-4a6b-8c9d-e0f1a2b3c4d5",
+                        .name = "db",
+                        .running = true,
+                        .cpu_time_ns = 50 * S_NS,
+                        .vcpus = 1,
+                        .vcpus_max = 2,
+                        .n_vcpu = 1,
+                        .vcpu_time_ns = { 45 * S_NS },
+                        .vcpu_wait_ns = { S_NS / 2 },
+                        .balloon_current_kib = 1 * GIB_KIB,
+                        .balloon_max_kib = 1 * GIB_KIB,
                 },
                 {
-                        .id = "ffffffff-0000-4000-8000-000000000001", .name = "old", .running = false,
-                        .vcpus = 1, .vcpus_max = 1, .n_vcpu = 0,
-                        .balloon_current_kib = 512 * 1024, .balloon_max_kib = 512 * 1024,
+                        .id = "ffffffff-0000-4000-8000-000000000001",
+                        .name = "old",
+                        .running = false,
+                        .vcpus = 1,
+                        .vcpus_max = 1,
+                        .n_vcpu = 0,
+                        .balloon_current_kib = 512 * 1024,
+                        .balloon_max_kib = 512 * 1024,
                 },
         };
         metrics_record(m, 1700000000000, &h, v, 3);
@@ -95,15 +125,28 @@ static struct metrics *case_basic(void) {
         metrics_count_action(m, v[0].id, "shares");
 
         struct metrics_host_sample h2 = {
-                .host = "node-2", .cpus = 4, .cpu_user_ns = 10 * S_NS, .cpu_idle_ns = 100 * S_NS,
-                .mem_total_kib = 8 * GIB_KIB, .mem_free_kib = 6 * GIB_KIB, .mem_available_kib = 7 * GIB_KIB,
-                .load1 = 0.25, .load5 = 0.125, .load15 = 0,
+                .host = "node-2",
+                .cpus = 4,
+                .cpu_user_ns = 10 * S_NS,
+                .cpu_idle_ns = 100 * S_NS,
+                .mem_total_kib = 8 * GIB_KIB,
+                .mem_free_kib = 6 * GIB_KIB,
+                .mem_available_kib = 7 * GIB_KIB,
+                .load1 = 0.25,
+                .load5 = 0.125,
+                .load15 = 0,
         };
         struct metrics_vm_sample c = {
-                .id = "11111111-2222-4333-8444-555555555555", .name = "cache", .running = true,
-                .cpu_time_ns = 3 * S_NS, .vcpus = 1, .vcpus_max = 1, .n_vcpu = 1,
+                .id = "11111111-2222-4333-8444-555555555555",
+                .name = "cache",
+                .running = true,
+                .cpu_time_ns = 3 * S_NS,
+                .vcpus = 1,
+                .vcpus_max = 1,
+                .n_vcpu = 1,
                 .vcpu_time_ns = { 3 * S_NS },
-                .balloon_current_kib = GIB_KIB / 2, .balloon_max_kib = GIB_KIB / 2,
+                .balloon_current_kib = GIB_KIB / 2,
+                .balloon_max_kib = GIB_KIB / 2,
                 .mem_rss_kib = 300 * 1024,
         };
         metrics_record(m, 1700000000500, &h2, &c, 1);
@@ -114,7 +157,9 @@ static struct metrics *case_basic(void) {
 static struct metrics *case_escaping(void) {
         struct metrics *m = metrics_new(0);
         struct metrics_host_sample h = {
-                .host = "rack \"7\"\\node\n3", .cpus = 2, .mem_total_kib = GIB_KIB,
+                .host = "rack \"7\"\\node\n3",
+                .cpus = 2,
+                .mem_total_kib = GIB_KIB,
         };
         struct metrics_vm_sample v[] = {
                 { .id = "id-quote", .name = "say \"hi\"", .running = true, .vcpus = 1, .vcpus_max = 1 },
@@ -173,7 +218,7 @@ static int promtool_check(const char *promtool, const char *text) {
         _cleanup_close_ int fd = mkostemp(tmpl, O_CLOEXEC);
         if (fd < 0)
                 return -errno;
-        unlink(tmpl);   /* the open descriptor is all the child needs */
+        unlink(tmpl); /* the open descriptor is all the child needs */
         size_t len = strlen(text);
         for (size_t off = 0; off < len;) {
                 ssize_t n = write(fd, text + off, len - off);

@@ -7,14 +7,13 @@
 #include "common/errors.h"
 #include "common/util.h"
 
-static const char *const kind_plural[MODEL_KIND_MAX] = { "flavors", "images", "instances", "server-groups", "groups", "stacks" };
-static const char *const kind_singular[MODEL_KIND_MAX] = { "flavor", "image", "instance", "server group",
-                                                           "scaling group", "stack" };
+static const char *const kind_plural[MODEL_KIND_MAX] = { "flavors",       "images", "instances",
+                                                         "server-groups", "groups", "stacks" };
+static const char *const kind_singular[MODEL_KIND_MAX] = { "flavor",       "image",         "instance",
+                                                           "server group", "scaling group", "stack" };
 static const char *const status_names[MODEL_INSTANCE_STATUS_MAX] = {
-        [MODEL_INSTANCE_BUILDING] = "building",
-        [MODEL_INSTANCE_RUNNING] = "running",
-        [MODEL_INSTANCE_STOPPED] = "stopped",
-        [MODEL_INSTANCE_ERROR] = "error",
+        [MODEL_INSTANCE_BUILDING] = "building", [MODEL_INSTANCE_RUNNING] = "running",
+        [MODEL_INSTANCE_STOPPED] = "stopped",   [MODEL_INSTANCE_ERROR] = "error",
         [MODEL_INSTANCE_DELETING] = "deleting",
 };
 static const char *const desired_names[MODEL_DESIRED_MAX] = {
@@ -23,16 +22,16 @@ static const char *const desired_names[MODEL_DESIRED_MAX] = {
         [MODEL_DESIRED_DELETED] = "deleted",
 };
 static const char *const task_names[MODEL_TASK_MAX] = {
-        [MODEL_TASK_NONE] = NULL,
-        [MODEL_TASK_CREATING] = "creating",
-        [MODEL_TASK_STARTING] = "starting",
-        [MODEL_TASK_STOPPING] = "stopping",
-        [MODEL_TASK_REBOOTING] = "rebooting",
-        [MODEL_TASK_DELETING] = "deleting",
+        [MODEL_TASK_NONE] = NULL,           [MODEL_TASK_CREATING] = "creating",   [MODEL_TASK_STARTING] = "starting",
+        [MODEL_TASK_STOPPING] = "stopping", [MODEL_TASK_REBOOTING] = "rebooting", [MODEL_TASK_DELETING] = "deleting",
 };
 
-const char *model_kind_plural(enum model_kind k) { return kind_plural[k]; }
-const char *model_kind_singular(enum model_kind k) { return kind_singular[k]; }
+const char *model_kind_plural(enum model_kind k) {
+        return kind_plural[k];
+}
+const char *model_kind_singular(enum model_kind k) {
+        return kind_singular[k];
+}
 
 /* Index of s in names[0..n), or -EINVAL (every state enum's _INVALID). */
 static int lookup(const char *const *names, int n, const char *s) {
@@ -128,16 +127,13 @@ bool model_id_valid(const char *id) {
 }
 
 
-
-
 void model_set_now(json_t *o, const char *key) {
         _cleanup_free_ char *t = time_format_ms(now_ms());
         json_object_set_new(o, key, json_string(t));
 }
 
 
-static int merge_number(json_t *o, json_t *body, const char *key, double min, double max, bool integer,
-                        char **ret_err);
+static int merge_number(json_t *o, json_t *body, const char *key, double min, double max, bool integer, char **ret_err);
 int model_fail(char **ret_err, const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
@@ -167,15 +163,16 @@ int model_get_name(json_t *body, const char *what, char **ret_err, const char **
         if (!v)
                 return model_fail(ret_err, "%s: 'name' is required", what);
         if (!json_is_string(v) || !model_name_valid(json_string_value(v)))
-                return model_fail(ret_err, "%s name must be 1-%d characters of A-Z a-z 0-9 . _ - starting "
-                            "with a letter or digit", what, MODEL_NAME_MAX);
+                return model_fail(ret_err,
+                                  "%s name must be 1-%d characters of A-Z a-z 0-9 . _ - starting "
+                                  "with a letter or digit",
+                                  what, MODEL_NAME_MAX);
         *ret = json_string_value(v);
         return 0;
 }
 
 /* An integer field in [min, max]; def < min means required. */
-int model_get_int(json_t *body, const char *key, int64_t min, int64_t max, int64_t def,
-                   char **ret_err, int64_t *ret) {
+int model_get_int(json_t *body, const char *key, int64_t min, int64_t max, int64_t def, char **ret_err, int64_t *ret) {
         json_t *v = json_object_get(body, key);
         if (!v) {
                 if (def < min)
@@ -187,8 +184,7 @@ int model_get_int(json_t *body, const char *key, int64_t min, int64_t max, int64
                 return model_fail(ret_err, "'%s' must be an integer", key);
         json_int_t n = json_integer_value(v);
         if (n < min || n > max)
-                return model_fail(ret_err, "'%s' must be between %lld and %lld", key, (long long) min,
-                            (long long) max);
+                return model_fail(ret_err, "'%s' must be between %lld and %lld", key, (long long) min, (long long) max);
         *ret = n;
         return 0;
 }
@@ -222,12 +218,12 @@ int model_flavor_from_request(json_t *body, json_t **ret, char **ret_err) {
                 return model_fail(ret_err, "a dedicated flavor cannot grow: 'max_vcpus' must equal 'vcpus'");
         if (hp && json_is_true(hp) && (max_ram != ram || ram % 2 != 0))
                 return model_fail(ret_err, "a hugepages flavor's memory cannot be ballooned: 'max_ram_mib' must equal "
-                            "'ram_mib', an even number of MiB");
+                                           "'ram_mib', an even number of MiB");
 
         *ret = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:b}", "name", name, "vcpus", (json_int_t) vcpus,
                          "ram_mib", (json_int_t) ram, "disk_gib", (json_int_t) disk, "max_vcpus",
-                         (json_int_t) max_vcpus, "max_ram_mib", (json_int_t) max_ram, "cpu_policy", policy,
-                         "hugepages", hp && json_is_true(hp));
+                         (json_int_t) max_vcpus, "max_ram_mib", (json_int_t) max_ram, "cpu_policy", policy, "hugepages",
+                         hp && json_is_true(hp));
         return 0;
 }
 
@@ -265,8 +261,7 @@ int model_image_from_request(json_t *body, json_t **ret, char **ret_err) {
         json_t *cmdline = json_object_get(body, "cmdline");
         if (cmdline && !json_is_null(cmdline)) {
                 if (!json_is_string(cmdline) || json_string_length(cmdline) > MODEL_CMDLINE_MAX)
-                        return model_fail(ret_err, "'cmdline' must be a string of at most %d bytes",
-                                    MODEL_CMDLINE_MAX);
+                        return model_fail(ret_err, "'cmdline' must be a string of at most %d bytes", MODEL_CMDLINE_MAX);
                 if (!kernel)
                         return model_fail(ret_err, "'cmdline' needs 'kernel'");
                 for (const char *p = json_string_value(cmdline); *p; p++)
@@ -287,8 +282,8 @@ int model_image_from_request(json_t *body, json_t **ret, char **ret_err) {
 
 int model_instance_from_request(json_t *body, json_t **ret, char **ret_err) {
         static const char *const allowed[] = {
-                "name", "flavor", "image", "user_data", "priority", "ha", "hints", "group", "cpu_reservation",
-                "cpu_limit", "mem_reservation", "mem_limit", "elastic", NULL,
+                "name",  "flavor",          "image",     "user_data",       "priority",  "ha",      "hints",
+                "group", "cpu_reservation", "cpu_limit", "mem_reservation", "mem_limit", "elastic", NULL,
         };
         const char *name;
         int64_t priority;
@@ -304,16 +299,14 @@ int model_instance_from_request(json_t *body, json_t **ret, char **ret_err) {
                 json_t *v = json_object_get(body, refs[i]);
                 if (!v)
                         return model_fail(ret_err, "'%s' is required", refs[i]);
-                if (!json_is_string(v) || (!model_name_valid(json_string_value(v)) &&
-                                            !model_id_valid(json_string_value(v))))
+                if (!json_is_string(v) ||
+                    (!model_name_valid(json_string_value(v)) && !model_id_valid(json_string_value(v))))
                         return model_fail(ret_err, "'%s' must be a %s name or id", refs[i], refs[i]);
         }
 
         json_t *ud = json_object_get(body, "user_data");
-        if (ud && !json_is_null(ud) &&
-            (!json_is_string(ud) || json_string_length(ud) > MODEL_USER_DATA_MAX))
-                return model_fail(ret_err, "'user_data' must be a string of at most %d bytes",
-                            MODEL_USER_DATA_MAX);
+        if (ud && !json_is_null(ud) && (!json_is_string(ud) || json_string_length(ud) > MODEL_USER_DATA_MAX))
+                return model_fail(ret_err, "'user_data' must be a string of at most %d bytes", MODEL_USER_DATA_MAX);
         json_t *ha = json_object_get(body, "ha");
         if (ha && !json_is_boolean(ha))
                 return model_fail(ret_err, "'ha' must be true or false");
@@ -332,25 +325,28 @@ int model_instance_from_request(json_t *body, json_t **ret, char **ret_err) {
                         return model_fail(ret_err, "hint %zu must be \"key=value\" (at most 128 characters)", hi + 1);
                 _cleanup_free_ char *key = xstrndup(t, (size_t) (eq - t));
                 if (!model_label_valid(key) || !model_label_valid(eq + 1))
-                        return model_fail(ret_err, "hint '%.64s': keys and values are 1-63 characters of "
-                                    "A-Z a-z 0-9 . _ -", t);
+                        return model_fail(ret_err,
+                                          "hint '%.64s': keys and values are 1-63 characters of "
+                                          "A-Z a-z 0-9 . _ -",
+                                          t);
         }
         json_t *group = json_object_get(body, "group");
         if (group && !json_is_null(group) &&
-            (!json_is_string(group) || (!model_name_valid(json_string_value(group)) &&
-                                        !model_id_valid(json_string_value(group)))))
+            (!json_is_string(group) ||
+             (!model_name_valid(json_string_value(group)) && !model_id_valid(json_string_value(group)))))
                 return model_fail(ret_err, "'group' must be a server group name or id");
 
-        *ret = json_pack("{s:s, s:O, s:O, s:s, s:I, s:b}", "name", name, "flavor",
-                         json_object_get(body, "flavor"), "image", json_object_get(body, "image"),
-                         "user_data", ud && json_is_string(ud) ? json_string_value(ud) : "",
-                         "priority", (json_int_t) priority, "ha", ha && json_is_true(ha));
+        *ret = json_pack("{s:s, s:O, s:O, s:s, s:I, s:b}", "name", name, "flavor", json_object_get(body, "flavor"),
+                         "image", json_object_get(body, "image"), "user_data",
+                         ud && json_is_string(ud) ? json_string_value(ud) : "", "priority", (json_int_t) priority, "ha",
+                         ha && json_is_true(ha));
         json_object_set_new(*ret, "hints", hints ? json_deep_copy(hints) : json_array());
         if (group && json_is_string(group))
                 json_object_set(*ret, "group", group);
         /* The elastic policy is checked against the flavor by model_instance_policy_merge once
          * the flavor is known; here only its members are carried over. */
-        static const char *const policy[] = { "cpu_reservation", "cpu_limit", "mem_reservation", "mem_limit", "elastic" };
+        static const char *const policy[] = { "cpu_reservation", "cpu_limit", "mem_reservation", "mem_limit",
+                                              "elastic" };
         json_t *p = json_object();
         for (size_t i = 0; i < ELEMENTSOF(policy); i++)
                 if (json_object_get(body, policy[i]))
@@ -390,7 +386,8 @@ int model_instance_policy_merge(json_t *inst, json_t *body, char **ret_err) {
                                   json_number_value(json_object_get(o, "cpu_reservation")));
         if (ml && json_integer_value(ml) < tide_json_int(o, "mem_reservation", 0))
                 return model_fail(ret_err, "'mem_limit' (%lld) is below 'mem_reservation' (%lld)",
-                                  (long long) json_integer_value(ml), (long long) tide_json_int(o, "mem_reservation", 0));
+                                  (long long) json_integer_value(ml),
+                                  (long long) tide_json_int(o, "mem_reservation", 0));
         json_object_update(inst, o);
         /* A member reset with null was removed from o: remove it from inst too. */
         for (const char *const *k = allowed; *k; k++)
@@ -411,7 +408,10 @@ bool model_label_valid(const char *s) {
 int model_server_group_from_request(json_t *body, json_t **ret, char **ret_err) {
         static const char *const allowed[] = { "name", "policy", NULL };
         static const char *const policies[] = {
-                "affinity", "anti-affinity", "soft-affinity", "soft-anti-affinity",
+                "affinity",
+                "anti-affinity",
+                "soft-affinity",
+                "soft-anti-affinity",
         };
         const char *name;
         int r;
@@ -423,7 +423,8 @@ int model_server_group_from_request(json_t *body, json_t **ret, char **ret_err) 
         for (size_t i = 0; policy && i < ELEMENTSOF(policies); i++)
                 ok = ok || streq(policy, policies[i]);
         if (!ok)
-                return model_fail(ret_err, "'policy' must be affinity, anti-affinity, soft-affinity or soft-anti-affinity");
+                return model_fail(ret_err,
+                                  "'policy' must be affinity, anti-affinity, soft-affinity or soft-anti-affinity");
         *ret = json_pack("{s:s, s:s}", "name", name, "policy", policy);
         return 0;
 }
@@ -460,8 +461,8 @@ static int merge_ratios(json_t *o, json_t *body, char **ret_err) {
 
 int model_host_config_merge(json_t *current, json_t *body, json_t **ret, char **ret_err) {
         static const char *const allowed[] = {
-                "labels", "cpu_ratio", "ram_ratio", "disk_ratio", "reserved_cpus", "reserved_ram_mib",
-                "draining", "elastic", NULL,
+                "labels",           "cpu_ratio", "ram_ratio", "disk_ratio", "reserved_cpus",
+                "reserved_ram_mib", "draining",  "elastic",   NULL,
         };
         int r = model_check_members(body, allowed, ret_err);
         if (r < 0)
@@ -494,10 +495,12 @@ int model_host_config_merge(json_t *current, json_t *body, json_t **ret, char **
                 const char *k;
                 json_t *v;
                 json_object_foreach(labels, k, v) {
-                        if (!model_label_valid(k) || (!json_is_null(v) && (!json_is_string(v) ||
-                                                                             !model_label_valid(json_string_value(v)))))
-                                return model_fail(ret_err, "label '%.64s': keys and values are 1-63 characters of "
-                                                  "A-Z a-z 0-9 . _ -", k);
+                        if (!model_label_valid(k) ||
+                            (!json_is_null(v) && (!json_is_string(v) || !model_label_valid(json_string_value(v)))))
+                                return model_fail(ret_err,
+                                                  "label '%.64s': keys and values are 1-63 characters of "
+                                                  "A-Z a-z 0-9 . _ -",
+                                                  k);
                         if (json_is_null(v))
                                 json_object_del(cur, k);
                         else
@@ -524,8 +527,8 @@ int model_placement_config_merge(json_t *current, json_t *body, json_t **ret, ch
                 return r;
         mode = json_object_get(body, "mode");
         if (mode) {
-                if (!json_is_string(mode) || (!streq(json_string_value(mode), "spread") &&
-                                              !streq(json_string_value(mode), "pack")))
+                if (!json_is_string(mode) ||
+                    (!streq(json_string_value(mode), "spread") && !streq(json_string_value(mode), "pack")))
                         return model_fail(ret_err, "'mode' must be spread or pack");
                 json_object_set(o, "mode", mode);
         }
@@ -545,8 +548,8 @@ int model_placement_config_merge(json_t *current, json_t *body, json_t **ret, ch
                         for (size_t i = 0; i < ELEMENTSOF(weights); i++)
                                 known = known || streq(k, weights[i]);
                         if (!known)
-                                return model_fail(ret_err, "unknown weight '%.32s': ram, cpu, load, numa or soft_affinity",
-                                                  k);
+                                return model_fail(ret_err,
+                                                  "unknown weight '%.32s': ram, cpu, load, numa or soft_affinity", k);
                         if ((r = merge_number(cur, w, k, -100, 100, false, ret_err)) < 0)
                                 return r;
                 }

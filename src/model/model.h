@@ -24,8 +24,8 @@ enum model_kind {
         MODEL_IMAGE,
         MODEL_INSTANCE,
         MODEL_SERVER_GROUP,
-        MODEL_SCALING_GROUP,  /* autoscaling groups; their store keys say "groups" */
-        MODEL_STACK,          /* scaling groups made from a Heat template */
+        MODEL_SCALING_GROUP, /* autoscaling groups; their store keys say "groups" */
+        MODEL_STACK,         /* scaling groups made from a Heat template */
         MODEL_KIND_MAX,
 };
 
@@ -61,7 +61,7 @@ enum model_instance_desired {
 };
 
 enum model_instance_task {
-        MODEL_TASK_NONE,              /* stored as null */
+        MODEL_TASK_NONE, /* stored as null */
         MODEL_TASK_CREATING,
         MODEL_TASK_STARTING,
         MODEL_TASK_STOPPING,
@@ -208,8 +208,8 @@ int model_json_get(struct store *s, const char *key, json_t **ret, int64_t *ret_
 /* Events. severity: "info", "warning" or "error". type: e.g. "instance.running". instance may
  * be NULL (an instance object: its name and id are recorded). Writes /tide/events/<stamp>-<seq>
  * and trims the oldest past MODEL_EVENTS_KEEP now and then. */
-int model_event_emit(struct store *s, const char *severity, const char *type, json_t *instance,
-                     const char *host, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+int model_event_emit(struct store *s, const char *severity, const char *type, json_t *instance, const char *host,
+                     const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 /* The same for a scaling group's events: the group's name and id are recorded ("group",
  * "group_id": in an event they name its scaling group), and the member's when instance is not
  * NULL. */

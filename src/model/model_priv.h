@@ -11,5 +11,4 @@ int model_check_members(json_t *body, const char *const *allowed, char **ret_err
 /* body's "name", valid (model_name_valid); what names the object in the message. */
 int model_get_name(json_t *body, const char *what, char **ret_err, const char **ret);
 /* An integer member in [min, max]; def < min means required. */
-int model_get_int(json_t *body, const char *key, int64_t min, int64_t max, int64_t def, char **ret_err,
-                  int64_t *ret);
+int model_get_int(json_t *body, const char *key, int64_t min, int64_t max, int64_t def, char **ret_err, int64_t *ret);

@@ -12,8 +12,20 @@
 #include "common/util.h"
 
 static const char *const group_metrics[] = {
-        "cpu", "memory", "memory_mib", "cpu_cores", "ready_cores", "vcpu_busy_max", "demand_cores", "entitlement_cores",
-        "vcpus", "balloon_kib", "mem_usable_kib", "mem_unused_kib", "mem_available_kib", NULL,
+        "cpu",
+        "memory",
+        "memory_mib",
+        "cpu_cores",
+        "ready_cores",
+        "vcpu_busy_max",
+        "demand_cores",
+        "entitlement_cores",
+        "vcpus",
+        "balloon_kib",
+        "mem_usable_kib",
+        "mem_unused_kib",
+        "mem_available_kib",
+        NULL,
 };
 
 bool model_scaling_metric_valid(const char *m) {
@@ -44,7 +56,7 @@ static int parse_adjust(const char *s, const char **ret_type, int64_t *ret_value
         } else
                 num = xstrdup(p);
         if (streq(type, "exact") && (num[0] == '+' || num[0] == '-'))
-                return TIDE_E_INVALID;   /* "=N": a size, unsigned */
+                return TIDE_E_INVALID; /* "=N": a size, unsigned */
         const char *digits = num + (num[0] == '+' || num[0] == '-');
         if (!*digits || strspn(digits, "0123456789") != strlen(digits) || strlen(digits) > 6)
                 return TIDE_E_INVALID;
@@ -69,15 +81,20 @@ int model_scaling_policy_from_request(json_t *body, json_t **ret, char **ret_err
                 return r;
         json_t *name = json_object_get(body, "name");
         if (name && (!json_is_string(name) || !model_name_valid(json_string_value(name))))
-                return model_fail(ret_err, "policy name must be 1-%d characters of A-Z a-z 0-9 . _ - starting "
-                                  "with a letter or digit", MODEL_NAME_MAX);
+                return model_fail(ret_err,
+                                  "policy name must be 1-%d characters of A-Z a-z 0-9 . _ - starting "
+                                  "with a letter or digit",
+                                  MODEL_NAME_MAX);
         const char *metric = tide_json_str(body, "metric", NULL);
         if (!metric)
                 return model_fail(ret_err, "'metric' is required: cpu, memory or a metric's name");
         if (!model_scaling_metric_valid(metric))
-                return model_fail(ret_err, "unknown metric '%.64s': cpu, memory, memory_mib, cpu_cores, ready_cores, vcpu_busy_max, "
-                                  "demand_cores, entitlement_cores, vcpus, balloon_kib, mem_usable_kib, "
-                                  "mem_unused_kib or mem_available_kib", metric);
+                return model_fail(
+                        ret_err,
+                        "unknown metric '%.64s': cpu, memory, memory_mib, cpu_cores, ready_cores, vcpu_busy_max, "
+                        "demand_cores, entitlement_cores, vcpus, balloon_kib, mem_usable_kib, "
+                        "mem_unused_kib or mem_available_kib",
+                        metric);
         const char *stat = tide_json_str(body, "stat", "avg");
         bool ok = false;
         for (size_t i = 0; i < ELEMENTSOF(stats); i++)
@@ -183,8 +200,8 @@ static int merge_sizes(json_t *group, json_t *body, char **ret_err) {
 
 int model_scaling_group_from_request(json_t *body, json_t **ret, char **ret_err) {
         static const char *const allowed[] = {
-                "name", "flavor", "image", "user_data", "min", "max", "desired", "spread", "priority", "elastic",
-                "policies", NULL,
+                "name",    "flavor", "image",    "user_data", "min",      "max",
+                "desired", "spread", "priority", "elastic",   "policies", NULL,
         };
         const char *name;
         int64_t priority;
@@ -203,7 +220,8 @@ int model_scaling_group_from_request(json_t *body, json_t **ret, char **ret_err)
                 json_t *v = json_object_get(body, refs[i]);
                 if (!v)
                         return model_fail(ret_err, "'%s' is required", refs[i]);
-                if (!json_is_string(v) || (!model_name_valid(json_string_value(v)) && !model_id_valid(json_string_value(v))))
+                if (!json_is_string(v) ||
+                    (!model_name_valid(json_string_value(v)) && !model_id_valid(json_string_value(v))))
                         return model_fail(ret_err, "'%s' must be a %s name or id", refs[i], refs[i]);
         }
         json_t *ud = json_object_get(body, "user_data");
@@ -214,8 +232,8 @@ int model_scaling_group_from_request(json_t *body, json_t **ret, char **ret_err)
                 return model_fail(ret_err, "'spread' must be true or false");
         if (elastic && !json_is_boolean(elastic))
                 return model_fail(ret_err, "'elastic' must be true or false");
-        json_t *g = json_pack("{s:s, s:O, s:O, s:s, s:b, s:I, s:[]}", "name", name, "flavor", json_object_get(body, "flavor"),
-                              "image", json_object_get(body, "image"), "user_data",
+        json_t *g = json_pack("{s:s, s:O, s:O, s:s, s:b, s:I, s:[]}", "name", name, "flavor",
+                              json_object_get(body, "flavor"), "image", json_object_get(body, "image"), "user_data",
                               ud && json_is_string(ud) ? json_string_value(ud) : "", "spread",
                               !spread || json_is_true(spread), "priority", (json_int_t) priority, "policies");
         json_t *policies = json_object_get(body, "policies"), *pb;

@@ -127,8 +127,7 @@ int model_obj_delete(struct store *s, enum model_kind k, json_t *obj, int64_t re
         if (!model_id_valid(id) || !model_name_valid(name))
                 return TIDE_E_INVALID;
         _cleanup_free_ char *key = model_obj_key(k, id), *nk = model_name_key(k, name);
-        struct store_cmp cmp = { .key = key, .target = STORE_CMP_MOD_REV, .op = STORE_CMP_EQUAL,
-                                 .number = rev };
+        struct store_cmp cmp = { .key = key, .target = STORE_CMP_MOD_REV, .op = STORE_CMP_EQUAL, .number = rev };
         struct store_op ops[] = {
                 { .type = STORE_OP_DELETE, .key = key },
                 { .type = STORE_OP_DELETE, .key = nk },
@@ -226,8 +225,8 @@ static int event_put(struct store *s, const char *severity, const char *type, js
         _cleanup_free_ char *rnd = id_new_token(4);
         _cleanup_free_ char *id = xasprintf("%017lld-%s", (long long) ms, rnd);
         _cleanup_free_ char *stamp = time_format_ms(ms);
-        _cleanup_json_ json_t *e = json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", id, "time", stamp, "severity",
-                                             severity, "type", type, "message", msg);
+        _cleanup_json_ json_t *e = json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", id, "time", stamp, "severity", severity,
+                                             "type", type, "message", msg);
         const char *dot = strchr(type, '.');
         json_object_set_new(e, "object", dot ? json_stringn(type, (size_t) (dot - type)) : json_string(type));
         if (instance) {
@@ -248,8 +247,8 @@ static int event_put(struct store *s, const char *severity, const char *type, js
         return r;
 }
 
-int model_event_emit(struct store *s, const char *severity, const char *type, json_t *instance,
-                     const char *host, const char *fmt, ...) {
+int model_event_emit(struct store *s, const char *severity, const char *type, json_t *instance, const char *host,
+                     const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
         _cleanup_free_ char *msg = xvasprintf(fmt, ap);

@@ -16,8 +16,8 @@ static void names_accept_plain_words(void **state) {
 }
 
 static void names_refuse_paths_quotes_and_shell(void **state) {
-        const char *bad[] = { "", "a/b", "..", "a..b", ".hidden", "-x", "it's", "a\"b", "<b>", "a&b", "a;b",
-                              "$(rm)", "a b", "a\nb", "`x`", "a|b", "é" };
+        const char *bad[] = { "",    "a/b", "..",    "a..b", ".hidden", "-x",  "it's", "a\"b", "<b>",
+                              "a&b", "a;b", "$(rm)", "a b",  "a\nb",    "`x`", "a|b",  "é" };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++)
                 assert_false(model_name_valid(bad[i]));
         char longname[80];
@@ -98,7 +98,8 @@ static void instance_user_data_is_bounded(void **state) {
         char *big = xmalloc(MODEL_USER_DATA_MAX + 2);
         memset(big, 'x', MODEL_USER_DATA_MAX + 1);
         big[MODEL_USER_DATA_MAX + 1] = 0;
-        json_t *body = json_pack("{s:s, s:s, s:s, s:s}", "name", "web", "flavor", "small", "image", "tiny", "user_data", big);
+        json_t *body = json_pack("{s:s, s:s, s:s, s:s}", "name", "web", "flavor", "small", "image", "tiny", "user_data",
+                                 big);
         json_t *inst = NULL;
         char *err = NULL;
         assert_int_equal(model_instance_from_request(body, &inst, &err), TIDE_E_INVALID);
@@ -121,12 +122,18 @@ static void image_request_needs_absolute_paths(void **state) {
 
 static void hints_must_be_key_value_labels(void **state) {
         const char *bad[] = {
-                "[\"zone\"]", "[\"=a\"]", "[\"zone=\"]", "[\"zone=a b\"]", "[1]", "\"zone=a\"",
+                "[\"zone\"]",
+                "[\"=a\"]",
+                "[\"zone=\"]",
+                "[\"zone=a b\"]",
+                "[1]",
+                "\"zone=a\"",
                 "[\"a=1\",\"b=2\",\"c=3\",\"d=4\",\"e=5\",\"f=6\",\"g=7\",\"h=8\",\"i=9\"]",
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 _cleanup_free_ char *text = xasprintf("{\"name\":\"w\",\"flavor\":\"f\",\"image\":\"i\","
-                                                      "\"hints\":%s}", bad[i]);
+                                                      "\"hints\":%s}",
+                                                      bad[i]);
                 json_t *body = json_loads(text, 0, NULL), *inst = NULL;
                 char *err = NULL;
                 assert_non_null(body);
@@ -151,7 +158,8 @@ static void server_group_policy_is_one_of_four(void **state) {
 static void host_config_merges_labels_and_resets_with_null(void **state) {
         json_t *cur = json_loads("{\"labels\":{\"zone\":\"a\",\"rack\":\"r1\"},\"cpu_ratio\":3.0}", 0, NULL);
         json_t *body = json_loads("{\"labels\":{\"rack\":null,\"tier\":\"gold\"},\"cpu_ratio\":null,"
-                                  "\"draining\":true}", 0, NULL);
+                                  "\"draining\":true}",
+                                  0, NULL);
         json_t *out;
         char *err = NULL;
         assert_int_equal(model_host_config_merge(cur, body, &out, &err), 0);
@@ -183,7 +191,8 @@ static void placement_config_refuses_unknown_weights_and_modes(void **state) {
 
 static void policy_limits_stay_above_reservations(void **state) {
         json_t *inst = json_loads("{\"name\":\"db\",\"vcpus\":2,\"max_vcpus\":4,\"ram_mib\":512,"
-                                  "\"max_ram_mib\":1024,\"cpu_reservation\":2.0}", 0, NULL);
+                                  "\"max_ram_mib\":1024,\"cpu_reservation\":2.0}",
+                                  0, NULL);
         json_t *body = json_loads("{\"cpu_limit\":1.5}", 0, NULL);
         char *err = NULL;
         assert_int_equal(model_instance_policy_merge(inst, body, &err), TIDE_E_INVALID);
@@ -204,9 +213,10 @@ static void policy_limits_stay_above_reservations(void **state) {
 
 static void policy_is_bounded_by_the_flavor_maxima(void **state) {
         json_t *inst = json_loads("{\"name\":\"db\",\"vcpus\":2,\"max_vcpus\":4,\"ram_mib\":512,"
-                                  "\"max_ram_mib\":1024}", 0, NULL);
+                                  "\"max_ram_mib\":1024}",
+                                  0, NULL);
         const char *bad[] = { "{\"cpu_reservation\":5}", "{\"mem_limit\":2048}", "{\"mem_reservation\":1.5}",
-                              "{\"elastic\":\"off\"}", "{\"vcpus\":3}", "{\"priority\":0}" };
+                              "{\"elastic\":\"off\"}",   "{\"vcpus\":3}",        "{\"priority\":0}" };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 json_t *body = json_loads(bad[i], 0, NULL);
                 char *err = NULL;
@@ -237,9 +247,12 @@ static void scaling_groups_default_their_sizes_and_keep_policies(void **state) {
         assert_int_equal(group("{\"name\":\"web\",\"flavor\":\"s\",\"image\":\"tiny\",\"min\":2,\"max\":10,"
                                "\"policies\":[{\"metric\":\"cpu\",\"above\":80,\"for_s\":300,\"adjust\":\"+50%\"},"
                                "{\"name\":\"in\",\"metric\":\"memory\",\"stat\":\"max\",\"below\":20,\"adjust\":\"-1\","
-                               "\"victim\":\"least-loaded\"}]}", &g, &err), 0);
+                               "\"victim\":\"least-loaded\"}]}",
+                               &g, &err),
+                         0);
         assert_int_equal(tide_json_int(g, "desired", -1), 2);
-        json_t *p0 = json_array_get(json_object_get(g, "policies"), 0), *p1 = json_array_get(json_object_get(g, "policies"), 1);
+        json_t *p0 = json_array_get(json_object_get(g, "policies"), 0),
+               *p1 = json_array_get(json_object_get(g, "policies"), 1);
         assert_string_equal(tide_json_str(p0, "name", ""), "policy-1");
         assert_string_equal(tide_json_str(p0, "adjust_type", ""), "percent");
         assert_int_equal(tide_json_int(p0, "adjustment", 0), 50);
@@ -305,7 +318,7 @@ static void scaling_group_set_keeps_desired_within_bounds(void **state) {
         assert_int_equal(model_scaling_group_set_merge(g, b, &err), TIDE_E_INVALID);
         free(err);
         err = NULL;
-        assert_int_equal(tide_json_int(g, "desired", 0), 3);   /* unchanged */
+        assert_int_equal(tide_json_int(g, "desired", 0), 3); /* unchanged */
         json_decref(b);
         b = json_object();
         assert_int_equal(model_scaling_group_set_merge(g, b, &err), TIDE_E_INVALID);
@@ -315,7 +328,8 @@ static void scaling_group_set_keeps_desired_within_bounds(void **state) {
 }
 
 static void scaling_policy_names_are_unique(void **state) {
-        json_t *g = json_object(), *body = json_pack("{s:s, s:f, s:s}", "metric", "cpu", "above", 80.0, "adjust", "+1"), *p;
+        json_t *g = json_object(), *body = json_pack("{s:s, s:f, s:s}", "metric", "cpu", "above", 80.0, "adjust", "+1"),
+               *p;
         char *err = NULL;
         for (int i = 0; i < MODEL_SCALING_GROUP_POLICIES_MAX; i++) {
                 assert_int_equal(model_scaling_policy_from_request(body, &p, &err), 0);
@@ -324,7 +338,7 @@ static void scaling_policy_names_are_unique(void **state) {
         }
         assert_string_equal(tide_json_str(json_array_get(json_object_get(g, "policies"), 15), "name", ""), "policy-16");
         assert_int_equal(model_scaling_policy_from_request(body, &p, &err), 0);
-        assert_int_equal(model_scaling_group_policy_add(g, p, &err), TIDE_E_INVALID);   /* too many */
+        assert_int_equal(model_scaling_group_policy_add(g, p, &err), TIDE_E_INVALID); /* too many */
         free(err);
         json_decref(p);
         json_decref(g);
@@ -332,7 +346,7 @@ static void scaling_policy_names_are_unique(void **state) {
         json_object_set_new(body, "name", json_string("out"));
         assert_int_equal(model_scaling_policy_from_request(body, &p, &err), 0);
         assert_int_equal(model_scaling_group_policy_add(g, p, &err), 0);
-        assert_int_equal(model_scaling_group_policy_add(g, p, &err), TIDE_E_INVALID);   /* taken */
+        assert_int_equal(model_scaling_group_policy_add(g, p, &err), TIDE_E_INVALID); /* taken */
         free(err);
         json_decref(p);
         json_decref(g);
@@ -361,8 +375,8 @@ static void instance_states_round_trip_through_their_strings(void **state) {
 static void instance_record_states_read_and_write_its_members(void **state) {
         json_t *inst = json_object();
         assert_int_equal(model_instance_get_status(inst), MODEL_INSTANCE_STATUS_INVALID);
-        assert_int_equal(model_instance_get_desired(inst), MODEL_DESIRED_RUNNING);   /* absent: run */
-        assert_false(model_instance_settled(inst));                                  /* absent: not settled */
+        assert_int_equal(model_instance_get_desired(inst), MODEL_DESIRED_RUNNING); /* absent: run */
+        assert_false(model_instance_settled(inst));                                /* absent: not settled */
         model_instance_set_status(inst, MODEL_INSTANCE_STOPPED);
         model_instance_set_task(inst, MODEL_TASK_NONE);
         assert_string_equal(tide_json_str(inst, "status", ""), "stopped");
@@ -389,7 +403,8 @@ static void keys_and_paths_follow_the_layout(void **state) {
         assert_string_equal(k4, "/tide/hostconf/h1");
         assert_string_equal(k5, "/tide/alloc/h1");
         assert_string_equal(k6, "/tide/groupmembers/g1");
-        assert_true(startswith(MODEL_KEY_HOSTS, MODEL_KEY_HOST_ANY) && startswith(MODEL_KEY_HOSTLIVE, MODEL_KEY_HOST_ANY) &&
+        assert_true(startswith(MODEL_KEY_HOSTS, MODEL_KEY_HOST_ANY) &&
+                    startswith(MODEL_KEY_HOSTLIVE, MODEL_KEY_HOST_ANY) &&
                     startswith(MODEL_KEY_HOSTCONF, MODEL_KEY_HOST_ANY));
         _cleanup_free_ char *p1 = model_instance_path("/var/lib/tide", "i1", NULL);
         _cleanup_free_ char *p2 = model_instance_path("/var/lib/tide", "i1", MODEL_INSTANCE_CONSOLE);

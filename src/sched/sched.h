@@ -66,21 +66,21 @@
 
 #include "common/cpuset.h"
 
-#define SCHED_MAX_CPUS CPUSET_MAX_CPUS   /* CPUs per host */
-#define SCHED_MAX_NUMA 16             /* NUMA nodes per host */
+#define SCHED_MAX_CPUS CPUSET_MAX_CPUS /* CPUs per host */
+#define SCHED_MAX_NUMA 16              /* NUMA nodes per host */
 #define SCHED_MAX_LABELS 16
 #define SCHED_MAX_HINTS 8
 
 enum sched_filter {
-        SCHED_F_STATE,          /* host down or draining */
-        SCHED_F_HINT,           /* host=NAME or a label hint does not match */
-        SCHED_F_AFFINITY,       /* hard (anti-)affinity of the server group */
+        SCHED_F_STATE,    /* host down or draining */
+        SCHED_F_HINT,     /* host=NAME or a label hint does not match */
+        SCHED_F_AFFINITY, /* hard (anti-)affinity of the server group */
         SCHED_F_CPU,
         SCHED_F_RAM,
         SCHED_F_DISK,
-        SCHED_F_DEDICATED,      /* not enough free CPUs to pin */
-        SCHED_F_NUMA,           /* no NUMA node can hold the VM (dedicated or hugepages) */
-        SCHED_F_HUGEPAGES,      /* no hugepages, or not enough free */
+        SCHED_F_DEDICATED, /* not enough free CPUs to pin */
+        SCHED_F_NUMA,      /* no NUMA node can hold the VM (dedicated or hugepages) */
+        SCHED_F_HUGEPAGES, /* no hugepages, or not enough free */
         SCHED_F_MAX,
 };
 
@@ -90,12 +90,12 @@ const char *sched_filter_name(enum sched_filter f);
 enum sched_mode { SCHED_SPREAD, SCHED_PACK, SCHED_MODE_MAX };
 
 struct sched_config {
-        double cpu_ratio;          /* default 2.0 */
-        double ram_ratio;          /* default 1.5 */
-        double disk_ratio;         /* default 1.0 */
-        int reserved_cpus;         /* default 0 */
-        int64_t reserved_ram_mib;  /* default 0 */
-        enum sched_mode mode;      /* default spread */
+        double cpu_ratio;         /* default 2.0 */
+        double ram_ratio;         /* default 1.5 */
+        double disk_ratio;        /* default 1.0 */
+        int reserved_cpus;        /* default 0 */
+        int64_t reserved_ram_mib; /* default 0 */
+        enum sched_mode mode;     /* default spread */
         /* Weigher multipliers (0 turns one off). Defaults: ram 1.0, cpu 1.0, load 0.5, numa 0.2,
          * soft_affinity 10.0. */
         double w_ram, w_cpu, w_load, w_numa, w_soft_affinity;
@@ -104,28 +104,28 @@ struct sched_config {
 void sched_config_default(struct sched_config *c);
 
 struct sched_numa_node {
-        int id;                    /* the host's node number (what numatune names), unique */
-        int64_t mem_mib;           /* the node's memory, its hugepages included */
-        int64_t hugepages_mib;     /* of which in hugepages (0: none) */
+        int id;                /* the host's node number (what numatune names), unique */
+        int64_t mem_mib;       /* the node's memory, its hugepages included */
+        int64_t hugepages_mib; /* of which in hugepages (0: none) */
         /* usage */
-        int64_t bound_ram_mib;     /* small-page RAM of dedicated VMs accounted to this node */
+        int64_t bound_ram_mib; /* small-page RAM of dedicated VMs accounted to this node */
         int64_t hugepages_used_mib;
-        struct cpuset cpus;        /* the node's CPUs */
+        struct cpuset cpus; /* the node's CPUs */
 };
 
 struct sched_label {
-        const char *key, *value;   /* borrowed, like name */
+        const char *key, *value; /* borrowed, like name */
 };
 
 /* Per node, derived: what a NUMA placement reads instead of the node's cpuset. */
 struct sched_node_totals {
-        int cpus;                       /* CPUs of the node */
-        int free_cpus;                  /* of them not pinned (reserved ones included) */
-        int64_t free_mib;               /* small pages not bound: mem_mib - hugepages_mib - bound_ram_mib */
-        int64_t free_hugepages_mib;     /* hugepages_mib - hugepages_used_mib */
+        int cpus;                   /* CPUs of the node */
+        int free_cpus;              /* of them not pinned (reserved ones included) */
+        int64_t free_mib;           /* small pages not bound: mem_mib - hugepages_mib - bound_ram_mib */
+        int64_t free_hugepages_mib; /* hugepages_mib - hugepages_used_mib */
 };
 
-#define SCHED_LOW_CPUS 8                /* the lowest CPUs whose node the totals remember */
+#define SCHED_LOW_CPUS 8 /* the lowest CPUs whose node the totals remember */
 
 /* Derived from the rest of a host by sched_host_sync(): what the filters and weighers read,
  * ready to compute with (doubles: no conversions in the scan over hosts) and without touching
@@ -133,26 +133,26 @@ struct sched_node_totals {
  * fills or changes a host by hand (anything but up and draining) calls sched_host_sync() after.
  * A host whose totals are not valid is placed correctly, only more slowly. */
 struct sched_host_totals {
-        double shared_cpus;             /* cpus - CPUs pinned (reserves not taken off) */
+        double shared_cpus; /* cpus - CPUs pinned (reserves not taken off) */
         double cpus;
-        double pool_mib;                /* mem_mib - hugepages - bound RAM (reserve not taken off) */
-        double small_mib;               /* mem_mib - hugepages: the small-page memory */
+        double pool_mib;  /* mem_mib - hugepages - bound RAM (reserve not taken off) */
+        double small_mib; /* mem_mib - hugepages: the small-page memory */
         double used_vcpus, used_ram_mib, used_disk_gib, disk_gib;
-        double load_part;               /* the load weigher's part: 1 - load, 0.5 when unknown */
-        double big_node_cpus;           /* CPUs of the node with the most CPUs */
-        double big_node_mem_mib;        /* its small-page memory (mem_mib - hugepages_mib) */
+        double load_part;        /* the load weigher's part: 1 - load, 0.5 when unknown */
+        double big_node_cpus;    /* CPUs of the node with the most CPUs */
+        double big_node_mem_mib; /* its small-page memory (mem_mib - hugepages_mib) */
         bool valid;
-        bool overrides;                 /* a per-host ratio or reserve is set */
-        int n_pinned;                   /* CPUs in pinned */
-        int64_t bound_ram_mib;          /* sum of numa[].bound_ram_mib */
-        int64_t hugepages_mib;          /* sum of numa[].hugepages_mib */
-        int64_t hugepages_used_mib;     /* sum of numa[].hugepages_used_mib */
-        uint64_t name_hash;             /* group members and host hints are matched by it first */
-        uint64_t label_bloom;           /* a bit per "key=value" label: hints are matched by it first */
-        int cpu_words;                  /* 64-bit words of the cpusets that hold the nodes' CPUs */
-        int n_low;                      /* entries in low_node (min(CPUs of the nodes, SCHED_LOW_CPUS)) */
-        uint8_t low_node[SCHED_LOW_CPUS];   /* node index of the host's i-th lowest CPU */
-        uint8_t low_pinned;             /* bit i: that CPU is pinned */
+        bool overrides;                   /* a per-host ratio or reserve is set */
+        int n_pinned;                     /* CPUs in pinned */
+        int64_t bound_ram_mib;            /* sum of numa[].bound_ram_mib */
+        int64_t hugepages_mib;            /* sum of numa[].hugepages_mib */
+        int64_t hugepages_used_mib;       /* sum of numa[].hugepages_used_mib */
+        uint64_t name_hash;               /* group members and host hints are matched by it first */
+        uint64_t label_bloom;             /* a bit per "key=value" label: hints are matched by it first */
+        int cpu_words;                    /* 64-bit words of the cpusets that hold the nodes' CPUs */
+        int n_low;                        /* entries in low_node (min(CPUs of the nodes, SCHED_LOW_CPUS)) */
+        uint8_t low_node[SCHED_LOW_CPUS]; /* node index of the host's i-th lowest CPU */
+        uint8_t low_pinned;               /* bit i: that CPU is pinned */
         struct sched_node_totals node[SCHED_MAX_NUMA];
 };
 
@@ -161,22 +161,22 @@ struct sched_host_totals {
  * VM of m MiB under any reserve (the same for cpu), and so a spread decision skips a host that
  * cannot win after reading these 32 bytes only. */
 struct sched_host_bound {
-        float ram;                      /* (mem - hugepages - bound RAM) / (mem - hugepages), up */
-        float ram_used;                 /* used_ram_mib / (mem - hugepages), down */
-        float ram_inv;                  /* 1 / (mem - hugepages), down; 0: do not skip this host
+        float ram;       /* (mem - hugepages - bound RAM) / (mem - hugepages), up */
+        float ram_used;  /* used_ram_mib / (mem - hugepages), down */
+        float ram_inv;   /* 1 / (mem - hugepages), down; 0: do not skip this host
                                          * (not synced, or it has its own ratios or reserves) */
-        float cpu;                      /* (cpus - pinned) / cpus, up */
-        float cpu_used;                 /* used_vcpus / cpus, down */
-        float cpu_inv;                  /* 1 / cpus, down */
-        float load;                     /* the load part: 1 - load, 0.5 when unknown, up */
-        float hugepages;                /* free hugepages / hugepages, up (0: none) */
+        float cpu;       /* (cpus - pinned) / cpus, up */
+        float cpu_used;  /* used_vcpus / cpus, down */
+        float cpu_inv;   /* 1 / cpus, down */
+        float load;      /* the load part: 1 - load, 0.5 when unknown, up */
+        float hugepages; /* free hugepages / hugepages, up (0: none) */
 } __attribute__((aligned(16)));
 
 /* The bound, the state and the derived totals come first: a scan over many hosts reads one to
  * three cache lines of each. */
 struct sched_host {
         struct sched_host_bound bound;
-        const char *name;          /* borrowed or owned by the caller */
+        const char *name; /* borrowed or owned by the caller */
         bool up;
         bool draining;
         struct sched_host_totals sum;
@@ -187,16 +187,16 @@ struct sched_host {
         int64_t reserved_ram_mib;
         int64_t mem_mib;
         int64_t disk_gib;
-        double load;               /* measured CPU use 0..1 of the host, negative when unknown */
+        double load; /* measured CPU use 0..1 of the host, negative when unknown */
         /* usage */
-        int64_t used_vcpus;        /* vCPUs of shared VMs */
-        int64_t used_ram_mib;      /* RAM of shared VMs without hugepages (overcommittable) */
+        int64_t used_vcpus;   /* vCPUs of shared VMs */
+        int64_t used_ram_mib; /* RAM of shared VMs without hugepages (overcommittable) */
         int64_t used_disk_gib;
         int64_t instances;
-        struct cpuset pinned;      /* CPUs given to dedicated VMs */
+        struct cpuset pinned; /* CPUs given to dedicated VMs */
         int n_labels;
         struct sched_label labels[SCHED_MAX_LABELS];
-        int n_numa;                /* >= 1; a host without NUMA data has one node with every CPU */
+        int n_numa; /* >= 1; a host without NUMA data has one node with every CPU */
         struct sched_numa_node numa[SCHED_MAX_NUMA];
 };
 
@@ -222,12 +222,12 @@ const char *sched_group_policy_name(enum sched_group_policy p);
 int sched_group_policy_from_string(const char *s);
 
 struct sched_request {
-        const char *id;            /* for messages only */
+        const char *id; /* for messages only */
         int vcpus;
         int64_t ram_mib;
         int64_t disk_gib;
-        bool dedicated;            /* cpu_policy=dedicated: each vCPU pinned to its own CPU */
-        bool hugepages;            /* memory backed by hugepages */
+        bool dedicated; /* cpu_policy=dedicated: each vCPU pinned to its own CPU */
+        bool hugepages; /* memory backed by hugepages */
         enum sched_group_policy group_policy;
         /* Hosts of the group's other members (one entry per member; repeats allowed). */
         const char *const *group_hosts;
@@ -237,23 +237,23 @@ struct sched_request {
         int n_hints;
 };
 
-#define SCHED_MAX_PINNED 256       /* vCPUs of a dedicated VM */
+#define SCHED_MAX_PINNED 256 /* vCPUs of a dedicated VM */
 
 struct sched_decision {
-        int host;                  /* index into the hosts array */
-        int numa_node;             /* id of the node the VM's memory is bound to, -1 for none
+        int host;      /* index into the hosts array */
+        int numa_node; /* id of the node the VM's memory is bound to, -1 for none
                                     * (shared VMs without hugepages, spread dedicated VMs) */
         int n_pinned;
-        int pinned[SCHED_MAX_PINNED];   /* host CPU of vCPU i, for dedicated VMs */
+        int pinned[SCHED_MAX_PINNED]; /* host CPU of vCPU i, for dedicated VMs */
         double score;
 };
 
 /* Per host, why it was rejected or how it scored. */
 struct sched_explain {
-        int rejected_by;           /* an enum sched_filter, or -1 when it passed */
-        double score;              /* when it passed */
-        double weights[4];         /* ram, cpu, load, numa parts of score (before soft affinity) */
-        char detail[120];          /* e.g. "needs 512 MiB, 300 of 1536 free" */
+        int rejected_by;   /* an enum sched_filter, or -1 when it passed */
+        double score;      /* when it passed */
+        double weights[4]; /* ram, cpu, load, numa parts of score (before soft affinity) */
+        char detail[120];  /* e.g. "needs 512 MiB, 300 of 1536 free" */
 };
 
 /* Places req on one of hosts[0..n). On success ret gets the decision and returns 0. When no
@@ -267,8 +267,8 @@ struct sched_explain {
  * cpusets (a host changed by hand without sched_host_sync). hosts must be synced or zeroed
  * where not filled (sched_host_from_json does both). */
 int sched_place(const struct sched_config *cfg, const struct sched_host *hosts, size_t n,
-                const struct sched_request *req, struct sched_decision *ret,
-                struct sched_explain *explain, char **ret_reason);
+                const struct sched_request *req, struct sched_decision *ret, struct sched_explain *explain,
+                char **ret_reason);
 
 /* Books a decision into hosts[d->host]'s usage / gives it back (the same request and decision;
  * a release never takes usage below zero). */

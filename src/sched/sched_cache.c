@@ -39,32 +39,32 @@ struct entry;
 /* A decision booked on the view while its transaction runs (sched_cache_claim_begin). */
 struct sched_cache_claim {
         char *host;
-        int64_t base_rev;            /* the allocation revision the decision was made on */
-        struct sched_request req;    /* its sizes only: no strings are kept */
+        int64_t base_rev;         /* the allocation revision the decision was made on */
+        struct sched_request req; /* its sizes only: no strings are kept */
         struct sched_decision d;
         struct sched_cache_claim *next;
 };
 
 struct entry {
         char *name;
-        struct sched_cache_claim *claim;   /* in flight on this host, at most one */
+        struct sched_cache_claim *claim; /* in flight on this host, at most one */
         bool present[PART_MAX];
-        json_t *value[PART_MAX];   /* parsed; NULL when absent or not JSON (a liveness "up") */
-        int64_t rev[PART_MAX];     /* revision of the last change applied (a deletion's too) */
-        ssize_t slot;              /* in the snapshot, -1 when not placeable */
+        json_t *value[PART_MAX]; /* parsed; NULL when absent or not JSON (a liveness "up") */
+        int64_t rev[PART_MAX];   /* revision of the last change applied (a deletion's too) */
+        ssize_t slot;            /* in the snapshot, -1 when not placeable */
         bool dirty;
 };
 
 struct table {
-        struct sched_snapshot snap;   /* hosts[i] belongs to owner[i] */
+        struct sched_snapshot snap; /* hosts[i] belongs to owner[i] */
         struct entry **owner;
         size_t cap;
-        struct entry **idx;           /* every entry, by name */
+        struct entry **idx; /* every entry, by name */
         size_t n_idx, cap_idx;
         struct entry **dirty;
         size_t n_dirty, cap_dirty;
         int64_t config_rev;
-        int config_err;               /* the placement config could not be read: decisions fail */
+        int config_err; /* the placement config could not be read: decisions fail */
 };
 
 static void entry_free(struct entry *e) {
@@ -156,7 +156,7 @@ static void slot_drop(struct table *t, struct entry *e) {
 static json_t *entry_merge(const struct entry *e) {
         if (!json_is_object(e->value[PART_RECORD]))
                 return NULL;
-        json_t *h = json_copy(e->value[PART_RECORD]);   /* shallow: members are shared, never changed */
+        json_t *h = json_copy(e->value[PART_RECORD]); /* shallow: members are shared, never changed */
         json_object_set_new(h, "state", json_string(e->present[PART_LIVE] ? "up" : "down"));
         json_t *load = json_object_get(e->value[PART_LIVE], "load");
         if (json_is_number(load))
@@ -199,7 +199,7 @@ static bool entry_sync(struct table *t, struct entry *e) {
                 t->snap.host_json[e->slot] = NULL;
                 t->owner[e->slot] = e;
         }
-        json_decref(t->snap.host_json[e->slot]);   /* after the new one is parsed: host's strings move to h */
+        json_decref(t->snap.host_json[e->slot]); /* after the new one is parsed: host's strings move to h */
         t->snap.hosts[e->slot] = host;
         t->snap.host_json[e->slot] = TAKE_PTR(h);
         t->snap.alloc_rev[e->slot] = e->present[PART_ALLOC] ? e->rev[PART_ALLOC] : 0;
@@ -269,7 +269,7 @@ static void table_apply(struct table *t, const struct store_kv *kv, bool deleted
                         bool found;
                         size_t at = table_search(t, name, &found);
                         if (!found)
-                                return;   /* nothing to forget */
+                                return; /* nothing to forget */
                         struct entry *e = t->idx[at];
                         if (kv->mod_rev <= e->rev[p])
                                 return;
@@ -333,13 +333,13 @@ struct sched_cache {
         struct store *store;
         pthread_mutex_t fetch;
         pthread_mutex_t lock;
-        pthread_cond_t settled;         /* a claim ended */
+        pthread_cond_t settled; /* a claim ended */
         struct table t;
         bool loaded;
-        bool stale;                     /* a catch-up after a commit failed: the next acquire catches up */
+        bool stale; /* a catch-up after a commit failed: the next acquire catches up */
         struct store_watch *w[N_WATCHED];
-        int64_t applied_rev;   /* every change up to this revision is in t; 0: not known */
-        int64_t caught_up_us;  /* when the last catch-up ended (monotonic); under fetch */
+        int64_t applied_rev;  /* every change up to this revision is in t; 0: not known */
+        int64_t caught_up_us; /* when the last catch-up ended (monotonic); under fetch */
         struct sched_cache_claim *claims;
         size_t n_claims;
         struct sched_cache_stats stats;
@@ -405,7 +405,7 @@ static int cache_load(struct sched_cache *c) {
         c->loaded = true;
         c->stale = false;
         c->caught_up_us = mono_us();
-        c->applied_rev = revs[0];   /* each prefix is in the table up to its own read at least */
+        c->applied_rev = revs[0]; /* each prefix is in the table up to its own read at least */
         for (size_t i = 1; i < N_WATCHED; i++)
                 if (revs[i] < c->applied_rev)
                         c->applied_rev = revs[i];
@@ -424,7 +424,7 @@ static int fetch_events(struct sched_cache *c, struct store_events ret[N_WATCHED
                                 ret[i].items = xrealloc(ret[i].items, (ret[i].n + ev.n) * sizeof *ev.items);
                                 memcpy(&ret[i].items[ret[i].n], ev.items, ev.n * sizeof *ev.items);
                                 ret[i].n += ev.n;
-                                free(ev.items);   /* the kvs moved to ret */
+                                free(ev.items); /* the kvs moved to ret */
                         }
                         if (r == 0)
                                 break;
@@ -450,7 +450,7 @@ static void events_clear(struct store_events ev[N_WATCHED]) {
  * that is one cheap read instead of a fetch per watch. Under both locks. */
 static int cache_catch_up(struct sched_cache *c) {
         int64_t rev;
-        int r = store_revision(c->store, &rev);   /* sweeps expired leases first: their deletions are changes */
+        int r = store_revision(c->store, &rev); /* sweeps expired leases first: their deletions are changes */
         if (r < 0)
                 return r;
         if (rev == c->applied_rev && !c->stale)
@@ -465,7 +465,7 @@ static int cache_catch_up(struct sched_cache *c) {
                 c->applied_rev = 0;
                 return r;
         }
-        c->applied_rev = rev;   /* the watches have read at least up to it */
+        c->applied_rev = rev; /* the watches have read at least up to it */
         c->stale = false;
         c->caught_up_us = mono_us();
         return 0;
@@ -488,7 +488,7 @@ static int cache_acquire(struct sched_cache *c, bool skip_store, struct sched_sn
         pthread_mutex_lock(&c->lock);
         int r = c->loaded ? cache_catch_up(c) : cache_load(c);
         if (r == TIDE_E_COMPACTED)
-                r = cache_load(c);   /* history overtaken: read everything again */
+                r = cache_load(c); /* history overtaken: read everything again */
         pthread_mutex_unlock(&c->fetch);
         if (r >= 0)
                 r = c->t.config_err;
@@ -517,11 +517,11 @@ void sched_cache_claimed(struct sched_cache *c, size_t i, const struct sched_hos
         e->value[PART_ALLOC] = json_incref(used);
         e->present[PART_ALLOC] = true;
         e->rev[PART_ALLOC] = rev;
-        json_object_set(t->snap.host_json[i], "used", used);   /* the host's strings stay where they are */
+        json_object_set(t->snap.host_json[i], "used", used); /* the host's strings stay where they are */
         t->snap.hosts[i] = *h;
         t->snap.alloc_rev[i] = rev;
         if (c->applied_rev > 0 && rev == c->applied_rev + 1)
-                c->applied_rev = rev;   /* nothing else happened in between */
+                c->applied_rev = rev; /* nothing else happened in between */
 }
 
 bool sched_cache_in_flight(struct sched_cache *c, size_t i) {
@@ -594,7 +594,7 @@ static void claim_settle(struct sched_cache *c, struct sched_cache_claim *k, jso
         if (!used)
                 c->stats.rollbacks++;
         if (used && c->applied_rev > 0 && rev == c->applied_rev + 1)
-                c->applied_rev = rev;   /* nothing else happened in between */
+                c->applied_rev = rev; /* nothing else happened in between */
         free(k->host);
         free(k);
         pthread_cond_broadcast(&c->settled);
@@ -618,14 +618,14 @@ void sched_cache_claim_end(struct sched_cache *c, struct sched_cache_claim *k, j
         }
         struct store_events ev[N_WATCHED] = {};
         int64_t rev0 = 0;
-        int r = c->loaded ? store_revision(c->store, &rev0) : 0;   /* loaded only changes under fetch */
+        int r = c->loaded ? store_revision(c->store, &rev0) : 0; /* loaded only changes under fetch */
         if (r >= 0 && c->loaded)
                 r = fetch_events(c, ev);
         pthread_mutex_lock(&c->lock);
         if (c->loaded) {
                 apply_events(c, ev);
                 if (r < 0)
-                        c->stale = true;   /* compacted, or a store error: the next decision catches up itself */
+                        c->stale = true; /* compacted, or a store error: the next decision catches up itself */
                 else if (rev0 > c->applied_rev)
                         c->applied_rev = rev0;
                 if (r >= 0)

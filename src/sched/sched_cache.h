@@ -44,10 +44,10 @@ struct sched_cache_claim;
 
 /* Counters, for benchmarks, tests and metrics. */
 struct sched_cache_stats {
-        uint64_t reads;        /* reads of everything (the first included): one per compaction that overtook the watches */
-        uint64_t lagging;      /* acquires that did not catch up because claims were in flight */
-        uint64_t waits;        /* decisions that chose a host with a claim in flight and waited for it */
-        uint64_t rollbacks;    /* claims ended without a commit (a lost race, a name taken, an error) */
+        uint64_t reads;     /* reads of everything (the first included): one per compaction that overtook the watches */
+        uint64_t lagging;   /* acquires that did not catch up because claims were in flight */
+        uint64_t waits;     /* decisions that chose a host with a claim in flight and waited for it */
+        uint64_t rollbacks; /* claims ended without a commit (a lost race, a name taken, an error) */
 };
 
 /* Makes a cache of placement's view of s (borrowed: it must outlive the cache). Nothing is

@@ -78,9 +78,10 @@ int sched_instance_place_and_store(struct store *s, struct sched_cache *cache, j
 
         r = sched_store_create(s, cache, inst, group, &reason);
         if (r < 0 && r != TIDE_E_NO_HOST) {
-                *ret_err = r == TIDE_E_EXISTS ? xasprintf("instance '%s' already exists", tide_json_str(inst, "name", ""))
-                                              : xasprintf("storing instance '%s': %s", tide_json_str(inst, "name", ""),
-                                                          tide_strerror(r));
+                *ret_err = r == TIDE_E_EXISTS
+                                   ? xasprintf("instance '%s' already exists", tide_json_str(inst, "name", ""))
+                                   : xasprintf("storing instance '%s': %s", tide_json_str(inst, "name", ""),
+                                               tide_strerror(r));
                 return r;
         }
         if (r >= 0)

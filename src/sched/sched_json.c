@@ -9,7 +9,7 @@
 #include "common/errors.h"
 #include "common/util.h"
 
-#define SCHED_VCPUS_MAX 4096       /* vCPUs of any VM, a sanity limit */
+#define SCHED_VCPUS_MAX 4096 /* vCPUs of any VM, a sanity limit */
 
 static int fail(char **ret_err, const char *fmt, ...) _printf_(2, 3);
 static int fail(char **ret_err, const char *fmt, ...) {
@@ -30,7 +30,8 @@ static int get_int(json_t *o, const char *key, int64_t min, int64_t max, int64_t
                 return 0;
         }
         if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
-                return fail(ret_err, "'%s' must be an integer from %lld to %lld", key, (long long) min, (long long) max);
+                return fail(ret_err, "'%s' must be an integer from %lld to %lld", key, (long long) min,
+                            (long long) max);
         *ret = json_integer_value(v);
         return 0;
 }
@@ -80,11 +81,11 @@ static int get_str(json_t *o, const char *key, const char *def, const char **ret
         return 0;
 }
 
-#define TRY(expr)                        \
-        do {                             \
-                int _r_ = (expr);        \
-                if (_r_ < 0)             \
-                        return _r_;      \
+#define TRY(expr) \
+        do { \
+                int _r_ = (expr); \
+                if (_r_ < 0) \
+                        return _r_; \
         } while (0)
 
 static int numa_from_json(json_t *a, struct sched_host *h, char **ret_err) {
@@ -164,7 +165,8 @@ static int usage_from_json(json_t *u, struct sched_host *h, char **ret_err) {
                         if (!json_is_object(n))
                                 return fail(ret_err, "'used.numa' entries must be objects");
                         TRY(get_int(n, "bound_ram_mib", 0, INT64_MAX / 4, 0, &h->numa[i].bound_ram_mib, ret_err));
-                        TRY(get_int(n, "hugepages_used_mib", 0, INT64_MAX / 4, 0, &h->numa[i].hugepages_used_mib, ret_err));
+                        TRY(get_int(n, "hugepages_used_mib", 0, INT64_MAX / 4, 0, &h->numa[i].hugepages_used_mib,
+                                    ret_err));
                 }
         }
         return 0;
@@ -201,7 +203,7 @@ int sched_host_from_json(json_t *o, struct sched_host *ret, char **ret_err) {
                 TRY(numa_from_json(x, h, ret_err));
         if ((x = json_object_get(o, "labels")) && !json_is_null(x))
                 TRY(labels_from_json(x, h, ret_err));
-        sched_host_sync(h);     /* makes the node of a host without NUMA data */
+        sched_host_sync(h); /* makes the node of a host without NUMA data */
         if ((x = json_object_get(o, "used")) && !json_is_null(x))
                 TRY(usage_from_json(x, h, ret_err));
         sched_host_sync(h);
@@ -213,8 +215,9 @@ json_t *sched_host_usage_to_json(const struct sched_host *h) {
         _cleanup_free_ char *pinned = cpuset_format(&h->pinned);
         json_t *numa = json_array();
         for (int k = 0; k < h->n_numa; k++)
-                json_array_append_new(numa, json_pack("{s:I, s:I}", "bound_ram_mib", (json_int_t) h->numa[k].bound_ram_mib,
-                                                      "hugepages_used_mib", (json_int_t) h->numa[k].hugepages_used_mib));
+                json_array_append_new(numa,
+                                      json_pack("{s:I, s:I}", "bound_ram_mib", (json_int_t) h->numa[k].bound_ram_mib,
+                                                "hugepages_used_mib", (json_int_t) h->numa[k].hugepages_used_mib));
         return json_pack("{s:I, s:I, s:I, s:s, s:I, s:o}", "vcpus", (json_int_t) h->used_vcpus, "ram_mib",
                          (json_int_t) h->used_ram_mib, "disk_gib", (json_int_t) h->used_disk_gib, "pinned", pinned,
                          "instances", (json_int_t) h->instances, "numa", numa);
@@ -397,14 +400,15 @@ json_t *sched_explain_to_json(const struct sched_host *hosts, size_t n, const st
                 const struct sched_explain *x = &e[idx[k]];
                 bool passed = x->rejected_by < 0;
                 json_t *weights = passed ? json_pack("{s:o, s:o, s:o, s:o}", "ram", score_json(x->weights[0]), "cpu",
-                                                     score_json(x->weights[1]), "load", score_json(x->weights[2]), "numa",
-                                                     score_json(x->weights[3]))
+                                                     score_json(x->weights[1]), "load", score_json(x->weights[2]),
+                                                     "numa", score_json(x->weights[3]))
                                          : json_null();
-                json_array_append_new(a, json_pack("{s:s, s:o, s:o, s:o, s:s}", "host", name_of(&hosts[idx[k]]),
-                                                   "rejected_by",
-                                                   passed ? json_null() : json_string(sched_filter_name(x->rejected_by)),
-                                                   "score", passed ? score_json(x->score) : json_null(), "weights", weights,
-                                                   "detail", x->detail));
+                json_array_append_new(a,
+                                      json_pack("{s:s, s:o, s:o, s:o, s:s}", "host", name_of(&hosts[idx[k]]),
+                                                "rejected_by",
+                                                passed ? json_null() : json_string(sched_filter_name(x->rejected_by)),
+                                                "score", passed ? score_json(x->score) : json_null(), "weights",
+                                                weights, "detail", x->detail));
         }
         return a;
 }

@@ -25,7 +25,7 @@
 #include "sched_weigh.h"
 #include "sched_explain.h"
 
-#define GROUP_STACK_HOSTS 256   /* distinct member hosts held in the stack table */
+#define GROUP_STACK_HOSTS 256 /* distinct member hosts held in the stack table */
 
 const char *sched_filter_name(enum sched_filter f) {
         return (unsigned) f < SCHED_F_MAX ? filter_names[f] : NULL;
@@ -220,9 +220,11 @@ static inline __attribute__((always_inline)) void scan(const struct req_ctx *c, 
                                 cpu = u->cpu - (double) u->cpu_used * c->inv_cr - c->vcpus * u->cpu_inv;
                         else
                                 cpu = u->cpu - ((double) u->cpu_used + c->vcpus * u->cpu_inv) * c->inv_cr;
-                        double ub = cfg->w_ram * ram + cfg->w_cpu * cpu + cfg->w_load * (double) u->load + c->numa_bound;
+                        double ub = cfg->w_ram * ram + cfg->w_cpu * cpu + cfg->w_load * (double) u->load +
+                                    c->numa_bound;
                         if (c->soft_affinity && hosts[i].name)
-                                ub += cfg->w_soft_affinity * members_on(&c->members, hosts[i].sum.name_hash, hosts[i].name) /
+                                ub += cfg->w_soft_affinity *
+                                      members_on(&c->members, hosts[i].sum.name_hash, hosts[i].name) /
                                       (double) c->req->n_group_hosts;
                         if (ub + 1e-9 * (1 + fabs(b->score)) < b->score)
                                 continue;
@@ -257,8 +259,8 @@ static inline __attribute__((always_inline)) void scan(const struct req_ctx *c, 
 }
 
 int sched_place(const struct sched_config *cfg, const struct sched_host *hosts, size_t n,
-                const struct sched_request *req, struct sched_decision *ret,
-                struct sched_explain *explain, char **ret_reason) {
+                const struct sched_request *req, struct sched_decision *ret, struct sched_explain *explain,
+                char **ret_reason) {
         struct req_ctx c;
         struct member slots[2 * GROUP_STACK_HOSTS];
         size_t rejected[SCHED_F_MAX] = {};

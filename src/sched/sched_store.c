@@ -31,11 +31,11 @@ int sched_snapshot_find(const struct sched_snapshot *snap, const char *name) {
 int sched_request_from_instance(json_t *inst, json_t *group, json_t *members, struct sched_request *ret,
                                 json_t **ret_holder) {
         _cleanup_json_ json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:s, s:b}", "id", tide_json_str(inst, "id", ""),
-                                             "vcpus", (json_int_t) tide_json_int(inst, "vcpus", 1),
-                                             "ram_mib", (json_int_t) tide_json_int(inst, "ram_mib", 0),
-                                             "disk_gib", (json_int_t) tide_json_int(inst, "disk_gib", 0),
-                                             "cpu_policy", tide_json_str(inst, "cpu_policy", "shared"),
-                                             "hugepages", tide_json_bool(inst, "hugepages", false));
+                                             "vcpus", (json_int_t) tide_json_int(inst, "vcpus", 1), "ram_mib",
+                                             (json_int_t) tide_json_int(inst, "ram_mib", 0), "disk_gib",
+                                             (json_int_t) tide_json_int(inst, "disk_gib", 0), "cpu_policy",
+                                             tide_json_str(inst, "cpu_policy", "shared"), "hugepages",
+                                             tide_json_bool(inst, "hugepages", false));
         json_t *hints = json_object_get(inst, "hints");
         json_object_set_new(o, "hints", hints ? json_incref(hints) : json_array());
         if (group) {
@@ -162,15 +162,21 @@ int sched_store_create(struct store *s, struct sched_cache *cache, json_t *inst,
                         model_instance_set_status(inst, MODEL_INSTANCE_BUILDING);
                         model_instance_set_task(inst, MODEL_TASK_CREATING);
                         json_object_set_new(inst, "error", json_null());
-                        cmps[n_cmps++] = (struct store_cmp) { .key = alloc_key, .target = STORE_CMP_MOD_REV,
-                                                              .op = STORE_CMP_EQUAL, .number = base_rev };
-                        ops[n_ops++] = (struct store_op) { .type = STORE_OP_PUT, .key = alloc_key, .value = alloc_value };
+                        cmps[n_cmps++] = (struct store_cmp) {
+                                .key = alloc_key, .target = STORE_CMP_MOD_REV, .op = STORE_CMP_EQUAL, .number = base_rev
+                        };
+                        ops[n_ops++] = (struct store_op) { .type = STORE_OP_PUT,
+                                                           .key = alloc_key,
+                                                           .value = alloc_value };
                         if (group) {
                                 json_object_set_new(members, id, json_string(v.snap->hosts[d.host].name));
                                 members_value = tide_json_dump(members);
-                                cmps[n_cmps++] = (struct store_cmp) { .key = gkey, .target = STORE_CMP_MOD_REV,
-                                                                      .op = STORE_CMP_EQUAL, .number = members_rev };
-                                ops[n_ops++] = (struct store_op) { .type = STORE_OP_PUT, .key = gkey,
+                                cmps[n_cmps++] = (struct store_cmp) { .key = gkey,
+                                                                      .target = STORE_CMP_MOD_REV,
+                                                                      .op = STORE_CMP_EQUAL,
+                                                                      .number = members_rev };
+                                ops[n_ops++] = (struct store_op) { .type = STORE_OP_PUT,
+                                                                   .key = gkey,
                                                                    .value = members_value };
                         }
                 }
@@ -178,10 +184,12 @@ int sched_store_create(struct store *s, struct sched_cache *cache, json_t *inst,
                 view_put(&v);
                 if (r >= 0 || r == TIDE_E_NO_HOST) {
                         value = tide_json_dump(inst);
-                        cmps[n_cmps++] = (struct store_cmp) { .key = nk, .target = STORE_CMP_MOD_REV,
-                                                              .op = STORE_CMP_EQUAL, .number = 0 };
-                        cmps[n_cmps++] = (struct store_cmp) { .key = key, .target = STORE_CMP_MOD_REV,
-                                                              .op = STORE_CMP_EQUAL, .number = 0 };
+                        cmps[n_cmps++] = (struct store_cmp) {
+                                .key = nk, .target = STORE_CMP_MOD_REV, .op = STORE_CMP_EQUAL, .number = 0
+                        };
+                        cmps[n_cmps++] = (struct store_cmp) {
+                                .key = key, .target = STORE_CMP_MOD_REV, .op = STORE_CMP_EQUAL, .number = 0
+                        };
                         ops[n_ops++] = (struct store_op) { .type = STORE_OP_PUT, .key = nk, .value = id };
                         ops[n_ops++] = (struct store_op) { .type = STORE_OP_PUT, .key = key, .value = value };
                         struct store_txn txn = { .cmps = cmps, .n_cmps = n_cmps, .success = ops, .n_success = n_ops };
@@ -221,7 +229,8 @@ static json_t *released_usage(json_t *inst, json_t *host_rec, json_t *alloc) {
         _cleanup_json_ json_t *holder = NULL;
         json_t *out = NULL;
         _cleanup_free_ char *err = NULL;
-        if (sched_host_from_json(h, &sh, &err) >= 0 && sched_request_from_instance(inst, NULL, NULL, &req, &holder) >= 0 &&
+        if (sched_host_from_json(h, &sh, &err) >= 0 &&
+            sched_request_from_instance(inst, NULL, NULL, &req, &holder) >= 0 &&
             sched_decision_from_json(json_object_get(inst, "placement"), &d) >= 0) {
                 sched_release(&sh, &req, &d);
                 out = sched_host_usage_to_json(&sh);
@@ -246,8 +255,9 @@ int sched_store_delete(struct store *s, json_t *inst_in) {
                 struct store_cmp cmps[3];
                 struct store_op ops[4];
                 size_t n_cmps = 0, n_ops = 0;
-                cmps[n_cmps++] = (struct store_cmp) { .key = key, .target = STORE_CMP_MOD_REV, .op = STORE_CMP_EQUAL,
-                                                      .number = rev };
+                cmps[n_cmps++] = (struct store_cmp) {
+                        .key = key, .target = STORE_CMP_MOD_REV, .op = STORE_CMP_EQUAL, .number = rev
+                };
                 ops[n_ops++] = (struct store_op) { .type = STORE_OP_DELETE, .key = key };
                 ops[n_ops++] = (struct store_op) { .type = STORE_OP_DELETE, .key = nk };
 
@@ -260,9 +270,12 @@ int sched_store_delete(struct store *s, json_t *inst_in) {
                         used = r >= 0 && host_rev && alloc_rev ? released_usage(inst, host_rec, alloc) : NULL;
                         if (used) {
                                 alloc_value = tide_json_dump(used);
-                                cmps[n_cmps++] = (struct store_cmp) { .key = akey, .target = STORE_CMP_MOD_REV,
-                                                                      .op = STORE_CMP_EQUAL, .number = alloc_rev };
-                                ops[n_ops++] = (struct store_op) { .type = STORE_OP_PUT, .key = akey,
+                                cmps[n_cmps++] = (struct store_cmp) { .key = akey,
+                                                                      .target = STORE_CMP_MOD_REV,
+                                                                      .op = STORE_CMP_EQUAL,
+                                                                      .number = alloc_rev };
+                                ops[n_ops++] = (struct store_op) { .type = STORE_OP_PUT,
+                                                                   .key = akey,
                                                                    .value = alloc_value };
                         }
                 }
@@ -273,11 +286,15 @@ int sched_store_delete(struct store *s, json_t *inst_in) {
                         if (r >= 0 && json_is_object(members) && json_object_get(members, id)) {
                                 json_object_del(members, id);
                                 members_value = tide_json_dump(members);
-                                cmps[n_cmps++] = (struct store_cmp) { .key = gkey, .target = STORE_CMP_MOD_REV,
-                                                                      .op = STORE_CMP_EQUAL, .number = members_rev };
+                                cmps[n_cmps++] = (struct store_cmp) { .key = gkey,
+                                                                      .target = STORE_CMP_MOD_REV,
+                                                                      .op = STORE_CMP_EQUAL,
+                                                                      .number = members_rev };
                                 ops[n_ops++] = json_object_size(members) > 0
-                                        ? (struct store_op) { .type = STORE_OP_PUT, .key = gkey, .value = members_value }
-                                        : (struct store_op) { .type = STORE_OP_DELETE, .key = gkey };
+                                                       ? (struct store_op) { .type = STORE_OP_PUT,
+                                                                             .key = gkey,
+                                                                             .value = members_value }
+                                                       : (struct store_op) { .type = STORE_OP_DELETE, .key = gkey };
                         }
                 }
                 bool ok = false;
@@ -312,7 +329,9 @@ int sched_store_explain(struct store *s, struct sched_cache *cache, json_t *inst
                 goto out;
         /* Its own claim is given back first: the question is where it would go now. The
          * cache's host is put back as it was before the view is given back. */
-        own = json_is_object(json_object_get(inst, "placement")) ? sched_snapshot_find(v.snap, tide_json_str(inst, "host", "")) : -1;
+        own = json_is_object(json_object_get(inst, "placement"))
+                      ? sched_snapshot_find(v.snap, tide_json_str(inst, "host", ""))
+                      : -1;
         if (own >= 0) {
                 struct sched_decision mine = {};
                 if (sched_decision_from_json(json_object_get(inst, "placement"), &mine) >= 0) {

@@ -17,14 +17,14 @@
 
 /* The keys placement reads and writes are model_layout.h's. */
 
-struct sched_cache;   /* sched_cache.h: the same view kept up to date by watches */
+struct sched_cache; /* sched_cache.h: the same view kept up to date by watches */
 
 struct sched_snapshot {
         struct sched_config cfg;
         size_t n;
         struct sched_host *hosts;
-        json_t **host_json;        /* the JSON each host's strings point into */
-        int64_t *alloc_rev;        /* mod_rev of each host's allocation key, 0 when absent */
+        json_t **host_json; /* the JSON each host's strings point into */
+        int64_t *alloc_rev; /* mod_rev of each host's allocation key, 0 when absent */
 };
 
 /* Reads every host with its settings, state and usage: each record under /tide/hosts/<name>

@@ -72,8 +72,8 @@ static void put_host(struct store *s, const char *name, int cpus, int64_t mem_mi
                                                       (json_int_t) (mem_mib / nodes), "hugepages_mib",
                                                       (json_int_t) hugepages_mib));
         }
-        json_t *rec = json_pack("{s:s, s:i, s:I, s:i, s:s, s:o}", "name", name, "cpus", cpus, "mem_mib", (json_int_t) mem_mib,
-                                "disk_gib", 1000, "hypervisor", "sim", "numa", numa);
+        json_t *rec = json_pack("{s:s, s:i, s:I, s:i, s:s, s:o}", "name", name, "cpus", cpus, "mem_mib",
+                                (json_int_t) mem_mib, "disk_gib", 1000, "hypervisor", "sim", "numa", numa);
         _cleanup_free_ char *key = xasprintf(MODEL_KEY_HOSTS "%s", name), *value = tide_json_dump(rec);
         put(s, key, value, 0, NULL);
         json_decref(rec);
@@ -103,7 +103,8 @@ static void assert_view_fresh(struct fixture *f) {
                         fail_msg("host %s is not in the cache", fresh.hosts[i].name);
                 const struct sched_host *a = &fresh.hosts[i], *b = &view->hosts[j];
                 if (!json_equal(fresh.host_json[i], view->host_json[j])) {
-                        _cleanup_free_ char *x = tide_json_dump(fresh.host_json[i]), *y = tide_json_dump(view->host_json[j]);
+                        _cleanup_free_ char *x = tide_json_dump(fresh.host_json[i]),
+                                            *y = tide_json_dump(view->host_json[j]);
                         fail_msg("host %s: fresh %s, cached %s", a->name, x, y);
                 }
                 assert_int_equal(fresh.alloc_rev[i], view->alloc_rev[j]);
@@ -141,7 +142,7 @@ static void test_follows_host_records(void **state) {
         assert_non_null(cached_host(f, "a", &v));
         assert_int_equal(v->n, 2);
         sched_cache_release(f->c);
-        put_host(f->s, "a", 12, 16384, 1, 0);    /* re-registered with more CPUs */
+        put_host(f->s, "a", 12, 16384, 1, 0); /* re-registered with more CPUs */
         const struct sched_host *h = cached_host(f, "a", &v);
         assert_non_null(h);
         assert_int_equal(h->cpus, 12);
@@ -156,7 +157,7 @@ static void test_follows_host_records(void **state) {
         assert_view_fresh(f);
         assert_null(cached_host(f, "c", &v));
         sched_cache_release(f->c);
-        assert_int_equal(sched_cache_reads(f->c), 1);   /* all of it from the watches */
+        assert_int_equal(sched_cache_reads(f->c), 1); /* all of it from the watches */
 }
 
 static void test_follows_liveness_and_lease_expiry(void **state) {
@@ -225,10 +226,11 @@ static void test_follows_alloc(void **state) {
         assert_int_equal(v->alloc_rev[0], 0);
         assert_int_equal(h->used_vcpus, 0);
         sched_cache_release(f->c);
-        put_part(f->s, MODEL_KEY_ALLOC, "a",
-                 "{\"vcpus\":3,\"ram_mib\":700,\"disk_gib\":3,\"pinned\":\"0-1\",\"instances\":3,"
-                 "\"numa\":[{\"bound_ram_mib\":300,\"hugepages_used_mib\":0},{\"bound_ram_mib\":0,\"hugepages_used_mib\":0}]}",
-                 0, &rev);
+        put_part(
+                f->s, MODEL_KEY_ALLOC, "a",
+                "{\"vcpus\":3,\"ram_mib\":700,\"disk_gib\":3,\"pinned\":\"0-1\",\"instances\":3,"
+                "\"numa\":[{\"bound_ram_mib\":300,\"hugepages_used_mib\":0},{\"bound_ram_mib\":0,\"hugepages_used_mib\":0}]}",
+                0, &rev);
         h = cached_host(f, "a", &v);
         assert_int_equal(v->alloc_rev[sched_snapshot_find(v, "a")], rev);
         assert_int_equal(h->used_vcpus, 3);
@@ -279,13 +281,14 @@ static void test_recovers_from_compaction(void **state) {
         assert_int_equal(sched_cache_reads(f->c), 1);
         /* Thirty revisions go by while the cache is not looking: its history is gone. */
         for (int i = 0; i < 30; i++) {
-                _cleanup_free_ char *used = xasprintf("{\"vcpus\":%d,\"ram_mib\":0,\"disk_gib\":0,\"instances\":%d}", i, i);
+                _cleanup_free_ char *used = xasprintf("{\"vcpus\":%d,\"ram_mib\":0,\"disk_gib\":0,\"instances\":%d}", i,
+                                                      i);
                 put_part(f->s, MODEL_KEY_ALLOC, i % 2 ? "a" : "b", used, 0, NULL);
         }
         del_part(f->s, MODEL_KEY_HOSTS, "b");
         put_host(f->s, "c", 4, 8192, 1, 0);
         struct store_watch *w;
-        assert_int_equal(store_watch_new(f->s, "", 1, &w), TIDE_E_COMPACTED);   /* the premise */
+        assert_int_equal(store_watch_new(f->s, "", 1, &w), TIDE_E_COMPACTED); /* the premise */
         assert_view_fresh(f);
         assert_int_equal(sched_cache_reads(f->c), 2);
         const struct sched_host *h = cached_host(f, "a", &v);
@@ -323,8 +326,9 @@ static void test_claimed_keeps_others_changes(void **state) {
         sched_claim(h, &req, &d);
         json_t *used = sched_host_usage_to_json(h);
         _cleanup_free_ char *value = tide_json_dump(used);
-        struct store_cmp cmp = { .key = "/tide/alloc/a", .target = STORE_CMP_MOD_REV, .op = STORE_CMP_EQUAL,
-                                 .number = v->alloc_rev[ia] };
+        struct store_cmp cmp = {
+                .key = "/tide/alloc/a", .target = STORE_CMP_MOD_REV, .op = STORE_CMP_EQUAL, .number = v->alloc_rev[ia]
+        };
         struct store_op op = { .type = STORE_OP_PUT, .key = "/tide/alloc/a", .value = value };
         struct store_txn txn = { .cmps = &cmp, .n_cmps = 1, .success = &op, .n_success = 1 };
         assert_int_equal(store_txn(f->s, &txn, &ok, &rev), 0);
@@ -397,7 +401,7 @@ static void test_claim_in_flight_seen_then_rolled_back(void **state) {
         assert_int_equal(cached_vcpus(f, &in_flight), 3);
         assert_true(in_flight);
         struct sched_snapshot *v;
-        assert_int_equal(sched_cache_acquire_to_claim(f->c, false, &v), 0);   /* not caught up: still there */
+        assert_int_equal(sched_cache_acquire_to_claim(f->c, false, &v), 0); /* not caught up: still there */
         assert_int_equal(v->hosts[sched_snapshot_find(v, "a")].used_vcpus, 3);
         sched_cache_release(f->c);
         sched_cache_claim_end(f->c, k, NULL, 0);
@@ -502,7 +506,7 @@ static void test_decision_waits_for_claim_in_flight(void **state) {
 
 static uint64_t rng = 0x2545f4914f6cdd1dull;
 
-static int rnd(int n) {   /* xorshift64: the same cases on every run */
+static int rnd(int n) { /* xorshift64: the same cases on every run */
         rng ^= rng << 13;
         rng ^= rng >> 7;
         rng ^= rng << 17;
@@ -514,8 +518,9 @@ static json_t *random_instance(int i) {
         _cleanup_free_ char *id = xasprintf("inst-%04d", i);
         bool dedicated = rnd(5) == 0;
         json_t *inst = json_pack("{s:s, s:s, s:i, s:I, s:I, s:s, s:b, s:[]}", "id", id, "name", id, "vcpus", 1 + rnd(4),
-                                 "ram_mib", (json_int_t) (1024 * (1 + rnd(8))), "disk_gib", (json_int_t) (10 * (1 + rnd(5))),
-                                 "cpu_policy", dedicated ? "dedicated" : "shared", "hugepages", rnd(8) == 0, "hints");
+                                 "ram_mib", (json_int_t) (1024 * (1 + rnd(8))), "disk_gib",
+                                 (json_int_t) (10 * (1 + rnd(5))), "cpu_policy", dedicated ? "dedicated" : "shared",
+                                 "hugepages", rnd(8) == 0, "hints");
         if (rnd(4) == 0)
                 json_array_append_new(json_object_get(inst, "hints"), json_string(zones[rnd(3)]));
         return inst;
@@ -549,8 +554,9 @@ static void random_hosts(struct store *s, int n, int64_t lease) {
                                                       rnd(8) == 0 ? "true" : "false", rnd(3));
                 put_part(s, MODEL_KEY_HOSTCONF, name, conf, 0, NULL);
                 if (rnd(2)) {
-                        _cleanup_free_ char *used = xasprintf("{\"vcpus\":%d,\"ram_mib\":%d,\"disk_gib\":%d,\"instances\":1}",
-                                                              rnd(8), 1024 * rnd(8), 10 * rnd(10));
+                        _cleanup_free_ char *used =
+                                xasprintf("{\"vcpus\":%d,\"ram_mib\":%d,\"disk_gib\":%d,\"instances\":1}", rnd(8),
+                                          1024 * rnd(8), 10 * rnd(10));
                         put_part(s, MODEL_KEY_ALLOC, name, used, 0, NULL);
                 }
         }
@@ -568,7 +574,8 @@ static void test_decides_as_fresh_snapshot(void **state) {
                 int what = rnd(10);
                 _cleanup_free_ char *name = xasprintf("h%02d", rnd(40));
                 if (what == 0)
-                        put_part(f->s, MODEL_KEY_ALLOC, name, "{\"vcpus\":6,\"ram_mib\":4096,\"instances\":2}", 0, NULL);
+                        put_part(f->s, MODEL_KEY_ALLOC, name, "{\"vcpus\":6,\"ram_mib\":4096,\"instances\":2}", 0,
+                                 NULL);
                 else if (what == 1)
                         put_part(f->s, MODEL_KEY_ALLOC, name, "{}", 0, NULL);
                 else if (what == 2) {
@@ -577,7 +584,8 @@ static void test_decides_as_fresh_snapshot(void **state) {
                 } else if (what == 3)
                         put_part(f->s, MODEL_KEY_HOSTCONF, name, rnd(2) ? "{\"draining\":true}" : "{}", 0, NULL);
                 else if (what == 4)
-                        put(f->s, MODEL_KEY_PLACEMENT_CONFIG, rnd(2) ? "{\"mode\":\"pack\"}" : "{\"mode\":\"spread\"}", 0, NULL);
+                        put(f->s, MODEL_KEY_PLACEMENT_CONFIG, rnd(2) ? "{\"mode\":\"pack\"}" : "{\"mode\":\"spread\"}",
+                            0, NULL);
 
                 json_t *inst = random_instance(i);
                 struct sched_decision want = {};
@@ -621,7 +629,7 @@ static void test_decides_as_fresh_snapshot(void **state) {
 
 struct creator {
         const char *url;
-        struct store *store;          /* shared: use this handle and cache instead of opening one */
+        struct store *store; /* shared: use this handle and cache instead of opening one */
         struct sched_cache *cache;
         int index;
         int placed, no_host, err;
@@ -710,13 +718,13 @@ static void run_creators(struct fixture *f, bool shared) {
                 const struct sched_host *h = &snap.hosts[sched_snapshot_find(&snap, name)];
                 if (per_host[i] > HOST_CPUS || h->instances != per_host[i] || h->used_vcpus != per_host[i])
                         fail_msg("host %s: %d instances stored on it, allocation says %lld instances and %lld vCPUs "
-                                 "(of %d)", name, per_host[i], (long long) h->instances, (long long) h->used_vcpus,
-                                 HOST_CPUS);
+                                 "(of %d)",
+                                 name, per_host[i], (long long) h->instances, (long long) h->used_vcpus, HOST_CPUS);
                 total += per_host[i];
         }
         sched_snapshot_clear(&snap);
         assert_int_equal(total, placed);
-        assert_int_equal(placed, HOSTS * HOST_CPUS);   /* the pool is full, exactly */
+        assert_int_equal(placed, HOSTS * HOST_CPUS); /* the pool is full, exactly */
 }
 
 static void test_creators_on_own_handles_never_overbook(void **state) {
@@ -743,7 +751,7 @@ static void test_shared_pools_for_the_agent(void **state) {
         assert_int_equal(sched_store_shared_pools(f->s, hosts, 4, pools), 0);
         assert_string_equal(pools[0], "2-3,6-7");
         assert_string_equal(pools[1], "0-3");
-        assert_string_equal(pools[2], "0-1");   /* every CPU pinned: shared VMs still run somewhere */
+        assert_string_equal(pools[2], "0-1"); /* every CPU pinned: shared VMs still run somewhere */
         assert_null(pools[3]);
         for (size_t i = 0; i < ELEMENTSOF(pools); i++)
                 free(pools[i]);

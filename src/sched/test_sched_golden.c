@@ -28,7 +28,7 @@
 #define MAX_ITEMS 256
 
 struct item {
-        json_t *req_json;          /* NULL for a release */
+        json_t *req_json; /* NULL for a release */
         struct sched_request req;
         struct sched_decision d;
         bool placed, released;

@@ -121,8 +121,11 @@ static void hint_host_picks_that_host(void **state) {
 
 static void hint_label_picks_matching_hosts(void **state) {
         struct fixture f;
-        load(&f, "[" H("a", ",\"labels\":{\"zone\":\"hk-a\"}") "," H("b", ",\"labels\":{\"zone\":\"hk-b\"},\"mem_mib\":1024")
-                 "," H("c", ",\"labels\":{\"zonex\":\"hk-b\"}") "]");
+        load(&f,
+             "[" H("a", ",\"labels\":{\"zone\":\"hk-a\"}") "," H(
+                     "b",
+                     ",\"labels\":{\"zone\":\"hk-b\"},\"mem_mib\":1024") "," H("c",
+                                                                               ",\"labels\":{\"zonex\":\"hk-b\"}") "]");
         assert_string_equal(place(&f, "{\"vcpus\":1,\"ram_mib\":1,\"hints\":[\"zone=hk-b\"]}"), "b");
         assert_string_equal(place(&f, "{\"vcpus\":1,\"ram_mib\":1,\"hints\":[\"zone=hk\"]}"),
                             "no valid host: 3 hosts; 3 rejected by hint");
@@ -131,7 +134,8 @@ static void hint_label_picks_matching_hosts(void **state) {
 
 static void hints_must_all_match(void **state) {
         struct fixture f;
-        load(&f, "[" H("a", ",\"labels\":{\"zone\":\"z1\",\"ssd\":\"yes\"},\"mem_mib\":1024") "," H("b", ",\"labels\":{\"zone\":\"z1\"}") "]");
+        load(&f, "[" H("a", ",\"labels\":{\"zone\":\"z1\",\"ssd\":\"yes\"},\"mem_mib\":1024") "," H(
+                         "b", ",\"labels\":{\"zone\":\"z1\"}") "]");
         assert_string_equal(place(&f, "{\"vcpus\":1,\"ram_mib\":1,\"hints\":[\"zone=z1\",\"ssd=yes\"]}"), "a");
         assert_string_equal(place(&f, "{\"vcpus\":1,\"ram_mib\":1,\"hints\":[\"zone=z1\",\"host=a\",\"ssd=no\"]}"),
                             "no valid host: 2 hosts; 2 rejected by hint");
@@ -141,21 +145,27 @@ static void hints_must_all_match(void **state) {
 static void affinity_goes_where_a_member_is(void **state) {
         struct fixture f;
         load(&f, "[" H("a", "") "," H("b", ",\"mem_mib\":1024") "]");
-        assert_string_equal(place(&f, "{\"vcpus\":1,\"ram_mib\":1,\"group_policy\":\"affinity\",\"group_hosts\":[\"b\"]}"), "b");
+        assert_string_equal(place(&f,
+                                  "{\"vcpus\":1,\"ram_mib\":1,\"group_policy\":\"affinity\",\"group_hosts\":[\"b\"]}"),
+                            "b");
         unload(&f);
 }
 
 static void affinity_without_members_takes_any_host(void **state) {
         struct fixture f;
         load(&f, "[" H("a", "") "," H("b", ",\"mem_mib\":1024") "]");
-        assert_string_equal(place(&f, "{\"vcpus\":1,\"ram_mib\":1,\"group_policy\":\"affinity\",\"group_hosts\":[]}"), "a");
+        assert_string_equal(place(&f, "{\"vcpus\":1,\"ram_mib\":1,\"group_policy\":\"affinity\",\"group_hosts\":[]}"),
+                            "a");
         unload(&f);
 }
 
 static void anti_affinity_avoids_member_hosts(void **state) {
         struct fixture f;
         load(&f, "[" H("a", "") "," H("b", ",\"mem_mib\":1024") "," H("c", ",\"mem_mib\":512") "]");
-        assert_string_equal(place(&f, "{\"vcpus\":1,\"ram_mib\":1,\"group_policy\":\"anti-affinity\",\"group_hosts\":[\"a\",\"a\"]}"), "b");
+        assert_string_equal(
+                place(&f,
+                      "{\"vcpus\":1,\"ram_mib\":1,\"group_policy\":\"anti-affinity\",\"group_hosts\":[\"a\",\"a\"]}"),
+                "b");
         assert_string_equal(place(&f, "{\"vcpus\":1,\"ram_mib\":1,\"group_policy\":\"anti-affinity\","
                                       "\"group_hosts\":[\"a\",\"b\",\"c\"]}"),
                             "no valid host: 3 hosts; 3 rejected by affinity");
@@ -164,7 +174,7 @@ static void anti_affinity_avoids_member_hosts(void **state) {
 
 static void cpu_overcommits_up_to_the_ratio(void **state) {
         struct fixture f;
-        load(&f, "[" H("a", "") "]");   /* 8 CPUs x 2.0 = 16 vCPUs */
+        load(&f, "[" H("a", "") "]"); /* 8 CPUs x 2.0 = 16 vCPUs */
         assert_string_equal(place_claim(&f, "{\"vcpus\":12,\"ram_mib\":1}"), "a");
         assert_string_equal(place_claim(&f, "{\"vcpus\":4,\"ram_mib\":1}"), "a");
         assert_string_equal(place(&f, "{\"vcpus\":1,\"ram_mib\":1}"), "no valid host: 1 host; 1 rejected by cpu");
@@ -174,7 +184,7 @@ static void cpu_overcommits_up_to_the_ratio(void **state) {
 
 static void cpu_reserved_cpus_shrink_capacity(void **state) {
         struct fixture f;
-        load(&f, "[" H("a", ",\"reserved_cpus\":2") "]");   /* (8 - 2) x 2.0 = 12 */
+        load(&f, "[" H("a", ",\"reserved_cpus\":2") "]"); /* (8 - 2) x 2.0 = 12 */
         assert_string_equal(place(&f, "{\"vcpus\":12,\"ram_mib\":1}"), "a");
         assert_string_equal(place(&f, "{\"vcpus\":13,\"ram_mib\":1}"), "no valid host: 1 host; 1 rejected by cpu");
         unload(&f);
@@ -192,7 +202,7 @@ static void cpu_host_ratio_overrides_the_cluster(void **state) {
 
 static void ram_overcommits_up_to_the_ratio(void **state) {
         struct fixture f;
-        load(&f, "[" H("a", ",\"mem_mib\":1000") "]");   /* 1000 x 1.5 */
+        load(&f, "[" H("a", ",\"mem_mib\":1000") "]"); /* 1000 x 1.5 */
         assert_string_equal(place_claim(&f, "{\"vcpus\":1,\"ram_mib\":1000}"), "a");
         assert_string_equal(place(&f, "{\"vcpus\":1,\"ram_mib\":500}"), "a");
         assert_string_equal(place(&f, "{\"vcpus\":1,\"ram_mib\":501}"), "no valid host: 1 host; 1 rejected by ram");
@@ -202,7 +212,7 @@ static void ram_overcommits_up_to_the_ratio(void **state) {
 static void ram_reserve_shrinks_capacity(void **state) {
         struct fixture f;
         load(&f, "[" H("a", ",\"mem_mib\":1000") "]");
-        f.cfg.reserved_ram_mib = 200;    /* (1000 - 200) x 1.5 = 1200 */
+        f.cfg.reserved_ram_mib = 200; /* (1000 - 200) x 1.5 = 1200 */
         assert_string_equal(place(&f, "{\"vcpus\":1,\"ram_mib\":1200}"), "a");
         assert_string_equal(place(&f, "{\"vcpus\":1,\"ram_mib\":1201}"), "no valid host: 1 host; 1 rejected by ram");
         unload(&f);
@@ -230,7 +240,7 @@ static void bound_ram_shrinks_the_shared_pool(void **state) {
 static void dedicated_ram_must_not_squeeze_shared_vms(void **state) {
         struct fixture f;
         load(&f, "[" H("a", ",\"mem_mib\":1000") "]");
-        assert_string_equal(place_claim(&f, "{\"vcpus\":1,\"ram_mib\":900}"), "a");   /* needs 600 physical */
+        assert_string_equal(place_claim(&f, "{\"vcpus\":1,\"ram_mib\":900}"), "a"); /* needs 600 physical */
         assert_string_equal(place(&f, "{\"vcpus\":1,\"ram_mib\":400,\"cpu_policy\":\"dedicated\"}"), "a");
         assert_string_equal(place(&f, "{\"vcpus\":1,\"ram_mib\":401,\"cpu_policy\":\"dedicated\"}"),
                             "no valid host: 1 host; 1 rejected by ram");
@@ -239,7 +249,8 @@ static void dedicated_ram_must_not_squeeze_shared_vms(void **state) {
 
 static void hugepages_vms_leave_small_pages_alone(void **state) {
         struct fixture f;
-        load(&f, "[" H("a", ",\"mem_mib\":2000,\"numa\":[{\"cpus\":\"0-7\",\"mem_mib\":2000,\"hugepages_mib\":1000}]") "]");
+        load(&f,
+             "[" H("a", ",\"mem_mib\":2000,\"numa\":[{\"cpus\":\"0-7\",\"mem_mib\":2000,\"hugepages_mib\":1000}]") "]");
         /* small pages: (2000 - 1000) x 1.5 = 1500 */
         assert_string_equal(place_claim(&f, "{\"vcpus\":1,\"ram_mib\":1000,\"hugepages\":true}"), "a");
         assert_string_equal(place(&f, "{\"vcpus\":1,\"ram_mib\":1500}"), "a");
@@ -252,7 +263,8 @@ static void disk_is_checked_with_its_ratio(void **state) {
         struct fixture f;
         load(&f, "[" H("a", "") "]");
         assert_string_equal(place(&f, "{\"vcpus\":1,\"ram_mib\":1,\"disk_gib\":100}"), "a");
-        assert_string_equal(place(&f, "{\"vcpus\":1,\"ram_mib\":1,\"disk_gib\":101}"), "no valid host: 1 host; 1 rejected by disk");
+        assert_string_equal(place(&f, "{\"vcpus\":1,\"ram_mib\":1,\"disk_gib\":101}"),
+                            "no valid host: 1 host; 1 rejected by disk");
         f.cfg.disk_ratio = 2.0;
         assert_string_equal(place(&f, "{\"vcpus\":1,\"ram_mib\":1,\"disk_gib\":200}"), "a");
         unload(&f);
@@ -271,7 +283,7 @@ static void dedicated_needs_enough_free_cpus(void **state) {
 static void dedicated_keeps_room_for_the_shared_vcpus(void **state) {
         struct fixture f;
         load(&f, "[" H("a", "") "]");
-        assert_string_equal(place_claim(&f, "{\"vcpus\":10,\"ram_mib\":1}"), "a");   /* needs 5 CPUs at 2.0 */
+        assert_string_equal(place_claim(&f, "{\"vcpus\":10,\"ram_mib\":1}"), "a"); /* needs 5 CPUs at 2.0 */
         assert_string_equal(place(&f, "{\"vcpus\":3,\"ram_mib\":1,\"cpu_policy\":\"dedicated\"}"), "a");
         assert_string_equal(place(&f, "{\"vcpus\":4,\"ram_mib\":1,\"cpu_policy\":\"dedicated\"}"),
                             "no valid host: 1 host; 1 rejected by cpu");
@@ -316,8 +328,9 @@ static void hugepages_rejects_hosts_without_them(void **state) {
         unload(&f);
 }
 
-#define HP_NODES ",\"mem_mib\":8192,\"numa\":[{\"cpus\":\"0-3\",\"mem_mib\":4096,\"hugepages_mib\":1024}," \
-                 "{\"cpus\":\"4-7\",\"mem_mib\":4096,\"hugepages_mib\":2048}]"
+#define HP_NODES \
+        ",\"mem_mib\":8192,\"numa\":[{\"cpus\":\"0-3\",\"mem_mib\":4096,\"hugepages_mib\":1024}," \
+        "{\"cpus\":\"4-7\",\"mem_mib\":4096,\"hugepages_mib\":2048}]"
 
 static void hugepages_rejects_when_not_enough_are_free(void **state) {
         struct fixture f;
@@ -388,7 +401,7 @@ static void reserved_cpus_are_the_lowest_numbered(void **state) {
         load(&f, "[" H("a", TWO_NODES) "]");
         f.cfg.reserved_cpus = 1;
         place_d(&f, "{\"vcpus\":3,\"ram_mib\":1,\"cpu_policy\":\"dedicated\"}", true, &d);
-        assert_int_equal(d.numa_node, 0);   /* node 0 has 3 usable CPUs: the fullest that fits */
+        assert_int_equal(d.numa_node, 0); /* node 0 has 3 usable CPUs: the fullest that fits */
         assert_int_equal(d.pinned[0], 1);
         assert_int_equal(d.pinned[1], 2);
         assert_int_equal(d.pinned[2], 3);
@@ -401,7 +414,7 @@ static void shared_capacity_shrinks_as_cpus_get_pinned(void **state) {
         assert_string_equal(place(&f, "{\"vcpus\":16,\"ram_mib\":1}"), "a");
         place_claim(&f, "{\"vcpus\":2,\"ram_mib\":1,\"cpu_policy\":\"dedicated\"}");
         assert_int_equal(f.hosts[0].used_vcpus, 0);
-        assert_string_equal(place(&f, "{\"vcpus\":12,\"ram_mib\":1}"), "a");   /* (8 - 2) x 2.0 */
+        assert_string_equal(place(&f, "{\"vcpus\":12,\"ram_mib\":1}"), "a"); /* (8 - 2) x 2.0 */
         assert_string_equal(place(&f, "{\"vcpus\":13,\"ram_mib\":1}"), "no valid host: 1 host; 1 rejected by cpu");
         unload(&f);
 }
@@ -413,11 +426,11 @@ static void dedicated_prefers_the_fullest_node_that_fits(void **state) {
         place_d(&f, "{\"vcpus\":1,\"ram_mib\":1,\"cpu_policy\":\"dedicated\"}", true, &d);
         assert_int_equal(d.numa_node, 0);
         place_d(&f, "{\"vcpus\":2,\"ram_mib\":1,\"cpu_policy\":\"dedicated\"}", true, &d);
-        assert_int_equal(d.numa_node, 0);   /* node 0 has 3 free, node 1 has 4 */
+        assert_int_equal(d.numa_node, 0); /* node 0 has 3 free, node 1 has 4 */
         assert_int_equal(d.pinned[0], 1);
         assert_int_equal(d.pinned[1], 2);
         place_d(&f, "{\"vcpus\":2,\"ram_mib\":1,\"cpu_policy\":\"dedicated\"}", true, &d);
-        assert_int_equal(d.numa_node, 1);   /* node 0 has 1 free only */
+        assert_int_equal(d.numa_node, 1); /* node 0 has 1 free only */
         assert_int_equal(d.pinned[0], 4);
         unload(&f);
 }
@@ -454,7 +467,7 @@ static void dedicated_spreads_only_when_bigger_than_any_node(void **state) {
 static void spread_needs_each_nodes_share_of_ram(void **state) {
         struct fixture f;
         load(&f, "[" H("a", TWO_NODES) "]");
-        place_claim(&f, "{\"vcpus\":1,\"ram_mib\":1900,\"cpu_policy\":\"dedicated\"}");   /* on node 0 */
+        place_claim(&f, "{\"vcpus\":1,\"ram_mib\":1900,\"cpu_policy\":\"dedicated\"}"); /* on node 0 */
         /* 6 vCPUs: 4 on node 1 (most free CPUs first), 2 on node 0, which has 148 MiB left:
          * a third of 1200 does not fit there, a third of 290 does */
         assert_string_equal(place(&f, "{\"vcpus\":6,\"ram_mib\":1200,\"cpu_policy\":\"dedicated\"}"),
@@ -539,9 +552,9 @@ static void load_unknown_counts_as_half(void **state) {
 static void numa_weigher_prefers_a_host_where_the_vm_fits_one_node(void **state) {
         struct fixture f;
         /* b has more free RAM but its nodes are too small for 4 vCPUs */
-        load(&f, "[" H("a", ",\"used\":{\"ram_mib\":100}") ","
-                 H("b", ",\"numa\":[{\"cpus\":\"0-1\",\"mem_mib\":2048},{\"cpus\":\"2-3\",\"mem_mib\":2048},"
-                        "{\"cpus\":\"4-5\",\"mem_mib\":2048},{\"cpus\":\"6-7\",\"mem_mib\":2048}]") "]");
+        load(&f, "[" H("a", ",\"used\":{\"ram_mib\":100}") "," H(
+                         "b", ",\"numa\":[{\"cpus\":\"0-1\",\"mem_mib\":2048},{\"cpus\":\"2-3\",\"mem_mib\":2048},"
+                              "{\"cpus\":\"4-5\",\"mem_mib\":2048},{\"cpus\":\"6-7\",\"mem_mib\":2048}]") "]");
         assert_string_equal(place(&f, "{\"vcpus\":4,\"ram_mib\":1024}"), "a");
         f.cfg.w_numa = 0;
         assert_string_equal(place(&f, "{\"vcpus\":4,\"ram_mib\":1024}"), "b");
@@ -551,26 +564,33 @@ static void numa_weigher_prefers_a_host_where_the_vm_fits_one_node(void **state)
 static void soft_affinity_prefers_member_hosts(void **state) {
         struct fixture f;
         load(&f, "[" H("a", "") "," H("b", ",\"used\":{\"ram_mib\":6000}") "]");
-        assert_string_equal(place(&f, "{\"vcpus\":1,\"ram_mib\":1,\"group_policy\":\"soft-affinity\",\"group_hosts\":[\"b\"]}"), "b");
+        assert_string_equal(
+                place(&f, "{\"vcpus\":1,\"ram_mib\":1,\"group_policy\":\"soft-affinity\",\"group_hosts\":[\"b\"]}"),
+                "b");
         unload(&f);
 }
 
 static void soft_anti_affinity_avoids_member_hosts(void **state) {
         struct fixture f;
         load(&f, "[" H("a", "") "," H("b", ",\"used\":{\"ram_mib\":6000}") "]");
-        assert_string_equal(place(&f, "{\"vcpus\":1,\"ram_mib\":1,\"group_policy\":\"soft-anti-affinity\",\"group_hosts\":[\"a\"]}"), "b");
+        assert_string_equal(
+                place(&f,
+                      "{\"vcpus\":1,\"ram_mib\":1,\"group_policy\":\"soft-anti-affinity\",\"group_hosts\":[\"a\"]}"),
+                "b");
         /* but a host is still allowed when every host has a member */
         assert_string_equal(place(&f, "{\"vcpus\":1,\"ram_mib\":1,\"group_policy\":\"soft-anti-affinity\","
-                                      "\"group_hosts\":[\"a\",\"b\",\"b\"]}"), "a");
+                                      "\"group_hosts\":[\"a\",\"b\",\"b\"]}"),
+                            "a");
         unload(&f);
 }
 
 static void a_zero_multiplier_turns_a_weigher_off(void **state) {
         struct fixture f;
-        load(&f, "[" H("b", ",\"used\":{\"ram_mib\":4000}") "," H("a", ",\"used\":{\"ram_mib\":2000}") "," H("c", ",\"used\":{\"vcpus\":4}") "]");
+        load(&f, "[" H("b", ",\"used\":{\"ram_mib\":4000}") "," H("a", ",\"used\":{\"ram_mib\":2000}") "," H(
+                         "c", ",\"used\":{\"vcpus\":4}") "]");
         f.cfg.w_ram = 0;
         f.cfg.w_cpu = 0;
-        assert_string_equal(place(&f, SMALL), "a");   /* all tie: lowest name */
+        assert_string_equal(place(&f, SMALL), "a"); /* all tie: lowest name */
         unload(&f);
 }
 
@@ -697,10 +717,29 @@ static void a_host_filled_by_hand_places_like_a_synced_one(void **state) {
         struct fixture f;
         load(&f, "[" H("a", ",\"used\":{\"ram_mib\":4000}") "," H("b", "") "]");
         struct sched_host byhand[2] = {
-                { .name = "a", .up = true, .cpus = 8, .mem_mib = 8192, .disk_gib = 100, .cpu_ratio = -1, .ram_ratio = -1,
-                  .disk_ratio = -1, .reserved_cpus = -1, .reserved_ram_mib = -1, .load = -1, .used_ram_mib = 4000 },
-                { .name = "b", .up = true, .cpus = 8, .mem_mib = 8192, .disk_gib = 100, .cpu_ratio = -1, .ram_ratio = -1,
-                  .disk_ratio = -1, .reserved_cpus = -1, .reserved_ram_mib = -1, .load = -1 },
+                { .name = "a",
+                  .up = true,
+                  .cpus = 8,
+                  .mem_mib = 8192,
+                  .disk_gib = 100,
+                  .cpu_ratio = -1,
+                  .ram_ratio = -1,
+                  .disk_ratio = -1,
+                  .reserved_cpus = -1,
+                  .reserved_ram_mib = -1,
+                  .load = -1,
+                  .used_ram_mib = 4000 },
+                { .name = "b",
+                  .up = true,
+                  .cpus = 8,
+                  .mem_mib = 8192,
+                  .disk_gib = 100,
+                  .cpu_ratio = -1,
+                  .ram_ratio = -1,
+                  .disk_ratio = -1,
+                  .reserved_cpus = -1,
+                  .reserved_ram_mib = -1,
+                  .load = -1 },
         };
         struct sched_request r = { .vcpus = 2, .ram_mib = 100, .dedicated = true };
         struct sched_decision d1, d2;

@@ -30,30 +30,26 @@ struct flavor {
 };
 
 static const struct flavor flavors[] = {
-        { 1, 512, 5, false, false },
-        { 2, 2048, 10, false, false },
-        { 4, 4096, 20, false, false },
-        { 8, 16384, 40, false, false },
-        { 1, 1024, 5, true, false },
-        { 3, 3072, 10, true, false },
-        { 6, 6000, 10, true, false },     /* more vCPUs than small nodes: spreads there */
-        { 12, 12000, 10, true, false },   /* spreads on most hosts */
-        { 1, 5000, 5, true, false },      /* more RAM than small nodes have */
-        { 2, 1024, 5, false, true },
-        { 2, 2048, 5, true, true },
-        { 1, 3000, 5, false, true },      /* more hugepages than small nodes have */
+        { 1, 512, 5, false, false },    { 2, 2048, 10, false, false },
+        { 4, 4096, 20, false, false },  { 8, 16384, 40, false, false },
+        { 1, 1024, 5, true, false },    { 3, 3072, 10, true, false },
+        { 6, 6000, 10, true, false },   /* more vCPUs than small nodes: spreads there */
+        { 12, 12000, 10, true, false }, /* spreads on most hosts */
+        { 1, 5000, 5, true, false },    /* more RAM than small nodes have */
+        { 2, 1024, 5, false, true },    { 2, 2048, 5, true, true },
+        { 1, 3000, 5, false, true }, /* more hugepages than small nodes have */
 };
 #define N_FLAVORS ((int) ELEMENTSOF(flavors))
 
 static const enum sched_group_policy group_policy[N_GROUPS] = {
-        SCHED_GROUP_ANTI_AFFINITY, SCHED_GROUP_ANTI_AFFINITY, SCHED_GROUP_AFFINITY,
+        SCHED_GROUP_ANTI_AFFINITY, SCHED_GROUP_ANTI_AFFINITY,      SCHED_GROUP_AFFINITY,
         SCHED_GROUP_SOFT_AFFINITY, SCHED_GROUP_SOFT_ANTI_AFFINITY, SCHED_GROUP_NONE,
 };
 
 static const char *const zone_hints[] = { "zone=a", "zone=b" };
 
 struct inst {
-        int flavor, group, hint;   /* hint: -1 none */
+        int flavor, group, hint; /* hint: -1 none */
         struct sched_decision d;
 };
 
@@ -84,8 +80,8 @@ static void world_init(struct world *w, uint64_t seed) {
         sched_config_default(&w->cfg);
         w->j = json_array();
         for (int i = 0; i < N_HOSTS; i++) {
-                int nodes = 1 << below(w, 3);              /* 1, 2 or 4 */
-                int per = 2 + 2 * below(w, 4);             /* 2..8 CPUs per node */
+                int nodes = 1 << below(w, 3);  /* 1, 2 or 4 */
+                int per = 2 + 2 * below(w, 4); /* 2..8 CPUs per node */
                 int cpus = nodes * per;
                 int64_t node_mem = 2048 * (1 + below(w, 4));
                 json_t *numa = json_array();
@@ -93,14 +89,16 @@ static void world_init(struct world *w, uint64_t seed) {
                 for (int k = 0; k < nodes; k++) {
                         char set[32];
                         snprintf(set, sizeof set, "%d-%d", k * per, (k + 1) * per - 1);
-                        json_array_append_new(numa, json_pack("{s:s, s:I, s:I}", "cpus", set, "mem_mib", (json_int_t) node_mem,
-                                                              "hugepages_mib", (json_int_t) (huge ? node_mem / 2 : 0)));
+                        json_array_append_new(numa, json_pack("{s:s, s:I, s:I}", "cpus", set, "mem_mib",
+                                                              (json_int_t) node_mem, "hugepages_mib",
+                                                              (json_int_t) (huge ? node_mem / 2 : 0)));
                 }
                 char name[16];
                 snprintf(name, sizeof name, "h%02d", i);
                 json_t *h = json_pack("{s:s, s:i, s:I, s:I, s:o, s:{s:s}}", "name", name, "cpus", cpus, "mem_mib",
-                                      (json_int_t) (node_mem * nodes), "disk_gib", (json_int_t) (100 + 50 * below(w, 4)),
-                                      "numa", numa, "labels", "zone", i % 2 ? "a" : "b");
+                                      (json_int_t) (node_mem * nodes), "disk_gib",
+                                      (json_int_t) (100 + 50 * below(w, 4)), "numa", numa, "labels", "zone",
+                                      i % 2 ? "a" : "b");
                 if (below(w, 4) == 0)
                         json_object_set_new(h, "reserved_cpus", json_integer(1));
                 if (below(w, 6) == 0)
@@ -118,8 +116,11 @@ static void world_init(struct world *w, uint64_t seed) {
 
 static struct sched_request request_of(const struct inst *in) {
         const struct flavor *f = &flavors[in->flavor];
-        struct sched_request r = { .vcpus = f->vcpus, .ram_mib = f->ram_mib, .disk_gib = f->disk_gib,
-                                   .dedicated = f->dedicated, .hugepages = f->hugepages };
+        struct sched_request r = { .vcpus = f->vcpus,
+                                   .ram_mib = f->ram_mib,
+                                   .disk_gib = f->disk_gib,
+                                   .dedicated = f->dedicated,
+                                   .hugepages = f->hugepages };
         if (in->hint >= 0)
                 r.hints[r.n_hints++] = zone_hints[in->hint];
         return r;
@@ -159,8 +160,8 @@ static bool place(struct world *w, struct inst *in, int skip) {
         }
         assert_int_equal(k, 0);
         if (!same_decision(&d, &full))
-                fail_msg("a pass skipping hosts chose %s (%.17g), the full pass %s (%.17g)", w->hosts[d.host].name, d.score,
-                         w->hosts[full.host].name, full.score);
+                fail_msg("a pass skipping hosts chose %s (%.17g), the full pass %s (%.17g)", w->hosts[d.host].name,
+                         d.score, w->hosts[full.host].name, full.score);
         if (r.group_policy == SCHED_GROUP_ANTI_AFFINITY)
                 for (size_t i = 0; i < n_members; i++)
                         assert_string_not_equal(members[i], w->hosts[d.host].name);
@@ -237,8 +238,8 @@ static void check_world(struct world *w) {
                         break;
                 case SCHED_GROUP_AFFINITY:
                         if (affinity_host[in->group] >= 0 && affinity_host[in->group] != hi)
-                                fail_msg("affinity group %d on %s and %s", in->group, w->hosts[affinity_host[in->group]].name,
-                                         h->name);
+                                fail_msg("affinity group %d on %s and %s", in->group,
+                                         w->hosts[affinity_host[in->group]].name, h->name);
                         affinity_host[in->group] = hi;
                         break;
                 default:
@@ -299,18 +300,19 @@ static void run(uint64_t seed, int steps, void (*tweak)(struct world *)) {
 
         for (int step = 0; step < steps; step++) {
                 int op = below(&w, 10);
-                if (op < 5 || w.n_live == 0) {                                /* create */
+                if (op < 5 || w.n_live == 0) { /* create */
                         if (w.n_live >= MAX_LIVE)
                                 continue;
-                        struct inst in = { .flavor = below(&w, N_FLAVORS), .group = below(&w, 3) == 0 ? below(&w, N_GROUPS) : -1,
+                        struct inst in = { .flavor = below(&w, N_FLAVORS),
+                                           .group = below(&w, 3) == 0 ? below(&w, N_GROUPS) : -1,
                                            .hint = below(&w, 10) == 0 ? below(&w, 2) : -1 };
                         if (place(&w, &in, -1))
                                 w.live[w.n_live++] = in;
-                } else if (op < 8) {                                          /* delete */
+                } else if (op < 8) { /* delete */
                         int i = below(&w, w.n_live);
                         release(&w, &w.live[i]);
                         w.live[i] = w.live[--w.n_live];
-                } else {                                                      /* resize */
+                } else { /* resize */
                         int i = below(&w, w.n_live);
                         struct inst old = w.live[i], in = old;
                         release(&w, &old);
@@ -328,7 +330,8 @@ static void run(uint64_t seed, int steps, void (*tweak)(struct world *)) {
         }
         assert_true(w.placed > steps / 4);
         if (getenv("TIDE_TEST_VERBOSE"))
-                printf("seed %llu: %ld placed, %ld refused, %d live at the end\n", (unsigned long long) seed, w.placed, w.refused, w.n_live);
+                printf("seed %llu: %ld placed, %ld refused, %d live at the end\n", (unsigned long long) seed, w.placed,
+                       w.refused, w.n_live);
 
         release_all(&w);
         check_world(&w);
@@ -344,7 +347,8 @@ static void run(uint64_t seed, int steps, void (*tweak)(struct world *)) {
         for (int k = 0; k < n1; k++) {
                 assert_int_equal(ok1[k], ok2[k]);
                 if (ok1[k] && !same_decision(&first[k], &again[k]))
-                        fail_msg("seed %llu: fill item %d decided differently after the run", (unsigned long long) seed, k);
+                        fail_msg("seed %llu: fill item %d decided differently after the run", (unsigned long long) seed,
+                                 k);
         }
         release_all(&w);
         json_decref(w.j);

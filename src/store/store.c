@@ -183,8 +183,7 @@ int store_get(struct store *s, const char *key, struct store_kv *ret) {
         return s->backend->get(s, key, ret);
 }
 
-int store_range(struct store *s, const char *prefix, size_t limit, struct store_kvs *ret,
-                int64_t *ret_rev) {
+int store_range(struct store *s, const char *prefix, size_t limit, struct store_kvs *ret, int64_t *ret_rev) {
         if (!s || !ret)
                 return TIDE_E_INVALID;
         int r = check_prefix(prefix);
@@ -204,13 +203,19 @@ int store_txn(struct store *s, const struct store_txn *txn, bool *ret_succeeded,
 
 /* Runs a one-put transaction guarded by at most one compare; failed_error is what a failed
  * compare returns. */
-static int put_if(struct store *s, const struct store_cmp *cmp, int failed_error, const char *key,
-                  const char *value, int64_t lease, int64_t *ret_rev) {
+static int put_if(struct store *s, const struct store_cmp *cmp, int failed_error, const char *key, const char *value,
+                  int64_t lease, int64_t *ret_rev) {
         const struct store_op op = {
-                .type = STORE_OP_PUT, .key = key, .value = value, .lease = lease,
+                .type = STORE_OP_PUT,
+                .key = key,
+                .value = value,
+                .lease = lease,
         };
         const struct store_txn txn = {
-                .cmps = cmp, .n_cmps = cmp ? 1 : 0, .success = &op, .n_success = 1,
+                .cmps = cmp,
+                .n_cmps = cmp ? 1 : 0,
+                .success = &op,
+                .n_success = 1,
         };
         bool ok;
         int64_t rev;
@@ -228,22 +233,25 @@ int store_put(struct store *s, const char *key, const char *value, int64_t lease
         return put_if(s, NULL, 0, key, value, lease, ret_rev);
 }
 
-int store_create(struct store *s, const char *key, const char *value, int64_t lease,
-                 int64_t *ret_rev) {
+int store_create(struct store *s, const char *key, const char *value, int64_t lease, int64_t *ret_rev) {
         const struct store_cmp cmp = {
-                .key = key, .target = STORE_CMP_CREATE_REV, .op = STORE_CMP_EQUAL, .number = 0,
+                .key = key,
+                .target = STORE_CMP_CREATE_REV,
+                .op = STORE_CMP_EQUAL,
+                .number = 0,
         };
         return put_if(s, &cmp, TIDE_E_EXISTS, key, value, lease, ret_rev);
 }
 
-int store_cas(struct store *s, const char *key, const char *value, int64_t expected_mod_rev,
-              int64_t *ret_rev) {
+int store_cas(struct store *s, const char *key, const char *value, int64_t expected_mod_rev, int64_t *ret_rev) {
         if (expected_mod_rev < 0)
                 return TIDE_E_INVALID;
         /* A replacement keeps no lease, as a put without one would; CAS on leased keys is not
          * a use tide has. */
         const struct store_cmp cmp = {
-                .key = key, .target = STORE_CMP_MOD_REV, .op = STORE_CMP_EQUAL,
+                .key = key,
+                .target = STORE_CMP_MOD_REV,
+                .op = STORE_CMP_EQUAL,
                 .number = expected_mod_rev,
         };
         return put_if(s, &cmp, TIDE_E_CONFLICT, key, value, 0, ret_rev);
@@ -251,7 +259,10 @@ int store_cas(struct store *s, const char *key, const char *value, int64_t expec
 
 int store_delete(struct store *s, const char *key, int64_t *ret_rev) {
         const struct store_cmp cmp = {
-                .key = key, .target = STORE_CMP_CREATE_REV, .op = STORE_CMP_GREATER, .number = 0,
+                .key = key,
+                .target = STORE_CMP_CREATE_REV,
+                .op = STORE_CMP_GREATER,
+                .number = 0,
         };
         const struct store_op op = { .type = STORE_OP_DELETE, .key = key };
         const struct store_txn txn = { .cmps = &cmp, .n_cmps = 1, .success = &op, .n_success = 1 };

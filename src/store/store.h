@@ -25,22 +25,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_KEY_MAX 1024                 /* bytes; longer keys are TIDE_E_TOO_LARGE */
-#define STORE_VALUE_MAX (1536 * 1024)      /* bytes, as etcd's default request limit */
-#define STORE_TXN_OPS_MAX 128              /* compares, and operations per branch (etcd's default) */
-#define STORE_LEASE_TTL_MIN 1              /* seconds */
+#define STORE_KEY_MAX 1024            /* bytes; longer keys are TIDE_E_TOO_LARGE */
+#define STORE_VALUE_MAX (1536 * 1024) /* bytes, as etcd's default request limit */
+#define STORE_TXN_OPS_MAX 128         /* compares, and operations per branch (etcd's default) */
+#define STORE_LEASE_TTL_MIN 1         /* seconds */
 #define STORE_LEASE_TTL_MAX 3600
 
 struct store;
 
 struct store_kv {
         char *key;
-        char *value;          /* NUL-terminated; NULL in delete events */
+        char *value; /* NUL-terminated; NULL in delete events */
         size_t value_len;
         int64_t create_rev;
         int64_t mod_rev;
         int64_t version;
-        int64_t lease;        /* 0: none */
+        int64_t lease; /* 0: none */
 };
 
 struct store_kvs {
@@ -52,7 +52,7 @@ void store_kv_clear(struct store_kv *kv);
 void store_kvs_clear(struct store_kvs *kvs);
 
 enum store_cmp_target {
-        STORE_CMP_MOD_REV,    /* 0 compares as "key does not exist" */
+        STORE_CMP_MOD_REV, /* 0 compares as "key does not exist" */
         STORE_CMP_CREATE_REV,
         STORE_CMP_VERSION,
         STORE_CMP_VALUE,
@@ -71,22 +71,22 @@ struct store_cmp {
         const char *key;
         enum store_cmp_target target;
         enum store_cmp_op op;
-        int64_t number;       /* for the revision and version targets */
-        const char *value;    /* for STORE_CMP_VALUE (NUL-terminated) */
+        int64_t number;    /* for the revision and version targets */
+        const char *value; /* for STORE_CMP_VALUE (NUL-terminated) */
 };
 
 enum store_op_type {
         STORE_OP_PUT,
-        STORE_OP_DELETE,          /* one key; absent is not an error */
-        STORE_OP_DELETE_PREFIX,   /* every key starting with key */
+        STORE_OP_DELETE,        /* one key; absent is not an error */
+        STORE_OP_DELETE_PREFIX, /* every key starting with key */
         STORE_OP_TYPE_MAX,
 };
 
 struct store_op {
         enum store_op_type type;
         const char *key;
-        const char *value;    /* PUT: NUL-terminated */
-        int64_t lease;        /* PUT: attach to this lease, 0 for none */
+        const char *value; /* PUT: NUL-terminated */
+        int64_t lease;     /* PUT: attach to this lease, 0 for none */
 };
 
 /* One branch must not name a key twice, nor a key under one of its DELETE_PREFIX prefixes
@@ -95,9 +95,9 @@ struct store_op {
 struct store_txn {
         const struct store_cmp *cmps;
         size_t n_cmps;
-        const struct store_op *success;   /* applied when every compare holds */
+        const struct store_op *success; /* applied when every compare holds */
         size_t n_success;
-        const struct store_op *failure;   /* applied otherwise */
+        const struct store_op *failure; /* applied otherwise */
         size_t n_failure;
 };
 
@@ -116,8 +116,7 @@ int store_revision(struct store *s, int64_t *ret_rev);
 int store_get(struct store *s, const char *key, struct store_kv *ret);
 /* Every key starting with prefix, in key order, at most limit of them (0: all).
  * ret gets the kvs (caller clears); ret_rev, when non-NULL, the revision they were read at. */
-int store_range(struct store *s, const char *prefix, size_t limit, struct store_kvs *ret,
-                int64_t *ret_rev);
+int store_range(struct store *s, const char *prefix, size_t limit, struct store_kvs *ret, int64_t *ret_rev);
 
 /* Runs a transaction atomically. ret_succeeded tells which branch ran; ret_rev (either may be
  * NULL) gets the store revision after it (the new one when it wrote anything). */
@@ -130,8 +129,7 @@ int store_put(struct store *s, const char *key, const char *value, int64_t lease
 int store_create(struct store *s, const char *key, const char *value, int64_t lease, int64_t *ret_rev);
 /* Replaces key if its mod_rev is still expected_mod_rev; TIDE_E_CONFLICT otherwise (also when
  * it was deleted). expected_mod_rev 0 means "absent". The new value has no lease. */
-int store_cas(struct store *s, const char *key, const char *value, int64_t expected_mod_rev,
-              int64_t *ret_rev);
+int store_cas(struct store *s, const char *key, const char *value, int64_t expected_mod_rev, int64_t *ret_rev);
 /* Deletes key; TIDE_E_NOT_FOUND when absent. */
 int store_delete(struct store *s, const char *key, int64_t *ret_rev);
 
@@ -153,7 +151,7 @@ enum store_event_type {
 
 struct store_event {
         enum store_event_type type;
-        struct store_kv kv;   /* DELETE: key and mod_rev (the deletion's revision) only */
+        struct store_kv kv; /* DELETE: key and mod_rev (the deletion's revision) only */
 };
 
 struct store_events {

@@ -34,14 +34,15 @@
 #include "store_sqlite_internal.h"
 
 #define SCHEMA_VERSION 1
-#define HISTORY_KEEP_DEFAULT 10000   /* revisions of history kept for watches */
-#define BUSY_TIMEOUT_MS 10000        /* waiting for another process's write lock */
+#define HISTORY_KEEP_DEFAULT 10000 /* revisions of history kept for watches */
+#define BUSY_TIMEOUT_MS 10000      /* waiting for another process's write lock */
 
 #define STRINGIFY_(x) #x
 #define STRINGIFY(x) STRINGIFY_(x)
 
 #define KV_COLUMNS "key, value, create_rev, mod_rev, version, lease"
 
+/* clang-format off: SQL laid out by clause */
 static const char *const stmt_sql[ST_MAX] = {
         [ST_BEGIN] = "BEGIN",
         [ST_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
@@ -63,14 +64,12 @@ static const char *const stmt_sql[ST_MAX] = {
         [ST_KV_DELETE_LEASE] = "DELETE FROM kv WHERE lease = ?1 AND lease != 0",
         [ST_HIST_ADD] = "INSERT INTO history (rev, seq, key, type, value, create_rev, version, lease) "
                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        [ST_HIST_ADD_DELETES_RANGE] =
-                "INSERT INTO history (rev, seq, key, type) "
-                "SELECT ?1, ?2 + row_number() OVER (ORDER BY key) - 1, key, 1 "
-                "FROM kv WHERE key >= ?3 AND key < ?4",
-        [ST_HIST_ADD_DELETES_LEASE] =
-                "INSERT INTO history (rev, seq, key, type) "
-                "SELECT ?1, ?2 + row_number() OVER (ORDER BY key) - 1, key, 1 "
-                "FROM kv WHERE lease = ?3 AND lease != 0",
+        [ST_HIST_ADD_DELETES_RANGE] = "INSERT INTO history (rev, seq, key, type) "
+                                      "SELECT ?1, ?2 + row_number() OVER (ORDER BY key) - 1, key, 1 "
+                                      "FROM kv WHERE key >= ?3 AND key < ?4",
+        [ST_HIST_ADD_DELETES_LEASE] = "INSERT INTO history (rev, seq, key, type) "
+                                      "SELECT ?1, ?2 + row_number() OVER (ORDER BY key) - 1, key, 1 "
+                                      "FROM kv WHERE lease = ?3 AND lease != 0",
         [ST_HIST_COMPACT] = "DELETE FROM history WHERE rev <= ?1",
         [ST_HIST_SCAN] = "SELECT rev, seq, key, type, value, create_rev, version, lease FROM history "
                          "WHERE (rev, seq) > (?1, ?2) AND key >= ?3 AND key < ?4 "
@@ -84,29 +83,29 @@ static const char *const stmt_sql[ST_MAX] = {
         [ST_LEASE_DELETE] = "DELETE FROM leases WHERE id = ?1",
 };
 
-static const char schema_sql[] =
-        "CREATE TABLE meta (id INTEGER PRIMARY KEY CHECK (id = 1), rev INTEGER NOT NULL, "
-        "  compact_rev INTEGER NOT NULL);"
-        "INSERT INTO meta (id, rev, compact_rev) VALUES (1, 0, 0);"
-        /* Rowid tables rather than WITHOUT ROWID: values run to megabytes, and a WITHOUT ROWID
+static const char schema_sql[] = "CREATE TABLE meta (id INTEGER PRIMARY KEY CHECK (id = 1), rev INTEGER NOT NULL, "
+                                 "  compact_rev INTEGER NOT NULL);"
+                                 "INSERT INTO meta (id, rev, compact_rev) VALUES (1, 0, 0);"
+                                 /* Rowid tables rather than WITHOUT ROWID: values run to megabytes, and a WITHOUT ROWID
          * b-tree is only good with small rows. */
-        "CREATE TABLE kv (key BLOB NOT NULL PRIMARY KEY, value BLOB NOT NULL, "
-        "  create_rev INTEGER NOT NULL, mod_rev INTEGER NOT NULL, version INTEGER NOT NULL, "
-        "  lease INTEGER NOT NULL);"
-        "CREATE INDEX kv_by_lease ON kv (lease) WHERE lease != 0;"
-        /* type 0 put, 1 delete; a delete's value is NULL and its other columns 0. */
-        "CREATE TABLE history (rev INTEGER NOT NULL, seq INTEGER NOT NULL, key BLOB NOT NULL, "
-        "  type INTEGER NOT NULL, value BLOB, create_rev INTEGER NOT NULL DEFAULT 0, "
-        "  version INTEGER NOT NULL DEFAULT 0, lease INTEGER NOT NULL DEFAULT 0, "
-        "  PRIMARY KEY (rev, seq));"
-        "CREATE TABLE leases (id INTEGER PRIMARY KEY, ttl INTEGER NOT NULL, "
-        "  expires_at INTEGER NOT NULL);"
-        "CREATE INDEX leases_by_expiry ON leases (expires_at);";
+                                 "CREATE TABLE kv (key BLOB NOT NULL PRIMARY KEY, value BLOB NOT NULL, "
+                                 "  create_rev INTEGER NOT NULL, mod_rev INTEGER NOT NULL, version INTEGER NOT NULL, "
+                                 "  lease INTEGER NOT NULL);"
+                                 "CREATE INDEX kv_by_lease ON kv (lease) WHERE lease != 0;"
+                                 /* type 0 put, 1 delete; a delete's value is NULL and its other columns 0. */
+                                 "CREATE TABLE history (rev INTEGER NOT NULL, seq INTEGER NOT NULL, key BLOB NOT NULL, "
+                                 "  type INTEGER NOT NULL, value BLOB, create_rev INTEGER NOT NULL DEFAULT 0, "
+                                 "  version INTEGER NOT NULL DEFAULT 0, lease INTEGER NOT NULL DEFAULT 0, "
+                                 "  PRIMARY KEY (rev, seq));"
+                                 "CREATE TABLE leases (id INTEGER PRIMARY KEY, ttl INTEGER NOT NULL, "
+                                 "  expires_at INTEGER NOT NULL);"
+                                 "CREATE INDEX leases_by_expiry ON leases (expires_at);";
+/* clang-format on */
 
 /* The state of one write transaction. Changes are made at revision rev + 1; seq counts its
  * events so far, so seq > 0 means that revision has to be committed. */
 struct wctx {
-        int64_t now;              /* realtime ms: lease expiry is compared with it */
+        int64_t now; /* realtime ms: lease expiry is compared with it */
         int64_t start_rev;
         int64_t rev;
         int64_t compact_rev;
@@ -149,8 +148,7 @@ void store_sqlite_stmt_donep(sqlite3_stmt **st) {
 
 int store_sqlite_stmt(struct sqlite_store *s, enum stmt_id id, sqlite3_stmt **ret) {
         if (!s->stmts[id]) {
-                int rc = sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
-                                            &s->stmts[id], NULL);
+                int rc = sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s->stmts[id], NULL);
                 if (rc != SQLITE_OK)
                         return sqlite_error(rc) ?: TIDE_E_BACKEND;
         }
@@ -446,19 +444,27 @@ static int eval_cmp(struct sqlite_store *s, const struct store_cmp *cmp, bool *r
                 size_t n = (size_t) sqlite3_column_bytes(st, 1);
                 k = cmp_bytes(v ? v : "", n, cmp->value, strlen(cmp->value));
         } else {
-                int col = cmp->target == STORE_CMP_MOD_REV ? 3 :
-                          cmp->target == STORE_CMP_CREATE_REV ? 2 : 4;
+                int col = cmp->target == STORE_CMP_MOD_REV ? 3 : cmp->target == STORE_CMP_CREATE_REV ? 2 : 4;
                 /* An absent key has revisions and version 0. */
                 int64_t have = found ? sqlite3_column_int64(st, col) : 0;
                 k = cmp_int(have, cmp->number);
         }
 
         switch (cmp->op) {
-        case STORE_CMP_EQUAL: *ret = k == 0; break;
-        case STORE_CMP_NOT_EQUAL: *ret = k != 0; break;
-        case STORE_CMP_LESS: *ret = k < 0; break;
-        case STORE_CMP_GREATER: *ret = k > 0; break;
-        default: return TIDE_E_INVALID;
+        case STORE_CMP_EQUAL:
+                *ret = k == 0;
+                break;
+        case STORE_CMP_NOT_EQUAL:
+                *ret = k != 0;
+                break;
+        case STORE_CMP_LESS:
+                *ret = k < 0;
+                break;
+        case STORE_CMP_GREATER:
+                *ret = k > 0;
+                break;
+        default:
+                return TIDE_E_INVALID;
         }
         return 0;
 }
@@ -473,9 +479,8 @@ static int lease_alive(struct sqlite_store *s, int64_t id, int64_t now) {
         return store_sqlite_step(st);
 }
 
-static int hist_add(struct sqlite_store *s, struct wctx *c, const char *key,
-                    enum store_event_type type, const char *value, int64_t create_rev,
-                    int64_t version, int64_t lease) {
+static int hist_add(struct sqlite_store *s, struct wctx *c, const char *key, enum store_event_type type,
+                    const char *value, int64_t create_rev, int64_t version, int64_t lease) {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r = store_sqlite_stmt(s, ST_HIST_ADD, &st);
         if (r < 0)
@@ -544,7 +549,7 @@ static int op_delete(struct sqlite_store *s, struct wctx *c, const struct store_
         if (r < 0)
                 return r;
         if (sqlite3_changes64(s->db) == 0)
-                return 0;   /* absent: nothing written, no revision */
+                return 0; /* absent: nothing written, no revision */
         return hist_add(s, c, op->key, STORE_EVENT_DELETE, NULL, 0, 0, 0);
 }
 
@@ -580,10 +585,14 @@ static int op_delete_prefix(struct sqlite_store *s, struct wctx *c, const struct
 
 static int apply_op(struct sqlite_store *s, struct wctx *c, const struct store_op *op) {
         switch (op->type) {
-        case STORE_OP_PUT: return op_put(s, c, op);
-        case STORE_OP_DELETE: return op_delete(s, c, op);
-        case STORE_OP_DELETE_PREFIX: return op_delete_prefix(s, c, op);
-        default: return TIDE_E_INVALID;
+        case STORE_OP_PUT:
+                return op_put(s, c, op);
+        case STORE_OP_DELETE:
+                return op_delete(s, c, op);
+        case STORE_OP_DELETE_PREFIX:
+                return op_delete_prefix(s, c, op);
+        default:
+                return TIDE_E_INVALID;
         }
 }
 
@@ -599,7 +608,7 @@ struct txn_req {
         int64_t rev;
 };
 
-#define BATCH_MAX 64   /* transactions in one commit at most, so that a sync waits for few */
+#define BATCH_MAX 64 /* transactions in one commit at most, so that a sync waits for few */
 
 /* Runs one store transaction inside the batch's SQLite transaction, in a savepoint: on its own
  * failure it is undone alone. Returns < 0 only when the batch itself cannot go on (the savepoint
@@ -658,8 +667,7 @@ static void batch_commit(struct sqlite_store *s, struct txn_req *batch, bool *re
                         q->r = r;
 }
 
-static int sqlite_txn(struct store *base, const struct store_txn *txn, bool *ret_succeeded,
-                      int64_t *ret_rev) {
+static int sqlite_txn(struct store *base, const struct store_txn *txn, bool *ret_succeeded, int64_t *ret_rev) {
         struct sqlite_store *s = to_sqlite(base);
         struct txn_req req = { .txn = txn };
 
@@ -744,8 +752,7 @@ static int sqlite_get(struct store *base, const char *key, struct store_kv *ret)
         return r < 0 ? r : 0;
 }
 
-static int range_locked(struct sqlite_store *s, const char *prefix, size_t limit,
-                        struct store_kvs *kvs, int64_t *rev) {
+static int range_locked(struct sqlite_store *s, const char *prefix, size_t limit, struct store_kvs *kvs, int64_t *rev) {
         size_t hi_len;
         _cleanup_free_ char *hi = store_sqlite_prefix_successor(prefix, &hi_len);
 
@@ -775,8 +782,7 @@ static int range_locked(struct sqlite_store *s, const char *prefix, size_t limit
         return r;
 }
 
-static int sqlite_range(struct store *base, const char *prefix, size_t limit, struct store_kvs *ret,
-                        int64_t *ret_rev) {
+static int sqlite_range(struct store *base, const char *prefix, size_t limit, struct store_kvs *ret, int64_t *ret_rev) {
         struct sqlite_store *s = to_sqlite(base);
         struct store_kvs kvs = {};
         int64_t rev = 0;
@@ -928,8 +934,7 @@ static int schema_ensure(sqlite3 *db) {
         if (r >= 0 && version[0] == 0) {
                 r = exec_sql(db, schema_sql);
                 if (r >= 0)
-                        r = exec_sql(db, "INSERT INTO schema_version (version) VALUES ("
-                                         STRINGIFY(SCHEMA_VERSION) ")");
+                        r = exec_sql(db, "INSERT INTO schema_version (version) VALUES (" STRINGIFY(SCHEMA_VERSION) ")");
         } else if (r >= 0 && !streq(version, STRINGIFY(SCHEMA_VERSION)))
                 r = TIDE_E_UNSUPPORTED;
         if (r >= 0)
@@ -960,8 +965,7 @@ static int sqlite_open(const char *location, struct store **ret) {
         s->history_keep = HISTORY_KEEP_DEFAULT;
 
         int r;
-        int rc = sqlite3_open_v2(location, &s->db,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+        int rc = sqlite3_open_v2(location, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                                  NULL);
         if (rc != SQLITE_OK) {
                 int e = s->db ? sqlite3_system_errno(s->db) : 0;

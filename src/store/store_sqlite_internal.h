@@ -52,10 +52,10 @@ struct sqlite_store {
          * next to find no commit running takes the whole queue into one SQLite transaction. */
         pthread_mutex_t queue_lock; /* guards the three fields below, taken before lock */
         pthread_cond_t queue_done;
-        struct txn_req *queue;      /* waiting, oldest first */
+        struct txn_req *queue; /* waiting, oldest first */
         bool committing;
         uint64_t n_txns, n_commits; /* store transactions and the SQLite commits that held them */
-        pthread_mutex_t lock;     /* guards everything below */
+        pthread_mutex_t lock;       /* guards everything below */
         sqlite3 *db;
         sqlite3_stmt *stmts[ST_MAX];
         int64_t history_keep;
@@ -93,7 +93,6 @@ int store_sqlite_sweep_if_needed(struct sqlite_store *s);
 void store_sqlite_notify_commit(void);
 
 /* The backend's watch functions (store_sqlite_watch.c); called without the lock. */
-int store_sqlite_watch_new(struct store *s, const char *prefix, int64_t after_rev,
-                           struct store_watch **ret);
+int store_sqlite_watch_new(struct store *s, const char *prefix, int64_t after_rev, struct store_watch **ret);
 int store_sqlite_watch_next(struct store_watch *w, int timeout_ms, struct store_events *ret);
 void store_sqlite_watch_free(struct store_watch *w);

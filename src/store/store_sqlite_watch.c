@@ -14,13 +14,13 @@
 #include "common/errors.h"
 #include "store_sqlite_internal.h"
 
-#define WATCH_POLL_MS 25             /* how often a waiting watch looks for other processes' commits */
-#define WATCH_BATCH_MAX 1024         /* events per store_watch_next */
+#define WATCH_POLL_MS 25     /* how often a waiting watch looks for other processes' commits */
+#define WATCH_BATCH_MAX 1024 /* events per store_watch_next */
 
 struct sqlite_watch {
         struct store_watch base;
         struct sqlite_store *s;
-        char *lo, *hi;            /* key range [lo, hi) */
+        char *lo, *hi; /* key range [lo, hi) */
         size_t lo_len, hi_len;
         int64_t pos_rev, pos_seq; /* last event delivered; seq INT64_MAX: all of pos_rev */
         int64_t data_version;     /* PRAGMA data_version before the last fetch */
@@ -76,8 +76,7 @@ static bool notify_wait(uint64_t gen, int64_t until_ms) {
 
 /* ---- watches ---- */
 
-int store_sqlite_watch_new(struct store *base, const char *prefix, int64_t after_rev,
-                            struct store_watch **ret) {
+int store_sqlite_watch_new(struct store *base, const char *prefix, int64_t after_rev, struct store_watch **ret) {
         struct sqlite_store *s = to_sqlite(base);
         int64_t rev, compact_rev;
 

@@ -136,14 +136,18 @@ static void test_range_empty_prefix_returns_every_key(void **state) {
 static void test_range_prefix_ending_in_0xff_bytes(void **state) {
         struct fixture *f = *state;
         put(f->s, "a\xff", "in");
-        put(f->s, "a\xff\xff" "b", "in");
+        put(f->s,
+            "a\xff\xff"
+            "b",
+            "in");
         put(f->s, "b", "out");
         put(f->s, "a\xfe", "out");
         struct store_kvs kvs = {};
         assert_int_equal(store_range(f->s, "a\xff", 0, &kvs, NULL), 0);
         assert_int_equal(kvs.n, 2);
         assert_string_equal(kvs.items[0].key, "a\xff");
-        assert_string_equal(kvs.items[1].key, "a\xff\xff" "b");
+        assert_string_equal(kvs.items[1].key, "a\xff\xff"
+                                              "b");
         store_kvs_clear(&kvs);
 }
 
@@ -224,7 +228,12 @@ static void test_txn_runs_failure_branch_when_a_compare_fails(void **state) {
         const struct store_op yes = { .type = STORE_OP_PUT, .key = "/yes", .value = "1" };
         const struct store_op no = { .type = STORE_OP_PUT, .key = "/no", .value = "1" };
         const struct store_txn txn = {
-                .cmps = cmps, .n_cmps = 2, .success = &yes, .n_success = 1, .failure = &no, .n_failure = 1,
+                .cmps = cmps,
+                .n_cmps = 2,
+                .success = &yes,
+                .n_success = 1,
+                .failure = &no,
+                .n_failure = 1,
         };
         bool ok = true;
         assert_int_equal(store_txn(f->s, &txn, &ok, NULL), 0);
@@ -237,7 +246,10 @@ static void test_txn_without_writes_keeps_revision(void **state) {
         struct fixture *f = *state;
         put(f->s, "/k", "v");
         const struct store_cmp cmp = {
-                .key = "/k", .target = STORE_CMP_VALUE, .op = STORE_CMP_EQUAL, .value = "v",
+                .key = "/k",
+                .target = STORE_CMP_VALUE,
+                .op = STORE_CMP_EQUAL,
+                .value = "v",
         };
         const struct store_op del = { .type = STORE_OP_DELETE, .key = "/absent" };
         const struct store_op delp = { .type = STORE_OP_DELETE_PREFIX, .key = "/none/" };
@@ -266,8 +278,11 @@ struct cmp_case {
 static void check_cmp_cases(struct store *s, const char *key, const struct cmp_case *cases, size_t n) {
         for (size_t i = 0; i < n; i++) {
                 const struct store_cmp cmp = {
-                        .key = key, .target = cases[i].target, .op = cases[i].op,
-                        .number = cases[i].number, .value = cases[i].value,
+                        .key = key,
+                        .target = cases[i].target,
+                        .op = cases[i].op,
+                        .number = cases[i].number,
+                        .value = cases[i].value,
                 };
                 const struct store_txn txn = { .cmps = &cmp, .n_cmps = 1 };
                 bool ok = !cases[i].expected;
@@ -279,9 +294,9 @@ static void check_cmp_cases(struct store *s, const char *key, const struct cmp_c
 
 static void test_txn_compares_revisions_and_version(void **state) {
         struct fixture *f = *state;
-        put(f->s, "/k", "a");          /* rev 1: create_rev 1 */
-        put(f->s, "/other", "x");      /* rev 2 */
-        put(f->s, "/k", "b");          /* rev 3: mod_rev 3, version 2 */
+        put(f->s, "/k", "a");     /* rev 1: create_rev 1 */
+        put(f->s, "/other", "x"); /* rev 2 */
+        put(f->s, "/k", "b");     /* rev 3: mod_rev 3, version 2 */
         static const struct cmp_case cases[] = {
                 { STORE_CMP_MOD_REV, STORE_CMP_EQUAL, 3, NULL, true },
                 { STORE_CMP_MOD_REV, STORE_CMP_EQUAL, 2, NULL, false },

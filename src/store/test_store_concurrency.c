@@ -50,7 +50,7 @@ struct gc_writer {
         struct store *s;
         int index;
         int64_t dead_lease;
-        int64_t revs[GC_N];   /* each put's revision; 0 for the transactions meant to fail */
+        int64_t revs[GC_N]; /* each put's revision; 0 for the transactions meant to fail */
         int error;
 };
 
@@ -134,7 +134,7 @@ static void test_group_commit_keeps_transactions_apart(void **state) {
         assert_int_equal(n, GOOD);
         qsort(revs, n, sizeof *revs, cmp_i64);
         for (size_t i = 0; i < n; i++)
-                assert_int_equal(revs[i], rev0 + 1 + (int64_t) i);   /* distinct, and nothing between */
+                assert_int_equal(revs[i], rev0 + 1 + (int64_t) i); /* distinct, and nothing between */
         assert_int_equal(revision(f->s), rev0 + GOOD);
 
         /* The failed ones left nothing. */

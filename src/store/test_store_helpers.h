@@ -175,7 +175,7 @@ static inline int increment(struct store *s, const char *key, int *retries) {
 
 struct incrementer {
         const char *path;
-        struct store *shared;   /* NULL: opens its own handle */
+        struct store *shared; /* NULL: opens its own handle */
         int n;
         int retries;
         int error;

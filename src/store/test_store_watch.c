@@ -220,7 +220,7 @@ static void test_watch_wakes_within_5ms_of_a_commit_in_another_thread(void **sta
                 before_us[i] = mono_us();
                 put(f->s, "/lat/k", "v");
                 acked_us[i] = mono_us();
-                sleep_ms(5);   /* the watcher is back waiting */
+                sleep_ms(5); /* the watcher is back waiting */
         }
         assert_int_equal(pthread_join(t, NULL), 0);
         assert_int_equal(lw.error, 0);
@@ -236,8 +236,7 @@ static void test_watch_wakes_within_5ms_of_a_commit_in_another_thread(void **sta
         qsort(after_start, N, sizeof after_start[0], cmp_i64);
         printf("# watch wake-up after commit: p50 %" PRId64 " us, p90 %" PRId64 " us, max %" PRId64
                " us; from put start: p50 %" PRId64 " us, max %" PRId64 " us\n",
-               after_ack[N / 2], after_ack[N * 9 / 10], after_ack[N - 1], after_start[N / 2],
-               after_start[N - 1]);
+               after_ack[N / 2], after_ack[N * 9 / 10], after_ack[N - 1], after_start[N / 2], after_start[N - 1]);
         assert_true(after_ack[N * 9 / 10] < 5000 || slow_mode());
 }
 

@@ -86,8 +86,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         free(back);
                         if (streq(r->method, method)) {
                                 if (chosen)
-                                        fail(r->pattern, url, "a second route of the same method matches "
-                                                              "(the first shadows it)");
+                                        fail(r->pattern, url,
+                                             "a second route of the same method matches "
+                                             "(the first shadows it)");
                                 chosen = r;
                         }
                 }

@@ -118,13 +118,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 const struct cli_command *cmd = cli_noun_command(noun);
                 int verb_words = 0;
                 if (!cmd && nwords >= 2) {
-                        cmd = cli_command_find(cli_commands, cli_n_commands, noun, nwords - 1, words + 1,
-                                               &verb_words);
+                        cmd = cli_command_find(cli_commands, cli_n_commands, noun, nwords - 1, words + 1, &verb_words);
                         if (!cmd)
                                 (void) cli_verb_is_first_word(cli_commands, cli_n_commands, noun, words[1]);
                         else if (verb_words < 1 || verb_words > 2 || !streq(cmd->noun, noun))
-                                fail("cli_command_find gave a command of another noun or a bad word count",
-                                     noun);
+                                fail("cli_command_find gave a command of another noun or a bad word count", noun);
                 }
                 /* As run(): the parser's argv[0] is the verb's last word (the noun for a noun's
                  * own command). */

@@ -37,8 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (size >= strlen(PARAMS_PREFIX) && memcmp(data, PARAMS_PREFIX, strlen(PARAMS_PREFIX)) == 0) {
                 const char *nl = memchr(text, '\n', size);
                 size_t line = nl ? (size_t) (nl - text) : size;
-                params = json_loadb(text + strlen(PARAMS_PREFIX), line - strlen(PARAMS_PREFIX),
-                                    JSON_REJECT_DUPLICATES, NULL);
+                params = json_loadb(text + strlen(PARAMS_PREFIX), line - strlen(PARAMS_PREFIX), JSON_REJECT_DUPLICATES,
+                                    NULL);
                 size_t skip = nl ? line + 1 : size;
                 text += skip;
                 size -= skip;

@@ -108,9 +108,9 @@ static void from_request(const char *fn, from_request_fn f, json_t *body, bool c
 
 /* An instance as model_instance_policy_merge finds it: the flavor's sizes copied in. */
 static json_t *fixed_instance(void) {
-        return json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:b, s:f, s:i}", "name", "web-1", "flavor",
-                         "small", "image", "tiny", "vcpus", 2, "max_vcpus", 4, "ram_mib", 512, "max_ram_mib", 1024,
-                         "priority", 500, "ha", 0, "cpu_reservation", 0.5, "mem_limit", 768);
+        return json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:b, s:f, s:i}", "name", "web-1", "flavor", "small",
+                         "image", "tiny", "vcpus", 2, "max_vcpus", 4, "ram_mib", 512, "max_ram_mib", 1024, "priority",
+                         500, "ha", 0, "cpu_reservation", 0.5, "mem_limit", 768);
 }
 
 static json_t *fixed_group(void) {
@@ -118,8 +118,8 @@ static json_t *fixed_group(void) {
                          "s:s, s:s, s:i, s:i, s:s}]}",
                          "name", "web", "flavor", "small", "image", "tiny", "user_data", "", "spread", 1, "priority",
                          500, "min", 1, "max", 3, "desired", 2, "policies", "name", "out", "metric", "cpu", "stat",
-                         "avg", "op", "above", "threshold", 60.0, "for_s", 10, "adjust", "+2", "adjust_type",
-                         "change", "adjustment", 2, "cooldown_s", 20, "victim", "newest");
+                         "avg", "op", "above", "threshold", 60.0, "for_s", 10, "adjust", "+2", "adjust_type", "change",
+                         "adjustment", 2, "cooldown_s", 20, "victim", "newest");
 }
 
 static void instance_policy_merge(json_t *body) {
@@ -196,7 +196,8 @@ static void scaling_group(json_t *body) {
         g = outcome("model_scaling_group_from_request", r, g, err);
         if (!g)
                 return;
-        int64_t min = tide_json_int(g, "min", -1), max = tide_json_int(g, "max", -1), desired = tide_json_int(g, "desired", -1);
+        int64_t min = tide_json_int(g, "min", -1), max = tide_json_int(g, "max", -1),
+                desired = tide_json_int(g, "desired", -1);
         if (!(0 <= min && min <= desired && desired <= max && max <= MODEL_SCALING_GROUP_MEMBERS_MAX))
                 fail("model_scaling_group_from_request", "sizes out of order after a success", NULL);
         if (json_array_size(json_object_get(g, "policies")) > MODEL_SCALING_GROUP_POLICIES_MAX)

@@ -42,7 +42,7 @@ extern void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__
 struct buf {
         uint8_t *data;
         size_t len;
-        char *origin;                /* the file it came from */
+        char *origin; /* the file it came from */
 };
 
 struct vec {
@@ -287,8 +287,8 @@ static size_t below(size_t n) {
 }
 
 static const uint8_t interesting[] = {
-        0, 1, 0x7f, 0x80, 0xff, '\n', '\r', '\t', ' ', '"', '\'', '\\', ':', ',', '-', '=', '{', '}', '[',
-        ']', '&', '*', '!', '%', '/', '?', '#', '|', '>', '0', '9', 'a',
+        0,   1,   0x7f, 0x80, 0xff, '\n', '\r', '\t', ' ', '"', '\'', '\\', ':', ',', '-', '=',
+        '{', '}', '[',  ']',  '&',  '*',  '!',  '%',  '/', '?', '#',  '|',  '>', '0', '9', 'a',
 };
 
 /* Inserts n bytes from src (or random ones when src is NULL) at pos of b (len *len, room cap). */
@@ -447,8 +447,7 @@ int main(int argc, char **argv) {
                 size_t n_ops = 1 + below(4);
                 for (size_t m = 0; m < n_ops; m++)
                         mutate_once(b, &len, cap, &inputs, &dict);
-                snprintf(cur_what, sizeof cur_what, "mutation %zu of %s (--seed %" PRIu64 ")", r,
-                         src->origin, seed);
+                snprintf(cur_what, sizeof cur_what, "mutation %zu of %s (--seed %" PRIu64 ")", r, src->origin, seed);
                 run_one(b, len);
         }
         clock_gettime(CLOCK_MONOTONIC, &t1);

@@ -45,22 +45,23 @@
 static char *state_dir, *uri, *guest_dir, *disk, *console_log, *kernel, *initrd, *cmdline;
 static char *uuid, *name;
 
-#define CHECK(cond) do {                                                                   \
-                if (!(cond)) {                                                             \
-                        fprintf(stderr, "%s:%d: check failed: %s (last hypervisor error: %s)\n", \
-                                __FILE__, __LINE__, #cond, hv_last_error());               \
-                        exit(1);                                                           \
-                }                                                                          \
+#define CHECK(cond) \
+        do { \
+                if (!(cond)) { \
+                        fprintf(stderr, "%s:%d: check failed: %s (last hypervisor error: %s)\n", __FILE__, __LINE__, \
+                                #cond, hv_last_error()); \
+                        exit(1); \
+                } \
         } while (0)
 
-#define CHECK_R(expr, expected) do {                                                       \
-                int _r = (expr);                                                           \
-                if (_r != (expected)) {                                                    \
-                        fprintf(stderr, "%s:%d: %s returned %d (%s), expected %d (%s)\n",   \
-                                __FILE__, __LINE__, #expr, _r, hv_last_error(), (expected), \
-                                tide_strerror(expected));                                 \
-                        exit(1);                                                           \
-                }                                                                          \
+#define CHECK_R(expr, expected) \
+        do { \
+                int _r = (expr); \
+                if (_r != (expected)) { \
+                        fprintf(stderr, "%s:%d: %s returned %d (%s), expected %d (%s)\n", __FILE__, __LINE__, #expr, \
+                                _r, hv_last_error(), (expected), tide_strerror(expected)); \
+                        exit(1); \
+                } \
         } while (0)
 
 static void sleep_ms(int ms) {
@@ -107,8 +108,7 @@ static struct hv_domain_spec spec_for(const char *id, const char *dom_name, cons
 
 static int create_overlay(const char *path) {
         _cleanup_free_ char *image = xasprintf("%s/tiny.qcow2", guest_dir);
-        char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", image,
-                         (char *) path, NULL };
+        char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", image, (char *) path, NULL };
         _cleanup_free_ char *err = NULL;
         int r = proc_run(argv, 60000, NULL, &err);
         if (r != 0)
@@ -164,10 +164,9 @@ static void bench_define_start(struct hv_conn *c) {
         qsort(def_us, BENCH_ROUNDS, sizeof def_us[0], cmp_int64);
         qsort(start_us, BENCH_ROUNDS, sizeof start_us[0], cmp_int64);
         qsort(total_us, BENCH_ROUNDS, sizeof total_us[0], cmp_int64);
-        printf("define+start median of %d: %.1f ms (define %.1f ms, start %.1f ms; min %.1f, max %.1f)\n",
-               BENCH_ROUNDS, total_us[BENCH_ROUNDS / 2] / 1000.0, def_us[BENCH_ROUNDS / 2] / 1000.0,
-               start_us[BENCH_ROUNDS / 2] / 1000.0, total_us[0] / 1000.0,
-               total_us[BENCH_ROUNDS - 1] / 1000.0);
+        printf("define+start median of %d: %.1f ms (define %.1f ms, start %.1f ms; min %.1f, max %.1f)\n", BENCH_ROUNDS,
+               total_us[BENCH_ROUNDS / 2] / 1000.0, def_us[BENCH_ROUNDS / 2] / 1000.0,
+               start_us[BENCH_ROUNDS / 2] / 1000.0, total_us[0] / 1000.0, total_us[BENCH_ROUNDS - 1] / 1000.0);
         fflush(stdout);
 }
 
@@ -247,8 +246,8 @@ static void check_placement(struct hv_conn *c, const struct hv_host_info *hi) {
         _cleanup_free_ char *want = xasprintf("%d", last);
         _cleanup_free_ char *aff = thread_affinity(pid, thread);
         CHECK(aff && streq(aff, want));
-        printf("pinned domain runs: vCPU 0 (thread '%s') on CPU %s, memory strictly on node %d\n", thread,
-               aff, s.numa_node);
+        printf("pinned domain runs: vCPU 0 (thread '%s') on CPU %s, memory strictly on node %d\n", thread, aff,
+               s.numa_node);
         CHECK_R(d->undefine(c, id), 0);
 
         /* What the host lacks fails at start, not at define. */
@@ -306,7 +305,7 @@ static bool threads_on(pid_t pid, const char *vcpu_want, const char *emu_want) {
                 _cleanup_free_ char *comm = NULL, *status = NULL;
                 size_t len;
                 if (read_file(comm_path, 256, &comm, &len) < 0 || read_file(status_path, 1 << 16, &status, &len) < 0)
-                        continue;   /* the thread ended meanwhile */
+                        continue; /* the thread ended meanwhile */
                 comm[strcspn(comm, "\n")] = '\0';
                 const char *p = strstr(status, "Cpus_allowed_list:");
                 if (!p)
@@ -359,7 +358,7 @@ static void check_cpuset(struct hv_conn *c, const struct hv_host_info *hi) {
         _cleanup_free_ char *config = xasprintf("%s/libvirt/etc/qemu/%s.xml", state_dir, fname);
         _cleanup_free_ char *status = xasprintf("%s/libvirt/run/qemu/%s.xml", state_dir, fname);
         CHECK(create_overlay(fdisk) == 0);
-        struct hv_domain_spec s = spec_for(id, fname, fdisk);   /* vCPU 0 online, vCPU 1 not */
+        struct hv_domain_spec s = spec_for(id, fname, fdisk); /* vCPU 0 online, vCPU 1 not */
         s.console_log = flog;
         s.cpuset = "0";
         CHECK_R(d->define(c, &s), 0);
@@ -372,10 +371,10 @@ static void check_cpuset(struct hv_conn *c, const struct hv_host_info *hi) {
         CHECK(threads_on(pid, "1", "1"));
         static const char *const moved[] = { "<vcpupin vcpu='0' cpuset='1'/>", "<vcpupin vcpu='1' cpuset='1'/>",
                                              "<emulatorpin cpuset='1'/>" };
-        CHECK(file_has(config, moved, ELEMENTSOF(moved)));   /* the persistent definition */
-        CHECK(file_has(status, moved, ELEMENTSOF(moved)));   /* the running one, offline vCPU 1 too */
+        CHECK(file_has(config, moved, ELEMENTSOF(moved))); /* the persistent definition */
+        CHECK(file_has(status, moved, ELEMENTSOF(moved))); /* the running one, offline vCPU 1 too */
         printf("floating domain moved live from CPU 0 to CPU 1, its definition too\n");
-        CHECK_R(d->set_cpuset(c, id, "1"), 0);   /* idempotent */
+        CHECK_R(d->set_cpuset(c, id, "1"), 0); /* idempotent */
         CHECK(threads_on(pid, "1", "1"));
 
         CHECK_R(d->set_cpuset(c, id, NULL), TIDE_E_INVALID);
@@ -384,7 +383,7 @@ static void check_cpuset(struct hv_conn *c, const struct hv_host_info *hi) {
         _cleanup_free_ char *other = id_new_uuid();
         CHECK_R(d->set_cpuset(c, other, "0"), TIDE_E_NOT_FOUND);
         _cleanup_free_ char *beyond = xasprintf("0,%d", hi->cpus);
-        CHECK_R(d->set_cpuset(c, id, beyond), TIDE_E_BACKEND);   /* and nothing changes */
+        CHECK_R(d->set_cpuset(c, id, beyond), TIDE_E_BACKEND); /* and nothing changes */
         printf("set_cpuset %s: %s\n", beyond, hv_last_error());
         CHECK(threads_on(pid, "1", "1"));
         CHECK(file_has(config, moved, ELEMENTSOF(moved)));
@@ -440,7 +439,7 @@ static void check_cpuset(struct hv_conn *c, const struct hv_host_info *hi) {
 /* The last heartbeat the guest printed after byte from of its console log. */
 struct heartbeat {
         int64_t seq, cpus, mem_avail_kib, mem_total_kib;
-        int64_t mem_kib;    /* what the guest can use: MemTotal less what the balloon holds
+        int64_t mem_kib; /* what the guest can use: MemTotal less what the balloon holds
                              * (with deflate-on-OOM the balloon leaves MemTotal alone) */
 };
 
@@ -470,7 +469,7 @@ static bool last_heartbeat(size_t from, struct heartbeat *ret) {
                 char *nl = strchr(line, '\n');
                 if (nl)
                         *nl = '\0';
-                if (startswith(line, "TIDE-HEARTBEAT ") && strchr(line, '\r')) {   /* a whole line */
+                if (startswith(line, "TIDE-HEARTBEAT ") && strchr(line, '\r')) { /* a whole line */
                         struct heartbeat hb = {
                                 .seq = field_of(line, " seq="),
                                 .cpus = field_of(line, " cpus="),
@@ -541,8 +540,8 @@ static void print_stats(const struct hv_domain_stats *s) {
                (long long) s->block_wr_bytes, s->has_net ? "present" : "absent");
         for (int i = 0; i < s->n_vcpu; i++)
                 printf("    vCPU %d: %s, time %.2f s, wait %lld ns, delay %lld ns\n", i,
-                       s->vcpu[i].online ? "online" : "offline", s->vcpu[i].time_ns / 1e9, (long long) s->vcpu[i].wait_ns,
-                       (long long) s->vcpu[i].delay_ns);
+                       s->vcpu[i].online ? "online" : "offline", s->vcpu[i].time_ns / 1e9,
+                       (long long) s->vcpu[i].wait_ns, (long long) s->vcpu[i].delay_ns);
 }
 
 /* What the running test domain reports, and the host. */
@@ -562,13 +561,14 @@ static void check_stats(struct hv_conn *c) {
         CHECK(s.state == HV_STATE_RUNNING && s.has_cpu && s.cpu_time_ns > 0);
         CHECK(s.vcpus_current == 1 && s.vcpus_max == 2 && s.n_vcpu == 2);
         CHECK(s.vcpu[0].online && !s.vcpu[1].online && s.vcpu[0].time_ns > 0);
-        CHECK(s.vcpu_time_ns <= s.cpu_time_ns);   /* the domain's total has the emulator too */
+        CHECK(s.vcpu_time_ns <= s.cpu_time_ns); /* the domain's total has the emulator too */
         CHECK(s.has_balloon && s.balloon_current_kib == 192 * 1024 && s.balloon_maximum_kib == 256 * 1024);
-        CHECK(s.has_guest_mem && s.available_kib > 0 && s.available_kib <= s.balloon_maximum_kib);   /* may still be inflating */
+        CHECK(s.has_guest_mem && s.available_kib > 0 &&
+              s.available_kib <= s.balloon_maximum_kib); /* may still be inflating */
         CHECK(s.usable_kib > 0 && s.usable_kib <= s.available_kib && s.unused_kib <= s.available_kib);
         CHECK(s.has_rss && s.rss_kib > 0);
         CHECK(s.has_block && s.block_rd_bytes > 0 && s.block_rd_reqs > 0);
-        CHECK(s.has_net && s.net_rx_bytes == 0);   /* no NIC */
+        CHECK(s.has_net && s.net_rx_bytes == 0); /* no NIC */
         int64_t cpu0 = s.cpu_time_ns;
         hv_domain_stats_clear(&s);
         sleep_ms(1000);
@@ -581,10 +581,10 @@ static void check_stats(struct hv_conn *c) {
         sleep_ms(500);
         CHECK_R(d->host_stats(c, &h2), 0);
         printf("  host: %d CPUs, user %.1f s, system %.1f s, idle %.1f s, iowait %.1f s; memory %lld KiB, free %lld, "
-               "available %lld, cached %lld, buffers %lld; load %.2f %.2f %.2f\n", h.cpus, h.cpu_user_ns / 1e9,
-               h.cpu_system_ns / 1e9, h.cpu_idle_ns / 1e9, h.cpu_iowait_ns / 1e9, (long long) h.mem_total_kib,
-               (long long) h.mem_free_kib, (long long) h.mem_available_kib, (long long) h.mem_cached_kib,
-               (long long) h.mem_buffers_kib, h.load1, h.load5, h.load15);
+               "available %lld, cached %lld, buffers %lld; load %.2f %.2f %.2f\n",
+               h.cpus, h.cpu_user_ns / 1e9, h.cpu_system_ns / 1e9, h.cpu_idle_ns / 1e9, h.cpu_iowait_ns / 1e9,
+               (long long) h.mem_total_kib, (long long) h.mem_free_kib, (long long) h.mem_available_kib,
+               (long long) h.mem_cached_kib, (long long) h.mem_buffers_kib, h.load1, h.load5, h.load15);
         CHECK(h.cpus > 0 && h.mem_total_kib > 0 && h.mem_free_kib > 0 && h.mem_free_kib <= h.mem_total_kib);
         CHECK(h.mem_available_kib >= h.mem_free_kib && h.mem_available_kib <= h.mem_total_kib);
         CHECK(h.cpu_user_ns > 0 && h.cpu_idle_ns > 0 && h.load1 >= 0 && h.load15 >= 0);
@@ -592,7 +592,7 @@ static void check_stats(struct hv_conn *c) {
                        (h.cpu_user_ns + h.cpu_system_ns + h.cpu_idle_ns + h.cpu_iowait_ns);
         int64_t wall = h2.sample_ns - h.sample_ns;
         printf("  host CPU time over %.0f ms: %.2f CPUs' worth\n", wall / 1e6, (double) busy / (double) wall);
-        CHECK(busy > 0 && busy <= (int64_t) h.cpus * wall * 3 / 2);   /* jiffies are coarse */
+        CHECK(busy > 0 && busy <= (int64_t) h.cpus * wall * 3 / 2); /* jiffies are coarse */
 }
 
 /* The median of BENCH_ROUNDS * 4 stats() calls with n_extra more guests running. */
@@ -610,7 +610,7 @@ static void bench_stats(struct hv_conn *c, int n_extra) {
                 CHECK_R(d->define(c, &s), 0);
                 CHECK_R(d->start(c, ids[i]), 0);
         }
-        sleep_ms(n_extra > 0 ? 3000 : 0);   /* their balloon drivers come up */
+        sleep_ms(n_extra > 0 ? 3000 : 0); /* their balloon drivers come up */
         enum { N = BENCH_ROUNDS * 4 };
         int64_t us[N];
         size_t n_doms = 0;
@@ -646,7 +646,7 @@ static void check_elastic(struct hv_conn *c, int *ret_vcpus) {
         _cleanup_free_ char *config = xasprintf("%s/libvirt/etc/qemu/%s.xml", state_dir, name);
         struct heartbeat hb;
         size_t from = console_size();
-        CHECK(wait_heartbeat(from, 1, 0, 0, &hb) >= 0);   /* the guest runs and has 1 CPU */
+        CHECK(wait_heartbeat(from, 1, 0, 0, &hb) >= 0); /* the guest runs and has 1 CPU */
 
         /* Hot-add: the guest brings the new CPU online by itself. */
         int64_t t0 = mono_ms();
@@ -662,8 +662,8 @@ static void check_elastic(struct hv_conn *c, int *ret_vcpus) {
         CHECK(s.vcpus_current == 2 && s.vcpu[1].online);
         hv_domain_stats_clear(&s);
         static const char *const two[] = { "<vcpu id='1' enabled='yes' hotpluggable='yes'" };
-        CHECK(file_has(config, two, 1));   /* the definition follows */
-        CHECK_R(d->set_vcpus(c, uuid, 2), 0);   /* idempotent */
+        CHECK(file_has(config, two, 1));      /* the definition follows */
+        CHECK_R(d->set_vcpus(c, uuid, 2), 0); /* idempotent */
         CHECK_R(d->set_vcpus(c, uuid, 3), TIDE_E_INVALID);
         CHECK_R(d->set_vcpus(c, uuid, 0), TIDE_E_INVALID);
 
@@ -699,7 +699,7 @@ static void check_elastic(struct hv_conn *c, int *ret_vcpus) {
                (long long) call_ms, (long long) total0, (long long) hb.mem_kib, (long long) seen_ms);
         CHECK(hb.mem_total_kib == memtotal0);
         t0 = mono_ms();
-        for (;;) {   /* libvirt hears of the balloon's new size from QEMU */
+        for (;;) { /* libvirt hears of the balloon's new size from QEMU */
                 CHECK(stats_of(c, uuid, &s));
                 bool done = s.balloon_current_kib == 128 * 1024;
                 hv_domain_stats_clear(&s);
@@ -733,9 +733,10 @@ static void check_elastic(struct hv_conn *c, int *ret_vcpus) {
         static const char *const tuned[] = { "<shares>512</shares>", "<global_period>100000</global_period>",
                                              "<global_quota>50000</global_quota>" };
         CHECK(file_has(config, tuned, ELEMENTSOF(tuned)));
-        CHECK_R(d->set_cpu_tune(c, uuid, &want), 0);   /* idempotent */
+        CHECK_R(d->set_cpu_tune(c, uuid, &want), 0); /* idempotent */
         printf("set_cpu_tune(shares 512, 50000 us per 100000 us): %lld ms, read back through the scheduler "
-               "parameters\n", (long long) call_ms);
+               "parameters\n",
+               (long long) call_ms);
         CHECK_R(d->set_cpu_tune(c, uuid, &(struct hv_cpu_tune) { .shares = 1 }), TIDE_E_INVALID);
         CHECK_R(d->set_cpu_tune(c, uuid, &(struct hv_cpu_tune) { .shares = 1024 }), 0);
         CHECK_R(d->get_cpu_tune(c, uuid, &t), 0);
@@ -763,8 +764,8 @@ static void phase_define_start(void) {
         CHECK(startswith(hi.uri, "qemu:///embed"));
         const char *why;
         CHECK(streq(hi.accel, hv_detect_accel(&why)));
-        printf("host: %d cpus, %d NUMA nodes, %lld MiB, %lld GiB disk, accel %s (%s)\n", hi.cpus,
-               hi.numa_nodes, (long long) hi.mem_mib, (long long) hi.disk_gib, hi.accel, why);
+        printf("host: %d cpus, %d NUMA nodes, %lld MiB, %lld GiB disk, accel %s (%s)\n", hi.cpus, hi.numa_nodes,
+               (long long) hi.mem_mib, (long long) hi.disk_gib, hi.accel, why);
         CHECK(hi.n_numa == hi.numa_nodes && hi.numa && hi.disk_gib > 0);
         int64_t node_mem = 0;
         for (int i = 0; i < hi.n_numa; i++) {
@@ -790,7 +791,7 @@ static void phase_define_start(void) {
 
         struct hv_domain_spec s = spec_for(uuid, name, disk);
         CHECK_R(d->define(c, &s), 0);
-        CHECK_R(d->define(c, &s), 0);   /* redefining is fine */
+        CHECK_R(d->define(c, &s), 0); /* redefining is fine */
         struct hv_domain_info di = {};
         CHECK_R(d->domain_info(c, uuid, &di), 0);
         CHECK(di.state == HV_STATE_SHUTOFF && di.persistent);
@@ -799,7 +800,7 @@ static void phase_define_start(void) {
         hv_domain_info_clear(&di);
 
         CHECK_R(d->start(c, uuid), 0);
-        CHECK_R(d->start(c, uuid), 0);   /* already running */
+        CHECK_R(d->start(c, uuid), 0); /* already running */
         enum hv_state st;
         CHECK(list_has(c, uuid, &st) && st == HV_STATE_RUNNING);
         fflush(stdout);
@@ -882,7 +883,7 @@ static void phase_adopt_and_finish(void) {
         printf("rebooted\n");
 
         t0 = mono_ms();
-        CHECK_R(d->shutdown(c, uuid, SHUTDOWN_TIMEOUT_MS), 0);   /* 0: the guest obeyed ACPI */
+        CHECK_R(d->shutdown(c, uuid, SHUTDOWN_TIMEOUT_MS), 0); /* 0: the guest obeyed ACPI */
         printf("ACPI shutdown: %lld ms\n", (long long) (mono_ms() - t0));
         CHECK_R(d->domain_info(c, uuid, &di), 0);
         CHECK(di.state == HV_STATE_SHUTOFF);
@@ -916,7 +917,7 @@ static void phase_adopt_and_finish(void) {
         struct hv_domain_info *l = NULL;
         size_t n = 1;
         CHECK_R(d->list(c, &l, &n), 0);
-        CHECK(n == 0);   /* the bench domain is gone too */
+        CHECK(n == 0); /* the bench domain is gone too */
         hv_domain_info_array_free(l, n);
 
         d->close(c);
@@ -929,7 +930,7 @@ static int run_phase(void (*fn)(void), int *ret_signal) {
         pid_t pid = fork();
         CHECK(pid >= 0);
         if (pid == 0)
-                fn();   /* never returns */
+                fn(); /* never returns */
         int status;
         CHECK(waitpid(pid, &status, 0) == pid);
         *ret_signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
@@ -1010,7 +1011,7 @@ int main(void) {
         printf("state dir %s, domain %s (%s)\n", state_dir, name, uuid);
 
         int sig, rc = run_phase(phase_define_start, &sig);
-        CHECK(rc == -1 && sig == SIGTERM);   /* phase A died as intended, after all its checks */
+        CHECK(rc == -1 && sig == SIGTERM); /* phase A died as intended, after all its checks */
 
         pid_t qpid = qemu_pid();
         CHECK(qpid > 0 && process_alive(qpid));
