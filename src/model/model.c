@@ -158,6 +158,22 @@ int model_check_members(json_t *body, const char *const *allowed, char **ret_err
         return 0;
 }
 
+int model_check_launch(json_t *body, char **ret_err) {
+        const char *refs[] = { "flavor", "image" };
+        for (size_t i = 0; i < ELEMENTSOF(refs); i++) {
+                json_t *v = json_object_get(body, refs[i]);
+                if (!v)
+                        return model_fail(ret_err, "'%s' is required", refs[i]);
+                if (!json_is_string(v) ||
+                    (!model_name_valid(json_string_value(v)) && !model_id_valid(json_string_value(v))))
+                        return model_fail(ret_err, "'%s' must be a %s name or id", refs[i], refs[i]);
+        }
+        json_t *ud = json_object_get(body, "user_data");
+        if (ud && !json_is_null(ud) && (!json_is_string(ud) || json_string_length(ud) > MODEL_USER_DATA_MAX))
+                return model_fail(ret_err, "'user_data' must be a string of at most %d bytes", MODEL_USER_DATA_MAX);
+        return 0;
+}
+
 int model_get_name(json_t *body, const char *what, char **ret_err, const char **ret) {
         json_t *v = json_object_get(body, "name");
         if (!v)
@@ -294,19 +310,9 @@ int model_instance_from_request(json_t *body, json_t **ret, char **ret_err) {
             (r = model_get_int(body, "priority", 1, 1000, MODEL_PRIORITY_DEFAULT, ret_err, &priority)) < 0)
                 return r;
 
-        const char *refs[] = { "flavor", "image" };
-        for (size_t i = 0; i < ELEMENTSOF(refs); i++) {
-                json_t *v = json_object_get(body, refs[i]);
-                if (!v)
-                        return model_fail(ret_err, "'%s' is required", refs[i]);
-                if (!json_is_string(v) ||
-                    (!model_name_valid(json_string_value(v)) && !model_id_valid(json_string_value(v))))
-                        return model_fail(ret_err, "'%s' must be a %s name or id", refs[i], refs[i]);
-        }
-
-        json_t *ud = json_object_get(body, "user_data");
-        if (ud && !json_is_null(ud) && (!json_is_string(ud) || json_string_length(ud) > MODEL_USER_DATA_MAX))
-                return model_fail(ret_err, "'user_data' must be a string of at most %d bytes", MODEL_USER_DATA_MAX);
+        if ((r = model_check_launch(body, ret_err)) < 0)
+                return r;
+        json_t *ud = json_object_get(body, "user_data"); /* checked: absent, null or a string */
         json_t *ha = json_object_get(body, "ha");
         if (ha && !json_is_boolean(ha))
                 return model_fail(ret_err, "'ha' must be true or false");

@@ -215,18 +215,9 @@ int model_scaling_group_from_request(json_t *body, json_t **ret, char **ret_err)
                 return model_fail(ret_err,
                                   "scaling group name must be at most %d characters (members are named NAME-<n>)",
                                   MODEL_NAME_MAX - 5);
-        const char *refs[] = { "flavor", "image" };
-        for (size_t i = 0; i < ELEMENTSOF(refs); i++) {
-                json_t *v = json_object_get(body, refs[i]);
-                if (!v)
-                        return model_fail(ret_err, "'%s' is required", refs[i]);
-                if (!json_is_string(v) ||
-                    (!model_name_valid(json_string_value(v)) && !model_id_valid(json_string_value(v))))
-                        return model_fail(ret_err, "'%s' must be a %s name or id", refs[i], refs[i]);
-        }
-        json_t *ud = json_object_get(body, "user_data");
-        if (ud && !json_is_null(ud) && (!json_is_string(ud) || json_string_length(ud) > MODEL_USER_DATA_MAX))
-                return model_fail(ret_err, "'user_data' must be a string of at most %d bytes", MODEL_USER_DATA_MAX);
+        if ((r = model_check_launch(body, ret_err)) < 0)
+                return r;
+        json_t *ud = json_object_get(body, "user_data"); /* checked: absent, null or a string */
         json_t *spread = json_object_get(body, "spread"), *elastic = json_object_get(body, "elastic");
         if (spread && !json_is_boolean(spread))
                 return model_fail(ret_err, "'spread' must be true or false");
