@@ -70,6 +70,17 @@ static int register_host(struct agent *a, struct agent_host *h) {
                                                       (json_int_t) hi.numa[i].hugepages_mib));
         json_object_set_new(rec, "numa", numa);
         json_object_set_new(rec, "disk_gib", json_integer(hi.disk_gib > 0 ? hi.disk_gib : state_disk_gib(a)));
+        /* How peers reach the host: its API (image copies, a console read through another host)
+         * and its libvirtd (migrations). */
+        bool embedded = hi.uri && strncmp(hi.uri, "qemu:///embed", 13) == 0; /* no daemon to migrate to */
+        const struct {
+                const char *field, *value;
+        } peer[] = { { "api_url", h->api_url },
+                     { "libvirt_uri", embedded ? NULL : h->libvirt_uri },
+                     { "migrate_uri", embedded ? NULL : h->migrate_uri } };
+        for (size_t i = 0; i < ELEMENTSOF(peer); i++)
+                if (peer[i].value)
+                        json_object_set_new(rec, peer[i].field, json_string(peer[i].value));
         _cleanup_free_ char *value = tide_json_dump(rec);
         _cleanup_free_ char *key = model_key_host(h->name);
         _cleanup_free_ char *live = model_key_hostlive(h->name);
@@ -792,8 +803,14 @@ int agent_new(const struct agent_config *cfg, struct agent **ret) {
         a->n_hosts = cfg->n_hosts;
         int r = 0;
         for (size_t i = 0; i < a->n_hosts && r >= 0; i++) {
-                a->hosts[i] = (struct agent_host) { .name = cfg->hosts[i].name ? xstrdup(cfg->hosts[i].name) : NULL,
-                                                    .hv = cfg->hosts[i].hv };
+                const struct agent_host_config *hc = &cfg->hosts[i];
+                a->hosts[i] = (struct agent_host) {
+                        .name = hc->name ? xstrdup(hc->name) : NULL,
+                        .hv = hc->hv,
+                        .api_url = hc->api_url ? xstrdup(hc->api_url) : NULL,
+                        .libvirt_uri = hc->libvirt_uri ? xstrdup(hc->libvirt_uri) : NULL,
+                        .migrate_uri = hc->migrate_uri ? xstrdup(hc->migrate_uri) : NULL,
+                };
                 r = register_host(a, &a->hosts[i]);
         }
         if (r < 0) {
@@ -823,6 +840,9 @@ void agent_free(struct agent *a) {
         free(a->busy);
         for (size_t i = 0; i < a->n_hosts; i++) {
                 free(a->hosts[i].name);
+                free(a->hosts[i].api_url);
+                free(a->hosts[i].libvirt_uri);
+                free(a->hosts[i].migrate_uri);
                 free(a->hosts[i].pool);
                 for (size_t k = 0; k < a->hosts[i].n_applied; k++) {
                         free(a->hosts[i].applied[k].id);

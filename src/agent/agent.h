@@ -31,6 +31,11 @@ struct agent_placement {
 struct agent_host_config {
         const char *name;   /* the host's name in the pool; NULL: the hypervisor's */
         struct hv_conn *hv; /* borrowed: its hypervisor connection */
+        /* How peers reach this host, written into its record; NULL when unknown (one host, or a
+         * simulated one): api_url "http://IP:PORT" (its API), libvirt_uri
+         * "qemu+tcp://IP/system" (its libvirtd, which migrations go to) and migrate_uri
+         * "tcp://IP" (where QEMU's migration stream goes). */
+        const char *api_url, *libvirt_uri, *migrate_uri;
 };
 
 /* One agent runs one host, or several simulated ones (each with its own lease and driver

@@ -26,7 +26,8 @@ struct applied_cpuset {
 
 struct agent_host {
         char *name;
-        struct hv_conn *hv; /* borrowed */
+        struct hv_conn *hv;                        /* borrowed */
+        char *api_url, *libvirt_uri, *migrate_uri; /* agent_host_config's, copied; NULL: unknown */
         int64_t lease;
         int64_t next_keepalive;
         char *pool;                     /* the shared CPU pool (a CPU list), NULL when unknown;

@@ -6,6 +6,7 @@
  * token, store, placement cache, metrics, hypervisor or simulated hosts), the services of
  * services[] started in order, a wait for a signal, the services stopped in reverse order. */
 #include <errno.h>
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -46,6 +47,9 @@ static void usage(FILE *f) {
               "                        answers, else the embedded driver under STATE/libvirt)\n"
               "  --store URL           store (default sqlite:STATE/store.db)\n"
               "  --host-name NAME      this host's name in the pool (default: the hostname)\n"
+              "  --address IP          the IPv4 address other hosts reach this one at: its API, its\n"
+              "                        libvirtd (migrations); default: --listen's address unless that\n"
+              "                        is 0.0.0.0 or loopback (then none: a single host)\n"
               "  --shutdown-timeout S  seconds a guest gets to shut down before power-off (default 30)\n"
               "  --sim-hosts N         run N simulated hosts (sim-1 ... sim-N, no VMs) instead of this\n"
               "                        machine's hypervisor: for tests and benchmarks of placement\n"
@@ -89,10 +93,37 @@ struct options {
         const char *listen;    /* NULL: no TCP */
         const char *uri, *store_url;
         const char *host_name; /* the given one, or hostname[] */
+        const char *address;   /* how peers reach this host; NULL: unknown */
+        char listen_ip[INET_ADDRSTRLEN];
         int64_t shutdown_s, sim_hosts;
         const char *sim_shape;
         char hostname[256];
 };
+
+/* Checks --address, or takes --listen's address for it when that is one peers can reach. 1, or
+ * -EINVAL (told on stderr). */
+static int address_resolve(struct options *o) {
+        struct in_addr in;
+        if (o->address) {
+                if (inet_pton(AF_INET, o->address, &in) != 1 || in.s_addr == htonl(INADDR_ANY) ||
+                    (ntohl(in.s_addr) >> 24) == 127) {
+                        fprintf(stderr, "tided: --address needs an IPv4 address other hosts can reach, not '%s'\n",
+                                o->address);
+                        return -EINVAL;
+                }
+                return 1;
+        }
+        const char *colon = o->listen ? strrchr(o->listen, ':') : NULL;
+        size_t len = colon ? (size_t) (colon - o->listen) : 0;
+        if (len == 0 || len >= sizeof o->listen_ip)
+                return 1;
+        memcpy(o->listen_ip, o->listen, len);
+        o->listen_ip[len] = 0;
+        if (inet_pton(AF_INET, o->listen_ip, &in) == 1 && in.s_addr != htonl(INADDR_ANY) &&
+            (ntohl(in.s_addr) >> 24) != 127)
+                o->address = o->listen_ip;
+        return 1;
+}
 
 /* Parses argv into *o. Returns 1 to run, 0 when it has printed the help, -EINVAL on a usage
  * error (told on stderr). */
@@ -103,6 +134,7 @@ static int parse_args(int argc, char **argv, struct options *o) {
                 OPT_URI,
                 OPT_STORE,
                 OPT_HOST,
+                OPT_ADDRESS,
                 OPT_SHUTDOWN,
                 OPT_DEBUG,
                 OPT_SIM_HOSTS,
@@ -114,6 +146,7 @@ static int parse_args(int argc, char **argv, struct options *o) {
                 { "libvirt-uri", required_argument, NULL, OPT_URI },
                 { "store", required_argument, NULL, OPT_STORE },
                 { "host-name", required_argument, NULL, OPT_HOST },
+                { "address", required_argument, NULL, OPT_ADDRESS },
                 { "shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN },
                 { "debug", no_argument, NULL, OPT_DEBUG },
                 { "sim-hosts", required_argument, NULL, OPT_SIM_HOSTS },
@@ -145,6 +178,9 @@ static int parse_args(int argc, char **argv, struct options *o) {
                         break;
                 case OPT_HOST:
                         o->host_name = optarg;
+                        break;
+                case OPT_ADDRESS:
+                        o->address = optarg;
                         break;
                 case OPT_SHUTDOWN:
                         if (parse_int64(optarg, 1, 3600, &o->shutdown_s) < 0) {
@@ -185,7 +221,7 @@ static int parse_args(int argc, char **argv, struct options *o) {
                 fprintf(stderr, "tided: host name '%s' is not a valid name; pass --host-name\n", o->host_name);
                 return -EINVAL;
         }
-        return 1;
+        return address_resolve(o);
 }
 
 /* Creates the state directory; ret gets its absolute path (caller frees). libvirt's log goes
@@ -217,9 +253,10 @@ struct tided {
         struct metrics *metrics;
         struct store *store;
         struct sched_cache *sched_cache;
-        struct hv_conn *hv;              /* this machine's hypervisor, or NULL */
-        struct hv_conn **sims;           /* or opt->sim_hosts simulated hosts */
-        struct agent_host_config *hosts; /* what the agent runs: hv or the sims */
+        struct hv_conn *hv;                        /* this machine's hypervisor, or NULL */
+        struct hv_conn **sims;                     /* or opt->sim_hosts simulated hosts */
+        struct agent_host_config *hosts;           /* what the agent runs: hv or the sims */
+        char *api_url, *libvirt_uri, *migrate_uri; /* this host's, for peers (--address) */
         size_t n_hosts;
         struct agent *agent;
         struct autoscaler *autoscaler;
@@ -245,6 +282,19 @@ static int sims_open(struct tided *t) {
         }
         log_info("running %lld simulated hosts of shape %s", (long long) o->sim_hosts, o->sim_shape);
         return 0;
+}
+
+/* How peers reach this host at address (an IPv4 address): its API on --listen's port, its
+ * libvirtd over TCP. */
+static void peer_urls_set(struct tided *t, const char *address) {
+        const char *colon = t->opt->listen ? strrchr(t->opt->listen, ':') : NULL;
+        if (colon)
+                t->api_url = xasprintf("http://%s:%s", address, colon + 1);
+        t->libvirt_uri = xasprintf("qemu+tcp://%s/system", address);
+        t->migrate_uri = xasprintf("tcp://%s", address);
+        t->hosts[0].api_url = t->api_url;
+        t->hosts[0].libvirt_uri = t->libvirt_uri;
+        t->hosts[0].migrate_uri = t->migrate_uri;
 }
 
 /* Opens what the services run on: the admin token, the store, placement's cache of the hosts,
@@ -273,6 +323,8 @@ static int host_open(struct tided *t) {
                 return log_error_errno(r, "connecting to libvirt: %m (%s)", hv_last_error());
         t->hosts = xcalloc(1, sizeof *t->hosts);
         t->hosts[t->n_hosts++] = (struct agent_host_config) { .name = o->host_name, .hv = t->hv };
+        if (o->address)
+                peer_urls_set(t, o->address);
         return 0;
 }
 
@@ -289,6 +341,9 @@ static void host_close(struct tided *t) {
         metrics_free(t->metrics);
         free(t->sock);
         free(t->token);
+        free(t->api_url);
+        free(t->libvirt_uri);
+        free(t->migrate_uri);
 }
 
 /* The services, each with its own threads: the agent, the controllers (the autoscaler), the API. */

@@ -17,7 +17,11 @@ stop_prometheus() {
 }
 IT_CLEANUP_HOOK=stop_prometheus
 
-it_start_tided
+# --address: how peers would reach this host (a documentation address; nothing is sent to it).
+it_start_tided --address 192.0.2.10
+"$TIDE" host list -f json | jq -e --arg url "http://192.0.2.10:$PORT" \
+	'.[0].api_url == $url and .[0].libvirt_uri == null' >/dev/null ||
+	fail "the host record does not carry its API's address (an embedded libvirt has none to migrate to)"
 "$TIDE" flavor create m --vcpus 1 --ram 192 --disk 1 >/dev/null
 it_image_tiny
 printf '#!/bin/sh\ntide-load --cpu 100 --threads 1 --duration 120\n' >"$T/user-data"
