@@ -10,6 +10,7 @@
 #include <sys/statvfs.h>
 
 #include "common/errors.h"
+#include "common/fs_private.h"
 #include "common/log.h"
 #include "common/proc.h"
 #include "common/util.h"
@@ -225,6 +226,8 @@ static int make_seed(struct agent *a, json_t *inst) {
         };
         r = run_tool(argv, "making the config drive");
         (void) rm_rf(seed_dir);
+        if (r >= 0 && (r = fs_private_fix(iso)) < 0)
+                return log_error_errno(r, "setting the mode of %s: %m", iso);
         return r;
 }
 
@@ -232,7 +235,10 @@ static int make_seed(struct agent *a, json_t *inst) {
 static int prepare_files(struct agent *a, json_t *inst, json_t *image) {
         const char *id = tide_json_str(inst, "id", "");
         _cleanup_free_ char *dir = inst_path(a, id, NULL), *disk = inst_path(a, id, MODEL_INSTANCE_DISK);
-        int r = mkdir_p(dir, 0755);
+        _cleanup_free_ char *root = model_instance_path(a->cfg.state_dir, NULL, NULL);
+        int r = fs_private_mkdir(root);
+        if (r >= 0)
+                r = fs_private_mkdir(dir);
         if (r < 0)
                 return log_error_errno(r, "creating %s: %m", dir);
         if (access(disk, F_OK) < 0) {
@@ -257,6 +263,8 @@ static int prepare_files(struct agent *a, json_t *inst, json_t *image) {
                 r = run_tool(argv, "creating the disk overlay");
                 if (r < 0)
                         return r;
+                if ((r = fs_private_fix(tmp)) < 0)
+                        return log_error_errno(r, "setting the mode of %s: %m", tmp);
                 if (rename(tmp, disk) < 0)
                         return log_error_errno(-errno, "renaming %s: %m", tmp);
         }

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "common/errors.h"
+#include "common/fs_private.h"
 #include "common/log.h"
 #include "common/proc.h"
 #include "common/util.h"
@@ -85,7 +86,10 @@ static int copy_in(const char *src, const char *dir, const char *name, struct ap
         if (st.st_size > IMAGE_FILE_MAX)
                 return api_error(rep, TIDE_E_INVALID, "'%s' is over 1 TiB", src);
         _cleanup_free_ char *dst = xasprintf("%s/%s", dir, name);
-        int r = copy_file(src, dst, 0644);
+        /* Created unreadable by others from the start, then given QEMU's group. */
+        int r = copy_file(src, dst, 0600);
+        if (r >= 0)
+                r = fs_private_fix(dst);
         if (r < 0)
                 return api_error(rep, TIDE_E_BACKEND, "copying '%s': %s", src, tide_strerror(r));
         return 0;
@@ -105,6 +109,7 @@ static int image_create(struct api_request *req, struct api_reply *rep) {
         _cleanup_free_ char *id = id_new_uuid();
         _cleanup_free_ char *dir = model_image_path(api_config(req)->state_dir, id, NULL);
         _cleanup_free_ char *tmp = xasprintf("%s.tmp", dir);
+        _cleanup_free_ char *root = model_image_path(api_config(req)->state_dir, NULL, NULL);
         _cleanup_free_ char *format = NULL, *disk_name = NULL, *copied = NULL, *created = NULL;
         _cleanup_free_ char *final_path = NULL;
         _cleanup_json_ json_t *info = NULL;
@@ -119,7 +124,9 @@ static int image_create(struct api_request *req, struct api_reply *rep) {
         format = xstrdup(tide_json_str(info, "format", ""));
         json_decref(TAKE_PTR(info));
 
-        r = mkdir_p(tmp, 0755);
+        r = fs_private_mkdir(root);
+        if (r >= 0)
+                r = fs_private_mkdir(tmp);
         if (r < 0) {
                 api_error(rep, TIDE_E_BACKEND, "creating %s: %s", tmp, tide_strerror(r));
                 goto out;

@@ -16,11 +16,13 @@
 #include "agent/hv.h"
 #include "api/api.h"
 #include "common/errors.h"
+#include "common/fs_private.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "ctl/autoscaler.h"
 #include "metrics/metrics.h"
 #include "model/model.h"
+#include "model/model_layout.h"
 #include "sched/sched_cache.h"
 #include "sched/sched_store.h"
 #include "store/store.h"
@@ -236,6 +238,12 @@ static int state_dir_prepare(const char *dir, char **ret) {
         if (!state_dir)
                 return log_error_errno(-errno, "resolving %s: %m", dir);
         (void) chmod(state_dir, 0755);
+        /* Disks, kernels and consoles are root's and QEMU's only (fs_private.h); this also closes
+         * the stores of older tideds, whose files were readable by all. */
+        _cleanup_free_ char *images = model_image_path(state_dir, NULL, NULL);
+        _cleanup_free_ char *instances = model_instance_path(state_dir, NULL, NULL);
+        if ((r = fs_private_mkdir(images)) < 0 || (r = fs_private_mkdir(instances)) < 0)
+                return log_error_errno(r, "creating %s and %s: %m", images, instances);
 
         _cleanup_free_ char *libvirt_log = xasprintf("4:file:%s/libvirt.log", state_dir);
         setenv("LIBVIRT_LOG_OUTPUTS", libvirt_log, 0);

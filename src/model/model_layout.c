@@ -43,8 +43,10 @@ char *model_key_groupstatus(const char *group_id) {
         return xasprintf(MODEL_KEY_GROUPSTATUS "%s", group_id);
 }
 
-/* <state_dir>/<dir>/<id>[/<file>]. */
+/* <state_dir>/<dir>[/<id>[/<file>]]. */
 static char *state_path(const char *state_dir, const char *dir, const char *id, const char *file) {
+        if (!id)
+                return xasprintf("%s/%s", state_dir, dir);
         return file ? xasprintf("%s/%s/%s/%s", state_dir, dir, id, file) : xasprintf("%s/%s/%s", state_dir, dir, id);
 }
 

@@ -73,9 +73,10 @@ char *model_key_groupstatus(const char *group_id);
 #define MODEL_IMAGE_INITRD "initrd.img"
 
 /* <state_dir>/instances/<id>, or the file (or subdirectory) of that name in it when file is not
- * NULL. */
+ * NULL; <state_dir>/instances when id is NULL. */
 char *model_instance_path(const char *state_dir, const char *id, const char *file);
-/* <state_dir>/images/<id>, or the file of that name in it when file is not NULL. */
+/* <state_dir>/images/<id>, or the file of that name in it when file is not NULL;
+ * <state_dir>/images when id is NULL. */
 char *model_image_path(const char *state_dir, const char *id, const char *file);
 /* The name of an image's disk in its format: "disk.qcow2", "disk.raw". */
 char *model_image_disk_name(const char *format);

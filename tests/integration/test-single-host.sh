@@ -73,6 +73,13 @@ for vm in vm1 vm2; do
 	done
 	[ "$(jq -r .status <<<"$j")" = running ] || fail "$vm is not running: $j"
 done
+# An instance's files are root's and QEMU's only (nothing for others: fs_private.h).
+id2=$(field vm2 id)
+for f in "$STATE/instances" "$STATE/instances/$id2" "$STATE/instances/$id2/disk.qcow2" \
+	"$STATE/instances/$id2/seed.iso"; do
+	m=$(stat -c %a "$f") || fail "cannot stat $f"
+	[ $((8#$m & 8#007)) = 0 ] || fail "$f is mode $m: others may use it"
+done
 # it_domains, which later checks rely on to say "nothing left", sees what runs ...
 doms=$(it_domains)
 [ "$doms" = "$(printf 'tide-vm1\ntide-vm2')" ] || fail "it_domains sees [$doms] while vm1 and vm2 run"
