@@ -253,6 +253,50 @@ struct hv_cpu_tune {
 /* 0 when t is within the limits above, else TIDE_E_INVALID. Pure. */
 int hv_cpu_tune_validate(const struct hv_cpu_tune *t);
 
+/* ---- live migration ---- */
+
+/* How to move a running domain to another host (hv_driver.migrate). */
+struct hv_migrate_params {
+        const char *target_uri;  /* the target hypervisor: its libvirtd ("qemu+tcp://IP/system",
+                                  * the host record's libvirt_uri), or "sim:///NAME" for a
+                                  * simulated host open in this process */
+        const char *migrate_uri; /* where the memory stream goes ("tcp://IP", the host record's
+                                  * migrate_uri: VIR_MIGRATE_PARAM_URI); NULL: the hypervisor's
+                                  * choice (libvirt: the target's host name) */
+        /* What changes on the target; NULL: the domain runs there as it runs here. Read from it:
+         * pin_cpus/n_pin_cpus, has_numa_node/numa_node and cpuset (the target's decision and
+         * shared pool), and disk_path, seed_path and console_log when the target keeps the files
+         * elsewhere (NULL: the same path). Everything else must be the domain's. */
+        const struct hv_domain_spec *dest;
+        bool copy_disk;          /* copy the root disk's top layer (VIR_MIGRATE_NON_SHARED_INC): the
+                                  * target must have created it beforehand, empty, on the same
+                                  * backing image; false: the disk is on storage both hosts see */
+        int64_t bandwidth_mib_s; /* 0: unlimited */
+        int64_t max_downtime_ms; /* 0: the hypervisor's default (QEMU: 300 ms) */
+        int poll_ms;             /* how often progress is read and reported; 0: 500 */
+};
+
+/* Where a migration is, as the hypervisor reports it while it runs. */
+struct hv_migrate_progress {
+        int percent;           /* of the memory (and disk, when copied) sent, 0..100 */
+        int64_t elapsed_ms;    /* since the job started */
+        int64_t remaining_mib; /* still to send (dirtied pages count again) */
+        int64_t total_mib;     /* to send in all, as far as known */
+        double rate_mib_s;     /* the current transfer rate; 0 when unknown */
+};
+
+/* Called every poll_ms from the thread that runs migrate(); returns true to cancel the move
+ * (the driver aborts the job: libvirt's virDomainAbortJob). */
+typedef bool (*hv_migrate_progress_fn)(const struct hv_migrate_progress *p, void *userdata);
+
+/* How a migration ended. */
+struct hv_migrate_result {
+        int64_t total_ms;    /* from the call to the domain running on the target */
+        int64_t downtime_ms; /* the guest's pause at the switch (the destination's completed job
+                              * statistics); -1 when the hypervisor did not tell */
+        int64_t data_mib;    /* memory (and disk) sent */
+};
+
 struct hv_conn;
 
 struct hv_driver {
@@ -346,6 +390,33 @@ struct hv_driver {
          * definition that never had shares or a period set reports them as 0 (libvirt; the
          * cgroup default applies at start). */
         int (*get_cpu_tune)(struct hv_conn *c, const char *uuid, struct hv_cpu_tune *ret);
+
+        /* ---- live migration ---- */
+
+        /* Moves running domain uuid live to the hypervisor p->target_uri, peer to peer (the source
+         * hypervisor talks to the target's: libvirt's VIR_MIGRATE_LIVE | PEER2PEER | PERSIST_DEST |
+         * UNDEFINE_SOURCE, so the source keeps no definition that could start a second copy).
+         * Blocks until the move ends; progress(p, userdata) is called every p->poll_ms while the
+         * job runs (may be NULL) and cancels it by returning true. The max downtime is applied
+         * once the job runs (libvirt has no parameter for it in the call). On success the domain
+         * runs on the target, persistent, with p->dest's changes, and is gone from this host;
+         * ret (may be NULL) gets the times. On any failure the domain still runs here, as it was,
+         * and the target has nothing left of it: -ECANCELED when progress() cancelled it,
+         * TIDE_E_NOT_FOUND for an unknown domain, TIDE_E_CONFLICT when it is not running or
+         * already has a job, TIDE_E_INVALID for bad parameters (a target that is this host),
+         * TIDE_E_BACKEND when the hypervisor failed (the target unreachable or dying mid-way,
+         * a refused destination: hv_last_error() says what). */
+        int (*migrate)(struct hv_conn *c, const char *uuid, const struct hv_migrate_params *p,
+                       hv_migrate_progress_fn progress, void *userdata, struct hv_migrate_result *ret);
+        /* Aborts a migration job of domain uuid that some other caller (or an earlier process:
+         * libvirtd runs a peer-to-peer job itself) started; 0 also when there was none, so a
+         * restarted agent can call it blindly before it looks where the domain is. */
+        int (*migrate_abort)(struct hv_conn *c, const char *uuid);
+        /* The state of domain uuid on the hypervisor target_uri (another host): ret_state gets
+         * it, or HV_STATE_NOSTATE when the target has no such domain; TIDE_E_BACKEND when the
+         * target cannot be asked. What a restarted agent reads to learn where a migration that
+         * it started ended. */
+        int (*domain_state_at)(struct hv_conn *c, const char *target_uri, const char *uuid, enum hv_state *ret_state);
 };
 
 /* Every connection starts with its driver, so callers can use hv_conn_driver(). */
@@ -488,6 +559,20 @@ int hv_sim_set_demand(struct hv_conn *c, const char *uuid, double cpu_cores, int
  * since the last call that moved it is not counted). TIDE_E_INVALID for ns < 0 or when c is
  * not an hv_sim connection. */
 int hv_sim_advance(struct hv_conn *c, int64_t ns);
+
+/* How migrations from simulated host c go from now on: at rate_mib_s MiB/s (> 0) of the
+ * domain's memory (a bandwidth given to migrate() wins), on real time (the simulated clock does
+ * not drive them: an agent moves domains while a test steps it); fail_at_percent >= 0 makes
+ * each one fail (TIDE_E_BACKEND, as libvirt's job does when the target dies) once that much is
+ * sent, -1 lets them succeed. TIDE_E_INVALID when c is not an hv_sim connection or a value is
+ * out of range.
+ *
+ * A simulated migration goes to another connection of this process named by target_uri
+ * ("sim:///NAME", the query ignored); the domain moves from one host's memory to the other's
+ * under both locks, with its running configuration (dest's pins, NUMA node and cpuset applied),
+ * counters and demand: it is on exactly one host at any moment. Its downtime is reported as
+ * min(max_downtime_ms, 20) ms (20 without a maximum). A target closed mid-way fails it. */
+int hv_sim_set_migration(struct hv_conn *c, int64_t rate_mib_s, int fail_at_percent);
 
 /* c's simulated clock in ns (hv_domain_stats.sample_ns), brought up to date first on real
  * time; -1 when c is not an hv_sim connection. */

@@ -1,8 +1,8 @@
 /* hv_libvirt.c — the hypervisor driver on libvirt's QEMU driver.
  *
- * With hv_libvirt_tune.c (statistics, elastic controls) the only files in tide that include
- * <libvirt/libvirt.h> (hv_libvirt_priv.h). Where a libvirtd (or virtqemud)
- * answers, it talks to qemu:///system; otherwise it runs libvirt's QEMU driver inside this
+ * With hv_libvirt_tune.c (statistics, elastic controls) and hv_libvirt_migrate.c (live
+ * migration) the only files that include <libvirt/libvirt.h> (hv_libvirt_priv.h). Where a
+ * libvirtd answers, it talks to qemu:///system; otherwise it runs libvirt's QEMU driver in this
  * process (qemu:///embed?root=<state dir>/libvirt). The embedded driver keeps its state under
  * that root, daemonizes QEMU, and on the next open in any process reconnects to the QEMU
  * processes it finds there: VMs outlive the agent.
@@ -685,19 +685,6 @@ static enum hv_state state_from_libvirt(unsigned char s) {
         }
 }
 
-/* The balloon's current size in KiB, or -1. Asking for it also takes a libvirt job on the
- * domain, which waits until the embedded driver has finished reconnecting to a QEMU started
- * by an earlier process: until then virDomainGetInfo() reports the state saved on disk, e.g.
- * "running" for a QEMU that died meanwhile. */
-int64_t lv_balloon_kib(virDomainPtr d) {
-        virDomainMemoryStatStruct st[VIR_DOMAIN_MEMORY_STAT_NR];
-        int n = virDomainMemoryStats(d, st, VIR_DOMAIN_MEMORY_STAT_NR, 0);
-        for (int i = 0; i < n; i++)
-                if (st[i].tag == VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON)
-                        return (int64_t) st[i].val;
-        return -1; /* failure included: the domain stopped, or there is no balloon */
-}
-
 static int fill_info(virDomainPtr d, struct hv_domain_info *ret) {
         virDomainInfo vi;
         char uuid[VIR_UUID_STRING_BUFLEN];
@@ -995,4 +982,7 @@ const struct hv_driver hv_libvirt_driver = {
         .set_memory = lv_set_memory,
         .set_cpu_tune = lv_set_cpu_tune,
         .get_cpu_tune = lv_get_cpu_tune,
+        .migrate = lv_migrate,
+        .migrate_abort = lv_migrate_abort,
+        .domain_state_at = lv_domain_state_at,
 };

@@ -43,3 +43,9 @@ int lv_set_vcpus(struct hv_conn *c, const char *uuid, int n);
 int lv_set_memory(struct hv_conn *c, const char *uuid, int64_t mib);
 int lv_set_cpu_tune(struct hv_conn *c, const char *uuid, const struct hv_cpu_tune *t);
 int lv_get_cpu_tune(struct hv_conn *c, const char *uuid, struct hv_cpu_tune *ret);
+
+/* hv_libvirt_migrate.c: live migration (hv.h). */
+int lv_migrate(struct hv_conn *c, const char *uuid, const struct hv_migrate_params *p, hv_migrate_progress_fn progress,
+               void *userdata, struct hv_migrate_result *ret);
+int lv_migrate_abort(struct hv_conn *c, const char *uuid);
+int lv_domain_state_at(struct hv_conn *c, const char *target_uri, const char *uuid, enum hv_state *ret_state);

@@ -14,6 +14,20 @@
 #include "common/errors.h"
 #include "common/util.h"
 
+
+/* The balloon's current size in KiB, or -1. Asking for it also takes a libvirt job on the
+ * domain, which waits until the embedded driver has finished reconnecting to a QEMU started
+ * by an earlier process: until then virDomainGetInfo() reports the state saved on disk, e.g.
+ * "running" for a QEMU that died meanwhile. */
+int64_t lv_balloon_kib(virDomainPtr d) {
+        virDomainMemoryStatStruct st[VIR_DOMAIN_MEMORY_STAT_NR];
+        int n = virDomainMemoryStats(d, st, VIR_DOMAIN_MEMORY_STAT_NR, 0);
+        for (int i = 0; i < n; i++)
+                if (st[i].tag == VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON)
+                        return (int64_t) st[i].val;
+        return -1; /* failure included: the domain stopped, or there is no balloon */
+}
+
 /* ---- statistics ---- */
 
 static int64_t mono_ns(void) {

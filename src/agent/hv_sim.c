@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "agent/hv.h"
+#include "agent/hv_sim_priv.h"
 #include "common/errors.h"
 #include "common/fairshare.h"
 #include "common/util.h"
@@ -27,61 +28,7 @@
 #define SIM_PERIOD_DEFAULT_US INT64_C(100000) /* the kernel's CFS period */
 #define NS_PER_S 1000000000.0
 
-/* What define() keeps of a spec: everything but the file fields. */
-struct sim_config {
-        int vcpus, max_vcpus;
-        int64_t ram_mib, max_ram_mib;
-        int n_pin_cpus;
-        int *pin_cpus;
-        bool has_numa_node;
-        int numa_node;
-        bool hugepages;
-        char *cpuset; /* NULL: any CPU */
-        int cores;    /* the most cores its vCPUs can use at once: distinct pinned
-                                    * CPUs, else CPUs of cpuset; 0: no limit */
-        struct hv_cpu_tune tune;
-};
-
-struct sim_domain {
-        char uuid[37];
-        char *name;
-        enum hv_state state;    /* HV_STATE_RUNNING or HV_STATE_SHUTOFF */
-        struct sim_config def;  /* the definition */
-        struct sim_config live; /* while running: what it was started with */
-        int64_t *huge_mib;      /* while running with hugepages: taken from each node */
-        double cpu_demand;      /* hv_sim_set_demand()'s, kept across restarts */
-        int64_t mem_demand_mib;
-        /* While running, since start: what the load model accrued. */
-        int64_t cpu_time_ns;
-        int64_t *vcpu_time_ns; /* live.max_vcpus each */
-        int64_t *vcpu_ready_ns;
-};
-
-struct sim_node {
-        int cpu_first, n_cpus;
-        int64_t mem_mib, hugepages_mib;
-        int64_t hugepages_used_mib; /* by running domains */
-};
-
-struct hv_conn {
-        struct hv_conn_base base; /* first: hv_conn_driver() reads it */
-        pthread_mutex_t lock;     /* guards everything below */
-        char *name, *uri;
-        int cpus, n_numa;
-        int64_t mem_mib, hugepages_mib, disk_gib;
-        struct sim_node *nodes;
-        struct sim_domain **doms; /* sorted by uuid */
-        size_t n_doms, cap_doms;
-        /* The load model's clock and the host's counters (hv.h, "the load model"). */
-        bool manual_clock; /* hv_sim_advance() was called */
-        int64_t now_ns;    /* simulated time since open */
-        int64_t real_ns;   /* CLOCK_MONOTONIC when the clock last followed it */
-        int64_t host_busy_ns, host_idle_ns;
-        double load[3]; /* 1, 5 and 15 minute averages of the runnable cores */
-};
-
-static int fail_with(int error, const char *fmt, ...) _printf_(2, 3);
-static int fail_with(int error, const char *fmt, ...) {
+int hv_sim_fail_with(int error, const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
         hv_set_last_errorv(fmt, ap);
@@ -122,15 +69,16 @@ static const struct sim_param params[P_MAX] = {
  * for anything else: unknown or repeated keys, values out of range or not decimal. */
 static int parse_uri(const char *uri, char **ret_name, int64_t v[P_MAX]) {
         if (!uri)
-                return fail_with(TIDE_E_INVALID, "the simulator needs a URI: sim:///NAME?cpus=...");
+                return hv_sim_fail_with(TIDE_E_INVALID, "the simulator needs a URI: sim:///NAME?cpus=...");
         if (strlen(uri) > SIM_URI_MAX)
-                return fail_with(TIDE_E_INVALID, "simulator URI longer than %d bytes", SIM_URI_MAX);
+                return hv_sim_fail_with(TIDE_E_INVALID, "simulator URI longer than %d bytes", SIM_URI_MAX);
         if (!startswith(uri, SIM_SCHEME))
-                return fail_with(TIDE_E_INVALID, "simulator URI does not start with %s", SIM_SCHEME);
+                return hv_sim_fail_with(TIDE_E_INVALID, "simulator URI does not start with %s", SIM_SCHEME);
         const char *p = uri + strlen(SIM_SCHEME);
         size_t n = strcspn(p, "?");
         if (!name_ok(p, n))
-                return fail_with(TIDE_E_INVALID, "simulated host name must be 1 to %d of [A-Za-z0-9._-]", SIM_NAME_MAX);
+                return hv_sim_fail_with(TIDE_E_INVALID, "simulated host name must be 1 to %d of [A-Za-z0-9._-]",
+                                        SIM_NAME_MAX);
         _cleanup_free_ char *name = xstrndup(p, n);
         p += n;
 
@@ -144,45 +92,46 @@ static int parse_uri(const char *uri, char **ret_name, int64_t v[P_MAX]) {
                 _cleanup_free_ char *pair = xstrndup(p, len);
                 p += len;
                 if (*p == '&' && !*++p)
-                        return fail_with(TIDE_E_INVALID, "simulator URI ends with '&'");
+                        return hv_sim_fail_with(TIDE_E_INVALID, "simulator URI ends with '&'");
                 char *eq = strchr(pair, '=');
                 if (!eq)
-                        return fail_with(TIDE_E_INVALID, "simulator URI parameter '%s' without a value", pair);
+                        return hv_sim_fail_with(TIDE_E_INVALID, "simulator URI parameter '%s' without a value", pair);
                 *eq = '\0';
                 int k = 0;
                 while (k < P_MAX && !streq(pair, params[k].key))
                         k++;
                 if (k == P_MAX)
-                        return fail_with(TIDE_E_INVALID, "unknown simulator URI parameter '%s'", pair);
+                        return hv_sim_fail_with(TIDE_E_INVALID, "unknown simulator URI parameter '%s'", pair);
                 if (seen[k])
-                        return fail_with(TIDE_E_INVALID, "simulator URI parameter '%s' given twice", pair);
+                        return hv_sim_fail_with(TIDE_E_INVALID, "simulator URI parameter '%s' given twice", pair);
                 seen[k] = true;
                 if (parse_int64(eq + 1, params[k].min, params[k].max, &v[k]) < 0)
-                        return fail_with(TIDE_E_INVALID,
-                                         "simulator URI: %s must be an integer in [%" PRId64 ", %" PRId64 "]", pair,
-                                         params[k].min, params[k].max);
+                        return hv_sim_fail_with(TIDE_E_INVALID,
+                                                "simulator URI: %s must be an integer in [%" PRId64 ", %" PRId64 "]",
+                                                pair, params[k].min, params[k].max);
         }
         if (v[P_CPUS] % v[P_NUMA] != 0)
-                return fail_with(TIDE_E_INVALID,
-                                 "simulator URI: cpus (%" PRId64 ") must be a multiple of numa (%" PRId64 ")",
-                                 v[P_CPUS], v[P_NUMA]);
+                return hv_sim_fail_with(TIDE_E_INVALID,
+                                        "simulator URI: cpus (%" PRId64 ") must be a multiple of numa (%" PRId64 ")",
+                                        v[P_CPUS], v[P_NUMA]);
         if (v[P_MEM] < v[P_NUMA])
-                return fail_with(TIDE_E_INVALID, "simulator URI: less than 1 MiB of memory per NUMA node");
+                return hv_sim_fail_with(TIDE_E_INVALID, "simulator URI: less than 1 MiB of memory per NUMA node");
         if (v[P_HUGE] > v[P_MEM] || v[P_HUGE] % 2 != 0)
-                return fail_with(TIDE_E_INVALID, "simulator URI: hugepages_mib must be even and at most mem_mib");
+                return hv_sim_fail_with(TIDE_E_INVALID,
+                                        "simulator URI: hugepages_mib must be even and at most mem_mib");
         *ret_name = TAKE_PTR(name);
         return 0;
 }
 
 /* ---- domains ---- */
 
-static void config_clear(struct sim_config *cfg) {
+void hv_sim_config_clear(struct sim_config *cfg) {
         free(cfg->pin_cpus);
         free(cfg->cpuset);
         *cfg = (struct sim_config) {};
 }
 
-static void config_copy(struct sim_config *dst, const struct sim_config *src) {
+void hv_sim_config_copy(struct sim_config *dst, const struct sim_config *src) {
         *dst = *src;
         if (src->n_pin_cpus > 0) {
                 dst->pin_cpus = xmalloc((size_t) src->n_pin_cpus * sizeof *dst->pin_cpus);
@@ -192,7 +141,7 @@ static void config_copy(struct sim_config *dst, const struct sim_config *src) {
 }
 
 /* How many cores the vCPUs of a domain so placed can use at once; 0: no limit. */
-static int config_cores(const struct sim_config *cfg) {
+int hv_sim_config_cores(const struct sim_config *cfg) {
         struct cpuset set = {};
         if (cfg->n_pin_cpus > 0) {
                 for (int i = 0; i < cfg->n_pin_cpus; i++)
@@ -218,16 +167,16 @@ static void config_from_spec(struct sim_config *cfg, const struct hv_domain_spec
                 /* What a domain gets from libvirt until its CPU tuning is set. */
                 .tune = { .shares = HV_SHARES_DEFAULT, .period_us = SIM_PERIOD_DEFAULT_US },
         };
-        from.cores = config_cores(&from);
-        config_copy(cfg, &from);
+        from.cores = hv_sim_config_cores(&from);
+        hv_sim_config_copy(cfg, &from);
 }
 
 static void domain_free(struct sim_domain *d) {
         if (!d)
                 return;
         free(d->name);
-        config_clear(&d->def);
-        config_clear(&d->live);
+        hv_sim_config_clear(&d->def);
+        hv_sim_config_clear(&d->live);
         free(d->huge_mib);
         free(d->vcpu_time_ns);
         free(d->vcpu_ready_ns);
@@ -235,7 +184,7 @@ static void domain_free(struct sim_domain *d) {
 }
 
 /* Index of uuid in c->doms, or where it would go (ret_found false). */
-static size_t find(struct hv_conn *c, const char *uuid, bool *ret_found) {
+size_t hv_sim_find(struct hv_conn *c, const char *uuid, bool *ret_found) {
         size_t lo = 0, hi = c->n_doms;
         while (lo < hi) {
                 size_t mid = lo + (hi - lo) / 2;
@@ -254,15 +203,15 @@ static size_t find(struct hv_conn *c, const char *uuid, bool *ret_found) {
 }
 
 /* The domain, or NULL with TIDE_E_NOT_FOUND (or TIDE_E_INVALID for no UUID) in *ret_r. */
-static struct sim_domain *lookup(struct hv_conn *c, const char *uuid, int *ret_r) {
+struct sim_domain *hv_sim_lookup(struct hv_conn *c, const char *uuid, int *ret_r) {
         if (!uuid) {
-                *ret_r = fail_with(TIDE_E_INVALID, "no domain UUID");
+                *ret_r = hv_sim_fail_with(TIDE_E_INVALID, "no domain UUID");
                 return NULL;
         }
         bool found;
-        size_t i = find(c, uuid, &found);
+        size_t i = hv_sim_find(c, uuid, &found);
         if (!found) {
-                *ret_r = fail_with(TIDE_E_NOT_FOUND, "no domain with UUID '%s'", uuid);
+                *ret_r = hv_sim_fail_with(TIDE_E_NOT_FOUND, "no domain with UUID '%s'", uuid);
                 return NULL;
         }
         return c->doms[i];
@@ -276,7 +225,7 @@ static void power_off(struct hv_conn *c, struct sim_domain *d) {
                 c->nodes[i].hugepages_used_mib -= d->huge_mib[i];
         free(d->huge_mib);
         d->huge_mib = NULL;
-        config_clear(&d->live);
+        hv_sim_config_clear(&d->live);
         d->state = HV_STATE_SHUTOFF;
         free(d->vcpu_time_ns);
         free(d->vcpu_ready_ns);
@@ -352,7 +301,7 @@ static void accrue(struct hv_conn *c, int64_t dt_ns) {
 
 /* On real time, runs the model up to the present. Every call that reads or changes it
  * comes here first, under the lock, so each interval runs with what held during it. */
-static void sync_clock(struct hv_conn *c) {
+void hv_sim_sync_clock(struct hv_conn *c) {
         if (c->manual_clock)
                 return;
         int64_t t = mono_ns();
@@ -362,7 +311,7 @@ static void sync_clock(struct hv_conn *c) {
 
 /* Takes the hugepages of cfg (from its node, or from the nodes in order) into ret_taken;
  * TIDE_E_BACKEND when they are not free. */
-static int take_hugepages(struct hv_conn *c, const struct sim_config *cfg, int64_t **ret_taken) {
+int hv_sim_take_hugepages(struct hv_conn *c, const struct sim_config *cfg, int64_t **ret_taken) {
         int64_t need = cfg->max_ram_mib;
         int64_t *taken = xcalloc((size_t) c->n_numa, sizeof *taken);
         int first = cfg->has_numa_node ? cfg->numa_node : 0;
@@ -374,8 +323,8 @@ static int take_hugepages(struct hv_conn *c, const struct sim_config *cfg, int64
         }
         if (need > 0) {
                 free(taken);
-                return fail_with(TIDE_E_BACKEND, "not enough free hugepages for %" PRId64 " MiB%s", cfg->max_ram_mib,
-                                 cfg->has_numa_node ? " on the bound NUMA node" : "");
+                return hv_sim_fail_with(TIDE_E_BACKEND, "not enough free hugepages for %" PRId64 " MiB%s",
+                                        cfg->max_ram_mib, cfg->has_numa_node ? " on the bound NUMA node" : "");
         }
         for (int i = 0; i < c->n_numa; i++)
                 c->nodes[i].hugepages_used_mib += taken[i];
@@ -430,6 +379,9 @@ static int sim_open(const char *uri, const char *state_dir, struct hv_conn **ret
                 n->mem_mib = c->mem_mib / c->n_numa + (i < c->mem_mib % c->n_numa);
                 n->hugepages_mib = 2 * (pages / c->n_numa + (i < pages % c->n_numa));
         }
+        c->migrate_rate_mib_s = HV_SIM_MIGRATE_RATE_MIB_S;
+        c->migrate_fail_percent = -1;
+        hv_sim_registry_add(c);
         *ret = c;
         return 0;
 }
@@ -438,6 +390,7 @@ static int sim_open(const char *uri, const char *state_dir, struct hv_conn **ret
 static void sim_close(struct hv_conn *c) {
         if (!c)
                 return;
+        hv_sim_registry_remove(c);
         for (size_t i = 0; i < c->n_doms; i++)
                 domain_free(c->doms[i]);
         free(c->doms);
@@ -485,16 +438,16 @@ static int define_locked(struct hv_conn *c, const struct hv_domain_spec *spec) {
         /* libvirt's rules: a name belongs to one UUID, a UUID to one name. */
         for (size_t i = 0; i < c->n_doms; i++)
                 if (streq(c->doms[i]->name, spec->name) && !streq(c->doms[i]->uuid, spec->uuid))
-                        return fail_with(TIDE_E_EXISTS, "domain '%s' already exists with UUID %s", spec->name,
-                                         c->doms[i]->uuid);
+                        return hv_sim_fail_with(TIDE_E_EXISTS, "domain '%s' already exists with UUID %s", spec->name,
+                                                c->doms[i]->uuid);
         bool found;
-        size_t at = find(c, spec->uuid, &found);
+        size_t at = hv_sim_find(c, spec->uuid, &found);
         if (found) {
                 struct sim_domain *d = c->doms[at];
                 if (!streq(d->name, spec->name))
-                        return fail_with(TIDE_E_EXISTS, "UUID %s is already defined as domain '%s'", spec->uuid,
-                                         d->name);
-                config_clear(&d->def);
+                        return hv_sim_fail_with(TIDE_E_EXISTS, "UUID %s is already defined as domain '%s'", spec->uuid,
+                                                d->name);
+                hv_sim_config_clear(&d->def);
                 config_from_spec(&d->def, spec);
                 return 0;
         }
@@ -515,9 +468,9 @@ static int define_locked(struct hv_conn *c, const struct hv_domain_spec *spec) {
 
 static int sim_define(struct hv_conn *c, const struct hv_domain_spec *spec) {
         if (hv_domain_spec_validate(spec, false) < 0)
-                return fail_with(TIDE_E_INVALID, "invalid domain spec");
+                return hv_sim_fail_with(TIDE_E_INVALID, "invalid domain spec");
         pthread_mutex_lock(&c->lock);
-        sync_clock(c);
+        hv_sim_sync_clock(c);
         int r = define_locked(c, spec);
         pthread_mutex_unlock(&c->lock);
         return r;
@@ -531,34 +484,34 @@ static int check_cpuset(struct hv_conn *c, const char *cpuset) {
                 return 0;
         for (int cpu = c->cpus; cpu < HV_MAX_CPUS; cpu++)
                 if (cpuset_has(&set, cpu))
-                        return fail_with(TIDE_E_BACKEND, "CPU %d of the list '%s' is beyond the host's %d CPUs", cpu,
-                                         cpuset, c->cpus);
+                        return hv_sim_fail_with(TIDE_E_BACKEND, "CPU %d of the list '%s' is beyond the host's %d CPUs",
+                                                cpu, cpuset, c->cpus);
         return 0;
 }
 
 /* Whether the host has what cfg asks for; TIDE_E_BACKEND as libvirt fails at start. */
-static int check_host(struct hv_conn *c, const struct sim_config *cfg) {
+int hv_sim_check_host(struct hv_conn *c, const struct sim_config *cfg) {
         for (int i = 0; i < cfg->n_pin_cpus; i++)
                 if (cfg->pin_cpus[i] >= c->cpus)
-                        return fail_with(TIDE_E_BACKEND, "vCPU %d pinned to CPU %d, the host has %d CPUs", i,
-                                         cfg->pin_cpus[i], c->cpus);
+                        return hv_sim_fail_with(TIDE_E_BACKEND, "vCPU %d pinned to CPU %d, the host has %d CPUs", i,
+                                                cfg->pin_cpus[i], c->cpus);
         if (cfg->has_numa_node && cfg->numa_node >= c->n_numa)
-                return fail_with(TIDE_E_BACKEND, "NUMA node %d is unavailable", cfg->numa_node);
+                return hv_sim_fail_with(TIDE_E_BACKEND, "NUMA node %d is unavailable", cfg->numa_node);
         return check_cpuset(c, cfg->cpuset);
 }
 
 static int sim_start(struct hv_conn *c, const char *uuid) {
         pthread_mutex_lock(&c->lock);
-        sync_clock(c);
+        hv_sim_sync_clock(c);
         int r = 0;
-        struct sim_domain *d = lookup(c, uuid, &r);
+        struct sim_domain *d = hv_sim_lookup(c, uuid, &r);
         if (!d || d->state == HV_STATE_RUNNING)
                 goto out;
-        if ((r = check_host(c, &d->def)) < 0)
+        if ((r = hv_sim_check_host(c, &d->def)) < 0)
                 goto out;
-        if (d->def.hugepages && (r = take_hugepages(c, &d->def, &d->huge_mib)) < 0)
+        if (d->def.hugepages && (r = hv_sim_take_hugepages(c, &d->def, &d->huge_mib)) < 0)
                 goto out;
-        config_copy(&d->live, &d->def);
+        hv_sim_config_copy(&d->live, &d->def);
         d->state = HV_STATE_RUNNING;
         d->vcpu_time_ns = xcalloc((size_t) d->live.max_vcpus, sizeof *d->vcpu_time_ns);
         d->vcpu_ready_ns = xcalloc((size_t) d->live.max_vcpus, sizeof *d->vcpu_ready_ns);
@@ -570,11 +523,11 @@ out:
 /* Simulated guests obey the power button at once: 0, never 1. */
 static int sim_shutdown(struct hv_conn *c, const char *uuid, int timeout_ms) {
         if (timeout_ms < 0)
-                return fail_with(TIDE_E_INVALID, "negative shutdown timeout");
+                return hv_sim_fail_with(TIDE_E_INVALID, "negative shutdown timeout");
         pthread_mutex_lock(&c->lock);
-        sync_clock(c);
+        hv_sim_sync_clock(c);
         int r = 0;
-        struct sim_domain *d = lookup(c, uuid, &r);
+        struct sim_domain *d = hv_sim_lookup(c, uuid, &r);
         if (d)
                 power_off(c, d);
         pthread_mutex_unlock(&c->lock);
@@ -583,9 +536,9 @@ static int sim_shutdown(struct hv_conn *c, const char *uuid, int timeout_ms) {
 
 static int sim_destroy(struct hv_conn *c, const char *uuid) {
         pthread_mutex_lock(&c->lock);
-        sync_clock(c);
+        hv_sim_sync_clock(c);
         int r = 0;
-        struct sim_domain *d = lookup(c, uuid, &r);
+        struct sim_domain *d = hv_sim_lookup(c, uuid, &r);
         if (d)
                 power_off(c, d);
         pthread_mutex_unlock(&c->lock);
@@ -594,11 +547,11 @@ static int sim_destroy(struct hv_conn *c, const char *uuid) {
 
 static int sim_reboot(struct hv_conn *c, const char *uuid) {
         pthread_mutex_lock(&c->lock);
-        sync_clock(c);
+        hv_sim_sync_clock(c);
         int r = 0;
-        struct sim_domain *d = lookup(c, uuid, &r);
+        struct sim_domain *d = hv_sim_lookup(c, uuid, &r);
         if (d && d->state != HV_STATE_RUNNING)
-                r = fail_with(TIDE_E_CONFLICT, "domain is not running");
+                r = hv_sim_fail_with(TIDE_E_CONFLICT, "domain is not running");
         /* A reset keeps the running configuration, as QEMU does. */
         pthread_mutex_unlock(&c->lock);
         return r;
@@ -606,11 +559,11 @@ static int sim_reboot(struct hv_conn *c, const char *uuid) {
 
 static int sim_undefine(struct hv_conn *c, const char *uuid) {
         if (!uuid)
-                return fail_with(TIDE_E_INVALID, "no domain UUID");
+                return hv_sim_fail_with(TIDE_E_INVALID, "no domain UUID");
         pthread_mutex_lock(&c->lock);
-        sync_clock(c);
+        hv_sim_sync_clock(c);
         bool found;
-        size_t at = find(c, uuid, &found);
+        size_t at = hv_sim_find(c, uuid, &found);
         if (found) {
                 struct sim_domain *d = c->doms[at];
                 power_off(c, d);
@@ -624,9 +577,9 @@ static int sim_undefine(struct hv_conn *c, const char *uuid) {
 
 static int sim_domain_info(struct hv_conn *c, const char *uuid, struct hv_domain_info *ret) {
         pthread_mutex_lock(&c->lock);
-        sync_clock(c);
+        hv_sim_sync_clock(c);
         int r = 0;
-        struct sim_domain *d = lookup(c, uuid, &r);
+        struct sim_domain *d = hv_sim_lookup(c, uuid, &r);
         if (d)
                 fill_info(d, ret);
         pthread_mutex_unlock(&c->lock);
@@ -635,7 +588,7 @@ static int sim_domain_info(struct hv_conn *c, const char *uuid, struct hv_domain
 
 static int sim_list(struct hv_conn *c, struct hv_domain_info **ret, size_t *ret_n) {
         pthread_mutex_lock(&c->lock);
-        sync_clock(c);
+        hv_sim_sync_clock(c);
         size_t n = c->n_doms;
         struct hv_domain_info *out = n > 0 ? xcalloc(n, sizeof *out) : NULL;
         for (size_t i = 0; i < n; i++)
@@ -651,21 +604,21 @@ static int sim_list(struct hv_conn *c, struct hv_domain_info **ret, size_t *ret_
 static int sim_set_cpuset(struct hv_conn *c, const char *uuid, const char *cpuset) {
         struct cpuset set;
         if (cpuset_parse(cpuset, &set) <= 0)
-                return fail_with(TIDE_E_INVALID, "invalid CPU list");
+                return hv_sim_fail_with(TIDE_E_INVALID, "invalid CPU list");
         pthread_mutex_lock(&c->lock);
-        sync_clock(c);
+        hv_sim_sync_clock(c);
         int r = 0;
-        struct sim_domain *d = lookup(c, uuid, &r);
+        struct sim_domain *d = hv_sim_lookup(c, uuid, &r);
         if (!d || (r = check_cpuset(c, cpuset)) < 0)
                 goto out;
         if (d->state == HV_STATE_RUNNING) {
                 free(d->live.cpuset);
                 d->live.cpuset = xstrdup(cpuset);
-                d->live.cores = config_cores(&d->live);
+                d->live.cores = hv_sim_config_cores(&d->live);
         }
         free(d->def.cpuset);
         d->def.cpuset = xstrdup(cpuset);
-        d->def.cores = config_cores(&d->def);
+        d->def.cores = hv_sim_config_cores(&d->def);
 out:
         pthread_mutex_unlock(&c->lock);
         return r;
@@ -715,7 +668,7 @@ static void fill_stats(const struct hv_conn *c, const struct sim_domain *d, stru
 
 static int sim_stats(struct hv_conn *c, struct hv_domain_stats **ret, size_t *ret_n) {
         pthread_mutex_lock(&c->lock);
-        sync_clock(c);
+        hv_sim_sync_clock(c);
         size_t n = c->n_doms;
         struct hv_domain_stats *out = n > 0 ? xcalloc(n, sizeof *out) : NULL;
         for (size_t i = 0; i < n; i++)
@@ -728,7 +681,7 @@ static int sim_stats(struct hv_conn *c, struct hv_domain_stats **ret, size_t *re
 
 static int sim_host_stats(struct hv_conn *c, struct hv_host_stats *ret) {
         pthread_mutex_lock(&c->lock);
-        sync_clock(c);
+        hv_sim_sync_clock(c);
         int64_t used_kib = 0;
         for (size_t i = 0; i < c->n_doms; i++) {
                 const struct sim_domain *d = c->doms[i];
@@ -760,17 +713,18 @@ static int sim_host_stats(struct hv_conn *c, struct hv_host_stats *ret) {
  * as a real vCPU's thread goes), and keeps the definition in step. */
 static int sim_set_vcpus(struct hv_conn *c, const char *uuid, int n) {
         if (n < 1 || n > HV_MAX_VCPUS)
-                return fail_with(TIDE_E_INVALID, "vCPU count out of range");
+                return hv_sim_fail_with(TIDE_E_INVALID, "vCPU count out of range");
         pthread_mutex_lock(&c->lock);
-        sync_clock(c);
+        hv_sim_sync_clock(c);
         int r = 0;
-        struct sim_domain *d = lookup(c, uuid, &r);
+        struct sim_domain *d = hv_sim_lookup(c, uuid, &r);
         bool running = d && d->state == HV_STATE_RUNNING;
         if (!d)
                 goto out;
         if (n > d->def.max_vcpus || (running && n > d->live.max_vcpus)) {
-                r = fail_with(TIDE_E_INVALID, "%d vCPUs is more than the domain's maximum of %d", n,
-                              running && d->live.max_vcpus < d->def.max_vcpus ? d->live.max_vcpus : d->def.max_vcpus);
+                r = hv_sim_fail_with(TIDE_E_INVALID, "%d vCPUs is more than the domain's maximum of %d", n,
+                                     running && d->live.max_vcpus < d->def.max_vcpus ? d->live.max_vcpus
+                                                                                     : d->def.max_vcpus);
                 goto out;
         }
         if (running) {
@@ -787,16 +741,16 @@ out:
 /* The balloon reaches its target at once. */
 static int sim_set_memory(struct hv_conn *c, const char *uuid, int64_t mib) {
         if (mib < HV_MIN_RAM_MIB || mib > HV_MAX_RAM_MIB)
-                return fail_with(TIDE_E_INVALID, "memory size out of range");
+                return hv_sim_fail_with(TIDE_E_INVALID, "memory size out of range");
         pthread_mutex_lock(&c->lock);
-        sync_clock(c);
+        hv_sim_sync_clock(c);
         int r = 0;
-        struct sim_domain *d = lookup(c, uuid, &r);
+        struct sim_domain *d = hv_sim_lookup(c, uuid, &r);
         bool running = d && d->state == HV_STATE_RUNNING;
         if (!d)
                 goto out;
         if (mib > d->def.max_ram_mib || (running && mib > d->live.max_ram_mib)) {
-                r = fail_with(TIDE_E_INVALID, "%" PRId64 " MiB is more than the domain's maximum", mib);
+                r = hv_sim_fail_with(TIDE_E_INVALID, "%" PRId64 " MiB is more than the domain's maximum", mib);
                 goto out;
         }
         if (running)
@@ -816,11 +770,11 @@ static void tune_apply(struct hv_cpu_tune *dst, const struct hv_cpu_tune *t) {
 
 static int sim_set_cpu_tune(struct hv_conn *c, const char *uuid, const struct hv_cpu_tune *t) {
         if (hv_cpu_tune_validate(t) < 0)
-                return fail_with(TIDE_E_INVALID, "CPU shares, period or quota out of range");
+                return hv_sim_fail_with(TIDE_E_INVALID, "CPU shares, period or quota out of range");
         pthread_mutex_lock(&c->lock);
-        sync_clock(c);
+        hv_sim_sync_clock(c);
         int r = 0;
-        struct sim_domain *d = lookup(c, uuid, &r);
+        struct sim_domain *d = hv_sim_lookup(c, uuid, &r);
         if (d) {
                 if (d->state == HV_STATE_RUNNING)
                         tune_apply(&d->live.tune, t);
@@ -833,7 +787,7 @@ static int sim_set_cpu_tune(struct hv_conn *c, const char *uuid, const struct hv
 static int sim_get_cpu_tune(struct hv_conn *c, const char *uuid, struct hv_cpu_tune *ret) {
         pthread_mutex_lock(&c->lock);
         int r = 0;
-        struct sim_domain *d = lookup(c, uuid, &r);
+        struct sim_domain *d = hv_sim_lookup(c, uuid, &r);
         if (d)
                 *ret = d->state == HV_STATE_RUNNING ? d->live.tune : d->def.tune;
         pthread_mutex_unlock(&c->lock);
@@ -846,13 +800,13 @@ static bool is_sim(struct hv_conn *c) {
 
 int hv_sim_set_demand(struct hv_conn *c, const char *uuid, double cpu_cores, int64_t mem_mib) {
         if (!is_sim(c))
-                return fail_with(TIDE_E_INVALID, "not a simulator connection");
+                return hv_sim_fail_with(TIDE_E_INVALID, "not a simulator connection");
         if (!(cpu_cores >= 0 && cpu_cores <= HV_MAX_VCPUS) || mem_mib < 0 || mem_mib > HV_MAX_RAM_MIB)
-                return fail_with(TIDE_E_INVALID, "demand out of range");
+                return hv_sim_fail_with(TIDE_E_INVALID, "demand out of range");
         pthread_mutex_lock(&c->lock);
-        sync_clock(c);
+        hv_sim_sync_clock(c);
         int r = 0;
-        struct sim_domain *d = lookup(c, uuid, &r);
+        struct sim_domain *d = hv_sim_lookup(c, uuid, &r);
         if (d) {
                 d->cpu_demand = cpu_cores;
                 d->mem_demand_mib = mem_mib;
@@ -863,9 +817,9 @@ int hv_sim_set_demand(struct hv_conn *c, const char *uuid, double cpu_cores, int
 
 int hv_sim_advance(struct hv_conn *c, int64_t ns) {
         if (!is_sim(c))
-                return fail_with(TIDE_E_INVALID, "not a simulator connection");
+                return hv_sim_fail_with(TIDE_E_INVALID, "not a simulator connection");
         if (ns < 0)
-                return fail_with(TIDE_E_INVALID, "the simulated clock cannot go back");
+                return hv_sim_fail_with(TIDE_E_INVALID, "the simulated clock cannot go back");
         pthread_mutex_lock(&c->lock);
         /* The real time since the last call that moved the clock is dropped: opened and
          * switched at once, a connection's clock starts at exactly 0. */
@@ -879,7 +833,7 @@ int64_t hv_sim_now(struct hv_conn *c) {
         if (!is_sim(c))
                 return -1;
         pthread_mutex_lock(&c->lock);
-        sync_clock(c);
+        hv_sim_sync_clock(c);
         int64_t t = c->now_ns;
         pthread_mutex_unlock(&c->lock);
         return t;
@@ -888,11 +842,11 @@ int64_t hv_sim_now(struct hv_conn *c) {
 /* The running configuration of a running domain, else its definition (hv.h). */
 int hv_sim_domain_get(struct hv_conn *c, const char *uuid, struct hv_sim_domain *ret) {
         if (!c || hv_conn_driver(c) != &hv_sim_driver)
-                return fail_with(TIDE_E_INVALID, "not a simulator connection");
+                return hv_sim_fail_with(TIDE_E_INVALID, "not a simulator connection");
         pthread_mutex_lock(&c->lock);
-        sync_clock(c);
+        hv_sim_sync_clock(c);
         int r = 0;
-        struct sim_domain *d = lookup(c, uuid, &r);
+        struct sim_domain *d = hv_sim_lookup(c, uuid, &r);
         if (d) {
                 const struct sim_config *cfg = d->state == HV_STATE_RUNNING ? &d->live : &d->def;
                 *ret = (struct hv_sim_domain) {
@@ -940,4 +894,7 @@ const struct hv_driver hv_sim_driver = {
         .set_memory = sim_set_memory,
         .set_cpu_tune = sim_set_cpu_tune,
         .get_cpu_tune = sim_get_cpu_tune,
+        .migrate = hv_sim_migrate,
+        .migrate_abort = hv_sim_migrate_abort,
+        .domain_state_at = hv_sim_domain_state_at,
 };
