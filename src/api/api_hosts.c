@@ -1,4 +1,5 @@
-/* api_hosts.c — /v1/hosts (read-only, registered by agents), /v1/events and /v1/health. */
+/* api_hosts.c — /v1/hosts (read-only, registered by agents), /v1/events, /v1/leader and
+ * /v1/health. */
 #include "api.h"
 
 #include "common/errors.h"
@@ -37,8 +38,15 @@ static void add_placement(struct api_request *req, json_t *host) {
                 json_object_set_new(host, "allocation", alloc);
 }
 
+/* Sets "leader": whether the host's tided leads the controllers (leader: who does, or NULL). */
+static void mark_leader(json_t *host, const char *leader) {
+        json_object_set_new(host, "leader", json_boolean(leader && streq(tide_json_str(host, "name", ""), leader)));
+}
+
 static int host_list(struct api_request *req, struct api_reply *rep) {
         _cleanup_json_ json_t *hosts = NULL, *instances = NULL;
+        _cleanup_free_ char *leader = NULL;
+        (void) model_leader_get(api_store(req), &leader, NULL);
         int r = model_host_list(api_store(req), &hosts);
         if (r < 0)
                 return api_error(rep, r, "listing hosts: %s", tide_strerror(r));
@@ -50,6 +58,7 @@ static int host_list(struct api_request *req, struct api_reply *rep) {
         json_array_foreach(hosts, i, h) {
                 add_usage(h, instances);
                 add_placement(req, h);
+                mark_leader(h, leader);
         }
         return api_json(rep, 200, json_pack("{s:o}", "hosts", TAKE_PTR(hosts)));
 }
@@ -63,6 +72,9 @@ static int host_show(struct api_request *req, struct api_reply *rep) {
         if (model_obj_list(api_store(req), MODEL_INSTANCE, &instances) >= 0)
                 add_usage(h, instances);
         add_placement(req, h);
+        _cleanup_free_ char *leader = NULL;
+        (void) model_leader_get(api_store(req), &leader, NULL);
+        mark_leader(h, leader);
         return api_json(rep, 200, h);
 }
 
@@ -104,18 +116,38 @@ static int event_list(struct api_request *req, struct api_reply *rep) {
         return api_json(rep, 200, json_pack("{s:o}", "events", a));
 }
 
-static int health(struct api_request *req, struct api_reply *rep) {
+/* Who leads the controllers: {"host", "election_rev"}; 404 while nobody does (between a
+ * leader's death and the next election). */
+static int leader_show(struct api_request *req, struct api_reply *rep) {
+        _cleanup_free_ char *host = NULL;
         int64_t rev;
+        int r = model_leader_get(api_store(req), &host, &rev);
+        if (r == TIDE_E_NOT_FOUND)
+                return api_error(rep, r, "no tided leads the controllers now");
+        if (r < 0)
+                return api_error(rep, r, "store: %s", tide_strerror(r));
+        return api_json(rep, 200, json_pack("{s:s, s:I}", "host", host, "election_rev", (json_int_t) rev));
+}
+
+static int health(struct api_request *req, struct api_reply *rep) {
+        int64_t rev, leader_rev = 0;
         int r = store_revision(api_store(req), &rev);
         if (r < 0)
                 return api_error(rep, r, "store: %s", tide_strerror(r));
+        _cleanup_free_ char *leader = NULL;
+        (void) model_leader_get(api_store(req), &leader, &leader_rev);
         return api_json(rep, 200,
-                        json_pack("{s:s, s:s, s:s, s:I}", "status", "ok", "version", TIDE_VERSION, "store",
-                                  store_backend_name(api_store(req)), "revision", (json_int_t) rev));
+                        json_pack("{s:s, s:s, s:s, s:I, s:s?, s:I}", "status", "ok", "version", TIDE_VERSION, "store",
+                                  store_backend_name(api_store(req)), "revision", (json_int_t) rev, "leader", leader,
+                                  "leader_rev", (json_int_t) leader_rev));
 }
 
 const struct api_route api_host_routes[] = {
-        { "GET", "/v1/hosts", host_list },        { "GET", "/v1/hosts/{}", host_show },
-        { "PATCH", "/v1/hosts/{}", host_update }, { "GET", "/v1/events", event_list },
-        { "GET", "/v1/health", health },          {},
+        { "GET", "/v1/hosts", host_list },
+        { "GET", "/v1/hosts/{}", host_show },
+        { "PATCH", "/v1/hosts/{}", host_update },
+        { "GET", "/v1/events", event_list },
+        { "GET", "/v1/health", health },
+        { "GET", "/v1/leader", leader_show },
+        {},
 };

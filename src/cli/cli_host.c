@@ -5,9 +5,15 @@
 
 #include "common/tide_json.h"
 
+/* "yes" for the host whose tided leads the controllers, "-" for the others. */
+static char *cell_leader(const json_t *v) {
+        return xstrdup(json_is_true(v) ? "yes" : "-");
+}
+
 static const struct cli_column host_columns[] = {
         { "NAME", "name", NULL },
         { "STATE", "state", NULL },
+        { "LEADER", "leader", cell_leader },
         { "CPUS", "cpus", NULL },
         { "MEM", "mem_mib", cli_cell_mib },
         { "ACCEL", "accel", NULL },

@@ -24,6 +24,7 @@ static const struct {
         { TIDE_E_UNSUPPORTED, "unsupported", "not supported", 501 },
         { TIDE_E_COMPACTED, "compacted", "revision compacted", 410 },
         { TIDE_E_LEASE, "lease", "lease not found or expired", 404 },
+        { TIDE_E_FENCED, "fenced", "written by a leader that no longer leads", 409 },
 };
 
 static int find(int code) {

@@ -21,7 +21,8 @@ enum tide_error {
         TIDE_E_UNSUPPORTED = -1012,
         TIDE_E_COMPACTED = -1013, /* a watch asked for revisions no longer kept */
         TIDE_E_LEASE = -1014,     /* no such lease, or it expired */
-        TIDE_E_MIN = -1015,
+        TIDE_E_FENCED = -1015,    /* a write of a leader that no longer leads (store.h: store_fence_new) */
+        TIDE_E_MIN = -1016,
 };
 
 /* Text for any code: negative errno or a tide code. Never NULL; static storage. */

@@ -1,5 +1,5 @@
 /* tided — tide's daemon: on one host it runs the API, the agent and the controllers (the
- * autoscaler) on the embedded SQLite store and libvirt's embedded QEMU driver. Logs to stderr;
+ * autoscaler, while this tided leads them) on the embedded SQLite store and libvirt's embedded QEMU driver. Logs to stderr;
  * SIGTERM or SIGINT stop it cleanly and leave the VMs running.
  *
  * main: the options (parse_args), the state directory, what the services run on (host_open:
@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "ctl/autoscaler.h"
+#include "ctl/ctl_leader.h"
 #include "metrics/metrics.h"
 #include "model/model.h"
 #include "model/model_layout.h"
@@ -53,8 +54,12 @@ static void usage(FILE *f) {
               "                        libvirtd (migrations); default: --listen's address unless that\n"
               "                        is 0.0.0.0 or loopback (then none: a single host)\n"
               "  --shutdown-timeout S  seconds a guest gets to shut down before power-off (default 30)\n"
-              "  --sim-hosts N         run N simulated hosts (sim-1 ... sim-N, no VMs) instead of this\n"
-              "                        machine's hypervisor: for tests and benchmarks of placement\n"
+              "  --lease-ttl S         TTL of the host's lease and of the leader's (default 10): a host\n"
+              "                        whose tided stops renewing shows down, and another tided leads\n"
+              "                        the controllers, within it\n"
+              "  --sim-hosts N         run N simulated hosts (sim-1 ... sim-N, or NAME-sim-1 ... with\n"
+              "                        --host-name NAME; no VMs) instead of this machine's hypervisor:\n"
+              "                        for tests and benchmarks of placement and of several tideds\n"
               "  --sim-shape SHAPE     the simulated hosts' shape, e.g. cpus=64,numa=2,mem_mib=262144,\n"
               "                        hugepages_mib=0,disk_gib=2000\n"
               "  --debug               log debug messages\n"
@@ -97,7 +102,8 @@ struct options {
         const char *host_name; /* the given one, or hostname[] */
         const char *address;   /* how peers reach this host; NULL: unknown */
         char listen_ip[INET_ADDRSTRLEN];
-        int64_t shutdown_s, sim_hosts;
+        bool host_name_given;
+        int64_t shutdown_s, sim_hosts, lease_ttl_s;
         const char *sim_shape;
         char hostname[256];
 };
@@ -140,7 +146,8 @@ static int parse_args(int argc, char **argv, struct options *o) {
                 OPT_SHUTDOWN,
                 OPT_DEBUG,
                 OPT_SIM_HOSTS,
-                OPT_SIM_SHAPE
+                OPT_SIM_SHAPE,
+                OPT_LEASE_TTL,
         };
         static const struct option opts[] = {
                 { "state-dir", required_argument, NULL, OPT_STATE },
@@ -153,6 +160,7 @@ static int parse_args(int argc, char **argv, struct options *o) {
                 { "debug", no_argument, NULL, OPT_DEBUG },
                 { "sim-hosts", required_argument, NULL, OPT_SIM_HOSTS },
                 { "sim-shape", required_argument, NULL, OPT_SIM_SHAPE },
+                { "lease-ttl", required_argument, NULL, OPT_LEASE_TTL },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -162,6 +170,7 @@ static int parse_args(int argc, char **argv, struct options *o) {
                 .state_dir = DEFAULT_STATE_DIR,
                 .listen = API_DEFAULT_LISTEN,
                 .shutdown_s = 30,
+                .lease_ttl_s = 10,
                 .sim_shape = "cpus=16,numa=2,mem_mib=65536,disk_gib=1000",
         };
         while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
@@ -180,6 +189,7 @@ static int parse_args(int argc, char **argv, struct options *o) {
                         break;
                 case OPT_HOST:
                         o->host_name = optarg;
+                        o->host_name_given = true;
                         break;
                 case OPT_ADDRESS:
                         o->address = optarg;
@@ -196,6 +206,12 @@ static int parse_args(int argc, char **argv, struct options *o) {
                 case OPT_SIM_HOSTS:
                         if (parse_int64(optarg, 1, SIM_HOSTS_MAX, &o->sim_hosts) < 0) {
                                 fprintf(stderr, "tided: --sim-hosts needs a count from 1 to %d\n", SIM_HOSTS_MAX);
+                                return -EINVAL;
+                        }
+                        break;
+                case OPT_LEASE_TTL:
+                        if (parse_int64(optarg, 2, 600, &o->lease_ttl_s) < 0) {
+                                fprintf(stderr, "tided: --lease-ttl needs seconds from 2 to 600\n");
                                 return -EINVAL;
                         }
                         break;
@@ -267,7 +283,8 @@ struct tided {
         char *api_url, *libvirt_uri, *migrate_uri; /* this host's, for peers (--address) */
         size_t n_hosts;
         struct agent *agent;
-        struct autoscaler *autoscaler;
+        struct ctl_leader *leader;
+        struct autoscaler *autoscaler; /* while this tided leads */
         struct api *api;
 };
 
@@ -281,7 +298,10 @@ static int sims_open(struct tided *t) {
                 if (*p == ',')
                         *p = '&';
         for (int64_t i = 0; i < o->sim_hosts; i++) {
-                _cleanup_free_ char *sim_uri = xasprintf("sim:///sim-%lld?%s", (long long) i + 1, query);
+                /* With --host-name, several tideds on one store each have their own. */
+                _cleanup_free_ char *sim_uri = xasprintf("sim:///%s%ssim-%lld?%s",
+                                                         o->host_name_given ? o->host_name : "",
+                                                         o->host_name_given ? "-" : "", (long long) i + 1, query);
                 int r = hv_sim_driver.open(sim_uri, t->state_dir, &t->sims[i]);
                 if (r < 0)
                         return log_error_errno(r, "simulated host: %m (--sim-shape '%s': %s)", o->sim_shape,
@@ -354,7 +374,8 @@ static void host_close(struct tided *t) {
         free(t->migrate_uri);
 }
 
-/* The services, each with its own threads: the agent, the controllers (the autoscaler), the API. */
+/* The services, each with its own threads: the agent, the election of the controllers' leader
+ * (which runs them while this tided leads), the API. */
 
 static int agent_start(struct tided *t) {
         struct agent_config cfg = {
@@ -363,6 +384,7 @@ static int agent_start(struct tided *t) {
                 .n_hosts = t->n_hosts,
                 .state_dir = t->state_dir,
                 .shutdown_timeout_ms = (int) t->opt->shutdown_s * 1000,
+                .lease_ttl_s = (int) t->opt->lease_ttl_s,
                 .metrics = t->metrics,
                 .placement = &agent_placement,
         };
@@ -373,13 +395,38 @@ static void agent_stop(struct tided *t) {
         agent_free(t->agent);
 }
 
-static int autoscaler_start(struct tided *t) {
+/* The controllers run only while this tided leads (ctl_leader.h); every tided campaigns. */
+static void leader_elected(void *userdata, int64_t election_rev) {
+        struct tided *t = userdata;
+        (void) election_rev;
         struct autoscaler_config cfg = { .store = t->store, .metrics = t->metrics, .sched_cache = t->sched_cache };
-        return autoscaler_new(&cfg, &t->autoscaler);
+        if (autoscaler_new(&cfg, &t->autoscaler) < 0)
+                t->autoscaler = NULL;
 }
 
-static void autoscaler_stop(struct tided *t) {
+static void leader_deposed(void *userdata, const char *why) {
+        struct tided *t = userdata;
+        (void) why;
         autoscaler_free(t->autoscaler);
+        t->autoscaler = NULL;
+}
+
+static int leader_start(struct tided *t) {
+        struct ctl_leader_config cfg = {
+                .store = t->store,
+                .name = t->opt->host_name,
+                .ttl_s = (int) t->opt->lease_ttl_s,
+                .elected = leader_elected,
+                .deposed = leader_deposed,
+                .userdata = t,
+        };
+        int r = ctl_leader_new(&cfg, &t->leader);
+        return r < 0 ? log_error_errno(r, "starting the election: %m") : 0;
+}
+
+static void leader_stop(struct tided *t) {
+        ctl_leader_free(t->leader); /* deposes: the controllers stop, the lease is revoked */
+        t->leader = NULL;
 }
 
 static int api_start(struct tided *t) {
@@ -409,7 +456,7 @@ static const struct service {
         void (*stop)(struct tided *t);
 } services[] = {
         { "agent", agent_start, agent_stop },
-        { "autoscaler", autoscaler_start, autoscaler_stop },
+        { "leader", leader_start, leader_stop },
         { "API", api_start, api_stop },
 };
 

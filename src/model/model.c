@@ -77,6 +77,10 @@ bool model_instance_settled(const json_t *inst) {
         return json_is_null(json_object_get(inst, "task"));
 }
 
+bool model_leader_superseded(int64_t leader_rev, int64_t mod_rev, int64_t current_rev) {
+        return leader_rev > 0 && current_rev > 0 && leader_rev < current_rev && mod_rev > current_rev;
+}
+
 /* The state's string, or null (a task that is none). */
 static json_t *state_json(const char *s) {
         return s ? json_string(s) : json_null();

@@ -96,6 +96,20 @@ void model_instance_set_task(json_t *inst, enum model_instance_task t);
  * model_obj_modify (userdata unused); always returns MODEL_CHANGE_WRITE. */
 int model_instance_mark_deleting(json_t *inst, void *userdata);
 
+/* Leader writes. A record the leader of the controllers writes for a host to act on carries
+ * "leader_rev", the election revision of the leader that made its last change (any other
+ * writer's change through model_obj_modify drops it). */
+#define MODEL_LEADER_REV "leader_rev"
+/* Whether a record was written by a superseded leader, so that agents refuse to act on it:
+ * it carries leader_rev older than the current leader's election revision current_rev, and
+ * was written (mod_rev) after that election. False when the record carries no leader_rev
+ * (<= 0) or nobody leads (current_rev <= 0). Pure. */
+bool model_leader_superseded(int64_t leader_rev, int64_t mod_rev, int64_t current_rev);
+/* Who leads the controllers (MODEL_KEY_LEADER): ret_host (may be NULL) gets a new string with
+ * the leader's host name, ret_rev (may be NULL) its election revision (the key's create_rev).
+ * TIDE_E_NOT_FOUND when nobody leads; the store's error otherwise. */
+int model_leader_get(struct store *s, char **ret_host, int64_t *ret_rev);
+
 /* True for a name of 1-63 characters of [A-Za-z0-9._-] starting with a letter or digit. */
 bool model_name_valid(const char *name);
 /* True for a label key or value (and a hint's parts): 1-63 characters of [A-Za-z0-9._-]. */

@@ -19,6 +19,9 @@
  *   /tide/groupstatus/<group id>    what the autoscaler saw of a scaling group's policies at
  *                                   its last pass (the form: autoscaler.h)
  *   /tide/config/placement          the cluster-wide placement settings
+ *   /tide/leader                    {"host", "since"}: the tided that leads the controllers,
+ *                                   attached to its lease; its create_rev is the election
+ *                                   revision (ctl/ctl_leader.h)
  *
  * State directory (tided --state):
  *   instances/<id>/                 an instance's files, made by the agent of its host
@@ -46,6 +49,7 @@
 #define MODEL_KEY_GROUPMEMBERS MODEL_KEY_ROOT "groupmembers/"
 #define MODEL_KEY_GROUPSTATUS MODEL_KEY_ROOT "groupstatus/"
 #define MODEL_KEY_PLACEMENT_CONFIG MODEL_KEY_ROOT "config/placement"
+#define MODEL_KEY_LEADER MODEL_KEY_ROOT "leader"
 
 /* "/tide/<kind>/": the prefix of every object of a kind. */
 char *model_key_kind(enum model_kind k);

@@ -150,10 +150,16 @@ static int modify(struct store *s, enum model_kind k, const char *ref, model_cha
                 int r = k < MODEL_KIND_MAX ? model_obj_get(s, k, ref, &o, &rev) : model_json_get(s, ref, &o, &rev);
                 if (r < 0)
                         return r;
+                /* A leader's stamp says whose change was the last: the leader's change sets it
+                 * again, any other writer's drops it (model.h, MODEL_LEADER_REV). */
+                _cleanup_json_ json_t *stamp = json_incref(json_object_get(o, MODEL_LEADER_REV));
+                json_object_del(o, MODEL_LEADER_REV);
                 int c = change(o, userdata);
                 if (c < 0)
                         return c;
                 if (c == MODEL_CHANGE_KEEP) {
+                        if (stamp && !json_object_get(o, MODEL_LEADER_REV))
+                                json_object_set(o, MODEL_LEADER_REV, stamp);
                         if (ret)
                                 *ret = TAKE_PTR(o);
                         return MODEL_CHANGE_KEEP;
@@ -294,6 +300,20 @@ int model_event_list(struct store *s, const char *instance_ref, size_t limit, js
 
 int model_scaling_group_event_list(struct store *s, const char *group_ref, size_t limit, json_t **ret) {
         return event_list(s, "group", group_ref, limit, ret);
+}
+
+int model_leader_get(struct store *s, char **ret_host, int64_t *ret_rev) {
+        struct store_kv kv = {};
+        int r = store_get(s, MODEL_KEY_LEADER, &kv);
+        if (r < 0)
+                return r;
+        _cleanup_json_ json_t *v = json_loadb(kv.value, kv.value_len, 0, NULL);
+        if (ret_host)
+                *ret_host = xstrdup(tide_json_str(v, "host", ""));
+        if (ret_rev)
+                *ret_rev = kv.create_rev;
+        store_kv_clear(&kv);
+        return 0;
 }
 
 /* Hosts: the record under /tide/hosts/<name> persists; /tide/hostlive/<name>, attached to the

@@ -165,7 +165,8 @@ void store_free(struct store *s) {
 }
 
 const char *store_backend_name(const struct store *s) {
-        return s->backend->name;
+        const char *inner = store_fence_inner_name(s);
+        return inner ? inner : s->backend->name;
 }
 
 int store_revision(struct store *s, int64_t *ret_rev) {

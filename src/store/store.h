@@ -177,3 +177,14 @@ int store_watch_new(struct store *s, const char *prefix, int64_t after_rev, stru
  * about 25 ms. */
 int store_watch_next(struct store_watch *w, int timeout_ms, struct store_events *ret);
 void store_watch_free(struct store_watch *w);
+
+/* Fencing: a handle through which every transaction also compares key's create_rev with
+ * create_rev (a leader's election key and revision), so that a writer that no longer holds
+ * the key writes nothing. A transaction whose fence fails returns TIDE_E_FENCED (the other
+ * compares failing alone still returns 0 with *ret_succeeded false); one with a failure branch
+ * is TIDE_E_UNSUPPORTED. Reads, leases and watches are inner's. ret gets a handle that borrows
+ * inner (free it with store_free, before inner). TIDE_E_INVALID for create_rev <= 0. */
+int store_fence_new(struct store *inner, const char *key, int64_t create_rev, struct store **ret);
+/* From now on every transaction through s fails with TIDE_E_FENCED without reaching the store
+ * (a leader that stopped leading). Thread-safe; does nothing on a handle that is not fenced. */
+void store_fence_revoke(struct store *s);

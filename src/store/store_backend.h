@@ -30,6 +30,9 @@ struct store_watch {
 
 extern const struct store_backend store_sqlite_backend;
 
+/* The backend name of the handle a fenced handle wraps; NULL when s is not fenced. */
+const char *store_fence_inner_name(const struct store *s);
+
 /* SQLite backend: keep at least keep (>= 1) revisions of history instead of the default 10,000
  * (tests use it to reach compaction quickly). s must be a SQLite store. */
 void store_sqlite_set_history_keep(struct store *s, int64_t keep);
