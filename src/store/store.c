@@ -142,7 +142,8 @@ int store_open(const char *url, struct store **ret) {
                 backend = &store_sqlite_backend;
                 location = url + strlen("sqlite:");
         } else if (startswith(url, "etcd:")) {
-                return TIDE_E_UNSUPPORTED;
+                backend = &store_etcd_backend;
+                location = url + strlen("etcd:");
         } else {
                 backend = &store_sqlite_backend;
                 location = url;

@@ -8,16 +8,21 @@
  * under a prefix after a revision. Leases have a TTL; keys attached to a lease are deleted when
  * it expires or is revoked.
  *
- * Backends: SQLite (embedded, single host: "sqlite:PATH" or a plain path) and, later, etcd v3
- * ("etcd:http://HOST:PORT[,...]"). Nothing outside src/store knows which one runs.
+ * Backends: SQLite (embedded, single host: "sqlite:PATH" or a plain path) and etcd v3 over its
+ * JSON gateway ("etcd:http://HOST:PORT[,http://HOST:PORT...]": several hosts; requests fail
+ * over between the endpoints, see store_etcd_http.c). Nothing outside src/store knows which one
+ * runs. The same unit tests run on both (test_store_helpers.h).
  *
  * A struct store may be used from several threads at once. All calls return >= 0 on success
  * or a negative error (errors.h): TIDE_E_NOT_FOUND, TIDE_E_EXISTS, TIDE_E_CONFLICT,
  * TIDE_E_TOO_LARGE, TIDE_E_COMPACTED, TIDE_E_LEASE, TIDE_E_BACKEND, TIDE_E_TIMEOUT (the store stayed
- * locked by another process too long), -errno. Malformed arguments (NULL, empty key, unknown enum
+ * locked by another process too long), -errno. On etcd, TIDE_E_BACKEND also means that no member
+ * answered, or that a write with compares lost its answer (the member died after receiving it):
+ * whether it was applied is then unknown, and the caller re-reads; writes without compares are
+ * resent instead. Malformed arguments (NULL, empty key, unknown enum
  * value, negative lease) are TIDE_E_INVALID; keys over STORE_KEY_MAX and values over
  * STORE_VALUE_MAX are TIDE_E_TOO_LARGE. A successful write is durable when the call returns
- * (SQLite: WAL with synchronous=FULL). A handle must not be used across fork(): the child opens
+ * (SQLite: WAL with synchronous=FULL; etcd: committed by a quorum). A handle must not be used across fork(): the child opens
  * its own. */
 #pragma once
 
@@ -30,6 +35,7 @@
 #define STORE_TXN_OPS_MAX 128         /* compares, and operations per branch (etcd's default) */
 #define STORE_LEASE_TTL_MIN 1         /* seconds */
 #define STORE_LEASE_TTL_MAX 3600
+#define STORE_LEASE_EXPIRY_LAG_MS 700 /* see store_lease_grant */
 
 struct store;
 
@@ -101,8 +107,9 @@ struct store_txn {
         size_t n_failure;
 };
 
-/* Opens the store named by url ("sqlite:PATH", a plain PATH, or "etcd:..." once it exists),
- * creating it if needed. ret gets a new handle owned by the caller (store_free). */
+/* Opens the store named by url ("sqlite:PATH", a plain PATH, or "etcd:URL[,URL...]"), creating
+ * a SQLite one if needed; an etcd store must answer at once (TIDE_E_BACKEND otherwise). ret gets
+ * a new handle owned by the caller (store_free). */
 int store_open(const char *url, struct store **ret);
 /* Closes the handle; NULL is fine. Leases are not revoked. */
 void store_free(struct store *s);
@@ -134,8 +141,10 @@ int store_cas(struct store *s, const char *key, const char *value, int64_t expec
 int store_delete(struct store *s, const char *key, int64_t *ret_rev);
 
 /* Leases. ttl_s in [STORE_LEASE_TTL_MIN, STORE_LEASE_TTL_MAX], else TIDE_E_INVALID. ret_id gets a
- * positive id. Expired leases (and their keys) are removed before any read or write sees them;
- * the deletions of their keys are events of their own revision. */
+ * positive id. An expired lease (and its keys) is removed at most STORE_LEASE_EXPIRY_LAG_MS after
+ * its TTL ran out (SQLite: before any read or write sees it; etcd's leader looks every 500 ms);
+ * the deletions of its keys are events of their own revision. etcd raises a TTL below its
+ * minimum (1.5 election timeouts rounded up: 2 s with etcd's default timing) to that minimum. */
 int store_lease_grant(struct store *s, int64_t ttl_s, int64_t *ret_id);
 /* Renews a lease for its TTL; TIDE_E_LEASE if it is unknown or has expired. */
 int store_lease_keepalive(struct store *s, int64_t id);
@@ -166,15 +175,19 @@ struct store_watch;
 /* Starts watching keys under prefix ("" for all) for changes with revision > after_rev.
  * TIDE_E_COMPACTED if that history is no longer kept (the caller then re-reads with
  * store_range and watches from the revision it read at); the SQLite store keeps at least the
- * last 10,000 revisions. ret gets a watch the caller frees with store_watch_free, before the
- * store it was made on. One watch is used by one thread at a time. */
+ * last 10,000 revisions, etcd what its compaction has not removed. ret gets a watch the caller
+ * frees with store_watch_free, before the store it was made on. One watch is used by one thread
+ * at a time. */
 int store_watch_new(struct store *s, const char *prefix, int64_t after_rev, struct store_watch **ret);
 /* Waits at most timeout_ms (>= 0) for changes; ret gets zero or more events in revision order
  * (the caller clears them) and the watch moves past them. Returns the number of events, 0 on
  * timeout. The events of one large revision may come in more than one call. TIDE_E_COMPACTED
- * when the watch fell so far behind that its next events were compacted away. Changes made
- * through this process are seen within a millisecond or so, those of other processes within
- * about 25 ms. */
+ * when the watch fell so far behind that its next events were compacted away (etcd: when its
+ * stream broke and, before it resumed, the history it needs was compacted). On etcd a broken
+ * stream resumes by itself, on the next endpoint, after the last revision delivered; while no
+ * member answers, store_watch_next just times out. Changes made through this process are seen
+ * within a millisecond or so, those of other processes within about 25 ms (etcd: the same for
+ * every writer, a millisecond or so after etcd applied the change). */
 int store_watch_next(struct store_watch *w, int timeout_ms, struct store_events *ret);
 void store_watch_free(struct store_watch *w);
 

@@ -40,3 +40,17 @@ void store_sqlite_set_history_keep(struct store *s, int64_t keep);
 /* SQLite backend: how many store transactions (sqlite_txn) committed and in how many SQLite
  * commits (group commit puts concurrent ones of one handle into one); for tests. */
 void store_sqlite_commit_stats(struct store *s, uint64_t *ret_txns, uint64_t *ret_commits);
+
+extern const struct store_backend store_etcd_backend;
+
+/* etcd backend, for tests: deletes every key and revokes every lease, so that a test starts on
+ * an empty key space (the revision goes on from where it was). s must be an etcd store. */
+void store_etcd_reset(struct store *s);
+
+/* etcd backend: compacts the history before rev (/v3/kv/compaction), as an operator or etcd's
+ * auto-compaction would; for tests. */
+int store_etcd_compact(struct store *s, int64_t rev);
+
+/* etcd backend: breaks the watch's connection as a failing member or network would; the next
+ * store_watch_next resumes after the last revision it delivered. For tests. */
+void store_etcd_watch_break(struct store_watch *w);

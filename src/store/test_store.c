@@ -1,11 +1,13 @@
-/* test_store.c — unit tests of the store's data model on its SQLite backend: opening, keys and
- * revisions, prefix ranges, transactions and their compares, create and CAS, limits, leases. */
+/* test_store.c — unit tests of the store's data model: opening, keys and revisions, prefix ranges,
+ * transactions and their compares, create and CAS, limits, leases. The same tests run on SQLite
+ * (test store) and on a real etcd (test store_etcd; test_store_helpers.h). */
 #include "test_store_helpers.h"
 
 /* ---- opening ---- */
 
 static void test_open_accepts_sqlite_url_and_plain_path(void **state) {
         struct fixture *f = *state;
+        SKIP_UNLESS_SQLITE();
         assert_string_equal(store_backend_name(f->s), "sqlite");
         put(f->s, "/k", "v");
 
@@ -16,11 +18,49 @@ static void test_open_accepts_sqlite_url_and_plain_path(void **state) {
         store_free(s2);
 }
 
-static void test_open_etcd_is_unsupported(void **state) {
+static void test_open_rejects_malformed_urls(void **state) {
+        static const char *const bad[] = {
+                "sqlite:",
+                "etcd:",
+                "etcd:127.0.0.1:2379",
+                "etcd:ftp://127.0.0.1:2379",
+                "etcd:http://",
+                "etcd:http://127.0.0.1:2379/v3",
+                "etcd:,,",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                struct store *s = NULL;
+                if (store_open(bad[i], &s) != TIDE_E_INVALID)
+                        fail_msg("%s was not refused as invalid", bad[i]);
+                assert_null(s);
+        }
+}
+
+static void test_open_etcd_with_no_member_answering_fails_at_once(void **state) {
         struct store *s = NULL;
-        assert_int_equal(store_open("etcd:http://127.0.0.1:2379", &s), TIDE_E_UNSUPPORTED);
-        assert_int_equal(store_open("sqlite:", &s), TIDE_E_INVALID);
+        int64_t t0 = mono_ms();
+        /* Port 1 on loopback refuses: nothing listens there. */
+        assert_int_equal(store_open("etcd:http://127.0.0.1:1,http://127.0.0.1:1/", &s), TIDE_E_BACKEND);
         assert_null(s);
+        assert_true(mono_ms() - t0 < 2000);
+}
+
+static void test_open_accepts_etcd_url_and_fails_over(void **state) {
+        struct fixture *f = *state;
+        SKIP_UNLESS_ETCD();
+        assert_string_equal(store_backend_name(f->s), "etcd");
+        put(f->s, "/k", "v");
+
+        /* A dead endpoint first: the next one answers, and is remembered. */
+        _cleanup_free_ char *url = xasprintf("etcd:http://127.0.0.1:1,%s", f->path + strlen("etcd:"));
+        struct store *s2 = NULL;
+        assert_int_equal(store_open(url, &s2), 0);
+        assert_string_equal(store_backend_name(s2), "etcd");
+        int64_t t0 = mono_ms();
+        for (int i = 0; i < 20; i++)
+                assert_value(s2, "/k", "v");
+        assert_true(mono_ms() - t0 < 2000);
+        store_free(s2);
 }
 
 static void test_reopen_keeps_keys_and_revision(void **state) {
@@ -55,18 +95,18 @@ static void test_empty_value_round_trips(void **state) {
 
 static void test_put_sets_create_rev_mod_rev_and_version(void **state) {
         struct fixture *f = *state;
-        assert_int_equal(revision(f->s), 0);
+        assert_int_equal(revision(f->s), f->rev0);
         int64_t r1 = put(f->s, "/k", "a");
         int64_t r2 = put(f->s, "/other", "x");
         int64_t r3 = put(f->s, "/k", "b");
-        assert_int_equal(r1, 1);
-        assert_int_equal(r2, 2);
-        assert_int_equal(r3, 3);
+        assert_int_equal(r1, f->rev0 + 1);
+        assert_int_equal(r2, f->rev0 + 2);
+        assert_int_equal(r3, f->rev0 + 3);
 
         struct store_kv kv = {};
         assert_int_equal(store_get(f->s, "/k", &kv), 0);
-        assert_int_equal(kv.create_rev, 1);
-        assert_int_equal(kv.mod_rev, 3);
+        assert_int_equal(kv.create_rev, f->rev0 + 1);
+        assert_int_equal(kv.mod_rev, f->rev0 + 3);
         assert_int_equal(kv.version, 2);
         assert_int_equal(kv.lease, 0);
         store_kv_clear(&kv);
@@ -98,7 +138,7 @@ static void test_range_returns_prefix_in_key_order(void **state) {
         struct store_kvs kvs = {};
         int64_t rev = -1;
         assert_int_equal(store_range(f->s, "/a/", 0, &kvs, &rev), 0);
-        assert_int_equal(rev, 6);
+        assert_int_equal(rev, f->rev0 + 6);
         assert_int_equal(kvs.n, 3);
         assert_string_equal(kvs.items[0].key, "/a/1");
         assert_string_equal(kvs.items[1].key, "/a/2");
@@ -165,7 +205,7 @@ static void test_delete_removes_key(void **state) {
         put(f->s, "/k", "v");
         int64_t rev = -1;
         assert_int_equal(store_delete(f->s, "/k", &rev), 0);
-        assert_int_equal(rev, 2);
+        assert_int_equal(rev, f->rev0 + 2);
         assert_absent(f->s, "/k");
 }
 
@@ -173,7 +213,7 @@ static void test_delete_absent_is_not_found_and_writes_nothing(void **state) {
         struct fixture *f = *state;
         put(f->s, "/k", "v");
         assert_int_equal(store_delete(f->s, "/nothing", NULL), TIDE_E_NOT_FOUND);
-        assert_int_equal(revision(f->s), 1);
+        assert_int_equal(revision(f->s), f->rev0 + 1);
 }
 
 static void test_delete_prefix_removes_only_that_prefix(void **state) {
@@ -186,7 +226,7 @@ static void test_delete_prefix_removes_only_that_prefix(void **state) {
         const struct store_txn txn = { .success = &op, .n_success = 1 };
         int64_t rev = -1;
         assert_int_equal(store_txn(f->s, &txn, NULL, &rev), 0);
-        assert_int_equal(rev, 5);
+        assert_int_equal(rev, f->rev0 + 5);
         assert_absent(f->s, "/p/1");
         assert_absent(f->s, "/p/2");
         assert_value(f->s, "/p", "stays");
@@ -208,13 +248,13 @@ static void test_txn_applies_all_ops_at_one_revision(void **state) {
         int64_t rev = -1;
         assert_int_equal(store_txn(f->s, &txn, &ok, &rev), 0);
         assert_true(ok);
-        assert_int_equal(rev, 2);
+        assert_int_equal(rev, f->rev0 + 2);
 
         struct store_kvs kvs = {};
         assert_int_equal(store_range(f->s, "/", 0, &kvs, NULL), 0);
         assert_int_equal(kvs.n, 2);
-        assert_int_equal(kvs.items[0].mod_rev, 2);
-        assert_int_equal(kvs.items[1].mod_rev, 2);
+        assert_int_equal(kvs.items[0].mod_rev, f->rev0 + 2);
+        assert_int_equal(kvs.items[1].mod_rev, f->rev0 + 2);
         store_kvs_clear(&kvs);
 }
 
@@ -260,10 +300,10 @@ static void test_txn_without_writes_keeps_revision(void **state) {
         int64_t rev = -1;
         assert_int_equal(store_txn(f->s, &only_cmp, &ok, &rev), 0);
         assert_true(ok);
-        assert_int_equal(rev, 1);
+        assert_int_equal(rev, f->rev0 + 1);
         assert_int_equal(store_txn(f->s, &absent, &ok, &rev), 0);
-        assert_int_equal(rev, 1);
-        assert_int_equal(revision(f->s), 1);
+        assert_int_equal(rev, f->rev0 + 1);
+        assert_int_equal(revision(f->s), f->rev0 + 1);
 }
 
 struct cmp_case {
@@ -274,14 +314,16 @@ struct cmp_case {
         bool expected;
 };
 
-/* Runs each case against key and checks which branch ran. */
-static void check_cmp_cases(struct store *s, const char *key, const struct cmp_case *cases, size_t n) {
+/* Runs each case against key and checks which branch ran; the cases' revisions count from base
+ * (their version numbers do not). */
+static void check_cmp_cases(struct store *s, const char *key, int64_t base, const struct cmp_case *cases, size_t n) {
         for (size_t i = 0; i < n; i++) {
+                bool is_rev = cases[i].target == STORE_CMP_MOD_REV || cases[i].target == STORE_CMP_CREATE_REV;
                 const struct store_cmp cmp = {
                         .key = key,
                         .target = cases[i].target,
                         .op = cases[i].op,
-                        .number = cases[i].number,
+                        .number = cases[i].number + (is_rev ? base : 0),
                         .value = cases[i].value,
                 };
                 const struct store_txn txn = { .cmps = &cmp, .n_cmps = 1 };
@@ -322,7 +364,7 @@ static void test_txn_compares_revisions_and_version(void **state) {
                 { STORE_CMP_VERSION, STORE_CMP_GREATER, 1, NULL, true },
                 { STORE_CMP_VERSION, STORE_CMP_GREATER, 2, NULL, false },
         };
-        check_cmp_cases(f->s, "/k", cases, ELEMENTSOF(cases));
+        check_cmp_cases(f->s, "/k", f->rev0, cases, ELEMENTSOF(cases));
 }
 
 static void test_txn_compares_values_bytewise(void **state) {
@@ -342,7 +384,7 @@ static void test_txn_compares_values_bytewise(void **state) {
                 { STORE_CMP_VALUE, STORE_CMP_GREATER, 0, "bcd", false },
                 { STORE_CMP_VALUE, STORE_CMP_GREATER, 0, "c", false },
         };
-        check_cmp_cases(f->s, "/k", cases, ELEMENTSOF(cases));
+        check_cmp_cases(f->s, "/k", 0, cases, ELEMENTSOF(cases));
 }
 
 static void test_txn_compares_absent_key_as_zero_and_no_value(void **state) {
@@ -356,7 +398,7 @@ static void test_txn_compares_absent_key_as_zero_and_no_value(void **state) {
                 { STORE_CMP_VALUE, STORE_CMP_EQUAL, 0, "", false },
                 { STORE_CMP_VALUE, STORE_CMP_NOT_EQUAL, 0, "x", false },
         };
-        check_cmp_cases(f->s, "/absent", cases, ELEMENTSOF(cases));
+        check_cmp_cases(f->s, "/absent", 0, cases, ELEMENTSOF(cases));
 }
 
 static void test_txn_naming_a_key_twice_is_invalid(void **state) {
@@ -373,7 +415,7 @@ static void test_txn_naming_a_key_twice_is_invalid(void **state) {
         const struct store_txn t2 = { .failure = overlap, .n_failure = 2 };
         assert_int_equal(store_txn(f->s, &t1, NULL, NULL), TIDE_E_INVALID);
         assert_int_equal(store_txn(f->s, &t2, NULL, NULL), TIDE_E_INVALID);
-        assert_int_equal(revision(f->s), 0);
+        assert_int_equal(revision(f->s), f->rev0);
 }
 
 static void test_txn_with_too_many_ops_is_too_large(void **state) {
@@ -394,10 +436,10 @@ static void test_create_of_existing_key_is_exists(void **state) {
         struct fixture *f = *state;
         int64_t rev = -1;
         assert_int_equal(store_create(f->s, "/k", "first", 0, &rev), 0);
-        assert_int_equal(rev, 1);
+        assert_int_equal(rev, f->rev0 + 1);
         assert_int_equal(store_create(f->s, "/k", "second", 0, &rev), TIDE_E_EXISTS);
         assert_value(f->s, "/k", "first");
-        assert_int_equal(revision(f->s), 1);
+        assert_int_equal(revision(f->s), f->rev0 + 1);
 }
 
 static void test_cas_with_current_mod_rev_replaces(void **state) {
@@ -488,7 +530,7 @@ static void test_put_with_unknown_lease_is_lease_error(void **state) {
         struct fixture *f = *state;
         assert_int_equal(store_put(f->s, "/k", "v", 12345, NULL), TIDE_E_LEASE);
         assert_absent(f->s, "/k");
-        assert_int_equal(revision(f->s), 0);
+        assert_int_equal(revision(f->s), f->rev0);
 }
 
 static void test_put_records_lease_on_key(void **state) {
@@ -505,14 +547,24 @@ static void test_put_records_lease_on_key(void **state) {
 static void test_leased_keys_vanish_after_expiry(void **state) {
         struct fixture *f = *state;
         int64_t id;
+        int64_t t0 = mono_ms();
         assert_int_equal(store_lease_grant(f->s, 1, &id), 0);
         assert_int_equal(store_put(f->s, "/host/a", "up", id, NULL), 0);
         assert_int_equal(store_put(f->s, "/host/b", "up", id, NULL), 0);
         put(f->s, "/host/c", "no lease");
         int64_t before = revision(f->s);
-        sleep_ms(1100);
 
-        assert_absent(f->s, "/host/a");
+        /* Gone once the TTL has passed, within STORE_LEASE_EXPIRY_LAG_MS. */
+        struct store_kv kv = {};
+        int r;
+        while ((r = store_get(f->s, "/host/a", &kv)) == 0 && mono_ms() - t0 < 5000) {
+                store_kv_clear(&kv);
+                sleep_ms(20);
+        }
+        int64_t waited = mono_ms() - t0;
+        assert_int_equal(r, TIDE_E_NOT_FOUND);
+        assert_true(waited >= 1000);
+        assert_true(waited < 1000 + STORE_LEASE_EXPIRY_LAG_MS + 200 || slow_mode());
         struct store_kvs kvs = {};
         assert_int_equal(store_range(f->s, "/host/", 0, &kvs, NULL), 0);
         assert_int_equal(kvs.n, 1);
@@ -575,7 +627,9 @@ int main(int argc, char **argv) {
                 return r;
         const struct CMUnitTest tests[] = {
                 T(test_open_accepts_sqlite_url_and_plain_path),
-                T(test_open_etcd_is_unsupported),
+                T(test_open_rejects_malformed_urls),
+                T(test_open_etcd_with_no_member_answering_fails_at_once),
+                T(test_open_accepts_etcd_url_and_fails_over),
                 T(test_reopen_keeps_keys_and_revision),
                 T(test_put_then_get_returns_value),
                 T(test_get_absent_is_not_found),

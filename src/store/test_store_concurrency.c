@@ -1,6 +1,7 @@
 /* test_store_concurrency.c — unit tests of the store under concurrent writers (threads sharing
  * a handle or with their own, and processes) incrementing counters by CAS, and of the
- * durability of acknowledged writes when the writing process is killed. */
+ * durability of acknowledged writes when the writing process is killed. They run on SQLite (test
+ * store_concurrency) and on a real etcd (store_concurrency_etcd). */
 #include "test_store_helpers.h"
 
 static void test_threads_incrementing_by_cas_lose_no_update(void **state) {
@@ -97,8 +98,10 @@ static void test_group_commit_keeps_transactions_apart(void **state) {
         assert_int_equal(store_lease_grant(f->s, 60, &dead), 0);
         assert_int_equal(store_lease_revoke(f->s, dead), 0);
         int64_t rev0 = revision(f->s);
-        uint64_t txns0, commits0, txns1, commits1;
-        store_sqlite_commit_stats(f->s, &txns0, &commits0);
+        uint64_t txns0 = 0, commits0 = 0, txns1 = 0, commits1 = 0;
+        bool sqlite = streq(store_backend_name(f->s), "sqlite");
+        if (sqlite)
+                store_sqlite_commit_stats(f->s, &txns0, &commits0);
 
         struct gc_writer w[GC_THREADS];
         pthread_t t[GC_THREADS];
@@ -110,10 +113,13 @@ static void test_group_commit_keeps_transactions_apart(void **state) {
                 assert_int_equal(pthread_join(t[k], NULL), 0);
                 assert_int_equal(w[k].error, 0);
         }
-        store_sqlite_commit_stats(f->s, &txns1, &commits1);
-        printf("# %" PRIu64 " transactions in %" PRIu64 " commits\n", txns1 - txns0, commits1 - commits0);
-        assert_int_equal(txns1 - txns0, GC_THREADS * GC_N);
-        assert_true(commits1 - commits0 < txns1 - txns0);
+        /* Group commit is SQLite's (etcd batches its own way, out of sight). */
+        if (sqlite) {
+                store_sqlite_commit_stats(f->s, &txns1, &commits1);
+                printf("# %" PRIu64 " transactions in %" PRIu64 " commits\n", txns1 - txns0, commits1 - commits0);
+                assert_int_equal(txns1 - txns0, GC_THREADS * GC_N);
+                assert_true(commits1 - commits0 < txns1 - txns0);
+        }
 
         /* Every successful put: its own revision, the one its key has now. */
         enum { GOOD = GC_THREADS * (GC_N - GC_N / 5) };

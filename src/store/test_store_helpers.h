@@ -1,5 +1,11 @@
-/* test_store_helpers.h — what the store's test programs share: a fresh store file per test in a
- * temporary directory, assertions on keys, CAS counters, and child processes.
+/* test_store_helpers.h — what the store's test programs share: a fresh store per test, assertions
+ * on keys, CAS counters, and child processes.
+ *
+ * The backend is SQLite (a store file per test in a temporary directory) unless TIDE_TEST_STORE
+ * says "etcd" (the program starts a one-member etcd of its own, store_etcd_launch.h; exit 77
+ * when etcd is not installed) or "etcd:URL" (an etcd that runs already: its keys are deleted).
+ * On etcd every test starts on an empty key space (store_etcd_reset), but the revision goes on:
+ * tests count revisions from the fixture's rev0, the store's revision when the test began.
  *
  * Other processes are the test program run again with "--child ROLE ..." (posix_spawn, not a
  * bare fork): they start with no inherited SQLite connection, which SQLite forbids using across
@@ -25,21 +31,52 @@
 #include "common/util.h"
 #include "store/store.h"
 #include "store/store_backend.h"
+#include "store/store_etcd_launch.h"
 
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 
 static char *test_dir;
 static unsigned test_counter;
 static char self_path[4096];
+static struct store_etcd_launch *test_etcd; /* the etcd this program started */
+static char *test_etcd_url;                 /* the etcd store's URL; NULL: SQLite */
 
 extern char **environ;
 
 struct fixture {
-        char *path;
+        char *path; /* what store_open takes: a file (SQLite) or the etcd URL */
         struct store *s;
+        int64_t rev0; /* the store's revision when the test began: 0 on SQLite */
 };
 
+static inline const char *test_store_kind(void) {
+        const char *k = getenv("TIDE_TEST_STORE");
+        return k && *k ? k : "sqlite";
+}
+
+static inline bool test_on_etcd(void) {
+        return startswith(test_store_kind(), "etcd");
+}
+
+/* Skips a test that only means something on one backend. */
+#define SKIP_UNLESS_SQLITE() \
+        do { \
+                if (test_on_etcd()) \
+                        skip(); \
+        } while (0)
+#define SKIP_UNLESS_ETCD() \
+        do { \
+                if (!test_on_etcd()) \
+                        skip(); \
+        } while (0)
+
 static inline int group_setup(void **state) {
+        if (streq(test_store_kind(), "etcd")) {
+                if (store_etcd_launch_start(1, &test_etcd) < 0)
+                        return -1;
+                test_etcd_url = xstrdup(store_etcd_launch_url(test_etcd));
+        } else if (startswith(test_store_kind(), "etcd:"))
+                test_etcd_url = xstrdup(test_store_kind());
         const char *tmp = getenv("TMPDIR");
         _cleanup_free_ char *templ = xasprintf("%s/tide-store-test-XXXXXX", tmp && *tmp ? tmp : "/tmp");
         if (!mkdtemp(templ))
@@ -52,16 +89,25 @@ static inline int group_teardown(void **state) {
         int r = rm_rf(test_dir);
         free(test_dir);
         test_dir = NULL;
+        store_etcd_launch_free(test_etcd);
+        test_etcd = NULL;
+        free(test_etcd_url);
+        test_etcd_url = NULL;
         return r < 0 ? -1 : 0;
 }
 
 static inline int setup(void **state) {
         struct fixture *f = xcalloc(1, sizeof *f);
-        f->path = xasprintf("%s/store-%u.db", test_dir, ++test_counter);
+        f->path = test_etcd_url ? xstrdup(test_etcd_url) : xasprintf("%s/store-%u.db", test_dir, ++test_counter);
         if (store_open(f->path, &f->s) < 0) {
                 free(f->path);
                 free(f);
                 return -1;
+        }
+        if (test_etcd_url) {
+                store_etcd_reset(f->s);
+                if (store_revision(f->s, &f->rev0) < 0)
+                        return -1;
         }
         *state = f;
         return 0;
@@ -282,6 +328,11 @@ static inline int child_main(int argc, char **argv) {
 static inline bool test_store_prologue(int argc, char **argv, int *ret) {
         if (argc >= 2 && streq(argv[1], "--child")) {
                 *ret = child_main(argc - 2, argv + 2);
+                return true;
+        }
+        if (streq(test_store_kind(), "etcd") && !store_etcd_launch_available()) {
+                fprintf(stderr, "%s is not installed: skipped\n", STORE_ETCD_BINARY);
+                *ret = 77;
                 return true;
         }
         ssize_t n = readlink("/proc/self/exe", self_path, sizeof self_path - 1);
