@@ -215,9 +215,7 @@ int sched_store_create(struct store *s, struct sched_cache *cache, json_t *inst,
         return TIDE_E_CONFLICT;
 }
 
-/* The host's usage with the instance's claim given back, as JSON; NULL when the host or its
- * allocation is unknown (then there is nothing to give back). */
-static json_t *released_usage(json_t *inst, json_t *host_rec, json_t *alloc) {
+json_t *sched_store_usage_released(json_t *inst, json_t *host_rec, json_t *alloc) {
         if (!json_is_object(host_rec) || !json_is_object(alloc) || !json_is_object(json_object_get(inst, "placement")))
                 return NULL;
         _cleanup_json_ json_t *h = json_deep_copy(host_rec);
@@ -267,7 +265,8 @@ int sched_store_delete(struct store *s, json_t *inst_in) {
                         akey = model_key_alloc(host);
                         if ((r = model_json_get(s, hkey, &host_rec, &host_rev)) >= 0)
                                 r = model_json_get(s, akey, &alloc, &alloc_rev);
-                        used = r >= 0 && host_rev && alloc_rev ? released_usage(inst, host_rec, alloc) : NULL;
+                        used = r >= 0 && host_rev && alloc_rev ? sched_store_usage_released(inst, host_rec, alloc)
+                                                               : NULL;
                         if (used) {
                                 alloc_value = tide_json_dump(used);
                                 cmps[n_cmps++] = (struct store_cmp) { .key = akey,

@@ -68,6 +68,11 @@ int sched_store_create(struct store *s, struct sched_cache *cache, json_t *inst,
 int sched_instance_place_and_store(struct store *s, struct sched_cache *cache, json_t *body, json_t *extra,
                                    bool dry_run, int64_t t_request_ms, json_t **ret, char **ret_err);
 
+/* The usage of host host_rec (its record) with allocation alloc once inst's claim (its "host"'s
+ * "placement") is given back, as a new /tide/alloc/<host> value; NULL when the record, the
+ * allocation or the decision is missing or malformed (nothing to give back). Pure. */
+json_t *sched_store_usage_released(json_t *inst, json_t *host_rec, json_t *alloc);
+
 /* Gives the instance's claim back and deletes the instance (and its name and group
  * membership) in one transaction. */
 int sched_store_delete(struct store *s, json_t *inst);
