@@ -475,11 +475,51 @@ static int (*const reconcilers[MODEL_DESIRED_MAX])(const struct op *o) = {
         [MODEL_DESIRED_DELETED] = reconcile_deleted,
 };
 
+/* Whether id's record at mod_rev was refused already (under a->lock); records it when not. */
+static bool refused_before_locked(struct agent *a, const char *id, int64_t mod_rev) {
+        for (size_t i = 0; i < a->n_refused; i++)
+                if (streq(a->refused[i].id, id)) {
+                        if (a->refused[i].mod_rev == mod_rev)
+                                return true;
+                        a->refused[i].mod_rev = mod_rev;
+                        return false;
+                }
+        a->refused = xrealloc(a->refused, (a->n_refused + 1) * sizeof *a->refused);
+        a->refused[a->n_refused++] = (struct refused) { .id = xstrdup(id), .mod_rev = mod_rev };
+        return false;
+}
+
+/* A record last changed by a leader that had been superseded when it wrote it (model.h,
+ * model_leader_superseded) is not acted on: logged and told as an event once per version. Its
+ * store fence makes such a write fail; this is the agent's own check of the same rule. */
+static bool superseded(struct agent *a, struct agent_host *h, json_t *inst, int64_t mod_rev) {
+        int64_t stamp = tide_json_int(inst, MODEL_LEADER_REV, 0), current = 0;
+        if (stamp <= 0 || model_leader_get(a->cfg.store, NULL, &current) < 0 ||
+            !model_leader_superseded(stamp, mod_rev, current))
+                return false;
+        pthread_mutex_lock(&a->lock);
+        bool told = refused_before_locked(a, tide_json_str(inst, "id", ""), mod_rev);
+        pthread_mutex_unlock(&a->lock);
+        if (!told) {
+                log_warning("instance '%s': refused: written at revision %lld by the leader of election %lld, "
+                            "superseded by election %lld",
+                            tide_json_str(inst, "name", ""), (long long) mod_rev, (long long) stamp,
+                            (long long) current);
+                model_event_emit(a->cfg.store, "warning", "instance.refused", inst, h->name,
+                                 "not acted on: written by a superseded leader (election %lld, current %lld)",
+                                 (long long) stamp, (long long) current);
+        }
+        return true;
+}
+
 /* One instance's operation, run in a worker thread. Re-reads the instance: the store is the
  * only truth, whatever the loop saw when it dispatched the job. */
 static void reconcile_one(struct agent *a, struct agent_host *h, const char *id) {
         _cleanup_json_ json_t *inst = NULL;
-        if (model_obj_get(a->cfg.store, MODEL_INSTANCE, id, &inst, NULL) < 0)
+        int64_t mod_rev = 0;
+        if (model_obj_get(a->cfg.store, MODEL_INSTANCE, id, &inst, &mod_rev) < 0)
+                return;
+        if (superseded(a, h, inst, mod_rev))
                 return;
         struct op o = { .a = a, .h = h, .inst = inst, .id = id, .name = tide_json_str(inst, "name", "") };
         struct hv_domain_info di = {};
@@ -846,6 +886,9 @@ void agent_free(struct agent *a) {
                 pthread_cond_wait(&a->idle, &a->lock);
         pthread_mutex_unlock(&a->lock);
         free(a->busy);
+        for (size_t i = 0; i < a->n_refused; i++)
+                free(a->refused[i].id);
+        free(a->refused);
         for (size_t i = 0; i < a->n_hosts; i++) {
                 free(a->hosts[i].name);
                 free(a->hosts[i].api_url);

@@ -50,6 +50,14 @@ struct agent {
         pthread_cond_t idle;
         char **busy; /* ids of instances with an operation under way */
         size_t n_busy;
+        struct refused *refused; /* records of superseded leaders refused, told once each */
+        size_t n_refused;
+};
+
+/* A record the agent refused to act on (model_leader_superseded): its id and mod_rev. */
+struct refused {
+        char *id;
+        int64_t mod_rev;
 };
 
 struct job {

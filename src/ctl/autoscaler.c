@@ -48,10 +48,11 @@ struct autoscaler {
         size_t n_backoffs;
         struct published *published; /* the thread's own: no lock */
         size_t n_published;
-        pthread_t thread;
-        pthread_mutex_t lock; /* slots, stop */
-        pthread_cond_t wake;
-        bool stop;
+        /* The pass in progress (ctl_pass_ctx): where it reads and writes, and the election
+         * revision stamped in the members' records it writes. */
+        struct store *s;
+        int64_t leader_rev;
+        pthread_mutex_t lock; /* slots */
         struct slot *slots;
         size_t n_slots;
 };
@@ -156,22 +157,38 @@ static enum member_kind classify(json_t *inst) {
         return MEMBER_HEALTHY;
 }
 
+/* The leader's stamp on a member's record it changes (model.h, MODEL_LEADER_REV). */
+static void stamp(struct autoscaler *a, json_t *inst) {
+        if (a->leader_rev > 0)
+                json_object_set_new(inst, MODEL_LEADER_REV, json_integer(a->leader_rev));
+}
+
+static int do_mark_deleting(json_t *inst, void *userdata) {
+        stamp(userdata, inst);
+        return model_instance_mark_deleting(inst, NULL);
+}
+
 /* Asks for a member to be deleted; its agent tears it down. */
 static int mark_deleting(struct autoscaler *a, json_t *inst) {
-        return model_obj_modify(a->cfg.store, MODEL_INSTANCE, tide_json_str(inst, "id", ""),
-                                model_instance_mark_deleting, NULL, NULL);
+        return model_obj_modify(a->s, MODEL_INSTANCE, tide_json_str(inst, "id", ""), do_mark_deleting, a, NULL);
 }
+
+struct leave {
+        struct autoscaler *a;
+        int64_t now;
+};
 
 /* A member asked to leave: stopped first when it runs (or is about to), deleted once it is
  * down (reconcile). */
 static int do_leave(json_t *inst, void *userdata) {
-        int64_t now = *(int64_t *) userdata;
-        json_object_set_new(inst, "asg_leaving_ms", json_integer(now));
+        const struct leave *l = userdata;
+        json_object_set_new(inst, "asg_leaving_ms", json_integer(l->now));
         enum model_instance_status status = model_instance_get_status(inst);
         if (status == MODEL_INSTANCE_RUNNING || status == MODEL_INSTANCE_BUILDING) {
                 model_instance_set_desired(inst, MODEL_DESIRED_STOPPED);
                 model_instance_set_task(inst, MODEL_TASK_STOPPING);
         }
+        stamp(l->a, inst);
         return MODEL_CHANGE_WRITE;
 }
 
@@ -306,12 +323,11 @@ static void evaluate(struct autoscaler *a, json_t *g, int64_t rev, struct member
         if (d.act) {
                 struct decided dc = { .d = &d, .policy = pol[d.policy].name, .now = now };
                 record_decision(g, &dc);
-                int r = model_obj_update(a->cfg.store, MODEL_SCALING_GROUP, g, rev, NULL);
+                int r = model_obj_update(a->s, MODEL_SCALING_GROUP, g, rev, NULL);
                 if (r >= 0) {
                         *desired = d.to;
                         log_info("scaling group '%s': %s", tide_json_str(g, "name", ""), d.reason);
-                        model_scaling_group_event_emit(a->cfg.store, "info", "group.scale", g, NULL, NULL, "%s",
-                                                       d.reason);
+                        model_scaling_group_event_emit(a->s, "info", "group.scale", g, NULL, NULL, "%s", d.reason);
                 } else {
                         /* Changed meanwhile (a set, a new policy): the next pass decides again. */
                         keep_state = false;
@@ -349,22 +365,23 @@ static int add_member(struct autoscaler *a, json_t *g, const char *server_group,
                 json_object_set_new(body, "group", json_string(server_group));
         _cleanup_json_ json_t *extra = json_pack("{s:s, s:s}", "asg", tide_json_str(g, "name", ""), "asg_id",
                                                  tide_json_str(g, "id", ""));
+        stamp(a, extra);
         _cleanup_json_ json_t *inst = NULL;
         _cleanup_free_ char *err = NULL;
-        int r = sched_instance_place_and_store(a->cfg.store, a->cfg.sched_cache, body, extra, false, now, &inst, &err);
+        int r = sched_instance_place_and_store(a->s, a->cfg.sched_cache, body, extra, false, now, &inst, &err);
         if (r >= 0)
-                model_scaling_group_event_emit(a->cfg.store, "info", "group.member_added", g, inst,
+                model_scaling_group_event_emit(a->s, "info", "group.member_added", g, inst,
                                                tide_json_str(inst, "host", NULL),
                                                "scaling group '%s': member '%s' added on host '%s' (desired %" PRId64
                                                ")",
                                                tide_json_str(g, "name", ""), name, tide_json_str(inst, "host", ""),
                                                tide_json_int(g, "desired", 0));
         else if (r == TIDE_E_NO_HOST)
-                model_scaling_group_event_emit(a->cfg.store, "error", "group.member_added", g, inst, NULL,
+                model_scaling_group_event_emit(a->s, "error", "group.member_added", g, inst, NULL,
                                                "scaling group '%s': member '%s' has no host: %s",
                                                tide_json_str(g, "name", ""), name, err);
         else
-                model_scaling_group_event_emit(a->cfg.store, "error", "group.error", g, NULL, NULL,
+                model_scaling_group_event_emit(a->s, "error", "group.error", g, NULL, NULL,
                                                "scaling group '%s': cannot add member '%s': %s",
                                                tide_json_str(g, "name", ""), name, err);
         if (r < 0 && r != TIDE_E_NO_HOST)
@@ -386,20 +403,20 @@ static void reconcile(struct autoscaler *a, json_t *g, struct member *mem, size_
                         /* Without a host no agent tears it down: its record goes here (as the
                          * API's delete does for an instance that was never placed). */
                         if (json_is_null(json_object_get(m->inst, "host")) || !json_object_get(m->inst, "host"))
-                                (void) sched_store_delete(a->cfg.store, m->inst);
+                                (void) sched_store_delete(a->s, m->inst);
                         break;
                 case MEMBER_FAILED:
                         if (json_is_null(json_object_get(m->inst, "host")) || !json_object_get(m->inst, "host")) {
-                                if (sched_store_delete(a->cfg.store, m->inst) >= 0)
+                                if (sched_store_delete(a->s, m->inst) >= 0)
                                         model_scaling_group_event_emit(
-                                                a->cfg.store, "warning", "group.member_failed", g, m->inst, NULL,
+                                                a->s, "warning", "group.member_failed", g, m->inst, NULL,
                                                 "scaling group '%s': member '%s' was not placed (%s): deleted", gname,
                                                 mname, tide_json_str(m->inst, "error", "error"));
                                 break;
                         }
                         if (mark_deleting(a, m->inst) >= 0)
                                 model_scaling_group_event_emit(
-                                        a->cfg.store, "warning", "group.member_failed", g, m->inst, NULL,
+                                        a->s, "warning", "group.member_failed", g, m->inst, NULL,
                                         "scaling group '%s': member '%s' failed (%s): deleted, to be replaced", gname,
                                         mname, tide_json_str(m->inst, "error", "error"));
                         break;
@@ -408,9 +425,9 @@ static void reconcile(struct autoscaler *a, json_t *g, struct member *mem, size_
                         bool down = status == MODEL_INSTANCE_STOPPED || status == MODEL_INSTANCE_ERROR;
                         bool late = now - tide_json_int(m->inst, "asg_leaving_ms", now) > a->cfg.stop_timeout_ms;
                         if ((down || late) && mark_deleting(a, m->inst) >= 0)
-                                model_scaling_group_event_emit(a->cfg.store, "info", "group.member_removed", g, m->inst,
-                                                               NULL, "scaling group '%s': member '%s' %s, deleted",
-                                                               gname, mname, down ? "stopped" : "not stopped in time");
+                                model_scaling_group_event_emit(a->s, "info", "group.member_removed", g, m->inst, NULL,
+                                                               "scaling group '%s': member '%s' %s, deleted", gname,
+                                                               mname, down ? "stopped" : "not stopped in time");
                         break;
                 }
                 default:
@@ -454,10 +471,10 @@ static void reconcile(struct autoscaler *a, json_t *g, struct member *mem, size_
                                          (size_t) desired, go);
                 for (size_t j = 0; j < n_go; j++) {
                         json_t *inst = mem[map[go[j]]].inst;
-                        if (model_obj_modify(a->cfg.store, MODEL_INSTANCE, tide_json_str(inst, "id", ""), do_leave,
-                                             &now, NULL) >= 0)
-                                model_scaling_group_event_emit(a->cfg.store, "info", "group.member_leaving", g, inst,
-                                                               NULL,
+                        struct leave l = { .a = a, .now = now };
+                        if (model_obj_modify(a->s, MODEL_INSTANCE, tide_json_str(inst, "id", ""), do_leave, &l, NULL) >=
+                            0)
+                                model_scaling_group_event_emit(a->s, "info", "group.member_leaving", g, inst, NULL,
                                                                "scaling group '%s': member '%s' goes (desired %" PRId64
                                                                ", %s first): shutting down",
                                                                gname, tide_json_str(inst, "name", ""), desired,
@@ -472,9 +489,9 @@ static void reconcile(struct autoscaler *a, json_t *g, struct member *mem, size_
 }
 
 /* The server groups that spread the members of groups since deleted go with their last member. */
-static void sweep_spread_groups(struct autoscaler *a, json_t *groups, json_t **instances) {
+static void sweep_spread_groups(struct autoscaler *a, json_t *groups, json_t **instances, int64_t now) {
         _cleanup_json_ json_t *sgs = NULL;
-        if (model_obj_list(a->cfg.store, MODEL_SERVER_GROUP, &sgs) < 0)
+        if (model_obj_list(a->s, MODEL_SERVER_GROUP, &sgs) < 0)
                 return;
         size_t i, k;
         json_t *sg, *x;
@@ -484,16 +501,16 @@ static void sweep_spread_groups(struct autoscaler *a, json_t *groups, json_t **i
                 json_array_foreach(groups, k, x)
                         used = used || streq(tide_json_str(x, "id", ""), owner);
                 /* Young ones are left: the API writes the server group just before its group. */
-                used = used || now_ms() - tide_json_int(sg, "created_ms", 0) < a->cfg.spread_grace_ms;
-                if (!used && !*instances && model_obj_list(a->cfg.store, MODEL_INSTANCE, instances) < 0)
+                used = used || now - tide_json_int(sg, "created_ms", 0) < a->cfg.spread_grace_ms;
+                if (!used && !*instances && model_obj_list(a->s, MODEL_INSTANCE, instances) < 0)
                         break;
                 json_array_foreach(*instances, k, x)
                         used = used || streq(tide_json_str(x, "group_id", ""), tide_json_str(sg, "id", ""));
                 _cleanup_json_ json_t *owner_now = NULL;
-                if (!used && model_obj_get(a->cfg.store, MODEL_SCALING_GROUP, owner, &owner_now, NULL) >= 0)
+                if (!used && model_obj_get(a->s, MODEL_SCALING_GROUP, owner, &owner_now, NULL) >= 0)
                         used = true; /* created since the pass began */
                 if (!used)
-                        (void) model_obj_delete(a->cfg.store, MODEL_SERVER_GROUP, sg, 0);
+                        (void) model_obj_delete(a->s, MODEL_SERVER_GROUP, sg, 0);
         }
 }
 
@@ -508,7 +525,7 @@ static struct published *published_find(struct autoscaler *a, const char *group_
 
 /* Writes what the pass saw of g's policies to its status key when that changed since this
  * process last wrote it (MODEL_KEY_GROUPSTATUS). */
-static void publish_status(struct autoscaler *a, json_t *g) {
+static void publish_status(struct autoscaler *a, json_t *g, int64_t now) {
         const char *gid = tide_json_str(g, "id", "");
         _cleanup_json_ json_t *pols = json_array();
         size_t i;
@@ -540,9 +557,9 @@ static void publish_status(struct autoscaler *a, json_t *g) {
         _cleanup_free_ char *text = tide_json_dump(pols);
         if (pub->text && streq(pub->text, text))
                 return;
-        _cleanup_json_ json_t *rec = json_pack("{s:O, s:I}", "policies", pols, "t_ms", (json_int_t) now_ms());
+        _cleanup_json_ json_t *rec = json_pack("{s:O, s:I}", "policies", pols, "t_ms", (json_int_t) now);
         _cleanup_free_ char *key = model_key_groupstatus(gid), *value = tide_json_dump(rec);
-        int r = store_put(a->cfg.store, key, value, 0, NULL);
+        int r = store_put(a->s, key, value, 0, NULL);
         if (r < 0) {
                 log_warning_errno(r, "scaling group '%s': publishing its status: %m", tide_json_str(g, "name", ""));
                 return; /* the next pass tries again */
@@ -555,12 +572,12 @@ static void publish_status(struct autoscaler *a, json_t *g) {
  * deleted, or without policies) go, and so does what this process remembers of them. */
 static void sweep_status(struct autoscaler *a) {
         struct store_kvs kvs = {};
-        if (store_range(a->cfg.store, MODEL_KEY_GROUPSTATUS, 0, &kvs, NULL) >= 0) {
+        if (store_range(a->s, MODEL_KEY_GROUPSTATUS, 0, &kvs, NULL) >= 0) {
                 for (size_t i = 0; i < kvs.n; i++) {
                         const char *gid = kvs.items[i].key + strlen(MODEL_KEY_GROUPSTATUS);
                         const struct published *pub = published_find(a, gid);
                         if (!pub || !pub->seen || !pub->wanted)
-                                (void) store_delete(a->cfg.store, kvs.items[i].key, NULL);
+                                (void) store_delete(a->s, kvs.items[i].key, NULL);
                 }
                 store_kvs_clear(&kvs);
         }
@@ -578,13 +595,15 @@ static void sweep_status(struct autoscaler *a) {
         a->n_published = k;
 }
 
-static void pass(struct autoscaler *a) {
+static int pass(struct ctl_pass_ctx *ctx, int64_t now) {
+        struct autoscaler *a = ctx->state;
         _cleanup_json_ json_t *groups = NULL, *instances = NULL;
         json_t *g;
-        int64_t now = now_ms();
         size_t gi;
-        if (model_obj_list(a->cfg.store, MODEL_SCALING_GROUP, &groups) < 0 ||
-            (json_array_size(groups) > 0 && model_obj_list(a->cfg.store, MODEL_INSTANCE, &instances) < 0))
+        a->s = ctx->store;
+        a->leader_rev = ctx->election_rev;
+        if (model_obj_list(a->s, MODEL_SCALING_GROUP, &groups) < 0 ||
+            (json_array_size(groups) > 0 && model_obj_list(a->s, MODEL_INSTANCE, &instances) < 0))
                 goto out;
         json_array_foreach(groups, gi, g) {
                 const char *gid = tide_json_str(g, "id", "");
@@ -605,14 +624,14 @@ static void pass(struct autoscaler *a) {
                 /* The group as stored now, with its revision, for the decision's compare-and-swap. */
                 _cleanup_json_ json_t *cur = NULL;
                 int64_t rev, desired;
-                if (model_obj_get(a->cfg.store, MODEL_SCALING_GROUP, gid, &cur, &rev) >= 0) {
+                if (model_obj_get(a->s, MODEL_SCALING_GROUP, gid, &cur, &rev) >= 0) {
                         evaluate(a, cur, rev, mem, n_mem, now, &desired);
-                        publish_status(a, cur);
+                        publish_status(a, cur, now);
                         reconcile(a, cur, mem, n_mem, desired, now);
                 }
                 free(mem);
         }
-        sweep_spread_groups(a, groups, &instances);
+        sweep_spread_groups(a, groups, &instances, now);
 out:
         pthread_mutex_lock(&a->lock);
         slots_sweep(a);
@@ -620,25 +639,14 @@ out:
         /* Only a pass that read every group knows which statuses are left over. */
         if (groups)
                 sweep_status(a);
+        a->s = NULL;
+        return groups ? 0 : TIDE_E_BACKEND;
 }
 
-static void *thread_main(void *arg) {
-        struct autoscaler *a = arg;
-        pthread_mutex_lock(&a->lock);
-        while (!a->stop) {
-                pthread_mutex_unlock(&a->lock);
-                pass(a);
-                pthread_mutex_lock(&a->lock);
-                struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                int64_t ns = ts.tv_nsec + (int64_t) a->cfg.period_ms * 1000000;
-                ts.tv_sec += ns / 1000000000;
-                ts.tv_nsec = ns % 1000000000;
-                while (!a->stop && pthread_cond_timedwait(&a->wake, &a->lock, &ts) != ETIMEDOUT)
-                        ;
-        }
-        pthread_mutex_unlock(&a->lock);
-        return NULL;
+struct ctl_controller autoscaler_controller(struct autoscaler *a) {
+        return (struct ctl_controller) {
+                .name = "autoscaler", .period_ms = a->cfg.period_ms, .pass = pass, .state = a
+        };
 }
 
 int autoscaler_new(const struct autoscaler_config *cfg, struct autoscaler **ret) {
@@ -651,14 +659,6 @@ int autoscaler_new(const struct autoscaler_config *cfg, struct autoscaler **ret)
         if (a->cfg.spread_grace_ms <= 0)
                 a->cfg.spread_grace_ms = 60000;
         pthread_mutex_init(&a->lock, NULL);
-        pthread_cond_init(&a->wake, NULL);
-        int r = pthread_create(&a->thread, NULL, thread_main, a);
-        if (r != 0) {
-                pthread_cond_destroy(&a->wake);
-                pthread_mutex_destroy(&a->lock);
-                free(a);
-                return log_error_errno(-r, "starting the autoscaler: %m");
-        }
         *ret = a;
         return 0;
 }
@@ -666,11 +666,6 @@ int autoscaler_new(const struct autoscaler_config *cfg, struct autoscaler **ret)
 void autoscaler_free(struct autoscaler *a) {
         if (!a)
                 return;
-        pthread_mutex_lock(&a->lock);
-        a->stop = true;
-        pthread_cond_broadcast(&a->wake);
-        pthread_mutex_unlock(&a->lock);
-        pthread_join(a->thread, NULL);
         for (size_t i = 0; i < a->n_slots; i++) {
                 free(a->slots[i].group_id);
                 free(a->slots[i].policy);
@@ -684,7 +679,6 @@ void autoscaler_free(struct autoscaler *a) {
                 free(a->published[i].text);
         }
         free(a->published);
-        pthread_cond_destroy(&a->wake);
         pthread_mutex_destroy(&a->lock);
         free(a);
 }

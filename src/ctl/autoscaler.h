@@ -1,5 +1,6 @@
 /* autoscaler.h — the controller of scaling groups (autoscaling groups; "group" alone means one
- * of them here, and a server group is always called so). Every pass (once a second) it reads
+ * of them here, and a server group is always called so): an entry of the controllers' table
+ * (ctl_controllers.h) that the leader runs. Every pass (once a second) it reads
  * the groups and their members from the store and the members' measurements from metrics,
  * evaluates each group's policies (scaling_policy.h), records decisions in the group (desired,
  * the policy's last action for its cooldown, the last decisions) with an event each, and brings
@@ -9,12 +10,15 @@
  * A member that finds no host is deleted and the group tries again 30 s later, not every pass.
  * What it sees of each group's policies is published to the store (MODEL_KEY_GROUPSTATUS), for
  * the API, which may run in another tided than the controller.
+ * What it writes goes through the pass's store (the leader's fenced handle), and the members'
+ * records it writes carry the leader's election revision (MODEL_LEADER_REV).
  * Level-triggered: a pass done twice does no harm. docs/autoscaling.md has the semantics. */
 #pragma once
 
 #include <jansson.h>
 #include <stdint.h>
 
+#include "ctl/ctl_controllers.h"
 #include "store/store.h"
 
 struct metrics;
@@ -29,7 +33,6 @@ struct sched_cache;
  * deleted, or has no policies left). */
 
 struct autoscaler_config {
-        struct store *store;             /* borrowed */
         struct metrics *metrics;         /* borrowed: the members' measurements */
         struct sched_cache *sched_cache; /* borrowed: placement's view of the hosts (same store);
                                         * NULL: each placement reads the hosts afresh */
@@ -43,10 +46,13 @@ struct autoscaler_config {
 
 struct autoscaler;
 
-/* Starts the controller's thread. */
+/* The controller's state (what its policies saw, back-offs, statuses published). ret gets it. */
 int autoscaler_new(const struct autoscaler_config *cfg, struct autoscaler **ret);
-/* Stops the thread (waiting for a pass in progress) and frees; NULL is fine. */
+/* Frees it, once no runner runs its entry; NULL is fine. */
 void autoscaler_free(struct autoscaler *a);
+/* Its entry in the controllers' table: "autoscaler", every cfg->period_ms; the pass reads and
+ * writes through the ctx's store. */
+struct ctl_controller autoscaler_controller(struct autoscaler *a);
 
 /* Creates a scaling group from a POST /v1/scaling-groups body
  * (model_scaling_group_from_request; extra's members, may be NULL, are added to the record) with

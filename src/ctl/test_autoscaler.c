@@ -1,7 +1,7 @@
 /* test_autoscaler.c — the autoscaling controller end to end, in one process, with no mocks: a
  * SQLite store in a temporary directory, real metrics, a real agent (agent_new) running two
  * simulated hosts (hv_sim, sim:///h1 and sim:///h2, 8 CPUs each), the real scheduler and the
- * controller (autoscaler_new, a pass a second).
+ * controller (autoscaler_new, its entry run by a ctl_runner, a pass a second).
  *
  * A flavor (2 vCPUs that do not grow), an image and a group "web" (min 2, max 6, spread over the
  * hosts) are stored the way the API's handlers store them, with two policies:
@@ -83,6 +83,7 @@ static struct metrics *metrics;
 static struct hv_conn *conns[N_HOSTS];
 static struct agent *agent;
 static struct autoscaler *autoscaler;
+static struct ctl_runner *runner;
 static char *group_id, *sg_id;
 static size_t events_shown; /* the group's events printed so far */
 
@@ -92,6 +93,7 @@ static void sleep_ms(int64_t ms) {
 
 static void cleanup(void) {
         /* The controller first: it acts through the store the agent serves. */
+        ctl_runner_free(TAKE_PTR(runner));
         autoscaler_free(TAKE_PTR(autoscaler));
         agent_free(TAKE_PTR(agent));
         for (size_t i = 0; i < N_HOSTS; i++)
@@ -416,7 +418,6 @@ static void phase_start(void) {
          * two writes of autoscaler_scaling_group_create (the spread server group, then the group) must not
          * take the young server group for an orphan. */
         struct autoscaler_config acfg = {
-                .store = store,
                 .metrics = metrics,
                 .period_ms = PERIOD_MS,
                 .stop_timeout_ms = STOP_TIMEOUT_MS,
@@ -424,6 +425,9 @@ static void phase_start(void) {
         };
         int64_t t0 = mono_ms();
         CHECK_OK(autoscaler_new(&acfg, &autoscaler));
+        struct ctl_controller entry = autoscaler_controller(autoscaler);
+        CHECK_OK(ctl_runner_new(&entry, 1, store, 0, &runner));
+        CHECK_OK(ctl_runner_start(runner));
         sleep_ms(PERIOD_MS / 2);
         create_group("{\"name\": \"" GROUP_NAME "\", \"flavor\": \"small\", \"image\": \"img\", \"min\": 2, \"max\": 6,"
                      " \"elastic\": false, \"policies\": ["

@@ -23,6 +23,7 @@ struct fixture {
         char *dir;
         struct store *s;
         struct autoscaler *a;
+        struct ctl_runner *runner;
 };
 
 static void sleep_ms(int64_t ms) {
@@ -42,6 +43,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
         struct fixture *f = *state;
+        ctl_runner_free(f->runner);
         autoscaler_free(f->a);
         store_free(f->s);
         (void) rm_rf(f->dir);
@@ -51,8 +53,10 @@ static int teardown(void **state) {
 }
 
 static void start(struct fixture *f) {
-        assert_int_equal(autoscaler_new(&(struct autoscaler_config) { .store = f->s, .period_ms = PERIOD_MS }, &f->a),
-                         0);
+        assert_int_equal(autoscaler_new(&(struct autoscaler_config) { .period_ms = PERIOD_MS }, &f->a), 0);
+        struct ctl_controller entry = autoscaler_controller(f->a);
+        assert_int_equal(ctl_runner_new(&entry, 1, f->s, 0, &f->runner), 0);
+        assert_int_equal(ctl_runner_start(f->runner), 0);
 }
 
 /* A group record as the API stores it, without members. */
@@ -174,10 +178,44 @@ static void statuses_of_groups_gone_are_deleted(void **state) {
         json_decref(bare);
 }
 
+/* The autoscaler stepped on an injected clock through a leader's fenced handle: it publishes
+ * while its election holds; once another leader was elected, its pass writes nothing (the
+ * store refuses the superseded leader's writes). */
+static void superseded_leader_writes_nothing(void **state) {
+        struct fixture *f = *state;
+        int64_t lease, rev_a;
+        assert_int_equal(store_lease_grant(f->s, 60, &lease), 0);
+        assert_int_equal(store_create(f->s, MODEL_KEY_LEADER, "{\"host\":\"a\"}", lease, &rev_a), 0);
+        struct store *fenced = NULL;
+        assert_int_equal(store_fence_new(f->s, MODEL_KEY_LEADER, rev_a, &fenced), 0);
+        assert_int_equal(autoscaler_new(&(struct autoscaler_config) { .period_ms = 1000 }, &f->a), 0);
+        struct ctl_controller entry = autoscaler_controller(f->a);
+        assert_int_equal(ctl_runner_new(&entry, 1, fenced, rev_a, &f->runner), 0);
+
+        json_t *g = put_group(f, "web",
+                              "[{\"name\": \"out\", \"metric\": \"cpu\", \"above\": 80, \"adjust\": \"+1\"}]");
+        int64_t t = 1700000000000LL;
+        (void) ctl_runner_step(f->runner, t);
+        assert_true(status_rev(f, tide_json_str(g, "id", "")) > 0);
+
+        /* Another leader: a's lease revoked, b's key created. */
+        assert_int_equal(store_lease_revoke(f->s, lease), 0);
+        assert_int_equal(store_create(f->s, MODEL_KEY_LEADER, "{\"host\":\"b\"}", 0, NULL), 0);
+        json_t *g2 = put_group(f, "api",
+                               "[{\"name\": \"out\", \"metric\": \"cpu\", \"above\": 80, \"adjust\": \"+1\"}]");
+        (void) ctl_runner_step(f->runner, t + 1000);
+        assert_int_equal(status_rev(f, tide_json_str(g2, "id", "")), 0);
+        ctl_runner_free(TAKE_PTR(f->runner));
+        store_free(fenced);
+        json_decref(g);
+        json_decref(g2);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(published_once_and_read_back, setup, teardown),
                 cmocka_unit_test_setup_teardown(held_s_is_from_since_ms, setup, teardown),
+                cmocka_unit_test_setup_teardown(superseded_leader_writes_nothing, setup, teardown),
                 cmocka_unit_test_setup_teardown(statuses_of_groups_gone_are_deleted, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "ctl/autoscaler.h"
+#include "ctl/ctl_controllers.h"
 #include "ctl/ctl_leader.h"
 #include "metrics/metrics.h"
 #include "model/model.h"
@@ -285,7 +286,10 @@ struct tided {
         size_t n_hosts;
         struct agent *agent;
         struct ctl_leader *leader;
-        struct autoscaler *autoscaler; /* while this tided leads */
+        /* While this tided leads: */
+        struct store *fenced; /* the store, fenced by the election */
+        struct autoscaler *autoscaler;
+        struct ctl_runner *controllers;
         struct api *api;
 };
 
@@ -396,20 +400,37 @@ static void agent_stop(struct tided *t) {
         agent_free(t->agent);
 }
 
-/* The controllers run only while this tided leads (ctl_leader.h); every tided campaigns. */
+/* The controllers run only while this tided leads (ctl_leader.h); every tided campaigns. They
+ * write through a handle fenced by the election, which is revoked before anything else when
+ * this tided stops leading. */
 static void leader_elected(void *userdata, int64_t election_rev) {
         struct tided *t = userdata;
-        (void) election_rev;
-        struct autoscaler_config cfg = { .store = t->store, .metrics = t->metrics, .sched_cache = t->sched_cache };
-        if (autoscaler_new(&cfg, &t->autoscaler) < 0)
-                t->autoscaler = NULL;
+        struct autoscaler_config cfg = { .metrics = t->metrics, .sched_cache = t->sched_cache };
+        int r = store_fence_new(t->store, MODEL_KEY_LEADER, election_rev, &t->fenced);
+        if (r >= 0)
+                r = autoscaler_new(&cfg, &t->autoscaler);
+        if (r >= 0) {
+                const struct ctl_controller table[] = {
+                        autoscaler_controller(t->autoscaler),
+                };
+                r = ctl_runner_new(table, ELEMENTSOF(table), t->fenced, election_rev, &t->controllers);
+        }
+        if (r >= 0)
+                r = ctl_runner_start(t->controllers);
+        if (r < 0)
+                log_error_errno(r, "starting the controllers: %m");
 }
 
 static void leader_deposed(void *userdata, const char *why) {
         struct tided *t = userdata;
         (void) why;
+        store_fence_revoke(t->fenced); /* a pass in progress writes nothing more */
+        ctl_runner_free(t->controllers);
+        t->controllers = NULL;
         autoscaler_free(t->autoscaler);
         t->autoscaler = NULL;
+        store_free(t->fenced);
+        t->fenced = NULL;
 }
 
 static int leader_start(struct tided *t) {
