@@ -21,6 +21,9 @@ struct api_config {
         const char *socket_path;         /* unix socket, NULL for none */
         const char *token;               /* bearer token required on TCP */
         const char *host_name;           /* this host's name (console logs of its instances are local) */
+        const char *shared_dir;          /* storage every host mounts (images/ and instances/ live
+                                          * there, not in state_dir); NULL for none */
+        int64_t image_max_bytes;         /* the largest image taken (its files together); 0: 64 GiB */
         struct metrics *metrics;         /* borrowed: this tided's measurements; NULL for none */
         struct sched_cache *sched_cache; /* borrowed: placement's view of the hosts (same store);
                                           * NULL: each placement reads the hosts afresh */
@@ -76,8 +79,9 @@ const struct api_config *api_config(struct api_request *req);
 /* A query argument, or NULL. */
 const char *api_query(struct api_request *req, const char *key);
 
-/* Counts the instances whose member key (e.g. "flavor_id") equals id. */
-int api_count_users(struct api_request *req, const char *key, const char *id, size_t *ret);
+/* Counts the instances whose member key (e.g. "flavor_id") equals id into *ret; when
+ * ret_example is not NULL, it gets the name of one of them (new string), or NULL for none. */
+int api_count_users(struct api_request *req, const char *key, const char *id, size_t *ret, char **ret_example);
 
 /* Sets an error reply {"error":{"code","message"}} with the status for code; returns code. */
 int api_error(struct api_reply *rep, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

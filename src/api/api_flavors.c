@@ -41,15 +41,22 @@ static int flavor_show(struct api_request *req, struct api_reply *rep) {
         return api_json(rep, 200, f);
 }
 
-int api_count_users(struct api_request *req, const char *key, const char *id, size_t *ret) {
+int api_count_users(struct api_request *req, const char *key, const char *id, size_t *ret, char **ret_example) {
         json_t *all;
         int r = model_obj_list(api_store(req), MODEL_INSTANCE, &all);
         if (r < 0)
                 return r;
         size_t i, n = 0;
         json_t *inst;
-        json_array_foreach(all, i, inst)
-                n += streq(tide_json_str(inst, key, ""), id);
+        const char *example = NULL;
+        json_array_foreach(all, i, inst) {
+                if (!streq(tide_json_str(inst, key, ""), id))
+                        continue;
+                if (n++ == 0)
+                        example = tide_json_str(inst, "name", "");
+        }
+        if (ret_example)
+                *ret_example = example ? xstrdup(example) : NULL;
         json_decref(all);
         *ret = n;
         return 0;
@@ -62,7 +69,7 @@ static int flavor_delete(struct api_request *req, struct api_reply *rep) {
         if (r < 0)
                 return api_error(rep, r, "flavor '%.64s': %s", req->params[0], tide_strerror(r));
         size_t users;
-        r = api_count_users(req, "flavor_id", tide_json_str(f, "id", ""), &users);
+        r = api_count_users(req, "flavor_id", tide_json_str(f, "id", ""), &users, NULL);
         if (r >= 0 && users > 0)
                 r = api_error(rep, TIDE_E_IN_USE, "flavor '%s' is used by %zu instance(s)",
                               tide_json_str(f, "name", ""), users);

@@ -26,7 +26,8 @@ bool api_route_match(const char *pattern, const char *path, const char **params,
 /* A request's body as libmicrohttpd hands it over, capped at API_BODY_MAX. */
 struct api_request_state {
         struct strbuf body;
-        bool too_large; /* the body went over the cap */
+        bool too_large;                  /* the body went over the cap */
+        struct api_image_upload *upload; /* an image upload, whose body bypasses body */
 };
 
 /* Runs the handler of the first route of method that matches url (the body in st parsed as

@@ -1,6 +1,7 @@
 /* api_server.c — libmicrohttpd servers on TCP and on the unix socket, body limits, the bearer
  * token check, route dispatch and JSON error replies. */
 #include "api.h"
+#include "api/api_images.h"
 #include "api/api_internal.h"
 
 #include <errno.h>
@@ -180,6 +181,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                         api_error(&rep, TIDE_E_UNAUTHORIZED, "a valid bearer token is required");
                         return send_reply(conn, &rep);
                 }
+                /* An image's files stream to disk as they come (api_image_upload.c), not into
+                 * the body buffer; an answer now (an error) goes before any of the body. */
+                if (api_image_upload_wanted(method, url, conn)) {
+                        struct api_reply rep = {};
+                        if (api_image_upload_new(&l->api->cfg, conn, &st->upload, &rep) < 0)
+                                return send_reply(conn, &rep);
+                        return MHD_YES;
+                }
                 const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
                 int64_t n;
                 if (cl && parse_int64(cl, 0, INT64_MAX, &n) >= 0 && n > API_BODY_MAX) {
@@ -188,6 +197,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                         return send_reply(conn, &rep);
                 }
                 return MHD_YES;
+        }
+        if (st->upload) {
+                if (*upload_data_size > 0) {
+                        int r = api_image_upload_feed(st->upload, upload_data, *upload_data_size);
+                        *upload_data_size = 0;
+                        /* Over the limit mid-way: no answer can go before the body's end, and
+                         * reading the rest would take the whole excess. */
+                        return r < 0 ? MHD_NO : MHD_YES;
+                }
+                struct api_request req = { .method = method, .path = url, .api = l->api, .conn = conn };
+                struct api_reply rep = {};
+                int64_t t0 = mono_us();
+                (void) api_image_upload_finish(st->upload, &req, &rep);
+                log_debug("%s %s (upload) -> %d (%lld us)", method, url, rep.status, (long long) (mono_us() - t0));
+                return send_reply(conn, &rep);
         }
         if (*upload_data_size > 0) {
                 if (strbuf_append(&st->body, upload_data, *upload_data_size) < 0)
@@ -208,6 +232,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         if (!st)
                 return;
         strbuf_clear(&st->body);
+        api_image_upload_free(st->upload);
         free(st);
         *con_cls = NULL;
 }

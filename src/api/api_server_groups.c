@@ -68,7 +68,7 @@ static int server_group_delete(struct api_request *req, struct api_reply *rep) {
         if (r < 0)
                 return api_error(rep, r, "server group '%.64s': %s", req->params[0], tide_strerror(r));
         size_t users;
-        r = api_count_users(req, "group_id", tide_json_str(g, "id", ""), &users);
+        r = api_count_users(req, "group_id", tide_json_str(g, "id", ""), &users, NULL);
         if (r >= 0 && users > 0)
                 r = api_error(rep, TIDE_E_IN_USE, "server group '%s' has %zu member(s)", tide_json_str(g, "name", ""),
                               users);

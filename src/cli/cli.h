@@ -82,10 +82,11 @@ enum cli_opt {
         CLI_OPT_FOR,
         CLI_OPT_COOLDOWN,
         CLI_OPT_VICTIM,
-        CLI_OPT_POLICY_NAME,   /* --name of a scaling policy */
-        CLI_OPT_SCALING_GROUP, /* --scaling-group of event list (old name --group) */
-        CLI_OPT_TEMPLATE,      /* --template of stack create */
-        CLI_OPT_PARAMETER,     /* --parameter KEY=VALUE of stack create */
+        CLI_OPT_POLICY_NAME,    /* --name of a scaling policy */
+        CLI_OPT_SCALING_GROUP,  /* --scaling-group of event list (old name --group) */
+        CLI_OPT_TEMPLATE,       /* --template of stack create */
+        CLI_OPT_PARAMETER,      /* --parameter KEY=VALUE of stack create */
+        CLI_OPT_FROM_HOST_PATH, /* image create: files are paths on tided's host */
         CLI_OPT_MAX,
 };
 
@@ -138,6 +139,7 @@ struct cli_args {
         enum cli_format format;
         int64_t vcpus, ram_mib, disk_gib, max_vcpus, max_ram_mib;
         const char *disk_file, *kernel, *initrd, *cmdline;
+        bool from_host_path;
         const char *flavor, *image, *user_data_file;
         int64_t priority;
         bool ha, wait, follow;
@@ -286,6 +288,11 @@ enum {
 /* Prints "tide: error: MESSAGE" on stderr. */
 void cli_error(const char *fmt, ...) _printf_(1, 2);
 
+struct cli_http_part;
+/* POSTs a multipart/form-data body of parts[0..n) (files streamed from disk: cli_http.h) to
+ * path, without a deadline. Answers and failures as cli_api_call(); a file that cannot be read
+ * is reported and -EINVAL. */
+int cli_api_upload(struct cli_ctx *ctx, const char *path, const struct cli_http_part *parts, size_t n, json_t **ret);
 /* Sends METHOD PATH with body (NULL for none; not stolen) to tided and waits at most
  * timeout_ms (0: no limit) for the answer. On a 2xx answer returns its status and sets *ret
  * (may be NULL) to the parsed JSON body, or to NULL when there is none (204); the caller

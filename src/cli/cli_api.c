@@ -88,11 +88,18 @@ static int report_api_error(struct cli_ctx *ctx, const struct cli_http_response 
         return r;
 }
 
-static int request(struct cli_ctx *ctx, const char *method, const char *path, const char *body, unsigned flags,
-                   int64_t timeout_ms, struct cli_http_response *ret) {
+/* One request, with a JSON body or a form (parts: a POST), or neither. */
+static int request_any(struct cli_ctx *ctx, const char *method, const char *path, const char *body,
+                       const struct cli_http_part *parts, size_t n_parts, unsigned flags, int64_t timeout_ms,
+                       struct cli_http_response *ret) {
         _cleanup_free_ char *msg = NULL;
         struct cli_http_response resp = {};
-        int r = cli_http_request(ctx->http, method, path, body, timeout_ms, &resp, &msg);
+        int r = parts ? cli_http_post_form(ctx->http, path, parts, n_parts, &resp, &msg)
+                      : cli_http_request(ctx->http, method, path, body, timeout_ms, &resp, &msg);
+        if (r == -EINVAL) {
+                cli_error("%s", msg);
+                return r;
+        }
         if (r < 0) {
                 report_transport_error(ctx, r, msg);
                 return r;
@@ -104,6 +111,39 @@ static int request(struct cli_ctx *ctx, const char *method, const char *path, co
         }
         *ret = resp;
         return (int) resp.status;
+}
+
+static int request(struct cli_ctx *ctx, const char *method, const char *path, const char *body, unsigned flags,
+                   int64_t timeout_ms, struct cli_http_response *ret) {
+        return request_any(ctx, method, path, body, NULL, 0, flags, timeout_ms, ret);
+}
+
+/* The JSON of an answer (none for an empty body) into *ret when ret is not NULL. */
+static int answer_json(struct cli_ctx *ctx, const char *method, const char *path, struct cli_http_response *resp,
+                       int status, json_t **ret) {
+        _cleanup_json_ json_t *j = NULL;
+        if (resp->len > 0) {
+                json_error_t e;
+                j = json_loadb(resp->body, resp->len, 0, &e);
+                if (!j) {
+                        cli_error("malformed JSON from %s (%s %s): %s", cli_http_target(ctx->http), method, path,
+                                  e.text);
+                        cli_http_response_clear(resp);
+                        return -EPROTO;
+                }
+        }
+        cli_http_response_clear(resp);
+        if (ret)
+                *ret = TAKE_PTR(j);
+        return status;
+}
+
+int cli_api_upload(struct cli_ctx *ctx, const char *path, const struct cli_http_part *parts, size_t n, json_t **ret) {
+        struct cli_http_response resp = {};
+        int status = request_any(ctx, "POST", path, NULL, parts, n, 0, 0, &resp);
+        if (status < 0)
+                return status;
+        return answer_json(ctx, "POST", path, &resp, status, ret);
 }
 
 int cli_api_call(struct cli_ctx *ctx, const char *method, const char *path, const json_t *body, unsigned flags,
@@ -120,22 +160,7 @@ int cli_api_call(struct cli_ctx *ctx, const char *method, const char *path, cons
         int status = request(ctx, method, path, text, flags, timeout_ms, &resp);
         if (status < 0)
                 return status;
-
-        _cleanup_json_ json_t *j = NULL;
-        if (resp.len > 0) {
-                json_error_t e;
-                j = json_loadb(resp.body, resp.len, 0, &e);
-                if (!j) {
-                        cli_error("malformed JSON from %s (%s %s): %s", cli_http_target(ctx->http), method, path,
-                                  e.text);
-                        cli_http_response_clear(&resp);
-                        return -EPROTO;
-                }
-        }
-        cli_http_response_clear(&resp);
-        if (ret)
-                *ret = TAKE_PTR(j);
-        return status;
+        return answer_json(ctx, method, path, &resp, status, ret);
 }
 
 int cli_api_get_text(struct cli_ctx *ctx, const char *path, char **ret_body, size_t *ret_len) {

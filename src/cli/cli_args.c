@@ -101,6 +101,8 @@ static const struct option_def option_defs[CLI_OPT_MAX] = {
         [CLI_OPT_POLICY_NAME] = { "name", 0, true, "NAME", "the policy's name (default policy-N)" },
         [CLI_OPT_TEMPLATE] = { "template", 0, true, "FILE", "a Heat template (HOT, YAML; at most 1 MiB)" },
         [CLI_OPT_PARAMETER] = { "parameter", 0, true, "KEY=VALUE", "a template parameter (repeatable, at most 64)" },
+        [CLI_OPT_FROM_HOST_PATH] = { "from-host-path", 0, false, NULL,
+                                     "the files are paths on tided's host, read there (default: upload them)" },
         [CLI_OPT_SCALING_GROUP] = { "scaling-group", 0, true, "NAME",
                                     "only events of this scaling group, name or id (old name: --group)", "group" },
 };
@@ -526,6 +528,9 @@ static int store_plain(enum cli_opt id, const char *arg, struct cli_args *a) {
                 return 0;
         case CLI_OPT_HA:
                 a->ha = true;
+                return 0;
+        case CLI_OPT_FROM_HOST_PATH:
+                a->from_host_path = true;
                 return 0;
         case CLI_OPT_WAIT:
                 a->wait = true;

@@ -48,9 +48,10 @@ const struct cli_command cli_commands[] = {
           "Delete a flavor that no instance uses.", 0 },
 
         { "image", "create", cli_image_create, "NAME",
-          O(DISK_FILE) | O(KERNEL) | O(INITRD) | O(CMDLINE) | O(FORMAT), O(DISK_FILE),
-          "NAME --disk FILE [--kernel FILE [--initrd FILE] [--cmdline STR]] " FORMAT_USAGE,
-          "Register an image: tided copies the files (read on its host) into its image store.",
+          O(DISK_FILE) | O(KERNEL) | O(INITRD) | O(CMDLINE) | O(FROM_HOST_PATH) | O(FORMAT), O(DISK_FILE),
+          "NAME --disk FILE [--kernel FILE [--initrd FILE] [--cmdline STR]] [--from-host-path] " FORMAT_USAGE,
+          "Register an image: the files are uploaded to tided, which checks the disk (qcow2 or raw) and keeps "
+          "them in its image store. With --from-host-path they are paths that tided reads on its own host.",
           0 },
         { "image", "list", cli_image_list, NULL, O(FORMAT), 0, FORMAT_USAGE,
           "List the images.", 0 },

@@ -19,6 +19,10 @@ struct cli_http {
         char errbuf[CURL_ERROR_SIZE];
 };
 
+static void curl_mime_freep(curl_mime **m) {
+        curl_mime_free(*m);
+}
+
 struct sink {
         struct strbuf buf;
         bool overflow;
@@ -138,9 +142,39 @@ static int map_curl_error(CURLcode cc, bool overflow) {
         }
 }
 
-int cli_http_request(struct cli_http *h, const char *method, const char *path, const char *body, int64_t timeout_ms,
-                     struct cli_http_response *ret, char **ret_error) {
+/* Headers for a form: the client's own, without the "Expect:" that turns 100-continue off, so
+ * that tided can refuse an upload before its body is sent. */
+static struct curl_slist *form_headers(const struct cli_http *h) {
+        struct curl_slist *l = NULL;
+        for (const struct curl_slist *p = h->headers; p; p = p->next)
+                if (!streq(p->data, "Expect:") && !(l = curl_slist_append(l, p->data)))
+                        return NULL;
+        return l;
+}
+
+/* Adds parts to mime; -EINVAL with *ret_error when a file cannot be read. */
+static int form_build(curl_mime *mime, const struct cli_http_part *parts, size_t n, char **ret_error) {
+        for (size_t i = 0; i < n; i++) {
+                curl_mimepart *p = curl_mime_addpart(mime);
+                if (!p || curl_mime_name(p, parts[i].name) != CURLE_OK)
+                        return -ENOMEM;
+                CURLcode cc = parts[i].file ? curl_mime_filedata(p, parts[i].file)
+                                            : curl_mime_data(p, parts[i].value, CURL_ZERO_TERMINATED);
+                if (cc != CURLE_OK) {
+                        *ret_error = xasprintf("%s: %s", parts[i].file ? parts[i].file : parts[i].name,
+                                               curl_easy_strerror(cc));
+                        return -EINVAL;
+                }
+        }
+        return 0;
+}
+
+/* One request: a JSON body, a form (parts), or neither. */
+static int perform(struct cli_http *h, const char *method, const char *path, const char *body,
+                   const struct cli_http_part *parts, size_t n_parts, int64_t timeout_ms, struct cli_http_response *ret,
+                   char **ret_error) {
         CURL *c = h->curl;
+        _cleanup_(curl_mime_freep) curl_mime *mime = NULL;
         _cleanup_free_ char *url = xasprintf("%s%s", h->base, path);
         struct sink sink = { .buf = STRBUF_INIT(CLI_HTTP_BODY_MAX) };
         struct curl_slist *req_headers = NULL;
@@ -158,8 +192,25 @@ int cli_http_request(struct cli_http *h, const char *method, const char *path, c
                 if (!req_headers)
                         return -ENOMEM;
                 curl_easy_setopt(c, CURLOPT_HTTPHEADER, req_headers);
+        } else if (parts) {
+                mime = curl_mime_init(c);
+                req_headers = form_headers(h);
+                if (!mime || !req_headers) {
+                        curl_slist_free_all(req_headers);
+                        return -ENOMEM;
+                }
+                int r = form_build(mime, parts, n_parts, ret_error);
+                if (r < 0) {
+                        curl_slist_free_all(req_headers);
+                        return r;
+                }
+                curl_easy_setopt(c, CURLOPT_MIMEPOST, mime);
+                curl_easy_setopt(c, CURLOPT_HTTPHEADER, req_headers);
+                /* No deadline for a large upload, but a stalled one fails. */
+                curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+                curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 120L);
         }
-        if (!streq(method, body ? "POST" : "GET"))
+        if (!streq(method, body || parts ? "POST" : "GET"))
                 curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
         curl_easy_setopt(c, CURLOPT_URL, url);
         curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long) (timeout_ms > 0 ? timeout_ms : 0));
@@ -171,6 +222,9 @@ int cli_http_request(struct cli_http *h, const char *method, const char *path, c
         /* Neither the header list nor the sink may outlive this call in the handle. */
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, h->headers);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, NULL);
+        curl_easy_setopt(c, CURLOPT_MIMEPOST, NULL);
+        curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 0L);
+        curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 0L);
         curl_slist_free_all(req_headers);
 
         if (cc != CURLE_OK) {
@@ -200,6 +254,16 @@ int cli_http_request(struct cli_http *h, const char *method, const char *path, c
                 .body = strbuf_steal(&sink.buf),
         };
         return 0;
+}
+
+int cli_http_request(struct cli_http *h, const char *method, const char *path, const char *body, int64_t timeout_ms,
+                     struct cli_http_response *ret, char **ret_error) {
+        return perform(h, method, path, body, NULL, 0, timeout_ms, ret, ret_error);
+}
+
+int cli_http_post_form(struct cli_http *h, const char *path, const struct cli_http_part *parts, size_t n,
+                       struct cli_http_response *ret, char **ret_error) {
+        return perform(h, "POST", path, NULL, parts, n, 0, ret, ret_error);
 }
 
 void cli_http_response_clear(struct cli_http_response *r) {

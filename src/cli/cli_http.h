@@ -47,4 +47,19 @@ bool cli_http_has_token(const struct cli_http *h);
 int cli_http_request(struct cli_http *h, const char *method, const char *path, const char *body, int64_t timeout_ms,
                      struct cli_http_response *ret, char **ret_error);
 
+/* One part of a multipart/form-data body: a text field (value) or a file's content (file, a
+ * path, streamed from disk as it is sent, never read whole into memory). */
+struct cli_http_part {
+        const char *name;
+        const char *value;
+        const char *file;
+};
+
+/* POSTs parts[0..n) as multipart/form-data to path, with no deadline (an upload takes what it
+ * takes) but failing when nothing moves for two minutes. The server may refuse before the body
+ * is sent (the client waits for "100 Continue"). Returns as cli_http_request(); -EINVAL with
+ * *ret_error when a file cannot be read. */
+int cli_http_post_form(struct cli_http *h, const char *path, const struct cli_http_part *parts, size_t n,
+                       struct cli_http_response *ret, char **ret_error);
+
 void cli_http_response_clear(struct cli_http_response *r);

@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <sys/stat.h>
 
+#include "cli/cli_http.h"
 #include "common/tide_json.h"
 
 static const struct cli_column image_columns[] = {
@@ -17,8 +18,8 @@ static const struct cli_column image_columns[] = {
         { "ID", "id", NULL },
 };
 
-/* Makes path absolute for tided, which reads it from its own working directory, and checks
- * that it names a regular file here. Returns 0 with *ret a new string, or -errno (reported). */
+/* Makes path absolute (for tided, which reads it from its own working directory with
+ * --from-host-path) and checks that it names a regular file here. Returns 0 with *ret a new string, or -errno (reported). */
 static int absolute_file(const char *what, const char *path, char **ret) {
         _cleanup_free_ char *abs = realpath(path, NULL);
         if (!abs) {
@@ -40,13 +41,24 @@ static int absolute_file(const char *what, const char *path, char **ret) {
         return 0;
 }
 
-int cli_image_create(struct cli_ctx *ctx, const struct cli_args *a) {
+/* A path on tided's host: an absolute one goes as given (tided may run elsewhere), a relative
+ * one is taken as this directory's (absolute_file). */
+static int host_path(const char *what, const char *path, char **ret) {
+        if (path[0] == '/') {
+                *ret = xstrdup(path);
+                return 0;
+        }
+        return absolute_file(what, path, ret);
+}
+
+/* --from-host-path: the paths go to tided, which reads the files on its own host. */
+static int create_from_host_path(struct cli_ctx *ctx, const struct cli_args *a) {
         _cleanup_free_ char *disk = NULL, *kernel = NULL, *initrd = NULL;
-        if (absolute_file("disk", a->disk_file, &disk) < 0)
+        if (host_path("disk", a->disk_file, &disk) < 0)
                 return CLI_EXIT_FAILURE;
-        if (a->kernel && absolute_file("kernel", a->kernel, &kernel) < 0)
+        if (a->kernel && host_path("kernel", a->kernel, &kernel) < 0)
                 return CLI_EXIT_FAILURE;
-        if (a->initrd && absolute_file("initrd", a->initrd, &initrd) < 0)
+        if (a->initrd && host_path("initrd", a->initrd, &initrd) < 0)
                 return CLI_EXIT_FAILURE;
 
         _cleanup_json_ json_t *body = json_pack("{s:s, s:s}", "name", a->name, "disk", disk);
@@ -69,6 +81,33 @@ int cli_image_create(struct cli_ctx *ctx, const struct cli_args *a) {
 
         _cleanup_json_ json_t *image = NULL;
         if (cli_api_call(ctx, "POST", "/v1/images", body, 0, 0, &image) < 0)
+                return CLI_EXIT_FAILURE;
+        return cli_print_answer(ctx, image, a->format);
+}
+
+int cli_image_create(struct cli_ctx *ctx, const struct cli_args *a) {
+        if (a->from_host_path)
+                return create_from_host_path(ctx, a);
+        /* Checked here for a clear message before anything is sent; the name is the form's
+         * first field, so tided can refuse a taken one before it stores the disk. */
+        _cleanup_free_ char *disk = NULL, *kernel = NULL, *initrd = NULL;
+        if (absolute_file("disk", a->disk_file, &disk) < 0)
+                return CLI_EXIT_FAILURE;
+        if (a->kernel && absolute_file("kernel", a->kernel, &kernel) < 0)
+                return CLI_EXIT_FAILURE;
+        if (a->initrd && absolute_file("initrd", a->initrd, &initrd) < 0)
+                return CLI_EXIT_FAILURE;
+        struct cli_http_part parts[5] = { { .name = "name", .value = a->name } };
+        size_t n = 1;
+        if (a->cmdline)
+                parts[n++] = (struct cli_http_part) { .name = "cmdline", .value = a->cmdline };
+        parts[n++] = (struct cli_http_part) { .name = "disk", .file = disk };
+        if (kernel)
+                parts[n++] = (struct cli_http_part) { .name = "kernel", .file = kernel };
+        if (initrd)
+                parts[n++] = (struct cli_http_part) { .name = "initrd", .file = initrd };
+        _cleanup_json_ json_t *image = NULL;
+        if (cli_api_upload(ctx, "/v1/images", parts, n, &image) < 0)
                 return CLI_EXIT_FAILURE;
         return cli_print_answer(ctx, image, a->format);
 }

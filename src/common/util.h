@@ -95,6 +95,8 @@ void random_bytes(void *buf, size_t n);
 
 /* Reads a whole file of at most max bytes; ret gets a NUL-terminated buffer, ret_len its length. */
 int read_file(const char *path, size_t max, char **ret, size_t *ret_len);
+/* Writes all len bytes of data to fd (retrying short writes and EINTR). 0 or -errno. */
+int write_all(int fd, const void *data, size_t len);
 /* Writes a file atomically (temp file, fsync, rename) with the given mode. */
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
 /* mkdir -p with the given mode for created directories. */

@@ -55,6 +55,8 @@ static void usage(FILE *f) {
               "  --address IP          the IPv4 address other hosts reach this one at: its API, its\n"
               "                        libvirtd (migrations); default: --listen's address unless that\n"
               "                        is 0.0.0.0 or loopback (then none: a single host)\n"
+              "  --image-max-mib N     the largest image tided takes, its files together, in MiB\n"
+              "                        (default 65536: 64 GiB)\n"
               "  --shutdown-timeout S  seconds a guest gets to shut down before power-off (default 30)\n"
               "  --lease-ttl S         TTL of the host's lease and of the leader's (default 10): a host\n"
               "                        whose tided stops renewing shows down, and another tided leads\n"
@@ -106,6 +108,7 @@ struct options {
         char listen_ip[INET_ADDRSTRLEN];
         bool host_name_given;
         int64_t shutdown_s, sim_hosts, lease_ttl_s;
+        int64_t image_max_mib;
         const char *sim_shape;
         char hostname[256];
 };
@@ -146,6 +149,7 @@ static int parse_args(int argc, char **argv, struct options *o) {
                 OPT_HOST,
                 OPT_ADDRESS,
                 OPT_SHUTDOWN,
+                OPT_IMAGE_MAX,
                 OPT_DEBUG,
                 OPT_SIM_HOSTS,
                 OPT_SIM_SHAPE,
@@ -159,6 +163,7 @@ static int parse_args(int argc, char **argv, struct options *o) {
                 { "host-name", required_argument, NULL, OPT_HOST },
                 { "address", required_argument, NULL, OPT_ADDRESS },
                 { "shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN },
+                { "image-max-mib", required_argument, NULL, OPT_IMAGE_MAX },
                 { "debug", no_argument, NULL, OPT_DEBUG },
                 { "sim-hosts", required_argument, NULL, OPT_SIM_HOSTS },
                 { "sim-shape", required_argument, NULL, OPT_SIM_SHAPE },
@@ -199,6 +204,12 @@ static int parse_args(int argc, char **argv, struct options *o) {
                 case OPT_SHUTDOWN:
                         if (parse_int64(optarg, 1, 3600, &o->shutdown_s) < 0) {
                                 fprintf(stderr, "tided: --shutdown-timeout needs seconds from 1 to 3600\n");
+                                return -EINVAL;
+                        }
+                        break;
+                case OPT_IMAGE_MAX:
+                        if (parse_int64(optarg, 1, INT64_MAX >> 20, &o->image_max_mib) < 0) {
+                                fprintf(stderr, "tided: --image-max-mib needs a positive number of MiB\n");
                                 return -EINVAL;
                         }
                         break;
@@ -461,6 +472,7 @@ static int api_start(struct tided *t) {
                 .host_name = t->opt->host_name,
                 .metrics = t->metrics,
                 .sched_cache = t->sched_cache,
+                .image_max_bytes = t->opt->image_max_mib << 20,
         };
         return api_new(&cfg, &t->api);
 }
