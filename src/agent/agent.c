@@ -71,6 +71,10 @@ static int register_host(struct agent *a, struct agent_host *h) {
                                                       (json_int_t) hi.numa[i].hugepages_mib));
         json_object_set_new(rec, "numa", numa);
         json_object_set_new(rec, "disk_gib", json_integer(hi.disk_gib > 0 ? hi.disk_gib : state_disk_gib(a)));
+        /* Hosts showing the same storage_id share the instances' files (no disk copy on migration). */
+        _cleanup_free_ char *storage = drv(h)->virtual ? NULL : agent_storage_id(a->cfg.state_dir);
+        if (storage)
+                json_object_set_new(rec, "storage_id", json_string(storage));
         /* How peers reach the host: its API (image copies, a console read through another host)
          * and its libvirtd (migrations). */
         bool embedded = hi.uri && strncmp(hi.uri, "qemu:///embed", 13) == 0; /* no daemon to migrate to */
@@ -232,7 +236,7 @@ static int make_seed(struct agent *a, json_t *inst) {
 }
 
 /* Creates the instance's directory, disk overlay and config drive unless they exist. */
-static int prepare_files(struct agent *a, json_t *inst, json_t *image) {
+int agent_prepare_files(struct agent *a, json_t *inst, json_t *image) {
         const char *id = tide_json_str(inst, "id", "");
         _cleanup_free_ char *dir = inst_path(a, id, NULL), *disk = inst_path(a, id, MODEL_INSTANCE_DISK);
         _cleanup_free_ char *root = model_instance_path(a->cfg.state_dir, NULL, NULL);
@@ -275,7 +279,7 @@ static int prepare_files(struct agent *a, json_t *inst, json_t *image) {
 }
 
 /* The decision's pinned CPUs and NUMA node go into the spec; pins gets the CPU array. */
-static void apply_placement(json_t *inst, struct hv_domain_spec *spec, int **pins) {
+void agent_apply_placement(json_t *inst, struct hv_domain_spec *spec, int **pins) {
         json_t *p = json_object_get(inst, "placement");
         json_t *pinned = json_object_get(p, "pinned");
         size_t n = json_array_size(pinned);
@@ -307,7 +311,7 @@ static int define_domain(struct agent *a, struct agent_host *h, json_t *inst) {
                 .max_ram_mib = tide_json_int(inst, "max_ram_mib", tide_json_int(inst, "ram_mib", 256)),
                 .balloon_period_s = 1,
         };
-        apply_placement(inst, &spec, &pins);
+        agent_apply_placement(inst, &spec, &pins);
         _cleanup_free_ char *pool = NULL;
         pthread_mutex_lock(&a->lock);
         pool = h->pool ? xstrdup(h->pool) : NULL;
@@ -323,7 +327,7 @@ static int define_domain(struct agent *a, struct agent_host *h, json_t *inst) {
         int r = model_obj_get(a->cfg.store, MODEL_IMAGE, tide_json_str(inst, "image_id", ""), &image, NULL);
         if (r < 0)
                 return log_error_errno(r, "instance '%s': image: %m", tide_json_str(inst, "name", ""));
-        r = prepare_files(a, inst, image);
+        r = agent_prepare_files(a, inst, image);
         if (r < 0)
                 return r;
         const char *image_id = tide_json_str(image, "id", "");
@@ -570,7 +574,12 @@ static bool is_busy_locked(struct agent *a, const char *id) {
 static void *worker(void *p) {
         struct job *j = p;
         struct agent *a = j->agent;
-        reconcile_one(a, j->host, j->id);
+        for (;;) {
+                j->run(a, j->host, j->id);
+                if (j->run == reconcile_one || atomic_load(&a->stop) ||
+                    !agent_migrate_next(a, j->id, &j->host, &j->run))
+                        break;
+        }
         pthread_mutex_lock(&a->lock);
         for (size_t i = 0; i < a->n_busy; i++)
                 if (streq(a->busy[i], j->id)) {
@@ -585,7 +594,7 @@ static void *worker(void *p) {
         return NULL;
 }
 
-static void dispatch(struct agent *a, struct agent_host *h, const char *id) {
+void agent_dispatch(struct agent *a, struct agent_host *h, const char *id, agent_job_fn fn) {
         pthread_mutex_lock(&a->lock);
         if (is_busy_locked(a, id) || atomic_load(&a->stop)) {
                 pthread_mutex_unlock(&a->lock);
@@ -596,7 +605,7 @@ static void dispatch(struct agent *a, struct agent_host *h, const char *id) {
         pthread_mutex_unlock(&a->lock);
 
         struct job *j = xmalloc(sizeof *j);
-        *j = (struct job) { .agent = a, .host = h, .id = xstrdup(id) };
+        *j = (struct job) { .agent = a, .host = h, .id = xstrdup(id), .run = fn };
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -621,7 +630,18 @@ bool agent_is_busy(struct agent *a, const char *id) {
  * emulator threads run there, off the CPUs pinned to dedicated VMs. Applied when the pool
  * changes (a dedicated VM came or went) and once for each domain this agent has not yet set,
  * before any new domain starts, so that a dedicated VM finds its CPUs free. */
-static void apply_pool(struct agent *a, struct agent_host *h, const struct hv_domain_info *doms, size_t n_doms) {
+/* Whether the instance with that id is the host's: an incoming migration's domain is not yet. */
+static bool assigned_here(json_t *all, const char *id, const char *host) {
+        size_t i;
+        json_t *inst;
+        json_array_foreach(all, i, inst)
+                if (streq(tide_json_str(inst, "id", ""), id))
+                        return streq(tide_json_str(inst, "host", ""), host);
+        return false;
+}
+
+static void apply_pool(struct agent *a, struct agent_host *h, json_t *all, const struct hv_domain_info *doms,
+                       size_t n_doms) {
         if (!h->pool)
                 return;
         /* Forget domains that are gone. */
@@ -642,7 +662,8 @@ static void apply_pool(struct agent *a, struct agent_host *h, const struct hv_do
                 for (size_t k = 0; k < h->n_applied && !ap; k++)
                         if (streq(h->applied[k].id, doms[d].uuid))
                                 ap = &h->applied[k];
-                if ((ap && streq(ap->cpuset, h->pool)) || agent_is_busy(a, doms[d].uuid))
+                if ((ap && streq(ap->cpuset, h->pool)) || agent_is_busy(a, doms[d].uuid) ||
+                    !assigned_here(all, doms[d].uuid, h->name))
                         continue;
                 int r = drv(h)->set_cpuset(h->hv, doms[d].uuid, h->pool);
                 if (r < 0) {
@@ -682,19 +703,21 @@ static void reconcile_host(struct agent *a, struct agent_host *h, json_t *all, c
                 }
                 pthread_mutex_unlock(&a->lock);
         }
-        apply_pool(a, h, doms, n_doms);
+        apply_pool(a, h, all, doms, n_doms);
 
         size_t i;
         json_t *inst;
         json_array_foreach(all, i, inst) {
-                if (!streq(tide_json_str(inst, "host", ""), h->name))
+                /* A migration's steps first: while one runs, the source leaves the domain to it
+                 * and the target never starts or adopts it (its record names the source). */
+                if (agent_migrate_reconcile(a, h, inst) || !streq(tide_json_str(inst, "host", ""), h->name))
                         continue;
                 const struct hv_domain_info *di = NULL;
                 for (size_t k = 0; k < n_doms && !di; k++)
                         if (streq(doms[k].uuid, tide_json_str(inst, "id", "")))
                                 di = &doms[k];
                 if (needs_work(inst, di))
-                        dispatch(a, h, tide_json_str(inst, "id", ""));
+                        agent_dispatch(a, h, tide_json_str(inst, "id", ""), reconcile_one);
         }
         hv_domain_info_array_free(doms, n_doms);
 }

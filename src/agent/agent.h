@@ -6,6 +6,7 @@
 #pragma once
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "agent/hv.h"
@@ -26,6 +27,11 @@ struct agent_placement {
          * new string, or NULL for a host placement does not know. 0 or a negative error (ret
          * then untouched). */
         int (*shared_pools)(struct store *s, const char *const *hosts, size_t n, char **ret);
+        /* Ends the live migration of instance id (sched_migrate_finish): success switches its
+         * host and claims at once, failure gives the target's claim back; result (borrowed, may
+         * be NULL) goes into its "last_migration". 0 (also when nothing was left to end) or a
+         * negative error. NULL: this agent takes part in no migration. */
+        int (*migrate_finish)(struct store *s, const char *id, bool success, json_t *result);
 };
 
 struct agent_host_config {

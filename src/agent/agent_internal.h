@@ -60,10 +60,14 @@ struct refused {
         int64_t mod_rev;
 };
 
+/* An operation on one instance, run in a worker thread while the instance is busy. */
+typedef void (*agent_job_fn)(struct agent *a, struct agent_host *h, const char *id);
+
 struct job {
         struct agent *agent;
         struct agent_host *host;
         char *id;
+        agent_job_fn run;
 };
 
 /* One pass of the host's elastic loop: measured demand and policy in, CPU shares and quota,
@@ -73,3 +77,26 @@ void agent_elastic_pass(struct agent *a, struct agent_host *h, json_t *all);
 void agent_elastic_clear(struct agent_host *h);
 /* Whether an operation on the instance is under way (then nothing else touches its domain). */
 bool agent_is_busy(struct agent *a, const char *id);
+/* Runs fn(a, h, id) in a worker thread unless an operation on the instance is under way (or
+ * the agent stops); the instance is busy until fn returns. */
+void agent_dispatch(struct agent *a, struct agent_host *h, const char *id, agent_job_fn fn);
+/* Creates the instance's directory, disk overlay (on image) and config drive unless they
+ * exist. 0 or the error (logged). */
+int agent_prepare_files(struct agent *a, json_t *inst, json_t *image);
+/* The placement's pinned CPUs and NUMA node (inst's "placement") into spec; *pins gets the
+ * CPU array spec points to (caller frees). */
+void agent_apply_placement(json_t *inst, struct hv_domain_spec *spec, int **pins);
+
+/* agent_migrate.c: the agent's side of live migration (sched_migrate.h has the record).
+ * Called by the reconcile pass for each instance of the pool: starts what host h has to do for
+ * a migration of inst (prepare the target's files, run the move from the source, recover one
+ * that an earlier process started, clean up after one that failed). true when inst is in a
+ * migration's hands on h: the normal reconcile must then leave its domain alone. */
+bool agent_migrate_reconcile(struct agent *a, struct agent_host *h, json_t *inst);
+/* After a migration step on instance id, while it is still busy: the next step one of a's
+ * hosts has to take (a migration between two hosts of one agent goes on at once instead of
+ * waiting for the next pass, which finds the instance busy). false when there is none. */
+bool agent_migrate_next(struct agent *a, const char *id, struct agent_host **ret_host, agent_job_fn *ret_fn);
+/* The identity of the storage that holds the instances' files (STATE/instances/.storage-id,
+ * made once): hosts that show the same one share it. NULL when it cannot be read or made. */
+char *agent_storage_id(const char *state_dir);

@@ -26,6 +26,7 @@
 #include "model/model.h"
 #include "model/model_layout.h"
 #include "sched/sched_cache.h"
+#include "sched/sched_migrate.h"
 #include "sched/sched_store.h"
 #include "store/store.h"
 
@@ -36,6 +37,7 @@
 static const struct agent_placement agent_placement = {
         .instance_delete = sched_store_delete,
         .shared_pools = sched_store_shared_pools,
+        .migrate_finish = sched_migrate_finish,
 };
 
 static void usage(FILE *f) {

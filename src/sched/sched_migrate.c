@@ -301,6 +301,14 @@ static int finish_once(struct store *s, const char *id, bool success, json_t *re
         json_object_set(last, "shared", json_object_get(m, "shared"));
         if (result)
                 json_object_update_missing(last, result);
+        /* tide's own time around the hypervisor's call: from the request to the call, and from
+         * its return to this commit. */
+        int64_t t_request = tide_json_int(m, "t_request_ms", 0), t_call = tide_json_int(result, "t_call_ms", 0),
+                t_return = tide_json_int(result, "t_return_ms", 0), t_done = tide_json_int(last, "t_done_ms", 0);
+        if (t_request > 0 && t_call >= t_request && t_return >= t_call) {
+                json_object_set_new(last, "overhead_ms", json_integer((t_call - t_request) + (t_done - t_return)));
+                json_object_set_new(last, "total_ms", json_integer(t_done - t_request));
+        }
         if (success) {
                 json_object_set_new(inst, "host", json_string(tgt));
                 json_object_set(inst, "placement", json_object_get(m, "placement"));

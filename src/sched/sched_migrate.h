@@ -52,7 +52,9 @@ int sched_migrate_cancel(struct store *s, const char *ref, json_t **ret, char **
 /* Ends the migration of instance id. success: the switch described above; else the target's
  * claim is given back and the instance stays. result (borrowed, may be NULL) is merged into
  * "last_migration" with source, target, state ("succeeded", or result's "state", else
- * "failed") and "finished"; t_done_ms is stamped just before the commit. 0 when done, also when
+ * "failed") and "finished"; t_done_ms is stamped just before the commit, and when result has
+ * "t_call_ms" and "t_return_ms" (around the hypervisor's call) "overhead_ms" is tide's own time:
+ * (t_call - t_request) + (t_done - t_return), and "total_ms" t_done - t_request. 0 when done, also when
  * there was no migration left to end (someone else ended it); TIDE_E_CONFLICT after repeated
  * lost races; the store's errors. */
 int sched_migrate_finish(struct store *s, const char *id, bool success, json_t *result);
