@@ -271,12 +271,12 @@ static int attempt_one(struct etcd_store *s, CURL *c, const char *endpoint, cons
                         *ret_attempt = ATTEMPT_DONE;
                         return TIDE_E_TOO_LARGE;
                 }
-                /* Nothing was sent when no connection was made. */
-                curl_off_t connect_us = 0;
-                curl_easy_getinfo(c, CURLINFO_CONNECT_TIME_T, &connect_us);
-                bool sent = !(cr == CURLE_COULDNT_CONNECT || cr == CURLE_COULDNT_RESOLVE_HOST ||
-                              (cr == CURLE_OPERATION_TIMEDOUT && connect_us == 0));
-                *ret_attempt = sent ? ATTEMPT_UNKNOWN : ATTEMPT_NOT_APPLIED;
+                /* Whether any of the request left: not when no connection was made, but a reused
+                 * connection has no connect time either (and curl may have tried the request on a
+                 * kept-alive connection that died before it connected anew), so count bytes. */
+                long sent = 0;
+                curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &sent);
+                *ret_attempt = sent > 0 ? ATTEMPT_UNKNOWN : ATTEMPT_NOT_APPLIED;
                 return TIDE_E_BACKEND;
         }
         long status = 0;

@@ -32,6 +32,7 @@ struct store_etcd_launch {
         size_t n;
         struct member m[MEMBERS_MAX];
         char *url;
+        char *cluster; /* --initial-cluster */
 };
 
 static const char *binary(void) {
@@ -93,11 +94,12 @@ static int member_status(const char *endpoint, json_t **ret) {
         return 0;
 }
 
-static pid_t spawn_member(struct store_etcd_launch *l, size_t i, const char *cluster, bool fast) {
+static pid_t spawn_member(struct store_etcd_launch *l, size_t i, const char *cluster, bool fast, bool fresh) {
         struct member *m = &l->m[i];
         _cleanup_free_ char *name = xasprintf("m%zu", i);
         _cleanup_free_ char *data = xasprintf("%s/m%zu.data", l->dir, i);
-        (void) rm_rf(data); /* a failed try's */
+        if (fresh)
+                (void) rm_rf(data); /* a failed try's */
         _cleanup_free_ char *log = xasprintf("%s/m%zu.log", l->dir, i);
         _cleanup_free_ char *peer = xasprintf("http://127.0.0.1:%d", m->peer_port);
         _cleanup_free_ char *token = xasprintf("tide-test-%d", (int) getpid());
@@ -159,10 +161,12 @@ static pid_t spawn_member(struct store_etcd_launch *l, size_t i, const char *clu
         return pid;
 }
 
-/* Whether every member answers with a leader; -ECHILD if one has exited. */
+/* Whether every live member answers with a leader; -ECHILD if one has exited. */
 static int cluster_ready(struct store_etcd_launch *l) {
         for (size_t i = 0; i < l->n; i++) {
                 int status;
+                if (l->m[i].pid <= 0)
+                        continue;
                 if (waitpid(l->m[i].pid, &status, WNOHANG) == l->m[i].pid) {
                         l->m[i].pid = 0;
                         return -ECHILD;
@@ -170,6 +174,8 @@ static int cluster_ready(struct store_etcd_launch *l) {
         }
         for (size_t i = 0; i < l->n; i++) {
                 _cleanup_json_ json_t *st = NULL;
+                if (l->m[i].pid <= 0)
+                        continue;
                 if (member_status(l->m[i].endpoint, &st) < 0)
                         return 0;
                 /* Member ids are uint64 in strings; "0" or none: no leader yet. */
@@ -203,13 +209,14 @@ static int start_once(struct store_etcd_launch *l) {
         l->url = strbuf_steal(&url);
         int r = 0;
         for (size_t i = 0; i < l->n && r >= 0; i++) {
-                pid_t pid = spawn_member(l, i, strbuf_str(&cluster), l->n == 1);
+                pid_t pid = spawn_member(l, i, strbuf_str(&cluster), l->n == 1, true);
                 if (pid < 0)
                         r = pid;
                 else
                         l->m[i].pid = pid;
         }
-        strbuf_clear(&cluster);
+        free(l->cluster);
+        l->cluster = strbuf_steal(&cluster);
         int64_t deadline = mono_ms() + 30000;
         while (r >= 0) {
                 r = cluster_ready(l);
@@ -251,6 +258,7 @@ int store_etcd_launch_start(size_t n, struct store_etcd_launch **ret) {
                 for (size_t i = 0; i < l->n; i++)
                         free(l->m[i].endpoint);
                 free(l->url);
+                free(l->cluster);
                 free(l->dir);
                 free(l);
                 return r;
@@ -267,8 +275,27 @@ void store_etcd_launch_free(struct store_etcd_launch *l) {
         for (size_t i = 0; i < l->n; i++)
                 free(l->m[i].endpoint);
         free(l->url);
+        free(l->cluster);
         free(l->dir);
         free(l);
+}
+
+int store_etcd_launch_restart(struct store_etcd_launch *l, size_t i) {
+        if (i >= l->n || l->m[i].pid > 0)
+                return TIDE_E_INVALID;
+        pid_t pid = spawn_member(l, i, l->cluster, l->n == 1, false);
+        if (pid < 0)
+                return pid;
+        l->m[i].pid = pid;
+        int64_t deadline = mono_ms() + 30000;
+        for (;;) {
+                int r = cluster_ready(l);
+                if (r != 0)
+                        return r < 0 ? r : 0;
+                if (mono_ms() > deadline)
+                        return -ETIMEDOUT;
+                sleep_ms(50);
+        }
 }
 
 const char *store_etcd_launch_url(const struct store_etcd_launch *l) {

@@ -32,6 +32,9 @@ pid_t store_etcd_launch_pid(const struct store_etcd_launch *l, size_t i);
 
 /* Kills member i with SIGKILL (a power cut) and reaps it. */
 int store_etcd_launch_kill(struct store_etcd_launch *l, size_t i);
+/* Starts killed member i again on its ports and data directory (it rejoins the cluster) and waits
+ * until it answers and knows a leader (up to 30 s). */
+int store_etcd_launch_restart(struct store_etcd_launch *l, size_t i);
 /* The index of the member that leads now, asked of each live member (/v3/maintenance/status);
  * TIDE_E_NOT_FOUND if none answers with a leader among the live members. */
 int store_etcd_launch_leader(const struct store_etcd_launch *l, size_t *ret_index);
