@@ -12,6 +12,7 @@
 #include "common/util.h"
 #include "model/model.h"
 #include "model/model_layout.h"
+#include "sched/sched_migrate.h"
 #include "sched/sched_store.h"
 
 #define CONSOLE_CHUNK_MAX (1024 * 1024)
@@ -194,6 +195,59 @@ static int instance_update(struct api_request *req, struct api_reply *rep) {
         return r;
 }
 
+/* {"action": "migrate", "to": HOST, "bandwidth_mib_s": N, "max_downtime_ms": N} starts a live
+ * migration (the target's claim and the record: sched_migrate_begin); {"action": "migrate",
+ * "cancel": true} asks the one under way to stop. 202 with the record. */
+static int instance_migrate(struct api_request *req, struct api_reply *rep) {
+        static const char *const known[] = { "action", "to", "bandwidth_mib_s", "max_downtime_ms", "cancel" };
+        const char *key;
+        json_t *v;
+        json_object_foreach(req->body, key, v) {
+                bool ok = false;
+                for (size_t i = 0; i < ELEMENTSOF(known); i++)
+                        ok = ok || streq(key, known[i]);
+                if (!ok)
+                        return api_error(rep, TIDE_E_INVALID,
+                                         "unknown member '%.32s' of a migrate action: to, bandwidth_mib_s, "
+                                         "max_downtime_ms or cancel",
+                                         key);
+        }
+        json_t *to = json_object_get(req->body, "to"), *bw = json_object_get(req->body, "bandwidth_mib_s"),
+               *dt = json_object_get(req->body, "max_downtime_ms"), *cancel = json_object_get(req->body, "cancel");
+        if ((to && !json_is_string(to) && !json_is_null(to)) || (bw && !json_is_integer(bw)) ||
+            (dt && !json_is_integer(dt)) || (cancel && !json_is_boolean(cancel)))
+                return api_error(rep, TIDE_E_INVALID,
+                                 "to is a host name, bandwidth_mib_s and max_downtime_ms integers, cancel a boolean");
+        struct store *s = api_store(req);
+        _cleanup_free_ char *err = NULL;
+        json_t *inst = NULL;
+        if (json_is_true(cancel)) {
+                if (to || bw || dt)
+                        return api_error(rep, TIDE_E_INVALID, "cancel takes no other member");
+                int r = sched_migrate_cancel(s, req->params[0], &inst, &err);
+                if (r < 0)
+                        return api_error(rep, r, "%s", err ? err : tide_strerror(r));
+                model_event_emit(s, "info", "instance.migrate_cancel", inst, tide_json_str(inst, "host", NULL),
+                                 "cancel of the migration of '%s' requested", tide_json_str(inst, "name", ""));
+                return api_json(rep, 202, public_view(inst));
+        }
+        struct sched_migrate_request mr = {
+                .to = json_string_value(to),
+                .bandwidth_mib_s = bw ? json_integer_value(bw) : 0,
+                .max_downtime_ms = dt ? json_integer_value(dt) : 0,
+                .reason = "request",
+                .t_request_ms = now_ms(),
+        };
+        int r = sched_migrate_begin(s, req->params[0], &mr, &inst, &err);
+        if (r < 0)
+                return api_error(rep, r, "%s", err ? err : tide_strerror(r));
+        json_t *m = json_object_get(inst, "migration");
+        model_event_emit(s, "info", "instance.migrate", inst, tide_json_str(inst, "host", NULL),
+                         "live migration of '%s' from %s to %s requested", tide_json_str(inst, "name", ""),
+                         tide_json_str(m, "source", "?"), tide_json_str(m, "target", "?"));
+        return api_json(rep, 202, public_view(inst));
+}
+
 static int instance_action(struct api_request *req, struct api_reply *rep) {
         static const struct {
                 const char *name;
@@ -205,12 +259,15 @@ static int instance_action(struct api_request *req, struct api_reply *rep) {
                 { "reboot", do_reboot, "instance.reboot" },
         };
         const char *action = tide_json_str(req->body, "action", NULL);
+        if (json_is_object(req->body) && action && streq(action, "migrate"))
+                return instance_migrate(req, rep);
         if (!json_is_object(req->body) || !action || json_object_size(req->body) != 1)
-                return api_error(rep, TIDE_E_INVALID, "the body must be {\"action\": \"start\"|\"stop\"|\"reboot\"}");
+                return api_error(rep, TIDE_E_INVALID,
+                                 "the body must be {\"action\": \"start\"|\"stop\"|\"reboot\"|\"migrate\"}");
         for (size_t i = 0; i < ELEMENTSOF(actions); i++)
                 if (streq(action, actions[i].name))
                         return mutate(req, rep, actions[i].fn, actions[i].event, action);
-        return api_error(rep, TIDE_E_INVALID, "unknown action '%.32s': start, stop or reboot", action);
+        return api_error(rep, TIDE_E_INVALID, "unknown action '%.32s': start, stop, reboot or migrate", action);
 }
 
 static int instance_delete(struct api_request *req, struct api_reply *rep) {

@@ -87,6 +87,11 @@ enum cli_opt {
         CLI_OPT_TEMPLATE,       /* --template of stack create */
         CLI_OPT_PARAMETER,      /* --parameter KEY=VALUE of stack create */
         CLI_OPT_FROM_HOST_PATH, /* image create: files are paths on tided's host */
+        /* Live migration. */
+        CLI_OPT_TO,           /* --to HOST */
+        CLI_OPT_BANDWIDTH,    /* --bandwidth MIB_S */
+        CLI_OPT_MAX_DOWNTIME, /* --max-downtime MS */
+        CLI_OPT_CANCEL,       /* --cancel */
         CLI_OPT_MAX,
 };
 
@@ -181,6 +186,10 @@ struct cli_args {
         const char *victim;        /* "newest", "oldest" or "least-loaded" */
         const char *policy_name;
         const char *scaling_group; /* --scaling-group of event list */
+        /* Live migration. */
+        const char *to;
+        int64_t bandwidth_mib_s, max_downtime_ms;
+        bool cancel;
         /* Stacks. */
         const char *template_file;
         const char *parameters[CLI_PARAMETERS_MAX]; /* "KEY=VALUE", KEY not empty */
@@ -352,6 +361,7 @@ int cli_instance_show(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_instance_start(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_instance_stop(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_instance_reboot(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_instance_migrate(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_instance_delete(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_instance_set(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_instance_stats(struct cli_ctx *ctx, const struct cli_args *a);

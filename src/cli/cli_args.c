@@ -105,6 +105,12 @@ static const struct option_def option_defs[CLI_OPT_MAX] = {
                                      "the files are paths on tided's host, read there (default: upload them)" },
         [CLI_OPT_SCALING_GROUP] = { "scaling-group", 0, true, "NAME",
                                     "only events of this scaling group, name or id (old name: --group)", "group" },
+        [CLI_OPT_TO] = { "to", 0, true, "HOST", "the target host (default: placement chooses)" },
+        [CLI_OPT_BANDWIDTH] = { "bandwidth", 0, true, "MIB_S",
+                                "the most MiB/s the migration may use (default unlimited)" },
+        [CLI_OPT_MAX_DOWNTIME] = { "max-downtime", 0, true, "MS",
+                                   "the longest pause of the guest at the switch, in ms (default QEMU's 300)" },
+        [CLI_OPT_CANCEL] = { "cancel", 0, false, NULL, "stop the migration under way; the VM stays where it runs" },
 };
 
 static const char *const weight_names[CLI_WEIGHT_MAX] = {
@@ -568,6 +574,12 @@ static int store_plain(enum cli_opt id, const char *arg, struct cli_args *a) {
         case CLI_OPT_TEMPLATE:
                 a->template_file = arg;
                 return 0;
+        case CLI_OPT_TO:
+                a->to = arg;
+                return 0;
+        case CLI_OPT_CANCEL:
+                a->cancel = true;
+                return 0;
         default:
                 abort();
         }
@@ -667,6 +679,10 @@ static int store_option(enum cli_opt id, const char *arg, struct cli_args *a, ch
                 return store_policy(id, arg, a, ret_error);
         case CLI_OPT_STATS_LIMIT:
                 return parse_number(arg, 1, 10000, &a->stats_limit, ret_error, n);
+        case CLI_OPT_BANDWIDTH:
+                return parse_number(arg, 1, 1000000, &a->bandwidth_mib_s, ret_error, n);
+        case CLI_OPT_MAX_DOWNTIME:
+                return parse_number(arg, 1, 600000, &a->max_downtime_ms, ret_error, n);
         case CLI_OPT_MIN_SIZE:
                 return parse_number(arg, 0, CLI_SCALING_GROUP_MEMBERS_MAX, &a->min_size, ret_error, n);
         case CLI_OPT_MAX_SIZE:
@@ -877,6 +893,11 @@ int cli_args_parse(const struct cli_command *cmd, int argc, char **argv, struct 
                 }
         if ((a.given & (CLI_F(CLI_OPT_INITRD) | CLI_F(CLI_OPT_CMDLINE))) && !(a.given & CLI_F(CLI_OPT_KERNEL))) {
                 *ret_error = xstrdup("--initrd and --cmdline need --kernel");
+                return -EINVAL;
+        }
+        if (a.cancel && (a.given & (CLI_F(CLI_OPT_TO) | CLI_F(CLI_OPT_BANDWIDTH) | CLI_F(CLI_OPT_MAX_DOWNTIME) |
+                                    CLI_F(CLI_OPT_WAIT)))) {
+                *ret_error = xstrdup("--cancel takes no --to, --bandwidth, --max-downtime or --wait");
                 return -EINVAL;
         }
         if ((a.given & CLI_F(CLI_OPT_TIMEOUT)) && (cmd->options & CLI_F(CLI_OPT_WAIT)) && !a.wait) {

@@ -85,6 +85,13 @@ const struct cli_command cli_commands[] = {
           "NAME " WAIT_USAGE " " FORMAT_USAGE, "Stop an instance.", 0 },
         { "instance", "reboot", cli_instance_reboot, "NAME", O(WAIT) | O(TIMEOUT) | O(FORMAT), 0,
           "NAME " WAIT_USAGE " " FORMAT_USAGE, "Reboot an instance.", 0 },
+        { "instance", "migrate", cli_instance_migrate, "NAME",
+          O(TO) | O(BANDWIDTH) | O(MAX_DOWNTIME) | O(CANCEL) | O(WAIT) | O(TIMEOUT) | O(FORMAT), 0,
+          "NAME [--to HOST] [--bandwidth MIB_S] [--max-downtime MS] " WAIT_USAGE " " FORMAT_USAGE
+          " | NAME --cancel",
+          "Move a running instance live to another host (placement chooses it unless --to); "
+          "--cancel stops a move under way.",
+          0 },
         { "instance", "delete", cli_instance_delete, "NAME", O(WAIT) | O(TIMEOUT), 0,
           "NAME " WAIT_USAGE, "Delete an instance and its disk.", 0 },
         { "instance", "console", cli_instance_console, "NAME", O(FOLLOW), 0, "NAME [--follow]",

@@ -1,4 +1,4 @@
-/* cli_instance.c — tide instance create|list|show|set|start|stop|reboot|delete|console
+/* cli_instance.c — tide instance create|list|show|set|start|stop|reboot|migrate|delete|console
  * (stats: cli_stats.c). */
 #include "cli/cli.h"
 
@@ -272,4 +272,77 @@ int cli_instance_console(struct cli_ctx *ctx, const struct cli_args *a) {
                  * output so far has been flushed. */
                 sleep_ms(CONSOLE_POLL_MS);
         }
+}
+
+/* Polls the instance until the migration the answer started has ended (its record's
+ * last_migration has the same t_request_ms and no migration is left). Returns an enum
+ * cli_exit: OK when it succeeded, FAILURE (with the reason) when it failed, was cancelled or
+ * the wait timed out. */
+static int wait_migrated(struct cli_ctx *ctx, const char *name, json_t **inst, int64_t timeout_s) {
+        const char *id = json_string_value(json_object_get(*inst, "id"));
+        json_t *started = json_object_get(json_object_get(*inst, "migration"), "t_request_ms");
+        int64_t t_request = json_integer_value(started);
+        _cleanup_free_ char *path = instance_path(id ? id : name, "");
+        int64_t deadline = mono_ms() + timeout_s * 1000;
+        for (;;) {
+                json_t *last = json_object_get(*inst, "last_migration");
+                if (!json_object_get(*inst, "migration") &&
+                    json_integer_value(json_object_get(last, "t_request_ms")) == t_request) {
+                        const char *state = json_string_value(json_object_get(last, "state"));
+                        if (state && streq(state, "succeeded"))
+                                return CLI_EXIT_OK;
+                        const char *err = json_string_value(json_object_get(last, "error"));
+                        cli_error("instance '%s': migration %s: %s", name, state ? state : "ended",
+                                  err ? err : "no reason given");
+                        return CLI_EXIT_FAILURE;
+                }
+                int64_t left = deadline - mono_ms();
+                if (left <= 0) {
+                        cli_error("timed out after %" PRId64 " s waiting for the migration of instance '%s'", timeout_s,
+                                  name);
+                        return CLI_EXIT_FAILURE;
+                }
+                sleep_ms(left < WAIT_POLL_MS ? left : WAIT_POLL_MS);
+                left = deadline - mono_ms();
+                _cleanup_json_ json_t *next = NULL;
+                if (cli_api_call(ctx, "GET", path, NULL, 0, left > WAIT_MIN_REQUEST_MS ? left : WAIT_MIN_REQUEST_MS,
+                                 &next) < 0)
+                        return CLI_EXIT_FAILURE;
+                if (!json_is_object(next)) {
+                        cli_error("malformed answer for instance '%s': not an object", name);
+                        return CLI_EXIT_FAILURE;
+                }
+                json_decref(*inst);
+                *inst = TAKE_PTR(next);
+        }
+}
+
+int cli_instance_migrate(struct cli_ctx *ctx, const struct cli_args *a) {
+        _cleanup_free_ char *path = instance_path(a->name, "/action");
+        _cleanup_json_ json_t *body = json_pack("{s:s}", "action", "migrate");
+        if (a->cancel)
+                json_object_set_new(body, "cancel", json_true());
+        if (a->to) {
+                json_t *to = json_string(a->to);
+                if (!to) {
+                        cli_error("--to must be UTF-8");
+                        return CLI_EXIT_FAILURE;
+                }
+                json_object_set_new(body, "to", to);
+        }
+        if (a->given & CLI_F(CLI_OPT_BANDWIDTH))
+                json_object_set_new(body, "bandwidth_mib_s", json_integer(a->bandwidth_mib_s));
+        if (a->given & CLI_F(CLI_OPT_MAX_DOWNTIME))
+                json_object_set_new(body, "max_downtime_ms", json_integer(a->max_downtime_ms));
+        _cleanup_json_ json_t *inst = NULL;
+        if (cli_api_call(ctx, "POST", path, body, 0, 0, &inst) < 0)
+                return CLI_EXIT_FAILURE;
+        if (a->wait && !json_is_object(json_object_get(inst, "migration"))) {
+                cli_error("malformed answer for instance '%s': no migration", a->name);
+                return CLI_EXIT_FAILURE;
+        }
+        int r = a->wait ? wait_migrated(ctx, a->name, &inst, a->timeout_s) : CLI_EXIT_OK;
+        if (r == CLI_EXIT_OK)
+                r = cli_print_answer(ctx, inst, a->format);
+        return r;
 }
