@@ -153,17 +153,23 @@ static void wait_state(const char *state) {
         }
 }
 
+/* Whether an event of that type came at or after after_ms; waits for it a while, as the agent
+ * writes it just after it ends the migration in the store. */
 static bool has_event(const char *type, int64_t after_ms) {
-        _cleanup_json_ json_t *events = NULL;
-        CHECK_OK(model_event_list(store, inst_id, EVENTS_MAX, &events));
-        size_t i;
-        json_t *e;
-        bool found = false;
         _cleanup_free_ char *after = time_format_ms(after_ms);
-        json_array_foreach(events, i, e)
-                found = found ||
-                        (streq(tide_json_str(e, "type", ""), type) && strcmp(tide_json_str(e, "time", ""), after) >= 0);
-        return found;
+        int64_t t0 = mono_ms();
+        do {
+                _cleanup_json_ json_t *events = NULL;
+                CHECK_OK(model_event_list(store, inst_id, EVENTS_MAX, &events));
+                size_t i;
+                json_t *e;
+                json_array_foreach(events, i, e)
+                        if (streq(tide_json_str(e, "type", ""), type) &&
+                            strcmp(tide_json_str(e, "time", ""), after) >= 0)
+                                return true;
+                sleep_ms(POLL_MS);
+        } while (mono_ms() - t0 < WAIT_MS);
+        return false;
 }
 
 static void begin(const char *to) {
