@@ -6,6 +6,7 @@
 #include "common/util.h"
 #include "model/model.h"
 #include "model/model_layout.h"
+#include "ctl/ctl_drain.h"
 #include "sched/sched_store.h"
 
 /* Adds what the host's instances use. */
@@ -25,7 +26,8 @@ static void add_usage(json_t *host, json_t *instances) {
         json_object_set_new(host, "ram_mib_used", json_integer(ram));
 }
 
-/* Adds the operator's settings ("config") and the placement allocation ("allocation"). */
+/* Adds the operator's settings ("config"), the placement allocation ("allocation") and a drain
+ * under way or ended ("drain", ctl_drain.h). */
 static void add_placement(struct api_request *req, json_t *host) {
         const char *name = tide_json_str(host, "name", "");
         _cleanup_free_ char *ck = model_key_hostconf(name);
@@ -36,6 +38,10 @@ static void add_placement(struct api_request *req, json_t *host) {
                 json_object_set_new(host, "config", conf);
         if (model_json_get(api_store(req), ak, &alloc, &rev) >= 0)
                 json_object_set_new(host, "allocation", alloc);
+        _cleanup_free_ char *dk = xasprintf(MODEL_KEY_DRAIN "%s", name);
+        _cleanup_json_ json_t *drain = NULL;
+        if (model_json_get(api_store(req), dk, &drain, &rev) >= 0 && rev > 0)
+                json_object_set(host, "drain", drain);
 }
 
 /* Sets "leader": whether the host's tided leads the controllers (leader: who does, or NULL). */
@@ -100,6 +106,45 @@ static int host_update(struct api_request *req, struct api_reply *rep) {
         return host_show(req, rep);
 }
 
+/* POST /v1/hosts/{}/drain {"concurrency": N}: draining on, and the drain controller moves the
+ * host's instances off (ctl_drain.h). 202 with the host. */
+static int host_drain(struct api_request *req, struct api_reply *rep) {
+        _cleanup_json_ json_t *h = NULL;
+        int r = model_host_get(api_store(req), req->params[0], &h);
+        if (r < 0)
+                return api_error(rep, r, "host '%.64s': %s", req->params[0], tide_strerror(r));
+        json_t *c = json_object_get(req->body, "concurrency");
+        if ((req->body && !json_is_object(req->body)) || (c && !json_is_integer(c)) ||
+            json_object_size(req->body) > (c ? 1u : 0u))
+                return api_error(rep, TIDE_E_INVALID, "the body is empty or {\"concurrency\": N}");
+        int64_t n = c ? json_integer_value(c) : 0;
+        if (c && (n < 1 || n > CTL_DRAIN_CONCURRENCY_MAX))
+                return api_error(rep, TIDE_E_INVALID, "concurrency must be 1 to %d", CTL_DRAIN_CONCURRENCY_MAX);
+        r = ctl_drain_start(api_store(req), req->params[0], (int) n, now_ms(), NULL);
+        if (r < 0)
+                return api_error(rep, r, "starting the drain: %s", tide_strerror(r));
+        model_event_emit(api_store(req), "info", "host.drain", NULL, req->params[0],
+                         "host '%s' draining: new VMs kept away, its instances move off", req->params[0]);
+        r = host_show(req, rep);
+        if (r >= 0)
+                rep->status = 202;
+        return r;
+}
+
+/* POST /v1/hosts/{}/undrain: the drain ends and the host takes new VMs again. */
+static int host_undrain(struct api_request *req, struct api_reply *rep) {
+        _cleanup_json_ json_t *h = NULL;
+        int r = model_host_get(api_store(req), req->params[0], &h);
+        if (r < 0)
+                return api_error(rep, r, "host '%.64s': %s", req->params[0], tide_strerror(r));
+        r = ctl_drain_stop(api_store(req), req->params[0]);
+        if (r < 0)
+                return api_error(rep, r, "ending the drain: %s", tide_strerror(r));
+        model_event_emit(api_store(req), "info", "host.undrain", NULL, req->params[0], "host '%s' takes new VMs again",
+                         req->params[0]);
+        return host_show(req, rep);
+}
+
 static int event_list(struct api_request *req, struct api_reply *rep) {
         int64_t limit = 100;
         const char *l = api_query(req, "limit");
@@ -146,6 +191,8 @@ const struct api_route api_host_routes[] = {
         { "GET", "/v1/hosts", host_list },
         { "GET", "/v1/hosts/{}", host_show },
         { "PATCH", "/v1/hosts/{}", host_update },
+        { "POST", "/v1/hosts/{}/drain", host_drain },
+        { "POST", "/v1/hosts/{}/undrain", host_undrain },
         { "GET", "/v1/events", event_list },
         { "GET", "/v1/health", health },
         { "GET", "/v1/leader", leader_show },

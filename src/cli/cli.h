@@ -362,6 +362,8 @@ int cli_instance_start(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_instance_stop(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_instance_reboot(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_instance_migrate(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_host_drain(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_host_undrain(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_instance_delete(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_instance_set(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_instance_stats(struct cli_ctx *ctx, const struct cli_args *a);

@@ -106,6 +106,14 @@ const struct cli_command cli_commands[] = {
           "[--elastic on|off] " FORMAT_USAGE,
           "Change a host's labels, ratios, reserves, draining or elastic loop.",
           HOST_SET_OPTIONS },
+        { "host", "drain", cli_host_drain, "NAME", O(WAIT) | O(TIMEOUT) | O(FORMAT), 0,
+          "NAME " WAIT_USAGE " " FORMAT_USAGE,
+          "Keep new VMs away from a host and move its instances off live, two at a time, high "
+          "priority first; --wait until done (exit 1 when some cannot move: each is named with "
+          "the reason and keeps running there).",
+          0 },
+        { "host", "undrain", cli_host_undrain, "NAME", O(FORMAT), 0, "NAME " FORMAT_USAGE,
+          "End a host's drain: it takes new VMs again.", 0 },
         { "host", "stats", cli_host_stats, "NAME", O(STATS_LIMIT) | O(FORMAT), 0,
           "NAME " STATS_USAGE,
           "Show a host's measured CPU, memory and load, then their recent history.", 0 },

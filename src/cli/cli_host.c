@@ -1,7 +1,8 @@
-/* cli_host.c — tide host list|show|set (stats: cli_stats.c). */
+/* cli_host.c — tide host list|show|set|drain|undrain (stats: cli_stats.c). */
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <time.h>
 
 #include "common/tide_json.h"
 
@@ -69,7 +70,7 @@ int cli_host_print(FILE *f, enum cli_format format, const json_t *host) {
         if (format == CLI_FORMAT_JSON)
                 return cli_print_json(f, host);
 
-        static const char *const skip_host[] = { "numa", "config", "allocation", NULL };
+        static const char *const skip_host[] = { "numa", "config", "allocation", "drain", NULL };
         static const char *const skip_alloc[] = { "numa", NULL };
         static const char *const headers[] = { "FIELD", "VALUE" };
         _cleanup_table_ struct cli_table *t = cli_table_new(2, headers);
@@ -83,6 +84,9 @@ int cli_host_print(FILE *f, enum cli_format format, const json_t *host) {
                 print_section(f, "CONFIG", config, NULL);
         if (json_is_object(alloc))
                 print_section(f, "ALLOCATION", alloc, skip_alloc);
+        const json_t *drain = json_object_get(host, "drain");
+        if (json_is_object(drain))
+                print_section(f, "DRAIN", drain, NULL);
         return ferror(f) ? -EIO : 0;
 }
 
@@ -135,6 +139,65 @@ int cli_host_set(struct cli_ctx *ctx, const struct cli_args *a) {
         _cleanup_free_ char *path = host_path(a->name);
         _cleanup_json_ json_t *j = NULL;
         if (cli_api_call(ctx, "PATCH", path, body, 0, 0, &j) < 0)
+                return CLI_EXIT_FAILURE;
+        return print_host(j, a->format);
+}
+
+/* Polls the host until its drain has ended ("done" or "incomplete"); *host is replaced by the
+ * latest answer. OK when done; FAILURE, with what could not move and why, when incomplete,
+ * undrained meanwhile or timed out. */
+static int wait_drained(struct cli_ctx *ctx, const char *name, json_t **host, int64_t timeout_s) {
+        _cleanup_free_ char *path = host_path(name);
+        int64_t deadline = mono_ms() + timeout_s * 1000;
+        for (;;) {
+                const json_t *drain = json_object_get(*host, "drain");
+                const char *state = json_string_value(json_object_get(drain, "state"));
+                if (!state) {
+                        cli_error("host '%s' is no longer draining (undrained meanwhile?)", name);
+                        return CLI_EXIT_FAILURE;
+                }
+                if (streq(state, "done"))
+                        return CLI_EXIT_OK;
+                if (streq(state, "incomplete")) {
+                        const char *inst;
+                        const json_t *why;
+                        json_object_foreach((json_t *) json_object_get(drain, "blocked"), inst, why)
+                                cli_error("host '%s': instance '%s' stays: %s", name, inst, json_string_value(why));
+                        return CLI_EXIT_FAILURE;
+                }
+                int64_t left = deadline - mono_ms();
+                if (left <= 0) {
+                        cli_error("timed out after %lld s waiting for host '%s' to drain", (long long) timeout_s, name);
+                        return CLI_EXIT_FAILURE;
+                }
+                struct timespec ts = { .tv_sec = 0, .tv_nsec = 500 * 1000000L };
+                nanosleep(&ts, NULL);
+                _cleanup_json_ json_t *next = NULL;
+                if (cli_api_call(ctx, "GET", path, NULL, 0, 0, &next) < 0)
+                        return CLI_EXIT_FAILURE;
+                if (!json_is_object(next)) {
+                        cli_error("malformed answer for host '%s': not an object", name);
+                        return CLI_EXIT_FAILURE;
+                }
+                json_decref(*host);
+                *host = TAKE_PTR(next);
+        }
+}
+
+int cli_host_drain(struct cli_ctx *ctx, const struct cli_args *a) {
+        _cleanup_free_ char *base = host_path(a->name), *path = xasprintf("%s/drain", base);
+        _cleanup_json_ json_t *body = json_object(), *j = NULL;
+        if (cli_api_call(ctx, "POST", path, body, 0, 0, &j) < 0)
+                return CLI_EXIT_FAILURE;
+        int r = a->wait ? wait_drained(ctx, a->name, &j, a->timeout_s) : CLI_EXIT_OK;
+        int p = print_host(j, a->format);
+        return r != CLI_EXIT_OK ? r : p;
+}
+
+int cli_host_undrain(struct cli_ctx *ctx, const struct cli_args *a) {
+        _cleanup_free_ char *base = host_path(a->name), *path = xasprintf("%s/undrain", base);
+        _cleanup_json_ json_t *j = NULL;
+        if (cli_api_call(ctx, "POST", path, NULL, 0, 0, &j) < 0)
                 return CLI_EXIT_FAILURE;
         return print_host(j, a->format);
 }

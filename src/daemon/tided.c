@@ -21,6 +21,7 @@
 #include "common/util.h"
 #include "ctl/autoscaler.h"
 #include "ctl/ctl_controllers.h"
+#include "ctl/ctl_drain.h"
 #include "ctl/ctl_leader.h"
 #include "metrics/metrics.h"
 #include "model/model.h"
@@ -425,6 +426,7 @@ static void leader_elected(void *userdata, int64_t election_rev) {
         if (r >= 0) {
                 const struct ctl_controller table[] = {
                         autoscaler_controller(t->autoscaler),
+                        ctl_drain_controller(),
                 };
                 r = ctl_runner_new(table, ELEMENTSOF(table), t->fenced, election_rev, &t->controllers);
         }

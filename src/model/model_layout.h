@@ -49,6 +49,7 @@
 #define MODEL_KEY_GROUPMEMBERS MODEL_KEY_ROOT "groupmembers/"
 #define MODEL_KEY_GROUPSTATUS MODEL_KEY_ROOT "groupstatus/"
 #define MODEL_KEY_PLACEMENT_CONFIG MODEL_KEY_ROOT "config/placement"
+#define MODEL_KEY_DRAIN MODEL_KEY_ROOT "drain/" /* a host's drain and its progress (ctl_drain.h) */
 #define MODEL_KEY_LEADER MODEL_KEY_ROOT "leader"
 
 /* "/tide/<kind>/": the prefix of every object of a kind. */
