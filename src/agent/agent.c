@@ -14,12 +14,14 @@
 #include "common/log.h"
 #include "common/proc.h"
 #include "common/util.h"
+#include "ctl/ctl_cache.h"
 #include "metrics/metrics.h"
 #include "model/model.h"
 #include "model/model_layout.h"
 
 #define KEEPALIVE_DIVISOR 3 /* renew the lease three times per TTL */
 #define TICK_MS 1000        /* observe domains at least this often */
+#define RESYNC_MS 60000     /* read every instance again this often, whatever the watch said */
 #define QEMU_IMG_TIMEOUT_MS 60000
 
 #include "agent/agent_internal.h"
@@ -722,18 +724,13 @@ static void reconcile_host(struct agent *a, struct agent_host *h, json_t *all, c
         hv_domain_info_array_free(doms, n_doms);
 }
 
-static void reconcile_all(struct agent *a) {
-        _cleanup_json_ json_t *all = NULL;
-        int r = model_obj_list(a->cfg.store, MODEL_INSTANCE, &all);
-        if (r < 0) {
-                log_warning_errno(r, "listing instances: %m");
-                return;
-        }
+/* One pass over every host: all is every instance record, as the agent's cache has them. */
+static void reconcile_all(struct agent *a, json_t *all) {
         _cleanup_free_ const char **names = xcalloc(a->n_hosts, sizeof *names);
         _cleanup_free_ char **pools = xcalloc(a->n_hosts, sizeof *pools);
         for (size_t i = 0; i < a->n_hosts; i++)
                 names[i] = a->hosts[i].name;
-        r = a->cfg.placement->shared_pools(a->cfg.store, names, a->n_hosts, pools);
+        int r = a->cfg.placement->shared_pools(a->cfg.store, names, a->n_hosts, pools);
         if (r < 0)
                 log_warning_errno(r, "reading the placement snapshot: %m");
         for (size_t i = 0; i < a->n_hosts; i++)
@@ -804,16 +801,25 @@ static void sample_host(struct agent *a, struct agent_host *h, int64_t t_ms) {
                 }
         }
         metrics_record(a->cfg.metrics, t_ms, &host, vms, n);
+        _cleanup_free_ const char **ids = xcalloc(n ? n : 1, sizeof *ids);
+        for (size_t i = 0; i < n; i++)
+                ids[i] = st[i].uuid;
+        agent_measure_set(h, ids, n);
         free(vms);
         hv_domain_stats_array_free(st, n);
 }
 
+/* The agent's loop: the host lease renewed, the hosts sampled (with the elastic pass and the
+ * measurements published), and every instance compared with its domain at least every tick
+ * and at once when an instance record changes. The records come from a cache fed by a watch on
+ * the instances (ctl_cache.h), not from a listing every pass; it reads them all again every
+ * RESYNC_MS, a slow safety net. */
 static void *agent_main(void *p) {
         struct agent *a = p;
         _cleanup_free_ char *instances = model_key_kind(MODEL_INSTANCE);
-        struct store_watch *w = NULL;
-        int64_t rev = 0;
-        int64_t next_sample = mono_ms();
+        struct ctl_cache *cache = ctl_cache_new(a->cfg.store, instances);
+        int64_t next_sample = mono_ms(), next_resync = mono_ms() + RESYNC_MS;
+        bool synced = false;
         while (!atomic_load(&a->stop)) {
                 for (size_t i = 0; i < a->n_hosts; i++)
                         keepalive(a, &a->hosts[i]);
@@ -821,39 +827,38 @@ static void *agent_main(void *p) {
                         int64_t t = now_ms();
                         for (size_t i = 0; i < a->n_hosts; i++)
                                 sample_host(a, &a->hosts[i], t);
-                        json_t *all;
-                        if (model_obj_list(a->cfg.store, MODEL_INSTANCE, &all) >= 0) {
+                        if (synced) {
+                                _cleanup_json_ json_t *all = ctl_cache_values(cache);
                                 for (size_t i = 0; i < a->n_hosts; i++)
                                         agent_elastic_pass(a, &a->hosts[i], all);
-                                json_decref(all);
                         }
+                        /* After the elastic pass: the samples carry its demand and entitlement. */
+                        for (size_t i = 0; i < a->n_hosts; i++)
+                                agent_measure_publish(a, &a->hosts[i]);
                         next_sample += a->cfg.sample_ms;
                         if (next_sample < mono_ms())
                                 next_sample = mono_ms() + a->cfg.sample_ms; /* fell behind: skip, don't burst */
                 }
-                if (!w) {
-                        if (store_revision(a->cfg.store, &rev) < 0 ||
-                            store_watch_new(a->cfg.store, instances, rev, &w) < 0) {
-                                w = NULL;
-                                usleep(TICK_MS * 1000);
-                                continue;
-                        }
+                if (mono_ms() >= next_resync) {
+                        ctl_cache_resync(cache);
+                        next_resync = mono_ms() + RESYNC_MS;
                 }
-                reconcile_all(a);
+                if (synced) {
+                        _cleanup_json_ json_t *all = ctl_cache_values(cache);
+                        reconcile_all(a, all);
+                }
                 /* Wait for a change to any instance, or the tick that observes the domains. */
-                struct store_events ev = {};
                 int64_t wait = TICK_MS;
                 if (a->cfg.metrics && next_sample - mono_ms() < wait)
                         wait = next_sample - mono_ms() > 0 ? next_sample - mono_ms() : 0;
-                int r = store_watch_next(w, (int) wait, &ev);
-                store_events_clear(&ev);
+                int r = ctl_cache_sync(cache, synced ? (int) wait : 0);
                 if (r < 0) {
-                        /* Compacted or failed: start a new watch; the next pass reads everything anyway. */
-                        store_watch_free(w);
-                        w = NULL;
-                }
+                        log_warning_errno(r, "reading the instances: %m");
+                        usleep((useconds_t) wait * 1000);
+                } else
+                        synced = true;
         }
-        store_watch_free(w);
+        ctl_cache_free(cache);
         return NULL;
 }
 
@@ -924,6 +929,7 @@ void agent_free(struct agent *a) {
                 }
                 free(a->hosts[i].applied);
                 agent_elastic_clear(&a->hosts[i]);
+                agent_measure_clear(&a->hosts[i]);
         }
         free(a->hosts);
         pthread_mutex_destroy(&a->lock);

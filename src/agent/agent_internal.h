@@ -38,6 +38,10 @@ struct agent_host {
         bool vcpu_unplug;             /* the hypervisor can take vCPUs away from a running guest */
         struct elastic_slot *elastic; /* main thread only: the elastic loop's state per VM */
         size_t n_elastic;
+        char **measured; /* main thread only: the VMs of the last sample ... */
+        size_t n_measured;
+        char **published; /* ... and those whose measurements are in the store */
+        size_t n_published;
 };
 
 struct agent {
@@ -75,6 +79,14 @@ struct job {
 void agent_elastic_pass(struct agent *a, struct agent_host *h, json_t *all);
 /* Frees the loop's state of a host. */
 void agent_elastic_clear(struct agent_host *h);
+/* Measurements in the store (agent_measure.c). The VMs of the host's last sample (ids copied): */
+void agent_measure_set(struct agent_host *h, const char *const *ids, size_t n);
+/* Publishes their latest samples under the host's lease in one transaction (more when over
+ * store.h's operation limit), deleting those of VMs no longer measured; a failure is logged and
+ * the next sample tries again. */
+void agent_measure_publish(struct agent *a, struct agent_host *h);
+/* Frees what the host keeps of it. */
+void agent_measure_clear(struct agent_host *h);
 /* Whether an operation on the instance is under way (then nothing else touches its domain). */
 bool agent_is_busy(struct agent *a, const char *id);
 /* Runs fn(a, h, id) in a worker thread unless an operation on the instance is under way (or

@@ -11,8 +11,8 @@
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "ctl/ctl_cache.h"
 #include "ctl/scaling_policy.h"
-#include "metrics/metrics.h"
 #include "model/model.h"
 #include "model/model_layout.h"
 #include "sched/sched_store.h"
@@ -52,10 +52,23 @@ struct autoscaler {
          * revision stamped in the members' records it writes. */
         struct store *s;
         int64_t leader_rev;
+        /* What the passes read through (ctl_cache.h), made on the store cached_on. */
+        struct store *cached_on;
+        struct ctl_cache *groups, *instances, *server_groups, *statuses, *measures;
         pthread_mutex_t lock; /* slots */
         struct slot *slots;
         size_t n_slots;
 };
+
+static void caches_free(struct autoscaler *a) {
+        ctl_cache_free(a->groups);
+        ctl_cache_free(a->instances);
+        ctl_cache_free(a->server_groups);
+        ctl_cache_free(a->statuses);
+        ctl_cache_free(a->measures);
+        a->groups = a->instances = a->server_groups = a->statuses = a->measures = NULL;
+        a->cached_on = NULL;
+}
 
 static struct slot *slot_for(struct autoscaler *a, const char *group_id, const char *policy, int64_t last_ms) {
         for (size_t i = 0; i < a->n_slots; i++)
@@ -194,46 +207,34 @@ static int do_leave(json_t *inst, void *userdata) {
 
 /* ---- measurements ---- */
 
-static double member_value(struct metrics *m, const char *metric, json_t *inst, int64_t now) {
-        struct metrics_vm_rates r;
-        const char *id = tide_json_str(inst, "id", "");
-        if (model_instance_get_status(inst) != MODEL_INSTANCE_RUNNING || metrics_vm_rates(m, id, &r) < 0 ||
-            now - r.t_ms > SAMPLE_STALE_MS)
+/* A member's figure for a policy's metric, from what its host's agent published
+ * (MODEL_KEY_MEASURE: its latest sample, metrics_vm_json's "current"); NaN when it is not
+ * running, not measured, measured too long ago, or has no such figure. */
+static double member_value(struct autoscaler *a, const char *metric, json_t *inst, int64_t now) {
+        if (model_instance_get_status(inst) != MODEL_INSTANCE_RUNNING)
                 return NAN;
+        _cleanup_free_ char *key = model_key_measure(tide_json_str(inst, "host", ""), tide_json_str(inst, "id", ""));
+        const json_t *m = ctl_cache_get(a->measures, key, NULL);
+        if (!m || now - tide_json_int(m, "t_ms", 0) > SAMPLE_STALE_MS)
+                return NAN;
+        /* The agent's sample has these only once it has rates, and the guest's memory only when
+         * the guest reports it. */
+        json_t *cpu = json_object_get(m, "cpu_cores"), *usable = json_object_get(m, "mem_usable_kib");
+        double vcpus = (double) tide_json_int(m, "vcpus", 0), balloon = (double) tide_json_int(m, "balloon_kib", 0);
         if (streq(metric, "cpu"))
-                return r.vcpus > 0 ? 100.0 * r.cpu_cores / r.vcpus : NAN;
+                return json_is_number(cpu) && vcpus > 0 ? 100.0 * json_number_value(cpu) / vcpus : NAN;
         if (streq(metric, "memory"))
-                return r.has_guest_mem && r.balloon_kib > 0
-                               ? 100.0 * (double) (r.balloon_kib - r.mem_usable_kib) / (double) r.balloon_kib
+                return json_is_integer(usable) && balloon > 0
+                               ? 100.0 * (balloon - (double) json_integer_value(usable)) / balloon
                                : NAN;
         if (streq(metric, "memory_mib"))
-                return r.has_guest_mem ? (double) (r.balloon_kib - r.mem_usable_kib) / 1024.0 : NAN;
-        if (streq(metric, "cpu_cores"))
-                return r.cpu_cores;
-        if (streq(metric, "ready_cores"))
-                return r.ready_cores;
-        if (streq(metric, "vcpu_busy_max"))
-                return r.vcpu_busy_max;
-        if (streq(metric, "vcpus"))
-                return r.vcpus;
-        if (streq(metric, "balloon_kib"))
-                return (double) r.balloon_kib;
-        if (strncmp(metric, "mem_", 4) == 0 && !r.has_guest_mem)
+                return json_is_integer(usable) ? (balloon - (double) json_integer_value(usable)) / 1024.0 : NAN;
+        if (strncmp(metric, "mem_", 4) == 0 && !json_is_integer(usable))
                 return NAN;
-        if (streq(metric, "mem_usable_kib"))
-                return (double) r.mem_usable_kib;
-        if (streq(metric, "mem_unused_kib"))
-                return (double) r.mem_unused_kib;
-        if (streq(metric, "mem_available_kib"))
-                return (double) r.mem_available_kib;
-        /* demand_cores, entitlement_cores: what the elastic loop set, in the VM's JSON. */
-        json_t *j;
-        if (metrics_vm_json(m, id, 1, &j) < 0)
-                return NAN;
-        json_t *v = json_object_get(json_object_get(j, "current"), metric);
-        double x = json_is_number(v) ? json_number_value(v) : NAN;
-        json_decref(j);
-        return x;
+        /* cpu_cores, ready_cores, vcpu_busy_max, vcpus, balloon_kib, mem_*_kib, and what the
+         * elastic loop set: demand_cores, entitlement_cores. */
+        json_t *v = json_object_get(m, metric);
+        return json_is_number(v) ? json_number_value(v) : NAN;
 }
 
 static void policy_of(json_t *p, struct as_policy *ret) {
@@ -302,7 +303,7 @@ static void evaluate(struct autoscaler *a, json_t *g, int64_t rev, struct member
                 size_t k = 0;
                 for (size_t j = 0; j < n_mem; j++)
                         if (mem[j].kind == MEMBER_HEALTHY)
-                                vals[k++] = member_value(a->cfg.metrics, pol[i].metric, mem[j].inst, now);
+                                vals[k++] = member_value(a, pol[i].metric, mem[j].inst, now);
                 agg[i] = as_aggregate(pol[i].stat, vals, k);
         }
         pthread_mutex_lock(&a->lock);
@@ -463,7 +464,7 @@ static void reconcile(struct autoscaler *a, json_t *g, struct member *mem, size_
                         map[k] = i;
                         created[k] = mem[i].created_ms;
                         index[k] = mem[i].index;
-                        load[k] = member_value(a->cfg.metrics, "cpu", mem[i].inst, now);
+                        load[k] = member_value(a, "cpu", mem[i].inst, now);
                         k++;
                 }
                 int v = as_victim_from_string(tide_json_str(g, "shrink_victim", "newest"));
@@ -489,10 +490,8 @@ static void reconcile(struct autoscaler *a, json_t *g, struct member *mem, size_
 }
 
 /* The server groups that spread the members of groups since deleted go with their last member. */
-static void sweep_spread_groups(struct autoscaler *a, json_t *groups, json_t **instances, int64_t now) {
-        _cleanup_json_ json_t *sgs = NULL;
-        if (model_obj_list(a->s, MODEL_SERVER_GROUP, &sgs) < 0)
-                return;
+static void sweep_spread_groups(struct autoscaler *a, json_t *groups, json_t *instances, int64_t now) {
+        _cleanup_json_ json_t *sgs = ctl_cache_values(a->server_groups);
         size_t i, k;
         json_t *sg, *x;
         json_array_foreach(sgs, i, sg) {
@@ -502,13 +501,11 @@ static void sweep_spread_groups(struct autoscaler *a, json_t *groups, json_t **i
                         used = used || streq(tide_json_str(x, "id", ""), owner);
                 /* Young ones are left: the API writes the server group just before its group. */
                 used = used || now - tide_json_int(sg, "created_ms", 0) < a->cfg.spread_grace_ms;
-                if (!used && !*instances && model_obj_list(a->s, MODEL_INSTANCE, instances) < 0)
-                        break;
-                json_array_foreach(*instances, k, x)
+                json_array_foreach(instances, k, x)
                         used = used || streq(tide_json_str(x, "group_id", ""), tide_json_str(sg, "id", ""));
                 _cleanup_json_ json_t *owner_now = NULL;
                 if (!used && model_obj_get(a->s, MODEL_SCALING_GROUP, owner, &owner_now, NULL) >= 0)
-                        used = true; /* created since the pass began */
+                        used = true; /* created since the caches were read */
                 if (!used)
                         (void) model_obj_delete(a->s, MODEL_SERVER_GROUP, sg, 0);
         }
@@ -571,15 +568,11 @@ static void publish_status(struct autoscaler *a, json_t *g, int64_t now) {
 /* After a pass that saw every group: the status keys of groups it did not publish (gone, being
  * deleted, or without policies) go, and so does what this process remembers of them. */
 static void sweep_status(struct autoscaler *a) {
-        struct store_kvs kvs = {};
-        if (store_range(a->s, MODEL_KEY_GROUPSTATUS, 0, &kvs, NULL) >= 0) {
-                for (size_t i = 0; i < kvs.n; i++) {
-                        const char *gid = kvs.items[i].key + strlen(MODEL_KEY_GROUPSTATUS);
-                        const struct published *pub = published_find(a, gid);
-                        if (!pub || !pub->seen || !pub->wanted)
-                                (void) store_delete(a->s, kvs.items[i].key, NULL);
-                }
-                store_kvs_clear(&kvs);
+        for (size_t i = 0; i < ctl_cache_size(a->statuses); i++) {
+                const char *key = ctl_cache_key_at(a->statuses, i);
+                const struct published *pub = published_find(a, key + strlen(MODEL_KEY_GROUPSTATUS));
+                if (!pub || !pub->seen || !pub->wanted)
+                        (void) store_delete(a->s, key, NULL);
         }
         size_t k = 0;
         for (size_t i = 0; i < a->n_published; i++) {
@@ -595,43 +588,103 @@ static void sweep_status(struct autoscaler *a) {
         a->n_published = k;
 }
 
+/* The members of group g among instances: mem (n_instances entries) gets them, borrowed. */
+static size_t collect_members(json_t *g, json_t *instances, struct member *mem) {
+        const char *gid = tide_json_str(g, "id", "");
+        size_t n = 0, i;
+        json_t *inst;
+        json_array_foreach(instances, i, inst) {
+                if (!streq(tide_json_str(inst, "asg_id", ""), gid))
+                        continue;
+                mem[n++] = (struct member) {
+                        .inst = inst,
+                        .kind = classify(inst),
+                        .index = member_index(tide_json_str(g, "name", ""), tide_json_str(inst, "name", "")),
+                        .created_ms = created_ms_of(inst),
+                };
+        }
+        return n;
+}
+
+/* Whether reconcile would act on the group: then its members are read afresh first, since a
+ * cache may not have seen the last pass's own writes yet (a member it just added). */
+static bool will_act(const struct member *mem, size_t n, int64_t desired) {
+        int64_t healthy = 0;
+        for (size_t i = 0; i < n; i++) {
+                if (mem[i].kind == MEMBER_HEALTHY)
+                        healthy++;
+                else if (mem[i].kind != MEMBER_STOPPED)
+                        return true;
+        }
+        return healthy != desired;
+}
+
+/* The caches the passes read through, made on the pass's store; re-made if it changes. */
+static int caches_sync(struct autoscaler *a) {
+        if (a->cached_on != a->s) {
+                caches_free(a);
+                _cleanup_free_ char *groups = model_key_kind(MODEL_SCALING_GROUP);
+                _cleanup_free_ char *instances = model_key_kind(MODEL_INSTANCE);
+                _cleanup_free_ char *server_groups = model_key_kind(MODEL_SERVER_GROUP);
+                a->groups = ctl_cache_new(a->s, groups);
+                a->instances = ctl_cache_new(a->s, instances);
+                a->server_groups = ctl_cache_new(a->s, server_groups);
+                a->statuses = ctl_cache_new(a->s, MODEL_KEY_GROUPSTATUS);
+                a->measures = ctl_cache_new(a->s, MODEL_KEY_MEASURE);
+                a->cached_on = a->s;
+        }
+        struct ctl_cache *all[] = { a->groups, a->instances, a->server_groups, a->statuses, a->measures };
+        for (size_t i = 0; i < ELEMENTSOF(all); i++) {
+                int r = ctl_cache_sync(all[i], 0);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 static int pass(struct ctl_pass_ctx *ctx, int64_t now) {
         struct autoscaler *a = ctx->state;
         _cleanup_json_ json_t *groups = NULL, *instances = NULL;
         json_t *g;
         size_t gi;
+        bool fresh = false;
         a->s = ctx->store;
         a->leader_rev = ctx->election_rev;
-        if (model_obj_list(a->s, MODEL_SCALING_GROUP, &groups) < 0 ||
-            (json_array_size(groups) > 0 && model_obj_list(a->s, MODEL_INSTANCE, &instances) < 0))
+        int r = caches_sync(a);
+        if (r < 0)
                 goto out;
+        groups = ctl_cache_values(a->groups);
+        instances = ctl_cache_values(a->instances);
         json_array_foreach(groups, gi, g) {
-                const char *gid = tide_json_str(g, "id", "");
                 if (tide_json_bool(g, "deleting", false))
                         continue;
                 struct member *mem = xcalloc(json_array_size(instances) + 1, sizeof *mem);
-                size_t n_mem = 0, ii;
-                json_t *inst;
-                json_array_foreach(instances, ii, inst) {
-                        if (!streq(tide_json_str(inst, "asg_id", ""), gid))
-                                continue;
-                        mem[n_mem++] = (struct member) { .inst = inst,
-                                                         .kind = classify(inst),
-                                                         .index = member_index(tide_json_str(g, "name", ""),
-                                                                               tide_json_str(inst, "name", "")),
-                                                         .created_ms = created_ms_of(inst) };
-                }
-                /* The group as stored now, with its revision, for the decision's compare-and-swap. */
-                _cleanup_json_ json_t *cur = NULL;
+                size_t n_mem = collect_members(g, instances, mem);
+                /* The group as cached, with its revision for the decision's compare-and-swap (a
+                 * stale one loses it, and the next pass decides again). */
+                _cleanup_free_ char *key = model_obj_key(MODEL_SCALING_GROUP, tide_json_str(g, "id", ""));
                 int64_t rev, desired;
-                if (model_obj_get(a->s, MODEL_SCALING_GROUP, gid, &cur, &rev) >= 0) {
-                        evaluate(a, cur, rev, mem, n_mem, now, &desired);
-                        publish_status(a, cur, now);
-                        reconcile(a, cur, mem, n_mem, desired, now);
+                (void) ctl_cache_get(a->groups, key, &rev);
+                _cleanup_json_ json_t *cur = json_deep_copy(g);
+                evaluate(a, cur, rev, mem, n_mem, now, &desired);
+                publish_status(a, cur, now);
+                if (!fresh && will_act(mem, n_mem, desired)) {
+                        json_t *list;
+                        if (model_obj_list(a->s, MODEL_INSTANCE, &list) < 0) {
+                                free(mem);
+                                continue;
+                        }
+                        json_decref(instances);
+                        instances = list;
+                        fresh = true;
+                        free(mem);
+                        mem = xcalloc(json_array_size(instances) + 1, sizeof *mem);
+                        n_mem = collect_members(g, instances, mem);
                 }
+                reconcile(a, cur, mem, n_mem, desired, now);
                 free(mem);
         }
-        sweep_spread_groups(a, groups, &instances, now);
+        sweep_spread_groups(a, groups, instances, now);
 out:
         pthread_mutex_lock(&a->lock);
         slots_sweep(a);
@@ -640,7 +693,7 @@ out:
         if (groups)
                 sweep_status(a);
         a->s = NULL;
-        return groups ? 0 : TIDE_E_BACKEND;
+        return r < 0 ? r : 0;
 }
 
 struct ctl_controller autoscaler_controller(struct autoscaler *a) {
@@ -666,6 +719,7 @@ int autoscaler_new(const struct autoscaler_config *cfg, struct autoscaler **ret)
 void autoscaler_free(struct autoscaler *a) {
         if (!a)
                 return;
+        caches_free(a);
         for (size_t i = 0; i < a->n_slots; i++) {
                 free(a->slots[i].group_id);
                 free(a->slots[i].policy);

@@ -1,7 +1,9 @@
 /* autoscaler.h — the controller of scaling groups (autoscaling groups; "group" alone means one
  * of them here, and a server group is always called so): an entry of the controllers' table
  * (ctl_controllers.h) that the leader runs. Every pass (once a second) it reads
- * the groups and their members from the store and the members' measurements from metrics,
+ * the groups and their members, and the members' measurements that their hosts' agents publish
+ * (MODEL_KEY_MEASURE), through caches fed by store watches (ctl_cache.h; the members are read
+ * afresh before it adds or removes any),
  * evaluates each group's policies (scaling_policy.h), records decisions in the group (desired,
  * the policy's last action for its cooldown, the last decisions) with an event each, and brings
  * the members to the desired count: new members are placed and stored through the scheduler
@@ -21,7 +23,6 @@
 #include "ctl/ctl_controllers.h"
 #include "store/store.h"
 
-struct metrics;
 struct sched_cache;
 
 /* A group's status, /tide/groupstatus/<group id> (model_layout.h's MODEL_KEY_GROUPSTATUS): what
@@ -33,7 +34,6 @@ struct sched_cache;
  * deleted, or has no policies left). */
 
 struct autoscaler_config {
-        struct metrics *metrics;         /* borrowed: the members' measurements */
         struct sched_cache *sched_cache; /* borrowed: placement's view of the hosts (same store);
                                         * NULL: each placement reads the hosts afresh */
         int period_ms;                   /* between passes; default 1000 */

@@ -418,7 +418,6 @@ static void phase_start(void) {
          * two writes of autoscaler_scaling_group_create (the spread server group, then the group) must not
          * take the young server group for an orphan. */
         struct autoscaler_config acfg = {
-                .metrics = metrics,
                 .period_ms = PERIOD_MS,
                 .stop_timeout_ms = STOP_TIMEOUT_MS,
                 .spread_grace_ms = SPREAD_GRACE_MS,

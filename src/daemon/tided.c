@@ -419,7 +419,7 @@ static void agent_stop(struct tided *t) {
  * this tided stops leading. */
 static void leader_elected(void *userdata, int64_t election_rev) {
         struct tided *t = userdata;
-        struct autoscaler_config cfg = { .metrics = t->metrics, .sched_cache = t->sched_cache };
+        struct autoscaler_config cfg = { .sched_cache = t->sched_cache };
         int r = store_fence_new(t->store, MODEL_KEY_LEADER, election_rev, &t->fenced);
         if (r >= 0)
                 r = autoscaler_new(&cfg, &t->autoscaler);

@@ -43,6 +43,14 @@ char *model_key_groupstatus(const char *group_id) {
         return xasprintf(MODEL_KEY_GROUPSTATUS "%s", group_id);
 }
 
+char *model_key_measure_host(const char *host) {
+        return xasprintf(MODEL_KEY_MEASURE "%s/", host);
+}
+
+char *model_key_measure(const char *host, const char *instance_id) {
+        return xasprintf(MODEL_KEY_MEASURE "%s/%s", host, instance_id);
+}
+
 /* <state_dir>/<dir>[/<id>[/<file>]]. */
 static char *state_path(const char *state_dir, const char *dir, const char *id, const char *file) {
         if (!id)

@@ -19,6 +19,9 @@
  *   /tide/groupstatus/<group id>    what the autoscaler saw of a scaling group's policies at
  *                                   its last pass (the form: autoscaler.h)
  *   /tide/config/placement          the cluster-wide placement settings
+ *   /tide/measure/<host>/<inst id>  what the host's agent last measured of the instance (its
+ *                                   latest sample as metrics_vm_json's "current"), attached to
+ *                                   the host's lease; written every sample, one txn per host
  *   /tide/leader                    {"host", "since"}: the tided that leads the controllers,
  *                                   attached to its lease; its create_rev is the election
  *                                   revision (ctl/ctl_leader.h)
@@ -51,6 +54,7 @@
 #define MODEL_KEY_PLACEMENT_CONFIG MODEL_KEY_ROOT "config/placement"
 #define MODEL_KEY_DRAIN MODEL_KEY_ROOT "drain/" /* a host's drain and its progress (ctl_drain.h) */
 #define MODEL_KEY_LEADER MODEL_KEY_ROOT "leader"
+#define MODEL_KEY_MEASURE MODEL_KEY_ROOT "measure/"
 
 /* "/tide/<kind>/": the prefix of every object of a kind. */
 char *model_key_kind(enum model_kind k);
@@ -69,6 +73,10 @@ char *model_key_alloc(const char *name);
 char *model_key_groupmembers(const char *group_id);
 /* The autoscaler's status of the scaling group with that id. */
 char *model_key_groupstatus(const char *group_id);
+/* The measurements the agent of host publishes: all of them ("/tide/measure/<host>/"), and the
+ * instance's. */
+char *model_key_measure_host(const char *host);
+char *model_key_measure(const char *host, const char *instance_id);
 
 #define MODEL_INSTANCE_DISK "disk.qcow2"
 #define MODEL_INSTANCE_SEED "seed.iso"

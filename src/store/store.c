@@ -319,7 +319,9 @@ int store_watch_new(struct store *s, const char *prefix, int64_t after_rev, stru
         r = s->backend->watch_new(s, prefix, after_rev, &w);
         if (r < 0)
                 return r;
-        w->backend = s->backend;
+        /* Set by a backend that hands out another handle's watch (a fenced handle's). */
+        if (!w->backend)
+                w->backend = s->backend;
         *ret = w;
         return 0;
 }

@@ -25,7 +25,7 @@ struct store {
 };
 
 struct store_watch {
-        const struct store_backend *backend;
+        const struct store_backend *backend; /* store.c sets it when the backend leaves it NULL */
 };
 
 extern const struct store_backend store_sqlite_backend;
