@@ -102,18 +102,19 @@ static int etcd_revision(struct store *s, int64_t *ret_rev) {
         return revision_call(s, 0, ret_rev);
 }
 
+/* Appends the kvs of a range reply to ret. */
 static int kvs_from_reply(const json_t *reply, struct store_kvs *ret) {
         json_t *items = json_object_get(reply, "kvs");
         size_t n = json_is_array(items) ? json_array_size(items) : 0;
-        struct store_kvs kvs = { .items = n ? xcalloc(n, sizeof *kvs.items) : NULL };
-        for (; kvs.n < n; kvs.n++) {
-                int r = etcd_kv_from_json(json_array_get(items, kvs.n), &kvs.items[kvs.n]);
-                if (r < 0) {
-                        store_kvs_clear(&kvs);
+        if (n == 0)
+                return 0;
+        ret->items = xrealloc(ret->items, (ret->n + n) * sizeof *ret->items);
+        for (size_t i = 0; i < n; i++) {
+                int r = etcd_kv_from_json(json_array_get(items, i), &ret->items[ret->n]);
+                if (r < 0)
                         return r;
-                }
+                ret->n++;
         }
-        *ret = kvs;
         return 0;
 }
 
@@ -125,8 +126,10 @@ static int etcd_get(struct store *s, const char *key, struct store_kv *ret) {
                 return r;
         struct store_kvs kvs = {};
         r = kvs_from_reply(reply, &kvs);
-        if (r < 0)
+        if (r < 0) {
+                store_kvs_clear(&kvs);
                 return r;
+        }
         if (kvs.n == 0) {
                 store_kvs_clear(&kvs);
                 return TIDE_E_NOT_FOUND;
@@ -138,18 +141,43 @@ static int etcd_get(struct store *s, const char *key, struct store_kv *ret) {
 }
 
 static int etcd_range(struct store *s, const char *prefix, size_t limit, struct store_kvs *ret, int64_t *ret_rev) {
-        _cleanup_json_ json_t *req = range_request(prefix, true, limit);
-        _cleanup_json_ json_t *reply = NULL;
-        int r = etcd_call(etcd(s), "/v3/kv/range", req, ETCD_REPEATABLE, &reply);
-        if (r < 0)
+        /* In pages of ETCD_RANGE_PAGE keys, all read at the first page's revision: one reply
+         * stays a few MiB however many keys there are (a reply of everything could pass the
+         * gRPC limits of etcd's gateway, and the call's timeout). */
+        _cleanup_json_ json_t *req = range_request(prefix, true, 0);
+        struct store_kvs kvs = {};
+        int64_t rev = 0;
+        int r;
+        for (;;) {
+                size_t want = limit == 0 ? ETCD_RANGE_PAGE : limit - kvs.n;
+                if (want > ETCD_RANGE_PAGE)
+                        want = ETCD_RANGE_PAGE;
+                etcd_json_set_i64(req, "limit", (int64_t) want);
+                _cleanup_json_ json_t *reply = NULL;
+                r = etcd_call(etcd(s), "/v3/kv/range", req, ETCD_REPEATABLE, &reply);
+                if (r >= 0 && rev == 0)
+                        r = etcd_header_revision(reply, &rev);
+                size_t before = kvs.n;
+                if (r >= 0)
+                        r = kvs_from_reply(reply, &kvs);
+                if (r < 0)
+                        break;
+                if (!tide_json_bool(reply, "more", false) || kvs.n == before || (limit > 0 && kvs.n >= limit))
+                        break;
+                /* The next page: from just after the last key, at the same revision. */
+                const char *last = kvs.items[kvs.n - 1].key;
+                size_t len = strlen(last);
+                _cleanup_free_ char *next = xmalloc(len + 1);
+                memcpy(next, last, len);
+                next[len] = 0; /* last + "\0": the smallest key after it */
+                etcd_json_set_b64(req, "key", next, len + 1);
+                etcd_json_set_i64(req, "revision", rev);
+        }
+        if (r < 0) {
+                store_kvs_clear(&kvs);
                 return r;
-        int64_t rev;
-        r = etcd_header_revision(reply, &rev);
-        if (r < 0)
-                return r;
-        r = kvs_from_reply(reply, ret);
-        if (r < 0)
-                return r;
+        }
+        *ret = kvs;
         if (ret_rev)
                 *ret_rev = rev;
         return 0;

@@ -17,6 +17,8 @@
 /* How long a call keeps trying the endpoints (with pauses) while the cluster has no leader or
  * no endpoint answers: an election takes about a second with etcd's default timing. */
 #define ETCD_RETRY_BUDGET_MS 8000
+/* A range reads at most this many keys per request (store_range reads page after page). */
+#define ETCD_RANGE_PAGE 1000
 /* A reply (a range of everything, say) larger than this is refused: TIDE_E_TOO_LARGE. */
 #define ETCD_REPLY_MAX (512u * 1024 * 1024)
 

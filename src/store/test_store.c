@@ -161,6 +161,40 @@ static void test_range_stops_at_limit(void **state) {
         store_kvs_clear(&kvs);
 }
 
+/* More keys than one etcd reply holds (store_etcd.c reads them in pages, at one revision). */
+static void test_range_of_many_keys_returns_all_in_order(void **state) {
+        struct fixture *f = *state;
+        enum { N = 2500 };
+        for (int i = 0; i < N; i += 100) {
+                struct store_op ops[100];
+                char keys[100][32];
+                for (int j = 0; j < 100; j++) {
+                        snprintf(keys[j], sizeof keys[j], "/many/%05d", i + j);
+                        ops[j] = (struct store_op) { .type = STORE_OP_PUT, .key = keys[j], .value = keys[j] };
+                }
+                const struct store_txn txn = { .success = ops, .n_success = 100 };
+                assert_int_equal(store_txn(f->s, &txn, NULL, NULL), 0);
+        }
+        int64_t rev = revision(f->s);
+        put(f->s, "/many/99999", "after the read");
+        struct store_kvs kvs = {};
+        int64_t read_rev = -1;
+        assert_int_equal(store_range(f->s, "/many/", 0, &kvs, &read_rev), 0);
+        assert_int_equal(read_rev, rev + 1);
+        assert_int_equal(kvs.n, N + 1);
+        for (int i = 0; i < N; i++) {
+                char key[32];
+                snprintf(key, sizeof key, "/many/%05d", i);
+                assert_string_equal(kvs.items[i].key, key);
+                assert_string_equal(kvs.items[i].value, key);
+        }
+        store_kvs_clear(&kvs);
+        assert_int_equal(store_range(f->s, "/many/", 1500, &kvs, NULL), 0);
+        assert_int_equal(kvs.n, 1500);
+        assert_string_equal(kvs.items[1499].key, "/many/01499");
+        store_kvs_clear(&kvs);
+}
+
 static void test_range_empty_prefix_returns_every_key(void **state) {
         struct fixture *f = *state;
         put(f->s, "/x", "1");
@@ -638,6 +672,7 @@ int main(int argc, char **argv) {
                 T(test_recreated_key_starts_a_new_life),
                 T(test_range_returns_prefix_in_key_order),
                 T(test_range_stops_at_limit),
+                T(test_range_of_many_keys_returns_all_in_order),
                 T(test_range_empty_prefix_returns_every_key),
                 T(test_range_prefix_ending_in_0xff_bytes),
                 T(test_range_of_absent_prefix_is_empty),
