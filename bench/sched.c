@@ -36,6 +36,15 @@
  *                              that lost a race (rolled back, decided again), durable_waits
  *                              decisions that chose a host with a claim in flight and waited,
  *                              durable_lagging decisions made without catching up first.
+ * The same durable figures are then measured on a one-member etcd that the benchmark starts on
+ * 127.0.0.1 (store_etcd_launch.h; skipped where /usr/bin/etcd is missing), with the keys
+ * durable_placements_per_s_etcd (CREATORS creators, or TIDE_BENCH_CREATORS_ETCD),
+ * durable_placements_per_s_1_etcd, uncached_placements_per_s_etcd, store_txn_per_s_etcd,
+ * cache_load_ms_etcd, durable_retries_etcd and durable_waits_etcd, and etcd's own control figures
+ * with the same client: etcd_put_per_s_1 (plain 600-byte puts from one thread), etcd_put_per_s
+ * (from as many threads as creators) and etcd_txn_per_s (a placement's shape, three compares and
+ * three puts, from as many threads, without decisions). etcd runs on the same two cores, and its
+ * JSON gateway costs it about a core at these rates.
  * The decisions run on one core; the durable phases on every core the process may use.
  * Measured on the development machine (2 vCPUs of an AMD EPYC under KVM, ext4; no VM running),
  * TIDE_BENCH_SECONDS=2 sched 1000 10000, three runs (the 10,000-host durable figure moves by a
@@ -46,6 +55,10 @@
  *    "durable_placements_per_s_1":1920,"store_txn_per_s":3183,...,"durable_retries":0,...}
  *   {"hosts":10000,...,"durable_placements_per_s":2344,"durable_placements_per_s_1":1827,...}
  *   {"hosts":10000,...,"durable_placements_per_s":2957,"durable_placements_per_s_1":1954,...}
+ * On etcd (same machine, load average 2.5-3.5 from other work; four runs, 4 creators):
+ *   1,000 hosts:  durable_placements_per_s_etcd 1392-1484, _1_etcd 613-667, etcd_put_per_s 1599-2819
+ *   10,000 hosts: durable_placements_per_s_etcd 714-1323, _1_etcd 503-613, etcd_put_per_s_1 1169-1452,
+ *                 etcd_put_per_s 1539-2781, etcd_txn_per_s 2762 (8 creators: 1051 in a run where 4 gave 714).
  * Before group commit in the store and huge pages for the cache's hosts: 6,500 decisions/s
  * (145 us) and 1,601-2,180 durable placements/s at 10,000 hosts. docs/placement.md has the table.
  *
@@ -66,6 +79,7 @@
 #include "sched/sched.h"
 #include "sched/sched_cache.h"
 #include "store/store.h"
+#include "store/store_etcd_launch.h"
 
 #define GROUP_MAX 8 /* members of a bench group */
 #define ZONES 4
@@ -405,6 +419,8 @@ struct durable {
         size_t cached1;
         struct sched_cache_stats st1, st; /* the cache's counters over each run */
         double cache_load_ms;             /* the cache's first read of every host */
+        double put1_per_s, put_per_s;     /* etcd: plain puts, one thread and the creators' number */
+        double txn_conc_per_s;            /* etcd: placement-shaped transactions, as many threads */
 };
 
 /* The host's record as its agent registers it (model.h's /tide/hosts/<name>). */
@@ -534,6 +550,16 @@ static double run_creates(struct store *s, struct sched_cache *cache, const stru
 }
 
 #define CREATORS 4 /* concurrent creators: tided's API threads */
+#define CREATORS_MAX 16
+
+/* The creators of the concurrent run: CREATORS, or TIDE_BENCH_CREATORS_ETCD on etcd. */
+static int creators_for(struct store *s) {
+        const char *e = getenv("TIDE_BENCH_CREATORS_ETCD");
+        int64_t n;
+        if (streq(store_backend_name(s), "etcd") && e && parse_int64(e, 1, CREATORS_MAX, &n) >= 0)
+                return (int) n;
+        return CREATORS;
+}
 
 struct creator {
         struct store *s;
@@ -569,10 +595,11 @@ static void *creator_run(void *arg) {
  * API threads do) for about seconds; returns placements per second. */
 static double run_concurrent_creates(struct store *s, struct sched_cache *cache, const struct pool *p, json_t **groups,
                                      double seconds, size_t *ret_n, size_t *ret_no_host) {
-        pthread_t t[CREATORS];
-        struct creator cr[CREATORS];
+        int creators = creators_for(s);
+        pthread_t t[CREATORS_MAX];
+        struct creator cr[CREATORS_MAX];
         int64_t t0 = now_ns();
-        for (int k = 0; k < CREATORS; k++) {
+        for (int k = 0; k < creators; k++) {
                 cr[k] = (struct creator) { .s = s,
                                            .cache = cache,
                                            .p = p,
@@ -584,7 +611,7 @@ static double run_concurrent_creates(struct store *s, struct sched_cache *cache,
                         die("pthread_create", -r);
         }
         size_t n = 0, no_host = 0;
-        for (int k = 0; k < CREATORS; k++) {
+        for (int k = 0; k < creators; k++) {
                 pthread_join(t[k], NULL);
                 n += cr[k].n;
                 no_host += cr[k].no_host;
@@ -647,12 +674,75 @@ static double run_bare_txns(struct store *s, const struct pool *p, json_t **grou
         return (double) n * 1e9 / (double) (now_ns() - t0);
 }
 
-static void run_durable(struct pool *p, double seconds, struct durable *out) {
-        const char *tmp = getenv("TMPDIR");
-        _cleanup_free_ char *dir = xasprintf("%s/tide-sched-bench-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-        if (!mkdtemp(dir))
-                die("mkdtemp", -errno);
-        _cleanup_free_ char *url = xasprintf("sqlite:%s/store.db", dir);
+struct putter {
+        struct store *s;
+        int index;
+        const char *value;
+        int64_t deadline;
+        bool txn; /* a placement-shaped transaction instead of a put */
+        size_t n;
+};
+
+static void *putter_run(void *arg) {
+        struct putter *pt = arg;
+        while (pt->n < 10 || now_ns() < pt->deadline) {
+                char key[64], key2[64], key3[64];
+                snprintf(key, sizeof key, "/bench/put/%d/%08zu", pt->index, pt->n);
+                int r;
+                if (!pt->txn)
+                        r = store_put(pt->s, key, pt->value, 0, NULL);
+                else {
+                        /* A placement's shape: three keys created if absent (compares on their
+                         * mod_rev), two small values and the record. */
+                        snprintf(key2, sizeof key2, "/bench/put2/%d/%08zu", pt->index, pt->n);
+                        snprintf(key3, sizeof key3, "/bench/put3/%d/%08zu", pt->index, pt->n);
+                        struct store_cmp cmps[3] = {
+                                { .key = key, .target = STORE_CMP_MOD_REV, .op = STORE_CMP_EQUAL },
+                                { .key = key2, .target = STORE_CMP_MOD_REV, .op = STORE_CMP_EQUAL },
+                                { .key = key3, .target = STORE_CMP_MOD_REV, .op = STORE_CMP_EQUAL },
+                        };
+                        struct store_op ops[3] = {
+                                { .type = STORE_OP_PUT, .key = key, .value = pt->value },
+                                { .type = STORE_OP_PUT, .key = key2, .value = key },
+                                { .type = STORE_OP_PUT, .key = key3, .value = key },
+                        };
+                        struct store_txn txn = { .cmps = cmps, .n_cmps = 3, .success = ops, .n_success = 3 };
+                        r = store_txn(pt->s, &txn, NULL, NULL);
+                }
+                if (r < 0)
+                        die("put", r);
+                pt->n++;
+        }
+        return NULL;
+}
+
+/* Plain puts of a placed instance's size (about 600 bytes) to fresh keys from threads threads
+ * sharing the handle: what the store itself allows, with no compare and no decision. */
+static double run_plain_puts(struct store *s, int threads, bool txn, double seconds) {
+        _cleanup_free_ char *value = xmalloc(601);
+        memset(value, 'v', 600);
+        value[600] = 0;
+        pthread_t t[16];
+        struct putter pt[16];
+        int64_t t0 = now_ns();
+        for (int k = 0; k < threads && k < 16; k++) {
+                pt[k] = (struct putter) {
+                        .s = s, .index = k, .value = value, .deadline = t0 + (int64_t) (seconds * 1e9)
+                };
+                int r = pthread_create(&t[k], NULL, putter_run, &pt[k]);
+                if (r != 0)
+                        die("pthread_create", -r);
+        }
+        size_t n = 0;
+        for (int k = 0; k < threads && k < 16; k++) {
+                pthread_join(t[k], NULL);
+                n += pt[k].n;
+        }
+        return (double) n * 1e9 / (double) (now_ns() - t0);
+}
+
+/* The durable figures on the store at url. */
+static void run_durable(struct pool *p, const char *url, double seconds, struct durable *out) {
         struct store *s = NULL;
         struct sched_cache *cache = NULL;
         int r = store_open(url, &s);
@@ -690,12 +780,41 @@ static void run_durable(struct pool *p, double seconds, struct durable *out) {
         stats_delta(&a, &b, &out->st1);
         stats_delta(&b, &c, &out->st);
 
+        if (streq(store_backend_name(s), "etcd")) {
+                out->put1_per_s = run_plain_puts(s, 1, false, seconds);
+                out->put_per_s = run_plain_puts(s, creators_for(s), false, seconds);
+                out->txn_conc_per_s = run_plain_puts(s, creators_for(s), true, seconds);
+        }
+
         sched_cache_free(cache);
         store_free(s);
         for (int k = 0; k < p->n_groups; k++)
                 json_decref(groups[k]);
         free(groups);
+}
+
+/* The durable figures on a fresh SQLite store in $TMPDIR. */
+static void run_durable_sqlite(struct pool *p, double seconds, struct durable *out) {
+        const char *tmp = getenv("TMPDIR");
+        _cleanup_free_ char *dir = xasprintf("%s/tide-sched-bench-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        if (!mkdtemp(dir))
+                die("mkdtemp", -errno);
+        _cleanup_free_ char *url = xasprintf("sqlite:%s/store.db", dir);
+        run_durable(p, url, seconds, out);
         (void) rm_rf(dir);
+}
+
+/* The same on a one-member etcd of its own (false where etcd is not installed). */
+static bool run_durable_etcd(struct pool *p, double seconds, struct durable *out) {
+        if (!store_etcd_launch_available())
+                return false;
+        struct store_etcd_launch *l = NULL;
+        int r = store_etcd_launch_start(1, &l);
+        if (r < 0)
+                die("starting etcd", r);
+        run_durable(p, store_etcd_launch_url(l), seconds, out);
+        store_etcd_launch_free(l);
+        return true;
 }
 
 int main(int argc, char **argv) {
@@ -733,7 +852,9 @@ int main(int argc, char **argv) {
                 run_decisions(&p, seconds, 200000, &fig);
                 struct durable dur;
                 (void) sched_setaffinity(0, sizeof all, &all);
-                run_durable(&p, seconds, &dur);
+                run_durable_sqlite(&p, seconds, &dur);
+                struct durable ed;
+                bool etcd = run_durable_etcd(&p, seconds, &ed);
                 printf("{\"hosts\":%zu,\"decisions_per_s\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f,"
                        "\"durable_placements_per_s\":%.0f,\"durable_placements_per_s_1\":%.0f,"
                        "\"uncached_placements_per_s\":%.1f,\"store_txn_per_s\":%.0f,"
@@ -741,11 +862,21 @@ int main(int argc, char **argv) {
                        "\"durable_retries\":%" PRIu64 ",\"durable_waits\":%" PRIu64 ",\"durable_lagging\":%" PRIu64 ","
                        "\"durable_placements_1\":%zu,\"durable_retries_1\":%" PRIu64 ","
                        "\"uncached_placements\":%zu,\"decisions\":%zu,\"no_valid_host\":%zu,\"fill\":%.2f,"
-                       "\"instances\":%zu}\n",
+                       "\"instances\":%zu",
                        counts[c], fig.decisions_per_s, fig.p50_us, fig.p99_us, dur.cached_per_s, dur.cached1_per_s,
                        dur.uncached_per_s, dur.txn_per_s, dur.cache_load_ms, CREATORS, dur.cached, dur.no_host,
                        dur.st.rollbacks, dur.st.waits, dur.st.lagging, dur.cached1, dur.st1.rollbacks, dur.uncached,
                        fig.decisions, fig.no_host, fig.fill, p.n_live);
+                if (etcd)
+                        printf(",\"durable_placements_per_s_etcd\":%.0f,"
+                               "\"durable_placements_per_s_1_etcd\":%.0f,\"uncached_placements_per_s_etcd\":%.1f,"
+                               "\"store_txn_per_s_etcd\":%.0f,\"etcd_put_per_s_1\":%.0f,\"etcd_put_per_s\":%.0f,\"etcd_txn_per_s\":%.0f,"
+                               "\"cache_load_ms_etcd\":%.0f,\"durable_placements_etcd\":%zu,"
+                               "\"durable_retries_etcd\":%" PRIu64 ",\"durable_waits_etcd\":%" PRIu64,
+                               ed.cached_per_s, ed.cached1_per_s, ed.uncached_per_s, ed.txn_per_s, ed.put1_per_s,
+                               ed.put_per_s, ed.txn_conc_per_s, ed.cache_load_ms, ed.cached, ed.st.rollbacks,
+                               ed.st.waits);
+                printf("}\n");
                 fflush(stdout);
                 pool_free(&p);
         }
