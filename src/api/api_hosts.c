@@ -44,15 +44,23 @@ static void add_placement(struct api_request *req, json_t *host) {
                 json_object_set(host, "drain", drain);
 }
 
-/* Sets "leader": whether the host's tided leads the controllers (leader: who does, or NULL). */
-static void mark_leader(json_t *host, const char *leader) {
-        json_object_set_new(host, "leader", json_boolean(leader && streq(tide_json_str(host, "name", ""), leader)));
+/* Sets "leader": whether the host's tided leads the controllers (leader: MODEL_KEY_LEADER's
+ * value, {"host", "hosts"}: the leader's name and the hosts its agent runs). */
+static void mark_leader(json_t *host, json_t *leader) {
+        const char *name = tide_json_str(host, "name", "");
+        bool is = streq(tide_json_str(leader, "host", ""), name);
+        size_t i;
+        json_t *h;
+        json_array_foreach(json_object_get(leader, "hosts"), i, h)
+                is = is || streq(json_string_value(h) ?: "", name);
+        json_object_set_new(host, "leader", json_boolean(is));
 }
 
 static int host_list(struct api_request *req, struct api_reply *rep) {
         _cleanup_json_ json_t *hosts = NULL, *instances = NULL;
-        _cleanup_free_ char *leader = NULL;
-        (void) model_leader_get(api_store(req), &leader, NULL);
+        _cleanup_json_ json_t *leader = NULL;
+        int64_t leader_rev;
+        (void) model_json_get(api_store(req), MODEL_KEY_LEADER, &leader, &leader_rev);
         int r = model_host_list(api_store(req), &hosts);
         if (r < 0)
                 return api_error(rep, r, "listing hosts: %s", tide_strerror(r));
@@ -78,8 +86,9 @@ static int host_show(struct api_request *req, struct api_reply *rep) {
         if (model_obj_list(api_store(req), MODEL_INSTANCE, &instances) >= 0)
                 add_usage(h, instances);
         add_placement(req, h);
-        _cleanup_free_ char *leader = NULL;
-        (void) model_leader_get(api_store(req), &leader, NULL);
+        _cleanup_json_ json_t *leader = NULL;
+        int64_t leader_rev;
+        (void) model_json_get(api_store(req), MODEL_KEY_LEADER, &leader, &leader_rev);
         mark_leader(h, leader);
         return api_json(rep, 200, h);
 }

@@ -78,6 +78,10 @@ static int campaign(struct ctl_leader *l) {
                 return r;
         _cleanup_free_ char *since = time_format_ms(now_ms());
         _cleanup_json_ json_t *v = json_pack("{s:s, s:s}", "host", l->cfg.name, "since", since);
+        json_t *hosts = json_array();
+        for (size_t i = 0; i < l->cfg.n_hosts; i++)
+                json_array_append_new(hosts, json_string(l->cfg.hosts[i]));
+        json_object_set_new(v, "hosts", hosts);
         _cleanup_free_ char *value = tide_json_dump(v);
         struct store_cmp cmp = {
                 .key = MODEL_KEY_LEADER, .target = STORE_CMP_CREATE_REV, .op = STORE_CMP_EQUAL, .number = 0
@@ -204,16 +208,28 @@ static void *leader_main(void *p) {
         return NULL;
 }
 
+/* Frees the config's copies. */
+static void config_clear(struct ctl_leader *l) {
+        for (size_t i = 0; i < l->cfg.n_hosts; i++)
+                free((char *) l->cfg.hosts[i]);
+        free((char **) l->cfg.hosts);
+        free((char *) l->cfg.name);
+}
+
 int ctl_leader_new(const struct ctl_leader_config *cfg, struct ctl_leader **ret) {
         if (!cfg->store || !cfg->name || !*cfg->name)
                 return TIDE_E_INVALID;
         struct ctl_leader *l = xcalloc(1, sizeof *l);
         l->cfg = *cfg;
         l->cfg.name = xstrdup(cfg->name);
+        char **hosts = xcalloc(cfg->n_hosts ? cfg->n_hosts : 1, sizeof *hosts);
+        for (size_t i = 0; i < cfg->n_hosts; i++)
+                hosts[i] = xstrdup(cfg->hosts[i]);
+        l->cfg.hosts = (const char *const *) hosts;
         if (l->cfg.ttl_s <= 0)
                 l->cfg.ttl_s = 10;
         if (l->cfg.ttl_s < STORE_LEASE_TTL_MIN || l->cfg.ttl_s > STORE_LEASE_TTL_MAX) {
-                free((char *) l->cfg.name);
+                config_clear(l);
                 free(l);
                 return TIDE_E_INVALID;
         }
@@ -228,7 +244,7 @@ int ctl_leader_new(const struct ctl_leader_config *cfg, struct ctl_leader **ret)
         int r = pthread_create(&l->thread, NULL, leader_main, l);
         if (r != 0) {
                 pthread_mutex_destroy(&l->lock);
-                free((char *) l->cfg.name);
+                config_clear(l);
                 free(l);
                 return log_error_errno(-r, "starting the election: %m");
         }
@@ -242,6 +258,6 @@ void ctl_leader_free(struct ctl_leader *l) {
         atomic_store(&l->stop, true);
         pthread_join(l->thread, NULL);
         pthread_mutex_destroy(&l->lock);
-        free((char *) l->cfg.name);
+        config_clear(l);
         free(l);
 }

@@ -3,7 +3,7 @@
  *
  * Every tided runs a candidate. A candidate that finds the key absent grants itself a lease
  * (TTL: the host lease's) and creates the key in a transaction comparing its create_rev with 0,
- * attached to that lease, with its host's name as the value; the key's create_rev is the
+ * attached to that lease, with its host's name ({"host", "hosts", "since"}) as the value; the key's create_rev is the
  * election revision. The others watch the key and try again when it is deleted: the lease
  * lapsed (the leader died) or was revoked (it stopped cleanly), so that another tided leads
  * within one TTL after the leader dies.
@@ -23,10 +23,13 @@
 #include "store/store.h"
 
 struct ctl_leader_config {
-        struct store *store; /* borrowed */
-        const char *name;    /* this candidate's host name: the key's value names it */
-        int ttl_s;           /* the lease's TTL; default 10 */
-        int margin_ms;       /* stop leading this long before the lease could expire; default
+        struct store *store;      /* borrowed */
+        const char *name;         /* this candidate's host name: the key's value names it */
+        const char *const *hosts; /* the hosts its agent runs (copied; more than one when they are
+                                   * simulated), listed in the key's value as "hosts" */
+        size_t n_hosts;
+        int ttl_s;     /* the lease's TTL; default 10 */
+        int margin_ms; /* stop leading this long before the lease could expire; default
                               * TTL/5 (at least 200 ms, less than TTL/3) */
         /* Called from the election's thread when this candidate starts leading (election_rev:
          * the key's create_rev) and when it stops (why: for the log); deposed returns only once

@@ -295,6 +295,7 @@ struct tided {
         struct sched_cache *sched_cache;
         struct hv_conn *hv;                        /* this machine's hypervisor, or NULL */
         struct hv_conn **sims;                     /* or opt->sim_hosts simulated hosts */
+        char **sim_names;                          /* their names */
         struct agent_host_config *hosts;           /* what the agent runs: hv or the sims */
         char *api_url, *libvirt_uri, *migrate_uri; /* this host's, for peers (--address) */
         size_t n_hosts;
@@ -311,6 +312,7 @@ struct tided {
 static int sims_open(struct tided *t) {
         const struct options *o = t->opt;
         t->sims = xcalloc((size_t) o->sim_hosts, sizeof *t->sims);
+        t->sim_names = xcalloc((size_t) o->sim_hosts, sizeof *t->sim_names);
         t->hosts = xcalloc((size_t) o->sim_hosts, sizeof *t->hosts);
         _cleanup_free_ char *query = xstrdup(o->sim_shape);
         for (char *p = query; *p; p++)
@@ -325,7 +327,10 @@ static int sims_open(struct tided *t) {
                 if (r < 0)
                         return log_error_errno(r, "simulated host: %m (--sim-shape '%s': %s)", o->sim_shape,
                                                hv_last_error());
-                t->hosts[t->n_hosts++] = (struct agent_host_config) { .name = NULL, .hv = t->sims[i] };
+                /* Named as the driver names them, so that the election can say which it runs. */
+                t->sim_names[i] = xasprintf("%s%ssim-%lld", o->host_name_given ? o->host_name : "",
+                                            o->host_name_given ? "-" : "", (long long) i + 1);
+                t->hosts[t->n_hosts++] = (struct agent_host_config) { .name = t->sim_names[i], .hv = t->sims[i] };
         }
         log_info("running %lld simulated hosts of shape %s", (long long) o->sim_hosts, o->sim_shape);
         return 0;
@@ -382,6 +387,9 @@ static void host_close(struct tided *t) {
                 if (t->sims[i])
                         hv_conn_driver(t->sims[i])->close(t->sims[i]);
         free(t->sims);
+        for (size_t i = 0; t->sim_names && i < (size_t) t->opt->sim_hosts; i++)
+                free(t->sim_names[i]);
+        free(t->sim_names);
         free(t->hosts);
         sched_cache_free(t->sched_cache); /* after its users, before the store its watches are on */
         store_free(t->store);
@@ -449,9 +457,14 @@ static void leader_deposed(void *userdata, const char *why) {
 }
 
 static int leader_start(struct tided *t) {
+        _cleanup_free_ const char **hosts = xcalloc(t->n_hosts ? t->n_hosts : 1, sizeof *hosts);
+        for (size_t i = 0; i < t->n_hosts; i++)
+                hosts[i] = t->hosts[i].name;
         struct ctl_leader_config cfg = {
                 .store = t->store,
                 .name = t->opt->host_name,
+                .hosts = hosts,
+                .n_hosts = t->n_hosts,
                 .ttl_s = (int) t->opt->lease_ttl_s,
                 .elected = leader_elected,
                 .deposed = leader_deposed,

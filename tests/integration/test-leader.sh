@@ -3,7 +3,8 @@
 # store file (tided --store sqlite:FILE), each with its own state, API port and one simulated host
 # (tided --host-name ha|hb --sim-hosts 1: hosts ha-sim-1 and hb-sim-1), lease TTL 3 s.
 #
-# 1. both hosts up; exactly one tided leads (GET /v1/leader answers the same from both);
+# 1. both hosts up; exactly one tided leads (GET /v1/leader answers the same from both, and
+#    `tide host list` through each marks its host);
 #    a scaling group of min 2 (no policies) gets its 2 members, running;
 # 2. kill -9 of the leader's tided: the other leads within one TTL (plus 1 s of slack for a
 #    loaded machine), with a higher election revision; the dead one's host shows down; the
@@ -99,7 +100,11 @@ LEADER=${L1%% *} REV1=${L1##* }
 OTHER=$([ "$LEADER" = ha ] && echo hb || echo ha)
 grep -q "leader: host '$LEADER' leads" "$T/$LEADER.log" || fail "$LEADER's log does not say it leads"
 ! grep -q "leader: host '$OTHER' leads" "$T/$OTHER.log" || fail "$OTHER says it leads too"
-log "leader $LEADER (election revision $REV1)"
+marked() { t "$1" host list -f json | jq -r '[.[] | select(.leader) | .name] | join(",")'; }
+for n in ha hb; do
+	[ "$(marked $n)" = "$LEADER-sim-1" ] || fail "host list through $n marks '$(marked $n)' as the leader's, not $LEADER-sim-1"
+done
+log "leader $LEADER (election revision $REV1), its host marked in host list"
 
 truncate -s 16M "$T/disk.raw"
 t ha image create img --disk "$T/disk.raw" >/dev/null
@@ -120,6 +125,7 @@ L2=$(leader_of "$OTHER")
 REV2=${L2##* }
 [ "$REV2" -gt "$REV1" ] || fail "election revision $REV2 not above $REV1"
 log "kill -9 of $LEADER: $OTHER leads after $TOOK ms (TTL ${TTL}s), election revision $REV2"
+[ "$(marked "$OTHER")" = "$OTHER-sim-1" ] || fail "host list marks '$(marked "$OTHER")' after the failover"
 is_state() { test "$(host_state "$1" "$2")" = "$3"; }
 it_wait $((TTL + 2)) "$LEADER-sim-1 down" is_state "$OTHER" "$LEADER-sim-1" down
 # Several passes of the new leader: the group keeps its 2 members, none added or removed.
