@@ -25,6 +25,7 @@ struct ctl_leader {
         int64_t rev;
         /* The thread's own. */
         int64_t lease;         /* while leading */
+        struct store *fenced;  /* while leading: the store fenced by the election */
         int64_t last_ok_ms;    /* send time of the last successful grant or keep-alive */
         int64_t next_renew_ms; /* when to send the next keep-alive */
         int64_t next_look_ms;  /* a candidate's next look at the key */
@@ -52,9 +53,12 @@ static void depose(struct ctl_leader *l, const char *why) {
         l->leading = false;
         l->rev = 0;
         pthread_mutex_unlock(&l->lock);
+        store_fence_revoke(l->fenced); /* a pass under way writes nothing more */
         log_warning("leader: no longer leading (election revision %lld): %s", (long long) rev, why);
         if (l->cfg.deposed)
                 l->cfg.deposed(l->cfg.userdata, why);
+        store_free(l->fenced);
+        l->fenced = NULL;
         int r = store_lease_revoke(l->cfg.store, l->lease);
         if (r < 0 && r != TIDE_E_LEASE)
                 log_warning_errno(r, "leader: revoking the lease: %m");
@@ -95,16 +99,22 @@ static int campaign(struct ctl_leader *l) {
                 (void) store_lease_revoke(l->cfg.store, lease);
                 return r < 0 ? r : 0;
         }
+        r = store_fence_new(l->cfg.store, MODEL_KEY_LEADER, rev, &l->fenced);
+        if (r < 0) {
+                (void) store_lease_revoke(l->cfg.store, lease); /* deletes the key: others campaign */
+                return r;
+        }
         l->lease = lease;
         l->last_ok_ms = t0;
         l->next_renew_ms = t0 + l->ttl_ms / 3;
+        store_fence_set_deadline(l->fenced, t0 + l->ttl_ms - l->cfg.margin_ms);
         pthread_mutex_lock(&l->lock);
         l->leading = true;
         l->rev = rev;
         pthread_mutex_unlock(&l->lock);
         log_info("leader: host '%s' leads the controllers (election revision %lld)", l->cfg.name, (long long) rev);
         if (l->cfg.elected)
-                l->cfg.elected(l->cfg.userdata, rev);
+                l->cfg.elected(l->cfg.userdata, rev, l->fenced);
         return 1;
 }
 
@@ -120,6 +130,7 @@ static void renew(struct ctl_leader *l) {
                 if (r >= 0) {
                         l->last_ok_ms = t0;
                         l->next_renew_ms = t0 + l->ttl_ms / 3;
+                        store_fence_set_deadline(l->fenced, t0 + l->ttl_ms - l->cfg.margin_ms);
                 } else {
                         log_warning_errno(r, "leader: renewing the lease: %m");
                         l->next_renew_ms = t0 + RETRY_MS;

@@ -12,8 +12,10 @@
  * counted from the send time of its last successful keep-alive, so before the store could have
  * expired the lease), or when the key is deleted or changes, it stops leading at once: the
  * deposed callback stops its controllers, then its lease is revoked (best effort). Whatever it
- * writes for a host to act on goes through a fenced store handle (store_fence_new on the key and
- * the election revision), so a superseded leader's writes fail at the store. Backend-neutral:
+ * writes goes through the fenced store handle it is given (store_fence_new on the key and the
+ * election revision), so a superseded leader's writes fail at the store; that handle is revoked
+ * before deposed is called, and refuses writes past TTL minus the margin after the last
+ * successful renewal (store_fence_set_deadline) even while a renewal hangs. Backend-neutral:
  * it uses store.h only. */
 #pragma once
 
@@ -32,9 +34,11 @@ struct ctl_leader_config {
         int margin_ms; /* stop leading this long before the lease could expire; default
                               * TTL/5 (at least 200 ms, less than TTL/3) */
         /* Called from the election's thread when this candidate starts leading (election_rev:
-         * the key's create_rev) and when it stops (why: for the log); deposed returns only once
-         * every controller has stopped writing. Either may be NULL. */
-        void (*elected)(void *userdata, int64_t election_rev);
+         * the key's create_rev; fenced: the store fenced by this election, store_fence_new, for
+         * whatever the leader writes; borrowed, valid until deposed returns) and when it stops
+         * (why: for the log; fenced is revoked by then); deposed returns only once every
+         * controller has stopped. Either may be NULL. */
+        void (*elected)(void *userdata, int64_t election_rev, struct store *fenced);
         void (*deposed)(void *userdata, const char *why);
         void *userdata;
 };

@@ -24,6 +24,7 @@ struct candidate {
         struct store *s;
         struct ctl_leader *l;
         atomic_int elected, deposed;
+        struct store *fenced; /* the election's, while leading */
         _Atomic int64_t rev;
 };
 
@@ -36,8 +37,12 @@ static void sleep_ms(int64_t ms) {
         nanosleep(&(struct timespec) { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L }, NULL);
 }
 
-static void on_elected(void *userdata, int64_t rev) {
+static void on_elected(void *userdata, int64_t rev, struct store *fenced) {
         struct candidate *c = userdata;
+        assert_non_null(fenced);
+        /* The leader's own fenced handle writes while it leads. */
+        assert_int_equal(store_put(fenced, "/tide/test/elected", "1", 0, NULL), 0);
+        c->fenced = fenced;
         atomic_store(&c->rev, rev);
         atomic_fetch_add(&c->elected, 1);
 }
@@ -45,6 +50,9 @@ static void on_elected(void *userdata, int64_t rev) {
 static void on_deposed(void *userdata, const char *why) {
         struct candidate *c = userdata;
         (void) why;
+        /* Revoked before the callback: nothing it runs writes any more. */
+        assert_int_equal(store_put(c->fenced, "/tide/test/deposed", "1", 0, NULL), TIDE_E_FENCED);
+        c->fenced = NULL;
         atomic_fetch_add(&c->deposed, 1);
 }
 
@@ -243,6 +251,22 @@ static void test_superseded_rule(void **state) {
         assert_false(model_leader_superseded(10, 25, 0));
 }
 
+/* A fenced handle past its deadline (a leader whose renewal hangs) refuses writes by itself. */
+static void test_fence_deadline(void **state) {
+        struct fixture *f = *state;
+        int64_t rev;
+        assert_int_equal(store_create(f->c[0].s, MODEL_KEY_LEADER, "{}", 0, &rev), 0);
+        struct store *fs = NULL;
+        assert_int_equal(store_fence_new(f->c[0].s, MODEL_KEY_LEADER, rev, &fs), 0);
+        store_fence_set_deadline(fs, mono_ms() + 60000);
+        assert_int_equal(store_put(fs, "/tide/test/x", "1", 0, NULL), 0);
+        store_fence_set_deadline(fs, mono_ms() - 1);
+        assert_int_equal(store_put(fs, "/tide/test/x", "2", 0, NULL), TIDE_E_FENCED);
+        store_fence_set_deadline(fs, mono_ms() + 60000); /* renewed */
+        assert_int_equal(store_put(fs, "/tide/test/x", "3", 0, NULL), 0);
+        store_free(fs);
+}
+
 static void test_expiring_deadline(void **state) {
         (void) state;
         assert_false(ctl_leader_expiring(1000, 1000 + 7999, 10000, 2000));
@@ -258,6 +282,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_lapsed_lease_moves_leadership, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_clean_stop_hands_over_at_once, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_fenced_writes, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_fence_deadline, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -302,7 +302,6 @@ struct tided {
         struct agent *agent;
         struct ctl_leader *leader;
         /* While this tided leads: */
-        struct store *fenced; /* the store, fenced by the election */
         struct autoscaler *autoscaler;
         struct ctl_runner *controllers;
         struct api *api;
@@ -423,20 +422,18 @@ static void agent_stop(struct tided *t) {
 }
 
 /* The controllers run only while this tided leads (ctl_leader.h); every tided campaigns. They
- * write through a handle fenced by the election, which is revoked before anything else when
- * this tided stops leading. */
-static void leader_elected(void *userdata, int64_t election_rev) {
+ * write through the store fenced by the election, which the election revokes before it calls
+ * leader_deposed. */
+static void leader_elected(void *userdata, int64_t election_rev, struct store *fenced) {
         struct tided *t = userdata;
         struct autoscaler_config cfg = { .sched_cache = t->sched_cache };
-        int r = store_fence_new(t->store, MODEL_KEY_LEADER, election_rev, &t->fenced);
-        if (r >= 0)
-                r = autoscaler_new(&cfg, &t->autoscaler);
+        int r = autoscaler_new(&cfg, &t->autoscaler);
         if (r >= 0) {
                 const struct ctl_controller table[] = {
                         autoscaler_controller(t->autoscaler),
                         ctl_drain_controller(),
                 };
-                r = ctl_runner_new(table, ELEMENTSOF(table), t->fenced, election_rev, &t->controllers);
+                r = ctl_runner_new(table, ELEMENTSOF(table), fenced, election_rev, &t->controllers);
         }
         if (r >= 0)
                 r = ctl_runner_start(t->controllers);
@@ -447,13 +444,10 @@ static void leader_elected(void *userdata, int64_t election_rev) {
 static void leader_deposed(void *userdata, const char *why) {
         struct tided *t = userdata;
         (void) why;
-        store_fence_revoke(t->fenced); /* a pass in progress writes nothing more */
         ctl_runner_free(t->controllers);
         t->controllers = NULL;
         autoscaler_free(t->autoscaler);
         t->autoscaler = NULL;
-        store_free(t->fenced);
-        t->fenced = NULL;
 }
 
 static int leader_start(struct tided *t) {

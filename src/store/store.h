@@ -201,3 +201,9 @@ int store_fence_new(struct store *inner, const char *key, int64_t create_rev, st
 /* From now on every transaction through s fails with TIDE_E_FENCED without reaching the store
  * (a leader that stopped leading). Thread-safe; does nothing on a handle that is not fenced. */
 void store_fence_revoke(struct store *s);
+/* Transactions through s from the monotonic time until_ms on (common/util.h's mono_ms) fail with
+ * TIDE_E_FENCED without reaching the store, until a later call moves the time (a leader extends
+ * it after each renewal of its lease, so that its writes stop before the lease could expire in
+ * the store even while its renewal hangs); 0: no such limit. Thread-safe; does nothing on a
+ * handle that is not fenced or was revoked. */
+void store_fence_set_deadline(struct store *s, int64_t until_ms);

@@ -13,6 +13,7 @@ struct fence_store {
         char *key;
         int64_t create_rev;
         atomic_bool revoked;
+        _Atomic int64_t deadline_ms; /* monotonic; 0: none */
 };
 
 static struct fence_store *fence_of(struct store *s) {
@@ -53,6 +54,9 @@ static int fence_holds(struct fence_store *f) {
 static int fence_txn(struct store *s, const struct store_txn *txn, bool *ret_succeeded, int64_t *ret_rev) {
         struct fence_store *f = fence_of(s);
         if (atomic_load(&f->revoked))
+                return TIDE_E_FENCED;
+        int64_t deadline = atomic_load(&f->deadline_ms);
+        if (deadline > 0 && mono_ms() >= deadline)
                 return TIDE_E_FENCED;
         /* A failure branch would run when only the fence failed: not a use a leader has. */
         if (txn->n_failure > 0)
@@ -135,6 +139,11 @@ int store_fence_new(struct store *inner, const char *key, int64_t create_rev, st
 void store_fence_revoke(struct store *s) {
         if (s && s->backend == &store_fence_backend)
                 atomic_store(&fence_of(s)->revoked, true);
+}
+
+void store_fence_set_deadline(struct store *s, int64_t until_ms) {
+        if (s && s->backend == &store_fence_backend)
+                atomic_store(&fence_of(s)->deadline_ms, until_ms);
 }
 
 const char *store_fence_inner_name(const struct store *s) {
