@@ -108,8 +108,9 @@ struct store_txn {
 };
 
 /* Opens the store named by url ("sqlite:PATH", a plain PATH, or "etcd:URL[,URL...]"), creating
- * a SQLite one if needed; an etcd store must answer at once (TIDE_E_BACKEND otherwise). ret gets
- * a new handle owned by the caller (store_free). */
+ * a SQLite one if needed. An etcd store fails at once (TIDE_E_BACKEND) when no endpoint accepts
+ * a connection; a cluster still electing its leader is waited for (up to 8 s). ret gets a new
+ * handle owned by the caller (store_free). */
 int store_open(const char *url, struct store **ret);
 /* Closes the handle; NULL is fine. Leases are not revoked. */
 void store_free(struct store *s);
@@ -187,7 +188,11 @@ int store_watch_new(struct store *s, const char *prefix, int64_t after_rev, stru
  * stream resumes by itself, on the next endpoint, after the last revision delivered; while no
  * member answers, store_watch_next just times out. Changes made through this process are seen
  * within a millisecond or so, those of other processes within about 25 ms (etcd: the same for
- * every writer, a millisecond or so after etcd applied the change). */
+ * every writer, a millisecond or so after etcd applied the change). So on etcd a call with
+ * timeout 0 made right after a commit, even this thread's own, may not return that change yet,
+ * and etcd 3.4 offers no barrier that says a watch has caught up with a revision: a view that
+ * must be read at one revision comes from store_range (or a transaction's compares), not from
+ * the belief that a watch is current. */
 int store_watch_next(struct store_watch *w, int timeout_ms, struct store_events *ret);
 void store_watch_free(struct store_watch *w);
 

@@ -216,6 +216,7 @@ static void pool_give(struct etcd_store *s, CURL *c) {
 enum attempt {
         ATTEMPT_DONE,        /* an answer: the result stands */
         ATTEMPT_NOT_APPLIED, /* etcd did not get or did not apply it: try elsewhere */
+        ATTEMPT_NO_SERVER,   /* no connection could be made: as NOT_APPLIED, and nobody answered */
         ATTEMPT_UNKNOWN,     /* it may have been applied: only a repeatable request goes again */
 };
 
@@ -276,7 +277,7 @@ static int attempt_one(struct etcd_store *s, CURL *c, const char *endpoint, cons
                  * kept-alive connection that died before it connected anew), so count bytes. */
                 long sent = 0;
                 curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &sent);
-                *ret_attempt = sent > 0 ? ATTEMPT_UNKNOWN : ATTEMPT_NOT_APPLIED;
+                *ret_attempt = sent > 0 ? ATTEMPT_UNKNOWN : ATTEMPT_NO_SERVER;
                 return TIDE_E_BACKEND;
         }
         long status = 0;
@@ -311,6 +312,7 @@ int etcd_call(struct etcd_store *s, const char *path, json_t *req, unsigned flag
         int64_t deadline = mono_ms() + ETCD_RETRY_BUDGET_MS;
         size_t first = atomic_load(&s->preferred) % s->n_endpoints;
         int r = TIDE_E_BACKEND;
+        bool answered = false;
         for (int round = 0;; round++) {
                 for (size_t k = 0; k < s->n_endpoints; k++) {
                         size_t i = (first + k) % s->n_endpoints;
@@ -325,8 +327,9 @@ int etcd_call(struct etcd_store *s, const char *path, json_t *req, unsigned flag
                                         *ret = reply;
                                 return r;
                         }
+                        answered = answered || a != ATTEMPT_NO_SERVER;
                 }
-                if (mono_ms() >= deadline || (flags & ETCD_NO_WAIT))
+                if (mono_ms() >= deadline || ((flags & ETCD_NO_WAIT) && !answered))
                         break;
                 /* Every endpoint refused or has no leader: an election is under way, or etcd is
                  * restarting. */

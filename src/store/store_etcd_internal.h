@@ -38,7 +38,8 @@ enum etcd_call_flags {
          * renewals): after a broken connection or a timeout it is sent again, elsewhere if need be.
          * Other requests are only resent when etcd cannot have received or applied them. */
         ETCD_REPEATABLE = 1u << 0,
-        /* One pass over the endpoints, no waiting for a leader (opening: fail at once). */
+        /* Give up after one pass when no endpoint accepts a connection (opening: an address with
+         * nothing behind it fails at once; a cluster still electing its leader is waited for). */
         ETCD_NO_WAIT = 1u << 1,
 };
 
