@@ -3,6 +3,9 @@
  * (test store) and on a real etcd (test store_etcd; test_store_helpers.h). */
 #include "test_store_helpers.h"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 /* ---- opening ---- */
 
 static void test_open_accepts_sqlite_url_and_plain_path(void **state) {
@@ -60,6 +63,34 @@ static void test_open_accepts_etcd_url_and_fails_over(void **state) {
         for (int i = 0; i < 20; i++)
                 assert_value(s2, "/k", "v");
         assert_true(mono_ms() - t0 < 2000);
+        store_free(s2);
+}
+
+/* A member that accepts connections but never answers (stopped, or its disk hung) costs one
+ * call's timeout once; then the handle stays on the member that answered. */
+static void test_open_etcd_passes_over_a_member_that_does_not_answer(void **state) {
+        struct fixture *f = *state;
+        SKIP_UNLESS_ETCD();
+        put(f->s, "/k", "v");
+        _cleanup_close_ int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t len = sizeof a;
+        assert_int_equal(bind(fd, (struct sockaddr *) &a, sizeof a), 0);
+        assert_int_equal(getsockname(fd, (struct sockaddr *) &a, &len), 0);
+        assert_int_equal(listen(fd, 16), 0); /* the kernel completes connections; nobody reads */
+
+        _cleanup_free_ char *url = xasprintf("etcd:http://127.0.0.1:%d,%s", ntohs(a.sin_port),
+                                             f->path + strlen("etcd:"));
+        struct store *s2 = NULL;
+        int64_t t0 = mono_ms();
+        assert_int_equal(store_open(url, &s2), 0);
+        int64_t took = mono_ms() - t0;
+        printf("# opening past a silent member took %" PRId64 " ms\n", took);
+        assert_true(took < 5000);
+        t0 = mono_ms();
+        for (int i = 0; i < 20; i++)
+                assert_value(s2, "/k", "v");
+        assert_true(mono_ms() - t0 < 1000 || slow_mode());
         store_free(s2);
 }
 
@@ -664,6 +695,7 @@ int main(int argc, char **argv) {
                 T(test_open_rejects_malformed_urls),
                 T(test_open_etcd_with_no_member_answering_fails_at_once),
                 T(test_open_accepts_etcd_url_and_fails_over),
+                T(test_open_etcd_passes_over_a_member_that_does_not_answer),
                 T(test_reopen_keeps_keys_and_revision),
                 T(test_put_then_get_returns_value),
                 T(test_get_absent_is_not_found),
