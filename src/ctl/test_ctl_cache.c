@@ -1,7 +1,9 @@
-/* Unit tests of the watch-fed cache (ctl_cache.h) on a real SQLite store: the first sync reads
- * the prefix, later ones apply puts and deletes, keys outside the prefix stay out, another
- * handle's (another process's) writes arrive, and a watch left behind by compaction reads the
- * prefix again and ends up right. */
+/* Unit tests of the watch-fed cache (ctl_cache.h) on a real store: the first sync reads the
+ * prefix, later ones apply puts and deletes, keys outside the prefix stay out, another handle's
+ * (another process's) writes arrive, and a watch left behind by compaction reads the prefix again
+ * and ends up right (SQLite only: its history is cut short here). The store is SQLite unless
+ * TIDE_TEST_STORE=etcd: then a one-member etcd this program starts (exit 77 without etcd), its
+ * keys under /tide/ deleted after each test. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +17,9 @@
 #include "ctl/ctl_cache.h"
 #include "store/store.h"
 #include "store/store_backend.h" /* store_sqlite_set_history_keep */
+#include "store/store_etcd_launch.h"
+
+static struct store_etcd_launch *etcd; /* TIDE_TEST_STORE=etcd */
 
 struct fixture {
         char *dir;
@@ -27,7 +32,8 @@ static int setup(void **state) {
         const char *tmp = getenv("TMPDIR");
         f->dir = xasprintf("%s/tide-test-ctl-cache-XXXXXX", tmp && *tmp ? tmp : "/tmp");
         assert_non_null(mkdtemp(f->dir));
-        _cleanup_free_ char *url = xasprintf("sqlite:%s/store.db", f->dir);
+        _cleanup_free_ char *url = etcd ? xstrdup(store_etcd_launch_url(etcd))
+                                        : xasprintf("sqlite:%s/store.db", f->dir);
         assert_int_equal(store_open(url, &f->s), 0);
         assert_int_equal(store_open(url, &f->other), 0);
         f->c = ctl_cache_new(f->s, "/tide/x/");
@@ -38,6 +44,11 @@ static int setup(void **state) {
 static int teardown(void **state) {
         struct fixture *f = *state;
         ctl_cache_free(f->c);
+        if (etcd) {
+                struct store_op op = { .type = STORE_OP_DELETE_PREFIX, .key = "/tide/" };
+                struct store_txn txn = { .success = &op, .n_success = 1 };
+                assert_int_equal(store_txn(f->s, &txn, NULL, NULL), 0);
+        }
         store_free(f->other);
         store_free(f->s);
         (void) rm_rf(f->dir);
@@ -63,7 +74,7 @@ static void test_range_then_watch(void **state) {
         assert_int_equal(ctl_cache_sync(f->c, 0), 2);
         assert_int_equal(ctl_cache_size(f->c), 2);
         int64_t rev0 = ctl_cache_revision(f->c), mod = 0;
-        assert_true(rev0 >= 3);
+        assert_true(rev0 > 0);
         assert_int_equal(num(f->c, "/tide/x/a"), 1);
         assert_non_null(ctl_cache_get(f->c, "/tide/x/b", &mod));
         assert_true(mod > 0 && mod <= rev0);
@@ -104,6 +115,8 @@ static void test_other_writers_arrive(void **state) {
 /* A watch left behind by compaction: the next sync reads the prefix again. */
 static void test_compaction_rereads(void **state) {
         struct fixture *f = *state;
+        if (etcd)
+                skip();
         store_sqlite_set_history_keep(f->s, 5);
         put(f->s, "/tide/x/a", "{\"n\": 1}");
         put(f->s, "/tide/x/b", "{\"n\": 2}");
@@ -140,11 +153,24 @@ static void test_resync(void **state) {
 }
 
 int main(void) {
+        const char *kind = getenv("TIDE_TEST_STORE");
+        if (kind && streq(kind, "etcd")) {
+                if (!store_etcd_launch_available()) {
+                        printf("SKIP: etcd is not installed\n");
+                        return 77;
+                }
+                if (store_etcd_launch_start(1, &etcd) < 0) {
+                        fprintf(stderr, "starting etcd failed\n");
+                        return 1;
+                }
+        }
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_range_then_watch, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_other_writers_arrive, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_compaction_rereads, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_resync, setup, teardown),
         };
-        return cmocka_run_group_tests(tests, NULL, NULL);
+        int r = cmocka_run_group_tests(tests, NULL, NULL);
+        store_etcd_launch_free(etcd);
+        return r;
 }

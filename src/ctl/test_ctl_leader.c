@@ -1,6 +1,8 @@
 /* Unit tests of the election (ctl_leader.h) and of fencing by election revision (store.h's
- * store_fence_new, model.h's model_leader_superseded) on a real SQLite store: each candidate has
- * its own handle on one file, as two tided processes would. TTL 2 s. */
+ * store_fence_new, model.h's model_leader_superseded) on a real store: each candidate has its
+ * own handle, as two tided processes would. TTL 2 s. The store is SQLite (one file per test)
+ * unless TIDE_TEST_STORE=etcd: then a one-member etcd this program starts (store_etcd_launch.h;
+ * exit 77 without etcd), its keys under /tide/ deleted after each test. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -16,6 +18,7 @@
 #include "model/model.h"
 #include "model/model_layout.h"
 #include "store/store.h"
+#include "store/store_etcd_launch.h"
 
 #define TTL_S 2
 #define SLACK_MS 1000 /* a SQLite watch sees expiry within its 25 ms poll; room for a loaded machine */
@@ -32,6 +35,8 @@ struct fixture {
         char *dir, *url;
         struct candidate c[2];
 };
+
+static struct store_etcd_launch *etcd; /* TIDE_TEST_STORE=etcd */
 
 static void sleep_ms(int64_t ms) {
         nanosleep(&(struct timespec) { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L }, NULL);
@@ -61,7 +66,7 @@ static int setup(void **state) {
         const char *tmp = getenv("TMPDIR");
         f->dir = xasprintf("%s/tide-test-leader-XXXXXX", tmp && *tmp ? tmp : "/tmp");
         assert_non_null(mkdtemp(f->dir));
-        f->url = xasprintf("sqlite:%s/store.db", f->dir);
+        f->url = etcd ? xstrdup(store_etcd_launch_url(etcd)) : xasprintf("sqlite:%s/store.db", f->dir);
         for (int i = 0; i < 2; i++)
                 assert_int_equal(store_open(f->url, &f->c[i].s), 0);
         *state = f;
@@ -70,10 +75,16 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
         struct fixture *f = *state;
-        for (int i = 0; i < 2; i++) {
+        for (int i = 0; i < 2; i++)
                 ctl_leader_free(f->c[i].l);
-                store_free(f->c[i].s);
+        if (etcd) {
+                /* The next test starts on an empty key space. */
+                struct store_op op = { .type = STORE_OP_DELETE_PREFIX, .key = "/tide/" };
+                struct store_txn txn = { .success = &op, .n_success = 1 };
+                assert_int_equal(store_txn(f->c[0].s, &txn, NULL, NULL), 0);
         }
+        for (int i = 0; i < 2; i++)
+                store_free(f->c[i].s);
         (void) rm_rf(f->dir);
         free(f->dir);
         free(f->url);
@@ -208,7 +219,7 @@ static void test_fenced_writes(void **state) {
         assert_true(ctl_leader_leading(f->c[0].l, &rev_a));
         struct store *fa = NULL;
         assert_int_equal(store_fence_new(f->c[0].s, MODEL_KEY_LEADER, rev_a, &fa), 0);
-        assert_string_equal(store_backend_name(fa), "sqlite");
+        assert_string_equal(store_backend_name(fa), store_backend_name(f->c[0].s));
         assert_int_equal(store_put(fa, "/tide/test/x", "1", 0, NULL), 0);
         assert_int_equal(store_create(fa, "/tide/test/x", "2", 0, NULL), TIDE_E_EXISTS);
 
@@ -274,6 +285,17 @@ static void test_expiring_deadline(void **state) {
 }
 
 int main(void) {
+        const char *kind = getenv("TIDE_TEST_STORE");
+        if (kind && streq(kind, "etcd")) {
+                if (!store_etcd_launch_available()) {
+                        printf("SKIP: etcd is not installed\n");
+                        return 77;
+                }
+                if (store_etcd_launch_start(1, &etcd) < 0) {
+                        fprintf(stderr, "starting etcd failed\n");
+                        return 1;
+                }
+        }
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_superseded_rule),
                 cmocka_unit_test(test_expiring_deadline),
@@ -284,5 +306,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_fenced_writes, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_fence_deadline, setup, teardown),
         };
-        return cmocka_run_group_tests(tests, NULL, NULL);
+        int r = cmocka_run_group_tests(tests, NULL, NULL);
+        store_etcd_launch_free(etcd);
+        return r;
 }
