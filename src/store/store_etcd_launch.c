@@ -33,6 +33,7 @@ struct store_etcd_launch {
         struct member m[MEMBERS_MAX];
         char *url;
         char *cluster; /* --initial-cluster */
+        int heartbeat_ms;
 };
 
 static const char *binary(void) {
@@ -94,7 +95,7 @@ static int member_status(const char *endpoint, json_t **ret) {
         return 0;
 }
 
-static pid_t spawn_member(struct store_etcd_launch *l, size_t i, const char *cluster, bool fast, bool fresh) {
+static pid_t spawn_member(struct store_etcd_launch *l, size_t i, const char *cluster, bool fresh) {
         struct member *m = &l->m[i];
         _cleanup_free_ char *name = xasprintf("m%zu", i);
         _cleanup_free_ char *data = xasprintf("%s/m%zu.data", l->dir, i);
@@ -103,6 +104,9 @@ static pid_t spawn_member(struct store_etcd_launch *l, size_t i, const char *clu
         _cleanup_free_ char *log = xasprintf("%s/m%zu.log", l->dir, i);
         _cleanup_free_ char *peer = xasprintf("http://127.0.0.1:%d", m->peer_port);
         _cleanup_free_ char *token = xasprintf("tide-test-%d", (int) getpid());
+        char heartbeat[16], election[16];
+        snprintf(heartbeat, sizeof heartbeat, "%d", l->heartbeat_ms);
+        snprintf(election, sizeof election, "%d", l->heartbeat_ms * 10);
         const char *argv[] = {
                 binary(),
                 "--name",
@@ -131,9 +135,9 @@ static pid_t spawn_member(struct store_etcd_launch *l, size_t i, const char *clu
                 "--log-outputs",
                 "stderr",
                 "--heartbeat-interval",
-                fast ? "10" : "100",
+                heartbeat,
                 "--election-timeout",
-                fast ? "100" : "1000",
+                election,
                 NULL,
         };
         int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -209,7 +213,7 @@ static int start_once(struct store_etcd_launch *l) {
         l->url = strbuf_steal(&url);
         int r = 0;
         for (size_t i = 0; i < l->n && r >= 0; i++) {
-                pid_t pid = spawn_member(l, i, strbuf_str(&cluster), l->n == 1, true);
+                pid_t pid = spawn_member(l, i, strbuf_str(&cluster), true);
                 if (pid < 0)
                         r = pid;
                 else
@@ -234,7 +238,11 @@ static int start_once(struct store_etcd_launch *l) {
 }
 
 int store_etcd_launch_start(size_t n, struct store_etcd_launch **ret) {
-        if (n < 1 || n > MEMBERS_MAX || !ret)
+        return store_etcd_launch_start_timed(n, n == 1 ? 10 : 100, ret);
+}
+
+int store_etcd_launch_start_timed(size_t n, int heartbeat_ms, struct store_etcd_launch **ret) {
+        if (n < 1 || n > MEMBERS_MAX || !ret || heartbeat_ms < 10 || heartbeat_ms > 100)
                 return TIDE_E_INVALID;
         if (!store_etcd_launch_available())
                 return -ENOENT;
@@ -246,6 +254,7 @@ int store_etcd_launch_start(size_t n, struct store_etcd_launch **ret) {
         struct store_etcd_launch *l = xcalloc(1, sizeof *l);
         l->dir = TAKE_PTR(templ);
         l->n = n;
+        l->heartbeat_ms = heartbeat_ms;
         int r = -EAGAIN;
         /* A port taken between free_port() and etcd's bind makes a member exit: new ports. */
         for (int attempt = 0; attempt < 3 && r < 0; attempt++) {
@@ -283,7 +292,7 @@ void store_etcd_launch_free(struct store_etcd_launch *l) {
 int store_etcd_launch_restart(struct store_etcd_launch *l, size_t i) {
         if (i >= l->n || l->m[i].pid > 0)
                 return TIDE_E_INVALID;
-        pid_t pid = spawn_member(l, i, l->cluster, l->n == 1, false);
+        pid_t pid = spawn_member(l, i, l->cluster, false);
         if (pid < 0)
                 return pid;
         l->m[i].pid = pid;

@@ -19,6 +19,9 @@ bool store_etcd_launch_available(void);
  * several run with etcd's default timing. Their logs go to DIR/mN.log, DIR a new directory under
  * $TMPDIR (or /tmp). ret gets the cluster (store_etcd_launch_free). */
 int store_etcd_launch_start(size_t n, struct store_etcd_launch **ret);
+/* The same with heartbeats every heartbeat_ms (10 to 100) and an election timeout ten times that:
+ * leases can be as short as 1 s from 60 ms down (etcd's minimum TTL is 15 heartbeats). */
+int store_etcd_launch_start_timed(size_t n, int heartbeat_ms, struct store_etcd_launch **ret);
 /* Kills every member that still runs (SIGKILL), waits for them and removes the directory. NULL
  * is fine. */
 void store_etcd_launch_free(struct store_etcd_launch *l);

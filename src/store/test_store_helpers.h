@@ -3,7 +3,10 @@
  *
  * The backend is SQLite (a store file per test in a temporary directory) unless TIDE_TEST_STORE
  * says "etcd" (the program starts a one-member etcd of its own, store_etcd_launch.h; exit 77
- * when etcd is not installed) or "etcd:URL" (an etcd that runs already: its keys are deleted).
+ * when etcd is not installed), "etcd3-lost-follower" or "etcd3-lost-leader" (three members, of
+ * which the program kills one that does not lead, or the leader, before the tests: they run on
+ * the two left, through a URL that names the dead member first), or "etcd:URL" (an etcd that
+ * runs already: its keys are deleted).
  * On etcd every test starts on an empty key space (store_etcd_reset), but the revision goes on:
  * tests count revisions from the fixture's rev0, the store's revision when the test began.
  *
@@ -70,11 +73,38 @@ static inline bool test_on_etcd(void) {
                         skip(); \
         } while (0)
 
+/* Three members (leases of 1 s possible), one of them killed: the URL names it first. */
+static inline int start_etcd3_less_one(bool kill_leader) {
+        if (store_etcd_launch_start_timed(3, 25, &test_etcd) < 0)
+                return -1;
+        size_t leader;
+        if (store_etcd_launch_leader(test_etcd, &leader) < 0)
+                return -1;
+        size_t dead = kill_leader ? leader : (leader + 1) % 3;
+        if (store_etcd_launch_kill(test_etcd, dead) < 0)
+                return -1;
+        test_etcd_url = xasprintf("etcd:%s,%s,%s", store_etcd_launch_endpoint(test_etcd, dead),
+                                  store_etcd_launch_endpoint(test_etcd, (dead + 1) % 3),
+                                  store_etcd_launch_endpoint(test_etcd, (dead + 2) % 3));
+        fprintf(stderr, "# three etcd members, m%zu (%s) killed\n", dead, kill_leader ? "the leader" : "a follower");
+        /* The two left have (re)elected a leader before the first test. */
+        int64_t t0 = mono_ms();
+        while (store_etcd_launch_leader(test_etcd, &leader) < 0) {
+                if (mono_ms() - t0 > 10000)
+                        return -1;
+                nanosleep(&(struct timespec) { .tv_nsec = 50000000 }, NULL);
+        }
+        return 0;
+}
+
 static inline int group_setup(void **state) {
         if (streq(test_store_kind(), "etcd")) {
                 if (store_etcd_launch_start(1, &test_etcd) < 0)
                         return -1;
                 test_etcd_url = xstrdup(store_etcd_launch_url(test_etcd));
+        } else if (streq(test_store_kind(), "etcd3-lost-follower") || streq(test_store_kind(), "etcd3-lost-leader")) {
+                if (start_etcd3_less_one(streq(test_store_kind(), "etcd3-lost-leader")) < 0)
+                        return -1;
         } else if (startswith(test_store_kind(), "etcd:"))
                 test_etcd_url = xstrdup(test_store_kind());
         const char *tmp = getenv("TMPDIR");
@@ -330,7 +360,7 @@ static inline bool test_store_prologue(int argc, char **argv, int *ret) {
                 *ret = child_main(argc - 2, argv + 2);
                 return true;
         }
-        if (streq(test_store_kind(), "etcd") && !store_etcd_launch_available()) {
+        if (test_on_etcd() && !startswith(test_store_kind(), "etcd:") && !store_etcd_launch_available()) {
                 fprintf(stderr, "%s is not installed: skipped\n", STORE_ETCD_BINARY);
                 *ret = 77;
                 return true;
