@@ -225,6 +225,13 @@ enum attempt {
 static int map_error(long status, const json_t *reply, enum attempt *ret_attempt) {
         int64_t code = tide_json_int(reply, "code", -1);
         const char *msg = tide_json_str(reply, "error", "");
+        /* A streaming call (a lease keep-alive) fails after its 200 header, in the body:
+         * {"error":{"grpc_code":14,"message":"..."}}. */
+        json_t *inner = json_object_get(reply, "error");
+        if (json_is_object(inner)) {
+                code = tide_json_int(inner, "grpc_code", -1);
+                msg = tide_json_str(inner, "message", "");
+        }
         *ret_attempt = ATTEMPT_DONE;
         switch (code) {
         case 3: /* InvalidArgument */
@@ -290,8 +297,8 @@ static int attempt_one(struct etcd_store *s, CURL *c, const char *endpoint, cons
                 *ret_attempt = status == 200 ? ATTEMPT_DONE : ATTEMPT_UNKNOWN;
                 return TIDE_E_BACKEND;
         }
-        if (status != 200) {
-                int r = map_error(status, j, ret_attempt);
+        if (status != 200 || json_is_object(json_object_get(j, "error"))) {
+                int r = map_error(status == 200 ? 500 : status, j, ret_attempt);
                 json_decref(j);
                 return r;
         }
