@@ -38,12 +38,21 @@ char *etcd_b64(const void *data, size_t n) {
         return out;
 }
 
+static pthread_once_t b64_once = PTHREAD_ONCE_INIT;
+static signed char b64_values[256]; /* -1: not in the alphabet */
+
+static void b64_init(void) {
+        memset(b64_values, -1, sizeof b64_values);
+        for (int i = 0; i < 64; i++)
+                b64_values[(unsigned char) b64_alphabet[i]] = (signed char) i;
+}
+
 static int b64_value(char c) {
-        const char *p = c ? strchr(b64_alphabet, c) : NULL;
-        return p ? (int) (p - b64_alphabet) : -1;
+        return b64_values[(unsigned char) c];
 }
 
 int etcd_unb64(const char *text, char **ret, size_t *ret_len) {
+        pthread_once(&b64_once, b64_init);
         size_t len = strlen(text);
         if (len % 4)
                 return -EINVAL;
