@@ -97,8 +97,9 @@ void model_instance_set_task(json_t *inst, enum model_instance_task t);
 int model_instance_mark_deleting(json_t *inst, void *userdata);
 
 /* Leader writes. A record the leader of the controllers writes for a host to act on carries
- * "leader_rev", the election revision of the leader that made its last change (any other
- * writer's change through model_obj_modify drops it). */
+ * "leader_rev", the election revision of the leader that made its last change: any other
+ * writer's change drops it (model_obj_modify does; a writer that stores a record it read by
+ * other means must too), so that the stamp always belongs to the record's last change. */
 #define MODEL_LEADER_REV "leader_rev"
 /* Whether a record was written by a superseded leader, so that agents refuse to act on it:
  * it carries leader_rev older than the current leader's election revision current_rev, and

@@ -166,6 +166,8 @@ static int begin_once(struct store *s, const char *ref, const struct sched_migra
         if (tide_json_str(th, "migrate_uri", NULL))
                 json_object_set_new(m, "migrate_uri", json_string(tide_json_str(th, "migrate_uri", "")));
         json_object_set_new(inst, "migration", m);
+        /* Not a leader's stamp any more: the record's last change is this one (model.h). */
+        json_object_del(inst, MODEL_LEADER_REV);
         value = tide_json_dump(inst);
         _cleanup_free_ char *key = model_obj_key(MODEL_INSTANCE, tide_json_str(inst, "id", ""));
         struct store_cmp cmps[] = {
@@ -315,6 +317,7 @@ static int finish_once(struct store *s, const char *id, bool success, json_t *re
         }
         json_object_set_new(inst, "last_migration", last);
         json_object_del(inst, "migration");
+        json_object_del(inst, MODEL_LEADER_REV); /* as above */
         model_set_now(inst, "updated");
         _cleanup_free_ char *value = tide_json_dump(inst);
         _cleanup_free_ char *key = model_obj_key(MODEL_INSTANCE, id);
