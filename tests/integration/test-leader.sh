@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# test-leader.sh: membership and the controllers' leader with two tided processes on one SQLite
-# store file (tided --store sqlite:FILE), each with its own state, API port and one simulated host
-# (tided --host-name ha|hb --sim-hosts 1: hosts ha-sim-1 and hb-sim-1), lease TTL 3 s.
+# test-leader.sh: membership and the controllers' leader with two tided processes on one store,
+# each with its own state, API port and one simulated host (tided --host-name ha|hb --sim-hosts 1:
+# hosts ha-sim-1 and hb-sim-1), lease TTL 3 s. The store is one SQLite file (tided --store
+# sqlite:FILE), or with IT_LEADER_STORE=etcd a one-member etcd the test starts on loopback.
 #
 # 1. both hosts up; exactly one tided leads (GET /v1/leader answers the same from both, and
 #    `tide host list` through each marks its host);
@@ -24,8 +25,22 @@ unset TIDE_SOCKET # each tided is reached by its own URL
 
 TTL=3
 SLACK_MS=1000
-STORE="sqlite:$T/store.db"
 declare -A PID PORT_OF
+ETCD_PID=
+if [ "${IT_LEADER_STORE:-sqlite}" = etcd ]; then
+	command -v etcd >/dev/null || { echo "SKIP: etcd is not installed"; exit 77; }
+	cport=$(it_free_port) pport=$(it_free_port)
+	etcd --name it --data-dir "$T/etcd" --listen-client-urls "http://127.0.0.1:$cport" \
+		--advertise-client-urls "http://127.0.0.1:$cport" --listen-peer-urls "http://127.0.0.1:$pport" \
+		--initial-advertise-peer-urls "http://127.0.0.1:$pport" --initial-cluster "it=http://127.0.0.1:$pport" \
+		>"$T/etcd.log" 2>&1 &
+	ETCD_PID=$!
+	STORE="etcd:http://127.0.0.1:$cport"
+	etcd_up() { curl -sf -X POST -d '{}' "http://127.0.0.1:$cport/v3/maintenance/status" >/dev/null; }
+	it_wait 30 "etcd answering" etcd_up
+else
+	STORE="sqlite:$T/store.db"
+fi
 PORT_OF[ha]=$PORT
 PORT_OF[hb]=$(it_free_port)
 
@@ -52,6 +67,10 @@ stop_all() {
 		kill -TERM "${PID[$n]}" 2>/dev/null || true
 	done
 	for n in "${!PID[@]}"; do wait "${PID[$n]}" 2>/dev/null || true; done
+	if [ -n "$ETCD_PID" ]; then
+		kill -TERM "$ETCD_PID" 2>/dev/null || true
+		wait "$ETCD_PID" 2>/dev/null || true
+	fi
 }
 IT_CLEANUP_HOOK=stop_all
 
@@ -104,7 +123,7 @@ marked() { t "$1" host list -f json | jq -r '[.[] | select(.leader) | .name] | j
 for n in ha hb; do
 	[ "$(marked $n)" = "$LEADER-sim-1" ] || fail "host list through $n marks '$(marked $n)' as the leader's, not $LEADER-sim-1"
 done
-log "leader $LEADER (election revision $REV1), its host marked in host list"
+log "store $STORE: leader $LEADER (election revision $REV1), its host marked in host list"
 
 truncate -s 16M "$T/disk.raw"
 t ha image create img --disk "$T/disk.raw" >/dev/null
