@@ -8,7 +8,8 @@
  *   prepared   the source's agent says "migrating" and has its hypervisor move the domain to
  *              the target's (peer to peer), reporting progress now and then; then it ends the
  *              migration in the store (agent_placement's migrate_finish) and, after a success,
- *              removes its copy of the files.
+ *              removes its copy of the disk and config drive (the console log's lines from
+ *              before the move stay).
  *   migrating  found so by a source agent with no worker on it (its tided restarted mid-way):
  *              any job is aborted, then the domain is looked for: running here ends the move as
  *              failed, running on the target ends it as a success.
@@ -25,6 +26,7 @@
 
 #include "agent/agent_internal.h"
 #include "common/errors.h"
+#include "common/fs_private.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "model/model.h"
@@ -164,6 +166,8 @@ static void prepare_job(struct agent *a, struct agent_host *h, const char *id) {
                 _cleanup_close_ int fd = r >= 0 ? open(console, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600) : -1;
                 if (r >= 0 && fd < 0)
                         r = -errno;
+                if (r >= 0)
+                        r = fs_private_fix_fd(fd);
                 if (r < 0) {
                         result = failure("failed", "preparing the target %s: %s", h->name, tide_strerror(r));
                         finish(a, h, inst, false, result);
@@ -318,9 +322,14 @@ static void run_job(struct agent *a, struct agent_host *h, const char *id) {
                            (json_int_t) t_call, "t_return_ms", (json_int_t) t_return);
         finish(a, h, inst, true, result);
         if (!drv(h)->virtual && !json_is_true(json_object_get(m, "shared"))) {
-                _cleanup_free_ char *dir = model_instance_path(a->cfg.state_dir, id, NULL);
-                if ((r = rm_rf(dir)) < 0)
-                        log_warning_errno(r, "removing %s after the migration: %m", dir);
+                /* The disk and the config drive go; the console log's lines from before the move
+                 * stay here (the target's log goes on from the move; a move back appends). */
+                const char *const files[] = { MODEL_INSTANCE_DISK, MODEL_INSTANCE_SEED };
+                for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                        _cleanup_free_ char *path = model_instance_path(a->cfg.state_dir, id, files[i]);
+                        if (unlink(path) < 0 && errno != ENOENT)
+                                log_warning_errno(-errno, "removing %s after the migration: %m", path);
+                }
         }
 }
 
