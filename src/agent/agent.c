@@ -24,6 +24,7 @@
 #define RESYNC_MS 60000     /* read every instance again this often, whatever the watch said */
 #define QEMU_IMG_TIMEOUT_MS 60000
 
+#include "agent/agent_image.h"
 #include "agent/agent_internal.h"
 
 static const struct hv_driver *drv(struct agent_host *h) {
@@ -74,7 +75,7 @@ static int register_host(struct agent *a, struct agent_host *h) {
         json_object_set_new(rec, "numa", numa);
         json_object_set_new(rec, "disk_gib", json_integer(hi.disk_gib > 0 ? hi.disk_gib : state_disk_gib(a)));
         /* Hosts showing the same storage_id share the instances' files (no disk copy on migration). */
-        _cleanup_free_ char *storage = drv(h)->virtual ? NULL : agent_storage_id(a->cfg.state_dir);
+        _cleanup_free_ char *storage = drv(h)->virtual ? NULL : agent_storage_id(agent_files_base(&a->cfg));
         if (storage)
                 json_object_set_new(rec, "storage_id", json_string(storage));
         /* How peers reach the host: its API (image copies, a console read through another host)
@@ -196,7 +197,7 @@ static int fail_instance(struct agent *a, struct agent_host *h, json_t *inst, in
 
 /* A file of the instance's directory (model_layout.h), or the directory for NULL. */
 static char *inst_path(struct agent *a, const char *id, const char *file) {
-        return model_instance_path(a->cfg.state_dir, id, file);
+        return model_instance_path(agent_files_base(&a->cfg), id, file);
 }
 
 static int run_tool(char **argv, const char *what) {
@@ -241,7 +242,7 @@ static int make_seed(struct agent *a, json_t *inst) {
 int agent_prepare_files(struct agent *a, json_t *inst, json_t *image) {
         const char *id = tide_json_str(inst, "id", "");
         _cleanup_free_ char *dir = inst_path(a, id, NULL), *disk = inst_path(a, id, MODEL_INSTANCE_DISK);
-        _cleanup_free_ char *root = model_instance_path(a->cfg.state_dir, NULL, NULL);
+        _cleanup_free_ char *root = model_instance_path(agent_files_base(&a->cfg), NULL, NULL);
         int r = fs_private_mkdir(root);
         if (r >= 0)
                 r = fs_private_mkdir(dir);
@@ -253,18 +254,14 @@ int agent_prepare_files(struct agent *a, json_t *inst, json_t *image) {
                         size = tide_json_int(image, "virtual_size", 0);
                 _cleanup_free_ char *sz = xasprintf("%lld", (long long) size);
                 _cleanup_free_ char *tmp = xasprintf("%s.tmp", disk);
-                char *argv[] = { "qemu-img",
-                                 "create",
-                                 "-q",
-                                 "-f",
-                                 "qcow2",
-                                 "-F",
-                                 (char *) tide_json_str(image, "format", "raw"),
-                                 "-b",
-                                 (char *) tide_json_str(image, "path", ""),
-                                 tmp,
-                                 sz,
-                                 NULL };
+                /* The image's disk on this host (its record's path is where it was created). */
+                _cleanup_free_ char *disk_name = model_image_disk_name(tide_json_str(image, "format", "raw"));
+                _cleanup_free_ char *backing = model_image_path(agent_files_base(&a->cfg),
+                                                                tide_json_str(image, "id", ""), disk_name);
+                char *argv[] = {
+                        "qemu-img", "create", "-q", "-f", "qcow2", "-F", (char *) tide_json_str(image, "format", "raw"),
+                        "-b",       backing,  tmp,  sz,   NULL
+                };
                 (void) unlink(tmp);
                 r = run_tool(argv, "creating the disk overlay");
                 if (r < 0)
@@ -329,14 +326,16 @@ static int define_domain(struct agent *a, struct agent_host *h, json_t *inst) {
         int r = model_obj_get(a->cfg.store, MODEL_IMAGE, tide_json_str(inst, "image_id", ""), &image, NULL);
         if (r < 0)
                 return log_error_errno(r, "instance '%s': image: %m", tide_json_str(inst, "name", ""));
+        if ((r = agent_image_ensure(&a->cfg, h->name, inst, image)) < 0)
+                return r;
         r = agent_prepare_files(a, inst, image);
         if (r < 0)
                 return r;
         const char *image_id = tide_json_str(image, "id", "");
         _cleanup_free_ char *disk = inst_path(a, id, MODEL_INSTANCE_DISK), *iso = inst_path(a, id, MODEL_INSTANCE_SEED);
         _cleanup_free_ char *console = inst_path(a, id, MODEL_INSTANCE_CONSOLE);
-        _cleanup_free_ char *kernel = model_image_path(a->cfg.state_dir, image_id, MODEL_IMAGE_KERNEL);
-        _cleanup_free_ char *initrd = model_image_path(a->cfg.state_dir, image_id, MODEL_IMAGE_INITRD);
+        _cleanup_free_ char *kernel = model_image_path(agent_files_base(&a->cfg), image_id, MODEL_IMAGE_KERNEL);
+        _cleanup_free_ char *initrd = model_image_path(agent_files_base(&a->cfg), image_id, MODEL_IMAGE_INITRD);
         bool has_kernel = json_is_true(json_object_get(image, "kernel"));
         spec.disk_path = disk;
         spec.seed_path = access(iso, F_OK) == 0 ? iso : NULL;

@@ -51,6 +51,9 @@ struct agent_config {
         const struct agent_host_config *hosts; /* copied */
         size_t n_hosts;
         const char *state_dir;                   /* instances/<id>/ and images/<id>/ live here */
+        const char *shared_dir;                  /* ... or here, storage every host mounts; NULL: none */
+        const char *token;                       /* the cluster's admin token: images are copied
+                                                  * from peers' APIs with it */
         int lease_ttl_s;                         /* default 10 */
         int shutdown_timeout_ms;                 /* graceful stop before power-off; default 30000 */
         struct metrics *metrics;                 /* borrowed: where the samples go; NULL for none */

@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent/agent_image.h"
 #include "agent/agent_internal.h"
 #include "common/errors.h"
 #include "common/fs_private.h"
@@ -152,15 +153,15 @@ static void prepare_job(struct agent *a, struct agent_host *h, const char *id) {
             json_is_true(json_object_get(m, "cancel")))
                 return;
         set = json_object();
-        _cleanup_free_ char *disk = model_instance_path(a->cfg.state_dir, id, MODEL_INSTANCE_DISK);
-        _cleanup_free_ char *seed = model_instance_path(a->cfg.state_dir, id, MODEL_INSTANCE_SEED);
-        _cleanup_free_ char *console = model_instance_path(a->cfg.state_dir, id, MODEL_INSTANCE_CONSOLE);
+        _cleanup_free_ char *disk = model_instance_path(agent_files_base(&a->cfg), id, MODEL_INSTANCE_DISK);
+        _cleanup_free_ char *seed = model_instance_path(agent_files_base(&a->cfg), id, MODEL_INSTANCE_SEED);
+        _cleanup_free_ char *console = model_instance_path(agent_files_base(&a->cfg), id, MODEL_INSTANCE_CONSOLE);
         if (!drv(h)->virtual && !json_is_true(json_object_get(m, "shared"))) {
                 /* The overlay on the same image (the image must be on this host), the config drive
                  * from the same user data, and the console log QEMU appends to here. */
                 int r = model_obj_get(a->cfg.store, MODEL_IMAGE, tide_json_str(inst, "image_id", ""), &image, NULL);
-                if (r >= 0 && access(tide_json_str(image, "path", ""), R_OK) < 0)
-                        r = -errno;
+                if (r >= 0)
+                        r = agent_image_ensure(&a->cfg, h->name, inst, image);
                 if (r >= 0)
                         r = agent_prepare_files(a, inst, image);
                 _cleanup_close_ int fd = r >= 0 ? open(console, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600) : -1;
@@ -254,7 +255,7 @@ static void dest_spec(struct agent *a, json_t *inst, json_t *m, struct hv_domain
                 *pool = pools[0];
         spec->cpuset = *pool;
         json_t *paths = json_object_get(m, "target_paths");
-        _cleanup_free_ char *disk = model_instance_path(a->cfg.state_dir, spec->uuid, MODEL_INSTANCE_DISK);
+        _cleanup_free_ char *disk = model_instance_path(agent_files_base(&a->cfg), spec->uuid, MODEL_INSTANCE_DISK);
         const char *tdisk = tide_json_str(paths, "disk", NULL);
         if (tdisk && !streq(tdisk, disk)) {
                 spec->disk_path = tdisk;
@@ -326,7 +327,7 @@ static void run_job(struct agent *a, struct agent_host *h, const char *id) {
                  * stay here (the target's log goes on from the move; a move back appends). */
                 const char *const files[] = { MODEL_INSTANCE_DISK, MODEL_INSTANCE_SEED };
                 for (size_t i = 0; i < ELEMENTSOF(files); i++) {
-                        _cleanup_free_ char *path = model_instance_path(a->cfg.state_dir, id, files[i]);
+                        _cleanup_free_ char *path = model_instance_path(agent_files_base(&a->cfg), id, files[i]);
                         if (unlink(path) < 0 && errno != ENOENT)
                                 log_warning_errno(-errno, "removing %s after the migration: %m", path);
                 }
@@ -412,7 +413,7 @@ static void cleanup_job(struct agent *a, struct agent_host *h, const char *id) {
                 (void) drv(h)->undefine(h->hv, id);
         }
         if (!drv(h)->virtual && !json_is_true(json_object_get(last, "shared"))) {
-                _cleanup_free_ char *dir = model_instance_path(a->cfg.state_dir, id, NULL);
+                _cleanup_free_ char *dir = model_instance_path(agent_files_base(&a->cfg), id, NULL);
                 int r = rm_rf(dir);
                 if (r < 0)
                         log_warning_errno(r, "removing %s after a failed migration: %m", dir);

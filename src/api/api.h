@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "store/store.h"
 
@@ -51,7 +52,10 @@ struct api_reply {
         json_t *json; /* owned; sent as application/json */
         char *text;   /* owned; sent as text/plain when json is NULL */
         size_t text_len;
-        const char *content_type; /* for text; NULL: text/plain; charset=utf-8 */
+        const char *content_type; /* for text or file; NULL: text/plain; charset=utf-8 */
+        bool has_file;            /* send the file open on file_fd (owned; closed once sent), */
+        int file_fd;              /* file_size bytes of it, when json and text are NULL */
+        uint64_t file_size;
 };
 
 typedef int (*api_handler)(struct api_request *req, struct api_reply *rep);
@@ -72,6 +76,11 @@ extern const struct api_route api_scaling_group_routes[];
 extern const struct api_route api_stack_routes[];
 extern const struct api_route api_placement_routes[];
 extern const struct api_route api_metrics_routes[];
+
+/* The directory whose images/ and instances/ hold the images and the instances' files
+ * (model_layout.h): the shared directory with --shared-dir, else the state directory.
+ * Borrowed from cfg. */
+const char *api_files_base(const struct api_config *cfg);
 
 /* Accessors for handlers. */
 struct store *api_store(struct api_request *req);

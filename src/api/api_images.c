@@ -61,7 +61,7 @@ int api_image_info_check(const char *path, int status, const char *out, const ch
         return 0;
 }
 
-const char *api_images_base(const struct api_config *cfg) {
+const char *api_files_base(const struct api_config *cfg) {
         return cfg->shared_dir ? cfg->shared_dir : cfg->state_dir;
 }
 
@@ -97,9 +97,9 @@ int api_image_inspect(const char *path, const char *format, const char *shown, s
 }
 
 int api_image_stage_begin(const struct api_config *cfg, struct api_image_stage *st, struct api_reply *rep) {
-        _cleanup_free_ char *root = model_image_path(api_images_base(cfg), NULL, NULL);
+        _cleanup_free_ char *root = model_image_path(api_files_base(cfg), NULL, NULL);
         *st = (struct api_image_stage) { .id = id_new_uuid(), .files = json_object() };
-        _cleanup_free_ char *dir = model_image_path(api_images_base(cfg), st->id, NULL);
+        _cleanup_free_ char *dir = model_image_path(api_files_base(cfg), st->id, NULL);
         int r = fs_private_mkdir(root);
         if (r >= 0) {
                 st->tmp = xasprintf("%s.tmp", dir);
@@ -173,7 +173,7 @@ int api_image_commit(struct api_request *req, struct api_image_stage *st, json_t
         _cleanup_json_ json_t *img = img_in;
         const char *name = tide_json_str(img, "name", "");
         const char *format = tide_json_str(info, "format", "");
-        const char *root = api_images_base(api_config(req));
+        const char *root = api_files_base(api_config(req));
         _cleanup_free_ char *dir = model_image_path(root, st->id, NULL);
         _cleanup_free_ char *disk_name = model_image_disk_name(format);
         _cleanup_free_ char *final_path = model_image_path(root, st->id, disk_name);
@@ -271,7 +271,7 @@ static int image_delete(struct api_request *req, struct api_reply *rep) {
         else if (r >= 0 && (r = model_obj_delete(api_store(req), MODEL_IMAGE, img, rev)) < 0)
                 api_error(rep, r, "deleting image '%s': %s", tide_json_str(img, "name", ""), tide_strerror(r));
         if (r >= 0) {
-                _cleanup_free_ char *dir = model_image_path(api_images_base(api_config(req)),
+                _cleanup_free_ char *dir = model_image_path(api_files_base(api_config(req)),
                                                             tide_json_str(img, "id", ""), NULL);
                 if (rm_rf(dir) < 0)
                         log_warning("removing %s failed; remove it by hand", dir);
@@ -282,10 +282,36 @@ static int image_delete(struct api_request *req, struct api_reply *rep) {
         return r;
 }
 
+/* GET /v1/images/{ref}/files/{file}: one file of the image as this host holds it, streamed;
+ * hosts that lack an image copy it from here (agent_image.c). Only the files the record lists
+ * are served. */
+static int image_file(struct api_request *req, struct api_reply *rep) {
+        _cleanup_json_ json_t *img = NULL;
+        int r = model_obj_get(api_store(req), MODEL_IMAGE, req->params[0], &img, NULL);
+        if (r < 0)
+                return api_error(rep, r, "image '%.64s': %s", req->params[0], tide_strerror(r));
+        const char *file = req->params[1];
+        if (!json_object_get(json_object_get(img, "files"), file))
+                return api_error(rep, TIDE_E_NOT_FOUND, "image '%s' has no file '%.64s'",
+                                 tide_json_str(img, "name", ""), file);
+        _cleanup_free_ char *path = model_image_path(api_files_base(api_config(req)), tide_json_str(img, "id", ""),
+                                                     file);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        if (fd < 0 && errno == ENOENT)
+                return api_error(rep, TIDE_E_NOT_FOUND, "host '%s' holds no copy of image '%s'",
+                                 api_config(req)->host_name ?: "", tide_json_str(img, "name", ""));
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return api_error(rep, TIDE_E_BACKEND, "reading %s: %s", path, strerror(errno));
+        rep->status = 200;
+        rep->has_file = true;
+        rep->file_size = (uint64_t) st.st_size;
+        rep->file_fd = TAKE_FD(fd);
+        return 0;
+}
+
 const struct api_route api_image_routes[] = {
-        { "GET", "/v1/images", image_list },
-        { "POST", "/v1/images", image_create },
-        { "GET", "/v1/images/{}", image_show },
-        { "DELETE", "/v1/images/{}", image_delete },
-        {},
+        { "GET", "/v1/images", image_list },         { "POST", "/v1/images", image_create },
+        { "GET", "/v1/images/{}", image_show },      { "GET", "/v1/images/{}/files/{}", image_file },
+        { "DELETE", "/v1/images/{}", image_delete }, {},
 };

@@ -23,9 +23,6 @@ struct api_image_stage {
         bool committed;
 };
 
-/* The directory whose images/ holds the images (model_image_path): the shared directory with
- * --shared-dir, else the state directory. Borrowed from cfg. */
-const char *api_images_base(const struct api_config *cfg);
 /* The largest image cfg takes, in bytes. */
 int64_t api_image_max(const struct api_config *cfg);
 /* Makes a new id and its staging directory (private modes: fs_private.h). 0, or an error in

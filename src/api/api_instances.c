@@ -290,7 +290,7 @@ static int instance_console(struct api_request *req, struct api_reply *rep) {
         int r = model_obj_get(api_store(req), MODEL_INSTANCE, req->params[0], &inst, NULL);
         if (r < 0)
                 return api_error(rep, r, "instance '%.64s': %s", req->params[0], tide_strerror(r));
-        _cleanup_free_ char *path = model_instance_path(api_config(req)->state_dir, tide_json_str(inst, "id", ""),
+        _cleanup_free_ char *path = model_instance_path(api_files_base(api_config(req)), tide_json_str(inst, "id", ""),
                                                         MODEL_INSTANCE_CONSOLE);
         if (!streq(tide_json_str(inst, "host", ""), api_config(req)->host_name))
                 return api_error(rep, TIDE_E_UNSUPPORTED,

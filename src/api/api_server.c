@@ -102,6 +102,15 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct api_reply 
                 resp = MHD_create_response_from_buffer(rep->text_len, TAKE_PTR(rep->text), MHD_RESPMEM_MUST_FREE);
                 MHD_add_response_header(resp, "Content-Type",
                                         rep->content_type ? rep->content_type : "text/plain; charset=utf-8");
+        } else if (rep->has_file) {
+                /* Streamed from the file as the client takes it; MHD closes the fd. */
+                resp = MHD_create_response_from_fd64(rep->file_size, rep->file_fd);
+                if (!resp) {
+                        close(rep->file_fd);
+                        return MHD_NO;
+                }
+                MHD_add_response_header(resp, "Content-Type",
+                                        rep->content_type ? rep->content_type : "application/octet-stream");
         } else
                 resp = MHD_create_response_from_buffer(0, (void *) "", MHD_RESPMEM_PERSISTENT);
         enum MHD_Result ret = MHD_queue_response(conn, (unsigned) rep->status, resp);

@@ -58,6 +58,10 @@ static void usage(FILE *f) {
               "  --address IP          the IPv4 address other hosts reach this one at: its API, its\n"
               "                        libvirtd (migrations); default: --listen's address unless that\n"
               "                        is 0.0.0.0 or loopback (then none: a single host)\n"
+              "  --shared-dir DIR      storage every host mounts (NFS, ...): images and instances'\n"
+              "                        files live in DIR/images and DIR/instances, not under the\n"
+              "                        state directory; without it a host copies an image from\n"
+              "                        another on first use\n"
               "  --image-max-mib N     the largest image tided takes, its files together, in MiB\n"
               "                        (default 65536: 64 GiB)\n"
               "  --shutdown-timeout S  seconds a guest gets to shut down before power-off (default 30)\n"
@@ -112,6 +116,7 @@ struct options {
         bool host_name_given;
         int64_t shutdown_s, sim_hosts, lease_ttl_s;
         int64_t image_max_mib;
+        const char *shared_dir; /* as given; main resolves it */
         const char *sim_shape;
         char hostname[256];
 };
@@ -153,6 +158,7 @@ static int parse_args(int argc, char **argv, struct options *o) {
                 OPT_ADDRESS,
                 OPT_SHUTDOWN,
                 OPT_IMAGE_MAX,
+                OPT_SHARED_DIR,
                 OPT_DEBUG,
                 OPT_SIM_HOSTS,
                 OPT_SIM_SHAPE,
@@ -167,6 +173,7 @@ static int parse_args(int argc, char **argv, struct options *o) {
                 { "address", required_argument, NULL, OPT_ADDRESS },
                 { "shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN },
                 { "image-max-mib", required_argument, NULL, OPT_IMAGE_MAX },
+                { "shared-dir", required_argument, NULL, OPT_SHARED_DIR },
                 { "debug", no_argument, NULL, OPT_DEBUG },
                 { "sim-hosts", required_argument, NULL, OPT_SIM_HOSTS },
                 { "sim-shape", required_argument, NULL, OPT_SIM_SHAPE },
@@ -209,6 +216,9 @@ static int parse_args(int argc, char **argv, struct options *o) {
                                 fprintf(stderr, "tided: --shutdown-timeout needs seconds from 1 to 3600\n");
                                 return -EINVAL;
                         }
+                        break;
+                case OPT_SHARED_DIR:
+                        o->shared_dir = optarg;
                         break;
                 case OPT_IMAGE_MAX:
                         if (parse_int64(optarg, 1, INT64_MAX >> 20, &o->image_max_mib) < 0) {
@@ -258,6 +268,32 @@ static int parse_args(int argc, char **argv, struct options *o) {
         return address_resolve(o);
 }
 
+/* base/images and base/instances: disks, kernels and consoles are root's and QEMU's only
+ * (fs_private.h); this also closes the stores of older tideds, whose files were readable by
+ * all. */
+static int private_dirs_prepare(const char *base) {
+        _cleanup_free_ char *images = model_image_path(base, NULL, NULL);
+        _cleanup_free_ char *instances = model_instance_path(base, NULL, NULL);
+        int r;
+        if ((r = fs_private_mkdir(images)) < 0 || (r = fs_private_mkdir(instances)) < 0)
+                return log_error_errno(r, "creating %s and %s: %m", images, instances);
+        return 0;
+}
+
+/* The shared directory (--shared-dir), which must exist (a mount, not something to create);
+ * ret gets its absolute path. */
+static int shared_dir_prepare(const char *dir, char **ret) {
+        _cleanup_free_ char *shared = realpath(dir, NULL);
+        struct stat st;
+        if (!shared || stat(shared, &st) < 0 || !S_ISDIR(st.st_mode))
+                return log_error_errno(shared ? -ENOTDIR : -errno, "--shared-dir %s: %m", dir);
+        int r = private_dirs_prepare(shared);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(shared);
+        return 0;
+}
+
 /* Creates the state directory; ret gets its absolute path (caller frees). libvirt's log goes
  * to a file in it: libvirt logs every error it raises, also those tided expects and handles (a
  * domain already gone); the driver hands them to tided, which logs what matters once. Set
@@ -270,12 +306,8 @@ static int state_dir_prepare(const char *dir, char **ret) {
         if (!state_dir)
                 return log_error_errno(-errno, "resolving %s: %m", dir);
         (void) chmod(state_dir, 0755);
-        /* Disks, kernels and consoles are root's and QEMU's only (fs_private.h); this also closes
-         * the stores of older tideds, whose files were readable by all. */
-        _cleanup_free_ char *images = model_image_path(state_dir, NULL, NULL);
-        _cleanup_free_ char *instances = model_instance_path(state_dir, NULL, NULL);
-        if ((r = fs_private_mkdir(images)) < 0 || (r = fs_private_mkdir(instances)) < 0)
-                return log_error_errno(r, "creating %s and %s: %m", images, instances);
+        if ((r = private_dirs_prepare(state_dir)) < 0)
+                return r;
 
         _cleanup_free_ char *libvirt_log = xasprintf("4:file:%s/libvirt.log", state_dir);
         setenv("LIBVIRT_LOG_OUTPUTS", libvirt_log, 0);
@@ -288,6 +320,7 @@ static int state_dir_prepare(const char *dir, char **ret) {
 struct tided {
         const struct options *opt;
         const char *state_dir;
+        const char *shared_dir; /* NULL: none */
         char *token;
         char *sock;
         struct metrics *metrics;
@@ -409,6 +442,8 @@ static int agent_start(struct tided *t) {
                 .hosts = t->hosts,
                 .n_hosts = t->n_hosts,
                 .state_dir = t->state_dir,
+                .shared_dir = t->shared_dir,
+                .token = t->token,
                 .shutdown_timeout_ms = (int) t->opt->shutdown_s * 1000,
                 .lease_ttl_s = (int) t->opt->lease_ttl_s,
                 .metrics = t->metrics,
@@ -477,6 +512,7 @@ static int api_start(struct tided *t) {
         struct api_config cfg = {
                 .store = t->store,
                 .state_dir = t->state_dir,
+                .shared_dir = t->shared_dir,
                 .listen = t->opt->listen,
                 .socket_path = t->sock,
                 .token = t->token,
@@ -515,7 +551,7 @@ static int signal_wait(const sigset_t *sigs) {
 
 int main(int argc, char **argv) {
         struct options opt;
-        _cleanup_free_ char *state_dir = NULL;
+        _cleanup_free_ char *state_dir = NULL, *shared_dir = NULL;
         sigset_t sigs;
         int r, ret = 1;
 
@@ -524,6 +560,8 @@ int main(int argc, char **argv) {
         if (r <= 0)
                 return r < 0 ? 2 : 0;
         if (state_dir_prepare(opt.state_dir, &state_dir) < 0)
+                return 1;
+        if (opt.shared_dir && shared_dir_prepare(opt.shared_dir, &shared_dir) < 0)
                 return 1;
 
         /* Signals are taken by sigwait in this thread only; every other thread inherits the mask. */
@@ -534,7 +572,7 @@ int main(int argc, char **argv) {
         pthread_sigmask(SIG_BLOCK, &sigs, NULL);
         signal(SIGPIPE, SIG_IGN);
 
-        struct tided t = { .opt = &opt, .state_dir = state_dir };
+        struct tided t = { .opt = &opt, .state_dir = state_dir, .shared_dir = shared_dir };
         if (host_open(&t) < 0)
                 goto out;
         for (size_t i = 0; i < ELEMENTSOF(services); i++) {
