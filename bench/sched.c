@@ -55,10 +55,12 @@
  *    "durable_placements_per_s_1":1920,"store_txn_per_s":3183,...,"durable_retries":0,...}
  *   {"hosts":10000,...,"durable_placements_per_s":2344,"durable_placements_per_s_1":1827,...}
  *   {"hosts":10000,...,"durable_placements_per_s":2957,"durable_placements_per_s_1":1954,...}
- * On etcd (same machine, load average 2.5-3.5 from other work; four runs, 4 creators):
- *   1,000 hosts:  durable_placements_per_s_etcd 1392-1484, _1_etcd 613-667, etcd_put_per_s 1599-2819
- *   10,000 hosts: durable_placements_per_s_etcd 714-1323, _1_etcd 503-613, etcd_put_per_s_1 1169-1452,
- *                 etcd_put_per_s 1539-2781, etcd_txn_per_s 2762 (8 creators: 1051 in a run where 4 gave 714).
+ * On etcd (same machine, load average 2.5-5 from other work; five runs, 4 creators):
+ *   1,000 hosts:  durable_placements_per_s_etcd 785-1484, _1_etcd 470-667, etcd_put_per_s 1331-2819,
+ *                 etcd_txn_per_s 1643
+ *   10,000 hosts: durable_placements_per_s_etcd 714-1323, _1_etcd 451-613, etcd_put_per_s_1 1169-1452,
+ *                 etcd_put_per_s 1539-2781, etcd_txn_per_s 2024-2762 (8 creators: 1051 in a run where 4
+ *                 gave 714). The low ends are the busiest moments; etcd takes ~0.75 core, the bench ~0.4.
  * Before group commit in the store and huge pages for the cache's hosts: 6,500 decisions/s
  * (145 us) and 1,601-2,180 durable placements/s at 10,000 hosts. docs/placement.md has the table.
  *
