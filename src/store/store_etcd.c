@@ -58,7 +58,7 @@ static int etcd_open(const char *location, struct store **ret) {
         pthread_once(&curl_once, curl_init_once);
         struct etcd_store *s = xcalloc(1, sizeof *s);
         pthread_mutex_init(&s->pool_lock, NULL);
-        s->headers = etcd_headers(false);
+        s->headers = etcd_headers();
         int r = parse_endpoints(location, s);
         /* One read, so that a wrong address fails here rather than at the first use. */
         int64_t rev;

@@ -170,13 +170,14 @@ int etcd_header_revision(const json_t *reply, int64_t *ret) {
 
 /* ---- curl ---- */
 
-struct curl_slist *etcd_headers(bool watch) {
+struct curl_slist *etcd_headers(void) {
         struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
         h = curl_slist_append(h, "Expect:");
-        /* A watch on a member cut off from the leader is cancelled (then resumed elsewhere)
-         * rather than left silent: gRPC metadata "hasleader", through the gateway. */
-        if (watch)
-                h = curl_slist_append(h, "Grpc-Metadata-hasleader: true");
+        /* gRPC metadata "hasleader", through the gateway: a member that has no leader answers
+         * "no leader" at once (so the request goes elsewhere, known not to have been applied)
+         * instead of holding it until it times out, its outcome unknown; and a watch on such a
+         * member is cancelled (then resumed elsewhere) rather than left silent. */
+        h = curl_slist_append(h, "Grpc-Metadata-hasleader: true");
         if (!h)
                 abort();
         return h;

@@ -53,7 +53,7 @@ int etcd_call(struct etcd_store *s, const char *path, json_t *req, unsigned flag
  * headers must outlive c's transfers. */
 void etcd_curl_setup(CURL *c, struct curl_slist *headers);
 /* The header list for etcd's gateway (JSON, no "Expect: 100-continue"); the caller frees it. */
-struct curl_slist *etcd_headers(bool watch);
+struct curl_slist *etcd_headers(void);
 
 /* Standard base64 with padding of n bytes; a new string. */
 char *etcd_b64(const void *data, size_t n);

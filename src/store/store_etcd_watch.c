@@ -186,7 +186,7 @@ int store_etcd_watch_new(struct store *base, const char *prefix, int64_t after_r
         w->multi = curl_multi_init();
         if (!w->multi)
                 abort();
-        w->headers = etcd_headers(true);
+        w->headers = etcd_headers();
         w->line = (struct strbuf) STRBUF_INIT(ETCD_REPLY_MAX);
         w->endpoint = atomic_load(&s->preferred) % s->n_endpoints;
         stream_start(w);
