@@ -10,8 +10,10 @@
 
 #include "store_backend.h"
 
-/* How long one endpoint may take to accept a connection, and one unary call to answer; a dead
- * endpoint costs at most the first (refused connections on a live host cost nothing). */
+/* How long one endpoint may take to accept a connection, and one unary call to answer. A dead
+ * host costs at most the first (a dead process on a live host refuses at once); a member that
+ * took the request and then went silent (stopped, or holding a write for a leader that died) the
+ * second. */
 #define ETCD_CONNECT_TIMEOUT_MS 1000
 #define ETCD_CALL_TIMEOUT_MS 3000
 /* How long a call keeps trying the endpoints (with pauses) while the cluster has no leader or
@@ -52,7 +54,8 @@ int etcd_call(struct etcd_store *s, const char *path, json_t *req, unsigned flag
 /* Sets the options every handle of the backend shares (timeouts, headers, keep-alive) on c.
  * headers must outlive c's transfers. */
 void etcd_curl_setup(CURL *c, struct curl_slist *headers);
-/* The header list for etcd's gateway (JSON, no "Expect: 100-continue"); the caller frees it. */
+/* The header list for etcd's gateway (JSON, no "Expect: 100-continue", gRPC metadata
+ * "hasleader"); the caller frees it. */
 struct curl_slist *etcd_headers(void);
 
 /* Standard base64 with padding of n bytes; a new string. */
