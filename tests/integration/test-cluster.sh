@@ -95,7 +95,7 @@ if dc_etcd; then
 	dc_tide 1 server-group create apart --policy anti-affinity >/dev/null
 	for i in 1 2 3; do
 		dc_tide $i instance create "c$i" --flavor tiny --image tiny --server-group apart --wait >/dev/null ||
-			fail "creating c$i through h$i"
+			fail "creating c$i through h$i: $(dc_tide $i instance show "c$i" -f json | jq -c '{host, status, error}')"
 	done
 else
 	# One pool per host: each tided lists itself only, and runs its own guest.
