@@ -11,6 +11,7 @@
 #include "model/model_layout.h"
 
 #define PLACE_RETRIES 50
+#define PLACE_CACHED_ATTEMPTS 2 /* on the cache's view; the retries after them on a fresh read */
 
 void sched_snapshot_clear(struct sched_snapshot *snap) {
         for (size_t i = 0; i < snap->n; i++)
@@ -94,7 +95,8 @@ static void view_put(struct view *v) {
         v->snap = NULL;
 }
 
-int sched_store_create(struct store *s, struct sched_cache *cache, json_t *inst, json_t *group, char **ret_reason) {
+int sched_store_create(struct store *s, struct sched_cache *shared_cache, json_t *inst, json_t *group,
+                       char **ret_reason) {
         const char *id = tide_json_str(inst, "id", ""), *name = tide_json_str(inst, "name", "");
         _cleanup_free_ char *key = model_obj_key(MODEL_INSTANCE, id);
         _cleanup_free_ char *nk = model_name_key(MODEL_INSTANCE, name);
@@ -110,6 +112,11 @@ int sched_store_create(struct store *s, struct sched_cache *cache, json_t *inst,
                 _cleanup_free_ char *members_value = NULL;
                 _cleanup_free_ struct sched_host *h = NULL;
                 struct sched_cache_claim *claim = NULL;
+                /* After two lost races the decision is made on a fresh read: a watch-fed view
+                 * may lag (on etcd a change can reach the watch after the store's revision says
+                 * it was made, and nothing else may come to bring it), so a view that keeps
+                 * losing is not trusted to catch up (store.h, store_watch_next). */
+                struct sched_cache *cache = attempt < PLACE_CACHED_ATTEMPTS ? shared_cache : NULL;
                 int64_t rev = 0;
                 /* With a cache its lock is held from the decision until the claim is booked in
                  * it as in flight; the commit runs without it (sched_cache.h). A first attempt

@@ -50,7 +50,8 @@ int sched_request_from_instance(json_t *inst, json_t *group, json_t *members, st
  * ret_reason set). TIDE_E_EXISTS when the name is taken. Retries lost races. group may be NULL.
  * The decision is made on cache's view (made for the same store; held from the decision until
  * the claim is booked in it as in flight, not during the commit: sched_cache.h), or, when
- * cache is NULL, on a fresh sched_snapshot_read per attempt. Either way the transaction
+ * cache is NULL, on a fresh sched_snapshot_read per attempt (also the attempts after two lost
+ * races on the cache's view, which may lag behind the store). Either way the transaction
  * compares the revision of the host's allocation key. */
 int sched_store_create(struct store *s, struct sched_cache *cache, json_t *inst, json_t *group, char **ret_reason);
 
