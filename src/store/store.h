@@ -19,11 +19,11 @@
  * locked by another process too long), -errno. On etcd, TIDE_E_BACKEND also means that no member
  * answered, or that a write with compares lost its answer (the member died after receiving it):
  * whether it was applied is then unknown, and the caller re-reads; writes without compares are
- * resent instead. Malformed arguments (NULL, empty key, unknown enum
- * value, negative lease) are TIDE_E_INVALID; keys over STORE_KEY_MAX and values over
- * STORE_VALUE_MAX are TIDE_E_TOO_LARGE. A successful write is durable when the call returns
- * (SQLite: WAL with synchronous=FULL; etcd: committed by a quorum). A handle must not be used across fork(): the child opens
- * its own. */
+ * resent instead. Malformed arguments (NULL, empty key, unknown enum value, negative lease) are
+ * TIDE_E_INVALID; keys over STORE_KEY_MAX and values over STORE_VALUE_MAX are TIDE_E_TOO_LARGE,
+ * and so on etcd is a transaction larger as a whole than etcd's --max-request-bytes. A
+ * successful write is durable when the call returns (SQLite: WAL with synchronous=FULL; etcd:
+ * committed by a quorum). A handle must not be used across fork(): the child opens its own. */
 #pragma once
 
 #include <stdbool.h>

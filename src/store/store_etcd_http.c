@@ -252,7 +252,9 @@ static int map_error(long status, const json_t *reply, enum attempt *ret_attempt
                 return strstr(msg, "lease") ? TIDE_E_LEASE : TIDE_E_NOT_FOUND;
         case 11: /* OutOfRange */
                 return strstr(msg, "compacted") ? TIDE_E_COMPACTED : TIDE_E_INVALID;
-        case 8: /* ResourceExhausted: "too many requests", refused before proposing */
+        case 8: /* ResourceExhausted: gRPC's message limit, or "too many requests" before proposing */
+                if (strstr(msg, "larger than max"))
+                        return TIDE_E_TOO_LARGE;
                 *ret_attempt = ATTEMPT_NOT_APPLIED;
                 return TIDE_E_BACKEND;
         case 4:  /* DeadlineExceeded */

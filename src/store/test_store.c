@@ -560,6 +560,25 @@ static void test_value_over_limit_is_too_large(void **state) {
         store_kv_clear(&kv);
 }
 
+/* etcd limits a whole request (--max-request-bytes, 3 MiB in these tests): a transaction of
+ * several large values can pass it while each value is within STORE_VALUE_MAX. */
+static void test_etcd_txn_over_request_limit_is_too_large(void **state) {
+        struct fixture *f = *state;
+        SKIP_UNLESS_ETCD();
+        _cleanup_free_ char *value = xmalloc(STORE_VALUE_MAX);
+        memset(value, 'v', STORE_VALUE_MAX - 1);
+        value[STORE_VALUE_MAX - 1] = 0;
+        const struct store_op ops[] = {
+                { .type = STORE_OP_PUT, .key = "/big/1", .value = value },
+                { .type = STORE_OP_PUT, .key = "/big/2", .value = value },
+                { .type = STORE_OP_PUT, .key = "/big/3", .value = value },
+        };
+        const struct store_txn txn = { .success = ops, .n_success = 3 };
+        assert_int_equal(store_txn(f->s, &txn, NULL, NULL), TIDE_E_TOO_LARGE);
+        assert_absent(f->s, "/big/1");
+        assert_int_equal(revision(f->s), f->rev0);
+}
+
 static void test_empty_or_null_key_is_invalid(void **state) {
         struct fixture *f = *state;
         struct store_kv kv = {};
@@ -725,6 +744,7 @@ int main(int argc, char **argv) {
                 T(test_cas_of_deleted_key_is_conflict),
                 T(test_key_over_limit_is_too_large),
                 T(test_value_over_limit_is_too_large),
+                T(test_etcd_txn_over_request_limit_is_too_large),
                 T(test_empty_or_null_key_is_invalid),
                 T(test_lease_grant_returns_positive_id),
                 T(test_lease_ttl_out_of_range_is_invalid),
