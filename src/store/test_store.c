@@ -579,6 +579,26 @@ static void test_etcd_txn_over_request_limit_is_too_large(void **state) {
         assert_int_equal(revision(f->s), f->rev0);
 }
 
+/* A range whose values add up to more than one request may hold. */
+static void test_range_of_large_values_returns_them_all(void **state) {
+        struct fixture *f = *state;
+        enum { N = 6 };
+        _cleanup_free_ char *value = xmalloc(STORE_VALUE_MAX);
+        memset(value, 'v', STORE_VALUE_MAX - 1);
+        value[STORE_VALUE_MAX - 1] = 0;
+        for (int i = 0; i < N; i++) {
+                char key[32];
+                snprintf(key, sizeof key, "/large/%d", i);
+                put(f->s, key, value);
+        }
+        struct store_kvs kvs = {};
+        assert_int_equal(store_range(f->s, "/large/", 0, &kvs, NULL), 0);
+        assert_int_equal(kvs.n, N);
+        for (int i = 0; i < N; i++)
+                assert_int_equal(kvs.items[i].value_len, STORE_VALUE_MAX - 1);
+        store_kvs_clear(&kvs);
+}
+
 static void test_empty_or_null_key_is_invalid(void **state) {
         struct fixture *f = *state;
         struct store_kv kv = {};
@@ -745,6 +765,7 @@ int main(int argc, char **argv) {
                 T(test_key_over_limit_is_too_large),
                 T(test_value_over_limit_is_too_large),
                 T(test_etcd_txn_over_request_limit_is_too_large),
+                T(test_range_of_large_values_returns_them_all),
                 T(test_empty_or_null_key_is_invalid),
                 T(test_lease_grant_returns_positive_id),
                 T(test_lease_ttl_out_of_range_is_invalid),
