@@ -82,6 +82,20 @@ extern const struct api_route api_metrics_routes[];
  * Borrowed from cfg. */
 const char *api_files_base(const struct api_config *cfg);
 
+/* Forwards the request (its path and the query arguments named in query_keys, a NULL-ended
+ * list; NULL for none) to the tided of host (its record's api_url) with this tided's token,
+ * waiting a bounded time, and puts its answer into rep as it came (status, JSON or text).
+ * Refused (rep gets the error, returned) when the request was itself forwarded (no loops),
+ * the host is unknown or has no API address, or it cannot be reached. 0 when the host's
+ * answer was a success, else an error code (its answer is in rep). */
+int api_forward(struct api_request *req, struct api_reply *rep, const char *host, const char *const *query_keys);
+/* Whether the request was forwarded by another tided (api_forward). */
+bool api_forwarded(struct api_request *req);
+/* Whether what host knows is to be asked of it: host is another host than this tided's, with
+ * an API address in its record (simulated hosts, and hosts whose tided runs without --address,
+ * have none), and the request was not forwarded already. */
+bool api_should_forward(struct api_request *req, const char *host);
+
 /* Accessors for handlers. */
 struct store *api_store(struct api_request *req);
 const struct api_config *api_config(struct api_request *req);

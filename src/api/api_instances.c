@@ -292,6 +292,9 @@ static int instance_console(struct api_request *req, struct api_reply *rep) {
                 return api_error(rep, r, "instance '%.64s': %s", req->params[0], tide_strerror(r));
         _cleanup_free_ char *path = model_instance_path(api_files_base(api_config(req)), tide_json_str(inst, "id", ""),
                                                         MODEL_INSTANCE_CONSOLE);
+        static const char *const query[] = { "offset", NULL };
+        if (api_should_forward(req, tide_json_str(inst, "host", NULL)))
+                return api_forward(req, rep, tide_json_str(inst, "host", ""), query);
         if (!streq(tide_json_str(inst, "host", ""), api_config(req)->host_name))
                 return api_error(rep, TIDE_E_UNSUPPORTED,
                                  "the console of an instance on another host is "

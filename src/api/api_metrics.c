@@ -42,6 +42,12 @@ static int instance_stats(struct api_request *req, struct api_reply *rep) {
         r = model_obj_get(api_store(req), MODEL_INSTANCE, req->params[0], &inst, NULL);
         if (r < 0)
                 return api_error(rep, r, "instance '%.64s': %s", req->params[0], tide_strerror(r));
+        static const char *const query[] = { "limit", NULL };
+        if (api_should_forward(req, tide_json_str(inst, "host", NULL))) {
+                r = api_forward(req, rep, tide_json_str(inst, "host", ""), query);
+                json_decref(inst);
+                return r;
+        }
         struct metrics *m = api_config(req)->metrics;
         r = m ? metrics_vm_json(m, tide_json_str(inst, "id", ""), limit, &o) : TIDE_E_NOT_FOUND;
         if (r == TIDE_E_NOT_FOUND)
@@ -64,6 +70,9 @@ static int host_stats(struct api_request *req, struct api_reply *rep) {
         int r = stats_limit(req, rep, &limit);
         if (r < 0)
                 return r;
+        static const char *const query[] = { "limit", NULL };
+        if (api_should_forward(req, req->params[0]))
+                return api_forward(req, rep, req->params[0], query);
         struct metrics *m = api_config(req)->metrics;
         json_t *o;
         r = m ? metrics_host_json(m, req->params[0], limit, &o) : TIDE_E_NOT_FOUND;

@@ -61,6 +61,17 @@ jq -e '.hosts | index("h1") and index("h2")' <<<"$rec" >/dev/null || fail "the r
 [ "$(events_of 1 image.copied | grep -c "'tiny' copied to host 'h2'")" = 1 ] || fail "no single image.copied event for tiny"
 [ -z "$(find "$s2/images" -maxdepth 1 -name '*.fetch')" ] || fail "a staging directory is left on h2"
 
+log "console and stats of vm2 (on h2) through h1"
+dc_wait_heartbeats vm2 2 60 1 || fail "vm2's console through h1 shows no heartbeats"
+stats_have_samples() { dc_tide 1 instance stats vm2 -f json | jq -e '(.history | length) > 0' >/dev/null; }
+dc_wait 30 "vm2's stats through h1" stats_have_samples
+dc_tide 1 host stats h2 -f json | jq -e '.host == "h2" and (.history | length) > 0' >/dev/null ||
+	fail "h2's stats through h1: $(dc_tide 1 host stats h2 -f json 2>&1 | head -c 300)"
+# The same request forwarded once more is refused (no loops): as h2, h1 would forward it.
+code=$(curl -s -o "$T/fwd" -w '%{http_code}' -H "Authorization: Bearer $(dc_field 1 token)" \
+	-H "X-Tide-Forwarded: test" "$(dc_field 1 url)/v1/hosts/h2/stats")
+[ "$code" = 404 ] || fail "a forwarded request for another host's stats: $code $(cat "$T/fwd")"
+
 log "two first uses at once copy once"
 upload_tiny 1 tinyb
 for n in c1 c2; do dc_tide 1 instance create $n --flavor small --image tinyb --hint host=h2 >/dev/null & done
