@@ -840,6 +840,7 @@ static void *agent_main(void *p) {
                 }
                 if (mono_ms() >= next_resync) {
                         ctl_cache_resync(cache);
+                        agent_image_sweep(&a->cfg);
                         next_resync = mono_ms() + RESYNC_MS;
                 }
                 if (synced) {

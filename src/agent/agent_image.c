@@ -11,6 +11,7 @@
 #include "agent/agent_image.h"
 
 #include <curl/curl.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -27,6 +28,9 @@
 
 #define FETCH_CONNECT_TIMEOUT_MS 5000
 #define FETCH_STALL_S 60 /* a copy that moves nothing for this long fails */
+/* A copy is swept only this long after it was made: the API renames a new image's directory
+ * into place just before it stores the record. */
+#define SWEEP_MIN_AGE_S 60
 
 static pthread_mutex_t fetch_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -245,4 +249,36 @@ int agent_image_ensure(const struct agent_config *cfg, const char *host, json_t 
         int r = access(dir, F_OK) == 0 ? 0 : fetch(cfg, host, inst, image, dir);
         pthread_mutex_unlock(&fetch_lock);
         return r;
+}
+
+void agent_image_sweep(const struct agent_config *cfg) {
+        /* Shared storage is the deleting tided's to clean, at once. */
+        if (cfg->shared_dir)
+                return;
+        _cleanup_free_ char *root = model_image_path(cfg->state_dir, NULL, NULL);
+        DIR *d = opendir(root);
+        if (!d)
+                return;
+        struct dirent *de;
+        int64_t now_s = now_ms() / 1000;
+        while ((de = readdir(d))) {
+                /* Image directories are named by their id; staging ones (<id>.tmp, <id>.fetch)
+                 * have a dot and belong to whoever makes them. */
+                if (!model_id_valid(de->d_name))
+                        continue;
+                _cleanup_free_ char *dir = xasprintf("%s/%s", root, de->d_name);
+                struct stat st;
+                if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || now_s - st.st_ctime < SWEEP_MIN_AGE_S)
+                        continue;
+                _cleanup_json_ json_t *image = NULL;
+                /* Only an answer that the image is gone counts, never a failed read. */
+                if (model_obj_get(cfg->store, MODEL_IMAGE, de->d_name, &image, NULL) != TIDE_E_NOT_FOUND)
+                        continue;
+                int r = rm_rf(dir);
+                if (r < 0)
+                        log_warning_errno(r, "removing the copy of deleted image %s: %m", de->d_name);
+                else
+                        log_info("removed the copy of deleted image %s", de->d_name);
+        }
+        closedir(d);
 }

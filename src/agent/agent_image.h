@@ -18,3 +18,7 @@ const char *agent_files_base(const struct agent_config *cfg);
  * image.copy_failed event) when no host could give a whole and right copy: nothing is then
  * left of it here. */
 int agent_image_ensure(const struct agent_config *cfg, const char *host, json_t *inst, json_t *image);
+/* Removes this host's copies of images whose record is gone (deleted through any tided), made
+ * at least a minute ago; nothing with shared storage (the deleting tided removes the shared
+ * copy). Store errors leave everything as it is. */
+void agent_image_sweep(const struct agent_config *cfg);

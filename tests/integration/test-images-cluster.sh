@@ -7,7 +7,8 @@
 #    of another image started on h2 at once copy it once. A copy whose file on h1 was changed
 #    after the upload is refused (positive control of the check): the instance is in error,
 #    the event names the checksum, and nothing of the image is left on h2. Deleting an image
-#    in use, through h2, is refused naming the instance (on h2).
+#    in use, through h2, is refused naming the instance (on h2); once deleted, its copy on h2
+#    goes too (the agent's sweep), and the copy of an image not deleted stays.
 #  - With shared storage (--shared-dir): an image uploaded through h1 lives in the shared
 #    directory, not in h1's state; an instance of it on h2 boots without a copy (no
 #    image.copied event, nothing in h2's state), its files in the shared directory's
@@ -99,6 +100,13 @@ if dc_tide 2 image delete tiny 2>"$T/err"; then fail "deleting tiny (in use by v
 grep -q "in use\|used by instance 'vm2'" "$T/err" && grep -q "(in_use)" "$T/err" ||
 	fail "the refusal does not name vm2: $(cat "$T/err")"
 dc_tide 1 instance delete vm2 --wait >/dev/null
+
+log "a deleted image's copies go from every host"
+dc_tide 1 image delete tiny >/dev/null || fail "deleting tiny once unused"
+[ ! -e "$s1/images/$id" ] || fail "h1's copy of the deleted image is left"
+gone() { [ ! -e "$s2/images/$id" ]; }
+dc_wait 150 "h2's copy of the deleted image removed" gone
+[ -s "$s2/images/$(image_id 1 tinyb)/disk.qcow2" ] || fail "h2's copy of tinyb (not deleted) was removed"
 dc_down_checked
 
 # ---------------- with shared storage ----------------
