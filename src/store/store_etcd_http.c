@@ -159,6 +159,20 @@ int etcd_kv_from_json(const json_t *o, struct store_kv *ret) {
         return 0;
 }
 
+bool etcd_same_cluster(struct etcd_store *s, const json_t *reply) {
+        /* A uint64 sent as a string: beyond int64's range as often as not. */
+        const char *text = tide_json_str(json_object_get(reply, "header"), "cluster_id", NULL);
+        if (!text || !*text)
+                return true;
+        char *end = NULL;
+        errno = 0;
+        unsigned long long id = strtoull(text, &end, 10);
+        if (errno != 0 || *end || id == 0)
+                return true;
+        uint64_t known = 0;
+        return atomic_compare_exchange_strong(&s->cluster_id, &known, (uint64_t) id) || known == (uint64_t) id;
+}
+
 int etcd_header_revision(const json_t *reply, int64_t *ret) {
         int64_t rev;
         int r = etcd_json_i64(json_object_get(reply, "header"), "revision", &rev);
@@ -313,6 +327,11 @@ static int attempt_one(struct etcd_store *s, CURL *c, const char *endpoint, cons
                 int r = map_error(status == 200 ? 500 : status, j, ret_attempt);
                 json_decref(j);
                 return r;
+        }
+        if (!etcd_same_cluster(s, j)) {
+                json_decref(j);
+                *ret_attempt = ATTEMPT_NOT_APPLIED; /* not by this cluster, whatever the other did */
+                return TIDE_E_BACKEND;
         }
         *ret_attempt = ATTEMPT_DONE;
         *ret = j;

@@ -28,7 +28,8 @@ struct etcd_store {
         struct store base;
         char **endpoints; /* "http://host:port", no trailing slash */
         size_t n_endpoints;
-        atomic_size_t preferred; /* the endpoint that answered last */
+        atomic_size_t preferred;     /* the endpoint that answered last */
+        _Atomic uint64_t cluster_id; /* the cluster of the first answer; 0 until then */
         struct curl_slist *headers;
         pthread_mutex_t pool_lock;
         CURL **pool; /* idle easy handles: each keeps its connections open */
@@ -73,6 +74,12 @@ void etcd_json_set_i64(json_t *o, const char *key, int64_t v);
 void etcd_json_set_prefix(json_t *o, const char *prefix);
 /* Converts one of etcd's mvccpb.KeyValue objects; ret is set only on success. */
 int etcd_kv_from_json(const json_t *o, struct store_kv *ret);
+
+/* Whether reply comes from the handle's cluster: the first reply's header.cluster_id is taken as
+ * the cluster's, and a reply from another cluster (an endpoint's address now served by a member of
+ * another etcd cluster) is refused, as if that endpoint were down. A reply without a cluster id
+ * passes. */
+bool etcd_same_cluster(struct etcd_store *s, const json_t *reply);
 
 /* The store revision in the header of a reply. */
 int etcd_header_revision(const json_t *reply, int64_t *ret);

@@ -79,6 +79,10 @@ static void handle_line(struct etcd_watch *w, const char *line, size_t n) {
                 w->cancel = true; /* {"error":...}: the stream failed; resume elsewhere */
                 return;
         }
+        if (!etcd_same_cluster(w->s, result)) {
+                w->cancel = true; /* another cluster's member: resume elsewhere */
+                return;
+        }
         if (tide_json_bool(result, "created", false)) {
                 w->created = true;
                 w->failures = 0;

@@ -94,6 +94,41 @@ static void test_open_etcd_passes_over_a_member_that_does_not_answer(void **stat
         store_free(s2);
 }
 
+/* An endpoint's address served by another etcd cluster (a member's port reused by another
+ * cluster's member, or a wrong address in the URL) never answers for this store: after the first
+ * answer fixed the cluster, the other's replies and watch events are refused as if it were
+ * down. */
+static void test_etcd_refuses_another_clusters_member(void **state) {
+        SKIP_UNLESS_ETCD();
+        struct store_etcd_launch *a = NULL, *b = NULL;
+        assert_int_equal(store_etcd_launch_start(1, &a), 0);
+        assert_int_equal(store_etcd_launch_start(1, &b), 0);
+        _cleanup_free_ char *url = xasprintf("etcd:%s,%s", store_etcd_launch_endpoint(a, 0),
+                                             store_etcd_launch_endpoint(b, 0));
+        struct store *s = NULL, *other = NULL;
+        assert_int_equal(store_open(url, &s), 0);
+        assert_int_equal(store_open(store_etcd_launch_url(b), &other), 0);
+        int64_t rev = put(s, "/k", "a");
+        struct store_watch *w = NULL;
+        assert_int_equal(store_watch_new(s, "/k", rev, &w), 0);
+
+        assert_int_equal(store_etcd_launch_kill(a, 0), 0);
+        put(other, "/k", "b");
+        put(other, "/k", "c");
+        struct store_kv kv = {};
+        assert_int_equal(store_get(s, "/k", &kv), TIDE_E_BACKEND);
+        struct store_events ev = {};
+        int r = store_watch_next(w, 1500, &ev);
+        assert_true(r <= 0);
+        assert_int_equal(ev.n, 0);
+
+        store_watch_free(w);
+        store_free(s);
+        store_free(other);
+        store_etcd_launch_free(a);
+        store_etcd_launch_free(b);
+}
+
 static void test_reopen_keeps_keys_and_revision(void **state) {
         struct fixture *f = *state;
         put(f->s, "/a", "1");
@@ -765,6 +800,7 @@ int main(int argc, char **argv) {
                 T(test_key_over_limit_is_too_large),
                 T(test_value_over_limit_is_too_large),
                 T(test_etcd_txn_over_request_limit_is_too_large),
+                T(test_etcd_refuses_another_clusters_member),
                 T(test_range_of_large_values_returns_them_all),
                 T(test_empty_or_null_key_is_invalid),
                 T(test_lease_grant_returns_positive_id),
