@@ -117,7 +117,9 @@ static void drain_one(struct ctl_pass_ctx *ctx, json_t *rec, json_t *instances, 
                         json_object_set_new(blocked, name, json_string("waiting for its turn"));
                         continue;
                 }
-                struct sched_migrate_request req = { .reason = "drain", .t_request_ms = now_ms };
+                struct sched_migrate_request req = { .reason = "drain",
+                                                     .t_request_ms = now_ms,
+                                                     .leader_rev = ctx->election_rev };
                 _cleanup_free_ char *err = NULL;
                 _cleanup_json_ json_t *begun = NULL;
                 int r = sched_migrate_begin(ctx->store, tide_json_str(todo[k], "id", ""), &req, &begun, &err);

@@ -166,8 +166,12 @@ static int begin_once(struct store *s, const char *ref, const struct sched_migra
         if (tide_json_str(th, "migrate_uri", NULL))
                 json_object_set_new(m, "migrate_uri", json_string(tide_json_str(th, "migrate_uri", "")));
         json_object_set_new(inst, "migration", m);
-        /* Not a leader's stamp any more: the record's last change is this one (model.h). */
-        json_object_del(inst, MODEL_LEADER_REV);
+        /* The stamp is the leader's when the leader asks (the drain), else none any more: it
+         * belongs to the record's last change (model.h). */
+        if (req->leader_rev > 0)
+                json_object_set_new(inst, MODEL_LEADER_REV, json_integer(req->leader_rev));
+        else
+                json_object_del(inst, MODEL_LEADER_REV);
         value = tide_json_dump(inst);
         _cleanup_free_ char *key = model_obj_key(MODEL_INSTANCE, tide_json_str(inst, "id", ""));
         struct store_cmp cmps[] = {

@@ -32,6 +32,8 @@ struct sched_migrate_request {
         int64_t max_downtime_ms; /* 0: the hypervisor's default */
         const char *reason;      /* "request" (NULL) or "drain" */
         int64_t t_request_ms;    /* when it was asked for (wall clock, ms) */
+        int64_t leader_rev;      /* > 0: asked by the controllers' leader of that election, whose
+                                  * stamp the record then carries (model.h, MODEL_LEADER_REV) */
 };
 
 /* Starts moving instance ref (name or id): chooses the target with placement's filters and

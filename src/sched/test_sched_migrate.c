@@ -149,6 +149,29 @@ static void test_begin_and_succeed(void **state) {
         assert_alloc(f, "h2", 2, 1);
 }
 
+static int stamp_old(json_t *inst, void *userdata) {
+        json_object_set_new(inst, MODEL_LEADER_REV, json_integer(3));
+        return MODEL_CHANGE_WRITE;
+}
+
+/* A migration the leader asks for (the drain) carries its stamp; one asked by anybody else
+ * drops an earlier leader's, so that agents never take it for a superseded leader's work. */
+static void test_leader_stamp(void **state) {
+        struct fixture *f = *state;
+        create(f, "a", "h1", 1, 256, "shared", NULL);
+        create(f, "b", "h1", 1, 256, "shared", NULL);
+        assert_int_equal(model_obj_modify(f->s, MODEL_INSTANCE, "a", stamp_old, NULL, NULL), 0);
+        assert_int_equal(model_obj_modify(f->s, MODEL_INSTANCE, "b", stamp_old, NULL, NULL), 0);
+        struct sched_migrate_request by_leader = { .reason = "drain", .t_request_ms = 1, .leader_rev = 9 };
+        struct sched_migrate_request by_user = { .t_request_ms = 1 };
+        _cleanup_json_ json_t *a = NULL, *b = NULL;
+        assert_int_equal(sched_migrate_begin(f->s, "a", &by_leader, &a, NULL), 0);
+        assert_int_equal(sched_migrate_begin(f->s, "b", &by_user, &b, NULL), 0);
+        _cleanup_json_ json_t *a_stored = get(f, "a"), *b_stored = get(f, "b");
+        assert_int_equal(tide_json_int(a_stored, MODEL_LEADER_REV, 0), 9);
+        assert_null(json_object_get(b_stored, MODEL_LEADER_REV));
+}
+
 /* A failure (or cancel) gives the target's claim back and leaves the instance on its source. */
 static void test_fail_releases_target(void **state) {
         struct fixture *f = *state;
@@ -266,6 +289,7 @@ static void test_anti_affinity(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_begin_and_succeed, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_leader_stamp, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_fail_releases_target, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_not_running, setup, teardown),
