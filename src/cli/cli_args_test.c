@@ -84,6 +84,19 @@ static const struct cli_command host_set_cmd = {
         SETTINGS | CLI_F(CLI_OPT_LABEL) | CLI_F(CLI_OPT_UNLABEL) | CLI_F(CLI_OPT_DRAIN) | CLI_F(CLI_OPT_UNDRAIN),
 };
 
+static const struct cli_command migrate_cmd = {
+        "instance",
+        "migrate",
+        run_nothing,
+        "NAME",
+        CLI_F(CLI_OPT_TO) | CLI_F(CLI_OPT_BANDWIDTH) | CLI_F(CLI_OPT_MAX_DOWNTIME) | CLI_F(CLI_OPT_CANCEL) |
+                CLI_F(CLI_OPT_WAIT) | CLI_F(CLI_OPT_TIMEOUT) | CLI_F(CLI_OPT_FORMAT),
+        0,
+        "",
+        "test",
+        0,
+};
+
 static const struct cli_command config_set_cmd = {
         "placement",
         "config set",
@@ -499,6 +512,29 @@ static void test_drain_and_undrain_conflict(void **state) {
         char *err;
         assert_int_equal(parse(&host_set_cmd, &a, &err, "set", "n", "--drain", "--undrain", NULL), -EINVAL);
         assert_string_equal(err, "give --drain or --undrain, not both");
+        free(err);
+}
+
+/* migrate's options are read; --cancel takes none of the others; numbers are checked. */
+static void test_migrate_options(void **state) {
+        struct cli_args a;
+        char *err;
+        assert_int_equal(parse(&migrate_cmd, &a, &err, "migrate", "web", "--to", "h2", "--bandwidth", "100",
+                               "--max-downtime", "50", "--wait", NULL),
+                         CLI_ARGS_OK);
+        assert_string_equal(a.to, "h2");
+        assert_int_equal(a.bandwidth_mib_s, 100);
+        assert_int_equal(a.max_downtime_ms, 50);
+        assert_true(a.wait);
+        assert_false(a.cancel);
+        assert_int_equal(parse(&migrate_cmd, &a, &err, "migrate", "web", "--cancel", NULL), CLI_ARGS_OK);
+        assert_true(a.cancel);
+        assert_int_equal(parse(&migrate_cmd, &a, &err, "migrate", "web", "--cancel", "--to", "h2", NULL), -EINVAL);
+        assert_non_null(strstr(err, "--cancel takes no"));
+        free(err);
+        assert_int_equal(parse(&migrate_cmd, &a, &err, "migrate", "web", "--bandwidth", "0", NULL), -EINVAL);
+        free(err);
+        assert_int_equal(parse(&migrate_cmd, &a, &err, "migrate", "web", "--max-downtime", "x", NULL), -EINVAL);
         free(err);
 }
 
@@ -1017,6 +1053,7 @@ int main(void) {
                 cmocka_unit_test(test_labels_and_unlabels),
                 cmocka_unit_test(test_label_key_once),
                 cmocka_unit_test(test_drain_and_undrain_conflict),
+                cmocka_unit_test(test_migrate_options),
                 cmocka_unit_test(test_set_needs_a_change),
                 cmocka_unit_test(test_ratios_are_checked_doubles),
                 cmocka_unit_test(test_policy_options),
