@@ -29,6 +29,7 @@ struct ctl_leader {
         int64_t last_ok_ms;    /* send time of the last successful grant or keep-alive */
         int64_t next_renew_ms; /* when to send the next keep-alive */
         int64_t next_look_ms;  /* a candidate's next look at the key */
+        int64_t hold_until_ms; /* a deposed leader campaigns again no sooner: another may take over */
         struct store_watch *w; /* on MODEL_KEY_LEADER */
 };
 
@@ -59,6 +60,8 @@ static void depose(struct ctl_leader *l, const char *why) {
                 l->cfg.deposed(l->cfg.userdata, why);
         store_free(l->fenced);
         l->fenced = NULL;
+        /* Step back for a moment, so that a candidate that did not fail takes over. */
+        l->hold_until_ms = mono_ms() + CANDIDATE_POLL_MS;
         int r = store_lease_revoke(l->cfg.store, l->lease);
         if (r < 0 && r != TIDE_E_LEASE)
                 log_warning_errno(r, "leader: revoking the lease: %m");
@@ -194,7 +197,7 @@ static void *leader_main(void *p) {
                 }
                 if (ctl_leader_leading(l, NULL))
                         renew(l);
-                else if (mono_ms() >= l->next_look_ms) {
+                else if (mono_ms() >= l->next_look_ms && mono_ms() >= l->hold_until_ms) {
                         l->next_look_ms = mono_ms() + CANDIDATE_POLL_MS;
                         int r = campaign(l);
                         if (r < 0)

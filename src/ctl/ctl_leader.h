@@ -11,8 +11,9 @@
  * The leader renews its lease every TTL/3. When it cannot renew in time (TTL minus a margin,
  * counted from the send time of its last successful keep-alive, so before the store could have
  * expired the lease), or when the key is deleted or changes, it stops leading at once: the
- * deposed callback stops its controllers, then its lease is revoked (best effort). Whatever it
- * writes goes through the fenced store handle it is given (store_fence_new on the key and the
+ * deposed callback stops its controllers, then its lease is revoked (best effort), and it runs
+ * for election again no sooner than a second later, so that another candidate takes over.
+ * Whatever it writes goes through the fenced store handle it is given (store_fence_new on the key and the
  * election revision), so a superseded leader's writes fail at the store; that handle is revoked
  * before deposed is called, and refuses writes past TTL minus the margin after the last
  * successful renewal (store_fence_set_deadline) even while a renewal hangs. Backend-neutral:
