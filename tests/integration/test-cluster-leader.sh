@@ -8,7 +8,13 @@
 #  - kill -9 of the leader's tided only (its libvirtd and guests stay): another host leads within
 #    the lease TTL (10 s) and a 1 s margin, with a higher election revision; the group's guests
 #    keep running (their heartbeats go on rising, no second boot); the group keeps its size (the
-#    same 2 members, no member added or removed while the new leader runs it for 15 s).
+#    same 2 members, no member added or removed while the new leader runs it for 15 s);
+#  - the dead tided's host started again, then its tided killed -9 and started again at once
+#    (`devcluster kill HOST --tided`): its host never shows down, nothing moves, no guest boots
+#    again, heartbeats go on;
+#  - the new leader's tided stopped (SIGSTOP) past the TTL: another leads with a higher election
+#    revision; continued, the superseded one logs that it no longer leads, the new leader stays
+#    and the group keeps its members (nothing the superseded leader would do is accepted).
 # Without the etcd backend (each host its own SQLite store) there is no pool to lead: exit 77.
 set -euo pipefail
 . "$(dirname "$0")/cluster.sh"
@@ -109,6 +115,85 @@ for n in $names; do
 	[ "$(beats_of "$n" | grep -c '^1$')" -le 1 ] || fail "$n booted again"
 done
 log "the group kept its 2 members, running, heartbeats rising"
+
+# ---- the dead leader's host back; then its tided killed -9 and started again within the TTL ----
+host_state() { # I HOST: HOST's state as hI's host list says
+	dc_tide "$1" host list -f json | jq -r --arg h "$2" '.[] | select(.name == $h) | .state'
+}
+host_up() { test "$(host_state $OTHER "$1")" = up; }
+"$DC" start "$LEADER" >"$T/start.log" 2>&1 || fail "devcluster start $LEADER: $(tail -n 5 "$T/start.log")"
+dc_wait 30 "$LEADER up again" host_up "$LEADER"
+sleep 2
+members $OTHER >"$T/members.before2"
+diff "$T/members.before" "$T/members.before2" >&2 || fail "the members changed when $LEADER's tided came back"
+for n in $names; do beats[$n]=$(beats_of "$n" | tail -n 1); done
+"$DC" kill "$LEADER" --tided >"$T/kill.log" 2>&1 || fail "devcluster kill $LEADER --tided: $(cat "$T/kill.log")"
+t0=$(date +%s%3N)
+"$DC" start "$LEADER" >"$T/start.log" 2>&1 &
+start_pid=$!
+# The host's state as another host sees it, every 0.2 s until the new tided has taken its host
+# over and a little longer: it must never show down.
+: >"$T/states"
+while :; do
+	host_state $OTHER "$LEADER" >>"$T/states"
+	now=$(date +%s%3N)
+	if ! kill -0 "$start_pid" 2>/dev/null && [ $((now - t0)) -gt $(((TTL_S + 2) * 1000)) ]; then break; fi
+	[ $((now - t0)) -le 60000 ] || {
+		kill "$start_pid"
+		fail "devcluster start $LEADER did not end within 60 s"
+	}
+	sleep 0.2
+done
+wait "$start_pid" || fail "devcluster start $LEADER (tided only): $(tail -n 5 "$T/start.log")"
+took=$(($(date +%s%3N) - t0))
+sort -u "$T/states" | tr '\n' ' ' >"$T/states.seen"
+[ "$(cat "$T/states.seen")" = "up " ] ||
+	fail "$LEADER's state while its tided restarted within the TTL: $(cat "$T/states.seen") (only 'up' expected)"
+log "$LEADER's tided killed -9 and started again: its host stayed up ($(wc -l <"$T/states") looks over $took ms)"
+sleep 10
+members $OTHER >"$T/members.after2"
+diff "$T/members.before" "$T/members.after2" >&2 || fail "the group's members changed across $LEADER's tided restart"
+for n in $names; do
+	dc_domain_running "$L" "$n" || fail "$n's domain is not running on $LEADER after its tided restarted"
+	last=$(beats_of "$n" | tail -n 1)
+	[ "${last:-0}" -gt "${beats[$n]:-0}" ] || fail "$n's heartbeats did not go on across the restart (${beats[$n]} then $last)"
+	[ "$(beats_of "$n" | grep -c '^1$')" -le 1 ] || fail "$n booted again across $LEADER's tided restart"
+done
+log "restart of $LEADER's tided within the TTL: nothing moved, nothing restarted"
+
+# ---- a superseded leader comes back: stopped past the TTL, another leads; continued, it stops
+# leading and nothing it would do is accepted (the group keeps its members) ----
+SUP=${L2%% *} REV2=${L2##* }
+S=${SUP#h}
+W=$([ "$S" = 1 ] && echo 2 || echo 1) # a host that watches
+added_before=$(dc_tide $W event list --scaling-group web --limit 1000 -f json |
+	jq '[.[] | select(.type == "group.member_added")] | length')
+spid=$(dc_field "$S" tided_pid)
+kill -STOP "$spid"
+t0=$(date +%s%3N)
+while :; do
+	l=$(leader_via $W)
+	if [ -n "$l" ] && [ "${l%% *}" != "$SUP" ]; then break; fi
+	if [ $(($(date +%s%3N) - t0)) -gt $(((TTL_S + 5) * 1000)) ]; then
+		kill -CONT "$spid"
+		fail "no other host leads $((TTL_S + 5)) s after $SUP's tided was stopped (leader: '${l:-none}')"
+	fi
+	sleep 0.2
+done
+L3=$(leader_via $W)
+[ "${L3##* }" -gt "$REV2" ] || { kill -CONT "$spid"; fail "election revision ${L3##* } not above $REV2"; }
+log "$SUP's tided stopped (SIGSTOP): ${L3%% *} leads after $(($(date +%s%3N) - t0)) ms, election revision ${L3##* }"
+kill -CONT "$spid"
+slog=$(dirname "$(dc_field "$S" state_dir)")/tided.log
+dc_wait 10 "$SUP stops leading once continued" grep -q "leader: no longer leading (election revision $REV2)" "$slog"
+sleep 5
+[ "$(leader_via $W)" = "$L3" ] || fail "the leader is '$(leader_via $W)' after $SUP came back, not $L3"
+members $W >"$T/members.after3"
+diff "$T/members.before" "$T/members.after3" >&2 || fail "the group's members changed after $SUP came back"
+added_after=$(dc_tide $W event list --scaling-group web --limit 1000 -f json |
+	jq '[.[] | select(.type == "group.member_added")] | length')
+[ "$added_after" = "$added_before" ] || fail "members were added after $SUP came back ($added_before then $added_after)"
+log "the superseded $SUP stopped leading; ${L3%% *} still leads; the group kept its members"
 
 dc_down_checked
 log "PASS"
