@@ -30,7 +30,7 @@ static const char *const part_prefix[PART_MAX] = {
         [PART_ALLOC] = MODEL_KEY_ALLOC,
 };
 
-/* What the cache reads and watches: each prefix once, read and watched at one revision. */
+/* What the cache reads and watches: all read at one revision, and each watched from it. */
 static const char *const watched[] = { MODEL_KEY_HOST_ANY, MODEL_KEY_ALLOC, MODEL_KEY_PLACEMENT_CONFIG };
 #define N_WATCHED ELEMENTSOF(watched)
 
@@ -49,9 +49,10 @@ struct entry {
         char *name;
         struct sched_cache_claim *claim; /* in flight on this host, at most one */
         bool present[PART_MAX];
-        json_t *value[PART_MAX]; /* parsed; NULL when absent or not JSON (a liveness "up") */
-        int64_t rev[PART_MAX];   /* revision of the last change applied (a deletion's too) */
-        ssize_t slot;            /* in the snapshot, -1 when not placeable */
+        json_t *value[PART_MAX];      /* parsed; NULL when absent or not JSON (a liveness "up") */
+        int64_t rev[PART_MAX];        /* revision of the last change applied (a deletion's too) */
+        int64_t create_rev[PART_MAX]; /* of the value present; 0 when absent */
+        ssize_t slot;                 /* in the snapshot, -1 when not placeable */
         bool dirty;
 };
 
@@ -142,6 +143,7 @@ static void slot_drop(struct table *t, struct entry *e) {
                 t->snap.hosts[i] = t->snap.hosts[last];
                 t->snap.host_json[i] = t->snap.host_json[last];
                 t->snap.alloc_rev[i] = t->snap.alloc_rev[last];
+                t->snap.basis[i] = t->snap.basis[last];
                 t->owner[i] = t->owner[last];
                 t->owner[i]->slot = (ssize_t) i;
         }
@@ -193,6 +195,7 @@ static bool entry_sync(struct table *t, struct entry *e) {
                         mem_advise_huge(t->snap.hosts, t->cap * sizeof *t->snap.hosts);
                         t->snap.host_json = xrealloc(t->snap.host_json, t->cap * sizeof *t->snap.host_json);
                         t->snap.alloc_rev = xrealloc(t->snap.alloc_rev, t->cap * sizeof *t->snap.alloc_rev);
+                        t->snap.basis = xrealloc(t->snap.basis, t->cap * sizeof *t->snap.basis);
                         t->owner = xrealloc(t->owner, t->cap * sizeof *t->owner);
                 }
                 e->slot = (ssize_t) t->snap.n++;
@@ -203,6 +206,11 @@ static bool entry_sync(struct table *t, struct entry *e) {
         t->snap.hosts[e->slot] = host;
         t->snap.host_json[e->slot] = TAKE_PTR(h);
         t->snap.alloc_rev[e->slot] = e->present[PART_ALLOC] ? e->rev[PART_ALLOC] : 0;
+        t->snap.basis[e->slot] = (struct sched_basis) {
+                .record_rev = e->present[PART_RECORD] ? e->rev[PART_RECORD] : 0,
+                .conf_rev = e->present[PART_CONF] ? e->rev[PART_CONF] : 0,
+                .live_create_rev = e->create_rev[PART_LIVE],
+        };
         /* A claim in flight stays booked while the allocation is the one it was decided on;
          * once the allocation changed, the change is its commit (which holds it) or another
          * writer's (which makes its commit fail): either way the view shows the store. */
@@ -238,6 +246,7 @@ static void config_apply(struct table *t, const struct store_kv *kv, bool delete
                 return;
         t->config_rev = kv->mod_rev;
         t->config_err = 0;
+        t->snap.config_rev = deleted ? 0 : kv->mod_rev;
         sched_config_default(&t->snap.cfg);
         if (deleted)
                 return;
@@ -277,6 +286,7 @@ static void table_apply(struct table *t, const struct store_kv *kv, bool deleted
                         e->value[p] = NULL;
                         e->present[p] = false;
                         e->rev[p] = kv->mod_rev;
+                        e->create_rev[p] = 0;
                         mark_dirty(t, e);
                         return;
                 }
@@ -287,23 +297,23 @@ static void table_apply(struct table *t, const struct store_kv *kv, bool deleted
                 e->value[p] = json_loadb(kv->value, kv->value_len, 0, NULL);
                 e->present[p] = true;
                 e->rev[p] = kv->mod_rev;
+                e->create_rev[p] = kv->create_rev;
                 mark_dirty(t, e);
                 return;
         }
 }
 
-/* Reads everything the cache holds into an empty table; ret_revs[i] gets the revision
- * watched[i] was read at. */
-static int table_read(struct store *s, struct table *t, int64_t ret_revs[N_WATCHED]) {
+/* Reads everything the cache holds into an empty table, at one revision (ret_rev). */
+static int table_read(struct store *s, struct table *t, int64_t *ret_rev) {
         sched_config_default(&t->snap.cfg);
+        struct store_kvs kvs[N_WATCHED] = {};
+        int r = store_range_many(s, watched, N_WATCHED, kvs, ret_rev);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < N_WATCHED; i++) {
-                struct store_kvs kvs = {};
-                int r = store_range(s, watched[i], 0, &kvs, &ret_revs[i]);
-                if (r < 0)
-                        return r;
-                for (size_t k = 0; k < kvs.n; k++)
-                        table_apply(t, &kvs.items[k], false);
-                store_kvs_clear(&kvs);
+                for (size_t k = 0; k < kvs[i].n; k++)
+                        table_apply(t, &kvs[i].items[k], false);
+                store_kvs_clear(&kvs[i]);
         }
         table_sync(t);
         return 0;
@@ -311,8 +321,8 @@ static int table_read(struct store *s, struct table *t, int64_t ret_revs[N_WATCH
 
 int sched_snapshot_read(struct store *s, struct sched_snapshot *ret) {
         struct table t = {};
-        int64_t revs[N_WATCHED];
-        int r = table_read(s, &t, revs);
+        int64_t rev;
+        int r = table_read(s, &t, &rev);
         if (r >= 0)
                 r = t.config_err;
         if (r >= 0) {
@@ -381,15 +391,15 @@ static struct entry *entry_find(struct table *t, const char *name) {
         return found ? t->idx[at] : NULL;
 }
 
-/* Reads everything and watches each prefix from the revision it was read at. The claims in
- * flight are booked again on the new table. Under both locks. */
+/* Reads everything at one revision and watches each prefix from it. The claims in flight are
+ * booked again on the new table. Under both locks. */
 static int cache_load(struct sched_cache *c) {
-        int64_t revs[N_WATCHED];
+        int64_t rev = 0;
         cache_drop(c);
         c->stats.reads++;
-        int r = table_read(c->store, &c->t, revs);
+        int r = table_read(c->store, &c->t, &rev);
         for (size_t i = 0; r >= 0 && i < N_WATCHED; i++)
-                r = store_watch_new(c->store, watched[i], revs[i], &c->w[i]);
+                r = store_watch_new(c->store, watched[i], rev, &c->w[i]);
         if (r < 0) {
                 cache_drop(c);
                 return r;
@@ -405,10 +415,7 @@ static int cache_load(struct sched_cache *c) {
         c->loaded = true;
         c->stale = false;
         c->caught_up_us = mono_us();
-        c->applied_rev = revs[0]; /* each prefix is in the table up to its own read at least */
-        for (size_t i = 1; i < N_WATCHED; i++)
-                if (revs[i] < c->applied_rev)
-                        c->applied_rev = revs[i];
+        c->applied_rev = rev;
         return 0;
 }
 

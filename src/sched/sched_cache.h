@@ -7,9 +7,12 @@
  * the store's watches: a change parses that one value and re-derives that one host, so a
  * placement at 10,000 hosts costs no JSON parsing of the others. The store stays the truth:
  * a claim made on the cache's view still commits with a transaction that compares the
- * revision of the host's allocation key, and a caller that loses that race brings the cache
- * up to date and decides again. When the watched history has been compacted away the cache
- * reads everything again (store_range) and watches from the revision it read at.
+ * revision of the host's allocation key and of every other key the decision rested on (its
+ * record, settings, liveness and the placement config: sched_basis_cmps), so what commits is
+ * what the store at the commit's revision allows on that host, however far the view lagged;
+ * a caller that loses that race brings the cache up to date and decides again. The cache
+ * reads everything at one revision (store_range_many) and watches each prefix from it; when
+ * the watched history has been compacted away it reads everything again the same way.
  *
  * Each sched_cache_acquire catches up with the store first: every change committed before
  * the call (by this process or another one) is in the view it gives, so a decision on it is

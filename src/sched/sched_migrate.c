@@ -174,18 +174,21 @@ static int begin_once(struct store *s, const char *ref, const struct sched_migra
                 json_object_del(inst, MODEL_LEADER_REV);
         value = tide_json_dump(inst);
         _cleanup_free_ char *key = model_obj_key(MODEL_INSTANCE, tide_json_str(inst, "id", ""));
-        struct store_cmp cmps[] = {
+        _cleanup_(sched_basis_cmps_clear) struct sched_basis_cmps basis = {};
+        sched_basis_cmps(&snap, (size_t) d.host, &basis);
+        struct store_cmp cmps[2 + SCHED_BASIS_CMPS] = {
                 { .key = key, .target = STORE_CMP_MOD_REV, .op = STORE_CMP_EQUAL, .number = rev },
                 { .key = alloc_key,
                   .target = STORE_CMP_MOD_REV,
                   .op = STORE_CMP_EQUAL,
                   .number = snap.alloc_rev[d.host] },
         };
+        memcpy(&cmps[2], basis.cmps, basis.n * sizeof *cmps);
         struct store_op ops[] = {
                 { .type = STORE_OP_PUT, .key = key, .value = value },
                 { .type = STORE_OP_PUT, .key = alloc_key, .value = alloc_value },
         };
-        struct store_txn txn = { .cmps = cmps, .n_cmps = 2, .success = ops, .n_success = 2 };
+        struct store_txn txn = { .cmps = cmps, .n_cmps = 2 + basis.n, .success = ops, .n_success = 2 };
         bool ok = false;
         r = store_txn(s, &txn, &ok, NULL);
         if (r >= 0 && !ok)

@@ -19,7 +19,38 @@ void sched_snapshot_clear(struct sched_snapshot *snap) {
         free(snap->hosts);
         free(snap->host_json);
         free(snap->alloc_rev);
+        free(snap->basis);
         *snap = (struct sched_snapshot) {};
+}
+
+void sched_basis_cmps(const struct sched_snapshot *snap, size_t i, struct sched_basis_cmps *ret) {
+        const char *name = snap->hosts[i].name;
+        const struct sched_basis *b = &snap->basis[i];
+        *ret = (struct sched_basis_cmps) {
+                .keys = { model_key_host(name), model_key_hostconf(name), model_key_hostlive(name),
+                          xstrdup(MODEL_KEY_PLACEMENT_CONFIG) },
+        };
+        const struct {
+                enum store_cmp_target target;
+                int64_t rev;
+        } want[SCHED_BASIS_CMPS] = {
+                { STORE_CMP_MOD_REV, b->record_rev },
+                { STORE_CMP_MOD_REV, b->conf_rev },
+                /* Its load is written on it every few seconds: only a new life (the lease
+                 * lapsed, the host registered again) changes what placement may do there. */
+                { STORE_CMP_CREATE_REV, b->live_create_rev },
+                { STORE_CMP_MOD_REV, snap->config_rev },
+        };
+        for (size_t k = 0; k < SCHED_BASIS_CMPS; k++)
+                ret->cmps[ret->n++] = (struct store_cmp) {
+                        .key = ret->keys[k], .target = want[k].target, .op = STORE_CMP_EQUAL, .number = want[k].rev
+                };
+}
+
+void sched_basis_cmps_clear(struct sched_basis_cmps *b) {
+        for (size_t k = 0; k < SCHED_BASIS_CMPS; k++)
+                free(b->keys[k]);
+        *b = (struct sched_basis_cmps) {};
 }
 
 int sched_snapshot_find(const struct sched_snapshot *snap, const char *name) {
@@ -147,8 +178,9 @@ int sched_store_create(struct store *s, struct sched_cache *shared_cache, json_t
                         }
                 }
                 struct store_op ops[4];
-                struct store_cmp cmps[4];
+                struct store_cmp cmps[4 + SCHED_BASIS_CMPS];
                 size_t n_ops = 0, n_cmps = 0;
+                _cleanup_(sched_basis_cmps_clear) struct sched_basis_cmps basis = {};
                 if (r >= 0) {
                         int64_t base_rev = v.snap->alloc_rev[d.host];
                         alloc_key = model_key_alloc(v.snap->hosts[d.host].name);
@@ -175,6 +207,9 @@ int sched_store_create(struct store *s, struct sched_cache *shared_cache, json_t
                         ops[n_ops++] = (struct store_op) { .type = STORE_OP_PUT,
                                                            .key = alloc_key,
                                                            .value = alloc_value };
+                        sched_basis_cmps(v.snap, (size_t) d.host, &basis);
+                        memcpy(&cmps[n_cmps], basis.cmps, basis.n * sizeof *cmps);
+                        n_cmps += basis.n;
                         if (group) {
                                 json_object_set_new(members, id, json_string(v.snap->hosts[d.host].name));
                                 members_value = tide_json_dump(members);

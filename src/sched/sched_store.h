@@ -19,18 +19,43 @@
 
 struct sched_cache; /* sched_cache.h: the same view kept up to date by watches */
 
+/* What a decision on a host rests on besides its allocation: the revisions of the host's keys
+ * as the view saw them (0: absent). A commit compares them (sched_basis_cmps), so that a view
+ * that lags the store (a cache fed by watches) cannot commit a decision that the store at the
+ * commit's revision would not have made on that host. */
+struct sched_basis {
+        int64_t record_rev;      /* mod_rev of /tide/hosts/<name> */
+        int64_t conf_rev;        /* mod_rev of /tide/hostconf/<name> */
+        int64_t live_create_rev; /* create_rev of /tide/hostlive/<name>: the same lease's life */
+};
+
 struct sched_snapshot {
         struct sched_config cfg;
+        int64_t config_rev; /* mod_rev of the placement config key, 0 when absent */
         size_t n;
         struct sched_host *hosts;
-        json_t **host_json; /* the JSON each host's strings point into */
-        int64_t *alloc_rev; /* mod_rev of each host's allocation key, 0 when absent */
+        json_t **host_json;        /* the JSON each host's strings point into */
+        int64_t *alloc_rev;        /* mod_rev of each host's allocation key, 0 when absent */
+        struct sched_basis *basis; /* each host's */
 };
+
+/* The compares that tie a decision on host i of snap to the keys it was made on besides the
+ * allocation (which the caller compares as it books): the host's record, settings, liveness
+ * and the placement config. cmps holds them, keys their storage (sched_basis_cmps_clear). */
+#define SCHED_BASIS_CMPS 4
+struct sched_basis_cmps {
+        char *keys[SCHED_BASIS_CMPS];
+        struct store_cmp cmps[SCHED_BASIS_CMPS];
+        size_t n;
+};
+void sched_basis_cmps(const struct sched_snapshot *snap, size_t i, struct sched_basis_cmps *ret);
+void sched_basis_cmps_clear(struct sched_basis_cmps *b);
 
 /* Reads every host with its settings, state and usage: each record under /tide/hosts/<name>
  * (its "name" must be <name>) merged with /tide/hostlive/<name> (state "up" while it exists,
  * its "load"), /tide/hostconf/<name> (over the record) and /tide/alloc/<name> ("used"; its
- * mod_rev in alloc_rev); records that are not valid hosts are left out. ret gets the snapshot
+ * mod_rev in alloc_rev), all read at one revision (store_range_many); records that are not
+ * valid hosts are left out. ret gets the snapshot
  * (clear it). O(hosts) JSON parsing: placements in tided use a struct sched_cache instead. */
 int sched_snapshot_read(struct store *s, struct sched_snapshot *ret);
 void sched_snapshot_clear(struct sched_snapshot *snap);

@@ -108,6 +108,9 @@ static void assert_view_fresh(struct fixture *f) {
                         fail_msg("host %s: fresh %s, cached %s", a->name, x, y);
                 }
                 assert_int_equal(fresh.alloc_rev[i], view->alloc_rev[j]);
+                assert_int_equal(fresh.basis[i].record_rev, view->basis[j].record_rev);
+                assert_int_equal(fresh.basis[i].conf_rev, view->basis[j].conf_rev);
+                assert_int_equal(fresh.basis[i].live_create_rev, view->basis[j].live_create_rev);
                 assert_int_equal(a->up, b->up);
                 assert_int_equal(a->draining, b->draining);
                 assert_int_equal(a->used_vcpus, b->used_vcpus);
@@ -117,6 +120,7 @@ static void assert_view_fresh(struct fixture *f) {
                 assert_int_equal(a->n_labels, b->n_labels);
                 assert_memory_equal(&a->pinned, &b->pinned, sizeof a->pinned);
         }
+        assert_int_equal(fresh.config_rev, view->config_rev);
         assert_true(fresh.cfg.cpu_ratio == view->cfg.cpu_ratio);
         assert_true(fresh.cfg.ram_ratio == view->cfg.ram_ratio);
         assert_int_equal(fresh.cfg.mode, view->cfg.mode);
@@ -458,6 +462,49 @@ static void test_claim_yields_to_others_allocation(void **state) {
         assert_view_fresh(f);
 }
 
+/* A decision made on a view that lags the store (while a claim is in flight a first attempt
+ * does not catch up) does not commit on a host whose settings or liveness changed since: the
+ * commit compares them, and the retry on a caught-up view places elsewhere. */
+static void test_lagging_view_commits_nothing_the_store_would_refuse(void **state) {
+        struct fixture *f = *state;
+        static const struct {
+                const char *what, *prefix, *value; /* value NULL: the key is deleted */
+        } change[] = {
+                { "b drained", MODEL_KEY_HOSTCONF, "{\"draining\":true}" },
+                { "b down", MODEL_KEY_HOSTLIVE, NULL },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(change); i++) {
+                int64_t base;
+                json_t *used;
+                put_host(f->s, "a", 2, 4096, 1, 0);
+                put_host(f->s, "b", 64, 65536, 1, 0);
+                put_host(f->s, "c", 8, 8192, 1, 0);
+                put_part(f->s, MODEL_KEY_HOSTCONF, "b", "{}", 0, NULL);
+                for (const char *h = "abc"; *h; h++) {
+                        char name[2] = { *h, 0 };
+                        put_part(f->s, MODEL_KEY_HOSTLIVE, name, "up", 0, NULL);
+                }
+                /* a is full with a claim in flight; b (roomiest) is where placement goes. */
+                struct sched_cache_claim *k = begin_claim(f, "a", 2, &base, &used);
+                if (change[i].value)
+                        put_part(f->s, change[i].prefix, "b", change[i].value, 0, NULL);
+                else
+                        del_part(f->s, change[i].prefix, "b");
+                char id[16];
+                snprintf(id, sizeof id, "i%zu", i);
+                json_t *inst = json_pack("{s:s, s:s, s:i, s:i}", "id", id, "name", id, "vcpus", 1, "ram_mib", 256);
+                _cleanup_free_ char *reason = NULL;
+                assert_int_equal(sched_store_create(f->s, f->c, inst, NULL, &reason), 0);
+                if (!streq(json_string_value(json_object_get(inst, "host")), "c"))
+                        fail_msg("%s: placed on %s, not c", change[i].what,
+                                 json_string_value(json_object_get(inst, "host")));
+                json_decref(inst);
+                sched_cache_claim_end(f->c, k, NULL, 0);
+                json_decref(used);
+                assert_view_fresh(f);
+        }
+}
+
 struct waiter {
         struct fixture *f;
         int r;
@@ -769,6 +816,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_claim_in_flight_seen_then_rolled_back, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_claim_kept_through_host_changes, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_claim_yields_to_others_allocation, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_lagging_view_commits_nothing_the_store_would_refuse, setup,
+                                                teardown),
                 cmocka_unit_test_setup_teardown(test_decision_waits_for_claim_in_flight, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_decides_as_fresh_snapshot, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_creators_on_own_handles_never_overbook, setup, teardown),

@@ -194,6 +194,17 @@ int store_range(struct store *s, const char *prefix, size_t limit, struct store_
         return s->backend->range(s, prefix, limit, ret, ret_rev);
 }
 
+int store_range_many(struct store *s, const char *const *prefixes, size_t n, struct store_kvs *ret, int64_t *ret_rev) {
+        if (!s || !prefixes || n == 0 || !ret)
+                return TIDE_E_INVALID;
+        for (size_t i = 0; i < n; i++) {
+                int r = check_prefix(prefixes[i]);
+                if (r < 0)
+                        return r;
+        }
+        return s->backend->range_many(s, prefixes, n, ret, ret_rev);
+}
+
 int store_txn(struct store *s, const struct store_txn *txn, bool *ret_succeeded, int64_t *ret_rev) {
         if (!s)
                 return TIDE_E_INVALID;

@@ -126,6 +126,12 @@ int store_get(struct store *s, const char *key, struct store_kv *ret);
  * ret gets the kvs (caller clears); ret_rev, when non-NULL, the revision they were read at. */
 int store_range(struct store *s, const char *prefix, size_t limit, struct store_kvs *ret, int64_t *ret_rev);
 
+/* Every key under each of prefixes[0..n-1] (n >= 1), all read at one revision: ret[i] gets
+ * the kvs under prefixes[i] in key order (caller clears each); ret_rev, when non-NULL, that
+ * revision. A view made of several prefixes that must agree (hosts and their allocations) is
+ * read this way, not by one store_range per prefix. */
+int store_range_many(struct store *s, const char *const *prefixes, size_t n, struct store_kvs *ret, int64_t *ret_rev);
+
 /* Runs a transaction atomically. ret_succeeded tells which branch ran; ret_rev (either may be
  * NULL) gets the store revision after it (the new one when it wrote anything). */
 int store_txn(struct store *s, const struct store_txn *txn, bool *ret_succeeded, int64_t *ret_rev);

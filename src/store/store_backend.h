@@ -10,6 +10,8 @@ struct store_backend {
         int (*revision)(struct store *s, int64_t *ret_rev);
         int (*get)(struct store *s, const char *key, struct store_kv *ret);
         int (*range)(struct store *s, const char *prefix, size_t limit, struct store_kvs *ret, int64_t *ret_rev);
+        int (*range_many)(struct store *s, const char *const *prefixes, size_t n, struct store_kvs *ret,
+                          int64_t *ret_rev);
         int (*txn)(struct store *s, const struct store_txn *txn, bool *ret_succeeded, int64_t *ret_rev);
         int (*lease_grant)(struct store *s, int64_t ttl_s, int64_t *ret_id);
         int (*lease_keepalive)(struct store *s, int64_t id);

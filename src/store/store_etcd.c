@@ -9,6 +9,9 @@
 #include "common/tide_json.h"
 #include "common/util.h"
 
+/* How often store_range_many starts over when a compaction overtook its read. */
+#define RANGE_MANY_ATTEMPTS 3
+
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 
 static void curl_init_once(void) {
@@ -140,14 +143,18 @@ static int etcd_get(struct store *s, const char *key, struct store_kv *ret) {
         return 0;
 }
 
-static int etcd_range(struct store *s, const char *prefix, size_t limit, struct store_kvs *ret, int64_t *ret_rev) {
+/* Reads prefix at revision at_rev (0: the current one, which ret_rev gets). */
+static int range_at(struct store *s, const char *prefix, size_t limit, int64_t at_rev, struct store_kvs *ret,
+                    int64_t *ret_rev) {
         /* In pages of ETCD_RANGE_PAGE keys, all read at the first page's revision: one reply
          * stays a few MiB however many keys there are (a reply of everything could pass the
          * gRPC limits of etcd's gateway, and the call's timeout). */
         _cleanup_json_ json_t *req = range_request(prefix, true, 0);
         struct store_kvs kvs = {};
-        int64_t rev = 0;
+        int64_t rev = at_rev;
         int r;
+        if (at_rev > 0)
+                etcd_json_set_i64(req, "revision", at_rev);
         for (;;) {
                 size_t want = limit == 0 ? ETCD_RANGE_PAGE : limit - kvs.n;
                 if (want > ETCD_RANGE_PAGE)
@@ -178,6 +185,34 @@ static int etcd_range(struct store *s, const char *prefix, size_t limit, struct 
                 return r;
         }
         *ret = kvs;
+        if (ret_rev)
+                *ret_rev = rev;
+        return 0;
+}
+
+static int etcd_range(struct store *s, const char *prefix, size_t limit, struct store_kvs *ret, int64_t *ret_rev) {
+        return range_at(s, prefix, limit, 0, ret, ret_rev);
+}
+
+static int etcd_range_many(struct store *s, const char *const *prefixes, size_t n, struct store_kvs *ret,
+                           int64_t *ret_rev) {
+        /* The first prefix at the current revision, the others at the same one (etcd keeps
+         * every revision until a compaction: one that overtakes the read makes it start over). */
+        int r = TIDE_E_COMPACTED;
+        int64_t rev = 0;
+        for (int attempt = 0; attempt < RANGE_MANY_ATTEMPTS && r == TIDE_E_COMPACTED; attempt++) {
+                rev = 0;
+                for (size_t i = 0; i < n; i++)
+                        ret[i] = (struct store_kvs) {};
+                r = 0;
+                for (size_t i = 0; r >= 0 && i < n; i++)
+                        r = range_at(s, prefixes[i], 0, rev, &ret[i], i == 0 ? &rev : NULL);
+                if (r < 0)
+                        for (size_t i = 0; i < n; i++)
+                                store_kvs_clear(&ret[i]);
+        }
+        if (r < 0)
+                return r;
         if (ret_rev)
                 *ret_rev = rev;
         return 0;
@@ -344,6 +379,7 @@ const struct store_backend store_etcd_backend = {
         .revision = etcd_revision,
         .get = etcd_get,
         .range = etcd_range,
+        .range_many = etcd_range_many,
         .txn = etcd_txn,
         .lease_grant = etcd_lease_grant,
         .lease_keepalive = etcd_lease_keepalive,

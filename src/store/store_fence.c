@@ -38,6 +38,11 @@ static int fence_range(struct store *s, const char *prefix, size_t limit, struct
         return store_range(fence_of(s)->inner, prefix, limit, ret, ret_rev);
 }
 
+static int fence_range_many(struct store *s, const char *const *prefixes, size_t n, struct store_kvs *ret,
+                            int64_t *ret_rev) {
+        return store_range_many(fence_of(s)->inner, prefixes, n, ret, ret_rev);
+}
+
 /* Whether the fence key still has the create_rev the handle was made with. */
 static int fence_holds(struct fence_store *f) {
         struct store_kv kv = {};
@@ -117,6 +122,7 @@ static const struct store_backend store_fence_backend = {
         .revision = fence_revision,
         .get = fence_get,
         .range = fence_range,
+        .range_many = fence_range_many,
         .txn = fence_txn,
         .lease_grant = fence_lease_grant,
         .lease_keepalive = fence_lease_keepalive,

@@ -752,14 +752,11 @@ static int sqlite_get(struct store *base, const char *key, struct store_kv *ret)
         return r < 0 ? r : 0;
 }
 
-static int range_locked(struct sqlite_store *s, const char *prefix, size_t limit, struct store_kvs *kvs, int64_t *rev) {
+/* Reads a prefix inside a transaction already begun; rev, when non-NULL, gets its revision. */
+static int range_in_txn(struct sqlite_store *s, const char *prefix, size_t limit, struct store_kvs *kvs, int64_t *rev) {
         size_t hi_len;
         _cleanup_free_ char *hi = store_sqlite_prefix_successor(prefix, &hi_len);
-
-        int r = store_sqlite_exec(s, ST_BEGIN);
-        if (r < 0)
-                return r;
-        r = store_sqlite_meta_get(s, rev, NULL);
+        int r = rev ? store_sqlite_meta_get(s, rev, NULL) : 0;
         if (r >= 0) {
                 _cleanup_stmt_ sqlite3_stmt *st = NULL;
                 r = store_sqlite_stmt(s, ST_KV_RANGE, &st);
@@ -777,6 +774,14 @@ static int range_locked(struct sqlite_store *s, const char *prefix, size_t limit
                         }
                 }
         }
+        return r;
+}
+
+static int range_locked(struct sqlite_store *s, const char *prefix, size_t limit, struct store_kvs *kvs, int64_t *rev) {
+        int r = store_sqlite_exec(s, ST_BEGIN);
+        if (r < 0)
+                return r;
+        r = range_in_txn(s, prefix, limit, kvs, rev);
         /* A read transaction: ending it cannot lose anything. */
         (void) store_sqlite_exec(s, ST_COMMIT);
         return r;
@@ -798,6 +803,36 @@ static int sqlite_range(struct store *base, const char *prefix, size_t limit, st
                 return r;
         }
         *ret = kvs;
+        if (ret_rev)
+                *ret_rev = rev;
+        return 0;
+}
+
+static int sqlite_range_many(struct store *base, const char *const *prefixes, size_t n, struct store_kvs *ret,
+                             int64_t *ret_rev) {
+        struct sqlite_store *s = to_sqlite(base);
+        int64_t rev = 0;
+
+        /* Under the handle's lock no write of this handle commits in between; the ranges share
+         * one read transaction, so another process's writes are not seen in between either. */
+        pthread_mutex_lock(&s->lock);
+        int r = store_sqlite_sweep_if_needed(s);
+        if (r >= 0)
+                r = store_sqlite_exec(s, ST_BEGIN);
+        if (r >= 0) {
+                for (size_t i = 0; r >= 0 && i < n; i++) {
+                        ret[i] = (struct store_kvs) {};
+                        r = range_in_txn(s, prefixes[i], 0, &ret[i], i == 0 ? &rev : NULL);
+                }
+                (void) store_sqlite_exec(s, ST_COMMIT); /* a read transaction */
+        }
+        pthread_mutex_unlock(&s->lock);
+
+        if (r < 0) {
+                for (size_t i = 0; i < n; i++)
+                        store_kvs_clear(&ret[i]);
+                return r;
+        }
         if (ret_rev)
                 *ret_rev = rev;
         return 0;
@@ -1021,6 +1056,7 @@ const struct store_backend store_sqlite_backend = {
         .revision = sqlite_revision,
         .get = sqlite_get,
         .range = sqlite_range,
+        .range_many = sqlite_range_many,
         .txn = sqlite_txn,
         .lease_grant = sqlite_lease_grant,
         .lease_keepalive = sqlite_lease_keepalive,

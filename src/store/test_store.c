@@ -261,6 +261,41 @@ static void test_range_of_many_keys_returns_all_in_order(void **state) {
         store_kvs_clear(&kvs);
 }
 
+/* Several prefixes at one revision, each read whole (past one etcd page) and in key order. */
+static void test_range_many_reads_each_prefix_at_one_revision(void **state) {
+        struct fixture *f = *state;
+        enum { N = 1200 };
+        for (int i = 0; i < N; i += 100) {
+                struct store_op ops[100];
+                char keys[100][32];
+                for (int j = 0; j < 100; j++) {
+                        snprintf(keys[j], sizeof keys[j], "/rm/b/%05d", i + j);
+                        ops[j] = (struct store_op) { .type = STORE_OP_PUT, .key = keys[j], .value = keys[j] };
+                }
+                const struct store_txn txn = { .success = ops, .n_success = 100 };
+                assert_int_equal(store_txn(f->s, &txn, NULL, NULL), 0);
+        }
+        put(f->s, "/rm/a/2", "a2");
+        put(f->s, "/rm/a/1", "a1");
+        int64_t rev = revision(f->s);
+        const char *const prefixes[] = { "/rm/a/", "/rm/b/", "/rm/none/" };
+        struct store_kvs kvs[3] = {};
+        int64_t read_rev = -1;
+        assert_int_equal(store_range_many(f->s, prefixes, 3, kvs, &read_rev), 0);
+        assert_int_equal(read_rev, rev);
+        assert_int_equal(kvs[0].n, 2);
+        assert_string_equal(kvs[0].items[0].key, "/rm/a/1");
+        assert_string_equal(kvs[0].items[1].value, "a2");
+        assert_int_equal(kvs[1].n, N);
+        assert_string_equal(kvs[1].items[N - 1].key, "/rm/b/01199");
+        assert_int_equal(kvs[2].n, 0);
+        for (int i = 0; i < 3; i++)
+                store_kvs_clear(&kvs[i]);
+        assert_int_equal(store_range_many(f->s, prefixes, 0, kvs, NULL), TIDE_E_INVALID);
+        const char *const bad[] = { "/rm/a/", NULL };
+        assert_int_equal(store_range_many(f->s, bad, 2, kvs, NULL), TIDE_E_INVALID);
+}
+
 static void test_range_empty_prefix_returns_every_key(void **state) {
         struct fixture *f = *state;
         put(f->s, "/x", "1");
@@ -779,6 +814,7 @@ int main(int argc, char **argv) {
                 T(test_range_returns_prefix_in_key_order),
                 T(test_range_stops_at_limit),
                 T(test_range_of_many_keys_returns_all_in_order),
+                T(test_range_many_reads_each_prefix_at_one_revision),
                 T(test_range_empty_prefix_returns_every_key),
                 T(test_range_prefix_ending_in_0xff_bytes),
                 T(test_range_of_absent_prefix_is_empty),

@@ -43,6 +43,75 @@ static void test_processes_incrementing_by_cas_lose_no_update(void **state) {
         assert_counter(f->s, "/counter2", PROCS * N);
 }
 
+/* ---- reads of several prefixes at one revision ---- */
+
+struct pair_writer {
+        const char *path;
+        volatile bool stop;
+        int written;
+        int error;
+};
+
+/* Writes /pa/k and /pb/k with one counter value in one transaction, again and again, through
+ * its own handle. */
+static void *pair_writer_run(void *p) {
+        struct pair_writer *w = p;
+        struct store *s = NULL;
+        w->error = store_open(w->path, &s);
+        for (int i = 1; w->error >= 0 && !w->stop; i++) {
+                char v[16];
+                snprintf(v, sizeof v, "%d", i);
+                struct store_op ops[] = {
+                        { .type = STORE_OP_PUT, .key = "/pa/k", .value = v },
+                        { .type = STORE_OP_PUT, .key = "/pb/k", .value = v },
+                };
+                const struct store_txn txn = { .success = ops, .n_success = 2 };
+                w->error = store_txn(s, &txn, NULL, NULL);
+                w->written = i;
+        }
+        store_free(s);
+        return NULL;
+}
+
+/* While another connection changes both keys in each transaction, every read of the two
+ * prefixes sees them with one value: the read is at one revision, not one per prefix. */
+static void test_range_many_sees_no_torn_write(void **state) {
+        struct fixture *f = *state;
+        enum { READS = 300 };
+        struct pair_writer w = { .path = f->path };
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, pair_writer_run, &w), 0);
+        const char *const prefixes[] = { "/pa/", "/pb/" };
+        int torn = 0, seen = 0, reads = 0;
+        int64_t deadline = mono_ms() + 20000;
+        while (w.written < 1 && w.error >= 0 && mono_ms() < deadline)
+                usleep(1000);
+        int first = w.written;
+        /* At least READS reads, and on until 100 writes happened among them. */
+        for (; reads < READS || (w.written - first < 100 && w.error >= 0 && mono_ms() < deadline); reads++) {
+                struct store_kvs kvs[2] = {};
+                int64_t rev = 0;
+                assert_int_equal(store_range_many(f->s, prefixes, 2, kvs, &rev), 0);
+                if (kvs[0].n == 1 && kvs[1].n == 1) {
+                        seen++;
+                        if (!streq(kvs[0].items[0].value, kvs[1].items[0].value) ||
+                            kvs[0].items[0].mod_rev != kvs[1].items[0].mod_rev || kvs[0].items[0].mod_rev > rev)
+                                torn++;
+                } else if (kvs[0].n != kvs[1].n) {
+                        torn++;
+                }
+                store_kvs_clear(&kvs[0]);
+                store_kvs_clear(&kvs[1]);
+        }
+        w.stop = true;
+        assert_int_equal(pthread_join(t, NULL), 0);
+        assert_int_equal(w.error, 0);
+        printf("# %d reads of 2 prefixes during %d writes: %d torn\n", reads, w.written - first, torn);
+        assert_true(w.written - first >= 100);
+        assert_true(seen > reads / 2);
+        assert_int_equal(torn, 0);
+}
+
 /* ---- group commit ---- */
 
 enum { GC_THREADS = 8, GC_N = 40 };
@@ -215,6 +284,7 @@ int main(int argc, char **argv) {
         const struct CMUnitTest tests[] = {
                 T(test_threads_incrementing_by_cas_lose_no_update),
                 T(test_processes_incrementing_by_cas_lose_no_update),
+                T(test_range_many_sees_no_torn_write),
                 T(test_group_commit_keeps_transactions_apart),
                 T(test_acknowledged_writes_survive_sigkill),
         };
