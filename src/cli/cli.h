@@ -21,7 +21,7 @@ enum cli_exit {
         CLI_EXIT_USAGE = 2,   /* unknown command or option, missing or bad argument */
 };
 
-/* Every option any command knows; a command accepts a subset (a mask of 1u << id). Two
+/* Every option any command knows; a command accepts a subset (a cli_optmask). Two
  * options may share a long name ("--disk" is GiB for flavors, a file for images) as long as
  * no command accepts both; so may an option and another's old name (--group was the server
  * group of instance create and the scaling group of event list). */
@@ -95,8 +95,12 @@ enum cli_opt {
         CLI_OPT_MAX,
 };
 
-/* Option masks are 64 bits wide. */
-#define CLI_F(opt) (UINT64_C(1) << (opt))
+/* A set of options: one bit per option (CLI_F), 128 of them. An integer type, so that the
+ * command table's masks stay constant expressions built with |; unsigned __int128 is GCC's
+ * and Clang's, the compilers tide builds with. */
+typedef unsigned __int128 cli_optmask;
+#define CLI_F(opt) ((cli_optmask) 1 << (opt))
+_Static_assert(CLI_OPT_MAX <= 128, "cli_optmask holds 128 options");
 
 /* The placement weighers --weight NAME=X names, in the API's order. */
 enum cli_weight {
@@ -139,8 +143,8 @@ const char *cli_weight_name(enum cli_weight w);
 struct cli_args {
         const char *name;  /* the first operand (NAME), for commands that take one */
         const char *name2; /* the second operand (POLICY of policy delete) */
-        uint64_t given;    /* CLI_F(opt) for each option seen */
-        uint64_t reset;    /* CLI_F(opt) of settings given as "default" */
+        cli_optmask given; /* CLI_F(opt) for each option seen */
+        cli_optmask reset; /* CLI_F(opt) of settings given as "default" */
         enum cli_format format;
         int64_t vcpus, ram_mib, disk_gib, max_vcpus, max_ram_mib;
         const char *disk_file, *kernel, *initrd, *cmdline;
@@ -208,11 +212,11 @@ struct cli_command {
         const char *operands; /* the operands it takes, each of them required, by the
                                        * names the usage and the errors give them: "NAME",
                                        * "GROUP POLICY" (at most CLI_OPERANDS_MAX); NULL: none */
-        uint64_t options;     /* CLI_F() of the options accepted (-h always is) */
-        uint64_t required;    /* CLI_F() of the options that must be given */
+        cli_optmask options;  /* CLI_F() of the options accepted (-h always is) */
+        cli_optmask required; /* CLI_F() of the options that must be given */
         const char *usage;    /* what follows "tide NOUN VERB" */
         const char *help;     /* one line */
-        uint64_t one_of;      /* CLI_F() of options at least one of which must be given
+        cli_optmask one_of;   /* CLI_F() of options at least one of which must be given
                                        * (0: no such rule); for commands that change settings */
 };
 

@@ -736,7 +736,7 @@ static size_t operand_count(const struct cli_command *cmd) {
 }
 
 /* "nothing to change": with the options to give, when they are few enough to list. */
-static char *nothing_to_change(uint64_t one_of) {
+static char *nothing_to_change(cli_optmask one_of) {
         enum { LIST_MAX = 3 };
         const char *names[LIST_MAX];
         size_t n = 0;
