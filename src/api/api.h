@@ -76,6 +76,7 @@ extern const struct api_route api_scaling_group_routes[];
 extern const struct api_route api_stack_routes[];
 extern const struct api_route api_placement_routes[];
 extern const struct api_route api_metrics_routes[];
+extern const struct api_route api_network_routes[];
 
 /* The directory whose images/ and instances/ hold the images and the instances' files
  * (model_layout.h): the shared directory with --shared-dir, else the state directory.

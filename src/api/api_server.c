@@ -32,7 +32,7 @@ struct api {
 
 const struct api_route *const api_route_tables[] = {
         api_flavor_routes,        api_image_routes, api_instance_routes,  api_host_routes,    api_server_group_routes,
-        api_scaling_group_routes, api_stack_routes, api_placement_routes, api_metrics_routes,
+        api_scaling_group_routes, api_stack_routes, api_placement_routes, api_metrics_routes, api_network_routes,
 };
 const size_t api_n_route_tables = ELEMENTSOF(api_route_tables);
 

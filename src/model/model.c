@@ -1,5 +1,6 @@
 /* model.c — names, states and request validation of tide's objects. Pure: no I/O. */
 #include "model.h"
+#include "model_net.h"
 #include "model_priv.h"
 
 #include <ctype.h>
@@ -7,10 +8,10 @@
 #include "common/errors.h"
 #include "common/util.h"
 
-static const char *const kind_plural[MODEL_KIND_MAX] = { "flavors",       "images", "instances",
-                                                         "server-groups", "groups", "stacks" };
-static const char *const kind_singular[MODEL_KIND_MAX] = { "flavor",       "image",         "instance",
-                                                           "server group", "scaling group", "stack" };
+static const char *const kind_plural[MODEL_KIND_MAX] = { "flavors", "images", "instances", "server-groups",
+                                                         "groups",  "stacks", "networks" };
+static const char *const kind_singular[MODEL_KIND_MAX] = { "flavor",        "image", "instance", "server group",
+                                                           "scaling group", "stack", "network" };
 static const char *const status_names[MODEL_INSTANCE_STATUS_MAX] = {
         [MODEL_INSTANCE_BUILDING] = "building", [MODEL_INSTANCE_RUNNING] = "running",
         [MODEL_INSTANCE_STOPPED] = "stopped",   [MODEL_INSTANCE_ERROR] = "error",
@@ -303,7 +304,8 @@ int model_image_from_request(json_t *body, json_t **ret, char **ret_err) {
 int model_instance_from_request(json_t *body, json_t **ret, char **ret_err) {
         static const char *const allowed[] = {
                 "name",  "flavor",          "image",     "user_data",       "priority",  "ha",      "hints",
-                "group", "cpu_reservation", "cpu_limit", "mem_reservation", "mem_limit", "elastic", NULL,
+                "group", "cpu_reservation", "cpu_limit", "mem_reservation", "mem_limit", "elastic", "networks",
+                NULL,
         };
         const char *name;
         int64_t priority;
@@ -346,6 +348,9 @@ int model_instance_from_request(json_t *body, json_t **ret, char **ret_err) {
              (!model_name_valid(json_string_value(group)) && !model_id_valid(json_string_value(group)))))
                 return model_fail(ret_err, "'group' must be a server group name or id");
 
+        if ((r = model_port_requests_check(json_object_get(body, "networks"), ret_err)) < 0)
+                return r;
+
         *ret = json_pack("{s:s, s:O, s:O, s:s, s:I, s:b}", "name", name, "flavor", json_object_get(body, "flavor"),
                          "image", json_object_get(body, "image"), "user_data",
                          ud && json_is_string(ud) ? json_string_value(ud) : "", "priority", (json_int_t) priority, "ha",
@@ -353,6 +358,8 @@ int model_instance_from_request(json_t *body, json_t **ret, char **ret_err) {
         json_object_set_new(*ret, "hints", hints ? json_deep_copy(hints) : json_array());
         if (group && json_is_string(group))
                 json_object_set(*ret, "group", group);
+        if (json_array_size(json_object_get(body, "networks")) > 0)
+                json_object_set_new(*ret, "networks", json_deep_copy(json_object_get(body, "networks")));
         /* The elastic policy is checked against the flavor by model_instance_policy_merge once
          * the flavor is known; here only its members are carried over. */
         static const char *const policy[] = { "cpu_reservation", "cpu_limit", "mem_reservation", "mem_limit",

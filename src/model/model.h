@@ -26,13 +26,14 @@ enum model_kind {
         MODEL_SERVER_GROUP,
         MODEL_SCALING_GROUP, /* autoscaling groups; their store keys say "groups" */
         MODEL_STACK,         /* scaling groups made from a Heat template */
+        MODEL_NETWORK,       /* networks (model_net.h); their ports are not named objects */
         MODEL_KIND_MAX,
 };
 
-/* "flavors", "images", "instances", "server-groups", "groups", "stacks": the words of the
- * store's keys (model_layout.h), which stay as they were stored. */
+/* "flavors", "images", "instances", "server-groups", "groups", "stacks", "networks": the words
+ * of the store's keys (model_layout.h), which stay as they were stored. */
 const char *model_kind_plural(enum model_kind k);
-/* "flavor", "image", "instance", "server group", "scaling group", "stack". */
+/* "flavor", "image", "instance", "server group", "scaling group", "stack", "network". */
 const char *model_kind_singular(enum model_kind k);
 
 /* An instance's record holds three states, stored as the strings the API shows:
@@ -122,6 +123,8 @@ bool model_id_valid(const char *id);
  * (without id and created, which the caller adds); on failure returns TIDE_E_INVALID and
  * ret_err gets a message (caller frees). Pure. */
 int model_flavor_from_request(json_t *body, json_t **ret, char **ret_err);
+/* An instance's request may carry "networks" (model_port_requests_check's form), kept as
+ * they are for sched_store_create. */
 int model_instance_from_request(json_t *body, json_t **ret, char **ret_err);
 /* The elastic policy of an instance, merged from body into inst (which must hold the flavor's
  * max_vcpus and max_ram_mib): priority (1-1000), cpu_reservation and cpu_limit (cores, up to

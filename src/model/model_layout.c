@@ -51,6 +51,26 @@ char *model_key_measure(const char *host, const char *instance_id) {
         return xasprintf(MODEL_KEY_MEASURE "%s/%s", host, instance_id);
 }
 
+char *model_key_port(const char *id) {
+        return xasprintf(MODEL_KEY_PORTS "%s", id);
+}
+
+char *model_key_ipam_network(const char *network_id) {
+        return xasprintf(MODEL_KEY_IPAM "%s/", network_id);
+}
+
+char *model_key_ipam(const char *network_id, const char *ip) {
+        return xasprintf(MODEL_KEY_IPAM "%s/%s", network_id, ip);
+}
+
+char *model_key_mac(const char *mac) {
+        return xasprintf(MODEL_KEY_MACS "%s", mac);
+}
+
+char *model_key_segment(const char *type, const char *what) {
+        return xasprintf(MODEL_KEY_SEGMENTS "%s/%s", type, what ? what : "");
+}
+
 /* <state_dir>/<dir>[/<id>[/<file>]]. */
 static char *state_path(const char *state_dir, const char *dir, const char *id, const char *file) {
         if (!id)

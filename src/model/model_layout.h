@@ -22,6 +22,16 @@
  *   /tide/measure/<host>/<inst id>  what the host's agent last measured of the instance (its
  *                                   latest sample as metrics_vm_json's "current"), attached to
  *                                   the host's lease; written every sample, one txn per host
+ *   /tide/ports/<id>                a port: an instance's address on a network (model_net.h)
+ *   /tide/ipam/<network id>/<ip>    the id of the port that holds the address (created with a
+ *                                   compare that it is absent, in the port's transaction)
+ *   /tide/macs/<mac>                the id of the port that holds the MAC address (the same)
+ *   /tide/segments/vxlan/<vni>      the id of the network that holds the VNI,
+ *   /tide/segments/vlan/<dev>/<id>  the VLAN ID on physical device dev,
+ *   /tide/segments/flat/<bridge>    the bridge of a flat network (each created with a compare
+ *                                   that it is absent, in the network's transaction)
+ *   /tide/config/network            the cluster-wide network settings (VNI and VLAN ranges,
+ *                                   underlay MTU: model_net.h)
  *   /tide/leader                    {"host", "since"}: the tided that leads the controllers,
  *                                   attached to its lease; its create_rev is the election
  *                                   revision (ctl/ctl_leader.h)
@@ -55,6 +65,11 @@
 #define MODEL_KEY_DRAIN MODEL_KEY_ROOT "drain/" /* a host's drain and its progress (ctl_drain.h) */
 #define MODEL_KEY_LEADER MODEL_KEY_ROOT "leader"
 #define MODEL_KEY_MEASURE MODEL_KEY_ROOT "measure/"
+#define MODEL_KEY_PORTS MODEL_KEY_ROOT "ports/"
+#define MODEL_KEY_IPAM MODEL_KEY_ROOT "ipam/"
+#define MODEL_KEY_MACS MODEL_KEY_ROOT "macs/"
+#define MODEL_KEY_SEGMENTS MODEL_KEY_ROOT "segments/"
+#define MODEL_KEY_NETWORK_CONFIG MODEL_KEY_ROOT "config/network"
 
 /* "/tide/<kind>/": the prefix of every object of a kind. */
 char *model_key_kind(enum model_kind k);
@@ -77,6 +92,17 @@ char *model_key_groupstatus(const char *group_id);
  * instance's. */
 char *model_key_measure_host(const char *host);
 char *model_key_measure(const char *host, const char *instance_id);
+
+/* A port's record; the addresses of a network ("/tide/ipam/<network id>/"), one of them; a MAC
+ * address's holder. */
+char *model_key_port(const char *id);
+char *model_key_ipam_network(const char *network_id);
+char *model_key_ipam(const char *network_id, const char *ip);
+char *model_key_mac(const char *mac);
+/* The segment key of a network type ("vxlan", "vlan", "flat"): prefix of all of them when what
+ * is NULL ("/tide/segments/vlan/<physdev>/" for vlan: pass physdev), else the key of what (the
+ * VNI, "<physdev>/<vlan>", the bridge). */
+char *model_key_segment(const char *type, const char *what);
 
 #define MODEL_INSTANCE_DISK "disk.qcow2"
 #define MODEL_INSTANCE_SEED "seed.iso"

@@ -77,6 +77,11 @@ int sched_instance_place_and_store(struct store *s, struct sched_cache *cache, j
         }
 
         r = sched_store_create(s, cache, inst, group, &reason);
+        if (r < 0 && r != TIDE_E_NO_HOST && reason) {
+                /* A port that could not be made: the reason names the network. */
+                *ret_err = TAKE_PTR(reason);
+                return r;
+        }
         if (r < 0 && r != TIDE_E_NO_HOST) {
                 *ret_err = r == TIDE_E_EXISTS
                                    ? xasprintf("instance '%s' already exists", tide_json_str(inst, "name", ""))

@@ -9,6 +9,7 @@
 #include "common/util.h"
 #include "model/model.h"
 #include "model/model_layout.h"
+#include "model/model_net.h"
 
 #define PLACE_RETRIES 50
 #define PLACE_CACHED_ATTEMPTS 2 /* on the cache's view; the retries after them on a fresh read */
@@ -132,8 +133,22 @@ int sched_store_create(struct store *s, struct sched_cache *shared_cache, json_t
         _cleanup_free_ char *key = model_obj_key(MODEL_INSTANCE, id);
         _cleanup_free_ char *nk = model_name_key(MODEL_INSTANCE, name);
         _cleanup_free_ char *gkey = group ? model_key_groupmembers(tide_json_str(group, "id", "")) : NULL;
+        /* The networks asked for become the record's "ports" (model_net.h). */
+        _cleanup_json_ json_t *port_requests = json_incref(json_object_get(inst, "networks"));
+        json_object_del(inst, "networks");
 
         for (int attempt = 0; attempt < PLACE_RETRIES; attempt++) {
+                /* Its ports are made afresh each round, from the addresses free now; they are
+                 * stored with the instance or not at all. */
+                _cleanup_(model_port_txn_clear) struct model_port_txn pt = {};
+                _cleanup_free_ char *port_err = NULL;
+                int pr = model_ports_prepare(s, id, port_requests, &pt, &port_err);
+                if (pr < 0) {
+                        if (ret_reason)
+                                *ret_reason = TAKE_PTR(port_err);
+                        return pr;
+                }
+                json_object_set(inst, "ports", pt.ports);
                 struct view v;
                 struct sched_request req = {};
                 struct sched_decision d = {};
@@ -177,8 +192,8 @@ int sched_store_create(struct store *s, struct sched_cache *shared_cache, json_t
                                 json_object_set_new(inst, "error", json_string(reason));
                         }
                 }
-                struct store_op ops[4];
-                struct store_cmp cmps[4 + SCHED_BASIS_CMPS];
+                _cleanup_free_ struct store_op *ops = xcalloc(4 + pt.n_ops, sizeof *ops);
+                _cleanup_free_ struct store_cmp *cmps = xcalloc(4 + SCHED_BASIS_CMPS + pt.n_cmps, sizeof *cmps);
                 size_t n_ops = 0, n_cmps = 0;
                 _cleanup_(sched_basis_cmps_clear) struct sched_basis_cmps basis = {};
                 if (r >= 0) {
@@ -234,6 +249,10 @@ int sched_store_create(struct store *s, struct sched_cache *shared_cache, json_t
                         };
                         ops[n_ops++] = (struct store_op) { .type = STORE_OP_PUT, .key = nk, .value = id };
                         ops[n_ops++] = (struct store_op) { .type = STORE_OP_PUT, .key = key, .value = value };
+                        memcpy(cmps + n_cmps, pt.cmps, pt.n_cmps * sizeof *cmps);
+                        n_cmps += pt.n_cmps;
+                        memcpy(ops + n_ops, pt.ops, pt.n_ops * sizeof *ops);
+                        n_ops += pt.n_ops;
                         struct store_txn txn = { .cmps = cmps, .n_cmps = n_cmps, .success = ops, .n_success = n_ops };
                         bool ok = false;
                         int k = store_txn(s, &txn, &ok, &rev);
@@ -292,8 +311,11 @@ int sched_store_delete(struct store *s, json_t *inst_in) {
                 if (r < 0 || rev == 0)
                         return r; /* gone already: nothing to do */
                 nk = model_name_key(MODEL_INSTANCE, tide_json_str(inst, "name", ""));
+                /* Its ports, their addresses and MACs go with it. */
+                _cleanup_(model_port_txn_clear) struct model_port_txn pt = {};
+                model_ports_release(json_object_get(inst, "ports"), &pt);
                 struct store_cmp cmps[3];
-                struct store_op ops[4];
+                _cleanup_free_ struct store_op *ops = xcalloc(4 + pt.n_ops, sizeof *ops);
                 size_t n_cmps = 0, n_ops = 0;
                 cmps[n_cmps++] = (struct store_cmp) {
                         .key = key, .target = STORE_CMP_MOD_REV, .op = STORE_CMP_EQUAL, .number = rev
@@ -340,6 +362,8 @@ int sched_store_delete(struct store *s, json_t *inst_in) {
                 }
                 bool ok = false;
                 if (r >= 0) {
+                        memcpy(ops + n_ops, pt.ops, pt.n_ops * sizeof *ops);
+                        n_ops += pt.n_ops;
                         struct store_txn txn = { .cmps = cmps, .n_cmps = n_cmps, .success = ops, .n_success = n_ops };
                         r = store_txn(s, &txn, &ok, NULL);
                 }

@@ -77,7 +77,11 @@ int sched_request_from_instance(json_t *inst, json_t *group, json_t *members, st
  * the claim is booked in it as in flight, not during the commit: sched_cache.h), or, when
  * cache is NULL, on a fresh sched_snapshot_read per attempt (also the attempts after two lost
  * races on the cache's view, which may lag behind the store). Either way the transaction
- * compares the revision of the host's allocation key. */
+ * compares the revision of the host's allocation key. The instance's "networks" (port
+ * requests, model_port_requests_check's form) become its "ports", made in the same transaction
+ * with their addresses and MACs (model_ports_prepare, afresh each round); a port that cannot be
+ * made fails the create with model_ports_prepare's error, nothing stored, and ret_reason says
+ * why. */
 int sched_store_create(struct store *s, struct sched_cache *cache, json_t *inst, json_t *group, char **ret_reason);
 
 /* Builds a new instance's record from a create request (POST /v1/instances' body: name,
@@ -99,8 +103,8 @@ int sched_instance_place_and_store(struct store *s, struct sched_cache *cache, j
  * allocation or the decision is missing or malformed (nothing to give back). Pure. */
 json_t *sched_store_usage_released(json_t *inst, json_t *host_rec, json_t *alloc);
 
-/* Gives the instance's claim back and deletes the instance (and its name and group
- * membership) in one transaction. */
+/* Gives the instance's claim back and deletes the instance (and its name, group membership,
+ * and its ports with their addresses and MACs) in one transaction. */
 int sched_store_delete(struct store *s, json_t *inst);
 
 /* The CPUs shared VMs (and every VM's emulator threads) run on: the host's CPUs less the
