@@ -92,6 +92,16 @@ enum cli_opt {
         CLI_OPT_BANDWIDTH,    /* --bandwidth MIB_S */
         CLI_OPT_MAX_DOWNTIME, /* --max-downtime MS */
         CLI_OPT_CANCEL,       /* --cancel */
+        /* Networks. */
+        CLI_OPT_CIDR,     /* --cidr A.B.C.D/N */
+        CLI_OPT_GATEWAY,  /* --gateway IP|none */
+        CLI_OPT_DNS,      /* --dns IP (repeatable) */
+        CLI_OPT_NET_TYPE, /* --type vxlan|vlan|flat */
+        CLI_OPT_VNI,      /* --vni N */
+        CLI_OPT_VLAN,     /* --vlan ID */
+        CLI_OPT_PHYSDEV,  /* --physdev IF */
+        CLI_OPT_BRIDGE,   /* --bridge BR */
+        CLI_OPT_NETWORK,  /* --network NAME[:ip=A.B.C.D] (repeatable) */
         CLI_OPT_MAX,
 };
 
@@ -135,6 +145,11 @@ const char *cli_weight_name(enum cli_weight w);
 #define CLI_SCALING_GROUP_MEMBERS_MAX 1000
 /* The API's limit on a scaling policy's --for and --cooldown, in seconds (a day). */
 #define CLI_DURATION_MAX_S 86400
+/* The API's limits: networks (ports) per instance, DNS servers per network. */
+#define CLI_NETWORKS_MAX 8
+#define CLI_DNS_MAX 4
+/* The word of --gateway for a network without one. */
+#define CLI_GATEWAY_NONE "none"
 /* Operands a command may take (NAME; GROUP POLICY). */
 #define CLI_OPERANDS_MAX 2
 
@@ -194,6 +209,13 @@ struct cli_args {
         const char *to;
         int64_t bandwidth_mib_s, max_downtime_ms;
         bool cancel;
+        /* Networks. */
+        const char *cidr, *gateway, *net_type, *physdev, *bridge;
+        int64_t vni, vlan;
+        const char *dns[CLI_DNS_MAX];
+        size_t n_dns;
+        const char *networks[CLI_NETWORKS_MAX]; /* NAME[:ip=A.B.C.D], checked */
+        size_t n_networks;
         /* Stacks. */
         const char *template_file;
         const char *parameters[CLI_PARAMETERS_MAX]; /* "KEY=VALUE", KEY not empty */
@@ -395,6 +417,26 @@ int cli_stack_create(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_stack_list(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_stack_show(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_stack_delete(struct cli_ctx *ctx, const struct cli_args *a);
+
+int cli_network_create(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_network_list(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_network_show(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_network_delete(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_instance_port_add(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_instance_port_remove(struct cli_ctx *ctx, const struct cli_args *a);
+
+/* Networks (cli_network.c). */
+/* Stores the value of a network option (CLI_OPT_CIDR .. CLI_OPT_NETWORK) into a, after the
+ * checks the CLI can make alone (the form of a --network word, the counts of --dns and
+ * --network, the ranges of --vni and --vlan); tided checks the rest. 0, or -EINVAL with
+ * *ret_error a new message. Pure. */
+int cli_network_option(enum cli_opt id, const char *arg, struct cli_args *a, char **ret_error);
+/* Parses a --network word, NAME or NAME:ip=A.B.C.D (NAME: 1-63 characters of A-Z a-z 0-9 .
+ * _ -, or an id). Returns 0 with *ret_name_len the length of NAME and *ret_ip the address
+ * (pointing into s) or NULL; -EINVAL when malformed. Pure. */
+int cli_parse_network_spec(const char *s, size_t *ret_name_len, const char **ret_ip);
+/* {"network": NAME, "ip": A.B.C.D (when given)} of a checked --network word. New object. */
+json_t *cli_network_request(const char *spec);
 
 /* Reads a user-data file: UTF-8 text without NUL bytes, at most CLI_USER_DATA_MAX bytes.
  * Returns a new JSON string, or NULL after reporting the problem on stderr. */

@@ -9,8 +9,6 @@
 
 #include "common/strbuf.h"
 
-_Static_assert(CLI_OPT_MAX <= 64, "option masks are 64 bits");
-
 /* One option any command may accept. Options with a short name keep it for every command
  * that accepts them. */
 struct option_def {
@@ -111,6 +109,20 @@ static const struct option_def option_defs[CLI_OPT_MAX] = {
         [CLI_OPT_MAX_DOWNTIME] = { "max-downtime", 0, true, "MS",
                                    "the longest pause of the guest at the switch, in ms (default QEMU's 300)" },
         [CLI_OPT_CANCEL] = { "cancel", 0, false, NULL, "stop the migration under way; the VM stays where it runs" },
+        [CLI_OPT_CIDR] = { "cidr", 0, true, "A.B.C.D/N", "the network's IPv4 subnet (prefix /8 to /30)" },
+        [CLI_OPT_GATEWAY] = { "gateway", 0, true, "IP|none",
+                              "the subnet's router, kept from ports (default: its first address; none: no gateway)" },
+        [CLI_OPT_DNS] = { "dns", 0, true, "IP", "a DNS server for the guests (repeatable, at most 4)" },
+        [CLI_OPT_NET_TYPE] = { "type", 0, true, "vxlan|vlan|flat",
+                               "vxlan: an overlay between the hosts; vlan: a VLAN on --physdev; flat: the hosts' --bridge" },
+        [CLI_OPT_VNI] = { "vni", 0, true, "N",
+                          "the VXLAN network identifier, 1-16777215 (default: the lowest free one of the configured range)" },
+        [CLI_OPT_VLAN] = { "vlan", 0, true, "ID",
+                           "the VLAN ID, 1-4094 (default: the lowest free one of the configured range on --physdev)" },
+        [CLI_OPT_PHYSDEV] = { "physdev", 0, true, "IF", "the hosts' physical interface that carries the VLAN" },
+        [CLI_OPT_BRIDGE] = { "bridge", 0, true, "BR", "the hosts' existing bridge a flat network joins (e.g. br0)" },
+        [CLI_OPT_NETWORK] = { "network", 0, true, "NAME[:ip=A.B.C.D]",
+                              "a port on this network, at this address or a free one (repeatable, at most 8)" },
 };
 
 static const char *const weight_names[CLI_WEIGHT_MAX] = {
@@ -709,6 +721,16 @@ static int store_option(enum cli_opt id, const char *arg, struct cli_args *a, ch
                 }
                 a->parameters[a->n_parameters++] = arg;
                 return 0;
+        case CLI_OPT_CIDR:
+        case CLI_OPT_GATEWAY:
+        case CLI_OPT_DNS:
+        case CLI_OPT_NET_TYPE:
+        case CLI_OPT_VNI:
+        case CLI_OPT_VLAN:
+        case CLI_OPT_PHYSDEV:
+        case CLI_OPT_BRIDGE:
+        case CLI_OPT_NETWORK:
+                return cli_network_option(id, arg, a, ret_error);
         default:
                 return store_plain(id, arg, a);
         }

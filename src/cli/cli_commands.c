@@ -62,11 +62,12 @@ const struct cli_command cli_commands[] = {
 
         { "instance", "create", cli_instance_create, "NAME",
           O(FLAVOR) | O(IMAGE) | O(USER_DATA) | O(PRIORITY) | POLICY_OPTIONS | O(HA) | O(HINT) |
-                  O(SERVER_GROUP) | O(DRY_RUN) | O(WAIT) | O(TIMEOUT) | O(FORMAT),
+                  O(SERVER_GROUP) | O(NETWORK) | O(DRY_RUN) | O(WAIT) | O(TIMEOUT) | O(FORMAT),
           O(FLAVOR) | O(IMAGE),
           "NAME --flavor FLAVOR --image IMAGE [--user-data FILE] "
           "[--priority N|low|normal|high] " POLICY_USAGE " [--ha] [--hint KEY=VALUE]... "
-          "[--server-group NAME] [--dry-run | --wait [--timeout SECONDS]] " FORMAT_USAGE,
+          "[--server-group NAME] [--network NAME[:ip=A.B.C.D]]... "
+          "[--dry-run | --wait [--timeout SECONDS]] " FORMAT_USAGE,
           "Create and start an instance; with --dry-run, only show where it would go.", 0 },
         { "instance", "list", cli_instance_list, NULL, O(FORMAT), 0, FORMAT_USAGE,
           "List the instances.", 0 },
@@ -96,6 +97,28 @@ const struct cli_command cli_commands[] = {
           "NAME " WAIT_USAGE, "Delete an instance and its disk.", 0 },
         { "instance", "console", cli_instance_console, "NAME", O(FOLLOW), 0, "NAME [--follow]",
           "Print the instance's serial console log.", 0 },
+
+        { "instance", "port add", cli_instance_port_add, "NAME", O(NETWORK) | O(FORMAT), O(NETWORK),
+          "NAME --network NETWORK[:ip=A.B.C.D] " FORMAT_USAGE,
+          "Give an instance a port on a network: a MAC and an address (the one given, or a free one).", 0 },
+        { "instance", "port remove", cli_instance_port_remove, "NAME", O(NETWORK), O(NETWORK),
+          "NAME --network NETWORK[:ip=A.B.C.D]",
+          "Remove an instance's port on a network (the one at that address, when it has several); its "
+          "address goes back to the network's pool.", 0 },
+
+        { "network", "create", cli_network_create, "NAME",
+          O(CIDR) | O(NET_TYPE) | O(GATEWAY) | O(DNS) | O(VNI) | O(VLAN) | O(PHYSDEV) | O(BRIDGE) | O(FORMAT),
+          O(CIDR) | O(NET_TYPE),
+          "NAME --cidr A.B.C.D/N [--gateway IP|none] [--dns IP]... "
+          "(--type vxlan [--vni N] | --type vlan [--vlan ID] --physdev IF | --type flat --bridge BR) " FORMAT_USAGE,
+          "Create a network: an IPv4 subnet whose addresses tide gives to ports, isolated as a VXLAN or a VLAN, "
+          "or the hosts' own bridge (flat).", 0 },
+        { "network", "list", cli_network_list, NULL, O(FORMAT), 0, FORMAT_USAGE,
+          "List the networks.", 0 },
+        { "network", "show", cli_network_show, "NAME", O(FORMAT), 0, "NAME " FORMAT_USAGE,
+          "Show one network, by name or id, with its ports.", 0 },
+        { "network", "delete", cli_network_delete, "NAME", 0, 0, "NAME",
+          "Delete a network that has no ports.", 0 },
 
         { "host", "list", cli_host_list, NULL, O(FORMAT), 0, FORMAT_USAGE,
           "List the hosts.", 0 },

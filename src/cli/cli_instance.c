@@ -131,6 +131,12 @@ int cli_instance_create(struct cli_ctx *ctx, const struct cli_args *a) {
                 }
                 json_object_set_new(body, "group", g);
         }
+        if (a->n_networks > 0) {
+                json_t *nets = json_array();
+                for (size_t i = 0; i < a->n_networks; i++)
+                        json_array_append_new(nets, cli_network_request(a->networks[i]));
+                json_object_set_new(body, "networks", nets);
+        }
 
         _cleanup_json_ json_t *inst = NULL;
         if (cli_api_call(ctx, "POST", a->dry_run ? "/v1/instances?dry_run=true" : "/v1/instances", body, 0, 0, &inst) <

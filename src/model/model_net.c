@@ -271,10 +271,6 @@ static int type_members(json_t *body, const char *type, const struct model_net_c
                                 return r;
                         json_object_set_new(net, "vlan", json_integer(n));
                 }
-                /* The host names the subinterface <physdev>.<vlan>: it must fit an interface name. */
-                if (strlen(dev) + 5 > MODEL_IFNAME_MAX)
-                        return model_fail(ret_err, "physdev '%s' is too long: '%s.<vlan>' must fit in %d characters",
-                                          dev, dev, MODEL_IFNAME_MAX);
                 json_object_set_new(net, "physdev", json_string(dev));
                 json_object_set_new(net, "mtu", json_integer(cfg->underlay_mtu));
                 return 0;
