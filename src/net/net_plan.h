@@ -105,9 +105,18 @@ int net_view_add_network_json(struct net_view *v, const json_t *n);
 int net_view_add_port_json(struct net_view *v, const json_t *p, const char *host);
 /* Adds a host and its underlay address (NULL: unknown). Never fails. */
 void net_view_add_host(struct net_view *v, const char *name, const char *address);
-/* Reads a whole view: {"networks":[...], "ports":[{...,"host":NAME}], "hosts":[{"name",
- * "address"}]} (the form of the golden cases, and a dump a host can be replayed from). Returns
- * 0 and the view, or TIDE_E_INVALID with *ret untouched. */
+/* Adds a host from its record in the store ({"name", "api_url": "http://IP:PORT", ...}): its
+ * underlay address is the record's "address" when it has one, else the IP of its "api_url"
+ * (tided --address), else unknown. Returns 0, or TIDE_E_INVALID when h has no string "name". */
+int net_view_add_host_json(struct net_view *v, const json_t *h);
+/* The host part of an http(s) URL ("http://10.0.0.1:8080" -> "10.0.0.1", "http://[fd00::1]:80"
+ * -> "fd00::1"), a new string; NULL when url is NULL or not such a URL. Not checked to be an
+ * address: the plan does that. */
+char *net_url_host(const char *url);
+/* Reads a whole view: {"networks":[...], "ports":[{...,"host":NAME}], "hosts":[host records]}
+ * (the records as the store holds them: model_port_list's ports carry "host"; hosts as
+ * net_view_add_host_json reads them). The form of the golden cases, and a dump a host can be
+ * replayed from. Returns 0 and the view, or TIDE_E_INVALID with *ret untouched. */
 int net_view_from_json(const json_t *j, struct net_view **ret);
 
 /* ---- the plan ------------------------------------------------------------------------------- */

@@ -104,6 +104,35 @@ void net_view_add_host(struct net_view *v, const char *name, const char *address
         };
 }
 
+char *net_url_host(const char *url) {
+        const char *p = NULL;
+        if (url && startswith(url, "http://"))
+                p = url + 7;
+        else if (url && startswith(url, "https://"))
+                p = url + 8;
+        if (!p)
+                return NULL;
+        size_t n;
+        if (*p == '[') {
+                const char *end = strchr(p, ']');
+                if (!end || end == p + 1)
+                        return NULL;
+                return xstrndup(p + 1, (size_t) (end - p - 1));
+        }
+        n = strcspn(p, ":/?#");
+        return n ? xstrndup(p, n) : NULL;
+}
+
+int net_view_add_host_json(struct net_view *v, const json_t *h) {
+        const char *name = tide_json_str(h, "name", NULL);
+        if (!name)
+                return TIDE_E_INVALID;
+        const char *address = tide_json_str(h, "address", NULL);
+        _cleanup_free_ char *from_url = address ? NULL : net_url_host(tide_json_str(h, "api_url", NULL));
+        net_view_add_host(v, name, address ? address : from_url);
+        return 0;
+}
+
 int net_view_from_json(const json_t *j, struct net_view **ret) {
         const json_t *networks = json_object_get(j, "networks");
         const json_t *ports = json_object_get(j, "ports");
@@ -126,12 +155,9 @@ int net_view_from_json(const json_t *j, struct net_view **ret) {
                         goto out;
         }
         json_array_foreach(hosts, i, e) {
-                const char *name = tide_json_str(e, "name", NULL);
-                if (!name) {
-                        r = TIDE_E_INVALID;
+                r = net_view_add_host_json(v, e);
+                if (r < 0)
                         goto out;
-                }
-                net_view_add_host(v, name, tide_json_str(e, "address", NULL));
         }
         *ret = TAKE_PTR(v);
 out:
