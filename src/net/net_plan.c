@@ -203,14 +203,14 @@ static ssize_t network_conflict(const struct builder *b, const size_t *order, si
         return -1;
 }
 
-static const struct net_view *sort_view; /* qsort has no context argument; pure, one thread */
-
-static int cmp_network_index(const void *a, const void *b) {
-        return strcmp(sort_view->networks[*(const size_t *) a].id, sort_view->networks[*(const size_t *) b].id);
+static int cmp_network_index(const void *a, const void *b, void *view) {
+        const struct net_view *v = view;
+        return strcmp(v->networks[*(const size_t *) a].id, v->networks[*(const size_t *) b].id);
 }
 
-static int cmp_port_index(const void *a, const void *b) {
-        return strcmp(sort_view->ports[*(const size_t *) a].id, sort_view->ports[*(const size_t *) b].id);
+static int cmp_port_index(const void *a, const void *b, void *view) {
+        const struct net_view *v = view;
+        return strcmp(v->ports[*(const size_t *) a].id, v->ports[*(const size_t *) b].id);
 }
 
 static ssize_t network_index(const struct net_view *v, const char *id) {
@@ -334,10 +334,9 @@ int net_plan_build(const struct net_view *view, const char *this_host, struct ne
                 norder[i] = i;
         for (size_t i = 0; i < view->n_ports; i++)
                 porder[i] = i;
-        sort_view = view;
-        qsort(norder, view->n_networks, sizeof(size_t), cmp_network_index);
-        qsort(porder, view->n_ports, sizeof(size_t), cmp_port_index);
-        sort_view = NULL;
+        /* qsort_r: plans may be built on several threads at once. */
+        qsort_r(norder, view->n_networks, sizeof(size_t), cmp_network_index, (void *) view);
+        qsort_r(porder, view->n_ports, sizeof(size_t), cmp_port_index, (void *) view);
 
         /* This host's underlay address: only vxlan networks need it. */
         const struct net_view_host *me = host_find(view, this_host);

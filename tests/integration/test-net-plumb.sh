@@ -21,6 +21,8 @@
 #   move      a port migrates from h3 to h2: h3 loses its last port and all its tide devices,
 #             h1 forwards the port's MAC to h2 and floods only to h2; the ping follows
 #   last      every port of h1 deleted: h1 has no tide device; the operator's still there
+#   refusals  a flat network whose bridge is missing, a bridge name held by a veth: errors
+#             naming them, the veth untouched, the host's other networks plumbed
 #   vlan      (when the kernel has 802.1Q) a VLAN network: <physdev>.<vlan> on a bridge, removed
 #             with its last port
 # Root only (exit 77 otherwise, or without vxlan in the kernel). Needs NET_APPLY (the tool).
@@ -297,4 +299,20 @@ if [ $HAVE_VLAN = 1 ]; then
 else
 	log "vlan: SKIPPED (the kernel has no 802.1Q devices); vlan plans are covered by the golden cases only"
 fi
+# ---- refusals -------------------------------------------------------------------------------
+log "refusals: a missing flat bridge, a name held by another device; the rest still plumbed"
+ip -n "$P-h3" link add tbr-100 type veth peer name op-h3
+view "r9-red-$(d 02:00:00:00:01:09)-h3" "b9-blue-$(d 02:00:00:00:02:09)-h3" "l9-lan-$(d 02:00:00:00:03:09)-h3" \
+	"b8-blue-$(d 02:00:00:00:02:08)-h2" >"$T/view4.json"
+if ip netns exec "$P-h3" "$NET_APPLY" "$T/view4.json" h3 >"$T/apply-h3.out" 2>"$T/apply-h3.err"; then
+	fail "apply on h3 succeeded with tbr-100 a veth and no brlan"
+fi
+grep -q 'network red: tbr-100 is a device of kind "veth", not tide'"'"'s' "$T/apply-h3.err" ||
+	fail "h3: no word of tbr-100: $(cat "$T/apply-h3.err")"
+grep -q 'network lan: the bridge brlan does not exist' "$T/apply-h3.err" ||
+	fail "h3: no word of brlan: $(cat "$T/apply-h3.err")"
+expect "h3's links beside the refusals" "tbr-200 bridge - 1450 up
+tvx-200 vxlan tbr-200 1450 up 200 10.77.0.3 4789 nolearning" "$(links 3)"
+expect "h3's veth tbr-100 untouched" "veth" \
+	"$(ip -n "$P-h3" -d -j link show tbr-100 | jq -r '.[0].linkinfo.info_kind')"
 log "PASS"
