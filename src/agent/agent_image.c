@@ -63,9 +63,7 @@ static size_t sink_write(char *data, size_t size, size_t n, void *userdata) {
         return len;
 }
 
-/* Fetches url into path (created, private) and checks it against want (the record's size and
- * sha256). 0, or an error with *ret_why (new string). */
-static int fetch_file(const char *url, const char *token, const char *path, json_t *want, char **ret_why) {
+int agent_fetch_file(const char *url, const char *token, const char *path, json_t *want, char **ret_why) {
         int64_t want_size = tide_json_int(want, "size", -1);
         const char *want_sha = tide_json_str(want, "sha256", "");
         if (want_size < 0 || !sha256_hex_valid(want_sha)) {
@@ -152,7 +150,7 @@ static int fetch_from(const struct agent_config *cfg, json_t *image, const char 
                                                      tide_json_str(image, "id", ""), name);
                 _cleanup_free_ char *path = xasprintf("%s/%s", staging, name);
                 _cleanup_free_ char *why = NULL;
-                int r = fetch_file(url, cfg->token, path, want, &why);
+                int r = agent_fetch_file(url, cfg->token, path, want, &why);
                 if (r < 0) {
                         *ret_why = xasprintf("%s: %s", name, why);
                         return r;

@@ -18,6 +18,10 @@ const char *agent_files_base(const struct agent_config *cfg);
  * image.copy_failed event) when no host could give a whole and right copy: nothing is then
  * left of it here. */
 int agent_image_ensure(const struct agent_config *cfg, const char *host, json_t *inst, json_t *image);
+/* Fetches url (a peer tided's API, with token) into path (created or truncated, private,
+ * fsynced) and checks it against want ({"size","sha256"}). 0, or an error with *ret_why (a new
+ * string); on an error path may hold part of it. */
+int agent_fetch_file(const char *url, const char *token, const char *path, json_t *want, char **ret_why);
 /* Removes this host's copies of images whose record is gone (deleted through any tided), made
  * at least a minute ago; nothing with shared storage (the deleting tided removes the shared
  * copy). Store errors leave everything as it is. */

@@ -8,11 +8,15 @@
  *   prepared   the source's agent says "migrating" and has its hypervisor move the domain to
  *              the target's (peer to peer), reporting progress now and then; then it ends the
  *              migration in the store (agent_placement's migrate_finish) and, after a success,
- *              removes its copy of the disk and config drive (the console log's lines from
- *              before the move stay).
+ *              removes its copy of the disk and config drive. Its console log (what it had
+ *              from before, then what QEMU wrote here) becomes one file, whose size and sha256
+ *              go into the result.
  *   migrating  found so by a source agent with no worker on it (its tided restarted mid-way):
  *              any job is aborted, then the domain is looked for: running here ends the move as
  *              failed, running on the target ends it as a success.
+ * After a success with files kept apart, the new host copies that log from the old one (its
+ * console then reads it before its own: model_layout.h) and says "console_copied" in the
+ * record's last_migration; the old host then removes the instance's directory.
  * A cancel asked before the hypervisor started ends it at once; during, the progress callback
  * sees it and the hypervisor's job is aborted. After a failure the target's agent removes what
  * it prepared. The target never starts or adopts the domain on its own: only once the store
@@ -29,6 +33,7 @@
 #include "common/errors.h"
 #include "common/fs_private.h"
 #include "common/log.h"
+#include "common/sha256.h"
 #include "common/util.h"
 #include "model/model.h"
 #include "model/model_layout.h"
@@ -37,6 +42,8 @@
 #define PROGRESS_WRITE_MS 1000 /* progress into the record at most this often */
 #define CANCEL_READ_MS 500     /* how often the record is read for a cancel */
 #define STORAGE_ID_FILE ".storage-id"
+/* How long after a move its console history is asked of an old host that does not answer. */
+#define HISTORY_RETRY_MS (5 * 60 * 1000)
 
 static const struct hv_driver *drv(struct agent_host *h) {
         return hv_conn_driver(h->hv);
@@ -164,7 +171,13 @@ static void prepare_job(struct agent *a, struct agent_host *h, const char *id) {
                         r = agent_image_ensure(&a->cfg, h->name, inst, image);
                 if (r >= 0)
                         r = agent_prepare_files(a, inst, image);
-                _cleanup_close_ int fd = r >= 0 ? open(console, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600) : -1;
+                /* Empty: what this host may have kept from an earlier stay is in the log that
+                 * comes from the source after the move. */
+                _cleanup_free_ char *before = model_instance_path(agent_files_base(&a->cfg), id,
+                                                                  MODEL_INSTANCE_CONSOLE_BEFORE);
+                if (r >= 0 && unlink(before) < 0 && errno != ENOENT)
+                        r = -errno;
+                _cleanup_close_ int fd = r >= 0 ? open(console, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : -1;
                 if (r >= 0 && fd < 0)
                         r = -errno;
                 if (r >= 0)
@@ -264,6 +277,69 @@ static void dest_spec(struct agent *a, json_t *inst, json_t *m, struct hv_domain
         }
 }
 
+/* Copies what is left of fd to out; 0 or -errno. */
+static int copy_fd(int fd, int out, struct sha256 *sha, int64_t *size) {
+        char buf[65536];
+        for (;;) {
+                ssize_t n = read(fd, buf, sizeof buf);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        return 0;
+                if (out >= 0 && write_all(out, buf, (size_t) n) < 0)
+                        return -errno;
+                sha256_update(sha, buf, (size_t) n);
+                *size += n;
+        }
+}
+
+/* After a successful move with files kept apart, once the domain is gone from this host: its
+ * console log (the history it had, then console.log) becomes the one history file, and result
+ * gets "console_history": {"size","sha256"} for the new host to copy it. A failure costs only
+ * the history (logged). */
+static void console_merge(struct agent *a, const char *id, json_t *result) {
+        const char *base = agent_files_base(&a->cfg);
+        _cleanup_free_ char *before = model_instance_path(base, id, MODEL_INSTANCE_CONSOLE_BEFORE);
+        _cleanup_free_ char *cur = model_instance_path(base, id, MODEL_INSTANCE_CONSOLE);
+        _cleanup_free_ char *tmp = xasprintf("%s.tmp", before);
+        struct sha256 sha;
+        int64_t size = 0;
+        sha256_init(&sha);
+        _cleanup_close_ int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        int r = out < 0 ? -errno : fs_private_fix_fd(out);
+        const char *const parts[] = { before, cur };
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(parts); i++) {
+                _cleanup_close_ int fd = open(parts[i], O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        r = errno == ENOENT ? 0 : -errno;
+                else
+                        r = copy_fd(fd, out, &sha, &size);
+        }
+        if (r >= 0 && fsync(out) < 0)
+                r = -errno;
+        /* The one file replaces both: console.log goes last, so a crash before leaves both as
+         * they were to read (the history then has console.log's lines twice at worst). */
+        if (r >= 0 && rename(tmp, before) < 0)
+                r = -errno;
+        if (r >= 0 && unlink(cur) < 0 && errno != ENOENT)
+                r = -errno;
+        if (r < 0) {
+                log_warning_errno(r, "instance %s: keeping its console log for the host it moved to: %m", id);
+                (void) unlink(tmp);
+                return;
+        }
+        char hex[SHA256_HEX_SIZE];
+        sha256_final_hex(&sha, hex);
+        json_object_set_new(result, "console_history",
+                            json_pack("{s:I, s:s}", "size", (json_int_t) size, "sha256", hex));
+}
+
+static bool files_apart(struct agent_host *h, json_t *m) {
+        return !drv(h)->virtual && !json_is_true(json_object_get(m, "shared"));
+}
+
 static void run_job(struct agent *a, struct agent_host *h, const char *id) {
         _cleanup_json_ json_t *inst = NULL, *result = NULL, *set = NULL;
         if (model_obj_get(a->cfg.store, MODEL_INSTANCE, id, &inst, NULL) < 0)
@@ -321,6 +397,8 @@ static void run_job(struct agent *a, struct agent_host *h, const char *id) {
         result = json_pack("{s:I, s:I, s:I, s:I, s:I}", "downtime_ms", (json_int_t) res.downtime_ms, "migrate_ms",
                            (json_int_t) res.total_ms, "data_mib", (json_int_t) res.data_mib, "t_call_ms",
                            (json_int_t) t_call, "t_return_ms", (json_int_t) t_return);
+        if (files_apart(h, m))
+                console_merge(a, id, result);
         finish(a, h, inst, true, result);
         if (!drv(h)->virtual && !json_is_true(json_object_get(m, "shared"))) {
                 /* The disk and the config drive go; the console log's lines from before the move
@@ -369,6 +447,8 @@ static void recover_job(struct agent *a, struct agent_host *h, const char *id) {
         if (there == HV_STATE_RUNNING) {
                 result = json_pack("{s:s, s:I}", "note", "completed while the agent of the source was down",
                                    "downtime_ms", (json_int_t) -1);
+                if (files_apart(h, m))
+                        console_merge(a, id, result);
                 finish(a, h, inst, true, result);
                 return;
         }
@@ -421,6 +501,76 @@ static void cleanup_job(struct agent *a, struct agent_host *h, const char *id) {
         (void) model_obj_modify(a->cfg.store, MODEL_INSTANCE, id, mark_cleaned, NULL, NULL);
 }
 
+/* ---- after a success with files kept apart: the console history moves too ---- */
+
+static int mark_last(json_t *inst, void *userdata) {
+        json_t *last = json_object_get(inst, "last_migration");
+        if (!json_is_object(last) || json_is_true(json_object_get(last, userdata)))
+                return MODEL_CHANGE_KEEP;
+        json_object_set_new(last, userdata, json_true());
+        return MODEL_CHANGE_WRITE;
+}
+
+/* The new host: copies the old host's console history (checked against the record's size and
+ * sha256) into its own, which its console reads before console.log. */
+static void history_job(struct agent *a, struct agent_host *h, const char *id) {
+        _cleanup_json_ json_t *inst = NULL, *src = NULL;
+        if (model_obj_get(a->cfg.store, MODEL_INSTANCE, id, &inst, NULL) < 0)
+                return;
+        json_t *last = json_object_get(inst, "last_migration");
+        json_t *want = json_object_get(last, "console_history");
+        if (json_object_get(inst, "migration") || !streq(tide_json_str(inst, "host", ""), h->name) ||
+            !json_is_object(want) || json_is_true(json_object_get(last, "console_copied")))
+                return;
+        const char *name = tide_json_str(inst, "name", ""), *from = tide_json_str(last, "source", "");
+        int r = model_host_get(a->cfg.store, from, &src);
+        const char *api_url = r >= 0 ? tide_json_str(src, "api_url", NULL) : NULL;
+        _cleanup_free_ char *why = NULL;
+        _cleanup_free_ char *before = model_instance_path(agent_files_base(&a->cfg), id, MODEL_INSTANCE_CONSOLE_BEFORE);
+        _cleanup_free_ char *part = xasprintf("%s.part", before);
+        if (!api_url) {
+                why = xasprintf("host '%s' has no API address", from);
+                r = TIDE_E_NOT_FOUND;
+        } else {
+                _cleanup_free_ char *url = xasprintf("%s/v1/instances/%s/console/history", api_url, id);
+                r = agent_fetch_file(url, a->cfg.token, part, want, &why);
+                if (r >= 0 && rename(part, before) < 0) {
+                        r = -errno;
+                        why = xasprintf("renaming %s: %s", part, strerror(errno));
+                }
+        }
+        if (r < 0) {
+                (void) unlink(part);
+                /* Given up on (the next pass would only fail the same way) unless the old host
+                 * may just be down for a moment: then the next passes try again for a while. */
+                log_warning("instance '%s': copying its console log from %s: %s", name, from, why ? why : "");
+                if (r == TIDE_E_BACKEND && now_ms() - tide_json_int(last, "t_done_ms", 0) < HISTORY_RETRY_MS)
+                        return;
+                model_event_emit(a->cfg.store, "warning", "instance.console_lost", inst, h->name,
+                                 "its console log from before the move stays on %s: %s", from, why ? why : "");
+        }
+        (void) model_obj_modify(a->cfg.store, MODEL_INSTANCE, id, mark_last, (void *) "console_copied", NULL);
+}
+
+/* The old host, once the new one has its console history: the instance's directory goes. */
+static void history_cleanup_job(struct agent *a, struct agent_host *h, const char *id) {
+        _cleanup_json_ json_t *inst = NULL;
+        if (model_obj_get(a->cfg.store, MODEL_INSTANCE, id, &inst, NULL) < 0)
+                return;
+        json_t *last = json_object_get(inst, "last_migration");
+        if (json_object_get(inst, "migration") || streq(tide_json_str(inst, "host", ""), h->name) ||
+            !streq(tide_json_str(last, "source", ""), h->name) ||
+            !json_is_true(json_object_get(last, "console_copied")))
+                return;
+        _cleanup_free_ char *dir = model_instance_path(agent_files_base(&a->cfg), id, NULL);
+        int r = rm_rf(dir);
+        if (r < 0 && r != -ENOENT) {
+                log_warning_errno(r, "removing %s after the migration: %m", dir);
+                return;
+        }
+        (void) model_obj_modify(a->cfg.store, MODEL_INSTANCE, id, mark_last, (void *) "source_cleaned", NULL);
+}
+
 /* The step host h has to take now for inst, or NULL; *ret_in_hand: inst is in a migration's
  * hands on h (its source). recover: a "migrating" record with no worker here is recovered. */
 static agent_job_fn next_step(struct agent_host *h, json_t *inst, bool recover, bool *ret_in_hand) {
@@ -433,6 +583,14 @@ static agent_job_fn next_step(struct agent_host *h, json_t *inst, bool recover, 
                     !streq(tide_json_str(last, "state", ""), "succeeded") &&
                     !json_is_true(json_object_get(last, "target_cleaned")))
                         return cleanup_job;
+                /* The console history: copied by the new host, then removed by the old one. */
+                bool copied = json_is_true(json_object_get(last, "console_copied"));
+                if (json_is_object(json_object_get(last, "console_history")) && source && !copied &&
+                    streq(tide_json_str(last, "target", ""), h->name))
+                        return history_job;
+                if (copied && !source && streq(tide_json_str(last, "source", ""), h->name) &&
+                    !json_is_true(json_object_get(last, "source_cleaned")))
+                        return history_cleanup_job;
                 return NULL;
         }
         const char *state = tide_json_str(m, "state", "");

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "common/errors.h"
+#include "common/strbuf.h"
 #include "common/util.h"
 #include "model/model.h"
 #include "model/model_layout.h"
@@ -285,13 +286,27 @@ static int instance_delete(struct api_request *req, struct api_reply *rep) {
         return mutate(req, rep, do_delete, "instance.delete", "delete");
 }
 
+/* Opens one part of the console (-1 with st_size 0 when it does not exist). */
+static int console_part_open(struct api_request *req, json_t *inst, const char *file, struct stat *st) {
+        _cleanup_free_ char *path = model_instance_path(api_files_base(api_config(req)), tide_json_str(inst, "id", ""),
+                                                        file);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        *st = (struct stat) {};
+        if (fd < 0)
+                return errno == ENOENT ? -1 : -errno;
+        if (fstat(fd, st) < 0)
+                return -errno;
+        return TAKE_FD(fd);
+}
+
+/* GET /v1/instances/{id}/console?offset=N: at most CONSOLE_CHUNK_MAX bytes of the log from
+ * offset on, served by the instance's host. The log is the lines from before its last move
+ * (MODEL_INSTANCE_CONSOLE_BEFORE, when files are not shared) followed by console.log. */
 static int instance_console(struct api_request *req, struct api_reply *rep) {
         _cleanup_json_ json_t *inst = NULL;
         int r = model_obj_get(api_store(req), MODEL_INSTANCE, req->params[0], &inst, NULL);
         if (r < 0)
                 return api_error(rep, r, "instance '%.64s': %s", req->params[0], tide_strerror(r));
-        _cleanup_free_ char *path = model_instance_path(api_files_base(api_config(req)), tide_json_str(inst, "id", ""),
-                                                        MODEL_INSTANCE_CONSOLE);
         static const char *const query[] = { "offset", NULL };
         if (api_should_forward(req, tide_json_str(inst, "host", NULL)))
                 return api_forward(req, rep, tide_json_str(inst, "host", ""), query);
@@ -304,31 +319,57 @@ static int instance_console(struct api_request *req, struct api_reply *rep) {
         if (o && parse_int64(o, 0, INT64_MAX, &offset) < 0)
                 return api_error(rep, TIDE_E_INVALID, "offset must be a non-negative integer");
 
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
-                if (errno != ENOENT)
-                        return api_error(rep, TIDE_E_BACKEND, "reading console: %s", strerror(errno));
-                rep->status = 200;
-                rep->text = xstrdup("");
-                return 0;
-        }
-        struct stat st;
-        if (fstat(fd, &st) < 0)
-                return api_error(rep, TIDE_E_BACKEND, "reading console: %s", strerror(errno));
-        if (offset > st.st_size)
-                offset = st.st_size;
-        size_t want = (size_t) (st.st_size - offset);
-        if (want > CONSOLE_CHUNK_MAX)
-                want = CONSOLE_CHUNK_MAX;
-        char *buf = xmalloc(want + 1);
-        ssize_t n = pread(fd, buf, want, offset);
-        if (n < 0) {
+        static const char *const parts[] = { MODEL_INSTANCE_CONSOLE_BEFORE, MODEL_INSTANCE_CONSOLE };
+        struct strbuf out = STRBUF_INIT(CONSOLE_CHUNK_MAX + 1);
+        int64_t at = 0; /* where the part starts in the whole log */
+        for (size_t i = 0; i < ELEMENTSOF(parts) && out.len < CONSOLE_CHUNK_MAX; i++) {
+                struct stat st;
+                _cleanup_close_ int fd = console_part_open(req, inst, parts[i], &st);
+                if (fd < -1)
+                        return api_error(rep, TIDE_E_BACKEND, "reading console: %s", strerror(-fd));
+                int64_t from = offset > at ? offset - at : 0;
+                at += st.st_size;
+                if (fd < 0 || from >= st.st_size)
+                        continue;
+                size_t want = (size_t) (st.st_size - from);
+                if (want > CONSOLE_CHUNK_MAX - out.len)
+                        want = CONSOLE_CHUNK_MAX - out.len;
+                char *buf = xmalloc(want);
+                ssize_t n = pread(fd, buf, want, from);
+                int e = errno;
+                if (n > 0)
+                        (void) strbuf_append(&out, buf, (size_t) n);
                 free(buf);
-                return api_error(rep, TIDE_E_BACKEND, "reading console: %s", strerror(errno));
+                if (n < 0) {
+                        strbuf_clear(&out);
+                        return api_error(rep, TIDE_E_BACKEND, "reading console: %s", strerror(e));
+                }
         }
         rep->status = 200;
-        rep->text = buf;
-        rep->text_len = (size_t) n;
+        rep->text_len = out.len;
+        rep->text = out.len ? strbuf_steal(&out) : xstrdup("");
+        return 0;
+}
+
+/* GET /v1/instances/{id}/console/history: this host's whole copy of the instance's log as
+ * the host it left keeps it after a move (MODEL_INSTANCE_CONSOLE_BEFORE), streamed; the host it
+ * moved to copies it from here (agent_migrate.c). Never forwarded: it is about this host. */
+static int instance_console_history(struct api_request *req, struct api_reply *rep) {
+        _cleanup_json_ json_t *inst = NULL;
+        int r = model_obj_get(api_store(req), MODEL_INSTANCE, req->params[0], &inst, NULL);
+        if (r < 0)
+                return api_error(rep, r, "instance '%.64s': %s", req->params[0], tide_strerror(r));
+        struct stat st;
+        _cleanup_close_ int fd = console_part_open(req, inst, MODEL_INSTANCE_CONSOLE_BEFORE, &st);
+        if (fd == -1)
+                return api_error(rep, TIDE_E_NOT_FOUND, "host '%s' keeps no console history of instance '%s'",
+                                 api_config(req)->host_name ?: "", tide_json_str(inst, "name", ""));
+        if (fd < 0)
+                return api_error(rep, TIDE_E_BACKEND, "reading console history: %s", strerror(-fd));
+        rep->status = 200;
+        rep->has_file = true;
+        rep->file_size = (uint64_t) st.st_size;
+        rep->file_fd = TAKE_FD(fd);
         return 0;
 }
 
@@ -340,6 +381,7 @@ const struct api_route api_instance_routes[] = {
         { "PATCH", "/v1/instances/{}", instance_update },
         { "POST", "/v1/instances/{}/action", instance_action },
         { "GET", "/v1/instances/{}/console", instance_console },
+        { "GET", "/v1/instances/{}/console/history", instance_console_history },
         { "GET", "/v1/instances/{}/placement", instance_placement },
         {},
 };

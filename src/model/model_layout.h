@@ -108,6 +108,10 @@ char *model_key_segment(const char *type, const char *what);
 #define MODEL_INSTANCE_SEED "seed.iso"
 #define MODEL_INSTANCE_SEED_DIR "seed"
 #define MODEL_INSTANCE_CONSOLE "console.log"
+/* The console lines from before the instance last moved here, when the hosts keep instance
+ * files apart: the log of the host it left (which merges its console.log into this file once
+ * the domain is gone there), copied after the move. The console reads this, then console.log. */
+#define MODEL_INSTANCE_CONSOLE_BEFORE "console-before.log"
 #define MODEL_IMAGE_KERNEL "vmlinuz"
 #define MODEL_IMAGE_INITRD "initrd.img"
 

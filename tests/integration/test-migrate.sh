@@ -207,4 +207,18 @@ dc_up 2
 log "cluster up without shared storage"
 boot_m1
 move_checked m1 1 2 "local disk copied"
+# The console log moved too: read through h1 (forwarded to h2), it is the whole log, from the
+# first boot's marker on, every heartbeat once and in order; h1 then keeps nothing of m1.
+m1_id=$(show m1 | jq -r .id)
+history_done() { show m1 | jq -e '.last_migration.console_copied and .last_migration.source_cleaned' >/dev/null; }
+dc_wait 60 "h2 copies m1's console history and h1 removes its files" history_done ||
+	fail "m1's console history: $(show m1 | jq -c .last_migration)"
+dc_tide 1 instance console m1 >"$T/console" || fail "reading m1's console through h1"
+[ "$(grep -c TIDE-GUEST-READY "$T/console")" = 1 ] || fail "m1's console does not show its one boot: $(head -c 300 "$T/console")"
+grep -o 'TIDE-HEARTBEAT seq=[0-9]*' "$T/console" | cut -d= -f2 >"$T/seqs"
+awk 'NR == 1 && $1 > 2 { print "starts at " $1; bad = 1 } NR > 1 && $1 != p + 1 { print p " then " $1; bad = 1 }
+	{ p = $1 } END { exit bad }' "$T/seqs" >"$T/seq-gaps" || fail "m1's console across the move: $(head -n 5 "$T/seq-gaps" | tr '\n' ' ')"
+[ "$(wc -l <"$T/seqs")" -ge 8 ] || fail "m1's console holds only $(wc -l <"$T/seqs") heartbeats"
+log "m1's console through h1 after the move: $(wc -l <"$T/seqs") heartbeats, $(head -n 1 "$T/seqs") to $(tail -n 1 "$T/seqs")"
+[ ! -e "$(dc_field 1 state_dir)/instances/$m1_id" ] || fail "h1 keeps m1's files after the move"
 log "PASS"
