@@ -163,10 +163,10 @@ const struct cli_command cli_commands[] = {
 
         { "scaling-group", "create", cli_scaling_group_create, "NAME",
           O(FLAVOR) | O(IMAGE) | O(USER_DATA) | GROUP_SIZE_OPTIONS | O(PRIORITY) | O(ELASTIC) |
-                  O(NO_SPREAD) | O(FORMAT),
+                  O(NO_SPREAD) | O(NETWORK) | O(FORMAT),
           O(FLAVOR) | O(IMAGE),
           "NAME --flavor FLAVOR --image IMAGE [--user-data FILE] " GROUP_SIZE_USAGE " "
-          "[--priority N|low|normal|high] [--elastic on|off] [--no-spread] " FORMAT_USAGE,
+          "[--priority N|low|normal|high] [--elastic on|off] [--no-spread] [--network NAME]... " FORMAT_USAGE,
           "Create a scaling group: tided keeps its desired number of members, NAME-1, ...",
           0 },
         { "scaling-group", "list", cli_scaling_group_list, NULL, O(FORMAT), 0, FORMAT_USAGE,

@@ -59,6 +59,12 @@ json_t *cli_scaling_group_body(const struct cli_args *a, bool sizes_only) {
                 json_object_set_new(body, "elastic", json_boolean(a->elastic));
         if (a->no_spread)
                 json_object_set_new(body, "spread", json_false());
+        if (a->n_networks > 0) {
+                json_t *nets = json_array();
+                for (size_t i = 0; i < a->n_networks; i++)
+                        json_array_append_new(nets, cli_network_request(a->networks[i]));
+                json_object_set_new(body, "networks", nets);
+        }
         return body;
 }
 

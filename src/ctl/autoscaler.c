@@ -362,6 +362,8 @@ static int add_member(struct autoscaler *a, json_t *g, const char *server_group,
                                                 json_object_get(g, "priority"));
         if (json_object_get(g, "elastic"))
                 json_object_set(body, "elastic", json_object_get(g, "elastic"));
+        if (json_object_get(g, "networks"))
+                json_object_set(body, "networks", json_object_get(g, "networks"));
         if (server_group)
                 json_object_set_new(body, "group", json_string(server_group));
         _cleanup_json_ json_t *extra = json_pack("{s:s, s:s}", "asg", tide_json_str(g, "name", ""), "asg_id",

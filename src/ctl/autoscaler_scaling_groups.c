@@ -20,6 +20,16 @@ int autoscaler_scaling_group_create(struct store *s, json_t *body, json_t *extra
                 *ret_err = xasprintf("image '%s': %s", tide_json_str(g, "image", ""), tide_strerror(r));
                 goto out;
         }
+        size_t ni;
+        json_t *nr;
+        json_array_foreach(json_object_get(g, "networks"), ni, nr) {
+                json_t *net = NULL;
+                if ((r = model_obj_get(s, MODEL_NETWORK, tide_json_str(nr, "network", ""), &net, NULL)) < 0) {
+                        *ret_err = xasprintf("network '%s': %s", tide_json_str(nr, "network", ""), tide_strerror(r));
+                        goto out;
+                }
+                json_decref(net);
+        }
         json_object_set_new(g, "flavor", json_string(tide_json_str(flavor, "name", "")));
         json_object_set_new(g, "image", json_string(tide_json_str(image, "name", "")));
         id = id_new_uuid();

@@ -132,9 +132,11 @@ int model_instance_from_request(json_t *body, json_t **ret, char **ret_err);
  * member resets it. Limits must not be below reservations. inst is changed only on success. */
 int model_instance_policy_merge(json_t *inst, json_t *body, char **ret_err);
 /* Scaling groups (autoscaling groups, docs/autoscaling.md): {"name", "flavor", "image",
- * "user_data", "min", "max", "desired", "spread", "priority", ["elastic"], "policies": [...]}.
- * min defaults to 1, max to min, desired to min; members are named <name>-<n>, so names are at
- * most 58 characters. Policies as model_scaling_policy_from_request's. */
+ * "user_data", "min", "max", "desired", "spread", "priority", ["elastic"], "policies": [...],
+ * ["networks": [{"network"}, ...]]}. min defaults to 1, max to min, desired to min; members are
+ * named <name>-<n>, so names are at most 58 characters. Policies as
+ * model_scaling_policy_from_request's. Each member gets a port on each network, at a free
+ * address (an "ip" is refused). */
 #define MODEL_SCALING_GROUP_MEMBERS_MAX 1000
 #define MODEL_SCALING_GROUP_POLICIES_MAX 16
 int model_scaling_group_from_request(json_t *body, json_t **ret, char **ret_err);

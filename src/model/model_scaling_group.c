@@ -1,6 +1,7 @@
 /* model_scaling_group.c — scaling groups (autoscaling groups) and their scaling policies:
  * validation of requests into the stored form (docs/autoscaling.md, docs/api.md). Pure. */
 #include "model.h"
+#include "model_net.h"
 #include "model_priv.h"
 
 #include <ctype.h>
@@ -200,8 +201,8 @@ static int merge_sizes(json_t *group, json_t *body, char **ret_err) {
 
 int model_scaling_group_from_request(json_t *body, json_t **ret, char **ret_err) {
         static const char *const allowed[] = {
-                "name",    "flavor", "image",    "user_data", "min",      "max",
-                "desired", "spread", "priority", "elastic",   "policies", NULL,
+                "name",   "flavor",   "image",   "user_data", "min",      "max", "desired",
+                "spread", "priority", "elastic", "policies",  "networks", NULL,
         };
         const char *name;
         int64_t priority;
@@ -223,6 +224,18 @@ int model_scaling_group_from_request(json_t *body, json_t **ret, char **ret_err)
                 return model_fail(ret_err, "'spread' must be true or false");
         if (elastic && !json_is_boolean(elastic))
                 return model_fail(ret_err, "'elastic' must be true or false");
+        /* Each member gets a port on each network, at a free address: an address of its own
+         * would be one address for every member. */
+        json_t *networks = json_object_get(body, "networks"), *nr;
+        size_t ni;
+        if ((r = model_port_requests_check(networks, ret_err)) < 0)
+                return r;
+        json_array_foreach(networks, ni, nr)
+                if (json_object_get(nr, "ip") && !json_is_null(json_object_get(nr, "ip")))
+                        return model_fail(ret_err,
+                                          "network '%s': a scaling group's members get free addresses ('ip' is "
+                                          "not allowed)",
+                                          tide_json_str(nr, "network", ""));
         json_t *g = json_pack("{s:s, s:O, s:O, s:s, s:b, s:I, s:[]}", "name", name, "flavor",
                               json_object_get(body, "flavor"), "image", json_object_get(body, "image"), "user_data",
                               ud && json_is_string(ud) ? json_string_value(ud) : "", "spread",
@@ -231,6 +244,8 @@ int model_scaling_group_from_request(json_t *body, json_t **ret, char **ret_err)
         size_t i;
         if (elastic)
                 json_object_set(g, "elastic", elastic);
+        if (json_array_size(networks) > 0)
+                json_object_set_new(g, "networks", json_deep_copy(networks));
         if ((r = merge_sizes(g, body, ret_err)) < 0)
                 goto fail;
         if (policies && !json_is_array(policies)) {

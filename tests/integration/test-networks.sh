@@ -8,7 +8,8 @@
 # an instance whose port asks for an address outside the subnet or taken, or an unknown
 # network. 62 concurrent HTTP creates with a port on one /26 give 61 distinct addresses and
 # MACs and one clear "no free address"; two networks with one CIDR are apart; a network with
-# ports cannot be deleted; a deleted instance's or port's address goes back to the pool.
+# ports cannot be deleted; a deleted instance's or port's address goes back to the pool. A
+# scaling group's members each get a port on its networks, and lose them with the group.
 # The checker of "nothing created" is first shown a change, which it must see.
 # Needs TIDED and TIDE. Exit: 0 pass, anything else fail.
 set -euo pipefail
@@ -148,6 +149,22 @@ jq -e '(.ports | length) == 0' <("$TIDE" network show twin -f json) >/dev/null |
 jq -e '.ip == "10.20.0.5" and .network == "twin"' "$T/port.json" >/dev/null || fail "port add: $(cat "$T/port.json")"
 refused "port on a full network" "has no free address" "$TIDE" instance port add a --network web
 "$TIDE" instance port remove back --network twin
+
+log "scaling groups"
+refused "group on an unknown network" "network 'nope': not found" \
+	"$TIDE" scaling-group create g --flavor tiny --image img --min 2 --network nope
+refused "group with a fixed address" "members get free addresses" \
+	"$TIDE" scaling-group create g --flavor tiny --image img --min 2 --network twin:ip=10.20.0.9
+"$TIDE" scaling-group create g --flavor tiny --image img --min 3 --network twin >/dev/null
+# twin_ports_are JSON: the instances of twin's ports are JSON (sorted).
+twin_ports_are() {
+	local now
+	now=$("$TIDE" network show twin -f json | jq -c '[.ports[] | .instance] | sort') || fail "network show twin"
+	[ "$now" = "$1" ]
+}
+it_wait 30 "the group's 3 members on twin" twin_ports_are '["g-1","g-2","g-3"]'
+"$TIDE" scaling-group delete g >/dev/null
+it_wait 30 "the group's ports gone" twin_ports_are '[]'
 "$TIDE" network delete twin
 "$TIDE" network delete lan
 log "PASS"
