@@ -120,6 +120,21 @@ static int stack_create(struct api_request *req, struct api_reply *rep) {
                 api_error(rep, r, "template: %s", err);
                 goto out;
         }
+        /* The networks the servers name must exist: an unknown one is the template's error, at
+         * its line (heat.h), before anything is created. */
+        json_array_foreach(json_object_get(translated, "networks"), i, gb) {
+                _cleanup_json_ json_t *net = NULL;
+                const char *nname = json_string_value(json_object_get(gb, "network"));
+                if ((r = model_obj_get(s, MODEL_NETWORK, nname ? nname : "", &net, NULL)) < 0) {
+                        api_error(rep, r == TIDE_E_NOT_FOUND ? TIDE_E_INVALID : r,
+                                  "template: line %lld: network '%s' does not exist%s%s",
+                                  (long long) json_integer_value(json_object_get(gb, "line")), nname ? nname : "",
+                                  r == TIDE_E_NOT_FOUND ? "" : ": ", r == TIDE_E_NOT_FOUND ? "" : tide_strerror(r));
+                        if (r == TIDE_E_NOT_FOUND)
+                                r = TIDE_E_INVALID;
+                        goto out;
+                }
+        }
         /* The stack first (its name is taken or not), then its groups; any failure undoes all. */
         id = id_new_uuid();
         created = time_format_ms(now_ms());

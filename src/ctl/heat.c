@@ -189,11 +189,48 @@ static int read_resources(struct ctx *c, yaml_node_t *root) {
 }
 
 #define SERVER_HINT \
-        ": ignoring it would change the members (tide reads image, flavor, user_data and user_data_format, and " \
-        "ignores key_name, networks, metadata, name, tags, config_drive, diskConfig, software_config_transport and " \
-        "the *_update_policy properties)"
+        ": ignoring it would change the members (tide reads image, flavor, user_data, user_data_format and " \
+        "networks, and ignores key_name, metadata, name, tags, config_drive, diskConfig, " \
+        "software_config_transport and the *_update_policy properties)"
+#define NETWORK_HINT ": tide reads network (a name or id) and gives each member a port on it at a free address"
+#define NETWORKS_MAX 8 /* per server: tide's ports per instance */
 
-/* The group's OS::Nova::Server: image, flavor, user_data into body. */
+/* The server's networks: [{network: NAME}, ...] into body's "networks", each with the line
+ * that names it (heat.h). */
+static int read_networks(struct ctx *c, yaml_node_t *props, json_t *body) {
+        static const char *const keys[] = { "network", NULL };
+        yaml_node_t *key = NULL, *nets = ht_map_get(c, props, "networks", &key);
+        int r;
+        if (!nets || ht_is_null(nets))
+                return 0;
+        if (!ht_is_seq(nets))
+                return ht_fail(c, ht_line_of(nets), "networks must be a list of {network: NAME}");
+        if (ht_seq_size(nets) > NETWORKS_MAX)
+                return ht_fail(c, ht_line_of(nets), "at most %d networks per server", NETWORKS_MAX);
+        json_t *list = json_array();
+        json_object_set_new(body, "networks", list);
+        for (size_t i = 0; i < ht_seq_size(nets); i++) {
+                yaml_node_t *item = ht_seq_item(c, nets, i);
+                if (!ht_is_map(item))
+                        return ht_fail(c, ht_line_of(item ? item : nets), "a network must be {network: NAME}");
+                if ((r = ht_check_keys(c, item, keys, "network property", NETWORK_HINT)) < 0)
+                        return r;
+                _cleanup_val_ struct val v = { 0 };
+                if ((r = ht_prop(c, item, "network", &v)) < 0)
+                        return r;
+                if (r == 0)
+                        return ht_fail(c, ht_line_of(item), "a network needs 'network': its name or id");
+                if (!ht_tide_name_valid(v.s))
+                        return ht_fail(c, v.line,
+                                       "network must be a name or id of 1-%d characters of A-Z a-z 0-9 . _ - "
+                                       "starting with a letter or digit: got '%.64s'",
+                                       TIDE_NAME_LEN_MAX, v.s);
+                json_array_append_new(list, json_pack("{s:s, s:I}", "network", v.s, "line", (json_int_t) v.line));
+        }
+        return 0;
+}
+
+/* The group's OS::Nova::Server: image, flavor, user_data and networks into body. */
 static int read_server(struct ctx *c, struct resource *g, json_t *body) {
         static const char *const keys[] = { "type", "properties", "metadata", NULL };
         static const char *const props_known[] = {
@@ -201,9 +238,9 @@ static int read_server(struct ctx *c, struct resource *g, json_t *body) {
                 "flavor",
                 "user_data",
                 "user_data_format",
+                "networks",
                 /* ignored: they do not change what the members run */
                 "key_name",
-                "networks",
                 "metadata",
                 "name",
                 "tags",
@@ -265,7 +302,7 @@ static int read_server(struct ctx *c, struct resource *g, json_t *body) {
                 return ht_fail(c, ud.line, "user_data is %zu bytes; tide takes at most %d", strlen(ud.s),
                                USER_DATA_MAX);
         json_object_set_new(body, "user_data", json_string(ud.s ? ud.s : ""));
-        return 0;
+        return read_networks(c, props, body);
 }
 
 static int read_group(struct ctx *c, struct resource *g) {
@@ -619,7 +656,23 @@ static int translate(struct ctx *c, json_t **ret) {
                 }
                 json_array_append(groups, g->body);
         }
+        /* The lines that name networks, apart from the groups (which the API posts as they are). */
+        json_t *net_lines = json_array();
+        size_t gi, k;
+        json_t *gb, *n;
+        json_array_foreach(groups, gi, gb)
+                json_array_foreach(json_object_get(gb, "networks"), k, n) {
+                        json_array_append_new(net_lines,
+                                              json_pack("{s:O, s:O, s:O}", "group", json_object_get(gb, "name"),
+                                                        "network", json_object_get(n, "network"), "line",
+                                                        json_object_get(n, "line")));
+                        json_object_del(n, "line");
+                }
         *ret = json_pack("{s:o}", "groups", groups);
+        if (json_array_size(net_lines) > 0)
+                json_object_set_new(*ret, "networks", net_lines);
+        else
+                json_decref(net_lines);
         return 0;
 }
 

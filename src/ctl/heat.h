@@ -12,8 +12,14 @@
  *   policies of a group.
  *
  *   {"groups": [{"name", "flavor", "image", "user_data", "min", "max", "desired",
+ *                "networks": [{"network"}] (when the server has networks),
  *                "policies": [{"name", "metric", "stat", "above" | "below", "for_s",
- *                              "adjust", "cooldown_s", "victim"}]}]}
+ *                              "adjust", "cooldown_s", "victim"}]}],
+ *    "networks": [{"group", "network", "line"}] (when a server has networks)}
+ *
+ *   The top-level "networks" says which line of the template names each group's network:
+ *   heat is pure, so the caller checks that the networks exist (an unknown one is an error
+ *   naming that line) before it posts the groups.
  *
  *   spread, priority and elastic are left to tide's defaults; note that spread defaults to true
  *   (the members on different hosts where possible), which Heat's groups do not do.
@@ -49,8 +55,10 @@
  *     its policies); rolling_updates ignored (it only matters on updates); resource required:
  *     {type: OS::Nova::Server, properties: {image, flavor (required), user_data (a string,
  *     default ""), user_data_format (RAW; when absent tide passes user_data as it is, without
- *     Heat's heat-cfntools wrapping; HEAT_CFNTOOLS and SOFTWARE_CONFIG are errors)}}. key_name,
- *     networks, metadata, name, tags, config_drive, diskConfig, software_config_transport and
+ *     Heat's heat-cfntools wrapping; HEAT_CFNTOOLS and SOFTWARE_CONFIG are errors), networks
+ *     (a list of at most 8 {network: NAME or id}: each member gets a port on each at a free
+ *     address; fixed_ip, port, subnet, uuid and the other keys of a Heat network are errors)}}.
+ *     key_name, metadata, name, tags, config_drive, diskConfig, software_config_transport and
  *     the *_update_policy properties of the server are ignored; any other server property
  *     (block_device_mapping, security_groups, scheduler_hints, availability_zone, personality,
  *     admin_pass, ...) is an error because ignoring it would change the members.

@@ -9,7 +9,9 @@
 # network. 62 concurrent HTTP creates with a port on one /26 give 61 distinct addresses and
 # MACs and one clear "no free address"; two networks with one CIDR are apart; a network with
 # ports cannot be deleted; a deleted instance's or port's address goes back to the pool. A
-# scaling group's members each get a port on its networks, and lose them with the group.
+# scaling group's members each get a port on its networks, and lose them with the group; so do
+# a Heat stack's (OS::Nova::Server networks), and a stack naming an unknown network is refused
+# with the template's line.
 # The checker of "nothing created" is first shown a change, which it must see.
 # Needs TIDED and TIDE. Exit: 0 pass, anything else fail.
 set -euo pipefail
@@ -25,6 +27,8 @@ snapshot() {
 	jq -S '[.[] | {id, name, vni, vlan}]' "$T/snap.nets" >"$T/snap"
 	jq -S '[.[] | {id, name, ports}]' "$T/snap.insts" >>"$T/snap"
 	jq -S '[.ports[] | {id, ip, mac}]' "$T/snap.ports" >>"$T/snap"
+	"$TIDE" stack list -f json | jq -S '[.[] | {id, name}]' >>"$T/snap" || fail "stack list failed"
+	"$TIDE" scaling-group list -f json | jq -S '[.[] | {id, name}]' >>"$T/snap" || fail "scaling-group list failed"
 	cat "$T/snap"
 }
 # post PATH BODY: POSTs to tided, the answer on stderr; fails unless the status is 2xx.
@@ -165,6 +169,36 @@ twin_ports_are() {
 it_wait 30 "the group's 3 members on twin" twin_ports_are '["g-1","g-2","g-3"]'
 "$TIDE" scaling-group delete g >/dev/null
 it_wait 30 "the group's ports gone" twin_ports_are '[]'
+
+log "Heat stacks"
+cat >"$T/stack.yaml" <<'EOF'
+heat_template_version: 2015-04-30
+parameters:
+  net: {type: string, default: twin}
+resources:
+  app:
+    type: OS::Heat::AutoScalingGroup
+    properties:
+      min_size: 2
+      max_size: 2
+      resource:
+        type: OS::Nova::Server
+        properties:
+          image: img
+          flavor: tiny
+          networks:
+            - network: {get_param: net}
+EOF
+sed 's/- network: {get_param: net}/- {network: twin, fixed_ip: 10.20.0.9}/' "$T/stack.yaml" >"$T/fixed.yaml"
+refused "stack on an unknown network" "template: line 16: network 'nope' does not exist" \
+	"$TIDE" stack create s --template "$T/stack.yaml" --parameter net=nope
+refused "stack with a fixed address" "line 16: resource 'app': network property 'fixed_ip' is not supported" \
+	"$TIDE" stack create s --template "$T/fixed.yaml"
+"$TIDE" stack create s --template "$T/stack.yaml" >/dev/null
+it_wait 30 "the stack's 2 members on twin" twin_ports_are '["s-app-1","s-app-2"]'
+"$TIDE" stack delete s >/dev/null
+it_wait 30 "the stack's ports gone" twin_ports_are '[]'
+
 "$TIDE" network delete twin
 "$TIDE" network delete lan
 log "PASS"
