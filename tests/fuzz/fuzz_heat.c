@@ -8,7 +8,7 @@
  *
  * Beyond "no crash, no leak, no undefined behaviour" it checks heat.h's contract: a failure is
  * TIDE_E_INVALID with a message and *ret untouched; a success is {"groups": [...]} with at least
- * one group, and every group body is a valid POST /v1/scaling-groups request for the model (as
+ * one group (and "networks", the lines that name networks, when servers have some), and every group body is a valid POST /v1/scaling-groups request for the model (as
  * test_heat checks for the golden cases). */
 #include <stdint.h>
 #include <stdio.h>
@@ -62,12 +62,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         if (err)
                 fail("a success with a message", err);
-        json_t *groups = json_object_get(out, "groups");
-        if (!json_is_object(out) || json_object_size(out) != 1 || !json_is_array(groups) ||
+        json_t *groups = json_object_get(out, "groups"), *nets = json_object_get(out, "networks");
+        if (!json_is_object(out) || json_object_size(out) != (nets ? 2 : 1) || !json_is_array(groups) ||
             json_array_size(groups) == 0)
-                fail("a success that is not {\"groups\": [group, ...]}", NULL);
+                fail("a success that is not {\"groups\": [group, ...], \"networks\"?: [...]}", NULL);
+        if (nets && (!json_is_array(nets) || json_array_size(nets) == 0))
+                fail("\"networks\" that is not a list of the lines naming networks", NULL);
         size_t i;
         json_t *body;
+        json_array_foreach(nets, i, body) {
+                json_t *line = json_object_get(body, "line");
+                if (!json_is_string(json_object_get(body, "group")) ||
+                    !json_is_string(json_object_get(body, "network")) || !json_is_integer(line) ||
+                    json_integer_value(line) < 1)
+                        fail("a network's line that is not {\"group\", \"network\", \"line\"}", NULL);
+        }
         json_array_foreach(groups, i, body) {
                 json_t *g = NULL;
                 char *gerr = NULL;
