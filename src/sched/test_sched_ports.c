@@ -2,7 +2,8 @@
  * (sched_instance_place_and_store, through a placement cache as tided does) and deleted
  * (sched_store_delete): concurrent creates on one /26 never share an address, and exactly the
  * usable addresses fit; a full subnet, a taken or outside address fail with nothing left; a
- * deleted instance's or port's address is free again; concurrent networks never share a VNI.
+ * deleted instance's or port's address is free again; concurrent networks never share a VNI; a
+ * network's delete racing port adds never leaves a port on a deleted network.
  * On SQLite, and (TIDE_TEST_STORE=etcd, sched_ports_etcd) on an etcd the program starts. */
 #include "store/test_store_helpers.h"
 
@@ -273,6 +274,101 @@ static void test_concurrent_networks_never_share_a_vni(void **state) {
         assert_int_equal(count_keys(f->s, MODEL_KEY_NAMES "networks/"), N);
 }
 
+struct port_adder {
+        pthread_t thread;
+        struct store *s;
+        const char *instance, *network;
+        int result;
+};
+
+static void *port_adder_run(void *p) {
+        struct port_adder *c = p;
+        _cleanup_json_ json_t *req = json_pack("{s:s}", "network", c->network), *port = NULL;
+        _cleanup_free_ char *err = NULL;
+        c->result = model_port_add(c->s, c->instance, req, &port, &err);
+        return NULL;
+}
+
+struct net_deleter {
+        pthread_t thread;
+        struct store *s;
+        const char *network;
+        int result;
+};
+
+static void *net_deleter_run(void *p) {
+        struct net_deleter *d = p;
+        _cleanup_free_ char *err = NULL;
+        d->result = model_network_delete(d->s, d->network, &err);
+        return NULL;
+}
+
+/* A network's delete racing ports being added to it: either the delete is refused, or it
+ * went and no port on it was made, before or after. */
+static void test_delete_never_leaves_ports_behind(void **state) {
+        struct fixture *f = *state;
+        enum { ADDERS = 6, ROUNDS = 15 };
+        put_world(f->s);
+        static const char *const names[ADDERS] = { "i0", "i1", "i2", "i3", "i4", "i5" };
+        for (int i = 0; i < ADDERS; i++) {
+                _cleanup_json_ json_t *body = json_pack("{s:s, s:s, s:s}", "name", names[i], "flavor", "tiny", "image",
+                                                        "img");
+                _cleanup_json_ json_t *inst = NULL;
+                _cleanup_free_ char *err = NULL;
+                assert_int_equal(sched_instance_place_and_store(f->s, NULL, body, NULL, false, now_ms(), &inst, &err),
+                                 0);
+        }
+        int deleted = 0, refused = 0;
+        for (int round = 0; round < ROUNDS; round++) {
+                _cleanup_free_ char *nname = xasprintf("r%d", round);
+                _cleanup_json_ json_t *net = make_network(f->s, nname, "10.30.0.0/24");
+                struct port_adder c[ADDERS];
+                struct net_deleter d = { .s = f->s, .network = nname };
+                for (int i = 0; i < ADDERS; i++) {
+                        c[i] = (struct port_adder) { .s = f->s, .instance = names[i], .network = nname };
+                        assert_int_equal(pthread_create(&c[i].thread, NULL, port_adder_run, &c[i]), 0);
+                        if (i == round % ADDERS)
+                                assert_int_equal(pthread_create(&d.thread, NULL, net_deleter_run, &d), 0);
+                }
+                for (int i = 0; i < ADDERS; i++)
+                        pthread_join(c[i].thread, NULL);
+                pthread_join(d.thread, NULL);
+                _cleanup_free_ char *prefix = model_key_ipam_network(tide_json_str(net, "id", ""));
+                size_t ports = count_keys(f->s, prefix);
+                if (d.result == 0) {
+                        deleted++;
+                        assert_int_equal(ports, 0);
+                        for (int i = 0; i < ADDERS; i++)
+                                assert_int_not_equal(c[i].result, 0);
+                } else {
+                        refused++;
+                        assert_int_equal(d.result, TIDE_E_IN_USE);
+                        _cleanup_json_ json_t *still = NULL;
+                        assert_int_equal(model_obj_get(f->s, MODEL_NETWORK, nname, &still, NULL), 0);
+                        assert_false(tide_json_bool(still, "deleting", false));
+                }
+                assert_ports_consistent(f->s);
+                /* Clean up for the next round: every port of every instance goes. */
+                for (int i = 0; i < ADDERS; i++) {
+                        _cleanup_json_ json_t *inst = NULL;
+                        assert_int_equal(model_obj_get(f->s, MODEL_INSTANCE, names[i], &inst, NULL), 0);
+                        json_t *p;
+                        while ((p = json_array_get(json_object_get(inst, "ports"), 0))) {
+                                _cleanup_free_ char *pid = xstrdup(tide_json_str(p, "id", "")), *err = NULL;
+                                assert_int_equal(model_port_remove(f->s, names[i], pid, &err), 0);
+                                json_decref(inst);
+                                inst = NULL;
+                                assert_int_equal(model_obj_get(f->s, MODEL_INSTANCE, names[i], &inst, NULL), 0);
+                        }
+                }
+                _cleanup_free_ char *err = NULL;
+                if (d.result != 0)
+                        assert_int_equal(model_network_delete(f->s, nname, &err), 0);
+        }
+        print_message("network deletes racing port adds: %d went, %d refused\n", deleted, refused);
+        assert_int_equal(count_keys(f->s, MODEL_KEY_NAMES "networks/"), 0);
+}
+
 int main(int argc, char **argv) {
         int r;
         if (test_store_prologue(argc, argv, &r))
@@ -282,6 +378,7 @@ int main(int argc, char **argv) {
                 T(test_bad_ports_leave_nothing),
                 T(test_deleted_instance_and_port_give_addresses_back),
                 T(test_concurrent_networks_never_share_a_vni),
+                T(test_delete_never_leaves_ports_behind),
         };
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
