@@ -631,13 +631,17 @@ bool agent_is_busy(struct agent *a, const char *id) {
  * emulator threads run there, off the CPUs pinned to dedicated VMs. Applied when the pool
  * changes (a dedicated VM came or went) and once for each domain this agent has not yet set,
  * before any new domain starts, so that a dedicated VM finds its CPUs free. */
-/* Whether the instance with that id is the host's: an incoming migration's domain is not yet. */
+/* Whether the instance with that id is the host's and no migration has it: an incoming
+ * migration's domain is not the host's yet, and an outgoing one's is left to the move (libvirt
+ * holds the domain's job for the whole move: a change would wait for it, 30 s, and a restarted
+ * agent has no worker on the instance that would keep this pass away). */
 static bool assigned_here(json_t *all, const char *id, const char *host) {
         size_t i;
         json_t *inst;
         json_array_foreach(all, i, inst)
                 if (streq(tide_json_str(inst, "id", ""), id))
-                        return streq(tide_json_str(inst, "host", ""), host);
+                        return streq(tide_json_str(inst, "host", ""), host) &&
+                               !json_is_object(json_object_get(inst, "migration"));
         return false;
 }
 

@@ -94,7 +94,7 @@ void agent_elastic_pass(struct agent *a, struct agent_host *h, json_t *all) {
                 struct metrics_vm_rates vr;
                 if (!streq(tide_json_str(inst, "host", ""), h->name) ||
                     model_instance_get_status(inst) != MODEL_INSTANCE_RUNNING || agent_is_busy(a, id) ||
-                    metrics_vm_rates(m, id, &vr) < 0)
+                    json_is_object(json_object_get(inst, "migration")) || metrics_vm_rates(m, id, &vr) < 0)
                         continue;
                 struct elastic_slot *slot = slot_for(h, id);
                 slot->seen = true;

@@ -12,8 +12,10 @@
  *              from before, then what QEMU wrote here) becomes one file, whose size and sha256
  *              go into the result.
  *   migrating  found so by a source agent with no worker on it (its tided restarted mid-way):
- *              any job is aborted, then the domain is looked for: running here ends the move as
- *              failed, running on the target ends it as a success.
+ *              any job is aborted and waited for (libvirtd runs a peer-to-peer job on its own:
+ *              it may have completed the move while tided was down, or still be at it), then
+ *              the domain is looked for: running here ends the move as failed, running on the
+ *              target ends it as a success.
  * After a success with files kept apart, the new host copies that log from the old one (its
  * console then reads it before its own: model_layout.h) and says "console_copied" in the
  * record's last_migration; the old host then removes the instance's directory.
@@ -422,9 +424,18 @@ static void recover_job(struct agent *a, struct agent_host *h, const char *id) {
         if (!streq(tide_json_str(m, "state", ""), "migrating") || !streq(tide_json_str(inst, "host", ""), h->name))
                 return;
         const char *name = tide_json_str(inst, "name", "");
+        log_info("instance '%s': its migration to %s is under way with no worker here (this agent restarted "
+                 "mid-way): ending it",
+                 name, tide_json_str(m, "target", "?"));
+        /* Back once no job remains: the hypervisor may still be moving it (libvirtd drives a
+         * peer-to-peer move itself, whoever asked for it), and until the job ends neither
+         * host's state says where the domain runs. */
         int r = drv(h)->migrate_abort(h->hv, id);
-        if (r < 0)
-                log_warning_errno(r, "instance '%s': aborting the migration job: %m (%s)", name, hv_last_error());
+        if (r < 0) {
+                log_warning_errno(r, "instance '%s': aborting the migration job: %m (%s); trying again", name,
+                                  hv_last_error());
+                return;
+        }
         struct hv_domain_info di = {};
         r = drv(h)->domain_info(h->hv, id, &di);
         enum hv_state here = r >= 0 ? di.state : HV_STATE_NOSTATE;

@@ -409,8 +409,12 @@ struct hv_driver {
         int (*migrate)(struct hv_conn *c, const char *uuid, const struct hv_migrate_params *p,
                        hv_migrate_progress_fn progress, void *userdata, struct hv_migrate_result *ret);
         /* Aborts a migration job of domain uuid that some other caller (or an earlier process:
-         * libvirtd runs a peer-to-peer job itself) started; 0 also when there was none, so a
-         * restarted agent can call it blindly before it looks where the domain is. */
+         * libvirtd runs a peer-to-peer job itself, also after its caller died) started, and
+         * returns once the job has ended: the domain then runs here again (aborted) or is gone
+         * to the target (the job was past the point where it can be stopped and completed).
+         * 0 also when there was no job, so a restarted agent can call it blindly before it
+         * looks where the domain is; TIDE_E_TIMEOUT when the job still runs after a while
+         * (ask again later: until it ends, neither host's state says where the domain runs). */
         int (*migrate_abort)(struct hv_conn *c, const char *uuid);
         /* The state of domain uuid on the hypervisor target_uri (another host): ret_state gets
          * it, or HV_STATE_NOSTATE when the target has no such domain; TIDE_E_BACKEND when the

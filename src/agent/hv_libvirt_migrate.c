@@ -17,6 +17,8 @@
 #include "common/util.h"
 
 #define POLL_MS_DEFAULT 500
+#define ABORT_WAIT_MS 20000 /* how long migrate_abort() waits for an aborted job to end */
+#define ABORT_POLL_MS 100
 #define MIB (1024.0 * 1024.0)
 
 static int64_t mono_ms_lv(void) {
@@ -282,6 +284,18 @@ int lv_migrate(struct hv_conn *c, const char *uuid, const struct hv_migrate_para
         return 0;
 }
 
+/* Whether dom still has a job: 1 yes, 0 no (or the domain is gone: a move that completed
+ * undefined it here), < 0 when libvirt cannot say. */
+static int has_job(virDomainPtr dom) {
+        virDomainJobInfo ji;
+        if (virDomainGetJobInfo(dom, &ji) == 0)
+                return ji.type != VIR_DOMAIN_JOB_NONE;
+        virErrorPtr e = virGetLastError();
+        if (e && e->code == VIR_ERR_NO_DOMAIN)
+                return 0;
+        return lv_fail();
+}
+
 int lv_migrate_abort(struct hv_conn *c, const char *uuid) {
         _cleanup_domain_ virDomainPtr dom = NULL;
         int r = lv_lookup(c, uuid, &dom);
@@ -289,12 +303,21 @@ int lv_migrate_abort(struct hv_conn *c, const char *uuid) {
                 return 0;
         if (r < 0)
                 return r;
-        virDomainJobInfo ji;
-        if (virDomainGetJobInfo(dom, &ji) < 0 || ji.type == VIR_DOMAIN_JOB_NONE)
-                return 0;
-        if (virDomainAbortJob(dom) < 0)
-                return lv_fail();
-        return 0;
+        if ((r = has_job(dom)) <= 0)
+                return r;
+        /* A refusal (the job is past the point where QEMU can stop it: the move completes) is
+         * no error here: the wait below sees how the job ends. */
+        if (virDomainAbortJob(dom) < 0 && (r = has_job(dom)) <= 0)
+                return r;
+        /* The job ends once libvirtd has resumed the domain here (aborted) or undefined it (the
+         * move completed meanwhile): only then does its state here say where it runs. */
+        for (int64_t t0 = mono_ms_lv(); mono_ms_lv() - t0 < ABORT_WAIT_MS;) {
+                if ((r = has_job(dom)) <= 0)
+                        return r;
+                sleep_ms(ABORT_POLL_MS);
+        }
+        hv_set_last_error("the migration job still runs %d s after it was aborted", ABORT_WAIT_MS / 1000);
+        return TIDE_E_TIMEOUT;
 }
 
 int lv_domain_state_at(struct hv_conn *c, const char *target_uri, const char *uuid, enum hv_state *ret_state) {

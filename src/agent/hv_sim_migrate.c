@@ -16,6 +16,7 @@
 #define SIM_SCHEME "sim:///"
 #define SIM_DOWNTIME_MS 20
 #define SIM_POLL_MS_DEFAULT 500
+#define SIM_ABORT_WAIT_MS 10000 /* how long migrate_abort() waits for the job to end */
 
 /* The open simulated hosts. Held while a host is looked up and locked, so a close waits. */
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -277,7 +278,20 @@ int hv_sim_migrate_abort(struct hv_conn *c, const char *uuid) {
         if (d && d->migrating)
                 d->migrate_abort = true;
         pthread_mutex_unlock(&c->lock);
-        return r == TIDE_E_NOT_FOUND ? 0 : r;
+        if (r < 0)
+                return r == TIDE_E_NOT_FOUND ? 0 : r;
+        /* As libvirt's: back once the job has ended (the mover sees the flag at its next poll). */
+        for (int64_t t0 = mono_ms_sim(); mono_ms_sim() - t0 < SIM_ABORT_WAIT_MS;) {
+                pthread_mutex_lock(&c->lock);
+                d = hv_sim_lookup(c, uuid, &r);
+                bool migrating = d && d->migrating;
+                pthread_mutex_unlock(&c->lock);
+                if (!migrating)
+                        return 0;
+                struct timespec ts = { .tv_nsec = 5 * 1000000 };
+                nanosleep(&ts, NULL);
+        }
+        return hv_sim_fail_with(TIDE_E_TIMEOUT, "the migration of %s still runs after it was aborted", uuid);
 }
 
 int hv_sim_domain_state_at(struct hv_conn *c, const char *target_uri, const char *uuid, enum hv_state *ret_state) {
